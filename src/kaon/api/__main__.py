@@ -1,0 +1,3 @@
+from kaon.api.serve import main
+
+main()

@@ -1,0 +1,104 @@
+"""Repos, branches and commits."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query
+
+from kaon.api.deps import platform
+from kaon.api.schemas import BranchOut, BranchSet, CommitIn, CommitOut, PutIn, RepoCreate, RepoOut
+from kaon.app import Platform
+from kaon.core.address import parse_ref
+from kaon.core.commit import Commit
+from kaon.core.ids import Digest
+from kaon.core.repo import Repo
+from kaon.core.tree import ChunkRef
+from kaon.services.commits import Put
+
+router = APIRouter(prefix="/v1/repos", tags=["repos"])
+
+
+def _repo_out(p: Platform, repo: Repo) -> RepoOut:
+    branches = [b.name for b in p.meta.list_branches(repo.name)]
+    return RepoOut(
+        name=repo.name,
+        created=repo.created,
+        description=repo.description,
+        size=p.repos.repo_size(repo.name),
+        branches=branches,
+    )
+
+
+def commit_out(c: Commit) -> CommitOut:
+    return CommitOut(**c.__dict__)
+
+
+@router.get("", response_model=list[RepoOut])
+def list_repos(p: Platform = Depends(platform)) -> list[RepoOut]:
+    return [_repo_out(p, r) for r in p.repos.list_repos()]
+
+
+@router.post("", response_model=RepoOut, status_code=201)
+def create_repo(body: RepoCreate, p: Platform = Depends(platform)) -> RepoOut:
+    return _repo_out(p, p.repos.create_repo(body.name, body.description))
+
+
+@router.get("/{repo}", response_model=RepoOut)
+def get_repo(repo: str, p: Platform = Depends(platform)) -> RepoOut:
+    return _repo_out(p, p.repos.get_repo(repo))
+
+
+@router.delete("/{repo}", status_code=204)
+def delete_repo(repo: str, p: Platform = Depends(platform)) -> None:
+    p.repos.delete_repo(repo)
+
+
+@router.get("/{repo}/branches", response_model=list[BranchOut])
+def list_branches(repo: str, p: Platform = Depends(platform)) -> list[BranchOut]:
+    return [BranchOut(repo=b.repo, name=b.name, head=b.head) for b in p.repos.list_branches(repo)]
+
+
+@router.put("/{repo}/branches/{branch}", response_model=BranchOut)
+def set_branch(
+    repo: str, branch: str, body: BranchSet, p: Platform = Depends(platform)
+) -> BranchOut:
+    head = parse_ref(body.head) if body.head else None
+    b = p.repos.create_branch(repo, branch, head)
+    return BranchOut(repo=b.repo, name=b.name, head=b.head)
+
+
+@router.delete("/{repo}/branches/{branch}", status_code=204)
+def delete_branch(repo: str, branch: str, p: Platform = Depends(platform)) -> None:
+    p.repos.delete_branch(repo, branch)
+
+
+@router.get("/{repo}/commits", response_model=list[CommitOut])
+def list_commits(
+    repo: str,
+    ref: str = "master",
+    limit: int | None = Query(None, ge=1),
+    p: Platform = Depends(platform),
+) -> list[CommitOut]:
+    return [commit_out(c) for c in p.repos.history(repo, parse_ref(ref), limit)]
+
+
+@router.get("/{repo}/commits/{ref}", response_model=CommitOut)
+def inspect_commit(repo: str, ref: str, p: Platform = Depends(platform)) -> CommitOut:
+    return commit_out(p.repos.resolve_required(repo, parse_ref(ref)))
+
+
+def _put(row: PutIn) -> Put:
+    return Put(row.path, row.size, tuple(ChunkRef(Digest(d), s) for d, s in row.chunks))
+
+
+@router.post("/{repo}/commits", response_model=CommitOut, status_code=201)
+def create_commit(repo: str, body: CommitIn, p: Platform = Depends(platform)) -> CommitOut:
+    commit = p.commits.commit(
+        repo,
+        body.branch,
+        [_put(r) for r in body.puts],
+        body.deletes,
+        message=body.message,
+        author=body.author,
+        started=body.started,
+    )
+    return commit_out(commit)

@@ -1,0 +1,85 @@
+"""`python -m kaon.api`: run the platform server in the foreground.
+
+Binds the socket first (so a busy port is one clear line), writes $KAON_HOME/server.json with
+the pid and URL, serves until SIGINT/SIGTERM, then removes server.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import json
+import logging
+import os
+import socket
+import sys
+
+import uvicorn
+
+from kaon.api.app import create_app
+from kaon.api.auth import ensure_token
+from kaon.app import build
+from kaon.config import SERVER_FILE, ServerSettings
+from kaon.core.errors import KaonError
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise SystemExit(
+                f"kaon server: port {port} on {host} is already in use: "
+                "stop the other server (`kaon down`) or pass --port / set KAON_PORT"
+            ) from None
+        raise SystemExit(f"kaon server: cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="kaon server", description=__doc__)
+    parser.add_argument("--host", default=None, help="interface (default 127.0.0.1, loopback)")
+    parser.add_argument("--port", type=int, default=None, help="port (default 5266; 0 = any)")
+    parser.add_argument("--log-level", default="warning")
+    args = parser.parse_args(argv)
+    settings = ServerSettings.from_env(args.host, args.port)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s"
+    )
+    try:
+        platform = build(settings)
+        token = ensure_token(settings.home)
+    except KaonError as exc:
+        raise SystemExit(f"kaon server: {exc.message}") from None
+    sock = _bind(settings.host, settings.port)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}"
+    state = settings.home / SERVER_FILE
+    tmp = state.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"pid": os.getpid(), "url": url, "port": port}))
+    tmp.replace(state)
+    print(f"kaon server listening on {url} (home {settings.home})", file=sys.stderr, flush=True)
+    config = uvicorn.Config(
+        create_app(platform, token),
+        log_level=args.log_level,
+        access_log=False,
+        loop="auto",
+        http="auto",
+        timeout_keep_alive=30,
+    )
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            current = json.loads(state.read_text())
+            if current.get("pid") == os.getpid():
+                state.unlink()
+        platform.close()

@@ -1,0 +1,89 @@
+"""The composition root: the one place that names concrete backends, chosen by URL scheme."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlparse
+
+from kaon.config import ServerSettings
+from kaon.core.errors import InvalidInput
+from kaon.db.sql import SqlMetadataStore
+from kaon.ports.metadata import MetadataStore
+from kaon.ports.objectstore import ObjectStore
+from kaon.services.chunks import ChunkStore
+from kaon.services.commits import CommitService
+from kaon.services.files import FileService
+from kaon.services.gc import GarbageCollector
+from kaon.services.locks import SharedExclusiveLock
+from kaon.services.repos import RepoService
+from kaon.services.trees import TreeStore
+from kaon.store.local import LocalObjectStore
+from kaon.store.memory import MemoryObjectStore
+
+T = TypeVar("T")
+
+
+def _local_store(url: str) -> ObjectStore:
+    return LocalObjectStore(Path(urlparse(url).path))
+
+
+def _memory_store(url: str) -> ObjectStore:
+    return MemoryObjectStore()
+
+
+OBJECT_STORES: dict[str, Callable[[str], ObjectStore]] = {
+    "file": _local_store,
+    "memory": _memory_store,
+}
+
+METADATA_STORES: dict[str, Callable[[str], MetadataStore]] = {
+    "sqlite": SqlMetadataStore,
+    "postgresql": SqlMetadataStore,
+    "postgresql+psycopg": SqlMetadataStore,
+}
+
+
+def _pick(registry: dict[str, Callable[[str], T]], url: str, what: str) -> T:
+    scheme = urlparse(url).scheme
+    factory = registry.get(scheme)
+    if factory is None:
+        known = ", ".join(sorted(registry))
+        raise InvalidInput(f"unsupported {what} URL {url!r}: use one of the schemes {known}")
+    return factory(url)
+
+
+@dataclass
+class Platform:
+    meta: MetadataStore
+    objects: ObjectStore
+    repos: RepoService
+    commits: CommitService
+    files: FileService
+    chunks: ChunkStore
+    gc: GarbageCollector
+
+    def close(self) -> None:
+        self.meta.close()
+
+
+def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> Platform:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    objects = _pick(OBJECT_STORES, settings.store_url, "object store")
+    meta = _pick(METADATA_STORES, settings.metadata_url, "metadata database")
+    gc_lock = SharedExclusiveLock()
+    trees = TreeStore(objects)
+    repos = RepoService(meta, clock)
+    chunks = ChunkStore(objects, meta, gc_lock, clock)
+    return Platform(
+        meta=meta,
+        objects=objects,
+        repos=repos,
+        commits=CommitService(meta, repos, trees, gc_lock, clock),
+        files=FileService(repos, trees, chunks),
+        chunks=chunks,
+        gc=GarbageCollector(meta, objects, trees, gc_lock, clock),
+    )

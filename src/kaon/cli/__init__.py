@@ -1,0 +1,1 @@
+"""The `kaon` command line (Typer + Rich), a thin layer over the SDK."""

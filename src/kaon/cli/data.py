@@ -1,0 +1,370 @@
+"""Data commands in pachctl's grammar: create/list/inspect/put/get/delete/diff of repos,
+branches, commits and files. Addresses are repo@ref:/path (ref: branch, commit prefix, ^, ~)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from kaon.cli.output import emit_json, human_duration, human_size, now, success, table, time_ago
+from kaon.core.address import Address, parse_address
+from kaon.core.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from kaon.client import Client
+
+JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
+
+repo_app = typer.Typer(help="Data repos: create, list, delete.", no_args_is_help=True)
+create_app = typer.Typer(help="Create a repo or a branch.", no_args_is_help=True)
+list_app = typer.Typer(help="List repos, branches, commits or files.", no_args_is_help=True)
+inspect_app = typer.Typer(help="Show one commit or file in detail.", no_args_is_help=True)
+put_app = typer.Typer(
+    help="Upload files into a repo (one commit per command).", no_args_is_help=True
+)
+get_app = typer.Typer(help="Download files from a repo.", no_args_is_help=True)
+delete_app = typer.Typer(help="Delete a repo, a branch or files.", no_args_is_help=True)
+diff_app = typer.Typer(help="Compare two commits.", no_args_is_help=True)
+
+
+def _client() -> Client:
+    from kaon.client import Client
+
+    return Client.from_env()
+
+
+def _branch_of(addr: Address) -> str:
+    if addr.ref is None:
+        return "master"
+    if addr.ref.back:
+        raise InvalidInput(f"{addr}: write to a branch, not to an ancestor ('{addr.ref}')")
+    return addr.ref.base
+
+
+# repos -----------------------------------------------------------------------------------
+def _create_repo(name: str, description: str) -> None:
+    with _client() as client:
+        client.create_repo(name, description)
+    success(f"created repo {name}")
+
+
+def _list_repos(as_json: bool) -> None:
+    with _client() as client:
+        repos = client.list_repos()
+    if as_json:
+        emit_json(repos)
+        return
+    t = now()
+    table(
+        ["NAME", "CREATED", "SIZE (MASTER)", "BRANCHES"],
+        [[r.name, time_ago(r.created, t), human_size(r.size), ",".join(r.branches)] for r in repos],
+    )
+
+
+def _delete_repo(name: str) -> None:
+    with _client() as client:
+        client.delete_repo(name)
+    success(f"deleted repo {name} (run `kaon gc` to reclaim its storage)")
+
+
+@repo_app.command("create")
+def repo_create(name: str, description: str = typer.Option("", "--description", "-d")) -> None:
+    """Create a data repo."""
+    _create_repo(name, description)
+
+
+@repo_app.command("list")
+def repo_list(as_json: bool = JSON) -> None:
+    """List data repos: NAME CREATED SIZE (MASTER) BRANCHES."""
+    _list_repos(as_json)
+
+
+@repo_app.command("delete")
+def repo_delete(name: str) -> None:
+    """Delete a repo with its branches and history."""
+    _delete_repo(name)
+
+
+@create_app.command("repo")
+def create_repo(name: str, description: str = typer.Option("", "--description", "-d")) -> None:
+    """Create a data repo (same as `kaon repo create`)."""
+    _create_repo(name, description)
+
+
+@list_app.command("repo")
+def list_repo(as_json: bool = JSON) -> None:
+    """List data repos (same as `kaon repo list`)."""
+    _list_repos(as_json)
+
+
+@delete_app.command("repo")
+def delete_repo(name: str) -> None:
+    """Delete a repo (same as `kaon repo delete`)."""
+    _delete_repo(name)
+
+
+# branches --------------------------------------------------------------------------------
+@create_app.command("branch")
+def create_branch(
+    address: str = typer.Argument(..., help="repo@branch"),
+    head: str = typer.Option(None, "--head", help="Commit or ref the branch points at."),
+) -> None:
+    """Create a branch (no --head: an empty branch, visible as bucket branch.repo)."""
+    addr = parse_address(address)
+    if addr.ref is None:
+        raise InvalidInput("name the branch: kaon create branch repo@branch")
+    with _client() as client:
+        b = client.create_branch(addr.repo, addr.ref.base, head)
+    success(f"branch {b.repo}@{b.name} → {b.head or '<no commit>'}")
+
+
+@list_app.command("branch")
+def list_branch(repo: str, as_json: bool = JSON) -> None:
+    """List the branches of a repo: BRANCH HEAD."""
+    with _client() as client:
+        branches = client.list_branches(repo)
+    if as_json:
+        emit_json(branches)
+        return
+    table(["BRANCH", "HEAD"], [[b.name, b.head or "-"] for b in branches])
+
+
+@delete_app.command("branch")
+def delete_branch(address: str = typer.Argument(..., help="repo@branch")) -> None:
+    """Delete a branch (its commits stay reachable by id until the repo is deleted)."""
+    addr = parse_address(address)
+    with _client() as client:
+        client.delete_branch(addr.repo, _branch_of(addr))
+    success(f"deleted branch {address}")
+
+
+# commits ---------------------------------------------------------------------------------
+@list_app.command("commit")
+def list_commit(
+    address: str = typer.Argument(..., help="repo[@ref]"),
+    number: int = typer.Option(None, "--number", "-n", help="At most this many commits."),
+    as_json: bool = JSON,
+) -> None:
+    """History of a branch, newest first: REPO BRANCH COMMIT PARENT STARTED DURATION SIZE."""
+    addr = parse_address(address)
+    with _client() as client:
+        commits = client.list_commits(addr.repo, addr.ref_text, number)
+    if as_json:
+        emit_json(commits)
+        return
+    t = now()
+    table(
+        ["REPO", "BRANCH", "COMMIT", "PARENT", "STARTED", "DURATION", "SIZE"],
+        [
+            [
+                c.repo,
+                c.branch,
+                c.id,
+                c.parent or "<none>",
+                time_ago(c.started, t),
+                human_duration(c.duration),
+                human_size(c.size),
+            ]
+            for c in commits
+        ],
+    )
+
+
+@inspect_app.command("commit")
+def inspect_commit(
+    address: str = typer.Argument(..., help="repo@ref"), as_json: bool = JSON
+) -> None:
+    """Details of one commit (ref: branch, id prefix, master^, master^2)."""
+    addr = parse_address(address)
+    with _client() as client:
+        c = client.inspect_commit(addr.repo, addr.ref_text)
+    if as_json:
+        emit_json(c)
+        return
+    t = now()
+    for key, value in [
+        ("Commit", f"{c.repo}@{c.id}"),
+        ("Branch", c.branch),
+        ("Parent", c.parent or "<none>"),
+        ("Started", time_ago(c.started, t)),
+        ("Duration", human_duration(c.duration)),
+        ("Size", human_size(c.size)),
+        ("Files", c.count),
+        ("Tree", c.tree or "-"),
+        ("Message", c.message or "-"),
+    ]:
+        typer.echo(f"{key}: {value}")
+
+
+# files -----------------------------------------------------------------------------------
+@put_app.command("file")
+def put_file(
+    address: str = typer.Argument(..., help="repo@branch:/path"),
+    file: Path = typer.Option(..., "--file", "-f", help="Local file or folder (-r)."),
+    recursive: bool = typer.Option(False, "--recursive", "-r", help="Put a folder."),
+    message: str = typer.Option("", "--message", "-m", help="Commit message."),
+    as_json: bool = JSON,
+) -> None:
+    """Upload a file or folder as ONE commit; only chunks the server lacks are sent."""
+    from kaon.client.statcache import StatCache
+    from kaon.client.upload import Uploader, plan
+    from kaon.config import kaon_home
+
+    addr = parse_address(address)
+    remote = addr.path
+    if not recursive and (remote == "/" or address.endswith("/")):
+        remote = remote.rstrip("/") + "/" + file.name
+    files = plan(file, remote, recursive)
+    if not files:
+        raise InvalidInput(f"{file}: no files to put")
+    total = sum(f.key.size for f in files)
+    cache = StatCache(kaon_home() / "cache" / "stat.db")
+    try:
+        with _client() as client:
+            from kaon.cli.output import progress
+
+            with progress(f"put {len(files)} file(s)", total) as advance:
+                commit, stats = Uploader(client, cache, advance).put(
+                    addr.repo, _branch_of(addr), files, message
+                )
+    finally:
+        cache.close()
+    if as_json:
+        emit_json({"commit": commit, "stats": stats})
+        return
+    rate = stats.bytes / stats.seconds / 1e6 if stats.seconds else 0.0
+    success(
+        f"{addr.repo}@{commit.branch} {commit.id}: {stats.files} file(s), "
+        f"{human_size(stats.bytes)} ({human_size(stats.new_bytes)} new) in {stats.seconds:.2f}s "
+        f"({rate:.0f} MB/s)"
+    )
+
+
+@get_app.command("file")
+def get_file(
+    address: str = typer.Argument(..., help="repo@ref:/path"),
+    output: Path = typer.Option(
+        None, "--output", "-o", help="Local target (default stdout for a file)."
+    ),
+    recursive: bool = typer.Option(False, "--recursive", "-r", help="Get a folder."),
+) -> None:
+    """Download a file (or a folder with -r)."""
+    from kaon.cli.output import progress
+    from kaon.client import download
+
+    addr = parse_address(address)
+    with _client() as client:
+        if recursive:
+            target = output or Path(addr.path.rstrip("/").rsplit("/", 1)[-1] or addr.repo)
+            info = client.stat(addr.repo, addr.ref_text, addr.path)
+            with progress(f"get {addr}", info.size) as advance:
+                files, nbytes = download.get_dir(
+                    client, addr.repo, addr.ref_text, addr.path, target, advance
+                )
+            success(f"{files} file(s), {human_size(nbytes)} → {target}")
+        elif output is None:
+            with client.transport.open(
+                "GET",
+                f"/v1/repos/{addr.repo}/content",
+                params={"ref": addr.ref_text, "path": addr.path},
+            ) as r:
+                for piece in r.iter_bytes():
+                    sys.stdout.buffer.write(piece)
+        else:
+            info = client.stat(addr.repo, addr.ref_text, addr.path)
+            if info.type == "dir":
+                raise InvalidInput(f"{addr.path} is a directory: add -r")
+            with progress(f"get {addr}", info.size) as advance:
+                n = download.get_file(client, addr.repo, addr.ref_text, addr.path, output, advance)
+            success(f"{human_size(n)} → {output}")
+
+
+@list_app.command("file")
+def list_file(
+    address: str = typer.Argument(..., help="repo@ref[:/path]"),
+    history: str = typer.Option("0", "--history", help="Revisions per entry: N, or 'all'."),
+    as_json: bool = JSON,
+) -> None:
+    """Files of a commit: NAME TYPE SIZE (--history N adds COMMIT and COMMITTED)."""
+    addr = parse_address(address)
+    depth = -1 if history in ("all", "-1") else int(history) if history.isdigit() else None
+    if depth is None:
+        raise InvalidInput(f"--history {history!r}: expected a number or 'all'")
+    with _client() as client:
+        files = client.list_files(addr.repo, addr.ref_text, addr.path, depth)
+    if as_json:
+        emit_json(files)
+        return
+    if depth:
+        t = now()
+        table(
+            ["COMMIT", "NAME", "TYPE", "COMMITTED", "SIZE"],
+            [
+                [f.commit, f.path, f.type, time_ago(f.committed or t, t), human_size(f.size)]
+                for f in files
+            ],
+        )
+    else:
+        table(["NAME", "TYPE", "SIZE"], [[f.path, f.type, human_size(f.size)] for f in files])
+
+
+@delete_app.command("file")
+def delete_file(
+    address: str = typer.Argument(..., help="repo@branch:/path"),
+    message: str = typer.Option("", "--message", "-m"),
+) -> None:
+    """Delete a file or folder as a new commit."""
+    addr = parse_address(address)
+    if addr.path == "/":
+        raise InvalidInput("name the path to delete: repo@branch:/path")
+    with _client() as client:
+        c = client.delete_file(addr.repo, _branch_of(addr), addr.path, message)
+    success(f"deleted {addr.path}: {c.repo}@{c.branch} {c.id}")
+
+
+@diff_app.command("file")
+def diff_file(
+    new: str = typer.Argument(..., help="repo@ref[:/path]"),
+    old: str = typer.Argument(None, help="repo@ref (default: the parent of NEW)"),
+    as_json: bool = JSON,
+) -> None:
+    """Files added, removed or modified between two commits."""
+    a = parse_address(new)
+    b = parse_address(old) if old else None
+    if b is not None and b.repo != a.repo:
+        raise InvalidInput("diff compares two commits of the same repo")
+    with _client() as client:
+        changes = client.diff(a.repo, a.ref_text, b.ref_text if b else None, a.path)
+    if as_json:
+        emit_json(changes)
+        return
+    sign = {"added": "+", "removed": "-", "modified": "~"}
+    table(
+        ["CHANGE", "PATH", "OLD SIZE", "NEW SIZE"],
+        [
+            [
+                sign[c.kind] + " " + c.kind,
+                c.path,
+                human_size(c.old_size) if c.old_size is not None else "-",
+                human_size(c.new_size) if c.new_size is not None else "-",
+            ]
+            for c in changes
+        ],
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(repo_app, name="repo")
+    for name, sub in [
+        ("create", create_app),
+        ("list", list_app),
+        ("inspect", inspect_app),
+        ("put", put_app),
+        ("get", get_app),
+        ("delete", delete_app),
+        ("diff", diff_app),
+    ]:
+        app.add_typer(sub, name=name)

@@ -1,0 +1,76 @@
+"""kaon: versioned data, reproducible training and serving (the CLI).
+
+Errors print one line on stderr and exit non-zero (2 bad input, 3 server unreachable,
+4 not found, 5 conflict, 6 permission, 7 storage full); --debug shows the traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from kaon.cli import data, platform
+from kaon.core.errors import KaonError
+
+app = typer.Typer(
+    name="kaon",
+    help=(
+        "kaon: versioned data repos, reproducible training and serving on one machine.\n\n"
+        "Start with `kaon repo create inputrepo` then "
+        "`kaon put file inputrepo@master:/data/x.csv -f x.csv`. "
+        "The local platform starts on demand (`kaon up` / `kaon down` / `kaon status`)."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+) -> None:
+    if debug:
+        os.environ["KAON_DEBUG"] = "1"
+
+
+platform.register(app)
+data.register(app)
+
+
+def run() -> None:
+    """Console entry point: map KaonError to one line on stderr and its exit code."""
+    debug = "--debug" in sys.argv or os.environ.get("KAON_DEBUG") == "1"
+    try:
+        app(standalone_mode=False)
+    except KaonError as exc:
+        if debug:
+            raise
+        sys.stderr.write(f"Error: {exc.message}\n")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted: nothing was committed by the interrupted command.\n")
+        sys.exit(130)
+    except Exception as exc:  # click's own usage errors and aborts
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.stderr.write("Aborted.\n")
+            sys.exit(1)
+        if debug:
+            raise
+        sys.stderr.write(f"Error: unexpected {type(exc).__name__}: {exc} (rerun with --debug)\n")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    run()

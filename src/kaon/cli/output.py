@@ -1,0 +1,74 @@
+"""Output helpers: pachctl-style aligned tables, --json, errors on stderr, progress bars."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+from kaon.core.units import human_duration, human_size, time_ago
+
+__all__ = ["emit_json", "human_duration", "human_size", "progress", "table", "time_ago"]
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """Print columns aligned with single spaces between them, like pachctl."""
+    cells = [[str(c) for c in headers]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    out = sys.stdout
+    for row in cells:
+        out.write(" ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+
+
+def emit_json(value: Any) -> None:
+    def plain(v: Any) -> Any:
+        if is_dataclass(v) and not isinstance(v, type):
+            return asdict(v)
+        if isinstance(v, list):
+            return [plain(x) for x in v]
+        return v
+
+    sys.stdout.write(json.dumps(plain(value), indent=2) + "\n")
+
+
+def now() -> float:
+    return time.time()
+
+
+@contextmanager
+def progress(description: str, total: int | None) -> Iterator[Any]:
+    """A Rich progress bar on stderr (silent when stderr is not a terminal); yields advance(n)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda n: None
+        return
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(binary_units=True),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def success(message: str) -> None:
+    sys.stderr.write(f"✔ {message}\n")

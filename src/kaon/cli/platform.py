@@ -1,0 +1,106 @@
+"""Platform commands: up, down, status, server, init, gc."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from kaon.cli.output import emit_json, human_size
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def up(
+        port: int = typer.Option(None, "--port", "-p", help="Port (default 5266, KAON_PORT)."),
+    ) -> None:
+        """Start the local platform in the background (SQLite + local store in $KAON_HOME)."""
+        from kaon.client import local
+        from kaon.config import kaon_home
+
+        url, pid = local.start(port=port)
+        typer.echo(f"kaon is up at {url} (pid {pid}, home {kaon_home()})")
+
+    @app.command()
+    def down() -> None:
+        """Stop the local platform."""
+        from kaon.client import local
+
+        pid = local.stop()
+        typer.echo(f"kaon stopped (pid {pid})" if pid else "kaon is not running")
+
+    @app.command()
+    def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+        """Show whether the platform answers, where, and its version."""
+        from kaon.client import Client
+        from kaon.client.connect import resolve_target
+        from kaon.config import kaon_home
+
+        target = resolve_target()
+        doc: dict[str, object] = {
+            "home": str(kaon_home()),
+            "endpoint": target.endpoint,
+            "local": target.local,
+        }
+        if target.endpoint is None:
+            doc["status"] = "stopped"
+        else:
+            with Client(target.endpoint, target.token) as client:
+                doc.update(client.health())
+        if as_json:
+            emit_json(doc)
+            return
+        if doc["status"] == "stopped":
+            typer.echo(f"kaon is not running (home {doc['home']}): start it with `kaon up`")
+            raise typer.Exit(3)
+        typer.echo(
+            f"kaon {doc.get('version')} is {doc['status']} at {doc['endpoint']} (home {doc['home']})"
+        )
+
+    @app.command()
+    def server(
+        host: str = typer.Option(None, help="Interface to listen on (default 127.0.0.1)."),
+        port: int = typer.Option(None, help="Port (default 5266; 0 picks a free one)."),
+    ) -> None:
+        """Run the platform server in the foreground (Ctrl-C stops it)."""
+        cmd = [sys.executable, "-m", "kaon.api"]
+        if host:
+            cmd += ["--host", host]
+        if port is not None:
+            cmd += ["--port", str(port)]
+        os.execv(sys.executable, cmd)
+
+    @app.command()
+    def init(
+        endpoint: str = typer.Option(
+            None, "--endpoint", "-e", help="Server URL, e.g. http://host:5266."
+        ),
+        token: str = typer.Option(None, "--token", help="API token of that server."),
+    ) -> None:
+        """Point the CLI at a server (no -e: back to the local platform)."""
+        from kaon.client import Client
+        from kaon.client.connect import save_config
+
+        if endpoint:
+            with Client(endpoint, token) as client:
+                client.health()
+                client.list_repos()  # proves the token works
+        path = save_config(endpoint, token)
+        typer.echo(f"kaon now talks to {endpoint or 'the local platform'} (config {path})")
+
+    @app.command()
+    def gc(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+        """Reclaim storage no commit references (killed uploads, deleted repos)."""
+        from kaon.client import Client
+
+        with Client.from_env() as client:
+            report = client.gc()
+        if as_json:
+            emit_json(report)
+            return
+        typer.echo(
+            f"freed {human_size(report.bytes_freed)}: {report.packs_deleted} pack(s) deleted, "
+            f"{report.packs_rewritten} repacked, {report.chunks_dropped} chunk(s), "
+            f"{report.trees_deleted} tree(s), {report.commits_deleted} commit object(s)"
+        )

@@ -1,0 +1,152 @@
+"""Client: one method per API call, kaon errors re-raised from the server's error codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kaon.client import local
+from kaon.client.connect import resolve_target
+from kaon.client.models import (
+    BranchInfo,
+    Change,
+    CommitInfo,
+    FileInfo,
+    GcReport,
+    RepoInfo,
+    from_json,
+)
+from kaon.client.transport import Transport
+from kaon.core.errors import BackendUnavailable
+
+
+class Client:
+    def __init__(self, endpoint: str, token: str | None = None) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self.transport = Transport(self.endpoint, token)
+
+    @classmethod
+    def from_env(cls, *, autostart: bool = True) -> Client:
+        """The server of `kaon init`, else the local platform (started on demand)."""
+        target = resolve_target()
+        endpoint = target.endpoint
+        token = target.token
+        if endpoint is None:
+            if not autostart:
+                raise BackendUnavailable(
+                    "the local kaon platform is not running: start it with `kaon up`"
+                )
+            endpoint, _ = local.start()
+            token = token or resolve_target().token
+        return cls(endpoint, token)
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.transport.call(method, path, **kwargs)
+
+    # platform ----------------------------------------------------------------------------
+    def health(self) -> dict[str, str]:
+        doc: dict[str, str] = self._json("GET", "/v1/health")
+        return doc
+
+    def gc(self) -> GcReport:
+        return from_json(GcReport, self._json("POST", "/v1/gc"))
+
+    # repos and branches ------------------------------------------------------------------
+    def create_repo(self, name: str, description: str = "") -> RepoInfo:
+        doc = self._json("POST", "/v1/repos", json_body={"name": name, "description": description})
+        return from_json(RepoInfo, doc)
+
+    def list_repos(self) -> list[RepoInfo]:
+        return [from_json(RepoInfo, d) for d in self._json("GET", "/v1/repos")]
+
+    def get_repo(self, name: str) -> RepoInfo:
+        return from_json(RepoInfo, self._json("GET", f"/v1/repos/{name}"))
+
+    def delete_repo(self, name: str) -> None:
+        self._json("DELETE", f"/v1/repos/{name}")
+
+    def list_branches(self, repo: str) -> list[BranchInfo]:
+        return [from_json(BranchInfo, d) for d in self._json("GET", f"/v1/repos/{repo}/branches")]
+
+    def create_branch(self, repo: str, branch: str, head: str | None = None) -> BranchInfo:
+        doc = self._json("PUT", f"/v1/repos/{repo}/branches/{branch}", json_body={"head": head})
+        return from_json(BranchInfo, doc)
+
+    def delete_branch(self, repo: str, branch: str) -> None:
+        self._json("DELETE", f"/v1/repos/{repo}/branches/{branch}")
+
+    # commits -----------------------------------------------------------------------------
+    def list_commits(
+        self, repo: str, ref: str = "master", limit: int | None = None
+    ) -> list[CommitInfo]:
+        params: dict[str, Any] = {"ref": ref}
+        if limit is not None:
+            params["limit"] = limit
+        docs = self._json("GET", f"/v1/repos/{repo}/commits", params=params)
+        return [from_json(CommitInfo, d) for d in docs]
+
+    def inspect_commit(self, repo: str, ref: str) -> CommitInfo:
+        return from_json(CommitInfo, self._json("GET", f"/v1/repos/{repo}/commits/{ref}"))
+
+    def commit(
+        self,
+        repo: str,
+        branch: str,
+        puts: list[dict[str, Any]],
+        deletes: list[str] | None = None,
+        *,
+        message: str = "",
+        started: float | None = None,
+    ) -> CommitInfo:
+        """Low level: record puts ({path, size, chunks}) and deletes as one commit."""
+        body = {
+            "branch": branch,
+            "message": message,
+            "puts": puts,
+            "deletes": deletes or [],
+            "started": started,
+        }
+        return from_json(
+            CommitInfo, self._json("POST", f"/v1/repos/{repo}/commits", json_body=body)
+        )
+
+    # files -------------------------------------------------------------------------------
+    def list_files(
+        self, repo: str, ref: str = "master", path: str = "/", history: int = 0
+    ) -> list[FileInfo]:
+        params = {"ref": ref, "path": path, "history": history}
+        return [
+            from_json(FileInfo, d)
+            for d in self._json("GET", f"/v1/repos/{repo}/files", params=params)
+        ]
+
+    def stat(self, repo: str, ref: str, path: str) -> FileInfo:
+        params = {"ref": ref, "path": path}
+        return from_json(FileInfo, self._json("GET", f"/v1/repos/{repo}/stat", params=params))
+
+    def diff(self, repo: str, new: str, old: str | None = None, path: str = "/") -> list[Change]:
+        params = {"new": new, "path": path} | ({"old": old} if old else {})
+        return [
+            from_json(Change, d) for d in self._json("GET", f"/v1/repos/{repo}/diff", params=params)
+        ]
+
+    def delete_file(self, repo: str, branch: str, path: str, message: str = "") -> CommitInfo:
+        return self.commit(repo, branch, [], [path], message=message)
+
+    # chunks ------------------------------------------------------------------------------
+    def missing_chunks(self, digests: list[str]) -> list[str]:
+        doc = self._json("POST", "/v1/chunks/missing", json_body={"digests": digests})
+        missing: list[str] = doc["missing"]
+        return missing
+
+    def upload_pack(self, body: bytes) -> dict[str, Any]:
+        doc: dict[str, Any] = self._json("POST", "/v1/packs", content=body)
+        return doc

@@ -1,0 +1,77 @@
+"""Where the server is and which token to send: `kaon init` config, else the local platform."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from kaon.config import CLIENT_FILE, SERVER_FILE, TOKEN_FILE, kaon_home
+
+
+@dataclass(frozen=True)
+class Target:
+    endpoint: str | None  # None: the local platform, not running yet
+    token: str | None
+    local: bool
+
+
+def read_json(path: Path) -> dict[str, object]:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def local_server(home: Path | None = None) -> tuple[str, int] | None:
+    """(url, pid) of the local platform when its server.json names a live process."""
+    doc = read_json((home or kaon_home()) / SERVER_FILE)
+    url, pid = doc.get("url"), doc.get("pid")
+    if isinstance(url, str) and isinstance(pid, int) and pid_alive(pid):
+        return url, pid
+    return None
+
+
+def local_token(home: Path | None = None) -> str | None:
+    try:
+        return ((home or kaon_home()) / TOKEN_FILE).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def resolve_target() -> Target:
+    home = kaon_home()
+    env_endpoint = os.environ.get("KAON_ENDPOINT")
+    env_token = os.environ.get("KAON_TOKEN")
+    config = read_json(home / CLIENT_FILE)
+    endpoint = env_endpoint or config.get("endpoint")
+    if isinstance(endpoint, str) and endpoint:
+        token = env_token or config.get("token")
+        return Target(endpoint.rstrip("/"), token if isinstance(token, str) else None, False)
+    running = local_server(home)
+    return Target(running[0] if running else None, env_token or local_token(home), True)
+
+
+def save_config(endpoint: str | None, token: str | None) -> Path:
+    home = kaon_home()
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / CLIENT_FILE
+    doc = {"endpoint": endpoint, "token": token} if endpoint else {}
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(doc, f)
+    tmp.replace(path)
+    return path

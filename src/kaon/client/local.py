@@ -1,0 +1,97 @@
+"""Start and stop the local platform server as a background process under $KAON_HOME."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from kaon.client.connect import local_server
+from kaon.config import SERVER_FILE, kaon_home
+from kaon.core.errors import BackendUnavailable
+
+START_TIMEOUT = 30.0
+
+
+def log_path(home: Path | None = None) -> Path:
+    return (home or kaon_home()) / "logs" / "server.log"
+
+
+def start(port: int | None = None, host: str | None = None) -> tuple[str, int]:
+    """Start the server detached (if not running) and wait until it answers; (url, pid)."""
+    home = kaon_home()
+    running = local_server(home)
+    if running:
+        return running
+    log = log_path(home)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "kaon.api"]
+    if port is not None:
+        cmd += ["--port", str(port)]
+    if host is not None:
+        cmd += ["--host", host]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+            env={**os.environ, "KAON_HOME": str(home)},
+        )
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        code = proc.poll()
+        if code is not None:
+            raise BackendUnavailable(
+                f"the local kaon server exited at start (code {code}): {_tail(log)}"
+            )
+        running = local_server(home)
+        if running and running[1] == proc.pid and _healthy(running[0]):
+            return running
+        time.sleep(0.05)
+    proc.terminate()
+    raise BackendUnavailable(
+        f"the local kaon server did not start within {START_TIMEOUT:.0f} s: {_tail(log)}"
+    )
+
+
+def stop(timeout: float = 15.0) -> int | None:
+    """Stop the local server (SIGTERM, then SIGKILL); returns its pid, or None if not running."""
+    home = kaon_home()
+    running = local_server(home)
+    if not running:
+        return None
+    pid = running[1]
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and local_server(home):
+        time.sleep(0.05)
+    if local_server(home):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        (home / SERVER_FILE).unlink(missing_ok=True)
+    return pid
+
+
+def _healthy(url: str) -> bool:
+    import urllib.request  # lazy: only needed when starting the server
+
+    try:
+        with urllib.request.urlopen(url + "/v1/health", timeout=2.0) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _tail(log: Path, lines: int = 5) -> str:
+    try:
+        text = log.read_text(errors="replace").strip().splitlines()[-lines:]
+    except OSError:
+        return f"see {log}"
+    return " | ".join(text) + f" (log: {log})"

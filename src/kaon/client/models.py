@@ -1,0 +1,87 @@
+"""What the SDK returns: small frozen dataclasses built from the API's JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def from_json(cls: type[T], doc: dict[str, Any]) -> T:
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in doc.items() if k in names})
+
+
+@dataclass(frozen=True)
+class RepoInfo:
+    name: str
+    created: float
+    description: str
+    size: int
+    branches: list[str]
+
+
+@dataclass(frozen=True)
+class BranchInfo:
+    repo: str
+    name: str
+    head: str | None
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    id: str
+    repo: str
+    branch: str
+    parent: str | None
+    tree: str | None
+    size: int
+    count: int
+    message: str
+    author: str
+    started: float
+    finished: float
+
+    @property
+    def duration(self) -> float:
+        return max(0.0, self.finished - self.started)
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    path: str
+    type: str
+    size: int
+    commit: str | None = None
+    committed: float | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    path: str
+    kind: str
+    old_size: int | None
+    new_size: int | None
+
+
+@dataclass(frozen=True)
+class GcReport:
+    packs_deleted: int
+    packs_rewritten: int
+    chunks_dropped: int
+    trees_deleted: int
+    commits_deleted: int
+    bytes_freed: int
+
+
+@dataclass(frozen=True)
+class TransferStats:
+    files: int
+    bytes: int
+    chunks: int
+    new_chunks: int
+    new_bytes: int
+    sent_bytes: int
+    cached_files: int
+    seconds: float

@@ -1,0 +1,76 @@
+"""Local stat cache: (path, size, mtime, inode) → chunk list, so re-putting unchanged data
+costs a stat per file instead of a read (git index habits)."""
+
+from __future__ import annotations
+
+import sqlite3
+import struct
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+_REF = struct.Struct(">32sQ")
+_BATCH = 500
+
+
+@dataclass(frozen=True)
+class StatKey:
+    path: str
+    size: int
+    mtime_ns: int
+    inode: int
+
+
+def encode_chunks(chunks: Sequence[tuple[str, int]]) -> bytes:
+    return b"".join(_REF.pack(bytes.fromhex(d), n) for d, n in chunks)
+
+
+def decode_chunks(blob: bytes) -> list[tuple[str, int]]:
+    return [(d.hex(), n) for d, n in _REF.iter_unpack(blob)]
+
+
+class StatCache:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, "
+            "mtime_ns INTEGER, inode INTEGER, chunks BLOB)"
+        )
+        self._lock = threading.Lock()
+
+    def lookup(self, keys: Sequence[StatKey]) -> dict[str, list[tuple[str, int]]]:
+        """Chunk lists of the keys whose size, mtime and inode still match."""
+        wanted = {k.path: k for k in keys}
+        out: dict[str, list[tuple[str, int]]] = {}
+        paths = list(wanted)
+        with self._lock:
+            for i in range(0, len(paths), _BATCH):
+                part = paths[i : i + _BATCH]
+                marks = ",".join("?" * len(part))
+                rows = self._db.execute(
+                    f"SELECT path, size, mtime_ns, inode, chunks FROM files WHERE path IN ({marks})",
+                    part,
+                ).fetchall()
+                for path, size, mtime_ns, inode, blob in rows:
+                    k = wanted[path]
+                    if (k.size, k.mtime_ns, k.inode) == (size, mtime_ns, inode):
+                        out[path] = decode_chunks(blob)
+        return out
+
+    def store(self, entries: Iterable[tuple[StatKey, Sequence[tuple[str, int]]]]) -> None:
+        rows = [(k.path, k.size, k.mtime_ns, k.inode, encode_chunks(c)) for k, c in entries]
+        if not rows:
+            return
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", rows)
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,1 @@
+"""Domain types and pure logic: ids, addresses, trees, commits, chunking. No I/O frameworks."""

@@ -1,0 +1,126 @@
+"""One error hierarchy for kaon, with user-safe messages.
+
+    KaonError
+    ├── NotFound            (HTTP 404, exit 4)
+    │   ├── RepoNotFound, BranchNotFound, CommitNotFound, PathNotFound, ChunkNotFound
+    ├── AlreadyExists       (HTTP 409, exit 5)
+    ├── Conflict            (HTTP 409, exit 5)   stale ref, ambiguous prefix, missing chunks
+    │   └── MissingChunks
+    ├── InvalidInput        (HTTP 400, exit 2)   bad name, bad address, path escaping the repo
+    ├── PermissionDenied    (HTTP 401, exit 6)   missing or wrong token
+    ├── StorageFull         (HTTP 507, exit 7)
+    ├── BackendUnavailable  (HTTP 503, exit 3)   server not running, database unreachable
+    └── CorruptObject       (HTTP 500, exit 8)   stored bytes do not match their hash
+
+Every error carries a `message` meant for users (what failed, where, what to do) and a stable
+`code` used on the wire, so the SDK re-raises the same class the server raised.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class KaonError(Exception):
+    """Base of every error kaon raises on purpose."""
+
+    code: ClassVar[str] = "error"
+    http_status: ClassVar[int] = 500
+    exit_code: ClassVar[int] = 1
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class NotFound(KaonError):
+    code = "not_found"
+    http_status = 404
+    exit_code = 4
+
+
+class RepoNotFound(NotFound):
+    code = "repo_not_found"
+
+
+class BranchNotFound(NotFound):
+    code = "branch_not_found"
+
+
+class CommitNotFound(NotFound):
+    code = "commit_not_found"
+
+
+class PathNotFound(NotFound):
+    code = "path_not_found"
+
+
+class ChunkNotFound(NotFound):
+    code = "chunk_not_found"
+
+
+class AlreadyExists(KaonError):
+    code = "already_exists"
+    http_status = 409
+    exit_code = 5
+
+
+class Conflict(KaonError):
+    code = "conflict"
+    http_status = 409
+    exit_code = 5
+
+
+class MissingChunks(Conflict):
+    """A commit names chunks the store does not hold (never uploaded, or reclaimed by gc)."""
+
+    code = "missing_chunks"
+
+
+class InvalidInput(KaonError):
+    code = "invalid_input"
+    http_status = 400
+    exit_code = 2
+
+
+class PermissionDenied(KaonError):
+    code = "permission_denied"
+    http_status = 401
+    exit_code = 6
+
+
+class StorageFull(KaonError):
+    code = "storage_full"
+    http_status = 507
+    exit_code = 7
+
+
+class BackendUnavailable(KaonError):
+    code = "unavailable"
+    http_status = 503
+    exit_code = 3
+
+
+class CorruptObject(KaonError):
+    code = "corrupt_object"
+    http_status = 500
+    exit_code = 8
+
+
+def _all_subclasses(cls: type[KaonError]) -> list[type[KaonError]]:
+    out: list[type[KaonError]] = [cls]
+    for sub in cls.__subclasses__():
+        out.extend(_all_subclasses(sub))
+    return out
+
+
+def error_class_for(code: str) -> type[KaonError]:
+    """The error class whose wire `code` is `code` (KaonError if unknown)."""
+    for cls in _all_subclasses(KaonError):
+        if cls.code == code:
+            return cls
+    return KaonError

@@ -1,0 +1,65 @@
+"""Typed identifiers, validated at construction."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import NewType
+
+from kaon.core.errors import InvalidInput
+
+Digest = NewType("Digest", str)
+"""BLAKE3-256 of some bytes, 64 lowercase hex characters."""
+
+CommitId = NewType("CommitId", str)
+"""32 lowercase hex characters (the first 128 bits of the commit object's BLAKE3)."""
+
+RepoName = NewType("RepoName", str)
+BranchName = NewType("BranchName", str)
+PackId = NewType("PackId", str)
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,62}$")
+_BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,62}$")
+_HEX = re.compile(r"^[0-9a-f]+$")
+
+DIGEST_LEN = 64
+COMMIT_ID_LEN = 32
+MIN_PREFIX = 4
+
+
+def repo_name(value: str) -> RepoName:
+    if not _NAME.match(value):
+        raise InvalidInput(
+            f"invalid repo name {value!r}: use 1-63 letters, digits, '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return RepoName(value)
+
+
+def branch_name(value: str) -> BranchName:
+    if not _BRANCH.match(value) or (is_hex(value) and len(value) == COMMIT_ID_LEN):
+        raise InvalidInput(
+            f"invalid branch name {value!r}: use 1-63 letters, digits, '_' or '-', "
+            "starting with a letter or digit (and not a 32-character commit id)"
+        )
+    return BranchName(value)
+
+
+def is_hex(value: str) -> bool:
+    return bool(_HEX.match(value))
+
+
+def digest(value: str) -> Digest:
+    if len(value) != DIGEST_LEN or not is_hex(value):
+        raise InvalidInput(f"invalid digest {value!r}: expected 64 lowercase hex characters")
+    return Digest(value)
+
+
+def commit_id(value: str) -> CommitId:
+    if len(value) != COMMIT_ID_LEN or not is_hex(value):
+        raise InvalidInput(f"invalid commit id {value!r}: expected 32 lowercase hex characters")
+    return CommitId(value)
+
+
+def new_pack_id() -> PackId:
+    return PackId(uuid.uuid4().hex)

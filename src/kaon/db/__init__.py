@@ -1,0 +1,1 @@
+"""Metadata database backend: SQLAlchemy Core on SQLite (default) or PostgreSQL, with Alembic."""

@@ -1,0 +1,80 @@
+"""The metadata tables (SQLAlchemy Core). Alembic migrations must produce exactly these."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+repos = Table(
+    "repos",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("created", Double, nullable=False),
+    Column("description", Text, nullable=False),
+)
+
+branches = Table(
+    "branches",
+    metadata,
+    Column("repo", String, ForeignKey("repos.name", ondelete="CASCADE"), nullable=False),
+    Column("name", String, nullable=False),
+    Column("head", String, nullable=True),
+    PrimaryKeyConstraint("repo", "name"),
+)
+
+commits = Table(
+    "commits",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("repo", String, ForeignKey("repos.name", ondelete="CASCADE"), nullable=False),
+    Column("branch", String, nullable=False),
+    Column("parent", String, nullable=True),
+    Column("tree", String, nullable=True),
+    Column("size", BigInteger, nullable=False),
+    Column("count", BigInteger, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("author", Text, nullable=False),
+    Column("started", Double, nullable=False),
+    Column("finished", Double, nullable=False),
+    Index(None, "repo", "id"),
+)
+
+packs = Table(
+    "packs",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("created", Double, nullable=False),
+)
+
+chunks = Table(
+    "chunks",
+    metadata,
+    Column("digest", String, primary_key=True),
+    Column("pack", String, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("stored_len", BigInteger, nullable=False),
+    Column("raw_len", BigInteger, nullable=False),
+    Column("codec", Integer, nullable=False),
+    Index(None, "pack"),
+)

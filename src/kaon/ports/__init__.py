@@ -1,0 +1,1 @@
+"""Protocols the services need; backends implement them, app.py wires them."""

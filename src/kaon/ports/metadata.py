@@ -1,0 +1,115 @@
+"""MetadataStore: the small, transactional part of kaon's state (SQLite now, PostgreSQL later).
+
+Immutable content (packs, trees, commit objects) lives in the ObjectStore; the metadata store
+indexes it and holds the only mutable state: repos and branch heads, moved by compare-and-set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from kaon.core.commit import Commit
+from kaon.core.ids import BranchName, CommitId, Digest, PackId, RepoName
+from kaon.core.repo import Branch, Repo
+
+
+@dataclass(frozen=True)
+class ChunkLocation:
+    digest: Digest
+    pack: PackId
+    offset: int
+    stored_len: int
+    raw_len: int
+    codec: int
+
+
+@dataclass(frozen=True)
+class PackInfo:
+    id: PackId
+    size: int
+    created: float
+
+
+class RepoStore(Protocol):
+    def create_repo(self, repo: Repo) -> None:
+        """Raises AlreadyExists when the name is taken."""
+        ...
+
+    def get_repo(self, name: RepoName) -> Repo | None: ...
+
+    def list_repos(self) -> list[Repo]: ...
+
+    def delete_repo(self, name: RepoName) -> None:
+        """Remove the repo, its branches and its commit rows (objects are left to gc)."""
+        ...
+
+
+class RefStore(Protocol):
+    def get_branch(self, repo: RepoName, name: BranchName) -> Branch | None: ...
+
+    def list_branches(self, repo: RepoName) -> list[Branch]: ...
+
+    def set_branch(
+        self, repo: RepoName, name: BranchName, head: CommitId | None, *, create: bool
+    ) -> None:
+        """Create (create=True, AlreadyExists if present) or move a branch unconditionally."""
+        ...
+
+    def delete_branch(self, repo: RepoName, name: BranchName) -> None: ...
+
+
+class CommitIndex(Protocol):
+    def add_commit(self, commit: Commit, expected_head: CommitId | None) -> bool:
+        """Record `commit` and move its branch to it in ONE transaction, only if the branch
+        head is still `expected_head` (None: branch absent or without head). Returns False
+        (and changes nothing) when the head moved meanwhile; creates the branch if absent."""
+        ...
+
+    def get_commit(self, commit_id: CommitId) -> Commit | None: ...
+
+    def find_commits(self, repo: RepoName, prefix: str, limit: int = 2) -> list[CommitId]:
+        """Commit ids of `repo` starting with `prefix` (at most `limit`)."""
+        ...
+
+    def history(self, start: CommitId, limit: int | None = None) -> list[Commit]:
+        """`start` and its ancestors, newest first."""
+        ...
+
+    def iter_commits(self) -> Iterator[Commit]:
+        """Every commit of every repo (for gc)."""
+        ...
+
+
+class ChunkIndex(Protocol):
+    def missing_chunks(self, digests: Sequence[Digest]) -> set[Digest]: ...
+
+    def add_pack(self, pack: PackInfo, chunks: Iterable[ChunkLocation]) -> None:
+        """Index a stored pack and its chunks in one transaction (known digests keep
+        their existing location)."""
+        ...
+
+    def locate(self, digests: Sequence[Digest]) -> dict[Digest, ChunkLocation]: ...
+
+    def list_packs(self) -> list[PackInfo]: ...
+
+    def pack_chunks(self, pack: PackId) -> list[ChunkLocation]: ...
+
+    def move_chunks(self, chunks: Iterable[ChunkLocation]) -> None:
+        """Point existing digests at new locations (repacking)."""
+        ...
+
+    def drop_chunks(self, digests: Iterable[Digest]) -> None: ...
+
+    def drop_pack(self, pack: PackId) -> None:
+        """Remove the pack row and any chunk rows still pointing into it."""
+        ...
+
+    def iter_chunk_digests(self) -> Iterator[Digest]: ...
+
+
+class MetadataStore(RepoStore, RefStore, CommitIndex, ChunkIndex, Protocol):
+    """Everything the data services need from the metadata database."""
+
+    def close(self) -> None: ...

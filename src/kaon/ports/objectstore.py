@@ -1,0 +1,42 @@
+"""ObjectStore: bytes by key. Local filesystem, memory, any S3-compatible store.
+
+Keys are '/'-separated ASCII strings ('packs/ab/ab12...', 'trees/..'). A put is atomic: a reader
+sees the whole object or no object; an interrupted put leaves nothing under the key. Hashing,
+chunking, packing and dedup live above this port, written once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+
+
+class ObjectStore(Protocol):
+    def put(self, key: str, data: bytes | memoryview | Iterable[bytes]) -> None:
+        """Store `data` under `key` atomically and durably (replaces an existing object)."""
+        ...
+
+    def get(self, key: str) -> bytes:
+        """The whole object; raises kaon.core.errors.NotFound when absent."""
+        ...
+
+    def get_range(self, key: str, offset: int, length: int) -> bytes:
+        """`length` bytes from `offset`; raises NotFound when absent."""
+        ...
+
+    def has(self, key: str) -> bool: ...
+
+    def delete(self, key: str) -> None:
+        """Remove `key`; deleting an absent key is not an error."""
+        ...
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object whose key starts with `prefix`, in no particular order."""
+        ...

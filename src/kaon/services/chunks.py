@@ -1,0 +1,82 @@
+"""ChunkStore: deduplicated, verified chunk storage in packs over any ObjectStore."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from kaon.core.errors import ChunkNotFound, InvalidInput
+from kaon.core.ids import Digest, digest, new_pack_id
+from kaon.core.pack import decode_chunk, iter_frames, verify
+from kaon.core.tree import ChunkRef
+from kaon.ports.metadata import ChunkIndex, ChunkLocation, PackInfo
+from kaon.ports.objectstore import ObjectStore
+from kaon.services.keys import pack_key
+from kaon.services.locks import SharedExclusiveLock
+
+MAX_PACK = 256 * 1024 * 1024
+_LOCATE_BATCH = 512
+
+
+@dataclass(frozen=True)
+class PackReceipt:
+    pack: str
+    chunks: int
+    bytes: int
+
+
+class ChunkStore:
+    def __init__(
+        self,
+        objects: ObjectStore,
+        index: ChunkIndex,
+        gc_lock: SharedExclusiveLock,
+        clock: Callable[[], float],
+    ) -> None:
+        self._objects = objects
+        self._gc_lock = gc_lock
+        self._index = index
+        self._clock = clock
+
+    def missing(self, digests: Sequence[str]) -> list[Digest]:
+        """The digests (validated, deduplicated, in input order) the store does not hold."""
+        wanted = list(dict.fromkeys(digest(d) for d in digests))
+        absent = self._index.missing_chunks(wanted)
+        return [d for d in wanted if d in absent]
+
+    def store_pack(self, body: bytes | memoryview) -> PackReceipt:
+        """Verify every frame of an uploaded pack, store it as one object, index its chunks."""
+        if len(body) > MAX_PACK:
+            raise InvalidInput(f"pack too large: {len(body)} bytes (limit {MAX_PACK})")
+        view = memoryview(body)
+        frames = list(iter_frames(view))
+        if not frames:
+            raise InvalidInput("empty pack: send at least one chunk")
+        for frame in frames:
+            verify(frame, view[frame.offset : frame.offset + frame.stored_len])
+        pack_id = new_pack_id()
+        with self._gc_lock.shared():
+            self._objects.put(pack_key(pack_id), view)
+            self._index.add_pack(
+                PackInfo(pack_id, len(view), self._clock()),
+                [
+                    ChunkLocation(f.digest, pack_id, f.offset, f.stored_len, f.raw_len, f.codec)
+                    for f in frames
+                ],
+            )
+        return PackReceipt(pack_id, len(frames), len(view))
+
+    def read(self, chunks: Sequence[ChunkRef]) -> Iterator[bytes]:
+        """The content of `chunks`, in order, one decoded chunk at a time."""
+        for start in range(0, len(chunks), _LOCATE_BATCH):
+            batch = chunks[start : start + _LOCATE_BATCH]
+            where = self._index.locate(list(dict.fromkeys(c.digest for c in batch)))
+            for ref in batch:
+                loc = where.get(ref.digest)
+                if loc is None:
+                    raise ChunkNotFound(
+                        f"chunk {ref.digest[:12]} is missing from the store "
+                        "(was it reclaimed by gc while still referenced? please report)"
+                    )
+                stored = self._objects.get_range(pack_key(loc.pack), loc.offset, loc.stored_len)
+                yield decode_chunk(loc.codec, loc.raw_len, stored)

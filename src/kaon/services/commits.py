@@ -1,0 +1,110 @@
+"""Writing commits: all or nothing, serialised per branch, no lost update."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from kaon.core import paths
+from kaon.core.commit import Commit, seal
+from kaon.core.errors import Conflict, InvalidInput, MissingChunks
+from kaon.core.ids import CommitId, Digest, branch_name, digest
+from kaon.core.tree import ChunkRef, FileContent, apply_changes
+from kaon.ports.metadata import MetadataStore
+from kaon.services.locks import KeyedLocks, SharedExclusiveLock
+from kaon.services.repos import RepoService
+from kaon.services.trees import TreeStore
+
+_MAX_ATTEMPTS = 100
+
+
+@dataclass(frozen=True)
+class Put:
+    path: str
+    size: int
+    chunks: tuple[ChunkRef, ...]
+
+
+class CommitService:
+    def __init__(
+        self,
+        meta: MetadataStore,
+        repos: RepoService,
+        trees: TreeStore,
+        gc_lock: SharedExclusiveLock,
+        clock: Callable[[], float],
+    ) -> None:
+        self._meta = meta
+        self._repos = repos
+        self._trees = trees
+        self._gc_lock = gc_lock
+        self._branch_locks = KeyedLocks()
+        self._clock = clock
+
+    def commit(
+        self,
+        repo: str,
+        branch: str,
+        puts: Iterable[Put],
+        deletes: Iterable[str] = (),
+        *,
+        message: str = "",
+        author: str = "",
+        started: float | None = None,
+    ) -> Commit:
+        """Apply `deletes` then `puts` on top of the branch head as ONE new commit."""
+        r = self._repos.get_repo(repo).name
+        b = branch_name(branch)
+        begun = self._clock() if started is None else started
+        put_map: dict[str, FileContent] = {}
+        for put in puts:
+            if put.size != sum(c.size for c in put.chunks) or put.size < 0:
+                raise InvalidInput(f"{put.path}: size {put.size} does not match its chunks")
+            put_map[paths.normalize(put.path)] = FileContent(
+                put.size, tuple(ChunkRef(digest(c.digest), c.size) for c in put.chunks)
+            )
+        delete_list = [paths.normalize(p) for p in deletes]
+        if not put_map and not delete_list:
+            raise InvalidInput("nothing to commit: no file to put or delete")
+        with self._gc_lock.shared(), self._branch_locks.hold(r, b):
+            self._check_chunks(put_map.values())
+            for _ in range(_MAX_ATTEMPTS):
+                current = self._meta.get_branch(r, b)
+                head = current.head if current else None
+                parent = self._meta.get_commit(head) if head else None
+                tree = apply_changes(
+                    parent.tree if parent else None,
+                    put_map,
+                    delete_list,
+                    self._trees.load,
+                    self._trees.save,
+                )
+                root = self._trees.save(tree)
+                commit = seal(
+                    Commit(
+                        id=CommitId(""),
+                        repo=r,
+                        branch=b,
+                        parent=head,
+                        tree=root,
+                        size=tree.size,
+                        count=tree.count,
+                        message=message,
+                        author=author,
+                        started=begun,
+                        finished=self._clock(),
+                    )
+                )
+                self._trees.save_commit(commit)
+                if self._meta.add_commit(commit, head):
+                    return commit
+        raise Conflict(f"branch '{branch}' of repo '{repo}' is too busy: try again")
+
+    def _check_chunks(self, contents: Iterable[FileContent]) -> None:
+        wanted: list[Digest] = list({c.digest: None for f in contents for c in f.chunks})
+        missing = self._meta.missing_chunks(wanted)
+        if missing:
+            raise MissingChunks(
+                f"{len(missing)} chunk(s) are not in the store: upload them first",
+                missing=sorted(missing),
+            )

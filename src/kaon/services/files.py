@@ -1,0 +1,180 @@
+"""Reading a commit's files: list, history, stat, content, walk, diff."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from kaon.core import paths
+from kaon.core.address import Ref
+from kaon.core.commit import Commit
+from kaon.core.errors import InvalidInput, PathNotFound
+from kaon.core.ids import CommitId
+from kaon.core.tree import EMPTY_TREE, DirNode, FileNode, Node, Tree, lookup, walk_files
+from kaon.services.chunks import ChunkStore
+from kaon.services.repos import RepoService
+from kaon.services.trees import TreeStore
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    path: str
+    type: str  # "file" | "dir"
+    size: int
+    commit: CommitId | None = None
+    committed: float | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    path: str
+    kind: str  # "added" | "removed" | "modified"
+    old_size: int | None
+    new_size: int | None
+
+
+def _info(path: str, node: Node, commit: Commit | None = None) -> FileInfo:
+    kind = "dir" if isinstance(node, DirNode) else "file"
+    return FileInfo(
+        path, kind, node.size, commit.id if commit else None, commit.finished if commit else None
+    )
+
+
+def _version(node: Node | Tree | None) -> object:
+    if isinstance(node, FileNode):
+        return node.chunks
+    if isinstance(node, DirNode):
+        return node.tree
+    return None
+
+
+class FileService:
+    def __init__(self, repos: RepoService, trees: TreeStore, chunks: ChunkStore) -> None:
+        self._repos = repos
+        self._trees = trees
+        self._chunks = chunks
+
+    def root(self, commit: Commit | None) -> Tree:
+        return self._trees.load(commit.tree) if commit and commit.tree else EMPTY_TREE
+
+    def node(self, commit: Commit | None, path: str) -> Node | Tree:
+        return lookup(self.root(commit), paths.normalize(path), self._trees.load)
+
+    def list_files(self, repo: str, ref: Ref, path: str, history: int = 0) -> list[FileInfo]:
+        """Entries of the directory at `path` (or the file itself); with `history` n > 0,
+        up to n revisions of each entry, newest first (-1: all)."""
+        path = paths.normalize(path)
+        commit = self._repos.resolve(repo, ref)
+        node = self.node(commit, path)
+        if isinstance(node, FileNode):
+            entries: list[tuple[str, Node]] = [(path, node)]
+        else:
+            tree = node if isinstance(node, Tree) else self._trees.load(node.tree)
+            entries = [(paths.join(path, e.name), e) for e in tree.entries]
+        if history == 0 or commit is None:
+            return [_info(p, n) for p, n in entries]
+        return self._with_history(commit, entries, history)
+
+    def _with_history(
+        self, head: Commit, entries: list[tuple[str, Node]], limit: int
+    ) -> list[FileInfo]:
+        chain = self._repos.history(head.repo, Ref(head.id), None)
+        out: list[FileInfo] = []
+        for path, _ in entries:
+            revisions: list[FileInfo] = []
+            for i, commit in enumerate(chain):
+                here = self._maybe(commit, path)
+                if here is None:
+                    break
+                before = self._maybe(chain[i + 1], path) if i + 1 < len(chain) else None
+                if _version(before) != _version(here):
+                    assert not isinstance(here, Tree)
+                    revisions.append(_info(path, here, commit))
+                    if 0 < limit <= len(revisions):
+                        break
+            out.extend(revisions)
+        return out
+
+    def _maybe(self, commit: Commit, path: str) -> Node | Tree | None:
+        try:
+            return self.node(commit, path)
+        except PathNotFound:
+            return None
+
+    def stat(self, repo: str, ref: Ref, path: str) -> tuple[Commit, FileInfo]:
+        commit = self._repos.resolve_required(repo, ref)
+        path = paths.normalize(path)
+        node = self.node(commit, path)
+        if isinstance(node, Tree):
+            return commit, FileInfo(path, "dir", node.size)
+        return commit, _info(path, node)
+
+    def file(self, repo: str, ref: Ref, path: str) -> tuple[Commit, FileNode]:
+        commit = self._repos.resolve_required(repo, ref)
+        path = paths.normalize(path)
+        node = self.node(commit, path)
+        if not isinstance(node, FileNode):
+            raise InvalidInput(f"{path} is a directory: use -r to get a directory")
+        return commit, node
+
+    def content(self, node: FileNode) -> Iterator[bytes]:
+        return self._chunks.read(node.chunks)
+
+    def walk(self, commit: Commit, path: str) -> Iterator[tuple[str, FileNode]]:
+        """Every file at or below `path`, with paths relative to `path`."""
+        path = paths.normalize(path)
+        node = self.node(commit, path)
+        if isinstance(node, FileNode):
+            yield paths.parent_and_name(path)[1], node
+            return
+        tree = node if isinstance(node, Tree) else self._trees.load(node.tree)
+        for sub, f in walk_files(tree, "/", self._trees.load):
+            yield sub.lstrip("/"), f
+
+    def diff(self, repo: str, new: Ref, old: Ref | None, path: str = "/") -> list[Change]:
+        """Files added, removed or modified from `old` (default: new's parent) to `new`."""
+        new_commit = self._repos.resolve(repo, new)
+        if old is not None:
+            old_commit = self._repos.resolve(repo, old)
+        elif new_commit is not None and new_commit.parent is not None:
+            old_commit = self._repos.resolve(repo, Ref(new_commit.parent))
+        else:
+            old_commit = None
+        path = paths.normalize(path)
+        a = self._subtree(old_commit, path)
+        b = self._subtree(new_commit, path)
+        out: list[Change] = []
+        self._diff_trees(a, b, path, out)
+        return out
+
+    def _subtree(self, commit: Commit | None, path: str) -> Tree:
+        node = self._maybe(commit, path) if commit else None
+        if isinstance(node, Tree):
+            return node
+        if isinstance(node, DirNode):
+            return self._trees.load(node.tree)
+        if isinstance(node, FileNode):
+            return Tree((node,))
+        return EMPTY_TREE
+
+    def _diff_trees(self, a: Tree, b: Tree, where: str, out: list[Change]) -> None:
+        names = sorted({e.name for e in a.entries} | {e.name for e in b.entries})
+        for name in names:
+            x, y = a.get(name), b.get(name)
+            path = paths.join(where, name)
+            if _version(x) == _version(y):
+                continue
+            if isinstance(x, DirNode) or isinstance(y, DirNode):
+                sub_a = self._trees.load(x.tree) if isinstance(x, DirNode) else EMPTY_TREE
+                sub_b = self._trees.load(y.tree) if isinstance(y, DirNode) else EMPTY_TREE
+                if isinstance(x, FileNode):
+                    out.append(Change(path, "removed", x.size, None))
+                if isinstance(y, FileNode):
+                    out.append(Change(path, "added", None, y.size))
+                self._diff_trees(sub_a, sub_b, path, out)
+            elif x is None and y is not None:
+                out.append(Change(path, "added", None, y.size))
+            elif y is None and x is not None:
+                out.append(Change(path, "removed", x.size, None))
+            elif x is not None and y is not None:
+                out.append(Change(path, "modified", x.size, y.size))

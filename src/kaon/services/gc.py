@@ -1,0 +1,142 @@
+"""Garbage collection: mark what live commits reach, sweep the rest, repack sparse packs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from kaon.core.ids import Digest, new_pack_id
+from kaon.core.pack import HEADER, MAGIC
+from kaon.core.tree import DirNode, FileNode
+from kaon.ports.metadata import ChunkLocation, MetadataStore, PackInfo
+from kaon.ports.objectstore import ObjectStore
+from kaon.services.keys import COMMITS, PACKS, TREES, name_of, pack_key
+from kaon.services.locks import SharedExclusiveLock
+from kaon.services.trees import TreeStore
+
+REPACK_BELOW = 0.5  # rewrite a pack when less than half of its bytes are still live
+
+
+@runtime_checkable
+class TempCleaner(Protocol):
+    """Optional ObjectStore capability: remove temp files left by crashed writers."""
+
+    def clean_temp(self, older_than_seconds: float) -> int: ...
+
+
+@dataclass(frozen=True)
+class GcReport:
+    packs_deleted: int
+    packs_rewritten: int
+    chunks_dropped: int
+    trees_deleted: int
+    commits_deleted: int
+    bytes_freed: int
+
+
+class GarbageCollector:
+    def __init__(
+        self,
+        meta: MetadataStore,
+        objects: ObjectStore,
+        trees: TreeStore,
+        lock: SharedExclusiveLock,
+        clock: Callable[[], float],
+    ) -> None:
+        self._meta = meta
+        self._objects = objects
+        self._trees = trees
+        self._lock = lock
+        self._clock = clock
+
+    def collect(self) -> GcReport:
+        with self._lock.exclusive():
+            try:
+                return self._collect()
+            finally:
+                self._trees.forget_saved()
+
+    def _collect(self) -> GcReport:
+        live_commits: set[str] = set()
+        live_trees: set[Digest] = set()
+        live_chunks: set[Digest] = set()
+        for commit in self._meta.iter_commits():
+            live_commits.add(commit.id)
+            if commit.tree:
+                self._mark(commit.tree, live_trees, live_chunks)
+        freed = 0
+        packs_deleted = packs_rewritten = chunks_dropped = 0
+        known_packs: set[str] = set()
+        for pack in self._meta.list_packs():
+            known_packs.add(pack.id)
+            chunks = self._meta.pack_chunks(pack.id)
+            live = [c for c in chunks if c.digest in live_chunks]
+            live_bytes = sum(c.stored_len + HEADER.size for c in live)
+            if not live:
+                self._objects.delete(pack_key(pack.id))
+                self._meta.drop_pack(pack.id)
+                freed += pack.size
+                packs_deleted += 1
+                chunks_dropped += len(chunks)
+            elif live_bytes < pack.size * REPACK_BELOW:
+                freed += pack.size - self._repack(pack, live)
+                packs_rewritten += 1
+                chunks_dropped += len(chunks) - len(live)
+        for info in list(self._objects.list(PACKS)):
+            if name_of(info.key) not in known_packs:  # an upload killed before indexing
+                self._objects.delete(info.key)
+                freed += info.size
+                packs_deleted += 1
+        trees_deleted = 0
+        for info in list(self._objects.list(TREES)):
+            if name_of(info.key) not in live_trees:
+                self._objects.delete(info.key)
+                freed += info.size
+                trees_deleted += 1
+        commits_deleted = 0
+        for info in list(self._objects.list(COMMITS)):
+            if name_of(info.key) not in live_commits:
+                self._objects.delete(info.key)
+                freed += info.size
+                commits_deleted += 1
+        if isinstance(self._objects, TempCleaner):
+            freed += self._objects.clean_temp(60.0)
+        return GcReport(
+            packs_deleted, packs_rewritten, chunks_dropped, trees_deleted, commits_deleted, freed
+        )
+
+    def _mark(self, root: Digest, live_trees: set[Digest], live_chunks: set[Digest]) -> None:
+        stack = [root]
+        while stack:
+            d = stack.pop()
+            if d in live_trees:
+                continue
+            live_trees.add(d)
+            for entry in self._trees.load(d).entries:
+                if isinstance(entry, FileNode):
+                    live_chunks.update(c.digest for c in entry.chunks)
+                elif isinstance(entry, DirNode):
+                    stack.append(entry.tree)
+
+    def _repack(self, old: PackInfo, live: list[ChunkLocation]) -> int:
+        """Copy the live frames of `old` into a new pack; returns the new pack's size."""
+        new_id = new_pack_id()
+        parts: list[bytes] = [MAGIC]
+        moved: list[ChunkLocation] = []
+        pos = len(MAGIC)
+        for loc in live:
+            stored = self._objects.get_range(pack_key(old.id), loc.offset, loc.stored_len)
+            header = HEADER.pack(bytes.fromhex(loc.digest), loc.codec, loc.raw_len, len(stored))
+            parts += [header, stored]
+            pos += len(header)
+            moved.append(
+                ChunkLocation(loc.digest, new_id, pos, len(stored), loc.raw_len, loc.codec)
+            )
+            pos += len(stored)
+        self._objects.put(pack_key(new_id), parts)
+        self._meta.add_pack(PackInfo(new_id, pos, self._clock()), [])
+        self._meta.move_chunks(moved)
+        self._objects.delete(pack_key(old.id))
+        self._meta.drop_pack(old.id)
+        return pos

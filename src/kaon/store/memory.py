@@ -1,0 +1,74 @@
+"""MemoryObjectStore: the reference ObjectStore, a dict behind a lock.
+
+Used by unit tests of the services and as the behaviour every other backend must match (see
+tests/contract/test_object_store.py). Objects are immutable bytes, so readers never copy under
+the lock and a put becomes visible all at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+
+from kaon.core.errors import InvalidInput, NotFound
+from kaon.ports.objectstore import ObjectInfo
+from kaon.store import validate_key, validate_prefix
+
+
+class MemoryObjectStore:
+    """Thread-safe in-memory ObjectStore."""
+
+    def __init__(self) -> None:
+        self._objects: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"MemoryObjectStore({len(self._objects)} objects)"
+
+    def put(self, key: str, data: bytes | memoryview | Iterable[bytes]) -> None:
+        validate_key(key)
+        if isinstance(data, str):
+            raise TypeError("ObjectStore.put takes bytes, memoryview or an iterable of bytes")
+        if isinstance(data, bytes | bytearray | memoryview):
+            value = memoryview(data).cast("B").tobytes()
+        else:  # gather everything first: a failing iterable stores nothing
+            value = b"".join(memoryview(chunk).cast("B") for chunk in data)
+        with self._lock:
+            self._objects[key] = value
+
+    def _lookup(self, key: str) -> bytes:
+        validate_key(key)
+        with self._lock:
+            value = self._objects.get(key)
+        if value is None:
+            raise NotFound(f"object {key!r} not found in the object store", key=key)
+        return value
+
+    def get(self, key: str) -> bytes:
+        return self._lookup(key)
+
+    def get_range(self, key: str, offset: int, length: int) -> bytes:
+        """`length` bytes from `offset` (fewer if the object ends first; b'' past its end)."""
+        if offset < 0 or length < 0:
+            raise InvalidInput(
+                f"invalid range for object {key!r}: offset {offset} and length {length} "
+                "must not be negative"
+            )
+        return self._lookup(key)[offset : offset + length]
+
+    def has(self, key: str) -> bool:
+        validate_key(key)
+        with self._lock:
+            return key in self._objects
+
+    def delete(self, key: str) -> None:
+        validate_key(key)
+        with self._lock:
+            self._objects.pop(key, None)
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        validate_prefix(prefix)
+        with self._lock:  # a snapshot: callers may put and delete while iterating
+            items = list(self._objects.items())
+        found = [ObjectInfo(k, len(v)) for k, v in items if k.startswith(prefix)]
+        return iter(found)
