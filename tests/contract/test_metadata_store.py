@@ -52,21 +52,11 @@ def store(url: str) -> Iterator[SqlMetadataStore]:
 
 
 def mk(parent: CommitId | None, msg: str, repo: RepoName = R, branch: str = "main") -> Commit:
-    return seal(
-        Commit(
-            id=CommitId(""),
-            repo=repo,
-            branch=BranchName(branch),
-            parent=parent,
-            tree=Digest("ab" * 32),
-            size=10,
-            count=2,
-            message=msg,
-            author="tester",
-            started=100.5,
-            finished=101.25,
-        )
+    tree = Digest("ab" * 32)
+    partial = Commit(
+        CommitId(""), repo, BranchName(branch), parent, tree, 10, 2, msg, "me", 1.5, 2.25
     )
+    return seal(partial)
 
 
 def chain(store: SqlMetadataStore, n: int, repo: RepoName = R) -> list[Commit]:
@@ -88,12 +78,8 @@ def loc(i: int, pack: str, offset: int | None = None) -> ChunkLocation:
     return ChunkLocation(dg(i), PackId(pack), i * 10 if offset is None else offset, 7, 9, 1)
 
 
-def test_is_a_metadata_store(store: SqlMetadataStore) -> None:
-    assert isinstance(store, SqlMetadataStore)
-    _: MetadataStore = store  # checked by mypy
-
-
 def test_repos(store: SqlMetadataStore) -> None:
+    _: MetadataStore = store  # the protocol is satisfied (checked by mypy)
     store.create_repo(Repo(RepoName("alpha"), 2.5))
     assert store.get_repo(R) == Repo(R, 1.0, "test repo")
     assert store.get_repo(RepoName("nope")) is None
@@ -315,6 +301,28 @@ def test_reopen_keeps_everything(store: SqlMetadataStore) -> None:
         assert again.locate([dg(1)]) == {dg(1): loc(1, "p")}
     finally:
         again.close()
+
+
+def test_concurrent_start_up_migrates_once(url: str) -> None:
+    errors: list[Exception] = []
+
+    def start(i: int) -> None:
+        try:
+            s = SqlMetadataStore(url)
+            s.create_repo(Repo(RepoName(f"r{i}"), 1.0))
+            s.close()
+        except Exception as err:  # noqa: BLE001 - reported by the main thread
+            errors.append(err)
+
+    workers = [threading.Thread(target=start, args=(i,)) for i in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert errors == []
+    s = SqlMetadataStore(url)
+    assert len(s.list_repos()) == 4
+    s.close()
 
 
 def _shape(url: str) -> dict[str, object]:

@@ -30,6 +30,8 @@ def emit_json(value: Any) -> None:
             return asdict(v)
         if isinstance(v, list):
             return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
         return v
 
     sys.stdout.write(json.dumps(plain(value), indent=2) + "\n")

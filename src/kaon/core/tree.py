@@ -146,7 +146,9 @@ def apply_changes(
     base = None if () in changes else (load(root) if root else None)
     changes.pop((), None)
     tree = _apply(base, [(k, v) for k, v in changes.items()], "/", load, save)
-    put_list = [(tuple(paths.split(p)), c) for p, c in puts.items()]
+    put_list: list[tuple[tuple[str, ...], FileContent | None]] = [
+        (tuple(paths.split(p)), c) for p, c in puts.items()
+    ]
     for parts, _ in put_list:
         if not parts:
             raise InvalidInput("cannot write a file at the repo root '/': name a file path")

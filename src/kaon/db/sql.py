@@ -126,8 +126,11 @@ class SqlMetadataStore:
 
     def _insert_ignore(self, table: Table) -> Insert:
         """INSERT that skips rows whose primary key exists (`rowcount`: rows inserted)."""
-        dialect = postgresql if self._dialect == "postgresql" else sqlite
-        stmt = dialect.insert(table).on_conflict_do_nothing()
+        stmt: Insert
+        if self._dialect == "postgresql":
+            stmt = postgresql.insert(table).on_conflict_do_nothing()
+        else:
+            stmt = sqlite.insert(table).on_conflict_do_nothing()
         return stmt.execution_options(preserve_rowcount=True)
 
     # -- repos -----------------------------------------------------------------------------

@@ -16,7 +16,7 @@ router = APIRouter(prefix="/v1", tags=["chunks"])
 
 @router.post("/chunks/missing", response_model=MissingOut)
 def missing(body: DigestsIn, p: Platform = Depends(platform)) -> MissingOut:
-    return MissingOut(missing=p.chunks.missing(body.digests))
+    return MissingOut(missing=[str(d) for d in p.chunks.missing(body.digests)])
 
 
 @router.post("/packs", response_model=PackOut, status_code=201)
@@ -29,5 +29,5 @@ async def upload_pack(request: Request, p: Platform = Depends(platform)) -> Pack
         body += piece
         if len(body) > MAX_PACK:
             raise InvalidInput(f"pack too large (limit {MAX_PACK} bytes)")
-    receipt = await run_in_threadpool(p.chunks.store_pack, body)
+    receipt = await run_in_threadpool(p.chunks.store_pack, memoryview(body))
     return PackOut(pack=receipt.pack, chunks=receipt.chunks, bytes=receipt.bytes)

@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/repos", tags=["repos"])
 
 
 def _repo_out(p: Platform, repo: Repo) -> RepoOut:
-    branches = [b.name for b in p.meta.list_branches(repo.name)]
+    branches = [str(b.name) for b in p.meta.list_branches(repo.name)]
     return RepoOut(
         name=repo.name,
         created=repo.created,
