@@ -6,7 +6,7 @@ import itertools
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -68,6 +68,24 @@ def chain(store: SqlMetadataStore, n: int, repo: RepoName = R) -> list[Commit]:
         out.append(c)
         head = c.id
     return out
+
+
+def run_threads(n: int, work: Callable[[int], None]) -> list[Exception]:
+    """Run `work(0..n-1)` in n threads at once; the exceptions they raised."""
+    errors: list[Exception] = []
+
+    def guarded(i: int) -> None:
+        try:
+            work(i)
+        except Exception as err:  # noqa: BLE001 - reported to the caller
+            errors.append(err)
+
+    workers = [threading.Thread(target=guarded, args=(i,)) for i in range(n)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return errors
 
 
 def dg(i: int) -> Digest:
@@ -150,25 +168,16 @@ def test_add_commit_compare_and_set(store: SqlMetadataStore) -> None:
 
 def test_concurrent_writers_never_lose_an_update(store: SqlMetadataStore) -> None:
     threads, per_thread = 8, 25
-    errors: list[Exception] = []
 
     def work(t: int) -> None:
-        try:
-            for i in range(per_thread):
-                while True:
-                    branch = store.get_branch(R, MAIN)
-                    head = branch.head if branch else None
-                    if store.add_commit(mk(head, f"t{t}-{i}"), head):
-                        break
-        except Exception as err:  # noqa: BLE001 - reported by the main thread
-            errors.append(err)
+        for i in range(per_thread):
+            while True:
+                branch = store.get_branch(R, MAIN)
+                head = branch.head if branch else None
+                if store.add_commit(mk(head, f"t{t}-{i}"), head):
+                    break
 
-    workers = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    assert errors == []
+    assert run_threads(threads, work) == []
     branch = store.get_branch(R, MAIN)
     assert branch is not None and branch.head is not None
     history = store.history(branch.head)
@@ -304,22 +313,12 @@ def test_reopen_keeps_everything(store: SqlMetadataStore) -> None:
 
 
 def test_concurrent_start_up_migrates_once(url: str) -> None:
-    errors: list[Exception] = []
-
     def start(i: int) -> None:
-        try:
-            s = SqlMetadataStore(url)
-            s.create_repo(Repo(RepoName(f"r{i}"), 1.0))
-            s.close()
-        except Exception as err:  # noqa: BLE001 - reported by the main thread
-            errors.append(err)
+        s = SqlMetadataStore(url)
+        s.create_repo(Repo(RepoName(f"r{i}"), 1.0))
+        s.close()
 
-    workers = [threading.Thread(target=start, args=(i,)) for i in range(4)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    assert errors == []
+    assert run_threads(4, start) == []
     s = SqlMetadataStore(url)
     assert len(s.list_repos()) == 4
     s.close()

@@ -200,7 +200,8 @@ class Uploader:
         chunks: list[tuple[str, int]] = []
         for d, n, data, where in self._cut(f):
             chunks.append((d, n))
-            batch.add(d, n, data, where)
+            if n:  # an empty file has no chunk to send (its empty bytes are falsy in _flush)
+                batch.add(d, n, data, where)
             self._progress(n)
         if f.key.size == 0:
             return []
