@@ -12,6 +12,7 @@ import errno
 import json
 import logging
 import os
+import signal
 import socket
 import sys
 
@@ -75,6 +76,8 @@ def main(argv: list[str] | None = None) -> None:
         http="auto",
         timeout_keep_alive=30,
     )
+    # uvicorn re-raises SIGTERM once it has shut down gracefully: exit through `finally` then
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:

@@ -46,7 +46,9 @@ def run() -> None:
     """Console entry point: map KaonError to one line on stderr and its exit code."""
     debug = "--debug" in sys.argv or os.environ.get("KAON_DEBUG") == "1"
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # typer.Exit(n) comes back as n, not raised
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except KaonError as exc:
         if debug:
             raise

@@ -32,7 +32,11 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # Linux: a killed server whose parent exited stays a zombie until init reaps it
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[:1] != ["Z"]
+    except OSError:
+        return True
 
 
 def local_server(home: Path | None = None) -> tuple[str, int] | None:

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from kaon.client.connect import local_server
+from kaon.client.connect import local_server, pid_alive
 from kaon.config import SERVER_FILE, kaon_home
 from kaon.core.errors import BackendUnavailable
 
@@ -70,9 +70,9 @@ def stop(timeout: float = 15.0) -> int | None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and local_server(home):
+    while time.monotonic() < deadline and pid_alive(pid):  # gone, not just server.json
         time.sleep(0.05)
-    if local_server(home):
+    if pid_alive(pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
         (home / SERVER_FILE).unlink(missing_ok=True)

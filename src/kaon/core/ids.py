@@ -18,9 +18,9 @@ RepoName = NewType("RepoName", str)
 BranchName = NewType("BranchName", str)
 PackId = NewType("PackId", str)
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,62}$")
-_BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,62}$")
-_HEX = re.compile(r"^[0-9a-f]+$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,62}\Z")  # \Z: `$` would accept "name\n"
+_BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,62}\Z")
+_HEX = re.compile(r"^[0-9a-f]+\Z")
 
 DIGEST_LEN = 64
 COMMIT_ID_LEN = 32

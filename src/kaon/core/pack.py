@@ -59,9 +59,19 @@ def iter_frames(pack: bytes | memoryview) -> Iterator[Frame]:
 
 
 def decode_chunk(codec: int, raw_len: int, stored: bytes | memoryview) -> bytes:
+    """The raw bytes of a stored chunk; CorruptObject when they cannot be decoded."""
     if codec == RAW:
         return bytes(stored)
-    return bytes(zstandard.ZstdDecompressor().decompress(stored, max_output_size=raw_len))
+    try:
+        # a frame declaring another size is corrupt: never inflate it (decompression bomb)
+        declared = zstandard.frame_content_size(stored)
+        if declared not in (-1, raw_len):
+            raise CorruptObject(
+                f"compressed chunk declares {declared} bytes where {raw_len} were expected"
+            )
+        return bytes(zstandard.ZstdDecompressor().decompress(stored, max_output_size=raw_len))
+    except zstandard.ZstdError as exc:
+        raise CorruptObject(f"compressed chunk cannot be decoded: {exc}") from exc
 
 
 def verify(frame: Frame, stored: bytes | memoryview) -> None:

@@ -8,8 +8,9 @@ _UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
 def human_size(n: int | float) -> str:
     value = float(n)
     for unit in _UNITS:
-        if abs(value) < 1024 or unit == _UNITS[-1]:
-            return f"{value:.4g}{unit}"
+        text = f"{value:.4g}"
+        if abs(float(text)) < 1024 or unit == _UNITS[-1]:  # 1023.99 shows as 1KiB, not 1024B
+            return f"{text}{unit}"
         value /= 1024
     raise AssertionError("unreachable")
 

@@ -18,6 +18,7 @@ WRITE_OPTION = "kaon_write"
 """Execution option marking a write transaction (SQLite: BEGIN IMMEDIATE)."""
 
 DEFAULT_BUSY_TIMEOUT = 30.0
+_PG_CONNECT_TIMEOUT = 10  # seconds
 
 
 def parse_url(url: str) -> URL:
@@ -51,10 +52,16 @@ def make_engine(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Engi
     if parsed.get_backend_name() == "postgresql":
         args: dict[str, Any] = {}
         if parsed.get_driver_name() in ("psycopg", "psycopg2"):
-            args["connect_timeout"] = max(1, round(busy_timeout))
-        return create_engine(
-            parsed, pool_pre_ping=True, pool_size=5, max_overflow=20, connect_args=args
-        )
+            args["connect_timeout"] = _PG_CONNECT_TIMEOUT
+        try:
+            return create_engine(
+                parsed, pool_pre_ping=True, pool_size=5, max_overflow=20, connect_args=args
+            )
+        except ImportError as err:
+            raise BackendUnavailable(
+                f"PostgreSQL support needs the {parsed.get_driver_name()!r} driver: install "
+                "it (`pip install 'kaon[postgres]'` provides psycopg, used by postgresql://)"
+            ) from err
     return _sqlite_engine(parsed, busy_timeout)
 
 

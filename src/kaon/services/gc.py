@@ -67,9 +67,7 @@ class GarbageCollector:
                 self._mark(commit.tree, live_trees, live_chunks)
         freed = 0
         packs_deleted = packs_rewritten = chunks_dropped = 0
-        known_packs: set[str] = set()
         for pack in self._meta.list_packs():
-            known_packs.add(pack.id)
             chunks = self._meta.pack_chunks(pack.id)
             live = [c for c in chunks if c.digest in live_chunks]
             live_bytes = sum(c.stored_len + HEADER.size for c in live)
@@ -83,6 +81,7 @@ class GarbageCollector:
                 freed += pack.size - self._repack(pack, live)
                 packs_rewritten += 1
                 chunks_dropped += len(chunks) - len(live)
+        known_packs = {p.id for p in self._meta.list_packs()}  # with the packs just rewritten
         for info in list(self._objects.list(PACKS)):
             if name_of(info.key) not in known_packs:  # an upload killed before indexing
                 self._objects.delete(info.key)

@@ -1,0 +1,72 @@
+"""Chunk transfer over HTTP: missing chunks, pack upload (verified before anything is kept)."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from kaon.app import Platform
+from kaon.core.chunking import hash_chunk
+from kaon.core.pack import HEADER, MAGIC, RAW
+from kaon.services.keys import PACKS
+
+TEXT = b"compressible text, compressible text. " * 100
+
+
+def test_missing_then_upload(api: TestClient, make_pack, platform: Platform) -> None:  # type: ignore[no-untyped-def]
+    body, refs = make_pack([b"one", TEXT])
+    digests = [r.digest for r in refs]
+    r = api.post("/v1/chunks/missing", json={"digests": [*digests, digests[0]]})
+    assert r.status_code == 200
+    assert r.json() == {"missing": digests}
+    r = api.post("/v1/packs", content=body)
+    assert r.status_code == 201
+    receipt = r.json()
+    assert (receipt["chunks"], receipt["bytes"]) == (2, len(body))
+    assert len(receipt["pack"]) == 32
+    assert api.post("/v1/chunks/missing", json={"digests": digests}).json() == {"missing": []}
+    assert [p.id for p in platform.meta.list_packs()] == [receipt["pack"]]
+
+
+def test_missing_with_bad_digests(api: TestClient) -> None:
+    r = api.post("/v1/chunks/missing", json={"digests": ["nope"]})
+    assert r.status_code == 400
+    assert r.json()["code"] == "invalid_input"
+    r = api.post("/v1/chunks/missing", json={})
+    assert r.status_code == 400
+
+
+def nothing_stored(platform: Platform) -> bool:
+    return platform.meta.list_packs() == [] and list(platform.objects.list(PACKS)) == []
+
+
+def test_corrupt_pack_is_refused_and_nothing_indexed(  # type: ignore[no-untyped-def]
+    api: TestClient, make_pack, platform: Platform
+) -> None:
+    good, refs = make_pack([b"first chunk", TEXT])
+    for flip in (len(MAGIC) + HEADER.size + 1, len(good) - 3):  # the raw chunk, the zstd chunk
+        bad = bytearray(good)
+        bad[flip] ^= 0xFF
+        r = api.post("/v1/packs", content=bytes(bad))
+        assert r.status_code == 500, r.text
+        body = r.json()
+        assert body["code"] == "corrupt_object"
+        assert set(body) == {"code", "message", "details"}
+    assert nothing_stored(platform)
+    digests = [r.digest for r in refs]
+    assert api.post("/v1/chunks/missing", json={"digests": digests}).json()["missing"] == digests
+
+
+def test_malformed_packs_are_400(api: TestClient, platform: Platform) -> None:
+    lying = MAGIC + HEADER.pack(bytes.fromhex(hash_chunk(b"x")), RAW, 1, 50) + b"x"
+    for body in (b"", b"not a pack", MAGIC, lying, MAGIC + b"\x01\x02"):
+        r = api.post("/v1/packs", content=body)
+        assert r.status_code == 400, (body, r.text)
+        assert r.json()["code"] == "invalid_input"
+    assert nothing_stored(platform)
+
+
+def test_a_frame_whose_digest_lies_is_refused(api: TestClient, platform: Platform) -> None:
+    lie = MAGIC + HEADER.pack(bytes.fromhex(hash_chunk(b"other")), RAW, 4, 4) + b"data"
+    r = api.post("/v1/packs", content=lie)
+    assert r.json()["code"] == "corrupt_object"
+    assert nothing_stored(platform)

@@ -1,0 +1,195 @@
+"""Files over HTTP: listing with history, stat, content and tar archive streaming, diff, gc."""
+
+from __future__ import annotations
+
+import io
+import random
+import tarfile
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from kaon.core.chunking import hash_chunk
+
+BIG = random.Random(5).randbytes(300_000)
+FILES = {
+    "/readme.txt": b"hello\n",
+    "/data/train/a.bin": BIG,
+    "/data/train/b.bin": b"b" * 1000,
+    "/data/test/c.csv": b"x,y\n1,2\n",
+    "/data/empty": b"",
+}
+
+
+@pytest.fixture
+def repo(api: TestClient, commit_files) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    api.post("/v1/repos", json={"name": "r"})
+    first = commit_files("r", FILES, message="first")
+    second = commit_files("r", {"/readme.txt": b"hello, world\n"}, deletes=["/data/test"])
+    return {"first": first, "second": second}
+
+
+def test_list_files(api: TestClient, repo: dict[str, Any]) -> None:
+    r = api.get("/v1/repos/r/files")
+    assert r.status_code == 200
+    assert [(f["path"], f["type"], f["size"]) for f in r.json()] == [
+        ("/data", "dir", len(BIG) + 1000),
+        ("/readme.txt", "file", 13),
+    ]
+    r = api.get("/v1/repos/r/files", params={"path": "/data/train", "ref": "master^"})
+    assert [f["path"] for f in r.json()] == ["/data/train/a.bin", "/data/train/b.bin"]
+    r = api.get("/v1/repos/r/files", params={"path": "/nope"})
+    assert (r.status_code, r.json()["code"]) == (404, "path_not_found")
+
+
+def test_list_files_with_history(api: TestClient, repo: dict[str, Any]) -> None:
+    r = api.get("/v1/repos/r/files", params={"path": "/readme.txt", "history": -1})
+    assert [(f["commit"], f["size"]) for f in r.json()] == [
+        (repo["second"]["id"], 13),
+        (repo["first"]["id"], 6),
+    ]
+    assert r.json()[0]["committed"] == repo["second"]["finished"]
+    r = api.get("/v1/repos/r/files", params={"path": "/readme.txt", "history": 1})
+    assert len(r.json()) == 1
+    r = api.get("/v1/repos/r/files", params={"history": -2})
+    assert r.status_code == 400
+
+
+def test_stat(api: TestClient, repo: dict[str, Any]) -> None:
+    assert api.get("/v1/repos/r/stat", params={"path": "/data/train/b.bin"}).json() == {
+        "path": "/data/train/b.bin",
+        "type": "file",
+        "size": 1000,
+        "commit": None,
+        "committed": None,
+    }
+    assert api.get("/v1/repos/r/stat", params={"path": "/"}).json()["type"] == "dir"
+    r = api.get("/v1/repos/r/stat", params={"path": "/data/test", "ref": "master"})
+    assert r.status_code == 404
+
+
+def test_content(api: TestClient, repo: dict[str, Any]) -> None:
+    r = api.get("/v1/repos/r/content", params={"path": "/data/train/a.bin"})
+    assert r.status_code == 200
+    assert r.content == BIG
+    assert r.headers["content-length"] == str(len(BIG))
+    assert r.headers["content-type"] == "application/octet-stream"
+    assert r.headers["etag"] == f'"{hash_chunk(BIG)}"'
+    assert r.headers["x-kaon-commit"] == repo["second"]["id"]
+    old = api.get("/v1/repos/r/content", params={"path": "/readme.txt", "ref": "master^"})
+    assert old.content == b"hello\n"
+    assert old.headers["x-kaon-commit"] == repo["first"]["id"]
+    empty = api.get("/v1/repos/r/content", params={"path": "/data/empty"})
+    assert (empty.status_code, empty.content) == (200, b"")
+
+
+def test_content_is_streamed(api: TestClient, repo: dict[str, Any]) -> None:
+    with api.stream("GET", "/v1/repos/r/content", params={"path": "/data/train/a.bin"}) as r:
+        got = b"".join(r.iter_bytes())
+    assert got == BIG
+
+
+def test_content_errors(api: TestClient, repo: dict[str, Any]) -> None:
+    r = api.get("/v1/repos/r/content", params={"path": "/data"})
+    assert (r.status_code, r.json()["code"]) == (400, "invalid_input")
+    assert "is a directory" in r.json()["message"]
+    r = api.get("/v1/repos/r/content", params={"path": "/nope"})
+    assert (r.status_code, r.json()["code"]) == (404, "path_not_found")
+    r = api.get("/v1/repos/r/content", params={"path": "/../etc/passwd"})
+    assert (r.status_code, r.json()["code"]) == (400, "invalid_input")
+    r = api.get("/v1/repos/r/content", params={"path": "/readme.txt", "ref": "nope"})
+    assert (r.status_code, r.json()["code"]) == (404, "branch_not_found")
+
+
+def untar(data: bytes) -> dict[str, bytes]:
+    out = {}
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+        for member in tar:
+            assert member.isfile()
+            f = tar.extractfile(member)
+            assert f is not None
+            out[member.name] = f.read()
+    return out
+
+
+def test_archive_of_a_folder(api: TestClient, repo: dict[str, Any]) -> None:
+    r = api.get("/v1/repos/r/archive", params={"path": "/data", "ref": "master^"})
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/x-tar"
+    assert r.headers["x-kaon-commit"] == repo["first"]["id"]
+    assert r.headers["x-kaon-files"] == "4"
+    assert r.headers["x-kaon-bytes"] == str(len(BIG) + 1000 + 8)
+    assert untar(r.content) == {
+        "empty": b"",
+        "test/c.csv": FILES["/data/test/c.csv"],
+        "train/a.bin": BIG,
+        "train/b.bin": FILES["/data/train/b.bin"],
+    }
+    assert len(r.content) % 512 == 0
+
+
+def test_archive_of_the_root_and_of_a_file(api: TestClient, repo: dict[str, Any]) -> None:
+    whole = untar(api.get("/v1/repos/r/archive").content)
+    assert whole == {
+        "data/empty": b"",
+        "data/train/a.bin": BIG,
+        "data/train/b.bin": b"b" * 1000,
+        "readme.txt": b"hello, world\n",
+    }
+    one = api.get("/v1/repos/r/archive", params={"path": "/readme.txt"})
+    assert untar(one.content) == {"readme.txt": b"hello, world\n"}
+
+
+def test_archive_streamed(api: TestClient, repo: dict[str, Any]) -> None:
+    with api.stream("GET", "/v1/repos/r/archive", params={"path": "/data/train"}) as r:
+        pieces = list(r.iter_bytes())
+    assert untar(b"".join(pieces))["a.bin"] == BIG
+
+
+def test_archive_errors(api: TestClient, repo: dict[str, Any]) -> None:
+    r = api.get("/v1/repos/r/archive", params={"path": "/nope"})
+    assert (r.status_code, r.json()["code"]) == (404, "path_not_found")
+    api.put("/v1/repos/r/branches/empty", json={})
+    r = api.get("/v1/repos/r/archive", params={"ref": "empty"})
+    assert (r.status_code, r.json()["code"]) == (404, "commit_not_found")
+
+
+def test_long_names_in_archives(api: TestClient, commit_files) -> None:  # type: ignore[no-untyped-def]
+    api.post("/v1/repos", json={"name": "deep"})
+    path = "/" + "/".join(["a-fairly-long-directory-name"] * 6) + "/file.txt"
+    commit_files("deep", {path: b"deep"})
+    assert untar(api.get("/v1/repos/deep/archive").content) == {path.lstrip("/"): b"deep"}
+
+
+def test_diff(api: TestClient, repo: dict[str, Any]) -> None:
+    r = api.get("/v1/repos/r/diff")
+    assert r.status_code == 200
+    assert r.json() == [
+        {"path": "/data/test/c.csv", "kind": "removed", "old_size": 8, "new_size": None},
+        {"path": "/readme.txt", "kind": "modified", "old_size": 6, "new_size": 13},
+    ]
+    r = api.get("/v1/repos/r/diff", params={"new": "master", "old": "master", "path": "/"})
+    assert r.json() == []
+    r = api.get("/v1/repos/r/diff", params={"new": "master^", "path": "/data/train"})
+    assert [c["kind"] for c in r.json()] == ["added", "added"]
+
+
+def test_gc(api: TestClient, commit_files) -> None:  # type: ignore[no-untyped-def]
+    api.post("/v1/repos", json={"name": "tmp"})
+    commit_files("tmp", {"/x": b"x" * 100})
+    assert api.delete("/v1/repos/tmp").status_code == 204
+    r = api.post("/v1/gc")
+    assert r.status_code == 200
+    report = r.json()
+    assert set(report) == {
+        "packs_deleted",
+        "packs_rewritten",
+        "chunks_dropped",
+        "trees_deleted",
+        "commits_deleted",
+        "bytes_freed",
+    }
+    assert report["packs_deleted"] == 1 and report["commits_deleted"] == 1
+    assert report["bytes_freed"] > 0
+    assert api.post("/v1/gc").json()["bytes_freed"] == 0

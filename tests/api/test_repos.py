@@ -1,0 +1,155 @@
+"""Repos, branches and commits over HTTP; the error body is {code, message, details}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from kaon.core.chunking import hash_chunk
+
+
+def error(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    assert set(body) == {"code", "message", "details"}
+    assert body["code"] == code
+    assert isinstance(body["message"], str) and body["message"]
+    assert isinstance(body["details"], dict)
+    return body
+
+
+def test_create_get_list_delete(api: TestClient) -> None:
+    r = api.post("/v1/repos", json={"name": "images", "description": "pics"})
+    assert r.status_code == 201
+    created = r.json()
+    assert created["name"] == "images"
+    assert created["description"] == "pics"
+    assert (created["size"], created["branches"]) == (0, [])
+    assert api.get("/v1/repos/images").json() == created
+    api.post("/v1/repos", json={"name": "labels"})
+    assert [x["name"] for x in api.get("/v1/repos").json()] == ["labels", "images"]
+    r = api.delete("/v1/repos/images")
+    assert r.status_code == 204
+    assert r.content == b""
+    error(api.get("/v1/repos/images"), 404, "repo_not_found")
+
+
+def test_invalid_name_is_400(api: TestClient) -> None:
+    body = error(api.post("/v1/repos", json={"name": "bad name"}), 400, "invalid_input")
+    assert "invalid repo name 'bad name'" in body["message"]
+    error(api.get("/v1/repos/bad%20name"), 400, "invalid_input")
+
+
+def test_unknown_repo_is_404(api: TestClient) -> None:
+    body = error(api.get("/v1/repos/nope"), 404, "repo_not_found")
+    assert "repo 'nope' not found" in body["message"]
+    for method, path in [
+        ("DELETE", "/v1/repos/nope"),
+        ("GET", "/v1/repos/nope/branches"),
+        ("GET", "/v1/repos/nope/commits"),
+        ("GET", "/v1/repos/nope/files"),
+    ]:
+        error(api.request(method, path), 404, "repo_not_found")
+
+
+def test_duplicate_is_409(api: TestClient) -> None:
+    api.post("/v1/repos", json={"name": "dup"})
+    body = error(api.post("/v1/repos", json={"name": "dup"}), 409, "already_exists")
+    assert "already exists" in body["message"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"name": 3}, {"description": "no name"}, [], "text"],
+    ids=["empty", "not-a-string", "missing", "list", "text"],
+)
+def test_malformed_bodies_are_400(api: TestClient, body: Any) -> None:
+    message = error(api.post("/v1/repos", json=body), 400, "invalid_input")["message"]
+    assert message.startswith("invalid request:")
+
+
+def test_not_json_is_400(api: TestClient) -> None:
+    r = api.post("/v1/repos", content=b"{not json", headers={"Content-Type": "application/json"})
+    error(r, 400, "invalid_input")
+
+
+def test_branches(api: TestClient, commit_files) -> None:  # type: ignore[no-untyped-def]
+    api.post("/v1/repos", json={"name": "r"})
+    c1 = commit_files("r", {"/a": b"1"})
+    c2 = commit_files("r", {"/a": b"2"})
+    r = api.put("/v1/repos/r/branches/dev", json={"head": "master^"})
+    assert r.status_code == 200
+    assert r.json() == {"repo": "r", "name": "dev", "head": c1["id"]}
+    r = api.put("/v1/repos/r/branches/empty", json={})
+    assert r.json()["head"] is None
+    r = api.put("/v1/repos/r/branches/dev", json={"head": c2["id"]})  # moves it
+    assert r.json()["head"] == c2["id"]
+    assert api.get("/v1/repos/r/branches").json() == [
+        {"repo": "r", "name": "dev", "head": c2["id"]},
+        {"repo": "r", "name": "empty", "head": None},
+        {"repo": "r", "name": "master", "head": c2["id"]},
+    ]
+    assert api.get("/v1/repos/r").json()["branches"] == ["dev", "empty", "master"]
+    assert api.delete("/v1/repos/r/branches/dev").status_code == 204
+    error(api.delete("/v1/repos/r/branches/dev"), 404, "branch_not_found")
+    error(api.put("/v1/repos/r/branches/empty", json={}), 409, "already_exists")
+    error(api.put("/v1/repos/r/branches/x", json={"head": "nope"}), 404, "branch_not_found")
+    error(api.put("/v1/repos/r/branches/x", json={"head": "master^5"}), 404, "commit_not_found")
+
+
+def test_commits(api: TestClient, commit_files) -> None:  # type: ignore[no-untyped-def]
+    api.post("/v1/repos", json={"name": "r"})
+    c1 = commit_files("r", {"/a": b"hello", "/d/b": b"xy"}, message="first")
+    c2 = commit_files("r", {"/c": b"!"}, deletes=["/a"], message="second")
+    assert (c1["size"], c1["count"], c1["message"], c1["parent"]) == (7, 2, "first", None)
+    assert (c2["size"], c2["count"], c2["parent"]) == (3, 2, c1["id"])
+    listed = api.get("/v1/repos/r/commits").json()
+    assert [c["id"] for c in listed] == [c2["id"], c1["id"]]
+    assert api.get("/v1/repos/r/commits", params={"limit": 1}).json() == [c2]
+    assert api.get("/v1/repos/r/commits", params={"ref": "master^"}).json() == [c1]
+    assert api.get("/v1/repos/r/commits/master").json() == c2
+    assert api.get(f"/v1/repos/r/commits/{c1['id'][:8]}").json() == c1
+    assert api.get("/v1/repos/r/commits/master^").json() == c1
+    assert api.get("/v1/repos/r").json()["size"] == 3
+    error(api.get("/v1/repos/r/commits/master^2"), 404, "commit_not_found")
+    error(api.get("/v1/repos/r/commits", params={"limit": 0}), 400, "invalid_input")
+    error(api.get("/v1/repos/r/commits", params={"ref": ""}), 400, "invalid_input")
+
+
+def test_commit_with_missing_chunks_is_409(api: TestClient, commit_files) -> None:  # type: ignore[no-untyped-def]
+    api.post("/v1/repos", json={"name": "r"})
+    head = commit_files("r", {"/a": b"1"})
+    never = hash_chunk(b"never uploaded")
+    r = api.post(
+        "/v1/repos/r/commits",
+        json={"puts": [{"path": "/x", "size": 14, "chunks": [[never, 14]]}]},
+    )
+    body = error(r, 409, "missing_chunks")
+    assert body["details"] == {"missing": [never]}
+    assert api.get("/v1/repos/r/commits/master").json()["id"] == head["id"]
+
+
+def test_invalid_commits_are_400(api: TestClient) -> None:
+    api.post("/v1/repos", json={"name": "r"})
+    d = hash_chunk(b"x")
+    for body in (
+        {"puts": []},
+        {"puts": [{"path": "/x", "size": -1, "chunks": []}]},
+        {"puts": [{"path": "/x", "size": 2, "chunks": [[d, 1]]}]},
+        {"puts": [{"path": "/../x", "size": 1, "chunks": [[d, 1]]}]},
+        {"puts": [{"path": "/x", "size": 1, "chunks": [["zz", 1]]}]},
+        {"branch": "bad branch", "puts": [{"path": "/x", "size": 1, "chunks": [[d, 1]]}]},
+    ):
+        error(api.post("/v1/repos/r/commits", json=body), 400, "invalid_input")
+    error(api.post("/v1/repos/r/commits", json={"deletes": ["/nope"]}), 404, "path_not_found")
+    assert api.get("/v1/repos/r/branches").json() == []
+
+
+def test_empty_repo_commits(api: TestClient) -> None:
+    api.post("/v1/repos", json={"name": "r"})
+    error(api.get("/v1/repos/r/commits"), 404, "branch_not_found")
+    api.put("/v1/repos/r/branches/master", json={})
+    assert api.get("/v1/repos/r/commits").json() == []
+    error(api.get("/v1/repos/r/commits/master"), 404, "commit_not_found")

@@ -1,0 +1,247 @@
+"""Fixtures shared by every test package.
+
+* `live_server`: a real `python -m kaon.api --port 0` subprocess (session scope) with its own
+  KAON_HOME; yields LiveServer(url, token, home).
+* `make_pack`: builds pack bytes (kaon.core.pack format) from chunk contents.
+* `platform` / `seed`: a Platform built by kaon.app.build over SQLite and a local object store
+  in a temp dir, and a helper that uploads chunks and commits files through the services.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+from kaon.app import Platform, build
+from kaon.config import SERVER_FILE, TOKEN_FILE, ServerSettings
+from kaon.core import chunking
+from kaon.core.address import parse_ref
+from kaon.core.commit import Commit
+from kaon.core.pack import HEADER, MAGIC
+from kaon.core.tree import ChunkRef
+from kaon.db.sql import SqlMetadataStore
+from kaon.services.commits import Put
+
+START_TIMEOUT = 30.0
+
+
+# -- a real server ---------------------------------------------------------------------------
+
+
+class LiveServer(NamedTuple):
+    url: str
+    token: str
+    home: Path
+
+
+def _server_url(proc: subprocess.Popen[bytes], home: Path, log: Path) -> str:
+    """Wait for $KAON_HOME/server.json naming `proc` and for /v1/health to answer."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"kaon server exited with {proc.returncode}: {log.read_text()}")
+        try:
+            doc = json.loads((home / SERVER_FILE).read_text())
+        except (OSError, ValueError):
+            doc = {}
+        url = doc.get("url")
+        if doc.get("pid") == proc.pid and isinstance(url, str):
+            try:
+                with urllib.request.urlopen(url + "/v1/health", timeout=2) as response:
+                    if response.status == 200:
+                        return url
+            except (urllib.error.URLError, OSError):
+                pass
+        time.sleep(0.05)
+    raise RuntimeError(f"kaon server did not start within {START_TIMEOUT} s: {log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    home = tmp_path_factory.mktemp("kaon-live")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAON_")}
+    env["KAON_HOME"] = str(home)
+    log_path = home / "server.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kaon.api", "--port", "0"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        url = _server_url(proc, home, log_path)
+        token = (home / TOKEN_FILE).read_text().strip()
+        yield LiveServer(url, token, home)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
+# -- packs -----------------------------------------------------------------------------------
+
+PackMaker = Callable[[Iterable[bytes]], tuple[bytes, list[ChunkRef]]]
+
+
+def pack_of(chunks: Iterable[bytes]) -> tuple[bytes, list[ChunkRef]]:
+    """A pack holding `chunks` (each compressed when worth it) and their refs, in order."""
+    body = bytearray(MAGIC)
+    refs: list[ChunkRef] = []
+    for data in chunks:
+        d = chunking.hash_chunk(data)
+        codec, stored = chunking.compress(data)
+        body += HEADER.pack(bytes.fromhex(d), codec, len(data), len(stored))
+        body += stored
+        refs.append(ChunkRef(d, len(data)))
+    return bytes(body), refs
+
+
+@pytest.fixture
+def make_pack() -> PackMaker:
+    return pack_of
+
+
+# -- a platform over real backends ---------------------------------------------------------
+
+
+def settings_for(home: Path, store: str = "file") -> ServerSettings:
+    store_url = f"file://{home}/objects" if store == "file" else "memory://"
+    return ServerSettings(
+        home=home,
+        metadata_url=f"sqlite:///{home}/kaon.db",
+        store_url=store_url,
+        host="127.0.0.1",
+        port=0,
+    )
+
+
+def ticking_clock(start: float = 1_700_000_000.0) -> Callable[[], float]:
+    """A clock that advances one second per call (deterministic, thread-safe under the GIL)."""
+    counter = itertools.count()
+    return lambda: start + next(counter)
+
+
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty metadata database migrated to head, copied by `platform_factory` (migrating
+    costs ~80 ms per database; a copy ~3 ms). tests/test_app.py builds from scratch."""
+    path = tmp_path_factory.mktemp("template") / "kaon.db"
+    SqlMetadataStore(f"sqlite:///{path}").close()
+    return path
+
+
+def _fresh_home(home: Path, template: Path) -> Path:
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "kaon.db").exists():
+        shutil.copyfile(template, home / "kaon.db")
+    return home
+
+
+@pytest.fixture
+def platform(tmp_path: Path, migrated_db: Path) -> Iterator[Platform]:
+    home = _fresh_home(tmp_path / "home", migrated_db)
+    p = build(settings_for(home), clock=ticking_clock())
+    try:
+        yield p
+    finally:
+        p.close()
+
+
+class Seeder:
+    """Writes files through the real services: chunks as a pack via ChunkStore.store_pack,
+    then one commit via CommitService. Files are cut into `piece`-byte chunks (the server does
+    not care how a client cut them), so multi-chunk files stay small."""
+
+    def __init__(self, platform: Platform, piece: int = 1000) -> None:
+        self.platform = platform
+        self.piece = piece
+
+    def chunks_of(self, data: bytes) -> list[bytes]:
+        return [data[i : i + self.piece] for i in range(0, len(data), self.piece)]
+
+    def upload(self, contents: Iterable[bytes]) -> list[list[ChunkRef]]:
+        """Upload the chunks the store lacks; the chunk refs of every content, in order."""
+        refs: list[list[ChunkRef]] = []
+        new: dict[str, bytes] = {}
+        for data in contents:
+            pieces = self.chunks_of(data)
+            refs.append([ChunkRef(chunking.hash_chunk(c), len(c)) for c in pieces])
+            for c, ref in zip(pieces, refs[-1], strict=True):
+                new.setdefault(ref.digest, c)
+        missing = set(self.platform.chunks.missing(list(new)))
+        if missing:
+            body, _ = pack_of(c for d, c in new.items() if d in missing)
+            self.platform.chunks.store_pack(body)
+        return refs
+
+    def commit(
+        self,
+        repo: str,
+        files: Mapping[str, bytes],
+        deletes: Iterable[str] = (),
+        *,
+        branch: str = "master",
+        message: str = "",
+    ) -> Commit:
+        refs = self.upload(files.values())
+        puts = [
+            Put(path, len(data), tuple(r))
+            for (path, data), r in zip(files.items(), refs, strict=True)
+        ]
+        return self.platform.commits.commit(repo, branch, puts, deletes, message=message)
+
+    def read(self, repo: str, ref: str, path: str) -> bytes:
+        _, node = self.platform.files.file(repo, parse_ref(ref), path)
+        return b"".join(self.platform.files.content(node))
+
+
+@pytest.fixture
+def seed(platform: Platform) -> Seeder:
+    return Seeder(platform)
+
+
+PlatformFactory = Callable[..., Platform]
+
+
+@pytest.fixture
+def platform_factory(tmp_path: Path, migrated_db: Path) -> Iterator[PlatformFactory]:
+    """build(...) more platforms: factory(home=None, store="file", clock=None); all closed
+    at teardown. Two platforms on one home act as two servers sharing one database."""
+    built: list[Platform] = []
+
+    def factory(
+        home: Path | None = None, store: str = "file", clock: Callable[[], float] | None = None
+    ) -> Platform:
+        where = _fresh_home(home or tmp_path / "home", migrated_db)
+        p = build(settings_for(where, store), clock=clock or ticking_clock())
+        built.append(p)
+        return p
+
+    try:
+        yield factory
+    finally:
+        for p in built:
+            p.close()
+
+
+@pytest.fixture
+def seeder_for() -> Callable[[Platform], Seeder]:
+    """A Seeder for another platform (from platform_factory)."""
+    return Seeder

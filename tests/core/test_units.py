@@ -1,0 +1,63 @@
+"""Human-readable sizes and durations, pachctl style."""
+
+from __future__ import annotations
+
+import pytest
+
+from kaon.core.units import human_duration, human_size, time_ago
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [
+        (0, "0B"),
+        (1, "1B"),
+        (258, "258B"),
+        (1023, "1023B"),
+        (1024, "1KiB"),
+        (1536, "1.5KiB"),
+        (11492000, "10.96MiB"),
+        (4911530, "4.684MiB"),
+        (1024**3, "1GiB"),
+        (5 * 1024**4, "5TiB"),
+        (2 * 1024**5, "2PiB"),
+        (1024**6, "1024PiB"),
+        (1048575, "1MiB"),  # 1023.999KiB rounds up: show the next unit, not "1024KiB"
+        (1023.99, "1KiB"),
+    ],
+)
+def test_human_size(n: float, text: str) -> None:
+    assert human_size(n) == text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "Less than a second"),
+        (0.5, "Less than a second"),
+        (1, "1 second"),
+        (59, "59 seconds"),
+        (60, "1 minute"),
+        (150, "2 minutes"),
+        (3600, "1 hour"),
+        (7200, "2 hours"),
+        (86400 * 3, "3 days"),
+    ],
+)
+def test_human_duration(seconds: float, text: str) -> None:
+    assert human_duration(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("delta", "text"),
+    [
+        (0, "Less than a second ago"),
+        (5, "Less than a minute ago"),
+        (90, "About 1 minute ago"),
+        (600, "10 minutes ago"),
+        (3 * 3600, "3 hours ago"),
+        (86400, "About 1 day ago"),
+    ],
+)
+def test_time_ago(delta: float, text: str) -> None:
+    assert time_ago(1000.0, 1000.0 + delta) == text

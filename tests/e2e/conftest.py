@@ -1,0 +1,42 @@
+"""End-to-end fixtures: one shared platform in a temporary KAON_HOME, and a big folder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .helpers import Kaon, MiB, random_file
+
+
+@pytest.fixture(scope="session")
+def kaon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kaon]:
+    """One platform shared by the suite (walk-through, bad input, concurrency, client kill)."""
+    k = Kaon(tmp_path_factory.mktemp("kaon-home"))
+    try:
+        k.up()
+        yield k
+    finally:
+        k.shutdown()
+
+
+@pytest.fixture(scope="session")
+def big_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """~300 MB of random data in four files (slow enough to kill mid-upload)."""
+    root = tmp_path_factory.mktemp("big")
+    for i in range(4):
+        random_file(root / f"part{i}.bin", 75 * MiB + i * 4097)
+    return root
+
+
+@pytest.fixture(scope="session")
+def lone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kaon]:
+    """A platform of its own for the tests that kill, stop and restart it (each test starts
+    with `lone.up()`)."""
+    k = Kaon(tmp_path_factory.mktemp("kaon-lone-home"))
+    try:
+        k.up()
+        yield k
+    finally:
+        k.shutdown()

@@ -1,0 +1,233 @@
+"""End-to-end helpers: the real `kaon` CLI (subprocesses) against a real local server.
+
+Every platform lives in its own temporary KAON_HOME with KAON_PORT=0 (a free port), so runs
+in parallel never collide. Teardown runs `kaon down` and then kills, by pid, every server
+process this suite saw or that still serves that KAON_HOME, so none survives a failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from kaon.client import Client
+
+_SCRIPT = Path(sys.executable).with_name("kaon")
+KAON: list[str] = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "kaon.cli.main"]
+TIMEOUT = 120.0
+MiB = 1024 * 1024
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def random_file(path: Path, size: int) -> Path:
+    """Write `size` random bytes to `path` in 4 MiB blocks."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        left = size
+        while left:
+            n = min(left, 4 * MiB)
+            f.write(os.urandom(n))
+            left -= n
+    return path
+
+
+def same_tree(a: Path, b: Path) -> None:
+    """Assert both folders hold the same relative files with identical bytes."""
+    fa = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    fb = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    assert fa == fb
+    for rel in fa:
+        assert same_bytes(a / rel, b / rel), rel
+
+
+def same_bytes(a: Path, b: Path) -> bool:
+    if a.stat().st_size != b.stat().st_size:
+        return False
+    with a.open("rb") as fa, b.open("rb") as fb:
+        while True:
+            x, y = fa.read(4 * MiB), fb.read(4 * MiB)
+            if x != y:
+                return False
+            if not x:
+                return True
+
+
+class Kaon:
+    """Runs the CLI with KAON_HOME set, and knows the server that home runs."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        home.mkdir(parents=True, exist_ok=True)
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("KAON_")}
+        self.env.update(KAON_HOME=str(home), KAON_PORT="0")
+        self.env.pop("COLUMNS", None)
+        self.pids: set[int] = set()
+
+    # running the CLI ----------------------------------------------------------------------
+    def run(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = TIMEOUT
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*KAON, *args],
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def popen(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [*KAON, *args],
+            env={**self.env, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+
+    def ok(self, *args: str, env: dict[str, str] | None = None) -> str:
+        """Run, assert exit 0, return stdout."""
+        p = self.run(*args, env=env)
+        assert p.returncode == 0, f"kaon {' '.join(args)} → {p.returncode}\n{p.stdout}{p.stderr}"
+        assert "Traceback" not in p.stderr
+        self.track()
+        return p.stdout
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.ok(*args, "--json"))
+
+    def fails(
+        self, code: int, *args: str, env: dict[str, str] | None = None, match: str = ""
+    ) -> str:
+        """Run, assert exit `code` with exactly one `Error: ...` line on stderr; return it."""
+        p = self.run(*args, env=env)
+        return check_error(p, code, match, args)
+
+    def rows(self, *args: str) -> list[list[str]]:
+        """A table command's rows split on runs of spaces, header first."""
+        return [line.split() for line in self.ok(*args).splitlines() if line.strip()]
+
+    # the server -------------------------------------------------------------------------
+    def server(self) -> dict[str, Any] | None:
+        try:
+            doc = json.loads((self.home / "server.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return doc if isinstance(doc, dict) else None
+
+    def track(self) -> None:
+        doc = self.server()
+        if doc and isinstance(doc.get("pid"), int):
+            self.pids.add(doc["pid"])
+
+    def up(self) -> dict[str, Any]:
+        self.ok("up")
+        doc = self.server()
+        assert doc is not None, "kaon up wrote no server.json"
+        self.pids.add(doc["pid"])
+        return doc
+
+    def client(self) -> Client:
+        doc = self.server()
+        assert doc is not None
+        return Client(doc["url"], (self.home / "token").read_text().strip())
+
+    def kill_server(self) -> int:
+        doc = self.server()
+        assert doc is not None
+        pid = int(doc["pid"])
+        os.kill(pid, signal.SIGKILL)
+        wait_dead(pid)
+        return pid
+
+    def shutdown(self) -> None:
+        """`kaon down`, then SIGKILL every server of this home still alive (by pid)."""
+        self.track()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.run("down", timeout=30)
+        for pid in self.pids | set(server_pids(self.home)):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        for pid in self.pids:
+            wait_dead(pid)
+        assert not server_pids(self.home), "a kaon server survived its test"
+
+    # state, read through the SDK (cheap, no subprocess) ----------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Repos, their branch heads and full commit lists: 'nothing changed' compares these."""
+        with self.client() as c:
+            state: dict[str, Any] = {}
+            for repo in c.list_repos():
+                heads = {b.name: b.head for b in c.list_branches(repo.name)}
+                commits = {
+                    b: [x.id for x in c.list_commits(repo.name, b)] if h else []
+                    for b, h in heads.items()
+                }
+                state[repo.name] = {"heads": heads, "commits": commits}
+            return state
+
+
+def check_error(
+    p: subprocess.CompletedProcess[str], code: int, match: str = "", args: Sequence[str] = ()
+) -> str:
+    where = f"kaon {' '.join(args)}: exit {p.returncode}\nstdout: {p.stdout}\nstderr: {p.stderr}"
+    assert p.returncode == code, where
+    assert "Traceback" not in p.stderr, where
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, where
+    assert lines[0].startswith("Error: "), where
+    assert len(lines[0]) > len("Error: ") + 10, where
+    assert match.lower() in lines[0].lower(), where
+    return lines[0]
+
+
+def wait_dead(pid: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            proc = psutil.Process(pid)
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return
+        except psutil.NoSuchProcess:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"process {pid} did not die")
+
+
+def server_pids(home: Path) -> list[int]:
+    """Live `kaon.api` processes whose KAON_HOME is `home`."""
+    out: list[int] = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            cmd = proc.info["cmdline"] or []
+            if "kaon.api" not in cmd or proc.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if proc.environ().get("KAON_HOME") == str(home):
+                out.append(proc.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return out
+
+
+def packs(home: Path) -> list[Path]:
+    """Final pack files (temp files excluded) in the local object store of `home`."""
+    root = home / "objects" / "packs"
+    return [p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")]

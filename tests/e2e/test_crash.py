@@ -1,0 +1,107 @@
+"""Crash safety: a client or a server killed (SIGKILL) in the middle of an upload commits
+nothing, leaves garbage that `kaon gc` reclaims, and the same upload then succeeds."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from .helpers import Kaon, check_error, packs, same_tree
+
+pytestmark = pytest.mark.e2e
+
+UNREACHABLE = 3
+
+
+def wait_first_pack(kaon: Kaon, proc: subprocess.Popen[str], before: int) -> None:
+    """Wait until the upload stored a pack (the 'after ~0.3-0.5 s' moment, made exact)."""
+    deadline = time.monotonic() + 60
+    while len(packs(kaon.home)) <= before:
+        assert proc.poll() is None, f"the put ended before it was killed: {proc.communicate()}"
+        assert time.monotonic() < deadline, "no pack was uploaded within 60 s"
+        time.sleep(0.01)
+
+
+def seed_repo(kaon: Kaon, repo: str, tmp_path: Path) -> None:
+    f = tmp_path / "readme.txt"
+    f.write_text("before the crash\n")
+    kaon.ok("repo", "create", repo)
+    kaon.ok("put", "file", f"{repo}@master:/readme.txt", "-f", str(f))
+
+
+def test_client_killed_mid_upload(kaon: Kaon, big_folder: Path, tmp_path: Path) -> None:
+    seed_repo(kaon, "clientkill", tmp_path)
+    before = kaon.snapshot()
+    files_before = kaon.json("list", "file", "clientkill@master")
+    commits_before = kaon.json("list", "commit", "clientkill@master")
+
+    proc = kaon.popen("put", "file", "clientkill@master:/big", "-f", str(big_folder), "-r")
+    try:
+        wait_first_pack(kaon, proc, len(packs(kaon.home)))
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert proc.returncode == -9
+
+    assert kaon.snapshot() == before
+    assert kaon.json("list", "file", "clientkill@master") == files_before
+    assert kaon.json("list", "commit", "clientkill@master") == commits_before
+
+    report = kaon.json("gc")
+    assert report["bytes_freed"] > 0, report  # the uploaded, never committed packs
+    assert report["packs_deleted"] >= 1, report
+    assert kaon.snapshot() == before
+
+    kaon.ok("put", "file", "clientkill@master:/big", "-f", str(big_folder), "-r")
+    commits = kaon.json("list", "commit", "clientkill@master")
+    assert len(commits) == len(commits_before) + 1
+    assert commits[0]["parent"] == commits_before[0]["id"]
+    out = tmp_path / "out"
+    kaon.ok("get", "file", "clientkill@master:/big", "-o", str(out), "-r")
+    same_tree(big_folder, out)
+
+
+def test_server_killed_mid_upload(lone: Kaon, big_folder: Path, tmp_path: Path) -> None:
+    kaon = lone
+    kaon.up()  # no-op when running: the lifecycle tests may have stopped it
+    seed_repo(kaon, "serverkill", tmp_path)
+    before = kaon.snapshot()
+    commits_before = kaon.json("list", "commit", "serverkill@master")
+
+    proc = kaon.popen("put", "file", "serverkill@master:/big", "-f", str(big_folder), "-r")
+    try:
+        wait_first_pack(kaon, proc, len(packs(kaon.home)))
+        killed = kaon.kill_server()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    line = check_error(
+        subprocess.CompletedProcess(proc.args, proc.returncode, out, err), UNREACHABLE
+    )
+    assert "kaon up" in line
+
+    # dead server: status says so; commands do not hang
+    status = kaon.run("status")
+    assert status.returncode == UNREACHABLE
+    assert "kaon up" in status.stdout + status.stderr
+
+    restarted = kaon.up()
+    assert restarted["pid"] != killed
+    assert kaon.snapshot() == before
+    assert kaon.json("list", "commit", "serverkill@master") == commits_before
+
+    report = kaon.json("gc")
+    assert report["bytes_freed"] > 0, report
+    assert kaon.snapshot() == before
+
+    kaon.ok("put", "file", "serverkill@master:/big", "-f", str(big_folder), "-r")
+    commits = kaon.json("list", "commit", "serverkill@master")
+    assert [c["parent"] for c in commits[:1]] == [commits_before[0]["id"]]
+    assert len(commits) == len(commits_before) + 1
+    sizes = {f["path"]: f["size"] for f in kaon.json("list", "file", "serverkill@master:/big")}
+    assert sizes == {f"/big/{p.name}": p.stat().st_size for p in sorted(big_folder.iterdir())}

@@ -1,0 +1,82 @@
+"""The platform's lifecycle through the CLI: help, status, down, unreachable servers,
+autostart on demand."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from .helpers import Kaon, free_port, server_pids
+
+pytestmark = pytest.mark.e2e
+
+UNREACHABLE = 3
+COMMANDS = ["up", "down", "status", "init", "gc", "repo", "create", "list", "inspect", "put"]
+COMMANDS += ["get", "delete", "diff"]
+
+
+def test_help(tmp_path: Path) -> None:
+    k = Kaon(tmp_path / "home")
+    p = k.run("--help")
+    assert p.returncode == 0, p.stderr
+    listed = {line.split()[0] for line in p.stdout.split("Commands:")[1].splitlines() if line}
+    assert set(COMMANDS) <= listed
+    assert "kaon repo create" in p.stdout  # how to start
+
+    p = k.run("put", "file", "--help")
+    assert p.returncode == 0, p.stderr
+    assert "-f, --file" in p.stdout and "Local file or folder" in p.stdout
+    assert "-r, --recursive" in p.stdout and "folder" in p.stdout.lower()
+    assert "ONE commit" in p.stdout
+
+    for sub in (["list", "--help"], ["get", "file", "--help"], ["repo", "--help"]):
+        p = k.run(*sub)
+        assert p.returncode == 0, (sub, p.stderr)
+    assert not (k.home / "server.json").exists()  # help never starts a server
+
+
+def test_status_up_then_down(lone: Kaon) -> None:
+    server = lone.up()
+    p = lone.run("status")
+    assert p.returncode == 0, p.stderr
+    assert server["url"] in p.stdout and "ok" in p.stdout
+    doc = lone.json("status")
+    assert doc["status"] == "ok" and doc["endpoint"] == server["url"] and doc["local"] is True
+
+    assert str(server["pid"]) in lone.ok("down")
+    assert not server_pids(lone.home)
+    assert not (lone.home / "server.json").exists()
+
+    p = lone.run("status")
+    assert p.returncode == UNREACHABLE, p.stdout + p.stderr
+    assert "kaon up" in p.stdout + p.stderr
+    assert "Traceback" not in p.stderr
+    assert json.loads(lone.run("status", "--json").stdout)["status"] == "stopped"
+    assert "not running" in lone.ok("down")  # a second down is harmless
+    assert not server_pids(lone.home)  # status and down never start a server
+
+
+def test_server_not_running(lone: Kaon, tmp_path: Path) -> None:
+    lone.up()
+    lone.ok("down")
+    f = tmp_path / "x.txt"
+    f.write_text("x\n")
+    env = {"KAON_ENDPOINT": f"http://127.0.0.1:{free_port()}"}
+    for args in (
+        ["list", "repo"],
+        ["repo", "create", "r"],
+        ["put", "file", "r@master:/x", "-f", str(f)],
+    ):
+        line = lone.fails(UNREACHABLE, *args, env=env, match="kaon up")
+        assert env["KAON_ENDPOINT"] in line
+    assert not server_pids(lone.home)  # an explicit endpoint is never autostarted
+
+    # without an endpoint, the first command starts the local platform on demand
+    assert lone.ok("list", "repo").splitlines()[0].split()[0] == "NAME"
+    server = lone.server()
+    assert server is not None
+    assert server_pids(lone.home) == [server["pid"]]
+    assert lone.json("status")["status"] == "ok"
+    assert "r" not in {r["name"] for r in lone.json("repo", "list")}  # nothing was created

@@ -1,0 +1,79 @@
+"""The composition root: backends chosen by URL scheme, a fresh database migrated on build."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from kaon.app import build
+from kaon.config import ServerSettings
+from kaon.core.errors import InvalidInput
+from kaon.db.sql import SqlMetadataStore
+from kaon.store.local import LocalObjectStore
+from kaon.store.memory import MemoryObjectStore
+
+
+def settings(home: Path) -> ServerSettings:
+    return ServerSettings(
+        home=home,
+        metadata_url=f"sqlite:///{home}/kaon.db",
+        store_url=f"file://{home}/objects",
+        host="127.0.0.1",
+        port=0,
+    )
+
+
+def test_build_from_scratch(tmp_path: Path) -> None:
+    home = tmp_path / "new" / "home"
+    platform = build(settings(home))
+    try:
+        assert isinstance(platform.meta, SqlMetadataStore)
+        assert isinstance(platform.objects, LocalObjectStore)
+        assert platform.objects.root == home / "objects"
+        assert (home / "kaon.db").exists()
+        platform.repos.create_repo("r")
+        assert [r.name for r in platform.repos.list_repos()] == ["r"]
+    finally:
+        platform.close()
+    again = build(settings(home))  # reopening keeps the data
+    try:
+        assert [r.name for r in again.repos.list_repos()] == ["r"]
+    finally:
+        again.close()
+
+
+def test_memory_object_store(tmp_path: Path) -> None:
+    platform = build(replace(settings(tmp_path), store_url="memory://"))
+    try:
+        assert isinstance(platform.objects, MemoryObjectStore)
+    finally:
+        platform.close()
+
+
+@pytest.mark.parametrize(
+    ("field", "url", "what"),
+    [
+        ("store_url", "s4://bucket/x", "object store"),
+        ("store_url", "/just/a/path", "object store"),
+        ("metadata_url", "mysql://localhost/kaon", "metadata database"),
+    ],
+)
+def test_unsupported_schemes(tmp_path: Path, field: str, url: str, what: str) -> None:
+    with pytest.raises(InvalidInput, match=f"unsupported {what} URL"):
+        build(replace(settings(tmp_path), **{field: url}))
+
+
+def test_settings_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("KAON_METADATA_URL", "KAON_STORE_URL", "KAON_HOST", "KAON_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KAON_HOME", str(tmp_path))
+    s = ServerSettings.from_env()
+    assert s.home == tmp_path
+    assert s.metadata_url == f"sqlite:///{tmp_path / 'kaon.db'}"
+    assert s.store_url == f"file://{tmp_path / 'objects'}"
+    assert (s.host, s.port) == ("127.0.0.1", 5266)
+    monkeypatch.setenv("KAON_PORT", "7000")
+    assert ServerSettings.from_env(port=0).port == 0
+    assert ServerSettings.from_env().port == 7000
