@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kaon.core.chunking import hash_chunk
+from kaon.services.keys import tree_key
 
 BIG = random.Random(5).randbytes(300_000)
 FILES = {
@@ -193,3 +194,13 @@ def test_gc(api: TestClient, commit_files) -> None:  # type: ignore[no-untyped-d
     assert report["packs_deleted"] == 1 and report["commits_deleted"] == 1
     assert report["bytes_freed"] > 0
     assert api.post("/v1/gc").json()["bytes_freed"] == 0
+
+
+def test_a_missing_tree_is_a_corrupt_object(api: TestClient, platform, repo: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+    platform.objects.delete(tree_key(repo["second"]["tree"]))
+    r = api.post("/v1/gc")  # refuses to sweep, and forgets its cached trees
+    assert (r.status_code, r.json()["code"]) == (500, "corrupt_object")
+    r = api.get("/v1/repos/r/files")
+    assert r.status_code == 500
+    assert r.json()["code"] == "corrupt_object"
+    assert "missing from the object store" in r.json()["message"]

@@ -8,9 +8,11 @@ import pytest
 
 from kaon.app import Platform
 from kaon.core.address import Ref
+from kaon.core.errors import CorruptObject
 from kaon.core.ids import new_pack_id
+from kaon.core.tree import FileNode
 from kaon.services.commits import Put
-from kaon.services.keys import COMMITS, PACKS, TREES, pack_key
+from kaon.services.keys import COMMITS, PACKS, TREES, pack_key, tree_key
 
 
 @pytest.fixture(params=["file", "memory"])
@@ -185,3 +187,20 @@ def test_commits_after_gc_rewrite_deleted_trees(platform: Platform, seed) -> Non
     platform.gc.collect()
     assert seed.read("new", "master", "/same") == b"identical content"
     assert platform.files.list_files("new", Ref("master"), "/")[0].size == 17
+
+
+def test_gc_with_a_missing_live_tree_sweeps_nothing(platform: Platform, seed) -> None:  # type: ignore[no-untyped-def]
+    """When the mark phase cannot read a live tree, gc stops instead of sweeping blindly."""
+    platform.repos.create_repo("r")
+    commit = seed.commit("r", {"/d/a": b"a", "/b": b"b"})
+    platform.repos.create_repo("gone")
+    seed.commit("gone", {"/x": b"garbage"})
+    platform.repos.delete_repo("gone")
+    root = platform.files.root(commit)
+    sub = root.get("d")
+    assert sub is not None and not isinstance(sub, FileNode)
+    platform.objects.delete(tree_key(sub.tree))
+    before = keys(platform, "")
+    with pytest.raises(CorruptObject, match="missing from the object store"):
+        platform.gc.collect()
+    assert keys(platform, "") == before

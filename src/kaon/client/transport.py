@@ -49,6 +49,8 @@ class Transport:
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._timeout = timeout
         self._local = threading.local()
+        self._conns: set[http.client.HTTPConnection] = set()  # of every thread, for close()
+        self._conns_lock = threading.Lock()
 
     def _conn(self) -> http.client.HTTPConnection:
         conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
@@ -56,13 +58,26 @@ class Transport:
             cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
             conn = cls(self._host, self._port, timeout=self._timeout)
             self._local.conn = conn
+            with self._conns_lock:
+                self._conns.add(conn)
         return conn
 
-    def close(self) -> None:
+    def _drop(self) -> None:
+        """Close this thread's connection (the next request opens a fresh one)."""
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+            with self._conns_lock:
+                self._conns.discard(conn)
+
+    def close(self) -> None:
+        """Close the connections of every thread that used this transport."""
+        with self._conns_lock:
+            conns, self._conns = self._conns, set()
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
 
     @contextmanager
     def open(
@@ -96,7 +111,7 @@ class Transport:
                 try:
                     raw.read()
                 except (OSError, http.client.HTTPException):
-                    self.close()
+                    self._drop()
 
     def _send(
         self, method: str, url: str, body: bytes | None, headers: dict[str, str]
@@ -107,11 +122,11 @@ class Transport:
                 conn.request(method, url, body=body, headers=headers)
                 return conn.getresponse()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
-                self.close()  # a stale keep-alive connection: retry once on a fresh one
+                self._drop()  # a stale keep-alive connection: retry once on a fresh one
                 if attempt:
                     raise self.unreachable(exc) from exc
             except (OSError, http.client.HTTPException) as exc:
-                self.close()
+                self._drop()
                 raise self.unreachable(exc) from exc
         raise AssertionError("unreachable")
 

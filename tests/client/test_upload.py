@@ -1,0 +1,182 @@
+"""Uploader and plan against a real server: dedup, stat cache, partial changes."""
+
+from __future__ import annotations
+
+import os
+import random
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kaon.client import Client
+from kaon.client.download import get_dir, get_file
+from kaon.client.statcache import StatCache
+from kaon.client.upload import Uploader, plan
+from kaon.core import chunking
+from kaon.core.errors import InvalidInput
+
+
+def tree_of(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    rng = random.Random(uuid.uuid4().int)  # new content each time: the server is shared
+    root = tmp_path / "src"
+    files = {
+        "readme.md": b"# data\n",
+        "empty.txt": b"",
+        "train/x.bin": rng.randbytes(600_000),  # above MIN_SIZE: cut by CDC
+        "train/y.csv": b"".join(b"%d,%d\n" % (i, i * i) for i in range(20000)),
+        "test/deep/z.bin": rng.randbytes(1000),
+        "test/deep/dup.bin": b"same content" * 10,
+        "test/dup.bin": b"same content" * 10,
+        "names/with space & ü.txt": b"unicode",
+    }
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Iterator[StatCache]:
+    c = StatCache(tmp_path / "stat.db")
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def test_plan(folder: Path) -> None:
+    files = plan(folder, "/data", recursive=True)
+    # os.walk order: a folder's files (sorted), then its subfolders (sorted)
+    assert [f.remote for f in files] == [
+        "/data/empty.txt",
+        "/data/readme.md",
+        "/data/names/with space & ü.txt",
+        "/data/test/dup.bin",
+        "/data/test/deep/dup.bin",
+        "/data/test/deep/z.bin",
+        "/data/train/x.bin",
+        "/data/train/y.csv",
+    ]
+    assert files[0].key.size == 0
+    assert files[-2].key.size == 600_000 and files[-2].local == folder / "train" / "x.bin"
+    (one,) = plan(folder / "readme.md", "/docs/readme.md", recursive=False)
+    assert (one.remote, one.key.size) == ("/docs/readme.md", 7)
+    assert plan(folder, "/", recursive=True)[0].remote == "/empty.txt"
+
+
+def test_plan_errors(folder: Path, tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="add -r"):
+        plan(folder, "/x", recursive=False)
+    with pytest.raises(InvalidInput, match="no such file"):
+        plan(tmp_path / "missing", "/x", recursive=False)
+
+
+def test_put_then_get_identical(client: Client, repo: str, folder: Path, tmp_path: Path) -> None:
+    files = plan(folder, "/data", recursive=True)
+    seen: list[int] = []
+    commit, stats = Uploader(client, None, seen.append).put(repo, "master", files, "import")
+    assert commit.message == "import"
+    assert (commit.count, stats.files) == (8, 8)
+    expected = tree_of(folder)
+    total = sum(len(v) for v in expected.values())
+    assert commit.size == stats.bytes == total
+    assert sum(seen) == total
+    assert stats.new_chunks < stats.chunks  # the duplicate file is sent once
+    assert stats.new_bytes <= total and stats.sent_bytes > 0
+    assert stats.cached_files == 0
+
+    out = tmp_path / "out"
+    ticks: list[int] = []
+    n_files, n_bytes = get_dir(client, repo, "master", "/data", out, ticks.append)
+    assert (n_files, n_bytes) == (8, total)
+    assert sum(ticks) == total
+    assert tree_of(out) == expected
+    assert not [p for p in out.rglob(".*")]  # no temp files left behind
+
+    one = tmp_path / "one.bin"
+    assert get_file(client, repo, "master", "/data/train/x.bin", one) == 600_000
+    assert one.read_bytes() == expected["train/x.bin"]
+
+
+def test_reput_of_an_unchanged_folder_sends_nothing(  # type: ignore[no-untyped-def]
+    client: Client, repo: str, folder: Path, cache: StatCache
+) -> None:
+    files = plan(folder, "/", recursive=True)
+    first, stats = Uploader(client, cache).put(repo, "master", files)
+    assert stats.new_bytes > 0 and stats.cached_files == 0
+    again = plan(folder, "/", recursive=True)
+    second, stats = Uploader(client, cache).put(repo, "master", again)
+    assert stats.new_bytes == 0
+    assert stats.new_chunks == 0
+    assert stats.sent_bytes == 0
+    assert stats.cached_files == len(files)
+    assert second.parent == first.id
+    assert second.tree == first.tree  # same content, same tree
+    # without the cache the files are read again, but the server still has every chunk
+    _, stats = Uploader(client, None).put(repo, "master", plan(folder, "/", recursive=True))
+    assert (stats.new_bytes, stats.cached_files) == (0, 0)
+
+
+def test_a_small_edit_sends_only_a_few_chunks(  # type: ignore[no-untyped-def]
+    client: Client, repo: str, tmp_path: Path, cache: StatCache
+) -> None:
+    size = 8 * 1024 * 1024
+    big = tmp_path / "big.bin"
+    big.write_bytes(random.Random(3).randbytes(size))
+    _, first = Uploader(client, cache).put(repo, "master", plan(big, "/big.bin", False))
+    assert first.chunks >= 3
+    assert first.new_bytes == size
+    with big.open("r+b") as f:  # 16 bytes changed in place, same size and inode
+        f.seek(size // 2)
+        f.write(b"0123456789abcdef")
+    st = big.stat()
+    os.utime(big, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # whatever the fs clock
+    commit, stats = Uploader(client, cache).put(repo, "master", plan(big, "/big.bin", False))
+    assert stats.cached_files == 0
+    assert 1 <= stats.new_chunks <= 2
+    assert stats.new_bytes <= 2 * chunking.MAX_SIZE
+    assert stats.new_bytes < size // 2
+    out = tmp_path / "back.bin"
+    get_file(client, repo, "master", "/big.bin", out)
+    assert out.read_bytes() == big.read_bytes()
+    assert commit.size == size
+
+
+def test_uploader_reuploads_chunks_reclaimed_by_gc(  # type: ignore[no-untyped-def]
+    client: Client, repo: str, folder: Path, cache: StatCache
+) -> None:
+    """A cached file whose chunks the server lost (repo deleted, gc) is read and sent again."""
+    other = repo + "-gc"
+    client.create_repo(other)
+    Uploader(client, cache).put(other, "master", plan(folder, "/", recursive=True))
+    client.delete_repo(other)
+    client.gc()
+    commit, stats = Uploader(client, cache).put(repo, "master", plan(folder, "/", recursive=True))
+    assert stats.cached_files == 8
+    assert stats.new_bytes > 0
+    out = folder.parent / "restored"
+    get_dir(client, repo, "master", "/", out)
+    assert tree_of(out) == tree_of(folder)
+    assert commit.count == 8
+
+
+def test_file_changed_during_upload_is_refused(client: Client, repo: str, tmp_path: Path) -> None:
+    f = tmp_path / "f.txt"
+    f.write_bytes(b"before")
+    files = plan(f, "/f.txt", False)
+    f.write_bytes(b"after, longer")
+    with pytest.raises(InvalidInput, match="changed during the upload"):
+        Uploader(client, None).put(repo, "master", files)
+    assert client.list_branches(repo) == []
