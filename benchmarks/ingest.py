@@ -394,13 +394,14 @@ def one_repetition(s: Setup, rep: int, r: Sample) -> None:
     run([k, "repo", "create", "bench"], env=env)
 
     # baseline: the physical write limit (cp of the same file into the store's filesystem)
-    cp_target = s.work / f"cp-{rep}.bin"
-    t = timed([["cp", s.big, cp_target], ["sync"]], env)
+    # (big files are deleted only at the end of the repetition: on a filesystem mounted with
+    # `discard`, freeing 1 GiB slows the writes that follow)
+    scratch = s.work / f"scratch-{rep}"
+    scratch.mkdir()
+    t = timed([["cp", s.big, scratch / "cp-sync.bin"], ["sync"]], env)
     r["cp_sync"] = t.seconds
-    cp_target.unlink()
-    t = timed([["cp", s.big, cp_target]], env)
+    t = timed([["cp", s.big, scratch / "cp.bin"]], env)
     r["cp"] = t.seconds
-    cp_target.unlink()
 
     # kaon: one big file
     log(f"  put {fmt_bytes(s.big_size)} (first)")
@@ -428,7 +429,7 @@ def one_repetition(s: Setup, rep: int, r: Sample) -> None:
     r["reput_big_new"] = st["new_bytes"]
 
     log(f"  get {fmt_bytes(s.big_size)}")
-    out = s.work / f"get-{rep}.bin"
+    out = scratch / "get.bin"
     t = timed(
         [[k, "get", "file", "bench@master:/big.bin", "-o", out]],
         env,
@@ -441,7 +442,6 @@ def one_repetition(s: Setup, rep: int, r: Sample) -> None:
     r["get_big_rss_client"] = t.peak.get("client")
     r["get_big_rss_server"] = t.peak.get("server")
     r["get_big_ok"] = subprocess.run(["cmp", "-s", s.big, out], check=False).returncode == 0
-    out.unlink()
 
     # kaon: many small files
     n = len(s.small_files)
@@ -474,7 +474,6 @@ def one_repetition(s: Setup, rep: int, r: Sample) -> None:
     r["change_small_server_cpu"] = t.server_cpu
 
     run([k, "down"], env=env)
-    rmtree(home)
     s.live_homes.remove(home)
 
     # dvc, same data, fresh repo
@@ -494,6 +493,10 @@ def one_repetition(s: Setup, rep: int, r: Sample) -> None:
         t = timed([[s.dvc, "add", "-q", "small"]], denv, cwd=dvc_root)
         r["dvc_change_small"] = t.seconds
         rmtree(dvc_root.parent)
+    rmtree(home)
+    rmtree(scratch)
+    os.sync()
+    time.sleep(1.0)  # let the discards of the freed blocks settle before the next run
 
 
 # ---------------------------------------------------------------------------------------

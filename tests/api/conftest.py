@@ -3,10 +3,9 @@ dir and the memory object store (the local store is exercised by the live-server
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
-
-import warnings
 
 import pytest
 

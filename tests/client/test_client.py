@@ -4,6 +4,7 @@ same KaonError subclass."""
 from __future__ import annotations
 
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -159,3 +160,16 @@ def test_files_and_diff(client: Client, repo: str) -> None:
 def test_gc(client: Client) -> None:
     report = client.gc()
     assert report.bytes_freed >= 0
+
+
+def test_close_closes_the_connections_of_every_thread(live_server) -> None:  # type: ignore[no-untyped-def]
+    """The uploader calls the client from worker threads: close() must close theirs too."""
+    client = Client(live_server.url, live_server.token)
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(lambda _: client.list_repos(), range(12)))
+    conns = list(client.transport._conns)
+    assert conns and all(c.sock is not None for c in conns)
+    client.close()
+    assert all(c.sock is None for c in conns)
+    assert client.health()["status"] == "ok"  # usable again: a fresh connection
+    client.close()

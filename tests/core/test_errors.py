@@ -18,9 +18,7 @@ def test_every_error_class_has_a_unique_code() -> None:
 
 def test_every_public_error_class_is_known() -> None:
     public = {
-        obj
-        for obj in vars(errors).values()
-        if isinstance(obj, type) and issubclass(obj, KaonError)
+        obj for obj in vars(errors).values() if isinstance(obj, type) and issubclass(obj, KaonError)
     }
     assert public == set(ALL)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import zstandard
 import pytest
+import zstandard
 
 from kaon.core.chunking import compress, hash_chunk
 from kaon.core.errors import CorruptObject, InvalidInput

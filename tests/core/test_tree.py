@@ -202,7 +202,9 @@ def test_same_content_same_digest_whatever_the_order(trees: Trees) -> None:
     files = {"/a/1": b"1", "/a/2": b"2", "/b": b"3", "/c/d/e": b"4"}
     one = trees.apply(None, files)
     two = trees.apply(None, dict(reversed(list(files.items()))))
-    step = trees.apply(trees.apply(None, {"/a/1": b"1", "/b": b"3"}), {"/a/2": b"2", "/c/d/e": b"4"})
+    step = trees.apply(
+        trees.apply(None, {"/a/1": b"1", "/b": b"3"}), {"/a/2": b"2", "/c/d/e": b"4"}
+    )
     assert one.digest == two.digest == step.digest
     assert trees.apply(None, {"/a/1": b"other"}).digest != one.digest
 

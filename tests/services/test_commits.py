@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -150,7 +151,7 @@ def test_concurrent_commits_lose_no_update(platform: Platform, seed, repo: str) 
     history = platform.repos.history(repo, Ref("master"), None)
     assert len(history) == threads * per_thread
     assert {c.id for c in history} == {c.id for c in made}
-    for newer, older in zip(history, history[1:], strict=False):
+    for newer, older in itertools.pairwise(history):
         assert newer.parent == older.id
     assert history[-1].parent is None
     assert files_of(platform, repo) == {p: len(c) for p, c in contents.items()}

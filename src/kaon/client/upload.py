@@ -4,30 +4,38 @@ packs, then record every file as ONE commit (restic/casync habits).
 Memory stays bounded: big files are cut by content-defined chunking while streaming and only
 (offset, length) of each chunk is remembered; chunk bytes are re-read (page cache) only for
 the chunks the server lacks, a batch at a time, compressed and sent by two worker threads.
+Each worker builds its packs in one buffer it reuses: the chunks are read straight into it,
+so no pack-sized memory is allocated (and page-faulted in) per pack.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from kaon.client.client import Client
 from kaon.client.models import CommitInfo, TransferStats
 from kaon.client.statcache import StatCache, StatKey
 from kaon.core import chunking
 from kaon.core.errors import InvalidInput, MissingChunks
-from kaon.core.pack import HEADER, MAGIC
+from kaon.core.pack import HEADER, MAGIC, RAW
 
 BATCH_BYTES = 64 * 1024 * 1024
 BATCH_CHUNKS = 8192
 PACK_BYTES = 32 * 1024 * 1024
 MAX_INFLIGHT = 2
+BUFFER_STEP = 4 * 1024 * 1024  # pack buffers grow in steps of this
 Progress = Callable[[int], None]
+Source = bytes | tuple[Path, int, int]  # a chunk's bytes, or (file, offset, length)
+_VANISHED = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)  # Path.is_file() -> False
 
 
 @dataclass(frozen=True)
@@ -72,18 +80,50 @@ def plan(local: Path, remote: str, recursive: bool) -> list[LocalFile]:
     if local.is_dir():
         if not recursive:
             raise InvalidInput(f"{local} is a directory: add -r to put it recursively")
-        out: list[LocalFile] = []
-        for root, dirs, names in os.walk(local):
-            dirs.sort()
-            for name in sorted(names):
-                p = Path(root) / name
-                if p.is_file():
-                    rel = p.relative_to(local).as_posix()
-                    out.append(LocalFile(p, remote.rstrip("/") + "/" + rel, stat_key(p)))
-        return out
+        return _walk(local, remote.rstrip("/") + "/")
     if not local.is_file():
         raise InvalidInput(f"{local} is not a regular file")
     return [LocalFile(local, remote, stat_key(local))]
+
+
+def _walk(local: Path, base: str) -> list[LocalFile]:
+    """plan -r: every regular file below `local` in os.walk order (a folder's files sorted,
+    then its subfolders sorted; symlinked folders not followed), with ONE stat per file and
+    plain string paths (os.walk + pathlib cost ~3x more on 20,000 files)."""
+    top = str(local.absolute())
+    prefix = top.rstrip("/") + "/"
+    out: list[LocalFile] = []
+    stack = [""]  # folders to visit, relative to `local`, each ending with "/"
+    while stack:
+        rel = stack.pop()
+        try:
+            with os.scandir(prefix + rel if rel else top) as it:
+                entries = list(it)
+        except OSError:
+            continue  # like os.walk: an unreadable folder is skipped
+        files: list[os.DirEntry[str]] = []
+        dirs: list[os.DirEntry[str]] = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            (dirs if is_dir else files).append(entry)
+        files.sort(key=lambda e: e.name)
+        for entry in files:
+            try:
+                st = entry.stat()  # follows symlinks, as Path.stat() did
+            except OSError as exc:
+                if exc.errno in _VANISHED:
+                    continue
+                raise
+            if stat.S_ISREG(st.st_mode):
+                name = rel + entry.name
+                key = StatKey(prefix + name, st.st_size, st.st_mtime_ns, st.st_ino)
+                out.append(LocalFile(local / name, base + name, key))
+        dirs.sort(key=lambda e: e.name, reverse=True)
+        stack.extend(rel + e.name + "/" for e in dirs if not e.is_symlink())
+    return out
 
 
 class Uploader:
@@ -94,6 +134,7 @@ class Uploader:
         self._cache = cache
         self._progress = progress or (lambda n: None)
         self._pool = ThreadPoolExecutor(MAX_INFLIGHT, thread_name_prefix="kaon-upload")
+        self._buffers = threading.local()  # each worker's reusable pack buffer
         self._inflight: list[Future[int]] = []
         self._chunks = self._new_chunks = self._new_bytes = self._sent = 0
 
@@ -159,10 +200,7 @@ class Uploader:
                     raise
                 batch = _Batch()
                 for d in exc.details.get("missing", []):
-                    f = owners[d]
-                    for cd, n, data, where in self._cut(f):
-                        if cd == d:
-                            batch.add(cd, n, data, where)
+                    batch.add(d, 0, None, None)  # located again by _flush, file by file
                 self._flush(batch, owners, known_missing=True)
                 self._drain()
         raise AssertionError("unreachable")
@@ -171,11 +209,12 @@ class Uploader:
         self, f: LocalFile
     ) -> Iterable[tuple[str, int, bytes | None, tuple[Path, int, int] | None]]:
         try:
-            with f.local.open("rb") as stream:
-                if f.key.size <= chunking.MIN_SIZE:
-                    data = stream.read()
-                    yield chunking.hash_chunk(data), len(data), data, None
-                else:
+            if f.key.size <= chunking.MIN_SIZE:
+                with open(f.local, "rb", buffering=0) as raw:
+                    data = raw.readall()
+                yield chunking.hash_chunk(data), len(data), data, None
+            else:
+                with f.local.open("rb") as stream:
                     offset = 0
                     for piece in chunking.cut(stream):
                         yield (
@@ -185,13 +224,14 @@ class Uploader:
                             (f.local, offset, len(piece)),
                         )
                         offset += len(piece)
+            st = f.local.stat()  # not stat_key: no Path.absolute() per file
         except FileNotFoundError:
             raise InvalidInput(
                 f"{f.local}: the file vanished during the upload; nothing was committed"
             ) from None
         except PermissionError:
             raise InvalidInput(f"{f.local}: permission denied; nothing was committed") from None
-        if stat_key(f.local) != f.key:
+        if (st.st_size, st.st_mtime_ns, st.st_ino) != (f.key.size, f.key.mtime_ns, f.key.inode):
             raise InvalidInput(
                 f"{f.local} changed during the upload; nothing was committed: try again"
             )
@@ -213,21 +253,17 @@ class Uploader:
         if not batch.order:
             return
         missing = batch.order if known_missing else self._client.missing_chunks(batch.order)
-        frames: list[tuple[str, bytes | tuple[Path, int, int]]] = []
+        # known from the stat cache (or reclaimed by gc) but not on the server: read again
+        lost = [d for d in missing if d not in batch.small and d not in batch.located]
+        found = self._locate(lost, owners) if lost else {}
+        frames: list[tuple[str, Source]] = []
         size = 0
         for d in missing:
-            source: bytes | tuple[Path, int, int] | None = batch.small.get(d) or batch.located.get(
-                d
-            )
-            if source is None:  # known from the stat cache but not on the server: read again
-                for cd, _n, data, where in self._cut(owners[d]):
-                    if cd == d:
-                        source = data if data is not None else where
-                        break
-                if source is None:
-                    raise InvalidInput(
-                        f"{owners[d].local} changed during the upload; nothing was committed"
-                    )
+            source: Source | None = batch.small.get(d) or batch.located.get(d) or found.get(d)
+            if source is None:
+                raise InvalidInput(
+                    f"{owners[d].local} changed during the upload; nothing was committed"
+                )
             frames.append((d, source))
             size += len(source) if isinstance(source, bytes) else source[2]
             if size >= PACK_BYTES:
@@ -236,7 +272,25 @@ class Uploader:
         if frames:
             self._submit(frames)
 
-    def _submit(self, frames: list[tuple[str, bytes | tuple[Path, int, int]]]) -> None:
+    def _locate(self, digests: list[str], owners: dict[str, LocalFile]) -> dict[str, Source]:
+        """Sources of chunks known only by digest: each owner file is cut ONCE for all its
+        wanted chunks (not once per chunk: that re-read a 1 GiB file ~850 times after gc)."""
+        wanted: dict[LocalFile, set[str]] = {}
+        for d in digests:
+            wanted.setdefault(owners[d], set()).add(d)
+        found: dict[str, Source] = {}
+        for f, want in wanted.items():
+            left = len(want)
+            for cd, _n, data, where in self._cut(f):
+                source = data if data is not None else where
+                if cd in want and cd not in found and source is not None:
+                    found[cd] = source
+                    left -= 1
+                    if not left:
+                        break
+        return found
+
+    def _submit(self, frames: list[tuple[str, Source]]) -> None:
         while len(self._inflight) >= MAX_INFLIGHT:
             self._inflight.pop(0).result()
         self._inflight.append(self._pool.submit(self._send, frames))
@@ -245,29 +299,50 @@ class Uploader:
         while self._inflight:
             self._inflight.pop(0).result()
 
-    def _send(self, frames: list[tuple[str, bytes | tuple[Path, int, int]]]) -> int:
-        body = bytearray(MAGIC)
+    def _send(self, frames: list[tuple[str, Source]]) -> int:
+        need = len(MAGIC) + sum(
+            HEADER.size + (len(src) if isinstance(src, bytes) else src[2]) for _, src in frames
+        )
+        buffer: bytearray | None = getattr(self._buffers, "pack", None)
+        if buffer is None or len(buffer) < need:
+            buffer = self._buffers.pack = bytearray(-(-need // BUFFER_STEP) * BUFFER_STEP)
+        view = memoryview(buffer)
+        view[: len(MAGIC)] = MAGIC
+        pos = len(MAGIC)
         handles: dict[Path, int] = {}
         raw_total = 0
         try:
             for d, source in frames:
+                start = pos + HEADER.size
                 if isinstance(source, bytes):
-                    data: bytes = source
+                    n = len(source)
+                    view[start : start + n] = source
                 else:
                     path, offset, length = source
                     fd = handles.get(path)
                     if fd is None:
                         fd = handles[path] = os.open(path, os.O_RDONLY)
-                    data = os.pread(fd, length, offset)
-                codec, stored = chunking.compress(data)
-                body += HEADER.pack(bytes.fromhex(d), codec, len(data), len(stored))
-                body += stored
-                raw_total += len(data)
+                    n = _pread_into(fd, view[start : start + length], offset)
+                codec, stored = chunking.compress(view[start : start + n])
+                if codec != RAW:  # smaller than the raw bytes: written over them
+                    view[start : start + len(stored)] = stored
+                HEADER.pack_into(view, pos, bytes.fromhex(d), codec, n, len(stored))
+                pos = start + len(stored)
+                raw_total += n
         finally:
             for fd in handles.values():
                 os.close(fd)
-        self._client.upload_pack(bytes(body))
+        # http.client sends any buffer as is; a bytes copy would cost a page-faulted pack
+        self._client.upload_pack(cast(bytes, view[:pos]))
         self._new_chunks += len(frames)
         self._new_bytes += raw_total
-        self._sent += len(body)
-        return len(body)
+        self._sent += pos
+        return pos
+
+
+def _pread_into(fd: int, target: memoryview, offset: int) -> int:
+    """Read up to len(target) bytes at `offset` straight into `target` (like os.pread)."""
+    if hasattr(os, "preadv"):
+        return os.preadv(fd, [target], offset)
+    os.lseek(fd, offset, os.SEEK_SET)  # fd is private to this call: no race on its offset
+    return os.readv(fd, [target])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -17,6 +18,7 @@ AVG_SIZE = 1024 * 1024
 MAX_SIZE = 4 * 1024 * 1024
 _CDC = pyfastcdc.FastCDC(avg_size=AVG_SIZE, min_size=MIN_SIZE, max_size=MAX_SIZE)
 _COMPRESSIBLE = 0.95
+_LOCAL = threading.local()  # a compressor per thread and level: contexts are costly to make
 
 
 def cut(stream: BinaryIO) -> Iterator[memoryview]:
@@ -31,7 +33,13 @@ def hash_chunk(data: bytes | memoryview) -> Digest:
 
 def compress(data: bytes | memoryview, level: int = 1) -> tuple[int, bytes | memoryview]:
     """(codec, stored bytes): zstd when it saves at least 5%, raw otherwise."""
-    packed = zstandard.ZstdCompressor(level=level).compress(data)
+    compressors: dict[int, zstandard.ZstdCompressor] | None = getattr(_LOCAL, "zstd", None)
+    if compressors is None:
+        compressors = _LOCAL.zstd = {}
+    compressor = compressors.get(level)
+    if compressor is None:
+        compressor = compressors[level] = zstandard.ZstdCompressor(level=level)
+    packed = compressor.compress(data)
     if len(packed) < len(data) * _COMPRESSIBLE:
         return ZSTD, packed
     return RAW, data
