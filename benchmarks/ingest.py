@@ -255,7 +255,7 @@ def run(cmd: Sequence[str | Path], env: dict[str, str] | None = None, **kw: Any)
             f"command failed ({proc.returncode}): {' '.join(map(str, cmd))}\n"
             f"{(proc.stderr or proc.stdout).strip()[-2000:]}"
         )
-    return proc.stdout
+    return str(proc.stdout)
 
 
 # ---------------------------------------------------------------------------------------
@@ -446,7 +446,7 @@ def one_repetition(s: Setup, rep: int, r: Sample) -> None:
     # kaon: many small files
     n = len(s.small_files)
     log(f"  put -r {n:,} x {fmt_bytes(s.small_size)} (first)")
-    cmd = [k, "put", "file", "bench@master:/small", "-f", s.small, "-r", "--json"]
+    cmd: list[str | Path] = [k, "put", "file", "bench@master:/small", "-f", s.small, "-r", "--json"]
     t = timed([cmd], env, server_pid=pid)
     st = put_stats(t)
     r["put_small"] = t.seconds

@@ -3,7 +3,8 @@ packs, then record every file as ONE commit (restic/casync habits).
 
 Memory stays bounded: big files are cut by content-defined chunking while streaming and only
 (offset, length) of each chunk is remembered; chunk bytes are re-read (page cache) only for
-the chunks the server lacks, a batch at a time, compressed and sent by two worker threads.
+the chunks the server lacks, a batch at a time, compressed and sent by three worker threads
+(three packs in flight keep the server writing while it receives the next one).
 Each worker builds its packs in one buffer it reuses: the chunks are read straight into it,
 so no pack-sized memory is allocated (and page-faulted in) per pack.
 """
@@ -31,7 +32,7 @@ from kaon.core.pack import HEADER, MAGIC, RAW
 BATCH_BYTES = 64 * 1024 * 1024
 BATCH_CHUNKS = 8192
 PACK_BYTES = 32 * 1024 * 1024
-MAX_INFLIGHT = 2
+MAX_INFLIGHT = 3
 BUFFER_STEP = 4 * 1024 * 1024  # pack buffers grow in steps of this
 Progress = Callable[[int], None]
 Source = bytes | tuple[Path, int, int]  # a chunk's bytes, or (file, offset, length)
@@ -66,6 +67,12 @@ class _Batch:
 
     def full(self) -> bool:
         return self.nbytes >= BATCH_BYTES or len(self.order) >= BATCH_CHUNKS
+
+    def clear(self) -> None:
+        self.order.clear()
+        self.small.clear()
+        self.located.clear()
+        self.nbytes = 0
 
 
 def stat_key(path: Path) -> StatKey:
@@ -137,6 +144,7 @@ class Uploader:
         self._buffers = threading.local()  # each worker's reusable pack buffer
         self._inflight: list[Future[int]] = []
         self._chunks = self._new_chunks = self._new_bytes = self._sent = 0
+        self._submitted: set[str] = set()  # chunks on their way: not sent twice by one put
 
     def put(
         self, repo: str, branch: str, files: list[LocalFile], message: str = ""
@@ -151,7 +159,7 @@ class Uploader:
             for f in files:
                 chunks = hits.get(f.key.path)
                 if chunks is None:
-                    chunks = self._read(f, batch)
+                    chunks = self._read(f, batch, owners)
                     learned.append((f.key, chunks))
                 else:
                     for d, n in chunks:
@@ -236,12 +244,17 @@ class Uploader:
                 f"{f.local} changed during the upload; nothing was committed: try again"
             )
 
-    def _read(self, f: LocalFile, batch: _Batch) -> list[tuple[str, int]]:
+    def _read(
+        self, f: LocalFile, batch: _Batch, owners: dict[str, LocalFile]
+    ) -> list[tuple[str, int]]:
         chunks: list[tuple[str, int]] = []
         for d, n, data, where in self._cut(f):
             chunks.append((d, n))
             if n:  # an empty file has no chunk to send (its empty bytes are falsy in _flush)
                 batch.add(d, n, data, where)
+                if batch.full():  # a big file is sent while it is read, not after
+                    self._flush(batch, owners)
+                    batch.clear()
             self._progress(n)
         if f.key.size == 0:
             return []
@@ -252,7 +265,12 @@ class Uploader:
     ) -> None:
         if not batch.order:
             return
-        missing = batch.order if known_missing else self._client.missing_chunks(batch.order)
+        if known_missing:  # reclaimed by gc: send again even if this put sent them
+            missing = batch.order
+        else:
+            missing = [
+                d for d in self._client.missing_chunks(batch.order) if d not in self._submitted
+            ]
         # known from the stat cache (or reclaimed by gc) but not on the server: read again
         lost = [d for d in missing if d not in batch.small and d not in batch.located]
         found = self._locate(lost, owners) if lost else {}
@@ -265,6 +283,7 @@ class Uploader:
                     f"{owners[d].local} changed during the upload; nothing was committed"
                 )
             frames.append((d, source))
+            self._submitted.add(d)
             size += len(source) if isinstance(source, bytes) else source[2]
             if size >= PACK_BYTES:
                 self._submit(frames)
