@@ -161,10 +161,8 @@ class Uploader:
                 if chunks is None:
                     chunks = self._read(f, batch, owners)
                     learned.append((f.key, chunks))
-                else:
-                    for d, n in chunks:
-                        batch.add(d, n, None, None)
-                    self._progress(f.key.size)
+                else:  # sent before: not even asked about; a commit that finds them
+                    self._progress(f.key.size)  # missing (other server, gc) gets them again
                 for d, _ in chunks:
                     owners.setdefault(d, f)
                 self._chunks += len(chunks)
@@ -203,7 +201,7 @@ class Uploader:
         for attempt in range(3):
             try:
                 return self._client.commit(repo, branch, puts, message=message, started=started)
-            except MissingChunks as exc:  # reclaimed by a concurrent gc: send them again
+            except MissingChunks as exc:  # unknown to this server, or reclaimed by gc: send
                 if attempt == 2:
                     raise
                 batch = _Batch()

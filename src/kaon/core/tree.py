@@ -207,17 +207,26 @@ def walk_files(tree: Tree, prefix: str, load: TreeLoader) -> Iterable[tuple[str,
             yield from walk_files(load(entry.tree), path, load)
 
 
-def lookup(root: Tree, path: str, load: TreeLoader) -> Node | Tree:
-    """The node at `path` (the root tree itself for '/'); PathNotFound when absent."""
+def find(root: Tree, path: str, load: TreeLoader) -> Node | Tree | None:
+    """The node at `path` (the root tree itself for '/'), or None when absent."""
     node: Node | Tree = root
     for part in paths.split(path):
-        tree = (
-            node
-            if isinstance(node, Tree)
-            else (load(node.tree) if isinstance(node, DirNode) else None)
-        )
-        child = tree.get(part) if tree is not None else None
+        if isinstance(node, Tree):
+            tree = node
+        elif isinstance(node, DirNode):
+            tree = load(node.tree)
+        else:
+            return None
+        child = tree.get(part)
         if child is None:
-            raise PathNotFound(f"{path}: no such file or directory")
+            return None
         node = child
+    return node
+
+
+def lookup(root: Tree, path: str, load: TreeLoader) -> Node | Tree:
+    """The node at `path` (the root tree itself for '/'); PathNotFound when absent."""
+    node = find(root, path, load)
+    if node is None:
+        raise PathNotFound(f"{path}: no such file or directory")
     return node

@@ -9,7 +9,7 @@ from kaon.core import paths
 from kaon.core.commit import Commit, seal
 from kaon.core.errors import Conflict, InvalidInput, MissingChunks
 from kaon.core.ids import CommitId, Digest, branch_name, digest
-from kaon.core.tree import ChunkRef, FileContent, apply_changes
+from kaon.core.tree import ChunkRef, FileContent, FileNode, apply_changes, find
 from kaon.ports.metadata import MetadataStore
 from kaon.services.locks import KeyedLocks, SharedExclusiveLock
 from kaon.services.repos import RepoService
@@ -67,14 +67,15 @@ class CommitService:
         if not put_map and not delete_list:
             raise InvalidInput("nothing to commit: no file to put or delete")
         with self._gc_lock.shared(), self._branch_locks.hold(r, b):
-            self._check_chunks(put_map.values())
             for _ in range(_MAX_ATTEMPTS):
                 current = self._meta.get_branch(r, b)
                 head = current.head if current else None
                 parent = self._meta.get_commit(head) if head else None
+                changed = self._changed(parent.tree if parent else None, put_map, delete_list)
+                self._check_chunks(changed.values())
                 tree = apply_changes(
                     parent.tree if parent else None,
-                    put_map,
+                    changed,
                     delete_list,
                     self._trees.load,
                     self._trees.save,
@@ -99,6 +100,22 @@ class CommitService:
                 if self._meta.add_commit(commit, head):
                     return commit
         raise Conflict(f"branch '{branch}' of repo '{repo}' is too busy: try again")
+
+    def _changed(
+        self, root: Digest | None, puts: dict[str, FileContent], deletes: list[str]
+    ) -> dict[str, FileContent]:
+        """The puts that change something: re-putting identical content (a re-put of an
+        unchanged folder) neither rewrites trees nor needs its chunks checked again."""
+        if root is None:
+            return puts
+        tree = self._trees.load(root)
+        out: dict[str, FileContent] = {}
+        for path, content in puts.items():
+            node = find(tree, path, self._trees.load)
+            same = isinstance(node, FileNode) and node.chunks == content.chunks
+            if not same or any(paths.is_under(path, d) for d in deletes):
+                out[path] = content
+        return out
 
     def _check_chunks(self, contents: Iterable[FileContent]) -> None:
         wanted: list[Digest] = list({c.digest: None for f in contents for c in f.chunks})
