@@ -183,3 +183,27 @@ def test_two_servers_sharing_one_database_lose_no_update(  # type: ignore[no-unt
     history = a.repos.history("r", Ref("master"), None)
     assert len(history) == len(contents)
     assert files_of(b, "r") == {p: len(c) for p, c in contents.items()}
+
+
+def test_reputting_identical_content_makes_a_commit_without_rewriting(  # type: ignore[no-untyped-def]
+    platform: Platform, seed, repo: str
+) -> None:
+    first = seed.commit(repo, {"/d/a": b"same", "/d/b": b"other"})
+    chunks = chunks_of(platform, first, "/d/a")
+    again = platform.commits.commit(repo, "master", [Put("/d/a", 4, chunks)])
+    assert again.parent == first.id
+    assert again.tree == first.tree  # nothing changed: the same tree
+    changed = seed.commit(repo, {"/d/a": b"new!"})
+    assert changed.tree != first.tree
+    assert seed.read(repo, "master", "/d/a") == b"new!"
+    # identical content under a path deleted by the same commit is written again
+    back = platform.commits.commit(
+        repo, "master", [Put("/d/b", 5, chunks_of(platform, first, "/d/b"))], ["/d"]
+    )
+    assert files_of(platform, repo) == {"/d/b": 5}
+    assert back.parent == changed.id
+
+
+def chunks_of(platform: Platform, commit: Commit, path: str) -> tuple[ChunkRef, ...]:
+    node = platform.files.node(commit, path)
+    return node.chunks  # type: ignore[union-attr]

@@ -49,8 +49,11 @@ def is_hex(value: str) -> bool:
     return bool(_HEX.match(value))
 
 
+_DIGEST = re.compile(r"[0-9a-f]{64}\Z")
+
+
 def digest(value: str) -> Digest:
-    if len(value) != DIGEST_LEN or not is_hex(value):
+    if not _DIGEST.match(value):
         raise InvalidInput(f"invalid digest {value!r}: expected 64 lowercase hex characters")
     return Digest(value)
 

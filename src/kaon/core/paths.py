@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from kaon.core.errors import InvalidInput
 
 ROOT = "/"
+# already normal: '/'-led components, none empty, '.' or '..', no backslash or control character
+_NORMAL = re.compile(r"(?:/(?!\.\.?(?:/|\Z))[^/\\\x00-\x1f]+)+\Z")
 
 
 def normalize(path: str) -> str:
@@ -13,6 +17,8 @@ def normalize(path: str) -> str:
     >>> normalize("data//x/")
     '/data/x'
     """
+    if _NORMAL.match(path):
+        return path
     if "\x00" in path or any(ord(c) < 32 for c in path):
         raise InvalidInput(f"invalid path {path!r}: control characters are not allowed")
     parts: list[str] = []

@@ -9,7 +9,16 @@ from kaon.core import paths
 from kaon.core.commit import Commit, seal
 from kaon.core.errors import Conflict, InvalidInput, MissingChunks
 from kaon.core.ids import CommitId, Digest, branch_name, digest
-from kaon.core.tree import ChunkRef, FileContent, FileNode, apply_changes, find
+from kaon.core.tree import (
+    ChunkRef,
+    DirNode,
+    FileContent,
+    FileNode,
+    Node,
+    Tree,
+    apply_changes,
+    find,
+)
 from kaon.ports.metadata import MetadataStore
 from kaon.services.locks import KeyedLocks, SharedExclusiveLock
 from kaon.services.repos import RepoService
@@ -108,12 +117,21 @@ class CommitService:
         unchanged folder) neither rewrites trees nor needs its chunks checked again."""
         if root is None:
             return puts
-        tree = self._trees.load(root)
+        top = self._trees.load(root)
+        dirs: dict[str, dict[str, Node] | None] = {}  # each parent directory loaded once
         out: dict[str, FileContent] = {}
         for path, content in puts.items():
-            node = find(tree, path, self._trees.load)
-            same = isinstance(node, FileNode) and node.chunks == content.chunks
-            if not same or any(paths.is_under(path, d) for d in deletes):
+            parent, name = path.rsplit("/", 1)
+            entries = dirs.get(parent, {})
+            if parent not in dirs:
+                node = find(top, parent or "/", self._trees.load)
+                tree = self._trees.load(node.tree) if isinstance(node, DirNode) else node
+                entries = dirs[parent] = (
+                    {e.name: e for e in tree.entries} if isinstance(tree, Tree) else None
+                )
+            old = entries.get(name) if entries else None
+            same = isinstance(old, FileNode) and old.chunks == content.chunks
+            if not same or (deletes and any(paths.is_under(path, d) for d in deletes)):
                 out[path] = content
         return out
 

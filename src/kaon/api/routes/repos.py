@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from kaon.api.deps import platform
 from kaon.api.schemas import BranchOut, BranchSet, CommitIn, CommitOut, PutIn, RepoCreate, RepoOut
 from kaon.app import Platform
 from kaon.core.address import parse_ref
 from kaon.core.commit import Commit
+from kaon.core.errors import InvalidInput
 from kaon.core.ids import Digest
 from kaon.core.repo import Repo
 from kaon.core.tree import ChunkRef
@@ -90,9 +93,28 @@ def _put(row: PutIn) -> Put:
     return Put(row.path, row.size, tuple(ChunkRef(Digest(d), s) for d, s in row.chunks))
 
 
-@router.post("/{repo}/commits", response_model=CommitOut, status_code=201)
-def create_commit(repo: str, body: CommitIn, p: Platform = Depends(platform)) -> CommitOut:
-    commit = p.commits.commit(
+@router.post(
+    "/{repo}/commits",
+    response_model=CommitOut,
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": CommitIn.model_json_schema()}},
+        }
+    },
+)
+async def create_commit(repo: str, request: Request, p: Platform = Depends(platform)) -> CommitOut:
+    """One commit of puts and deletes. The body is validated straight from its JSON bytes
+    (twice as fast as dict-then-model for the 20,000 puts of a folder)."""
+    try:
+        body = CommitIn.model_validate_json(await request.body())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        raise InvalidInput(f"invalid commit request: {where}: {first.get('msg', '')}") from None
+    commit = await run_in_threadpool(
+        p.commits.commit,
         repo,
         body.branch,
         [_put(r) for r in body.puts],
