@@ -48,13 +48,18 @@ class PutIn(BaseModel):
     chunks: list[tuple[str, int]]
 
 
-class CommitIn(BaseModel):
+class CommitHeader(BaseModel):
     branch: str = "master"
     message: str = ""
     author: str = ""
     started: float | None = None
-    puts: list[PutIn] = []
     deletes: list[str] = []
+
+
+class CommitIn(CommitHeader):
+    """The documented body of POST /v1/repos/{repo}/commits (puts are parsed by the service)."""
+
+    puts: list[PutIn] = []
 
 
 class FileOut(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -52,13 +53,17 @@ def upgrade(url: str) -> None:
         engine.dispose()
 
 
+_UPGRADING = threading.Lock()  # threads of one process migrate one at a time (alembic's
+# script loading is not thread-safe); other processes wait on the database's own lock
+
+
 def upgrade_engine(engine: Engine) -> None:
     """Upgrade through an existing engine; a cheap read when already at head."""
     head = head_revision()
     with engine.connect() as conn:
         if current_revision(conn) == head:
             return
-    with engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
+    with _UPGRADING, engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
         cfg = alembic_config()

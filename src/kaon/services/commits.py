@@ -143,3 +143,24 @@ class CommitService:
                 f"{len(missing)} chunk(s) are not in the store: upload them first",
                 missing=sorted(missing),
             )
+
+
+def parse_puts(rows: object) -> list[Put]:
+    """Puts from their wire form [{path, size, chunks: [[digest, size], ...]}, ...]."""
+    if not isinstance(rows, list):
+        raise InvalidInput("puts must be a list of {path, size, chunks}")
+    out: list[Put] = []
+    for i, row in enumerate(rows):
+        try:
+            path, size, raw = row["path"], row["size"], row["chunks"]
+            chunks = tuple(ChunkRef(digest(d), n) for d, n in raw)
+        except (KeyError, TypeError, ValueError):
+            raise InvalidInput(
+                f"puts[{i}]: expected {{path, size, chunks: [[digest, size], ...]}}"
+            ) from None
+        if not isinstance(path, str) or type(size) is not int:
+            raise InvalidInput(f"puts[{i}]: path must be a string and size an integer")
+        if any(type(c.size) is not int or c.size < 0 for c in chunks):
+            raise InvalidInput(f"puts[{i}]: chunk sizes must be non-negative integers")
+        out.append(Put(path, size, chunks))
+    return out

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from kaon.api.deps import platform
-from kaon.api.schemas import BranchOut, BranchSet, CommitIn, CommitOut, PutIn, RepoCreate, RepoOut
+from kaon.api.schemas import (
+    BranchOut,
+    BranchSet,
+    CommitHeader,
+    CommitIn,
+    CommitOut,
+    RepoCreate,
+    RepoOut,
+)
 from kaon.app import Platform
 from kaon.core.address import parse_ref
 from kaon.core.commit import Commit
 from kaon.core.errors import InvalidInput
-from kaon.core.ids import Digest
 from kaon.core.repo import Repo
-from kaon.core.tree import ChunkRef
-from kaon.services.commits import Put
+from kaon.services.commits import parse_puts
 
 router = APIRouter(prefix="/v1/repos", tags=["repos"])
 
@@ -89,10 +97,6 @@ def inspect_commit(repo: str, ref: str, p: Platform = Depends(platform)) -> Comm
     return commit_out(p.repos.resolve_required(repo, parse_ref(ref)))
 
 
-def _put(row: PutIn) -> Put:
-    return Put(row.path, row.size, tuple(ChunkRef(Digest(d), s) for d, s in row.chunks))
-
-
 @router.post(
     "/{repo}/commits",
     response_model=CommitOut,
@@ -105,22 +109,30 @@ def _put(row: PutIn) -> Put:
     },
 )
 async def create_commit(repo: str, request: Request, p: Platform = Depends(platform)) -> CommitOut:
-    """One commit of puts and deletes. The body is validated straight from its JSON bytes
-    (twice as fast as dict-then-model for the 20,000 puts of a folder)."""
+    """One commit of puts and deletes. The puts (20,000 for a folder) are checked once, by the
+    service, not also by pydantic: that halves the cost of a big commit."""
     try:
-        body = CommitIn.model_validate_json(await request.body())
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first.get("loc", ()))
-        raise InvalidInput(f"invalid commit request: {where}: {first.get('msg', '')}") from None
+        doc = json.loads(await request.body())
+        if not isinstance(doc, dict):
+            raise InvalidInput("invalid commit request: expected a JSON object")
+        body = CommitHeader.model_validate({k: v for k, v in doc.items() if k != "puts"})
+    except ValueError as exc:  # bad JSON, or a pydantic ValidationError
+        raise InvalidInput(f"invalid commit request: {_first_line(exc)}") from None
     commit = await run_in_threadpool(
         p.commits.commit,
         repo,
         body.branch,
-        [_put(r) for r in body.puts],
+        parse_puts(doc.get("puts", [])),
         body.deletes,
         message=body.message,
         author=body.author,
         started=body.started,
     )
     return commit_out(commit)
+
+
+def _first_line(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        return ".".join(str(x) for x in first.get("loc", ())) + ": " + str(first.get("msg", ""))
+    return str(exc).splitlines()[0]
