@@ -70,7 +70,9 @@ def test_plan(folder: Path) -> None:
         "/data/train/y.csv",
     ]
     assert files[0].key.size == 0
-    assert files[-2].key.size == 600_000 and files[-2].local == folder / "train" / "x.bin"
+    assert files[-2].key.size == 600_000 and files[-2].local == str(
+        folder.absolute() / "train" / "x.bin"
+    )
     (one,) = plan(folder / "readme.md", "/docs/readme.md", recursive=False)
     assert (one.remote, one.key.size) == ("/docs/readme.md", 7)
     assert plan(folder, "/", recursive=True)[0].remote == "/empty.txt"

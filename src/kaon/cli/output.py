@@ -44,6 +44,9 @@ def now() -> float:
 @contextmanager
 def progress(description: str, total: int | None) -> Iterator[Any]:
     """A Rich progress bar on stderr (silent when stderr is not a terminal); yields advance(n)."""
+    if not sys.stderr.isatty():  # scripts and CI: skip importing Rich (~0.1 s)
+        yield lambda n: None
+        return
     from rich.console import Console
     from rich.progress import (
         BarColumn,

@@ -35,13 +35,13 @@ PACK_BYTES = 32 * 1024 * 1024
 MAX_INFLIGHT = 3
 BUFFER_STEP = 4 * 1024 * 1024  # pack buffers grow in steps of this
 Progress = Callable[[int], None]
-Source = bytes | tuple[Path, int, int]  # a chunk's bytes, or (file, offset, length)
+Source = bytes | tuple[str, int, int]  # a chunk's bytes, or (file, offset, length)
 _VANISHED = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)  # Path.is_file() -> False
 
 
 @dataclass(frozen=True)
 class LocalFile:
-    local: Path
+    local: str  # a plain path string: 20,000 Path objects cost ~0.2 s
     remote: str
     key: StatKey
 
@@ -50,11 +50,11 @@ class LocalFile:
 class _Batch:
     order: list[str] = field(default_factory=list)
     small: dict[str, bytes] = field(default_factory=dict)
-    located: dict[str, tuple[Path, int, int]] = field(default_factory=dict)
+    located: dict[str, tuple[str, int, int]] = field(default_factory=dict)
     nbytes: int = 0
 
     def add(
-        self, d: str, size: int, data: bytes | None, where: tuple[Path, int, int] | None
+        self, d: str, size: int, data: bytes | None, where: tuple[str, int, int] | None
     ) -> None:
         if d in self.small or d in self.located:
             return
@@ -90,7 +90,7 @@ def plan(local: Path, remote: str, recursive: bool) -> list[LocalFile]:
         return _walk(local, remote.rstrip("/") + "/")
     if not local.is_file():
         raise InvalidInput(f"{local} is not a regular file")
-    return [LocalFile(local, remote, stat_key(local))]
+    return [LocalFile(str(local), remote, stat_key(local))]
 
 
 def _walk(local: Path, base: str) -> list[LocalFile]:
@@ -127,7 +127,7 @@ def _walk(local: Path, base: str) -> list[LocalFile]:
             if stat.S_ISREG(st.st_mode):
                 name = rel + entry.name
                 key = StatKey(prefix + name, st.st_size, st.st_mtime_ns, st.st_ino)
-                out.append(LocalFile(local / name, base + name, key))
+                out.append(LocalFile(prefix + name, base + name, key))
         dirs.sort(key=lambda e: e.name, reverse=True)
         stack.extend(rel + e.name + "/" for e in dirs if not e.is_symlink())
     return out
@@ -213,14 +213,14 @@ class Uploader:
 
     def _cut(
         self, f: LocalFile
-    ) -> Iterable[tuple[str, int, bytes | None, tuple[Path, int, int] | None]]:
+    ) -> Iterable[tuple[str, int, bytes | None, tuple[str, int, int] | None]]:
         try:
             if f.key.size <= chunking.MIN_SIZE:
                 with open(f.local, "rb", buffering=0) as raw:
                     data = raw.readall()
                 yield chunking.hash_chunk(data), len(data), data, None
             else:
-                with f.local.open("rb") as stream:
+                with open(f.local, "rb") as stream:
                     offset = 0
                     for piece in chunking.cut(stream):
                         yield (
@@ -230,7 +230,7 @@ class Uploader:
                             (f.local, offset, len(piece)),
                         )
                         offset += len(piece)
-            st = f.local.stat()  # not stat_key: no Path.absolute() per file
+            st = os.stat(f.local)  # noqa: PTH116 - plain strings on the hot path
         except FileNotFoundError:
             raise InvalidInput(
                 f"{f.local}: the file vanished during the upload; nothing was committed"
@@ -326,7 +326,7 @@ class Uploader:
         view = memoryview(buffer)
         view[: len(MAGIC)] = MAGIC
         pos = len(MAGIC)
-        handles: dict[Path, int] = {}
+        handles: dict[str, int] = {}
         raw_total = 0
         try:
             for d, source in frames:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import blake3
-import pyfastcdc
 import zstandard
 
 from kaon.core.ids import Digest
@@ -16,15 +16,24 @@ from kaon.core.pack import RAW, ZSTD
 MIN_SIZE = 256 * 1024
 AVG_SIZE = 1024 * 1024
 MAX_SIZE = 4 * 1024 * 1024
-_CDC = pyfastcdc.FastCDC(avg_size=AVG_SIZE, min_size=MIN_SIZE, max_size=MAX_SIZE)
 _COMPRESSIBLE = 0.95
 _LOCAL = threading.local()  # a compressor per thread and level: contexts are costly to make
 
 
 def cut(stream: BinaryIO) -> Iterator[memoryview]:
-    """Cut a binary stream into content-defined chunks (streamed, bounded memory)."""
-    for chunk in _CDC.cut_stream(stream):
+    """Cut a binary stream into content-defined chunks (streamed, bounded memory).
+
+    The yielded views point into a buffer the next chunk overwrites: hash or copy each
+    before asking for the next."""
+    for chunk in _cdc().cut_stream(stream):
         yield chunk.data
+
+
+@functools.cache
+def _cdc() -> Any:
+    import pyfastcdc  # ~0.1 s to import: only when a file is big enough to be cut
+
+    return pyfastcdc.FastCDC(avg_size=AVG_SIZE, min_size=MIN_SIZE, max_size=MAX_SIZE)
 
 
 def hash_chunk(data: bytes | memoryview) -> Digest:
