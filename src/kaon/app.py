@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from kaon.store.local import LocalObjectStore
 from kaon.store.memory import MemoryObjectStore
 
 T = TypeVar("T")
+log = logging.getLogger("kaon")
 
 
 def _local_store(url: str) -> ObjectStore:
@@ -78,6 +80,8 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
     trees = TreeStore(objects)
     repos = RepoService(meta, clock)
     chunks = ChunkStore(objects, meta, gc_lock, clock)
+    for pack in chunks.recover():
+        log.warning("pack %s was lost by a crash before any commit used it: unindexed", pack)
     return Platform(
         meta=meta,
         objects=objects,

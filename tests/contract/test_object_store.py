@@ -350,3 +350,12 @@ def test_random_bytes_roundtrip(store: ObjectStore) -> None:
     store.put("rand/obj", data)
     assert store.get("rand/obj") == data
     assert store.get_range("rand/obj", 123_456, 7_890) == data[123_456 : 123_456 + 7_890]
+
+
+def test_sync_is_a_barrier_that_keeps_everything(store: ObjectStore) -> None:
+    store.put("packs/aa/one", b"1" * 1000)
+    store.put("trees/bb/two", [b"2", b"22"])
+    store.sync()
+    store.sync()  # idempotent, and fine with nothing new to flush
+    assert store.get("packs/aa/one") == b"1" * 1000
+    assert store.get("trees/bb/two") == b"222"

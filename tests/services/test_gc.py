@@ -204,3 +204,21 @@ def test_gc_with_a_missing_live_tree_sweeps_nothing(platform: Platform, seed) ->
     with pytest.raises(CorruptObject, match="missing from the object store"):
         platform.gc.collect()
     assert keys(platform, "") == before
+
+
+def test_recover_unindexes_recent_packs_lost_by_a_power_loss(  # type: ignore[no-untyped-def]
+    platform: Platform, seed, make_pack
+) -> None:
+    platform.repos.create_repo("r")
+    seed.commit("r", {"/kept": b"kept"})
+    lost_body, lost_refs = make_pack([b"written, never flushed"])
+    cut_body, cut_refs = make_pack([b"flushed only in part"])
+    lost = platform.chunks.store_pack(lost_body)
+    cut = platform.chunks.store_pack(cut_body)
+    platform.objects.delete(pack_key(lost.pack))  # as if the rename never reached the disk
+    platform.objects.put(pack_key(cut.pack), cut_body[:10])  # or the data only partly
+    assert sorted(platform.chunks.recover()) == sorted([lost.pack, cut.pack])
+    missing = platform.chunks.missing([lost_refs[0].digest, cut_refs[0].digest])
+    assert missing == [lost_refs[0].digest, cut_refs[0].digest]  # the client sends them again
+    assert seed.read("r", "master", "/kept") == b"kept"
+    assert platform.chunks.recover() == []

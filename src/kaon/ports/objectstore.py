@@ -1,8 +1,10 @@
 """ObjectStore: bytes by key. Local filesystem, memory, any S3-compatible store.
 
 Keys are '/'-separated ASCII strings ('packs/ab/ab12...', 'trees/..'). A put is atomic: a reader
-sees the whole object or no object; an interrupted put leaves nothing under the key. Hashing,
-chunking, packing and dedup live above this port, written once.
+sees the whole object or no object; an interrupted put leaves nothing under the key. A put is
+durable (survives a power loss) once a later `sync()` returns: the services call it once before
+each commit becomes visible instead of paying a flush per object. Hashing, chunking, packing and
+dedup live above this port, written once.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ class ObjectInfo:
 
 class ObjectStore(Protocol):
     def put(self, key: str, data: bytes | memoryview | Iterable[bytes]) -> None:
-        """Store `data` under `key` atomically and durably (replaces an existing object)."""
+        """Store `data` under `key` atomically (replaces an existing object); durable after
+        the next `sync()`."""
         ...
 
     def get(self, key: str) -> bytes:
@@ -39,4 +42,8 @@ class ObjectStore(Protocol):
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Every object whose key starts with `prefix`, in no particular order."""
+        ...
+
+    def sync(self) -> None:
+        """A write barrier: every put that returned before this call is durable when it returns."""
         ...

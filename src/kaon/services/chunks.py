@@ -15,6 +15,7 @@ from kaon.services.keys import pack_key
 from kaon.services.locks import SharedExclusiveLock
 
 MAX_PACK = 256 * 1024 * 1024
+RECOVERY_WINDOW = 3600.0  # the kernel writes dirty pages back within ~30 s; be generous
 _LOCATE_BATCH = 512
 
 
@@ -65,6 +66,21 @@ class ChunkStore:
                 ],
             )
         return PackReceipt(pack_id, len(frames), len(view))
+
+    def recover(self, window: float = RECOVERY_WINDOW) -> list[str]:
+        """At start-up: drop the index of recent packs that a power loss left missing or
+        truncated. Packs are made durable by the write barrier before any commit can
+        reference them, so only uncommitted uploads can be affected; returns the dropped ids."""
+        dropped: list[str] = []
+        since = self._clock() - window
+        for pack in self._index.list_packs():
+            if pack.created < since:
+                continue
+            sizes = [o.size for o in self._objects.list(pack_key(pack.id))]
+            if sizes != [pack.size]:
+                self._index.drop_pack(pack.id)
+                dropped.append(pack.id)
+        return dropped
 
     def read(self, chunks: Sequence[ChunkRef]) -> Iterator[bytes]:
         """The content of `chunks`, in order, one decoded chunk at a time."""

@@ -106,6 +106,7 @@ class CommitService:
                     )
                 )
                 self._trees.save_commit(commit)
+                self._trees.sync()  # packs, trees and commit object durable before visible
                 if self._meta.add_commit(commit, head):
                     return commit
         raise Conflict(f"branch '{branch}' of repo '{repo}' is too busy: try again")

@@ -134,6 +134,7 @@ class GarbageCollector:
             )
             pos += len(stored)
         self._objects.put(pack_key(new_id), parts)
+        self._objects.sync()  # the new copy is durable before the index points at it
         self._meta.add_pack(PackInfo(new_id, pos, self._clock()), [])
         self._meta.move_chunks(moved)
         self._objects.delete(pack_key(old.id))

@@ -54,6 +54,10 @@ class TreeStore:
     def save_commit(self, commit: Commit) -> None:
         self._objects.put(commit_key(commit.id), commit.encode())
 
+    def sync(self) -> None:
+        """Make every object written so far durable (before a commit becomes visible)."""
+        self._objects.sync()
+
     def forget_saved(self) -> None:
         """Called after gc: objects may have been deleted, so re-write on next save."""
         with self._lock:

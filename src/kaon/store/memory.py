@@ -72,3 +72,6 @@ class MemoryObjectStore:
             items = list(self._objects.items())
         found = [ObjectInfo(k, len(v)) for k, v in items if k.startswith(prefix)]
         return iter(found)
+
+    def sync(self) -> None:
+        """Nothing to flush: memory is as durable as it gets."""
