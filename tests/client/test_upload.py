@@ -182,3 +182,30 @@ def test_file_changed_during_upload_is_refused(client: Client, repo: str, tmp_pa
     with pytest.raises(InvalidInput, match="changed during the upload"):
         Uploader(client, None).put(repo, "master", files)
     assert client.list_branches(repo) == []
+
+
+def test_reputs_send_only_what_changed_since_their_own_last_commit(  # type: ignore[no-untyped-def]
+    client: Client, repo: str, folder: Path, cache: StatCache, tmp_path: Path
+) -> None:
+    branch = "incr-" + uuid.uuid4().hex[:8]
+    first, _ = Uploader(client, cache).put(repo, branch, plan(folder, "/", recursive=True))
+    target = f"{client.endpoint}|{repo}|{branch}"
+    assert cache.base(target)[0] == first.id
+    (folder / "readme.md").write_bytes(b"# data, edited\n")
+    second, stats = Uploader(client, cache).put(repo, branch, plan(folder, "/", recursive=True))
+    assert second.parent == first.id and stats.new_chunks == 1
+    assert cache.base(target)[0] == second.id
+    # someone else changes the branch: the next put falls back to sending every file
+    client.delete_file(repo, branch, "/test/dup.bin")
+    third, _ = Uploader(client, cache).put(repo, branch, plan(folder, "/", recursive=True))
+    out = tmp_path / "back"
+    get_dir(client, repo, branch, "/", out)
+    assert tree_of(out) == tree_of(folder)  # the deleted file is back
+    # and a put of part of the folder does not make the next one forget the rest
+    client.delete_file(repo, branch, "/names/with space & ü.txt")
+    Uploader(client, cache).put(repo, branch, plan(folder / "train", "/train", recursive=True))
+    Uploader(client, cache).put(repo, branch, plan(folder, "/", recursive=True))
+    out2 = tmp_path / "back2"
+    get_dir(client, repo, branch, "/", out2)
+    assert tree_of(out2) == tree_of(folder)
+    assert third.count == first.count

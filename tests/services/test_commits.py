@@ -12,7 +12,13 @@ from kaon.app import Platform
 from kaon.core.address import Ref
 from kaon.core.chunking import hash_chunk
 from kaon.core.commit import Commit
-from kaon.core.errors import InvalidInput, MissingChunks, PathNotFound, RepoNotFound
+from kaon.core.errors import (
+    BaseMoved,
+    InvalidInput,
+    MissingChunks,
+    PathNotFound,
+    RepoNotFound,
+)
 from kaon.core.ids import Digest
 from kaon.core.tree import ChunkRef
 from kaon.services.commits import Put
@@ -207,3 +213,17 @@ def test_reputting_identical_content_makes_a_commit_without_rewriting(  # type: 
 def chunks_of(platform: Platform, commit: Commit, path: str) -> tuple[ChunkRef, ...]:
     node = platform.files.node(commit, path)
     return node.chunks  # type: ignore[union-attr]
+
+
+def test_a_commit_relative_to_its_base(platform: Platform, seed, repo: str) -> None:  # type: ignore[no-untyped-def]
+    first = seed.commit(repo, {"/a": b"a", "/b": b"b"})
+    # nothing changed since `first`: an empty commit is allowed and keeps the tree
+    again = platform.commits.commit(repo, "master", [], base=first.id)
+    assert (again.parent, again.tree) == (first.id, first.tree)
+    # the branch moved: a commit relative to the old base is refused, nothing changes
+    with pytest.raises(BaseMoved) as info:
+        platform.commits.commit(repo, "master", [], base=first.id)
+    assert "send every file" in info.value.message
+    assert platform.repos.get_branch(repo, "master").head == again.id
+    with pytest.raises(InvalidInput):  # without a base, an empty commit is still refused
+        platform.commits.commit(repo, "master", [])

@@ -54,6 +54,9 @@ class CommitHeader(BaseModel):
     author: str = ""
     started: float | None = None
     deletes: list[str] = []
+    base: str | None = Field(
+        None, description="commit the puts are relative to; 409 base_moved if the head moved"
+    )
 
 
 class CommitIn(CommitHeader):

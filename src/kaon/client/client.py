@@ -105,14 +105,17 @@ class Client:
         *,
         message: str = "",
         started: float | None = None,
+        base: str | None = None,
     ) -> CommitInfo:
-        """Low level: record puts ({path, size, chunks}) and deletes as one commit."""
+        """Low level: record puts ({path, size, chunks}) and deletes as one commit; with
+        `base`, only what changed since that commit (BaseMoved if the branch moved)."""
         body = {
             "branch": branch,
             "message": message,
             "puts": puts,
             "deletes": deletes or [],
             "started": started,
+            "base": base,
         }
         return from_json(
             CommitInfo, self._json("POST", f"/v1/repos/{repo}/commits", json_body=body)

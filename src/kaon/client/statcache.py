@@ -1,5 +1,9 @@
 """Local stat cache: (path, size, mtime, inode) → chunk list, so re-putting unchanged data
-costs a stat per file instead of a read (git index habits)."""
+costs a stat per file instead of a read (git index habits).
+
+It also remembers, per target (server, repo, branch), the commit the last put made and which
+local file state each remote path got: the next put sends only what changed since that commit
+(the server refuses with base_moved if the branch has moved, and the client sends everything)."""
 
 from __future__ import annotations
 
@@ -41,6 +45,13 @@ class StatCache:
             "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, "
             "mtime_ns INTEGER, inode INTEGER, chunks BLOB)"
         )
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS puts (target TEXT, remote TEXT, path TEXT, size INTEGER, "
+            "mtime_ns INTEGER, inode INTEGER, PRIMARY KEY (target, remote))"
+        )
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS bases (target TEXT PRIMARY KEY, commit_id TEXT)"
+        )
         self._lock = threading.Lock()
 
     def lookup(self, keys: Sequence[StatKey]) -> dict[str, list[tuple[str, int]]]:
@@ -69,6 +80,39 @@ class StatCache:
         with self._lock:
             self._db.execute("BEGIN")
             self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", rows)
+            self._db.execute("COMMIT")
+
+    def base(self, target: str) -> tuple[str | None, dict[str, StatKey]]:
+        """The commit the last put to `target` made, and remote path → local file state then."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT commit_id FROM bases WHERE target = ?", (target,)
+            ).fetchone()
+            if row is None:
+                return None, {}
+            rows = self._db.execute(
+                "SELECT remote, path, size, mtime_ns, inode FROM puts WHERE target = ?", (target,)
+            ).fetchall()
+        return row[0], {r: StatKey(p, n, m, i) for r, p, n, m, i in rows}
+
+    def record(
+        self,
+        target: str,
+        commit_id: str,
+        files: Iterable[tuple[str, StatKey]],
+        *,
+        replace: bool,
+    ) -> None:
+        """After a put to `target` made `commit_id`: what each remote path now holds. With
+        `replace` (the put was not relative to the previous base) older rows are forgotten:
+        the branch may have changed them meanwhile."""
+        rows = [(target, r, k.path, k.size, k.mtime_ns, k.inode) for r, k in files]
+        with self._lock:
+            self._db.execute("BEGIN")
+            if replace:
+                self._db.execute("DELETE FROM puts WHERE target = ?", (target,))
+            self._db.executemany("INSERT OR REPLACE INTO puts VALUES (?, ?, ?, ?, ?, ?)", rows)
+            self._db.execute("INSERT OR REPLACE INTO bases VALUES (?, ?)", (target, commit_id))
             self._db.execute("COMMIT")
 
     def close(self) -> None:

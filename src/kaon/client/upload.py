@@ -26,7 +26,7 @@ from kaon.client.client import Client
 from kaon.client.models import CommitInfo, TransferStats
 from kaon.client.statcache import StatCache, StatKey
 from kaon.core import chunking
-from kaon.core.errors import InvalidInput, MissingChunks
+from kaon.core.errors import BaseMoved, InvalidInput, MissingChunks
 from kaon.core.pack import HEADER, MAGIC, RAW
 
 BATCH_BYTES = 64 * 1024 * 1024
@@ -151,6 +151,9 @@ class Uploader:
     ) -> tuple[CommitInfo, TransferStats]:
         started = time.time()
         hits = self._cache.lookup([f.key for f in files]) if self._cache else {}
+        target = f"{self._client.endpoint}|{repo}|{branch}"
+        base, known = self._cache.base(target) if self._cache else (None, {})
+        changed: list[dict[str, Any]] = []  # what differs from `base`, if the head is still it
         learned: list[tuple[StatKey, list[tuple[str, int]]]] = []
         puts: list[dict[str, Any]] = []
         owners: dict[str, LocalFile] = {}
@@ -166,7 +169,10 @@ class Uploader:
                 for d, _ in chunks:
                     owners.setdefault(d, f)
                 self._chunks += len(chunks)
-                puts.append({"path": f.remote, "size": f.key.size, "chunks": chunks})
+                row = {"path": f.remote, "size": f.key.size, "chunks": chunks}
+                puts.append(row)
+                if known.get(f.remote) != f.key:
+                    changed.append(row)
                 if batch.full():
                     self._flush(batch, owners)
                     batch = _Batch()
@@ -174,7 +180,19 @@ class Uploader:
             self._drain()
             if self._cache:
                 self._cache.store(learned)
-            commit = self._commit(repo, branch, puts, owners, message, started)
+            commit = None
+            if base is not None:
+                try:
+                    commit = self._commit(repo, branch, changed, owners, message, started, base)
+                except BaseMoved:  # someone else committed since: send every file
+                    commit = None
+            if commit is None:
+                commit = self._commit(repo, branch, puts, owners, message, started, None)
+            if self._cache:
+                incremental = commit.parent is not None and commit.parent == base
+                self._cache.record(
+                    target, commit.id, [(f.remote, f.key) for f in files], replace=not incremental
+                )
         finally:
             self._pool.shutdown(wait=True, cancel_futures=True)
         stats = TransferStats(
@@ -197,10 +215,13 @@ class Uploader:
         owners: dict[str, LocalFile],
         message: str,
         started: float,
+        base: str | None,
     ) -> CommitInfo:
         for attempt in range(3):
             try:
-                return self._client.commit(repo, branch, puts, message=message, started=started)
+                return self._client.commit(
+                    repo, branch, puts, message=message, started=started, base=base
+                )
             except MissingChunks as exc:  # unknown to this server, or reclaimed by gc: send
                 if attempt == 2:
                     raise

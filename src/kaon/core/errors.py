@@ -5,7 +5,8 @@
     │   ├── RepoNotFound, BranchNotFound, CommitNotFound, PathNotFound, ChunkNotFound
     ├── AlreadyExists       (HTTP 409, exit 5)
     ├── Conflict            (HTTP 409, exit 5)   stale ref, ambiguous prefix, missing chunks
-    │   └── MissingChunks
+    │   ├── MissingChunks
+    │   └── BaseMoved
     ├── InvalidInput        (HTTP 400, exit 2)   bad name, bad address, path escaping the repo
     ├── PermissionDenied    (HTTP 401, exit 6)   missing or wrong token
     ├── StorageFull         (HTTP 507, exit 7)
@@ -79,6 +80,12 @@ class MissingChunks(Conflict):
     """A commit names chunks the store does not hold (never uploaded, or reclaimed by gc)."""
 
     code = "missing_chunks"
+
+
+class BaseMoved(Conflict):
+    """A commit built on a base commit the branch has moved away from: send every file."""
+
+    code = "base_moved"
 
 
 class InvalidInput(KaonError):

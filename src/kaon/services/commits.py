@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from kaon.core import paths
 from kaon.core.commit import Commit, seal
-from kaon.core.errors import Conflict, InvalidInput, MissingChunks
+from kaon.core.errors import BaseMoved, Conflict, InvalidInput, MissingChunks
 from kaon.core.ids import CommitId, Digest, branch_name, digest
 from kaon.core.tree import (
     ChunkRef,
@@ -60,8 +60,14 @@ class CommitService:
         message: str = "",
         author: str = "",
         started: float | None = None,
+        base: str | None = None,
     ) -> Commit:
-        """Apply `deletes` then `puts` on top of the branch head as ONE new commit."""
+        """Apply `deletes` then `puts` on top of the branch head as ONE new commit.
+
+        With `base` (a commit id), the puts are only what changed since `base`: the commit is
+        refused with BaseMoved unless the branch head is still `base`, and may then be empty
+        (a re-put of unchanged files records a new commit with the same tree, as pachctl does).
+        """
         r = self._repos.get_repo(repo).name
         b = branch_name(branch)
         begun = self._clock() if started is None else started
@@ -73,12 +79,17 @@ class CommitService:
                 put.size, tuple(ChunkRef(digest(c.digest), c.size) for c in put.chunks)
             )
         delete_list = [paths.normalize(p) for p in deletes]
-        if not put_map and not delete_list:
+        if not put_map and not delete_list and base is None:
             raise InvalidInput("nothing to commit: no file to put or delete")
         with self._gc_lock.shared(), self._branch_locks.hold(r, b):
             for _ in range(_MAX_ATTEMPTS):
                 current = self._meta.get_branch(r, b)
                 head = current.head if current else None
+                if base is not None and head != base:
+                    raise BaseMoved(
+                        f"branch '{branch}' moved from {base[:12]} to {str(head)[:12]}: "
+                        "send every file, not only the changed ones"
+                    )
                 parent = self._meta.get_commit(head) if head else None
                 changed = self._changed(parent.tree if parent else None, put_map, delete_list)
                 self._check_chunks(changed.values())

@@ -127,6 +127,7 @@ async def create_commit(repo: str, request: Request, p: Platform = Depends(platf
         message=body.message,
         author=body.author,
         started=body.started,
+        base=body.base,
     )
     return commit_out(commit)
 
