@@ -190,8 +190,15 @@ class Uploader:
                 commit = self._commit(repo, branch, puts, owners, message, started, None)
             if self._cache:
                 incremental = commit.parent is not None and commit.parent == base
-                self._cache.record(
-                    target, commit.id, [(f.remote, f.key) for f in files], replace=not incremental
+                self._cache.record(  # incremental: the unchanged rows are already right
+                    target,
+                    commit.id,
+                    [
+                        (f.remote, f.key)
+                        for f in files
+                        if not incremental or known.get(f.remote) != f.key
+                    ],
+                    replace=not incremental,
                 )
         finally:
             self._pool.shutdown(wait=True, cancel_futures=True)
