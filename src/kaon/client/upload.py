@@ -154,6 +154,10 @@ class Uploader:
         self._cache = cache
         self._progress = progress or (lambda n: None)
         self._pool = ThreadPoolExecutor(MAX_INFLIGHT, thread_name_prefix="kaon-upload")
+        # asks the server which chunks of a batch it lacks while the main thread cuts the next
+        self._negotiator = ThreadPoolExecutor(1, thread_name_prefix="kaon-negotiate")
+        self._pending: list[Future[None]] = []
+        self._count_lock = threading.Lock()
         self._buffers = threading.local()  # each worker's reusable pack buffer
         self._inflight: list[Future[int]] = []
         self._chunks = self._new_chunks = self._new_bytes = self._sent = 0
@@ -214,6 +218,7 @@ class Uploader:
                     replace=not incremental,
                 )
         finally:
+            self._negotiator.shutdown(wait=True, cancel_futures=True)
             self._pool.shutdown(wait=True, cancel_futures=True)
         stats = TransferStats(
             files=len(files),
@@ -301,8 +306,19 @@ class Uploader:
     def _flush(
         self, batch: _Batch, owners: dict[str, LocalFile], known_missing: bool = False
     ) -> None:
+        """Send what the server lacks of `batch`: in the background (at most two batches
+        waiting), so reading and hashing go on during the round trip."""
         if not batch.order:
             return
+        if known_missing:
+            self._negotiate(batch, owners, known_missing=True)
+            return
+        snapshot = _Batch(list(batch.order), dict(batch.small), dict(batch.located), batch.nbytes)
+        while len(self._pending) >= 2:
+            self._pending.pop(0).result()
+        self._pending.append(self._negotiator.submit(self._negotiate, snapshot, owners, False))
+
+    def _negotiate(self, batch: _Batch, owners: dict[str, LocalFile], known_missing: bool) -> None:
         if known_missing:  # reclaimed by gc: send again even if this put sent them
             missing = batch.order
         else:
@@ -353,6 +369,8 @@ class Uploader:
         self._inflight.append(self._pool.submit(self._send, frames))
 
     def _drain(self) -> None:
+        while self._pending:
+            self._pending.pop(0).result()
         while self._inflight:
             self._inflight.pop(0).result()
 
@@ -391,9 +409,10 @@ class Uploader:
                 os.close(fd)
         # http.client sends any buffer as is; a bytes copy would cost a page-faulted pack
         self._client.upload_pack(cast(bytes, view[:pos]))
-        self._new_chunks += len(frames)
-        self._new_bytes += raw_total
-        self._sent += pos
+        with self._count_lock:  # several sender threads
+            self._new_chunks += len(frames)
+            self._new_bytes += raw_total
+            self._sent += pos
         return pos
 
 
