@@ -24,18 +24,16 @@ from typing import Any, cast
 
 from kaon.client.client import Client
 from kaon.client.models import CommitInfo, TransferStats
+from kaon.client.packer import PackBuilder, Source
 from kaon.client.statcache import StatCache, StatKey
 from kaon.core import chunking
 from kaon.core.errors import BaseMoved, InvalidInput, MissingChunks
-from kaon.core.pack import HEADER, MAGIC, RAW
 
 BATCH_BYTES = 64 * 1024 * 1024
 BATCH_CHUNKS = 8192
 PACK_BYTES = 32 * 1024 * 1024
 MAX_INFLIGHT = 3
-BUFFER_STEP = 4 * 1024 * 1024  # pack buffers grow in steps of this
 Progress = Callable[[int], None]
-Source = bytes | tuple[str, int, int]  # a chunk's bytes, or (file, offset, length)
 _VANISHED = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)  # Path.is_file() -> False
 
 
@@ -158,7 +156,7 @@ class Uploader:
         self._negotiator = ThreadPoolExecutor(1, thread_name_prefix="kaon-negotiate")
         self._pending: list[Future[None]] = []
         self._count_lock = threading.Lock()
-        self._buffers = threading.local()  # each worker's reusable pack buffer
+        self._packer = PackBuilder()  # each sender thread reuses its own buffer
         self._inflight: list[Future[int]] = []
         self._chunks = self._new_chunks = self._new_bytes = self._sent = 0
         self._submitted: set[str] = set()  # chunks on their way: not sent twice by one put
@@ -375,50 +373,11 @@ class Uploader:
             self._inflight.pop(0).result()
 
     def _send(self, frames: list[tuple[str, Source]]) -> int:
-        need = len(MAGIC) + sum(
-            HEADER.size + (len(src) if isinstance(src, bytes) else src[2]) for _, src in frames
-        )
-        buffer: bytearray | None = getattr(self._buffers, "pack", None)
-        if buffer is None or len(buffer) < need:
-            buffer = self._buffers.pack = bytearray(-(-need // BUFFER_STEP) * BUFFER_STEP)
-        view = memoryview(buffer)
-        view[: len(MAGIC)] = MAGIC
-        pos = len(MAGIC)
-        handles: dict[str, int] = {}
-        raw_total = 0
-        try:
-            for d, source in frames:
-                start = pos + HEADER.size
-                if isinstance(source, bytes):
-                    n = len(source)
-                    view[start : start + n] = source
-                else:
-                    path, offset, length = source
-                    fd = handles.get(path)
-                    if fd is None:
-                        fd = handles[path] = os.open(path, os.O_RDONLY)
-                    n = _pread_into(fd, view[start : start + length], offset)
-                codec, stored = chunking.compress(view[start : start + n])
-                if codec != RAW:  # smaller than the raw bytes: written over them
-                    view[start : start + len(stored)] = stored
-                HEADER.pack_into(view, pos, bytes.fromhex(d), codec, n, len(stored))
-                pos = start + len(stored)
-                raw_total += n
-        finally:
-            for fd in handles.values():
-                os.close(fd)
+        view, raw_total = self._packer.build(frames)
         # http.client sends any buffer as is; a bytes copy would cost a page-faulted pack
-        self._client.upload_pack(cast(bytes, view[:pos]))
+        self._client.upload_pack(cast(bytes, view))
         with self._count_lock:  # several sender threads
             self._new_chunks += len(frames)
             self._new_bytes += raw_total
-            self._sent += pos
-        return pos
-
-
-def _pread_into(fd: int, target: memoryview, offset: int) -> int:
-    """Read up to len(target) bytes at `offset` straight into `target` (like os.pread)."""
-    if hasattr(os, "preadv"):
-        return os.preadv(fd, [target], offset)
-    os.lseek(fd, offset, os.SEEK_SET)  # fd is private to this call: no race on its offset
-    return os.readv(fd, [target])
+            self._sent += len(view)
+        return len(view)
