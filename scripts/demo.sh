@@ -9,6 +9,7 @@ rm -rf "$KAON_HOME"
 trap 'kaon down >/dev/null 2>&1 || true' EXIT
 work=$(mktemp -d)
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+say() { printf '\n# %s\n' "$*"; }
 
 python3 - "$work" <<'PY'
 import os, sys, zipfile
@@ -41,9 +42,11 @@ step kaon delete file inputrepo@master:/features/train/row_00000.csv
 step kaon diff file inputrepo@master inputrepo@master^
 step kaon inspect commit inputrepo@master^
 step kaon list repo
+say "the same bytes in another repo are stored once: 0B new"
 step kaon repo create scratch
 step kaon put file scratch@master:/tmp.bin -f "$work/mnist.npz"
 step kaon put file scratch@master:/other.bin -f "$work/features/train/row_00001.csv"
+say "deleting a repo leaves its objects to gc, which keeps what inputrepo still uses"
 step kaon repo delete scratch
 step kaon gc
 rm -rf "$work"
