@@ -53,7 +53,9 @@ def test_status_up_then_down(lone: Kaon) -> None:
     assert p.returncode == UNREACHABLE, p.stdout + p.stderr
     assert "kaon up" in p.stdout + p.stderr
     assert "Traceback" not in p.stderr
-    assert json.loads(lone.run("status", "--json").stdout)["status"] == "stopped"
+    stopped = lone.run("status", "--json")
+    assert stopped.returncode == UNREACHABLE
+    assert json.loads(stopped.stdout)["status"] == "stopped"
     assert "not running" in lone.ok("down")  # a second down is harmless
     assert not server_pids(lone.home)  # status and down never start a server
 

@@ -50,6 +50,8 @@ def register(app: typer.Typer) -> None:
                 doc.update(client.health())
         if as_json:
             emit_json(doc)
+            if doc["status"] == "stopped":
+                raise typer.Exit(3)  # scripts get the same answer with or without --json
             return
         if doc["status"] == "stopped":
             typer.echo(f"kaon is not running (home {doc['home']}): start it with `kaon up`")
