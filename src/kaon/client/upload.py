@@ -4,9 +4,10 @@ packs, then record every file as ONE commit (restic/casync habits).
 Memory stays bounded: big files are cut by content-defined chunking while streaming and only
 (offset, length) of each chunk is remembered; chunk bytes are re-read (page cache) only for
 the chunks the server lacks, a batch at a time, compressed and sent by three worker threads
-(three packs in flight keep the server writing while it receives the next one).
-Each worker builds its packs in one buffer it reuses: the chunks are read straight into it,
-so no pack-sized memory is allocated (and page-faulted in) per pack.
+(three packs in flight keep the server writing while it receives the next one), each built
+in place by kaon.client.packer. The "which are missing" question of a batch is asked in the
+background while the next batch is cut. Files unchanged since this client's own last commit
+on the branch are not sent at all (`base`, see docs/architecture.md).
 """
 
 from __future__ import annotations
