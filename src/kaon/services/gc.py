@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from kaon.core.ids import Digest, new_pack_id
-from kaon.core.pack import HEADER, MAGIC
+from kaon.core.pack import HEADER, MAGIC, encode_frame
 from kaon.core.tree import DirNode, FileNode
 from kaon.ports.metadata import ChunkLocation, MetadataStore, PackInfo
 from kaon.ports.objectstore import ObjectStore
@@ -126,7 +126,7 @@ class GarbageCollector:
         pos = len(MAGIC)
         for loc in live:
             stored = self._objects.get_range(pack_key(old.id), loc.offset, loc.stored_len)
-            header = HEADER.pack(bytes.fromhex(loc.digest), loc.codec, loc.raw_len, len(stored))
+            header = encode_frame(loc.digest, loc.codec, loc.raw_len, stored)
             parts += [header, stored]
             pos += len(header)
             moved.append(
