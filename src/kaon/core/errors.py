@@ -3,11 +3,15 @@
     KaonError
     ├── NotFound            (HTTP 404, exit 4)
     │   ├── RepoNotFound, BranchNotFound, CommitNotFound, PathNotFound, ChunkNotFound
+    │   └── WorkspaceNotFound, JobNotFound, ModelNotFound
     ├── AlreadyExists       (HTTP 409, exit 5)
     ├── Conflict            (HTTP 409, exit 5)   stale ref, ambiguous prefix, missing chunks
     │   ├── MissingChunks
     │   └── BaseMoved
+    │   └── JobNotRunning
     ├── InvalidInput        (HTTP 400, exit 2)   bad name, bad address, path escaping the repo
+    │   ├── InvalidBundle   a source/data bundle or manifest that cannot be used
+    │   └── BuildFailed     requirements that do not resolve or install
     ├── PermissionDenied    (HTTP 401, exit 6)   missing or wrong token
     ├── StorageFull         (HTTP 507, exit 7)
     ├── BackendUnavailable  (HTTP 503, exit 3)   server not running, database unreachable
@@ -64,6 +68,18 @@ class ChunkNotFound(NotFound):
     code = "chunk_not_found"
 
 
+class WorkspaceNotFound(NotFound):
+    code = "workspace_not_found"
+
+
+class JobNotFound(NotFound):
+    code = "job_not_found"
+
+
+class ModelNotFound(NotFound):
+    code = "model_not_found"
+
+
 class AlreadyExists(KaonError):
     code = "already_exists"
     http_status = 409
@@ -88,10 +104,24 @@ class BaseMoved(Conflict):
     code = "base_moved"
 
 
+class JobNotRunning(Conflict):
+    code = "job_not_running"
+
+
 class InvalidInput(KaonError):
     code = "invalid_input"
     http_status = 400
     exit_code = 2
+
+
+class InvalidBundle(InvalidInput):
+    code = "invalid_bundle"
+
+
+class BuildFailed(InvalidInput):
+    """An environment could not be resolved or installed; the message is the tool's own."""
+
+    code = "build_failed"
 
 
 class PermissionDenied(KaonError):

@@ -1,0 +1,1 @@
+"""Compute backends: environments (uv) and processes (local, later Ray)."""

@@ -1,0 +1,47 @@
+"""Executor: run one user process to completion, streaming its output.
+
+The local backend runs a subprocess (optionally inside bubblewrap); a cluster backend (Ray,
+Kubernetes) runs the same spec remotely. The services never see how.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from kaon.ports.envbuilder import LogSink
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    argv: tuple[str, ...]
+    cwd: Path
+    env: dict[str, str]  # the complete environment of the process (nothing is inherited)
+    timeout: float | None = None  # seconds; the process group is killed past it
+    read_only: tuple[Path, ...] = ()  # inputs the process must not change (sandbox)
+    writable: tuple[Path, ...] = ()  # the only places a sandboxed process may write
+    sandbox: bool = False  # isolate (no network, read-only inputs) where the backend can
+    memory_bytes: int | None = None  # address-space limit, where the backend can
+    labels: dict[str, str] = field(default_factory=dict)  # job id, trial, for the backend's logs
+
+
+@dataclass(frozen=True)
+class RunResult:
+    exit_code: int | None  # None when killed (timeout or cancel) before it exited
+    timed_out: bool
+    cancelled: bool
+    seconds: float
+
+
+class Executor(Protocol):
+    @property
+    def can_sandbox(self) -> bool:
+        """Whether `RunSpec.sandbox` is honoured on this machine."""
+        ...
+
+    def run(self, spec: RunSpec, log: LogSink, cancel: threading.Event) -> RunResult:
+        """Run to completion. Every line the process prints (stdout and stderr, in order) goes
+        to `log` as it comes. Setting `cancel` kills the process and all its children."""
+        ...
