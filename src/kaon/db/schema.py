@@ -78,3 +78,36 @@ chunks = Table(
     Column("codec", Integer, nullable=False),
     Index(None, "pack"),
 )
+
+workspaces = Table(
+    "workspaces",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("created", Double, nullable=False),
+    Column("author", Text, nullable=False),
+    Column("current", Text, nullable=False),  # JSON: latest source/data/hyper
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("workspace", String, ForeignKey("workspaces.name", ondelete="CASCADE"), nullable=False),
+    Column("state", String, nullable=False),
+    Column("created", Double, nullable=False),
+    Column("doc", Text, nullable=False),  # JSON: inputs, resources, env, reason, times
+    Index(None, "workspace", "created"),
+    Index(None, "state"),
+)
+
+trials = Table(
+    "trials",
+    metadata,
+    Column("job", String, ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("ind", Integer, nullable=False),
+    Column("state", String, nullable=False),
+    Column("model_id", String, nullable=True),
+    Column("doc", Text, nullable=False),  # JSON: params, metrics, model commit, times
+    PrimaryKeyConstraint("job", "ind"),
+    Index(None, "model_id"),
+)

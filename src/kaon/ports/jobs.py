@@ -1,0 +1,55 @@
+"""JobStore: workspaces, training jobs and their trials (metadata database)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from kaon.core.jobs import Job, JobId, JobState, ModelId, Trial, WorkspaceName
+
+
+@dataclass(frozen=True)
+class Workspace:
+    name: WorkspaceName
+    created: float
+    author: str
+    current: dict[str, Any] = field(default_factory=dict)  # latest source/data/hyper bundles
+
+
+class JobStore(Protocol):
+    def create_workspace(self, workspace: Workspace) -> None:
+        """Raises AlreadyExists when the name is taken."""
+        ...
+
+    def get_workspace(self, name: WorkspaceName) -> Workspace | None: ...
+
+    def list_workspaces(self) -> list[Workspace]: ...
+
+    def set_current(self, name: WorkspaceName, current: dict[str, Any]) -> None: ...
+
+    def delete_workspace(self, name: WorkspaceName) -> None:
+        """Also deletes the workspace's jobs and trials."""
+        ...
+
+    def add_job(self, job: Job, trials: Sequence[Trial]) -> None: ...
+
+    def save_job(self, job: Job) -> None: ...
+
+    def get_job(self, job_id: JobId) -> Job | None: ...
+
+    def find_jobs(self, prefix: str, limit: int = 2) -> list[JobId]: ...
+
+    def list_jobs(
+        self, workspace: WorkspaceName | None = None, states: Sequence[JobState] = ()
+    ) -> list[Job]:
+        """Newest first; all workspaces when `workspace` is None."""
+        ...
+
+    def add_trials(self, trials: Sequence[Trial]) -> None: ...
+
+    def save_trial(self, trial: Trial) -> None: ...
+
+    def list_trials(self, job_id: JobId) -> list[Trial]: ...
+
+    def find_model(self, model_id: ModelId) -> Trial | None: ...

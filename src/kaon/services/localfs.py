@@ -1,0 +1,123 @@
+"""Local folders in and out of the store, on the server side.
+
+`ingest` commits a folder (a job's model output, its logs) exactly like `kaon put file -r`
+would: chunked, hashed, packed, deduplicated, one atomic commit. `checkout` writes a commit's
+files into a folder (a job's working copy of its code and data), streaming chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable
+from pathlib import Path
+
+from kaon.core import chunking
+from kaon.core.commit import Commit
+from kaon.core.errors import InvalidBundle
+from kaon.core.ids import Digest
+from kaon.core.pack import MAGIC, encode_frame
+from kaon.core.tree import ChunkRef
+from kaon.services.chunks import ChunkStore
+from kaon.services.commits import CommitService, Put
+from kaon.services.files import FileService
+
+PACK_TARGET = 16 * 1024 * 1024
+COPY_BUFFER = 1024 * 1024
+
+
+def list_folder(root: Path) -> list[tuple[str, Path]]:
+    """(relative posix path, file) for every regular file under `root`, sorted. Symlinks
+    are refused: a bundle must not point outside itself."""
+    out: list[tuple[str, Path]] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in [*dirnames, *filenames]:
+            full = Path(dirpath) / name
+            if full.is_symlink():
+                raise InvalidBundle(
+                    f"{full}: symbolic links are not allowed in a bundle (copy the file in instead)"
+                )
+        for name in sorted(filenames):
+            full = Path(dirpath) / name
+            if stat.S_ISREG(full.stat().st_mode):
+                out.append((full.relative_to(root).as_posix(), full))
+    return out
+
+
+class _Packer:
+    def __init__(self, chunks: ChunkStore) -> None:
+        self._chunks = chunks
+        self._frames: dict[Digest, tuple[int, int, bytes | memoryview]] = {}
+        self._size = 0
+
+    def add(self, data: bytes | memoryview) -> ChunkRef:
+        d = chunking.hash_chunk(data)
+        if d not in self._frames:
+            codec, stored = chunking.compress(data)
+            self._frames[d] = (codec, len(data), bytes(stored))
+            self._size += len(stored)
+            if self._size >= PACK_TARGET:
+                self.flush()
+        return ChunkRef(d, len(data))
+
+    def flush(self) -> None:
+        if not self._frames:
+            return
+        missing = set(self._chunks.missing(list(self._frames)))
+        parts: list[bytes | memoryview] = [MAGIC]
+        for d, (codec, raw_len, stored) in self._frames.items():
+            if d in missing:
+                parts += [encode_frame(d, codec, raw_len, stored), stored]
+        if len(parts) > 1:
+            self._chunks.store_pack(b"".join(parts))
+        self._frames.clear()
+        self._size = 0
+
+
+def ingest(
+    chunks: ChunkStore,
+    commits: CommitService,
+    repo: str,
+    branch: str,
+    files: Iterable[tuple[str, Path]],
+    *,
+    prefix: str = "",
+    replace: bool = False,
+    message: str = "",
+    author: str = "",
+) -> Commit:
+    """Commit `files` ((repo path, local file)) under `prefix` as ONE commit; with `replace`,
+    the branch holds exactly these files afterwards."""
+    packer = _Packer(chunks)
+    puts: list[Put] = []
+    for rel, local in files:
+        refs: list[ChunkRef] = []
+        size = 0
+        with open(local, "rb") as fh:
+            if local.stat().st_size <= chunking.MIN_SIZE:
+                data = fh.read()
+                refs.append(packer.add(data))
+                size = len(data)
+            else:
+                for piece in chunking.cut(fh):
+                    refs.append(packer.add(piece))
+                    size += len(piece)
+        puts.append(Put(f"{prefix.rstrip('/')}/{rel}", size, tuple(refs)))
+    packer.flush()
+    deletes = ["/"] if replace else []
+    return commits.commit(repo, branch, puts, deletes, message=message, author=author)
+
+
+def checkout(files: FileService, commit: Commit, path: str, dest: Path) -> int:
+    """Write every file of `commit` at or below `path` into `dest`; returns bytes written."""
+    total = 0
+    dest.mkdir(parents=True, exist_ok=True)
+    for rel, node in files.walk(commit, path):
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "wb") as out:
+            for piece in files.content(node):
+                out.write(piece)
+                total += len(piece)
+    return total

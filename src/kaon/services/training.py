@@ -1,0 +1,445 @@
+"""Training jobs: submit, build the environment, run the trials, commit the models.
+
+Each job runs in its own thread: BUILDING (working copy of the code, lock, environment),
+RUNNING (trials, `-p` at a time, every trial also waiting for one of the platform's slots),
+then SUCCESS, FAILURE or KILLED with a reason. Jobs left BUILDING or RUNNING by a platform
+stop are marked FAILURE on the next start (`recover`), never left running forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from kaon.core.address import Ref
+from kaon.core.errors import (
+    BuildFailed,
+    InvalidInput,
+    JobNotFound,
+    JobNotRunning,
+    KaonError,
+)
+from kaon.core.hyper import grid, random_points
+from kaon.core.jobs import (
+    Bundle,
+    Hyper,
+    Job,
+    JobId,
+    JobState,
+    Resources,
+    Trial,
+    make_model_id,
+    new_job_id,
+    trial_name,
+)
+from kaon.ports.envbuilder import EnvBuilder, Environment, EnvLock
+from kaon.ports.executor import Executor
+from kaon.ports.jobs import JobStore
+from kaon.services.chunks import ChunkStore
+from kaon.services.commits import CommitService
+from kaon.services.files import FileService
+from kaon.services.joblog import JobLog
+from kaon.services.localfs import checkout, ingest
+from kaon.services.repos import RepoService
+from kaon.services.search import OptunaSearch
+from kaon.services.trials import TrialOutcome, fingerprint, run_trial
+from kaon.services.workspaces import WorkspaceService, repo_of
+
+log = logging.getLogger("kaon.training")
+
+
+class TrainingService:
+    def __init__(
+        self,
+        jobs: JobStore,
+        workspaces: WorkspaceService,
+        repos: RepoService,
+        commits: CommitService,
+        files: FileService,
+        chunks: ChunkStore,
+        envs: EnvBuilder,
+        executor: Executor,
+        root: Path,
+        clock: Callable[[], float],
+        slots: int,
+    ) -> None:
+        self._jobs = jobs
+        self._workspaces = workspaces
+        self._repos = repos
+        self._commits = commits
+        self._files = files
+        self._chunks = chunks
+        self._envs = envs
+        self._executor = executor
+        self._root = root
+        self._clock = clock
+        self._slots = threading.BoundedSemaphore(max(1, slots))
+        self._cancel: dict[JobId, threading.Event] = {}
+        self._threads: dict[JobId, threading.Thread] = {}
+        self._lock = threading.Lock()
+
+    # queries -----------------------------------------------------------------------------
+    def get(self, ref: str) -> Job:
+        job = self._jobs.get_job(JobId(ref)) if len(ref) == 32 else None
+        if job is None:
+            found = self._jobs.find_jobs(ref.lower(), limit=2) if len(ref) >= 4 else []
+            if len(found) > 1:
+                raise InvalidInput(f"job id prefix '{ref}' is ambiguous: give more characters")
+            job = self._jobs.get_job(found[0]) if found else None
+        if job is None:
+            raise JobNotFound(f"there is no job with id '{ref}': see `kaon train list`")
+        return job
+
+    def jobs(self, workspace: str) -> list[Job]:
+        return self._jobs.list_jobs(self._workspaces.get(workspace).name)
+
+    def trials(self, job: Job) -> list[Trial]:
+        return self._jobs.list_trials(job.id)
+
+    def log_path(self, job: Job, kind: str) -> Path:
+        return self._root / job.id / f"{kind}.log"
+
+    # commands ----------------------------------------------------------------------------
+    def deploy(
+        self,
+        workspace: str,
+        author: str,
+        source: Bundle | None,
+        data: Bundle | None,
+        hyper: Hyper | None,
+        resources: Resources,
+    ) -> tuple[Job, list[Trial]]:
+        """Submit a job; inputs not given are the workspace's latest (kaos' incremental
+        development). Returns at once: the job runs in the background."""
+        ws = self._workspaces.get(workspace)
+        current = ws.current
+        if source is None and current.get("source"):
+            source = Bundle.from_dict(current["source"])
+        if data is None and current.get("data"):
+            data = Bundle.from_dict(current["data"])
+        if hyper is None and current.get("hyper"):
+            hyper = Hyper.from_dict(current["hyper"])
+        if source is None or data is None:
+            missing = "source (-s)" if source is None else "data (-d or -m)"
+            raise InvalidInput(
+                f"workspace '{ws.name}' has no {missing} bundle yet: give one to "
+                "`kaon train deploy`"
+            )
+        self._workspaces.set_current(
+            ws.name,
+            source=source.to_dict(),
+            data=data.to_dict(),
+            hyper=hyper.to_dict() if hyper else None,
+        )
+        job = Job(new_job_id(), ws.name, JobState.PENDING, self._clock(), author, source, data)
+        job = Job(
+            job.id, ws.name, JobState.PENDING, job.created, author, source, data, hyper, resources
+        )
+        trials = [Trial(job.id, i, p) for i, p in enumerate(self._points(hyper))]
+        self._jobs.add_job(job, trials)
+        self._start(job)
+        return job, trials
+
+    def kill(self, ref: str) -> Job:
+        job = self.get(ref)
+        if job.state.finished:
+            raise JobNotRunning(f"job {job.id} is not running (state {job.state.value})")
+        with self._lock:
+            cancel = self._cancel.get(job.id)
+        if cancel is not None:
+            cancel.set()
+            thread = self._threads.get(job.id)
+            if thread is not None:
+                thread.join(timeout=30)
+        job = self.get(job.id)
+        if not job.state.finished:  # no thread (it was never started here): mark it
+            job = self._finish(job, JobState.KILLED, "killed by request")
+        return job
+
+    def recover(self) -> list[JobId]:
+        """At start-up: fail honestly what a stop interrupted, restart what was queued."""
+        failed: list[JobId] = []
+        for job in self._jobs.list_jobs(states=[JobState.BUILDING, JobState.RUNNING]):
+            what = "building" if job.state is JobState.BUILDING else "running"
+            self._finish(
+                job,
+                JobState.FAILURE,
+                f"interrupted: the platform stopped while the job was {what}; "
+                "submit it again with `kaon train deploy`",
+            )
+            failed.append(job.id)
+        for job in reversed(self._jobs.list_jobs(states=[JobState.PENDING])):
+            self._start(job)
+        return failed
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop every job's processes (the jobs are recovered as interrupted on restart)."""
+        with self._lock:
+            events = list(self._cancel.values())
+            threads = list(self._threads.values())
+        for event in events:
+            event.set()
+        for thread in threads:
+            thread.join(timeout=timeout)
+
+    def wait(self, job_id: JobId, timeout: float | None = None) -> Job:
+        thread = self._threads.get(job_id)
+        if thread is not None:
+            thread.join(timeout)
+        return self.get(job_id)
+
+    # the job thread ----------------------------------------------------------------------
+    def _points(self, hyper: Hyper | None) -> list[dict[str, Any]]:
+        if hyper is None:
+            return [{}]
+        if hyper.search == "grid":
+            return grid(hyper.space)
+        if hyper.search == "random":
+            return random_points(hyper)
+        return []  # optuna: asked for while the job runs
+
+    def _start(self, job: Job) -> None:
+        cancel = threading.Event()
+        thread = threading.Thread(
+            target=self._run, args=(job, cancel), name=f"job-{job.id[:8]}", daemon=True
+        )
+        with self._lock:
+            self._cancel[job.id] = cancel
+            self._threads[job.id] = thread
+        thread.start()
+
+    def _run(self, job: Job, cancel: threading.Event) -> None:
+        work = self._root / job.id
+        build_log = JobLog(work / "build.log")
+        train_log = JobLog(work / "train.log")
+        try:
+            job = self._save(job.moved(JobState.BUILDING, started=self._clock()))
+            env, folder, lock = self._build(job, work, build_log, cancel)
+            recorded = {
+                "lock_id": lock.id,
+                "lock": lock.text,
+                "python": lock.python,
+                "platform": fingerprint(),
+            }
+            job = self._save(job.moved(JobState.RUNNING, env=recorded))
+            data = work / "data"
+            commit = self._repos.resolve_required(job.data.repo, Ref(job.data.commit))
+            checkout(self._files, commit, "/", data)
+            _read_only(data)
+            train_log.write(f"job {job.id}: source {job.source.path}, data {job.data.path}")
+            outcomes = self._run_trials(job, env, work, folder, data, train_log, cancel)
+            if cancel.is_set():
+                self._finish(job, JobState.KILLED, "killed by request")
+            elif not outcomes:
+                self._finish(job, JobState.FAILURE, "no trial ran")
+            elif any(o.error for o in outcomes):
+                bad = [o.error for o in outcomes if o.error]
+                reason = (
+                    bad[0]
+                    if len(outcomes) == 1
+                    else f"{len(bad)} of {len(outcomes)} trials failed: {bad[0]}"
+                )
+                self._finish(job, JobState.FAILURE, reason)
+            else:
+                self._finish(job, JobState.SUCCESS, "")
+        except BuildFailed as exc:
+            build_log.write(f"build failed: {exc.message}")
+            self._finish(
+                job,
+                JobState.KILLED if cancel.is_set() else JobState.FAILURE,
+                "killed by request" if cancel.is_set() else f"build failed: {exc.message}",
+            )
+        except KaonError as exc:
+            build_log.write(f"error: {exc.message}")
+            self._finish(job, JobState.FAILURE, exc.message)
+        except Exception as exc:
+            for line in traceback.format_exc().splitlines():
+                build_log.write(line)
+            log.exception("job %s failed", job.id)
+            self._finish(job, JobState.FAILURE, f"internal error: {exc} (see build logs)")
+        finally:
+            self._keep_logs(job, work)
+            _remove(work / "source", work / "data", work / "trials")
+            with self._lock:
+                self._cancel.pop(job.id, None)
+
+    def _build(
+        self, job: Job, work: Path, build_log: JobLog, cancel: threading.Event
+    ) -> tuple[Environment, str, EnvLock]:
+        source = work / "source"
+        _remove(source)
+        commit = self._repos.resolve_required(job.source.repo, Ref(job.source.commit))
+        checkout(self._files, commit, "/", source)
+        entry = self._workspaces.entrypoint(job.source)
+        build_log.write(
+            f"source bundle {job.source.path} (commit {job.source.commit[:12]}): "
+            f"./{entry.folder + '/' if entry.folder else ''}train, {entry.requirements}"
+        )
+        requirements = (source / entry.requirements).read_text(errors="replace")
+        lock = self._envs.lock(requirements, build_log.write, cancel)
+        pins = [ln for ln in lock.text.splitlines() if "==" in ln and not ln.startswith("#")]
+        build_log.write(f"environment {lock.id[:12]}: python {lock.python}, {len(pins)} packages")
+        env = self._envs.ensure(lock, build_log.write, cancel)
+        build_log.write(f"environment ready at {env.root}")
+        return env, entry.folder, lock
+
+    def _run_trials(
+        self,
+        job: Job,
+        env: Environment,
+        work: Path,
+        folder: str,
+        data: Path,
+        train_log: JobLog,
+        cancel: threading.Event,
+    ) -> list[TrialOutcome]:
+        source = work / "source"
+        parallel = max(1, job.resources.parallelism)
+        hyperopt = job.hyper is not None
+
+        def one(trial: Trial) -> TrialOutcome | None:
+            with self._slots:
+                if cancel.is_set():
+                    self._save_trial(trial.moved(JobState.KILLED, reason="killed by request"))
+                    return None
+                sink = train_log.child(f"[trial {trial.index}] ") if hyperopt else train_log
+                trial = self._save_trial(trial.moved(JobState.RUNNING, started=self._clock()))
+                outcome = run_trial(
+                    self._executor,
+                    job,
+                    trial,
+                    env,
+                    source,
+                    folder,
+                    data,
+                    work / "trials" / str(trial.index),
+                    sink.write,
+                    cancel,
+                )
+            self._record(job, trial, outcome, sink)
+            return outcome
+
+        if job.hyper is not None and job.hyper.search == "optuna":
+            search = OptunaSearch(job.hyper)
+            outcomes: list[TrialOutcome] = []
+            index = 0
+            while index < job.hyper.trials and not cancel.is_set():
+                batch = []
+                for _ in range(min(parallel, job.hyper.trials - index)):
+                    params = search.ask()
+                    batch.append(Trial(job.id, index, params))
+                    index += 1
+                self._jobs.add_trials(batch)
+                with ThreadPoolExecutor(len(batch)) as pool:
+                    done = list(pool.map(one, batch))
+                for trial, outcome in zip(batch, done, strict=True):
+                    search.tell(
+                        trial.params, outcome.metrics if outcome and not outcome.error else None
+                    )
+                    if outcome is not None:
+                        outcomes.append(outcome)
+            return outcomes
+        trials = self._jobs.list_trials(job.id)
+        with ThreadPoolExecutor(parallel) as pool:
+            results = list(pool.map(one, trials))
+        return [o for o in results if o is not None]
+
+    def _record(self, job: Job, trial: Trial, outcome: TrialOutcome, sink: JobLog) -> None:
+        now = self._clock()
+        if outcome.error:
+            state = JobState.KILLED if outcome.result.cancelled else JobState.FAILURE
+            sink.write(f"trial failed: {outcome.error}")
+            self._save_trial(
+                trial.moved(
+                    state, finished=now, exit_code=outcome.result.exit_code, reason=outcome.error
+                )
+            )
+            return
+        model_id = make_model_id(job.source, job.data, job.hyper, outcome.digest)
+        combo, short = model_id.split(":")
+        files = list(outcome.files)
+        scratch = self._root / job.id / "trials" / str(trial.index)
+        if trial.params:
+            files.append((f"hyperparams/{trial_name(trial.params)}", scratch / "hyperparams.json"))
+        commit = ingest(
+            self._chunks,
+            self._commits,
+            repo_of(job.workspace, "models"),
+            combo,
+            files,
+            prefix=f"/{short}",
+            message=f"model {model_id}: job {job.id} trial {trial.index}",
+            author=job.author,
+        )
+        sink.write(f"model {model_id} committed ({len(files)} files)")
+        self._save_trial(
+            trial.moved(
+                JobState.SUCCESS,
+                finished=now,
+                exit_code=0,
+                model_id=model_id,
+                model_commit=str(commit.id),
+                model_path=f"/{short}",
+                metrics=outcome.metrics,
+            )
+        )
+
+    # state changes -----------------------------------------------------------------------
+    def _save(self, job: Job) -> Job:
+        self._jobs.save_job(job)
+        return job
+
+    def _save_trial(self, trial: Trial) -> Trial:
+        self._jobs.save_trial(trial)
+        return trial
+
+    def _finish(self, job: Job, state: JobState, reason: str) -> Job:
+        current = self._jobs.get_job(job.id) or job
+        now = self._clock()
+        for trial in self._jobs.list_trials(job.id):
+            if not trial.state.finished:
+                mark = JobState.KILLED if state is JobState.KILLED else JobState.FAILURE
+                self._save_trial(trial.moved(mark, finished=now, reason=reason or "not run"))
+        done = current.moved(state, finished=now, reason=reason, started=current.started or now)
+        return self._save(done)
+
+    def _keep_logs(self, job: Job, work: Path) -> None:
+        """Commit the job's logs to the workspace's logs repo (the local copies stay too)."""
+        files = [(p.name, p) for p in sorted(work.glob("*.log")) if p.stat().st_size > 0]
+        if not files:
+            return
+        try:
+            ingest(
+                self._chunks,
+                self._commits,
+                repo_of(job.workspace, "logs"),
+                "master",
+                files,
+                prefix=f"/{job.id}",
+                message=f"logs of job {job.id}",
+                author=job.author,
+            )
+        except KaonError as exc:  # the workspace was killed meanwhile: local logs remain
+            log.warning("logs of job %s not committed: %s", job.id, exc.message)
+
+
+def _read_only(folder: Path) -> None:
+    for path in [folder, *folder.rglob("*")]:
+        mode = 0o555 if path.is_dir() else 0o444
+        path.chmod(mode)
+
+
+def _remove(*folders: Path) -> None:
+    for folder in folders:
+        if not folder.exists():
+            continue
+        for path in [folder, *folder.rglob("*")]:
+            if path.is_dir() and not path.is_symlink():
+                path.chmod(0o755)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,186 @@
+"""Workspaces and the bundles submitted to them.
+
+A workspace owns four repos: `<ws>-source` and `<ws>-data` (one branch per bundle name, whose
+head is the latest submission), `<ws>-models` (trained models, one branch per input
+combination) and `<ws>-logs` (build and run logs of every job). A bundle's id is its root tree
+digest: the same files always give the same id, whoever submits them and whenever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kaon.core.address import Ref
+from kaon.core.commit import Commit
+from kaon.core.errors import (
+    AlreadyExists,
+    InvalidBundle,
+    NotFound,
+    RepoNotFound,
+    WorkspaceNotFound,
+)
+from kaon.core.jobs import Bundle, WorkspaceName, workspace_name
+from kaon.core.tree import DirNode, FileNode, Tree
+from kaon.ports.jobs import JobStore, Workspace
+from kaon.services.files import FileService
+from kaon.services.repos import RepoService
+from kaon.services.trees import TreeStore
+
+KINDS = ("source", "data", "models", "logs")
+
+
+def repo_of(ws: str, kind: str) -> str:
+    return f"{ws}-{kind}"
+
+
+@dataclass(frozen=True)
+class Entrypoint:
+    """Where `train` sits in a source bundle, and its requirements."""
+
+    folder: str  # bundle-relative folder holding `train`, "" for the root
+    requirements: str  # bundle-relative path of requirements.txt
+
+
+class WorkspaceService:
+    def __init__(
+        self,
+        jobs: JobStore,
+        repos: RepoService,
+        trees: TreeStore,
+        files: FileService,
+        clock: Callable[[], float],
+    ) -> None:
+        self._jobs = jobs
+        self._repos = repos
+        self._trees = trees
+        self._files = files
+        self._clock = clock
+
+    # workspaces --------------------------------------------------------------------------
+    def create(self, name: str, author: str) -> Workspace:
+        ws = Workspace(workspace_name(name), self._clock(), author)
+        if self._jobs.get_workspace(ws.name) is not None:
+            raise AlreadyExists(
+                f"workspace '{ws.name}' already exists: use `kaon workspace set -n {ws.name}`"
+            )
+        for kind in KINDS:
+            with contextlib.suppress(AlreadyExists):  # left by an interrupted create: reused
+                self._repos.create_repo(repo_of(ws.name, kind), f"workspace {ws.name}: {kind}")
+        self._jobs.create_workspace(ws)
+        return ws
+
+    def get(self, name: str) -> Workspace:
+        ws = self._jobs.get_workspace(workspace_name(name))
+        if ws is None:
+            known = [w.name for w in self._jobs.list_workspaces()]
+            hint = f" (existing: {', '.join(known)})" if known else ""
+            raise WorkspaceNotFound(
+                f"workspace '{name}' does not exist: create it with "
+                f"`kaon workspace create -n {name}`{hint}"
+            )
+        return ws
+
+    def all(self) -> list[Workspace]:
+        return self._jobs.list_workspaces()
+
+    def repos(self, name: str) -> list[str]:
+        ws = self.get(name)
+        return [repo_of(ws.name, kind) for kind in KINDS]
+
+    def delete(self, name: str) -> None:
+        """Delete the workspace, its repos, jobs and models (jobs must be stopped first)."""
+        ws = self.get(name)
+        for kind in KINDS:
+            with contextlib.suppress(RepoNotFound):
+                self._repos.delete_repo(repo_of(ws.name, kind))
+        self._jobs.delete_workspace(ws.name)
+
+    def set_current(self, name: WorkspaceName, **bundles: dict[str, Any] | None) -> None:
+        current = dict(self.get(name).current)
+        current.update({k: v for k, v in bundles.items()})
+        self._jobs.set_current(name, current)
+
+    # bundles -----------------------------------------------------------------------------
+    def bundle(self, ws: str, kind: str, branch: str, ref: str, author: str) -> Bundle:
+        """The bundle at `ref` of branch `branch` in the workspace's `kind` repo, checked."""
+        workspace = self.get(ws)
+        if kind not in ("source", "data"):
+            raise InvalidBundle(f"unknown bundle kind {kind!r}: source or data")
+        repo = repo_of(workspace.name, kind)
+        commit = self._repos.resolve_required(repo, Ref(ref))
+        root = self._files.root(commit)
+        visible = [e for e in root.entries if not e.name.startswith(".")]
+        if not visible:
+            raise InvalidBundle(f"the {kind} bundle is empty: give a folder with files in it")
+        dirs = [e for e in visible if isinstance(e, DirNode)]
+        name = dirs[0].name if len(visible) == 1 and dirs else str(commit.branch)
+        bundle = Bundle(
+            kind=kind,
+            name=name,
+            repo=repo,
+            branch=str(commit.branch),
+            commit=str(commit.id),
+            digest=str(commit.tree),
+            author=author or commit.author,
+            size=commit.size,
+            files=commit.count,
+        )
+        if kind == "source":
+            self.entrypoint(bundle)
+        return bundle
+
+    def entrypoint(self, bundle: Bundle) -> Entrypoint:
+        """Find `train` (the shallowest file of that name) and the requirements beside it."""
+        commit = self._repos.resolve_required(bundle.repo, Ref(bundle.commit))
+        found: list[str] = []
+        level: list[tuple[str, Tree]] = [("", self._files.root(commit))]
+        while level and not found:
+            nxt: list[tuple[str, Tree]] = []
+            for folder, tree in level:
+                for entry in tree.entries:
+                    if isinstance(entry, FileNode) and entry.name == "train":
+                        found.append(folder)
+                    elif isinstance(entry, DirNode) and not entry.name.startswith("."):
+                        nxt.append((f"{folder}{entry.name}/", self._trees.load(entry.tree)))
+            level = nxt
+        if not found:
+            raise InvalidBundle(
+                f"source bundle {bundle.path}: no `train` file found; the bundle needs an "
+                "executable `train` (e.g. <bundle>/<name>/model/train) and a requirements.txt"
+            )
+        if len(found) > 1:
+            raise InvalidBundle(
+                f"source bundle {bundle.path}: several `train` files at the same depth "
+                f"({', '.join(f + 'train' for f in found)}): keep one"
+            )
+        folder = found[0]
+        head = self._read_head(commit, folder + "train", 2)
+        if head != b"#!":
+            raise InvalidBundle(
+                f"source bundle {bundle.path}: {folder}train does not start with a '#!' line "
+                "(add e.g. `#!/usr/bin/env python3` as its first line)"
+            )
+        for candidate in (folder + "requirements.txt", "requirements.txt"):
+            if self._exists(commit, candidate):
+                return Entrypoint(folder.rstrip("/"), candidate)
+        raise InvalidBundle(
+            f"source bundle {bundle.path}: no requirements.txt beside {folder}train "
+            "(an empty file is fine when the code needs only the standard library)"
+        )
+
+    def _exists(self, commit: Commit, path: str) -> bool:
+        try:
+            return isinstance(self._files.node(commit, "/" + path), FileNode)
+        except NotFound:
+            return False
+
+    def _read_head(self, commit: Commit, path: str, n: int) -> bytes:
+        node = self._files.node(commit, "/" + path)
+        if not isinstance(node, FileNode):
+            return b""
+        for piece in self._files.content(node):
+            return piece[:n]
+        return b""
