@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,7 +13,13 @@ from urllib.parse import urlparse
 
 from kaon.config import ServerSettings
 from kaon.core.errors import InvalidInput
+from kaon.db.jobs import SqlJobStore
 from kaon.db.sql import SqlMetadataStore
+from kaon.exec.local import LocalExecutor
+from kaon.exec.uv import UvEnvBuilder
+from kaon.ports.envbuilder import EnvBuilder
+from kaon.ports.executor import Executor
+from kaon.ports.jobs import JobStore
 from kaon.ports.metadata import MetadataStore
 from kaon.ports.objectstore import ObjectStore
 from kaon.services.chunks import ChunkStore
@@ -21,7 +28,9 @@ from kaon.services.files import FileService
 from kaon.services.gc import GarbageCollector
 from kaon.services.locks import SharedExclusiveLock
 from kaon.services.repos import RepoService
+from kaon.services.training import TrainingService
 from kaon.services.trees import TreeStore
+from kaon.services.workspaces import WorkspaceService
 from kaon.store.local import LocalObjectStore
 from kaon.store.memory import MemoryObjectStore
 
@@ -49,6 +58,34 @@ METADATA_STORES: dict[str, Callable[[str], MetadataStore]] = {
 }
 
 
+JOB_STORES: dict[str, Callable[[str], JobStore]] = {
+    "sqlite": SqlJobStore,
+    "postgresql": SqlJobStore,
+    "postgresql+psycopg": SqlJobStore,
+}
+
+EXECUTORS: dict[str, Callable[[ServerSettings], Executor]] = {
+    "local": lambda settings: LocalExecutor(),
+}
+
+ENV_BUILDERS: dict[str, Callable[[ServerSettings], EnvBuilder]] = {
+    "uv": lambda settings: UvEnvBuilder(settings.home / "envs"),
+}
+
+
+def _named(
+    registry: dict[str, Callable[[ServerSettings], T]],
+    name: str,
+    what: str,
+    settings: ServerSettings,
+) -> T:
+    factory = registry.get(name)
+    if factory is None:
+        known = ", ".join(sorted(registry))
+        raise InvalidInput(f"unsupported {what} {name!r}: use one of {known}")
+    return factory(settings)
+
+
 def _pick(registry: dict[str, Callable[[str], T]], url: str, what: str) -> T:
     scheme = urlparse(url).scheme
     factory = registry.get(scheme)
@@ -67,8 +104,13 @@ class Platform:
     files: FileService
     chunks: ChunkStore
     gc: GarbageCollector
+    jobs: JobStore
+    workspaces: WorkspaceService
+    training: TrainingService
 
     def close(self) -> None:
+        self.training.shutdown()
+        self.jobs.close()
         self.meta.close()
 
 
@@ -82,12 +124,35 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
     chunks = ChunkStore(objects, meta, gc_lock, clock)
     for pack in chunks.recover():
         log.warning("pack %s was lost by a crash before any commit used it: unindexed", pack)
-    return Platform(
+    commits = CommitService(meta, repos, trees, gc_lock, clock)
+    files = FileService(repos, trees, chunks)
+    jobs = _pick(JOB_STORES, settings.metadata_url, "metadata database")
+    workspaces = WorkspaceService(jobs, repos, trees, files, clock)
+    training = TrainingService(
+        jobs,
+        workspaces,
+        repos,
+        commits,
+        files,
+        chunks,
+        _named(ENV_BUILDERS, settings.env_builder, "environment builder", settings),
+        _named(EXECUTORS, settings.executor, "executor", settings),
+        settings.home / "jobs",
+        clock,
+        slots=settings.max_parallel or os.cpu_count() or 1,
+    )
+    platform = Platform(
         meta=meta,
         objects=objects,
         repos=repos,
-        commits=CommitService(meta, repos, trees, gc_lock, clock),
-        files=FileService(repos, trees, chunks),
+        commits=commits,
+        files=files,
         chunks=chunks,
         gc=GarbageCollector(meta, objects, trees, gc_lock, clock),
+        jobs=jobs,
+        workspaces=workspaces,
+        training=training,
     )
+    for job in training.recover():
+        log.warning("job %s was interrupted by a platform stop: marked JOB_FAILURE", job)
+    return platform

@@ -23,6 +23,9 @@ class ServerSettings:
     store_url: str
     host: str
     port: int
+    executor: str = "local"
+    env_builder: str = "uv"
+    max_parallel: int = 0  # trials running at once across jobs; 0: one per CPU
 
     @staticmethod
     def from_env(host: str | None = None, port: int | None = None) -> ServerSettings:
@@ -33,4 +36,7 @@ class ServerSettings:
             store_url=os.environ.get("KAON_STORE_URL") or f"file://{home / 'objects'}",
             host=host or os.environ.get("KAON_HOST") or "127.0.0.1",
             port=port if port is not None else int(os.environ.get("KAON_PORT") or DEFAULT_PORT),
+            executor=os.environ.get("KAON_EXECUTOR") or "local",
+            env_builder=os.environ.get("KAON_ENV_BUILDER") or "uv",
+            max_parallel=int(os.environ.get("KAON_MAX_PARALLEL") or 0),
         )

@@ -7,7 +7,7 @@ from fastapi import Depends, FastAPI
 from kaon import __version__
 from kaon.api import errors
 from kaon.api.deps import require_token
-from kaon.api.routes import admin, chunks, files, repos
+from kaon.api.routes import admin, chunks, files, repos, train, workspaces
 from kaon.app import Platform
 
 
@@ -22,6 +22,6 @@ def create_app(platform: Platform, token: str) -> FastAPI:
     errors.install(app)
     app.include_router(admin.open_router)
     secured = [Depends(require_token)]
-    for module in (admin, repos, files, chunks):
+    for module in (admin, repos, files, chunks, workspaces, train):
         app.include_router(module.router, dependencies=secured)
     return app

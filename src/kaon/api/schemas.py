@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 
@@ -106,3 +108,104 @@ class GcOut(BaseModel):
 class HealthOut(BaseModel):
     status: str
     version: str
+
+
+# -- workspaces and training ---------------------------------------------------------------
+
+
+class WorkspaceCreate(BaseModel):
+    name: str
+    author: str = ""
+
+
+class WorkspaceOut(BaseModel):
+    name: str
+    created: float
+    author: str
+    repos: list[str]
+    current: dict[str, Any]
+    jobs: int
+
+
+class BundleIn(BaseModel):
+    kind: str = Field(description="source or data")
+    branch: str = Field(description="the bundle branch the folder was put to")
+    ref: str = Field("", description="a commit of that branch (default: its head)")
+    author: str = ""
+
+
+class BundleOut(BaseModel):
+    kind: str
+    name: str
+    repo: str
+    branch: str
+    commit: str
+    digest: str
+    author: str
+    size: int
+    files: int
+    path: str
+
+
+class HyperIn(BaseModel):
+    space: dict[str, Any]
+    search: str = "grid"
+    trials: int | None = None
+    objective: str | None = None
+    direction: str = "maximize"
+
+
+class TrainIn(BaseModel):
+    author: str = ""
+    source: BundleIn | None = None
+    data: BundleIn | None = None
+    hyper: HyperIn | None = None
+    parallelism: int = Field(1, ge=1, le=256)
+    cpu: float | None = Field(None, gt=0)
+    memory: str | None = Field(None, description="e.g. 2Gi")
+    timeout: str | None = Field(None, description="e.g. 1h, 90s")
+    sandbox: bool = False
+
+
+class TrialOut(BaseModel):
+    index: int
+    params: dict[str, Any]
+    state: str
+    started: float | None
+    finished: float | None
+    exit_code: int | None
+    model_id: str | None
+    model_commit: str | None
+    model_path: str | None
+    metrics: dict[str, Any]
+    reason: str
+
+
+class JobOut(BaseModel):
+    id: str
+    workspace: str
+    state: str
+    created: float
+    started: float | None
+    finished: float | None
+    duration: float | None
+    author: str
+    source: BundleOut
+    data: BundleOut
+    hyper: dict[str, Any] | None
+    hyperopt: bool
+    parallelism: int
+    timeout: float | None
+    memory: int | None
+    cpu: float | None
+    sandbox: bool
+    reason: str
+    env: dict[str, Any]
+    process_time: float
+    trials: list[TrialOut]
+
+
+class LogOut(BaseModel):
+    text: str
+    offset: int
+    finished: bool

@@ -33,3 +33,59 @@ def time_ago(then: float, now: float) -> str:
         return "Less than a minute ago"
     text = human_duration(delta)
     return ("About " if text.startswith(("1 ", "an ")) else "") + text + " ago"
+
+
+_QUANTITY = {
+    "": 1,
+    "k": 1000,
+    "K": 1000,
+    "M": 1000**2,
+    "G": 1000**3,
+    "T": 1000**4,
+    "Ki": 1024,
+    "Mi": 1024**2,
+    "Gi": 1024**3,
+    "Ti": 1024**4,
+}
+
+
+def parse_memory(text: str) -> int:
+    """Kubernetes-style memory quantities: 512Mi, 2Gi, 1G, 1500000 (bytes)."""
+    from kaon.core.errors import InvalidInput
+
+    value = text.strip()
+    number = value.rstrip("kKMGTi")
+    suffix = value[len(number) :]
+    try:
+        amount = float(number)
+    except ValueError:
+        amount = -1
+    if suffix not in _QUANTITY or amount <= 0:
+        raise InvalidInput(f"invalid memory {text!r}: use e.g. 512Mi, 2Gi or 1G")
+    return int(amount * _QUANTITY[suffix])
+
+
+def parse_duration(text: str) -> float:
+    """Durations like 90, 90s, 10m, 1h, 1h30m (seconds when no unit)."""
+    from kaon.core.errors import InvalidInput
+
+    value = text.strip().lower()
+    total = 0.0
+    number = ""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        for ch in value:
+            if ch.isdigit() or ch == ".":
+                number += ch
+            elif ch in units and number:
+                total += float(number) * units[ch]
+                number = ""
+            else:
+                raise ValueError(ch)
+        if number:
+            total += float(number)
+    except ValueError:
+        total = 0
+    if total <= 0:
+        raise InvalidInput(f"invalid duration {text!r}: use e.g. 90s, 10m, 1h or 1h30m")
+    return total

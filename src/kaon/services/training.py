@@ -24,6 +24,7 @@ from kaon.core.errors import (
     JobNotFound,
     JobNotRunning,
     KaonError,
+    ModelNotFound,
 )
 from kaon.core.hyper import grid, random_points
 from kaon.core.jobs import (
@@ -32,6 +33,7 @@ from kaon.core.jobs import (
     Job,
     JobId,
     JobState,
+    ModelId,
     Resources,
     Trial,
     make_model_id,
@@ -101,6 +103,12 @@ class TrainingService:
 
     def trials(self, job: Job) -> list[Trial]:
         return self._jobs.list_trials(job.id)
+
+    def model(self, model_id: ModelId) -> Trial:
+        trial = self._jobs.find_model(model_id)
+        if trial is None:
+            raise ModelNotFound(f"there is no model '{model_id}': see `kaon train info`")
+        return trial
 
     def log_path(self, job: Job, kind: str) -> Path:
         return self._root / job.id / f"{kind}.log"

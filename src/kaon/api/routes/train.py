@@ -1,0 +1,135 @@
+"""Training jobs: deploy, list, info, logs, kill."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query
+
+from kaon.api.deps import platform
+from kaon.api.routes.workspaces import bundle_out
+from kaon.api.schemas import JobOut, LogOut, TrainIn, TrialOut
+from kaon.app import Platform
+from kaon.core.errors import InvalidInput
+from kaon.core.hyper import make_hyper
+from kaon.core.jobs import Bundle, Job, Resources, Trial, model_id
+from kaon.core.units import parse_duration, parse_memory
+from kaon.services.joblog import read_from
+
+router = APIRouter(tags=["train"])
+
+
+def trial_out(t: Trial) -> TrialOut:
+    return TrialOut(
+        index=t.index,
+        params=t.params,
+        state=t.state.value,
+        started=t.started,
+        finished=t.finished,
+        exit_code=t.exit_code,
+        model_id=t.model_id,
+        model_commit=t.model_commit,
+        model_path=t.model_path,
+        metrics=t.metrics,
+        reason=t.reason,
+    )
+
+
+def job_out(job: Job, trials: list[Trial] | None) -> JobOut:
+    r = job.resources
+    process = sum(
+        (t.finished or t.started or 0) - t.started for t in trials or [] if t.started is not None
+    )
+    return JobOut(
+        id=job.id,
+        workspace=job.workspace,
+        state=job.state.value,
+        created=job.created,
+        started=job.started,
+        finished=job.finished,
+        duration=job.duration,
+        author=job.author,
+        source=bundle_out(job.source),
+        data=bundle_out(job.data),
+        hyper=job.hyper.to_dict() if job.hyper else None,
+        hyperopt=job.hyperopt,
+        parallelism=r.parallelism,
+        timeout=r.timeout,
+        memory=r.memory,
+        cpu=r.cpu,
+        sandbox=r.sandbox,
+        reason=job.reason,
+        env=job.env,
+        process_time=process,
+        trials=[trial_out(t) for t in trials or []],
+    )
+
+
+@router.post("/v1/workspaces/{name}/train", response_model=JobOut, status_code=201)
+def deploy(name: str, body: TrainIn, p: Platform = Depends(platform)) -> JobOut:
+    def bundle(kind: str, given: object) -> Bundle | None:
+        if given is None:
+            return None
+        b = body.source if kind == "source" else body.data
+        assert b is not None
+        return p.workspaces.bundle(name, kind, b.branch, b.ref or b.branch, b.author or body.author)
+
+    hyper = None
+    if body.hyper is not None:
+        h = body.hyper
+        hyper = make_hyper(h.space, h.search, h.trials, h.objective, h.direction)
+    resources = Resources(
+        cpu=body.cpu,
+        memory=parse_memory(body.memory) if body.memory else None,
+        timeout=parse_duration(body.timeout) if body.timeout else None,
+        parallelism=body.parallelism,
+        sandbox=body.sandbox,
+    )
+    job, trials = p.training.deploy(
+        name,
+        body.author,
+        bundle("source", body.source),
+        bundle("data", body.data),
+        hyper,
+        resources,
+    )
+    return job_out(job, trials)
+
+
+@router.get("/v1/workspaces/{name}/jobs", response_model=list[JobOut])
+def list_jobs(name: str, p: Platform = Depends(platform)) -> list[JobOut]:
+    return [job_out(j, p.training.trials(j)) for j in p.training.jobs(name)]
+
+
+@router.get("/v1/jobs/{job}", response_model=JobOut)
+def get_job(job: str, p: Platform = Depends(platform)) -> JobOut:
+    found = p.training.get(job)
+    return job_out(found, p.training.trials(found))
+
+
+@router.delete("/v1/jobs/{job}", response_model=JobOut)
+def kill_job(job: str, p: Platform = Depends(platform)) -> JobOut:
+    killed = p.training.kill(job)
+    return job_out(killed, p.training.trials(killed))
+
+
+@router.get("/v1/jobs/{job}/logs", response_model=LogOut)
+def job_logs(
+    job: str,
+    kind: str = Query("train", description="train or build"),
+    offset: int = Query(0, ge=0),
+    p: Platform = Depends(platform),
+) -> LogOut:
+    """The job's log from byte `offset`; poll with the returned offset to follow it."""
+    if kind not in ("train", "build"):
+        raise InvalidInput(f"unknown log kind {kind!r}: train or build")
+    found = p.training.get(job)
+    data, end = read_from(p.training.log_path(found, kind), offset)
+    finished = found.state.finished and len(data) == 0
+    return LogOut(text=data.decode("utf-8", "replace"), offset=end, finished=finished)
+
+
+@router.get("/v1/models/{model}", response_model=JobOut)
+def get_model(model: str, p: Platform = Depends(platform)) -> JobOut:
+    """The job that produced a model, with that model's trial only."""
+    trial = p.training.model(model_id(model))
+    job = p.training.get(trial.job)
+    return job_out(job, [trial])

@@ -1,0 +1,59 @@
+"""Workspaces and their bundles."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from kaon.api.deps import platform
+from kaon.api.schemas import BundleIn, BundleOut, WorkspaceCreate, WorkspaceOut
+from kaon.app import Platform
+from kaon.core.jobs import ACTIVE_STATES, Bundle
+from kaon.ports.jobs import Workspace
+
+router = APIRouter(prefix="/v1/workspaces", tags=["workspaces"])
+
+
+def _out(p: Platform, ws: Workspace) -> WorkspaceOut:
+    return WorkspaceOut(
+        name=ws.name,
+        created=ws.created,
+        author=ws.author,
+        repos=p.workspaces.repos(ws.name),
+        current=ws.current,
+        jobs=len(p.jobs.list_jobs(ws.name)),
+    )
+
+
+def bundle_out(b: Bundle) -> BundleOut:
+    return BundleOut(**b.to_dict())
+
+
+@router.get("", response_model=list[WorkspaceOut])
+def list_workspaces(p: Platform = Depends(platform)) -> list[WorkspaceOut]:
+    return [_out(p, ws) for ws in p.workspaces.all()]
+
+
+@router.post("", response_model=WorkspaceOut, status_code=201)
+def create_workspace(body: WorkspaceCreate, p: Platform = Depends(platform)) -> WorkspaceOut:
+    return _out(p, p.workspaces.create(body.name, body.author))
+
+
+@router.get("/{name}", response_model=WorkspaceOut)
+def get_workspace(name: str, p: Platform = Depends(platform)) -> WorkspaceOut:
+    return _out(p, p.workspaces.get(name))
+
+
+@router.delete("/{name}", status_code=204)
+def kill_workspace(name: str, p: Platform = Depends(platform)) -> None:
+    """Kill the workspace's running jobs, then delete its repos, jobs and models."""
+    ws = p.workspaces.get(name)
+    for job in p.jobs.list_jobs(ws.name, ACTIVE_STATES):
+        p.training.kill(job.id)
+    p.workspaces.delete(ws.name)
+
+
+@router.post("/{name}/bundles", response_model=BundleOut)
+def set_bundle(name: str, body: BundleIn, p: Platform = Depends(platform)) -> BundleOut:
+    """Check the folder put to a bundle branch and name it (`/mnist:e23a2`)."""
+    bundle = p.workspaces.bundle(name, body.kind, body.branch, body.ref or body.branch, body.author)
+    return bundle_out(bundle)
