@@ -11,15 +11,17 @@ import sys
 
 import typer
 
-from kaon.cli import data, platform
+from kaon.cli import data, platform, train, workspace
 from kaon.core.errors import KaonError
 
 app = typer.Typer(
     name="kaon",
     help=(
         "kaon: versioned data repos, reproducible training and serving on one machine.\n\n"
-        "Start with `kaon repo create inputrepo` then "
+        "Data: `kaon repo create inputrepo`, "
         "`kaon put file inputrepo@master:/data/x.csv -f x.csv`. "
+        "Training: `kaon workspace create -n mnist`, `kaon template get --name mnist`, "
+        "`kaon train deploy -s templates/mnist/model-train -d templates/mnist/data`. "
         "The local platform starts on demand (`kaon up` / `kaon down` / `kaon status`)."
     ),
     no_args_is_help=True,
@@ -40,6 +42,9 @@ def _root(
 
 platform.register(app)
 data.register(app)
+app.add_typer(workspace.workspace_app, name="workspace")
+app.add_typer(workspace.template_app, name="template")
+train.register(app)
 
 
 def run() -> None:

@@ -77,3 +77,25 @@ def progress(description: str, total: int | None) -> Iterator[Any]:
 
 def success(message: str) -> None:
     sys.stderr.write(f"✔ {message}\n")
+
+
+def boxed(headers: Sequence[str], rows: Sequence[Sequence[object]], title: str = "") -> None:
+    """A ruled table like kaos' (PrettyTable, hrules=ALL): cells may span several lines."""
+    grid = [[str(c).split("\n") for c in r] for r in [list(headers), *rows]]
+    widths = [max(len(line) for r in grid for line in r[i]) for i in range(len(headers))]
+    rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+    out = [rule]
+    if title:
+        inner = len(rule) - 4
+        out += [f"| {title.center(inner)} |", rule]
+    for r in grid:
+        height = max(len(c) for c in r)
+        for k in range(height):
+            cells = [(c[k] if k < len(c) else "").center(w) for c, w in zip(r, widths, strict=True)]
+            out.append("| " + " | ".join(cells) + " |")
+        out.append(rule)
+    sys.stdout.write("\n".join(out) + "\n")
+
+
+def info(message: str) -> None:
+    sys.stderr.write(f"{message}\n")

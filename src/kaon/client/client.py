@@ -8,11 +8,14 @@ from kaon.client import local
 from kaon.client.connect import resolve_target
 from kaon.client.models import (
     BranchInfo,
+    BundleInfo,
     Change,
     CommitInfo,
     FileInfo,
     GcReport,
+    JobInfo,
     RepoInfo,
+    WorkspaceInfo,
     from_json,
 )
 from kaon.client.transport import Transport
@@ -143,6 +146,52 @@ class Client:
 
     def delete_file(self, repo: str, branch: str, path: str, message: str = "") -> CommitInfo:
         return self.commit(repo, branch, [], [path], message=message)
+
+    # workspaces and training ---------------------------------------------------------------
+    def create_workspace(self, name: str, author: str = "") -> WorkspaceInfo:
+        doc = self._json("POST", "/v1/workspaces", json_body={"name": name, "author": author})
+        return from_json(WorkspaceInfo, doc)
+
+    def list_workspaces(self) -> list[WorkspaceInfo]:
+        return [from_json(WorkspaceInfo, d) for d in self._json("GET", "/v1/workspaces")]
+
+    def get_workspace(self, name: str) -> WorkspaceInfo:
+        return from_json(WorkspaceInfo, self._json("GET", f"/v1/workspaces/{name}"))
+
+    def kill_workspace(self, name: str) -> None:
+        self._json("DELETE", f"/v1/workspaces/{name}")
+
+    def set_bundle(
+        self, workspace: str, kind: str, branch: str, ref: str = "", author: str = ""
+    ) -> BundleInfo:
+        """Check the folder put to a bundle branch and get its name (`/mnist:e23a2`)."""
+        body = {"kind": kind, "branch": branch, "ref": ref, "author": author}
+        doc = self._json("POST", f"/v1/workspaces/{workspace}/bundles", json_body=body)
+        return from_json(BundleInfo, doc)
+
+    def train(self, workspace: str, **body: Any) -> JobInfo:
+        """Submit a training job (see TrainIn in the API): source/data as {branch, ref},
+        hyper as {space, search, trials, objective, direction}, parallelism, timeout..."""
+        doc = self._json("POST", f"/v1/workspaces/{workspace}/train", json_body=body)
+        return JobInfo.from_doc(doc)
+
+    def list_jobs(self, workspace: str) -> list[JobInfo]:
+        return [JobInfo.from_doc(d) for d in self._json("GET", f"/v1/workspaces/{workspace}/jobs")]
+
+    def get_job(self, job: str) -> JobInfo:
+        return JobInfo.from_doc(self._json("GET", f"/v1/jobs/{job}"))
+
+    def kill_job(self, job: str) -> JobInfo:
+        return JobInfo.from_doc(self._json("DELETE", f"/v1/jobs/{job}"))
+
+    def job_logs(self, job: str, kind: str = "train", offset: int = 0) -> tuple[str, int, bool]:
+        """(text, next offset, finished): poll with the offset to follow a running job."""
+        doc = self._json("GET", f"/v1/jobs/{job}/logs", params={"kind": kind, "offset": offset})
+        return str(doc["text"]), int(doc["offset"]), bool(doc["finished"])
+
+    def get_model(self, model_id: str) -> JobInfo:
+        """The job that produced `model_id`, with that model's trial only."""
+        return JobInfo.from_doc(self._json("GET", f"/v1/models/{model_id}"))
 
     # chunks ------------------------------------------------------------------------------
     def missing_chunks(self, digests: list[str]) -> list[str]:

@@ -85,3 +85,79 @@ class TransferStats:
     sent_bytes: int
     cached_files: int
     seconds: float
+
+
+@dataclass(frozen=True)
+class WorkspaceInfo:
+    name: str
+    created: float
+    author: str
+    repos: list[str]
+    current: dict[str, Any]
+    jobs: int
+
+
+@dataclass(frozen=True)
+class BundleInfo:
+    kind: str
+    name: str
+    repo: str
+    branch: str
+    commit: str
+    digest: str
+    author: str
+    size: int
+    files: int
+    path: str  # /mnist:e23a2
+
+
+@dataclass(frozen=True)
+class TrialInfo:
+    index: int
+    params: dict[str, Any]
+    state: str
+    started: float | None
+    finished: float | None
+    exit_code: int | None
+    model_id: str | None
+    model_commit: str | None
+    model_path: str | None
+    metrics: dict[str, Any]
+    reason: str
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    id: str
+    workspace: str
+    state: str
+    created: float
+    started: float | None
+    finished: float | None
+    duration: float | None
+    author: str
+    source: BundleInfo
+    data: BundleInfo
+    hyper: dict[str, Any] | None
+    hyperopt: bool
+    parallelism: int
+    timeout: float | None
+    memory: int | None
+    cpu: float | None
+    sandbox: bool
+    reason: str
+    env: dict[str, Any]
+    process_time: float
+    trials: list[TrialInfo]
+
+    @property
+    def finished_state(self) -> bool:
+        return self.state in ("JOB_SUCCESS", "JOB_FAILURE", "JOB_KILLED")
+
+    @staticmethod
+    def from_doc(doc: dict[str, Any]) -> JobInfo:
+        fixed = dict(doc)
+        fixed["source"] = from_json(BundleInfo, doc["source"])
+        fixed["data"] = from_json(BundleInfo, doc["data"])
+        fixed["trials"] = [from_json(TrialInfo, t) for t in doc.get("trials", [])]
+        return from_json(JobInfo, fixed)

@@ -163,12 +163,21 @@ class Uploader:
         self._submitted: set[str] = set()  # chunks on their way: not sent twice by one put
 
     def put(
-        self, repo: str, branch: str, files: list[LocalFile], message: str = ""
+        self,
+        repo: str,
+        branch: str,
+        files: list[LocalFile],
+        message: str = "",
+        *,
+        replace: bool = False,
     ) -> tuple[CommitInfo, TransferStats]:
+        """Upload `files` as ONE commit; with `replace` the branch then holds exactly them."""
         started = time.time()
         hits = self._cache.lookup([f.key for f in files]) if self._cache else {}
         target = f"{self._client.endpoint}|{repo}|{branch}"
         base, known = self._cache.base(target) if self._cache else (None, {})
+        if replace:
+            base, known = None, {}
         changed: list[dict[str, Any]] = []  # what differs from `base`, if the head is still it
         learned: list[tuple[StatKey, list[tuple[str, int]]]] = []
         puts: list[dict[str, Any]] = []
@@ -203,7 +212,9 @@ class Uploader:
                 except BaseMoved:  # someone else committed since: send every file
                     commit = None
             if commit is None:
-                commit = self._commit(repo, branch, puts, owners, message, started, None)
+                commit = self._commit(
+                    repo, branch, puts, owners, message, started, None, ["/"] if replace else None
+                )
             if self._cache:
                 incremental = commit.parent is not None and commit.parent == base
                 self._cache.record(  # incremental: the unchanged rows are already right
@@ -240,11 +251,12 @@ class Uploader:
         message: str,
         started: float,
         base: str | None,
+        deletes: list[str] | None = None,
     ) -> CommitInfo:
         for attempt in range(3):
             try:
                 return self._client.commit(
-                    repo, branch, puts, message=message, started=started, base=base
+                    repo, branch, puts, deletes, message=message, started=started, base=base
                 )
             except MissingChunks as exc:  # unknown to this server, or reclaimed by gc: send
                 if attempt == 2:

@@ -1,0 +1,271 @@
+"""Training commands in kaos' grammar: `kaon train deploy -s <code> -d <data> [-h params.json]`,
+list, info, get, logs, build-logs, kill."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from kaon.cli.output import boxed, emit_json, info, progress, success
+from kaon.cli.workspace import client, user
+from kaon.core.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from kaon.client import Client
+    from kaon.client.models import BundleInfo, JobInfo
+
+JSON = typer.Option(False, "--json", help="Print JSON instead of tables.")
+JOB = typer.Option(None, "--job_id", "--job-id", "-j", help="Job id (or a unique prefix).")
+IND = typer.Option(None, "--ind", "-i", help="Row of the last `kaon train list`.")
+train_app = typer.Typer(
+    help="Train models from a source bundle (code + requirements.txt) and a data bundle.",
+    no_args_is_help=True,
+)
+BUILD_STATES = ("JOB_PENDING", "JOB_BUILDING")
+
+
+def job_ref(job: str | None, ind: int | None) -> str:
+    from kaon.client import state
+
+    if (job is None) == (ind is None):
+        raise InvalidInput("give exactly one of -j/--job_id or -i/--ind (see `kaon train list`)")
+    return job if job is not None else state.from_index("train", ind or 0)
+
+
+def _upload(c: Client, ws: str, kind: str, folder: Path, label: str) -> BundleInfo:
+    from kaon.client import bundles
+    from kaon.client.statcache import StatCache
+    from kaon.config import kaon_home
+
+    info(f"Submitting {label} bundle: {folder}")
+    cache = StatCache(kaon_home() / "cache" / "stat.db")
+    try:
+        total = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+        with progress(f"Uploading {label} bundle", total) as advance:
+            b = bundles.put_bundle(c, ws, kind, folder, cache, advance, user())
+    finally:
+        cache.close()
+    success(f"Setting {label} bundle: {b.path}")
+    return b
+
+
+def _hyper_table(space: dict[str, Any], search: str, trials: int) -> None:
+    from kaon.core.hyper import grid
+
+    if search != "grid":
+        info(f"\nHYPERPARAMETER SEARCH: {search}, {trials} trials over {sorted(space)}\n")
+        return
+    points = grid(space)
+    keys = sorted(space)
+    typer.echo(f"\nCURRENT HYPERPARAMETERS ({len(points)})\n")
+    boxed(["ind", *keys], [[i, *[p[k] for k in keys]] for i, p in enumerate(points)])
+
+
+@train_app.command("deploy", context_settings={"help_option_names": ["--help"]})
+def deploy(
+    source: Path = typer.Option(
+        None, "--source_bundle", "--source-bundle", "-s", help="Code folder."
+    ),
+    data: Path = typer.Option(None, "--data_bundle", "--data-bundle", "-d", help="Data folder."),
+    manifest: Path = typer.Option(
+        None, "--data_manifest", "--data-manifest", "-m", help='JSON lines {"url","path"}.'
+    ),
+    hyperparams: Path = typer.Option(
+        None, "--hyperparams", "-h", help="JSON of lists: every combination is a trial."
+    ),
+    search: str = typer.Option("grid", "--search", help="grid, random or optuna."),
+    trials: int = typer.Option(None, "--trials", help="Trials for random/optuna."),
+    objective: str = typer.Option(None, "--objective", help="Metric optuna optimises."),
+    direction: str = typer.Option("maximize", "--direction", help="maximize or minimize."),
+    parallelism: int = typer.Option(1, "--parallelism", "-p", min=1, help="Trials at once."),
+    cpu: float = typer.Option(None, "--cpu", help="CPUs per trial (recorded)."),
+    memory: str = typer.Option(None, "--memory", help="Memory limit per trial, e.g. 2Gi."),
+    timeout: str = typer.Option(None, "--timeout", help="Per trial, e.g. 90s, 10m, 1h."),
+    sandbox: bool = typer.Option(False, "--sandbox", help="No network, read-only inputs."),
+    wait: bool = typer.Option(False, "--wait", help="Wait for the job and exit 1 on failure."),
+    as_json: bool = JSON,
+) -> None:
+    """Submit a training job. Inputs not given are the workspace's latest (incremental
+    development): `-s` alone retrains the latest data with new code. --help only (-h is
+    --hyperparams, as in kaos)."""
+    from kaon.client import bundles, state
+    from kaon.core.hyper import parse_space
+
+    if data is not None and manifest is not None:
+        raise InvalidInput("give -d/--data_bundle or -m/--data_manifest, not both")
+    if not any(x is not None for x in (source, data, manifest, hyperparams)):
+        raise InvalidInput("give at least one of -s, -d, -m or -h (see `kaon train deploy --help`)")
+    space = None
+    if hyperparams is not None:
+        if not hyperparams.is_file():
+            raise InvalidInput(f"hyperparameters {hyperparams}: no such file")
+        space = parse_space(hyperparams.read_text(), str(hyperparams))
+    ws = state.require_workspace()
+    body: dict[str, Any] = {
+        "author": user(),
+        "parallelism": parallelism,
+        "cpu": cpu,
+        "memory": memory,
+        "timeout": timeout,
+        "sandbox": sandbox,
+    }
+    with client() as c:
+        c.get_workspace(ws)  # an unknown workspace fails before any upload
+        if source is not None:
+            b = _upload(c, ws, "source", source, "source")
+            body["source"] = {"kind": "source", "branch": b.branch, "ref": b.commit}
+        if data is not None:
+            b = _upload(c, ws, "data", data, "data")
+            body["data"] = {"kind": "data", "branch": b.branch, "ref": b.commit}
+        if manifest is not None:
+            entries = bundles.parse_manifest(manifest)
+            with tempfile.TemporaryDirectory(prefix="kaon-manifest-") as tmp:
+                folder = Path(tmp) / "manifest"
+                with progress(f"Fetching {len(entries)} files", len(entries)) as advance:
+                    bundles.fetch_manifest(entries, folder / "manifest", advance)
+                b = _upload(c, ws, "data", folder, "data manifest")
+            body["data"] = {"kind": "data", "branch": b.branch, "ref": b.commit}
+        if space is not None:
+            body["hyper"] = {
+                "space": space,
+                "search": search,
+                "trials": trials,
+                "objective": objective,
+                "direction": direction,
+            }
+        job = c.train(ws, **body)
+        if wait:
+            job = _wait(c, job.id)
+    if as_json:
+        emit_json(job)
+    else:
+        if job.hyper:
+            _hyper_table(job.hyper["space"], job.hyper["search"], job.hyper["trials"])
+        typer.echo("\nCURRENT TRAINING INPUTS\n")
+        hyper = f"✔\n/{job.hyper['digest'][:5]}/*" if job.hyper else "✗"
+        image = "⨂\n<building>" if job.state in BUILD_STATES else f"✔\n{job.source.path}"
+        boxed(["Image", "Data", "Hyperparams"], [[image, f"✔\n{job.data.path}", hyper]])
+        info(f"\nJob {job.id} {job.state}: follow it with `kaon train logs -j {job.id[:8]} -f`")
+    if wait and job.state != "JOB_SUCCESS":
+        info(f"Job {job.id} ended {job.state}: {job.reason}")
+        raise typer.Exit(1)
+
+
+def _wait(c: Client, job_id: str, timeout: float | None = None) -> JobInfo:
+    start = time.time()
+    while True:
+        job = c.get_job(job_id)
+        if job.finished_state:
+            return job
+        if timeout is not None and time.time() - start > timeout:
+            return job
+        time.sleep(0.2)
+
+
+def _started(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "?"
+
+
+def _duration(job: JobInfo) -> str:
+    return "?" if job.duration is None or not job.finished_state else str(round(job.duration))
+
+
+@train_app.command("list")
+def list_(as_json: bool = JSON) -> None:
+    """BUILDING and TRAINING tables (ind | duration | hyperopt | job_id | started | state)."""
+    from kaon.client import state
+
+    ws = state.require_workspace()
+    with client() as c:
+        jobs = c.list_jobs(ws)
+
+    def building(j: JobInfo) -> bool:
+        return j.state in BUILD_STATES or (
+            j.state != "JOB_SUCCESS" and not any(t.started for t in j.trials)
+        )
+
+    first = [j for j in jobs if building(j)]
+    rest = [j for j in jobs if not building(j)]
+    state.save_index("train", [j.id for j in first + rest])
+    if as_json:
+        emit_json(jobs)
+        return
+    if not jobs:
+        info("There are currently no training jobs: first run `kaon train deploy`")
+        return
+    headers = ["ind", "duration", "hyperopt", "job_id", "started", "state"]
+    rows = [
+        [i, _duration(j), j.hyperopt, j.id, _started(j.started or j.created), j.state]
+        for i, j in enumerate(first + rest)
+    ]
+    if first:
+        boxed(headers, rows[: len(first)], "BUILDING")
+    if rest:
+        boxed(headers, rows[len(first) :], "TRAINING")
+
+
+@train_app.command("kill")
+def kill(job: str = JOB, ind: int = IND) -> None:
+    """Stop a pending, building or running job (its processes are killed)."""
+    with client() as c:
+        killed = c.kill_job(job_ref(job, ind))
+    success(f"Job {killed.id} successfully killed ({killed.state})")
+
+
+def _print_log(c: Client, ref: str, kind: str, follow: bool, out: Path | None) -> None:
+    job = c.get_job(ref)
+    offset = 0
+    sink = open(out, "w") if out else None  # noqa: SIM115 - closed below
+    try:
+        while True:
+            text, offset, finished = c.job_logs(job.id, kind, offset)
+            if text:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+                if sink:
+                    sink.write(text)
+            if not follow or finished:
+                break
+            if not text:
+                time.sleep(0.3)
+    finally:
+        if sink:
+            sink.close()
+    if out:
+        info(f"Logs written to {out}")
+
+
+@train_app.command("logs")
+def logs(
+    job: str = JOB,
+    ind: int = IND,
+    follow: bool = typer.Option(False, "--follow", "-f", help="Follow until the job ends."),
+    out: Path = typer.Option(None, "--out", "-o", help="Also write the log to this file."),
+) -> None:
+    """A job's run log: `[YYYY-MM-DD HH:MM:SS] line`, trials prefixed in hyperparameter jobs."""
+    with client() as c:
+        _print_log(c, job_ref(job, ind), "train", follow, out)
+
+
+@train_app.command("build-logs")
+def build_logs(
+    job: str = JOB,
+    ind: int = IND,
+    follow: bool = typer.Option(False, "--follow", "-f", help="Follow until the job ends."),
+    out: Path = typer.Option(None, "--out", "-o", help="Also write the log to this file."),
+) -> None:
+    """A job's build log: the environment lock and install, the resolver's own errors."""
+    with client() as c:
+        _print_log(c, job_ref(job, ind), "build", follow, out)
+
+
+def register(app: typer.Typer) -> None:
+    from kaon.cli import trainview
+
+    trainview.register(train_app)
+    app.add_typer(train_app, name="train")

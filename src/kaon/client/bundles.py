@@ -1,0 +1,183 @@
+"""Source and data bundles on the client: checked locally (so mistakes are reported before
+anything is sent), put to the workspace's bundle branch as ONE commit, then named by the
+server (`/mnist:e23a2`). Remote data manifests are fetched in parallel into a folder first."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from kaon.client.client import Client
+from kaon.client.models import BundleInfo
+from kaon.client.statcache import StatCache
+from kaon.client.upload import Uploader, plan
+from kaon.core import paths
+from kaon.core.errors import InvalidBundle, InvalidInput
+
+Progress = Callable[[int], None]
+_BRANCH_CHARS = re.compile(r"[^A-Za-z0-9_\-]+")
+
+
+def bundle_branch(folder: Path) -> str:
+    """The branch a bundle folder goes to: its single top folder's name, else its own."""
+    entries = [e for e in folder.iterdir() if not e.name.startswith(".")]
+    name = entries[0].name if len(entries) == 1 and entries[0].is_dir() else folder.name
+    branch = _BRANCH_CHARS.sub("-", name).strip("-_")[:60] or "bundle"
+    return branch if branch[0].isalnum() else "b" + branch
+
+
+def _check_tree(folder: Path, what: str) -> None:
+    if not folder.exists():
+        raise InvalidBundle(f"{what} bundle {folder}: no such folder")
+    if not folder.is_dir():
+        raise InvalidBundle(f"{what} bundle {folder}: not a folder (give the folder, not a file)")
+    root = folder.resolve()
+    count = 0
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in dirnames + filenames:
+            full = Path(dirpath) / name
+            if full.is_symlink():
+                target = full.resolve()
+                if target != root and root not in target.parents:
+                    raise InvalidBundle(
+                        f"{what} bundle: {full} is a symbolic link to {target}, outside the "
+                        "bundle; copy the file in instead"
+                    )
+            elif name in filenames:
+                if not os.access(full, os.R_OK):
+                    raise InvalidBundle(f"{what} bundle: {full} is not readable")
+                count += 1
+    if count == 0:
+        raise InvalidBundle(f"{what} bundle {folder} is empty: it needs at least one file")
+
+
+def find_train(folder: Path) -> Path:
+    """The shallowest file named `train` (the kaos layout puts it in <name>/model/)."""
+    level = [folder]
+    while level:
+        found = [d / "train" for d in level if (d / "train").is_file()]
+        if len(found) > 1:
+            raise InvalidBundle(f"source bundle {folder}: several `train` files at one depth")
+        if found:
+            return found[0]
+        level = [
+            sub
+            for d in level
+            for sub in sorted(d.iterdir())
+            if sub.is_dir() and not sub.is_symlink() and not sub.name.startswith(".")
+        ]
+    raise InvalidBundle(
+        f"source bundle {folder}: no `train` file; put an executable `train` and a "
+        "requirements.txt in it (kaos layout: <bundle>/<name>/model/train)"
+    )
+
+
+def check_source(folder: Path) -> Path:
+    _check_tree(folder, "source")
+    train = find_train(folder)
+    if not os.access(train, os.X_OK):
+        raise InvalidBundle(f"{train} is not executable: run `chmod +x {train}`")
+    with open(train, "rb") as fh:
+        if fh.read(2) != b"#!":
+            raise InvalidBundle(
+                f"{train} has no '#!' first line: start it with e.g. `#!/usr/bin/env python3`"
+            )
+    if (
+        not (train.parent / "requirements.txt").is_file()
+        and not (folder / "requirements.txt").is_file()
+    ):
+        raise InvalidBundle(
+            f"no requirements.txt beside {train}: add one (empty if the code needs only the "
+            "standard library)"
+        )
+    return train
+
+
+def check_data(folder: Path) -> None:
+    _check_tree(folder, "data")
+
+
+def put_bundle(
+    client: Client,
+    workspace: str,
+    kind: str,
+    folder: Path,
+    cache: StatCache | None = None,
+    progress: Progress | None = None,
+    author: str = "",
+) -> BundleInfo:
+    """Upload `folder` to the workspace's `kind` repo (replacing the branch's content) and
+    return the bundle the server made of it."""
+    if kind == "source":
+        check_source(folder)
+    else:
+        check_data(folder)
+    branch = bundle_branch(folder)
+    files = plan(folder, "/", True)
+    commit, _ = Uploader(client, cache, progress).put(
+        f"{workspace}-{kind}", branch, files, f"{kind} bundle {folder.name}", replace=True
+    )
+    return client.set_bundle(workspace, kind, branch, commit.id, author)
+
+
+# remote data manifests ---------------------------------------------------------------------
+
+
+def parse_manifest(path: Path) -> list[tuple[str, str]]:
+    """(url, relative path) per line of a JSON-lines manifest, every line checked."""
+    if not path.is_file():
+        raise InvalidBundle(f"manifest {path}: no such file")
+    out: list[tuple[str, str]] = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            doc = json.loads(line)
+        except json.JSONDecodeError:
+            raise InvalidBundle(f"manifest {path}, line {n}: not a JSON object") from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("url"), str):
+            raise InvalidBundle(f'manifest {path}, line {n}: no "url" (expected {{"url", "path"}})')
+        if not isinstance(doc.get("path"), str) or not doc["path"].strip("/"):
+            raise InvalidBundle(
+                f'manifest {path}, line {n}: no "path" (expected {{"url", "path"}})'
+            )
+        try:
+            rel = paths.normalize(doc["path"]).lstrip("/")
+        except InvalidInput as exc:
+            raise InvalidBundle(f"manifest {path}, line {n}: {exc.message}") from None
+        if not doc["url"].startswith(("http://", "https://", "file://")):
+            raise InvalidBundle(f"manifest {path}, line {n}: url must be http(s):// or file://")
+        out.append((doc["url"], rel))
+    if not out:
+        raise InvalidBundle(f"manifest {path} is empty: one JSON line per file")
+    return out
+
+
+def fetch_manifest(
+    entries: list[tuple[str, str]], dest: Path, progress: Progress | None = None, workers: int = 8
+) -> None:
+    """Download every entry into `dest/<path>` in parallel; the first failure is reported."""
+    tick = progress or (lambda n: None)
+
+    def one(entry: tuple[str, str]) -> None:
+        url, rel = entry
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response, open(target, "wb") as out:
+                shutil.copyfileobj(response, out, 1 << 20)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise InvalidBundle(f"manifest: cannot fetch {url}: {reason}") from None
+        tick(1)
+
+    with ThreadPoolExecutor(workers) as pool:
+        for future in [pool.submit(one, e) for e in entries]:
+            future.result()

@@ -1,0 +1,74 @@
+"""The CLI's small local state in $KAON_HOME/cli.json: the current workspace and the ids
+behind the `ind` column of the last listing (so `-i 0` means the row shown as 0)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from kaon.config import kaon_home
+from kaon.core.errors import InvalidInput
+
+STATE_FILE = "cli.json"
+
+
+def _path() -> Path:
+    return kaon_home() / STATE_FILE
+
+
+def _read() -> dict[str, Any]:
+    try:
+        doc = json.loads(_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _write(doc: dict[str, Any]) -> None:
+    path = _path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(doc))
+    tmp.replace(path)
+
+
+def current_workspace() -> str | None:
+    name = os.environ.get("KAON_WORKSPACE") or _read().get("workspace")
+    return name if isinstance(name, str) and name else None
+
+
+def require_workspace() -> str:
+    name = current_workspace()
+    if name is None:
+        raise InvalidInput(
+            "no workspace is set: create one with `kaon workspace create -n <name>` "
+            "or pick one with `kaon workspace set -n <name>`"
+        )
+    return name
+
+
+def set_workspace(name: str | None) -> None:
+    doc = _read()
+    if name is None:
+        doc.pop("workspace", None)
+        doc.pop("index", None)
+    else:
+        doc["workspace"] = name
+    _write(doc)
+
+
+def save_index(kind: str, ids: list[str]) -> None:
+    doc = _read()
+    doc.setdefault("index", {})[kind] = ids
+    _write(doc)
+
+
+def from_index(kind: str, ind: int) -> str:
+    ids = _read().get("index", {}).get(kind)
+    if not isinstance(ids, list):
+        raise InvalidInput(f"index not available until running `kaon {kind} list`")
+    if not 0 <= ind < len(ids):
+        raise InvalidInput(f"index {ind} does not exist: run `kaon {kind} list` again")
+    return str(ids[ind])
