@@ -105,6 +105,11 @@ def deploy(
         if not hyperparams.is_file():
             raise InvalidInput(f"hyperparameters {hyperparams}: no such file")
         space = parse_space(hyperparams.read_text(), str(hyperparams))
+    if source is not None:  # every local input checked before anything is sent
+        bundles.check_source(source)
+    if data is not None:
+        bundles.check_data(data)
+    entries = bundles.parse_manifest(manifest) if manifest is not None else []
     ws = state.require_workspace()
     body: dict[str, Any] = {
         "author": user(),
@@ -123,7 +128,6 @@ def deploy(
             b = _upload(c, ws, "data", data, "data")
             body["data"] = {"kind": "data", "branch": b.branch, "ref": b.commit}
         if manifest is not None:
-            entries = bundles.parse_manifest(manifest)
             with tempfile.TemporaryDirectory(prefix="kaon-manifest-") as tmp:
                 folder = Path(tmp) / "manifest"
                 with progress(f"Fetching {len(entries)} files", len(entries)) as advance:
