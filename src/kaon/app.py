@@ -16,18 +16,21 @@ from kaon.core.errors import InvalidInput
 from kaon.db.jobs import SqlJobStore
 from kaon.db.sql import SqlMetadataStore
 from kaon.exec.local import LocalExecutor
+from kaon.exec.replicas import LocalReplicas
 from kaon.exec.uv import UvEnvBuilder
 from kaon.ports.envbuilder import EnvBuilder
 from kaon.ports.executor import Executor
 from kaon.ports.jobs import JobStore
 from kaon.ports.metadata import MetadataStore
 from kaon.ports.objectstore import ObjectStore
+from kaon.ports.replicas import Replicas
 from kaon.services.chunks import ChunkStore
 from kaon.services.commits import CommitService
 from kaon.services.files import FileService
 from kaon.services.gc import GarbageCollector
 from kaon.services.locks import SharedExclusiveLock
 from kaon.services.repos import RepoService
+from kaon.services.serving import ServingService
 from kaon.services.training import TrainingService
 from kaon.services.trees import TreeStore
 from kaon.services.workspaces import WorkspaceService
@@ -66,6 +69,10 @@ JOB_STORES: dict[str, Callable[[str], JobStore]] = {
 
 EXECUTORS: dict[str, Callable[[ServerSettings], Executor]] = {
     "local": lambda settings: LocalExecutor(),
+}
+
+REPLICAS: dict[str, Callable[[ServerSettings], Replicas]] = {
+    "local": lambda settings: LocalReplicas(settings.home / "serving"),
 }
 
 ENV_BUILDERS: dict[str, Callable[[ServerSettings], EnvBuilder]] = {
@@ -107,8 +114,10 @@ class Platform:
     jobs: JobStore
     workspaces: WorkspaceService
     training: TrainingService
+    serving: ServingService
 
     def close(self) -> None:
+        self.serving.shutdown()
         self.training.shutdown()
         self.jobs.close()
         self.meta.close()
@@ -128,6 +137,7 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
     files = FileService(repos, trees, chunks)
     jobs = _pick(JOB_STORES, settings.metadata_url, "metadata database")
     workspaces = WorkspaceService(jobs, repos, trees, files, clock)
+    envs = _named(ENV_BUILDERS, settings.env_builder, "environment builder", settings)
     training = TrainingService(
         jobs,
         workspaces,
@@ -135,11 +145,24 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         commits,
         files,
         chunks,
-        _named(ENV_BUILDERS, settings.env_builder, "environment builder", settings),
+        envs,
         _named(EXECUTORS, settings.executor, "executor", settings),
         settings.home / "jobs",
         clock,
         slots=settings.max_parallel or os.cpu_count() or 1,
+    )
+    serving = ServingService(
+        jobs,
+        workspaces,
+        training,
+        repos,
+        commits,
+        files,
+        chunks,
+        envs,
+        _named(REPLICAS, settings.executor, "executor", settings),
+        settings.home / "endpoints",
+        clock,
     )
     platform = Platform(
         meta=meta,
@@ -152,7 +175,10 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         jobs=jobs,
         workspaces=workspaces,
         training=training,
+        serving=serving,
     )
     for job in training.recover():
         log.warning("job %s was interrupted by a platform stop: marked JOB_FAILURE", job)
+    for endpoint in serving.recover():
+        log.info("endpoint %s restarting", endpoint)
     return platform

@@ -7,7 +7,8 @@ from fastapi import Depends, FastAPI
 from kaon import __version__
 from kaon.api import errors
 from kaon.api.deps import require_token
-from kaon.api.routes import admin, chunks, files, repos, train, workspaces
+from kaon.api.gateway import Gateway
+from kaon.api.routes import admin, chunks, files, repos, serve, train, workspaces
 from kaon.app import Platform
 
 
@@ -22,6 +23,11 @@ def create_app(platform: Platform, token: str) -> FastAPI:
     errors.install(app)
     app.include_router(admin.open_router)
     secured = [Depends(require_token)]
-    for module in (admin, repos, files, chunks, workspaces, train):
+    for module in (admin, repos, files, chunks, workspaces, train, serve):
         app.include_router(module.router, dependencies=secured)
     return app
+
+
+def create_asgi(platform: Platform, token: str) -> Gateway:
+    """The whole server: the prediction gateway in front of the API."""
+    return Gateway(platform, create_app(platform, token))

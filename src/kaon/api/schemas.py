@@ -209,3 +209,32 @@ class LogOut(BaseModel):
     text: str
     offset: int
     finished: bool
+
+
+class ServeIn(BaseModel):
+    author: str = ""
+    source: BundleIn
+    model_id: str | None = None
+    replicas: int = Field(1, ge=1, le=64)
+    batch: str | None = Field(None, description="MAX/WAITms, e.g. 32/5ms")
+    timeout: str | None = Field(None, description="per request, e.g. 30s")
+
+
+class EndpointOut(BaseModel):
+    name: str
+    workspace: str
+    state: str
+    created: float
+    started: float | None
+    author: str
+    source: BundleOut
+    model_id: str | None
+    replicas: int
+    ready: int
+    restarts: int
+    batch: str | None
+    timeout: float
+    url: str
+    reason: str
+    env: dict[str, Any]
+    served_commit: str | None

@@ -18,7 +18,7 @@ import sys
 
 import uvicorn
 
-from kaon.api.app import create_app
+from kaon.api.app import create_asgi
 from kaon.api.auth import ensure_token
 from kaon.app import build
 from kaon.config import SERVER_FILE, ServerSettings
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     tmp.replace(state)
     print(f"kaon server listening on {url} (home {settings.home})", file=sys.stderr, flush=True)
     config = uvicorn.Config(
-        create_app(platform, token),
+        create_asgi(platform, token),
         log_level=args.log_level,
         access_log=False,
         loop="auto",

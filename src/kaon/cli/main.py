@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from kaon.cli import data, platform, train, workspace
+from kaon.cli import data, platform, serve, train, workspace
 from kaon.core.errors import KaonError
 
 app = typer.Typer(
@@ -45,6 +45,7 @@ data.register(app)
 app.add_typer(workspace.workspace_app, name="workspace")
 app.add_typer(workspace.template_app, name="template")
 train.register(app)
+serve.register(app)
 
 
 def run() -> None:

@@ -100,6 +100,18 @@ def check_source(folder: Path) -> Path:
     return train
 
 
+def check_serve(folder: Path) -> Path:
+    """A serve bundle: a model.py (load_ctx, predict; checked by the server) somewhere."""
+    _check_tree(folder, "serve")
+    found = sorted(folder.rglob("model.py"), key=lambda p: len(p.parts))
+    if not found:
+        raise InvalidBundle(
+            f"serve bundle {folder}: no model.py; it needs a model.py defining "
+            "load_ctx(model_dir) and predict(payload, ctx), and a requirements.txt"
+        )
+    return found[0]
+
+
 def check_data(folder: Path) -> None:
     _check_tree(folder, "data")
 
@@ -115,7 +127,7 @@ def put_bundle(
 ) -> BundleInfo:
     """Upload `folder` to the workspace's `kind` repo (replacing the branch's content) and
     return the bundle the server made of it."""
-    if kind == "source":
+    if kind == "source" and not (folder.is_dir() and any(folder.rglob("model.py"))):
         check_source(folder)
     else:
         check_data(folder)

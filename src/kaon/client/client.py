@@ -11,6 +11,7 @@ from kaon.client.models import (
     BundleInfo,
     Change,
     CommitInfo,
+    EndpointInfo,
     FileInfo,
     GcReport,
     JobInfo,
@@ -192,6 +193,37 @@ class Client:
     def get_model(self, model_id: str) -> JobInfo:
         """The job that produced `model_id`, with that model's trial only."""
         return JobInfo.from_doc(self._json("GET", f"/v1/models/{model_id}"))
+
+    # endpoints ---------------------------------------------------------------------------
+    def serve(self, workspace: str, **body: Any) -> EndpointInfo:
+        """Deploy an endpoint (see ServeIn in the API): source as {branch, ref}, model_id,
+        replicas, batch ("32/5ms"), timeout ("30s")."""
+        doc = self._json("POST", f"/v1/workspaces/{workspace}/serve", json_body=body)
+        return EndpointInfo.from_doc(doc)
+
+    def list_endpoints(self, workspace: str) -> list[EndpointInfo]:
+        docs = self._json("GET", f"/v1/workspaces/{workspace}/endpoints")
+        return [EndpointInfo.from_doc(d) for d in docs]
+
+    def get_endpoint(self, name: str) -> EndpointInfo:
+        return EndpointInfo.from_doc(self._json("GET", f"/v1/endpoints/{name}"))
+
+    def kill_endpoint(self, name: str) -> EndpointInfo:
+        return EndpointInfo.from_doc(self._json("DELETE", f"/v1/endpoints/{name}"))
+
+    def endpoint_logs(
+        self, name: str, kind: str = "serve", offset: int = 0
+    ) -> tuple[str, int, bool]:
+        doc = self._json(
+            "GET", f"/v1/endpoints/{name}/logs", params={"kind": kind, "offset": offset}
+        )
+        return str(doc["text"]), int(doc["offset"]), bool(doc["finished"])
+
+    def predict(
+        self, name: str, body: bytes, content_type: str = "application/octet-stream"
+    ) -> tuple[int, dict[str, str], bytes]:
+        """POST to /<endpoint>/invocations: (status, headers, body)."""
+        return self.transport.raw("POST", f"/{name}/invocations", body, content_type)
 
     # chunks ------------------------------------------------------------------------------
     def missing_chunks(self, digests: list[str]) -> list[str]:

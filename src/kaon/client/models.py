@@ -161,3 +161,30 @@ class JobInfo:
         fixed["data"] = from_json(BundleInfo, doc["data"])
         fixed["trials"] = [from_json(TrialInfo, t) for t in doc.get("trials", [])]
         return from_json(JobInfo, fixed)
+
+
+@dataclass(frozen=True)
+class EndpointInfo:
+    name: str
+    workspace: str
+    state: str
+    created: float
+    started: float | None
+    author: str
+    source: BundleInfo
+    model_id: str | None
+    replicas: int
+    ready: int
+    restarts: int
+    batch: str | None
+    timeout: float
+    url: str
+    reason: str
+    env: dict[str, Any]
+    served_commit: str | None
+
+    @staticmethod
+    def from_doc(doc: dict[str, Any]) -> EndpointInfo:
+        fixed = dict(doc)
+        fixed["source"] = from_json(BundleInfo, doc["source"])
+        return from_json(EndpointInfo, fixed)

@@ -137,6 +137,15 @@ class Transport:
             "`kaon up`, or point the CLI elsewhere with `kaon init -e URL`"
         )
 
+    def raw(
+        self, method: str, path: str, body: bytes, content_type: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        """A request whose HTTP errors are returned, not raised (the gateway's answers)."""
+        headers = dict(self._headers) | {"Content-Type": content_type}
+        response = self._send(method, self._base + path, body, headers)
+        data = response.read()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         with self.open(method, path, **kwargs) as response:
             return response.json()

@@ -13,6 +13,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Row, delete, exc, insert, select, update
 
+from kaon.core.endpoints import Endpoint
 from kaon.core.errors import AlreadyExists, WorkspaceNotFound
 from kaon.core.ids import is_hex
 from kaon.core.jobs import (
@@ -208,6 +209,7 @@ class SqlJobStore:
         with self._writer.begin() as conn:
             jobs = select(schema.jobs.c.id).where(schema.jobs.c.workspace == name)
             conn.execute(delete(schema.trials).where(schema.trials.c.job.in_(jobs)))
+            conn.execute(delete(schema.endpoints).where(schema.endpoints.c.workspace == name))
             conn.execute(delete(schema.jobs).where(schema.jobs.c.workspace == name))
             conn.execute(delete(schema.workspaces).where(schema.workspaces.c.name == name))
 
@@ -296,3 +298,50 @@ class SqlJobStore:
         with self._engine.connect() as conn:
             row = conn.execute(select(t).where(t.c.model_id == model_id).limit(1)).first()
         return None if row is None else _trial(row)
+
+    # -- endpoints -------------------------------------------------------------------------
+
+    @_guarded
+    def add_endpoint(self, endpoint: Endpoint) -> None:
+        row = {
+            "name": endpoint.name,
+            "workspace": endpoint.workspace,
+            "state": endpoint.state.value,
+            "created": endpoint.created,
+            "doc": json.dumps(endpoint.to_doc()),
+        }
+        with self._writer.begin() as conn:
+            conn.execute(insert(schema.endpoints), row)
+
+    @_guarded
+    def save_endpoint(self, endpoint: Endpoint) -> None:
+        t = schema.endpoints
+        with self._writer.begin() as conn:
+            conn.execute(
+                update(t)
+                .where(t.c.name == endpoint.name)
+                .values(state=endpoint.state.value, doc=json.dumps(endpoint.to_doc()))
+            )
+
+    @_guarded
+    def get_endpoint(self, name: str) -> Endpoint | None:
+        t = schema.endpoints
+        with self._engine.connect() as conn:
+            row = conn.execute(select(t).where(t.c.name == name)).first()
+        return None if row is None else _endpoint(row)
+
+    @_guarded
+    def list_endpoints(self, workspace: WorkspaceName | None = None) -> list[Endpoint]:
+        t = schema.endpoints
+        stmt = select(t).order_by(t.c.created.desc(), t.c.name)
+        if workspace is not None:
+            stmt = stmt.where(t.c.workspace == workspace)
+        with self._engine.connect() as conn:
+            return [_endpoint(r) for r in conn.execute(stmt)]
+
+
+def _endpoint(row: Row[Any]) -> Endpoint:
+    m = row._mapping
+    return Endpoint.from_doc(
+        m["name"], m["workspace"], m["state"], float(m["created"]), json.loads(m["doc"])
+    )

@@ -111,3 +111,14 @@ trials = Table(
     PrimaryKeyConstraint("job", "ind"),
     Index(None, "model_id"),
 )
+
+endpoints = Table(
+    "endpoints",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("workspace", String, ForeignKey("workspaces.name", ondelete="CASCADE"), nullable=False),
+    Column("state", String, nullable=False),
+    Column("created", Double, nullable=False),
+    Column("doc", Text, nullable=False),  # JSON: bundle, model id, replicas, env, reason
+    Index(None, "workspace", "created"),
+)

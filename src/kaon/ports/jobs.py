@@ -1,4 +1,4 @@
-"""JobStore: workspaces, training jobs and their trials (metadata database)."""
+"""JobStore: workspaces, training jobs and their trials, endpoints (metadata database)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from kaon.core.endpoints import Endpoint
 from kaon.core.jobs import Job, JobId, JobState, ModelId, Trial, WorkspaceName
 
 
@@ -55,3 +56,14 @@ class JobStore(Protocol):
     def find_model(self, model_id: ModelId) -> Trial | None: ...
 
     def close(self) -> None: ...
+
+    # endpoints ---------------------------------------------------------------------------
+    def add_endpoint(self, endpoint: Endpoint) -> None: ...
+
+    def save_endpoint(self, endpoint: Endpoint) -> None: ...
+
+    def get_endpoint(self, name: str) -> Endpoint | None: ...
+
+    def list_endpoints(self, workspace: WorkspaceName | None = None) -> list[Endpoint]:
+        """Newest first; all workspaces when `workspace` is None."""
+        ...

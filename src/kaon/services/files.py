@@ -9,7 +9,7 @@ from kaon.core import paths
 from kaon.core.address import Ref
 from kaon.core.commit import Commit
 from kaon.core.errors import InvalidInput, PathNotFound
-from kaon.core.ids import CommitId
+from kaon.core.ids import CommitId, Digest
 from kaon.core.tree import EMPTY_TREE, DirNode, FileNode, Node, Tree, lookup, walk_files
 from kaon.services.chunks import ChunkStore
 from kaon.services.repos import RepoService
@@ -56,6 +56,9 @@ class FileService:
 
     def root(self, commit: Commit | None) -> Tree:
         return self._trees.load(commit.tree) if commit and commit.tree else EMPTY_TREE
+
+    def load_tree(self, tree: Digest) -> Tree:
+        return self._trees.load(tree)
 
     def node(self, commit: Commit | None, path: str) -> Node | Tree:
         return lookup(self.root(commit), paths.normalize(path), self._trees.load)

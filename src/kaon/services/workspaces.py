@@ -1,8 +1,9 @@
 """Workspaces and the bundles submitted to them.
 
-A workspace owns four repos: `<ws>-source` and `<ws>-data` (one branch per bundle name, whose
+A workspace owns six repos: `<ws>-source` and `<ws>-data` (one branch per bundle name, whose
 head is the latest submission), `<ws>-models` (trained models, one branch per input
-combination) and `<ws>-logs` (build and run logs of every job). A bundle's id is its root tree
+combination), `<ws>-logs` (build and run logs of every job), `<ws>-endpoints` (what each
+endpoint serves: bundle + model files) and `<ws>-feedback` (feedback on predictions). A bundle's id is its root tree
 digest: the same files always give the same id, whoever submits them and whenever.
 """
 
@@ -29,7 +30,7 @@ from kaon.services.files import FileService
 from kaon.services.repos import RepoService
 from kaon.services.trees import TreeStore
 
-KINDS = ("source", "data", "models", "logs")
+KINDS = ("source", "data", "models", "logs", "endpoints", "feedback")
 
 
 def repo_of(ws: str, kind: str) -> str:

@@ -49,6 +49,9 @@ def kill_workspace(name: str, p: Platform = Depends(platform)) -> None:
     ws = p.workspaces.get(name)
     for job in p.jobs.list_jobs(ws.name, ACTIVE_STATES):
         p.training.kill(job.id)
+    for endpoint in p.jobs.list_endpoints(ws.name):
+        if endpoint.state.value != "PIPELINE_KILLED":
+            p.serving.kill(endpoint.name)
     p.workspaces.delete(ws.name)
 
 

@@ -1,0 +1,236 @@
+"""Serving commands in kaos' grammar: `kaon serve deploy -s <bundle> -m <model id>`, list,
+get, logs, build-logs, kill, predict."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from kaon.cli.output import boxed, emit_json, info, progress, success
+from kaon.cli.train import _upload
+from kaon.cli.workspace import client, user
+from kaon.core.errors import InvalidInput, KaonError
+
+if TYPE_CHECKING:
+    from kaon.client import Client
+    from kaon.client.models import EndpointInfo
+
+JSON = typer.Option(False, "--json", help="Print JSON instead of tables.")
+ENDPOINT = typer.Option(None, "--endpoint", "-e", help="Endpoint name (serve-<ws>-<hex>).")
+IND = typer.Option(None, "--ind", "-i", help="Row of the last `kaon serve list`.")
+serve_app = typer.Typer(
+    help="Serve trained models as HTTP endpoints (serve bundle: model.py + requirements.txt).",
+    no_args_is_help=True,
+)
+
+
+def endpoint_ref(name: str | None, ind: int | None) -> str:
+    from kaon.client import state
+
+    if (name is None) == (ind is None):
+        raise InvalidInput("give exactly one of -e/--endpoint or -i/--ind (see `kaon serve list`)")
+    return name if name is not None else state.from_index("serve", ind or 0)
+
+
+@serve_app.command("deploy")
+def deploy(
+    source: Path = typer.Option(
+        ..., "--source_bundle", "--source-bundle", "-s", help="Serve bundle."
+    ),
+    model_id: str = typer.Option(None, "--model_id", "--model-id", "-m", help="Trained model."),
+    replicas: int = typer.Option(1, "--replicas", min=1, help="Processes serving it."),
+    batch: str = typer.Option(None, "--batch", help="Group requests: MAX/WAITms, e.g. 32/5ms."),
+    timeout: str = typer.Option(None, "--timeout", help="Per request (default 30s)."),
+    wait: bool = typer.Option(False, "--wait", help="Wait until it answers (exit 1 if it fails)."),
+    as_json: bool = JSON,
+) -> None:
+    """Deploy an endpoint: the serve bundle with the model's files beside its model.py."""
+    from kaon.client import bundles, state
+
+    bundles.check_serve(source)
+    ws = state.require_workspace()
+    with client() as c:
+        c.get_workspace(ws)
+        if model_id:
+            c.get_model(model_id)  # an unknown model fails before the upload
+            success(f"Adding trained model_id: {model_id}")
+        b = _upload(c, ws, "source", source, "source")
+        body: dict[str, Any] = {
+            "author": user(),
+            "source": {"kind": "source", "branch": b.branch, "ref": b.commit},
+            "model_id": model_id,
+            "replicas": replicas,
+            "batch": batch,
+            "timeout": timeout,
+        }
+        endpoint = c.serve(ws, **body)
+        if wait:
+            endpoint = wait_running(c, endpoint.name)
+    if as_json:
+        emit_json(endpoint)
+    else:
+        info(f"Endpoint {endpoint.name} {endpoint.state}: http://{endpoint.url}")
+    if wait and endpoint.state != "PIPELINE_RUNNING":
+        info(f"Endpoint {endpoint.name} did not start: {endpoint.reason}")
+        raise typer.Exit(1)
+
+
+def wait_running(c: Client, name: str, timeout: float = 600) -> EndpointInfo:
+    deadline = time.time() + timeout
+    while True:
+        e = c.get_endpoint(name)
+        if e.state in ("PIPELINE_RUNNING", "PIPELINE_FAILURE", "PIPELINE_KILLED"):
+            return e
+        if time.time() > deadline:
+            return e
+        time.sleep(0.1)
+
+
+def _created(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+@serve_app.command("list")
+def list_(as_json: bool = JSON) -> None:
+    """BUILDING and RUNNING tables: ind | created_at | name | state | url | user."""
+    from kaon.client import state
+
+    ws = state.require_workspace()
+    with client() as c:
+        endpoints = c.list_endpoints(ws)
+    building = [e for e in endpoints if e.state == "PIPELINE_STARTING" and not e.served_commit]
+    running = [e for e in endpoints if e not in building]
+    state.save_index("serve", [e.name for e in building + running])
+    if as_json:
+        emit_json(endpoints)
+        return
+    if not endpoints:
+        info("There are currently no endpoints: first run `kaon serve deploy`")
+        return
+    headers = ["ind", "created_at", "name", "state", "url", "user"]
+    rows = [
+        [i, _created(e.created), e.name, e.state, e.url, e.author]
+        for i, e in enumerate(building + running)
+    ]
+    if building:
+        boxed(headers, rows[: len(building)], "BUILDING")
+    if running:
+        boxed(headers, rows[len(building) :], "RUNNING")
+
+
+@serve_app.command("get")
+def get(
+    endpoint: str = ENDPOINT,
+    ind: int = IND,
+    out: Path = typer.Option(Path(), "--out_dir", "--out-dir", "-o", help="Parent folder."),
+) -> None:
+    """Download what an endpoint serves (bundle + model files) into
+    <out>/<workspace>/<endpoint>/code/<name>:<hash>/."""
+    from kaon.client import download
+
+    with client() as c:
+        e = c.get_endpoint(endpoint_ref(endpoint, ind))
+        if not e.served_commit:
+            raise InvalidInput(f"endpoint {e.name} has not been built yet: see `kaon serve list`")
+        repo = f"{e.workspace}-endpoints"
+        files = c.list_files(repo, e.served_commit, "/")
+        inner = files[0].path if len(files) == 1 and files[0].type == "dir" else "/"
+        dest = out / e.workspace / e.name / "code" / f"{e.source.name}:{e.source.digest[:5]}"
+        info(f"Extracting serve bundle: {out / e.workspace / e.name}")
+        size = c.stat(repo, e.served_commit, inner).size
+        with progress("Extracting serve bundle", size) as advance:
+            download.get_dir(c, repo, e.served_commit, inner, dest, advance)
+    success(f"Extracted to {dest}")
+
+
+def _logs(name: str, kind: str, follow: bool, out: Path | None) -> None:
+    with client() as c:
+        offset = 0
+        sink = open(out, "w") if out else None  # noqa: SIM115 - closed below
+        try:
+            while True:
+                text, offset, finished = c.endpoint_logs(name, kind, offset)
+                if text:
+                    sys.stdout.write(text)
+                    sys.stdout.flush()
+                    if sink:
+                        sink.write(text)
+                if not follow or finished:
+                    break
+                if not text:
+                    time.sleep(0.3)
+        finally:
+            if sink:
+                sink.close()
+
+
+@serve_app.command("logs")
+def logs(
+    endpoint: str = ENDPOINT,
+    ind: int = IND,
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
+    out: Path = typer.Option(None, "--out", "-o", help="Also write the log to this file."),
+) -> None:
+    """The replicas' output, timestamped: start-up, errors with full tracebacks."""
+    _logs(endpoint_ref(endpoint, ind), "serve", follow, out)
+
+
+@serve_app.command("build-logs")
+def build_logs(
+    job: str = typer.Option(None, "--job_id", "--job-id", "-j", help="Endpoint name."),
+    endpoint: str = ENDPOINT,
+    ind: int = IND,
+    out: Path = typer.Option(None, "--out", "-o", help="Also write the log to this file."),
+) -> None:
+    """How the endpoint's environment was built (lock, install, errors)."""
+    _logs(endpoint_ref(job or endpoint, ind), "build", False, out)
+
+
+@serve_app.command("kill")
+def kill(
+    endpoint: str = ENDPOINT,
+    ind: int = IND,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Stop an endpoint's replicas."""
+    name = endpoint_ref(endpoint, ind)
+    if not yes and not typer.confirm(f"Are you sure about killing endpoint {name}?"):
+        raise typer.Exit(1)
+    with client() as c:
+        c.kill_endpoint(name)
+    success(f"Successfully killed endpoint {name}")
+
+
+@serve_app.command("predict")
+def predict(
+    endpoint: str = ENDPOINT,
+    ind: int = IND,
+    file: Path = typer.Option(..., "--file", "-f", help="Payload (JSON or any bytes)."),
+    content_type: str = typer.Option(None, "--content-type", help="Default: by extension."),
+) -> None:
+    """Send one payload to an endpoint and print its answer (exit 1 on an error answer)."""
+    name = endpoint_ref(endpoint, ind)
+    if not file.is_file():
+        raise InvalidInput(f"{file}: no such file")
+    ctype = content_type or (
+        "application/json" if file.suffix == ".json" else "application/octet-stream"
+    )
+    with client() as c:
+        status, headers, body = c.predict(name, file.read_bytes(), ctype)
+    if status != 200:
+        try:
+            message = json.loads(body).get("error", body.decode("utf-8", "replace"))
+        except ValueError:
+            message = body.decode("utf-8", "replace")
+        raise KaonError(f"{name} answered HTTP {status}: {message}")
+    sys.stdout.write(body.decode("utf-8", "replace") + "\n")
+    info(f"model {headers.get('x-kaon-model-id', '?')}, request {headers.get('x-request-id', '?')}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(serve_app, name="serve")
