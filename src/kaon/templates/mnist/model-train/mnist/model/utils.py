@@ -1,0 +1,74 @@
+"""Helpers for the mnist training script: the kaon run contract and CSV loading."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+
+def output_dir() -> Path:
+    """`./train <output-dir>`; KAON_OUTPUT_DIR is the same path."""
+    arg = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("KAON_OUTPUT_DIR")
+    if not arg:
+        sys.exit("usage: ./train <output-dir>")
+    return Path(arg)
+
+
+def data_dir() -> Path:
+    """The folder holding features/: the data bundle (KAON_DATA_DIR) or a folder one level
+    down in it (a bundle fetched from a manifest); outside kaon, the template's data/."""
+    env = os.environ.get("KAON_DATA_DIR")
+    if not env:
+        local = HERE.parents[2] / "data"  # templates/mnist/data when run in place
+        if local.is_dir():
+            return local
+        sys.exit("KAON_DATA_DIR is not set (train with: kaon train deploy ... -d <data folder>)")
+    root = Path(env)
+    found = (
+        [root]
+        if (root / "features").is_dir()
+        else sorted(p.parent for p in root.glob("*/features"))
+    )
+    if len(found) != 1:
+        sys.exit(f"expected one features/ folder in the data bundle {root}, found {len(found)}")
+    return found[0]
+
+
+def load_params() -> dict:
+    """params.json beside this file; kaon has already merged the trial's hyperparameters
+    over it, and merging KAON_HYPERPARAMS again is a no-op (it helps when run by hand)."""
+    params = json.loads((HERE / "params.json").read_text())
+    params.update(json.loads(os.environ.get("KAON_HYPERPARAMS") or "{}"))
+    return params
+
+
+def seed_everything() -> int:
+    seed = int(os.environ.get("KAON_SEED") or "0")
+    random.seed(seed)
+    np.random.seed(seed)
+    return seed
+
+
+def load_split(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """features/<split>/<split>.csv: a header, the label first, then 64 pixels (0-16)."""
+    path = root / "features" / split / f"{split}.csv"
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], rows[1:]
+    if header[0] != "label" or len(header) != 65:
+        sys.exit(f"{path}: expected a header 'label' + 64 pixel columns, got {len(header)} columns")
+    table = np.asarray(body, dtype=np.float64)
+    return table[:, 1:], table[:, 0].astype(np.int64)
+
+
+def write_json(path: Path, obj: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
