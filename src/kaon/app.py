@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 from kaon.config import ServerSettings
 from kaon.core.errors import InvalidInput
 from kaon.db.jobs import SqlJobStore
+from kaon.db.provenance import SqlProvenanceStore
 from kaon.db.sql import SqlMetadataStore
 from kaon.exec.local import LocalExecutor
 from kaon.exec.replicas import LocalReplicas
@@ -22,6 +23,7 @@ from kaon.ports.envbuilder import EnvBuilder
 from kaon.ports.executor import Executor
 from kaon.ports.jobs import JobStore
 from kaon.ports.metadata import MetadataStore
+from kaon.ports.provenance import ProvenanceStore
 from kaon.ports.objectstore import ObjectStore
 from kaon.ports.replicas import Replicas
 from kaon.services.chunks import ChunkStore
@@ -29,7 +31,9 @@ from kaon.services.commits import CommitService
 from kaon.services.files import FileService
 from kaon.services.gc import GarbageCollector
 from kaon.services.locks import SharedExclusiveLock
+from kaon.services.provenance import ProvenanceService
 from kaon.services.repos import RepoService
+from kaon.services.runtime import install_runtime
 from kaon.services.serving import ServingService
 from kaon.services.training import TrainingService
 from kaon.services.trees import TreeStore
@@ -65,6 +69,12 @@ JOB_STORES: dict[str, Callable[[str], JobStore]] = {
     "sqlite": SqlJobStore,
     "postgresql": SqlJobStore,
     "postgresql+psycopg": SqlJobStore,
+}
+
+PROVENANCE_STORES: dict[str, Callable[[str], ProvenanceStore]] = {
+    "sqlite": SqlProvenanceStore,
+    "postgresql": SqlProvenanceStore,
+    "postgresql+psycopg": SqlProvenanceStore,
 }
 
 EXECUTORS: dict[str, Callable[[ServerSettings], Executor]] = {
@@ -115,10 +125,13 @@ class Platform:
     workspaces: WorkspaceService
     training: TrainingService
     serving: ServingService
+    provenance_store: ProvenanceStore
+    provenance: ProvenanceService
 
     def close(self) -> None:
         self.serving.shutdown()
         self.training.shutdown()
+        self.provenance_store.close()
         self.jobs.close()
         self.meta.close()
 
@@ -138,6 +151,8 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
     jobs = _pick(JOB_STORES, settings.metadata_url, "metadata database")
     workspaces = WorkspaceService(jobs, repos, trees, files, clock)
     envs = _named(ENV_BUILDERS, settings.env_builder, "environment builder", settings)
+    provenance_store = _pick(PROVENANCE_STORES, settings.metadata_url, "metadata database")
+    provenance = ProvenanceService(provenance_store)
     training = TrainingService(
         jobs,
         workspaces,
@@ -150,6 +165,8 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         settings.home / "jobs",
         clock,
         slots=settings.max_parallel or os.cpu_count() or 1,
+        provenance=provenance,
+        runtime=install_runtime(settings.home / "runtime"),
     )
     serving = ServingService(
         jobs,
@@ -163,6 +180,7 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         _named(REPLICAS, settings.executor, "executor", settings),
         settings.home / "endpoints",
         clock,
+        provenance,
     )
     platform = Platform(
         meta=meta,
@@ -176,6 +194,8 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         workspaces=workspaces,
         training=training,
         serving=serving,
+        provenance_store=provenance_store,
+        provenance=provenance,
     )
     for job in training.recover():
         log.warning("job %s was interrupted by a platform stop: marked JOB_FAILURE", job)

@@ -8,7 +8,16 @@ from kaon import __version__
 from kaon.api import errors
 from kaon.api.deps import require_token
 from kaon.api.gateway import Gateway
-from kaon.api.routes import admin, chunks, files, repos, serve, train, workspaces
+from kaon.api.routes import (
+    admin,
+    chunks,
+    files,
+    provenance,
+    repos,
+    serve,
+    train,
+    workspaces,
+)
 from kaon.app import Platform
 
 
@@ -23,7 +32,7 @@ def create_app(platform: Platform, token: str) -> FastAPI:
     errors.install(app)
     app.include_router(admin.open_router)
     secured = [Depends(require_token)]
-    for module in (admin, repos, files, chunks, workspaces, train, serve):
+    for module in (admin, repos, files, chunks, workspaces, train, serve, provenance):
         app.include_router(module.router, dependencies=secured)
     return app
 

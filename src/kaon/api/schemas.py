@@ -238,3 +238,14 @@ class EndpointOut(BaseModel):
     reason: str
     env: dict[str, Any]
     served_commit: str | None
+
+
+class ProvenanceOut(BaseModel):
+    root: str
+    graph: dict[str, Any]
+    dot: str
+    text: str
+
+
+class ReproduceIn(BaseModel):
+    author: str = ""

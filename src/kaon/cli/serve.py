@@ -59,10 +59,10 @@ def deploy(
         if model_id:
             c.get_model(model_id)  # an unknown model fails before the upload
             success(f"Adding trained model_id: {model_id}")
-        b = _upload(c, ws, "source", source, "source")
+        b = _upload(c, ws, "serve", source, "source")
         body: dict[str, Any] = {
             "author": user(),
-            "source": {"kind": "source", "branch": b.branch, "ref": b.commit},
+            "source": {"kind": "serve", "branch": b.branch, "ref": b.commit},
             "model_id": model_id,
             "replicas": replicas,
             "batch": batch,

@@ -127,14 +127,17 @@ def put_bundle(
 ) -> BundleInfo:
     """Upload `folder` to the workspace's `kind` repo (replacing the branch's content) and
     return the bundle the server made of it."""
-    if kind == "source" and not (folder.is_dir() and any(folder.rglob("model.py"))):
+    if kind == "source":
         check_source(folder)
+    elif kind == "serve":
+        check_serve(folder)
     else:
         check_data(folder)
     branch = bundle_branch(folder)
     files = plan(folder, "/", True)
+    repo = f"{workspace}-{'source' if kind == 'serve' else kind}"
     commit, _ = Uploader(client, cache, progress).put(
-        f"{workspace}-{kind}", branch, files, f"{kind} bundle {folder.name}", replace=True
+        repo, branch, files, f"{kind} bundle {folder.name}", replace=True
     )
     return client.set_bundle(workspace, kind, branch, commit.id, author)
 

@@ -15,6 +15,7 @@ from kaon.client.models import (
     FileInfo,
     GcReport,
     JobInfo,
+    ProvenanceInfo,
     RepoInfo,
     WorkspaceInfo,
     from_json,
@@ -224,6 +225,29 @@ class Client:
     ) -> tuple[int, dict[str, str], bytes]:
         """POST to /<endpoint>/invocations: (status, headers, body)."""
         return self.transport.raw("POST", f"/{name}/invocations", body, content_type)
+
+    # provenance and reproduction ---------------------------------------------------------
+    def provenance(self, model_id: str) -> ProvenanceInfo:
+        """The recorded provenance of a model: data, code, params, environment, job."""
+        return ProvenanceInfo.from_doc(self._json("GET", f"/v1/models/{model_id}/provenance"))
+
+    def endpoint_provenance(self, name: str) -> ProvenanceInfo:
+        """An endpoint's provenance: the model's, plus the serve code and environment."""
+        return ProvenanceInfo.from_doc(self._json("GET", f"/v1/endpoints/{name}/provenance"))
+
+    def subvenance(self, commit: str) -> ProvenanceInfo:
+        """Every job, model and endpoint downstream of a data (or code) commit."""
+        doc = self._json("GET", "/v1/subvenance", params={"commit": commit})
+        return ProvenanceInfo.from_doc(doc)
+
+    def reproduce(self, job: str, author: str = "") -> JobInfo:
+        """Run a job again from its recorded inputs (code, data, params, environment lock)."""
+        doc = self._json("POST", f"/v1/jobs/{job}/reproduce", json_body={"author": author})
+        return JobInfo.from_doc(doc)
+
+    def job_outputs(self, job: str) -> dict[str, Any]:
+        doc: dict[str, Any] = self._json("GET", f"/v1/jobs/{job}/outputs")
+        return doc
 
     # chunks ------------------------------------------------------------------------------
     def missing_chunks(self, digests: list[str]) -> list[str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
+from kaon.core.provenance import Graph
+
 T = TypeVar("T")
 
 
@@ -188,3 +190,17 @@ class EndpointInfo:
         fixed = dict(doc)
         fixed["source"] = from_json(BundleInfo, doc["source"])
         return from_json(EndpointInfo, fixed)
+
+
+@dataclass(frozen=True)
+class ProvenanceInfo:
+    root: str  # node id the graph is about
+    graph: Graph
+    dot: str  # Graphviz source
+    text: str  # the ancestry as an indented tree
+
+    @staticmethod
+    def from_doc(doc: dict[str, Any]) -> ProvenanceInfo:
+        return ProvenanceInfo(
+            str(doc["root"]), Graph.from_dict(doc["graph"]), str(doc["dot"]), str(doc["text"])
+        )

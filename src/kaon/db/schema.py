@@ -122,3 +122,23 @@ endpoints = Table(
     Column("doc", Text, nullable=False),  # JSON: bundle, model id, replicas, env, reason
     Index(None, "workspace", "created"),
 )
+
+prov_nodes = Table(
+    "prov_nodes",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("kind", String, nullable=False),
+    Column("label", Text, nullable=False),
+    Column("attrs", Text, nullable=False),  # JSON object of strings
+    Column("created", Double, nullable=False),
+)
+
+prov_edges = Table(
+    "prov_edges",
+    metadata,
+    Column("src", String, nullable=False),
+    Column("dst", String, nullable=False),
+    Column("kind", String, nullable=False),
+    PrimaryKeyConstraint("src", "dst", "kind"),
+    Index(None, "dst"),
+)

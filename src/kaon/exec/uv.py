@@ -187,6 +187,7 @@ class UvEnvBuilder:
                 sync = [
                     "pip",
                     "sync",
+                    "--compile-bytecode",  # jobs then skip compiling every import (~1 s each)
                     "--python",
                     str(tmp / "bin" / "python"),
                     str(tmp / LOCK_FILE),

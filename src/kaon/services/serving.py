@@ -40,6 +40,7 @@ from kaon.services.commits import CommitService
 from kaon.services.files import FileService
 from kaon.services.joblog import JobLog
 from kaon.services.localfs import checkout, ingest, list_folder
+from kaon.services.provenance import ProvenanceService
 from kaon.services.repos import RepoService
 from kaon.services.training import TrainingService
 from kaon.services.trials import fingerprint
@@ -107,7 +108,9 @@ class ServingService:
         replicas: Replicas,
         root: Path,
         clock: Callable[[], float],
+        provenance: ProvenanceService,
     ) -> None:
+        self._provenance = provenance
         self._jobs = jobs
         self._workspaces = workspaces
         self._training = training
@@ -243,6 +246,7 @@ class ServingService:
             )
         finally:
             path.unlink(missing_ok=True)
+        self._provenance.feedback_received(route.name, record, str(commit.id))
         return str(commit.id)
 
     def shutdown(self) -> None:
@@ -321,6 +325,7 @@ class ServingService:
                 | {"platform": fingerprint(), "batchable": batchable},
             )
             self._jobs.save_endpoint(endpoint)
+            self._provenance.endpoint_started(endpoint)
             if cancel.is_set():
                 return
             self._routes[endpoint.name] = Route(

@@ -25,6 +25,7 @@ from kaon.core.errors import (
     JobNotRunning,
     KaonError,
     ModelNotFound,
+    NotFound,
 )
 from kaon.core.hyper import grid, random_points
 from kaon.core.jobs import (
@@ -48,6 +49,7 @@ from kaon.services.commits import CommitService
 from kaon.services.files import FileService
 from kaon.services.joblog import JobLog
 from kaon.services.localfs import checkout, ingest
+from kaon.services.provenance import ProvenanceService
 from kaon.services.repos import RepoService
 from kaon.services.search import OptunaSearch
 from kaon.services.trials import TrialOutcome, fingerprint, run_trial
@@ -70,7 +72,11 @@ class TrainingService:
         root: Path,
         clock: Callable[[], float],
         slots: int,
+        provenance: ProvenanceService,
+        runtime: Path | None = None,
     ) -> None:
+        self._provenance = provenance
+        self._runtime = runtime
         self._jobs = jobs
         self._workspaces = workspaces
         self._repos = repos
@@ -110,6 +116,28 @@ class TrainingService:
             raise ModelNotFound(f"there is no model '{model_id}': see `kaon train info`")
         return trial
 
+    def outputs(self, ref: str) -> dict[str, Any]:
+        """Every trial's model id and output files (path -> content hash), for comparisons."""
+        job = self.get(ref)
+        out: dict[str, Any] = {"job": job.id, "state": job.state.value, "trials": []}
+        for trial in self._jobs.list_trials(job.id):
+            files: dict[str, str] = {}
+            if trial.model_commit and trial.model_path:
+                repo = repo_of(job.workspace, "models")
+                commit = self._repos.resolve_required(repo, Ref(trial.model_commit))
+                for rel, node in self._files.walk(commit, trial.model_path):
+                    files[rel] = str(node.content_digest)
+            out["trials"].append(
+                {
+                    "index": trial.index,
+                    "state": trial.state.value,
+                    "model_id": trial.model_id,
+                    "params": trial.params,
+                    "files": files,
+                }
+            )
+        return out
+
     def log_path(self, job: Job, kind: str) -> Path:
         return self._root / job.id / f"{kind}.log"
 
@@ -123,16 +151,15 @@ class TrainingService:
         hyper: Hyper | None,
         resources: Resources,
     ) -> tuple[Job, list[Trial]]:
-        """Submit a job; inputs not given are the workspace's latest (kaos' incremental
-        development). Returns at once: the job runs in the background."""
+        """Submit a job; source and data not given are the workspace's latest (kaos'
+        incremental development); hyperparameters apply only to the deploy that gives them,
+        as in kaos. Returns at once: the job runs in the background."""
         ws = self._workspaces.get(workspace)
         current = ws.current
         if source is None and current.get("source"):
             source = Bundle.from_dict(current["source"])
         if data is None and current.get("data"):
             data = Bundle.from_dict(current["data"])
-        if hyper is None and current.get("hyper"):
-            hyper = Hyper.from_dict(current["hyper"])
         if source is None or data is None:
             missing = "source (-s)" if source is None else "data (-d or -m)"
             raise InvalidInput(
@@ -153,6 +180,42 @@ class TrainingService:
         self._jobs.add_job(job, trials)
         self._start(job)
         return job, trials
+
+    def reproduce(self, ref: str, author: str) -> tuple[Job, list[Trial]]:
+        """Run a finished job again from its recorded inputs: the same code and data commits,
+        the same trials' parameters and the recorded environment lock (rebuilt if deleted)."""
+        job = self.get(ref)
+        if "lock" not in job.env:
+            raise InvalidInput(
+                f"job {job.id} never built its environment ({job.state.value}): nothing to reproduce"
+            )
+        missing = []
+        for b in (job.source, job.data):
+            try:
+                self._repos.resolve_required(b.repo, Ref(b.commit))
+            except KaonError:
+                missing.append(f"{b.kind} {b.path} (commit {b.commit[:12]} in {b.repo})")
+        if missing:
+            raise NotFound(
+                f"job {job.id} cannot be reproduced: no longer available: " + "; ".join(missing)
+            )
+        pinned = {k: job.env[k] for k in ("lock_id", "lock", "python")}
+        again = Job(
+            new_job_id(),
+            job.workspace,
+            JobState.PENDING,
+            self._clock(),
+            author,
+            job.source,
+            job.data,
+            job.hyper,
+            job.resources,
+            env={"pinned": pinned, "reproduces": job.id},
+        )
+        trials = [Trial(again.id, t.index, t.params) for t in self._jobs.list_trials(job.id)]
+        self._jobs.add_job(again, trials)
+        self._start(again)
+        return again, trials
 
     def kill(self, ref: str) -> Job:
         job = self.get(ref)
@@ -234,8 +297,9 @@ class TrainingService:
                 "lock": lock.text,
                 "python": lock.python,
                 "platform": fingerprint(),
-            }
+            } | {k: v for k, v in job.env.items() if k == "reproduces"}
             job = self._save(job.moved(JobState.RUNNING, env=recorded))
+            self._provenance.job_started(job, self._jobs.list_trials(job.id))
             data = work / "data"
             commit = self._repos.resolve_required(job.data.repo, Ref(job.data.commit))
             checkout(self._files, commit, "/", data)
@@ -289,8 +353,13 @@ class TrainingService:
             f"source bundle {job.source.path} (commit {job.source.commit[:12]}): "
             f"./{entry.folder + '/' if entry.folder else ''}train, {entry.requirements}"
         )
-        requirements = (source / entry.requirements).read_text(errors="replace")
-        lock = self._envs.lock(requirements, build_log.write, cancel)
+        pinned = job.env.get("pinned")
+        if isinstance(pinned, dict):  # a reproduction: the recorded lock, not a new resolution
+            lock = EnvLock(str(pinned["lock_id"]), str(pinned["lock"]), str(pinned["python"]))
+            build_log.write(f"reproducing job {job.env.get('reproduces')}: recorded lock")
+        else:
+            requirements = (source / entry.requirements).read_text(errors="replace")
+            lock = self._envs.lock(requirements, build_log.write, cancel)
         pins = [ln for ln in lock.text.splitlines() if "==" in ln and not ln.startswith("#")]
         build_log.write(f"environment {lock.id[:12]}: python {lock.python}, {len(pins)} packages")
         env = self._envs.ensure(lock, build_log.write, cancel)
@@ -329,11 +398,12 @@ class TrainingService:
                     work / "trials" / str(trial.index),
                     sink.write,
                     cancel,
+                    runtime=self._runtime,
                 )
             self._record(job, trial, outcome, sink)
             return outcome
 
-        if job.hyper is not None and job.hyper.search == "optuna":
+        if job.hyper is not None and job.hyper.search == "optuna" and "reproduces" not in job.env:
             search = OptunaSearch(job.hyper)
             outcomes: list[TrialOutcome] = []
             index = 0
@@ -344,6 +414,7 @@ class TrainingService:
                     batch.append(Trial(job.id, index, params))
                     index += 1
                 self._jobs.add_trials(batch)
+                self._provenance.job_started(job, batch)
                 with ThreadPoolExecutor(len(batch)) as pool:
                     done = list(pool.map(one, batch))
                 for trial, outcome in zip(batch, done, strict=True):
@@ -386,7 +457,7 @@ class TrainingService:
             author=job.author,
         )
         sink.write(f"model {model_id} committed ({len(files)} files)")
-        self._save_trial(
+        done = self._save_trial(
             trial.moved(
                 JobState.SUCCESS,
                 finished=now,
@@ -397,6 +468,7 @@ class TrainingService:
                 metrics=outcome.metrics,
             )
         )
+        self._provenance.model_produced(job, done)
 
     # state changes -----------------------------------------------------------------------
     def _save(self, job: Job) -> Job:

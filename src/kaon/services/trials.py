@@ -54,7 +54,14 @@ def fingerprint(threads: int = 1) -> dict[str, Any]:
 
 
 def trial_env(
-    job: Job, trial: Trial, env: Environment, data: Path, out: Path, scratch: Path, threads: int
+    job: Job,
+    trial: Trial,
+    env: Environment,
+    data: Path,
+    out: Path,
+    scratch: Path,
+    threads: int,
+    runtime: Path | None = None,
 ) -> dict[str, str]:
     hyper_file = scratch / "hyperparams.json"
     hyper_file.write_text(canonical_json(trial.params))
@@ -79,6 +86,8 @@ def trial_env(
         "KAON_WORKSPACE": job.workspace,
         "KAON_SEED": SEED,
     }
+    if runtime is not None:  # `from kaon.determinism import seed_everything` works
+        values["PYTHONPATH"] = str(runtime)
     return values | {v: str(threads) for v in THREAD_VARS}
 
 
@@ -162,6 +171,7 @@ def run_trial(
     log: LogSink,
     cancel: threading.Event,
     threads: int = 1,
+    runtime: Path | None = None,
 ) -> TrialOutcome:
     if scratch.exists():
         shutil.rmtree(scratch)
@@ -174,7 +184,7 @@ def run_trial(
     spec = RunSpec(
         argv=("./train", str(out)),
         cwd=workdir,
-        env=trial_env(job, trial, env, data, out, scratch, threads),
+        env=trial_env(job, trial, env, data, out, scratch, threads, runtime),
         timeout=job.resources.timeout,
         read_only=(data, source),
         writable=(scratch,),

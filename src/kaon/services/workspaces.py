@@ -108,9 +108,9 @@ class WorkspaceService:
     def bundle(self, ws: str, kind: str, branch: str, ref: str, author: str) -> Bundle:
         """The bundle at `ref` of branch `branch` in the workspace's `kind` repo, checked."""
         workspace = self.get(ws)
-        if kind not in ("source", "data"):
-            raise InvalidBundle(f"unknown bundle kind {kind!r}: source or data")
-        repo = repo_of(workspace.name, kind)
+        if kind not in ("source", "data", "serve"):
+            raise InvalidBundle(f"unknown bundle kind {kind!r}: source, serve or data")
+        repo = repo_of(workspace.name, "source" if kind == "serve" else kind)
         commit = self._repos.resolve_required(repo, Ref(ref))
         root = self._files.root(commit)
         visible = [e for e in root.entries if not e.name.startswith(".")]

@@ -50,7 +50,7 @@ def deploy(
 ) -> EndpointOut:
     source = p.workspaces.bundle(
         name,
-        "source",
+        "serve",
         body.source.branch,
         body.source.ref or body.source.branch,
         body.source.author or body.author,

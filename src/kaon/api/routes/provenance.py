@@ -1,0 +1,62 @@
+"""Provenance: the recorded graph of a model or endpoint, subvenance of a commit, and
+reproduction of a job from its recorded inputs."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query
+
+from kaon.api.deps import platform
+from kaon.api.routes.train import job_out
+from kaon.api.schemas import JobOut, ProvenanceOut, ReproduceIn
+from kaon.app import Platform
+from kaon.core.jobs import model_id
+from kaon.core.provenance import Graph, NodeKind, node_id
+
+router = APIRouter(tags=["provenance"])
+
+
+def _out(graph: Graph, root: str, title: str) -> ProvenanceOut:
+    return ProvenanceOut(
+        root=root, graph=graph.to_dict(), dot=graph.to_dot(title), text=graph.text_tree(root)
+    )
+
+
+@router.get("/v1/models/{model}/provenance", response_model=ProvenanceOut)
+def model_provenance(model: str, p: Platform = Depends(platform)) -> ProvenanceOut:
+    mid = model_id(model)
+    graph = p.provenance.of_model(mid)
+    return _out(graph, node_id(NodeKind.MODEL, mid), f"model {mid}")
+
+
+@router.get("/v1/endpoints/{endpoint}/provenance", response_model=ProvenanceOut)
+def endpoint_provenance(endpoint: str, p: Platform = Depends(platform)) -> ProvenanceOut:
+    graph = p.provenance.of_endpoint(endpoint)
+    return _out(graph, node_id(NodeKind.ENDPOINT, endpoint), f"endpoint {endpoint}")
+
+
+@router.get("/v1/subvenance", response_model=ProvenanceOut)
+def subvenance(
+    commit: str = Query(..., description="a data or code commit id (or unique prefix)"),
+    p: Platform = Depends(platform),
+) -> ProvenanceOut:
+    graph = p.provenance.subvenance(commit)
+    roots = [n.id for n in graph.nodes if not graph.inputs(n.id)]
+    root = roots[0] if roots else graph.nodes[0].id
+    return ProvenanceOut(
+        root=root,
+        graph=graph.to_dict(),
+        dot=graph.to_dot(f"downstream of {commit}"),
+        text="\n".join(f"{n.kind.value:<12} {n.label}" for n in graph.nodes),
+    )
+
+
+@router.post("/v1/jobs/{job}/reproduce", response_model=JobOut, status_code=201)
+def reproduce(job: str, body: ReproduceIn, p: Platform = Depends(platform)) -> JobOut:
+    again, trials = p.training.reproduce(job, body.author)
+    return job_out(again, trials)
+
+
+@router.get("/v1/jobs/{job}/outputs")
+def outputs(job: str, p: Platform = Depends(platform)) -> dict[str, object]:
+    """Per trial: the model id and every output file with its content hash."""
+    return p.training.outputs(job)

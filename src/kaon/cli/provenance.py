@@ -1,0 +1,184 @@
+"""Provenance and reproduction commands: `kaon train provenance -m <model>`,
+`kaon serve provenance -e <endpoint>`, `kaon data subvenance <commit>`,
+`kaon train reproduce -j <job> --verify`."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from kaon.cli.output import boxed, emit_json, info, success
+from kaon.cli.workspace import client, user
+from kaon.core.errors import BackendUnavailable, InvalidInput, KaonError
+
+if TYPE_CHECKING:
+    from kaon.client.models import ProvenanceInfo
+
+FORMATS = ("pdf", "svg", "png", "dot", "json")
+FORMAT = typer.Option("pdf", "--format", help="pdf, svg, png (need Graphviz), dot or json.")
+OUT = typer.Option(Path(), "--out_dir", "--out-dir", "-o", help="Parent folder.")
+data_app = typer.Typer(help="Questions about data: what was made from it.", no_args_is_help=True)
+
+
+def render(prov: ProvenanceInfo, target: Path, fmt: str) -> Path:
+    """Write the graph as `fmt` to `target` (suffix added); Graphviz `dot` for drawings."""
+    import json
+
+    if fmt not in FORMATS:
+        raise InvalidInput(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
+    path = target.with_name(target.name + "." + fmt)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "json":
+        path.write_text(json.dumps(prov.graph.to_dict(), indent=2) + "\n")
+        return path
+    if fmt == "dot":
+        path.write_text(prov.dot)
+        return path
+    dot = shutil.which("dot")
+    if dot is None:
+        raise BackendUnavailable(
+            "Graphviz `dot` is not installed, so no drawing can be made: install it "
+            "(apt-get install graphviz, brew install graphviz) or use --format dot or json"
+        )
+    done = subprocess.run(
+        [dot, f"-T{fmt}", "-o", str(path)], input=prov.dot.encode(), capture_output=True
+    )
+    if done.returncode != 0:
+        raise KaonError(f"dot failed: {done.stderr.decode(errors='replace').strip()[:300]}")
+    return path
+
+
+def train_provenance(
+    model_id: str = typer.Option(
+        ..., "--model_id", "--model-id", "-m", help="e.g. e23a2_9fd9d:b82151"
+    ),
+    out: Path = OUT,
+    fmt: str = FORMAT,
+) -> None:
+    """Draw a model's provenance: data, code, params, environment, job → model. Writes
+    <out>/<workspace>/provenance/model-<id>.<format> and prints the tree."""
+    from kaon.client import state
+
+    with client() as c:
+        prov = c.provenance(model_id)
+        job = c.get_model(model_id)
+    ws = job.workspace or state.require_workspace()
+    path = render(prov, out / ws / "provenance" / f"model-{model_id}", fmt)
+    typer.echo(prov.text)
+    success(f"Provenance of model {model_id} drawn to {path}")
+
+
+def serve_provenance(
+    endpoint: str = typer.Option(None, "--endpoint", "-e", help="Endpoint name."),
+    ind: int = typer.Option(None, "--ind", "-i", help="Row of the last `kaon serve list`."),
+    out: Path = OUT,
+    fmt: str = FORMAT,
+) -> None:
+    """Draw an endpoint's provenance (training and serving): writes
+    <out>/<workspace>/provenance/<endpoint>.<format>."""
+    from kaon.cli.serve import endpoint_ref
+
+    name = endpoint_ref(endpoint, ind)
+    with client() as c:
+        prov = c.endpoint_provenance(name)
+        ws = c.get_endpoint(name).workspace
+    path = render(prov, out / ws / "provenance" / name, fmt)
+    typer.echo(prov.text)
+    success(f"Provenance of endpoint {name} drawn to {path}")
+
+
+@data_app.command("subvenance")
+def subvenance(
+    commit: str = typer.Argument(
+        ..., help="A data commit: <repo>@<commit>, or a commit id prefix."
+    ),
+    out: Path = typer.Option(None, "--out_dir", "--out-dir", "-o", help="Also draw it here."),
+    fmt: str = FORMAT,
+    as_json: bool = typer.Option(False, "--json", help="Print the graph as JSON."),
+) -> None:
+    """Every job, model and endpoint downstream of a data commit."""
+    ref = commit.rsplit("@", 1)[-1]
+    with client() as c:
+        if "@" in commit and len(ref) < 32:  # repo@branch or repo@prefix: resolve it first
+            repo = commit.rsplit("@", 1)[0]
+            ref = c.inspect_commit(repo, ref).id
+        prov = c.subvenance(ref)
+    if as_json:
+        emit_json(prov.graph.to_dict())
+        return
+    rows = [[n.kind.value, n.label, n.attrs.get("created", "")] for n in prov.graph.nodes]
+    boxed(["kind", "name", "created"], rows, f"DOWNSTREAM OF {ref[:12]}")
+    if out is not None:
+        success(f"drawn to {render(prov, out / 'provenance' / f'subvenance-{ref[:12]}', fmt)}")
+
+
+def reproduce(
+    job: str = typer.Option(None, "--job_id", "--job-id", "-j", help="The job to re-run."),
+    ind: int = typer.Option(None, "--ind", "-i", help="Row of the last `kaon train list`."),
+    verify: bool = typer.Option(False, "--verify", help="Exit 1 unless every file is identical."),
+    timeout: float = typer.Option(3600, "--timeout", help="Seconds to wait for the re-run."),
+    as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
+) -> None:
+    """Re-run a job from its recorded inputs (same code and data commits, same parameters,
+    same environment lock, rebuilt if deleted) and compare every output file's hash."""
+    from kaon.cli.train import _wait, job_ref
+
+    with client() as c:
+        original = c.get_job(job_ref(job, ind))
+        again = c.reproduce(original.id, user())
+        info(f"Reproducing job {original.id} as job {again.id} …")
+        done = _wait(c, again.id, timeout)
+        before, after = c.job_outputs(original.id), c.job_outputs(done.id)
+    rows = _compare(before, after)
+    different = [r for r in rows if r["result"] != "identical"]
+    if as_json:
+        emit_json(
+            {"original": original.id, "reproduction": done.id, "state": done.state, "files": rows}
+        )
+    else:
+        boxed(
+            ["trial", "file", "original", "reproduced", "result"],
+            [
+                [r["trial"], r["file"], r["original"][:12], r["reproduced"][:12], r["result"]]
+                for r in rows
+            ],
+            f"REPRODUCTION OF {original.id[:8]} AS {done.id[:8]} ({done.state})",
+        )
+    if done.state != "JOB_SUCCESS":
+        info(f"The reproduction ended {done.state}: {done.reason}")
+    if verify and (different or done.state != "JOB_SUCCESS" or not rows):
+        raise typer.Exit(1)
+    if not different and rows:
+        success(f"All {len(rows)} output files are identical, bit for bit")
+
+
+def _compare(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    later = {t["index"]: t for t in after["trials"]}
+    for trial in before["trials"]:
+        new = later.get(trial["index"], {"files": {}})
+        names = sorted(set(trial["files"]) | set(new["files"]))
+        for name in names:
+            a, b = trial["files"].get(name, ""), new["files"].get(name, "")
+            result = "identical" if a and a == b else "missing" if not (a and b) else "different"
+            rows.append(
+                {
+                    "trial": trial["index"],
+                    "file": name,
+                    "original": a or "-",
+                    "reproduced": b or "-",
+                    "result": result,
+                }
+            )
+    return rows
+
+
+def register(train_app: typer.Typer, serve_app: typer.Typer, app: typer.Typer) -> None:
+    train_app.command("provenance")(train_provenance)
+    train_app.command("reproduce")(reproduce)
+    serve_app.command("provenance")(serve_provenance)
+    app.add_typer(data_app, name="data")

@@ -1,0 +1,28 @@
+"""ProvenanceStore: the recorded provenance graph (nodes and typed edges) and its traversals."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from kaon.core.provenance import Edge, Graph, Node
+
+
+class ProvenanceStore(Protocol):
+    def record(self, nodes: Sequence[Node], edges: Sequence[Edge]) -> None:
+        """Add nodes (an existing id keeps its first record) and edges, atomically."""
+        ...
+
+    def ancestry(self, node_id: str) -> Graph:
+        """The node and everything upstream of it (empty graph when unknown)."""
+        ...
+
+    def subvenance(self, node_id: str) -> Graph:
+        """The node and everything downstream of it (empty graph when unknown)."""
+        ...
+
+    def find(self, kind: str, prefix: str, limit: int = 2) -> list[str]:
+        """Ids of nodes of `kind` whose id starts with `<kind>:<prefix>`."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,178 @@
+"""Recording provenance as work happens, and answering questions about it.
+
+Training records data, code, params, environment and job (one job node per trial) when the
+job starts running, and the model when a trial succeeds; serving records the serve code, its
+environment and the endpoint; feedback records itself. Edges point from input to user.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import blake3
+
+from kaon.core.endpoints import Endpoint
+from kaon.core.errors import InvalidInput, NotFound
+from kaon.core.jobs import Bundle, Job, Trial, canonical_json, trial_name
+from kaon.core.provenance import Edge, EdgeKind, Graph, Node, NodeKind, node_id
+from kaon.ports.provenance import ProvenanceStore
+
+
+def _when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(ts or time.time()))
+
+
+def _bundle_node(bundle: Bundle, kind: NodeKind) -> Node:
+    return Node(
+        node_id(kind, bundle.commit),
+        kind,
+        bundle.path,
+        {
+            "author": bundle.author,
+            "repo": bundle.repo,
+            "branch": bundle.branch,
+            "commit": bundle.commit,
+            "hash": bundle.digest,
+            "path": bundle.path,
+            "size": str(bundle.size),
+        },
+    )
+
+
+def _env_node(env: dict[str, Any]) -> Node:
+    lock = str(env.get("lock", ""))
+    pins = [ln for ln in lock.splitlines() if "==" in ln and not ln.lstrip().startswith("#")]
+    plat = env.get("platform", {})
+    return Node(
+        node_id(NodeKind.ENVIRONMENT, str(env["lock_id"])),
+        NodeKind.ENVIRONMENT,
+        str(env["lock_id"])[:12],
+        {
+            "python": str(env.get("python", "")),
+            "packages": str(len(pins)),
+            "hash": str(env["lock_id"]),
+            "os": str(plat.get("os", "")),
+            "cpu": str(plat.get("cpu", "")),
+        },
+    )
+
+
+def trial_node_id(job: Job, trial: Trial) -> str:
+    return node_id(NodeKind.JOB, f"{job.id}/{trial.index}")
+
+
+class ProvenanceService:
+    def __init__(self, store: ProvenanceStore) -> None:
+        self._store = store
+
+    # recording ---------------------------------------------------------------------------
+    def job_started(self, job: Job, trials: list[Trial]) -> None:
+        data = _bundle_node(job.data, NodeKind.DATA)
+        code = _bundle_node(job.source, NodeKind.CODE)
+        env = _env_node(job.env)
+        nodes = [data, code, env]
+        edges = [Edge(code.id, env.id, EdgeKind.BUILT_FROM)]
+        for trial in trials:
+            run = Node(
+                trial_node_id(job, trial),
+                NodeKind.JOB,
+                f"{job.id[:8]} trial {trial.index}" if job.hyper else job.id[:8],
+                {"author": job.author, "created": _when(job.created), "job": job.id},
+            )
+            nodes.append(run)
+            edges += [Edge(x.id, run.id, EdgeKind.USED) for x in (data, code, env)]
+            if trial.params:
+                key = blake3.blake3(canonical_json(trial.params).encode()).hexdigest()[:16]
+                params = Node(
+                    node_id(NodeKind.PARAMS, key),
+                    NodeKind.PARAMS,
+                    trial_name(trial.params)[:-5],
+                    {"params": canonical_json(trial.params), "hash": key},
+                )
+                nodes.append(params)
+                edges.append(Edge(params.id, run.id, EdgeKind.USED))
+        self._store.record(nodes, edges)
+
+    def model_produced(self, job: Job, trial: Trial) -> None:
+        assert trial.model_id is not None
+        model = Node(
+            node_id(NodeKind.MODEL, trial.model_id),
+            NodeKind.MODEL,
+            trial.model_id,
+            {
+                "author": job.author,
+                "created": _when(trial.finished),
+                "commit": str(trial.model_commit),
+                "path": str(trial.model_path),
+                "metrics": json.dumps(trial.metrics, sort_keys=True)[:200],
+            },
+        )
+        self._store.record([model], [Edge(trial_node_id(job, trial), model.id, EdgeKind.PRODUCED)])
+
+    def endpoint_started(self, endpoint: Endpoint) -> None:
+        code = _bundle_node(endpoint.source, NodeKind.SERVE_CODE)
+        env = _env_node(endpoint.env)
+        served = Node(
+            node_id(NodeKind.ENDPOINT, endpoint.name),
+            NodeKind.ENDPOINT,
+            endpoint.name,
+            {
+                "author": endpoint.author,
+                "created": _when(endpoint.created),
+                "commit": str(endpoint.served_commit),
+                "replicas": str(endpoint.replicas),
+            },
+        )
+        edges = [
+            Edge(code.id, env.id, EdgeKind.BUILT_FROM),
+            Edge(code.id, served.id, EdgeKind.DEPLOYED_FROM),
+            Edge(env.id, served.id, EdgeKind.USED),
+        ]
+        if endpoint.model_id:
+            edges.append(
+                Edge(node_id(NodeKind.MODEL, endpoint.model_id), served.id, EdgeKind.SERVED_BY)
+            )
+        self._store.record([code, env, served], edges)
+
+    def feedback_received(self, endpoint: str, record: dict[str, Any], commit: str) -> None:
+        fb = Node(
+            node_id(NodeKind.FEEDBACK, str(record["request_id"])),
+            NodeKind.FEEDBACK,
+            str(record["request_id"])[:12],
+            {"created": _when(record.get("received")), "commit": commit},
+        )
+        edges = [Edge(node_id(NodeKind.ENDPOINT, endpoint), fb.id, EdgeKind.ABOUT)]
+        if record.get("model_id"):
+            edges.append(
+                Edge(node_id(NodeKind.MODEL, str(record["model_id"])), fb.id, EdgeKind.ABOUT)
+            )
+        self._store.record([fb], edges)
+
+    # questions ---------------------------------------------------------------------------
+    def of_model(self, model_id: str) -> Graph:
+        graph = self._store.ancestry(node_id(NodeKind.MODEL, model_id))
+        if not len(graph):
+            raise NotFound(f"no provenance recorded for model '{model_id}': see `kaon train info`")
+        return graph
+
+    def of_endpoint(self, name: str) -> Graph:
+        graph = self._store.ancestry(node_id(NodeKind.ENDPOINT, name))
+        if not len(graph):
+            raise NotFound(f"no provenance recorded for endpoint '{name}': see `kaon serve list`")
+        return graph
+
+    def subvenance(self, commit_prefix: str) -> Graph:
+        """Everything downstream of a data (or code) commit given by id or unique prefix."""
+        if len(commit_prefix) < 4:
+            raise InvalidInput("give at least 4 characters of the commit id")
+        found = self._store.find("data", commit_prefix) or self._store.find("code", commit_prefix)
+        if not found:
+            raise NotFound(
+                f"no job used a data or code commit starting with '{commit_prefix}' "
+                "(see `kaon list commit <repo>@<branch>`)"
+            )
+        if len(found) > 1:
+            raise InvalidInput(f"commit prefix '{commit_prefix}' is ambiguous: give more")
+        return self._store.subvenance(found[0])
