@@ -1,0 +1,1 @@
+"""stdlib-only code that runs inside user environments."""

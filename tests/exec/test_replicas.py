@@ -1,0 +1,399 @@
+"""LocalReplicas against real replica processes (the test venv's python as the environment)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+import kaon.runtime
+from kaon.exec.replicas import LocalReplicas, ping
+from kaon.ports.envbuilder import Environment
+from kaon.ports.replicas import ReplicaSpec, ReplicaStatus
+from kaon.runtime.protocol import read_frame, write_frame
+
+NOT_JSON = "the result of predict is not JSON-serialisable"
+ENV = Environment("test", Path(sys.prefix), Path(sys.executable).parent, Path(sys.executable))
+
+ECHO = """
+    import os
+    def load_ctx(model_dir):
+        with open(os.path.join(model_dir, "weights.txt")) as f:
+            return {"weights": f.read().strip(), "cwd": os.getcwd(), "home": os.environ["HOME"]}
+    def predict(payload, ctx):
+        if payload == "fail":
+            raise ValueError("cannot predict 'fail'")
+        if isinstance(payload, bytes):
+            return {"size": len(payload), "weights": ctx["weights"]}
+        return {"echo": payload, "ctx": ctx}
+"""
+
+
+class Log(list[str]):
+    """A log sink that tests can search (list.append is atomic: many threads may log)."""
+
+    def __call__(self, line: str) -> None:
+        self.append(line)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(list(self))
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> Iterator[LocalReplicas]:
+    replicas = LocalReplicas(tmp_path / "root", backoff=(0.1, 0.4), grace=1.0)
+    yield replicas
+    replicas.stop_all()
+
+
+def bundle(tmp_path: Path, source: str, name: str = "model") -> Path:
+    code = tmp_path / "code"
+    code.mkdir(exist_ok=True)
+    (code / f"{name}.py").write_text(textwrap.dedent(source))
+    (code / "weights.txt").write_text("w-42\n")
+    return code
+
+
+def spec(tmp_path: Path, code: Path, **options: Any) -> ReplicaSpec:
+    fields: dict[str, Any] = {"module": "model", "run_dir": tmp_path / "run"} | options
+    return ReplicaSpec(name="serve-test", env=ENV, code_dir=code, model_dir=code, **fields)
+
+
+def wait_for(
+    backend: LocalReplicas, check: Callable[[ReplicaStatus], bool], timeout: float = 5.0
+) -> ReplicaStatus:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = backend.status("serve-test")
+        assert status is not None
+        if check(status):
+            return status
+        assert time.monotonic() < deadline, f"timed out; last status {status}"
+        time.sleep(0.02)
+
+
+def call(address: str, header: dict[str, Any], body: bytes = b"") -> tuple[dict[str, Any], bytes]:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        sock.connect(address)
+        write_frame(sock, header, body)
+        return read_frame(sock)
+
+
+def predict(address: str, payload: Any) -> tuple[dict[str, Any], bytes]:
+    raw = isinstance(payload, bytes)
+    kind = "application/octet-stream" if raw else "application/json"
+    body = payload if raw else json.dumps(payload).encode()
+    return call(address, {"op": "predict", "id": "q", "content_type": kind}, body)
+
+
+def test_predicts_json_and_bytes_and_reports_errors(backend: LocalReplicas, tmp_path: Path) -> None:
+    code = bundle(tmp_path, ECHO)
+    log = Log()
+    backend.start(spec(tmp_path, code), log)
+    (address,) = wait_for(backend, lambda s: s.ready == 1).addresses
+    header, body = predict(address, {"x": [1, 2]})
+    assert header == {"id": "q", "status": 200, "content_type": "application/json"}
+    ctx = {"weights": "w-42", "cwd": str(code), "home": str(tmp_path / "run" / "home")}
+    assert body == json.dumps({"echo": {"x": [1, 2]}, "ctx": ctx}, separators=(",", ":")).encode()
+    assert json.loads(predict(address, b"\x00\x01\x02")[1]) == {"size": 3, "weights": "w-42"}
+    bad = call(address, {"op": "predict", "id": "b", "content_type": "application/json"}, b"{")
+    assert bad[0]["status"] == 400
+    assert bad[0]["error"].startswith("the payload is not valid JSON")
+    assert f"[replica 0] loading model from {code}" in log
+    assert any(line.startswith("[replica 0] ready in ") for line in log)
+    assert backend.status("serve-test") == ReplicaStatus(1, 1, 0, "", (address,))
+    # predict raising: a 500 naming the error, the traceback in the log, the replica lives on
+    header, body = predict(address, "fail")
+    assert (header["status"], header["error"], body) == (
+        500,
+        "ValueError: cannot predict 'fail'",
+        b"",
+    )
+    deadline = time.monotonic() + 2
+    while "[replica 0] ValueError: cannot predict 'fail'" not in log:
+        assert time.monotonic() < deadline, log.text
+        time.sleep(0.02)
+    assert '[replica 0]   File "' + str(tmp_path / "code" / "model.py") in log.text
+    assert "in predict" in log.text
+    assert "replica.py" not in log.text  # the traceback starts in user code
+    assert predict(address, [1])[0]["status"] == 200
+
+
+LOAD_FAILS = """
+    def load_ctx(model_dir):
+        return open(model_dir + "/model.docx", "rb")
+    def predict(payload, ctx):
+        return 1
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "shown"),
+    [
+        (LOAD_FAILS, ["No such file or directory: ", "model.docx'", ", line 3, in load_ctx"]),
+        ("def predict(payload, ctx:\n", ["\n[replica 0]     def predict(payload, ctx:\n"]),
+    ],
+)
+def test_a_module_that_cannot_load_is_restarted_and_explained(
+    backend: LocalReplicas, tmp_path: Path, source: str, shown: list[str]
+) -> None:
+    log = Log()
+    backend.start(spec(tmp_path, bundle(tmp_path, source)), log)
+    status = wait_for(backend, lambda s: s.restarts >= 2)
+    assert (status.ready, status.addresses) == (0, ())
+    assert status.last_error == "replica 0 exited with code 3 before it was ready"
+    assert "[replica 0] exited with code 3 before it was ready; restarting in 0.1 s" in log
+    for text in shown:
+        assert text in log.text
+    if source.startswith("def"):  # the caret under the unclosed parenthesis
+        assert "[replica 0]                ^" in log
+        assert "[replica 0] SyntaxError: '(' was never closed" in log
+
+
+def test_a_killed_replica_comes_back_while_the_other_serves(
+    backend: LocalReplicas, tmp_path: Path
+) -> None:
+    log = Log()
+    backend.start(spec(tmp_path, bundle(tmp_path, ECHO), replicas=2), log)
+    first, second = wait_for(backend, lambda s: s.ready == 2).addresses
+    pids = [pid_of(first), pid_of(second)]
+    os.kill(pids[1], signal.SIGKILL)
+
+    def back(status: ReplicaStatus) -> bool:
+        assert first in status.addresses  # the other replica never stops being ready
+        return status.ready == 2
+
+    wait_for(backend, lambda s: s.restarts == 1)
+    status = wait_for(backend, back)
+    assert status.restarts == 1
+    assert status.last_error == "replica 1 was killed by signal 9"
+    assert pid_of(first) == pids[0]
+    assert pid_of(second) not in pids
+    assert predict(second, 7)[0]["status"] == 200
+
+
+BATCHING = {
+    "predict_batch": """
+        calls = []
+        def show(payload):
+            return payload.hex() if isinstance(payload, bytes) else payload
+        def predict(payload, ctx):
+            calls.append(1)
+            return {"calls": list(calls), "single": show(payload)}
+        def predict_batch(payloads, ctx):
+            calls.append(len(payloads))
+            return [{"calls": list(calls), "single": show(p)} for p in payloads]
+    """,
+    "BATCH": """
+        calls, BATCH = [], True
+        def predict(payloads, ctx):
+            calls.append(len(payloads))
+            return [{"calls": list(calls), "single": p} for p in payloads]
+    """,
+}
+
+
+@pytest.mark.parametrize("style", ["predict_batch", "BATCH"])
+def test_batches_go_to_the_module_in_one_call(
+    backend: LocalReplicas, tmp_path: Path, style: str
+) -> None:
+    backend.start(spec(tmp_path, bundle(tmp_path, BATCHING[style])), Log())
+    (address,) = wait_for(backend, lambda s: s.ready == 1).addresses
+    answer = ping(address)
+    assert answer is not None
+    assert answer["batch"] is True
+    bodies = [b"[1]", b"\xff raw", b'"x"']
+    parts = [
+        {"content_type": "application/json", "size": 3},
+        {"content_type": "application/octet-stream", "size": 5},
+        {"content_type": "application/json; charset=utf-8", "size": 3},
+    ]
+    header, body = call(address, {"op": "batch", "id": "b1", "parts": parts}, b"".join(bodies))
+    assert header["id"] == "b1"
+    assert header["status"] == 200
+    results, at = [], 0
+    for part in header["parts"]:
+        results.append(json.loads(body[at : at + part["size"]]) if part["status"] == 200 else part)
+        at += part["size"]
+    assert at == len(body)
+    single = json.loads(predict(address, {"a": 1})[1])
+    if style == "predict_batch":
+        assert results == [{"calls": [3], "single": s} for s in ([1], "ff20726177", "x")]
+        assert single == {"calls": [3, 1], "single": {"a": 1}}  # predict for single requests
+    else:  # the raw bytes come back in the result: not JSON, only that part fails
+        assert results[1]["status"] == 500
+        assert results[1]["error"].startswith(f"{NOT_JSON}: Object of type bytes")
+        assert [results[0], results[2]] == [{"calls": [3], "single": s} for s in ([1], "x")]
+        assert single == {"calls": [3, 1], "single": {"a": 1}}  # a list of one
+
+
+ODD = """
+    import time
+    class Vector:
+        def tolist(self):
+            return [1.5, 2.5]
+    def predict(payload, ctx):
+        if payload == "slow":
+            time.sleep(1.0)
+        return {"set": {1}, "nan": float("nan"), "vector": Vector()}[payload]
+    def predict_batch(payloads, ctx):
+        return payloads[:-1]
+"""
+
+
+def test_bad_results_and_bad_requests_get_clear_errors(
+    backend: LocalReplicas, tmp_path: Path
+) -> None:
+    backend.start(spec(tmp_path, bundle(tmp_path, ODD)), Log())
+    (address,) = wait_for(backend, lambda s: s.ready == 1).addresses
+    header, _ = predict(address, "set")
+    assert header["status"] == 500
+    assert header["error"] == f"{NOT_JSON}: Object of type set is not JSON serializable"
+    assert "Out of range float values" in predict(address, "nan")[0]["error"]
+    assert predict(address, "vector")[1] == b"[1.5,2.5]"  # numpy-like: tolist()
+    assert predict(address, "missing")[0]["error"] == "KeyError: 'missing'"
+    unknown = call(address, {"op": "fly", "id": "f"})
+    assert unknown == ({"id": "f", "status": 400, "error": "unknown op 'fly'"}, b"")
+    parts = [{"content_type": "application/json", "size": 3}]
+    header, _ = call(address, {"op": "batch", "id": "b", "parts": parts}, b"[1]xx")
+    assert header["error"] == "the parts add up to 3 bytes but the body has 5"
+    parts = [{"content_type": "application/json", "size": 1}] * 2
+    header, body = call(address, {"op": "batch", "id": "b", "parts": parts}, b"12")
+    assert header["status"] == 200
+    assert body == b""
+    expected = "predict_batch returned 1 results for 2 payloads"
+    assert header["parts"] == [{"status": 500, "size": 0, "error": expected}] * 2
+    slow = threading.Thread(target=predict, args=(address, "slow"))
+    slow.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    assert ping(address) is not None  # pings answer while a prediction runs
+    assert time.monotonic() - started < 0.5
+    slow.join()
+
+
+def test_stop_leaves_no_process_and_no_socket(backend: LocalReplicas, tmp_path: Path) -> None:
+    source = ECHO.replace(
+        "def load_ctx(model_dir):",
+        "def load_ctx(model_dir):\n"
+        "        import subprocess\n"
+        "        child = subprocess.Popen(['sleep', '60'])\n"
+        "        open('child.pid', 'w').write(str(child.pid))",
+    )
+    code = bundle(tmp_path, source)
+    backend.start(spec(tmp_path, code, replicas=2), Log())
+    addresses = wait_for(backend, lambda s: s.ready == 2).addresses
+    pids = [pid_of(address) for address in addresses] + [int((code / "child.pid").read_text())]
+    backend.stop("serve-test")
+    assert backend.status("serve-test") is None
+    for pid in pids:
+        assert_gone(pid)
+    assert not [p for p in (tmp_path / "run").iterdir() if p.name != "home"]
+    backend.stop("serve-test")  # idempotent
+
+
+def test_a_long_run_dir_falls_back_to_a_short_one(backend: LocalReplicas, tmp_path: Path) -> None:
+    run_dir = tmp_path / ("long-" * 20)
+    backend.start(spec(tmp_path, bundle(tmp_path, ECHO), run_dir=run_dir), Log())
+    (address,) = wait_for(backend, lambda s: s.ready == 1).addresses
+    assert address.startswith("/tmp/kaon-")
+    assert len(address) < 100
+    assert json.loads(predict(address, 5)[1])["ctx"]["home"] == str(run_dir / "home")
+    backend.stop("serve-test")
+    assert not Path(address).parent.exists()
+
+
+def test_start_again_replaces_the_replicas(backend: LocalReplicas, tmp_path: Path) -> None:
+    backend.start(spec(tmp_path, bundle(tmp_path, ECHO)), Log())
+    (address,) = wait_for(backend, lambda s: s.ready == 1).addresses
+    old = pid_of(address)
+    code = bundle(tmp_path, "def predict(payload, ctx):\n    return 'v2'\n", name="v2")
+    backend.start(spec(tmp_path, code, module="v2", replicas=1), Log())
+    (address,) = wait_for(backend, lambda s: s.ready == 1).addresses
+    assert predict(address, 1)[1] == b'"v2"'
+    assert_gone(old)
+
+
+def replica_argv(tmp_path: Path, *extra: str) -> tuple[list[str], dict[str, str], Path]:
+    """A replica of ECHO on tmp_path/r.sock, run straight from the source tree."""
+    code, path = bundle(tmp_path, ECHO), tmp_path / "r.sock"
+    argv = [sys.executable, "-m", "kaon.runtime.replica", "--socket", str(path), "--code"]
+    argv += [str(code), "--module", "model", "--model-dir", str(code), *extra]
+    env = {"PYTHONPATH": str(Path(__file__).parents[2] / "src"), "HOME": str(tmp_path)}
+    return argv, env, path
+
+
+def test_sigterm_stops_a_replica_with_code_0(tmp_path: Path) -> None:
+    argv, env, path = replica_argv(tmp_path)
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 5
+    while ping(str(path)) is None:
+        assert proc.poll() is None, proc.communicate()[0]
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert not Path(f"{path}.tmp").exists()
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=5)
+    assert proc.returncode == 0, out
+    assert not path.exists()
+
+
+def test_a_replica_stops_when_its_supervisor_dies(tmp_path: Path) -> None:
+    argv, env, path = replica_argv(tmp_path)
+    parent = f"""if True:
+        import os, subprocess, time
+        argv = {argv!r} + ["--parent-pid", str(os.getpid())]
+        quiet = subprocess.DEVNULL
+        child = subprocess.Popen(argv, start_new_session=True, stdout=quiet, stderr=quiet)
+        while not os.path.exists({str(path)!r}):
+            time.sleep(0.01)
+        print(child.pid, flush=True)
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", parent], env=env, capture_output=True, check=True, timeout=10
+    )
+    assert_gone(int(done.stdout), timeout=5.0)  # the orphan exits by itself
+
+
+def test_the_runtime_copy_is_the_installed_package(tmp_path: Path) -> None:
+    LocalReplicas(tmp_path)
+    copy = tmp_path / "runtime" / "kaon"
+    assert (copy / "__init__.py").read_bytes() == b""
+    source = Path(kaon.runtime.__file__ or "").parent
+    for name in ("__init__.py", "protocol.py", "replica.py"):
+        assert (copy / "runtime" / name).read_bytes() == (source / name).read_bytes()
+    determinism = source.parent / "determinism.py"
+    assert (copy / "determinism.py").exists() == determinism.exists()
+
+
+def pid_of(address: str) -> int:
+    answer = ping(address)
+    assert answer is not None and isinstance(answer["pid"], int)
+    return answer["pid"]
+
+
+def assert_gone(pid: int, timeout: float = 2.0) -> None:
+    """`pid` has exited (a zombie waiting for init to reap it counts as exited)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return
+        except psutil.NoSuchProcess:
+            return
+        assert time.monotonic() < deadline, f"process {pid} still runs"
+        time.sleep(0.02)
