@@ -363,7 +363,19 @@ def test_migrations_produce_the_schema(
     schema.metadata.create_all(ref_engine)
     ref_engine.dispose()
     migrated = _shape(url)
-    assert set(migrated) == {"repos", "branches", "commits", "packs", "chunks"}
+    assert set(migrated) == {
+        "repos",
+        "branches",
+        "commits",
+        "packs",
+        "chunks",
+        "workspaces",
+        "jobs",
+        "trials",
+        "endpoints",
+        "prov_nodes",
+        "prov_edges",
+    }
     assert migrated == _shape(reference)
 
 

@@ -39,6 +39,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_BODY = 5 * 1024 * 1024
+DRAIN_LIMIT = 64 * 1024 * 1024  # larger bodies get their 413 before they are read
 REMEMBERED = 100_000  # recent requests feedback can refer to
 JSON_TYPE = b"application/json"
 
@@ -243,18 +244,19 @@ class Gateway:
 
     async def _body(self, scope: Scope, receive: Receive) -> bytes:
         declared = _header(scope, b"content-length")
-        if declared.isdigit() and int(declared) > self._max_body:
-            raise TooLarge
+        if declared.isdigit() and int(declared) > DRAIN_LIMIT:
+            raise TooLarge  # not worth reading: the connection is closed after the answer
         chunks: list[bytes] = []
         size = 0
         while True:
             message = await receive()
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self._max_body:
-                raise TooLarge
-            chunks.append(chunk)
+            if size <= self._max_body:
+                chunks.append(chunk)
             if not message.get("more_body"):
+                if size > self._max_body:  # read to the end, so the client sees the 413
+                    raise TooLarge
                 return b"".join(chunks)
 
 

@@ -52,7 +52,14 @@ def deploy(
     """Deploy an endpoint: the serve bundle with the model's files beside its model.py."""
     from kaon.client import bundles, state
 
-    bundles.check_serve(source)
+    from kaon.core.endpoints import parse_batch
+    from kaon.core.units import parse_duration
+
+    bundles.check_serve(source)  # every local input checked before anything is sent
+    if batch is not None:
+        parse_batch(batch)
+    if timeout is not None:
+        parse_duration(timeout)
     ws = state.require_workspace()
     with client() as c:
         c.get_workspace(ws)

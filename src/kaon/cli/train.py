@@ -110,6 +110,12 @@ def deploy(
     if data is not None:
         bundles.check_data(data)
     entries = bundles.parse_manifest(manifest) if manifest is not None else []
+    from kaon.core.units import parse_duration, parse_memory
+
+    if memory is not None:
+        parse_memory(memory)
+    if timeout is not None:
+        parse_duration(timeout)
     ws = state.require_workspace()
     body: dict[str, Any] = {
         "author": user(),
