@@ -81,7 +81,7 @@ def test_unknown_model_and_bad_bundles(platform: Platform, tmp_path: Path) -> No
     folder = tmp_path / "d" / "x"
     folder.mkdir(parents=True)
     (folder / "other.py").write_text("x = 1\n")
-    with pytest.raises(InvalidBundle, match="no model.py"):
+    with pytest.raises(InvalidBundle, match=r"no model\.py"):
         platform.serving.deploy("ws", "me", put(platform, tmp_path / "d"), None)
 
 
