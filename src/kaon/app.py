@@ -23,8 +23,8 @@ from kaon.ports.envbuilder import EnvBuilder
 from kaon.ports.executor import Executor
 from kaon.ports.jobs import JobStore
 from kaon.ports.metadata import MetadataStore
-from kaon.ports.provenance import ProvenanceStore
 from kaon.ports.objectstore import ObjectStore
+from kaon.ports.provenance import ProvenanceStore
 from kaon.ports.replicas import Replicas
 from kaon.services.chunks import ChunkStore
 from kaon.services.commits import CommitService

@@ -51,7 +51,6 @@ def deploy(
 ) -> None:
     """Deploy an endpoint: the serve bundle with the model's files beside its model.py."""
     from kaon.client import bundles, state
-
     from kaon.core.endpoints import parse_batch
     from kaon.core.units import parse_duration
 
