@@ -1,17 +1,18 @@
 # kaon: two commands on a fresh machine.
-#   make demo   the walk-through (data repos now; the seeds' mnist flow as the issues land)
+#   make demo   the seeds' mnist walk-through: train, provenance, serve, predict, reproduce
 #   make test   lint, types, layer contracts and the whole test suite
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 export UV_LINK_MODE := copy
 
-.PHONY: help setup test lint typecheck layers pytest demo bench clean
+.PHONY: help setup system test lint typecheck layers pytest demo demo-data bench clean
 
 help:
 	@echo "make demo   - set everything up and run the walk-through"
 	@echo "make test   - set everything up and run lint, mypy, import contracts and pytest"
-	@echo "make bench  - run benchmarks/ingest.py (several minutes)"
+	@echo "make demo-data - the data-repo walk-through of seed 004"
+	@echo "make bench  - run the benchmarks (several minutes)"
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
@@ -21,7 +22,21 @@ $(CURDIR)/.tools/bin/uv:
 	$(UV) sync --frozen
 	@touch $@
 
-setup: .venv/.synced
+# Graphviz draws provenance; bubblewrap sandboxes jobs (--sandbox). Debian packages, installed
+# when missing and apt-get is usable; kaon works without them (--format dot|json, no sandbox).
+system:
+	@missing=""; command -v dot >/dev/null || missing="$$missing graphviz"; \
+	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	if [ -n "$$missing" ]; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing$$missing"; \
+	    (apt-get install -y -qq $$missing >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq $$missing >/dev/null 2>&1)) || \
+	     echo "warning: could not install$$missing (drawings/sandbox unavailable)"; \
+	  else echo "note:$$missing not installed (apt-get as root needed)"; fi; \
+	fi
+
+setup: .venv/.synced system
 
 lint: setup
 	$(UV) run --frozen ruff check src tests benchmarks
@@ -41,8 +56,14 @@ test: lint typecheck layers pytest
 demo: setup
 	$(UV) run --frozen bash scripts/demo.sh
 
+demo-data: setup
+	$(UV) run --frozen bash scripts/demo-data.sh
+
 bench: setup
 	$(UV) run --frozen python benchmarks/ingest.py
+	$(UV) run --frozen python benchmarks/train.py
+	$(UV) run --frozen python benchmarks/serve.py
+	$(UV) run --frozen python benchmarks/provenance.py
 
 clean:
-	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache .kaon-demo
+	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache .kaon-demo .kaon-demo-data

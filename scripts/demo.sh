@@ -1,53 +1,62 @@
 #!/usr/bin/env bash
-# The data walk-through of seed 004 (pachctl -> kaon), on a private platform in .kaon-demo.
+# Seed 000's walk-through, end to end on a private platform in .kaon-demo: workspace, template,
+# training, its artifacts and provenance, an endpoint, a prediction, and a bit-for-bit re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export KAON_HOME="$PWD/.kaon-demo"
 export KAON_PORT=0
+unset PYTHONDONTWRITEBYTECODE KAON_WORKSPACE KAON_ENDPOINT KAON_TOKEN
 kaon down >/dev/null 2>&1 || true
 rm -rf "$KAON_HOME"
+mkdir -p "$KAON_HOME"
 trap 'kaon down >/dev/null 2>&1 || true' EXIT
-work=$(mktemp -d)
+cd "$KAON_HOME"
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
-say() { printf '\n# %s\n' "$*"; }
+say() { printf '\n\033[36m# %s\033[0m\n' "$*"; }
+field() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {}, {'d': d}))" "$1"; }
 
-python3 - "$work" <<'PY'
-import os, sys, zipfile
-work = sys.argv[1]
-# a stand-in for mnist.npz (the seed downloads it; this machine has no internet)
-with zipfile.ZipFile(os.path.join(work, "mnist.npz"), "w") as z:
-    for name in ("x_train.npy", "y_train.npy", "x_test.npy", "y_test.npy"):
-        z.writestr(name, os.urandom(2_800_000))
-feat = os.path.join(work, "features", "train")
-os.makedirs(feat)
-for i in range(2000):
-    with open(os.path.join(feat, f"row_{i:05d}.csv"), "w") as f:
-        f.write(",".join(str((i * 7 + j) % 255) for j in range(64)) + "\n")
-PY
-
+say "A private platform (SQLite + a local content-addressed store) in $KAON_HOME"
 step kaon up
-step kaon repo create inputrepo
-step kaon repo create outputrepo
-step kaon put file inputrepo@master:/data/mnist.npz -f "$work/mnist.npz"
-step kaon list file inputrepo@master:/data/
-step kaon create branch outputrepo@master
-step kaon put file inputrepo@master:/data/mnist.npz -f "$work/mnist.npz" -m "new batch of handwriting data"
-step kaon list commit inputrepo@master
-step kaon list file inputrepo@master --history 1
-step kaon put file inputrepo@master:/features -f "$work/features" -r -m "2,000 feature files, one commit"
-step kaon list file inputrepo@master
-step kaon get file inputrepo@master:/data/mnist.npz -o "$work/out.npz"
-cmp "$work/out.npz" "$work/mnist.npz" && echo "round trip: identical bytes"
-step kaon delete file inputrepo@master:/features/train/row_00000.csv
-step kaon diff file inputrepo@master inputrepo@master^
-step kaon inspect commit inputrepo@master^
-step kaon list repo
-say "the same bytes in another repo are stored once: 0B new"
-step kaon repo create scratch
-step kaon put file scratch@master:/tmp.bin -f "$work/mnist.npz"
-step kaon put file scratch@master:/other.bin -f "$work/features/train/row_00001.csv"
-say "deleting a repo leaves its objects to gc, which keeps what inputrepo still uses"
-step kaon repo delete scratch
-step kaon gc
-rm -rf "$work"
-printf '\nDone. The platform lived in %s; `make demo` starts from scratch each time.\n' "$KAON_HOME"
+step kaon workspace create -n mnist
+step kaon template list
+step kaon template get --name mnist
+
+say "Train: code + data -> an environment built by uv from requirements.txt -> a versioned model"
+step kaon train deploy -s templates/mnist/model-train -d templates/mnist/data
+say "Waiting for the job (kaon train list) ..."
+for _ in $(seq 1 600); do
+  state=$(kaon train list --json | field 'd[0]["state"]')
+  case "$state" in JOB_SUCCESS|JOB_FAILURE|JOB_KILLED) break ;; esac
+  sleep 1
+done
+step kaon train list
+[ "$state" = JOB_SUCCESS ] || { kaon train build-logs -i 0; kaon train logs -i 0; exit 1; }
+step kaon train info -i 0 -s accuracy_test
+step kaon train logs -i 0
+model=$(kaon train info -i 0 --json | field 'd["trials"][0]["model_id"]')
+job=$(kaon train info -i 0 --json | field 'd["id"]')
+
+say "Everything the job used and made, as kaos lays it out"
+step kaon train get -i 0 -c -d -m
+find "mnist/$job" -maxdepth 4 | sort | sed 's/^/  /'
+
+say "Provenance of the model: a text tree here, a drawing in mnist/provenance/"
+step kaon train provenance -m "$model"
+
+say "Serve the model: the serve bundle gets the model files beside its model.py"
+step kaon serve deploy -s templates/mnist/model-serve -m "$model" --wait
+step kaon serve list
+endpoint=$(kaon serve list --json | field 'd[0]["name"]')
+url=$(kaon serve list --json | field 'd[0]["url"]')
+step kaon serve predict -e "$endpoint" -f templates/mnist/test_payload.jpg
+say "The same over plain HTTP, as curl sees it:"
+step curl -s -X POST "http://$url" --data-binary @templates/mnist/test_payload.jpg
+echo
+step kaon serve provenance -e "$endpoint"
+
+say "Reproduce the training job from its recorded inputs and compare every output file"
+step kaon train reproduce -i 0 --verify
+
+say "Drawings:"
+find "$KAON_HOME/mnist/provenance" -type f | sed 's/^/  /'
+say "Done. Everything lives in $KAON_HOME (the platform is stopped on exit)."
