@@ -72,7 +72,7 @@ class SqlProvenanceStore:
         sql = text(
             f"""
             WITH RECURSIVE reached(id) AS (
-                SELECT :start
+                SELECT CAST(:start AS VARCHAR)
                 UNION
                 SELECT e.{reach} FROM prov_edges e JOIN reached r ON e.{join} = r.id
             )
@@ -82,7 +82,7 @@ class SqlProvenanceStore:
         edges_sql = text(
             f"""
             WITH RECURSIVE reached(id) AS (
-                SELECT :start
+                SELECT CAST(:start AS VARCHAR)
                 UNION
                 SELECT e.{reach} FROM prov_edges e JOIN reached r ON e.{join} = r.id
             )
