@@ -51,10 +51,16 @@ def load_params() -> dict:
 
 
 def seed_everything() -> int:
-    seed = int(os.environ.get("KAON_SEED") or "0")
-    random.seed(seed)
-    np.random.seed(seed)
-    return seed
+    """kaon.determinism.seed_everything (kaon puts it on PYTHONPATH for every job: random,
+    numpy, torch, tensorflow from $KAON_SEED); a plain fallback when run outside kaon."""
+    try:
+        from kaon.determinism import seed_everything as kaon_seed
+    except ImportError:
+        seed = int(os.environ.get("KAON_SEED") or "0")
+        random.seed(seed)
+        np.random.seed(seed)
+        return seed
+    return kaon_seed()
 
 
 def load_split(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
