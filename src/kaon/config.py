@@ -26,6 +26,7 @@ class ServerSettings:
     executor: str = "local"
     env_builder: str = "uv"
     max_parallel: int = 0  # trials running at once across jobs; 0: one per CPU
+    max_request_bytes: int = 5 * 1024 * 1024  # prediction bodies larger than this get a 413
 
     @staticmethod
     def from_env(host: str | None = None, port: int | None = None) -> ServerSettings:
@@ -39,4 +40,5 @@ class ServerSettings:
             executor=os.environ.get("KAON_EXECUTOR") or "local",
             env_builder=os.environ.get("KAON_ENV_BUILDER") or "uv",
             max_parallel=int(os.environ.get("KAON_MAX_PARALLEL") or 0),
+            max_request_bytes=int(os.environ.get("KAON_MAX_REQUEST_BYTES") or 5 * 1024 * 1024),
         )

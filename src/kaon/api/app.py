@@ -7,7 +7,7 @@ from fastapi import Depends, FastAPI
 from kaon import __version__
 from kaon.api import errors
 from kaon.api.deps import require_token
-from kaon.api.gateway import Gateway
+from kaon.api.gateway import MAX_BODY, Gateway
 from kaon.api.routes import (
     admin,
     chunks,
@@ -37,6 +37,6 @@ def create_app(platform: Platform, token: str) -> FastAPI:
     return app
 
 
-def create_asgi(platform: Platform, token: str) -> Gateway:
+def create_asgi(platform: Platform, token: str, max_body: int = MAX_BODY) -> Gateway:
     """The whole server: the prediction gateway in front of the API."""
-    return Gateway(platform, create_app(platform, token))
+    return Gateway(platform, create_app(platform, token), max_body)

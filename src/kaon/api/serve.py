@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     tmp.replace(state)
     print(f"kaon server listening on {url} (home {settings.home})", file=sys.stderr, flush=True)
     config = uvicorn.Config(
-        create_asgi(platform, token),
+        create_asgi(platform, token, settings.max_request_bytes),
         log_level=args.log_level,
         access_log=False,
         loop="auto",
