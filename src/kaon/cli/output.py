@@ -99,3 +99,17 @@ def boxed(headers: Sequence[str], rows: Sequence[Sequence[object]], title: str =
 
 def info(message: str) -> None:
     sys.stderr.write(f"{message}\n")
+
+
+def confirm(question: str) -> None:
+    """Ask; anything but yes (or no terminal to ask on) aborts with a clear error (exit 1)."""
+    import click
+
+    from kaon.core.errors import KaonError
+
+    try:
+        answer = click.confirm(question, default=False)
+    except click.exceptions.Abort:
+        answer = False
+    if not answer:
+        raise KaonError("aborted: nothing was changed (pass -y to skip the question)")

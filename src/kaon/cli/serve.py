@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from kaon.cli.output import boxed, emit_json, info, progress, success
+from kaon.cli.output import boxed, confirm, emit_json, info, progress, success
 from kaon.cli.train import _upload
 from kaon.cli.workspace import client, user
 from kaon.core.errors import InvalidInput, KaonError
@@ -205,8 +205,8 @@ def kill(
 ) -> None:
     """Stop an endpoint's replicas."""
     name = endpoint_ref(endpoint, ind)
-    if not yes and not typer.confirm(f"Are you sure about killing endpoint {name}?"):
-        raise typer.Exit(1)
+    if not yes:
+        confirm(f"Are you sure about killing endpoint {name}?")
     with client() as c:
         c.kill_endpoint(name)
     success(f"Successfully killed endpoint {name}")

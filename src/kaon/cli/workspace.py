@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from kaon.cli.output import boxed, emit_json, info, success
+from kaon.cli.output import boxed, confirm, emit_json, info, success
 from kaon.core.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
@@ -136,8 +136,8 @@ def kill(
     from kaon.client import state
 
     name = state.require_workspace()
-    if not yes and not typer.confirm(f"Are you sure about killing all {name} resources?"):
-        raise typer.Exit(1)
+    if not yes:
+        confirm(f"Are you sure about killing all {name} resources?")
     with client() as c:
         c.kill_workspace(name)
     state.set_workspace(None)
