@@ -3,16 +3,18 @@
     KaonError
     ├── NotFound            (HTTP 404, exit 4)
     │   ├── RepoNotFound, BranchNotFound, CommitNotFound, PathNotFound, ChunkNotFound
-    │   └── WorkspaceNotFound, JobNotFound, ModelNotFound
+    │   └── WorkspaceNotFound, JobNotFound, ModelNotFound, UploadNotFound
     ├── AlreadyExists       (HTTP 409, exit 5)
     ├── Conflict            (HTTP 409, exit 5)   stale ref, ambiguous prefix, missing chunks
     │   ├── MissingChunks
     │   └── BaseMoved
-    │   └── JobNotRunning
+    │   └── JobNotRunning, PreconditionFailed
     ├── InvalidInput        (HTTP 400, exit 2)   bad name, bad address, path escaping the repo
     │   ├── InvalidBundle   a source/data bundle or manifest that cannot be used
     │   └── BuildFailed     requirements that do not resolve or install
+    │   └── InvalidRange, BadDigest, InvalidPart, Unsupported (S3 gateway)
     ├── PermissionDenied    (HTTP 401, exit 6)   missing or wrong token
+    │   └── SignatureMismatch, UnknownAccessKey, RequestTimeSkewed, ReadOnly (S3 gateway)
     ├── StorageFull         (HTTP 507, exit 7)
     ├── BackendUnavailable  (HTTP 503, exit 3)   server not running, database unreachable
     └── CorruptObject       (HTTP 500, exit 8)   stored bytes do not match their hash
@@ -80,6 +82,12 @@ class ModelNotFound(NotFound):
     code = "model_not_found"
 
 
+class UploadNotFound(NotFound):
+    """An S3 multipart upload id that is unknown, completed or aborted."""
+
+    code = "upload_not_found"
+
+
 class AlreadyExists(KaonError):
     code = "already_exists"
     http_status = 409
@@ -108,6 +116,13 @@ class JobNotRunning(Conflict):
     code = "job_not_running"
 
 
+class PreconditionFailed(Conflict):
+    """A conditional request (If-Match, If-Unmodified-Since) whose condition does not hold."""
+
+    code = "precondition_failed"
+    http_status = 412
+
+
 class InvalidInput(KaonError):
     code = "invalid_input"
     http_status = 400
@@ -124,10 +139,58 @@ class BuildFailed(InvalidInput):
     code = "build_failed"
 
 
+class InvalidRange(InvalidInput):
+    """A byte range that starts past the end of the object."""
+
+    code = "invalid_range"
+    http_status = 416
+
+
+class BadDigest(InvalidInput):
+    """Received bytes do not match the digest or checksum the client sent with them."""
+
+    code = "bad_digest"
+
+
+class InvalidPart(InvalidInput):
+    """A multipart upload completed with parts that are missing, out of order or too small."""
+
+    code = "invalid_part"
+
+
+class Unsupported(InvalidInput):
+    """A request kaon understands but does not implement (S3 NotImplemented)."""
+
+    code = "unsupported"
+    http_status = 501
+
+
 class PermissionDenied(KaonError):
     code = "permission_denied"
     http_status = 401
     exit_code = 6
+
+
+class SignatureMismatch(PermissionDenied):
+    """An AWS Signature V4 that does not match the request and the key's secret."""
+
+    code = "signature_mismatch"
+
+
+class UnknownAccessKey(PermissionDenied):
+    code = "unknown_access_key"
+
+
+class RequestTimeSkewed(PermissionDenied):
+    """A signed request dated too far from the server's clock (or a presigned URL expired)."""
+
+    code = "request_time_skewed"
+
+
+class ReadOnly(PermissionDenied):
+    """A write to a version that cannot change (a commit, not a branch)."""
+
+    code = "read_only"
 
 
 class StorageFull(KaonError):
