@@ -375,6 +375,7 @@ def test_migrations_produce_the_schema(
         "endpoints",
         "prov_nodes",
         "prov_edges",
+        "s3_credentials",
     }
     assert migrated == _shape(reference)
 

@@ -273,22 +273,32 @@ class Graph:
         root = self.node(root_id)
         lines = [f"{_describe(root)}{_details(root)}"]
         shown = {root_id}
-        stack: list[tuple[Edge, str, bool, int]] = []  # (edge to parent, prefix, last?, depth)
+        # (edge to parent, an output of the parent?, prefix, last?, depth)
+        stack: list[tuple[Edge, bool, str, bool, int]] = []
 
         def push_children(parent: str, prefix: str, depth: int) -> None:
-            children = self.inputs(parent)
+            children = [(e, False) for e in self.inputs(parent)]
+            if self._nodes[parent].kind is NodeKind.JOB:  # what a job wrote (through S3)
+                wrote = [e for e in self._out[parent] if e.kind is EdgeKind.PRODUCED]
+                children = [
+                    (e, True) for e in wrote if self._nodes[e.dst].kind is NodeKind.DATA
+                ] + children
             if max_depth is not None and depth > max_depth and children:
                 lines.append(f"{prefix}└── … {len(children)} more upstream")
                 return
-            for i, edge in reversed(list(enumerate(children))):
-                stack.append((edge, prefix, i == len(children) - 1, depth))
+            for i, (edge, out) in reversed(list(enumerate(children))):
+                stack.append((edge, out, prefix, i == len(children) - 1, depth))
 
         push_children(root_id, "", 1)
         while stack:
-            edge, prefix, last, depth = stack.pop()
-            child = self._nodes[edge.src]
+            edge, out, prefix, last, depth = stack.pop()
+            child = self._nodes[edge.dst if out else edge.src]
             branch = "└── " if last else "├── "
-            line = f"{prefix}{branch}{_RELATION[edge.kind]} {_describe(child)}"
+            relation = "wrote" if out else _RELATION[edge.kind]
+            line = f"{prefix}{branch}{relation} {_describe(child)}"
+            if out:
+                lines.append(f"{line}{_details(child)}")
+                continue
             if child.id in shown:
                 lines.append(f"{line}  (see above)")
                 continue

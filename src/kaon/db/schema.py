@@ -142,3 +142,14 @@ prov_edges = Table(
     PrimaryKeyConstraint("src", "dst", "kind"),
     Index(None, "dst"),
 )
+
+s3_credentials = Table(
+    "s3_credentials",
+    metadata,
+    Column("access_key", String, primary_key=True),
+    Column("secret", String, nullable=False),  # as is: SigV4 verification needs it
+    Column("owner", Text, nullable=False),
+    Column("created", Double, nullable=False),
+    Column("job", String, nullable=True),  # keys scoped to a training job
+    Index(None, "job"),
+)

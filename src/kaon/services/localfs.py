@@ -11,6 +11,7 @@ import os
 import stat
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 from kaon.core import chunking
 from kaon.core.commit import Commit
@@ -75,6 +76,45 @@ class _Packer:
         self._size = 0
 
 
+def _chunk_into(packer: _Packer, fh: BinaryIO, small: bool) -> tuple[int, list[ChunkRef]]:
+    refs: list[ChunkRef] = []
+    size = 0
+    if small:
+        data = fh.read()
+        refs.append(packer.add(data))
+        size = len(data)
+    else:
+        for piece in chunking.cut(fh):
+            refs.append(packer.add(piece))
+            size += len(piece)
+    return size, refs
+
+
+def store_files(
+    chunks: ChunkStore, files: Iterable[tuple[str, Path]], prefix: str = ""
+) -> list[Put]:
+    """Chunk, pack and store `files` ((repo path, local file)) under `prefix`; the puts that
+    commit them (nothing is visible until a commit uses them)."""
+    packer = _Packer(chunks)
+    puts: list[Put] = []
+    for rel, local in files:
+        with open(local, "rb") as fh:
+            small = local.stat().st_size <= chunking.MIN_SIZE
+            size, refs = _chunk_into(packer, fh, small)
+        puts.append(Put(f"{prefix.rstrip('/')}/{rel}", size, tuple(refs)))
+    packer.flush()
+    return puts
+
+
+def store_stream(chunks: ChunkStore, path: str, stream: BinaryIO) -> Put:
+    """Chunk, pack and store one stream of any length (a multipart upload's parts, read
+    in turn) as the content of `path`."""
+    packer = _Packer(chunks)
+    size, refs = _chunk_into(packer, stream, small=False)
+    packer.flush()
+    return Put(path, size, tuple(refs))
+
+
 def ingest(
     chunks: ChunkStore,
     commits: CommitService,
@@ -89,22 +129,7 @@ def ingest(
 ) -> Commit:
     """Commit `files` ((repo path, local file)) under `prefix` as ONE commit; with `replace`,
     the branch holds exactly these files afterwards."""
-    packer = _Packer(chunks)
-    puts: list[Put] = []
-    for rel, local in files:
-        refs: list[ChunkRef] = []
-        size = 0
-        with open(local, "rb") as fh:
-            if local.stat().st_size <= chunking.MIN_SIZE:
-                data = fh.read()
-                refs.append(packer.add(data))
-                size = len(data)
-            else:
-                for piece in chunking.cut(fh):
-                    refs.append(packer.add(piece))
-                    size += len(piece)
-        puts.append(Put(f"{prefix.rstrip('/')}/{rel}", size, tuple(refs)))
-    packer.flush()
+    puts = store_files(chunks, files, prefix)
     deletes = ["/"] if replace else []
     return commits.commit(repo, branch, puts, deletes, message=message, author=author)
 

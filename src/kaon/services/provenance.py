@@ -13,6 +13,7 @@ from typing import Any
 
 import blake3
 
+from kaon.core.commit import Commit
 from kaon.core.endpoints import Endpoint
 from kaon.core.errors import InvalidInput, NotFound
 from kaon.core.jobs import Bundle, Job, Trial, canonical_json, trial_name
@@ -55,6 +56,23 @@ def _env_node(env: dict[str, Any]) -> Node:
             "hash": str(env["lock_id"]),
             "os": str(plat.get("os", "")),
             "cpu": str(plat.get("cpu", "")),
+        },
+    )
+
+
+def _s3_data_node(commit: Commit, path: str) -> Node:
+    return Node(
+        node_id(NodeKind.DATA, commit.id),
+        NodeKind.DATA,
+        f"{commit.repo}@{commit.branch}:{path}",
+        {
+            "author": commit.author,
+            "repo": commit.repo,
+            "branch": commit.branch,
+            "commit": commit.id,
+            "path": path,
+            "created": _when(commit.finished),
+            "via": "s3",
         },
     )
 
@@ -111,6 +129,18 @@ class ProvenanceService:
         )
         self._store.record([model], [Edge(trial_node_id(job, trial), model.id, EdgeKind.PRODUCED)])
 
+    def data_read(self, job: Job, trials: list[Trial], commit: Commit, path: str) -> None:
+        """A job read `path` of `commit` through the S3 gateway: data used by its trials."""
+        data = _s3_data_node(commit, path)
+        edges = [Edge(data.id, trial_node_id(job, t), EdgeKind.USED) for t in trials]
+        self._store.record([data], edges)
+
+    def data_written(self, job: Job, trials: list[Trial], commit: Commit, path: str) -> None:
+        """A job's write through the S3 gateway made `commit`: data produced by its trials."""
+        data = _s3_data_node(commit, path)
+        edges = [Edge(trial_node_id(job, t), data.id, EdgeKind.PRODUCED) for t in trials]
+        self._store.record([data], edges)
+
     def endpoint_started(self, endpoint: Endpoint) -> None:
         code = _bundle_node(endpoint.source, NodeKind.SERVE_CODE)
         env = _env_node(endpoint.env)
@@ -152,9 +182,21 @@ class ProvenanceService:
 
     # questions ---------------------------------------------------------------------------
     def of_model(self, model_id: str) -> Graph:
+        """The model's ancestry, plus the data its job wrote elsewhere (through S3)."""
         graph = self._store.ancestry(node_id(NodeKind.MODEL, model_id))
         if not len(graph):
             raise NotFound(f"no provenance recorded for model '{model_id}': see `kaon train info`")
+        for job in [n for n in graph.nodes if n.kind is NodeKind.JOB]:
+            below = self._store.subvenance(job.id)
+            for edge in below.edges:
+                wrote = below.node(edge.dst)
+                if (
+                    edge.src == job.id
+                    and edge.kind is EdgeKind.PRODUCED
+                    and wrote.kind is NodeKind.DATA
+                ):
+                    graph.add_node(wrote)
+                    graph.add_edge(edge)
         return graph
 
     def of_endpoint(self, name: str) -> Graph:

@@ -1,0 +1,94 @@
+"""S3 access keys: issued to users (`kaon auth s3-credentials`) and to running jobs.
+
+A job gets its own pair when it starts running, in its environment as AWS_* variables, and
+loses it when it ends: whatever the gateway sees signed with that key is the job's doing,
+which is how reads and writes through S3 end up in the job's provenance.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kaon.core.credentials import S3Credential, new_credential
+from kaon.core.errors import NotFound, UnknownAccessKey
+from kaon.ports.credentials import CredentialStore
+
+REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class S3Env:
+    """The S3 endpoint and a key pair, as a job's environment variables."""
+
+    endpoint: str
+    access_key: str
+    secret: str
+    region: str = REGION
+
+    def variables(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ENDPOINT_URL_S3": self.endpoint,
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            "S3_ENDPOINT": self.endpoint,  # Pachyderm's and TensorFlow's name for it
+        }
+
+
+class CredentialService:
+    def __init__(self, store: CredentialStore, clock: Callable[[], float]) -> None:
+        self._store = store
+        self._clock = clock
+        self._cache: dict[str, S3Credential] = {}
+        self._lock = threading.Lock()
+        self.endpoint: str | None = None  # set by the server once the S3 port listens
+
+    def issue(self, owner: str, job: str | None = None) -> S3Credential:
+        credential = new_credential(owner or "kaon", self._clock(), job)
+        self._store.add_credential(credential)
+        return credential
+
+    def get(self, access_key: str) -> S3Credential:
+        with self._lock:
+            known = self._cache.get(access_key)
+        if known is not None:
+            return known
+        credential = self._store.get_credential(access_key)
+        if credential is None:
+            raise UnknownAccessKey(
+                f"the access key id {access_key!r} does not exist in our records: "
+                "create one with `kaon auth s3-credentials`"
+            )
+        with self._lock:
+            self._cache[access_key] = credential
+        return credential
+
+    def secret_of(self, access_key: str) -> str:
+        return self.get(access_key).secret
+
+    def list(self) -> list[S3Credential]:
+        return self._store.list_credentials()
+
+    def revoke(self, access_key: str) -> None:
+        with self._lock:
+            self._cache.pop(access_key, None)
+        if not self._store.delete_credential(access_key):
+            raise NotFound(f"no access key {access_key!r}")
+
+    # jobs --------------------------------------------------------------------------------
+    def for_job(self, job: str, author: str) -> S3Env | None:
+        """A fresh pair scoped to `job`, with the endpoint; None when no gateway listens."""
+        if self.endpoint is None:
+            return None
+        credential = self.issue(f"job {job} ({author})" if author else f"job {job}", job)
+        return S3Env(self.endpoint, credential.access_key, credential.secret)
+
+    def revoke_job(self, job: str) -> None:
+        with self._lock:
+            for key in [k for k, c in self._cache.items() if c.job == job]:
+                del self._cache[key]
+        self._store.delete_job_credentials(job)
