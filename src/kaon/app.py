@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,12 +14,14 @@ from urllib.parse import urlparse
 
 from kaon.config import ServerSettings
 from kaon.core.errors import InvalidInput
+from kaon.db.credentials import SqlCredentialStore
 from kaon.db.jobs import SqlJobStore
 from kaon.db.provenance import SqlProvenanceStore
 from kaon.db.sql import SqlMetadataStore
 from kaon.exec.local import LocalExecutor
 from kaon.exec.replicas import LocalReplicas
 from kaon.exec.uv import UvEnvBuilder
+from kaon.ports.credentials import CredentialStore
 from kaon.ports.envbuilder import EnvBuilder
 from kaon.ports.executor import Executor
 from kaon.ports.jobs import JobStore
@@ -34,6 +37,9 @@ from kaon.services.locks import SharedExclusiveLock
 from kaon.services.provenance import ProvenanceService
 from kaon.services.repos import RepoService
 from kaon.services.runtime import install_runtime
+from kaon.services.s3keys import CredentialService
+from kaon.services.s3multipart import MultipartUploads
+from kaon.services.s3objects import ObjectService
 from kaon.services.serving import ServingService
 from kaon.services.training import TrainingService
 from kaon.services.trees import TreeStore
@@ -75,6 +81,12 @@ PROVENANCE_STORES: dict[str, Callable[[str], ProvenanceStore]] = {
     "sqlite": SqlProvenanceStore,
     "postgresql": SqlProvenanceStore,
     "postgresql+psycopg": SqlProvenanceStore,
+}
+
+CREDENTIAL_STORES: dict[str, Callable[[str], CredentialStore]] = {
+    "sqlite": SqlCredentialStore,
+    "postgresql": SqlCredentialStore,
+    "postgresql+psycopg": SqlCredentialStore,
 }
 
 EXECUTORS: dict[str, Callable[[ServerSettings], Executor]] = {
@@ -127,10 +139,16 @@ class Platform:
     serving: ServingService
     provenance_store: ProvenanceStore
     provenance: ProvenanceService
+    credentials: CredentialService
+    credential_store: CredentialStore
+    s3: ObjectService  # the S3 gateway's objects over repos
+    s3_uploads: MultipartUploads
+    s3_scratch: Path  # bodies of S3 puts while they arrive
 
     def close(self) -> None:
         self.serving.shutdown()
         self.training.shutdown()
+        self.credential_store.close()
         self.provenance_store.close()
         self.jobs.close()
         self.meta.close()
@@ -153,6 +171,11 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
     envs = _named(ENV_BUILDERS, settings.env_builder, "environment builder", settings)
     provenance_store = _pick(PROVENANCE_STORES, settings.metadata_url, "metadata database")
     provenance = ProvenanceService(provenance_store)
+    credential_store = _pick(CREDENTIAL_STORES, settings.metadata_url, "metadata database")
+    credentials = CredentialService(credential_store, clock)
+    s3_scratch = settings.home / "s3" / "tmp"
+    shutil.rmtree(s3_scratch, ignore_errors=True)  # bodies a stop interrupted
+    s3_scratch.mkdir(parents=True)
     training = TrainingService(
         jobs,
         workspaces,
@@ -167,6 +190,7 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         slots=settings.max_parallel or os.cpu_count() or 1,
         provenance=provenance,
         runtime=install_runtime(settings.home / "runtime"),
+        keys=credentials,
     )
     serving = ServingService(
         jobs,
@@ -196,6 +220,11 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         serving=serving,
         provenance_store=provenance_store,
         provenance=provenance,
+        credentials=credentials,
+        credential_store=credential_store,
+        s3=ObjectService(repos, commits, files, chunks, jobs, provenance, clock),
+        s3_uploads=MultipartUploads(settings.home / "s3" / "uploads", clock),
+        s3_scratch=s3_scratch,
     )
     for job in training.recover():
         log.warning("job %s was interrupted by a platform stop: marked JOB_FAILURE", job)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_PORT = 5266
+DEFAULT_S3_PORT = 5267
 TOKEN_FILE = "token"
 SERVER_FILE = "server.json"
 CLIENT_FILE = "config.json"
@@ -26,19 +27,37 @@ class ServerSettings:
     executor: str = "local"
     env_builder: str = "uv"
     max_parallel: int = 0  # trials running at once across jobs; 0: one per CPU
+    s3_port: int = DEFAULT_S3_PORT  # the S3 gateway's port (0: any free one)
+    s3_anonymous: bool = False  # open local mode: unsigned S3 requests are allowed
     max_request_bytes: int = 5 * 1024 * 1024  # prediction bodies larger than this get a 413
 
     @staticmethod
-    def from_env(host: str | None = None, port: int | None = None) -> ServerSettings:
+    def from_env(
+        host: str | None = None, port: int | None = None, s3_port: int | None = None
+    ) -> ServerSettings:
         home = kaon_home()
+        api_port = port if port is not None else int(os.environ.get("KAON_PORT") or DEFAULT_PORT)
         return ServerSettings(
             home=home,
             metadata_url=os.environ.get("KAON_METADATA_URL") or f"sqlite:///{home / 'kaon.db'}",
             store_url=os.environ.get("KAON_STORE_URL") or f"file://{home / 'objects'}",
             host=host or os.environ.get("KAON_HOST") or "127.0.0.1",
-            port=port if port is not None else int(os.environ.get("KAON_PORT") or DEFAULT_PORT),
+            port=api_port,
             executor=os.environ.get("KAON_EXECUTOR") or "local",
             env_builder=os.environ.get("KAON_ENV_BUILDER") or "uv",
             max_parallel=int(os.environ.get("KAON_MAX_PARALLEL") or 0),
             max_request_bytes=int(os.environ.get("KAON_MAX_REQUEST_BYTES") or 5 * 1024 * 1024),
+            s3_port=_s3_port(s3_port, api_port),
+            s3_anonymous=os.environ.get("KAON_S3_ANONYMOUS", "") in ("1", "true", "yes"),
         )
+
+
+def _s3_port(given: int | None, api_port: int) -> int:
+    """--s3-port, else KAON_S3_PORT, else 5267; when the API takes any free port (0), so does
+    the S3 gateway (parallel servers of tests and benchmarks never collide)."""
+    if given is not None:
+        return given
+    env = os.environ.get("KAON_S3_PORT")
+    if env:
+        return int(env)
+    return 0 if api_port == 0 else DEFAULT_S3_PORT

@@ -7,17 +7,19 @@ from fastapi import Depends, FastAPI
 from kaon import __version__
 from kaon.api import errors
 from kaon.api.deps import require_token
-from kaon.api.gateway import MAX_BODY, Gateway
+from kaon.api.gateway import MAX_BODY, ASGIApp, Gateway, Receive, Scope, Send
 from kaon.api.routes import (
     admin,
     chunks,
     files,
     provenance,
     repos,
+    s3keys,
     serve,
     train,
     workspaces,
 )
+from kaon.api.s3.app import S3App
 from kaon.app import Platform
 
 
@@ -32,11 +34,31 @@ def create_app(platform: Platform, token: str) -> FastAPI:
     errors.install(app)
     app.include_router(admin.open_router)
     secured = [Depends(require_token)]
-    for module in (admin, repos, files, chunks, workspaces, train, serve, provenance):
+    for module in (admin, repos, files, chunks, workspaces, train, serve, provenance, s3keys):
         app.include_router(module.router, dependencies=secured)
     return app
 
 
-def create_asgi(platform: Platform, token: str, max_body: int = MAX_BODY) -> Gateway:
-    """The whole server: the prediction gateway in front of the API."""
-    return Gateway(platform, create_app(platform, token), max_body)
+def create_asgi(
+    platform: Platform,
+    token: str,
+    max_body: int = MAX_BODY,
+    *,
+    s3_port: int | None = None,
+    s3_anonymous: bool = False,
+) -> ASGIApp:
+    """The whole server: the prediction gateway in front of the API and, for requests that
+    arrive on the S3 port (a sibling socket of the same server), the S3 gateway."""
+    main = Gateway(platform, create_app(platform, token), max_body)
+    if s3_port is None:
+        return main
+    s3 = S3App(platform, anonymous=s3_anonymous)
+
+    async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
+        server = scope.get("server") or ("", None)
+        if scope["type"] == "http" and server[1] == s3_port:
+            await s3(scope, receive, send)
+        else:
+            await main(scope, receive, send)
+
+    return dispatch

@@ -249,3 +249,17 @@ class ProvenanceOut(BaseModel):
 
 class ReproduceIn(BaseModel):
     author: str = ""
+
+
+class S3CredentialIn(BaseModel):
+    owner: str = Field("", description="who the key is for (shown in commits it writes)")
+
+
+class S3CredentialOut(BaseModel):
+    access_key: str
+    secret: str | None = Field(None, description="only in the answer that creates the key")
+    owner: str
+    created: float
+    job: str | None = None
+    endpoint: str | None = Field(None, description="the S3 gateway's URL")
+    region: str = "us-east-1"

@@ -1,7 +1,8 @@
 """`python -m kaon.api`: run the platform server in the foreground.
 
-Binds the socket first (so a busy port is one clear line), writes $KAON_HOME/server.json with
-the pid and URL, serves until SIGINT/SIGTERM, then removes server.json.
+Binds the API socket and the S3 gateway's sibling socket first (so a busy port is one clear
+line), writes $KAON_HOME/server.json with the pid and both URLs, serves both through one
+uvicorn until SIGINT/SIGTERM, then removes server.json.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from kaon.config import SERVER_FILE, ServerSettings
 from kaon.core.errors import KaonError
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int, what: str = "--port / set KAON_PORT") -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -36,7 +37,7 @@ def _bind(host: str, port: int) -> socket.socket:
         if exc.errno == errno.EADDRINUSE:
             raise SystemExit(
                 f"kaon server: port {port} on {host} is already in use: "
-                "stop the other server (`kaon down`) or pass --port / set KAON_PORT"
+                f"stop the other server (`kaon down`) or pass {what}"
             ) from None
         raise SystemExit(f"kaon server: cannot listen on {host}:{port}: {exc.strerror}") from None
     sock.listen(2048)
@@ -48,9 +49,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="kaon server", description=__doc__)
     parser.add_argument("--host", default=None, help="interface (default 127.0.0.1, loopback)")
     parser.add_argument("--port", type=int, default=None, help="port (default 5266; 0 = any)")
+    parser.add_argument(
+        "--s3-port", type=int, default=None, help="S3 gateway port (default 5267; 0 = any)"
+    )
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
-    settings = ServerSettings.from_env(args.host, args.port)
+    settings = ServerSettings.from_env(args.host, args.port, args.s3_port)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s"
     )
@@ -60,16 +64,31 @@ def main(argv: list[str] | None = None) -> None:
     except KaonError as exc:
         raise SystemExit(f"kaon server: {exc.message}") from None
     sock = _bind(settings.host, settings.port)
+    s3_sock = _bind(settings.host, settings.s3_port, "--s3-port / set KAON_S3_PORT")
     host, port = sock.getsockname()[:2]
+    s3_port = s3_sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}"
+    s3_url = f"http://{shown}:{s3_port}"
+    platform.credentials.endpoint = s3_url  # jobs get it in AWS_ENDPOINT_URL
     state = settings.home / SERVER_FILE
     tmp = state.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"pid": os.getpid(), "url": url, "port": port}))
+    doc = {"pid": os.getpid(), "url": url, "port": port, "s3_url": s3_url, "s3_port": s3_port}
+    tmp.write_text(json.dumps(doc))
     tmp.replace(state)
-    print(f"kaon server listening on {url} (home {settings.home})", file=sys.stderr, flush=True)
+    print(
+        f"kaon server listening on {url}, S3 gateway on {s3_url} (home {settings.home})",
+        file=sys.stderr,
+        flush=True,
+    )
     config = uvicorn.Config(
-        create_asgi(platform, token, settings.max_request_bytes),
+        create_asgi(
+            platform,
+            token,
+            settings.max_request_bytes,
+            s3_port=s3_port,
+            s3_anonymous=settings.s3_anonymous,
+        ),
         log_level=args.log_level,
         access_log=False,
         loop="auto",
@@ -79,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     # uvicorn re-raises SIGTERM once it has shut down gracefully: exit through `finally` then
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        uvicorn.Server(config).run(sockets=[sock, s3_sock])
     finally:
         with contextlib.suppress(FileNotFoundError):
             current = json.loads(state.read_text())

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from kaon.cli import data, platform, provenance, serve, train, workspace
+from kaon.cli import auth, data, platform, provenance, serve, train, workspace
 from kaon.core.errors import KaonError
 
 app = typer.Typer(
@@ -47,6 +47,7 @@ app.add_typer(workspace.template_app, name="template")
 train.register(app)
 serve.register(app)
 provenance.register(train.train_app, serve.serve_app, app)
+app.add_typer(auth.auth_app, name="auth")
 
 
 def run() -> None:

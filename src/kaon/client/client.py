@@ -17,6 +17,7 @@ from kaon.client.models import (
     JobInfo,
     ProvenanceInfo,
     RepoInfo,
+    S3CredentialInfo,
     WorkspaceInfo,
     from_json,
 )
@@ -248,6 +249,18 @@ class Client:
     def job_outputs(self, job: str) -> dict[str, Any]:
         doc: dict[str, Any] = self._json("GET", f"/v1/jobs/{job}/outputs")
         return doc
+
+    # S3 gateway --------------------------------------------------------------------------
+    def create_s3_credentials(self, owner: str = "") -> S3CredentialInfo:
+        """A new access key pair for the S3 gateway (the secret is only returned here)."""
+        doc = self._json("POST", "/v1/s3/credentials", json_body={"owner": owner})
+        return from_json(S3CredentialInfo, doc)
+
+    def list_s3_credentials(self) -> list[S3CredentialInfo]:
+        return [from_json(S3CredentialInfo, d) for d in self._json("GET", "/v1/s3/credentials")]
+
+    def revoke_s3_credentials(self, access_key: str) -> None:
+        self._json("DELETE", f"/v1/s3/credentials/{access_key}")
 
     # chunks ------------------------------------------------------------------------------
     def missing_chunks(self, digests: list[str]) -> list[str]:

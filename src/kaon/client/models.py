@@ -204,3 +204,14 @@ class ProvenanceInfo:
         return ProvenanceInfo(
             str(doc["root"]), Graph.from_dict(doc["graph"]), str(doc["dot"]), str(doc["text"])
         )
+
+
+@dataclass(frozen=True)
+class S3CredentialInfo:
+    access_key: str
+    owner: str
+    created: float
+    secret: str | None = None  # only when just created
+    job: str | None = None
+    endpoint: str | None = None
+    region: str = "us-east-1"

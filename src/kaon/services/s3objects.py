@@ -222,14 +222,14 @@ class ObjectService:
         self, bucket: Bucket, key: str, local: Path, who: Who, tx: str = ""
     ) -> tuple[str, Commit | None]:
         """Store `local` at `key`: (ETag, the commit; None when staged in transaction `tx`)."""
-        loc = self._writable(bucket, key)
+        loc = self.writable(bucket, key)
         (put,) = store_files(self._chunks, [(loc.path.lstrip("/"), local)])
         return etag_of(put.chunks), self._write(loc, who, tx, [put], [], f"s3: put {loc.path}")
 
     def put_stream(
         self, bucket: Bucket, key: str, stream: BinaryIO, who: Who, tx: str = ""
     ) -> tuple[str, Commit | None]:
-        loc = self._writable(bucket, key)
+        loc = self.writable(bucket, key)
         put = store_stream(self._chunks, loc.path, stream)
         return etag_of(put.chunks), self._write(loc, who, tx, [put], [], f"s3: put {loc.path}")
 
@@ -237,7 +237,7 @@ class ObjectService:
         self, source: ObjectVersion, bucket: Bucket, key: str, who: Who, tx: str = ""
     ) -> tuple[str, Commit | None]:
         """Put `source`'s content at `key` (no bytes move: the same chunks)."""
-        loc = self._writable(bucket, key)
+        loc = self.writable(bucket, key)
         put = Put(loc.path, source.node.size, source.node.chunks)
         message = (
             f"s3: copy {source.commit.repo}@{source.commit.id[:12]}:{source.path} to {loc.path}"
@@ -249,7 +249,7 @@ class ObjectService:
         ones); one commit, or none when nothing existed."""
         if not keys:
             return None
-        locs = [self._writable(bucket, k) for k in keys]
+        locs = [self.writable(bucket, k) for k in keys]
         refs = {(loc.repo, loc.ref) for loc in locs}
         if len(refs) > 1:
             raise InvalidInput("delete objects of one branch per request")
@@ -303,7 +303,8 @@ class ObjectService:
         return taken
 
     # internals ---------------------------------------------------------------------------
-    def _writable(self, bucket: Bucket, key: str) -> Location:
+    def writable(self, bucket: Bucket, key: str) -> Location:
+        """Where a write of `key` lands: ReadOnly for commits, NotFound for no branch."""
         loc = locate(bucket, key)
         if not loc.writable:
             raise ReadOnly(

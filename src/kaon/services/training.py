@@ -51,6 +51,7 @@ from kaon.services.joblog import JobLog
 from kaon.services.localfs import checkout, ingest
 from kaon.services.provenance import ProvenanceService
 from kaon.services.repos import RepoService
+from kaon.services.s3keys import CredentialService, S3Env
 from kaon.services.search import OptunaSearch
 from kaon.services.trials import TrialOutcome, fingerprint, run_trial
 from kaon.services.workspaces import WorkspaceService, repo_of
@@ -74,7 +75,9 @@ class TrainingService:
         slots: int,
         provenance: ProvenanceService,
         runtime: Path | None = None,
+        keys: CredentialService | None = None,
     ) -> None:
+        self._keys = keys  # S3 gateway keys: each running job gets its own pair
         self._provenance = provenance
         self._runtime = runtime
         self._jobs = jobs
@@ -300,12 +303,15 @@ class TrainingService:
             } | {k: v for k, v in job.env.items() if k == "reproduces"}
             job = self._save(job.moved(JobState.RUNNING, env=recorded))
             self._provenance.job_started(job, self._jobs.list_trials(job.id))
+            # S3 gateway access for the job's code: a key pair of its own, revoked at the end
+            # (`finally` below), so what it reads and writes through S3 is in its provenance
+            s3 = self._keys.for_job(job.id, job.author) if self._keys else None
             data = work / "data"
             commit = self._repos.resolve_required(job.data.repo, Ref(job.data.commit))
             checkout(self._files, commit, "/", data)
             _read_only(data)
             train_log.write(f"job {job.id}: source {job.source.path}, data {job.data.path}")
-            outcomes = self._run_trials(job, env, work, folder, data, train_log, cancel)
+            outcomes = self._run_trials(job, env, work, folder, data, train_log, cancel, s3)
             if cancel.is_set():
                 self._finish(job, JobState.KILLED, "killed by request")
             elif not outcomes:
@@ -336,6 +342,8 @@ class TrainingService:
             log.exception("job %s failed", job.id)
             self._finish(job, JobState.FAILURE, f"internal error: {exc} (see build logs)")
         finally:
+            if self._keys is not None:
+                self._keys.revoke_job(job.id)
             self._keep_logs(job, work)
             _remove(work / "source", work / "data", work / "trials")
             with self._lock:
@@ -375,6 +383,7 @@ class TrainingService:
         data: Path,
         train_log: JobLog,
         cancel: threading.Event,
+        s3: S3Env | None = None,
     ) -> list[TrialOutcome]:
         source = work / "source"
         parallel = max(1, job.resources.parallelism)
@@ -399,6 +408,7 @@ class TrainingService:
                     sink.write,
                     cancel,
                     runtime=self._runtime,
+                    s3=s3,
                 )
             self._record(job, trial, outcome, sink)
             return outcome

@@ -20,6 +20,7 @@ from kaon.core.jobs import Job, Trial, canonical_json, trial_name
 from kaon.ports.envbuilder import Environment, LogSink
 from kaon.ports.executor import Executor, RunResult, RunSpec
 from kaon.services.localfs import list_folder
+from kaon.services.s3keys import S3Env
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 SEED = "0"
@@ -62,6 +63,7 @@ def trial_env(
     scratch: Path,
     threads: int,
     runtime: Path | None = None,
+    s3: S3Env | None = None,
 ) -> dict[str, str]:
     hyper_file = scratch / "hyperparams.json"
     hyper_file.write_text(canonical_json(trial.params))
@@ -88,6 +90,8 @@ def trial_env(
     }
     if runtime is not None:  # `from kaon.determinism import seed_everything` works
         values["PYTHONPATH"] = str(runtime)
+    if s3 is not None:  # the S3 gateway: endpoint and the job's own key pair (AWS_*)
+        values |= s3.variables()
     return values | {v: str(threads) for v in THREAD_VARS}
 
 
@@ -172,6 +176,7 @@ def run_trial(
     cancel: threading.Event,
     threads: int = 1,
     runtime: Path | None = None,
+    s3: S3Env | None = None,
 ) -> TrialOutcome:
     if scratch.exists():
         shutil.rmtree(scratch)
@@ -184,7 +189,7 @@ def run_trial(
     spec = RunSpec(
         argv=("./train", str(out)),
         cwd=workdir,
-        env=trial_env(job, trial, env, data, out, scratch, threads, runtime),
+        env=trial_env(job, trial, env, data, out, scratch, threads, runtime, s3),
         timeout=job.resources.timeout,
         read_only=(data, source),
         writable=(scratch,),

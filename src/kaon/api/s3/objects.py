@@ -1,0 +1,328 @@
+"""Object requests: GetObject (ranges, conditions), HeadObject, PutObject, CopyObject,
+DeleteObject(s) and multipart uploads. Each write becomes one commit (or is staged in the
+transaction named by x-kaon-transaction / x-amz-meta-kaon-transaction)."""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import mimetypes
+import uuid
+from typing import BinaryIO
+from urllib.parse import unquote
+
+from kaon.api.s3 import xml
+from kaon.api.s3.app import Ctx, commit_transaction
+from kaon.api.s3.http import in_thread, read_small, receive_into, respond, stream
+from kaon.core.buckets import Bucket, key_path, parse_bucket
+from kaon.core.errors import (
+    InvalidInput,
+    InvalidRange,
+    KaonError,
+    PreconditionFailed,
+)
+from kaon.services.s3objects import ObjectVersion
+
+COMMIT_KEY = ".kaon-commit"  # a PutObject here with a transaction id commits it
+_NOT_MODIFIED = 304
+
+
+async def handle(ctx: Ctx) -> None:
+    req, q = ctx.req, ctx.req.query
+    m = req.method
+    if m in ("GET", "HEAD") and "uploadId" in q:
+        await _list_parts(ctx)
+    elif m in ("GET", "HEAD"):
+        await _get(ctx)
+    elif m == "PUT" and "uploadId" in q:
+        await _upload_part(ctx)
+    elif m == "PUT" and "x-amz-copy-source" in req.headers:
+        await _copy(ctx)
+    elif m == "PUT":
+        await _put(ctx)
+    elif m == "POST" and "uploads" in q:
+        await _create_upload(ctx)
+    elif m == "POST" and "uploadId" in q:
+        await _complete(ctx)
+    elif m == "DELETE" and "uploadId" in q:
+        upload = ctx.platform.s3_uploads.get(q["uploadId"], req.bucket, req.key)
+        await in_thread(ctx.platform.s3_uploads.remove, upload)
+        await respond(ctx.send, 204, b"", ctx.base_headers())
+    elif m == "DELETE":
+        await in_thread(ctx.platform.s3.delete, ctx.bucket, [req.key], ctx.who, ctx.transaction)
+        await respond(ctx.send, 204, b"", ctx.base_headers())
+    else:
+        raise InvalidInput(f"{m} is not allowed on an object", s3_code="MethodNotAllowed")
+
+
+# reading ---------------------------------------------------------------------------------
+def _when(text: str) -> float | None:
+    try:
+        parsed = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    return parsed.timestamp()
+
+
+def _matches(header: str, etag: str) -> bool:
+    return any(t.strip() in ("*", f'"{etag}"', etag) for t in header.split(","))
+
+
+def _conditions(headers: dict[str, str], etag: str, modified: float, prefix: str = "") -> int:
+    """200, 304 (not modified) or raise 412, following S3's precedence rules."""
+    h = {k[len(prefix) :]: v for k, v in headers.items() if k.startswith(prefix)}
+    modified = int(modified)
+    if "if-match" in h:
+        if not _matches(h["if-match"], etag):
+            raise PreconditionFailed(
+                "At least one of the pre-conditions you specified did not hold"
+            )
+    elif "if-unmodified-since" in h:
+        since = _when(h["if-unmodified-since"])
+        if since is not None and modified > since:
+            raise PreconditionFailed("the object was modified since the given date")
+    if "if-none-match" in h:
+        if _matches(h["if-none-match"], etag):
+            if prefix:
+                raise PreconditionFailed("the copy source matches x-amz-copy-source-if-none-match")
+            return _NOT_MODIFIED
+    elif "if-modified-since" in h:
+        since = _when(h["if-modified-since"])
+        if since is not None and modified <= since:
+            if prefix:
+                raise PreconditionFailed("the copy source was not modified since the given date")
+            return _NOT_MODIFIED
+    return 200
+
+
+def _range(header: str, size: int) -> tuple[int, int] | None:
+    """(start, end exclusive) of a single `bytes=` range; None to send everything."""
+    unit, _, spec = header.partition("=")
+    if unit.strip() != "bytes" or "," in spec:
+        return None  # S3 ignores what it does not support
+    first, _, last = spec.strip().partition("-")
+    try:
+        if not first:
+            n = int(last)
+            return (max(size - n, 0), size) if n > 0 else None
+        start = int(first)
+        end = int(last) + 1 if last else size
+    except ValueError:
+        return None
+    if start >= size or end <= start:
+        raise InvalidRange(
+            f"the requested range is not satisfiable (the object has {size} bytes)",
+            size=size,
+        )
+    return start, min(end, size)
+
+
+def _object_headers(ctx: Ctx, obj: ObjectVersion) -> list[tuple[str, str]]:
+    q = ctx.req.query
+    ctype = mimetypes.guess_type(obj.path)[0] or "application/octet-stream"
+    headers = [
+        *ctx.base_headers(),
+        ("etag", f'"{obj.etag}"'),
+        ("last-modified", xml.http_date(obj.commit.finished)),
+        ("accept-ranges", "bytes"),
+        ("x-amz-version-id", obj.commit.id),
+        ("x-kaon-commit", obj.commit.id),
+        ("content-type", q.get("response-content-type", ctype)),
+    ]
+    for name in ("content-disposition", "cache-control", "content-language", "expires"):
+        if f"response-{name}" in q:
+            headers.append((name, q[f"response-{name}"]))
+    return headers
+
+
+async def _get(ctx: Ctx) -> None:
+    p, req = ctx.platform, ctx.req
+    obj = await in_thread(
+        p.s3.stat,
+        ctx.bucket,
+        req.key,
+        ctx.who,
+        version=req.query.get("versionId", ""),
+        read=not ctx.head,
+    )
+    headers = _object_headers(ctx, obj)
+    status = _conditions(req.headers, obj.etag, obj.commit.finished)
+    if status == _NOT_MODIFIED:
+        keep = ("etag", "last-modified", "x-amz-request-id", "x-amz-version-id")
+        await respond(ctx.send, 304, b"", [h for h in headers if h[0] in keep])
+        return
+    size = obj.node.size
+    span = None
+    if "range" in req.headers:
+        try:
+            span = _range(req.headers["range"], size)
+        except InvalidRange:
+            if size == 0:
+                span = None  # an empty object: S3 answers 200 with no bytes
+            else:
+                raise
+    start, end = span or (0, size)
+    if span is not None:
+        status = 206
+        headers.append(("content-range", f"bytes {start}-{end - 1}/{size}"))
+    headers.append(("content-length", str(end - start)))
+    if ctx.head or end == start:
+        await respond(ctx.send, status, b"", headers, head=True)
+        return
+    await stream(ctx.send, status, headers, p.s3.read(obj.node, start, end))
+
+
+# writing ---------------------------------------------------------------------------------
+async def _put(ctx: Ctx) -> None:
+    req = ctx.req
+    tx = ctx.transaction
+    bucket = ctx.bucket
+    if req.key == COMMIT_KEY and tx:
+        await read_small(ctx.receive)
+        await commit_transaction(ctx, bucket, tx)
+        return
+    if req.key.endswith("/"):  # a "folder" marker: directories exist through their files
+        if await read_small(ctx.receive, 0):
+            raise InvalidInput("keys ending in '/' are folders: they cannot hold bytes")
+        await in_thread(ctx.platform.s3.check_bucket, bucket)
+        await respond(ctx.send, 200, b"", [*ctx.base_headers(), ("etag", '""')])
+        return
+    key_path(req.key)
+    tmp = ctx.scratch / uuid.uuid4().hex
+    try:
+        with tmp.open("wb") as out:
+            await receive_into(ctx.receive, req, ctx.signing, out)
+        etag, commit = await in_thread(ctx.platform.s3.put_file, bucket, req.key, tmp, ctx.who, tx)
+    finally:
+        tmp.unlink(missing_ok=True)
+    headers = [*ctx.base_headers(), ("etag", f'"{etag}"')]
+    if commit is not None:
+        headers += [("x-amz-version-id", commit.id), ("x-kaon-commit", commit.id)]
+    await respond(ctx.send, 200, b"", headers)
+
+
+def _source(ctx: Ctx) -> tuple[Bucket, str, str]:
+    raw = unquote(ctx.req.headers["x-amz-copy-source"]).lstrip("/")
+    raw, _, version = raw.partition("?versionId=")
+    bucket, _, key = raw.partition("/")
+    if not bucket or not key:
+        raise InvalidInput("x-amz-copy-source must be /<bucket>/<key>", s3_code="InvalidArgument")
+    return parse_bucket(bucket), key, version
+
+
+async def _copy(ctx: Ctx) -> None:
+    src_bucket, src_key, version = _source(ctx)
+    p = ctx.platform
+    src = await in_thread(p.s3.stat, src_bucket, src_key, ctx.who, version=version, read=True)
+    _conditions(ctx.req.headers, src.etag, src.commit.finished, "x-amz-copy-source-")
+    await read_small(ctx.receive)
+    etag, commit = await in_thread(
+        p.s3.copy, src, ctx.bucket, ctx.req.key, ctx.who, ctx.transaction
+    )
+    when = commit.finished if commit else src.commit.finished
+    headers = ctx.base_headers() + ([("x-amz-version-id", commit.id)] if commit else [])
+    await respond(ctx.send, 200, xml.copied("CopyObjectResult", etag, when), headers)
+
+
+async def delete_many(ctx: Ctx, bucket: Bucket) -> None:
+    keys, quiet = xml.parse_delete(await read_small(ctx.receive))
+    good: list[str] = []
+    errors: list[tuple[str, str, str]] = []
+    for key in keys:
+        try:
+            key_path(key)
+            good.append(key)
+        except KaonError as exc:
+            errors.append((key, "InvalidArgument", exc.message))
+    await in_thread(ctx.platform.s3.delete, bucket, good, ctx.who, ctx.transaction)
+    await respond(ctx.send, 200, xml.deleted(good, errors, quiet), ctx.base_headers())
+
+
+# multipart -------------------------------------------------------------------------------
+async def _create_upload(ctx: Ctx) -> None:
+    req, p = ctx.req, ctx.platform
+    key_path(req.key)
+    bucket = ctx.bucket
+    await in_thread(p.s3.writable, bucket, req.key)
+    owner = ctx.who.access_key if ctx.who else ""
+    upload = await in_thread(p.s3_uploads.create, bucket.name, req.key, owner, ctx.transaction)
+    await respond(ctx.send, 200, xml.initiated(bucket.name, req.key, upload.id), ctx.base_headers())
+
+
+def _part_number(ctx: Ctx) -> int:
+    try:
+        return int(ctx.req.query.get("partNumber", ""))
+    except ValueError:
+        raise InvalidInput("partNumber must be an integer", s3_code="InvalidArgument") from None
+
+
+async def _upload_part(ctx: Ctx) -> None:
+    req, p = ctx.req, ctx.platform
+    upload = p.s3_uploads.get(req.query["uploadId"], req.bucket, req.key)
+    tmp, final = p.s3_uploads.part_file(upload, _part_number(ctx))
+    copy_from = "x-amz-copy-source" in req.headers
+    try:
+        with tmp.open("wb") as out:
+            if copy_from:
+                md5 = await _copy_part(ctx, out)
+            else:
+                md5 = (await receive_into(ctx.receive, req, ctx.signing, out, md5=True)).md5_hex
+        part = await in_thread(p.s3_uploads.save_part, tmp, final, md5)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+    if copy_from:
+        body = xml.copied("CopyPartResult", part.etag, part.modified)
+        await respond(ctx.send, 200, body, ctx.base_headers())
+    else:
+        await respond(ctx.send, 200, b"", [*ctx.base_headers(), ("etag", f'"{part.etag}"')])
+
+
+async def _copy_part(ctx: Ctx, out: BinaryIO) -> str:
+    import hashlib
+
+    src_bucket, src_key, version = _source(ctx)
+    p = ctx.platform
+    src = await in_thread(p.s3.stat, src_bucket, src_key, ctx.who, version=version, read=True)
+    _conditions(ctx.req.headers, src.etag, src.commit.finished, "x-amz-copy-source-")
+    span = _range(ctx.req.headers.get("x-amz-copy-source-range", ""), src.node.size)
+    start, end = span or (0, src.node.size)
+    await read_small(ctx.receive)
+
+    def copy() -> str:
+        md5 = hashlib.md5(usedforsecurity=False)
+        for piece in p.s3.read(src.node, start, end):
+            md5.update(piece)
+            out.write(piece)
+        return md5.hexdigest()
+
+    return await in_thread(copy)
+
+
+async def _complete(ctx: Ctx) -> None:
+    req, p = ctx.req, ctx.platform
+    upload = p.s3_uploads.get(req.query["uploadId"], req.bucket, req.key)
+    listed = xml.parse_complete(await read_small(ctx.receive))
+    reader, _ = await in_thread(p.s3_uploads.assemble, upload, listed)
+    try:
+        etag, commit = await in_thread(
+            p.s3.put_stream, ctx.bucket, req.key, reader, ctx.who, upload.transaction
+        )
+    finally:
+        reader.close()
+    await in_thread(p.s3_uploads.remove, upload)
+    body = xml.completed(f"/{req.bucket}/{req.key}", req.bucket, req.key, etag)
+    headers = ctx.base_headers() + ([("x-amz-version-id", commit.id)] if commit else [])
+    await respond(ctx.send, 200, body, headers)
+
+
+async def _list_parts(ctx: Ctx) -> None:
+    req, p = ctx.req, ctx.platform
+    upload = p.s3_uploads.get(req.query["uploadId"], req.bucket, req.key)
+    try:
+        marker = int(req.query.get("part-number-marker", "0") or 0)
+        limit = min(int(req.query.get("max-parts", "1000") or 1000), 1000)
+    except ValueError:
+        raise InvalidInput("part-number-marker and max-parts are integers") from None
+    parts = await in_thread(p.s3_uploads.parts, upload)
+    await respond(ctx.send, 200, xml.parts(upload, parts, marker, limit), ctx.base_headers())

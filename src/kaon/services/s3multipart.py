@@ -1,0 +1,160 @@
+"""S3 multipart uploads: parts as files under $KAON_HOME/s3/uploads/<id>/, nothing visible
+until the upload is completed (then one commit), everything removed on complete or abort.
+
+A part is written to a temporary name and renamed when all its bytes arrived and checked, so
+an interrupted part upload leaves no part; uploads survive a server restart (clients resume).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from kaon.core.errors import InvalidInput, InvalidPart, UploadNotFound
+
+MIN_PART = 5 * 1024 * 1024  # every part but the last, as S3
+MAX_PARTS = 10_000
+_ID_CHARS = frozenset("0123456789abcdef")
+
+
+@dataclass(frozen=True)
+class Upload:
+    id: str
+    bucket: str
+    key: str
+    created: float
+    owner: str  # the access key that started it ("" anonymous)
+    transaction: str = ""
+
+
+@dataclass(frozen=True)
+class Part:
+    number: int
+    etag: str  # MD5 of the part, hex (what S3 answers)
+    size: int
+    modified: float
+
+
+class _Concat(io.RawIOBase):
+    """The parts read one after the other as one stream."""
+
+    def __init__(self, files: list[Path]) -> None:
+        self._files = list(files)
+        self._current: io.BufferedReader | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while True:
+            if self._current is None:
+                if not self._files:
+                    return 0
+                self._current = open(self._files.pop(0), "rb")  # noqa: SIM115
+            n = self._current.readinto(buffer)
+            if n:
+                return n
+            self._current.close()
+            self._current = None
+
+    def close(self) -> None:
+        if self._current is not None:
+            self._current.close()
+        super().close()
+
+
+class MultipartUploads:
+    def __init__(self, root: Path, clock: Callable[[], float]) -> None:
+        self._root = root
+        self._clock = clock
+        root.mkdir(parents=True, exist_ok=True)
+
+    def create(self, bucket: str, key: str, owner: str, transaction: str = "") -> Upload:
+        upload = Upload(uuid.uuid4().hex, bucket, key, self._clock(), owner, transaction)
+        folder = self._root / upload.id
+        folder.mkdir()
+        (folder / "upload.json").write_text(json.dumps(asdict(upload)))
+        return upload
+
+    def get(self, upload_id: str, bucket: str = "", key: str = "") -> Upload:
+        doc = None
+        if len(upload_id) == 32 and set(upload_id) <= _ID_CHARS:
+            with contextlib.suppress(OSError, ValueError):
+                doc = json.loads((self._root / upload_id / "upload.json").read_text())
+        if doc is None or (bucket and doc["bucket"] != bucket) or (key and doc["key"] != key):
+            raise UploadNotFound(
+                f"no multipart upload {upload_id!r} for this key: it may have been completed "
+                "or aborted"
+            )
+        return Upload(**doc)
+
+    def part_file(self, upload: Upload, number: int) -> tuple[Path, Path]:
+        """(temporary file to write the part to, its final name)."""
+        if not 1 <= number <= MAX_PARTS:
+            raise InvalidInput(f"part numbers go from 1 to {MAX_PARTS}, not {number}")
+        folder = self._root / upload.id
+        return folder / f".part-{number:05d}.{uuid.uuid4().hex}", folder / f"part-{number:05d}"
+
+    def save_part(self, tmp: Path, final: Path, md5: str) -> Part:
+        if not final.parent.is_dir():  # aborted while the part was arriving
+            tmp.unlink(missing_ok=True)
+            raise UploadNotFound("the multipart upload was aborted or completed meanwhile")
+        final.with_suffix(".md5").write_text(md5)
+        tmp.replace(final)
+        return self._part(final)
+
+    def _part(self, path: Path) -> Part:
+        stat = path.stat()
+        md5 = path.with_suffix(".md5").read_text().strip()
+        return Part(int(path.name.split("-")[1]), md5, stat.st_size, stat.st_mtime)
+
+    def parts(self, upload: Upload) -> list[Part]:
+        folder = self._root / upload.id
+        return [self._part(p) for p in sorted(folder.glob("part-?????")) if p.is_file()]
+
+    def assemble(self, upload: Upload, listed: list[tuple[int, str]]) -> tuple[BinaryIO, int]:
+        """The completed object's bytes as one stream, checking the client's part list (in
+        ascending order, each part known with this ETag, all but the last >= 5 MiB)."""
+        if not listed:
+            raise InvalidPart("complete a multipart upload with at least one part")
+        numbers = [n for n, _ in listed]
+        if numbers != sorted(set(numbers)):
+            raise InvalidPart(
+                "the list of parts was not in ascending order", s3_code="InvalidPartOrder"
+            )
+        have = {p.number: p for p in self.parts(upload)}
+        files: list[Path] = []
+        for i, (number, etag) in enumerate(listed):
+            part = have.get(number)
+            if part is None or etag.strip('"') != part.etag:
+                raise InvalidPart(
+                    f"part {number} was not uploaded, or its ETag does not match: "
+                    "upload it again or list the parts"
+                )
+            if part.size < MIN_PART and i < len(listed) - 1:
+                raise InvalidPart(
+                    f"part {number} is {part.size} bytes: every part but the last must be "
+                    "at least 5 MiB",
+                    s3_code="EntityTooSmall",
+                )
+            files.append(self._root / upload.id / f"part-{number:05d}")
+        return io.BufferedReader(_Concat(files), 1024 * 1024), len(files)
+
+    def remove(self, upload: Upload) -> None:
+        shutil.rmtree(self._root / upload.id, ignore_errors=True)
+
+    def uploads(self, bucket: str) -> list[Upload]:
+        out: list[Upload] = []
+        for meta in self._root.glob("*/upload.json"):
+            with contextlib.suppress(OSError, ValueError, TypeError):
+                upload = Upload(**json.loads(meta.read_text()))
+                if upload.bucket == bucket:
+                    out.append(upload)
+        return sorted(out, key=lambda u: (u.key, u.created))
