@@ -185,6 +185,11 @@ def _query_claim(query: Mapping[str, str]) -> _Claim:
 
 
 def is_signed(headers: Mapping[str, str], query: Mapping[str, str]) -> bool:
+    if "Signature" in query and "AWSAccessKeyId" in query:
+        raise InvalidInput(
+            "Signature Version 2 presigned URLs are not supported: presign with SigV4 "
+            "(boto3: Config(signature_version='s3v4'))"
+        )
     return "authorization" in headers or "X-Amz-Signature" in query
 
 
