@@ -84,7 +84,7 @@ class CredentialService:
         """A fresh pair scoped to `job`, with the endpoint; None when no gateway listens."""
         if self.endpoint is None:
             return None
-        credential = self.issue(f"job {job} ({author})" if author else f"job {job}", job)
+        credential = self.issue(f"job {job[:8]} ({author})" if author else f"job {job[:8]}", job)
         return S3Env(self.endpoint, credential.access_key, credential.secret)
 
     def revoke_job(self, job: str) -> None:
