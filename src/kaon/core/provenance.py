@@ -265,7 +265,8 @@ class Graph:
         return self.to_dict() == other.to_dict()
 
     def text_tree(self, root_id: str, *, max_depth: int | None = 16) -> str:
-        """`root_id`'s ancestry as a box-drawing tree for a terminal, inputs in chain order.
+        """`root_id`'s ancestry as a box-drawing tree for a terminal, inputs in chain order
+        (and what a job wrote: its data outputs, as leaves).
 
         A node reached again (shared input or cycle) is marked "(see above)", not re-expanded;
         levels below `max_depth` are summarised as "… N more upstream" (None: no limit).
@@ -273,16 +274,12 @@ class Graph:
         root = self.node(root_id)
         lines = [f"{_describe(root)}{_details(root)}"]
         shown = {root_id}
-        # (edge to parent, an output of the parent?, prefix, last?, depth)
-        stack: list[tuple[Edge, bool, str, bool, int]] = []
+        stack: list[tuple[Edge, bool, str, bool, int]] = []  # edge, output?, prefix, last?, depth
 
         def push_children(parent: str, prefix: str, depth: int) -> None:
-            children = [(e, False) for e in self.inputs(parent)]
-            if self._nodes[parent].kind is NodeKind.JOB:  # what a job wrote (through S3)
-                wrote = [e for e in self._out[parent] if e.kind is EdgeKind.PRODUCED]
-                children = [
-                    (e, True) for e in wrote if self._nodes[e.dst].kind is NodeKind.DATA
-                ] + children
+            outs = self._out[parent] if self._nodes[parent].kind is NodeKind.JOB else []
+            children = [(e, True) for e in outs if self._nodes[e.dst].kind is NodeKind.DATA]
+            children += [(e, False) for e in self.inputs(parent)]
             if max_depth is not None and depth > max_depth and children:
                 lines.append(f"{prefix}└── … {len(children)} more upstream")
                 return
@@ -293,18 +290,13 @@ class Graph:
         while stack:
             edge, out, prefix, last, depth = stack.pop()
             child = self._nodes[edge.dst if out else edge.src]
-            branch = "└── " if last else "├── "
             relation = "wrote" if out else _RELATION[edge.kind]
-            line = f"{prefix}{branch}{relation} {_describe(child)}"
-            if out:
-                lines.append(f"{line}{_details(child)}")
-                continue
-            if child.id in shown:
-                lines.append(f"{line}  (see above)")
-                continue
-            shown.add(child.id)
-            lines.append(f"{line}{_details(child)}")
-            push_children(child.id, prefix + ("    " if last else "│   "), depth + 1)
+            line = f"{prefix}{'└── ' if last else '├── '}{relation} {_describe(child)}"
+            seen = child.id in shown and not out
+            lines.append(f"{line}  (see above)" if seen else f"{line}{_details(child)}")
+            if not out and not seen:
+                shown.add(child.id)
+                push_children(child.id, prefix + ("    " if last else "│   "), depth + 1)
         return "\n".join(lines)
 
     def to_dot(self, title: str) -> str:
