@@ -185,6 +185,11 @@ def test_multipart(gateway: Gateway, s3: Any) -> None:
     got = s3.get_object(Bucket="master.parts", Key="big/blob.bin")
     assert got["Body"].read() == data
     assert len(commits(gateway, "parts")) == 1
+    # boto3's managed copy of a big object: multipart with UploadPartCopy
+    s3.copy({"Bucket": "master.parts", "Key": "big/blob.bin"}, "master.parts", "big/copy.bin")
+    copy = s3.head_object(Bucket="master.parts", Key="big/copy.bin")
+    assert copy["ETag"] == got["ETag"] and copy["ContentLength"] == len(data)
+    assert len(commits(gateway, "parts")) == 2
     # an interrupted upload leaves nothing visible, and abort removes its parts
     up = s3.create_multipart_upload(Bucket="master.parts", Key="half.bin")["UploadId"]
     part = s3.upload_part(
@@ -210,7 +215,7 @@ def test_multipart(gateway: Gateway, s3: Any) -> None:
     with pytest.raises(ClientError) as exc:
         s3.list_parts(Bucket="master.parts", Key="half.bin", UploadId=up)
     assert code(exc) == ("NoSuchUpload", 404)
-    assert len(commits(gateway, "parts")) == 1
+    assert len(commits(gateway, "parts")) == 2
 
 
 def s3_etags(s3: Any, upload: str) -> list[tuple[int, str]]:
