@@ -64,6 +64,9 @@ def register(app: typer.Typer) -> None:
     def server(
         host: str = typer.Option(None, help="Interface to listen on (default 127.0.0.1)."),
         port: int = typer.Option(None, help="Port (default 5266; 0 picks a free one)."),
+        s3_port: int = typer.Option(
+            None, "--s3-port", help="S3 gateway port (default 5267; 0 picks a free one)."
+        ),
     ) -> None:
         """Run the platform server in the foreground (Ctrl-C stops it)."""
         cmd = [sys.executable, "-m", "kaon.api"]
@@ -71,6 +74,8 @@ def register(app: typer.Typer) -> None:
             cmd += ["--host", host]
         if port is not None:
             cmd += ["--port", str(port)]
+        if s3_port is not None:
+            cmd += ["--s3-port", str(s3_port)]
         os.execv(sys.executable, cmd)
 
     @app.command()

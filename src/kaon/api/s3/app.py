@@ -226,7 +226,8 @@ async def commit_transaction(ctx: Ctx, bucket: Bucket, tx: str) -> None:
         raise InvalidInput("name the transaction: ?commit&transaction=<id>")
     commits = await in_thread(ctx.platform.s3.commit_transaction, bucket, tx, ctx.who)
     body = xml.transaction(bucket.name, tx, [c.id for c in commits])
-    headers = [*ctx.base_headers(), ("x-kaon-commit", ",".join(c.id for c in commits))]
+    ids = ",".join(c.id for c in commits)
+    headers = [*ctx.base_headers(), ("x-kaon-commit", ids), ("etag", f'"{ids[:32]}"')]
     await respond(ctx.send, 200, body, headers)
 
 
