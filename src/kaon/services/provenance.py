@@ -42,12 +42,14 @@ def _bundle_node(bundle: Bundle, kind: NodeKind) -> Node:
     )
 
 
-def _env_node(env: dict[str, Any]) -> Node:
+def _env_node(env: dict[str, Any], code: Bundle) -> Node:
+    """One node per (lock, code commit): environments are shared by lock id on disk, but a
+    node shared by every bundle with the same lock would pull unrelated code into ancestries."""
     lock = str(env.get("lock", ""))
     pins = [ln for ln in lock.splitlines() if "==" in ln and not ln.lstrip().startswith("#")]
     plat = env.get("platform", {})
     return Node(
-        node_id(NodeKind.ENVIRONMENT, str(env["lock_id"])),
+        node_id(NodeKind.ENVIRONMENT, f"{env['lock_id']}@{code.commit}"),
         NodeKind.ENVIRONMENT,
         str(env["lock_id"])[:12],
         {
@@ -89,7 +91,7 @@ class ProvenanceService:
     def job_started(self, job: Job, trials: list[Trial]) -> None:
         data = _bundle_node(job.data, NodeKind.DATA)
         code = _bundle_node(job.source, NodeKind.CODE)
-        env = _env_node(job.env)
+        env = _env_node(job.env, job.source)
         nodes = [data, code, env]
         edges = [Edge(code.id, env.id, EdgeKind.BUILT_FROM)]
         for trial in trials:
@@ -143,7 +145,7 @@ class ProvenanceService:
 
     def endpoint_started(self, endpoint: Endpoint) -> None:
         code = _bundle_node(endpoint.source, NodeKind.SERVE_CODE)
-        env = _env_node(endpoint.env)
+        env = _env_node(endpoint.env, endpoint.source)
         served = Node(
             node_id(NodeKind.ENDPOINT, endpoint.name),
             NodeKind.ENDPOINT,
