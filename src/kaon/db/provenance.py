@@ -14,6 +14,8 @@ from kaon.db import schema
 from kaon.db.engine import DEFAULT_BUSY_TIMEOUT, WRITE_OPTION, backend_errors, make_engine
 from kaon.db.migrate import upgrade_engine
 
+MAX_LINEAGE = 16  # derived-from hops an ancestry follows (a data commit's own history)
+
 _WALK = {  # (join column to follow, column reached)
     "up": ("dst", "src"),
     "down": ("src", "dst"),
@@ -61,41 +63,71 @@ class SqlProvenanceStore:
             if edge_rows:
                 conn.execute(insert(schema.prov_edges).on_conflict_do_nothing(), edge_rows)
 
-    def ancestry(self, node_id: str) -> Graph:
-        return self._walk(node_id, "up")
+    def ancestry(self, node_id: str, max_lineage: int = MAX_LINEAGE) -> Graph:
+        return self._walk(node_id, "up", max_lineage)
 
     def subvenance(self, node_id: str) -> Graph:
-        return self._walk(node_id, "down")
+        return self._walk(node_id, "down", None)
 
-    def _walk(self, node_id: str, direction: str) -> Graph:
+    def _walk(self, node_id: str, direction: str, max_lineage: int | None) -> Graph:
+        """One statement: the reached nodes, then the edges among them (rows tagged 'n'/'e').
+
+        Upwards, runs of derived-from edges (a data commit's own history) stop after
+        `max_lineage` hops, so a model's drawing is not its repo's whole history. Downwards,
+        an endpoint's `about` edges are not followed: feedback about other models arrives
+        through those models."""
         join, reach = _WALK[direction]
+        if direction == "up":
+            hops = "CASE WHEN e.kind = 'derived-from' THEN w.hops + 1 ELSE 0 END"
+            keep = "(e.kind <> 'derived-from' OR w.hops < :max_lineage)"
+        else:
+            hops = "0"
+            keep = "NOT (e.kind = 'about' AND e.src LIKE 'endpoint:%')"
         sql = text(
             f"""
-            WITH RECURSIVE reached(id) AS (
-                SELECT CAST(:start AS VARCHAR)
+            WITH RECURSIVE walk(id, hops) AS (
+                SELECT CAST(:start AS VARCHAR), 0
                 UNION
-                SELECT e.{reach} FROM prov_edges e JOIN reached r ON e.{join} = r.id
-            )
-            SELECT n.id, n.kind, n.label, n.attrs FROM prov_nodes n JOIN reached r ON n.id = r.id
+                SELECT e.{reach}, {hops}
+                FROM prov_edges e JOIN walk w ON e.{join} = w.id
+                WHERE {keep}
+            ), reached(id) AS (SELECT DISTINCT id FROM walk)
+            SELECT 'n', n.id, n.kind, n.label, n.attrs
+            FROM prov_nodes n JOIN reached r ON n.id = r.id
+            UNION ALL
+            SELECT 'e', e.src, e.dst, e.kind, ''
+            FROM prov_edges e JOIN reached r ON e.{join} = r.id
             """
         )
-        edges_sql = text(
-            f"""
-            WITH RECURSIVE reached(id) AS (
-                SELECT CAST(:start AS VARCHAR)
-                UNION
-                SELECT e.{reach} FROM prov_edges e JOIN reached r ON e.{join} = r.id
-            )
-            SELECT e.src, e.dst, e.kind FROM prov_edges e JOIN reached r ON e.{join} = r.id
-            """
-        )
+        params: dict[str, object] = {"start": node_id, "max_lineage": max_lineage or 0}
         with backend_errors(self.url, self._busy_timeout), self._engine.connect() as conn:
-            nodes = conn.execute(sql, {"start": node_id}).all()
-            edges = conn.execute(edges_sql, {"start": node_id}).all()
-        graph = Graph(_node(r) for r in nodes)
-        for src, dst, kind in edges:
-            if src in graph and dst in graph:
+            rows = conn.execute(sql, params).all()
+        graph = Graph(Node(r[1], r[2], r[3], json.loads(r[4])) for r in rows if r[0] == "n")
+        for tag, src, dst, kind, _ in rows:
+            if tag == "e" and src in graph and dst in graph:
                 graph.add_edge(Edge(src, dst, kind))
+        return graph
+
+    def outputs(self, node_ids: Sequence[str], kind: str) -> Graph:
+        """The nodes `node_ids` point to with edges of `kind` (e.g. what jobs produced), with
+        those edges and both ends."""
+        t, n = schema.prov_edges, schema.prov_nodes
+        ids = list(dict.fromkeys(node_ids))
+        if not ids:
+            return Graph()
+        stmt = (
+            select(t.c.src, t.c.dst, t.c.kind, n.c.id, n.c.kind, n.c.label, n.c.attrs)
+            .join(n, n.c.id == t.c.dst)
+            .where(t.c.src.in_(ids), t.c.kind == kind)
+        )
+        starts = select(n.c.id, n.c.kind, n.c.label, n.c.attrs).where(n.c.id.in_(ids))
+        with backend_errors(self.url, self._busy_timeout), self._engine.connect() as conn:
+            origin = conn.execute(starts).all()
+            rows = conn.execute(stmt).all()
+        graph = Graph(_node(r) for r in origin)
+        for src, dst, edge_kind, *node in rows:
+            graph.add_node(_node(node))
+            graph.add_edge(Edge(src, dst, edge_kind))
         return graph
 
     def find(self, kind: str, prefix: str, limit: int = 2) -> list[str]:

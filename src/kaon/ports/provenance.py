@@ -13,12 +13,17 @@ class ProvenanceStore(Protocol):
         """Add nodes (an existing id keeps its first record) and edges, atomically."""
         ...
 
-    def ancestry(self, node_id: str) -> Graph:
-        """The node and everything upstream of it (empty graph when unknown)."""
+    def ancestry(self, node_id: str, max_lineage: int = 16) -> Graph:
+        """The node and everything upstream of it (empty graph when unknown); runs of
+        derived-from edges (a data commit's own history) stop after `max_lineage` hops."""
         ...
 
     def subvenance(self, node_id: str) -> Graph:
         """The node and everything downstream of it (empty graph when unknown)."""
+        ...
+
+    def outputs(self, node_ids: Sequence[str], kind: str) -> Graph:
+        """`node_ids`, the nodes they point to with edges of `kind`, and those edges."""
         ...
 
     def find(self, kind: str, prefix: str, limit: int = 2) -> list[str]:

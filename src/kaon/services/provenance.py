@@ -188,17 +188,13 @@ class ProvenanceService:
         graph = self._store.ancestry(node_id(NodeKind.MODEL, model_id))
         if not len(graph):
             raise NotFound(f"no provenance recorded for model '{model_id}': see `kaon train info`")
-        for job in [n for n in graph.nodes if n.kind is NodeKind.JOB]:
-            below = self._store.subvenance(job.id)
-            for edge in below.edges:
-                wrote = below.node(edge.dst)
-                if (
-                    edge.src == job.id
-                    and edge.kind is EdgeKind.PRODUCED
-                    and wrote.kind is NodeKind.DATA
-                ):
-                    graph.add_node(wrote)
-                    graph.add_edge(edge)
+        jobs = [n.id for n in graph.nodes if n.kind is NodeKind.JOB]
+        wrote = self._store.outputs(jobs, EdgeKind.PRODUCED.value)
+        for edge in wrote.edges:
+            target = wrote.node(edge.dst)
+            if target.kind is NodeKind.DATA:  # what the job wrote elsewhere (through S3)
+                graph.add_node(target)
+                graph.add_edge(edge)
         return graph
 
     def of_endpoint(self, name: str) -> Graph:
