@@ -778,7 +778,8 @@ def batch_variant(s: Setup) -> Path:
     dest = s.work / "serve-batch"
     shutil.copytree(s.serve_src, dest)
     module = next(dest.rglob("model.py"))
-    module.write_text(module.read_text() + PREDICT_BATCH)
+    if "def predict_batch" not in module.read_text():  # the template has its own since 2026-11
+        module.write_text(module.read_text() + PREDICT_BATCH)
     return dest
 
 

@@ -4,8 +4,8 @@ adaptive batching (concurrent requests to one endpoint grouped into one predict 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
+from collections import deque
 from typing import Any
 
 from kaon.core.endpoints import Batching
@@ -86,44 +86,57 @@ def _result(header: dict[str, Any], body: bytes) -> tuple[int, bytes]:
 
 
 class Batcher:
-    """Collects requests for one endpoint: a batch leaves when it has `max_size` requests or
-    `wait_ms` after its first one, whichever comes first; batches go out concurrently."""
+    """Groups requests for one endpoint only when they would wait anyway: a request goes out
+    at once while a replica has no batch in flight; while every replica is busy, requests pile
+    up and leave together (up to `max_size`) as soon as one is free. No timer, so batching
+    costs nothing at low load; `wait_ms` bounds how long a pile may wait for a free replica
+    before it is sent regardless."""
 
     def __init__(self, pool: ReplicaPool, batching: Batching) -> None:
         self._pool = pool
         self._batching = batching
-        self._queue: asyncio.Queue[tuple[Route, str, bytes, asyncio.Future[tuple[int, bytes]]]]
-        self._queue = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._queue: deque[tuple[Route, str, bytes, asyncio.Future[tuple[int, bytes]]]] = deque()
         self._rr = itertools.count()
-        self._inflight: set[asyncio.Task[None]] = set()
+        self._inflight = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._timer: asyncio.TimerHandle | None = None
 
     def submit(
         self, route: Route, content_type: str, body: bytes
     ) -> asyncio.Future[tuple[int, bytes]]:
-        future: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((route, content_type, body, future))
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._collect())
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[int, bytes]] = loop.create_future()
+        self._queue.append((route, content_type, body, future))
+        self._pump(force=False)
+        if self._queue and self._timer is None:  # all replicas busy: do not wait forever
+            self._timer = loop.call_later(self._batching.wait_ms / 1000, self._expire)
         return future
 
-    async def _collect(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            first = await self._queue.get()
-            batch = [first]
-            deadline = loop.time() + self._batching.wait_ms / 1000
-            while len(batch) < self._batching.max_size:
-                timeout = deadline - loop.time()
-                if timeout <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), timeout))
-                except TimeoutError:
-                    break
+    def _expire(self) -> None:
+        self._timer = None
+        self._pump(force=True)
+
+    def _pump(self, force: bool) -> None:
+        while self._queue:
+            capacity = max(1, len(self._queue[-1][0].addresses))
+            if self._inflight >= capacity and not force:
+                return
+            batch = [
+                self._queue.popleft() for _ in range(min(len(self._queue), self._batching.max_size))
+            ]
+            self._inflight += 1
             task = asyncio.create_task(self._send(batch))
-            self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+            force = False
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._inflight -= 1
+        self._pump(force=False)
+        if not self._queue and self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     async def _send(
         self, batch: list[tuple[Route, str, bytes, asyncio.Future[tuple[int, bytes]]]]
@@ -159,7 +172,7 @@ class Batcher:
                 future.set_result(_result(part, piece))
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in list(self._tasks):
+            task.cancel()
+        if self._timer is not None:
+            self._timer.cancel()

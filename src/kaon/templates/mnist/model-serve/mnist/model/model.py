@@ -51,6 +51,19 @@ def predict(payload: Any, ctx: dict) -> dict:
     return {"result": [int(label) for label in ctx["model"].predict(rows)]}
 
 
+def predict_batch(payloads: list[Any], ctx: dict) -> list[dict]:
+    """Many requests in one model.predict call (kaon serve deploy --batch 32/5ms)."""
+    if any(isinstance(p, (bytes, bytearray, memoryview)) for p in payloads):
+        return [predict(p, ctx) for p in payloads]
+    rows = [_json_rows(p, ctx["n_pixels"]) for p in payloads]
+    labels = ctx["model"].predict(np.concatenate(rows))
+    out, at = [], 0
+    for r in rows:
+        out.append({"result": [int(x) for x in labels[at : at + len(r)]]})
+        at += len(r)
+    return out
+
+
 def image_to_pixels(data: bytes, size: int = 8, pixel_max: float = 16.0) -> np.ndarray:
     """An image of one digit -> `size*size` pixel values, ink high, background 0."""
     try:
