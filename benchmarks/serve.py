@@ -1021,7 +1021,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--noisy-retries",
         type=int,
         default=2,
-        help=f"measure a run again when other processes took > {NOISY:.0%} of the machine",
+        help="measure a run again when other processes took > "
+        + f"{NOISY * 100:.0f}%% of the machine",
     )
     p.add_argument("--no-mlflow", action="store_true", help="skip MLflow (reported n/a)")
     p.add_argument(
