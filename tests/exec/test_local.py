@@ -187,7 +187,7 @@ def test_sandbox_writes_only_to_writable_paths(executor: LocalExecutor, tmp_path
         "cat ../data/input.csv; echo ok > result && echo wrote-out; "
         "echo no > ../data/input.csv || echo data-read-only; "
         f"echo no > {elsewhere}/kaon-sandbox-$$ || echo home-read-only; "
-        "echo scratch > /tmp/scratch && echo private-tmp"
+        "echo scratch > /tmp/kaon-sandbox-scratch-$$ || echo tmp-read-only"
     )
     result, lines = run(executor, sh(script), out, sandbox=True, writable=(out,), read_only=(data,))
     assert result.exit_code == 0
@@ -196,7 +196,7 @@ def test_sandbox_writes_only_to_writable_paths(executor: LocalExecutor, tmp_path
         "wrote-out",
         "data-read-only",
         "home-read-only",
-        "private-tmp",
+        "tmp-read-only",
     ]
     assert (out / "result").read_text() == "ok\n"
     assert (data / "input.csv").read_text() == "1,2\n"
@@ -222,7 +222,6 @@ def test_sandbox_has_no_network(executor: LocalExecutor, tmp_path: Path) -> None
 
 @sandbox_only
 def test_sandbox_timeout_and_missing_program(executor: LocalExecutor, tmp_path: Path) -> None:
-    # tmp_path lies under /tmp, which the sandbox replaces: the working directory stays visible.
     script = "pwd; sleep 101.5 & sleep 101.5"
     result, lines = run(executor, sh(script), tmp_path, sandbox=True, timeout=0.3)
     assert result.timed_out and result.seconds < 3

@@ -253,7 +253,11 @@ def test_auth(gateway: Gateway, s3: Any) -> None:
     assert http.value.code == 403
 
 
+@pytest.mark.filterwarnings("ignore::ResourceWarning")  # aiohttp closes its sockets late
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_s3fs_reads(gateway: Gateway, s3: Any) -> None:
+    import gc
+
     import s3fs
 
     s3.create_bucket(Bucket="master.inputrepo")
@@ -268,6 +272,9 @@ def test_s3fs_reads(gateway: Gateway, s3: Any) -> None:
         "master.inputrepo/data/x.csv",
         "master.inputrepo/data/y.csv",
     ]
+    del fs, f
+    s3fs.S3FileSystem.clear_instance_cache()
+    gc.collect()  # the session's sockets go now, inside this test's warning filters
 
 
 def test_aws_chunked_bodies(gateway: Gateway, s3: Any) -> None:

@@ -216,3 +216,35 @@ def test_restart_marks_interrupted_jobs_honestly(platform: Platform, tmp_path: P
     assert platform.training.recover() == [job.id]
     again = platform.training.get(job.id)
     assert again.state is JobState.FAILURE and "interrupted" in again.reason
+
+
+def test_sandboxed_job_reads_data_but_cannot_touch_it(platform: Platform, tmp_path: Path) -> None:
+    import shutil
+
+    if not platform.training._executor.can_sandbox:
+        pytest.skip("bubblewrap is not available here")
+    train = """#!/usr/bin/env python3
+import os, pathlib, socket, sys
+data = pathlib.Path(os.environ["KAON_DATA_DIR"])
+print("read", (data / "features" / "x.csv").read_text().strip())
+try:
+    (data / "features" / "x.csv").write_text("changed")
+    print("data written")
+except OSError:
+    print("data read-only")
+try:
+    socket.create_connection(("1.1.1.1", 443), timeout=2)
+    print("network")
+except OSError:
+    print("no network")
+out = pathlib.Path(sys.argv[1]) / "model"
+out.mkdir(parents=True)
+(out / "m").write_text("ok")
+"""
+    job = finished(
+        platform, deploy(platform, tmp_path, src=source(tmp_path, train), sandbox=True)[0]
+    )
+    assert job.state is JobState.SUCCESS, job.reason
+    text = log_text(platform, job)
+    assert "read 1,2" in text and "data read-only" in text and "no network" in text
+    assert shutil.which("bwrap")

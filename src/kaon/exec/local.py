@@ -6,9 +6,9 @@ SIGKILL after a grace period. stdout and stderr share one pipe, read by a thread
 line to the log sink as it comes.
 
 With `RunSpec.sandbox` and a working `bwrap`, the process sees the whole filesystem read-only
-except `RunSpec.writable` and a private /tmp, has no network, no capabilities, its own pid
-namespace, and dies with its parent. The private /tmp hides the host's /tmp: paths under it
-are visible only if listed in `read_only` or `writable` (or the working directory).
+except `RunSpec.writable` (give it a writable TMPDIR there), has no network, no capabilities,
+its own pid namespace, and dies with its parent. /tmp stays visible (read-only): a private
+tmpfs there would hide interpreters and environments that live under /tmp.
 """
 
 from __future__ import annotations
@@ -150,9 +150,6 @@ class LocalExecutor:
     def _sandboxed(self, spec: RunSpec) -> list[str]:
         assert self._bwrap is not None
         argv = [self._bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-        argv += ["--tmpfs", "/tmp"]
-        if not any(spec.cwd.is_relative_to(p) for p in (*spec.writable, *spec.read_only)):
-            argv += ["--ro-bind", str(spec.cwd), str(spec.cwd)]  # visible even under /tmp
         for path in spec.writable:
             argv += ["--bind", str(path), str(path)]
         for path in spec.read_only:  # after writable: an input inside an output stays read-only
