@@ -292,3 +292,36 @@ def test_bad_serve_input(kaon: Kaon, served: dict[str, Any], tmp_path: Path) -> 
         env=env,
         match="--batch",
     )
+
+
+def test_endpoints_come_back_after_the_platform_is_killed(lone: Kaon, tmp_path: Path) -> None:
+    lone.up()
+    train, data, serve = bundles(tmp_path)
+    lone.ok("workspace", "create", "-n", "phoenix")
+    env = {"KAON_WORKSPACE": "phoenix"}
+    job = json.loads(
+        lone.ok("train", "deploy", "-s", str(train), "-d", str(data), "--wait", "--json", env=env)
+    )
+    out = lone.ok(
+        "serve",
+        "deploy",
+        "-s",
+        str(serve),
+        "-m",
+        job["trials"][0]["model_id"],
+        "--wait",
+        "--json",
+        env=env,
+    )
+    name = json.loads(out)["name"]
+    lone.kill_server()  # kill -9: the replicas notice their parent is gone and stop
+    lone.up()
+    deadline = time.monotonic() + 60
+    while True:
+        status, _, doc = post(f"{lone.server()['url']}/{name}/invocations", b'{"x": [2]}')  # type: ignore[index]
+        if status == 200:
+            break
+        assert time.monotonic() < deadline, (status, doc)
+        time.sleep(0.2)
+    assert doc["result"] == [6]
+    assert "PIPELINE_RUNNING" in lone.ok("serve", "list", env=env)
