@@ -13,6 +13,8 @@ trap 'kaon down >/dev/null 2>&1 || true' EXIT
 cd "$KAON_HOME"
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 say() { printf '\n\033[36m# %s\033[0m\n' "$*"; }
+fmt=pdf
+command -v dot >/dev/null || { fmt=dot; echo "(Graphviz is not installed: drawings are written as .dot files)"; }
 field() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {}, {'d': d}))" "$1"; }
 
 say "A private platform (SQLite + a local content-addressed store) in $KAON_HOME"
@@ -41,7 +43,7 @@ step kaon train get -i 0 -c -d -m
 find "mnist/$job" -maxdepth 4 | sort | sed 's/^/  /'
 
 say "Provenance of the model: a text tree here, a drawing in mnist/provenance/"
-step kaon train provenance -m "$model"
+step kaon train provenance -m "$model" --format "$fmt"
 
 say "Serve the model: the serve bundle gets the model files beside its model.py"
 step kaon serve deploy -s templates/mnist/model-serve -m "$model" --wait
@@ -52,7 +54,7 @@ step kaon serve predict -e "$endpoint" -f templates/mnist/test_payload.jpg
 say "The same over plain HTTP, as curl sees it:"
 step curl -s -X POST "http://$url" --data-binary @templates/mnist/test_payload.jpg
 echo
-step kaon serve provenance -e "$endpoint"
+step kaon serve provenance -e "$endpoint" --format "$fmt"
 
 say "Reproduce the training job from its recorded inputs and compare every output file"
 step kaon train reproduce -i 0 --verify
