@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from kaon.cli.output import boxed, confirm, emit_json, info, progress, success
-from kaon.cli.train import _upload
+from kaon.cli.train import upload_bundle
 from kaon.cli.workspace import client, user
 from kaon.core.errors import InvalidInput, KaonError
 
@@ -65,7 +65,7 @@ def deploy(
         if model_id:
             c.get_model(model_id)  # an unknown model fails before the upload
             success(f"Adding trained model_id: {model_id}")
-        b = _upload(c, ws, "serve", source, "source")
+        b = upload_bundle(c, ws, "serve", source, "source")
         body: dict[str, Any] = {
             "author": user(),
             "source": {"kind": "serve", "branch": b.branch, "ref": b.commit},

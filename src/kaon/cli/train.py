@@ -37,7 +37,7 @@ def job_ref(job: str | None, ind: int | None) -> str:
     return job if job is not None else state.from_index("train", ind or 0)
 
 
-def _upload(c: Client, ws: str, kind: str, folder: Path, label: str) -> BundleInfo:
+def upload_bundle(c: Client, ws: str, kind: str, folder: Path, label: str) -> BundleInfo:
     from kaon.client import bundles
     from kaon.client.statcache import StatCache
     from kaon.config import kaon_home
@@ -128,17 +128,17 @@ def deploy(
     with client() as c:
         c.get_workspace(ws)  # an unknown workspace fails before any upload
         if source is not None:
-            b = _upload(c, ws, "source", source, "source")
+            b = upload_bundle(c, ws, "source", source, "source")
             body["source"] = {"kind": "source", "branch": b.branch, "ref": b.commit}
         if data is not None:
-            b = _upload(c, ws, "data", data, "data")
+            b = upload_bundle(c, ws, "data", data, "data")
             body["data"] = {"kind": "data", "branch": b.branch, "ref": b.commit}
         if manifest is not None:
             with tempfile.TemporaryDirectory(prefix="kaon-manifest-") as tmp:
                 folder = Path(tmp) / "manifest"
                 with progress(f"Fetching {len(entries)} files", len(entries)) as advance:
                     bundles.fetch_manifest(entries, folder / "manifest", advance)
-                b = _upload(c, ws, "data", folder, "data manifest")
+                b = upload_bundle(c, ws, "data", folder, "data manifest")
             body["data"] = {"kind": "data", "branch": b.branch, "ref": b.commit}
         if space is not None:
             body["hyper"] = {

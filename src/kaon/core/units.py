@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from kaon.core.errors import InvalidInput
+
 _UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
 
 
@@ -51,8 +53,6 @@ _QUANTITY = {
 
 def parse_memory(text: str) -> int:
     """Kubernetes-style memory quantities: 512Mi, 2Gi, 1G, 1500000 (bytes)."""
-    from kaon.core.errors import InvalidInput
-
     value = text.strip()
     number = value.rstrip("kKMGTi")
     suffix = value[len(number) :]
@@ -67,8 +67,6 @@ def parse_memory(text: str) -> int:
 
 def parse_duration(text: str) -> float:
     """Durations like 90, 90s, 10m, 1h, 1h30m (seconds when no unit)."""
-    from kaon.core.errors import InvalidInput
-
     value = text.strip().lower()
     total = 0.0
     number = ""

@@ -25,7 +25,6 @@ from kaon.core.address import Ref
 from kaon.core.endpoints import Batching, Endpoint, EndpointState, new_endpoint_name
 from kaon.core.errors import (
     AlreadyExists,
-    BuildFailed,
     InvalidBundle,
     KaonError,
     NotFound,
@@ -346,11 +345,11 @@ class ServingService:
                 run_dir=home / "run",
             )
             self._replicas.start(spec, serve_log.write)
-        except (BuildFailed, KaonError) as exc:
+        except KaonError as exc:  # BuildFailed included: the state says the build failed
             build_log.write(f"error: {exc.message}")
-            reason = exc.message if isinstance(exc, BuildFailed) else f"build failed: {exc.message}"
-            if isinstance(exc, BuildFailed) and not reason.startswith("build"):
-                reason = f"build failed: {reason}"
+            reason = (
+                exc.message if exc.message.startswith("build") else f"build failed: {exc.message}"
+            )
             self._jobs.save_endpoint(endpoint.moved(EndpointState.FAILURE, reason=reason))
         except Exception as exc:
             log.exception("endpoint %s failed to start", endpoint.name)

@@ -175,9 +175,16 @@ class TrainingService:
             data=data.to_dict(),
             hyper=hyper.to_dict() if hyper else None,
         )
-        job = Job(new_job_id(), ws.name, JobState.PENDING, self._clock(), author, source, data)
         job = Job(
-            job.id, ws.name, JobState.PENDING, job.created, author, source, data, hyper, resources
+            new_job_id(),
+            ws.name,
+            JobState.PENDING,
+            self._clock(),
+            author,
+            source,
+            data,
+            hyper,
+            resources,
         )
         trials = [Trial(job.id, i, p) for i, p in enumerate(self._points(hyper))]
         self._jobs.add_job(job, trials)
