@@ -37,6 +37,8 @@ def predict(payload, ctx):
         raise ValueError("the predictor broke on purpose")
     if payload == {"sleep": True}:
         time.sleep(5)
+    if isinstance(payload, dict) and payload.get("slow"):
+        time.sleep(0.3)  # keeps the replica busy while the other requests arrive
     if isinstance(payload, bytes):
         return {"result": [len(payload)]}
     rows = payload["x"] if isinstance(payload, dict) else payload
@@ -152,7 +154,14 @@ def test_errors_are_clear_and_bounded(kaon: Kaon, served: dict[str, Any]) -> Non
     assert post(f"{served['base']}/serve-nope-000000/invocations", b"{}")[0] == 404
     logs = kaon.ok("serve", "logs", "-e", served["name"], env=served["env"])
     assert "ValueError: the predictor broke on purpose" in logs and "Traceback" in logs
-    time.sleep(3.5)  # the hanging predict finishes; the replica is usable again
+    assert "did not answer within the request timeout: restarting it" in logs
+    deadline = time.monotonic() + 30  # the hung replica is restarted, the endpoint is whole
+    while True:
+        listing = json.loads(kaon.ok("serve", "list", "--json", env=served["env"]))
+        if next(e for e in listing if e["name"] == served["name"])["ready"] == 2:
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
 
 
 def test_feedback_is_stored_as_versioned_data(kaon: Kaon, served: dict[str, Any]) -> None:
@@ -247,11 +256,15 @@ def test_batching_groups_concurrent_requests(kaon: Kaon, served: dict[str, Any])
     results: list[Any] = []
     threads = [
         threading.Thread(
-            target=lambda i=i: results.append(post(url, json.dumps({"x": [i]}).encode()))
+            target=lambda i=i: results.append(
+                post(url, json.dumps({"x": [i], "slow": i == 0}).encode())
+            )
         )
         for i in range(6)
     ]
-    for t in threads:
+    threads[0].start()  # a slow first request keeps the replica busy: the others pile up
+    time.sleep(0.1)
+    for t in threads[1:]:
         t.start()
     for t in threads:
         t.join()

@@ -26,6 +26,7 @@ Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 class ReplicaPool:
     def __init__(self) -> None:
         self._idle: dict[str, list[Conn]] = {}
+        self._stuck: set[str] = set()  # replicas a timed-out request was waiting on
 
     async def _exchange(
         self, address: str, header: dict[str, Any], body: bytes
@@ -36,7 +37,11 @@ class ReplicaPool:
         try:
             await write_message(writer, header, body)
             reply = await read_message(reader)
-        except BaseException:  # cancelled (timeout) or broken: this connection is not reused
+        except asyncio.CancelledError:  # the request timed out while this replica had it
+            writer.close()
+            self._stuck.add(address)
+            raise
+        except BaseException:  # broken: this connection is not reused
             writer.close()
             raise
         if len(idle) < IDLE_PER_REPLICA:
@@ -66,6 +71,13 @@ class ReplicaPool:
             addresses, start, {"op": "predict", "id": "", "content_type": content_type}, body
         )
         return _result(header, out)
+
+    def take_stuck(self) -> list[str]:
+        """Replicas that held a request past its timeout since the last call."""
+        stuck, self._stuck = list(self._stuck), set()
+        for address in stuck:
+            self._drop(address)
+        return stuck
 
     def _drop(self, address: str) -> None:
         for _, writer in self._idle.pop(address, []):

@@ -154,6 +154,11 @@ class Gateway:
                 call = self._pool.predict(route.addresses, next(self._rr), content_type, body)
             return await asyncio.wait_for(call, route.timeout)
         except TimeoutError:
+            loop = asyncio.get_running_loop()
+            for address in self._pool.take_stuck():  # a hung predict: restart that replica
+                await loop.run_in_executor(
+                    None, self._platform.serving.recycle, route.name, address
+                )
             return 504, _err_body(
                 f"endpoint {route.name}: no prediction within {route.timeout:g} s "
                 f"(see `kaon serve logs -e {route.name}`)"

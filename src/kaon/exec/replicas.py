@@ -156,6 +156,24 @@ class LocalReplicas:
                 self._endpoints.clear()
             _halt(endpoints)
 
+    def recycle(self, name: str, address: str) -> bool:
+        with self._lock:
+            endpoint = self._endpoints.get(name)
+        if endpoint is None:
+            return False
+        with endpoint.lock:
+            slot = next((s for s in endpoint.slots if s.socket == address), None)
+            if slot is None or slot.proc is None:
+                return False
+            slot.ready = False  # out of the rotation at once; the supervisor restarts it
+            pid = slot.proc.pid
+        _safe_log(
+            endpoint.log,
+            f"[replica {slot.index}] did not answer within the request timeout: restarting it",
+        )
+        _signal_group(pid, signal.SIGKILL)
+        return True
+
     def status(self, name: str) -> ReplicaStatus | None:
         with self._lock:
             endpoint = self._endpoints.get(name)

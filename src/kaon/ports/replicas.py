@@ -50,4 +50,9 @@ class Replicas(Protocol):
         """None when `name` is not started here."""
         ...
 
+    def recycle(self, name: str, address: str) -> bool:
+        """Kill the replica listening at `address` (it stopped answering: a request to it
+        timed out); it is restarted like a crashed one. False when no such replica runs."""
+        ...
+
     def stop_all(self) -> None: ...

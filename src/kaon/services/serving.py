@@ -142,6 +142,10 @@ class ServingService:
     def status(self, name: str) -> ReplicaStatus | None:
         return self._replicas.status(name)
 
+    def recycle(self, name: str, address: str) -> bool:
+        """A request to the replica at `address` timed out: restart that replica."""
+        return self._replicas.recycle(name, address)
+
     def route(self, name: str) -> Route | None:
         """The gateway's fast path: no database access."""
         route = self._routes.get(name)
