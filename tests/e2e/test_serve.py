@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from .helpers import Kaon
@@ -327,7 +328,13 @@ def test_endpoints_come_back_after_the_platform_is_killed(lone: Kaon, tmp_path: 
         env=env,
     )
     name = json.loads(out)["name"]
-    lone.kill_server()  # kill -9: the replicas notice their parent is gone and stop
+    url = f"{lone.server()['url']}/{name}/invocations"  # type: ignore[index]
+    replica = post(url, b'{"x": [1]}')[2]["pid"]
+    lone.kill_server()  # kill -9: the replicas notice their supervisor is gone and stop
+    deadline = time.monotonic() + 10
+    while psutil.pid_exists(replica) and psutil.Process(replica).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "a replica outlived its killed supervisor"
+        time.sleep(0.1)
     lone.up()
     deadline = time.monotonic() + 60
     while True:

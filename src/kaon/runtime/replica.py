@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import json
 import os
@@ -316,8 +317,9 @@ async def serve(model: Model, path: str, started: float, parent: int) -> None:
 async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
     while os.getppid() == parent:
         await asyncio.sleep(PARENT_CHECK_SECONDS)
-    print("the supervisor is gone: stopping", flush=True)
-    stop.set()
+    stop.set()  # first: the log pipe died with the supervisor, printing may raise
+    with contextlib.suppress(OSError):
+        print("the supervisor is gone: stopping", flush=True)
 
 
 def _unlink(path: str) -> None:
