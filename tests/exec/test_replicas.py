@@ -397,3 +397,19 @@ def assert_gone(pid: int, timeout: float = 2.0) -> None:
             return
         assert time.monotonic() < deadline, f"process {pid} still runs"
         time.sleep(0.02)
+
+
+def test_a_replica_that_never_gets_ready_is_restarted(tmp_path: Path) -> None:
+    backend = LocalReplicas(tmp_path / "home", backoff=(0.1, 1.0), ready_timeout=1.0)
+    code = bundle(
+        tmp_path,
+        "import time\n\ndef load_ctx(d):\n    time.sleep(100)\n\ndef predict(p, c):\n    return 1\n",
+    )
+    log = Log()
+    try:
+        backend.start(spec(tmp_path, code), log)
+        status = wait_for(backend, lambda s: s.restarts >= 1, timeout=10)
+        assert status.ready == 0 and "before it was ready" in status.last_error
+        assert "[replica 0] not ready after 1 s: killing it" in log
+    finally:
+        backend.stop("serve-test")

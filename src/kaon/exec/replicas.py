@@ -38,6 +38,7 @@ POLL_SECONDS = 0.05  # how often the supervisor looks at its replicas
 PING_TIMEOUT = 1.0
 BACKOFF = (0.5, 30.0)  # first and longest delay before restarting a replica that exited
 STABLE_AFTER = 60.0  # a replica up this long resets the delay
+READY_TIMEOUT = 300.0  # a replica not answering this long after its start is restarted
 MAX_SOCKET_PATH = 100  # bytes; the kernel's limit is 107, the replica binds `<path>.tmp` first
 MAX_LINE = 1 << 16
 
@@ -114,8 +115,10 @@ class LocalReplicas:
         backoff: tuple[float, float] = BACKOFF,
         stable_after: float = STABLE_AFTER,
         grace: float = GRACE_SECONDS,
+        ready_timeout: float = READY_TIMEOUT,
     ) -> None:
         self._pythonpath = install_runtime(root / "runtime")
+        self._ready_timeout = ready_timeout
         self._backoff = backoff
         self._stable_after = stable_after
         self._grace = grace
@@ -229,7 +232,15 @@ class LocalReplicas:
                 if answer is not None and _in_group(answer.get("pid"), slot.proc.pid):
                     with endpoint.lock:
                         slot.ready = True
-            return
+            if slot.ready or now - slot.started < self._ready_timeout:
+                return
+            # load_ctx (or an import) hangs: kill it, it is restarted like a crashed one
+            _safe_log(
+                endpoint.log,
+                f"[replica {slot.index}] not ready after {self._ready_timeout:g} s: killing it",
+            )
+            _signal_group(slot.proc.pid, signal.SIGKILL)
+            code = slot.proc.wait()
         _signal_group(slot.proc.pid, signal.SIGKILL)  # children it left behind
         if slot.pump is not None:
             slot.pump.join(1.0)  # its last lines (a traceback) reach the log before our note
