@@ -29,6 +29,7 @@ from kaon.ports.metadata import MetadataStore
 from kaon.ports.objectstore import ObjectStore
 from kaon.ports.provenance import ProvenanceStore
 from kaon.ports.replicas import Replicas
+from kaon.runtime.install import install_runtime
 from kaon.services.chunks import ChunkStore
 from kaon.services.commits import CommitService
 from kaon.services.files import FileService
@@ -36,7 +37,6 @@ from kaon.services.gc import GarbageCollector
 from kaon.services.locks import SharedExclusiveLock
 from kaon.services.provenance import ProvenanceService
 from kaon.services.repos import RepoService
-from kaon.services.runtime import install_runtime
 from kaon.services.s3keys import CredentialService
 from kaon.services.s3multipart import MultipartUploads
 from kaon.services.s3objects import ObjectService

@@ -26,11 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-import kaon
-import kaon.runtime
 from kaon.core.errors import InvalidInput
 from kaon.ports.envbuilder import LogSink
 from kaon.ports.replicas import ReplicaSpec, ReplicaStatus
+from kaon.runtime.install import install_runtime
 from kaon.runtime.protocol import ProtocolError, read_frame, write_frame
 
 GRACE_SECONDS = 3.0  # between SIGTERM and SIGKILL
@@ -41,28 +40,6 @@ STABLE_AFTER = 60.0  # a replica up this long resets the delay
 READY_TIMEOUT = 300.0  # a replica not answering this long after its start is restarted
 MAX_SOCKET_PATH = 100  # bytes; the kernel's limit is 107, the replica binds `<path>.tmp` first
 MAX_LINE = 1 << 16
-
-
-def install_runtime(root: Path) -> Path:
-    """Copy the stdlib-only runtime (and kaon/determinism.py when it exists) to
-    `root/kaon/...`; returns `root`, the PYTHONPATH of the replicas. Files are replaced
-    atomically, and only when they changed, so running replicas never read half a file."""
-    package = Path(kaon.__file__ or "").parent
-    runtime = Path(kaon.runtime.__file__ or "").parent
-    files = {root / "kaon" / "__init__.py": b""}
-    for source in sorted(runtime.glob("*.py")):
-        files[root / "kaon" / "runtime" / source.name] = source.read_bytes()
-    determinism = package / "determinism.py"
-    if determinism.is_file():
-        files[root / "kaon" / "determinism.py"] = determinism.read_bytes()
-    for target, data in files.items():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.is_file() and target.read_bytes() == data:
-            continue
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        temporary.write_bytes(data)
-        temporary.replace(target)
-    return root
 
 
 def ping(path: str, timeout: float = PING_TIMEOUT) -> dict[str, object] | None:
