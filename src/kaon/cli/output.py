@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
+from pathlib import Path
 from typing import Any
 
 from kaon.core.units import human_duration, human_size, time_ago
@@ -113,3 +114,29 @@ def confirm(question: str) -> None:
         answer = False
     if not answer:
         raise KaonError("aborted: nothing was changed (pass -y to skip the question)")
+
+
+def follow_log(
+    fetch: Callable[[int], tuple[str, int, bool]], follow: bool, out: Path | None
+) -> None:
+    """Print a log read by offset (`fetch(offset)` -> text, next offset, finished); with
+    `follow`, keep polling until it is finished; with `out`, also write it there."""
+    offset = 0
+    sink = open(out, "w") if out else None  # noqa: SIM115 - closed below
+    try:
+        while True:
+            text, offset, finished = fetch(offset)
+            if text:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+                if sink:
+                    sink.write(text)
+            if not follow or finished:
+                break
+            if not text:
+                time.sleep(0.3)
+    finally:
+        if sink:
+            sink.close()
+    if out:
+        info(f"Logs written to {out}")

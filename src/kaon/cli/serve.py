@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from kaon.cli.output import boxed, confirm, emit_json, info, progress, success
+from kaon.cli.output import boxed, confirm, emit_json, follow_log, info, progress, success
 from kaon.cli.train import upload_bundle
 from kaon.cli.workspace import client, user
 from kaon.core.errors import InvalidInput, KaonError
@@ -156,23 +156,7 @@ def get(
 
 def _logs(name: str, kind: str, follow: bool, out: Path | None) -> None:
     with client() as c:
-        offset = 0
-        sink = open(out, "w") if out else None  # noqa: SIM115 - closed below
-        try:
-            while True:
-                text, offset, finished = c.endpoint_logs(name, kind, offset)
-                if text:
-                    sys.stdout.write(text)
-                    sys.stdout.flush()
-                    if sink:
-                        sink.write(text)
-                if not follow or finished:
-                    break
-                if not text:
-                    time.sleep(0.3)
-        finally:
-            if sink:
-                sink.close()
+        follow_log(lambda offset: c.endpoint_logs(name, kind, offset), follow, out)
 
 
 @serve_app.command("logs")

@@ -3,7 +3,6 @@ list, info, get, logs, build-logs, kill."""
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from kaon.cli.output import boxed, emit_json, info, progress, success
+from kaon.cli.output import boxed, emit_json, follow_log, info, progress, success
 from kaon.cli.workspace import client, user
 from kaon.core.errors import InvalidInput
 
@@ -229,25 +228,7 @@ def kill(job: str = JOB, ind: int = IND) -> None:
 
 def _print_log(c: Client, ref: str, kind: str, follow: bool, out: Path | None) -> None:
     job = c.get_job(ref)
-    offset = 0
-    sink = open(out, "w") if out else None  # noqa: SIM115 - closed below
-    try:
-        while True:
-            text, offset, finished = c.job_logs(job.id, kind, offset)
-            if text:
-                sys.stdout.write(text)
-                sys.stdout.flush()
-                if sink:
-                    sink.write(text)
-            if not follow or finished:
-                break
-            if not text:
-                time.sleep(0.3)
-    finally:
-        if sink:
-            sink.close()
-    if out:
-        info(f"Logs written to {out}")
+    follow_log(lambda offset: c.job_logs(job.id, kind, offset), follow, out)
 
 
 @train_app.command("logs")
