@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from collections import deque
 from typing import Any
 
@@ -91,8 +92,6 @@ class ReplicaPool:
 def _result(header: dict[str, Any], body: bytes) -> tuple[int, bytes]:
     status = int(header.get("status", 500))
     if status != 200:
-        import json
-
         return status, json.dumps({"error": header.get("error", "prediction failed")}).encode()
     return 200, body
 
