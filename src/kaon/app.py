@@ -30,7 +30,7 @@ from kaon.ports.objectstore import ObjectStore
 from kaon.ports.provenance import ProvenanceStore
 from kaon.ports.replicas import Replicas
 from kaon.runtime.install import install_runtime
-from kaon.services.chunks import ChunkStore
+from kaon.services.chunks import MAX_PACK, ChunkStore
 from kaon.services.commits import CommitService
 from kaon.services.files import FileService
 from kaon.services.gc import GarbageCollector
@@ -44,6 +44,7 @@ from kaon.services.serving import ServingService
 from kaon.services.training import TrainingService
 from kaon.services.trees import TreeStore
 from kaon.services.workspaces import WorkspaceService
+from kaon.store.drop import PackDrop
 from kaon.store.local import LocalObjectStore
 from kaon.store.memory import MemoryObjectStore
 
@@ -132,6 +133,7 @@ class Platform:
     commits: CommitService
     files: FileService
     chunks: ChunkStore
+    drop: PackDrop  # packs left by clients on this machine (no HTTP copy)
     gc: GarbageCollector
     jobs: JobStore
     workspaces: WorkspaceService
@@ -176,6 +178,8 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
     s3_scratch = settings.home / "s3" / "tmp"
     shutil.rmtree(s3_scratch, ignore_errors=True)  # bodies a stop interrupted
     s3_scratch.mkdir(parents=True)
+    drop = PackDrop(settings.home / "incoming", MAX_PACK)
+    drop.clean_temp(0.0)  # packs a stop interrupted: no client is waiting for them any more
     training = TrainingService(
         jobs,
         workspaces,
@@ -213,7 +217,8 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         commits=commits,
         files=files,
         chunks=chunks,
-        gc=GarbageCollector(meta, objects, trees, gc_lock, clock),
+        drop=drop,
+        gc=GarbageCollector(meta, objects, trees, gc_lock, clock, scratch=[drop]),
         jobs=jobs,
         workspaces=workspaces,
         training=training,

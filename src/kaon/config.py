@@ -11,6 +11,10 @@ DEFAULT_S3_PORT = 5267
 TOKEN_FILE = "token"
 SERVER_FILE = "server.json"
 CLIENT_FILE = "config.json"
+# gc.set_threshold for the server and the CLI: collections ~100x rarer than the defaults
+# (700, 10, 10). An upload or commit of 20,000 files allocates ~10^6 objects that live until
+# it ends; the default collector walked them again and again (a third of such a request).
+GC_THRESHOLDS = (100_000, 50, 100)
 
 
 def kaon_home() -> Path:

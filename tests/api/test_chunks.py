@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 
 from kaon.app import Platform
 from kaon.core.chunking import hash_chunk
 from kaon.core.pack import HEADER, MAGIC, RAW
-from kaon.services.keys import PACKS
+from kaon.services.keys import PACKS, pack_key
 
 TEXT = b"compressible text, compressible text. " * 100
 
@@ -70,3 +73,55 @@ def test_a_frame_whose_digest_lies_is_refused(api: TestClient, platform: Platfor
     r = api.post("/v1/packs", content=lie)
     assert r.json()["code"] == "corrupt_object"
     assert nothing_stored(platform)
+
+
+# -- packs left in the drop folder by a client on the server's machine ----------------------
+
+
+def _drop(api: TestClient, body: bytes) -> tuple[str, Path]:
+    folder = api.get("/v1/packs/drop").json()["dir"]
+    name = f"{uuid.uuid4().hex}.pack"
+    path = Path(folder) / name
+    path.write_bytes(body)
+    return name, path
+
+
+def test_the_drop_folder_is_named_with_a_token_found_inside(api: TestClient) -> None:
+    doc = api.get("/v1/packs/drop").json()
+    assert (Path(doc["dir"]) / ".token").read_text() == doc["token"]
+
+
+def test_a_dropped_pack_is_verified_stored_and_taken(  # type: ignore[no-untyped-def]
+    api: TestClient, make_pack, platform: Platform
+) -> None:
+    body, refs = make_pack([b"one", TEXT])
+    name, path = _drop(api, body)
+    r = api.post("/v1/packs/drop", json={"name": name})
+    assert r.status_code == 201, r.text
+    assert (r.json()["chunks"], r.json()["bytes"]) == (2, len(body))
+    assert not path.exists()
+    digests = [x.digest for x in refs]
+    assert api.post("/v1/chunks/missing", json={"digests": digests}).json() == {"missing": []}
+    (pack,) = platform.meta.list_packs()
+    assert platform.objects.get(pack_key(pack.id)) == body
+
+
+def test_a_corrupt_dropped_pack_is_refused_and_removed(  # type: ignore[no-untyped-def]
+    api: TestClient, make_pack, platform: Platform
+) -> None:
+    good, _ = make_pack([b"first chunk", TEXT])
+    bad = bytearray(good)
+    bad[len(MAGIC) + HEADER.size + 1] ^= 0xFF
+    name, path = _drop(api, bytes(bad))
+    r = api.post("/v1/packs/drop", json={"name": name})
+    assert r.json()["code"] == "corrupt_object"
+    assert not path.exists()
+    assert sorted(p.name for p in path.parent.iterdir()) == [".token"]
+    assert nothing_stored(platform)
+
+
+def test_unknown_or_bad_dropped_names(api: TestClient) -> None:
+    r = api.post("/v1/packs/drop", json={"name": f"{uuid.uuid4().hex}.pack"})
+    assert (r.status_code, r.json()["code"]) == (404, "not_found")
+    r = api.post("/v1/packs/drop", json={"name": "../../kaon.db"})
+    assert (r.status_code, r.json()["code"]) == (400, "invalid_input")

@@ -91,7 +91,7 @@ def test_persists_across_instances(tmp_path: Path) -> None:
 
 
 def test_real_files(cache: StatCache, tmp_path: Path) -> None:
-    from kaon.client.upload import stat_key
+    from kaon.client.localfiles import stat_key
 
     f = tmp_path / "f.txt"
     f.write_bytes(b"12345")

@@ -47,6 +47,13 @@ def folder(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True, params=["drop", "http"])
+def transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every upload test runs both ways packs reach the (same-machine) server."""
+    monkeypatch.setenv("KAON_PACK_DROP", "1" if request.param == "drop" else "0")
+    return str(request.param)
+
+
 @pytest.fixture
 def cache(tmp_path: Path) -> Iterator[StatCache]:
     c = StatCache(tmp_path / "stat.db")
@@ -85,10 +92,14 @@ def test_plan_errors(folder: Path, tmp_path: Path) -> None:
         plan(tmp_path / "missing", "/x", recursive=False)
 
 
-def test_put_then_get_identical(client: Client, repo: str, folder: Path, tmp_path: Path) -> None:
+def test_put_then_get_identical(  # type: ignore[no-untyped-def]
+    client: Client, repo: str, folder: Path, tmp_path: Path, transport: str, live_server
+) -> None:
     files = plan(folder, "/data", recursive=True)
     seen: list[int] = []
     commit, stats = Uploader(client, None, seen.append).put(repo, "master", files, "import")
+    assert stats.sent_via == transport
+    assert sorted(p.name for p in (live_server.home / "incoming").iterdir()) == [".token"]
     assert commit.message == "import"
     assert (commit.count, stats.files) == (8, 8)
     expected = tree_of(folder)
@@ -136,7 +147,7 @@ def test_a_small_edit_sends_only_a_few_chunks(  # type: ignore[no-untyped-def]
 ) -> None:
     size = 8 * 1024 * 1024
     big = tmp_path / "big.bin"
-    big.write_bytes(random.Random(3).randbytes(size))
+    big.write_bytes(random.Random(uuid.uuid4().int).randbytes(size))  # new: a shared server
     _, first = Uploader(client, cache).put(repo, "master", plan(big, "/big.bin", False))
     assert first.chunks >= 3
     assert first.new_bytes == size
@@ -191,7 +202,7 @@ def test_reputs_send_only_what_changed_since_their_own_last_commit(  # type: ign
     first, _ = Uploader(client, cache).put(repo, branch, plan(folder, "/", recursive=True))
     target = f"{client.endpoint}|{repo}|{branch}"
     assert cache.base(target)[0] == first.id
-    (folder / "readme.md").write_bytes(b"# data, edited\n")
+    (folder / "readme.md").write_bytes(f"# data, edited {uuid.uuid4()}\n".encode())
     second, stats = Uploader(client, cache).put(repo, branch, plan(folder, "/", recursive=True))
     assert second.parent == first.id and stats.new_chunks == 1
     assert cache.base(target)[0] == second.id
@@ -209,3 +220,20 @@ def test_reputs_send_only_what_changed_since_their_own_last_commit(  # type: ign
     get_dir(client, repo, branch, "/", out2)
     assert tree_of(out2) == tree_of(folder)
     assert third.count == first.count
+
+
+def test_a_drop_folder_this_client_does_not_see_means_http(  # type: ignore[no-untyped-def]
+    client: Client, repo: str, folder: Path, live_server, transport: str
+) -> None:
+    """A server on another machine: its folder's token is not what this client reads there."""
+    if transport == "http":
+        pytest.skip("about the drop")
+    token = live_server.home / "incoming" / ".token"
+    real = token.read_text()
+    token.write_text("0" * 32)  # as if this path held another server's folder
+    try:
+        commit, stats = Uploader(client, None).put(repo, "master", plan(folder, "/", True))
+    finally:
+        token.write_text(real)
+    assert stats.sent_via == "http" and stats.new_bytes > 0
+    assert commit.count == 8

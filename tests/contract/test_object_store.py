@@ -359,3 +359,29 @@ def test_sync_is_a_barrier_that_keeps_everything(store: ObjectStore) -> None:
     store.sync()  # idempotent, and fine with nothing new to flush
     assert store.get("packs/aa/one") == b"1" * 1000
     assert store.get("trees/bb/two") == b"222"
+
+
+# -- put_file --------------------------------------------------------------------------------
+
+
+def test_put_file_takes_the_file_over(store: ObjectStore, tmp_path: Path) -> None:
+    content = os.urandom(300_000)
+    src = tmp_path / "incoming.pack"
+    src.write_bytes(content)
+    store.put_file("packs/ab/new", str(src))
+    assert store.get("packs/ab/new") == content
+    assert not src.exists()  # consumed: moved or copied then removed
+    assert {i.size for i in store.list("packs/")} == {len(content)}
+    src.write_bytes(b"replacement")  # like put, it replaces an existing object
+    store.put_file("packs/ab/new", str(src))
+    assert store.get("packs/ab/new") == b"replacement"
+    store.sync()
+
+
+def test_put_file_of_a_missing_file_is_not_found_and_stores_nothing(
+    store: ObjectStore, tmp_path: Path
+) -> None:
+    with pytest.raises(NotFound, match="no file at"):
+        store.put_file("packs/x", str(tmp_path / "absent"))
+    assert not store.has("packs/x")
+    assert _keys(store) == set()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import random
+import time
 
 import pytest
 
@@ -222,3 +224,15 @@ def test_recover_unindexes_recent_packs_lost_by_a_power_loss(  # type: ignore[no
     assert missing == [lost_refs[0].digest, cut_refs[0].digest]  # the client sends them again
     assert seed.read("r", "master", "/kept") == b"kept"
     assert platform.chunks.recover() == []
+
+
+def test_gc_removes_packs_a_killed_client_left_in_the_drop_folder(platform: Platform) -> None:
+    folder = platform.drop.root
+    stale, fresh = folder / f"{'a' * 32}.pack", folder / f"{'b' * 32}.pack"
+    stale.write_bytes(b"x" * 1000)
+    fresh.write_bytes(b"y" * 10)  # a put may still be writing it
+    past = time.time() - 7200
+    os.utime(stale, (past, past))
+    report = platform.gc.collect()
+    assert report.bytes_freed == 1000
+    assert not stale.exists() and fresh.exists()

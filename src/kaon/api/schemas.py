@@ -90,6 +90,15 @@ class MissingOut(BaseModel):
     missing: list[str]
 
 
+class DropOut(BaseModel):
+    dir: str
+    token: str
+
+
+class DroppedPackIn(BaseModel):
+    name: str
+
+
 class PackOut(BaseModel):
     pack: str
     chunks: int

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import gc
 import json
 import logging
 import os
@@ -22,7 +23,7 @@ import uvicorn
 from kaon.api.app import create_asgi
 from kaon.api.auth import ensure_token
 from kaon.app import build
-from kaon.config import SERVER_FILE, ServerSettings
+from kaon.config import GC_THRESHOLDS, SERVER_FILE, ServerSettings
 from kaon.core.errors import KaonError
 
 
@@ -81,6 +82,9 @@ def main(argv: list[str] | None = None) -> None:
         file=sys.stderr,
         flush=True,
     )
+    # the objects of start-up are never garbage: kept out of every collection (gc.freeze)
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     config = uvicorn.Config(
         create_asgi(
             platform,

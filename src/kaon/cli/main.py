@@ -6,12 +6,14 @@ Errors print one line on stderr and exit non-zero (2 bad input, 3 server unreach
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
 import typer
 
 from kaon.cli import auth, data, platform, provenance, serve, train, workspace
+from kaon.config import GC_THRESHOLDS
 from kaon.core.errors import KaonError
 
 app = typer.Typer(
@@ -53,6 +55,8 @@ app.add_typer(auth.auth_app, name="auth")
 def run() -> None:
     """Console entry point: map KaonError to one line on stderr and its exit code."""
     debug = "--debug" in sys.argv or os.environ.get("KAON_DEBUG") == "1"
+    gc.freeze()  # what the imports made is never garbage (see kaon.config.GC_THRESHOLDS)
+    gc.set_threshold(*GC_THRESHOLDS)
     try:
         code = app(standalone_mode=False)  # typer.Exit(n) comes back as n, not raised
         if isinstance(code, int) and code:

@@ -271,3 +271,13 @@ class Client:
     def upload_pack(self, body: bytes) -> dict[str, Any]:
         doc: dict[str, Any] = self._json("POST", "/v1/packs", content=body)
         return doc
+
+    def pack_drop(self) -> tuple[str, str]:
+        """(folder, token) where a client on the server's machine may leave packs."""
+        doc = self._json("GET", "/v1/packs/drop")
+        return str(doc["dir"]), str(doc["token"])
+
+    def store_dropped_pack(self, name: str) -> dict[str, Any]:
+        """Have the server verify and store the pack left as `name` in its drop folder."""
+        doc: dict[str, Any] = self._json("POST", "/v1/packs/drop", json_body={"name": name})
+        return doc

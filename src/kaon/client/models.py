@@ -87,6 +87,7 @@ class TransferStats:
     sent_bytes: int
     cached_files: int
     seconds: float
+    sent_via: str = ""  # "drop" (the server's folder on this machine), "http", "" (nothing sent)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ MIN_SIZE = 256 * 1024
 AVG_SIZE = 1024 * 1024
 MAX_SIZE = 4 * 1024 * 1024
 _COMPRESSIBLE = 0.95
-_PROBE = 64 * 1024
+PROBE = 64 * 1024  # bytes sampled to decide whether a big chunk is worth compressing
 _LOCAL = threading.local()  # a compressor per thread and level: contexts are costly to make
 
 
@@ -47,17 +47,26 @@ def compress(data: bytes | memoryview, level: int = 1) -> tuple[int, bytes | mem
     """(codec, stored bytes): zstd when it saves at least 5%, raw otherwise. Random-looking
     chunks (already compressed data: npz, jpeg, parquet) are detected on a 64 KiB sample
     instead of being compressed whole for nothing."""
+    compressor = _compressor(level)
+    if len(data) > 2 * PROBE and incompressible(memoryview(data)[:PROBE], level):
+        return RAW, data
+    packed = compressor.compress(data)
+    if len(packed) < len(data) * _COMPRESSIBLE:
+        return ZSTD, packed
+    return RAW, data
+
+
+def incompressible(sample: bytes | memoryview, level: int = 1) -> bool:
+    """Whether a chunk whose first PROBE bytes are `sample` is stored raw without trying the
+    rest (the test `compress` applies to chunks longer than 2 * PROBE)."""
+    return len(_compressor(level).compress(sample)) >= len(sample) * _COMPRESSIBLE
+
+
+def _compressor(level: int) -> zstandard.ZstdCompressor:
     compressors: dict[int, zstandard.ZstdCompressor] | None = getattr(_LOCAL, "zstd", None)
     if compressors is None:
         compressors = _LOCAL.zstd = {}
     compressor = compressors.get(level)
     if compressor is None:
         compressor = compressors[level] = zstandard.ZstdCompressor(level=level)
-    if len(data) > 2 * _PROBE:  # a sample that does not compress: the rest will not either
-        sample = compressor.compress(memoryview(data)[:_PROBE])
-        if len(sample) >= _PROBE * _COMPRESSIBLE:
-            return RAW, data
-    packed = compressor.compress(data)
-    if len(packed) < len(data) * _COMPRESSIBLE:
-        return ZSTD, packed
-    return RAW, data
+    return compressor

@@ -114,6 +114,11 @@ class SqlMetadataStore:
         self._engine = make_engine(url, busy_timeout=busy_timeout)
         self._writer = self._engine.execution_options(**{WRITE_OPTION: True})
         self._dialect = self._engine.dialect.name
+        mark = "?" if self._engine.dialect.paramstyle == "qmark" else "%s"
+        self._insert_chunks_sql = (
+            f'INSERT INTO chunks (digest, pack, "offset", stored_len, raw_len, codec) '
+            f"VALUES ({', '.join([mark] * 6)}) ON CONFLICT DO NOTHING"
+        )
         try:
             with backend_errors(url, busy_timeout):
                 upgrade_engine(self._engine)
@@ -321,12 +326,14 @@ class SqlMetadataStore:
 
     @_guarded
     def add_pack(self, pack: PackInfo, chunks: Iterable[ChunkLocation]) -> None:
-        rows = [_chunk_row(x) for x in chunks]
+        # plain tuples through the driver: SQLAlchemy's per-row parameter handling cost
+        # ~10 us a row, half the server's time to take a pack of 20,000 small files
+        rows = [(x.digest, x.pack, x.offset, x.stored_len, x.raw_len, x.codec) for x in chunks]
         with self._writer.begin() as conn:
             info = {"id": pack.id, "size": pack.size, "created": pack.created}
             conn.execute(self._insert_ignore(schema.packs), info)
             if rows:
-                conn.execute(self._insert_ignore(schema.chunks), rows)
+                conn.exec_driver_sql(self._insert_chunks_sql, rows)
 
     @_guarded
     def locate(self, digests: Sequence[Digest]) -> dict[Digest, ChunkLocation]:

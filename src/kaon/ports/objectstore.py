@@ -26,6 +26,12 @@ class ObjectStore(Protocol):
         the next `sync()`."""
         ...
 
+    def put_file(self, key: str, path: str) -> None:
+        """Store the content of the local file `path` under `key`, consuming the file: a store
+        on the same filesystem moves it into place (no copy), others copy it then delete it.
+        Atomic, and durable after the next `sync()`, like `put`; NotFound when `path` is absent."""
+        ...
+
     def get(self, key: str) -> bytes:
         """The whole object; raises kaon.core.errors.NotFound when absent."""
         ...

@@ -45,8 +45,11 @@ class ChunkStore:
         absent = self._index.missing_chunks(wanted)
         return [d for d in wanted if d in absent]
 
-    def store_pack(self, body: bytes | memoryview) -> PackReceipt:
-        """Verify every frame of an uploaded pack, store it as one object, index its chunks."""
+    def store_pack(self, body: bytes | memoryview, file: str | None = None) -> PackReceipt:
+        """Verify every frame of an uploaded pack, store it as one object, index its chunks.
+
+        With `file` (a local file holding exactly `body`, see kaon.store.drop) the store takes
+        the file over instead of writing `body` again."""
         if len(body) > MAX_PACK:
             raise InvalidInput(f"pack too large: {len(body)} bytes (limit {MAX_PACK})")
         view = memoryview(body)
@@ -57,7 +60,10 @@ class ChunkStore:
             verify(frame, view[frame.offset : frame.offset + frame.stored_len])
         pack_id = new_pack_id()
         with self._gc_lock.shared():
-            self._objects.put(pack_key(pack_id), view)
+            if file is None:
+                self._objects.put(pack_key(pack_id), view)
+            else:
+                self._objects.put_file(pack_key(pack_id), file)
             self._index.add_pack(
                 PackInfo(pack_id, len(view), self._clock()),
                 [

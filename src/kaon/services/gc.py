@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -43,7 +43,9 @@ class GarbageCollector:
         trees: TreeStore,
         lock: SharedExclusiveLock,
         clock: Callable[[], float],
+        scratch: Sequence[TempCleaner] = (),
     ) -> None:
+        self._scratch = scratch  # where crashed writers may have left files (kaon.store.drop)
         self._meta = meta
         self._objects = objects
         self._trees = trees
@@ -101,6 +103,8 @@ class GarbageCollector:
                 commits_deleted += 1
         if isinstance(self._objects, TempCleaner):
             freed += self._objects.clean_temp(60.0)
+        for cleaner in self._scratch:
+            freed += cleaner.clean_temp(3600.0)  # a put may still be writing a newer one
         return GcReport(
             packs_deleted, packs_rewritten, chunks_dropped, trees_deleted, commits_deleted, freed
         )

@@ -171,6 +171,44 @@ class LocalObjectStore:
             _unlink_quietly(tmp)
             raise
 
+    def put_file(self, key: str, path: str) -> None:
+        """Move the file at `path` into place (a rename on the same filesystem, else a copy
+        then an unlink) and start its writeback, like `put`."""
+        final = self._path(key)
+        try:
+            fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
+        except FileNotFoundError:
+            raise NotFound(f"cannot store object {key!r}: no file at {path}", key=key) from None
+        except OSError as exc:
+            raise translate_os_error(exc, action="store", key=key, path=path) from exc
+        try:
+            try:
+                _start_writeback(fd)
+            finally:
+                os.close(fd)
+            for _ in range(_CREATE_RETRIES):
+                try:
+                    Path(path).replace(final)
+                    return
+                except FileNotFoundError:
+                    if not os.path.lexists(path):
+                        raise
+                    self._make_dirs(final.parent)
+        except FileNotFoundError:
+            raise NotFound(f"cannot store object {key!r}: no file at {path}", key=key) from None
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise translate_os_error(exc, action="store", key=key, path=final) from exc
+            with open(path, "rb") as f:  # another filesystem: copied, then the file removed
+                self.put(key, iter(lambda: f.read(1 << 20), b""))
+            _unlink_quietly(Path(path))
+            return
+        raise BackendUnavailable(
+            f"cannot store object {key!r}: directory {final.parent} keeps disappearing "
+            "(is something deleting it concurrently?)",
+            key=key,
+        )
+
     def sync(self) -> None:
         """Flush every write made so far on the store's filesystem (syncfs, else sync)."""
         try:

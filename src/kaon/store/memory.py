@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from kaon.core.errors import InvalidInput, NotFound
 from kaon.ports.objectstore import ObjectInfo
@@ -35,6 +36,17 @@ class MemoryObjectStore:
             value = b"".join(memoryview(chunk).cast("B") for chunk in data)
         with self._lock:
             self._objects[key] = value
+
+    def put_file(self, key: str, path: str) -> None:
+        validate_key(key)
+        try:
+            with open(path, "rb") as f:
+                value = f.read()
+        except FileNotFoundError:
+            raise NotFound(f"cannot store object {key!r}: no file at {path}", key=key) from None
+        with self._lock:
+            self._objects[key] = value
+        Path(path).unlink()
 
     def _lookup(self, key: str) -> bytes:
         validate_key(key)

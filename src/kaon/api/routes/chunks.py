@@ -1,4 +1,5 @@
-"""Chunk transfer: ask which chunks are missing, upload packs of them."""
+"""Chunk transfer: ask which chunks are missing, upload packs of them (over HTTP, or left in
+the drop folder by a client on the server's machine: kaon.store.drop)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from starlette.concurrency import run_in_threadpool
 
 from kaon.api.buffers import BufferPool
 from kaon.api.deps import platform
-from kaon.api.schemas import DigestsIn, MissingOut, PackOut
+from kaon.api.schemas import DigestsIn, DropOut, DroppedPackIn, MissingOut, PackOut
 from kaon.app import Platform
 from kaon.core.errors import InvalidInput
-from kaon.services.chunks import MAX_PACK
+from kaon.services.chunks import MAX_PACK, PackReceipt
 
 router = APIRouter(prefix="/v1", tags=["chunks"])
 _BUFFERS = BufferPool()
@@ -37,4 +38,28 @@ async def upload_pack(request: Request, p: Platform = Depends(platform)) -> Pack
             body[size:end] = piece
             size = end
         receipt = await run_in_threadpool(p.chunks.store_pack, memoryview(body)[:size])
+    return _receipt(receipt)
+
+
+@router.get("/packs/drop", response_model=DropOut)
+def drop_folder(p: Platform = Depends(platform)) -> DropOut:
+    """Where a client on this machine may leave packs, and the token that proves it sees it."""
+    info = p.drop.info
+    return DropOut(dir=info.dir, token=info.token)
+
+
+@router.post("/packs/drop", response_model=PackOut, status_code=201)
+def store_dropped_pack(body: DroppedPackIn, p: Platform = Depends(platform)) -> PackOut:
+    """Verify and store the pack a client left in the drop folder under `name`."""
+    claimed = p.drop.claim(body.name)
+    try:
+        with _BUFFERS.borrow(claimed.size) as buffer:
+            view = p.drop.read_into(claimed, buffer)
+            receipt = p.chunks.store_pack(view, file=claimed.path)
+    finally:
+        p.drop.discard(claimed.path)  # gone already once stored (moved into the store)
+    return _receipt(receipt)
+
+
+def _receipt(receipt: PackReceipt) -> PackOut:
     return PackOut(pack=receipt.pack, chunks=receipt.chunks, bytes=receipt.bytes)

@@ -1,0 +1,114 @@
+"""The local side of a put: which files (`plan`, one stat each) and reading small ones.
+
+Paths stay plain strings on this hot path: 20,000 Path objects cost ~0.2 s."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from kaon.client.statcache import StatKey
+from kaon.core.errors import InvalidInput
+
+_VANISHED = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)  # Path.is_file() -> False
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    local: str  # a plain path string: 20,000 Path objects cost ~0.2 s
+    remote: str
+    key: StatKey
+
+
+def stat_key(path: Path) -> StatKey:
+    st = path.stat()
+    return StatKey(str(path.absolute()), st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def plan(local: Path, remote: str, recursive: bool) -> list[LocalFile]:
+    """The files to upload: `local` itself, or every file below it with -r."""
+    if not local.exists() and not local.is_symlink():
+        raise InvalidInput(f"{local}: no such file or directory")
+    if local.is_dir():
+        if not recursive:
+            raise InvalidInput(f"{local} is a directory: add -r to put it recursively")
+        return _walk(local, remote.rstrip("/") + "/")
+    if not local.is_file():
+        raise InvalidInput(f"{local} is not a regular file")
+    return [LocalFile(str(local), remote, stat_key(local))]
+
+
+def _walk(local: Path, base: str) -> list[LocalFile]:
+    """plan -r: every regular file below `local` in os.walk order (a folder's files sorted,
+    then its subfolders sorted; symlinked folders not followed), with ONE stat per file and
+    plain string paths (os.walk + pathlib cost ~3x more on 20,000 files)."""
+    top = str(local.absolute())
+    prefix = top.rstrip("/") + "/"
+    out: list[LocalFile] = []
+    stack = [""]  # folders to visit, relative to `local`, each ending with "/"
+    while stack:
+        rel = stack.pop()
+        try:
+            with os.scandir(prefix + rel if rel else top) as it:
+                entries = list(it)
+        except OSError:
+            continue  # like os.walk: an unreadable folder is skipped
+        files: list[os.DirEntry[str]] = []
+        dirs: list[os.DirEntry[str]] = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            (dirs if is_dir else files).append(entry)
+        files.sort(key=lambda e: e.name)
+        for entry in files:
+            try:
+                st = entry.stat()  # follows symlinks, as Path.stat() did
+            except OSError as exc:
+                if exc.errno in _VANISHED:
+                    continue
+                raise
+            if stat.S_ISREG(st.st_mode):
+                name = rel + entry.name
+                key = StatKey(prefix + name, st.st_size, st.st_mtime_ns, st.st_ino)
+                out.append(LocalFile(prefix + name, base + name, key))
+        dirs.sort(key=lambda e: e.name, reverse=True)
+        stack.extend(rel + e.name + "/" for e in dirs if not e.is_symlink())
+    return out
+
+
+def read_small(f: LocalFile) -> bytes:
+    """A small file in as few syscalls as possible (open, read, fstat, close: half the cost
+    of open().read() plus a stat here); InvalidInput when it vanished or changed since `plan`."""
+    try:
+        fd = os.open(f.local, os.O_RDONLY | _O_CLOEXEC)
+        try:
+            data = os.read(fd, f.key.size + 1)  # one byte more: a file that grew is seen
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
+    except (FileNotFoundError, PermissionError) as exc:
+        raise unreadable(f, exc) from None
+    if (len(data), st.st_size, st.st_mtime_ns, st.st_ino) != (
+        f.key.size,
+        f.key.size,
+        f.key.mtime_ns,
+        f.key.inode,
+    ):
+        raise changed(f)
+    return data
+
+
+def unreadable(f: LocalFile, exc: OSError) -> InvalidInput:
+    if isinstance(exc, PermissionError):
+        return InvalidInput(f"{f.local}: permission denied; nothing was committed")
+    return InvalidInput(f"{f.local}: the file vanished during the upload; nothing was committed")
+
+
+def changed(f: LocalFile) -> InvalidInput:
+    return InvalidInput(f"{f.local} changed during the upload; nothing was committed: try again")

@@ -1,0 +1,80 @@
+"""PackDrop: the folder where clients on the server's machine leave packs."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from kaon.core.errors import InvalidInput, NotFound
+from kaon.store.drop import TOKEN_FILE, PackDrop
+
+
+@pytest.fixture
+def drop(tmp_path: Path) -> PackDrop:
+    return PackDrop(tmp_path / "incoming", max_size=1000)
+
+
+def _leave(drop: PackDrop, content: bytes) -> str:
+    name = f"{uuid.uuid4().hex}.pack"
+    (drop.root / name).write_bytes(content)
+    return name
+
+
+def test_the_folder_is_private_and_holds_the_token(drop: PackDrop) -> None:
+    assert stat.S_IMODE(drop.root.stat().st_mode) == 0o700
+    assert (drop.root / TOKEN_FILE).read_text() == drop.info.token
+    assert drop.info.dir == str(drop.root) and len(drop.info.token) == 32
+    again = PackDrop(drop.root, max_size=1000)  # a restart: a new token
+    assert again.info.token != drop.info.token
+
+
+def test_claim_moves_the_pack_out_of_reach(drop: PackDrop) -> None:
+    name = _leave(drop, b"pack bytes")
+    claimed = drop.claim(name)
+    assert not (drop.root / name).exists()
+    assert Path(claimed.path).parent == drop.root and claimed.size == 10
+    assert bytes(drop.read_into(claimed, bytearray(64))) == b"pack bytes"
+    drop.discard(claimed.path)
+    assert not Path(claimed.path).exists()
+    with pytest.raises(NotFound, match="no pack"):
+        drop.claim(name)  # claimed once only
+
+
+@pytest.mark.parametrize("name", ["../x.pack", "a/b.pack", ".token", "x" * 32 + ".pack", ""])
+def test_bad_names_are_refused(drop: PackDrop, name: str) -> None:
+    with pytest.raises(InvalidInput, match="bad pack name"):
+        drop.claim(name)
+
+
+def test_links_and_oversized_packs_are_refused_and_removed(drop: PackDrop, tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"not yours")
+    link = f"{uuid.uuid4().hex}.pack"
+    (drop.root / link).symlink_to(secret)
+    with pytest.raises(InvalidInput, match="not a plain file"):
+        drop.claim(link)
+    hard = f"{uuid.uuid4().hex}.pack"
+    os.link(secret, drop.root / hard)
+    with pytest.raises(InvalidInput, match="not a plain file"):
+        drop.claim(hard)
+    assert secret.read_bytes() == b"not yours"  # only the extra name went
+    big = _leave(drop, b"x" * 1001)
+    with pytest.raises(InvalidInput, match="too large"):
+        drop.claim(big)
+    assert sorted(p.name for p in drop.root.iterdir()) == [TOKEN_FILE]
+
+
+def test_clean_temp_removes_old_packs_only(drop: PackDrop) -> None:
+    old = _leave(drop, b"o" * 100)
+    new = _leave(drop, b"n" * 10)
+    past = time.time() - 7200
+    os.utime(drop.root / old, (past, past))
+    assert drop.clean_temp(3600.0) == 100
+    assert sorted(p.name for p in drop.root.iterdir()) == sorted([TOKEN_FILE, new])
+    assert drop.clean_temp(0.0) == 10
+    assert (drop.root / TOKEN_FILE).exists()
