@@ -11,15 +11,14 @@ import sqlite3
 import struct
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 _REF = struct.Struct(">32sQ")
 _BATCH = 500
 
 
-@dataclass(frozen=True)
-class StatKey:
+class StatKey(NamedTuple):  # a tuple: 20,000 of them are compared per re-put
     path: str
     size: int
     mtime_ns: int
@@ -93,7 +92,7 @@ class StatCache:
             rows = self._db.execute(
                 "SELECT remote, path, size, mtime_ns, inode FROM puts WHERE target = ?", (target,)
             ).fetchall()
-        return row[0], {r: StatKey(p, n, m, i) for r, p, n, m, i in rows}
+        return row[0], {r[0]: StatKey._make(r[1:]) for r in rows}
 
     def record(
         self,

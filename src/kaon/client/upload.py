@@ -103,63 +103,42 @@ class Uploader:
         *,
         replace: bool = False,
     ) -> tuple[CommitInfo, TransferStats]:
-        """Upload `files` as ONE commit; with `replace` the branch then holds exactly them."""
+        """Upload `files` as ONE commit; with `replace` the branch then holds exactly them.
+
+        Files whose stat is what this client's last put to the branch recorded are not even
+        looked up: the commit names only the others, relative to that put's commit (`base`).
+        Only if the branch has moved since are the unchanged ones looked up and sent too."""
         started = time.time()
-        hits = self._cache.lookup([f.key for f in files]) if self._cache else {}
         target = f"{self._client.endpoint}|{repo}|{branch}"
-        base, known = self._cache.base(target) if self._cache else (None, {})
-        if replace:
-            base, known = None, {}
-        changed: list[dict[str, Any]] = []  # what differs from `base`, if the head is still it
-        learned: list[tuple[StatKey, list[tuple[str, int]]]] = []
-        puts: list[dict[str, Any]] = []
+        base, known = self._cache.base(target) if self._cache and not replace else (None, {})
+        same = [f for f in files if known.get(f.remote) == f.key] if base else []
+        rest = [f for f in files if known.get(f.remote) != f.key] if same else files
         owners: dict[str, LocalFile] = {}
-        batch = _Batch()
+        learned: list[tuple[StatKey, list[tuple[str, int]]]] = []
+        stored: list[Future[None]] = []
         try:
-            for f in files:
-                chunks = hits.get(f.key.path)
-                if chunks is None:
-                    chunks = self._read(f, batch, owners)
-                    learned.append((f.key, chunks))
-                else:  # sent before: not even asked about; a commit that finds them
-                    self._advance(f.key.size)  # missing (other server, gc) gets them again
-                for d, _ in chunks:
-                    owners.setdefault(d, f)
-                self._chunks += len(chunks)
-                row = {"path": f.remote, "size": f.key.size, "chunks": chunks}
-                puts.append(row)
-                if known.get(f.remote) != f.key:
-                    changed.append(row)
-                if batch.full():
-                    self._flush(batch, owners)
-                    batch = _Batch()
-            self._flush(batch, owners)
-            self._progress(self._unreported)
-            self._drain()
-            # what was learned is cached while the server commits (20,000 rows: ~50 ms)
-            stored = self._negotiator.submit(self._cache.store, learned) if self._cache else None
+            self._advance(sum(f.key.size for f in same))
+            puts = self._scan(rest, owners, learned, stored)
             commit = None
             if base is not None:
                 try:
-                    commit = self._commit(repo, branch, changed, owners, message, started, base)
+                    commit = self._commit(repo, branch, puts, owners, message, started, base)
                 except BaseMoved:  # someone else committed since: send every file
                     commit = None
             if commit is None:
+                puts += self._scan(same, owners, learned, stored)
                 commit = self._commit(
                     repo, branch, puts, owners, message, started, None, ["/"] if replace else None
                 )
-            if stored is not None:
-                stored.result()
+            self._advance(0, final=True)
+            for future in stored:
+                future.result()
             if self._cache:
                 incremental = commit.parent is not None and commit.parent == base
                 self._cache.record(  # incremental: the unchanged rows are already right
                     target,
                     commit.id,
-                    [
-                        (f.remote, f.key)
-                        for f in files
-                        if not incremental or known.get(f.remote) != f.key
-                    ],
+                    [(f.remote, f.key) for f in (rest if incremental else files)],
                     replace=not incremental,
                 )
         finally:
@@ -177,6 +156,43 @@ class Uploader:
             sent_via=self._sender.via if self._sent else "",
         )
         return commit, stats
+
+    def _scan(
+        self,
+        files: list[LocalFile],
+        owners: dict[str, LocalFile],
+        learned: list[tuple[StatKey, list[tuple[str, int]]]],
+        stored: list[Future[None]],
+    ) -> list[dict[str, Any]]:
+        """The commit rows of `files`: chunk lists from the stat cache, else read (sending
+        what the server lacks); what was read is cached in the background."""
+        if not files:
+            return []
+        hits = self._cache.lookup([f.key for f in files]) if self._cache else {}
+        rows: list[dict[str, Any]] = []
+        new: list[tuple[StatKey, list[tuple[str, int]]]] = []
+        batch = _Batch()
+        for f in files:
+            chunks = hits.get(f.key.path)
+            if chunks is None:
+                chunks = self._read(f, batch, owners)
+                new.append((f.key, chunks))
+            else:  # sent before: not even asked about; a commit that finds them
+                self._advance(f.key.size)  # missing (other server, gc) gets them again
+            for d, _ in chunks:
+                owners.setdefault(d, f)
+            self._chunks += len(chunks)
+            rows.append({"path": f.remote, "size": f.key.size, "chunks": chunks})
+            if batch.full():
+                self._flush(batch, owners)
+                batch = _Batch()
+        self._flush(batch, owners)
+        self._advance(0, final=True)
+        self._drain()
+        learned += new
+        if self._cache and new:  # cached while the server commits (20,000 rows: ~50 ms)
+            stored.append(self._negotiator.submit(self._cache.store, new))
+        return rows
 
     def _commit(
         self,
@@ -254,11 +270,11 @@ class Uploader:
             self._advance(n)
         return chunks
 
-    def _advance(self, n: int) -> None:
+    def _advance(self, n: int, *, final: bool = False) -> None:
         """Progress, reported every PROGRESS_STEP bytes (a Rich update per file of 20,000
-        cost more than reading it)."""
+        cost more than reading it) and when `final`."""
         self._unreported += n
-        if self._unreported >= PROGRESS_STEP:
+        if self._unreported >= PROGRESS_STEP or (final and self._unreported):
             self._progress(self._unreported)
             self._unreported = 0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import blake3
 
@@ -21,8 +22,7 @@ from kaon.core.ids import Digest
 TREE_FORMAT = 1
 
 
-@dataclass(frozen=True)
-class ChunkRef:
+class ChunkRef(NamedTuple):  # a tuple: trees of 20,000 files hold 20,000 of them
     digest: Digest
     size: int
 
@@ -105,7 +105,7 @@ class Tree:
         out: list[Node] = []
         for row in doc["e"]:
             if row[0] == "f":
-                out.append(FileNode(row[1], row[2], tuple(ChunkRef(d, s) for d, s in row[3])))
+                out.append(FileNode(row[1], row[2], tuple(map(ChunkRef._make, row[3]))))
             else:
                 out.append(DirNode(row[1], row[2], row[3], row[4]))
         return Tree(tuple(out))

@@ -114,10 +114,10 @@ class SqlMetadataStore:
         self._engine = make_engine(url, busy_timeout=busy_timeout)
         self._writer = self._engine.execution_options(**{WRITE_OPTION: True})
         self._dialect = self._engine.dialect.name
-        mark = "?" if self._engine.dialect.paramstyle == "qmark" else "%s"
+        self._mark = "?" if self._engine.dialect.paramstyle == "qmark" else "%s"
         self._insert_chunks_sql = (
             f'INSERT INTO chunks (digest, pack, "offset", stored_len, raw_len, codec) '
-            f"VALUES ({', '.join([mark] * 6)}) ON CONFLICT DO NOTHING"
+            f"VALUES ({self._marks(6)}) ON CONFLICT DO NOTHING"
         )
         try:
             with backend_errors(url, busy_timeout):
@@ -315,14 +315,17 @@ class SqlMetadataStore:
 
     @_guarded
     def missing_chunks(self, digests: Sequence[Digest]) -> set[Digest]:
-        ch = schema.chunks
         missing = set(digests)
         with self._engine.connect() as conn:
             for batch in _batches(digests):
-                missing.difference_update(
-                    conn.scalars(select(ch.c.digest).where(ch.c.digest.in_(batch)))
-                )
+                # through the driver: SQLAlchemy's result rows cost ~2 us each, and a commit of
+                # 20,000 files asks about 20,000 chunks
+                sql = f"SELECT digest FROM chunks WHERE digest IN ({self._marks(len(batch))})"
+                missing.difference_update(d for (d,) in conn.exec_driver_sql(sql, tuple(batch)))
         return missing
+
+    def _marks(self, n: int) -> str:
+        return ", ".join([self._mark] * n)
 
     @_guarded
     def add_pack(self, pack: PackInfo, chunks: Iterable[ChunkLocation]) -> None:
