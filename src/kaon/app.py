@@ -34,6 +34,7 @@ from kaon.services.chunks import MAX_PACK, ChunkStore
 from kaon.services.commits import CommitService
 from kaon.services.files import FileService
 from kaon.services.gc import GarbageCollector
+from kaon.services.ingest import FileIngest
 from kaon.services.locks import SharedExclusiveLock
 from kaon.services.provenance import ProvenanceService
 from kaon.services.repos import RepoService
@@ -134,6 +135,7 @@ class Platform:
     files: FileService
     chunks: ChunkStore
     drop: PackDrop  # packs left by clients on this machine (no HTTP copy)
+    ingest: FileIngest  # big files of this machine, chunked by the server itself
     gc: GarbageCollector
     jobs: JobStore
     workspaces: WorkspaceService
@@ -218,6 +220,7 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         files=files,
         chunks=chunks,
         drop=drop,
+        ingest=FileIngest(chunks, drop.root),
         gc=GarbageCollector(meta, objects, trees, gc_lock, clock, scratch=[drop]),
         jobs=jobs,
         workspaces=workspaces,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 
@@ -78,6 +79,10 @@ def test_a_frame_whose_digest_lies_is_refused(api: TestClient, platform: Platfor
 # -- packs left in the drop folder by a client on the server's machine ----------------------
 
 
+def _token(api: TestClient) -> str:
+    return (Path(api.get("/v1/packs/drop").json()["dir"]) / ".token").read_text()
+
+
 def _drop(api: TestClient, body: bytes) -> tuple[str, Path]:
     folder = api.get("/v1/packs/drop").json()["dir"]
     name = f"{uuid.uuid4().hex}.pack"
@@ -86,9 +91,10 @@ def _drop(api: TestClient, body: bytes) -> tuple[str, Path]:
     return name, path
 
 
-def test_the_drop_folder_is_named_with_a_token_found_inside(api: TestClient) -> None:
+def test_the_drop_folder_is_named_and_its_token_is_not_sent(api: TestClient) -> None:
     doc = api.get("/v1/packs/drop").json()
-    assert (Path(doc["dir"]) / ".token").read_text() == doc["token"]
+    assert set(doc) == {"dir"}  # a client elsewhere cannot learn the token
+    assert len((Path(doc["dir"]) / ".token").read_text()) == 32
 
 
 def test_a_dropped_pack_is_verified_stored_and_taken(  # type: ignore[no-untyped-def]
@@ -96,7 +102,7 @@ def test_a_dropped_pack_is_verified_stored_and_taken(  # type: ignore[no-untyped
 ) -> None:
     body, refs = make_pack([b"one", TEXT])
     name, path = _drop(api, body)
-    r = api.post("/v1/packs/drop", json={"name": name})
+    r = api.post("/v1/packs/drop", json={"name": name, "token": _token(api)})
     assert r.status_code == 201, r.text
     assert (r.json()["chunks"], r.json()["bytes"]) == (2, len(body))
     assert not path.exists()
@@ -113,7 +119,7 @@ def test_a_corrupt_dropped_pack_is_refused_and_removed(  # type: ignore[no-untyp
     bad = bytearray(good)
     bad[len(MAGIC) + HEADER.size + 1] ^= 0xFF
     name, path = _drop(api, bytes(bad))
-    r = api.post("/v1/packs/drop", json={"name": name})
+    r = api.post("/v1/packs/drop", json={"name": name, "token": _token(api)})
     assert r.json()["code"] == "corrupt_object"
     assert not path.exists()
     assert sorted(p.name for p in path.parent.iterdir()) == [".token"]
@@ -121,7 +127,47 @@ def test_a_corrupt_dropped_pack_is_refused_and_removed(  # type: ignore[no-untyp
 
 
 def test_unknown_or_bad_dropped_names(api: TestClient) -> None:
-    r = api.post("/v1/packs/drop", json={"name": f"{uuid.uuid4().hex}.pack"})
+    token = _token(api)
+    r = api.post("/v1/packs/drop", json={"name": f"{uuid.uuid4().hex}.pack", "token": token})
     assert (r.status_code, r.json()["code"]) == (404, "not_found")
-    r = api.post("/v1/packs/drop", json={"name": "../../kaon.db"})
+    r = api.post("/v1/packs/drop", json={"name": "../../kaon.db", "token": token})
     assert (r.status_code, r.json()["code"]) == (400, "invalid_input")
+
+
+def test_a_wrong_drop_token_is_refused_and_nothing_is_taken(  # type: ignore[no-untyped-def]
+    api: TestClient, make_pack, platform: Platform
+) -> None:
+    body, _ = make_pack([b"one"])
+    name, path = _drop(api, body)
+    r = api.post("/v1/packs/drop", json={"name": name, "token": "0" * 32})
+    assert (r.status_code, r.json()["code"]) == (401, "permission_denied")
+    assert path.exists() and nothing_stored(platform)
+    r = api.post(
+        "/v1/chunks/local",
+        json={"path": str(path), "size": 1, "mtime_ns": 0, "inode": 0, "token": "x"},
+    )
+    assert (r.status_code, r.json()["code"]) == (401, "permission_denied")
+
+
+def test_the_server_chunks_a_file_of_its_machine(  # type: ignore[no-untyped-def]
+    api: TestClient, platform: Platform, tmp_path: Path
+) -> None:
+    data = os.urandom(3_000_000)
+    path = tmp_path / "big.bin"
+    path.write_bytes(data)
+    st = path.stat()
+    key = {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino}
+    r = api.post("/v1/chunks/local", json={**key, "token": _token(api)})
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["consumed"] == len(data) == doc["new_bytes"] == sum(n for _, n in doc["chunks"])
+    digests = [d for d, _ in doc["chunks"]]
+    assert api.post("/v1/chunks/missing", json={"digests": digests}).json() == {"missing": []}
+    path.write_bytes(data[:-1] + b"!")  # same size, another mtime: not the file the client saw
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # whatever the fs clock
+    r = api.post("/v1/chunks/local", json={**key, "token": _token(api)})
+    assert (r.status_code, r.json()["code"]) == (400, "invalid_input")
+    assert "changed during the upload" in r.json()["message"]
+    path.unlink()
+    r = api.post("/v1/chunks/local", json={**key, "token": _token(api)})
+    assert "vanished" in r.json()["message"]

@@ -92,11 +92,28 @@ class MissingOut(BaseModel):
 
 class DropOut(BaseModel):
     dir: str
-    token: str
 
 
 class DroppedPackIn(BaseModel):
     name: str
+    token: str
+
+
+class LocalFileIn(BaseModel):
+    path: str
+    size: int
+    mtime_ns: int
+    inode: int
+    start: int = 0
+    limit: int | None = None
+    token: str
+
+
+class LocalFileOut(BaseModel):
+    chunks: list[tuple[str, int]]
+    consumed: int
+    new_chunks: int
+    new_bytes: int
 
 
 class PackOut(BaseModel):

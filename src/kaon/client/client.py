@@ -272,12 +272,31 @@ class Client:
         doc: dict[str, Any] = self._json("POST", "/v1/packs", content=body)
         return doc
 
-    def pack_drop(self) -> tuple[str, str]:
-        """(folder, token) where a client on the server's machine may leave packs."""
-        doc = self._json("GET", "/v1/packs/drop")
-        return str(doc["dir"]), str(doc["token"])
+    def pack_drop(self) -> str:
+        """The folder where a client on the server's machine may leave packs (its `.token`
+        file holds the token such a client sends back)."""
+        return str(self._json("GET", "/v1/packs/drop")["dir"])
 
-    def store_dropped_pack(self, name: str) -> dict[str, Any]:
+    def store_dropped_pack(self, name: str, token: str) -> dict[str, Any]:
         """Have the server verify and store the pack left as `name` in its drop folder."""
-        doc: dict[str, Any] = self._json("POST", "/v1/packs/drop", json_body={"name": name})
+        body = {"name": name, "token": token}
+        doc: dict[str, Any] = self._json("POST", "/v1/packs/drop", json_body=body)
+        return doc
+
+    def chunk_local_file(
+        self, key: tuple[str, int, int, int], start: int, limit: int, token: str
+    ) -> dict[str, Any]:
+        """Have the server (on this machine) chunk and store the file of `key` (path, size,
+        mtime_ns, inode) from `start` for about `limit` bytes: {chunks, consumed, new_...}."""
+        path, size, mtime_ns, inode = key
+        body = {
+            "path": path,
+            "size": size,
+            "mtime_ns": mtime_ns,
+            "inode": inode,
+            "start": start,
+            "limit": limit,
+            "token": token,
+        }
+        doc: dict[str, Any] = self._json("POST", "/v1/chunks/local", json_body=body)
         return doc

@@ -1,26 +1,29 @@
-"""PackSender: how an upload's packs reach the server.
+"""PackSender: how an upload's bytes reach the server.
 
 Over HTTP, or - when the server runs on this machine - through its drop folder
-(kaon.store.drop): the pack is written there, chunks stored raw copied file to file by the
-kernel, and named in one small request. The server sends the folder and a random token it
-wrote in it; a client that reads the same token sees the same folder. Anything else (another
-machine, an older server, a folder this user cannot write) means HTTP. KAON_PACK_DROP=0
-turns the drop off.
+(kaon.store.drop): a pack is written there, chunks stored raw copied file to file by the
+kernel, and named in one small request; a big file is not even read here: the server chunks
+it itself from its path (kaon.services.ingest). The server names the folder; the client reads
+the random token the server wrote in it (readable by the platform's user only) and sends it
+back, which proves it runs on the same machine as that user. Anything else (another machine,
+an older server, a folder this user cannot read) means HTTP. KAON_PACK_DROP=0 turns the drop
+off.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import threading
 import uuid
+from collections.abc import Callable
 from typing import cast
 
 from kaon.client.client import Client
 from kaon.client.packer import PackBuilder, Source
-from kaon.core.errors import KaonError
+from kaon.core.errors import KaonError, PermissionDenied
 
+LOCAL_STEP = 512 * 1024 * 1024  # bytes the server chunks per request (progress in between)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _DROP_TOKEN = ".token"  # kaon.store.drop.TOKEN_FILE (the client does not import the server)
 
@@ -34,54 +37,81 @@ class PackSender:
         if drop is None:
             drop = os.environ.get("KAON_PACK_DROP", "1") != "0"
         self._use_drop = drop
-        self._drop: str | None = None  # the server's drop folder, once it is known to be here
+        self._drop: tuple[str, str] | None = None  # (folder, token), once known to be here
         self._lock = threading.Lock()
 
     def send(self, frames: list[tuple[str, Source]]) -> tuple[int, int]:
         """Send the pack of `frames`; returns (raw bytes in it, bytes sent)."""
-        folder = self._drop_folder()
-        if folder is not None:
+        drop = self._drop_folder()
+        if drop is not None:
             try:
-                return self._send_dropped(folder, frames)
-            except OSError:  # cannot write there (full, permissions...): over HTTP instead
-                with self._lock:
-                    self._use_drop = False
+                return self._send_dropped(drop, frames)
+            except (OSError, PermissionDenied):  # cannot write there, or not the server's
+                self._give_up_drop()
         view, raw_total = self._packer.build(frames)
         # http.client sends any buffer as is; a bytes copy would cost a page-faulted pack
         self._client.upload_pack(cast(bytes, view))
         return raw_total, len(view)
 
+    def chunk_on_server(
+        self, key: tuple[str, int, int, int], progress: Callable[[int], None]
+    ) -> tuple[list[tuple[str, int]], int, int] | None:
+        """(chunks, new chunks, new bytes) of the local file of `key` (path, size, mtime_ns,
+        inode), chunked and stored by the server itself; None when it is not on this machine
+        or cannot read the file (the caller cuts it here then)."""
+        drop = self._drop_folder()
+        if drop is None:
+            return None
+        chunks: list[tuple[str, int]] = []
+        new_chunks = new_bytes = start = 0
+        try:
+            while start < key[1]:
+                doc = self._client.chunk_local_file(key, start, LOCAL_STEP, drop[1])
+                chunks += [(str(d), int(n)) for d, n in doc["chunks"]]
+                new_chunks += int(doc["new_chunks"])
+                new_bytes += int(doc["new_bytes"])
+                start += int(doc["consumed"])
+                progress(int(doc["consumed"]))
+        except PermissionDenied:  # not the server's folder, or a file only we may read: cut
+            return None  # here, whole (what the server stored already is not sent again)
+        return chunks, new_chunks, new_bytes
+
     @property
     def via(self) -> str:
-        """How packs went: "drop" or "http" (known after the first send)."""
+        """How bytes went: "drop" or "http" (known after the first send)."""
         return "drop" if self._use_drop and self._drop is not None else "http"
 
-    def _drop_folder(self) -> str | None:
+    def _give_up_drop(self) -> None:
+        with self._lock:
+            self._use_drop = False
+
+    def _drop_folder(self) -> tuple[str, str] | None:
         with self._lock:
             if self._use_drop and self._drop is None:
                 self._drop = self._find_drop()
                 self._use_drop = self._drop is not None
             return self._drop if self._use_drop else None
 
-    def _find_drop(self) -> str | None:
+    def _find_drop(self) -> tuple[str, str] | None:
         try:
-            folder, token = self._client.pack_drop()
+            folder = self._client.pack_drop()
             with open(os.path.join(folder, _DROP_TOKEN)) as f:  # noqa: PTH118
-                seen = f.read()
+                return folder, f.read()
         except (KaonError, OSError):  # an older server, or one on another machine
             return None
-        return folder if secrets.compare_digest(seen, token) else None
 
-    def _send_dropped(self, folder: str, frames: list[tuple[str, Source]]) -> tuple[int, int]:
+    def _send_dropped(
+        self, drop: tuple[str, str], frames: list[tuple[str, Source]]
+    ) -> tuple[int, int]:
         name = f"{uuid.uuid4().hex}.pack"
-        path = os.path.join(folder, name)  # noqa: PTH118 - plain strings on the hot path
+        path = os.path.join(drop[0], name)  # noqa: PTH118 - plain strings on the hot path
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o600)
         try:
             try:
                 size, raw_total = self._packer.write(fd, frames)
             finally:
                 os.close(fd)
-            self._client.store_dropped_pack(name)
+            self._client.store_dropped_pack(name, drop[1])
         finally:  # claimed (renamed) by the server once it answers; else ours to remove
             with contextlib.suppress(OSError):
                 os.unlink(path)  # noqa: PTH108

@@ -38,6 +38,7 @@ BATCH_BYTES = 64 * 1024 * 1024
 BATCH_CHUNKS = 8192
 PACK_BYTES = 32 * 1024 * 1024
 PROGRESS_STEP = 4 * 1024 * 1024
+LOCAL_MIN = 8 * 1024 * 1024  # files the server chunks itself when it is on this machine
 MAX_INFLIGHT = 3
 Progress = Callable[[int], None]
 
@@ -259,7 +260,16 @@ class Uploader:
                 batch.clear()
             self._advance(f.key.size)
             return [(digest, f.key.size)]
-        chunks: list[tuple[str, int]] = []
+        if f.key.size >= LOCAL_MIN:
+            done = self._sender.chunk_on_server(f.key, self._advance)
+            if done is not None:
+                chunks, new_chunks, new_bytes = done
+                with self._count_lock:
+                    self._new_chunks += new_chunks
+                    self._new_bytes += new_bytes
+                    self._sent += new_bytes
+                return chunks
+        chunks = []
         for d, n, data, where in self._cut(f):
             chunks.append((d, n))
             if n:  # an empty file has no chunk to send (its empty bytes are falsy in _flush)

@@ -85,12 +85,13 @@ class Tree:
         return None
 
     def encode(self) -> bytes:
-        rows: list[list[object]] = []
-        for e in self.entries:
-            if isinstance(e, FileNode):
-                rows.append(["f", e.name, e.size, [[c.digest, c.size] for c in e.chunks]])
-            else:
-                rows.append(["d", e.name, e.size, e.count, e.tree])
+        # chunk refs are tuples: json writes them as the [digest, size] pairs they stand for
+        rows = [
+            ("f", e.name, e.size, e.chunks)
+            if isinstance(e, FileNode)
+            else ("d", e.name, e.size, e.count, e.tree)
+            for e in self.entries
+        ]
         return json.dumps({"v": TREE_FORMAT, "e": rows}, separators=(",", ":")).encode()
 
     @property
@@ -168,17 +169,18 @@ def _apply(
     nested: dict[str, list[tuple[tuple[str, ...], FileContent | None]]] = {}
     for parts, content in changes:
         name = parts[0]
-        here = paths.join(where, name)
         if len(parts) > 1:
             nested.setdefault(name, []).append((parts[1:], content))
             continue
         existing = entries.get(name)
         if content is None:
             if existing is None:
+                here = paths.join(where, name)
                 raise PathNotFound(f"cannot delete {here}: no such file or directory")
             del entries[name]
         else:
             if isinstance(existing, DirNode):
+                here = paths.join(where, name)
                 raise InvalidInput(f"cannot write file {here}: it is a directory (delete it first)")
             entries[name] = FileNode(name, content.size, content.chunks)
     for name, sub in nested.items():

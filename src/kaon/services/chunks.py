@@ -73,6 +73,21 @@ class ChunkStore:
             )
         return PackReceipt(pack_id, len(frames), len(view))
 
+    def store_own_pack(
+        self, path: str, size: int, frames: Sequence[tuple[Digest, int, int, int, int]]
+    ) -> PackReceipt:
+        """Store a pack file the server framed itself from bytes it hashed itself (kaon.
+        services.ingest), so without verifying it again; `frames` are (digest, codec, raw
+        length, offset, stored length). The store takes the file over."""
+        pack_id = new_pack_id()
+        with self._gc_lock.shared():
+            self._objects.put_file(pack_key(pack_id), path)
+            self._index.add_pack(
+                PackInfo(pack_id, size, self._clock()),
+                [ChunkLocation(d, pack_id, off, n, raw, codec) for d, codec, raw, off, n in frames],
+            )
+        return PackReceipt(pack_id, len(frames), size)
+
     def recover(self, window: float = RECOVERY_WINDOW) -> list[str]:
         """At start-up: drop the index of recent packs that a power loss left missing or
         truncated. Packs are made durable by the write barrier before any commit can

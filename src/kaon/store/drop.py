@@ -8,8 +8,11 @@ request. The server renames it out of the client's reach, verifies every frame a
 uploaded pack, and moves it into the object store (a rename on the same filesystem).
 
 A client proves it sees this very folder by reading the random token the server wrote in it
-and returning it; a client on another machine does not find it and uploads over HTTP. Packs
-left by a killed client are removed by `clean` (run by `kaon gc` and at start-up).
+(readable by the platform's user only) and sending it with its requests; a client on another
+machine does not find it and uploads over HTTP. The same proof lets the server read a big file
+by its path itself (`open_client_file`, kaon.services.ingest): the client could read anything
+the server can. Packs left by a killed client are removed by `clean_temp` (run by `kaon gc`
+and at start-up).
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
-from kaon.core.errors import InvalidInput, NotFound
+from kaon.core.errors import InvalidInput, NotFound, PermissionDenied
 from kaon.store.local import translate_os_error
 
 TOKEN_FILE = ".token"
@@ -63,6 +67,43 @@ class PackDrop:
     @property
     def info(self) -> DropInfo:
         return DropInfo(str(self.root), self._token)
+
+    def check(self, token: str) -> None:
+        """PermissionDenied unless `token` is the one in the folder (a client on this machine,
+        running as the platform's user)."""
+        if not secrets.compare_digest(token.encode(), self._token.encode()):
+            raise PermissionDenied(
+                "wrong drop token: this client does not see the server's drop folder "
+                "(another machine?); send the data over HTTP"
+            )
+
+    def open_client_file(self, path: str, size: int, mtime_ns: int, inode: int) -> BinaryIO:
+        """The client's file at `path`, opened for reading, if it is still the one it saw
+        (size, mtime, inode); InvalidInput when it vanished or changed."""
+        try:
+            f = open(path, "rb", buffering=0)  # noqa: SIM115 - the caller closes it
+        except FileNotFoundError:
+            raise InvalidInput(
+                f"{path}: the file vanished during the upload; nothing was committed"
+            ) from None
+        except OSError as exc:
+            raise PermissionDenied(f"the server cannot read {path}: {exc.strerror}") from None
+        try:
+            self.check_unchanged(f, path, size, mtime_ns, inode)
+        except BaseException:
+            f.close()
+            raise
+        return f
+
+    @staticmethod
+    def check_unchanged(f: BinaryIO, path: str, size: int, mtime_ns: int, inode: int) -> None:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise InvalidInput(f"{path} is not a regular file")
+        if (st.st_size, st.st_mtime_ns, st.st_ino) != (size, mtime_ns, inode):
+            raise InvalidInput(
+                f"{path} changed during the upload; nothing was committed: try again"
+            )
 
     def claim(self, name: str) -> ClaimedPack:
         """Take the pack a client left as `name` out of its reach (renamed to a name only the

@@ -1,5 +1,6 @@
 """Chunk transfer: ask which chunks are missing, upload packs of them (over HTTP, or left in
-the drop folder by a client on the server's machine: kaon.store.drop)."""
+the drop folder by a client on the server's machine: kaon.store.drop), or have the server
+chunk a big file of that machine itself (kaon.services.ingest)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ from starlette.concurrency import run_in_threadpool
 
 from kaon.api.buffers import BufferPool
 from kaon.api.deps import platform
-from kaon.api.schemas import DigestsIn, DropOut, DroppedPackIn, MissingOut, PackOut
+from kaon.api.schemas import (
+    DigestsIn,
+    DropOut,
+    DroppedPackIn,
+    LocalFileIn,
+    LocalFileOut,
+    MissingOut,
+    PackOut,
+)
 from kaon.app import Platform
 from kaon.core.errors import InvalidInput
 from kaon.services.chunks import MAX_PACK, PackReceipt
@@ -43,14 +52,14 @@ async def upload_pack(request: Request, p: Platform = Depends(platform)) -> Pack
 
 @router.get("/packs/drop", response_model=DropOut)
 def drop_folder(p: Platform = Depends(platform)) -> DropOut:
-    """Where a client on this machine may leave packs, and the token that proves it sees it."""
-    info = p.drop.info
-    return DropOut(dir=info.dir, token=info.token)
+    """Where a client on this machine may leave packs (and read the token to send back)."""
+    return DropOut(dir=p.drop.info.dir)
 
 
 @router.post("/packs/drop", response_model=PackOut, status_code=201)
 def store_dropped_pack(body: DroppedPackIn, p: Platform = Depends(platform)) -> PackOut:
     """Verify and store the pack a client left in the drop folder under `name`."""
+    p.drop.check(body.token)
     claimed = p.drop.claim(body.name)
     try:
         with _BUFFERS.borrow(claimed.size) as buffer:
@@ -59,6 +68,25 @@ def store_dropped_pack(body: DroppedPackIn, p: Platform = Depends(platform)) -> 
     finally:
         p.drop.discard(claimed.path)  # gone already once stored (moved into the store)
     return _receipt(receipt)
+
+
+@router.post("/chunks/local", response_model=LocalFileOut)
+def chunk_local_file(body: LocalFileIn, p: Platform = Depends(platform)) -> LocalFileOut:
+    """Chunk and store a file of this machine, read by the server itself from `start`, for up
+    to about `limit` bytes; the client sends the drop folder's token to prove it is local."""
+    p.drop.check(body.token)
+    if body.start < 0 or body.start > body.size:
+        raise InvalidInput(f"start {body.start} is outside the file (size {body.size})")
+    with p.drop.open_client_file(body.path, body.size, body.mtime_ns, body.inode) as f:
+        f.seek(body.start)
+        done = p.ingest.ingest(f, body.limit)
+        p.drop.check_unchanged(f, body.path, body.size, body.mtime_ns, body.inode)
+    return LocalFileOut(
+        chunks=[(c.digest, c.size) for c in done.chunks],
+        consumed=done.consumed,
+        new_chunks=done.new_chunks,
+        new_bytes=done.new_bytes,
+    )
 
 
 def _receipt(receipt: PackReceipt) -> PackOut:
