@@ -220,7 +220,7 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         files=files,
         chunks=chunks,
         drop=drop,
-        ingest=FileIngest(chunks, drop.root),
+        ingest=FileIngest(chunks),
         gc=GarbageCollector(meta, objects, trees, gc_lock, clock, scratch=[drop]),
         jobs=jobs,
         workspaces=workspaces,

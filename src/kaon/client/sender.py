@@ -23,7 +23,7 @@ from kaon.client.client import Client
 from kaon.client.packer import PackBuilder, Source
 from kaon.core.errors import KaonError, PermissionDenied
 
-LOCAL_STEP = 512 * 1024 * 1024  # bytes the server chunks per request (progress in between)
+LOCAL_STEP = 1024 * 1024 * 1024  # bytes the server chunks per request (progress in between)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _DROP_TOKEN = ".token"  # kaon.store.drop.TOKEN_FILE (the client does not import the server)
 

@@ -30,6 +30,13 @@ def cut(stream: BinaryIO) -> Iterator[memoryview]:
         yield chunk.data
 
 
+def cut_lengths(data: bytes | bytearray | memoryview) -> list[int]:
+    """The lengths of the content-defined chunks of `data`, a buffer in memory. The last one
+    ends with the buffer: the caller treats it as unfinished unless the data ends there too
+    (cutting again from its start, with what follows, gives the chunks one pass would)."""
+    return [chunk.length for chunk in _cdc().cut_buf(data)]
+
+
 @functools.cache
 def _cdc() -> Any:
     import pyfastcdc  # ~0.1 s to import: only when a file is big enough to be cut
@@ -37,9 +44,10 @@ def _cdc() -> Any:
     return pyfastcdc.FastCDC(avg_size=AVG_SIZE, min_size=MIN_SIZE, max_size=MAX_SIZE)
 
 
-def hash_chunk(data: bytes | memoryview) -> Digest:
-    """BLAKE3-256, multithreaded for big chunks (1 MiB: ~7 GB/s instead of ~4 here)."""
-    threads = blake3.blake3.AUTO if len(data) >= MIN_SIZE else 1
+def hash_chunk(data: bytes | memoryview, *, parallel: bool = True) -> Digest:
+    """BLAKE3-256, multithreaded for big chunks (1 MiB: ~7 GB/s instead of ~4 here) unless
+    `parallel` is False (a pipeline that already keeps every core busy)."""
+    threads = blake3.blake3.AUTO if parallel and len(data) >= MIN_SIZE else 1
     return Digest(blake3.blake3(data, max_threads=threads).hexdigest())
 
 

@@ -21,9 +21,10 @@ class ObjectInfo:
 
 
 class ObjectStore(Protocol):
-    def put(self, key: str, data: bytes | memoryview | Iterable[bytes]) -> None:
+    def put(self, key: str, data: bytes | memoryview | Iterable[bytes | memoryview]) -> None:
         """Store `data` under `key` atomically (replaces an existing object); durable after
-        the next `sync()`."""
+        the next `sync()`. An iterable is streamed: each piece is used (copied or written)
+        before the next is asked for, so its producer may reuse the piece's memory then."""
         ...
 
     def put_file(self, key: str, path: str) -> None:

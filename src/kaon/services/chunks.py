@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from kaon.core.errors import ChunkNotFound, InvalidInput
 from kaon.core.ids import Digest, digest, new_pack_id
-from kaon.core.pack import decode_chunk, iter_frames, verify
+from kaon.core.pack import HEADER, MAGIC, decode_chunk, iter_frames, verify
 from kaon.core.tree import ChunkRef
 from kaon.ports.metadata import ChunkIndex, ChunkLocation, PackInfo
 from kaon.ports.objectstore import ObjectStore
@@ -73,20 +73,30 @@ class ChunkStore:
             )
         return PackReceipt(pack_id, len(frames), len(view))
 
-    def store_own_pack(
-        self, path: str, size: int, frames: Sequence[tuple[Digest, int, int, int, int]]
+    def store_frames(
+        self, frames: Iterable[tuple[Digest, int, int, bytes | memoryview]]
     ) -> PackReceipt:
-        """Store a pack file the server framed itself from bytes it hashed itself (kaon.
-        services.ingest), so without verifying it again; `frames` are (digest, codec, raw
-        length, offset, stored length). The store takes the file over."""
+        """Store chunks the server hashed itself (kaon.services.ingest) as one pack, streamed
+        to the object store as `frames` (digest, codec, raw length, stored bytes) come, and
+        not verified again."""
         pack_id = new_pack_id()
+        where: list[ChunkLocation] = []
+        size = len(MAGIC)
+
+        def body() -> Iterator[bytes | memoryview]:
+            nonlocal size
+            yield MAGIC
+            for d, codec, raw_len, stored in frames:
+                yield HEADER.pack(bytes.fromhex(d), codec, raw_len, len(stored))
+                yield stored
+                offset = size + HEADER.size
+                where.append(ChunkLocation(d, pack_id, offset, len(stored), raw_len, codec))
+                size = offset + len(stored)
+
         with self._gc_lock.shared():
-            self._objects.put_file(pack_key(pack_id), path)
-            self._index.add_pack(
-                PackInfo(pack_id, size, self._clock()),
-                [ChunkLocation(d, pack_id, off, n, raw, codec) for d, codec, raw, off, n in frames],
-            )
-        return PackReceipt(pack_id, len(frames), size)
+            self._objects.put(pack_key(pack_id), body())
+            self._index.add_pack(PackInfo(pack_id, size, self._clock()), where)
+        return PackReceipt(pack_id, len(where), size)
 
     def recover(self, window: float = RECOVERY_WINDOW) -> list[str]:
         """At start-up: drop the index of recent packs that a power loss left missing or

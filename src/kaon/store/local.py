@@ -3,10 +3,11 @@
 A key 'packs/ab/abcd' lives at `root/packs/ab/abcd`. Writes go to a uniquely named temp file
 ('.tmp-<uuid>') in the destination directory and are renamed over the final name with
 os.replace: readers see the whole object or nothing, and a killed writer leaves at most a temp
-file, which `list` hides and `clean_temp` (run by gc) removes. Durability is batched: each put
-starts the kernel's writeback of its file without waiting (sync_file_range), and `sync()`
-flushes the whole filesystem once (syncfs) - one journal commit per kaon commit instead of two
-fsyncs per object, which stalled concurrent writers (the cp + sync pattern).
+file, which `list` hides and `clean_temp` (run by gc) removes. Durability is batched: big
+objects go to the disk as they are written (O_DIRECT, kaon.store.localio), small ones start
+their writeback without waiting (sync_file_range), and `sync()` flushes the whole filesystem
+once (syncfs) - one journal commit per kaon commit instead of two fsyncs per object, which
+stalled concurrent writers (the cp + sync pattern).
 
 The store holds no mutable state of its own, so one instance may be shared by many threads.
 Note that, unlike memory and S3, the filesystem cannot hold both an object 'a' and an object
@@ -16,13 +17,12 @@ Note that, unlike memory and S3, the filesystem cannot hold both an object 'a' a
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import os
 import stat
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from kaon.core.errors import (
@@ -35,6 +35,7 @@ from kaon.core.errors import (
 )
 from kaon.ports.objectstore import ObjectInfo
 from kaon.store import TEMP_PREFIX, validate_key, validate_prefix
+from kaon.store.localio import start_writeback, syncfs, write_object
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
@@ -87,36 +88,6 @@ def translate_os_error(exc: OSError, *, action: str, key: str, path: Path | str)
     )
 
 
-def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
-    view = memoryview(data).cast("B")
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def _load_libc() -> tuple[Callable[[int], int] | None, Callable[[int, int, int, int], int] | None]:
-    """syncfs and sync_file_range from libc when this is Linux with glibc/musl, else None."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        syncfs = libc.syncfs
-        syncfs.argtypes = [ctypes.c_int]
-        sfr = libc.sync_file_range
-        sfr.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    except (OSError, AttributeError):
-        return None, None
-    return syncfs, sfr
-
-
-_syncfs, _sync_file_range = _load_libc()
-_SYNC_FILE_RANGE_WRITE = 2
-
-
-def _start_writeback(fd: int) -> None:
-    """Ask the kernel to start writing the file out now, without waiting for it."""
-    if _sync_file_range is not None:
-        _sync_file_range(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
-
-
 def _unlink_quietly(path: Path) -> None:
     with contextlib.suppress(OSError):
         path.unlink()
@@ -146,7 +117,7 @@ class LocalObjectStore:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def put(self, key: str, data: bytes | memoryview | Iterable[bytes]) -> None:
+    def put(self, key: str, data: bytes | memoryview | Iterable[bytes | memoryview]) -> None:
         """Store `data` under `key` atomically and durably; an iterable is streamed to disk."""
         path = self._path(key)
         if isinstance(data, str):
@@ -155,12 +126,7 @@ class LocalObjectStore:
         fd = self._create_temp(key, tmp)
         try:
             try:
-                if isinstance(data, bytes | bytearray | memoryview):
-                    _write_all(fd, data)
-                else:
-                    for chunk in data:
-                        _write_all(fd, chunk)
-                _start_writeback(fd)
+                write_object(fd, data)
             finally:
                 os.close(fd)
             tmp.replace(path)
@@ -183,7 +149,7 @@ class LocalObjectStore:
             raise translate_os_error(exc, action="store", key=key, path=path) from exc
         try:
             try:
-                _start_writeback(fd)
+                start_writeback(fd)
             finally:
                 os.close(fd)
             for _ in range(_CREATE_RETRIES):
@@ -216,7 +182,7 @@ class LocalObjectStore:
         except OSError as exc:
             raise translate_os_error(exc, action="sync", key="", path=self.root) from exc
         try:
-            if _syncfs is None or _syncfs(fd) != 0:
+            if syncfs is None or syncfs(fd) != 0:
                 os.sync()
         finally:
             os.close(fd)

@@ -26,14 +26,14 @@ class MemoryObjectStore:
     def __repr__(self) -> str:
         return f"MemoryObjectStore({len(self._objects)} objects)"
 
-    def put(self, key: str, data: bytes | memoryview | Iterable[bytes]) -> None:
+    def put(self, key: str, data: bytes | memoryview | Iterable[bytes | memoryview]) -> None:
         validate_key(key)
         if isinstance(data, str):
             raise TypeError("ObjectStore.put takes bytes, memoryview or an iterable of bytes")
         if isinstance(data, bytes | bytearray | memoryview):
             value = memoryview(data).cast("B").tobytes()
-        else:  # gather everything first: a failing iterable stores nothing
-            value = b"".join(memoryview(chunk).cast("B") for chunk in data)
+        else:  # gather everything first (a failing iterable stores nothing), each piece
+            value = b"".join([bytes(chunk) for chunk in data])  # copied as it comes
         with self._lock:
             self._objects[key] = value
 
