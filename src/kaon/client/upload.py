@@ -34,7 +34,7 @@ from kaon.core.errors import BaseMoved, InvalidInput, MissingChunks
 
 __all__ = ["LocalFile", "Uploader", "plan"]
 
-BATCH_BYTES = 64 * 1024 * 1024
+BATCH_BYTES = 16 * 1024 * 1024
 BATCH_CHUNKS = 8192
 PACK_BYTES = 32 * 1024 * 1024
 PROGRESS_STEP = 4 * 1024 * 1024
