@@ -13,7 +13,7 @@ import pytest
 from kaon.client import Client
 from kaon.client.download import get_dir, get_file
 from kaon.client.statcache import StatCache
-from kaon.client.upload import Uploader, plan
+from kaon.client.upload import LOCAL_MIN, Uploader, plan
 from kaon.core import chunking
 from kaon.core.errors import InvalidInput
 
@@ -228,6 +228,8 @@ def test_a_drop_folder_this_client_does_not_see_means_http(  # type: ignore[no-u
     """A server on another machine: its folder's token is not what this client reads there."""
     if transport == "http":
         pytest.skip("about the drop")
+    big = folder / "big.bin"  # one the server would chunk itself, were it local
+    big.write_bytes(random.Random(uuid.uuid4().int).randbytes(LOCAL_MIN + 12345))
     token = live_server.home / "incoming" / ".token"
     real = token.read_text()
     token.write_text("0" * 32)  # as if this path held another server's folder
@@ -235,5 +237,24 @@ def test_a_drop_folder_this_client_does_not_see_means_http(  # type: ignore[no-u
         commit, stats = Uploader(client, None).put(repo, "master", plan(folder, "/", True))
     finally:
         token.write_text(real)
-    assert stats.sent_via == "http" and stats.new_bytes > 0
-    assert commit.count == 8
+    assert stats.sent_via == "http" and stats.new_bytes > LOCAL_MIN
+    assert commit.count == 9
+    out = folder.parent / "back.bin"
+    get_file(client, repo, "master", "/big.bin", out)
+    assert out.read_bytes() == big.read_bytes()
+
+
+def test_big_files_are_chunked_by_a_local_server_as_the_client_would(  # type: ignore[no-untyped-def]
+    client: Client, repo: str, tmp_path: Path, transport: str
+) -> None:
+    """The same chunks whichever side cuts: a file put both ways deduplicates entirely."""
+    big = tmp_path / "big.bin"
+    big.write_bytes(random.Random(uuid.uuid4().int).randbytes(LOCAL_MIN + 3_000_000))
+    _, stats = Uploader(client, None).put(repo, "master", plan(big, "/a.bin", False))
+    assert stats.new_bytes == big.stat().st_size and stats.sent_via == transport
+    other = Uploader(client, None, drop=transport == "http")  # the other way
+    _, again = other.put(repo, "master", plan(big, "/b.bin", False))
+    assert again.new_bytes == 0 and again.chunks == stats.chunks
+    out = tmp_path / "back.bin"
+    get_file(client, repo, "master", "/b.bin", out)
+    assert out.read_bytes() == big.read_bytes()
