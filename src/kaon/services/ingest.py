@@ -16,6 +16,7 @@ previous cut), so a client walks a huge file in steps and shows progress between
 from __future__ import annotations
 
 import errno
+import mmap
 import queue
 import threading
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from typing import BinaryIO
 from kaon.core import chunking
 from kaon.core.errors import BackendUnavailable, KaonError, StorageFull
 from kaon.core.ids import Digest
+from kaon.core.memory import huge_buffer
 from kaon.core.tree import ChunkRef
 from kaon.services.chunks import ChunkStore
 
@@ -85,8 +87,20 @@ class FileIngest:
         finally:
             writer.put_done()
             thread.join()
+            writer.release_blocks()
         writer.raise_failure()
         return Ingested(writer.refs, consumed, writer.new_chunks, writer.new_bytes)
+
+
+_SPARE_BLOCKS: list[mmap.mmap] = []  # kept between ingests: no page faults the next time
+_BLOCKS_LOCK = threading.Lock()
+
+
+def _take_blocks() -> list[mmap.mmap]:
+    with _BLOCKS_LOCK:
+        taken = _SPARE_BLOCKS[-BLOCKS:]
+        del _SPARE_BLOCKS[-BLOCKS:]
+    return taken + [huge_buffer(BLOCK) for _ in range(BLOCKS - len(taken))]
 
 
 def _up_to(lengths: list[int], budget: int) -> tuple[list[int], bool]:
@@ -108,11 +122,12 @@ class _PackWriter:
 
     def __init__(self, chunks: ChunkStore) -> None:
         self._chunks = chunks
-        self._free: queue.Queue[bytearray] = queue.Queue()
-        for _ in range(BLOCKS):
-            self._free.put(bytearray(BLOCK))
-        self._queue: queue.Queue[tuple[bytearray, list[int]] | None] = queue.Queue()
-        self._block: bytearray | None = None  # the block being written
+        self._free: queue.Queue[mmap.mmap] = queue.Queue()
+        self._blocks = _take_blocks()
+        for block in self._blocks:
+            self._free.put(block)
+        self._queue: queue.Queue[tuple[mmap.mmap, list[int]] | None] = queue.Queue()
+        self._block: mmap.mmap | None = None  # the block being written
         self._wanted: list[tuple[Digest, memoryview]] = []  # its chunks still to store
         self._failure: BaseException | None = None
         self._ended = False
@@ -120,7 +135,7 @@ class _PackWriter:
         self.refs: list[ChunkRef] = []  # every chunk, in stream order
         self.new_chunks = self.new_bytes = 0
 
-    def free_block(self) -> bytearray:
+    def free_block(self) -> mmap.mmap:
         """A block to read into (waits while the writer is BLOCKS behind)."""
         while True:
             self.raise_failure()  # stop reading: nothing more can be stored
@@ -129,8 +144,14 @@ class _PackWriter:
             except queue.Empty:
                 continue
 
-    def put(self, block: bytearray, lengths: list[int]) -> None:
+    def put(self, block: mmap.mmap, lengths: list[int]) -> None:
         self._queue.put((block, lengths))
+
+    def release_blocks(self) -> None:
+        """Give the blocks back for the next ingest (once the writer has stopped)."""
+        with _BLOCKS_LOCK:
+            if len(_SPARE_BLOCKS) < 2 * BLOCKS:
+                _SPARE_BLOCKS.extend(self._blocks)
 
     def put_done(self) -> None:
         self._queue.put(_DONE)
@@ -170,7 +191,7 @@ class _PackWriter:
         self.new_bytes += len(chunk)
         return d, codec, len(chunk), stored
 
-    def _take(self, block: bytearray, lengths: list[int]) -> None:
+    def _take(self, block: mmap.mmap, lengths: list[int]) -> None:
         self._block = block
         view = memoryview(block)
         fresh: dict[Digest, memoryview] = {}

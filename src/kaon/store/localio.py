@@ -15,17 +15,20 @@ import ctypes
 import errno
 import fcntl
 import functools
-import mmap
 import os
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from kaon.core.memory import huge_buffer
+
 DIRECT_MIN = 4 * 1024 * 1024  # objects at least this big are written with O_DIRECT
 BLOCK = 4096  # O_DIRECT offsets and lengths are multiples of this (any logical block size)
 IN_FLIGHT = 4  # buffers being written at once: the disk is never left waiting for the next
 _O_DIRECT = getattr(os, "O_DIRECT", 0)
-_LOCAL = threading.local()  # one aligned buffer per writing thread
+_SPARE: list[list[memoryview]] = []  # sets of aligned buffers between writers (no page faults)
+_SPARE_LOCK = threading.Lock()
+_KEEP_SETS = 4
 
 
 def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
@@ -66,10 +69,11 @@ class _DirectWriter:
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
-        buffers: list[memoryview] | None = getattr(_LOCAL, "buffers", None)
-        if buffers is None:  # page aligned, IN_FLIGHT + 1 per writing thread
-            buffers = [memoryview(mmap.mmap(-1, DIRECT_MIN)) for _ in range(IN_FLIGHT + 1)]
-            _LOCAL.buffers = buffers
+        with _SPARE_LOCK:
+            buffers = _SPARE.pop() if _SPARE else None
+        if buffers is None:  # page aligned, IN_FLIGHT + 1 per writer
+            buffers = [memoryview(huge_buffer(DIRECT_MIN)) for _ in range(IN_FLIGHT + 1)]
+        self._set = buffers
         self._spare = list(buffers[1:])
         self._buffer = buffers[0]
         self._used = 0
@@ -88,21 +92,32 @@ class _DirectWriter:
                 self._flush_full()
 
     def close(self) -> None:
-        self._wait(0)
-        if not self._direct:  # never filled the buffer: a small object
-            write_all(self._fd, self._buffer[: self._used])
-            start_writeback(self._fd)
-            return
-        if self._used:
-            padded = -(-self._used // BLOCK) * BLOCK
-            self._write_block(self._buffer[:padded], self._size)
-            self._size += self._used
-            os.ftruncate(self._fd, self._size)
+        try:
+            self._wait(0)
+            if not self._direct:  # never filled the buffer: a small object
+                write_all(self._fd, self._buffer[: self._used])
+                start_writeback(self._fd)
+                return
+            if self._used:
+                padded = -(-self._used // BLOCK) * BLOCK
+                self._write_block(self._buffer[:padded], self._size)
+                self._size += self._used
+                os.ftruncate(self._fd, self._size)
+        finally:
+            self._release()
 
     def abort(self) -> None:
         """Wait for the writes in flight (their buffers are reused), ignoring failures."""
         with contextlib.suppress(OSError):
             self._wait(0)
+        self._release()
+
+    def _release(self) -> None:
+        if self._pending:  # still being written (a failure): not reused
+            return
+        with _SPARE_LOCK:
+            if len(_SPARE) < _KEEP_SETS:
+                _SPARE.append(self._set)
 
     def _flush_full(self) -> None:
         if not self._direct:
