@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import cast
 
 from kaon.core import chunking
 from kaon.core.errors import InvalidInput
@@ -69,39 +70,43 @@ class PackBuilder:
         waiting = total = len(MAGIC)
         raw_total = 0
         handles: dict[str, int] = {}
+        small = _compress_small(frames)
         try:
-            for d, source in frames:
-                if isinstance(source, bytes):
-                    data: bytes | memoryview = source
+            for i, (d, source) in enumerate(frames):
+                done = small.get(i)
+                stored: bytes | memoryview
+                if done is not None:
+                    codec, stored = done
+                    n = len(cast(bytes, source))
                 else:
-                    path, offset, length = source
-                    src = handles.get(path)
-                    if src is None:
-                        src = handles[path] = os.open(path, os.O_RDONLY)
-                    if length > 2 * chunking.PROBE and chunking.incompressible(
-                        os.pread(src, chunking.PROBE, offset)
-                    ):
-                        _write_all(
-                            fd,
-                            b"".join(
-                                [*pending, HEADER.pack(bytes.fromhex(d), RAW, length, length)]
-                            ),
-                        )
-                        pending, waiting = [], 0
-                        _copy_range(src, fd, offset, length, path)
-                        total += HEADER.size + length
-                        raw_total += length
-                        continue
-                    data = os.pread(src, length, offset)
-                    if len(data) != length:
-                        raise InvalidInput(
-                            f"{path} changed during the upload; nothing was committed"
-                        )
-                codec, stored = chunking.compress(data)
-                pending += [HEADER.pack(bytes.fromhex(d), codec, len(data), len(stored)), stored]
+                    if isinstance(source, bytes):
+                        data: bytes | memoryview = source
+                    else:
+                        path, offset, length = source
+                        src = handles.get(path)
+                        if src is None:
+                            src = handles[path] = os.open(path, os.O_RDONLY)
+                        if length > 2 * chunking.PROBE and chunking.incompressible(
+                            os.pread(src, chunking.PROBE, offset)
+                        ):
+                            header = HEADER.pack(bytes.fromhex(d), RAW, length, length)
+                            _write_all(fd, b"".join([*pending, header]))
+                            pending, waiting = [], 0
+                            _copy_range(src, fd, offset, length, path)
+                            total += HEADER.size + length
+                            raw_total += length
+                            continue
+                        data = os.pread(src, length, offset)
+                        if len(data) != length:
+                            raise InvalidInput(
+                                f"{path} changed during the upload; nothing was committed"
+                            )
+                    codec, stored = chunking.compress(data)
+                    n = len(data)
+                pending += [HEADER.pack(bytes.fromhex(d), codec, n, len(stored)), stored]
                 waiting += HEADER.size + len(stored)
                 total += HEADER.size + len(stored)
-                raw_total += len(data)
+                raw_total += n
                 if waiting >= WRITE_STEP:
                     _write_all(fd, b"".join(pending))
                     pending, waiting = [], 0
@@ -111,6 +116,17 @@ class PackBuilder:
             for handle in handles.values():
                 os.close(handle)
         return total, raw_total
+
+
+def _compress_small(frames: list[tuple[str, Source]]) -> dict[int, tuple[int, bytes]]:
+    """(codec, stored) of the small in-memory chunks of `frames`, by index, in one call."""
+    at = [
+        i
+        for i, (_, src) in enumerate(frames)
+        if isinstance(src, bytes) and 0 < len(src) <= 2 * chunking.PROBE
+    ]
+    done = chunking.compress_many([cast(bytes, frames[i][1]) for i in at])
+    return dict(zip(at, done, strict=True))
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import blake3
 import zstandard
@@ -62,6 +62,26 @@ def compress(data: bytes | memoryview, level: int = 1) -> tuple[int, bytes | mem
     if len(packed) < len(data) * _COMPRESSIBLE:
         return ZSTD, packed
     return RAW, data
+
+
+def compress_many(datas: list[bytes], level: int = 1) -> list[tuple[int, bytes]]:
+    """`compress` of many small chunks (each at most 2 * PROBE bytes) in ONE call that releases
+    the GIL: a call per chunk gave the GIL back and waited for it 20,000 times while other
+    threads ran Python, which stalled a 20,000-file put."""
+    if not datas:
+        return []
+    if any(not d or len(d) > 2 * PROBE for d in datas):
+        raise ValueError("compress_many takes non-empty chunks of at most 2 * PROBE bytes")
+    inputs = cast("list[bytes | bytearray | memoryview]", datas)
+    packed = _compressor(level).multi_compress_to_buffer(inputs, threads=0)
+    out: list[tuple[int, bytes]] = []
+    for i, data in enumerate(datas):
+        segment = packed[i]
+        if len(segment) < len(data) * _COMPRESSIBLE:
+            out.append((ZSTD, segment.tobytes()))
+        else:
+            out.append((RAW, data))
+    return out
 
 
 def incompressible(sample: bytes | memoryview, level: int = 1) -> bool:
