@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import blake3
 import pytest
 
@@ -254,3 +256,61 @@ def test_content_digest() -> None:
     assert content_digest([]) == blake3.blake3().hexdigest()
     node = FileNode("f", 6, (one, two))
     assert node.content_digest == expected
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_changes_match_a_plain_model(trees: Trees, seed: int) -> None:
+    """Puts and deletes on random paths give exactly the files a dict of paths would hold; a
+    change the model refuses (a missing path to delete, a file over a directory or below a
+    file) is refused with the model's error and changes nothing."""
+    rng = random.Random(seed)
+    model: dict[str, int] = {}
+    tree: Tree | None = None
+    refused = applied = 0
+    for _ in range(60):
+        puts = {
+            _random_path(rng): rng.randbytes(rng.randint(0, 9)) for _ in range(rng.randint(0, 5))
+        }
+        known = sorted(model) + sorted({p.rsplit("/", 1)[0] for p in model if p.count("/") > 1})
+        deletes = rng.sample(known, k=min(len(known), rng.randint(0, 2)))
+        if rng.random() < 0.15:
+            deletes.append(_random_path(rng))  # maybe missing
+        if not puts and not deletes:
+            continue
+        expected, error = _model_apply(model, puts, deletes)
+        try:
+            new = trees.apply(tree, puts, deletes)
+        except (InvalidInput, PathNotFound) as exc:
+            assert error is not None, (puts, deletes, exc)
+            refused += 1
+            continue
+        assert error is None, (puts, deletes)
+        assert trees.files(new) == expected
+        tree, model = new, expected
+        applied += 1
+    assert applied >= 5 and refused >= 1  # both kinds were exercised
+
+
+def _random_path(rng: random.Random) -> str:
+    return "/" + "/".join(rng.choice("abcd") for _ in range(rng.randint(1, 3)))
+
+
+def _model_apply(
+    model: dict[str, int], puts: dict[str, bytes], deletes: list[str]
+) -> tuple[dict[str, int], type[Exception] | None]:
+    files = dict(model)
+    if any(d != e and d.startswith(e + "/") for d in deletes for e in deletes):
+        return model, PathNotFound  # a path and one above it in one change: refused
+    for d in dict.fromkeys(deletes):
+        gone = [p for p in files if p == d or p.startswith(d + "/")]
+        if not gone:
+            return model, PathNotFound
+        for p in gone:
+            del files[p]
+    for p in puts:  # a file over a directory, or below a file (kept or put): refused
+        if any(f.startswith(p + "/") for f in [*files, *puts]):
+            return model, InvalidInput
+        parents = {p.rsplit("/", i)[0] for i in range(1, p.count("/"))}
+        if parents & (set(files) | set(puts)):
+            return model, InvalidInput
+    return {**files, **{p: len(data) for p, data in puts.items()}}, None
