@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -92,12 +93,13 @@ def test_server_killed_mid_upload(lone: Kaon, big_folder: Path, tmp_path: Path) 
 
     restarted = kaon.up()
     assert restarted["pid"] != killed
-    assert kaon.snapshot() == before
+    # an endpoint another test left running comes back and logs its restart: not the upload's
+    assert data_repos(kaon.snapshot()) == data_repos(before)
     assert kaon.json("list", "commit", "serverkill@master") == commits_before
 
     report = kaon.json("gc")
     assert report["bytes_freed"] > 0, report
-    assert kaon.snapshot() == before
+    assert data_repos(kaon.snapshot()) == data_repos(before)
 
     kaon.ok("put", "file", "serverkill@master:/big", "-f", str(big_folder), "-r")
     commits = kaon.json("list", "commit", "serverkill@master")
@@ -105,3 +107,8 @@ def test_server_killed_mid_upload(lone: Kaon, big_folder: Path, tmp_path: Path) 
     assert len(commits) == len(commits_before) + 1
     sizes = {f["path"]: f["size"] for f in kaon.json("list", "file", "serverkill@master:/big")}
     assert sizes == {f"/big/{p.name}": p.stat().st_size for p in sorted(big_folder.iterdir())}
+
+
+def data_repos(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """A snapshot without the repos the platform writes itself when it restarts endpoints."""
+    return {k: v for k, v in snapshot.items() if not k.endswith(("-endpoints", "-logs"))}
