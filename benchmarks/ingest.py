@@ -333,6 +333,8 @@ def kaon_exe(given: str | None) -> Path:
 
 def kaon_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAON_")}
+    if "KAON_PACK_DROP" in os.environ:  # KAON_PACK_DROP=0: the HTTP path a remote client uses
+        env["KAON_PACK_DROP"] = os.environ["KAON_PACK_DROP"]
     env["KAON_HOME"] = str(home)
     env["KAON_PORT"] = "0"  # a free port: never clash with another local server
     return env

@@ -78,3 +78,22 @@ def test_clean_temp_removes_old_packs_only(drop: PackDrop) -> None:
     assert sorted(p.name for p in drop.root.iterdir()) == sorted([TOKEN_FILE, new])
     assert drop.clean_temp(0.0) == 10
     assert (drop.root / TOKEN_FILE).exists()
+
+
+def test_a_client_file_is_opened_only_if_it_is_the_one_the_client_saw(
+    drop: PackDrop, tmp_path: Path
+) -> None:
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"x" * 100)
+    st = path.stat()
+    with drop.open_client_file(str(path), 100, st.st_mtime_ns, st.st_ino) as f:
+        assert f.read() == b"x" * 100
+    with pytest.raises(InvalidInput, match="changed during the upload"):
+        drop.open_client_file(str(path), 99, st.st_mtime_ns, st.st_ino)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # swapped in after the client looked: refused, not waited on
+    with pytest.raises(InvalidInput, match="not a regular file"):
+        drop.open_client_file(str(fifo), 100, st.st_mtime_ns, st.st_ino)
+    with pytest.raises(InvalidInput, match="vanished"):
+        drop.open_client_file(str(tmp_path / "gone"), 100, st.st_mtime_ns, st.st_ino)
+    assert stat.S_IMODE((drop.root / TOKEN_FILE).stat().st_mode) == 0o600

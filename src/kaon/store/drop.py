@@ -59,6 +59,7 @@ class PackDrop:
             self.root.chmod(0o700)
             self._token = secrets.token_hex(16)
             tmp = self.root / f"{TOKEN_FILE}.{uuid.uuid4().hex}"
+            tmp.touch(mode=0o600)
             tmp.write_text(self._token)
             tmp.replace(self.root / TOKEN_FILE)
         except OSError as exc:
@@ -80,16 +81,18 @@ class PackDrop:
     def open_client_file(self, path: str, size: int, mtime_ns: int, inode: int) -> BinaryIO:
         """The client's file at `path`, opened for reading, if it is still the one it saw
         (size, mtime, inode); InvalidInput when it vanished or changed."""
-        try:
-            f = open(path, "rb", buffering=0)  # noqa: SIM115 - the caller closes it
+        try:  # non-blocking: a FIFO put there since the client looked must not hang us
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _O_CLOEXEC)
         except FileNotFoundError:
             raise InvalidInput(
                 f"{path}: the file vanished during the upload; nothing was committed"
             ) from None
         except OSError as exc:
             raise PermissionDenied(f"the server cannot read {path}: {exc.strerror}") from None
+        f = os.fdopen(fd, "rb", buffering=0)
         try:
             self.check_unchanged(f, path, size, mtime_ns, inode)
+            os.set_blocking(fd, True)
         except BaseException:
             f.close()
             raise
