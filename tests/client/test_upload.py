@@ -203,12 +203,17 @@ def test_reputs_send_only_what_changed_since_their_own_last_commit(  # type: ign
     target = f"{client.endpoint}|{repo}|{branch}"
     assert cache.base(target)[0] == first.id
     (folder / "readme.md").write_bytes(f"# data, edited {uuid.uuid4()}\n".encode())
-    second, stats = Uploader(client, cache).put(repo, branch, plan(folder, "/", recursive=True))
+    total = sum(len(v) for v in tree_of(folder).values())
+    seen: list[int] = []
+    second, stats = Uploader(client, cache, seen.append).put(repo, branch, plan(folder, "/", True))
     assert second.parent == first.id and stats.new_chunks == 1
     assert cache.base(target)[0] == second.id
+    assert sum(seen) == total  # the unchanged files count as done
     # someone else changes the branch: the next put falls back to sending every file
     client.delete_file(repo, branch, "/test/dup.bin")
-    third, _ = Uploader(client, cache).put(repo, branch, plan(folder, "/", recursive=True))
+    seen.clear()
+    third, _ = Uploader(client, cache, seen.append).put(repo, branch, plan(folder, "/", True))
+    assert sum(seen) == total  # counted once, though looked up twice
     out = tmp_path / "back"
     get_dir(client, repo, branch, "/", out)
     assert tree_of(out) == tree_of(folder)  # the deleted file is back

@@ -118,12 +118,12 @@ class Uploader:
         learned: list[tuple[StatKey, list[tuple[str, int]]]] = []
         stored: list[Future[None]] = []
         try:
-            self._advance(sum(f.key.size for f in same))
             puts = self._scan(rest, owners, learned, stored)
             commit = None
             if base is not None:
                 try:
                     commit = self._commit(repo, branch, puts, owners, message, started, base)
+                    self._advance(sum(f.key.size for f in same))
                 except BaseMoved:  # someone else committed since: send every file
                     commit = None
             if commit is None:
