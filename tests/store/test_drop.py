@@ -94,6 +94,6 @@ def test_a_client_file_is_opened_only_if_it_is_the_one_the_client_saw(
     os.mkfifo(fifo)  # swapped in after the client looked: refused, not waited on
     with pytest.raises(InvalidInput, match="not a regular file"):
         drop.open_client_file(str(fifo), 100, st.st_mtime_ns, st.st_ino)
-    with pytest.raises(InvalidInput, match="vanished"):
+    with pytest.raises(NotFound, match="does not see"):
         drop.open_client_file(str(tmp_path / "gone"), 100, st.st_mtime_ns, st.st_ino)
     assert stat.S_IMODE((drop.root / TOKEN_FILE).stat().st_mode) == 0o600

@@ -21,7 +21,7 @@ from typing import cast
 
 from kaon.client.client import Client
 from kaon.client.packer import PackBuilder, Source
-from kaon.core.errors import KaonError, PermissionDenied
+from kaon.core.errors import KaonError, NotFound, PermissionDenied
 
 LOCAL_STEP = 1024 * 1024 * 1024  # bytes the server chunks per request (progress in between)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -72,8 +72,8 @@ class PackSender:
                 new_bytes += int(doc["new_bytes"])
                 start += int(doc["consumed"])
                 progress(int(doc["consumed"]))
-        except PermissionDenied:  # not the server's folder, or a file only we may read: cut
-            return None  # here, whole (what the server stored already is not sent again)
+        except (PermissionDenied, NotFound):  # not the server's folder, a file only we may
+            return None  # read or see: cut here, whole (what it stored is not sent again)
         return chunks, new_chunks, new_bytes
 
     @property

@@ -80,13 +80,13 @@ class PackDrop:
 
     def open_client_file(self, path: str, size: int, mtime_ns: int, inode: int) -> BinaryIO:
         """The client's file at `path`, opened for reading, if it is still the one it saw
-        (size, mtime, inode); InvalidInput when it vanished or changed."""
+        (size, mtime, inode); InvalidInput when it changed, NotFound when the server does not
+        see it (vanished, or the server sees another filesystem there: the client then reads
+        it itself, and says which)."""
         try:  # non-blocking: a FIFO put there since the client looked must not hang us
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _O_CLOEXEC)
         except FileNotFoundError:
-            raise InvalidInput(
-                f"{path}: the file vanished during the upload; nothing was committed"
-            ) from None
+            raise NotFound(f"the server does not see {path}: no such file") from None
         except OSError as exc:
             raise PermissionDenied(f"the server cannot read {path}: {exc.strerror}") from None
         f = os.fdopen(fd, "rb", buffering=0)
