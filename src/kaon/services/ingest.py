@@ -15,7 +15,6 @@ previous cut), so a client walks a huge file in steps and shows progress between
 
 from __future__ import annotations
 
-import errno
 import mmap
 import queue
 import threading
@@ -24,7 +23,6 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from kaon.core import chunking
-from kaon.core.errors import BackendUnavailable, KaonError, StorageFull
 from kaon.core.ids import Digest
 from kaon.core.memory import huge_buffer
 from kaon.core.tree import ChunkRef
@@ -165,7 +163,7 @@ class _PackWriter:
             while (first := self._next_missing()) is not None:
                 self._chunks.store_frames(self._frames(first))
         except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
-            self._failure = _translate(exc)
+            self._failure = exc  # backends raise kaon errors already (StorageFull...)
             while not self._ended:  # unblock the reader until it stops
                 self._ended = self._queue.get() is _DONE
 
@@ -215,11 +213,3 @@ class _PackWriter:
         while size < PACK_TARGET and (frame := self._next_missing()) is not None:
             yield frame
             size += len(frame[3])
-
-
-def _translate(exc: BaseException) -> BaseException:
-    if not isinstance(exc, OSError) or isinstance(exc, KaonError):
-        return exc
-    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-        return StorageFull("cannot store the file: no space left. Free space or run `kaon gc`.")
-    return BackendUnavailable(f"cannot store the file: {exc.strerror or exc}")

@@ -17,11 +17,11 @@ from kaon.core import chunking
 from kaon.core.commit import Commit
 from kaon.core.errors import InvalidBundle
 from kaon.core.ids import Digest
-from kaon.core.pack import MAGIC, encode_frame
 from kaon.core.tree import ChunkRef
 from kaon.services.chunks import ChunkStore
 from kaon.services.commits import CommitService, Put
 from kaon.services.files import FileService
+from kaon.services.ingest import FileIngest
 
 PACK_TARGET = 16 * 1024 * 1024
 COPY_BUFFER = 1024 * 1024
@@ -47,72 +47,59 @@ def list_folder(root: Path) -> list[tuple[str, Path]]:
 
 
 class _Packer:
+    """Small files' chunks gathered into packs (stored without verifying again: the server
+    hashed these bytes itself)."""
+
     def __init__(self, chunks: ChunkStore) -> None:
         self._chunks = chunks
         self._frames: dict[Digest, tuple[int, int, bytes | memoryview]] = {}
         self._size = 0
 
-    def add(self, data: bytes | memoryview) -> ChunkRef:
+    def add(self, data: bytes) -> ChunkRef:
         d = chunking.hash_chunk(data)
         if d not in self._frames:
             codec, stored = chunking.compress(data)
-            self._frames[d] = (codec, len(data), bytes(stored))
+            self._frames[d] = (codec, len(data), stored)
             self._size += len(stored)
             if self._size >= PACK_TARGET:
                 self.flush()
         return ChunkRef(d, len(data))
 
     def flush(self) -> None:
-        if not self._frames:
-            return
-        missing = set(self._chunks.missing(list(self._frames)))
-        parts: list[bytes | memoryview] = [MAGIC]
-        for d, (codec, raw_len, stored) in self._frames.items():
-            if d in missing:
-                parts += [encode_frame(d, codec, raw_len, stored), stored]
-        if len(parts) > 1:
-            self._chunks.store_pack(b"".join(parts))
+        missing = set(self._chunks.missing(list(self._frames))) if self._frames else set()
+        frames = [(d, *frame) for d, frame in self._frames.items() if d in missing]
+        if frames:
+            self._chunks.store_frames(frames)
         self._frames.clear()
         self._size = 0
-
-
-def _chunk_into(packer: _Packer, fh: BinaryIO, small: bool) -> tuple[int, list[ChunkRef]]:
-    refs: list[ChunkRef] = []
-    size = 0
-    if small:
-        data = fh.read()
-        refs.append(packer.add(data))
-        size = len(data)
-    else:
-        for piece in chunking.cut(fh):
-            refs.append(packer.add(piece))
-            size += len(piece)
-    return size, refs
 
 
 def store_files(
     chunks: ChunkStore, files: Iterable[tuple[str, Path]], prefix: str = ""
 ) -> list[Put]:
     """Chunk, pack and store `files` ((repo path, local file)) under `prefix`; the puts that
-    commit them (nothing is visible until a commit uses them)."""
+    commit them (nothing is visible until a commit uses them). Big files go through
+    FileIngest (read and cut once, written as they come); small ones share packs."""
     packer = _Packer(chunks)
     puts: list[Put] = []
     for rel, local in files:
-        with open(local, "rb") as fh:
-            small = local.stat().st_size <= chunking.MIN_SIZE
-            size, refs = _chunk_into(packer, fh, small)
-        puts.append(Put(f"{prefix.rstrip('/')}/{rel}", size, tuple(refs)))
+        path = f"{prefix.rstrip('/')}/{rel}"
+        with open(local, "rb", buffering=0) as fh:
+            if os.fstat(fh.fileno()).st_size <= chunking.MIN_SIZE:
+                data = fh.readall()
+                refs = (packer.add(data),) if data else ()
+                puts.append(Put(path, len(data), refs))
+            else:
+                puts.append(store_stream(chunks, path, fh))
     packer.flush()
     return puts
 
 
 def store_stream(chunks: ChunkStore, path: str, stream: BinaryIO) -> Put:
-    """Chunk, pack and store one stream of any length (a multipart upload's parts, read
-    in turn) as the content of `path`."""
-    packer = _Packer(chunks)
-    size, refs = _chunk_into(packer, stream, small=False)
-    packer.flush()
-    return Put(path, size, tuple(refs))
+    """Chunk and store one stream of any length (a multipart upload's parts, read in turn)
+    as the content of `path`."""
+    done = FileIngest(chunks).ingest(stream)
+    return Put(path, done.consumed, tuple(done.chunks))
 
 
 def ingest(
