@@ -40,9 +40,19 @@ class PackBuilder:
         pos = len(MAGIC)
         handles: dict[str, int] = {}
         raw_total = 0
+        small = _compress_small(frames)
         try:
-            for d, source in frames:
+            for i, (d, source) in enumerate(frames):
                 start = pos + HEADER.size
+                done = small.get(i)
+                if done is not None:  # compressed already, with the others
+                    codec, packed = done
+                    n = len(cast(bytes, source))
+                    view[start : start + len(packed)] = packed
+                    HEADER.pack_into(view, pos, bytes.fromhex(d), codec, n, len(packed))
+                    pos = start + len(packed)
+                    raw_total += n
+                    continue
                 if isinstance(source, bytes):
                     n = len(source)
                     view[start : start + n] = source
