@@ -3,12 +3,15 @@ autostart on demand."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
 
-from .helpers import Kaon, free_port, server_pids
+from .helpers import Kaon, free_port, server_pids, wait_dead
 
 pytestmark = pytest.mark.e2e
 
@@ -82,3 +85,17 @@ def test_server_not_running(lone: Kaon, tmp_path: Path) -> None:
     assert server_pids(lone.home) == [server["pid"]]
     assert lone.json("status")["status"] == "ok"
     assert "r" not in {r["name"] for r in lone.json("repo", "list")}  # nothing was created
+
+
+def test_a_server_whose_home_is_deleted_stops(tmp_path: Path) -> None:
+    """`rm -rf $KAON_HOME` under a running server: it stops by itself instead of holding its
+    port with no server.json left for `kaon down` to find."""
+    k = Kaon(tmp_path / "home")
+    pid = int(k.up()["pid"])
+    try:
+        (k.home / "server.json").unlink()
+        wait_dead(pid, timeout=20)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert not server_pids(k.home)

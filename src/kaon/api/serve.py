@@ -17,6 +17,9 @@ import os
 import signal
 import socket
 import sys
+import threading
+import time
+from pathlib import Path
 
 import uvicorn
 
@@ -44,6 +47,28 @@ def _bind(host: str, port: int, what: str = "--port / set KAON_PORT") -> socket.
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def _watch_home(state: Path, pid: int, every: float = 2.0) -> None:
+    """Stop this server (SIGTERM: the graceful way) once its state file is gone or names
+    another server: its KAON_HOME was deleted or taken over. Otherwise it would hold its port
+    with no `server.json` left for `kaon down` to find."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            try:
+                current = json.loads(state.read_text()).get("pid")
+            except (OSError, ValueError):
+                current = None
+            if current != pid:
+                logging.getLogger("kaon").warning(
+                    "%s is gone or names another server: stopping", state
+                )
+                os.kill(pid, signal.SIGTERM)
+                return
+
+    threading.Thread(target=watch, name="kaon-home-watch", daemon=True).start()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -77,6 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     doc = {"pid": os.getpid(), "url": url, "port": port, "s3_url": s3_url, "s3_port": s3_port}
     tmp.write_text(json.dumps(doc))
     tmp.replace(state)
+    _watch_home(state, os.getpid())
     print(
         f"kaon server listening on {url}, S3 gateway on {s3_url} (home {settings.home})",
         file=sys.stderr,
