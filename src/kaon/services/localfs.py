@@ -24,7 +24,6 @@ from kaon.services.files import FileService
 from kaon.services.ingest import FileIngest
 
 PACK_TARGET = 16 * 1024 * 1024
-COPY_BUFFER = 1024 * 1024
 
 
 def list_folder(root: Path) -> list[tuple[str, Path]]:
