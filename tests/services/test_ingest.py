@@ -11,7 +11,10 @@ import pytest
 from kaon.app import Platform
 from kaon.core import chunking
 from kaon.core.errors import StorageFull
+
 from kaon.core.tree import ChunkRef
+from kaon.services import ingest
+from kaon.services.keys import pack_key
 
 
 def _reference_chunks(path: Path) -> list[ChunkRef]:
@@ -79,3 +82,40 @@ def test_a_failing_store_stops_the_ingest_and_leaves_no_pack(
     monkeypatch.undo()
     assert platform.meta.list_packs() == []
     assert list(platform.objects.list("packs/")) == []  # no half-written pack either
+
+
+def test_ingest_spreads_a_file_over_packs(
+    platform: Platform, big: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest, "PACK_TARGET", 300_000)  # a pack per chunk
+    with big.open("rb", buffering=0) as f:
+        done = platform.ingest.ingest(f)
+    packs = platform.meta.list_packs()
+    assert len(packs) >= 4
+    assert sorted(o.key for o in platform.objects.list("packs/")) == sorted(pack_key(p.id) for p in packs)
+    assert b"".join(platform.chunks.read(done.chunks)) == big.read_bytes()
+
+
+def test_a_pack_failing_after_others_stops_the_ingest(
+    platform: Platform, big: Path, monkeypatch: pytest.MonkeyPatch, store_kind: str
+) -> None:
+    if store_kind != "file":
+        pytest.skip("a full disk is a filesystem's failure")
+    monkeypatch.setattr(ingest, "PACK_TARGET", 300_000)
+    real_write = os.write
+    writes = 0
+
+    def fills_up(fd: int, data: bytes) -> int:
+        nonlocal writes
+        writes += 1
+        if writes > 2:
+            raise OSError(28, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", fills_up)
+    with big.open("rb", buffering=0) as f, pytest.raises(StorageFull, match="kaon gc"):
+        platform.ingest.ingest(f)
+    monkeypatch.undo()
+    packs = platform.meta.list_packs()
+    assert 0 < len(packs) <= 2  # the packs written before the disk filled up, indexed
+    assert sorted(o.key for o in platform.objects.list("packs/")) == sorted(pack_key(p.id) for p in packs)
