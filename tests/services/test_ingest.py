@@ -11,7 +11,6 @@ import pytest
 from kaon.app import Platform
 from kaon.core import chunking
 from kaon.core.errors import StorageFull
-
 from kaon.core.tree import ChunkRef
 from kaon.services import ingest
 from kaon.services.keys import pack_key
@@ -92,7 +91,9 @@ def test_ingest_spreads_a_file_over_packs(
         done = platform.ingest.ingest(f)
     packs = platform.meta.list_packs()
     assert len(packs) >= 4
-    assert sorted(o.key for o in platform.objects.list("packs/")) == sorted(pack_key(p.id) for p in packs)
+    assert sorted(o.key for o in platform.objects.list("packs/")) == sorted(
+        pack_key(p.id) for p in packs
+    )
     assert b"".join(platform.chunks.read(done.chunks)) == big.read_bytes()
 
 
@@ -118,4 +119,6 @@ def test_a_pack_failing_after_others_stops_the_ingest(
     monkeypatch.undo()
     packs = platform.meta.list_packs()
     assert 0 < len(packs) <= 2  # the packs written before the disk filled up, indexed
-    assert sorted(o.key for o in platform.objects.list("packs/")) == sorted(pack_key(p.id) for p in packs)
+    assert sorted(o.key for o in platform.objects.list("packs/")) == sorted(
+        pack_key(p.id) for p in packs
+    )
