@@ -100,3 +100,67 @@ def test_real_files(cache: StatCache, tmp_path: Path) -> None:
     assert cache.lookup([stat_key(f)]) == {key.path: CHUNKS[:1]}
     f.write_bytes(b"123456")
     assert cache.lookup([stat_key(f)]) == {}
+
+
+T = "http://127.0.0.1:5266|repo|master"
+A = StatKey("/data/a", 1, 1, 1)
+B = StatKey("/data/b", 2, 2, 2)
+
+
+def test_a_target_has_no_base_until_a_put_records_one(cache: StatCache) -> None:
+    assert cache.base(T) == (None, {})
+    cache.record(T, "c1", [("/a", A)])
+    assert cache.base(T) == ("c1", {"/a": A})
+
+
+def test_a_staged_generation_counts_only_once_recorded(cache: StatCache) -> None:
+    cache.record(T, "c1", [("/a", A), ("/b", B)])
+    staged = cache.stage([("/b", A)])
+    assert cache.base(T) == ("c1", {"/a": A, "/b": B})  # the commit is still being made
+    cache.record(T, "c2", staged=staged)
+    assert cache.base(T) == ("c2", {"/b": A})  # replaced: /a is no longer known
+
+
+def test_an_incremental_record_updates_the_rows(cache: StatCache) -> None:
+    cache.record(T, "c1", staged=cache.stage([("/a", A), ("/b", B)]))
+    cache.record(T, "c2", [("/b", A)])
+    assert cache.base(T) == ("c2", {"/a": A, "/b": A})
+
+
+def test_generations_of_dead_puts_and_old_bases_are_deleted(cache: StatCache) -> None:
+    cache.record(T, "c1", staged=cache.stage([("/a", A)]))
+    cache.stage([("/x", B)])  # a put that died before its commit
+    cache.record(T, "c2", staged=cache.stage([("/b", B)]))
+    cache.record("other", "c9", [("/o", A)])
+    cache.stage([])  # the next put cleans up
+    assert cache.base(T) == ("c2", {"/b": B})
+    assert cache.base("other") == ("c9", {"/o": A})
+    rows = cache._db.execute("SELECT remote FROM puts ORDER BY remote").fetchall()
+    assert rows == [("/b",), ("/o",)]
+
+
+def test_an_older_layout_is_dropped(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE puts (target TEXT, remote TEXT, path TEXT, size INTEGER, "
+        "mtime_ns INTEGER, inode INTEGER, PRIMARY KEY (target, remote))"
+    )
+    db.execute("CREATE TABLE bases (target TEXT PRIMARY KEY, commit_id TEXT)")
+    db.execute("INSERT INTO bases VALUES (?, 'c0')", (T,))
+    db.commit()
+    db.close()
+    c = StatCache(path)
+    try:
+        assert c.base(T) == (None, {})
+        c.record(T, "c1", [("/a", A)])
+        assert c.base(T) == ("c1", {"/a": A})
+    finally:
+        c.close()
+    reopened = StatCache(path)  # the new layout is kept
+    try:
+        assert reopened.base(T) == ("c1", {"/a": A})
+    finally:
+        reopened.close()

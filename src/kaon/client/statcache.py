@@ -3,19 +3,23 @@ costs a stat per file instead of a read (git index habits).
 
 It also remembers, per target (server, repo, branch), the commit the last put made and which
 local file state each remote path got: the next put sends only what changed since that commit
-(the server refuses with base_moved if the branch has moved, and the client sends everything)."""
+(the server refuses with base_moved if the branch has moved, and the client sends everything).
+Those rows are kept in generations: a put that replaces them all writes a new generation while
+the server commits, then the target only names it."""
 
 from __future__ import annotations
 
 import sqlite3
 import struct
 import threading
+import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 _REF = struct.Struct(">32sQ")
 _BATCH = 500
+_VERSION = 2  # layout of the puts and bases tables
 
 
 class StatKey(NamedTuple):  # a tuple: 20,000 of them are compared per re-put
@@ -44,13 +48,19 @@ class StatCache:
             "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, "
             "mtime_ns INTEGER, inode INTEGER, chunks BLOB)"
         )
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS puts (target TEXT, remote TEXT, path TEXT, size INTEGER, "
-            "mtime_ns INTEGER, inode INTEGER, PRIMARY KEY (target, remote))"
-        )
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS bases (target TEXT PRIMARY KEY, commit_id TEXT)"
-        )
+        if self._db.execute("PRAGMA user_version").fetchone()[0] != _VERSION:
+            self._db.execute("BEGIN")  # only a cache: older layouts are dropped, not migrated
+            self._db.execute("DROP TABLE IF EXISTS puts")
+            self._db.execute("DROP TABLE IF EXISTS bases")
+            self._db.execute(
+                "CREATE TABLE puts (generation TEXT, remote TEXT, path TEXT, size INTEGER, "
+                "mtime_ns INTEGER, inode INTEGER, PRIMARY KEY (generation, remote))"
+            )
+            self._db.execute(
+                "CREATE TABLE bases (target TEXT PRIMARY KEY, commit_id TEXT, generation TEXT)"
+            )
+            self._db.execute(f"PRAGMA user_version = {_VERSION}")
+            self._db.execute("COMMIT")
         self._lock = threading.Lock()
 
     def lookup(self, keys: Sequence[StatKey]) -> dict[str, list[tuple[str, int]]]:
@@ -85,33 +95,57 @@ class StatCache:
         """The commit the last put to `target` made, and remote path → local file state then."""
         with self._lock:
             row = self._db.execute(
-                "SELECT commit_id FROM bases WHERE target = ?", (target,)
+                "SELECT commit_id, generation FROM bases WHERE target = ?", (target,)
             ).fetchone()
             if row is None:
                 return None, {}
             rows = self._db.execute(
-                "SELECT remote, path, size, mtime_ns, inode FROM puts WHERE target = ?", (target,)
+                "SELECT remote, path, size, mtime_ns, inode FROM puts WHERE generation = ?",
+                (row[1],),
             ).fetchall()
         return row[0], {r[0]: StatKey._make(r[1:]) for r in rows}
+
+    def stage(self, files: Iterable[tuple[str, StatKey]]) -> str:
+        """Write, as a new generation, what each remote path will hold if the commit being
+        made succeeds (while it is made: 20,000 rows cost ~60 ms); `record(..., staged=)`
+        then only names it. Generations no target names any more (replaced, or staged by a
+        put that died) are deleted here, in the background too."""
+        generation = uuid.uuid4().hex
+        rows = [(generation, r, k.path, k.size, k.mtime_ns, k.inode) for r, k in files]
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "DELETE FROM puts WHERE generation NOT IN (SELECT generation FROM bases)"
+            )
+            self._db.executemany("INSERT INTO puts VALUES (?, ?, ?, ?, ?, ?)", rows)
+            self._db.execute("COMMIT")
+        return generation
 
     def record(
         self,
         target: str,
         commit_id: str,
-        files: Iterable[tuple[str, StatKey]],
+        files: Iterable[tuple[str, StatKey]] = (),
         *,
-        replace: bool,
+        staged: str | None = None,
     ) -> None:
         """After a put to `target` made `commit_id`: what each remote path now holds. With
-        `replace` (the put was not relative to the previous base) older rows are forgotten:
-        the branch may have changed them meanwhile."""
-        rows = [(target, r, k.path, k.size, k.mtime_ns, k.inode) for r, k in files]
+        `staged` (the put was not relative to the previous base: the branch may have changed
+        any path meanwhile) that generation replaces the target's rows; else `files` update
+        them (the put sent only what changed)."""
         with self._lock:
             self._db.execute("BEGIN")
-            if replace:
-                self._db.execute("DELETE FROM puts WHERE target = ?", (target,))
-            self._db.executemany("INSERT OR REPLACE INTO puts VALUES (?, ?, ?, ?, ?, ?)", rows)
-            self._db.execute("INSERT OR REPLACE INTO bases VALUES (?, ?)", (target, commit_id))
+            row = self._db.execute(
+                "SELECT generation FROM bases WHERE target = ?", (target,)
+            ).fetchone()
+            generation = staged or (row[0] if row else uuid.uuid4().hex)
+            self._db.executemany(
+                "INSERT OR REPLACE INTO puts VALUES (?, ?, ?, ?, ?, ?)",
+                [(generation, r, k.path, k.size, k.mtime_ns, k.inode) for r, k in files],
+            )
+            self._db.execute(
+                "INSERT OR REPLACE INTO bases VALUES (?, ?, ?)", (target, commit_id, generation)
+            )
             self._db.execute("COMMIT")
 
     def close(self) -> None:

@@ -126,22 +126,22 @@ class Uploader:
                     self._advance(sum(f.key.size for f in same))
                 except BaseMoved:  # someone else committed since: send every file
                     commit = None
+            staged: Future[str] | None = None
             if commit is None:
                 puts += self._scan(same, owners, learned, stored)
+                if self._cache:  # written while the server commits, taken once it has
+                    every = [(f.remote, f.key) for f in files]
+                    staged = self._negotiator.submit(self._cache.stage, every)
                 commit = self._commit(
                     repo, branch, puts, owners, message, started, None, ["/"] if replace else None
                 )
             self._advance(0, final=True)
             for future in stored:
                 future.result()
-            if self._cache:
-                incremental = commit.parent is not None and commit.parent == base
-                self._cache.record(  # incremental: the unchanged rows are already right
-                    target,
-                    commit.id,
-                    [(f.remote, f.key) for f in (rest if incremental else files)],
-                    replace=not incremental,
-                )
+            if self._cache and staged is None:  # relative to base: the others are right
+                self._cache.record(target, commit.id, [(f.remote, f.key) for f in rest])
+            elif self._cache and staged is not None:
+                self._cache.record(target, commit.id, staged=staged.result())
         finally:
             self._negotiator.shutdown(wait=True, cancel_futures=True)
             self._pool.shutdown(wait=True, cancel_futures=True)

@@ -318,10 +318,17 @@ class SqlMetadataStore:
         missing = set(digests)
         with self._engine.connect() as conn:
             for batch in _batches(digests):
-                # through the driver: SQLAlchemy's result rows cost ~2 us each, and a commit of
-                # 20,000 files asks about 20,000 chunks
-                sql = f"SELECT digest FROM chunks WHERE digest IN ({self._marks(len(batch))})"
-                missing.difference_update(d for (d,) in conn.exec_driver_sql(sql, tuple(batch)))
+                # through the driver, and counted first: a commit of 20,000 files asks about
+                # 20,000 chunks that are all there (and a new upload about chunks that are
+                # all missing); fetching 20,000 rows cost ~30 ms, counting them ~5 ms
+                where = f"FROM chunks WHERE digest IN ({self._marks(len(batch))})"
+                args = tuple(batch)
+                found = conn.exec_driver_sql(f"SELECT count(*) {where}", args).scalar_one()
+                if found == len(batch):
+                    missing.difference_update(batch)
+                elif found:
+                    rows = conn.exec_driver_sql(f"SELECT digest {where}", args)
+                    missing.difference_update(d for (d,) in rows)
         return missing
 
     def _marks(self, n: int) -> str:
