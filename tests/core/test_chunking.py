@@ -83,3 +83,30 @@ def test_compress_uses_zstd_for_text() -> None:
 
 def test_compress_empty_is_raw() -> None:
     assert chunking.compress(b"") == (RAW, b"")
+
+
+def _random_chunks(n: int, seed: int = 3) -> list[bytes]:
+    rng = random.Random(seed)
+    return [rng.randbytes(5000) for _ in range(n)]
+
+
+def test_compress_many_keeps_random_chunks_raw() -> None:
+    datas = _random_chunks(100)
+    assert chunking.compress_many(datas) == [(RAW, d) for d in datas]
+
+
+def test_compress_many_compresses_what_compresses_among_others() -> None:
+    datas = _random_chunks(100)
+    text = b"%06d,a,csv,row\n" * 300
+    datas[3] = text % tuple(range(300))  # not a sampled index: found by the full pass
+    datas[8] = text % tuple(range(300, 600))  # a sampled one
+    out = chunking.compress_many(datas)
+    assert [i for i, (codec, _) in enumerate(out) if codec == ZSTD] == [3, 8]
+    assert all(decode_chunk(c, len(d), s) == d for (c, s), d in zip(out, datas, strict=True))
+
+
+def test_compress_many_skips_chunks_when_no_sampled_one_compresses() -> None:
+    datas = _random_chunks(100)
+    datas[5] = b"a" * 5000  # compresses, but no sampled chunk does: stored raw (the trade-off)
+    assert chunking.compress_many(datas)[5] == (RAW, datas[5])
+    assert chunking.compress_many(datas[:10])[5][0] == ZSTD  # too few to sample: all tried

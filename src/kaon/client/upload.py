@@ -254,10 +254,7 @@ class Uploader:
                 return []
             content = read_small(f)
             digest = chunking.hash_chunk(content)
-            batch.add(digest, f.key.size, content, None)
-            if batch.full():
-                self._flush(batch, owners)
-                batch.clear()
+            batch.add(digest, f.key.size, content, None)  # _scan sends it when full
             self._advance(f.key.size)
             return [(digest, f.key.size)]
         if f.key.size >= LOCAL_MIN:

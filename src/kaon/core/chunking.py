@@ -18,6 +18,7 @@ AVG_SIZE = 1024 * 1024
 MAX_SIZE = 4 * 1024 * 1024
 _COMPRESSIBLE = 0.95
 PROBE = 64 * 1024  # bytes sampled to decide whether a big chunk is worth compressing
+SAMPLE_EVERY = 8  # compress_many tries every 8th small chunk first
 _LOCAL = threading.local()  # a compressor per thread and level: contexts are costly to make
 
 
@@ -67,11 +68,23 @@ def compress(data: bytes | memoryview, level: int = 1) -> tuple[int, bytes | mem
 def compress_many(datas: list[bytes], level: int = 1) -> list[tuple[int, bytes]]:
     """`compress` of many small chunks (each at most 2 * PROBE bytes) in ONE call that releases
     the GIL: a call per chunk gave the GIL back and waited for it 20,000 times while other
-    threads ran Python, which stalled a 20,000-file put."""
+    threads ran Python, which stalled a 20,000-file put.
+
+    Every SAMPLE_EVERY-th chunk is tried first: when none of those compresses (a folder of
+    images, audio, archives, random data) the others are stored raw without trying, which
+    saves ~0.1 s of CPU per 20,000 files; otherwise all are tried."""
     if not datas:
         return []
     if any(not d or len(d) > 2 * PROBE for d in datas):
         raise ValueError("compress_many takes non-empty chunks of at most 2 * PROBE bytes")
+    if len(datas) >= 2 * SAMPLE_EVERY:
+        sample = datas[::SAMPLE_EVERY]
+        if all(codec == RAW for codec, _ in _compress_all(sample, level)):
+            return [(RAW, d) for d in datas]
+    return _compress_all(datas, level)
+
+
+def _compress_all(datas: list[bytes], level: int) -> list[tuple[int, bytes]]:
     inputs = cast("list[bytes | bytearray | memoryview]", datas)
     packed = _compressor(level).multi_compress_to_buffer(inputs, threads=0)
     out: list[tuple[int, bytes]] = []
