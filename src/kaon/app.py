@@ -42,6 +42,7 @@ from kaon.services.s3keys import CredentialService
 from kaon.services.s3multipart import MultipartUploads
 from kaon.services.s3objects import ObjectService
 from kaon.services.serving import ServingService
+from kaon.services.staging import StagingArea
 from kaon.services.training import TrainingService
 from kaon.services.trees import TreeStore
 from kaon.services.workspaces import WorkspaceService
@@ -132,6 +133,7 @@ class Platform:
     objects: ObjectStore
     repos: RepoService
     commits: CommitService
+    staging: StagingArea  # puts sent while an upload goes on, committed later
     files: FileService
     chunks: ChunkStore
     drop: PackDrop  # packs left by clients on this machine (no HTTP copy)
@@ -217,6 +219,7 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         objects=objects,
         repos=repos,
         commits=commits,
+        staging=StagingArea(repos, clock),
         files=files,
         chunks=chunks,
         drop=drop,

@@ -153,3 +153,42 @@ def test_empty_repo_commits(api: TestClient) -> None:
     api.put("/v1/repos/r/branches/master", json={})
     assert api.get("/v1/repos/r/commits").json() == []
     error(api.get("/v1/repos/r/commits/master"), 404, "commit_not_found")
+
+
+def test_a_commit_takes_the_puts_of_its_staging(api: TestClient, make_pack) -> None:  # type: ignore[no-untyped-def]
+    api.post("/v1/repos", json={"name": "r"})
+    body, (a, b) = make_pack([b"aaa", b"bb"])
+    assert api.post("/v1/packs", content=body).status_code == 201
+    r = api.post("/v1/repos/r/stagings", json={"branch": "master"})
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    r = api.post(f"/v1/repos/r/stagings/{sid}", json={"puts": [_row("/a", a)]})
+    assert r.json() == {"files": 1}
+    assert api.get("/v1/repos/r/branches").json() == []  # staged: nothing visible
+    r = api.post(
+        "/v1/repos/r/commits", json={"branch": "master", "puts": [_row("/b", b)], "staged": sid}
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["count"] == 2
+    files = api.get("/v1/repos/r/files", params={"ref": "master", "path": "/"}).json()
+    assert sorted(f["path"] for f in files) == ["/a", "/b"]
+    # the staging went with its commit
+    error(api.post("/v1/repos/r/commits", json={"staged": sid}), 404, "staging_not_found")
+    error(api.post(f"/v1/repos/r/stagings/{sid}", json={"puts": []}), 404, "staging_not_found")
+
+
+def test_bad_stagings_are_refused(api: TestClient) -> None:
+    api.post("/v1/repos", json={"name": "r"})
+    error(api.post("/v1/repos/nope/stagings", json={}), 404, "repo_not_found")
+    sid = api.post("/v1/repos/r/stagings", json={}).json()["id"]
+    d = hash_chunk(b"x")
+    bad = {"puts": [{"path": "/x", "size": 2, "chunks": [[d, 1]]}]}
+    error(api.post(f"/v1/repos/r/stagings/{sid}", json=bad), 400, "invalid_input")
+    error(api.post(f"/v1/repos/r/stagings/{sid}", content=b"{"), 400, "invalid_input")
+    error(
+        api.post("/v1/repos/r/commits", json={"branch": "dev", "staged": sid}), 400, "invalid_input"
+    )
+
+
+def _row(path: str, ref) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    return {"path": path, "size": ref.size, "chunks": [[ref.digest, ref.size]]}

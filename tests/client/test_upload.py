@@ -7,15 +7,17 @@ import random
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from kaon.client import Client
+from kaon.client import Client, stager, upload
 from kaon.client.download import get_dir, get_file
 from kaon.client.statcache import StatCache
 from kaon.client.upload import LOCAL_MIN, Uploader, plan
 from kaon.core import chunking
 from kaon.core.errors import InvalidInput
+from kaon.services import staging as staging_module
 
 
 def tree_of(root: Path) -> dict[str, bytes]:
@@ -263,3 +265,55 @@ def test_big_files_are_chunked_by_a_local_server_as_the_client_would(  # type: i
     out = tmp_path / "back.bin"
     get_file(client, repo, "master", "/b.bin", out)
     assert out.read_bytes() == big.read_bytes()
+
+
+class _Recording(Client):
+    """A real client that notes what it staged and how many rows each commit carried; with
+    `evict`, another user opens stagings enough to push this put's out before it commits."""
+
+    evict = False
+
+    def __init__(self, url: str, token: str) -> None:
+        super().__init__(url, token)
+        self.staged: list[int] = []
+        self.carried: list[tuple[int, bool]] = []
+
+    def stage(self, repo: str, staging: str, puts: list[dict[str, Any]]) -> int:
+        self.staged.append(len(puts))
+        return super().stage(repo, staging, puts)
+
+    def commit(self, repo: str, branch: str, puts: list[dict[str, Any]], *a: Any, **kw: Any):  # type: ignore[no-untyped-def]
+        self.carried.append((len(puts), kw.get("staged") is not None))
+        if self.evict and kw.get("staged"):
+            self.evict = False
+            for _ in range(staging_module.OPEN):
+                self.open_staging(repo, branch)
+        return super().commit(repo, branch, puts, *a, **kw)
+
+
+@pytest.mark.parametrize("evicted", [False, True], ids=["staged", "staging-lost"])
+def test_a_big_folder_s_rows_are_staged_while_it_uploads(  # type: ignore[no-untyped-def]
+    live_server, repo: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, evicted: bool
+) -> None:
+    monkeypatch.setattr(stager, "STAGE_ROWS", 20)
+    monkeypatch.setattr(upload, "BATCH_CHUNKS", 25)  # batches end often: rows staged between
+    root = tmp_path / "many"
+    rng = random.Random(uuid.uuid4().int)
+    for i in range(120):
+        (root / f"d{i // 50}").mkdir(parents=True, exist_ok=True)
+        (root / f"d{i // 50}" / f"f{i:03d}.bin").write_bytes(rng.randbytes(100 + i))
+    client = _Recording(live_server.url, live_server.token)
+    client.evict = evicted
+    try:
+        commit, stats = Uploader(client, None).put(repo, "master", plan(root, "/many", True))
+        back = tmp_path / "back"
+        get_dir(client, repo, "master", "/many", back)
+    finally:
+        client.close()
+    assert tree_of(back) == tree_of(root)
+    assert (commit.count, stats.files) == (120, 120)
+    assert sum(client.staged) >= 100  # most rows went before the commit
+    if evicted:  # the server lost the staging: the commit was made again with every row
+        assert client.carried[-2:] == [(120 - sum(client.staged), True), (120, False)]
+    else:
+        assert client.carried == [(120 - sum(client.staged), True)]

@@ -59,6 +59,27 @@ class CommitHeader(BaseModel):
     base: str | None = Field(
         None, description="commit the puts are relative to; 409 base_moved if the head moved"
     )
+    staged: str | None = Field(
+        None, description="a staging of this repo and branch whose puts the commit includes"
+    )
+
+
+class StagingIn(BaseModel):
+    branch: str = "master"
+
+
+class StagingOut(BaseModel):
+    id: str
+
+
+class StagedOut(BaseModel):
+    files: int  # files staged so far
+
+
+class StagedIn(BaseModel):
+    """The documented body of POST /v1/repos/{repo}/stagings/{id} (parsed by the service)."""
+
+    puts: list[PutIn] = []
 
 
 class CommitIn(CommitHeader):

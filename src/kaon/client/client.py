@@ -112,9 +112,11 @@ class Client:
         message: str = "",
         started: float | None = None,
         base: str | None = None,
+        staged: str | None = None,
     ) -> CommitInfo:
         """Low level: record puts ({path, size, chunks}) and deletes as one commit; with
-        `base`, only what changed since that commit (BaseMoved if the branch moved)."""
+        `base`, only what changed since that commit (BaseMoved if the branch moved); with
+        `staged`, the puts of that staging too (NotFound once it is gone)."""
         body = {
             "branch": branch,
             "message": message,
@@ -122,10 +124,21 @@ class Client:
             "deletes": deletes or [],
             "started": started,
             "base": base,
+            "staged": staged,
         }
         return from_json(
             CommitInfo, self._json("POST", f"/v1/repos/{repo}/commits", json_body=body)
         )
+
+    def open_staging(self, repo: str, branch: str) -> str:
+        """Low level: a staging for puts of a coming commit to `repo`@`branch`; its id."""
+        doc = self._json("POST", f"/v1/repos/{repo}/stagings", json_body={"branch": branch})
+        return str(doc["id"])
+
+    def stage(self, repo: str, staging: str, puts: list[dict[str, Any]]) -> int:
+        """Low level: stage puts ({path, size, chunks}); the number of files staged so far."""
+        doc = self._json("POST", f"/v1/repos/{repo}/stagings/{staging}", json_body={"puts": puts})
+        return int(doc["files"])
 
     # files -------------------------------------------------------------------------------
     def list_files(

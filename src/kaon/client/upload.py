@@ -28,9 +28,10 @@ from kaon.client.localfiles import LocalFile, changed, plan, read_small, unreada
 from kaon.client.models import CommitInfo, TransferStats
 from kaon.client.packer import Source
 from kaon.client.sender import PackSender
+from kaon.client.stager import Stager
 from kaon.client.statcache import StatCache, StatKey
 from kaon.core import chunking
-from kaon.core.errors import BaseMoved, InvalidInput, MissingChunks
+from kaon.core.errors import BaseMoved, InvalidInput, MissingChunks, StagingNotFound
 
 __all__ = ["LocalFile", "Uploader", "plan"]
 
@@ -117,32 +118,45 @@ class Uploader:
         owners: dict[str, LocalFile] = {}
         learned: list[tuple[StatKey, list[tuple[str, int]]]] = []
         stored: list[Future[None]] = []
+        puts: list[dict[str, Any]] = []  # the commit's rows, staged while they come
+        stager = Stager(self._client, repo, branch)
         try:
-            puts = self._scan(rest, owners, learned, stored)
+            self._scan(rest, owners, learned, stored, puts, stager)
             commit = None
             if base is not None:
                 try:
-                    commit = self._commit(repo, branch, puts, owners, message, started, base)
+                    commit = self._commit(
+                        repo, branch, puts, stager, owners, message, started, base
+                    )
                     self._advance(sum(f.key.size for f in same))
                 except BaseMoved:  # someone else committed since: send every file
                     commit = None
-            staged: Future[str] | None = None
+            generation: Future[str] | None = None  # the stat cache's rows, written meanwhile
             if commit is None:
-                puts += self._scan(same, owners, learned, stored)
+                self._scan(same, owners, learned, stored, puts, stager)
                 if self._cache:  # written while the server commits, taken once it has
                     every = [(f.remote, f.key) for f in files]
-                    staged = self._negotiator.submit(self._cache.stage, every)
+                    generation = self._negotiator.submit(self._cache.stage, every)
                 commit = self._commit(
-                    repo, branch, puts, owners, message, started, None, ["/"] if replace else None
+                    repo,
+                    branch,
+                    puts,
+                    stager,
+                    owners,
+                    message,
+                    started,
+                    None,
+                    ["/"] if replace else None,
                 )
             self._advance(0, final=True)
             for future in stored:
                 future.result()
-            if self._cache and staged is None:  # relative to base: the others are right
+            if self._cache and generation is None:  # relative to base: the others are right
                 self._cache.record(target, commit.id, [(f.remote, f.key) for f in rest])
-            elif self._cache and staged is not None:
-                self._cache.record(target, commit.id, staged=staged.result())
+            elif self._cache and generation is not None:
+                self._cache.record(target, commit.id, staged=generation.result())
         finally:
+            stager.close()
             self._negotiator.shutdown(wait=True, cancel_futures=True)
             self._pool.shutdown(wait=True, cancel_futures=True)
         stats = TransferStats(
@@ -164,13 +178,15 @@ class Uploader:
         owners: dict[str, LocalFile],
         learned: list[tuple[StatKey, list[tuple[str, int]]]],
         stored: list[Future[None]],
-    ) -> list[dict[str, Any]]:
-        """The commit rows of `files`: chunk lists from the stat cache, else read (sending
-        what the server lacks); what was read is cached in the background."""
+        rows: list[dict[str, Any]],
+        stager: Stager,
+    ) -> None:
+        """Append the commit rows of `files` to `rows` (staged as they come): chunk lists from
+        the stat cache, else read (sending what the server lacks); what was read is cached in
+        the background."""
         if not files:
-            return []
+            return
         hits = self._cache.lookup([f.key for f in files]) if self._cache else {}
-        rows: list[dict[str, Any]] = []
         new: list[tuple[StatKey, list[tuple[str, int]]]] = []
         batch = _Batch()
         for f in files:
@@ -187,19 +203,21 @@ class Uploader:
             if batch.full():
                 self._flush(batch, owners)
                 batch = _Batch()
+                stager.offer(rows)
         self._flush(batch, owners)
+        stager.offer(rows)
         self._advance(0, final=True)
         self._drain()
         learned += new
         if self._cache and new:  # cached while the server commits (20,000 rows: ~50 ms)
             stored.append(self._negotiator.submit(self._cache.store, new))
-        return rows
 
     def _commit(
         self,
         repo: str,
         branch: str,
         puts: list[dict[str, Any]],
+        stager: Stager,
         owners: dict[str, LocalFile],
         message: str,
         started: float,
@@ -208,9 +226,23 @@ class Uploader:
     ) -> CommitInfo:
         for attempt in range(3):
             try:
-                return self._client.commit(
-                    repo, branch, puts, deletes, message=message, started=started, base=base
-                )
+                staged, carried = stager.split(puts)
+                try:
+                    return self._client.commit(
+                        repo,
+                        branch,
+                        carried,
+                        deletes,
+                        message=message,
+                        started=started,
+                        base=base,
+                        staged=staged,
+                    )
+                except StagingNotFound:  # expired, or the server restarted: every row
+                    stager.lost()
+                    return self._client.commit(
+                        repo, branch, puts, deletes, message=message, started=started, base=base
+                    )
             except MissingChunks as exc:  # unknown to this server, or reclaimed by gc: send
                 if attempt == 2:
                     raise

@@ -82,6 +82,12 @@ class ModelNotFound(NotFound):
     code = "model_not_found"
 
 
+class StagingNotFound(NotFound):
+    """A staging of puts (kaon.services.staging) that expired, or a restart lost."""
+
+    code = "staging_not_found"
+
+
 class UploadNotFound(NotFound):
     """An S3 multipart upload id that is unknown, completed or aborted."""
 

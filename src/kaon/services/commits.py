@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from kaon.core import paths
@@ -60,21 +60,20 @@ class CommitService:
         author: str = "",
         started: float | None = None,
         base: str | None = None,
+        staged: Mapping[str, FileContent] | None = None,
     ) -> Commit:
         """Apply `deletes` then `puts` on top of the branch head as ONE new commit.
 
         With `base` (a commit id), the puts are only what changed since `base`: the commit is
         refused with BaseMoved unless the branch head is still `base`, and may then be empty
         (a re-put of unchanged files records a new commit with the same tree, as pachctl does).
+        `staged` holds puts checked already (kaon.services.staging); `puts` win over them.
         """
         r = self._repos.get_repo(repo).name
         b = branch_name(branch)
         begun = self._clock() if started is None else started
-        put_map: dict[str, FileContent] = {}
-        for put in puts:  # digests are typed: checked where they came in (parse_puts)
-            if put.size != sum(c.size for c in put.chunks) or put.size < 0:
-                raise InvalidInput(f"{put.path}: size {put.size} does not match its chunks")
-            put_map[paths.normalize(put.path)] = FileContent(put.size, put.chunks)
+        put_map = dict(staged) if staged else {}
+        put_map.update(content_map(puts))
         delete_list = [paths.normalize(p) for p in deletes]
         if not put_map and not delete_list and base is None:
             raise InvalidInput("nothing to commit: no file to put or delete")
@@ -155,6 +154,16 @@ class CommitService:
                 f"{len(missing)} chunk(s) are not in the store: upload them first",
                 missing=sorted(missing),
             )
+
+
+def content_map(puts: Iterable[Put]) -> dict[str, FileContent]:
+    """Normalised path -> content of `puts`, each size checked against its chunks."""
+    out: dict[str, FileContent] = {}
+    for put in puts:  # digests are typed: checked where they came in (parse_puts)
+        if put.size != sum(c.size for c in put.chunks) or put.size < 0:
+            raise InvalidInput(f"{put.path}: size {put.size} does not match its chunks")
+        out[paths.normalize(put.path)] = FileContent(put.size, put.chunks)
+    return out
 
 
 def parse_puts(rows: object) -> list[Put]:

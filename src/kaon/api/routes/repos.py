@@ -17,6 +17,10 @@ from kaon.api.schemas import (
     CommitOut,
     RepoCreate,
     RepoOut,
+    StagedIn,
+    StagedOut,
+    StagingIn,
+    StagingOut,
 )
 from kaon.app import Platform
 from kaon.core.address import parse_ref
@@ -118,6 +122,7 @@ async def create_commit(repo: str, request: Request, p: Platform = Depends(platf
         body = CommitHeader.model_validate({k: v for k, v in doc.items() if k != "puts"})
     except ValueError as exc:  # bad JSON, or a pydantic ValidationError
         raise InvalidInput(f"invalid commit request: {_first_line(exc)}") from None
+    staged = p.staging.puts(body.staged, repo, body.branch) if body.staged else None
     commit = await run_in_threadpool(
         p.commits.commit,
         repo,
@@ -128,8 +133,43 @@ async def create_commit(repo: str, request: Request, p: Platform = Depends(platf
         author=body.author,
         started=body.started,
         base=body.base,
+        staged=staged,
     )
+    if body.staged:
+        p.staging.close(body.staged)
     return commit_out(commit)
+
+
+@router.post("/{repo}/stagings", response_model=StagingOut, status_code=201)
+def open_staging(repo: str, body: StagingIn, p: Platform = Depends(platform)) -> StagingOut:
+    """A staging: files of a coming commit, sent while the upload goes on (see the commit's
+    `staged`). Kept in the server's memory for an hour without use, lost at a restart."""
+    return StagingOut(id=p.staging.open(repo, body.branch))
+
+
+@router.post(
+    "/{repo}/stagings/{staging}",
+    response_model=StagedOut,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": StagedIn.model_json_schema()}},
+        }
+    },
+)
+async def stage_files(
+    repo: str, staging: str, request: Request, p: Platform = Depends(platform)
+) -> StagedOut:
+    """Stage puts (rows as in a commit) for the commit that will name this staging."""
+    try:
+        doc = json.loads(await request.body())
+    except ValueError as exc:
+        raise InvalidInput(f"invalid staging request: {_first_line(exc)}") from None
+    if not isinstance(doc, dict):
+        raise InvalidInput("invalid staging request: expected a JSON object")
+    rows = doc.get("puts", [])
+    staged = await run_in_threadpool(lambda: p.staging.add(staging, repo, parse_puts(rows)))
+    return StagedOut(files=staged)
 
 
 def _first_line(exc: Exception) -> str:
