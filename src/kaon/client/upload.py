@@ -232,27 +232,23 @@ class Uploader:
         base: str | None,
         deletes: list[str] | None = None,
     ) -> CommitInfo:
-        for attempt in range(3):
+        for attempt in range(4):
+            staged, carried = stager.split(puts)
             try:
-                staged, carried = stager.split(puts)
-                try:
-                    return self._client.commit(
-                        repo,
-                        branch,
-                        carried,
-                        deletes,
-                        message=message,
-                        started=started,
-                        base=base,
-                        staged=staged,
-                    )
-                except StagingNotFound:  # expired, or the server restarted: every row
-                    stager.lost()
-                    return self._client.commit(
-                        repo, branch, puts, deletes, message=message, started=started, base=base
-                    )
+                return self._client.commit(
+                    repo,
+                    branch,
+                    carried,
+                    deletes,
+                    message=message,
+                    started=started,
+                    base=base,
+                    staged=staged,
+                )
+            except StagingNotFound:  # expired, or the server restarted: every row, again
+                stager.lost()
             except MissingChunks as exc:  # unknown to this server, or reclaimed by gc: send
-                if attempt == 2:
+                if attempt >= 2:
                     raise
                 batch = _Batch()
                 for d in exc.details.get("missing", []):
