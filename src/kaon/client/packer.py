@@ -19,6 +19,7 @@ from kaon.core.pack import HEADER, MAGIC, RAW
 BUFFER_STEP = 4 * 1024 * 1024  # pack buffers grow in steps of this
 WRITE_STEP = 4 * 1024 * 1024  # small frames are gathered up to this before a write
 _COPY = getattr(os, "copy_file_range", None)  # Linux
+_IOV_MAX = 1024  # buffers one writev takes (Linux's IOV_MAX)
 Source = bytes | tuple[str, int, int]  # a chunk's bytes, or (file, offset, length)
 
 
@@ -100,7 +101,7 @@ class PackBuilder:
                             os.pread(src, chunking.PROBE, offset)
                         ):
                             header = HEADER.pack(bytes.fromhex(d), RAW, length, length)
-                            _write_all(fd, b"".join([*pending, header]))
+                            _write_pieces(fd, [*pending, header])
                             pending, waiting = [], 0
                             _copy_range(src, fd, offset, length, path)
                             total += HEADER.size + length
@@ -118,10 +119,10 @@ class PackBuilder:
                 total += HEADER.size + len(stored)
                 raw_total += n
                 if waiting >= WRITE_STEP:
-                    _write_all(fd, b"".join(pending))
+                    _write_pieces(fd, pending)
                     pending, waiting = [], 0
             if pending:
-                _write_all(fd, b"".join(pending))
+                _write_pieces(fd, pending)
         finally:
             for handle in handles.values():
                 os.close(handle)
@@ -137,6 +138,20 @@ def _compress_small(frames: list[tuple[str, Source]]) -> dict[int, tuple[int, by
     ]
     done = chunking.compress_many([cast(bytes, frames[i][1]) for i in at])
     return dict(zip(at, done, strict=True))
+
+
+def _write_pieces(fd: int, pieces: list[bytes | memoryview]) -> None:
+    """Write `pieces` one after the other with gathering writes: joining them first cost a
+    fresh 4 MiB allocation per write (~0.2 s of page faults per 100 MB on this kind of VM)."""
+    views = [memoryview(p).cast("B") for p in pieces if len(p)]
+    at = 0
+    while at < len(views):
+        n = os.writev(fd, views[at : at + _IOV_MAX])
+        while at < len(views) and n >= len(views[at]):
+            n -= len(views[at])
+            at += 1
+        if n:
+            views[at] = views[at][n:]
 
 
 def _write_all(fd: int, data: bytes) -> None:
