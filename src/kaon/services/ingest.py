@@ -62,7 +62,8 @@ class FileIngest:
         thread = threading.Thread(target=writer.run, name="kaon-ingest", daemon=True)
         thread.start()
         consumed = 0
-        carry = b""
+        spare = _take_carry()  # a fresh bytes object per block cost page faults each time
+        carry = memoryview(spare)[:0]
         try:
             while True:
                 block = writer.free_block()
@@ -78,7 +79,9 @@ class FileIngest:
                     n += got
                 lengths = chunking.cut_lengths(view[:n]) if n else []
                 if not eof and lengths:  # the last one may go on in the next block
-                    carry = bytes(view[n - lengths.pop() : n])
+                    tail = lengths.pop()
+                    carry = memoryview(spare)[:tail]
+                    carry[:] = view[n - tail : n]
                 if limit is not None:
                     lengths, stop = _up_to(lengths, limit - consumed)
                     eof = eof or stop
@@ -90,6 +93,8 @@ class FileIngest:
             writer.put_done()
             thread.join()
             writer.release_blocks()
+            carry.release()
+            _give_carry(spare)
         writer.raise_failure()
         return Ingested(writer.refs, consumed, writer.new_chunks, writer.new_bytes)
 
@@ -114,6 +119,23 @@ def _digests(view: memoryview, lengths: list[int]) -> list[Digest]:
         digests.append(chunking.hash_chunk(view[offset : offset + n]))
         offset += n
     return digests
+
+
+_SPARE_CARRIES: list[mmap.mmap] = []
+
+
+def _take_carry() -> mmap.mmap:
+    """A buffer for a block's unfinished last chunk (at most chunking.MAX_SIZE bytes)."""
+    with _BLOCKS_LOCK:
+        if _SPARE_CARRIES:
+            return _SPARE_CARRIES.pop()
+    return huge_buffer(chunking.MAX_SIZE)
+
+
+def _give_carry(buffer: mmap.mmap) -> None:
+    with _BLOCKS_LOCK:
+        if len(_SPARE_CARRIES) < 2:
+            _SPARE_CARRIES.append(buffer)
 
 
 def _up_to(lengths: list[int], budget: int) -> tuple[list[int], bool]:
