@@ -127,16 +127,23 @@ def test_an_incremental_record_updates_the_rows(cache: StatCache) -> None:
     assert cache.base(T) == ("c2", {"/a": A, "/b": A})
 
 
+def test_a_generation_written_by_another_python_reads_as_empty(cache: StatCache) -> None:
+    cache.record(T, "c1", [("/a", A)])
+    cache._db.execute("UPDATE generations SET files = ?", (b"not marshal",))
+    assert cache.base(T) == ("c1", {})  # only a cache: every file is looked up again
+
+
 def test_generations_of_dead_puts_and_old_bases_are_deleted(cache: StatCache) -> None:
     cache.record(T, "c1", staged=cache.stage([("/a", A)]))
     cache.stage([("/x", B)])  # a put that died before its commit
     cache.record(T, "c2", staged=cache.stage([("/b", B)]))
     cache.record("other", "c9", [("/o", A)])
-    cache.stage([])  # the next put cleans up
+    fresh = cache.stage([])  # the next put cleans up
     assert cache.base(T) == ("c2", {"/b": B})
     assert cache.base("other") == ("c9", {"/o": A})
-    rows = cache._db.execute("SELECT remote FROM puts ORDER BY remote").fetchall()
-    assert rows == [("/b",), ("/o",)]
+    kept = {g for (g,) in cache._db.execute("SELECT id FROM generations")}
+    named = {g for (g,) in cache._db.execute("SELECT generation FROM bases")}
+    assert kept == named | {fresh}  # the targets' own, and the one just staged
 
 
 def test_an_older_layout_is_dropped(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from kaon.core.errors import InvalidInput
 
 _VANISHED = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)  # Path.is_file() -> False
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_S_IFMT, _S_IFREG = stat.S_IFMT(0o177777), stat.S_IFREG
 
 
 class LocalFile(NamedTuple):  # a tuple: a folder put makes 20,000 of them
@@ -65,6 +66,7 @@ def _walk(local: Path, base: str) -> list[LocalFile]:
                 is_dir = False
             (dirs if is_dir else files).append(entry)
         files.sort(key=lambda e: e.name)
+        remote = base + rel
         for entry in files:
             try:
                 st = entry.stat()  # follows symlinks, as Path.stat() did
@@ -72,10 +74,10 @@ def _walk(local: Path, base: str) -> list[LocalFile]:
                 if exc.errno in _VANISHED:
                     continue
                 raise
-            if stat.S_ISREG(st.st_mode):
-                name = rel + entry.name
-                key = StatKey(prefix + name, st.st_size, st.st_mtime_ns, st.st_ino)
-                out.append(LocalFile(prefix + name, base + name, key))
+            if st.st_mode & _S_IFMT == _S_IFREG:  # stat.S_ISREG, without a call per file
+                path = entry.path  # prefix + rel + name, joined by scandir already
+                key = StatKey(path, st.st_size, st.st_mtime_ns, st.st_ino)
+                out.append(LocalFile(path, remote + entry.name, key))
         dirs.sort(key=lambda e: e.name, reverse=True)
         stack.extend(rel + e.name + "/" for e in dirs if not e.is_symlink())
     return out

@@ -4,11 +4,12 @@ costs a stat per file instead of a read (git index habits).
 It also remembers, per target (server, repo, branch), the commit the last put made and which
 local file state each remote path got: the next put sends only what changed since that commit
 (the server refuses with base_moved if the branch has moved, and the client sends everything).
-Those rows are kept in generations: a put that replaces them all writes a new generation while
-the server commits, then the target only names it."""
+Those states are kept in generations (one blob each): a put that replaces them all writes a
+new generation while the server commits, then the target only names it."""
 
 from __future__ import annotations
 
+import marshal
 import sqlite3
 import struct
 import threading
@@ -19,7 +20,7 @@ from typing import NamedTuple
 
 _REF = struct.Struct(">32sQ")
 _BATCH = 500
-_VERSION = 2  # layout of the puts and bases tables
+_VERSION = 3  # layout of the generations and bases tables
 
 
 class StatKey(NamedTuple):  # a tuple: 20,000 of them are compared per re-put
@@ -52,10 +53,8 @@ class StatCache:
             self._db.execute("BEGIN")  # only a cache: older layouts are dropped, not migrated
             self._db.execute("DROP TABLE IF EXISTS puts")
             self._db.execute("DROP TABLE IF EXISTS bases")
-            self._db.execute(
-                "CREATE TABLE puts (generation TEXT, remote TEXT, path TEXT, size INTEGER, "
-                "mtime_ns INTEGER, inode INTEGER, PRIMARY KEY (generation, remote))"
-            )
+            self._db.execute("DROP TABLE IF EXISTS generations")
+            self._db.execute("CREATE TABLE generations (id TEXT PRIMARY KEY, files BLOB)")
             self._db.execute(
                 "CREATE TABLE bases (target TEXT PRIMARY KEY, commit_id TEXT, generation TEXT)"
             )
@@ -91,33 +90,32 @@ class StatCache:
             self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", rows)
             self._db.execute("COMMIT")
 
-    def base(self, target: str) -> tuple[str | None, dict[str, StatKey]]:
-        """The commit the last put to `target` made, and remote path → local file state then."""
+    def base(self, target: str) -> tuple[str | None, dict[str, tuple[str, int, int, int]]]:
+        """The commit the last put to `target` made, and remote path → local file state then
+        (plain tuples: equal to the StatKey of an unchanged file)."""
         with self._lock:
             row = self._db.execute(
-                "SELECT commit_id, generation FROM bases WHERE target = ?", (target,)
+                "SELECT b.commit_id, g.files FROM bases b JOIN generations g "
+                "ON g.id = b.generation WHERE b.target = ?",
+                (target,),
             ).fetchone()
-            if row is None:
-                return None, {}
-            rows = self._db.execute(
-                "SELECT remote, path, size, mtime_ns, inode FROM puts WHERE generation = ?",
-                (row[1],),
-            ).fetchall()
-        return row[0], {r[0]: StatKey._make(r[1:]) for r in rows}
+        if row is None:
+            return None, {}
+        return row[0], _load(row[1])
 
     def stage(self, files: Iterable[tuple[str, StatKey]]) -> str:
         """Write, as a new generation, what each remote path will hold if the commit being
-        made succeeds (while it is made: 20,000 rows cost ~60 ms); `record(..., staged=)`
-        then only names it. Generations no target names any more (replaced, or staged by a
-        put that died) are deleted here, in the background too."""
+        made succeeds (while it is made); `record(..., staged=)` then only names it.
+        Generations no target names any more (replaced, or staged by a put that died) are
+        deleted here, in the background too."""
         generation = uuid.uuid4().hex
-        rows = [(generation, r, k.path, k.size, k.mtime_ns, k.inode) for r, k in files]
+        blob = marshal.dumps({remote: _plain(key) for remote, key in files})
         with self._lock:
             self._db.execute("BEGIN")
             self._db.execute(
-                "DELETE FROM puts WHERE generation NOT IN (SELECT generation FROM bases)"
+                "DELETE FROM generations WHERE id NOT IN (SELECT generation FROM bases)"
             )
-            self._db.executemany("INSERT INTO puts VALUES (?, ?, ?, ?, ?, ?)", rows)
+            self._db.execute("INSERT INTO generations VALUES (?, ?)", (generation, blob))
             self._db.execute("COMMIT")
         return generation
 
@@ -131,18 +129,26 @@ class StatCache:
     ) -> None:
         """After a put to `target` made `commit_id`: what each remote path now holds. With
         `staged` (the put was not relative to the previous base: the branch may have changed
-        any path meanwhile) that generation replaces the target's rows; else `files` update
-        them (the put sent only what changed)."""
+        any path meanwhile) that generation replaces the target's; else `files` update it
+        (the put sent only what changed)."""
+        changed = {remote: _plain(key) for remote, key in files}
         with self._lock:
             self._db.execute("BEGIN")
-            row = self._db.execute(
-                "SELECT generation FROM bases WHERE target = ?", (target,)
-            ).fetchone()
-            generation = staged or (row[0] if row else uuid.uuid4().hex)
-            self._db.executemany(
-                "INSERT OR REPLACE INTO puts VALUES (?, ?, ?, ?, ?, ?)",
-                [(generation, r, k.path, k.size, k.mtime_ns, k.inode) for r, k in files],
-            )
+            generation = staged
+            if generation is None:
+                row = self._db.execute(
+                    "SELECT g.id, g.files FROM bases b JOIN generations g "
+                    "ON g.id = b.generation WHERE b.target = ?",
+                    (target,),
+                ).fetchone()
+                generation = row[0] if row else uuid.uuid4().hex
+                if changed or row is None:  # an unchanged re-put only moves the base
+                    known = _load(row[1]) if row else {}
+                    known.update(changed)
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO generations VALUES (?, ?)",
+                        (generation, marshal.dumps(known)),
+                    )
             self._db.execute(
                 "INSERT OR REPLACE INTO bases VALUES (?, ?, ?)", (target, commit_id, generation)
             )
@@ -151,3 +157,17 @@ class StatCache:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _plain(key: StatKey) -> tuple[str, int, int, int]:
+    return (key.path, key.size, key.mtime_ns, key.inode)  # marshal takes plain tuples only
+
+
+def _load(blob: bytes) -> dict[str, tuple[str, int, int, int]]:
+    """A generation: remote path -> (path, size, mtime_ns, inode), marshalled as one blob
+    (20,000 files in ~5 ms, where a row each cost ~60 ms to write and ~25 ms to read)."""
+    try:
+        rows: dict[str, tuple[str, int, int, int]] = marshal.loads(blob)
+    except (EOFError, ValueError, TypeError):  # another Python's format: only a cache
+        return {}
+    return rows
