@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Iterator
 from typing import Any, BinaryIO, cast
 
 import blake3
-import zstandard
 
+from kaon.core import zstd
 from kaon.core.ids import Digest
 from kaon.core.pack import RAW, ZSTD
 
@@ -19,7 +18,6 @@ MAX_SIZE = 4 * 1024 * 1024
 _COMPRESSIBLE = 0.95
 PROBE = 64 * 1024  # bytes sampled to decide whether a big chunk is worth compressing
 SAMPLE_EVERY = 8  # compress_many tries every 8th small chunk first
-_LOCAL = threading.local()  # a compressor per thread and level: contexts are costly to make
 
 
 def cut(stream: BinaryIO) -> Iterator[memoryview]:
@@ -56,7 +54,7 @@ def compress(data: bytes | memoryview, level: int = 1) -> tuple[int, bytes | mem
     """(codec, stored bytes): zstd when it saves at least 5%, raw otherwise. Random-looking
     chunks (already compressed data: npz, jpeg, parquet) are detected on a 64 KiB sample
     instead of being compressed whole for nothing."""
-    compressor = _compressor(level)
+    compressor = zstd.compressor(level)
     if len(data) > 2 * PROBE and incompressible(memoryview(data)[:PROBE], level):
         return RAW, data
     packed = compressor.compress(data)
@@ -86,7 +84,7 @@ def compress_many(datas: list[bytes], level: int = 1) -> list[tuple[int, bytes]]
 
 def _compress_all(datas: list[bytes], level: int) -> list[tuple[int, bytes]]:
     inputs = cast("list[bytes | bytearray | memoryview]", datas)
-    packed = _compressor(level).multi_compress_to_buffer(inputs, threads=0)
+    packed = zstd.compressor(level).multi_compress_to_buffer(inputs, threads=0)
     out: list[tuple[int, bytes]] = []
     for i, data in enumerate(datas):
         segment = packed[i]
@@ -100,14 +98,4 @@ def _compress_all(datas: list[bytes], level: int) -> list[tuple[int, bytes]]:
 def incompressible(sample: bytes | memoryview, level: int = 1) -> bool:
     """Whether a chunk whose first PROBE bytes are `sample` is stored raw without trying the
     rest (the test `compress` applies to chunks longer than 2 * PROBE)."""
-    return len(_compressor(level).compress(sample)) >= len(sample) * _COMPRESSIBLE
-
-
-def _compressor(level: int) -> zstandard.ZstdCompressor:
-    compressors: dict[int, zstandard.ZstdCompressor] | None = getattr(_LOCAL, "zstd", None)
-    if compressors is None:
-        compressors = _LOCAL.zstd = {}
-    compressor = compressors.get(level)
-    if compressor is None:
-        compressor = compressors[level] = zstandard.ZstdCompressor(level=level)
-    return compressor
+    return len(zstd.compressor(level).compress(sample)) >= len(sample) * _COMPRESSIBLE

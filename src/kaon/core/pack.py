@@ -16,6 +16,7 @@ from typing import NamedTuple
 import blake3
 import zstandard
 
+from kaon.core import zstd
 from kaon.core.errors import CorruptObject, InvalidInput
 from kaon.core.ids import Digest
 
@@ -69,7 +70,7 @@ def decode_chunk(codec: int, raw_len: int, stored: bytes | memoryview) -> bytes:
             raise CorruptObject(
                 f"compressed chunk declares {declared} bytes where {raw_len} were expected"
             )
-        return bytes(zstandard.ZstdDecompressor().decompress(stored, max_output_size=raw_len))
+        return bytes(zstd.decompressor().decompress(stored, max_output_size=raw_len))
     except zstandard.ZstdError as exc:
         raise CorruptObject(f"compressed chunk cannot be decoded: {exc}") from exc
 

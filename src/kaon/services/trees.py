@@ -6,8 +6,8 @@ import threading
 from collections import OrderedDict
 
 import blake3
-import zstandard
 
+from kaon.core import zstd
 from kaon.core.commit import Commit
 from kaon.core.errors import CorruptObject, NotFound
 from kaon.core.ids import Digest
@@ -35,7 +35,7 @@ class TreeStore:
             raw = self._objects.get(tree_key(d))
         except NotFound as exc:
             raise CorruptObject(f"tree {d[:12]} is missing from the object store") from exc
-        tree = Tree.decode(zstandard.ZstdDecompressor().decompress(raw))
+        tree = Tree.decode(zstd.decompressor().decompress(raw))
         self._remember(d, tree)
         return tree
 
@@ -45,7 +45,7 @@ class TreeStore:
         with self._lock:
             known = d in self._saved
         if not known:
-            self._objects.put(tree_key(d), zstandard.ZstdCompressor(level=3).compress(encoded))
+            self._objects.put(tree_key(d), zstd.compressor(3).compress(encoded))
             with self._lock:
                 self._saved.add(d)
         self._remember(d, tree)
