@@ -34,19 +34,19 @@ import os
 import platform
 import resource
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psutil
+from _common import kaon_exe, log, print_table, rmtree, server_pid, terminate_as_exit, verdict
 
 HERE = Path(__file__).resolve().parent
 KiB = 1024
@@ -60,10 +60,6 @@ SAMPLE_EVERY = 0.01  # seconds between RSS samples
 
 # ---------------------------------------------------------------------------------------
 # small helpers
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def fmt_s(s: float | None) -> str:
@@ -122,17 +118,6 @@ def replace_file(path: Path, data: bytes) -> None:
     """New content under the same name (new inode: safe for dvc copies and hard links)."""
     path.unlink()
     path.write_bytes(data)
-
-
-def rmtree(path: Path) -> None:
-    def onerror(func: Callable[..., Any], p: str, _exc: Any) -> None:
-        with contextlib.suppress(OSError):
-            Path(p).parent.chmod(0o700)
-            Path(p).chmod(0o700)
-            func(p)
-
-    if path.exists():
-        shutil.rmtree(path, onerror=onerror)
 
 
 # ---------------------------------------------------------------------------------------
@@ -316,21 +301,6 @@ def dvc_repo(dvc: Path, root: Path) -> dict[str, str]:
 # kaon
 
 
-def kaon_exe(given: str | None) -> Path:
-    if given:
-        return Path(given)
-    beside = Path(sys.executable).parent / "kaon"
-    if beside.exists():
-        return beside
-    found = shutil.which("kaon")
-    if found:
-        return Path(found)
-    venv = HERE.parent / ".venv" / "bin" / "kaon"
-    if venv.exists():
-        return venv
-    raise SystemExit("cannot find the kaon CLI: pass --kaon PATH")
-
-
 def kaon_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAON_")}
     if "KAON_PACK_DROP" in os.environ:  # KAON_PACK_DROP=0: the HTTP path a remote client uses
@@ -338,14 +308,6 @@ def kaon_env(home: Path) -> dict[str, str]:
     env["KAON_HOME"] = str(home)
     env["KAON_PORT"] = "0"  # a free port: never clash with another local server
     return env
-
-
-def server_pid(home: Path) -> int | None:
-    try:
-        pid = json.loads((home / "server.json").read_text()).get("pid")
-    except (OSError, ValueError):
-        return None
-    return pid if isinstance(pid, int) else None
 
 
 # ---------------------------------------------------------------------------------------
@@ -681,19 +643,6 @@ def build_report(
     return checks, info, summary
 
 
-def print_table(headers: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
-    line = "  ".join("-" * w for w in widths)
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
-    print(line)
-    for r in rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-
-
-def verdict(ok: bool | None) -> str:
-    return {True: "PASS", False: "FAIL", None: "SKIP"}[ok]
-
-
 def figures_block(
     s: Setup, checks: list[Check], summary: dict[str, Any], env_line: str, repeat: int
 ) -> str:
@@ -772,21 +721,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="keep the temp dir (debugging)")
     p.add_argument("--check", action="store_true", help="exit 1 if any target fails")
     return p.parse_args(argv)
-
-
-@contextlib.contextmanager
-def terminate_as_exit() -> Iterator[None]:
-    """SIGTERM/SIGHUP unwind like Ctrl-C so the finally-blocks clean up."""
-
-    def handler(signum: int, _frame: Any) -> None:
-        raise SystemExit(128 + signum)
-
-    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, h in old.items():
-            signal.signal(sig, h)
 
 
 def main(argv: list[str] | None = None) -> int:

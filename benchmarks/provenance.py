@@ -50,7 +50,7 @@ import time
 import urllib.parse
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import pairwise
@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import blake3
+from _common import log, print_table, terminate_as_exit, verdict
 
 from kaon.core.errors import KaonError
 from kaon.core.jobs import canonical_json, trial_name
@@ -83,10 +84,6 @@ T = TypeVar("T")
 
 # ---------------------------------------------------------------------------------------
 # small helpers
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def fmt_ms(s: float | None) -> str:
@@ -639,18 +636,6 @@ class Check:
     ok: bool | None  # None: skipped or informational
 
 
-def print_table(headers: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
-    print("  ".join("-" * w for w in widths))
-    for r in rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-
-
-def verdict(ok: bool | None) -> str:
-    return {True: "PASS", False: "FAIL", None: "SKIP"}[ok]
-
-
 # ---------------------------------------------------------------------------------------
 # main
 
@@ -1099,21 +1084,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if args.check else 0
     failed = any(c.ok is False for c in checks)
     return 1 if args.check and failed else 0
-
-
-@contextlib.contextmanager
-def terminate_as_exit() -> Iterator[None]:
-    """SIGTERM/SIGHUP unwind like Ctrl-C so the finally-blocks clean up (server, temp dir)."""
-
-    def handler(signum: int, _frame: Any) -> None:
-        raise SystemExit(128 + signum)
-
-    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, hnd in old.items():
-            signal.signal(sig, hnd)
 
 
 if __name__ == "__main__":

@@ -35,14 +35,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from _common import log
+
 HERE = Path(__file__).resolve().parent
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 MB = 1_000_000
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def kaon_exe() -> Path:

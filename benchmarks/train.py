@@ -34,20 +34,27 @@ import json
 import os
 import platform
 import re
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psutil
+from _common import (
+    kaon_exe,
+    log,
+    print_table,
+    rmtree,
+    stop_server,
+    terminate_as_exit,
+    verdict,
+)
 
 HERE = Path(__file__).resolve().parent
 GiB = 1024**3
@@ -78,10 +85,6 @@ print("{START_MARK}_END", repr(time.time()), flush=True)
 # small helpers
 
 
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
 def fmt_s(s: float | None, digits: int = 2) -> str:
     return "n/a" if s is None else f"{s:.{digits}f} s"
 
@@ -102,17 +105,6 @@ def maximum(xs: Sequence[float | None]) -> float | None:
 
 def diff(a: float | None, b: float | None) -> float | None:
     return a - b if a is not None and b is not None else None
-
-
-def rmtree(path: Path) -> None:
-    def onerror(func: Any, p: str, _exc: Any) -> None:
-        with contextlib.suppress(OSError):
-            Path(p).parent.chmod(0o700)
-            Path(p).chmod(0o700)
-            func(p)
-
-    if path.exists():
-        shutil.rmtree(path, onerror=onerror)
 
 
 def run(
@@ -202,21 +194,6 @@ def timed(cmd: Sequence[str | Path], env: dict[str, str], cwd: Path) -> Timed:
 # kaon
 
 
-def kaon_exe(given: str | None) -> Path:
-    if given:
-        return Path(given)
-    beside = Path(sys.executable).parent / "kaon"
-    if beside.exists():
-        return beside
-    found = shutil.which("kaon")
-    if found:
-        return Path(found)
-    venv = HERE.parent / ".venv" / "bin" / "kaon"
-    if venv.exists():
-        return venv
-    raise SystemExit("cannot find the kaon CLI: pass --kaon PATH")
-
-
 def kaon_env(home: Path, workspace: str | None = None) -> dict[str, str]:
     # PYTHONDONTWRITEBYTECODE (set by some shells and CI) would make every CLI start
     # recompile kaon's changed modules: measure what users see instead.
@@ -227,36 +204,6 @@ def kaon_env(home: Path, workspace: str | None = None) -> dict[str, str]:
     if workspace:
         env["KAON_WORKSPACE"] = workspace
     return env
-
-
-def server_pid(home: Path) -> int | None:
-    try:
-        pid = json.loads((home / "server.json").read_text()).get("pid")
-    except (OSError, ValueError):
-        return None
-    return pid if isinstance(pid, int) else None
-
-
-def stop_server(kaon: Path, home: Path) -> None:
-    """`kaon down`; the server's own pid is killed if it is still there after 15 s."""
-    pid = server_pid(home)
-    with contextlib.suppress(RuntimeError, OSError, subprocess.SubprocessError):
-        run([kaon, "down"], env=kaon_env(home))
-    if pid is None:
-        return
-    try:
-        proc = psutil.Process(pid)
-        proc.wait(15)
-    except psutil.NoSuchProcess:
-        return
-    except psutil.TimeoutExpired:
-        log(f"server pid {pid} survived `kaon down`: terminating it")
-        with contextlib.suppress(psutil.Error):
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(5)
-            except psutil.TimeoutExpired:
-                proc.kill()
 
 
 @dataclass
@@ -656,19 +603,6 @@ def build_report(res: Results) -> tuple[list[Check], list[list[str]], dict[str, 
     return checks, info, summary
 
 
-def print_table(headers: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
-    line = "  ".join("-" * w for w in widths)
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
-    print(line)
-    for r in rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-
-
-def verdict(ok: bool | None) -> str:
-    return {True: "PASS", False: "FAIL", None: "SKIP"}[ok]
-
-
 # ---------------------------------------------------------------------------------------
 # main
 
@@ -690,21 +624,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="keep the temp dir (debugging)")
     p.add_argument("--check", action="store_true", help="exit 1 if any target fails")
     return p.parse_args(argv)
-
-
-@contextlib.contextmanager
-def terminate_as_exit() -> Iterator[None]:
-    """SIGTERM/SIGHUP unwind like Ctrl-C so the finally-blocks clean up."""
-
-    def handler(signum: int, _frame: Any) -> None:
-        raise SystemExit(128 + signum)
-
-    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, h in old.items():
-            signal.signal(sig, h)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -730,7 +649,7 @@ def main(argv: list[str] | None = None) -> int:
             error = f"{type(exc).__name__}: {exc}"
             log(f"benchmark step failed: {error}")
         finally:
-            stop_server(kaon, home)
+            stop_server(kaon, home, kaon_env(home))
             if args.keep:
                 log(f"kept {work}")
             else:
