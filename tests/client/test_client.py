@@ -107,6 +107,30 @@ def test_unreachable_server() -> None:
     assert "cannot reach the kaon server" in info.value.message
 
 
+def test_a_server_that_stops_mid_answer_is_unreachable() -> None:
+    """A body cut short (a server killed mid-answer) is BackendUnavailable, not a crash."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+
+        def answer_half() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b'Content-Length: 5000\r\n\r\n{"status": '
+                )
+
+        with ThreadPoolExecutor(1) as server:
+            done = server.submit(answer_half)
+            client = Client(f"http://127.0.0.1:{port}", "t")
+            with client, pytest.raises(BackendUnavailable, match="IncompleteRead"):
+                client.health()
+            done.result()
+
+
 def test_invalid_endpoint() -> None:
     with pytest.raises(KaonError, match="invalid endpoint"):
         Client("ftp://example.com", "t")

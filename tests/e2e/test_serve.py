@@ -182,6 +182,8 @@ def test_feedback_is_stored_as_versioned_data(kaon: Kaon, served: dict[str, Any]
 
 
 def test_metrics_and_provenance(kaon: Kaon, served: dict[str, Any], tmp_path: Path) -> None:
+    url = f"{served['base']}/{served['name']}/invocations"
+    assert post(url, json.dumps({"x": [1]}).encode())[0] == 200  # whatever ran before
     status, body = get(f"{served['base']}/metrics")
     text = body.decode()
     assert (

@@ -16,6 +16,7 @@ from kaon.core.errors import InvalidInput
 _VANISHED = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)  # Path.is_file() -> False
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _S_IFMT, _S_IFREG = stat.S_IFMT(0o177777), stat.S_IFREG
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _O_CLOEXEC
 
 
 class LocalFile(NamedTuple):  # a tuple: a folder put makes 20,000 of them
@@ -45,7 +46,8 @@ def plan(local: Path, remote: str, recursive: bool) -> list[LocalFile]:
 def _walk(local: Path, base: str) -> list[LocalFile]:
     """plan -r: every regular file below `local` in os.walk order (a folder's files sorted,
     then its subfolders sorted; symlinked folders not followed), with ONE stat per file and
-    plain string paths (os.walk + pathlib cost ~3x more on 20,000 files)."""
+    plain string paths (os.walk + pathlib cost ~3x more on 20,000 files). Each folder is
+    opened once and its files are stat'ed relative to it: no path lookup per file."""
     top = str(local.absolute())
     prefix = top.rstrip("/") + "/"
     out: list[LocalFile] = []
@@ -53,34 +55,49 @@ def _walk(local: Path, base: str) -> list[LocalFile]:
     while stack:
         rel = stack.pop()
         try:
-            with os.scandir(prefix + rel if rel else top) as it:
-                entries = list(it)
+            fd = os.open(prefix + rel if rel else top, _DIR_FLAGS)
         except OSError:
             continue  # like os.walk: an unreadable folder is skipped
-        files: list[os.DirEntry[str]] = []
-        dirs: list[os.DirEntry[str]] = []
-        for entry in entries:
-            try:
-                is_dir = entry.is_dir()
-            except OSError:
-                is_dir = False
-            (dirs if is_dir else files).append(entry)
-        files.sort(key=lambda e: e.name)
-        remote = base + rel
-        for entry in files:
-            try:
-                st = entry.stat()  # follows symlinks, as Path.stat() did
-            except OSError as exc:
-                if exc.errno in _VANISHED:
-                    continue
-                raise
-            if st.st_mode & _S_IFMT == _S_IFREG:  # stat.S_ISREG, without a call per file
-                path = entry.path  # prefix + rel + name, joined by scandir already
-                key = StatKey(path, st.st_size, st.st_mtime_ns, st.st_ino)
-                out.append(LocalFile(path, remote + entry.name, key))
-        dirs.sort(key=lambda e: e.name, reverse=True)
-        stack.extend(rel + e.name + "/" for e in dirs if not e.is_symlink())
+        try:
+            dirs = _files_of(fd, prefix + rel, base + rel, out)
+        finally:
+            os.close(fd)
+        stack.extend(rel + name + "/" for name in sorted(dirs, reverse=True))
     return out
+
+
+def _files_of(fd: int, folder: str, remote: str, out: list[LocalFile]) -> list[str]:
+    """Append the regular files of the open folder `fd` to `out`, sorted; its subfolders'
+    names (symlinked ones left out)."""
+    try:
+        with os.scandir(fd) as it:
+            entries = list(it)
+    except OSError:
+        return []
+    files: list[os.DirEntry[str]] = []  # scandir(fd) names them by str too
+    dirs: list[str] = []
+    for entry in entries:
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        if not is_dir:
+            files.append(entry)
+        elif not entry.is_symlink():
+            dirs.append(entry.name)
+    files.sort(key=lambda e: e.name)
+    for entry in files:
+        try:
+            st = entry.stat()  # follows symlinks, as Path.stat() did
+        except OSError as exc:
+            if exc.errno in _VANISHED:
+                continue
+            raise
+        if st.st_mode & _S_IFMT == _S_IFREG:  # stat.S_ISREG, without a call per file
+            path = folder + entry.name
+            key = StatKey(path, st.st_size, st.st_mtime_ns, st.st_ino)
+            out.append(LocalFile(path, remote + entry.name, key))
+    return dirs
 
 
 def read_small(f: LocalFile) -> bytes:

@@ -106,6 +106,10 @@ class Transport:
             if response.status >= 400:
                 raise error_from(response.status, response.read())
             yield response
+        except (http.client.HTTPException, ConnectionError, TimeoutError) as exc:
+            # the body was cut (the server stopped mid-answer): not the caller's own I/O
+            self._drop()
+            raise self.unreachable(exc) from exc
         finally:
             if not raw.isclosed():
                 try:
@@ -143,7 +147,11 @@ class Transport:
         """A request whose HTTP errors are returned, not raised (the gateway's answers)."""
         headers = dict(self._headers) | {"Content-Type": content_type}
         response = self._send(method, self._base + path, body, headers)
-        data = response.read()
+        try:
+            data = response.read()
+        except (http.client.HTTPException, ConnectionError, TimeoutError) as exc:
+            self._drop()
+            raise self.unreachable(exc) from exc
         return response.status, {k.lower(): v for k, v in response.getheaders()}, data
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
