@@ -176,7 +176,7 @@ class Uploader:
 
     def _stage_generation(self, files: list[LocalFile]) -> Future[str]:
         """What every file of the put holds, written to the stat cache as a new generation
-        in the background (20,000 rows: ~60 ms), named by `record` once the commit is made."""
+        in the background while the server commits, named by `record` once it has."""
         assert self._cache is not None
         return self._negotiator.submit(self._cache.stage, [(f.remote, f.key) for f in files])
 
