@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from _common import log
+from _common import kaon_exe, log
 
 HERE = Path(__file__).resolve().parent
 MiB = 1024 * 1024
@@ -43,20 +43,10 @@ GiB = 1024 * MiB
 MB = 1_000_000
 
 
-def kaon_exe() -> Path:
-    beside = Path(sys.executable).parent / "kaon"
-    if beside.exists():
-        return beside
-    found = shutil.which("kaon")
-    if found:
-        return Path(found)
-    raise SystemExit("cannot find the kaon CLI next to this Python or on PATH")
-
-
 class Platform:
     def __init__(self, root: Path) -> None:
         self.home = root / "home"
-        self.kaon = kaon_exe()
+        self.kaon = kaon_exe(None)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("KAON_")}
         self.env.update(KAON_HOME=str(self.home), KAON_PORT="0")
 
