@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -131,6 +132,10 @@ def test_a_generation_written_by_another_python_reads_as_empty(cache: StatCache)
     cache.record(T, "c1", [("/a", A)])
     cache._db.execute("UPDATE generations SET files = ?", (b"not marshal",))
     assert cache.base(T) == ("c1", {})  # only a cache: every file is looked up again
+    cache._db.execute("UPDATE generations SET files = ?", (marshal.dumps([1, 2]),))
+    assert cache.base(T) == ("c1", {})
+    cache.record(T, "c2", [("/b", B)])  # and recording goes on from an empty generation
+    assert cache.base(T) == ("c2", {"/b": B})
 
 
 def test_generations_of_dead_puts_and_old_bases_are_deleted(cache: StatCache) -> None:
