@@ -22,7 +22,7 @@ code; one job node per trial
 It is recorded in batches with `SqlProvenanceStore.record` into a fresh SQLite file (or a
 fresh schema of the PostgreSQL server given with --postgres, ANALYZEd after the load). Also
 reported: what the model route computes in process (`ProvenanceService.of_model`, to_dict,
-to_dot, text_tree, JSON), and `GET /v1/models/<id>/provenance` and `GET /v1/subvenance`
+to_dot, text_tree, JSON), and `GET /v1/workspaces/<ws>/models/<id>/provenance` and `GET /v1/subvenance`
 through a real `python -m kaon.api` server on that database.
 
     uv run python benchmarks/provenance.py [--picks N] [--postgres URL] [--check]
@@ -62,7 +62,7 @@ from _common import log, print_table, terminate_as_exit, verdict
 
 from kaon.core.errors import KaonError
 from kaon.core.jobs import canonical_json, trial_name
-from kaon.core.provenance import Edge, EdgeKind, Graph, Node, NodeKind, node_id
+from kaon.core.provenance import Edge, EdgeKind, Graph, Node, NodeKind, model_node_id, node_id
 from kaon.db.provenance import SqlProvenanceStore
 from kaon.services.provenance import ProvenanceService
 
@@ -72,6 +72,8 @@ DOT_TIMEOUT = 120.0  # s, one dot run
 SERVER_TIMEOUT = 60.0  # s, for server.json to appear
 EPOCH = 1_700_000_000.0  # start of the synthetic history
 SPAN = 2 * 365 * 86400.0  # the history covers two years
+WORKSPACE = "bench"  # the synthetic history's models are this workspace's
+MODEL_PATH = f"/v1/workspaces/{WORKSPACE}/models/{{}}/provenance"
 AUTHORS = ("ana", "bo", "chen", "dara", "eli", "fatou", "gus", "hana", "ivo", "jun", "kim", "lea")
 GRID: dict[str, list[Any]] = {
     "C": [0.1, 1, 10, 100],
@@ -411,7 +413,7 @@ def _job(
             mid += (f"_{hyper_short}" if hyper else "") + f":{_hex(rng, 6)}"
             metrics = {"accuracy": round(rng.random(), 4), "loss": round(rng.random(), 4)}
             model = Node(
-                node_id(NodeKind.MODEL, mid),
+                model_node_id(WORKSPACE, mid),
                 NodeKind.MODEL,
                 mid,
                 {
@@ -507,14 +509,19 @@ def record_all(store: SqlProvenanceStore, h: History, batch: int) -> float:
 # measurements
 
 
+def bare(model_node: str) -> str:
+    """The model id of a model node ("model:<workspace>/<id>")."""
+    return model_node.split("/", 1)[1]
+
+
 def model_route(service: ProvenanceService, key: str) -> int:
-    """What GET /v1/models/<id>/provenance computes, in process: the service's graph (the
+    """What GET /v1/workspaces/<ws>/models/<id>/provenance computes, in process: the service's graph (the
     store's ancestry, plus a subvenance per job for what it wrote), then to_dict, to_dot,
     text_tree and the JSON of the response model. Returns the graph's size."""
     from kaon.api.schemas import ProvenanceOut
 
-    graph = service.of_model(key)
-    root = node_id(NodeKind.MODEL, key)
+    graph = service.of_model(WORKSPACE, key)
+    root = model_node_id(WORKSPACE, key)
     out = ProvenanceOut(
         root=root,
         graph=graph.to_dict(),
@@ -779,7 +786,7 @@ def measure(
         sizes[mid] = len(g)
         kinds.update(n.kind.value for n in g.nodes)
         if len(api.times) < args.route_picks:
-            s, n = timed(partial(model_route, service, mid[6:]))
+            s, n = timed(partial(model_route, service, bare(mid)))
             api.add(s, n)
     stats["ancestry"], stats["ancestry_api"] = anc, api
     figures["ancestry_kinds"] = composition(kinds, len(models))
@@ -828,7 +835,7 @@ def measure(
         for mid in picks:
             g = store.ancestry(mid)
             try:
-                s = draw(g, f"model {mid[6:]}", dot, work / "model.pdf")
+                s = draw(g, f"model {bare(mid)}", dot, work / "model.pdf")
             except (RuntimeError, subprocess.TimeoutExpired) as exc:
                 rend.errors.append(str(exc)[:200])
                 s = DOT_TIMEOUT
@@ -855,14 +862,14 @@ def measure_http(
         conn = http.client.HTTPConnection(server.host, server.port, timeout=120)
         models, datas = figures["models"], figures["datas"]
         for mid in models[:3]:  # warm-up
-            http_get(conn, f"/v1/models/{urllib.parse.quote(mid[6:])}/provenance", server.token)
+            http_get(conn, MODEL_PATH.format(urllib.parse.quote(bare(mid))), server.token)
         for key, picks, path in (
-            ("http_model", models, "/v1/models/{}/provenance"),
+            ("http_model", models, MODEL_PATH),
             ("http_subvenance", datas, "/v1/subvenance?commit={}"),
         ):
             st = Stat()
             for nid in picks[: args.http_picks]:
-                ref = urllib.parse.quote(nid.split(":", 1)[1])
+                ref = urllib.parse.quote(bare(nid) if key == "http_model" else nid.split(":", 1)[1])
                 s, status, body = http_get(conn, path.format(ref), server.token)
                 if status != 200:
                     st.errors.append(f"{status} {body[:200]!r}")
@@ -1027,7 +1034,7 @@ def main(argv: list[str] | None = None) -> int:
         ["ancestry + to_dot + dot -Tpdf (drawn models)", "render_full"],
         ["find('data', 12-char prefix) (GET /v1/subvenance)", "find"],
         ["PostgreSQL: ancestry(model) right after the load, before ANALYZE", "pg_before_analyze"],
-        ["HTTP GET /v1/models/<id>/provenance", "http_model"],
+        ["HTTP GET …/models/<id>/provenance", "http_model"],
         ["HTTP GET /v1/subvenance?commit=<id>", "http_subvenance"],
     ]
     info = [

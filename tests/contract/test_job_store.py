@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from kaon.core.jobs import (
     Trial,
     WorkspaceName,
 )
-from kaon.core.provenance import Edge, EdgeKind, Node, NodeKind, node_id
+from kaon.core.provenance import Edge, EdgeKind, Node, NodeKind, model_node_id, node_id
 from kaon.db.jobs import SqlJobStore
 from kaon.db.provenance import SqlProvenanceStore
 from kaon.ports.jobs import Workspace
@@ -85,9 +87,39 @@ def test_jobs_and_trials_round_trip(jobs: SqlJobStore) -> None:
         JobState.SUCCESS, model_id=ModelId("abcde_abcde:abcdef"), metrics={"acc": 0.5}
     )
     jobs.save_trial(done)
-    assert jobs.find_model(ModelId("abcde_abcde:abcdef")) == done
+    assert jobs.find_model(WS, ModelId("abcde_abcde:abcdef")) == done
     jobs.save_job(first.moved(JobState.FAILURE, reason="why"))
     assert jobs.get_job(first.id).reason == "why"  # type: ignore[union-attr]
+
+
+def test_models_are_found_per_workspace(jobs: SqlJobStore) -> None:
+    """The same content-addressed model id produced in two workspaces: each workspace finds
+    its own trial (the newest job's when it made it twice), never the other's."""
+    other = WorkspaceName("other")
+    jobs.create_workspace(Workspace(other, 1.0, "me"))
+    mid = ModelId("abcde_abcde:abcdef")
+
+    def produce(n: int, ws: WorkspaceName, commit: str) -> Trial:
+        made = dataclasses.replace(job(n), workspace=ws)
+        jobs.add_job(made, [Trial(made.id, 0, {})])
+        trial = Trial(made.id, 0, {}).moved(
+            JobState.SUCCESS, model_id=mid, model_commit=commit, model_path="/abcdef"
+        )
+        jobs.save_trial(trial)
+        return trial
+
+    assert jobs.find_model(WS, mid) is None and jobs.model_workspaces(mid) == []
+    mine = produce(1, WS, "c-ws")
+    assert jobs.model_workspaces(mid) == [WS]
+    assert jobs.find_model(other, mid) is None
+    theirs = produce(2, other, "c-other")
+    again = produce(3, WS, "c-ws-again")
+    assert jobs.find_model(other, mid) == theirs
+    assert jobs.find_model(WS, mid) == again != mine
+    assert jobs.model_workspaces(mid) == [other, WS]
+    assert jobs.model_workspaces(ModelId("fffff_fffff:ffffff")) == []
+    jobs.delete_workspace(other)
+    assert jobs.model_workspaces(mid) == [WS] and jobs.find_model(other, mid) is None
 
 
 def test_endpoints_and_cascading_delete(jobs: SqlJobStore) -> None:
@@ -134,5 +166,94 @@ def test_provenance_walks(url: str) -> None:
         assert {n.id for n in down.nodes} == {data.id, run.id, model.id}
         assert len(store.ancestry("data:nope")) == 0
         assert store.find("data", "d") == [data.id, other.id]
+    finally:
+        store.close()
+
+
+def test_upgrade_splits_a_model_node_shared_by_two_workspaces(url: str) -> None:
+    """Migration 0006: the old "model:<id>" node two workspaces shared becomes one node per
+    workspace, each with that workspace's jobs, endpoint and feedback (and model commit)."""
+    from alembic import command
+    from sqlalchemy import insert
+
+    from kaon.db import schema
+    from kaon.db.engine import WRITE_OPTION, make_engine
+    from kaon.db.migrate import alembic_config, upgrade
+
+    mid = "abcde_abcde:abcdef"
+    engine = make_engine(url)
+    try:
+        with engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0005")
+            for ws, n in (("a", 1), ("b", 2)):
+                conn.execute(
+                    insert(schema.workspaces),
+                    {"name": ws, "created": 1, "author": "", "current": "{}"},
+                )
+                jid = f"{n:032x}"
+                conn.execute(
+                    insert(schema.jobs),
+                    {"id": jid, "workspace": ws, "state": "JOB_SUCCESS", "created": n, "doc": "{}"},
+                )
+                doc = {"model_commit": f"commit-{ws}", "model_path": "/abcdef", "metrics": {}}
+                conn.execute(
+                    insert(schema.trials),
+                    {
+                        "job": jid,
+                        "ind": 0,
+                        "state": "JOB_SUCCESS",
+                        "model_id": mid,
+                        "doc": json.dumps(doc),
+                    },
+                )
+            nodes = [
+                ("model:" + mid, "model", {"commit": "commit-a"}),
+                (f"job:{1:032x}/0", "job", {}),
+                (f"job:{2:032x}/0", "job", {}),
+                (f"job:{3:032x}/0", "job", {}),  # its workspace was deleted: found by its data
+                ("data:d9", "data", {"repo": "gone-data"}),
+                ("endpoint:serve-b-abcdef", "endpoint", {}),
+                ("feedback:r1", "feedback", {}),
+            ]
+            conn.execute(
+                insert(schema.prov_nodes),
+                [
+                    {"id": i, "kind": k, "label": i, "attrs": json.dumps(a), "created": 1.0}
+                    for i, k, a in nodes
+                ],
+            )
+            edges = [
+                (f"job:{1:032x}/0", "model:" + mid, "produced"),
+                (f"job:{2:032x}/0", "model:" + mid, "produced"),
+                ("data:d9", f"job:{3:032x}/0", "used"),
+                (f"job:{3:032x}/0", "model:" + mid, "produced"),
+                ("model:" + mid, "endpoint:serve-b-abcdef", "served-by"),
+                ("endpoint:serve-b-abcdef", "feedback:r1", "about"),
+                ("model:" + mid, "feedback:r1", "about"),
+            ]
+            conn.execute(
+                insert(schema.prov_edges), [{"src": s, "dst": d, "kind": k} for s, d, k in edges]
+            )
+    finally:
+        engine.dispose()
+    upgrade(url)
+    store = SqlProvenanceStore(url)
+    try:
+        assert len(store.ancestry("model:" + mid)) == 0  # the shared node is gone
+        a = store.ancestry(model_node_id("a", mid))
+        assert {n.id for n in a.nodes} == {model_node_id("a", mid), f"job:{1:032x}/0"}
+        assert a.node(model_node_id("a", mid)).attrs["commit"] == "commit-a"
+        b = store.subvenance(f"job:{2:032x}/0")
+        assert {n.id for n in b.nodes} == {
+            f"job:{2:032x}/0",
+            model_node_id("b", mid),
+            "endpoint:serve-b-abcdef",
+            "feedback:r1",
+        }
+        assert b.node(model_node_id("b", mid)).attrs["commit"] == "commit-b"
+        gone = store.ancestry(model_node_id("gone", mid))
+        assert f"job:{3:032x}/0" in gone and "data:d9" in gone
     finally:
         store.close()

@@ -63,10 +63,9 @@ def train_provenance(
     <out>/<workspace>/provenance/model-<id>.<format> and prints the tree."""
     from kaon.client import state
 
+    ws = state.require_workspace()
     with client() as c:
-        prov = c.provenance(model_id)
-        job = c.get_model(model_id)
-    ws = job.workspace or state.require_workspace()
+        prov = c.provenance(ws, model_id)
     path = render(prov, out / ws / "provenance" / f"model-{model_id}", fmt)
     typer.echo(prov.text)
     success(f"Provenance of model {model_id} drawn to {path}")

@@ -63,7 +63,7 @@ def deploy(
     with client() as c:
         c.get_workspace(ws)
         if model_id:
-            c.get_model(model_id)  # an unknown model fails before the upload
+            c.get_model(ws, model_id)  # a model not of this workspace fails before the upload
             success(f"Adding trained model_id: {model_id}")
         b = upload_bundle(c, ws, "serve", source, "source")
         body: dict[str, Any] = {

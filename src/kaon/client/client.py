@@ -205,9 +205,9 @@ class Client:
         doc = self._json("GET", f"/v1/jobs/{job}/logs", params={"kind": kind, "offset": offset})
         return str(doc["text"]), int(doc["offset"]), bool(doc["finished"])
 
-    def get_model(self, model_id: str) -> JobInfo:
-        """The job that produced `model_id`, with that model's trial only."""
-        return JobInfo.from_doc(self._json("GET", f"/v1/models/{model_id}"))
+    def get_model(self, workspace: str, model_id: str) -> JobInfo:
+        """The job of `workspace` that produced `model_id`, with that model's trial only."""
+        return JobInfo.from_doc(self._json("GET", f"/v1/workspaces/{workspace}/models/{model_id}"))
 
     # endpoints ---------------------------------------------------------------------------
     def serve(self, workspace: str, **body: Any) -> EndpointInfo:
@@ -241,9 +241,11 @@ class Client:
         return self.transport.raw("POST", f"/{name}/invocations", body, content_type)
 
     # provenance and reproduction ---------------------------------------------------------
-    def provenance(self, model_id: str) -> ProvenanceInfo:
-        """The recorded provenance of a model: data, code, params, environment, job."""
-        return ProvenanceInfo.from_doc(self._json("GET", f"/v1/models/{model_id}/provenance"))
+    def provenance(self, workspace: str, model_id: str) -> ProvenanceInfo:
+        """The recorded provenance of a model of `workspace`: data, code, params,
+        environment, job."""
+        doc = self._json("GET", f"/v1/workspaces/{workspace}/models/{model_id}/provenance")
+        return ProvenanceInfo.from_doc(doc)
 
     def endpoint_provenance(self, name: str) -> ProvenanceInfo:
         """An endpoint's provenance: the model's, plus the serve code and environment."""

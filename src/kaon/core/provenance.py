@@ -9,7 +9,9 @@ The platform records one chain as work happens:
 
 Edges point from the input to what used or derived it: ancestry (upstream) follows them backwards,
 subvenance (downstream) forwards, by iterative BFS over adjacency dicts kept on insert. Node ids
-are stable keys such as "model:e23a2_9fd9d:b82151" or "data:<commit id>" (see `node_id`).
+are stable keys such as "data:<commit id>" (see `node_id`); a model's is scoped to its workspace,
+"model:mnist/e23a2_9fd9d:b82151" (`model_node_id`), because model ids are content addresses that
+two workspaces training the same thing share.
 """
 
 from __future__ import annotations
@@ -72,6 +74,11 @@ _KIND_NAME = {kind: kind.value.replace("_", " ") for kind in NodeKind}  # as peo
 def node_id(kind: NodeKind, key: str) -> str:
     """The conventional id of a node: "<kind>:<key>", e.g. node_id(MODEL, "e23a2_9fd9d:b82151")."""
     return f"{NodeKind(kind).value}:{key}"
+
+
+def model_node_id(workspace: str, model_id: str) -> str:
+    """The node of model `model_id` as produced in `workspace` (its label is the bare id)."""
+    return node_id(NodeKind.MODEL, f"{workspace}/{model_id}")
 
 
 def short_id(text: str, n: int = 8) -> str:

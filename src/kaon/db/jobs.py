@@ -293,11 +293,31 @@ class SqlJobStore:
             return [_trial(r) for r in rows]
 
     @_guarded
-    def find_model(self, model_id: ModelId) -> Trial | None:
-        t = schema.trials
+    def find_model(self, workspace: WorkspaceName, model_id: ModelId) -> Trial | None:
+        t, j = schema.trials, schema.jobs
+        stmt = (
+            select(t)
+            .join(j, j.c.id == t.c.job)
+            .where(t.c.model_id == model_id, j.c.workspace == workspace)
+            .order_by(j.c.created.desc(), t.c.job, t.c.ind)
+            .limit(1)
+        )
         with self._engine.connect() as conn:
-            row = conn.execute(select(t).where(t.c.model_id == model_id).limit(1)).first()
+            row = conn.execute(stmt).first()
         return None if row is None else _trial(row)
+
+    @_guarded
+    def model_workspaces(self, model_id: ModelId) -> list[WorkspaceName]:
+        t, j = schema.trials, schema.jobs
+        stmt = (
+            select(j.c.workspace)
+            .join(t, j.c.id == t.c.job)
+            .where(t.c.model_id == model_id)
+            .distinct()
+            .order_by(j.c.workspace)
+        )
+        with self._engine.connect() as conn:
+            return [WorkspaceName(r[0]) for r in conn.execute(stmt)]
 
     # -- endpoints -------------------------------------------------------------------------
 

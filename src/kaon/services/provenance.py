@@ -17,7 +17,7 @@ from kaon.core.commit import Commit
 from kaon.core.endpoints import Endpoint
 from kaon.core.errors import InvalidInput, NotFound
 from kaon.core.jobs import Bundle, Job, Trial, canonical_json, trial_name
-from kaon.core.provenance import Edge, EdgeKind, Graph, Node, NodeKind, node_id
+from kaon.core.provenance import Edge, EdgeKind, Graph, Node, NodeKind, model_node_id, node_id
 from kaon.ports.provenance import ProvenanceStore
 
 
@@ -118,7 +118,7 @@ class ProvenanceService:
     def model_produced(self, job: Job, trial: Trial) -> None:
         assert trial.model_id is not None
         model = Node(
-            node_id(NodeKind.MODEL, trial.model_id),
+            model_node_id(job.workspace, trial.model_id),
             NodeKind.MODEL,
             trial.model_id,
             {
@@ -163,12 +163,13 @@ class ProvenanceService:
             Edge(env.id, served.id, EdgeKind.USED),
         ]
         if endpoint.model_id:
-            edges.append(
-                Edge(node_id(NodeKind.MODEL, endpoint.model_id), served.id, EdgeKind.SERVED_BY)
-            )
+            model = model_node_id(endpoint.workspace, endpoint.model_id)
+            edges.append(Edge(model, served.id, EdgeKind.SERVED_BY))
         self._store.record([code, env, served], edges)
 
-    def feedback_received(self, endpoint: str, record: dict[str, Any], commit: str) -> None:
+    def feedback_received(
+        self, endpoint: str, workspace: str, record: dict[str, Any], commit: str
+    ) -> None:
         fb = Node(
             node_id(NodeKind.FEEDBACK, str(record["request_id"])),
             NodeKind.FEEDBACK,
@@ -177,17 +178,20 @@ class ProvenanceService:
         )
         edges = [Edge(node_id(NodeKind.ENDPOINT, endpoint), fb.id, EdgeKind.ABOUT)]
         if record.get("model_id"):
-            edges.append(
-                Edge(node_id(NodeKind.MODEL, str(record["model_id"])), fb.id, EdgeKind.ABOUT)
-            )
+            model = model_node_id(workspace, str(record["model_id"]))
+            edges.append(Edge(model, fb.id, EdgeKind.ABOUT))
         self._store.record([fb], edges)
 
     # questions ---------------------------------------------------------------------------
-    def of_model(self, model_id: str) -> Graph:
-        """The model's ancestry, plus the data its job wrote elsewhere (through S3)."""
-        graph = self._store.ancestry(node_id(NodeKind.MODEL, model_id))
+    def of_model(self, workspace: str, model_id: str) -> Graph:
+        """The ancestry of the model as `workspace` produced it, plus the data its jobs wrote
+        elsewhere (through S3)."""
+        graph = self._store.ancestry(model_node_id(workspace, model_id))
         if not len(graph):
-            raise NotFound(f"no provenance recorded for model '{model_id}': see `kaon train info`")
+            raise NotFound(
+                f"no provenance recorded for model '{model_id}' in workspace '{workspace}': "
+                "see `kaon train info`"
+            )
         jobs = [n.id for n in graph.nodes if n.kind is NodeKind.JOB]
         wrote = self._store.outputs(jobs, EdgeKind.PRODUCED.value)
         for edge in wrote.edges:

@@ -184,7 +184,7 @@ class ServingService:
     ) -> Endpoint:
         ws = self._workspaces.get(workspace)
         if model_id is not None:
-            self._training.model(model_id)  # unknown model ids fail before anything starts
+            self._training.model(ws.name, model_id)  # not in this workspace: fails up front
         entry = self.entry(source)
         endpoint = Endpoint(
             name=new_endpoint_name(ws.name),
@@ -249,7 +249,7 @@ class ServingService:
             )
         finally:
             path.unlink(missing_ok=True)
-        self._provenance.feedback_received(route.name, record, str(commit.id))
+        self._provenance.feedback_received(route.name, route.workspace, record, str(commit.id))
         return str(commit.id)
 
     def shutdown(self) -> None:
@@ -364,7 +364,7 @@ class ServingService:
 
     def _place_model(self, endpoint: Endpoint, folder: Path, build_log: JobLog) -> None:
         assert endpoint.model_id is not None
-        trial = self._training.model(ModelId(endpoint.model_id))
+        trial = self._training.model(endpoint.workspace, ModelId(endpoint.model_id))
         if trial.model_commit is None or trial.model_path is None:
             raise NotFound(f"model {endpoint.model_id} has no stored files")
         repo = repo_of(endpoint.workspace, "models")

@@ -113,10 +113,21 @@ class TrainingService:
     def trials(self, job: Job) -> list[Trial]:
         return self._jobs.list_trials(job.id)
 
-    def model(self, model_id: ModelId) -> Trial:
-        trial = self._jobs.find_model(model_id)
+    def model(self, workspace: str, model_id: ModelId) -> Trial:
+        """The trial that produced `model_id` in `workspace` (model ids are content
+        addresses: the same id trained elsewhere is another workspace's model)."""
+        ws = self._workspaces.get(workspace).name
+        trial = self._jobs.find_model(ws, model_id)
         if trial is None:
-            raise ModelNotFound(f"there is no model '{model_id}': see `kaon train info`")
+            elsewhere = self._jobs.model_workspaces(model_id)
+            where = (
+                f"it was trained in workspace{'s' if len(elsewhere) > 1 else ''} "
+                f"{', '.join(repr(w) for w in elsewhere)}: train it "
+                f"in '{ws}' or switch with `kaon workspace set -n {elsewhere[0]}`"
+                if elsewhere
+                else "see `kaon train list` and `kaon train info`"
+            )
+            raise ModelNotFound(f"there is no model '{model_id}' in workspace '{ws}': {where}")
         return trial
 
     def outputs(self, ref: str) -> dict[str, Any]:

@@ -9,8 +9,9 @@ from kaon.api.deps import platform
 from kaon.api.routes.train import job_out
 from kaon.api.schemas import JobOut, ProvenanceOut, ReproduceIn
 from kaon.app import Platform
+from kaon.core.errors import NotFound
 from kaon.core.jobs import model_id
-from kaon.core.provenance import Graph, NodeKind, node_id
+from kaon.core.provenance import Graph, NodeKind, model_node_id, node_id
 
 router = APIRouter(tags=["provenance"])
 
@@ -21,11 +22,17 @@ def _out(graph: Graph, root: str, title: str) -> ProvenanceOut:
     )
 
 
-@router.get("/v1/models/{model}/provenance", response_model=ProvenanceOut)
-def model_provenance(model: str, p: Platform = Depends(platform)) -> ProvenanceOut:
+@router.get("/v1/workspaces/{name}/models/{model}/provenance", response_model=ProvenanceOut)
+def model_provenance(name: str, model: str, p: Platform = Depends(platform)) -> ProvenanceOut:
+    """The model as workspace `name` produced it (model ids are content addresses: the
+    same id trained in another workspace has that workspace's own provenance)."""
     mid = model_id(model)
-    graph = p.provenance.of_model(mid)
-    return _out(graph, node_id(NodeKind.MODEL, mid), f"model {mid}")
+    try:
+        graph = p.provenance.of_model(name, mid)
+    except NotFound:
+        p.training.model(name, mid)  # not trained here: a 404 naming where it was
+        raise
+    return _out(graph, model_node_id(name, mid), f"model {mid}")
 
 
 @router.get("/v1/endpoints/{endpoint}/provenance", response_model=ProvenanceOut)

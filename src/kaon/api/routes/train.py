@@ -127,9 +127,10 @@ def job_logs(
     return LogOut(text=data.decode("utf-8", "replace"), offset=end, finished=finished)
 
 
-@router.get("/v1/models/{model}", response_model=JobOut)
-def get_model(model: str, p: Platform = Depends(platform)) -> JobOut:
-    """The job that produced a model, with that model's trial only."""
-    trial = p.training.model(model_id(model))
+@router.get("/v1/workspaces/{name}/models/{model}", response_model=JobOut)
+def get_model(name: str, model: str, p: Platform = Depends(platform)) -> JobOut:
+    """The job of workspace `name` that produced a model, with that model's trial only
+    (404 naming the workspaces that have it when `name` does not)."""
+    trial = p.training.model(name, model_id(model))
     job = p.training.get(trial.job)
     return job_out(job, [trial])
