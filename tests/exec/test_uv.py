@@ -84,6 +84,8 @@ def test_bad_requirement_fails_with_uvs_message(
     assert uv_says in failed.value.message
     assert "run again" in failed.value.message
     assert any(uv_says in line for line in log)
+    # uv read our copy, requirements.in; the user wrote requirements.txt
+    assert not any("requirements.in" in line for line in [failed.value.message, *log])
     assert list((builder.root / "locks").glob("*.txt")) == []  # failures are not cached
     assert list((builder.root / ".tmp").iterdir()) == []
 

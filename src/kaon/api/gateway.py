@@ -29,6 +29,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from kaon.api.batching import Batcher, ReplicaError, ReplicaPool
 from kaon.api.oip import infer_payload, infer_response, metadata
 from kaon.app import Platform
+from kaon.core.endpoints import Endpoint, EndpointState
 from kaon.core.errors import KaonError
 from kaon.services.serving import Route
 
@@ -101,7 +102,7 @@ class Gateway:
     ) -> None:
         route = self._platform.serving.route(name)
         if route is None:
-            await _error(send, 404, f"no endpoint '{name}' here: see `kaon serve list`")
+            await self._unrouted(name, send)
             return
         method = scope["method"]
         if action == "ping" and method == "GET":
@@ -127,6 +128,17 @@ class Gateway:
                 405 if action in ("invocations", "ping", "feedback") else 404,
                 f"use POST /{name}/invocations, GET /{name}/ping or POST /{name}/feedback",
             )
+
+    async def _unrouted(self, name: str, send: Send) -> None:
+        """No route: 404 if there is no such endpoint (or it was killed), 503 saying where to
+        look if it is still building or its build failed."""
+        loop = asyncio.get_running_loop()
+        try:
+            endpoint = await loop.run_in_executor(None, self._platform.serving.lookup, name)
+        except KaonError:
+            endpoint = None
+        status, message = unrouted(name, endpoint)
+        await _error(send, status, message)
 
     async def _predict(self, route: Route, content_type: str, body: bytes) -> tuple[int, bytes]:
         started = time.perf_counter()
@@ -219,7 +231,7 @@ class Gateway:
         name, rest = parts[1], parts[2:]
         route = self._platform.serving.route(name)
         if route is None:
-            await _error(send, 404, f"no model '{name}' here: see `kaon serve list`")
+            await self._unrouted(name, send)
             return
         if len(rest) >= 2 and rest[0] == "versions":
             rest = rest[2:]
@@ -263,6 +275,20 @@ class Gateway:
                 if size > self._max_body:  # read to the end, so the client sees the 413
                     raise TooLarge
                 return b"".join(chunks)
+
+
+def unrouted(name: str, endpoint: Endpoint | None) -> tuple[int, str]:
+    """The status and error of a request to an endpoint that has no route."""
+    if endpoint is None:
+        return 404, f"no endpoint '{name}' here: see `kaon serve list`"
+    if endpoint.state is EndpointState.KILLED:
+        return 404, f"endpoint {name} was killed: see `kaon serve list --all`"
+    logs = f"`kaon serve build-logs -e {name}`"
+    if endpoint.state is EndpointState.FAILURE:
+        lines = [ln.strip() for ln in endpoint.reason.splitlines() if ln.strip()][:2]
+        why = " ".join(lines).rstrip(":") or "failed"
+        return 503, f"endpoint {name} did not start: {why} (see {logs})"
+    return 503, f"endpoint {name} is {endpoint.state.value}, not ready yet (see {logs})"
 
 
 def _header(scope: Scope, name: bytes) -> bytes:

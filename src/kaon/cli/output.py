@@ -98,6 +98,25 @@ def boxed(headers: Sequence[str], rows: Sequence[Sequence[object]], title: str =
     sys.stdout.write("\n".join(out) + "\n")
 
 
+def reason_cell(reason: str, width: int = 60, lines: int = 2) -> str:
+    """A failure reason for a table cell: its first `lines` non-blank lines, each cut to
+    `width` characters (the whole text is in --json and the logs)."""
+    kept = [ln.strip() for ln in reason.splitlines() if ln.strip()][:lines]
+    return "\n".join(ln if len(ln) <= width else ln[: width - 1] + "…" for ln in kept)
+
+
+def no_run_log(what: str, state: str, reason: str, build_logs: str) -> None:
+    """`logs` of a job or endpoint with an empty run log because it never ran: an error
+    (exit 1, like `--wait` of it) if it failed before running, else a note; both point to
+    its build log."""
+    from kaon.core.errors import KaonError
+
+    if reason and state.endswith("FAILURE"):
+        why = reason_cell(reason, width=160).replace("\n", " ")
+        raise KaonError(f"{what} never ran, so it has no run log: {why} (see `{build_logs}`)")
+    info(f"{what} is {state} and has no run log yet: see `{build_logs}`")
+
+
 def info(message: str) -> None:
     sys.stderr.write(f"{message}\n")
 
@@ -118,9 +137,10 @@ def confirm(question: str) -> None:
 
 def follow_log(
     fetch: Callable[[int], tuple[str, int, bool]], follow: bool, out: Path | None
-) -> None:
+) -> bool:
     """Print a log read by offset (`fetch(offset)` -> text, next offset, finished); with
-    `follow`, keep polling until it is finished; with `out`, also write it there."""
+    `follow`, keep polling until it is finished; with `out`, also write it there. Returns
+    whether there was anything to print."""
     offset = 0
     sink = open(out, "w") if out else None  # noqa: SIM115 - closed below
     try:
@@ -140,3 +160,4 @@ def follow_log(
             sink.close()
     if out:
         info(f"Logs written to {out}")
+    return offset > 0

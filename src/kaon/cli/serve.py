@@ -11,7 +11,17 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from kaon.cli.output import boxed, confirm, emit_json, follow_log, info, progress, success
+from kaon.cli.output import (
+    boxed,
+    confirm,
+    emit_json,
+    follow_log,
+    info,
+    no_run_log,
+    progress,
+    reason_cell,
+    success,
+)
 from kaon.cli.train import upload_bundle
 from kaon.cli.workspace import client, user
 from kaon.core.errors import InvalidInput, KaonError
@@ -101,32 +111,59 @@ def _created(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
+def never_started(e: EndpointInfo) -> bool:
+    """Building, or its build failed: the BUILDING table's endpoints (no replica ever ran)."""
+    building = e.state == "PIPELINE_STARTING" and not e.served_commit
+    return building or (e.state == "PIPELINE_FAILURE" and e.reason.startswith("build"))
+
+
 @serve_app.command("list")
-def list_(as_json: bool = JSON) -> None:
-    """BUILDING and RUNNING tables: ind | created_at | name | state | url | user."""
+def list_(
+    show_all: bool = typer.Option(
+        False, "--all", "-a", help="Also killed endpoints (KILLED table, ind after RUNNING)."
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """BUILDING (created_at | name | state | user | reason: address these with -e) and
+    RUNNING (ind | created_at | name | state | url | user [| reason]) tables. Killed
+    endpoints are hidden unless --all. `ind` is what -i takes in serve logs, get, kill..."""
     from kaon.client import state
 
     ws = state.require_workspace()
     with client() as c:
         endpoints = c.list_endpoints(ws)
-    building = [e for e in endpoints if e.state == "PIPELINE_STARTING" and not e.served_commit]
-    running = [e for e in endpoints if e not in building]
-    state.save_index("serve", [e.name for e in building + running])
+    building = [e for e in endpoints if never_started(e) and e.state != "PIPELINE_KILLED"]
+    running = [e for e in endpoints if not never_started(e) and e.state != "PIPELINE_KILLED"]
+    killed = [e for e in endpoints if e.state == "PIPELINE_KILLED"] if show_all else []
+    state.save_index("serve", [e.name for e in running + killed])
     if as_json:
-        emit_json(endpoints)
+        emit_json(building + running + killed)
         return
-    if not endpoints:
-        info("There are currently no endpoints: first run `kaon serve deploy`")
+    if not building + running + killed:
+        more = "" if show_all or not endpoints else " (killed ones: `kaon serve list --all`)"
+        info(f"There are currently no endpoints: first run `kaon serve deploy`{more}")
         return
-    headers = ["ind", "created_at", "name", "state", "url", "user"]
-    rows = [
-        [i, _created(e.created), e.name, e.state, e.url, e.author]
-        for i, e in enumerate(building + running)
-    ]
     if building:
-        boxed(headers, rows[: len(building)], "BUILDING")
-    if running:
-        boxed(headers, rows[len(building) :], "RUNNING")
+        rows = [[_created(e.created), e.name, e.state, e.author] for e in building]
+        _boxed(["created_at", "name", "state", "user"], rows, building, "BUILDING")
+    headers = ["ind", "created_at", "name", "state", "url", "user"]
+    for title, group, first in (("RUNNING", running, 0), ("KILLED", killed, len(running))):
+        table: list[list[Any]] = [
+            [first + i, _created(e.created), e.name, e.state, e.url, e.author]
+            for i, e in enumerate(group)
+        ]
+        if group:
+            _boxed(headers, table, group, title)
+
+
+def _boxed(
+    headers: list[str], rows: list[list[Any]], endpoints: list[EndpointInfo], title: str
+) -> None:
+    """A table with a `reason` column when one of its endpoints has a reason."""
+    if any(e.reason for e in endpoints) and title != "KILLED":
+        headers = [*headers, "reason"]
+        rows = [[*r, reason_cell(e.reason)] for r, e in zip(rows, endpoints, strict=True)]
+    boxed(headers, rows, title)
 
 
 @serve_app.command("get")
@@ -156,7 +193,13 @@ def get(
 
 def _logs(name: str, kind: str, follow: bool, out: Path | None) -> None:
     with client() as c:
-        follow_log(lambda offset: c.endpoint_logs(name, kind, offset), follow, out)
+        printed = follow_log(lambda offset: c.endpoint_logs(name, kind, offset), follow, out)
+        if kind == "serve" and not printed:
+            e = c.get_endpoint(name)
+            if never_started(e):
+                no_run_log(
+                    f"endpoint {name}", e.state, e.reason, f"kaon serve build-logs -e {name}"
+                )
 
 
 @serve_app.command("logs")
@@ -166,7 +209,8 @@ def logs(
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
     out: Path = typer.Option(None, "--out", "-o", help="Also write the log to this file."),
 ) -> None:
-    """The replicas' output, timestamped: start-up, errors with full tracebacks."""
+    """The replicas' output, timestamped: start-up, errors with full tracebacks. An endpoint
+    whose build failed has none: exit 1 with its reason and `build-logs`."""
     _logs(endpoint_ref(endpoint, ind), "serve", follow, out)
 
 

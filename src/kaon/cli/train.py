@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from kaon.cli.output import boxed, emit_json, follow_log, info, progress, success
+from kaon.cli.output import (
+    boxed,
+    emit_json,
+    follow_log,
+    info,
+    no_run_log,
+    progress,
+    reason_cell,
+    success,
+)
 from kaon.cli.workspace import client, user
 from kaon.core.errors import InvalidInput
 
@@ -184,38 +193,47 @@ def _duration(job: JobInfo) -> str:
     return "?" if job.duration is None or not job.finished_state else str(round(job.duration))
 
 
+def never_ran(job: JobInfo) -> bool:
+    """Pending, building, or ended before any trial started (a build failure): the BUILDING
+    table's jobs."""
+    return job.state in BUILD_STATES or (
+        job.state != "JOB_SUCCESS" and not any(t.started for t in job.trials)
+    )
+
+
 @train_app.command("list")
 def list_(as_json: bool = JSON) -> None:
-    """BUILDING and TRAINING tables (ind | duration | hyperopt | job_id | started | state)."""
+    """BUILDING (duration | job_id | started | state | reason: address these with -j) and
+    TRAINING (ind | duration | hyperopt | job_id | started | state) tables. `ind` numbers
+    the TRAINING rows only: it is what -i takes in train info, get, logs, reproduce..."""
     from kaon.client import state
 
     ws = state.require_workspace()
     with client() as c:
         jobs = c.list_jobs(ws)
-
-    def building(j: JobInfo) -> bool:
-        return j.state in BUILD_STATES or (
-            j.state != "JOB_SUCCESS" and not any(t.started for t in j.trials)
-        )
-
-    first = [j for j in jobs if building(j)]
-    rest = [j for j in jobs if not building(j)]
-    state.save_index("train", [j.id for j in first + rest])
+    first = [j for j in jobs if never_ran(j)]
+    rest = [j for j in jobs if not never_ran(j)]
+    state.save_index("train", [j.id for j in rest])
     if as_json:
         emit_json(jobs)
         return
     if not jobs:
         info("There are currently no training jobs: first run `kaon train deploy`")
         return
-    headers = ["ind", "duration", "hyperopt", "job_id", "started", "state"]
-    rows = [
-        [i, _duration(j), j.hyperopt, j.id, _started(j.started or j.created), j.state]
-        for i, j in enumerate(first + rest)
-    ]
     if first:
-        boxed(headers, rows[: len(first)], "BUILDING")
+        headers = ["duration", "job_id", "started", "state"]
+        rows = [[_duration(j), j.id, _started(j.started or j.created), j.state] for j in first]
+        if any(j.reason for j in first):
+            headers.append("reason")
+            rows = [[*r, reason_cell(j.reason)] for r, j in zip(rows, first, strict=True)]
+        boxed(headers, rows, "BUILDING")
     if rest:
-        boxed(headers, rows[len(first) :], "TRAINING")
+        headers = ["ind", "duration", "hyperopt", "job_id", "started", "state"]
+        table: list[list[Any]] = [
+            [i, _duration(j), j.hyperopt, j.id, _started(j.started or j.created), j.state]
+            for i, j in enumerate(rest)
+        ]
+        boxed(headers, table, "TRAINING")
 
 
 @train_app.command("kill")
@@ -228,7 +246,12 @@ def kill(job: str = JOB, ind: int = IND) -> None:
 
 def _print_log(c: Client, ref: str, kind: str, follow: bool, out: Path | None) -> None:
     job = c.get_job(ref)
-    follow_log(lambda offset: c.job_logs(job.id, kind, offset), follow, out)
+    printed = follow_log(lambda offset: c.job_logs(job.id, kind, offset), follow, out)
+    if kind == "train" and not printed:
+        job = c.get_job(job.id)
+        if never_ran(job):
+            pointer = f"kaon train build-logs -j {job.id[:8]}"
+            no_run_log(f"job {job.id[:8]}", job.state, job.reason, pointer)
 
 
 @train_app.command("logs")
@@ -238,7 +261,8 @@ def logs(
     follow: bool = typer.Option(False, "--follow", "-f", help="Follow until the job ends."),
     out: Path = typer.Option(None, "--out", "-o", help="Also write the log to this file."),
 ) -> None:
-    """A job's run log: `[YYYY-MM-DD HH:MM:SS] line`, trials prefixed in hyperparameter jobs."""
+    """A job's run log: `[YYYY-MM-DD HH:MM:SS] line`, trials prefixed in hyperparameter jobs.
+    A job that failed before it ran has none: exit 1 with its reason and `build-logs`."""
     with client() as c:
         _print_log(c, job_ref(job, ind), "train", follow, out)
 

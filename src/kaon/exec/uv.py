@@ -43,6 +43,7 @@ LOCK_FILE = "kaon.lock.txt"  # the lock an environment was built from, kept insi
 STALE_SECONDS = 3600.0  # unknown .tmp entries older than this are garbage
 _ID = re.compile(r"[0-9a-f]{16,64}")
 _MAX_ERROR_LINES = 30
+USER_REQUIREMENTS = "requirements.txt"  # what bundles hold; uv reads our copy, requirements.in
 FIX_REQUIREMENTS = (
     "Fix the requirement uv names in requirements.txt (exact pins look like `name==1.2.3`) "
     "and run again."
@@ -167,7 +168,15 @@ class UvEnvBuilder:
             (work / "requirements.in").write_text(requirements)
             compile_ = ["pip", "compile", "requirements.in", "-o", "requirements.txt"]
             compile_ += ["--python", self.python, "--generate-hashes", "--no-header", "--quiet"]
-            self._uv(compile_, work, log, cancel, "resolve the requirements", FIX_REQUIREMENTS)
+            self._uv(
+                compile_,
+                work,
+                log,
+                cancel,
+                "resolve the requirements",
+                FIX_REQUIREMENTS,
+                shown={"requirements.in": USER_REQUIREMENTS},
+            )
             text = (work / "requirements.txt").read_text()
         finally:
             shutil.rmtree(work, ignore_errors=True)
@@ -208,11 +217,15 @@ class UvEnvBuilder:
         cancel: threading.Event,
         what: str,
         fix: str,
+        shown: dict[str, str] | None = None,
     ) -> None:
-        """Run uv with `args`; BuildFailed with uv's own message if it fails."""
+        """Run uv with `args`; BuildFailed with uv's own message if it fails. `shown` renames
+        our working files in what the user reads (uv names the copy it was given)."""
         lines: list[str] = []
 
         def sink(line: str) -> None:
+            for ours, theirs in (shown or {}).items():
+                line = line.replace(ours, theirs)
             lines.append(line)
             log(line)
 

@@ -132,6 +132,10 @@ class ServingService:
             raise NotFound(f"there is no endpoint '{name}': see `kaon serve list`")
         return self.refresh(found)
 
+    def lookup(self, name: str) -> Endpoint | None:
+        """The endpoint's row as stored, or None (the gateway asks when it has no route)."""
+        return self._jobs.get_endpoint(name)
+
     def endpoints(self, workspace: str) -> list[Endpoint]:
         ws = self._workspaces.get(workspace)
         return [self.refresh(e) for e in self._jobs.list_endpoints(ws.name)]
