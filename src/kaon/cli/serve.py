@@ -13,7 +13,7 @@ import typer
 
 from kaon.cli.output import boxed, confirm, emit_json, follow_log, info, progress, success
 from kaon.cli.train import upload_bundle
-from kaon.cli.workspace import client, user
+from kaon.cli.workspace import WORKSPACE, client, user
 from kaon.core.errors import InvalidInput, KaonError
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ def deploy(
     timeout: str = typer.Option(None, "--timeout", help="Per request (default 30s)."),
     wait: bool = typer.Option(False, "--wait", help="Wait until it answers (exit 1 if it fails)."),
     as_json: bool = JSON,
+    workspace: str = WORKSPACE,
 ) -> None:
     """Deploy an endpoint: the serve bundle with the model's files beside its model.py."""
     from kaon.client import bundles, state
@@ -102,7 +103,7 @@ def _created(ts: float) -> str:
 
 
 @serve_app.command("list")
-def list_(as_json: bool = JSON) -> None:
+def list_(as_json: bool = JSON, workspace: str = WORKSPACE) -> None:
     """BUILDING and RUNNING tables: ind | created_at | name | state | url | user."""
     from kaon.client import state
 

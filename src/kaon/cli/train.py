@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from kaon.cli.output import boxed, emit_json, follow_log, info, progress, success
-from kaon.cli.workspace import client, user
+from kaon.cli.workspace import WORKSPACE, client, user
 from kaon.core.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -88,6 +88,7 @@ def deploy(
     sandbox: bool = typer.Option(False, "--sandbox", help="No network, read-only inputs."),
     wait: bool = typer.Option(False, "--wait", help="Wait for the job and exit 1 on failure."),
     as_json: bool = JSON,
+    workspace: str = WORKSPACE,
 ) -> None:
     """Submit a training job. Inputs not given are the workspace's latest (incremental
     development): `-s` alone retrains the latest data with new code. --help only (-h is
@@ -185,7 +186,7 @@ def _duration(job: JobInfo) -> str:
 
 
 @train_app.command("list")
-def list_(as_json: bool = JSON) -> None:
+def list_(as_json: bool = JSON, workspace: str = WORKSPACE) -> None:
     """BUILDING and TRAINING tables (ind | duration | hyperopt | job_id | started | state)."""
     from kaon.client import state
 
