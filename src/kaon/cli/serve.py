@@ -55,7 +55,7 @@ def deploy(
     from kaon.core.endpoints import parse_batch
     from kaon.core.units import parse_duration
 
-    bundles.check_serve(source)  # every local input checked before anything is sent
+    module = bundles.check_serve(source)  # every local input checked before anything is sent
     if batch is not None:
         parse_batch(batch)
     if timeout is not None:
@@ -63,10 +63,24 @@ def deploy(
     ws = state.require_workspace()
     with client() as c:
         c.get_workspace(ws)
+        leave_out: list[Path] = []
         if model_id:
-            c.get_model(model_id)  # an unknown model fails before the upload
+            found = c.get_model(model_id)  # an unknown model fails before the upload
             success(f"Adding trained model_id: {model_id}")
-        b = upload_bundle(c, ws, "serve", source, "source")
+            trial = found.trials[0] if found.trials else None
+            if trial is not None and trial.model_commit and trial.model_path:
+                leave_out = bundles.model_copies(
+                    c,
+                    f"{found.workspace}-models",
+                    trial.model_commit,
+                    f"{trial.model_path}/model",
+                    module.parent,
+                )
+        if leave_out:  # `serve get` wrote them: the bundle keeps its id without them
+            names = ", ".join(str(p.relative_to(source)) for p in leave_out)
+            info(f"Leaving out {names}: the model's own files, placed beside model.py anyway")
+        skip = frozenset(str(p.absolute()) for p in leave_out)
+        b = upload_bundle(c, ws, "serve", source, "source", skip)
         body: dict[str, Any] = {
             "author": user(),
             "source": {"kind": "serve", "branch": b.branch, "ref": b.commit},
@@ -138,7 +152,7 @@ def get(
 ) -> None:
     """Download what an endpoint serves (bundle + model files) into
     <out>/<workspace>/<endpoint>/code/<name>:<hash>/."""
-    from kaon.client import download
+    from kaon.client import bundles, download
 
     with client() as c:
         e = c.get_endpoint(endpoint_ref(endpoint, ind))
@@ -152,7 +166,9 @@ def get(
         size = c.stat(repo, e.served_commit, inner).size
         with progress("Extracting serve bundle", size) as advance:
             download.get_dir(c, repo, e.served_commit, inner, dest, advance)
+    bundles.restore_modes(dest)
     success(f"Extracted to {dest}")
+    info(f"Update it with `kaon serve deploy -s {dest.parent} -m {e.model_id}` after editing")
 
 
 def _logs(name: str, kind: str, follow: bool, out: Path | None) -> None:

@@ -36,17 +36,22 @@ def job_ref(job: str | None, ind: int | None) -> str:
     return job if job is not None else state.from_index("train", ind or 0)
 
 
-def upload_bundle(c: Client, ws: str, kind: str, folder: Path, label: str) -> BundleInfo:
+def upload_bundle(
+    c: Client, ws: str, kind: str, folder: Path, label: str, leave_out: frozenset[str] = frozenset()
+) -> BundleInfo:
     from kaon.client import bundles
     from kaon.client.statcache import StatCache
     from kaon.config import kaon_home
 
     info(f"Submitting {label} bundle: {folder}")
+    _, renamed, name = bundles.layout(folder)
+    if renamed:
+        info(f"Uploading {folder / renamed} as {name}/ (the :<hash> that `get` adds is dropped)")
     cache = StatCache(kaon_home() / "cache" / "stat.db")
     try:
         total = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
         with progress(f"Uploading {label} bundle", total) as advance:
-            b = bundles.put_bundle(c, ws, kind, folder, cache, advance, user())
+            b = bundles.put_bundle(c, ws, kind, folder, cache, advance, user(), leave_out)
     finally:
         cache.close()
     success(f"Setting {label} bundle: {b.path}")
