@@ -47,13 +47,19 @@ def deploy(
     batch: str = typer.Option(None, "--batch", help="Group requests: MAX/WAITms, e.g. 32/5ms."),
     timeout: str = typer.Option(None, "--timeout", help="Per request (default 30s)."),
     wait: bool = typer.Option(False, "--wait", help="Wait until it answers (exit 1 if it fails)."),
+    env: list[str] = typer.Option(
+        None, "--env", help="KEY=VALUE for the replicas' environment (repeatable); recorded."
+    ),
     as_json: bool = JSON,
     workspace: str = WORKSPACE,
 ) -> None:
     """Deploy an endpoint: the serve bundle with the model's files beside its model.py."""
     from kaon.client import bundles, state
     from kaon.core.endpoints import parse_batch
+    from kaon.core.envvars import parse_pairs
     from kaon.core.units import parse_duration
+
+    variables = parse_pairs(env or [])
 
     module = bundles.check_serve(source)  # every local input checked before anything is sent
     if batch is not None:
@@ -88,6 +94,7 @@ def deploy(
             "replicas": replicas,
             "batch": batch,
             "timeout": timeout,
+            "env": variables,
         }
         endpoint = c.serve(ws, **body)
         if wait:

@@ -26,6 +26,11 @@ train_app = typer.Typer(
     no_args_is_help=True,
 )
 BUILD_STATES = ("JOB_PENDING", "JOB_BUILDING")
+ENV = typer.Option(
+    None,
+    "--env",
+    help="KEY=VALUE for the code's environment (repeatable); recorded with the job.",
+)
 
 
 def job_ref(job: str | None, ind: int | None) -> str:
@@ -92,19 +97,25 @@ def deploy(
     timeout: str = typer.Option(None, "--timeout", help="Per trial, e.g. 90s, 10m, 1h."),
     sandbox: bool = typer.Option(False, "--sandbox", help="No network, read-only inputs."),
     wait: bool = typer.Option(False, "--wait", help="Wait for the job and exit 1 on failure."),
+    env: list[str] = ENV,
+    no_env: bool = typer.Option(False, "--no-env", help="Drop the latest deploy's --env."),
     as_json: bool = JSON,
     workspace: str = WORKSPACE,
 ) -> None:
     """Submit a training job. Inputs not given are the workspace's latest (incremental
-    development): `-s` alone retrains the latest data with new code. --help only (-h is
-    --hyperparams, as in kaos)."""
+    development): `-s` alone retrains the latest data with new code, no option at all re-runs
+    the latest code, data and --env (say, after new data was put to a repo the code reads
+    over S3). A workspace that never had data runs its jobs with an empty data folder (all
+    data over S3). --help only (-h is --hyperparams, as in kaos)."""
     from kaon.client import bundles, state
+    from kaon.core.envvars import parse_pairs
     from kaon.core.hyper import parse_space
 
     if data is not None and manifest is not None:
         raise InvalidInput("give -d/--data_bundle or -m/--data_manifest, not both")
-    if not any(x is not None for x in (source, data, manifest, hyperparams)):
-        raise InvalidInput("give at least one of -s, -d, -m or -h (see `kaon train deploy --help`)")
+    if env and no_env:
+        raise InvalidInput("give --env or --no-env, not both")
+    variables = parse_pairs(env) if env else ({} if no_env else None)
     space = None
     if hyperparams is not None:
         if not hyperparams.is_file():
@@ -131,7 +142,14 @@ def deploy(
         "sandbox": sandbox,
     }
     with client() as c:
-        c.get_workspace(ws)  # an unknown workspace fails before any upload
+        found = c.get_workspace(ws)  # an unknown workspace fails before any upload
+        if source is None and not found.current.get("source"):
+            raise InvalidInput(
+                f"workspace '{ws}' has no source bundle yet: give one with -s "
+                "(e.g. `kaon train deploy -s templates/mnist/model-train`)"
+            )
+        if variables is not None:
+            body["env"] = variables
         if source is not None:
             b = upload_bundle(c, ws, "source", source, "source")
             body["source"] = {"kind": "source", "branch": b.branch, "ref": b.commit}
@@ -164,7 +182,10 @@ def deploy(
         typer.echo("\nCURRENT TRAINING INPUTS\n")
         hyper = f"✔\n/{job.hyper['digest'][:5]}/*" if job.hyper else "✗"
         image = "⨂\n<building>" if job.state in BUILD_STATES else f"✔\n{job.source.path}"
-        boxed(["Image", "Data", "Hyperparams"], [[image, f"✔\n{job.data.path}", hyper]])
+        given = f"✔\n{job.data.path}" if job.data.files else "✗\n<over S3>"
+        boxed(["Image", "Data", "Hyperparams"], [[image, given, hyper]])
+        if job.variables:
+            info("Environment: " + " ".join(f"{k}={v}" for k, v in job.variables.items()))
         info(f"\nJob {job.id} {job.state}: follow it with `kaon train logs -j {job.id[:8]} -f`")
     if wait and job.state != "JOB_SUCCESS":
         info(f"Job {job.id} ended {job.state}: {job.reason}")

@@ -61,6 +61,11 @@ def show_info(job: JobInfo, sort_by: str | None, page: int, ascending: bool) -> 
         typer.echo(f"    Platform: {plat.get('os')}, {plat.get('cpu')}, {plat.get('cpus')} CPUs")
         threads = ", ".join(f"{k}={v}" for k, v in sorted(plat.get("env", {}).items()))
         typer.echo(f"    Run settings: {threads}")
+    if job.variables:
+        given = ", ".join(f"{k}={v}" for k, v in job.variables.items())
+        typer.echo(f"    Variables (--env): {given}")
+    if not job.data.files:
+        typer.echo("    Data: none (the job reads over S3: see `kaon train provenance`)")
     typer.echo(f"    Available metrics: {metrics}")
     typer.echo("")
     typer.echo(f"    Page count: {pages}")
