@@ -86,3 +86,38 @@ def test_serve_get_then_deploy_gives_the_same_bundle(kaon: Kaon, tmp_path: Path)
     assert "weights.json" in p.stderr  # says the model's own files were left out
     for name in (first["name"], again["name"]):
         kaon.ok("serve", "kill", "-e", name, "-y", env=env)
+
+
+SERVE_ENV = """
+import os
+
+def load_ctx(model_dir):
+    return None
+
+def predict(payload, ctx):
+    return {"greeting": os.environ.get("GREETING"), "who": os.environ.get("WHO")}
+"""
+
+
+def test_serve_deploy_env_is_recorded_and_seen_by_the_replicas(kaon: Kaon, tmp_path: Path) -> None:
+    kaon.ok("workspace", "create", "-n", "envserve")
+    env = {"KAON_WORKSPACE": "envserve"}
+    serve = tmp_path / "serve" / "hello" / "model"
+    serve.mkdir(parents=True)
+    (serve / "model.py").write_text(SERVE_ENV)
+    (serve / "requirements.txt").write_text("")
+    src = str(tmp_path / "serve")
+    kaon.fails(2, "serve", "deploy", "-s", src, "--env", "AWS_REGION=x", env=env, match="AWS_*")
+    kaon.fails(2, "serve", "deploy", "-s", src, "--env", "1BAD=x", env=env, match="variable name")
+    assert kaon.json("list", "branch", "envserve-source") == []  # refused before the upload
+    out = kaon.ok(
+        "serve", "deploy", "-s", src, "--env", "GREETING=hello world", "--env", "WHO=a=b",
+        "--wait", "--json", env=env,
+    )  # fmt: skip
+    endpoint = json.loads(out)
+    assert endpoint["variables"] == {"GREETING": "hello world", "WHO": "a=b"}
+    payload = tmp_path / "p.json"
+    payload.write_text("{}")
+    answer = kaon.ok("serve", "predict", "-e", endpoint["name"], "-f", str(payload), env=env)
+    assert json.loads(answer) == {"greeting": "hello world", "who": "a=b"}
+    kaon.ok("serve", "kill", "-e", endpoint["name"], "-y", env=env)
