@@ -175,7 +175,8 @@ def get(
             download.get_dir(c, repo, e.served_commit, inner, dest, advance)
     bundles.restore_modes(dest)
     success(f"Extracted to {dest}")
-    info(f"Update it with `kaon serve deploy -s {dest.parent} -m {e.model_id}` after editing")
+    model = f" -m {e.model_id}" if e.model_id else ""
+    info(f"Deploy it again with `kaon serve deploy -s {dest.parent}{model}` (after editing)")
 
 
 def _logs(name: str, kind: str, follow: bool, out: Path | None) -> None:

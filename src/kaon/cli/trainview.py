@@ -172,7 +172,7 @@ def get_cmd(
                 _fetch(c, repo, t.model_commit, t.model_path, dest, f"model {t.model_id}")
     success(f"Extracted to {root}")
     if again:
-        info(f"Retrain it with `kaon train deploy {' '.join(again)}` (after editing, if you like)")
+        info(f"Retrain it with `kaon train deploy {' '.join(again)}`")
 
 
 def register(app: typer.Typer) -> None:
