@@ -38,7 +38,7 @@ def test_workspace_lifecycle(kaon: Kaon, tmp_path: Path) -> None:
     )
     kaon.fails(1, "workspace", "kill")  # asks; no answer on stdin: aborted, nothing deleted
     kaon.ok("workspace", "kill", "-y")
-    assert "alpha_1" not in kaon.ok("repo", "list")
+    assert "alpha_1" not in kaon.ok("repo", "list", "--all")
     kaon.fails(4, "train", "info", "-j", job["id"], match="no job")
     kaon.fails(2, "train", "list", match="no workspace is set")
 

@@ -103,3 +103,87 @@ def test_training_job_reads_and_writes_through_s3_with_provenance(
     # the job's key was revoked when it ended
     keys = json.loads(k.ok("auth", "s3-credentials", "--list", "--json"))
     assert not [c for c in keys if c["job"] == job["id"]]
+
+
+TRAIN_OVER_S3 = '''#!/usr/bin/env python3
+"""All data over S3 (no data bundle), buckets named by --env."""
+import hashlib, os, pathlib, sys
+
+import boto3
+
+out = pathlib.Path(sys.argv[1])
+print("data folder:", sorted(os.listdir(os.environ["KAON_DATA_DIR"])))
+print("tf:", *(f"{k}={os.environ[k]}" for k in ("S3_ENDPOINT", "S3_USE_HTTPS", "S3_VERIFY_SSL")))
+s3 = boto3.client("s3")
+body = s3.get_object(Bucket=os.environ["INPUT_BUCKET"], Key="data/mnist.npz")["Body"].read()
+(out / "model").mkdir(parents=True)
+(out / "model" / "weights").write_text(hashlib.sha256(body).hexdigest())
+'''
+
+
+def test_a_job_that_reads_everything_over_s3_needs_no_data_bundle(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    """Seed 004's TFJob pattern: no data bundle, buckets given with --env, a re-run with no
+    option at all after new data was put."""
+    k = gateway.kaon
+    npz = tmp_path / "mnist.npz"
+    npz.write_bytes(os.urandom(1000))
+    k.ok("repo", "create", "s3in")
+    k.ok("put", "file", "s3in@master:/data/mnist.npz", "-f", str(npz))
+    code = tmp_path / "code" / "tfjob" / "model"
+    code.mkdir(parents=True)
+    (code / "train").write_text(TRAIN_OVER_S3)
+    (code / "train").chmod(0o755)
+    (code / "requirements.txt").write_text(f"boto3=={boto3.__version__}\n")
+    src = str(tmp_path / "code")
+    env = {"KAON_WORKSPACE": "tfjob"}
+    k.ok("workspace", "create", "-n", "tfjob")
+
+    # refused before anything is uploaded
+    k.fails(2, "train", "deploy", env=env, match="no source bundle yet")
+    k.fails(2, "train", "deploy", "-d", src, env=env, match="no source bundle yet")
+    k.fails(
+        2, "train", "deploy", "-s", src, "--env", "AWS_SECRET_ACCESS_KEY=x", env=env, match="AWS_*"
+    )
+    k.fails(2, "train", "deploy", "-s", src, "--env", "KAON_JOB_ID=1", env=env, match="KAON_*")
+    k.fails(2, "train", "deploy", "-s", src, "--env", "S3_ENDPOINT=h:1", env=env, match="S3_*")
+    k.fails(2, "train", "deploy", "-s", src, "--env", "PATH=/x", env=env, match="platform sets")
+    k.fails(2, "train", "deploy", "-s", src, "--env", "NOVALUE", env=env, match="KEY=VALUE")
+    assert k.json("list", "branch", "tfjob-source") == []
+    assert k.json("list", "branch", "tfjob-data") == []
+
+    p = k.run(
+        "train", "deploy", "-s", src, "--env", "INPUT_BUCKET=master.s3in", "--wait", "--json",
+        env=env,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stdout + p.stderr
+    first = json.loads(p.stdout)
+    assert first["variables"] == {"INPUT_BUCKET": "master.s3in"}
+    assert first["data"]["files"] == 0 and first["data"]["name"] == "none"
+    logs = k.ok("train", "logs", "-j", first["id"], env=env)
+    assert "data folder: []" in logs
+    port = gateway.url.rsplit(":", 1)[1]
+    assert f"tf: S3_ENDPOINT=127.0.0.1:{port} S3_USE_HTTPS=0 S3_VERIFY_SSL=0" in logs, logs
+    info = k.ok("train", "info", "-j", first["id"], env=env)
+    assert "Variables (--env): INPUT_BUCKET=master.s3in" in info
+    assert "Data: none" in info
+
+    npz.write_bytes(os.urandom(1000))  # new data, then the same job again: no option at all
+    k.ok("put", "file", "s3in@master:/data/mnist.npz", "-f", str(npz))
+    second = json.loads(k.ok("train", "deploy", "--wait", "--json", env=env))
+    assert second["state"] == "JOB_SUCCESS", second["reason"]
+    assert second["variables"] == first["variables"]
+    assert (second["source"]["path"], second["data"]["path"]) == (
+        first["source"]["path"],
+        first["data"]["path"],
+    )
+    assert second["trials"][0]["model_id"] != first["trials"][0]["model_id"]  # new weights
+
+    k.ok("train", "reproduce", "-j", first["id"], env=env)  # reuses the recorded --env
+    jobs = json.loads(k.ok("train", "list", "--json", env=env))
+    again = [j for j in jobs if j["env"].get("reproduces") == first["id"]]
+    assert again and again[0]["variables"] == first["variables"]
+    dropped = json.loads(k.ok("train", "deploy", "--no-env", "--json", env=env))
+    assert dropped["variables"] == {}
+    k.ok("train", "kill", "-j", dropped["id"], env=env)

@@ -212,6 +212,11 @@ class TrainIn(BaseModel):
     memory: str | None = Field(None, description="e.g. 2Gi")
     timeout: str | None = Field(None, description="e.g. 1h, 90s")
     sandbox: bool = False
+    env: dict[str, str] | None = Field(
+        None,
+        description="Variables for every trial (--env); none given: the workspace's latest. "
+        "KAON_*, AWS_*, S3_* and the interpreter's variables are refused.",
+    )
 
 
 class TrialOut(BaseModel):
@@ -248,6 +253,7 @@ class JobOut(BaseModel):
     sandbox: bool
     reason: str
     env: dict[str, Any]
+    variables: dict[str, str]
     process_time: float
     trials: list[TrialOut]
 
@@ -265,6 +271,9 @@ class ServeIn(BaseModel):
     replicas: int = Field(1, ge=1, le=64)
     batch: str | None = Field(None, description="MAX/WAITms, e.g. 32/5ms")
     timeout: str | None = Field(None, description="per request, e.g. 30s")
+    env: dict[str, str] = Field(
+        default_factory=dict, description="Variables for every replica (--env)."
+    )
 
 
 class EndpointOut(BaseModel):
@@ -284,6 +293,7 @@ class EndpointOut(BaseModel):
     url: str
     reason: str
     env: dict[str, Any]
+    variables: dict[str, str]
     served_commit: str | None
 
 

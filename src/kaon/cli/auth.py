@@ -47,3 +47,20 @@ def s3_credentials(
     typer.echo(f"export AWS_ACCESS_KEY_ID={cred.access_key}")
     typer.echo(f"export AWS_SECRET_ACCESS_KEY={cred.secret}")
     typer.echo(f"export AWS_DEFAULT_REGION={cred.region}")
+
+
+@auth_app.command("token")
+def token() -> None:
+    """Print this machine's platform API token ($KAON_HOME/token), for
+    `kaon init -e http://<this machine>:5266 --token <token>` on another one."""
+    from kaon.client.connect import local_token
+    from kaon.config import TOKEN_FILE, kaon_home
+    from kaon.core.errors import NotFound
+
+    found = local_token()
+    if found is None:
+        raise NotFound(
+            f"no token in {kaon_home() / TOKEN_FILE}: the platform writes it when it first "
+            "starts (`kaon up`); set KAON_HOME if the server runs with another home"
+        )
+    typer.echo(found)

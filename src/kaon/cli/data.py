@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from kaon.cli.output import emit_json, human_duration, human_size, now, success, table, time_ago
+from kaon.cli.output import (
+    emit_json,
+    human_duration,
+    human_size,
+    info,
+    now,
+    success,
+    table,
+    time_ago,
+)
 from kaon.core.address import Address, parse_address
 from kaon.core.errors import InvalidInput
 
@@ -17,6 +26,9 @@ if TYPE_CHECKING:
     from kaon.client import Client
 
 JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
+ALL = typer.Option(
+    False, "--all", "-a", help="Also each workspace's own repos (<ws>-source, -logs, ...)."
+)
 
 repo_app = typer.Typer(help="Data repos: create, list, delete.", no_args_is_help=True)
 create_app = typer.Typer(help="Create a repo or a branch.", no_args_is_help=True)
@@ -51,9 +63,15 @@ def _create_repo(name: str, description: str) -> None:
     success(f"created repo {name}")
 
 
-def _list_repos(as_json: bool) -> None:
+def _list_repos(as_json: bool, everything: bool) -> None:
     with _client() as client:
         repos = client.list_repos()
+        if not everything:  # each workspace's own repos (<ws>-source, -logs, …) hidden
+            internal = {r for w in client.list_workspaces() for r in w.repos}
+            shown = [r for r in repos if r.name not in internal]
+            if len(shown) < len(repos):
+                info(f"({len(repos) - len(shown)} workspace repos hidden: --all shows them)")
+            repos = shown
     if as_json:
         emit_json(repos)
         return
@@ -77,9 +95,9 @@ def repo_create(name: str, description: str = typer.Option("", "--description", 
 
 
 @repo_app.command("list")
-def repo_list(as_json: bool = JSON) -> None:
+def repo_list(as_json: bool = JSON, everything: bool = ALL) -> None:
     """List data repos: NAME CREATED SIZE (MASTER) BRANCHES."""
-    _list_repos(as_json)
+    _list_repos(as_json, everything)
 
 
 @repo_app.command("delete")
@@ -95,9 +113,9 @@ def create_repo(name: str, description: str = typer.Option("", "--description", 
 
 
 @list_app.command("repo")
-def list_repo(as_json: bool = JSON) -> None:
+def list_repo(as_json: bool = JSON, everything: bool = ALL) -> None:
     """List data repos (same as `kaon repo list`)."""
-    _list_repos(as_json)
+    _list_repos(as_json, everything)
 
 
 @delete_app.command("repo")

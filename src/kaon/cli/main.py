@@ -34,9 +34,22 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        platform.show_version(False)
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        is_eager=True,
+        callback=_version,
+        help="Client and server versions (as `kaon version`).",
+    ),
 ) -> None:
     if debug:
         os.environ["KAON_DEBUG"] = "1"

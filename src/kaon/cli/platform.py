@@ -1,4 +1,4 @@
-"""Platform commands: up, down, status, server, init, gc."""
+"""Platform commands: up, down, status, version, server, init, gc."""
 
 from __future__ import annotations
 
@@ -8,6 +8,69 @@ import sys
 import typer
 
 from kaon.cli.output import emit_json, human_size
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def check_server(endpoint: str, token: str | None) -> str | None:
+    """The token that works for `endpoint` (checked with a real call). Without one, a server on
+    this machine is tried with the local platform's token; never sent elsewhere."""
+    from urllib.parse import urlsplit
+
+    from kaon.client import Client
+    from kaon.client.connect import local_token
+    from kaon.core.errors import PermissionDenied
+
+    host = urlsplit(endpoint).hostname or ""
+    candidate = token
+    if candidate is None and host in _LOOPBACK:
+        candidate = local_token()
+    hint = (
+        f"{endpoint} needs its API token: on the server's machine `kaon auth token` prints it "
+        f"(it is $KAON_HOME/token there); then run `kaon init -e {endpoint} --token <token>`"
+    )
+    with Client(endpoint, candidate) as client:
+        client.health()  # unreachable: exit 3 with where it tried
+        if candidate is None:
+            raise PermissionDenied(hint)
+        try:
+            client.list_repos()  # proves the token works
+        except PermissionDenied:
+            if token is not None:
+                raise
+            raise PermissionDenied(hint) from None
+    return candidate
+
+
+def show_version(as_json: bool) -> None:
+    """`kaon version` and `kaon --version`: the client's version, and the server's when one
+    answers (like `pachctl version`); an unreachable server is said, not an error."""
+    from kaon import __version__
+    from kaon.client import Client
+    from kaon.client.connect import resolve_target
+    from kaon.core.errors import KaonError
+
+    target = resolve_target()
+    server: str | None = None
+    problem = "the local platform is not running: start it with `kaon up`"
+    if target.endpoint is not None:
+        try:
+            with Client(target.endpoint, target.token) as client:
+                server = str(client.health().get("version"))
+        except KaonError as exc:
+            problem = f"{target.endpoint}: {exc.message}"
+    if as_json:
+        emit_json(
+            {
+                "client": __version__,
+                "server": server,
+                "endpoint": target.endpoint,
+                **({} if server else {"server_error": problem}),
+            }
+        )
+        return
+    typer.echo(f"COMPONENT VERSION\nkaon      {__version__}")
+    typer.echo(f"server    {server}" if server else f"server    unreachable ({problem})")
 
 
 def register(app: typer.Typer) -> None:
@@ -83,18 +146,22 @@ def register(app: typer.Typer) -> None:
         endpoint: str = typer.Option(
             None, "--endpoint", "-e", help="Server URL, e.g. http://host:5266."
         ),
-        token: str = typer.Option(None, "--token", help="API token of that server."),
+        token: str | None = typer.Option(None, "--token", help="API token of that server."),
     ) -> None:
-        """Point the CLI at a server (no -e: back to the local platform)."""
-        from kaon.client import Client
+        """Point the CLI at a server (no -e: back to the local platform). Without --token, a
+        server on this machine is tried with the local platform's token ($KAON_HOME/token);
+        for another machine, `kaon auth token` run there prints its token."""
         from kaon.client.connect import save_config
 
         if endpoint:
-            with Client(endpoint, token) as client:
-                client.health()
-                client.list_repos()  # proves the token works
+            token = check_server(endpoint.rstrip("/"), token)
         path = save_config(endpoint, token)
         typer.echo(f"kaon now talks to {endpoint or 'the local platform'} (config {path})")
+
+    @app.command()
+    def version(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+        """Client and server versions (the server is asked, never started)."""
+        show_version(as_json)
 
     @app.command()
     def gc(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:

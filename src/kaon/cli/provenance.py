@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from kaon.cli.output import boxed, emit_json, info, success
-from kaon.cli.workspace import client, user
+from kaon.cli.workspace import WORKSPACE, client, user
 from kaon.core.errors import BackendUnavailable, InvalidInput, KaonError
 
 if TYPE_CHECKING:
@@ -58,6 +58,7 @@ def train_provenance(
     ),
     out: Path = OUT,
     fmt: str = FORMAT,
+    workspace: str = WORKSPACE,
 ) -> None:
     """Draw a model's provenance: data, code, params, environment, job → model. Writes
     <out>/<workspace>/provenance/model-<id>.<format> and prints the tree."""
@@ -99,18 +100,29 @@ def subvenance(
     fmt: str = FORMAT,
     as_json: bool = typer.Option(False, "--json", help="Print the graph as JSON."),
 ) -> None:
-    """Every job, model and endpoint downstream of a data commit."""
+    """Every job, model and endpoint downstream of a data commit (an empty table when
+    nothing used it yet)."""
+    from kaon.core.errors import NotFound
+
     ref = commit.rsplit("@", 1)[-1]
     with client() as c:
-        if "@" in commit and len(ref) < 32:  # repo@branch or repo@prefix: resolve it first
-            repo = commit.rsplit("@", 1)[0]
-            ref = c.inspect_commit(repo, ref).id
-        prov = c.subvenance(ref)
+        if "@" in commit:  # repo@branch or repo@prefix: resolved first, so it exists
+            ref = c.inspect_commit(commit.rsplit("@", 1)[0], ref).id
+        try:
+            prov = c.subvenance(ref)
+        except NotFound:
+            if "@" not in commit:  # a bare prefix nothing used may also be a typo
+                raise
+            prov = None
     if as_json:
-        emit_json(prov.graph.to_dict())
+        emit_json(prov.graph.to_dict() if prov else {"nodes": [], "edges": []})
         return
-    rows = [[n.kind.value, n.label, n.attrs.get("created", "")] for n in prov.graph.nodes]
+    nodes = prov.graph.nodes if prov else []
+    rows = [[n.kind.value, n.label, n.attrs.get("created", "")] for n in nodes]
     boxed(["kind", "name", "created"], rows, f"DOWNSTREAM OF {ref[:12]}")
+    if prov is None:
+        info(f"Nothing is downstream of {commit}: no job has used commit {ref[:12]} yet")
+        return
     if out is not None:
         success(f"drawn to {render(prov, out / 'provenance' / f'subvenance-{ref[:12]}', fmt)}")
 

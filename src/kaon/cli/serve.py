@@ -23,7 +23,7 @@ from kaon.cli.output import (
     success,
 )
 from kaon.cli.train import upload_bundle
-from kaon.cli.workspace import client, user
+from kaon.cli.workspace import WORKSPACE, client, user
 from kaon.core.errors import InvalidInput, KaonError
 
 if TYPE_CHECKING:
@@ -57,14 +57,21 @@ def deploy(
     batch: str = typer.Option(None, "--batch", help="Group requests: MAX/WAITms, e.g. 32/5ms."),
     timeout: str = typer.Option(None, "--timeout", help="Per request (default 30s)."),
     wait: bool = typer.Option(False, "--wait", help="Wait until it answers (exit 1 if it fails)."),
+    env: list[str] = typer.Option(
+        None, "--env", help="KEY=VALUE for the replicas' environment (repeatable); recorded."
+    ),
     as_json: bool = JSON,
+    workspace: str = WORKSPACE,
 ) -> None:
     """Deploy an endpoint: the serve bundle with the model's files beside its model.py."""
     from kaon.client import bundles, state
     from kaon.core.endpoints import parse_batch
+    from kaon.core.envvars import parse_pairs
     from kaon.core.units import parse_duration
 
-    bundles.check_serve(source)  # every local input checked before anything is sent
+    variables = parse_pairs(env or [])
+
+    module = bundles.check_serve(source)  # every local input checked before anything is sent
     if batch is not None:
         parse_batch(batch)
     if timeout is not None:
@@ -72,10 +79,24 @@ def deploy(
     ws = state.require_workspace()
     with client() as c:
         c.get_workspace(ws)
+        leave_out: list[Path] = []
         if model_id:
-            c.get_model(ws, model_id)  # a model not of this workspace fails before the upload
+            found = c.get_model(ws, model_id)  # a model not of this workspace fails here
             success(f"Adding trained model_id: {model_id}")
-        b = upload_bundle(c, ws, "serve", source, "source")
+            trial = found.trials[0] if found.trials else None
+            if trial is not None and trial.model_commit and trial.model_path:
+                leave_out = bundles.model_copies(
+                    c,
+                    f"{found.workspace}-models",
+                    trial.model_commit,
+                    f"{trial.model_path}/model",
+                    module.parent,
+                )
+        if leave_out:  # `serve get` wrote them: the bundle keeps its id without them
+            names = ", ".join(str(p.relative_to(source)) for p in leave_out)
+            info(f"Leaving out {names}: the model's own files, placed beside model.py anyway")
+        skip = frozenset(str(p.absolute()) for p in leave_out)
+        b = upload_bundle(c, ws, "serve", source, "source", skip)
         body: dict[str, Any] = {
             "author": user(),
             "source": {"kind": "serve", "branch": b.branch, "ref": b.commit},
@@ -83,6 +104,7 @@ def deploy(
             "replicas": replicas,
             "batch": batch,
             "timeout": timeout,
+            "env": variables,
         }
         endpoint = c.serve(ws, **body)
         if wait:
@@ -123,6 +145,7 @@ def list_(
         False, "--all", "-a", help="Also killed endpoints (KILLED table, ind after RUNNING)."
     ),
     as_json: bool = JSON,
+    workspace: str = WORKSPACE,
 ) -> None:
     """BUILDING (created_at | name | state | user | reason: address these with -e) and
     RUNNING (ind | created_at | name | state | url | user [| reason]) tables. Killed
@@ -174,7 +197,7 @@ def get(
 ) -> None:
     """Download what an endpoint serves (bundle + model files) into
     <out>/<workspace>/<endpoint>/code/<name>:<hash>/."""
-    from kaon.client import download
+    from kaon.client import bundles, download
 
     with client() as c:
         e = c.get_endpoint(endpoint_ref(endpoint, ind))
@@ -188,7 +211,10 @@ def get(
         size = c.stat(repo, e.served_commit, inner).size
         with progress("Extracting serve bundle", size) as advance:
             download.get_dir(c, repo, e.served_commit, inner, dest, advance)
+    bundles.restore_modes(dest)
     success(f"Extracted to {dest}")
+    model = f" -m {e.model_id}" if e.model_id else ""
+    info(f"Deploy it again with `kaon serve deploy -s {dest.parent}{model}` (after editing)")
 
 
 def _logs(name: str, kind: str, follow: bool, out: Path | None) -> None:

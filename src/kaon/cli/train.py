@@ -20,7 +20,7 @@ from kaon.cli.output import (
     reason_cell,
     success,
 )
-from kaon.cli.workspace import client, user
+from kaon.cli.workspace import WORKSPACE, client, user
 from kaon.core.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -35,6 +35,11 @@ train_app = typer.Typer(
     no_args_is_help=True,
 )
 BUILD_STATES = ("JOB_PENDING", "JOB_BUILDING")
+ENV = typer.Option(
+    None,
+    "--env",
+    help="KEY=VALUE for the code's environment (repeatable); recorded with the job.",
+)
 
 
 def job_ref(job: str | None, ind: int | None) -> str:
@@ -45,17 +50,22 @@ def job_ref(job: str | None, ind: int | None) -> str:
     return job if job is not None else state.from_index("train", ind or 0)
 
 
-def upload_bundle(c: Client, ws: str, kind: str, folder: Path, label: str) -> BundleInfo:
+def upload_bundle(
+    c: Client, ws: str, kind: str, folder: Path, label: str, leave_out: frozenset[str] = frozenset()
+) -> BundleInfo:
     from kaon.client import bundles
     from kaon.client.statcache import StatCache
     from kaon.config import kaon_home
 
     info(f"Submitting {label} bundle: {folder}")
+    _, renamed, name = bundles.layout(folder)
+    if renamed:
+        info(f"Uploading {folder / renamed} as {name}/ (the :<hash> that `get` adds is dropped)")
     cache = StatCache(kaon_home() / "cache" / "stat.db")
     try:
         total = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
         with progress(f"Uploading {label} bundle", total) as advance:
-            b = bundles.put_bundle(c, ws, kind, folder, cache, advance, user())
+            b = bundles.put_bundle(c, ws, kind, folder, cache, advance, user(), leave_out)
     finally:
         cache.close()
     success(f"Setting {label} bundle: {b.path}")
@@ -96,18 +106,25 @@ def deploy(
     timeout: str = typer.Option(None, "--timeout", help="Per trial, e.g. 90s, 10m, 1h."),
     sandbox: bool = typer.Option(False, "--sandbox", help="No network, read-only inputs."),
     wait: bool = typer.Option(False, "--wait", help="Wait for the job and exit 1 on failure."),
+    env: list[str] = ENV,
+    no_env: bool = typer.Option(False, "--no-env", help="Drop the latest deploy's --env."),
     as_json: bool = JSON,
+    workspace: str = WORKSPACE,
 ) -> None:
     """Submit a training job. Inputs not given are the workspace's latest (incremental
-    development): `-s` alone retrains the latest data with new code. --help only (-h is
-    --hyperparams, as in kaos)."""
+    development): `-s` alone retrains the latest data with new code, no option at all re-runs
+    the latest code, data and --env (say, after new data was put to a repo the code reads
+    over S3). A workspace that never had data runs its jobs with an empty data folder (all
+    data over S3). --help only (-h is --hyperparams, as in kaos)."""
     from kaon.client import bundles, state
+    from kaon.core.envvars import parse_pairs
     from kaon.core.hyper import parse_space
 
     if data is not None and manifest is not None:
         raise InvalidInput("give -d/--data_bundle or -m/--data_manifest, not both")
-    if not any(x is not None for x in (source, data, manifest, hyperparams)):
-        raise InvalidInput("give at least one of -s, -d, -m or -h (see `kaon train deploy --help`)")
+    if env and no_env:
+        raise InvalidInput("give --env or --no-env, not both")
+    variables = parse_pairs(env) if env else ({} if no_env else None)
     space = None
     if hyperparams is not None:
         if not hyperparams.is_file():
@@ -134,7 +151,14 @@ def deploy(
         "sandbox": sandbox,
     }
     with client() as c:
-        c.get_workspace(ws)  # an unknown workspace fails before any upload
+        found = c.get_workspace(ws)  # an unknown workspace fails before any upload
+        if source is None and not found.current.get("source"):
+            raise InvalidInput(
+                f"workspace '{ws}' has no source bundle yet: give one with -s "
+                "(e.g. `kaon train deploy -s templates/mnist/model-train`)"
+            )
+        if variables is not None:
+            body["env"] = variables
         if source is not None:
             b = upload_bundle(c, ws, "source", source, "source")
             body["source"] = {"kind": "source", "branch": b.branch, "ref": b.commit}
@@ -167,7 +191,10 @@ def deploy(
         typer.echo("\nCURRENT TRAINING INPUTS\n")
         hyper = f"✔\n/{job.hyper['digest'][:5]}/*" if job.hyper else "✗"
         image = "⨂\n<building>" if job.state in BUILD_STATES else f"✔\n{job.source.path}"
-        boxed(["Image", "Data", "Hyperparams"], [[image, f"✔\n{job.data.path}", hyper]])
+        given = f"✔\n{job.data.path}" if job.data.files else "✗\n<over S3>"
+        boxed(["Image", "Data", "Hyperparams"], [[image, given, hyper]])
+        if job.variables:
+            info("Environment: " + " ".join(f"{k}={v}" for k, v in job.variables.items()))
         info(f"\nJob {job.id} {job.state}: follow it with `kaon train logs -j {job.id[:8]} -f`")
     if wait and job.state != "JOB_SUCCESS":
         info(f"Job {job.id} ended {job.state}: {job.reason}")
@@ -202,7 +229,7 @@ def never_ran(job: JobInfo) -> bool:
 
 
 @train_app.command("list")
-def list_(as_json: bool = JSON) -> None:
+def list_(as_json: bool = JSON, workspace: str = WORKSPACE) -> None:
     """BUILDING (duration | job_id | started | state | reason: address these with -j) and
     TRAINING (ind | duration | hyperopt | job_id | started | state) tables. `ind` numbers
     the TRAINING rows only: it is what -i takes in train info, get, logs, reproduce..."""

@@ -61,6 +61,11 @@ def show_info(job: JobInfo, sort_by: str | None, page: int, ascending: bool) -> 
         typer.echo(f"    Platform: {plat.get('os')}, {plat.get('cpu')}, {plat.get('cpus')} CPUs")
         threads = ", ".join(f"{k}={v}" for k, v in sorted(plat.get("env", {}).items()))
         typer.echo(f"    Run settings: {threads}")
+    if job.variables:
+        given = ", ".join(f"{k}={v}" for k, v in job.variables.items())
+        typer.echo(f"    Variables (--env): {given}")
+    if not job.data.files:
+        typer.echo("    Data: none (the job reads over S3: see `kaon train provenance`)")
     typer.echo(f"    Available metrics: {metrics}")
     typer.echo("")
     typer.echo(f"    Page count: {pages}")
@@ -102,13 +107,14 @@ def info_cmd(
     show_info(found, sort_by, page, ascending)
 
 
-def _bundle_dir(c: Client, b: BundleInfo) -> tuple[str, str]:
-    """(path inside the bundle, local folder name) for the kaos layout `<name>:<hash>`."""
+def _bundle_dir(c: Client, b: BundleInfo) -> tuple[str, str, bool]:
+    """(path inside the bundle, local folder name, whether the bundle has one top folder)
+    for the kaos layout `<name>:<hash>`."""
     files = c.list_files(b.repo, b.commit, "/")
     visible = [f for f in files if not f.path.rsplit("/", 1)[-1].startswith(".")]
     single = len(visible) == 1 and visible[0].type == "dir"
     inner = visible[0].path if single else "/"
-    return inner, f"{b.name}:{b.digest[:5]}"
+    return inner, f"{b.name}:{b.digest[:5]}", single
 
 
 def _fetch(c: Client, repo: str, ref: str, path: str, dest: Path, label: str) -> int:
@@ -131,18 +137,28 @@ def get_cmd(
 ) -> None:
     """Download a job's code, data and models (default: code and models) into
     <out>/<workspace>/<job_id>/{code,data,models}."""
+    from kaon.client import bundles
+
     if not (code or data or model):
         code = model = True
     with client() as c:
         found = c.get_job(job_ref(job, ind))
         root = out / found.workspace / found.id
         info(f"Extracting train bundle: {root}")
+        again: list[str] = []  # the deploy that gives the same bundles again
         if code:
-            inner, name = _bundle_dir(c, found.source)
-            _fetch(c, found.source.repo, found.source.commit, inner, root / "code" / name, "code")
-        if data:
-            inner, name = _bundle_dir(c, found.data)
-            _fetch(c, found.data.repo, found.data.commit, inner, root / "data" / name, "data")
+            inner, name, single = _bundle_dir(c, found.source)
+            dest = root / "code" / name
+            _fetch(c, found.source.repo, found.source.commit, inner, dest, "code")
+            bundles.restore_modes(dest)
+            again += ["-s", str(dest.parent if single else dest)]
+        if data and found.data.files:
+            inner, name, single = _bundle_dir(c, found.data)
+            dest = root / "data" / name
+            _fetch(c, found.data.repo, found.data.commit, inner, dest, "data")
+            again += ["-d", str(dest.parent if single else dest)]
+        elif data:
+            info("No data bundle to extract: the job read its data over S3 (see `kaon train info`)")
         if model:
             done = [t for t in found.trials if t.model_id and t.model_commit and t.model_path]
             if model_id:
@@ -155,6 +171,8 @@ def get_cmd(
                 dest = root / "models" / t.model_path.strip("/")
                 _fetch(c, repo, t.model_commit, t.model_path, dest, f"model {t.model_id}")
     success(f"Extracted to {root}")
+    if again:
+        info(f"Retrain it with `kaon train deploy {' '.join(again)}`")
 
 
 def register(app: typer.Typer) -> None:

@@ -26,6 +26,23 @@ template_app = typer.Typer(
 )
 
 
+def _use_workspace(value: str | None) -> str | None:
+    if value:
+        from kaon.client import state
+
+        state.use_workspace(value)
+    return value
+
+
+WORKSPACE = typer.Option(
+    None,
+    "--workspace",
+    "-w",
+    callback=_use_workspace,
+    help="Workspace for this command (default: $KAON_WORKSPACE, else the current one).",
+)
+
+
 def user() -> str:
     try:
         return getpass.getuser()
@@ -100,15 +117,17 @@ def set_(
 
 
 @workspace_app.command("current")
-def current() -> None:
-    """Show the current workspace."""
+def current(workspace: str = WORKSPACE) -> None:
+    """Show the current workspace and where it comes from (-w, $KAON_WORKSPACE or the one
+    saved by `kaon workspace set`, in that order)."""
     from kaon.client import state
 
-    typer.echo(f"Workspace {state.require_workspace()} is currently set")
+    name = state.require_workspace()
+    typer.echo(f"Workspace {name} is currently set ({state.workspace_origin()[1]})")
 
 
 @workspace_app.command("info")
-def info_(as_json: bool = JSON) -> None:
+def info_(as_json: bool = JSON, workspace: str = WORKSPACE) -> None:
     """The current workspace: its repos, jobs and latest inputs."""
     from kaon.client import state
 
@@ -131,6 +150,7 @@ def info_(as_json: bool = JSON) -> None:
 @workspace_app.command("kill")
 def kill(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    workspace: str = WORKSPACE,
 ) -> None:
     """Kill the current workspace: stop its jobs, delete its repos, jobs and models."""
     from kaon.client import state
@@ -140,7 +160,8 @@ def kill(
         confirm(f"Are you sure about killing all {name} resources?")
     with client() as c:
         c.kill_workspace(name)
-    state.set_workspace(None)
+    if state.saved_workspace() == name:  # killing another one (-w) keeps the current one
+        state.set_workspace(None)
     success(f"Successfully killed all {name} resources")
 
 

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from kaon.client.client import Client
+from kaon.client.localfiles import LocalFile
 from kaon.client.models import BundleInfo
 from kaon.client.statcache import StatCache
 from kaon.client.upload import Uploader, plan
@@ -25,12 +26,68 @@ Progress = Callable[[int], None]
 _BRANCH_CHARS = re.compile(r"[^A-Za-z0-9_\-]+")
 
 
-def bundle_branch(folder: Path) -> str:
-    """The branch a bundle folder goes to: its single top folder's name, else its own."""
+_FETCHED = re.compile(r"^(?P<name>.+):[0-9a-f]{5,64}\Z")  # `train get`'s `mnist:6baa7`
+
+
+def fetched_name(name: str) -> str | None:
+    """`mnist` for a folder named `mnist:6baa7` (as `train get`/`serve get` name them)."""
+    m = _FETCHED.match(name)
+    return m.group("name") if m else None
+
+
+def layout(folder: Path) -> tuple[str, str | None, str]:
+    """(branch, top folder renamed on upload, bundle name) of a bundle folder: the name is
+    its single top folder's, else its own. A folder named `<name>:<hash>` (what `train get`
+    and `serve get` write) is uploaded as `<name>/`, so what `get` wrote deploys again as the
+    same bundle, with the same id: `-s <job>/code` and `-s <job>/code/mnist:6baa7` alike.
+    The renamed folder is "" when `folder` itself becomes the top folder `<name>/`; a
+    `<name>:<hash>` folder of loose files (a bundle without a single top folder) keeps them
+    at the root under the name `<name>`."""
     entries = [e for e in folder.iterdir() if not e.name.startswith(".")]
-    name = entries[0].name if len(entries) == 1 and entries[0].is_dir() else folder.name
+    top = entries[0].name if len(entries) == 1 and entries[0].is_dir() else None
+    renamed: str | None = None
+    name = top or folder.name
+    if top is not None and (bare := fetched_name(top)):
+        renamed, name = top, bare
+    elif (bare := fetched_name(folder.name)) is not None:
+        renamed, name = ("" if top is not None else None), bare
     branch = _BRANCH_CHARS.sub("-", name).strip("-_")[:60] or "bundle"
-    return branch if branch[0].isalnum() else "b" + branch
+    return (branch if branch[0].isalnum() else "b" + branch), renamed, name
+
+
+def bundle_branch(folder: Path) -> str:
+    """The branch a bundle folder goes to (see `layout`)."""
+    return layout(folder)[0]
+
+
+def bundle_files(folder: Path, leave_out: frozenset[str] = frozenset()) -> list[LocalFile]:
+    """What a bundle folder uploads, `<name>:<hash>` folders renamed `<name>` (see `layout`);
+    `leave_out`: local paths not sent."""
+    _, top, name = layout(folder)
+    if top == "":  # the folder itself is `<name>:<hash>`: its files go under <name>/
+        files = plan(folder, f"/{name}", True)
+    else:
+        files = plan(folder, "/", True)
+        if top is not None:
+            old, new = f"/{top}/", f"/{name}/"
+            files = [
+                f._replace(remote=new + f.remote[len(old) :]) if f.remote.startswith(old) else f
+                for f in files
+            ]
+    return [f for f in files if f.local not in leave_out]
+
+
+def restore_modes(folder: Path) -> None:
+    """Make `train`, `serve` and every file starting with `#!` executable again: the store
+    keeps contents, not file modes (the platform makes `train` executable when it runs it)."""
+    for path in folder.rglob("*"):
+        if not path.is_file() or path.is_symlink():
+            continue
+        if path.name not in ("train", "serve"):
+            with path.open("rb") as fh:
+                if fh.read(2) != b"#!":
+                    continue
+        path.chmod(path.stat().st_mode | 0o111)
 
 
 def _check_tree(folder: Path, what: str) -> None:
@@ -124,9 +181,10 @@ def put_bundle(
     cache: StatCache | None = None,
     progress: Progress | None = None,
     author: str = "",
+    leave_out: frozenset[str] = frozenset(),
 ) -> BundleInfo:
     """Upload `folder` to the workspace's `kind` repo (replacing the branch's content) and
-    return the bundle the server made of it."""
+    return the bundle the server made of it. `leave_out`: local paths not sent."""
     if kind == "source":
         check_source(folder)
     elif kind == "serve":
@@ -134,7 +192,7 @@ def put_bundle(
     else:
         check_data(folder)
     branch = bundle_branch(folder)
-    files = plan(folder, "/", True)
+    files = bundle_files(folder, leave_out)
     repo = f"{workspace}-{'source' if kind == 'serve' else kind}"
     commit, _ = Uploader(client, cache, progress).put(
         repo, branch, files, f"{kind} bundle {folder.name}", replace=True
@@ -196,3 +254,34 @@ def fetch_manifest(
     with ThreadPoolExecutor(workers) as pool:
         for future in [pool.submit(one, e) for e in entries]:
             future.result()
+
+
+# the model's files in a serve bundle fetched by `serve get` ---------------------------------
+
+
+def model_copies(client: Client, repo: str, commit: str, path: str, folder: Path) -> list[Path]:
+    """Files under `folder` identical to the model's files under `path` (the ones serving
+    places beside model.py): `serve get` wrote them there, `serve deploy` leaves them out so
+    the bundle keeps its id."""
+    import filecmp
+    import tempfile
+
+    from kaon.client import download
+
+    found: list[Path] = []
+    base = path.rstrip("/")
+    stack = [base]
+    with tempfile.TemporaryDirectory(prefix="kaon-model-") as tmp:
+        while stack:
+            for f in client.list_files(repo, commit, stack.pop()):
+                if f.type == "dir":
+                    stack.append(f.path)
+                    continue
+                local = folder / f.path[len(base) :].lstrip("/")
+                if not local.is_file() or local.is_symlink() or local.stat().st_size != f.size:
+                    continue
+                copy = Path(tmp) / "model-file"
+                download.get_file(client, repo, commit, f.path, copy)
+                if filecmp.cmp(copy, local, shallow=False):
+                    found.append(local)
+    return found

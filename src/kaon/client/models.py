@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 from kaon.core.provenance import Graph
@@ -152,6 +152,7 @@ class JobInfo:
     env: dict[str, Any]
     process_time: float
     trials: list[TrialInfo]
+    variables: dict[str, str] = field(default_factory=dict)
 
     @property
     def finished_state(self) -> bool:
@@ -185,6 +186,7 @@ class EndpointInfo:
     reason: str
     env: dict[str, Any]
     served_commit: str | None
+    variables: dict[str, str] = field(default_factory=dict)
 
     @staticmethod
     def from_doc(doc: dict[str, Any]) -> EndpointInfo:

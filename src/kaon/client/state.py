@@ -1,5 +1,8 @@
 """The CLI's small local state in $KAON_HOME/cli.json: the current workspace and the ids
-behind the `ind` column of the last listing (so `-i 0` means the row shown as 0)."""
+behind the `ind` column of the last listing (so `-i 0` means the row shown as 0).
+
+The workspace a command uses: its -w/--workspace option, else $KAON_WORKSPACE, else the one
+saved by `kaon workspace create/set` (shared by every shell using that $KAON_HOME)."""
 
 from __future__ import annotations
 
@@ -34,9 +37,34 @@ def _write(doc: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def current_workspace() -> str | None:
-    name = os.environ.get("KAON_WORKSPACE") or _read().get("workspace")
+_override: list[str] = []  # set by a command's -w/--workspace (this process only)
+
+
+def use_workspace(name: str) -> None:
+    """This command's -w/--workspace: wins over $KAON_WORKSPACE and the saved current one."""
+    _override[:] = [name.strip().lower()]
+
+
+def workspace_origin() -> tuple[str | None, str]:
+    """The workspace commands use and where it comes from (flag > env > saved)."""
+    if _override and _override[0]:
+        return _override[0], "from the -w/--workspace option"
+    env = os.environ.get("KAON_WORKSPACE", "").strip().lower()
+    if env:
+        return env, "from $KAON_WORKSPACE"
+    name = saved_workspace()
+    if name:
+        return name, f"saved by `kaon workspace set` in {_path()}"
+    return None, "not set"
+
+
+def saved_workspace() -> str | None:
+    name = _read().get("workspace")
     return name if isinstance(name, str) and name else None
+
+
+def current_workspace() -> str | None:
+    return workspace_origin()[0]
 
 
 def require_workspace() -> str:

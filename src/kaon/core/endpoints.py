@@ -71,6 +71,7 @@ class Endpoint:
     env: dict[str, Any] = field(default_factory=dict)
     reason: str = ""
     started: float | None = None
+    variables: dict[str, str] = field(default_factory=dict)  # --env, given to every replica
 
     def moved(self, state: EndpointState, **changes: Any) -> Endpoint:
         return replace(self, state=state, **changes)
@@ -89,6 +90,7 @@ class Endpoint:
             "env": self.env,
             "reason": self.reason,
             "started": self.started,
+            "variables": self.variables,
         }
 
     @staticmethod
@@ -113,4 +115,5 @@ class Endpoint:
             env=dict(doc.get("env", {})),
             reason=str(doc.get("reason", "")),
             started=doc.get("started"),
+            variables=dict(doc.get("variables") or {}),
         )

@@ -171,6 +171,7 @@ class Job:
     finished: float | None = None
     reason: str = ""  # why it failed or was killed, in words a user can act on
     env: dict[str, Any] = field(default_factory=dict)  # lock id, lock text, python, platform
+    variables: dict[str, str] = field(default_factory=dict)  # --env, given to every trial
 
     @property
     def hyperopt(self) -> bool:

@@ -66,6 +66,7 @@ def _job_doc(job: Job) -> str:
             "finished": job.finished,
             "reason": job.reason,
             "env": job.env,
+            "variables": job.variables,
         }
     )
 
@@ -94,6 +95,7 @@ def _job(row: Row[Any]) -> Job:
         finished=doc["finished"],
         reason=doc["reason"],
         env=doc["env"],
+        variables=dict(doc.get("variables") or {}),
     )
 
 

@@ -99,7 +99,8 @@ class ProvenanceService:
                 trial_node_id(job, trial),
                 NodeKind.JOB,
                 f"{job.id[:8]} trial {trial.index}" if job.hyper else job.id[:8],
-                {"author": job.author, "created": _when(job.created), "job": job.id},
+                {"author": job.author, "created": _when(job.created), "job": job.id}
+                | ({"env": canonical_json(job.variables)} if job.variables else {}),
             )
             nodes.append(run)
             edges += [Edge(x.id, run.id, EdgeKind.USED) for x in (data, code, env)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from kaon.core.credentials import S3Credential, new_credential
 from kaon.core.errors import NotFound, UnknownAccessKey
@@ -28,6 +29,8 @@ class S3Env:
     region: str = REGION
 
     def variables(self) -> dict[str, str]:
+        split = urlsplit(self.endpoint)
+        https = "1" if split.scheme == "https" else "0"
         return {
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_ENDPOINT_URL_S3": self.endpoint,
@@ -35,7 +38,12 @@ class S3Env:
             "AWS_SECRET_ACCESS_KEY": self.secret,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
-            "S3_ENDPOINT": self.endpoint,  # Pachyderm's and TensorFlow's name for it
+            # TensorFlow's S3 file system (tf.io.gfile, file_io), as Pachyderm's gateway docs
+            # set it: host:port without a scheme, plain HTTP
+            "S3_ENDPOINT": split.netloc or self.endpoint,
+            "S3_USE_HTTPS": https,
+            "S3_VERIFY_SSL": https,
+            "S3_REGION": self.region,
         }
 
 

@@ -99,9 +99,16 @@ class ObjectService:
 
     # buckets -----------------------------------------------------------------------------
     def buckets(self) -> list[tuple[str, float]]:
-        """Every `<branch>.<repo>` and every bare `<repo>` (lakeFS style), with creation times."""
+        """Every `<branch>.<repo>` and every bare `<repo>` (lakeFS style), with creation times.
+        Workspaces' internal repos (`<ws>-source`, …) are left out of the listing, as
+        `kaon list repo` does without --all; they stay addressable by name."""
+        from kaon.services.workspaces import KINDS, repo_of
+
+        internal = {repo_of(w.name, k) for w in self._jobs.list_workspaces() for k in KINDS}
         out: list[tuple[str, float]] = []
         for repo in self._repos.list_repos():
+            if repo.name in internal:
+                continue
             out.append((repo.name, repo.created))
             out += [(f"{b}.{repo.name}", repo.created) for b in self._meta_branches(repo.name)]
         return sorted(out)

@@ -185,6 +185,7 @@ class ServingService:
         replicas: int = 1,
         batch: Batching | None = None,
         timeout: float = 30.0,
+        variables: dict[str, str] | None = None,
     ) -> Endpoint:
         ws = self._workspaces.get(workspace)
         if model_id is not None:
@@ -203,6 +204,7 @@ class ServingService:
             timeout=timeout,
             module=entry.module,
             folder=entry.folder,
+            variables=dict(variables or {}),
         )
         self._jobs.add_endpoint(endpoint)
         self._launch(endpoint, entry.batchable)
@@ -351,6 +353,7 @@ class ServingService:
                 model_dir=folder,
                 replicas=endpoint.replicas,
                 run_dir=home / "run",
+                extra_env=dict(endpoint.variables),  # --env (names checked not to collide)
             )
             self._replicas.start(spec, serve_log.write)
         except KaonError as exc:  # BuildFailed included: the state says the build failed

@@ -54,7 +54,7 @@ from kaon.services.repos import RepoService
 from kaon.services.s3keys import CredentialService, S3Env
 from kaon.services.search import OptunaSearch
 from kaon.services.trials import TrialOutcome, fingerprint, run_trial
-from kaon.services.workspaces import WorkspaceService, repo_of
+from kaon.services.workspaces import WorkspaceService, no_data, repo_of
 
 log = logging.getLogger("kaon.training")
 
@@ -164,27 +164,33 @@ class TrainingService:
         data: Bundle | None,
         hyper: Hyper | None,
         resources: Resources,
+        variables: dict[str, str] | None = None,
     ) -> tuple[Job, list[Trial]]:
-        """Submit a job; source and data not given are the workspace's latest (kaos'
-        incremental development); hyperparameters apply only to the deploy that gives them,
-        as in kaos. Returns at once: the job runs in the background."""
+        """Submit a job; source, data and --env variables not given are the workspace's
+        latest (kaos' incremental development); a workspace that never had data gets the
+        empty data bundle (the job reads over S3); hyperparameters apply only to the deploy
+        that gives them, as in kaos. Returns at once: the job runs in the background."""
         ws = self._workspaces.get(workspace)
         current = ws.current
         if source is None and current.get("source"):
             source = Bundle.from_dict(current["source"])
         if data is None and current.get("data"):
             data = Bundle.from_dict(current["data"])
-        if source is None or data is None:
-            missing = "source (-s)" if source is None else "data (-d or -m)"
+        if variables is None:
+            variables = dict(current.get("variables") or {})
+        if source is None:
             raise InvalidInput(
-                f"workspace '{ws.name}' has no {missing} bundle yet: give one to "
+                f"workspace '{ws.name}' has no source (-s) bundle yet: give one to "
                 "`kaon train deploy`"
             )
+        if data is None:
+            data = no_data(self._repos, self._commits, ws.name, author)
         self._workspaces.set_current(
             ws.name,
             source=source.to_dict(),
             data=data.to_dict(),
             hyper=hyper.to_dict() if hyper else None,
+            variables=variables,
         )
         job = Job(
             new_job_id(),
@@ -196,6 +202,7 @@ class TrainingService:
             data,
             hyper,
             resources,
+            variables=variables,
         )
         trials = [Trial(job.id, i, p) for i, p in enumerate(self._points(hyper))]
         self._jobs.add_job(job, trials)
@@ -232,6 +239,7 @@ class TrainingService:
             job.hyper,
             job.resources,
             env={"pinned": pinned, "reproduces": job.id},
+            variables=job.variables,
         )
         trials = [Trial(again.id, t.index, t.params) for t in self._jobs.list_trials(job.id)]
         self._jobs.add_job(again, trials)

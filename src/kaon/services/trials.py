@@ -92,7 +92,8 @@ def trial_env(
         values["PYTHONPATH"] = str(runtime)
     if s3 is not None:  # the S3 gateway: endpoint and the job's own key pair (AWS_*)
         values |= s3.variables()
-    return values | {v: str(threads) for v in THREAD_VARS}
+    # the user's --env: their names were checked not to collide with any of these
+    return job.variables | values | {v: str(threads) for v in THREAD_VARS}
 
 
 def prepare_code(source: Path, dest: Path, folder: str, params: dict[str, Any]) -> Path:

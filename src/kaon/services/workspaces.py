@@ -26,11 +26,13 @@ from kaon.core.errors import (
 from kaon.core.jobs import Bundle, WorkspaceName, workspace_name
 from kaon.core.tree import DirNode, FileNode, Tree
 from kaon.ports.jobs import JobStore, Workspace
+from kaon.services.commits import CommitService
 from kaon.services.files import FileService
 from kaon.services.repos import RepoService
 from kaon.services.trees import TreeStore
 
 KINDS = ("source", "data", "models", "logs", "endpoints", "feedback")
+NO_DATA = "none"  # the data bundle of a job that reads everything over S3: no files
 
 
 def repo_of(ws: str, kind: str) -> str:
@@ -185,3 +187,27 @@ class WorkspaceService:
         for piece in self._files.content(node):
             return piece[:n]
         return b""
+
+
+def no_data(repos: RepoService, commits: CommitService, ws: str, author: str) -> Bundle:
+    """The empty data bundle (`/none:<hash>`) of a job given no data: its data folder is
+    empty, what it reads over S3 is recorded in its provenance. One commit, reused."""
+    repo = repo_of(ws, "data")
+    head = repos.resolve(repo, Ref(NO_DATA)) if _has_branch(repos, repo) else None
+    if head is None or head.count:
+        head = commits.commit(
+            repo, NO_DATA, [], ["/"], message="no data: the job reads over S3", author=author
+        )
+    return Bundle(
+        kind="data",
+        name=NO_DATA,
+        repo=repo,
+        branch=NO_DATA,
+        commit=str(head.id),
+        digest=str(head.tree),
+        author=author,
+    )
+
+
+def _has_branch(repos: RepoService, repo: str) -> bool:
+    return any(str(b.name) == NO_DATA for b in repos.list_branches(repo))

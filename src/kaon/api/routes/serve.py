@@ -9,6 +9,7 @@ from kaon.api.routes.workspaces import bundle_out
 from kaon.api.schemas import EndpointOut, LogOut, ServeIn
 from kaon.app import Platform
 from kaon.core.endpoints import Endpoint, parse_batch
+from kaon.core.envvars import check_variables
 from kaon.core.errors import InvalidInput
 from kaon.core.jobs import ModelId, model_id
 from kaon.core.units import parse_duration
@@ -36,6 +37,7 @@ def endpoint_out(p: Platform, e: Endpoint, base: str) -> EndpointOut:
         url=f"{base}/{e.name}/invocations",
         reason=e.reason,
         env=e.env,
+        variables=e.variables,
         served_commit=e.served_commit,
     )
 
@@ -63,6 +65,7 @@ def deploy(
         body.replicas,
         parse_batch(body.batch) if body.batch else None,
         parse_duration(body.timeout) if body.timeout else 30.0,
+        check_variables(body.env),
     )
     return endpoint_out(p, endpoint, _base(request))
 

@@ -8,6 +8,7 @@ from kaon.api.deps import platform
 from kaon.api.routes.workspaces import bundle_out
 from kaon.api.schemas import JobOut, LogOut, TrainIn, TrialOut
 from kaon.app import Platform
+from kaon.core.envvars import check_variables
 from kaon.core.errors import InvalidInput
 from kaon.core.hyper import make_hyper
 from kaon.core.jobs import Bundle, Job, Resources, Trial, model_id
@@ -58,6 +59,7 @@ def job_out(job: Job, trials: list[Trial] | None) -> JobOut:
         sandbox=r.sandbox,
         reason=job.reason,
         env=job.env,
+        variables=job.variables,
         process_time=process,
         trials=[trial_out(t) for t in trials or []],
     )
@@ -90,6 +92,7 @@ def deploy(name: str, body: TrainIn, p: Platform = Depends(platform)) -> JobOut:
         bundle("data", body.data),
         hyper,
         resources,
+        None if body.env is None else check_variables(body.env),
     )
     return job_out(job, trials)
 
