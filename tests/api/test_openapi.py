@@ -12,13 +12,15 @@ fixed, so a failure reproduces: run this file again, or `schemathesis run URL/op
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import schemathesis
 from schemathesis.engine import events
 
-SEED = 20261206
-MAX_EXAMPLES = 12
+# KAON_FUZZ_SEED / KAON_FUZZ_EXAMPLES: a longer or different run by hand.
+SEED = int(os.environ.get("KAON_FUZZ_SEED", "20261206"))
+MAX_EXAMPLES = int(os.environ.get("KAON_FUZZ_EXAMPLES", "12"))
 # A workspace made by one case and a 404 for a missing *branch* in it in the next case is not
 # "the resource just created is missing": the stateful check cannot tell the two apart.
 DISABLED_CHECKS = ("ensure_resource_availability",)
