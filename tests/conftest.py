@@ -1,7 +1,7 @@
 """Fixtures shared by every test package.
 
 * `live_server`: a real `python -m kaon.api --port 0` subprocess (session scope) with its own
-  KAON_HOME; yields LiveServer(url, token, home).
+  KAON_HOME; yields LiveServer(url, token, home). `own_server`: the same, one per test module.
 * `make_pack`: builds pack bytes (kaon.core.pack format) from chunk contents.
 * `platform` / `seed`: a Platform built by kaon.app.build over SQLite and a local object store
   in a temp dir, and a helper that uploads chunks and commits files through the services.
@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -68,9 +69,9 @@ def _server_url(proc: subprocess.Popen[bytes], home: Path, log: Path) -> str:
     raise RuntimeError(f"kaon server did not start within {START_TIMEOUT} s: {log.read_text()}")
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    home = tmp_path_factory.mktemp("kaon-live")
+@contextmanager
+def running_server(home: Path) -> Iterator[LiveServer]:
+    """A real `python -m kaon.api --port 0` subprocess over `home`, stopped on exit."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAON_")}
     env["KAON_HOME"] = str(home)
     log_path = home / "server.log"
@@ -93,6 +94,19 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with running_server(tmp_path_factory.mktemp("kaon-live")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server of the test module's own, for tests (fuzzing) that leave state others must not see."""
+    with running_server(tmp_path_factory.mktemp("kaon-own")) as server:
+        yield server
 
 
 # -- packs -----------------------------------------------------------------------------------

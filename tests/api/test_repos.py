@@ -192,3 +192,12 @@ def test_bad_stagings_are_refused(api: TestClient) -> None:
 
 def _row(path: str, ref) -> dict[str, object]:  # type: ignore[no-untyped-def]
     return {"path": path, "size": ref.size, "chunks": [[ref.digest, ref.size]]}
+
+
+@pytest.mark.parametrize("memory", ["Inf", "NaN", "1e400Gi", "99999999Ti"])
+def test_train_with_an_impossible_memory_is_400(api: TestClient, memory: str) -> None:
+    assert api.post("/v1/workspaces", json={"name": "mem"}).status_code == 201
+    r = api.post("/v1/workspaces/mem/train", json={"memory": memory})
+    assert r.status_code == 400, r.text
+    assert r.json()["code"] == "invalid_input"
+    assert "invalid memory" in r.json()["message"]

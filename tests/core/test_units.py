@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kaon.core.units import human_duration, human_size, time_ago
+from kaon.core.errors import InvalidInput
+from kaon.core.units import human_duration, human_size, parse_memory, time_ago
 
 
 @pytest.mark.parametrize(
@@ -61,3 +62,18 @@ def test_human_duration(seconds: float, text: str) -> None:
 )
 def test_time_ago(delta: float, text: str) -> None:
     assert time_ago(1000.0, 1000.0 + delta) == text
+
+
+@pytest.mark.parametrize(
+    "text", ["inf", "Inf", "NaN", "-inf", "1e400Gi", "1e3", "1_000", "99999999Ti", "0", "0.1", ""]
+)
+def test_parse_memory_refuses_what_is_not_a_quantity(text: str) -> None:
+    with pytest.raises(InvalidInput, match="invalid memory"):
+        parse_memory(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "size"), [("512Mi", 512 * 1024**2), ("2Gi", 2 * 1024**3), ("1.5G", 1_500_000_000)]
+)
+def test_parse_memory(text: str, size: int) -> None:
+    assert parse_memory(text) == size

@@ -29,6 +29,8 @@ def seeded(kaon: Kaon, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _cases(f: Path) -> list[tuple[str, int, str, list[str]]]:
     tmp = str(f.parent)
+    (f.parent / "hyper.json").write_text('{"lr": [0.1]}')
+    hyper = ["-h", f"{tmp}/hyper.json"]
     return [
         ("unknown repo: list", NOT_FOUND, "nosuchrepo", ["list", "commit", "nosuchrepo@master"]),
         (
@@ -80,6 +82,10 @@ def _cases(f: Path) -> list[tuple[str, int, str, list[str]]]:
         ),
         ("delete in master^", INVALID, "ancestor", ["delete", "file", f"{REPO}@master^:/a.txt"]),
         ("bad --history", INVALID, "history", ["list", "file", f"{REPO}@master", "--history", "x"]),
+        *(
+            (f"--memory {m}", INVALID, "invalid memory", ["train", "deploy", *hyper, "--memory", m])
+            for m in ("inf", "nan", "1e400Gi", "99999999Ti")
+        ),
     ]
 
 

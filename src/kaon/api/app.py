@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 
 from kaon import __version__
-from kaon.api import errors
+from kaon.api import errors, spec
 from kaon.api.deps import require_token
 from kaon.api.gateway import MAX_BODY, ASGIApp, Gateway, Receive, Scope, Send
 from kaon.api.routes import (
@@ -32,6 +32,7 @@ def create_app(platform: Platform, token: str) -> FastAPI:
     app.state.platform = platform
     app.state.token = token
     errors.install(app)
+    spec.install(app)
     app.include_router(admin.open_router)
     secured = [Depends(require_token)]
     for module in (admin, repos, files, chunks, workspaces, train, serve, provenance, s3keys):

@@ -6,9 +6,33 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+# What the server accepts in names, refs and paths (ECMA-262 regexes for the spec). kaon.core
+# checks them (ids, jobs, address, paths), with its own messages: `checked()` only documents.
+REPO = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
+BRANCH = REPO  # and not 32 hex digits (a commit id)
+WORKSPACE = r"^[A-Za-z0-9][A-Za-z0-9_]{0,39}$"  # lowercased by the server
+MODEL = r"^[0-9a-f]{5}_[0-9a-f]{5}(_[0-9a-f]{5})?:[0-9a-f]{6}$"
+REF = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}([~^][0-9]{0,6})*$"  # branch or commit prefix, ancestry
+PATH = r"^(?!(.*[/\\])?\.\.([/\\].*)?$)[^\x00-\x1f]*$"  # no control character, no '..'
+FILE_PATH = r"^(?=.*[^/\\.]|.*\.\.\.)" + PATH[1:]  # and names a file, not the root
+DIGEST = r"^[0-9a-f]{64}$"
+
+
+def checked(default: Any = ..., description: str | None = None, **schema: Any) -> Any:
+    """A field whose constraints (`schema`, JSON Schema) kaon.core checks: documented here."""
+    return Field(default, description=description, json_schema_extra=schema)
+
+
+class ErrorOut(BaseModel):
+    """Every error answer of the API (kaon.core.errors)."""
+
+    code: str = Field(description="stable machine-readable code, e.g. repo_not_found")
+    message: str = Field(description="one line for people: what failed, where, what to do")
+    details: dict[str, Any] = Field(description="more, per code (missing_chunks: `missing`)")
+
 
 class RepoCreate(BaseModel):
-    name: str
+    name: str = checked(pattern=REPO)
     description: str = ""
 
 
@@ -21,7 +45,9 @@ class RepoOut(BaseModel):
 
 
 class BranchSet(BaseModel):
-    head: str | None = Field(None, description="a ref (branch, commit, branch^); null: no head")
+    head: str | None = checked(
+        None, description="a ref (branch, commit, branch^); null: no head", pattern=REF
+    )
 
 
 class BranchOut(BaseModel):
@@ -45,17 +71,27 @@ class CommitOut(BaseModel):
 
 
 class PutIn(BaseModel):
-    path: str
+    path: str = checked(pattern=FILE_PATH)
     size: int = Field(ge=0)
-    chunks: list[tuple[str, int]]
+    chunks: list[tuple[str, int]] = checked(
+        items={
+            "type": "array",
+            "prefixItems": [
+                {"type": "string", "pattern": DIGEST},
+                {"type": "integer", "minimum": 0},
+            ],
+            "minItems": 2,
+            "maxItems": 2,
+        }
+    )
 
 
 class CommitHeader(BaseModel):
-    branch: str = "master"
+    branch: str = checked("master", pattern=BRANCH)
     message: str = ""
     author: str = ""
     started: float | None = None
-    deletes: list[str] = []
+    deletes: list[str] = checked([], items={"type": "string", "pattern": FILE_PATH})
     base: str | None = Field(
         None, description="commit the puts are relative to; 409 base_moved if the head moved"
     )
@@ -65,7 +101,7 @@ class CommitHeader(BaseModel):
 
 
 class StagingIn(BaseModel):
-    branch: str = "master"
+    branch: str = checked("master", pattern=BRANCH)
 
 
 class StagingOut(BaseModel):
@@ -84,6 +120,17 @@ class StagedIn(BaseModel):
 
 class CommitIn(CommitHeader):
     """The documented body of POST /v1/repos/{repo}/commits (puts are parsed by the service)."""
+
+    model_config = {
+        "json_schema_extra": {  # something to commit: puts, deletes, staged puts, or a base
+            "anyOf": [
+                {"required": ["puts"], "properties": {"puts": {"minItems": 1}}},
+                {"required": ["deletes"], "properties": {"deletes": {"minItems": 1}}},
+                {"required": ["staged"], "properties": {"staged": {"type": "string"}}},
+                {"required": ["base"], "properties": {"base": {"type": "string"}}},
+            ]
+        }
+    }
 
     puts: list[PutIn] = []
 
@@ -104,7 +151,7 @@ class ChangeOut(BaseModel):
 
 
 class DigestsIn(BaseModel):
-    digests: list[str]
+    digests: list[str] = checked(items={"type": "string", "pattern": DIGEST})
 
 
 class MissingOut(BaseModel):
@@ -161,7 +208,7 @@ class HealthOut(BaseModel):
 
 
 class WorkspaceCreate(BaseModel):
-    name: str
+    name: str = checked(pattern=WORKSPACE)
     author: str = ""
 
 
@@ -175,9 +222,11 @@ class WorkspaceOut(BaseModel):
 
 
 class BundleIn(BaseModel):
-    kind: str = Field(description="source or data")
-    branch: str = Field(description="the bundle branch the folder was put to")
-    ref: str = Field("", description="a commit of that branch (default: its head)")
+    kind: str = checked(description="source, serve or data", enum=["source", "serve", "data"])
+    branch: str = checked(description="the bundle branch the folder was put to", pattern=BRANCH)
+    ref: str = checked(
+        "", description="a commit of that branch (default: its head)", pattern=f"^$|{REF}"
+    )
     author: str = ""
 
 

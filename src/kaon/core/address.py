@@ -14,6 +14,8 @@ from kaon.core.errors import InvalidInput
 from kaon.core.ids import RepoName, repo_name
 
 _ANCESTRY = re.compile(r"((?:\^\d*|~\d*)*)$")
+# a branch name or commit id prefix, then ancestry (documented in kaon.api.schemas.REF)
+_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,62}(?:[\^~][0-9]{0,6})*\Z")
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,11 @@ def parse_ref(text: str) -> Ref:
     base = text[: len(text) - len(suffix)]
     if not base:
         raise InvalidInput(f"invalid ref {text!r}: name a branch or a commit before '^' or '~'")
+    if not _REF.match(text):
+        raise InvalidInput(
+            f"invalid ref {text!r}: name a branch or a commit (id or prefix), optionally "
+            "followed by ^, ^N or ~N (N up to 6 digits)"
+        )
     back = 0
     for op in re.findall(r"[\^~]\d*", suffix):
         back += int(op[1:]) if len(op) > 1 else 1

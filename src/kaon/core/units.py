@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from fractions import Fraction
+
 from kaon.core.errors import InvalidInput
 
 _UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
@@ -51,18 +54,19 @@ _QUANTITY = {
 }
 
 
+_MEMORY = re.compile(r"([0-9]+(?:\.[0-9]+)?)(|k|K|M|G|T|Ki|Mi|Gi|Ti)\Z")
+MAX_MEMORY = 1024**5  # 1024Ti: more is no limit (and past 2**63 bytes the kernel refuses it)
+
+
 def parse_memory(text: str) -> int:
-    """Kubernetes-style memory quantities: 512Mi, 2Gi, 1G, 1500000 (bytes)."""
-    value = text.strip()
-    number = value.rstrip("kKMGTi")
-    suffix = value[len(number) :]
-    try:
-        amount = float(number)
-    except ValueError:
-        amount = -1
-    if suffix not in _QUANTITY or amount <= 0:
-        raise InvalidInput(f"invalid memory {text!r}: use e.g. 512Mi, 2Gi or 1G")
-    return int(amount * _QUANTITY[suffix])
+    """Kubernetes-style memory quantities: 512Mi, 2Gi, 1G, 1500000 (bytes), up to 1024Ti."""
+    match = _MEMORY.match(text.strip())
+    amount = int(Fraction(match.group(1)) * _QUANTITY[match.group(2)]) if match else 0
+    if not 1 <= amount <= MAX_MEMORY:
+        raise InvalidInput(
+            f"invalid memory {text!r}: use a size from 1 byte to 1024Ti, e.g. 512Mi, 2Gi or 1G"
+        )
+    return amount
 
 
 def parse_duration(text: str) -> float:

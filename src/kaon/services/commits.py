@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from kaon.core import paths
 from kaon.core.commit import Commit, seal
@@ -162,7 +162,10 @@ def content_map(puts: Iterable[Put]) -> dict[str, FileContent]:
     for put in puts:  # digests are typed: checked where they came in (parse_puts)
         if put.size != sum(c.size for c in put.chunks) or put.size < 0:
             raise InvalidInput(f"{put.path}: size {put.size} does not match its chunks")
-        out[paths.normalize(put.path)] = FileContent(put.size, put.chunks)
+        path = paths.normalize(put.path)
+        if path == paths.ROOT:
+            raise InvalidInput(f"put of {put.path!r}: that is the repo root, name a file")
+        out[path] = FileContent(put.size, put.chunks)
     return out
 
 
@@ -176,16 +179,23 @@ def parse_puts(rows: object) -> list[Put]:
     for i, row in enumerate(rows):
         try:
             path, size, raw = row["path"], row["size"], row["chunks"]
+            if type(raw) is not list:
+                raise TypeError(raw)
             chunks = tuple(map(ChunkRef._make, raw))
         except (KeyError, TypeError, ValueError):
             raise InvalidInput(
                 f"puts[{i}]: expected {{path, size, chunks: [[digest, size], ...]}}"
             ) from None
+        size = _whole(size)
         if type(path) is not str or type(size) is not int:
             raise InvalidInput(f"puts[{i}]: path must be a string and size an integer")
         out.append(Put(path, size, chunks))
     refs = [c for put in out for c in put.chunks]
     if refs and not _valid_refs(refs):
+        out = [
+            Put(put.path, put.size, tuple(ChunkRef(d, _whole(n)) for d, n in put.chunks))
+            for put in out
+        ]
         for i, put in enumerate(out):  # the slow way, to name the first bad row
             if not _valid_refs(put.chunks):
                 raise InvalidInput(
@@ -193,6 +203,11 @@ def parse_puts(rows: object) -> list[Put]:
                     "characters and a non-negative integer"
                 )
     return out
+
+
+def _whole(n: Any) -> Any:
+    """JSON's 90.0 is the integer 90 (JSON Schema says so; some encoders write it)."""
+    return int(n) if type(n) is float and n.is_integer() else n
 
 
 def _valid_refs(refs: Sequence[ChunkRef]) -> bool:

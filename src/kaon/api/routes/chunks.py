@@ -31,7 +31,20 @@ def missing(body: DigestsIn, p: Platform = Depends(platform)) -> MissingOut:
     return MissingOut(missing=[str(d) for d in p.chunks.missing(body.digests)])
 
 
-@router.post("/packs", response_model=PackOut, status_code=201)
+@router.post(
+    "/packs",
+    response_model=PackOut,
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "a pack (docs/api.md), with a Content-Length, at most 256 MiB",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
 async def upload_pack(request: Request, p: Platform = Depends(platform)) -> PackOut:
     declared = int(request.headers.get("content-length") or 0)
     if declared <= 0:

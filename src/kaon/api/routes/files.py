@@ -34,7 +34,15 @@ def stat(
     return FileOut(**info.__dict__)
 
 
-@router.get("/content")
+class FileBytes(StreamingResponse):
+    media_type = "application/octet-stream"
+
+
+class Tar(StreamingResponse):
+    media_type = "application/x-tar"
+
+
+@router.get("/content", response_class=FileBytes)
 def content(
     repo: str, ref: str = "master", path: str = "/", p: Platform = Depends(platform)
 ) -> StreamingResponse:
@@ -44,12 +52,10 @@ def content(
         "ETag": f'"{node.content_digest}"',
         "X-Kaon-Commit": commit.id,
     }
-    return StreamingResponse(
-        p.files.content(node), media_type="application/octet-stream", headers=headers
-    )
+    return FileBytes(p.files.content(node), headers=headers)
 
 
-@router.get("/archive")
+@router.get("/archive", response_class=Tar)
 def archive(
     repo: str, ref: str = "master", path: str = "/", p: Platform = Depends(platform)
 ) -> StreamingResponse:
@@ -61,11 +67,7 @@ def archive(
         "X-Kaon-Files": str(len(files)),
         "X-Kaon-Bytes": str(size),
     }
-    return StreamingResponse(
-        tar_stream(files, p.files.content, commit.finished),
-        media_type="application/x-tar",
-        headers=headers,
-    )
+    return Tar(tar_stream(files, p.files.content, commit.finished), headers=headers)
 
 
 @router.get("/diff", response_model=list[ChangeOut])
@@ -76,5 +78,5 @@ def diff(
     path: str = "/",
     p: Platform = Depends(platform),
 ) -> list[ChangeOut]:
-    changes = p.files.diff(repo, parse_ref(new), parse_ref(old) if old else None, path)
+    changes = p.files.diff(repo, parse_ref(new), parse_ref(old) if old is not None else None, path)
     return [ChangeOut(**c.__dict__) for c in changes]

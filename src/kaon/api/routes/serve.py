@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Depends, Query, Request
 
 from kaon.api.deps import platform
@@ -10,7 +12,6 @@ from kaon.api.schemas import EndpointOut, LogOut, ServeIn
 from kaon.app import Platform
 from kaon.core.endpoints import Endpoint, parse_batch
 from kaon.core.envvars import check_variables
-from kaon.core.errors import InvalidInput
 from kaon.core.jobs import ModelId, model_id
 from kaon.core.units import parse_duration
 from kaon.services.joblog import read_from
@@ -90,12 +91,10 @@ def kill_endpoint(endpoint: str, request: Request, p: Platform = Depends(platfor
 @router.get("/v1/endpoints/{endpoint}/logs", response_model=LogOut)
 def endpoint_logs(
     endpoint: str,
-    kind: str = Query("serve", description="serve or build"),
+    kind: Literal["serve", "build"] = Query("serve"),
     offset: int = Query(0, ge=0),
     p: Platform = Depends(platform),
 ) -> LogOut:
-    if kind not in ("serve", "build"):
-        raise InvalidInput(f"unknown log kind {kind!r}: serve or build")
     found = p.serving.get(endpoint)
     data, end = read_from(p.serving.log_path(found, kind), offset)
     finished = found.state.value == "PIPELINE_KILLED" and not data

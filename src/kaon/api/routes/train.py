@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Depends, Query
 
 from kaon.api.deps import platform
@@ -9,7 +11,6 @@ from kaon.api.routes.workspaces import bundle_out
 from kaon.api.schemas import JobOut, LogOut, TrainIn, TrialOut
 from kaon.app import Platform
 from kaon.core.envvars import check_variables
-from kaon.core.errors import InvalidInput
 from kaon.core.hyper import make_hyper
 from kaon.core.jobs import Bundle, Job, Resources, Trial, model_id
 from kaon.core.units import parse_duration, parse_memory
@@ -117,13 +118,11 @@ def kill_job(job: str, p: Platform = Depends(platform)) -> JobOut:
 @router.get("/v1/jobs/{job}/logs", response_model=LogOut)
 def job_logs(
     job: str,
-    kind: str = Query("train", description="train or build"),
+    kind: Literal["train", "build"] = Query("train"),
     offset: int = Query(0, ge=0),
     p: Platform = Depends(platform),
 ) -> LogOut:
     """The job's log from byte `offset`; poll with the returned offset to follow it."""
-    if kind not in ("train", "build"):
-        raise InvalidInput(f"unknown log kind {kind!r}: train or build")
     found = p.training.get(job)
     data, end = read_from(p.training.log_path(found, kind), offset)
     finished = found.state.finished and len(data) == 0
