@@ -1,6 +1,10 @@
 """S3 multipart uploads: parts as files under $KAON_HOME/s3/uploads/<id>/, nothing visible
 until the upload is completed (then one commit), everything removed on complete or abort.
 
+An upload left unfinished expires `expiry` seconds after it started (7 days by default, like
+the usual lifecycle rule AbortIncompleteMultipartUpload): it is gone for clients at once, and
+`kaon gc` removes its parts, and those of uploads whose bucket (repo or branch) was deleted.
+
 A part is written to a temporary name and renamed when all its bytes arrived and checked, so
 an interrupted part upload leaves no part; uploads survive a server restart (clients resume).
 """
@@ -71,9 +75,17 @@ class _Concat(io.RawIOBase):
 
 
 class MultipartUploads:
-    def __init__(self, root: Path, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        root: Path,
+        clock: Callable[[], float],
+        expiry: float = 7 * 86400.0,
+        bucket_exists: Callable[[str], bool] = lambda bucket: True,
+    ) -> None:
         self._root = root
         self._clock = clock
+        self._expiry = expiry
+        self._bucket_exists = bucket_exists
         root.mkdir(parents=True, exist_ok=True)
 
     def create(self, bucket: str, key: str, owner: str, transaction: str = "") -> Upload:
@@ -93,7 +105,16 @@ class MultipartUploads:
                 f"no multipart upload {upload_id!r} for this key: it may have been completed "
                 "or aborted"
             )
-        return Upload(**doc)
+        upload = Upload(**doc)
+        if self._expired(upload):
+            raise UploadNotFound(
+                f"multipart upload {upload_id!r} expired: unfinished uploads expire "
+                f"{self._expiry / 86400:g} days after they start (KAON_S3_UPLOAD_EXPIRY_DAYS)"
+            )
+        return upload
+
+    def _expired(self, upload: Upload) -> bool:
+        return self._clock() - upload.created > self._expiry
 
     def part_file(self, upload: Upload, number: int) -> tuple[Path, Path]:
         """(temporary file to write the part to, its final name)."""
@@ -151,10 +172,24 @@ class MultipartUploads:
         shutil.rmtree(self._root / upload.id, ignore_errors=True)
 
     def uploads(self, bucket: str) -> list[Upload]:
+        out = [u for u in self._all() if u.bucket == bucket and not self._expired(u)]
+        return sorted(out, key=lambda u: (u.key, u.created))
+
+    def _all(self) -> list[Upload]:
         out: list[Upload] = []
         for meta in self._root.glob("*/upload.json"):
             with contextlib.suppress(OSError, ValueError, TypeError):
-                upload = Upload(**json.loads(meta.read_text()))
-                if upload.bucket == bucket:
-                    out.append(upload)
-        return sorted(out, key=lambda u: (u.key, u.created))
+                out.append(Upload(**json.loads(meta.read_text())))
+        return out
+
+    def clean_temp(self, older_than_seconds: float) -> int:
+        """For `kaon gc`: remove expired uploads, and uploads whose bucket no longer exists
+        (they can never complete); the bytes freed. (`older_than_seconds` is for scratch
+        files: an upload's age is its own, KAON_S3_UPLOAD_EXPIRY_DAYS.)"""
+        freed = 0
+        for upload in self._all():
+            if self._expired(upload) or not self._bucket_exists(upload.bucket):
+                folder = self._root / upload.id
+                freed += sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+                self.remove(upload)
+        return freed

@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 from kaon.core import paths
 from kaon.core.address import Ref
-from kaon.core.buckets import Bucket, Location, locate, split_ref
+from kaon.core.buckets import Bucket, Location, locate, parse_bucket, split_ref
 from kaon.core.commit import Commit
 from kaon.core.credentials import S3Credential
 from kaon.core.errors import (
@@ -115,6 +115,14 @@ class ObjectService:
         else:
             assert bucket.branch is not None
             self._repos.get_branch(bucket.repo, bucket.branch)
+
+    def bucket_exists(self, name: str) -> bool:
+        """Whether bucket `name` (its repo, branch or commit) still exists."""
+        try:
+            self.check_bucket(parse_bucket(name))
+        except NotFound:
+            return False
+        return True
 
     def create_bucket(self, bucket: Bucket) -> bool:
         """Create the repo and branch a bucket names (lakeFS style: the repo and `master`);
