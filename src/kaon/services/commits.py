@@ -14,6 +14,7 @@ from kaon.core.tree import (
     DirNode,
     FileContent,
     FileNode,
+    Meta,
     Node,
     Tree,
     apply_changes,
@@ -31,6 +32,7 @@ class Put(NamedTuple):  # a tuple: a folder's commit makes 20,000 of them
     path: str
     size: int
     chunks: tuple[ChunkRef, ...]
+    meta: Meta = ()  # S3 object metadata (kaon.core.tree.Meta)
 
 
 class CommitService:
@@ -138,7 +140,11 @@ class CommitService:
                     {e.name: e for e in tree.entries} if isinstance(tree, Tree) else None
                 )
             old = entries.get(name) if entries else None
-            same = isinstance(old, FileNode) and old.chunks == content.chunks
+            same = (
+                isinstance(old, FileNode)
+                and old.chunks == content.chunks
+                and old.meta == content.meta
+            )
             if not same or (deletes and any(paths.is_under(path, d) for d in deletes)):
                 out[path] = content
         return out
@@ -162,7 +168,7 @@ def content_map(puts: Iterable[Put]) -> dict[str, FileContent]:
     for put in puts:  # digests are typed: checked where they came in (parse_puts)
         if put.size != sum(c.size for c in put.chunks) or put.size < 0:
             raise InvalidInput(f"{put.path}: size {put.size} does not match its chunks")
-        out[paths.normalize(put.path)] = FileContent(put.size, put.chunks)
+        out[paths.normalize(put.path)] = FileContent(put.size, put.chunks, put.meta)
     return out
 
 
