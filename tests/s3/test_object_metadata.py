@@ -245,3 +245,18 @@ def test_a_range_of_an_empty_object_is_not_satisfiable(s3: Any) -> None:
         s3.get_object(Bucket="master.metaempty", Key="e", Range="bytes=40-50")
     assert code(exc) == ("InvalidRange", 416)
     assert s3.get_object(Bucket="master.metaempty", Key="e")["Body"].read() == b""
+
+
+def test_kaon_shows_the_metadata(gateway: Gateway, s3: Any) -> None:
+    s3.create_bucket(Bucket="master.metacli")
+    s3.put_object(
+        Bucket="master.metacli", Key="d/a.txt", Body=b"x", ContentType="text/x", Metadata={"k": "v"}
+    )
+    s3.put_object(Bucket="master.metacli", Key="d/b.txt", Body=b"y")
+    files = gateway.kaon.json("list", "file", "metacli@master:/d")
+    meta = {f["path"]: f["meta"] for f in files}
+    assert {"content-type": "text/x", "x-amz-meta-k": "v"}.items() <= meta["/d/a.txt"].items()
+    # boto3 sends a CRC32 with every put: kept, checked
+    assert meta["/d/b.txt"]["x-amz-checksum-crc32"] == "+9smFQ=="
+    gateway.kaon.ok("put", "file", "metacli@master:/d/c.txt", "-f", __file__)
+    assert gateway.kaon.json("list", "file", "metacli@master:/d/c.txt")[0]["meta"] is None
