@@ -182,6 +182,13 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
     s3_scratch = settings.home / "s3" / "tmp"
     shutil.rmtree(s3_scratch, ignore_errors=True)  # bodies a stop interrupted
     s3_scratch.mkdir(parents=True)
+    s3 = ObjectService(repos, commits, files, chunks, jobs, provenance, clock)
+    s3_uploads = MultipartUploads(
+        settings.home / "s3" / "uploads",
+        clock,
+        expiry=settings.s3_upload_expiry_days * 86400.0,
+        bucket_exists=s3.bucket_exists,
+    )
     drop = PackDrop(settings.home / "incoming", MAX_PACK)
     drop.clean_temp(0.0)  # packs a stop interrupted: no client is waiting for them any more
     training = TrainingService(
@@ -224,7 +231,7 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         chunks=chunks,
         drop=drop,
         ingest=FileIngest(chunks),
-        gc=GarbageCollector(meta, objects, trees, gc_lock, clock, scratch=[drop]),
+        gc=GarbageCollector(meta, objects, trees, gc_lock, clock, scratch=[drop, s3_uploads]),
         jobs=jobs,
         workspaces=workspaces,
         training=training,
@@ -233,8 +240,8 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         provenance=provenance,
         credentials=credentials,
         credential_store=credential_store,
-        s3=ObjectService(repos, commits, files, chunks, jobs, provenance, clock),
-        s3_uploads=MultipartUploads(settings.home / "s3" / "uploads", clock),
+        s3=s3,
+        s3_uploads=s3_uploads,
         s3_scratch=s3_scratch,
     )
     for job in training.recover():

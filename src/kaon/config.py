@@ -34,6 +34,7 @@ class ServerSettings:
     s3_port: int = DEFAULT_S3_PORT  # the S3 gateway's port (0: any free one)
     s3_anonymous: bool = False  # open local mode: unsigned S3 requests are allowed
     max_request_bytes: int = 5 * 1024 * 1024  # prediction bodies larger than this get a 413
+    s3_upload_expiry_days: float = 7.0  # unfinished multipart uploads older than this expire
 
     @staticmethod
     def from_env(
@@ -53,7 +54,19 @@ class ServerSettings:
             max_request_bytes=int(os.environ.get("KAON_MAX_REQUEST_BYTES") or 5 * 1024 * 1024),
             s3_port=_s3_port(s3_port, api_port),
             s3_anonymous=os.environ.get("KAON_S3_ANONYMOUS", "") in ("1", "true", "yes"),
+            s3_upload_expiry_days=_days("KAON_S3_UPLOAD_EXPIRY_DAYS", 7.0),
         )
+
+
+def _days(name: str, default: float) -> float:
+    text = os.environ.get(name) or ""
+    try:
+        value = float(text) if text else default
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise SystemExit(f"{name}={text!r}: expected a positive number of days (e.g. 7 or 0.5)")
+    return value
 
 
 def _s3_port(given: int | None, api_port: int) -> int:

@@ -142,3 +142,52 @@ def test_refusals() -> None:
         sigv4.verify("GET", "/", "", headers, secret_of, WHEN + 3600)
     with pytest.raises(InvalidInput):
         sigv4.verify("GET", "/", "", {**headers, "authorization": "AWS AKID:sig"}, secret_of, WHEN)
+
+
+def _spec_signature(headers: dict[str, str], signed: list[str], amz_date: str) -> str:
+    """The signature of a GET /b/k, computed from the spec (independently of kaon.core.sigv4)."""
+    import hashlib
+    import hmac
+
+    rows = [f"{h}:{headers[h]}" for h in signed]
+    payload = headers["x-amz-content-sha256"]
+    canonical = "\n".join(["GET", "/b/k", "", *rows, "", ";".join(signed), payload])
+    scope = f"{amz_date[:8]}/us-east-1/s3/aws4_request"
+    to_sign = "\n".join(
+        ["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
+    )
+    key = f"AWS4{SECRET}".encode()
+    for part in (amz_date[:8], "us-east-1", "s3", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+def test_a_date_header_signs_instead_of_x_amz_date() -> None:
+    """SigV4 takes the request time from X-Amz-Date, or else from Date (RFC 7231)."""
+    headers = {
+        "host": "127.0.0.1:5267",
+        "date": "Fri, 24 May 2013 00:00:00 GMT",
+        "x-amz-content-sha256": sigv4.EMPTY_SHA256,
+    }
+    signed = ["date", "host", "x-amz-content-sha256"]
+    signature = _spec_signature(headers, signed, "20130524T000000Z")
+    headers["authorization"] = (
+        f"AWS4-HMAC-SHA256 Credential={AKID}/20130524/us-east-1/s3/aws4_request,"
+        f"SignedHeaders={';'.join(signed)},Signature={signature}"
+    )
+    assert sigv4.verify("GET", "/b/k", "", headers, secret_of, WHEN).access_key == AKID
+    with pytest.raises(RequestTimeSkewed):  # and its time is checked like X-Amz-Date's
+        sigv4.verify("GET", "/b/k", "", headers, secret_of, WHEN + 3600)
+
+
+@pytest.mark.parametrize("expires", [0, -7, 604801])
+def test_a_presigned_expiry_out_of_range_is_access_denied(expires: int) -> None:
+    """403 AccessDenied, as S3 answers (and s3-tests expects), not 400."""
+    query = (
+        f"X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={AKID}%2F20130524%2Fus-east-1%2Fs3"
+        f"%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires={expires}"
+        "&X-Amz-SignedHeaders=host&X-Amz-Signature=00"
+    )
+    with pytest.raises(PermissionDenied, match="X-Amz-Expires") as exc:
+        sigv4.verify("GET", "/b/k", query, {"host": "h"}, secret_of, WHEN)
+    assert not isinstance(exc.value, SignatureMismatch)

@@ -141,6 +141,7 @@ class FileOut(BaseModel):
     size: int
     commit: str | None = None
     committed: float | None = None
+    meta: dict[str, str] | None = None  # S3 object metadata (Content-Type, x-amz-meta-*, ...)
 
 
 class ChangeOut(BaseModel):

@@ -57,6 +57,7 @@ class FileInfo:
     size: int
     commit: str | None = None
     committed: float | None = None
+    meta: dict[str, str] | None = None  # S3 object metadata, when the file has any
 
 
 @dataclass(frozen=True)

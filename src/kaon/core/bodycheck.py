@@ -2,7 +2,8 @@
 
 Content-MD5 (base64), a hex x-amz-content-sha256 (the signed payload hash) and the flexible
 checksums x-amz-checksum-crc32 / -sha1 / -sha256 (base64, in a header or an aws-chunked
-trailer). CRC32C and CRC64NVME need libraries the standard library lacks: accepted unchecked.
+trailer). CRC32C and CRC64NVME need libraries the standard library lacks: accepted unchecked
+(only their form is). The checksums sent are kept (`checksums`), to be stored with the object.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from kaon.core.errors import BadDigest
 
 _CHECKSUMS = ("crc32", "sha1", "sha256")
+_UNCHECKED = {"crc32c": 4, "crc64nvme": 8}  # digest sizes
 
 
 class _Crc32:
@@ -46,6 +48,7 @@ class BodyCheck:
             if (header in headers or trailer == header) and name not in self._hashers:
                 self._hashers[name] = _Crc32() if name == "crc32" else hashlib.new(name)
         self.size = 0
+        self.checksums: dict[str, str] = {}  # x-amz-checksum-* header -> base64, once verified
 
     def update(self, data: bytes) -> None:
         self.size += len(data)
@@ -70,3 +73,18 @@ class BodyCheck:
             claimed = sent.get(f"x-amz-checksum-{name}")
             if claimed and base64.b64encode(digests[name]).decode() != claimed:
                 raise BadDigest(f"the {name.upper()} checksum you specified did not match")
+            if claimed:
+                self.checksums[f"x-amz-checksum-{name}"] = claimed
+        for name, size in _UNCHECKED.items():  # kept as the client computed them
+            claimed = sent.get(f"x-amz-checksum-{name}")
+            if claimed:
+                if len(_b64(claimed)) != size:
+                    raise BadDigest(f"the {name.upper()} checksum you specified is malformed")
+                self.checksums[f"x-amz-checksum-{name}"] = claimed
+
+
+def _b64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError:
+        return b""

@@ -15,6 +15,8 @@ import re
 from calendar import timegm
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from time import strptime
 from urllib.parse import quote, unquote
 
@@ -116,6 +118,16 @@ def amz_time(amz_date: str) -> float:
         raise InvalidInput(f"invalid X-Amz-Date {amz_date!r}: expected YYYYMMDDTHHMMSSZ") from None
 
 
+def _from_http_date(text: str) -> str:
+    """A Date header (RFC 7231) as an ISO 8601 basic timestamp; SigV4 signs with it when
+    there is no X-Amz-Date ("" when absent or unreadable)."""
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return ""
+    return when.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") if when.tzinfo else ""
+
+
 @dataclass(frozen=True)
 class _Claim:
     access_key: str
@@ -154,9 +166,9 @@ def _header_claim(auth: str, headers: Mapping[str, str]) -> _Claim:
         signature = fields["Signature"]
     except KeyError as missing:
         raise InvalidInput(f"the Authorization header has no {missing.args[0]}") from None
-    amz_date = headers.get("x-amz-date", "")
+    amz_date = headers.get("x-amz-date", "") or _from_http_date(headers.get("date", ""))
     if not amz_date:
-        raise InvalidInput("a signed request needs an X-Amz-Date header")
+        raise InvalidInput("a signed request needs an X-Amz-Date (or Date) header")
     payload = headers.get("x-amz-content-sha256", "")
     if not payload:
         raise InvalidInput("a signed S3 request needs an x-amz-content-sha256 header")
@@ -227,8 +239,11 @@ def verify(
                 f"(more than {MAX_SKEW // 60} minutes): check the client's clock"
             )
     else:
-        if not 0 < claim.expires <= MAX_EXPIRES:
-            raise InvalidInput(f"X-Amz-Expires must be between 1 and {MAX_EXPIRES} seconds")
+        if not 0 < claim.expires <= MAX_EXPIRES:  # 403, as S3 (and s3-tests) answer
+            raise PermissionDenied(
+                f"X-Amz-Expires {claim.expires} is out of range: presign the URL again with an "
+                f"expiry from 1 to {MAX_EXPIRES} seconds (7 days)"
+            )
         if now > when + claim.expires:
             raise RequestTimeSkewed("request has expired: presign the URL again")
         if when - now > MAX_SKEW:

@@ -1,7 +1,8 @@
 """Trees: immutable, content-addressed directory listings (git/restic habits).
 
 A tree lists its entries sorted by name. A file entry carries its size and the list of chunks
-(BLAKE3 digest, length) whose concatenation is the content; a directory entry carries the digest
+(BLAKE3 digest, length) whose concatenation is the content, and optionally the object metadata
+the S3 gateway keeps with it (Content-Type, x-amz-meta-*, checksums: see Meta); a directory entry carries the digest
 of its subtree plus the total size and file count below it. Empty directories are not stored
 (Pachyderm semantics). The canonical encoding starts with a format version.
 """
@@ -27,11 +28,15 @@ class ChunkRef(NamedTuple):  # a tuple: trees of 20,000 files hold 20,000 of the
     size: int
 
 
+Meta = tuple[tuple[str, str], ...]  # sorted (lowercase header name, value) pairs
+
+
 @dataclass(frozen=True)
 class FileNode:
     name: str
     size: int
     chunks: tuple[ChunkRef, ...]
+    meta: Meta = ()  # S3 object metadata; files without any encode as before
 
     @property
     def content_digest(self) -> Digest:
@@ -87,7 +92,11 @@ class Tree:
     def encode(self) -> bytes:
         # chunk refs are tuples: json writes them as the [digest, size] pairs they stand for
         rows = [
-            ("f", e.name, e.size, e.chunks)
+            (
+                ("f", e.name, e.size, e.chunks, dict(e.meta))
+                if e.meta
+                else ("f", e.name, e.size, e.chunks)
+            )
             if isinstance(e, FileNode)
             else ("d", e.name, e.size, e.count, e.tree)
             for e in self.entries
@@ -106,7 +115,8 @@ class Tree:
         out: list[Node] = []
         for row in doc["e"]:
             if row[0] == "f":
-                out.append(FileNode(row[1], row[2], tuple(map(ChunkRef._make, row[3]))))
+                meta = tuple(sorted(row[4].items())) if len(row) > 4 else ()
+                out.append(FileNode(row[1], row[2], tuple(map(ChunkRef._make, row[3])), meta))
             else:
                 out.append(DirNode(row[1], row[2], row[3], row[4]))
         return Tree(tuple(out))
@@ -120,10 +130,11 @@ TreeSaver = Callable[[Tree], Digest]
 
 @dataclass(frozen=True)
 class FileContent:
-    """What a put writes at a path: size and chunks."""
+    """What a put writes at a path: size, chunks and S3 object metadata."""
 
     size: int
     chunks: tuple[ChunkRef, ...]
+    meta: Meta = ()
 
 
 def apply_changes(
@@ -188,7 +199,7 @@ def _apply_puts(
                 raise InvalidInput(
                     f"cannot write file {d}/{name}: it is a directory (delete it first)"
                 )
-            entries[name] = FileNode(name, content.size, content.chunks)
+            entries[name] = FileNode(name, content.size, content.chunks, content.meta)
         for name, sub in rebuilt.pop(d, {}).items():
             if isinstance(entries.get(name), FileNode):
                 raise InvalidInput(f"cannot write below {d}/{name}: it is a file (delete it first)")

@@ -14,6 +14,7 @@ from kaon.core.tree import (
     DirNode,
     FileContent,
     FileNode,
+    Meta,
     Node,
     Tree,
     apply_changes,
@@ -31,6 +32,7 @@ class Put(NamedTuple):  # a tuple: a folder's commit makes 20,000 of them
     path: str
     size: int
     chunks: tuple[ChunkRef, ...]
+    meta: Meta = ()  # S3 object metadata (kaon.core.tree.Meta)
 
 
 class CommitService:
@@ -138,7 +140,11 @@ class CommitService:
                     {e.name: e for e in tree.entries} if isinstance(tree, Tree) else None
                 )
             old = entries.get(name) if entries else None
-            same = isinstance(old, FileNode) and old.chunks == content.chunks
+            same = (
+                isinstance(old, FileNode)
+                and old.chunks == content.chunks
+                and old.meta == content.meta
+            )
             if not same or (deletes and any(paths.is_under(path, d) for d in deletes)):
                 out[path] = content
         return out
@@ -165,7 +171,7 @@ def content_map(puts: Iterable[Put]) -> dict[str, FileContent]:
         path = paths.normalize(put.path)
         if path == paths.ROOT:
             raise InvalidInput(f"put of {put.path!r}: that is the repo root, name a file")
-        out[path] = FileContent(put.size, put.chunks)
+        out[path] = FileContent(put.size, put.chunks, put.meta)
     return out
 
 

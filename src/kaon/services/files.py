@@ -23,6 +23,7 @@ class FileInfo:
     size: int
     commit: CommitId | None = None
     committed: float | None = None
+    meta: dict[str, str] | None = None  # a file's S3 object metadata, when it has any
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,14 @@ class Change:
 
 def _info(path: str, node: Node, commit: Commit | None = None) -> FileInfo:
     kind = "dir" if isinstance(node, DirNode) else "file"
+    meta = dict(node.meta) if isinstance(node, FileNode) and node.meta else None
     return FileInfo(
-        path, kind, node.size, commit.id if commit else None, commit.finished if commit else None
+        path,
+        kind,
+        node.size,
+        commit.id if commit else None,
+        commit.finished if commit else None,
+        meta,
     )
 
 

@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 from kaon.core import paths
 from kaon.core.address import Ref
-from kaon.core.buckets import Bucket, Location, locate, split_ref
+from kaon.core.buckets import Bucket, Location, locate, parse_bucket, split_ref
 from kaon.core.commit import Commit
 from kaon.core.credentials import S3Credential
 from kaon.core.errors import (
@@ -31,7 +31,7 @@ from kaon.core.errors import (
 from kaon.core.ids import BranchName, RepoName, branch_name
 from kaon.core.jobs import JobId
 from kaon.core.listing import Listing, list_keys
-from kaon.core.tree import ChunkRef, DirNode, FileNode, Tree, content_digest
+from kaon.core.tree import ChunkRef, DirNode, FileNode, Meta, Tree, content_digest
 from kaon.ports.jobs import JobStore
 from kaon.services.chunks import ChunkStore
 from kaon.services.commits import CommitService, Put
@@ -122,6 +122,14 @@ class ObjectService:
         else:
             assert bucket.branch is not None
             self._repos.get_branch(bucket.repo, bucket.branch)
+
+    def bucket_exists(self, name: str) -> bool:
+        """Whether bucket `name` (its repo, branch or commit) still exists."""
+        try:
+            self.check_bucket(parse_bucket(name))
+        except NotFound:
+            return False
+        return True
 
     def create_bucket(self, bucket: Bucket) -> bool:
         """Create the repo and branch a bucket names (lakeFS style: the repo and `master`);
@@ -226,26 +234,40 @@ class ObjectService:
 
     # writing -----------------------------------------------------------------------------
     def put_file(
-        self, bucket: Bucket, key: str, local: Path, who: Who, tx: str = ""
+        self, bucket: Bucket, key: str, local: Path, who: Who, tx: str = "", meta: Meta = ()
     ) -> tuple[str, Commit | None]:
-        """Store `local` at `key`: (ETag, the commit; None when staged in transaction `tx`)."""
+        """Store `local` at `key` with object metadata `meta`: (ETag, the commit; None when
+        staged in transaction `tx`)."""
         loc = self.writable(bucket, key)
         (put,) = store_files(self._chunks, [(loc.path.lstrip("/"), local)])
+        put = put._replace(meta=meta)
         return etag_of(put.chunks), self._write(loc, who, tx, [put], [], f"s3: put {loc.path}")
 
     def put_stream(
-        self, bucket: Bucket, key: str, stream: BinaryIO, who: Who, tx: str = ""
+        self, bucket: Bucket, key: str, stream: BinaryIO, who: Who, tx: str = "", meta: Meta = ()
     ) -> tuple[str, Commit | None]:
         loc = self.writable(bucket, key)
-        put = store_stream(self._chunks, loc.path, stream)
+        put = store_stream(self._chunks, loc.path, stream)._replace(meta=meta)
         return etag_of(put.chunks), self._write(loc, who, tx, [put], [], f"s3: put {loc.path}")
 
     def copy(
-        self, source: ObjectVersion, bucket: Bucket, key: str, who: Who, tx: str = ""
+        self,
+        source: ObjectVersion,
+        bucket: Bucket,
+        key: str,
+        who: Who,
+        tx: str = "",
+        meta: Meta | None = None,
     ) -> tuple[str, Commit | None]:
-        """Put `source`'s content at `key` (no bytes move: the same chunks)."""
+        """Put `source`'s content at `key` (no bytes move: the same chunks), with its
+        metadata or `meta` instead."""
         loc = self.writable(bucket, key)
-        put = Put(loc.path, source.node.size, source.node.chunks)
+        put = Put(
+            loc.path,
+            source.node.size,
+            source.node.chunks,
+            source.node.meta if meta is None else meta,
+        )
         message = (
             f"s3: copy {source.commit.repo}@{source.commit.id[:12]}:{source.path} to {loc.path}"
         )

@@ -10,11 +10,19 @@ from kaon.api.deps import platform
 from kaon.api.schemas import ChangeOut, FileOut
 from kaon.app import Platform
 from kaon.core.address import parse_ref
+from kaon.services.files import FileInfo
 
 router = APIRouter(prefix="/v1/repos/{repo}", tags=["files"])
 
 
-@router.get("/files", response_model=list[FileOut])
+def _out(info: FileInfo) -> FileOut:
+    """`meta` only for files that have some (S3 object metadata): unset otherwise, and left
+    out of the answer."""
+    fields = {k: v for k, v in info.__dict__.items() if k != "meta" or v}
+    return FileOut(**fields)
+
+
+@router.get("/files", response_model=list[FileOut], response_model_exclude_unset=True)
 def list_files(
     repo: str,
     ref: str = "master",
@@ -23,15 +31,15 @@ def list_files(
     p: Platform = Depends(platform),
 ) -> list[FileOut]:
     infos = p.files.list_files(repo, parse_ref(ref), path, history)
-    return [FileOut(**i.__dict__) for i in infos]
+    return [_out(i) for i in infos]
 
 
-@router.get("/stat", response_model=FileOut)
+@router.get("/stat", response_model=FileOut, response_model_exclude_unset=True)
 def stat(
     repo: str, ref: str = "master", path: str = "/", p: Platform = Depends(platform)
 ) -> FileOut:
     _, info = p.files.stat(repo, parse_ref(ref), path)
-    return FileOut(**info.__dict__)
+    return _out(info)
 
 
 class FileBytes(StreamingResponse):

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
-import mimetypes
 import uuid
 from typing import BinaryIO
 from urllib.parse import unquote
 
-from kaon.api.s3 import xml
+from kaon.api.s3 import objmeta, objparts, xml
 from kaon.api.s3.app import Ctx, commit_transaction
 from kaon.api.s3.http import in_thread, read_small, receive_into, respond, stream
 from kaon.core.buckets import Bucket, key_path, parse_bucket
@@ -21,6 +20,7 @@ from kaon.core.errors import (
     KaonError,
     PreconditionFailed,
 )
+from kaon.services.s3multipart import Upload
 from kaon.services.s3objects import ObjectVersion
 
 COMMIT_KEY = ".kaon-commit"  # a PutObject here with a transaction id commits it
@@ -104,12 +104,14 @@ def _range(header: str, size: int) -> tuple[int, int] | None:
     try:
         if not first:
             n = int(last)
+            if n > 0 and size == 0:
+                raise InvalidRange("the requested range is not satisfiable (the object is empty)")
             return (max(size - n, 0), size) if n > 0 else None
         start = int(first)
         end = int(last) + 1 if last else size
     except ValueError:
         return None
-    if start >= size or end <= start:
+    if start >= size or end <= start:  # an empty object has no satisfiable range
         raise InvalidRange(
             f"the requested range is not satisfiable (the object has {size} bytes)",
             size=size,
@@ -117,9 +119,9 @@ def _range(header: str, size: int) -> tuple[int, int] | None:
     return start, min(end, size)
 
 
-def _object_headers(ctx: Ctx, obj: ObjectVersion) -> list[tuple[str, str]]:
+def _object_headers(ctx: Ctx, obj: ObjectVersion, whole: bool) -> list[tuple[str, str]]:
     q = ctx.req.query
-    ctype = mimetypes.guess_type(obj.path)[0] or "application/octet-stream"
+    checksum_mode = ctx.req.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
     headers = [
         *ctx.base_headers(),
         ("etag", f'"{obj.etag}"'),
@@ -127,12 +129,13 @@ def _object_headers(ctx: Ctx, obj: ObjectVersion) -> list[tuple[str, str]]:
         ("accept-ranges", "bytes"),
         ("x-amz-version-id", obj.commit.id),
         ("x-kaon-commit", obj.commit.id),
-        ("content-type", q.get("response-content-type", ctype)),
     ]
-    for name in ("content-disposition", "cache-control", "content-language", "expires"):
-        if f"response-{name}" in q:
-            headers.append((name, q[f"response-{name}"]))
-    return headers
+    stored = objmeta.response_headers(obj.node.meta, obj.path, checksum_mode, whole)
+    overrides = {
+        name: q[f"response-{name}"] for name in objmeta.STANDARD if f"response-{name}" in q
+    }
+    headers += [(k, v) for k, v in stored if k not in overrides]
+    return headers + list(overrides.items())
 
 
 async def _get(ctx: Ctx) -> None:
@@ -145,22 +148,20 @@ async def _get(ctx: Ctx) -> None:
         version=req.query.get("versionId", ""),
         read=not ctx.head,
     )
-    headers = _object_headers(ctx, obj)
+    size = obj.node.size
+    part = objparts.requested(req.query, obj.node, "range" in req.headers)
+    headers = _object_headers(ctx, obj, whole=part is None and "range" not in req.headers)
     status = _conditions(req.headers, obj.etag, obj.commit.finished)
     if status == _NOT_MODIFIED:
         keep = ("etag", "last-modified", "x-amz-request-id", "x-amz-version-id")
         await respond(ctx.send, 304, b"", [h for h in headers if h[0] in keep])
         return
-    size = obj.node.size
     span = None
-    if "range" in req.headers:
-        try:
-            span = _range(req.headers["range"], size)
-        except InvalidRange:
-            if size == 0:
-                span = None  # an empty object: S3 answers 200 with no bytes
-            else:
-                raise
+    if part is not None:
+        span, count = part
+        headers.append(("x-amz-mp-parts-count", str(count)))
+    elif "range" in req.headers:
+        span = _range(req.headers["range"], size)
     start, end = span or (0, size)
     if span is not None:
         status = 206
@@ -191,11 +192,16 @@ async def _put(ctx: Ctx) -> None:
     tmp = ctx.scratch / uuid.uuid4().hex
     try:
         with tmp.open("wb") as out:
-            await receive_into(ctx.receive, req, ctx.signing, out)
-        etag, commit = await in_thread(ctx.platform.s3.put_file, bucket, req.key, tmp, ctx.who, tx)
+            check = await receive_into(ctx.receive, req, ctx.signing, out)
+        meta = objmeta.from_request(req.headers)
+        if check.checksums:
+            meta.update(check.checksums, **{objmeta.CHECKSUM_TYPE: "FULL_OBJECT"})
+        etag, commit = await in_thread(
+            ctx.platform.s3.put_file, bucket, req.key, tmp, ctx.who, tx, objmeta.pack(meta)
+        )
     finally:
         tmp.unlink(missing_ok=True)
-    headers = [*ctx.base_headers(), ("etag", f'"{etag}"')]
+    headers = [*ctx.base_headers(), ("etag", f'"{etag}"'), *check.checksums.items()]
     if commit is not None:
         headers += [("x-amz-version-id", commit.id), ("x-kaon-commit", commit.id)]
     await respond(ctx.send, 200, b"", headers)
@@ -216,8 +222,23 @@ async def _copy(ctx: Ctx) -> None:
     src = await in_thread(p.s3.stat, src_bucket, src_key, ctx.who, version=version, read=True)
     _conditions(ctx.req.headers, src.etag, src.commit.finished, "x-amz-copy-source-")
     await read_small(ctx.receive)
+    directive = ctx.req.headers.get("x-amz-metadata-directive", "COPY").upper()
+    if directive not in ("COPY", "REPLACE"):
+        raise InvalidInput(
+            f"x-amz-metadata-directive {directive!r}: use COPY or REPLACE",
+            s3_code="InvalidArgument",
+        )
+    meta = None
+    if directive == "REPLACE":  # the bytes' checksums stay true
+        kept = objmeta.checksums(src.node.meta)
+        meta = objmeta.pack({**objmeta.from_request(ctx.req.headers), **kept})
+    elif (src_bucket.name, src_key) == (ctx.req.bucket, ctx.req.key) and not version:
+        raise InvalidInput(
+            "this copy request is illegal because it is trying to copy an object to itself "
+            "without changing the object's metadata: send x-amz-metadata-directive: REPLACE"
+        )
     etag, commit = await in_thread(
-        p.s3.copy, src, ctx.bucket, ctx.req.key, ctx.who, ctx.transaction
+        p.s3.copy, src, ctx.bucket, ctx.req.key, ctx.who, ctx.transaction, meta
     )
     when = commit.finished if commit else src.commit.finished
     headers = ctx.base_headers() + ([("x-amz-version-id", commit.id)] if commit else [])
@@ -245,8 +266,16 @@ async def _create_upload(ctx: Ctx) -> None:
     bucket = ctx.bucket
     await in_thread(p.s3.writable, bucket, req.key)
     owner = ctx.who.access_key if ctx.who else ""
-    upload = await in_thread(p.s3_uploads.create, bucket.name, req.key, owner, ctx.transaction)
-    await respond(ctx.send, 200, xml.initiated(bucket.name, req.key, upload.id), ctx.base_headers())
+    checksum = objparts.algorithm(req.headers)
+    meta = {**objmeta.from_request(req.headers), **checksum}
+    upload = await in_thread(
+        p.s3_uploads.create, bucket.name, req.key, owner, ctx.transaction, meta
+    )
+    headers = ctx.base_headers()
+    if checksum:
+        name = checksum[objmeta.ALGORITHM]
+        headers += [(objmeta.ALGORITHM, name), (objmeta.CHECKSUM_TYPE, objparts.COMPOSITE)]
+    await respond(ctx.send, 200, xml.initiated(bucket.name, req.key, upload.id), headers)
 
 
 def _part_number(ctx: Ctx) -> int:
@@ -261,13 +290,15 @@ async def _upload_part(ctx: Ctx) -> None:
     upload = p.s3_uploads.get(req.query["uploadId"], req.bucket, req.key)
     tmp, final = p.s3_uploads.part_file(upload, _part_number(ctx))
     copy_from = "x-amz-copy-source" in req.headers
+    sums: dict[str, str] = {}
     try:
         with tmp.open("wb") as out:
             if copy_from:
                 md5 = await _copy_part(ctx, out)
             else:
-                md5 = (await receive_into(ctx.receive, req, ctx.signing, out, md5=True)).md5_hex
-        part = await in_thread(p.s3_uploads.save_part, tmp, final, md5)
+                check = await receive_into(ctx.receive, req, ctx.signing, out, md5=True)
+                md5, sums = check.md5_hex, check.checksums
+        part = await in_thread(p.s3_uploads.save_part, tmp, final, md5, sums)
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
@@ -275,7 +306,8 @@ async def _upload_part(ctx: Ctx) -> None:
         body = xml.copied("CopyPartResult", part.etag, part.modified)
         await respond(ctx.send, 200, body, ctx.base_headers())
     else:
-        await respond(ctx.send, 200, b"", [*ctx.base_headers(), ("etag", f'"{part.etag}"')])
+        headers = [*ctx.base_headers(), ("etag", f'"{part.etag}"'), *sums.items()]
+        await respond(ctx.send, 200, b"", headers)
 
 
 async def _copy_part(ctx: Ctx, out: BinaryIO) -> str:
@@ -285,8 +317,7 @@ async def _copy_part(ctx: Ctx, out: BinaryIO) -> str:
     p = ctx.platform
     src = await in_thread(p.s3.stat, src_bucket, src_key, ctx.who, version=version, read=True)
     _conditions(ctx.req.headers, src.etag, src.commit.finished, "x-amz-copy-source-")
-    span = _range(ctx.req.headers.get("x-amz-copy-source-range", ""), src.node.size)
-    start, end = span or (0, src.node.size)
+    start, end = objparts.copy_range(ctx.req.headers.get("x-amz-copy-source-range"), src.node.size)
     await read_small(ctx.receive)
 
     def copy() -> str:
@@ -301,19 +332,53 @@ async def _copy_part(ctx: Ctx, out: BinaryIO) -> str:
 
 async def _complete(ctx: Ctx) -> None:
     req, p = ctx.req, ctx.platform
-    upload = p.s3_uploads.get(req.query["uploadId"], req.bucket, req.key)
-    listed = xml.parse_complete(await read_small(ctx.receive))
+    upload_id = req.query["uploadId"]
+    body = await read_small(ctx.receive)
+    done = await in_thread(p.s3_uploads.completed, upload_id, req.bucket, req.key)
+    if done is None:
+        done = await _assemble(ctx, p.s3_uploads.get(upload_id, req.bucket, req.key), body)
+    etag, version = done.pop("etag"), done.pop("version", "")
+    body = xml.completed(f"/{req.bucket}/{req.key}", req.bucket, req.key, etag, done)
+    headers = ctx.base_headers() + ([("x-amz-version-id", version)] if version else [])
+    await respond(ctx.send, 200, body, headers + list(done.items()))
+
+
+async def _assemble(ctx: Ctx, upload: Upload, body: bytes) -> dict[str, str]:
+    """Complete `upload` as one commit: its answer (etag, version, checksum headers)."""
+    req, p = ctx.req, ctx.platform
+    listed = xml.parse_complete(body)
+    meta = dict(upload.meta)
+    name = meta.pop(objmeta.ALGORITHM, "")
+    parts = {part.number: part for part in await in_thread(p.s3_uploads.parts, upload)}
     reader, _ = await in_thread(p.s3_uploads.assemble, upload, listed)
     try:
+        numbers = [n for n, _ in listed]
+        if name:
+            header = f"{objmeta.CHECKSUM}{name.lower()}"
+            stored = {n: part.checksums.get(header, "") for n, part in parts.items()}
+            claimed = objparts.listed_checksums(body, name)
+            meta.update(
+                objparts.composite(name, numbers, stored, claimed, req.headers.get(header, ""))
+            )
+        meta[objmeta.PARTS] = ",".join(str(parts[n].size) for n in numbers)
         etag, commit = await in_thread(
-            p.s3.put_stream, ctx.bucket, req.key, reader, ctx.who, upload.transaction
+            p.s3.put_stream,
+            ctx.bucket,
+            req.key,
+            reader,
+            ctx.who,
+            upload.transaction,
+            objmeta.pack(meta),
         )
     finally:
         reader.close()
-    await in_thread(p.s3_uploads.remove, upload)
-    body = xml.completed(f"/{req.bucket}/{req.key}", req.bucket, req.key, etag)
-    headers = ctx.base_headers() + ([("x-amz-version-id", commit.id)] if commit else [])
-    await respond(ctx.send, 200, body, headers)
+    answer = {
+        "etag": etag,
+        "version": commit.id if commit else "",
+        **objmeta.checksums(objmeta.pack(meta)),
+    }
+    await in_thread(p.s3_uploads.finish, upload, answer)
+    return answer
 
 
 async def _list_parts(ctx: Ctx) -> None:

@@ -121,13 +121,26 @@ def initiated(bucket: str, key: str, upload_id: str) -> bytes:
     )
 
 
-def completed(location_url: str, bucket: str, key: str, etag: str) -> bytes:
+def completed(
+    location_url: str, bucket: str, key: str, etag: str, checksums: dict[str, str]
+) -> bytes:
+    """`checksums`: x-amz-checksum-<name> and x-amz-checksum-type headers, as elements."""
+    extra = [
+        _t(
+            f"Checksum{k.rsplit('-', 1)[-1].upper()}"
+            if k != "x-amz-checksum-type"
+            else "ChecksumType",
+            v,
+        )
+        for k, v in checksums.items()
+    ]
     return _doc(
         "CompleteMultipartUploadResult",
         _t("Location", location_url),
         _t("Bucket", bucket),
         _t("Key", key),
         _t("ETag", f'"{etag}"'),
+        *extra,
     )
 
 
