@@ -62,7 +62,7 @@ def archive(
         "X-Kaon-Bytes": str(size),
     }
     return StreamingResponse(
-        tar_stream(files, p.files.content, commit.finished),
+        tar_stream(files, p.files.contents(n for _, n in files), commit.finished),
         media_type="application/x-tar",
         headers=headers,
     )
