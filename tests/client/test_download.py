@@ -1,8 +1,11 @@
-"""Downloads: archives are extracted member by member, never outside the target folder."""
+"""Downloads: archives are extracted member by member, never outside the target folder;
+files appear under their names only complete, with their content and modes."""
 
 from __future__ import annotations
 
 import io
+import os
+import stat
 import tarfile
 import threading
 from collections.abc import Iterator
@@ -12,23 +15,38 @@ from pathlib import Path
 import pytest
 
 from kaon.client import Client
-from kaon.client.download import _IterReader, get_dir, get_file
+from kaon.client.download import get_dir, get_file
 from kaon.client.upload import Uploader, plan
-from kaon.core.errors import CommitNotFound, InvalidInput, PathNotFound, RepoNotFound
+from kaon.core.errors import (
+    BackendUnavailable,
+    CommitNotFound,
+    CorruptObject,
+    InvalidInput,
+    PathNotFound,
+    RepoNotFound,
+)
 
 
-def make_tar(members: dict[str, bytes]) -> bytes:
+def make_tar(
+    members: dict[str, bytes], modes: dict[str, int] | None = None, fmt: int = tarfile.PAX_FORMAT
+) -> bytes:
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
         for name, data in members.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
+            info.mode = (modes or {}).get(name, 0o644)
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
 
 
+def files_below(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
 class _TarServer(ThreadingHTTPServer):
     body = b""
+    length: int | None = None  # a Content-Length other than the body's (a cut answer)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -36,7 +54,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.server.body  # type: ignore[attr-defined]
         self.send_response(200)
         self.send_header("Content-Type", "application/x-tar")
-        self.send_header("Content-Length", str(len(body)))
+        length = self.server.length  # type: ignore[attr-defined]
+        self.send_header("Content-Length", str(len(body) if length is None else length))
         self.end_headers()
         self.wfile.write(body)
 
@@ -60,17 +79,9 @@ def tar_server() -> Iterator[_TarServer]:
 
 def fetch(server: _TarServer, members: dict[str, bytes], dest: Path) -> tuple[int, int]:
     server.body = make_tar(members)
+    server.length = None
     with Client(f"http://127.0.0.1:{server.server_address[1]}", "t") as c:
         return get_dir(c, "r", "master", "/", dest)
-
-
-def test_iter_reader_reassembles_pieces() -> None:
-    data = make_tar({"a/b.txt": b"x" * 3000, "c": b"y"})
-    pieces = iter([data[i : i + 7] for i in range(0, len(data), 7)] + [b""])
-    reader = io.BufferedReader(_IterReader(pieces), 64)
-    with tarfile.open(fileobj=reader, mode="r|") as tar:
-        got = {m.name: tar.extractfile(m).read() for m in tar}  # type: ignore[union-attr]
-    assert got == {"a/b.txt": b"x" * 3000, "c": b"y"}
 
 
 def test_crafted_archive_is_extracted(tar_server: _TarServer, tmp_path: Path) -> None:
@@ -135,3 +146,113 @@ def test_errors_from_a_real_server(client: Client, repo: str, tmp_path: Path) ->
     assert not out.exists() or not list(out.iterdir())
     assert get_file(client, repo, "master", "/f.txt", out / "f.txt") == 7
     assert [p.name for p in out.iterdir()] == ["f.txt"]
+
+
+@pytest.mark.parametrize("fmt", [tarfile.PAX_FORMAT, tarfile.GNU_FORMAT, tarfile.USTAR_FORMAT])
+def test_every_tar_flavour_is_read(tar_server: _TarServer, tmp_path: Path, fmt: int) -> None:
+    members = {
+        "x" * 150 + "/long-folder.bin": os.urandom(3000),  # ustar: prefix + name
+        "empty": b"",
+        "a/b/c/d/e.bin": os.urandom(2 * 1024 * 1024 + 17),  # across the 1 MiB buffer
+        "exact": b"z" * 512,
+    }
+    if fmt != tarfile.USTAR_FORMAT:
+        members["é/ü.txt"] = b"unicode"  # PAX path record / GNU name
+        members["n" * 120] = b"long name"  # PAX path record / GNU long name
+    tar_server.body, tar_server.length = make_tar(members, fmt=fmt), None
+    dest = tmp_path / "dest"
+    with Client(f"http://127.0.0.1:{tar_server.server_address[1]}", "t") as c:
+        assert get_dir(c, "r", "master", "/", dest) == (
+            len(members),
+            sum(len(v) for v in members.values()),
+        )
+    assert files_below(dest) == members
+
+
+def test_executable_bit_is_kept_and_the_umask_applies(
+    tar_server: _TarServer, tmp_path: Path
+) -> None:
+    members = {"run.sh": b"#!/bin/sh\n", "data.txt": b"d", "private": b"p"}
+    tar_server.body = make_tar(members, {"run.sh": 0o755, "data.txt": 0o644, "private": 0o700})
+    tar_server.length = None
+    old = os.umask(0o027)
+    try:
+        with Client(f"http://127.0.0.1:{tar_server.server_address[1]}", "t") as c:
+            get_dir(c, "r", "master", "/", tmp_path / "dest")
+    finally:
+        os.umask(old)
+    modes = {n: stat.S_IMODE((tmp_path / "dest" / n).stat().st_mode) for n in members}
+    assert modes == {"run.sh": 0o750, "data.txt": 0o640, "private": 0o750}
+
+
+def test_a_cut_answer_leaves_no_file_under_its_name(tar_server: _TarServer, tmp_path: Path) -> None:
+    whole = make_tar({"a.txt": b"a" * 1000, "b.bin": os.urandom(3 * 1024 * 1024)})
+    tar_server.body, tar_server.length = whole[: len(whole) // 2], len(whole)
+    dest = tmp_path / "dest"
+    with (
+        Client(f"http://127.0.0.1:{tar_server.server_address[1]}", "t") as c,
+        pytest.raises(BackendUnavailable),
+    ):
+        get_dir(c, "r", "master", "/", dest)
+    assert sorted(p.name for p in dest.iterdir()) == ["a.txt"]  # b.bin's temp file removed too
+    assert (dest / "a.txt").read_bytes() == b"a" * 1000
+
+
+def test_a_corrupt_header_is_refused(tar_server: _TarServer, tmp_path: Path) -> None:
+    body = bytearray(make_tar({"a.txt": b"a"}))
+    body[0] = ord("b")  # the name changes, the checksum does not
+    tar_server.body, tar_server.length = bytes(body), None
+    with (
+        Client(f"http://127.0.0.1:{tar_server.server_address[1]}", "t") as c,
+        pytest.raises(CorruptObject, match="checksum"),
+    ):
+        get_dir(c, "r", "master", "/", tmp_path / "dest")
+    assert not list((tmp_path / "dest").iterdir())
+
+
+def test_round_trip_through_a_real_server(client: Client, repo: str, tmp_path: Path) -> None:
+    """Nested folders, empty files, multi-chunk and compressible files, files spread over
+    two packs (two puts): the folder and each file come back byte for byte, 0666 - umask,
+    with no temp file left."""
+    src = tmp_path / "src"
+    originals = {
+        "top.txt": b"top",
+        "a/empty": b"",
+        "a/b/c/deep.bin": os.urandom(9 * 1024 * 1024),  # several chunks
+        "a/text.txt": b"compressible line\n" * 20_000,  # stored zstd
+        **{f"many/f{i:03d}.bin": os.urandom(100 + i) for i in range(300)},
+    }
+    for name, data in originals.items():
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_bytes(data)
+    Uploader(client, None).put(repo, "master", plan(src, "/", True))
+    more = {f"more/g{i:03d}.bin": os.urandom(700) for i in range(50)}
+    for name, data in more.items():
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_bytes(data)
+    Uploader(client, None).put(repo, "master", plan(src / "more", "/more", True))
+    originals |= more
+
+    out = tmp_path / "out"
+    umask = os.umask(0o022)
+    try:
+        assert get_dir(client, repo, "master", "/", out) == (
+            len(originals),
+            sum(map(len, originals.values())),
+        )
+        assert get_file(client, repo, "master", "/a/b/c/deep.bin", tmp_path / "one.bin") == (
+            9 * 1024 * 1024
+        )
+        assert get_file(client, repo, "master", "/a/empty", tmp_path / "sub" / "empty") == 0
+    finally:
+        os.umask(umask)
+    assert files_below(out) == originals
+    assert (tmp_path / "one.bin").read_bytes() == originals["a/b/c/deep.bin"]
+    assert (tmp_path / "sub" / "empty").read_bytes() == b""
+    for p in [*out.rglob("*"), tmp_path / "one.bin"]:
+        assert ".kaon-" not in p.name
+        if p.is_file():
+            assert stat.S_IMODE(p.stat().st_mode) == 0o644
+    sub = tmp_path / "sub-a"
+    assert get_dir(client, repo, "master", "/a/b", sub) == (1, 9 * 1024 * 1024)
+    assert files_below(sub) == {"c/deep.bin": originals["a/b/c/deep.bin"]}

@@ -5,6 +5,7 @@ the CLI must answer in ~0.3 s, see docs/architecture.md.)"""
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import socket
 import threading
@@ -34,6 +35,14 @@ class Response:
     def iter_bytes(self, size: int = PIECE) -> Iterator[bytes]:
         while piece := self._raw.read(size):
             yield piece
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        """Read some of the body into `buffer`; the count (0 at its end)."""
+        return self._raw.readinto(buffer)
+
+    def reader(self, size: int = PIECE) -> io.BufferedReader:
+        """The body as a buffered file: many small reads (a tar's headers) cost no syscall."""
+        return io.BufferedReader(self._raw, size)
 
 
 class Transport:

@@ -347,13 +347,21 @@ class SqlMetadataStore:
 
     @_guarded
     def locate(self, digests: Sequence[Digest]) -> dict[Digest, ChunkLocation]:
-        ch = schema.chunks
         found: dict[Digest, ChunkLocation] = {}
         with self._engine.connect() as conn:
             for batch in _batches(digests):
-                for row in conn.execute(select(ch).where(ch.c.digest.in_(batch))):
-                    loc = _location(row)
-                    found[loc.digest] = loc
+                # through the driver: a folder's archive locates 20,000 chunks, and building
+                # the statement and Row objects cost ~3x the query
+                query = (
+                    'SELECT digest, pack, "offset", stored_len, raw_len, codec FROM chunks '
+                    f"WHERE digest IN ({self._marks(len(batch))})"
+                )
+                for d, pack, offset, stored_len, raw_len, codec in conn.exec_driver_sql(
+                    query, tuple(batch)
+                ):
+                    found[d] = ChunkLocation(
+                        Digest(d), PackId(pack), offset, stored_len, raw_len, codec
+                    )
         return found
 
     @_guarded

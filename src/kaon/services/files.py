@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from kaon.core import paths
@@ -129,6 +130,11 @@ class FileService:
 
     def content(self, node: FileNode) -> Iterator[bytes]:
         return self._chunks.read(node.chunks)
+
+    def contents(self, nodes: Iterable[FileNode]) -> Iterator[bytes]:
+        """The content of `nodes` one after the other, chunk by chunk (a chunk never spans
+        two files), located and read in batches across files (a folder's archive)."""
+        return self._chunks.read(itertools.chain.from_iterable(n.chunks for n in nodes))
 
     def walk(self, commit: Commit, path: str) -> Iterator[tuple[str, FileNode]]:
         """Every file at or below `path`, with paths relative to `path`."""

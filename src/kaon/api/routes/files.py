@@ -75,7 +75,10 @@ def archive(
         "X-Kaon-Files": str(len(files)),
         "X-Kaon-Bytes": str(size),
     }
-    return Tar(tar_stream(files, p.files.content, commit.finished), headers=headers)
+    return Tar(
+        tar_stream(files, p.files.contents(n for _, n in files), commit.finished),
+        headers=headers,
+    )
 
 
 @router.get("/diff", response_model=list[ChangeOut])
