@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 
 import pytest
 
@@ -315,22 +314,20 @@ def _edge_kind(a: str, b: str) -> EdgeKind:
     return E.PRODUCED if a == "job" else E.USED
 
 
-def test_traversals_of_a_30k_node_graph_are_fast() -> None:
+def test_traversals_of_a_30k_node_graph() -> None:
+    # correctness at scale; the speed is benchmarks/provenance.py's to check, not a unit test's
     g = big_graph(5000)
     assert len(g) == 30_000
     assert len(g.edges) == 5000 * 12 - 6
-    started = time.perf_counter()
     small = g.ancestry("model:0")  # one lineage
     for _ in range(100):
         g.ancestry("model:0")
     whole = g.ancestry("model:4999")  # everything, through 5000 levels
     tail = g.subvenance("data:4990")
     tree = g.text_tree("model:4999")
-    elapsed = time.perf_counter() - started
     assert ids(small) == {
         f"{k}:0" for k in ("data", "code", "params", "environment", "job", "model")
     }
     assert len(whole) == 30_000 and len(whole.edges) == len(g.edges)
     assert {"data:4999", "job:4999", "model:4999"} <= ids(tail) and "code:4999" not in tail
     assert any(line.endswith("more upstream") for line in tree.splitlines())
-    assert elapsed < 1.0, f"traversals took {elapsed:.2f}s (about 0.3s expected)"

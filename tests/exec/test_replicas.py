@@ -280,9 +280,8 @@ def test_bad_results_and_bad_requests_get_clear_errors(
     slow = threading.Thread(target=predict, args=(address, "slow"))
     slow.start()
     time.sleep(0.2)
-    started = time.monotonic()
-    assert ping(address) is not None  # pings answer while a prediction runs
-    assert time.monotonic() - started < 0.5
+    assert ping(address) is not None  # pings answer while a prediction runs:
+    assert slow.is_alive()  # the 1 s prediction has not finished yet
     slow.join()
 
 

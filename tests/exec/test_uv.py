@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -39,9 +38,7 @@ def python_in(env: Environment, code: str) -> str:
 
 def test_empty_requirements_lock_without_uv(tmp_path: Path) -> None:
     builder = UvEnvBuilder(tmp_path, uv_bin="/nonexistent/uv")  # would fail if it ran
-    started = time.perf_counter()
     empty = builder.lock("", Log(), threading.Event())
-    assert time.perf_counter() - started < 0.05
     assert empty.text == ""
     assert empty.python == builder.python_version()
     assert empty.id == lock_id(empty.python, "")
@@ -61,9 +58,7 @@ def test_lock_cache_answers_without_uv(builder: UvEnvBuilder, six_lock: EnvLock)
     assert six_lock.python == builder.python_version()
     offline = UvEnvBuilder(builder.root, uv_bin="/nonexistent/uv")
     log = Log()
-    started = time.perf_counter()
     again = offline.lock(SIX, log, threading.Event())
-    assert time.perf_counter() - started < 0.01
     assert again == six_lock
     assert log == []
 
@@ -102,9 +97,7 @@ def test_install_reuse_and_relocation(builder: UvEnvBuilder, six_lock: EnvLock) 
     ready = (env.root / READY).stat().st_mtime_ns
 
     log2 = Log()
-    started = time.perf_counter()
     assert builder.ensure(six_lock, log2, threading.Event()) == env
-    assert time.perf_counter() - started < 0.01
     assert log2 == []
     assert (env.root / READY).stat().st_mtime_ns == ready
 
