@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import Kaon
+from .helpers import Kaon, check_error
 from .test_serve import bundles, post
 
 pytestmark = pytest.mark.e2e
@@ -115,6 +115,8 @@ def test_a_failed_serve_build_is_listed_with_its_reason_and_answers_503(
 
     line = kaon.fails(1, "serve", "logs", "-e", broken, env=env, match="build-logs")
     assert broken in line
+    followed = kaon.run("serve", "logs", "-f", "-e", broken, env=env, timeout=30)  # ends
+    assert check_error(followed, 1, "build-logs") == line
     build = kaon.ok("serve", "build-logs", "-e", broken, env=env)
     assert "requirements.txt" in build and "requirements.in" not in build
 

@@ -277,7 +277,8 @@ def test_batching_groups_concurrent_requests(kaon: Kaon, served: dict[str, Any])
     assert logs, f"no batch was recorded under {home}"
     assert max(int(n) for n in logs[0].read_text().split()) > 1
     kaon.ok("serve", "kill", "-e", name, "-y", env=env)
-    assert "PIPELINE_KILLED" in kaon.ok("serve", "list", env=env)
+    assert name not in kaon.ok("serve", "list", env=env)
+    assert "PIPELINE_KILLED" in kaon.ok("serve", "list", "--all", env=env)
 
 
 def test_bad_serve_input(kaon: Kaon, served: dict[str, Any], tmp_path: Path) -> None:

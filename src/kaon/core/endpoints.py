@@ -76,6 +76,11 @@ class Endpoint:
     def moved(self, state: EndpointState, **changes: Any) -> Endpoint:
         return replace(self, state=state, **changes)
 
+    @property
+    def build_failed(self) -> bool:
+        """Failed before any replica ran (the reason starts with "build")."""
+        return self.state is EndpointState.FAILURE and self.reason.startswith("build")
+
     def to_doc(self) -> dict[str, Any]:
         return {
             "author": self.author,

@@ -226,9 +226,7 @@ class ServingService:
         """At start-up: bring back every endpoint that was not killed or failed to build."""
         back: list[str] = []
         for endpoint in self._jobs.list_endpoints():
-            if endpoint.state is EndpointState.KILLED or (
-                endpoint.state is EndpointState.FAILURE and endpoint.reason.startswith("build")
-            ):
+            if endpoint.state is EndpointState.KILLED or endpoint.build_failed:
                 continue
             self._launch(endpoint.moved(EndpointState.STARTING, reason=""), None)
             back.append(endpoint.name)
@@ -398,7 +396,7 @@ class ServingService:
 
 
 def _state_of(status: ReplicaStatus | None, endpoint: Endpoint) -> tuple[EndpointState, str]:
-    if endpoint.state is EndpointState.FAILURE and endpoint.reason.startswith("build"):
+    if endpoint.build_failed:
         return endpoint.state, endpoint.reason
     if status is None:
         return endpoint.state, endpoint.reason

@@ -10,7 +10,7 @@ from kaon.api.deps import platform
 from kaon.api.routes.workspaces import bundle_out
 from kaon.api.schemas import EndpointOut, LogOut, ServeIn
 from kaon.app import Platform
-from kaon.core.endpoints import Endpoint, parse_batch
+from kaon.core.endpoints import Endpoint, EndpointState, parse_batch
 from kaon.core.envvars import check_variables
 from kaon.core.jobs import ModelId, model_id
 from kaon.core.units import parse_duration
@@ -97,5 +97,6 @@ def endpoint_logs(
 ) -> LogOut:
     found = p.serving.get(endpoint)
     data, end = read_from(p.serving.log_path(found, kind), offset)
-    finished = found.state.value == "PIPELINE_KILLED" and not data
+    done = found.state is EndpointState.KILLED or found.build_failed  # no log grows any more
+    finished = done and not data
     return LogOut(text=data.decode("utf-8", "replace"), offset=end, finished=finished)
