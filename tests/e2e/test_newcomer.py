@@ -88,6 +88,9 @@ def test_subvenance_of_an_unused_commit_is_an_empty_table(kaon: Kaon, tmp_path: 
         "edges": [],
     }
     kaon.fails(4, "data", "subvenance", "unused@nosuchbranch")
+    commit = kaon.json("list", "commit", "unused@master")[0]["id"]
+    assert "DOWNSTREAM OF" in kaon.ok("data", "subvenance", commit[:8])  # a bare prefix too
+    kaon.fails(4, "data", "subvenance", "fedcba9876")  # no such commit anywhere: an error
 
 
 def test_listings_hide_workspace_repos(kaon: Kaon) -> None:

@@ -16,6 +16,7 @@ from kaon.cli.workspace import WORKSPACE, client, user
 from kaon.core.errors import BackendUnavailable, InvalidInput, KaonError
 
 if TYPE_CHECKING:
+    from kaon.client import Client
     from kaon.client.models import ProvenanceInfo
 
 FORMATS = ("pdf", "svg", "png", "dot", "json")
@@ -111,7 +112,7 @@ def subvenance(
         try:
             prov = c.subvenance(ref)
         except NotFound:
-            if "@" not in commit:  # a bare prefix nothing used may also be a typo
+            if "@" not in commit and not _is_commit(c, ref):  # a typo, not an unused commit
                 raise
             prov = None
     if as_json:
@@ -125,6 +126,17 @@ def subvenance(
         return
     if out is not None:
         success(f"drawn to {render(prov, out / 'provenance' / f'subvenance-{ref[:12]}', fmt)}")
+
+
+def _is_commit(c: Client, prefix: str) -> bool:
+    """Whether some repo has a commit starting with `prefix` (asked only when nothing used it)."""
+    for repo in c.list_repos():
+        try:
+            c.inspect_commit(repo.name, prefix)
+        except KaonError:
+            continue
+        return True
+    return False
 
 
 def reproduce(
