@@ -49,7 +49,7 @@ def _config(token: str) -> Any:
                 }
                 for method, path in STATEFUL_400
             ],
-            "workers": 2,
+            "workers": 1,
         }
     )
 
