@@ -28,10 +28,13 @@ MAX_EXAMPLES = int(os.environ.get("KAON_FUZZ_EXAMPLES", "12"))
 # "the resource just created is missing": the stateful check cannot tell the two apart.
 DISABLED_CHECKS = ("ensure_resource_availability",)
 # Where a schema-valid request may still be refused as invalid (400) for what no schema can say:
-# the bytes of a pack (frames hashed by their content), a path that is a folder in the commit
-# (`content` of a folder), a workspace with no source bundle yet (`train` without one).
-STATEFUL_400 = (
+# the bytes of a pack (frames hashed by their content), a file's size that is not the sum of its
+# chunks' (commits, stagings), a path that is a folder in the commit (`content` of a folder), a
+# workspace with no source bundle yet, or a memory that rounds to 0 bytes (`train`).
+BEYOND_SCHEMA = (
     ("POST", "/v1/packs"),
+    ("POST", "/v1/repos/{repo}/commits"),
+    ("POST", "/v1/repos/{repo}/stagings/{staging}"),
     ("GET", "/v1/repos/{repo}/content"),
     ("POST", "/v1/workspaces/{name}/train"),
 )
@@ -51,7 +54,7 @@ def _config(token: str) -> Any:
                     "include-path": path,
                     "checks": {"positive_data_acceptance": {"enabled": False}},
                 }
-                for method, path in STATEFUL_400
+                for method, path in BEYOND_SCHEMA
             ],
             "workers": 1,
         }
