@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kaon.core.errors import InvalidInput
-from kaon.core.units import human_duration, human_size, parse_memory, time_ago
+from kaon.core.units import human_duration, human_size, parse_duration, parse_memory, time_ago
 
 
 @pytest.mark.parametrize(
@@ -65,7 +65,8 @@ def test_time_ago(delta: float, text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["inf", "Inf", "NaN", "-inf", "1e400Gi", "1e3", "1_000", "99999999Ti", "0", "0.1", ""]
+    "text",
+    ["inf", "Inf", "NaN", "-inf", "1e400Gi", "1e3", "1_000", "99999999Ti", "0", "0.1", "", " 2Gi"],
 )
 def test_parse_memory_refuses_what_is_not_a_quantity(text: str) -> None:
     with pytest.raises(InvalidInput, match="invalid memory"):
@@ -77,3 +78,9 @@ def test_parse_memory_refuses_what_is_not_a_quantity(text: str) -> None:
 )
 def test_parse_memory(text: str, size: int) -> None:
     assert parse_memory(text) == size
+
+
+@pytest.mark.parametrize("text", ["9" * 400, "9" * 400 + "h", "inf"])
+def test_parse_duration_refuses_infinity(text: str) -> None:
+    with pytest.raises(InvalidInput, match="invalid duration"):
+        parse_duration(text)

@@ -16,6 +16,7 @@ REF = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}([~^][0-9]{0,6})*$"  # branch or commit p
 PATH = r"^(?!(.*[/\\])?\.\.([/\\].*)?$)[^\x00-\x1f]*$"  # no control character, no '..'
 FILE_PATH = r"^(?=.*[^/\\.]|.*\.\.\.)" + PATH[1:]  # and names a file, not the root
 DIGEST = r"^[0-9a-f]{64}$"
+MEMORY = r"^[0-9]+(\.[0-9]+)?(k|K|M|G|T|Ki|Mi|Gi|Ti)?$"  # 1 byte to 1024Ti
 
 
 def checked(default: Any = ..., description: str | None = None, **schema: Any) -> Any:
@@ -259,7 +260,7 @@ class TrainIn(BaseModel):
     hyper: HyperIn | None = None
     parallelism: int = Field(1, ge=1, le=256)
     cpu: float | None = Field(None, gt=0)
-    memory: str | None = Field(None, description="e.g. 2Gi")
+    memory: str | None = checked(None, description="e.g. 2Gi (up to 1024Ti)", pattern=MEMORY)
     timeout: str | None = Field(None, description="e.g. 1h, 90s")
     sandbox: bool = False
     env: dict[str, str] | None = Field(
@@ -317,7 +318,7 @@ class LogOut(BaseModel):
 class ServeIn(BaseModel):
     author: str = ""
     source: BundleIn
-    model_id: str | None = None
+    model_id: str | None = checked(None, pattern=MODEL)
     replicas: int = Field(1, ge=1, le=64)
     batch: str | None = Field(None, description="MAX/WAITms, e.g. 32/5ms")
     timeout: str | None = Field(None, description="per request, e.g. 30s")

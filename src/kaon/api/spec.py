@@ -1,18 +1,18 @@
 """The OpenAPI document, made true to what the server answers (checked by schemathesis in
 tests/api/test_openapi.py). FastAPI's own document is completed in one place, not per route:
 
-* every error status a route can answer, from one rule (below) over kaon.api.errors' table,
-  each with the one error body schema `Error` {code, message, details}; FastAPI's 422 (the
-  server answers 400 for invalid requests) goes;
-* the constraints of names and ids (`NAMES`, from kaon.core's validators) on the path
-  parameters that carry them: kaon.core checks them, with its own one-line messages;
+* every error status a route can answer, from one rule (below), each described by `MEANING`
+  and the wire codes of kaon.core.errors, with the one error body schema `Error` {code,
+  message, details}; FastAPI's 422 goes (the server answers 400 for invalid requests);
+* the constraints of names, refs and paths (kaon.api.schemas, as kaon.core checks them, with
+  its own one-line messages) on the path and query parameters that carry them, by name;
 * `$defs` that a hand-written request body brings along go into `components/schemas`.
 
 The rule: every route may fail (500) or find a backend unavailable (503); one that is not open
-needs the token (401); one with parameters or a body may find them invalid (400); one with
-path parameters (or a required one) may find what they name missing (404); one that writes (POST, PUT, DELETE) may
-conflict (409) or find storage full (507). A route that answers more declares it with
-`responses=errors_doc(...)`."""
+needs the token (401); one with parameters or a body may find them invalid (400); one with path
+parameters (or a required one) may find what they name missing (404); one that writes (POST,
+PUT, DELETE) may conflict (409) or find storage full (507). A route that answers more declares
+it with `responses=errors_doc(...)`."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from fractions import Fraction
 
@@ -60,7 +61,7 @@ MAX_MEMORY = 1024**5  # 1024Ti: more is no limit (and past 2**63 bytes the kerne
 
 def parse_memory(text: str) -> int:
     """Kubernetes-style memory quantities: 512Mi, 2Gi, 1G, 1500000 (bytes), up to 1024Ti."""
-    match = _MEMORY.match(text.strip())
+    match = _MEMORY.match(text)
     amount = int(Fraction(match.group(1)) * _QUANTITY[match.group(2)]) if match else 0
     if not 1 <= amount <= MAX_MEMORY:
         raise InvalidInput(
@@ -88,6 +89,6 @@ def parse_duration(text: str) -> float:
             total += float(number)
     except ValueError:
         total = 0
-    if total <= 0:
+    if not 0 < total < math.inf:
         raise InvalidInput(f"invalid duration {text!r}: use e.g. 90s, 10m, 1h or 1h30m")
     return total
