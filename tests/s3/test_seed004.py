@@ -186,4 +186,6 @@ def test_a_job_that_reads_everything_over_s3_needs_no_data_bundle(
     assert again and again[0]["variables"] == first["variables"]
     dropped = json.loads(k.ok("train", "deploy", "--no-env", "--json", env=env))
     assert dropped["variables"] == {}
-    k.ok("train", "kill", "-j", dropped["id"], env=env)
+    # without INPUT_BUCKET the code may fail before the kill arrives: either ending is fine
+    killed = k.run("train", "kill", "-j", dropped["id"], env=env)
+    assert killed.returncode == 0 or "is not running" in killed.stderr, killed.stderr
