@@ -40,7 +40,7 @@ def from_request(headers: dict[str, str]) -> dict[str, str]:
     encoding = [e.strip() for e in out.get("content-encoding", "").split(",")]
     encoding = [e for e in encoding if e and e != "aws-chunked"]  # transfer, not content
     if encoding:
-        out["content-encoding"] = ",".join(encoding)
+        out["content-encoding"] = ", ".join(encoding)
     else:
         out.pop("content-encoding", None)
     user = {k: v for k, v in headers.items() if k.startswith(USER) and k not in _PRIVATE}

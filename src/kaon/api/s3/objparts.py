@@ -100,14 +100,20 @@ def listed_checksums(body: bytes, name: str) -> dict[int, str]:
 def composite(
     name: str, listed: list[int], stored: dict[int, str], claimed: dict[int, str], whole: str
 ) -> dict[str, str]:
-    """The completed object's checksum metadata; BadDigest when a part's checksum is missing
-    or differs, or `whole` (the client's x-amz-checksum-<name>, may be "") is wrong."""
+    """The completed object's checksum metadata; BadDigest when a part was uploaded without
+    its checksum, when the part list names another one, or when `whole` (the client's
+    x-amz-checksum-<name>, may be "") is wrong."""
     raw = b""
     for number in listed:
-        if number not in claimed or claimed[number] != stored.get(number):
+        if not stored.get(number):
             raise BadDigest(
-                f"part {number}: its {name} checksum is missing from the part list or does "
-                "not match the one it was uploaded with"
+                f"part {number} was uploaded without its {name} checksum, which this upload "
+                "requires: upload it again with the checksum"
+            )
+        if number in claimed and claimed[number] != stored[number]:
+            raise BadDigest(
+                f"part {number}: the {name} checksum in the part list is not the one the part "
+                "was uploaded with"
             )
         raw += base64.b64decode(stored[number])
     digest = _digest(name, raw)
