@@ -264,3 +264,13 @@ def test_kaon_shows_the_metadata(gateway: Gateway, s3: Any) -> None:
     assert meta["/d/b.txt"]["x-amz-checksum-crc32"] == "+9smFQ=="
     gateway.kaon.ok("put", "file", "metacli@master:/d/c.txt", "-f", __file__)
     assert gateway.kaon.json("list", "file", "metacli@master:/d/c.txt")[0]["meta"] is None
+
+
+def test_listing_echoes_an_empty_token_and_fetches_owners(s3: Any) -> None:
+    s3.create_bucket(Bucket="master.metalist")
+    s3.put_object(Bucket="master.metalist", Key="a", Body=b"x")
+    got = s3.list_objects_v2(Bucket="master.metalist", ContinuationToken="")
+    assert got["ContinuationToken"] == "" and [o["Key"] for o in got["Contents"]] == ["a"]
+    assert "Owner" not in s3.list_objects_v2(Bucket="master.metalist")["Contents"][0]
+    assert "Owner" in s3.list_objects_v2(Bucket="master.metalist", FetchOwner=True)["Contents"][0]
+    assert "Owner" in s3.list_objects(Bucket="master.metalist")["Contents"][0]
