@@ -274,3 +274,19 @@ def test_listing_echoes_an_empty_token_and_fetches_owners(s3: Any) -> None:
     assert "Owner" not in s3.list_objects_v2(Bucket="master.metalist")["Contents"][0]
     assert "Owner" in s3.list_objects_v2(Bucket="master.metalist", FetchOwner=True)["Contents"][0]
     assert "Owner" in s3.list_objects(Bucket="master.metalist")["Contents"][0]
+
+
+def test_non_ascii_metadata(s3: Any) -> None:
+    """botocore sends (and signs) header values as UTF-8 (set through a hook: boto3's
+    Metadata parameter refuses non-ASCII, as s3-tests' test_object_set_get_unicode_metadata)."""
+    s3.create_bucket(Bucket="master.metauni")
+
+    def unicode_metadata(params: dict[str, Any], **_: Any) -> None:
+        params["headers"].update({"x-amz-meta-a": "été", "x-amz-meta-b": "日本"})
+
+    s3.meta.events.register("before-call.s3.PutObject", unicode_metadata)
+    s3.put_object(Bucket="master.metauni", Key="k", Body=b"x")
+    s3.meta.events.unregister("before-call.s3.PutObject", unicode_metadata)
+    got = s3.head_object(Bucket="master.metauni", Key="k")["Metadata"]
+    assert got["a"] == "été"
+    assert got["b"] == "=?UTF-8?B?" + base64.b64encode("日本".encode()).decode() + "?="

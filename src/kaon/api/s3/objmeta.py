@@ -8,6 +8,7 @@ as S3 does), and, for a completed multipart upload, its part sizes (GetObject?pa
 
 from __future__ import annotations
 
+import base64
 import mimetypes
 
 from kaon.core.errors import InvalidInput
@@ -67,6 +68,16 @@ def part_sizes(meta: Meta) -> list[int]:
     return [int(n) for n in text.split(",")] if text else []
 
 
+def _header(value: str) -> str:
+    """A value as an HTTP header can carry it: as is when latin-1 can, else RFC 2047 encoded
+    (=?UTF-8?B?...?=), as S3 answers non-ASCII metadata."""
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return f"=?UTF-8?B?{base64.b64encode(value.encode()).decode()}?="
+    return value
+
+
 def response_headers(
     meta: Meta, path: str, checksum_mode: bool, whole: bool
 ) -> list[tuple[str, str]]:
@@ -78,7 +89,7 @@ def response_headers(
     )
     out = [("content-type", ctype)]
     out += [(k, values[k]) for k in STANDARD[1:] if k in values]
-    out += [(k, v) for k, v in meta if k.startswith(USER)]
+    out += [(k, _header(v)) for k, v in meta if k.startswith(USER)]
     if checksum_mode and whole:
         out += list(checksums(meta).items())
     return out
