@@ -229,8 +229,8 @@ async def _copy(ctx: Ctx) -> None:
             s3_code="InvalidArgument",
         )
     meta = None
-    if directive == "REPLACE":  # the bytes' checksums stay true
-        kept = objmeta.checksums(src.node.meta)
+    if directive == "REPLACE":  # the bytes' checksums and parts stay true
+        kept = objmeta.of_bytes(src.node.meta)
         meta = objmeta.pack({**objmeta.from_request(ctx.req.headers), **kept})
     elif (src_bucket.name, src_key) == (ctx.req.bucket, ctx.req.key) and not version:
         raise InvalidInput(

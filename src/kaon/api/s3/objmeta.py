@@ -55,8 +55,9 @@ def pack(values: dict[str, str]) -> Meta:
     return tuple(sorted(values.items()))
 
 
-def without_checksums(meta: Meta) -> dict[str, str]:
-    return {k: v for k, v in meta if not k.startswith(CHECKSUM) and k != PARTS}
+def of_bytes(meta: Meta) -> dict[str, str]:
+    """What describes the bytes themselves (checksums, part sizes): kept by any copy."""
+    return {k: v for k, v in meta if k.startswith(CHECKSUM) or k == PARTS}
 
 
 def checksums(meta: Meta) -> dict[str, str]:
