@@ -290,3 +290,12 @@ def test_non_ascii_metadata(s3: Any) -> None:
     got = s3.head_object(Bucket="master.metauni", Key="k")["Metadata"]
     assert got["a"] == "été"
     assert got["b"] == "=?UTF-8?B?" + base64.b64encode("日本".encode()).decode() + "?="
+
+
+def test_a_folder_key_with_bytes_is_refused_clearly(s3: Any) -> None:
+    s3.create_bucket(Bucket="master.metafolder")
+    s3.put_object(Bucket="master.metafolder", Key="dir/", Body=b"")  # a marker: accepted
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket="master.metafolder", Key="dir/", Body=b"bytes")
+    assert code(exc) == ("InvalidArgument", 400)
+    assert "folder" in exc.value.response["Error"]["Message"]

@@ -183,8 +183,14 @@ async def _put(ctx: Ctx) -> None:
         await commit_transaction(ctx, bucket, tx)
         return
     if req.key.endswith("/"):  # a "folder" marker: directories exist through their files
-        if await read_small(ctx.receive, 0):
-            raise InvalidInput("keys ending in '/' are folders: they cannot hold bytes")
+        try:
+            await read_small(ctx.receive, 0)
+        except InvalidInput:
+            raise InvalidInput(
+                f"key {req.key!r} ends in '/', a folder: folders cannot hold bytes (drop the "
+                "'/' to store a file)",
+                s3_code="InvalidArgument",
+            ) from None
         await in_thread(ctx.platform.s3.check_bucket, bucket)
         await respond(ctx.send, 200, b"", [*ctx.base_headers(), ("etag", '""')])
         return
