@@ -299,3 +299,15 @@ def test_a_folder_key_with_bytes_is_refused_clearly(s3: Any) -> None:
         s3.put_object(Bucket="master.metafolder", Key="dir/", Body=b"bytes")
     assert code(exc) == ("InvalidArgument", 400)
     assert "folder" in exc.value.response["Error"]["Message"]
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [("gzip, aws-chunked", "gzip"), ("aws-chunked, gzip", "gzip"), ("aws-chunked", None)],
+)
+def test_aws_chunked_is_not_the_objects_encoding(s3: Any, sent: str, kept: str | None) -> None:
+    bucket = "master.metaenc" + hashlib.sha256(sent.encode()).hexdigest()[:8]
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"", ContentEncoding=sent)
+    got = s3.head_object(Bucket=bucket, Key="k")
+    assert got.get("ContentEncoding") == kept

@@ -139,7 +139,10 @@ async def receive_into(
 ) -> BodyCheck:
     """Write the (decoded) body to `out`, checking signatures and digests; the check done."""
     payload = signing.payload_hash if signing else req.headers.get("x-amz-content-sha256", "")
-    chunked = payload in sigv4.STREAMING or "aws-chunked" in req.headers.get("content-encoding", "")
+    chunked = payload in sigv4.STREAMING or (  # a Content-Encoding alone may be the object's
+        "aws-chunked" in req.headers.get("content-encoding", "")
+        and "x-amz-decoded-content-length" in req.headers
+    )
     decoder: ChunkedDecoder | None = None
     if chunked:
         signed = payload in (sigv4.STREAMING_SIGNED, sigv4.STREAMING_SIGNED_TRAILER)
