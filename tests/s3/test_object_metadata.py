@@ -311,3 +311,45 @@ def test_aws_chunked_is_not_the_objects_encoding(s3: Any, sent: str, kept: str |
     s3.put_object(Bucket=bucket, Key="k", Body=b"", ContentEncoding=sent)
     got = s3.head_object(Bucket=bucket, Key="k")
     assert got.get("ContentEncoding") == kept
+
+
+def test_multipart_full_object_crc32(s3: Any) -> None:
+    s3.create_bucket(Bucket="master.metafull")
+    bucket, key = "master.metafull", "k"
+    bodies = [b"A" * (5 * MiB), b"B" * 1024]
+    whole = _b64(zlib.crc32(b"".join(bodies)).to_bytes(4, "big"))
+    for claimed, ok in ((_b64(b"\0\0\0\0"), False), (whole, True)):
+        upload = s3.create_multipart_upload(
+            Bucket=bucket, Key=key, ChecksumAlgorithm="CRC32", ChecksumType="FULL_OBJECT"
+        )
+        assert upload["ChecksumType"] == "FULL_OBJECT"
+        parts = []
+        for number, body in enumerate(bodies, 1):
+            part = s3.upload_part(
+                Bucket=bucket,
+                Key=key,
+                UploadId=upload["UploadId"],
+                PartNumber=number,
+                Body=body,
+                ChecksumAlgorithm="CRC32",
+            )
+            parts.append({"PartNumber": number, "ETag": part["ETag"]})
+        args = {"Bucket": bucket, "Key": key, "UploadId": upload["UploadId"]}
+        if not ok:
+            with pytest.raises(ClientError) as exc:
+                s3.complete_multipart_upload(
+                    ChecksumCRC32=claimed, MultipartUpload={"Parts": parts}, **args
+                )
+            assert code(exc) == ("BadDigest", 400)
+            continue
+        done = s3.complete_multipart_upload(
+            ChecksumCRC32=claimed, MultipartUpload={"Parts": parts}, **args
+        )
+        assert (done["ChecksumCRC32"], done["ChecksumType"]) == (whole, "FULL_OBJECT")
+    head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    assert (head["ChecksumCRC32"], head["ChecksumType"]) == (whole, "FULL_OBJECT")
+    with pytest.raises(ClientError) as exc:  # SHA256 has no full-object form
+        s3.create_multipart_upload(
+            Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256", ChecksumType="FULL_OBJECT"
+        )
+    assert code(exc) == ("InvalidArgument", 400)

@@ -279,8 +279,7 @@ async def _create_upload(ctx: Ctx) -> None:
     )
     headers = ctx.base_headers()
     if checksum:
-        name = checksum[objmeta.ALGORITHM]
-        headers += [(objmeta.ALGORITHM, name), (objmeta.CHECKSUM_TYPE, objparts.COMPOSITE)]
+        headers += list(checksum.items())
     await respond(ctx.send, 200, xml.initiated(bucket.name, req.key, upload.id), headers)
 
 
@@ -355,17 +354,21 @@ async def _assemble(ctx: Ctx, upload: Upload, body: bytes) -> dict[str, str]:
     listed = xml.parse_complete(body)
     meta = dict(upload.meta)
     name = meta.pop(objmeta.ALGORITHM, "")
+    kind = meta.pop(objmeta.CHECKSUM_TYPE, objparts.COMPOSITE)
     parts = {part.number: part for part in await in_thread(p.s3_uploads.parts, upload)}
     reader, _ = await in_thread(p.s3_uploads.assemble, upload, listed)
     try:
         numbers = [n for n, _ in listed]
-        if name:
-            header = f"{objmeta.CHECKSUM}{name.lower()}"
+        header = f"{objmeta.CHECKSUM}{name.lower()}"
+        whole = req.headers.get(header, "")
+        if name and kind == objparts.FULL_OBJECT:
+            meta.update(
+                await in_thread(objparts.full_object, p.s3_uploads, upload, listed, name, whole)
+            )
+        elif name:
             stored = {n: part.checksums.get(header, "") for n, part in parts.items()}
             claimed = objparts.listed_checksums(body, name)
-            meta.update(
-                objparts.composite(name, numbers, stored, claimed, req.headers.get(header, ""))
-            )
+            meta.update(objparts.composite(name, numbers, stored, claimed, whole))
         meta[objmeta.PARTS] = ",".join(str(parts[n].size) for n in numbers)
         etag, commit = await in_thread(
             p.s3.put_stream,
