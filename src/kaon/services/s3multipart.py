@@ -1,5 +1,6 @@
 """S3 multipart uploads: parts as files under $KAON_HOME/s3/uploads/<id>/, nothing visible
-until the upload is completed (then one commit), everything removed on complete or abort.
+until the upload is completed (then one commit). Abort removes everything; completion removes
+the parts and keeps the answer (completed.json) for a retried completion, until `kaon gc`.
 
 An upload left unfinished expires `expiry` seconds after it started (7 days by default, like
 the usual lifecycle rule AbortIncompleteMultipartUpload): it is gone for clients at once, and

@@ -266,8 +266,9 @@ async def _list(ctx: Ctx, bucket: Bucket) -> None:
         max_keys=max_keys,
         enc=q.get("encoding-type") == "url",
         marker=marker,
-        token=token,
+        token=token if v2 and "continuation-token" in q else None,
         next_token=_token(page.last) if v2 and page.truncated else "",
         start_after=start_after,
+        owner=not v2 or q.get("fetch-owner") == "true",
     )
     await respond(ctx.send, 200, body, ctx.base_headers())

@@ -40,7 +40,7 @@ class Request:
     bucket: str
     key: str
     query: dict[str, str]
-    headers: dict[str, str]  # lowercase names, repeated headers joined with ','
+    headers: dict[str, str]  # lowercase names, repeated joined with ','; values UTF-8 decoded
     extra: dict[str, str] = field(default_factory=dict)
 
     @staticmethod
@@ -52,7 +52,7 @@ class Request:
         headers: dict[str, str] = {}
         for name, value in scope.get("headers", ()):
             k = bytes(name).decode("latin-1").lower()
-            v = bytes(value).decode("latin-1")
+            v = _text(bytes(value))
             headers[k] = f"{headers[k]},{v}" if k in headers else v
         raw_query = bytes(scope.get("query_string", b"")).decode("latin-1")
         return Request(
@@ -68,6 +68,14 @@ class Request:
     @property
     def resource(self) -> str:
         return "/" + "/".join(p for p in (self.bucket, self.key) if p)
+
+
+def _text(value: bytes) -> str:
+    """A header value: UTF-8 as AWS SDKs send it (and sign it), else latin-1."""
+    try:
+        return value.decode()
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
 
 
 async def in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -131,7 +139,10 @@ async def receive_into(
 ) -> BodyCheck:
     """Write the (decoded) body to `out`, checking signatures and digests; the check done."""
     payload = signing.payload_hash if signing else req.headers.get("x-amz-content-sha256", "")
-    chunked = payload in sigv4.STREAMING or "aws-chunked" in req.headers.get("content-encoding", "")
+    chunked = payload in sigv4.STREAMING or (  # a Content-Encoding alone may be the object's
+        "aws-chunked" in req.headers.get("content-encoding", "")
+        and "x-amz-decoded-content-length" in req.headers
+    )
     decoder: ChunkedDecoder | None = None
     if chunked:
         signed = payload in (sigv4.STREAMING_SIGNED, sigv4.STREAMING_SIGNED_TRAILER)

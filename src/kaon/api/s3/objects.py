@@ -183,8 +183,14 @@ async def _put(ctx: Ctx) -> None:
         await commit_transaction(ctx, bucket, tx)
         return
     if req.key.endswith("/"):  # a "folder" marker: directories exist through their files
-        if await read_small(ctx.receive, 0):
-            raise InvalidInput("keys ending in '/' are folders: they cannot hold bytes")
+        try:
+            await read_small(ctx.receive, 0)
+        except InvalidInput:
+            raise InvalidInput(
+                f"key {req.key!r} ends in '/', a folder: folders cannot hold bytes (drop the "
+                "'/' to store a file)",
+                s3_code="InvalidArgument",
+            ) from None
         await in_thread(ctx.platform.s3.check_bucket, bucket)
         await respond(ctx.send, 200, b"", [*ctx.base_headers(), ("etag", '""')])
         return
@@ -229,8 +235,8 @@ async def _copy(ctx: Ctx) -> None:
             s3_code="InvalidArgument",
         )
     meta = None
-    if directive == "REPLACE":  # the bytes' checksums stay true
-        kept = objmeta.checksums(src.node.meta)
+    if directive == "REPLACE":  # the bytes' checksums and parts stay true
+        kept = objmeta.of_bytes(src.node.meta)
         meta = objmeta.pack({**objmeta.from_request(ctx.req.headers), **kept})
     elif (src_bucket.name, src_key) == (ctx.req.bucket, ctx.req.key) and not version:
         raise InvalidInput(
@@ -273,8 +279,7 @@ async def _create_upload(ctx: Ctx) -> None:
     )
     headers = ctx.base_headers()
     if checksum:
-        name = checksum[objmeta.ALGORITHM]
-        headers += [(objmeta.ALGORITHM, name), (objmeta.CHECKSUM_TYPE, objparts.COMPOSITE)]
+        headers += list(checksum.items())
     await respond(ctx.send, 200, xml.initiated(bucket.name, req.key, upload.id), headers)
 
 
@@ -349,17 +354,21 @@ async def _assemble(ctx: Ctx, upload: Upload, body: bytes) -> dict[str, str]:
     listed = xml.parse_complete(body)
     meta = dict(upload.meta)
     name = meta.pop(objmeta.ALGORITHM, "")
+    kind = meta.pop(objmeta.CHECKSUM_TYPE, objparts.COMPOSITE)
     parts = {part.number: part for part in await in_thread(p.s3_uploads.parts, upload)}
     reader, _ = await in_thread(p.s3_uploads.assemble, upload, listed)
     try:
         numbers = [n for n, _ in listed]
-        if name:
-            header = f"{objmeta.CHECKSUM}{name.lower()}"
+        header = f"{objmeta.CHECKSUM}{name.lower()}"
+        whole = req.headers.get(header, "")
+        if name and kind == objparts.FULL_OBJECT:
+            meta.update(
+                await in_thread(objparts.full_object, p.s3_uploads, upload, listed, name, whole)
+            )
+        elif name:
             stored = {n: part.checksums.get(header, "") for n, part in parts.items()}
             claimed = objparts.listed_checksums(body, name)
-            meta.update(
-                objparts.composite(name, numbers, stored, claimed, req.headers.get(header, ""))
-            )
+            meta.update(objparts.composite(name, numbers, stored, claimed, whole))
         meta[objmeta.PARTS] = ",".join(str(parts[n].size) for n in numbers)
         etag, commit = await in_thread(
             p.s3.put_stream,

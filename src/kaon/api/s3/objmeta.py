@@ -8,6 +8,7 @@ as S3 does), and, for a completed multipart upload, its part sizes (GetObject?pa
 
 from __future__ import annotations
 
+import base64
 import mimetypes
 
 from kaon.core.errors import InvalidInput
@@ -40,7 +41,7 @@ def from_request(headers: dict[str, str]) -> dict[str, str]:
     encoding = [e.strip() for e in out.get("content-encoding", "").split(",")]
     encoding = [e for e in encoding if e and e != "aws-chunked"]  # transfer, not content
     if encoding:
-        out["content-encoding"] = ",".join(encoding)
+        out["content-encoding"] = ", ".join(encoding)
     else:
         out.pop("content-encoding", None)
     user = {k: v for k, v in headers.items() if k.startswith(USER) and k not in _PRIVATE}
@@ -54,8 +55,9 @@ def pack(values: dict[str, str]) -> Meta:
     return tuple(sorted(values.items()))
 
 
-def without_checksums(meta: Meta) -> dict[str, str]:
-    return {k: v for k, v in meta if not k.startswith(CHECKSUM) and k != PARTS}
+def of_bytes(meta: Meta) -> dict[str, str]:
+    """What describes the bytes themselves (checksums, part sizes): kept by any copy."""
+    return {k: v for k, v in meta if k.startswith(CHECKSUM) or k == PARTS}
 
 
 def checksums(meta: Meta) -> dict[str, str]:
@@ -65,6 +67,16 @@ def checksums(meta: Meta) -> dict[str, str]:
 def part_sizes(meta: Meta) -> list[int]:
     text = dict(meta).get(PARTS, "")
     return [int(n) for n in text.split(",")] if text else []
+
+
+def _header(value: str) -> str:
+    """A value as an HTTP header can carry it: as is when latin-1 can, else RFC 2047 encoded
+    (=?UTF-8?B?...?=), as S3 answers non-ASCII metadata."""
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return f"=?UTF-8?B?{base64.b64encode(value.encode()).decode()}?="
+    return value
 
 
 def response_headers(
@@ -78,7 +90,7 @@ def response_headers(
     )
     out = [("content-type", ctype)]
     out += [(k, values[k]) for k in STANDARD[1:] if k in values]
-    out += [(k, v) for k, v in meta if k.startswith(USER)]
+    out += [(k, _header(v)) for k, v in meta if k.startswith(USER)]
     if checksum_mode and whole:
         out += list(checksums(meta).items())
     return out

@@ -12,9 +12,12 @@ import zlib
 from kaon.api.s3 import objmeta
 from kaon.core.errors import BadDigest, InvalidInput, InvalidPart, InvalidRange
 from kaon.core.tree import FileNode
+from kaon.services.s3multipart import MultipartUploads, Upload
 
 ALGORITHMS = ("CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME")
 COMPOSITE = "COMPOSITE"
+FULL_OBJECT = "FULL_OBJECT"
+_SIZES = {"CRC32": 4, "CRC32C": 4, "CRC64NVME": 8}
 
 
 def requested(
@@ -71,14 +74,16 @@ def algorithm(headers: dict[str, str]) -> dict[str, str]:
             f"unknown x-amz-checksum-algorithm {name!r}: use one of {', '.join(ALGORITHMS)}",
             s3_code="InvalidArgument",
         )
-    kind = headers.get("x-amz-checksum-type", COMPOSITE).upper()
-    if kind != COMPOSITE:
+    default = FULL_OBJECT if name == "CRC64NVME" else COMPOSITE  # as S3
+    kind = headers.get("x-amz-checksum-type", "").upper() or default
+    crc = name.startswith("CRC")
+    if not ((kind == COMPOSITE and name != "CRC64NVME") or (kind == FULL_OBJECT and crc)):
         raise InvalidInput(
-            f"x-amz-checksum-type {kind!r} is not supported for multipart uploads: "
-            f"kaon's gateway computes {COMPOSITE} checksums",
+            f"x-amz-checksum-type {kind!r} does not go with {name}: {COMPOSITE} for "
+            f"SHA1, SHA256, CRC32, CRC32C; {FULL_OBJECT} for CRC32, CRC32C, CRC64NVME",
             s3_code="InvalidArgument",
         )
-    return {objmeta.ALGORITHM: name}
+    return {objmeta.ALGORITHM: name, objmeta.CHECKSUM_TYPE: kind}
 
 
 def listed_checksums(body: bytes, name: str) -> dict[int, str]:
@@ -100,14 +105,20 @@ def listed_checksums(body: bytes, name: str) -> dict[int, str]:
 def composite(
     name: str, listed: list[int], stored: dict[int, str], claimed: dict[int, str], whole: str
 ) -> dict[str, str]:
-    """The completed object's checksum metadata; BadDigest when a part's checksum is missing
-    or differs, or `whole` (the client's x-amz-checksum-<name>, may be "") is wrong."""
+    """The completed object's checksum metadata; BadDigest when a part was uploaded without
+    its checksum, when the part list names another one, or when `whole` (the client's
+    x-amz-checksum-<name>, may be "") is wrong."""
     raw = b""
     for number in listed:
-        if number not in claimed or claimed[number] != stored.get(number):
+        if not stored.get(number):
             raise BadDigest(
-                f"part {number}: its {name} checksum is missing from the part list or does "
-                "not match the one it was uploaded with"
+                f"part {number} was uploaded without its {name} checksum, which this upload "
+                "requires: upload it again with the checksum"
+            )
+        if number in claimed and claimed[number] != stored[number]:
+            raise BadDigest(
+                f"part {number}: the {name} checksum in the part list is not the one the part "
+                "was uploaded with"
             )
         raw += base64.b64decode(stored[number])
     digest = _digest(name, raw)
@@ -117,6 +128,35 @@ def composite(
     if whole and whole != value:
         raise BadDigest(f"the {name} checksum of the whole upload did not match")
     return {f"{objmeta.CHECKSUM}{name.lower()}": value, objmeta.CHECKSUM_TYPE: COMPOSITE}
+
+
+def full_object(
+    uploads: MultipartUploads, upload: Upload, listed: list[tuple[int, str]], name: str, whole: str
+) -> dict[str, str]:
+    """The FULL_OBJECT checksum metadata of a completed upload, before its commit: CRC32
+    computed over the parts, read once more (BadDigest when `whole`, the client's, differs);
+    CRC32C and CRC64NVME, which kaon cannot compute, as the client sent them (form checked)."""
+    header = f"{objmeta.CHECKSUM}{name.lower()}"
+    value = whole
+    if name == "CRC32":
+        crc = 0
+        stream, _ = uploads.assemble(upload, listed)
+        with stream:
+            while piece := stream.read(1 << 20):
+                crc = zlib.crc32(piece, crc)
+        value = base64.b64encode(crc.to_bytes(4, "big")).decode()
+        if whole and whole != value:
+            raise BadDigest("the CRC32 checksum of the whole upload did not match")
+    elif whole and len(_b64(whole)) != _SIZES[name]:
+        raise BadDigest(f"the {name} checksum of the whole upload is malformed")
+    return {header: value, objmeta.CHECKSUM_TYPE: FULL_OBJECT} if value else {}
+
+
+def _b64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError:
+        return b""
 
 
 def _digest(name: str, data: bytes) -> bytes | None:

@@ -52,11 +52,11 @@ def buckets(items: Iterable[tuple[str, float]]) -> bytes:
     return _doc("ListAllMyBucketsResult", OWNER, f"<Buckets>{rows}</Buckets>")
 
 
-def _contents(key: str, node: FileNode, modified: float, enc: bool) -> str:
+def _contents(key: str, node: FileNode, modified: float, enc: bool, owner: bool) -> str:
     return (
         f"<Contents>{_t('Key', _enc(key, enc))}{_t('LastModified', iso(modified))}"
         f"{_t('ETag', chr(34) + etag_of(node.chunks) + chr(34))}{_t('Size', node.size)}"
-        f"<StorageClass>STANDARD</StorageClass></Contents>"
+        f"{OWNER if owner else ''}<StorageClass>STANDARD</StorageClass></Contents>"
     )
 
 
@@ -74,14 +74,15 @@ def listing(
     max_keys: int,
     enc: bool,
     marker: str = "",
-    token: str = "",
+    token: str | None = None,  # the continuation-token sent, echoed even when empty
     next_token: str = "",
     start_after: str = "",
+    owner: bool = False,  # v1 always, v2 with fetch-owner=true
 ) -> bytes:
     parts = [_t("Name", bucket), _t("Prefix", _enc(prefix, enc))]
     if v2:
         parts.append(_t("KeyCount", len(page.objects) + len(page.prefixes)))
-        if token:
+        if token is not None:
             parts.append(_t("ContinuationToken", token))
         if next_token:
             parts.append(_t("NextContinuationToken", next_token))
@@ -97,7 +98,7 @@ def listing(
     if enc:
         parts.append("<EncodingType>url</EncodingType>")
     parts.append(_t("IsTruncated", "true" if page.truncated else "false"))
-    parts += [_contents(k, node, when, enc) for k, node, when in page.objects]
+    parts += [_contents(k, node, when, enc, owner) for k, node, when in page.objects]
     parts += [
         f"<CommonPrefixes>{_t('Prefix', _enc(p, enc))}</CommonPrefixes>" for p in page.prefixes
     ]
