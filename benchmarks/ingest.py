@@ -119,6 +119,17 @@ def make_small_tree(root: Path, count: int, size: int, per_dir: int = 200) -> li
     return files
 
 
+def evict(path: Path) -> None:
+    """Drop the (clean, synced) pages of `path` from the page cache: read again, it comes
+    from the disk, as the packs of a fresh put do (written with O_DIRECT)."""
+    os.sync()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
 def replace_file(path: Path, data: bytes) -> None:
     """New content under the same name (new inode: safe for dvc copies and hard links)."""
     path.unlink()
@@ -390,6 +401,11 @@ def one_repetition(s: Setup, rep: int, r: Sample) -> None:
     r["cp"] = t.seconds
     t = timed([["cp", "-r", s.small, scratch / "cp-r"], ["sync"]], env)
     r["cp_r_sync"] = t.seconds
+    if s.measure_get:  # informational: the get reads packs written past the page cache
+        cold = scratch / "cp-sync.bin"
+        evict(cold)
+        t = timed([["cp", cold, scratch / "cp-cold.bin"], ["sync"]], env)
+        r["cp_cold_sync"] = t.seconds
 
     # kaon: one big file
     log(f"  put {fmt_bytes(s.big_size)} (first)")
@@ -673,6 +689,11 @@ def build_report(
         ["cp (no sync) " + gib, f"{fmt_s(cp)} {fmt_rate(big, cp)}"],
         ["cp + sync " + gib, f"{fmt_s(cp_sync)} {fmt_rate(big, cp_sync)}"],
         [
+            f"cp + sync {gib}, source not cached",
+            f"{fmt_s(m('cp_cold_sync'))} {fmt_rate(big, m('cp_cold_sync'))}; "
+            f"get = {x(ratio(m('cp_cold_sync'), get_big))} of it",
+        ],
+        [
             f"get {gib}",
             f"{fmt_s(get_big)} {fmt_rate(big, get_big)} = {x(ratio(cp_sync, get_big))} cp+sync, "
             f"{x(ratio(cp, get_big))} cp; content identical: {m('get_big_ok')}",
@@ -745,7 +766,8 @@ def figures_block(
         f"peak RSS client {fmt_mb(g('put_big_rss_client'))}, "
         f"server {fmt_mb(g('put_big_rss_server'))}",
         f"- kaon get {gib}: {fmt_s(g('get_big'))} ({rate('get_big')}) = "
-        f"{fx('cp_sync', 'get_big')} cp+sync, {fx('cp', 'get_big')} cp; "
+        f"{fx('cp_sync', 'get_big')} cp+sync, {fx('cp', 'get_big')} cp, "
+        f"{fx('cp_cold_sync', 'get_big')} cp+sync from a source not cached; "
         f"peak RSS client {fmt_mb(g('get_big_rss_client'))}, "
         f"server {fmt_mb(g('get_big_rss_server'))}",
         f"- kaon put -r {n:,} x {fmt_bytes(s.small_size)}: {fmt_s(g('put_small'))} "
