@@ -4,7 +4,8 @@
 Every figure is compared with baselines measured in the same run on the same filesystem
 (never with absolute numbers from another machine):
 
-  * cp + sync of the big file into the store's filesystem (the physical write limit);
+  * cp + sync of the big file into the store's filesystem (the physical write limit), and
+    cp -r + sync of the folder of small files;
   * `dvc add` of the same data (dvc is installed once into a cached throw-away venv).
 
 Targets (PASS/FAIL):
@@ -13,6 +14,10 @@ Targets (PASS/FAIL):
   * re-put of unchanged data: new bytes <= 1% of the first put, time <= 25% of the first
     (big file and folder);
   * one small file changed: only its bytes are new, put >= 5x faster than dvc's re-add;
+  * get of the big file >= 90% of cp+sync throughput (both end with the data on disk: the
+    get fsyncs it, cp is followed by `sync`), its content identical;
+  * get -r of the 20,000 files >= 50% of the files/s of `cp -r` of the same folder followed
+    by `sync` (the get syncs its filesystem once at the end), every file identical;
   * peak RSS of the CLI and of the server during the big put/get < 500 MB.
 
 Method: a fresh KAON_HOME (and dvc repo) per repetition, under --workdir (same filesystem
@@ -20,7 +25,7 @@ as the cp target); the server is started with `kaon up` before timing; `sync` (u
 before each timed step; wall clock of the whole CLI command as a subprocess (CLI start-up
 included). Each measurement runs --repeat times and the median is reported.
 
-    uv run python benchmarks/ingest.py [--repeat N] [--big-gib N] [--check]
+    uv run python benchmarks/ingest.py [--repeat N] [--big-gib N] [--only put|get] [--check]
 
 Exit code 0 unless --check is given and a target fails (then 1).
 """
@@ -112,6 +117,17 @@ def make_small_tree(root: Path, count: int, size: int, per_dir: int = 200) -> li
         p.write_bytes(os.urandom(size))
         files.append(p)
     return files
+
+
+def evict(path: Path) -> None:
+    """Drop the (clean, synced) pages of `path` from the page cache: read again, it comes
+    from the disk, as the packs of a fresh put do (written with O_DIRECT)."""
+    os.sync()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
 
 
 def replace_file(path: Path, data: bytes) -> None:
@@ -339,12 +355,29 @@ class Setup:
     small_size: int
     changed: Path  # the small file changed between puts
     live_homes: list[Path] = field(default_factory=list)
+    measure_put: bool = True  # --only get: the puts are only the gets' set-up
+    measure_get: bool = True
 
 
 def put_stats(t: Timed) -> dict[str, Any]:
     doc = json.loads(t.stdout)
     stats: dict[str, Any] = doc["stats"]
     return stats
+
+
+def get_small(s: Setup, r: Sample, env: dict[str, str], pid: int | None, scratch: Path) -> None:
+    """`get -r` of the folder put last (its changed file included) into a fresh folder."""
+    n = len(s.small_files)
+    log(f"  get -r {n:,} files")
+    out = scratch / "get-small"
+    t = timed(
+        [[s.kaon, "get", "file", "bench@master:/small", "-r", "-o", out]], env, server_pid=pid
+    )
+    r["get_small"] = t.seconds
+    r["get_small_cpu"] = t.cpu
+    r["get_small_server_cpu"] = t.server_cpu
+    same = subprocess.run(["diff", "-rq", s.small, out], check=False, capture_output=True)
+    r["get_small_ok"] = same.returncode == 0
 
 
 def one_repetition(s: Setup, rep: int, r: Sample) -> None:
@@ -366,6 +399,13 @@ def one_repetition(s: Setup, rep: int, r: Sample) -> None:
     r["cp_sync"] = t.seconds
     t = timed([["cp", s.big, scratch / "cp.bin"]], env)
     r["cp"] = t.seconds
+    t = timed([["cp", "-r", s.small, scratch / "cp-r"], ["sync"]], env)
+    r["cp_r_sync"] = t.seconds
+    if s.measure_get:  # informational: the get reads packs written past the page cache
+        cold = scratch / "cp-sync.bin"
+        evict(cold)
+        t = timed([["cp", cold, scratch / "cp-cold.bin"], ["sync"]], env)
+        r["cp_cold_sync"] = t.seconds
 
     # kaon: one big file
     log(f"  put {fmt_bytes(s.big_size)} (first)")
@@ -386,26 +426,28 @@ def one_repetition(s: Setup, rep: int, r: Sample) -> None:
     disk = sum(p.stat().st_size for p in (home / "objects").rglob("*") if p.is_file())
     r["store_bytes"] = disk
 
-    log(f"  put {fmt_bytes(s.big_size)} (unchanged)")
-    t = timed([[k, "put", "file", "bench@master:/big.bin", "-f", s.big, "--json"]], env)
-    st = put_stats(t)
-    r["reput_big"] = t.seconds
-    r["reput_big_new"] = st["new_bytes"]
+    if s.measure_put:
+        log(f"  put {fmt_bytes(s.big_size)} (unchanged)")
+        t = timed([[k, "put", "file", "bench@master:/big.bin", "-f", s.big, "--json"]], env)
+        st = put_stats(t)
+        r["reput_big"] = t.seconds
+        r["reput_big_new"] = st["new_bytes"]
 
-    log(f"  get {fmt_bytes(s.big_size)}")
-    out = scratch / "get.bin"
-    t = timed(
-        [[k, "get", "file", "bench@master:/big.bin", "-o", out]],
-        env,
-        server_pid=pid,
-        sample_rss=True,
-    )
-    r["get_big"] = t.seconds
-    r["get_big_cpu"] = t.cpu
-    r["get_big_server_cpu"] = t.server_cpu
-    r["get_big_rss_client"] = t.peak.get("client")
-    r["get_big_rss_server"] = t.peak.get("server")
-    r["get_big_ok"] = subprocess.run(["cmp", "-s", s.big, out], check=False).returncode == 0
+    if s.measure_get:
+        log(f"  get {fmt_bytes(s.big_size)}")
+        out = scratch / "get.bin"
+        t = timed(
+            [[k, "get", "file", "bench@master:/big.bin", "-o", out]],
+            env,
+            server_pid=pid,
+            sample_rss=True,
+        )
+        r["get_big"] = t.seconds
+        r["get_big_cpu"] = t.cpu
+        r["get_big_server_cpu"] = t.server_cpu
+        r["get_big_rss_client"] = t.peak.get("client")
+        r["get_big_rss_server"] = t.peak.get("server")
+        r["get_big_ok"] = subprocess.run(["cmp", "-s", s.big, out], check=False).returncode == 0
 
     # kaon: many small files
     n = len(s.small_files)
@@ -418,30 +460,34 @@ def one_repetition(s: Setup, rep: int, r: Sample) -> None:
     r["put_small_cpu"] = t.cpu
     r["put_small_server_cpu"] = t.server_cpu
 
-    log(f"  put -r {n:,} files (unchanged)")
-    t = timed([cmd], env, server_pid=pid)
-    st = put_stats(t)
-    r["reput_small"] = t.seconds
-    r["reput_small_new"] = st["new_bytes"]
-    r["reput_small_cpu"] = t.cpu
-    r["reput_small_server_cpu"] = t.server_cpu
+    if s.measure_put:
+        log(f"  put -r {n:,} files (unchanged)")
+        t = timed([cmd], env, server_pid=pid)
+        st = put_stats(t)
+        r["reput_small"] = t.seconds
+        r["reput_small_new"] = st["new_bytes"]
+        r["reput_small_cpu"] = t.cpu
+        r["reput_small_server_cpu"] = t.server_cpu
 
-    log(f"  put -r {n:,} files (one changed)")
-    new_content = os.urandom(s.small_size)
-    replace_file(s.changed, new_content)
-    t = timed([cmd], env, server_pid=pid)
-    st = put_stats(t)
-    r["change_small"] = t.seconds
-    r["change_small_new"] = st["new_bytes"]
-    r["change_small_new_chunks"] = st["new_chunks"]
-    r["change_small_cpu"] = t.cpu
-    r["change_small_server_cpu"] = t.server_cpu
+        log(f"  put -r {n:,} files (one changed)")
+        new_content = os.urandom(s.small_size)
+        replace_file(s.changed, new_content)
+        t = timed([cmd], env, server_pid=pid)
+        st = put_stats(t)
+        r["change_small"] = t.seconds
+        r["change_small_new"] = st["new_bytes"]
+        r["change_small_new_chunks"] = st["new_chunks"]
+        r["change_small_cpu"] = t.cpu
+        r["change_small_server_cpu"] = t.server_cpu
+
+    if s.measure_get:
+        get_small(s, r, env, pid, scratch)
 
     run([k, "down"], env=env)
     s.live_homes.remove(home)
 
     # dvc, same data, fresh repo
-    if s.dvc is not None:
+    if s.dvc is not None and s.measure_put:
         dvc_root = s.work / f"dvc-{rep}" / "repo"
         denv = dvc_repo(s.dvc, dvc_root)
         shutil.copyfile(s.big, dvc_root / "big.bin")
@@ -475,6 +521,7 @@ class Check:
     ratio: str
     target: str
     ok: bool | None  # None: could not be measured
+    group: str = "put"  # what --only selects
 
 
 def build_report(
@@ -488,8 +535,9 @@ def build_report(
 
     big, n, small_bytes = s.big_size, len(s.small_files), len(s.small_files) * s.small_size
     gib = f"{big / GiB:g} GiB"
-    cp_sync, cp = m("cp_sync"), m("cp")
+    cp_sync, cp, cp_r_sync = m("cp_sync"), m("cp"), m("cp_r_sync")
     put_big, reput_big, get_big = m("put_big"), m("reput_big"), m("get_big")
+    get_small = m("get_small")
     put_small, reput_small, change_small = m("put_small"), m("reput_small"), m("change_small")
     dvc_big, dvc_small, dvc_change = m("dvc_big"), m("dvc_small"), m("dvc_change_small")
 
@@ -584,6 +632,43 @@ def build_report(
             None if r is None else r >= 5.0,
         )
     )
+    r = ratio(cp_sync, get_big)  # both end with their data on disk (fsync / sync)
+    checks.append(
+        Check(
+            f"get {gib} vs cp+sync",
+            f"{fmt_s(get_big)} {fmt_rate(big, get_big)}",
+            f"{fmt_s(cp_sync)} {fmt_rate(big, cp_sync)}",
+            x(r),
+            ">= 0.90x",
+            None if r is None else r >= 0.90,
+            "get",
+        )
+    )
+    r = ratio(cp_r_sync, get_small)
+    checks.append(
+        Check(
+            f"get -r {n:,} x {fmt_bytes(s.small_size)} vs cp -r+sync",
+            f"{fmt_s(get_small)} {fmt_files(n, get_small)}",
+            f"{fmt_s(cp_r_sync)} {fmt_files(n, cp_r_sync)}",
+            x(r),
+            ">= 0.50x",
+            None if r is None else r >= 0.50,
+            "get",
+        )
+    )
+    for label, key in ((gib, "get_big_ok"), (f"-r {n:,} files", "get_small_ok")):
+        same = m(key)
+        checks.append(
+            Check(
+                f"get {label}: content identical",
+                "-" if same is None else str(same),
+                "the source",
+                "-",
+                "identical",
+                same,
+                "get",
+            )
+        )
     for what in ("put", "get"):
         for side in ("client", "server"):
             v = m(f"{what}_big_rss_{side}")
@@ -595,6 +680,7 @@ def build_report(
                     "-",
                     "< 500 MB",
                     None if not v else v < RSS_LIMIT,
+                    what,
                 )
             )
 
@@ -602,6 +688,11 @@ def build_report(
     info = [
         ["cp (no sync) " + gib, f"{fmt_s(cp)} {fmt_rate(big, cp)}"],
         ["cp + sync " + gib, f"{fmt_s(cp_sync)} {fmt_rate(big, cp_sync)}"],
+        [
+            f"cp + sync {gib}, source not cached",
+            f"{fmt_s(m('cp_cold_sync'))} {fmt_rate(big, m('cp_cold_sync'))}; "
+            f"get = {x(ratio(m('cp_cold_sync'), get_big))} of it",
+        ],
         [
             f"get {gib}",
             f"{fmt_s(get_big)} {fmt_rate(big, get_big)} = {x(ratio(cp_sync, get_big))} cp+sync, "
@@ -615,6 +706,12 @@ def build_report(
         [
             f"get {gib}: CPU client / server",
             f"{fmt_s(m('get_big_cpu'))} / {fmt_s(m('get_big_server_cpu'))}",
+        ],
+        ["cp -r + sync " + f"{n:,} files", f"{fmt_s(cp_r_sync)} {fmt_files(n, cp_r_sync)}"],
+        [
+            f"get -r {n:,} files: CPU client / server",
+            f"{fmt_s(m('get_small_cpu'))} / {fmt_s(m('get_small_server_cpu'))}; "
+            f"{fmt_rate(small_bytes, get_small)}",
         ],
         [
             f"put {gib}: sent / stored on disk",
@@ -669,7 +766,8 @@ def figures_block(
         f"peak RSS client {fmt_mb(g('put_big_rss_client'))}, "
         f"server {fmt_mb(g('put_big_rss_server'))}",
         f"- kaon get {gib}: {fmt_s(g('get_big'))} ({rate('get_big')}) = "
-        f"{fx('cp_sync', 'get_big')} cp+sync, {fx('cp', 'get_big')} cp; "
+        f"{fx('cp_sync', 'get_big')} cp+sync, {fx('cp', 'get_big')} cp, "
+        f"{fx('cp_cold_sync', 'get_big')} cp+sync from a source not cached; "
         f"peak RSS client {fmt_mb(g('get_big_rss_client'))}, "
         f"server {fmt_mb(g('get_big_rss_server'))}",
         f"- kaon put -r {n:,} x {fmt_bytes(s.small_size)}: {fmt_s(g('put_small'))} "
@@ -679,6 +777,9 @@ def figures_block(
         f"({fx('reput_big', 'put_big')} of first), {fmt_bytes(g('reput_big_new'))} new; "
         f"{n:,} files {fmt_s(g('reput_small'))} ({fx('reput_small', 'put_small')} of first), "
         f"{fmt_bytes(g('reput_small_new'))} new",
+        f"- kaon get -r {n:,} x {fmt_bytes(s.small_size)}: {fmt_s(g('get_small'))} "
+        f"({fmt_files(n, g('get_small'))}) vs cp -r + sync {fmt_s(g('cp_r_sync'))} = "
+        f"{fx('cp_r_sync', 'get_small')}",
         f"- one file changed: {fmt_bytes(g('change_small_new'))} new "
         f"({g('change_small_new_chunks') or 0:.0f} chunk), put -r {fmt_s(g('change_small'))} vs "
         f"dvc re-add {fmt_s(g('dvc_change_small'))} = {fx('dvc_change_small', 'change_small')}",
@@ -720,6 +821,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, default=None, help="also write the raw figures here")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (debugging)")
     p.add_argument("--check", action="store_true", help="exit 1 if any target fails")
+    p.add_argument(
+        "--only",
+        choices=("put", "get"),
+        default=None,
+        help="measure and check only the puts or only the gets (the gets still put the data "
+        "first, untimed for the report; no dvc)",
+    )
     return p.parse_args(argv)
 
 
@@ -728,7 +836,9 @@ def main(argv: list[str] | None = None) -> int:
     kaon = kaon_exe(args.kaon)
     dvc: Path | None = None
     dvc_version = "skipped (--no-dvc)"
-    if not args.no_dvc:
+    if args.only == "get":
+        dvc_version = "skipped (--only get)"
+    elif not args.no_dvc:
         dvc, dvc_version = ensure_dvc(args.cache_dir.absolute())
         if dvc is None:
             log(dvc_version)
@@ -740,6 +850,8 @@ def main(argv: list[str] | None = None) -> int:
     big = work / "data" / "big.bin"
     small = work / "data" / "small"
     setup = Setup(work, kaon, dvc, big, big_size, small, [], small_size, small)
+    setup.measure_put = args.only != "get"
+    setup.measure_get = args.only != "put"
     samples: list[Sample] = []
     error: str | None = None
     with terminate_as_exit():
@@ -777,6 +889,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{parent}, Python {platform.python_version()}, kaon {kaon_version}, dvc {dvc_version}"
     )
     checks, info, summary = build_report(setup, samples)
+    if args.only:
+        checks = [c for c in checks if c.group == args.only]
     print()
     print(f"kaon ingest benchmark - {env_line}")
     print(

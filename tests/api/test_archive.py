@@ -9,6 +9,7 @@ import pytest
 from kaon.api.archive import header
 
 
+@pytest.mark.parametrize("mode", [0o644, 0o755])
 @pytest.mark.parametrize(
     ("name", "size", "mtime"),
     [
@@ -20,7 +21,7 @@ from kaon.api.archive import header
         ("d0000/f000001.bin", 5120, 1_765_000_000),
     ],
 )
-def test_header_is_tarfiles(name: str, size: int, mtime: int) -> None:
+def test_header_is_tarfiles(name: str, size: int, mtime: int, mode: int) -> None:
     info = tarfile.TarInfo(name)
-    info.size, info.mtime, info.mode = size, mtime, 0o644
-    assert header(name, size, mtime) == info.tobuf(format=tarfile.PAX_FORMAT)
+    info.size, info.mtime, info.mode = size, mtime, mode
+    assert header(name, size, mtime, mode) == info.tobuf(format=tarfile.PAX_FORMAT)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from kaon.client import Client
-from kaon.client.download import get_dir, get_file
+from kaon.client.download import _local_plan, get_dir, get_file
 from kaon.client.upload import Uploader, plan
 from kaon.core.errors import (
     BackendUnavailable,
@@ -256,3 +256,34 @@ def test_round_trip_through_a_real_server(client: Client, repo: str, tmp_path: P
     sub = tmp_path / "sub-a"
     assert get_dir(client, repo, "master", "/a/b", sub) == (1, 9 * 1024 * 1024)
     assert files_below(sub) == {"c/deep.bin": originals["a/b/c/deep.bin"]}
+
+
+@pytest.mark.parametrize("drop", ["1", "0"])
+def test_file_from_the_packs_of_a_server_on_this_machine_or_over_http(
+    client: Client, repo: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, drop: str
+) -> None:
+    """The server runs here: get_file copies from its pack files (raw and zstd chunks, several
+    packs); with KAON_PACK_DROP=0 over HTTP. The same bytes either way."""
+    monkeypatch.setenv("KAON_PACK_DROP", drop)
+    src = tmp_path / "src"
+    src.mkdir()
+    files = {
+        "raw.bin": os.urandom(6 * 1024 * 1024 + 5),
+        "text.txt": b"compressible line\n" * 50_000,
+        "empty": b"",
+    }
+    for name, data in files.items():
+        (src / name).write_bytes(data)
+        Uploader(client, None).put(repo, "master", plan(src / name, f"/{name}", False))
+    local = _local_plan(client, repo, "master", "/raw.bin")
+    if drop == "1":
+        assert local is not None and local["size"] == len(files["raw.bin"])
+        assert {c[4] for c in _local_plan(client, repo, "master", "/text.txt")["chunks"]} == {1}
+    else:
+        assert local is None
+    for name, data in files.items():
+        assert get_file(client, repo, "master", f"/{name}", tmp_path / "out" / name) == len(data)
+        assert (tmp_path / "out" / name).read_bytes() == data
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(files)
+    with pytest.raises(PathNotFound):  # errors still come from the server, either way
+        get_file(client, repo, "master", "/nope", tmp_path / "out" / "nope")

@@ -95,6 +95,16 @@ def test_empty_object(store: ObjectStore) -> None:
     assert list(store.list("e/")) == [ObjectInfo("e/empty", 0)]
 
 
+def test_local_file_holds_the_object_or_is_none(store: ObjectStore) -> None:
+    """A same-machine client reads a pack's ranges from local_file (kaon.client.download)."""
+    store.put("packs/ab/abcd", b"local bytes")
+    path = store.local_file("packs/ab/abcd")
+    if isinstance(store, LocalObjectStore):
+        assert path is not None and Path(path).read_bytes() == b"local bytes"
+    else:
+        assert path is None
+
+
 def test_get_range(store: ObjectStore) -> None:
     data = bytes(range(256)) * 4
     store.put("r/obj", data)

@@ -1,8 +1,10 @@
 """Crash safety: a client or a server killed (SIGKILL) in the middle of an upload commits
-nothing, leaves garbage that `kaon gc` reclaims, and the same upload then succeeds."""
+nothing, leaves garbage that `kaon gc` reclaims, and the same upload then succeeds; a client
+killed in the middle of a get leaves no file under its name that is not complete."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -10,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import Kaon, check_error, packs, same_tree
+from .helpers import Kaon, check_error, packs, same_bytes, same_tree
 
 pytestmark = pytest.mark.e2e
 
@@ -112,3 +114,52 @@ def test_server_killed_mid_upload(lone: Kaon, big_folder: Path, tmp_path: Path) 
 def data_repos(snapshot: dict[str, Any]) -> dict[str, Any]:
     """A snapshot without the repos the platform writes itself when it restarts endpoints."""
     return {k: v for k, v in snapshot.items() if not k.endswith(("-endpoints", "-logs"))}
+
+
+def _stop_while_writing(proc: subprocess.Popen[str], folder: Path) -> list[Path]:
+    """Freeze the CLI (SIGSTOP) the moment a temp file of its get shows in `folder`; the
+    temp files then there."""
+    deadline = time.monotonic() + 60
+    while True:
+        temps = [p for p in folder.rglob(".*.kaon-*")] if folder.exists() else []
+        if temps:
+            proc.send_signal(signal.SIGSTOP)
+            return temps
+        assert proc.poll() is None, f"the get ended before it was killed: {proc.communicate()}"
+        assert time.monotonic() < deadline, "the get wrote nothing within 60 s"
+
+
+def test_client_killed_mid_get_leaves_no_partial_file(
+    kaon: Kaon, big_folder: Path, tmp_path: Path
+) -> None:
+    """kill -9 of `get -r` and of `get -o` while a file is written: every file under its own
+    name is complete; the one being written exists only under its temp name."""
+    kaon.ok("repo", "create", "getkill")
+    kaon.ok("put", "file", "getkill@master:/big", "-f", str(big_folder), "-r")
+
+    out = tmp_path / "out"
+    proc = kaon.popen("get", "file", "getkill@master:/big", "-r", "-o", str(out))
+    try:
+        temps = _stop_while_writing(proc, out)
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert proc.returncode == -9
+    done = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    assert len(done) < len(list(big_folder.iterdir())), "killed after the last file"
+    for name in done:
+        assert same_bytes(out / name, big_folder / name), name
+    assert all(p.name.startswith(".part") and ".kaon-" in p.name for p in temps)
+
+    one = tmp_path / "one" / "part3.bin"
+    proc = kaon.popen("get", "file", "getkill@master:/big/part3.bin", "-o", str(one))
+    try:
+        _stop_while_writing(proc, one.parent)
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert not one.exists()
+
+    kaon.ok("get", "file", "getkill@master:/big", "-r", "-o", str(out))  # again: completes
+    for p in big_folder.iterdir():
+        assert same_bytes(out / p.name, p), p.name

@@ -8,7 +8,7 @@ from kaon.app import Platform
 from kaon.core.chunking import hash_chunk
 from kaon.core.errors import ChunkNotFound, CorruptObject, InvalidInput
 from kaon.core.ids import Digest
-from kaon.core.pack import HEADER, MAGIC, RAW
+from kaon.core.pack import HEADER, MAGIC, RAW, decode_chunk
 from kaon.core.tree import ChunkRef
 from kaon.services.keys import PACKS, pack_key
 
@@ -102,3 +102,35 @@ def test_read_many_chunks_in_batches(platform: Platform, make_pack) -> None:  # 
     body, refs = make_pack(chunks)
     platform.chunks.store_pack(body)
     assert b"".join(platform.chunks.read(refs)) == b"".join(chunks)
+
+
+def test_read_across_packs_in_any_order(platform: Platform, make_pack) -> None:  # type: ignore[no-untyped-def]
+    """A folder's archive reads every file's chunks as one stream: neighbours of a pack are
+    read together; chunks of two packs interleaved, repeated, compressed or big come back
+    in order all the same."""
+    first = [f"small {i}".encode() * 20 for i in range(700)] + [TEXT, bytes(300 * 1024)]
+    second = [f"other {i}".encode() for i in range(50)]
+    body1, refs1 = make_pack(first)
+    body2, refs2 = make_pack(second)
+    platform.chunks.store_pack(body1)
+    platform.chunks.store_pack(body2)
+    order = refs1[:300] + refs2 + refs1[300:] + refs1[:5] + refs2[::-1]
+    data = dict(zip(refs1 + refs2, first + second, strict=True))
+    assert list(platform.chunks.read(iter(order))) == [data[r] for r in order]
+
+
+def test_where_names_local_pack_files(platform: Platform, make_pack, store_kind: str) -> None:  # type: ignore[no-untyped-def]
+    chunks = [TEXT, b"raw bytes"]
+    body, refs = make_pack(chunks)
+    platform.chunks.store_pack(body)
+    where = platform.chunks.where(refs)
+    if store_kind == "memory":
+        assert where is None
+        return
+    assert where is not None
+    for loc, raw in zip(where, chunks, strict=True):
+        with open(loc.path, "rb") as f:
+            f.seek(loc.offset)
+            stored = f.read(loc.stored_len)
+        assert decode_chunk(loc.codec, loc.raw_len, stored) == raw
+    assert where[0].codec != RAW and where[1].codec == RAW

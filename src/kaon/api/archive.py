@@ -20,17 +20,19 @@ _MAX_OCTAL = 8**11  # sizes and times in 11 octal digits
 _USTAR = b"ustar\x0000"
 
 
-def header(name: str, size: int, mtime: int) -> bytes:
-    """The tar header of a regular file (mode 0644): a plain ustar block for a short ASCII
-    name (tarfile's own takes ~90 us, most of a small file's cost), else tarfile's PAX."""
+def header(name: str, size: int, mtime: int, mode: int = 0o644) -> bytes:
+    """The tar header of a regular file: a plain ustar block for a short ASCII name
+    (tarfile's own takes ~90 us, most of a small file's cost), else tarfile's PAX. The
+    client keeps an executable bit of `mode` (kaon.client.download)."""
     raw = name.encode("utf-8", "surrogateescape")
     if len(raw) > 100 or not name.isascii() or size >= _MAX_OCTAL or not 0 <= mtime < _MAX_OCTAL:
         info = tarfile.TarInfo(name)
-        info.size, info.mtime, info.mode = size, mtime, 0o644
+        info.size, info.mtime, info.mode = size, mtime, mode
         return info.tobuf(format=tarfile.PAX_FORMAT)
     block = bytearray(BLOCK)
     block[0 : len(raw)] = raw
-    block[100:124] = b"0000644\x000000000\x000000000\x00"  # mode, uid, gid
+    block[100:108] = b"%07o\x00" % (mode & 0o7777)
+    block[108:124] = b"0000000\x000000000\x00"  # uid, gid
     block[124:136] = b"%011o\x00" % size
     block[136:148] = b"%011o\x00" % mtime
     block[148:156] = b"        "  # the checksum counts its own field as spaces

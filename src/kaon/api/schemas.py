@@ -179,6 +179,18 @@ class LocalFileIn(BaseModel):
     token: str
 
 
+class LocalContentIn(BaseModel):
+    ref: str = "master"
+    path: str
+    token: str  # the drop folder's: proves the client runs on the server's machine
+
+
+class LocalContentOut(BaseModel):
+    commit: str
+    size: int
+    chunks: list[tuple[str, int, int, int, int]]  # file, offset, stored and raw length, codec
+
+
 class LocalFileOut(BaseModel):
     chunks: list[tuple[str, int]]
     consumed: int

@@ -292,6 +292,14 @@ class Client:
         file holds the token such a client sends back)."""
         return str(self._json("GET", "/v1/packs/drop")["dir"])
 
+    def local_content(self, repo: str, ref: str, path: str, token: str) -> dict[str, Any]:
+        """Where the file's content lies in the server's own files (this client runs on its
+        machine: `token` is the drop folder's): {commit, size, chunks: [[file, offset,
+        stored length, raw length, codec], ...]}."""
+        body = {"ref": ref, "path": path, "token": token}
+        doc: dict[str, Any] = self._json("POST", f"/v1/repos/{repo}/content/local", json_body=body)
+        return doc
+
     def store_dropped_pack(self, name: str, token: str) -> dict[str, Any]:
         """Have the server verify and store the pack left as `name` in its drop folder."""
         body = {"name": name, "token": token}

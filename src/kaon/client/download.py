@@ -1,5 +1,7 @@
 """Download: a file, or a folder streamed as a tar and extracted member by member with every
-path checked to stay inside the target folder.
+path checked to stay inside the target folder. A file's content is copied by the kernel from
+the server's pack files when the server runs on this machine (as with uploads, the drop
+folder's token proves it; KAON_PACK_DROP=0 turns it off), else it comes over HTTP.
 
 Crash safety: every file is written under a temp name beside its target (`.<name>.kaon-…`)
 and renamed once complete, so an interrupted get (Ctrl-C, kill) never leaves a file under
@@ -21,37 +23,39 @@ executable bit is created 0777 minus the umask.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import errno
 import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from kaon.client import untar
+from kaon.client import durable, untar
 from kaon.client.client import Client
+from kaon.client.sender import drop_enabled, find_drop
 from kaon.core import paths
-from kaon.core.errors import BackendUnavailable, InvalidInput, StorageFull
+from kaon.core.errors import (
+    BackendUnavailable,
+    CorruptObject,
+    InvalidInput,
+    KaonError,
+    StorageFull,
+)
+from kaon.core.pack import RAW, decode_chunk
 
 Progress = Callable[[int], None]
 PIECE = 1024 * 1024
+WRITEBACK = 64 * 1024 * 1024
+PREFETCH = 128 * 1024 * 1024
+_NO_KERNEL_COPY = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC
-_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _O_CLOEXEC
 _EXECUTABLE = 0o111
 
 
 def _file_mode(tar_mode: int) -> int:
     """The mode a file is created with (the umask applies): 0777 if executable, else 0666."""
     return 0o777 if tar_mode & _EXECUTABLE else 0o666
-
-
-def _storage_error(exc: OSError, dest: str) -> OSError | StorageFull:
-    if exc.errno == errno.ENOSPC:
-        return StorageFull(f"no space left on the device while writing {dest}")
-    return exc
 
 
 class _Writer:
@@ -63,6 +67,8 @@ class _Writer:
         self._count = 0
         self._made: set[str] = set()
         self._buffer = bytearray(PIECE)
+        self._kernel_copy = hasattr(os, "copy_file_range")
+        self._unflushed = 0
 
     def temp_name(self, dest: str) -> str:
         folder, _, name = dest.rpartition("/")
@@ -93,7 +99,9 @@ class _Writer:
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-            raise _storage_error(exc, dest) from exc
+            if exc.errno == errno.ENOSPC:
+                raise StorageFull(f"no space left on the device while writing {dest}") from exc
+            raise
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
@@ -110,6 +118,36 @@ class _Writer:
             _write_all(fd, view[:n])
             left -= n
             tick(n)
+            self.written(fd, n)
+
+    def copy_range(self, source: int, offset: int, length: int, fd: int) -> None:
+        """`length` bytes of file `source` from `offset` appended to `fd`: copied by the
+        kernel (copy_file_range) where it can, else read and written here."""
+        end = offset + length
+        while offset < end:
+            if self._kernel_copy:
+                try:
+                    n = os.copy_file_range(source, fd, end - offset, offset)
+                except OSError as exc:
+                    if exc.errno not in _NO_KERNEL_COPY:
+                        raise
+                    self._kernel_copy = False
+                    continue
+            else:
+                piece = os.pread(source, min(end - offset, PIECE), offset)
+                _write_all(fd, piece)
+                n = len(piece)
+            if n <= 0:
+                raise CorruptObject(f"a pack file of the store ends early ({offset} of {end})")
+            offset += n
+
+    def written(self, fd: int, n: int) -> None:
+        """Count `n` bytes written to `fd`; every WRITEBACK bytes, start their writeback (the
+        final fsync then waits for little: what cp + sync would wait for at the end)."""
+        self._unflushed += n
+        if self._unflushed >= WRITEBACK:
+            durable.start_writeback(fd)
+            self._unflushed = 0
 
 
 def _write_all(fd: int, data: bytes | memoryview) -> None:
@@ -117,37 +155,27 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
         data = data[os.write(fd, data) :]
 
 
-def _sync_dir(folder: str) -> None:
-    fd = os.open(folder or ".", _DIR_FLAGS)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _syncfs(folder: str) -> None:
-    """Flush the filesystem holding `folder` (Linux syncfs); elsewhere everything (sync)."""
-    libc_name = ctypes.util.find_library("c")
-    syncfs = getattr(ctypes.CDLL(libc_name, use_errno=True), "syncfs", None) if libc_name else None
-    if syncfs is None:
-        os.sync()
-        return
-    fd = os.open(folder, _DIR_FLAGS)
-    try:
-        if syncfs(fd) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"syncfs of {folder} failed: {os.strerror(err)}")
-    finally:
-        os.close(fd)
-
-
 def get_file(
     client: Client, repo: str, ref: str, path: str, dest: Path, progress: Progress | None = None
 ) -> int:
-    """Write one file to `dest` (temp name, fsync, rename, fsync of its folder); its size."""
+    """Write one file to `dest` (temp name, fsync, rename, fsync of its folder); its size.
+
+    When the server runs on this machine and keeps its packs as local files this client may
+    read, the content is copied from them by the kernel (copy_file_range), not over HTTP."""
     tick = progress or (lambda n: None)
     target = str(dest.absolute())
     writer = _Writer()
+    local = _local_plan(client, repo, ref, path)
+    size = None if local is None else _copy_local(writer, local, target, tick)
+    if size is None:
+        size = _get_over_http(client, writer, repo, ref, path, target, tick)
+    durable.sync_dir(target.rpartition("/")[0])
+    return size
+
+
+def _get_over_http(
+    client: Client, writer: _Writer, repo: str, ref: str, path: str, target: str, tick: Progress
+) -> int:
     params = {"ref": ref, "path": path}
     with client.transport.open("GET", f"/v1/repos/{repo}/content", params=params) as response:
         size = int(response.headers.get("content-length", "-1"))
@@ -159,7 +187,73 @@ def get_file(
                     _write_all(fd, piece)
                     tick(len(piece))
                 size = os.fstat(fd).st_size
-    _sync_dir(target.rpartition("/")[0])
+    return size
+
+
+def _local_plan(client: Client, repo: str, ref: str, path: str) -> dict[str, Any] | None:
+    """The server's answer to where the file's chunks lie on this machine, or None (the
+    drop is off, another machine, an older server, a store without local files; an error
+    such as a missing path is then reported by the HTTP get)."""
+    if not drop_enabled():
+        return None
+    drop = find_drop(client)
+    if drop is None:
+        return None
+    try:
+        return client.local_content(repo, ref, path, drop[1])
+    except KaonError:
+        return None
+
+
+def _prefetcher(chunks: list[list[Any]], packs: dict[str, int]) -> Iterator[None]:
+    """Advance once per chunk copied: keeps the kernel reading PREFETCH bytes ahead of the
+    copy (the packs of a fresh put were written past the page cache, so they come from the
+    disk; read ahead, the disk reads while the copy writes)."""
+    ahead = 0  # chunks announced so far
+    announced = 0  # their bytes
+    copied = 0
+    for _, _, stored_len, _, _ in chunks:
+        while ahead < len(chunks) and announced - copied < PREFETCH:
+            name, offset, length = chunks[ahead][0], chunks[ahead][1], chunks[ahead][2]
+            with contextlib.suppress(OSError, AttributeError):
+                os.posix_fadvise(packs[name], offset, length, os.POSIX_FADV_WILLNEED)
+            ahead += 1
+            announced += length
+        yield
+        copied += stored_len
+
+
+def _copy_local(writer: _Writer, plan: dict[str, Any], target: str, tick: Progress) -> int | None:
+    """Copy the file's chunks from the server's pack files; None when one cannot be opened
+    (another user's files, or a pack gc moved since: the caller gets it over HTTP)."""
+    packs: dict[str, int] = {}
+    try:
+        for name in dict.fromkeys(c[0] for c in plan["chunks"]):
+            packs[name] = os.open(name, os.O_RDONLY | _O_CLOEXEC)
+    except OSError:
+        for fd in packs.values():
+            os.close(fd)
+        return None
+    size = int(plan["size"])
+    try:
+        with writer.create(target, 0o666, sync=True) as out:
+            done = 0
+            prefetch = _prefetcher(plan["chunks"], packs)
+            for name, offset, stored_len, raw_len, codec in plan["chunks"]:
+                next(prefetch)
+                if codec == RAW:
+                    writer.copy_range(packs[name], offset, stored_len, out)
+                else:
+                    stored = os.pread(packs[name], stored_len, offset)
+                    _write_all(out, decode_chunk(codec, raw_len, stored))
+                done += raw_len
+                tick(raw_len)
+                writer.written(out, raw_len)
+            if done != size:
+                raise CorruptObject(f"the chunks of {target} hold {done} bytes, not {size}")
+    finally:
+        for fd in packs.values():
+            os.close(fd)
     return size
 
 
@@ -193,7 +287,7 @@ def get_dir(
                 tick(pending)
                 pending = 0
         tick(pending)
-    _syncfs(root)
+    durable.sync_filesystem(root)
     return files, nbytes
 
 

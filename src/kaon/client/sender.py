@@ -28,6 +28,22 @@ _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _DROP_TOKEN = ".token"  # kaon.store.drop.TOKEN_FILE (the client does not import the server)
 
 
+def find_drop(client: Client) -> tuple[str, str] | None:
+    """(drop folder, token) when the server runs on this machine as a user whose files this
+    client may read; None otherwise (another machine, an older server)."""
+    try:
+        folder = client.pack_drop()
+        with open(os.path.join(folder, _DROP_TOKEN)) as f:  # noqa: PTH118
+            return folder, f.read()
+    except (KaonError, OSError):  # an older server, or one on another machine
+        return None
+
+
+def drop_enabled() -> bool:
+    """KAON_PACK_DROP=0 turns the same-machine paths off (HTTP only, as a remote client)."""
+    return os.environ.get("KAON_PACK_DROP", "1") != "0"
+
+
 class PackSender:
     """Thread-safe: the upload's sender threads share one."""
 
@@ -35,7 +51,7 @@ class PackSender:
         self._client = client
         self._packer = PackBuilder()  # each sender thread reuses its own buffer
         if drop is None:
-            drop = os.environ.get("KAON_PACK_DROP", "1") != "0"
+            drop = drop_enabled()
         self._use_drop = drop
         self._drop: tuple[str, str] | None = None  # (folder, token), once known to be here
         self._lock = threading.Lock()
@@ -93,12 +109,7 @@ class PackSender:
             return self._drop if self._use_drop else None
 
     def _find_drop(self) -> tuple[str, str] | None:
-        try:
-            folder = self._client.pack_drop()
-            with open(os.path.join(folder, _DROP_TOKEN)) as f:  # noqa: PTH118
-                return folder, f.read()
-        except (KaonError, OSError):  # an older server, or one on another machine
-            return None
+        return find_drop(self._client)
 
     def _send_dropped(
         self, drop: tuple[str, str], frames: list[tuple[str, Source]]

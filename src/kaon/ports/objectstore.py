@@ -43,6 +43,12 @@ class ObjectStore(Protocol):
 
     def has(self, key: str) -> bool: ...
 
+    def local_file(self, key: str) -> str | None:
+        """The path of the file holding the object when the store keeps each object as a
+        plain file on this machine (a client on this machine may read it there, see
+        kaon.client.download); None for any other store."""
+        ...
+
     def delete(self, key: str) -> None:
         """Remove `key`; deleting an absent key is not an error."""
         ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from kaon.core.errors import ChunkNotFound, InvalidInput
 from kaon.core.ids import Digest, digest, new_pack_id
@@ -21,6 +22,16 @@ _LOCATE_BATCH = 512
 _SMALL = 256 * 1024  # chunks at most this big are read together with their neighbours
 _GAP = 64 * 1024  # bytes between two chunks read with one range read (frame headers)
 _RUN = 8 * 1024 * 1024  # bytes of one such range read at most
+
+
+class LocalChunk(NamedTuple):
+    """A stored chunk as a range of a local file (see ChunkStore.where)."""
+
+    path: str
+    offset: int
+    stored_len: int
+    raw_len: int
+    codec: int
 
 
 @dataclass(frozen=True)
@@ -140,6 +151,21 @@ class ChunkStore:
                     run = []
                 run.append(loc)
             yield from self._read_run(run)
+
+    def where(self, chunks: Sequence[ChunkRef]) -> list[LocalChunk] | None:
+        """Where each of `chunks` lies in a local file, in order (a client on this machine
+        reads them there itself); None when the store does not keep packs as local files."""
+        where = self._index.locate(list(dict.fromkeys(c.digest for c in chunks)))
+        out: list[LocalChunk] = []
+        for ref in chunks:
+            loc = where.get(ref.digest)
+            if loc is None:
+                raise ChunkNotFound(f"chunk {ref.digest[:12]} is missing from the store")
+            path = self._objects.local_file(pack_key(loc.pack))
+            if path is None:
+                return None
+            out.append(LocalChunk(path, loc.offset, loc.stored_len, loc.raw_len, loc.codec))
+        return out
 
     def _read_run(self, run: list[ChunkLocation]) -> Iterator[bytes]:
         """Chunks of one pack close to each other (see _follows): one range read."""

@@ -12,7 +12,7 @@ from kaon.core.commit import Commit
 from kaon.core.errors import InvalidInput, PathNotFound
 from kaon.core.ids import CommitId, Digest
 from kaon.core.tree import EMPTY_TREE, DirNode, FileNode, Node, Tree, lookup, walk_files
-from kaon.services.chunks import ChunkStore
+from kaon.services.chunks import ChunkStore, LocalChunk
 from kaon.services.repos import RepoService
 from kaon.services.trees import TreeStore
 
@@ -130,6 +130,10 @@ class FileService:
 
     def content(self, node: FileNode) -> Iterator[bytes]:
         return self._chunks.read(node.chunks)
+
+    def where(self, node: FileNode) -> list[LocalChunk] | None:
+        """Where `node`'s chunks lie in local files (None when the store's are not local)."""
+        return self._chunks.where(node.chunks)
 
     def contents(self, nodes: Iterable[FileNode]) -> Iterator[bytes]:
         """The content of `nodes` one after the other, chunk by chunk (a chunk never spans

@@ -287,6 +287,9 @@ class LocalObjectStore:
         finally:
             os.close(fd)
 
+    def local_file(self, key: str) -> str | None:
+        return str(self._path(key))
+
     def has(self, key: str) -> bool:
         path = self._path(key)
         try:

@@ -48,6 +48,9 @@ class MemoryObjectStore:
             self._objects[key] = value
         Path(path).unlink()
 
+    def local_file(self, key: str) -> str | None:
+        return None
+
     def _lookup(self, key: str) -> bytes:
         validate_key(key)
         with self._lock:

@@ -7,9 +7,10 @@ from fastapi.responses import StreamingResponse
 
 from kaon.api.archive import tar_stream
 from kaon.api.deps import platform
-from kaon.api.schemas import ChangeOut, FileOut
+from kaon.api.schemas import ChangeOut, FileOut, LocalContentIn, LocalContentOut
 from kaon.app import Platform
 from kaon.core.address import parse_ref
+from kaon.core.errors import NotFound
 from kaon.services.files import FileInfo
 
 router = APIRouter(prefix="/v1/repos/{repo}", tags=["files"])
@@ -61,6 +62,25 @@ def content(
         "X-Kaon-Commit": commit.id,
     }
     return FileBytes(p.files.content(node), headers=headers)
+
+
+@router.post("/content/local", response_model=LocalContentOut)
+def local_content(
+    repo: str, body: LocalContentIn, p: Platform = Depends(platform)
+) -> LocalContentOut:
+    """Where a file's content lies in the store's own files, for a client on this machine
+    (it sends the drop folder's token) to copy from there itself; 404 when the store does not
+    keep its objects as local files (then GET /content)."""
+    p.drop.check(body.token)
+    commit, node = p.files.file(repo, parse_ref(body.ref), body.path)
+    chunks = p.files.where(node)
+    if chunks is None:
+        raise NotFound("the object store does not keep local files: GET the content instead")
+    return LocalContentOut(
+        commit=commit.id,
+        size=node.size,
+        chunks=[(c.path, c.offset, c.stored_len, c.raw_len, c.codec) for c in chunks],
+    )
 
 
 @router.get("/archive", response_class=Tar)
