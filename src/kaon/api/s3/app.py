@@ -20,6 +20,7 @@ from kaon.api.s3.http import (
     Request,
     Scope,
     Send,
+    drain,
     in_thread,
     read_small,
     respond,
@@ -69,6 +70,8 @@ UNSUPPORTED = frozenset(
         "versions",
     ]
 )
+DRAIN_LIMIT = 256 * 1024  # an unread body up to this is read and dropped after an error,
+# so the client can reuse the connection; a bigger one gets `Connection: close` instead
 _TX = re.compile(r"[A-Za-z0-9_\-]{1,64}\Z")
 
 
@@ -117,16 +120,28 @@ class S3App:
         request_id = uuid.uuid4().hex[:16].upper()
         req = Request.from_scope(scope)
         started = False
+        body_read = not _has_body(req)
+
+        async def receiving() -> Message:
+            nonlocal body_read
+            message = await receive()
+            body_read = body_read or not message.get("more_body", False)
+            return message
 
         async def tracked(message: Message) -> None:
             nonlocal started
             started = True
+            if message["type"] == "http.response.start" and not body_read:
+                # answered before the body arrived (an early error, maybe a client waiting
+                # on Expect: 100-continue): the unread body must not be taken for the next
+                # request on this connection, so it is the last one
+                message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
             await send(message)
 
         try:
             who, signing = self._authenticate(req)
             ctx = Ctx(
-                self._platform, req, who, signing, receive, tracked, request_id, self._scratch
+                self._platform, req, who, signing, receiving, tracked, request_id, self._scratch
             )
             await route(ctx)
         except ClientGone:
@@ -139,10 +154,14 @@ class S3App:
                 log.exception("S3 %s %s: internal error", req.method, req.resource)
                 exc = KaonError(f"internal error ({type(exc).__name__}): see the server log")
             code, status = s3_code(exc)
-            body = xml.error(code, exc.message, req.resource, request_id)
+            if not body_read and _has_body(req, DRAIN_LIMIT):  # keeps the connection usable
+                await drain(receiving)
+            condition = exc.details.get("condition")  # the header a 412 is about
+            extra = {"Condition": condition} if isinstance(condition, str) else {}
+            body = xml.error(code, exc.message, req.resource, request_id, **extra)
             head = req.method == "HEAD"
             headers = [("x-amz-request-id", request_id)]
-            await respond(send, status, body, headers, head=head)
+            await respond(tracked, status, body, headers, head=head)
 
     def _authenticate(self, req: Request) -> tuple[S3Credential | None, sigv4.Verified | None]:
         keys = self._platform.credentials
@@ -157,6 +176,18 @@ class S3App:
             "anonymous access is refused: sign requests with a key from "
             "`kaon auth s3-credentials` (or start the platform with KAON_S3_ANONYMOUS=1)"
         )
+
+
+def _has_body(req: Request, at_most: int | None = None) -> bool:
+    """Whether `req` declares a body (with `at_most`: one of at most that many bytes)."""
+    h = req.headers
+    try:
+        n = int(h.get("content-length", "0").strip() or "0")
+    except ValueError:
+        return False
+    if at_most is not None:
+        return 0 < n <= at_most and "transfer-encoding" not in h
+    return "transfer-encoding" in h or n > 0
 
 
 async def route(ctx: Ctx) -> None:
