@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from kaon.api.s3 import xml
+from kaon.api.s3 import headerpolicy, subresources, xml
 from kaon.api.s3.errors import s3_code
 from kaon.api.s3.http import (
     ClientGone,
@@ -39,37 +39,6 @@ from kaon.core.errors import (
 
 log = logging.getLogger("kaon.s3")
 
-UNSUPPORTED = frozenset(
-    [
-        "acl",
-        "tagging",
-        "policy",
-        "cors",
-        "lifecycle",
-        "website",
-        "logging",
-        "notification",
-        "replication",
-        "encryption",
-        "object-lock",
-        "retention",
-        "legal-hold",
-        "torrent",
-        "restore",
-        "select",
-        "accelerate",
-        "analytics",
-        "inventory",
-        "metrics",
-        "ownershipControls",
-        "publicAccessBlock",
-        "requestPayment",
-        "intelligent-tiering",
-        "attributes",
-        "policyStatus",
-        "versions",
-    ]
-)
 DRAIN_LIMIT = 256 * 1024  # an unread body up to this is read and dropped after an error,
 # so the client can reuse the connection; a bigger one gets `Connection: close` instead
 _TX = re.compile(r"[A-Za-z0-9_\-]{1,64}\Z")
@@ -156,8 +125,14 @@ class S3App:
             code, status = s3_code(exc)
             if not body_read and _has_body(req, DRAIN_LIMIT):  # keeps the connection usable
                 await drain(receiving)
-            condition = exc.details.get("condition")  # the header a 412 is about
-            extra = {"Condition": condition} if isinstance(condition, str) else {}
+            extra = {  # the header a 412 or a 501 is about, as AWS names it
+                tag: value
+                for tag, value in (
+                    ("Condition", exc.details.get("condition")),
+                    ("Header", exc.details.get("header")),
+                )
+                if isinstance(value, str)
+            }
             body = xml.error(code, exc.message, req.resource, request_id, **extra)
             head = req.method == "HEAD"
             headers = [("x-amz-request-id", request_id)]
@@ -193,11 +168,9 @@ def _has_body(req: Request, at_most: int | None = None) -> bool:
 async def route(ctx: Ctx) -> None:
     from kaon.api.s3 import objects
 
-    req, q = ctx.req, ctx.req.query
-    if UNSUPPORTED & q.keys():
-        raise Unsupported(
-            f"kaon's S3 gateway does not implement ?{sorted(UNSUPPORTED & q.keys())[0]}"
-        )
+    req = ctx.req
+    subresources.check(req)  # 501 for what is not routed: nothing runs, nothing is created
+    headerpolicy.refuse_promises(req)  # 501 for headers promising what kaon does not do
     if not req.bucket:
         if req.method != "GET":
             raise InvalidInput("only GET (ListBuckets) is allowed on /", s3_code="MethodNotAllowed")
