@@ -5,6 +5,7 @@ exactly one winner."""
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -35,10 +36,21 @@ def test_put_if_none_match_and_if_match(gateway: Gateway, s3: Any) -> None:
     with pytest.raises(ClientError) as exc:  # If-Match on nothing: AWS answers 404
         s3.put_object(Bucket="master.cond", Key="log/none", Body=b"x", IfMatch=first["ETag"])
     assert code(exc) == ("NoSuchKey", 404)
-    with pytest.raises(ClientError) as exc:  # S3 takes only '*' in a write's If-None-Match
-        s3.put_object(Bucket="master.cond", Key="log/1.json", Body=b"x", IfNoneMatch='"abc"')
+    with pytest.raises(ClientError) as exc:  # If-None-Match with ETags: none may match
+        s3.put_object(Bucket="master.cond", Key="log/0.json", Body=b"x", IfNoneMatch=second["ETag"])
+    assert code(exc) == ("PreconditionFailed", 412)
+    s3.put_object(Bucket="master.cond", Key="log/0.json", Body=b"v3", IfNoneMatch=first["ETag"])
+    since = gateway.client()  # If-Modified-Since on a write: refused, not ignored
+
+    def add_since(params: dict[str, Any], **_: Any) -> None:
+        params["headers"]["If-Modified-Since"] = "Sat, 01 Jan 2000 00:00:00 GMT"
+
+    since.meta.events.register("before-call.s3.PutObject", add_since)
+    with pytest.raises(ClientError) as exc:
+        since.put_object(Bucket="master.cond", Key="log/0.json", Body=b"x")
     assert code(exc) == ("NotImplemented", 501)
-    assert len(commits(gateway, "cond")) == 2
+    since.close()
+    assert len(commits(gateway, "cond")) == 3
 
 
 def test_delete_if_match(gateway: Gateway, s3: Any) -> None:
@@ -52,12 +64,22 @@ def test_delete_if_match(gateway: Gateway, s3: Any) -> None:
     with pytest.raises(ClientError) as exc:
         s3.head_object(Bucket="master.conddel", Key="k")
     assert code(exc)[1] == 404
+    history = len(commits(gateway, "conddel"))
+    s3.delete_object(Bucket="master.conddel", Key="k", IfMatch=put["ETag"])  # gone: 204
+    s3.put_object(Bucket="master.conddel", Key="k", Body=b"data")
     with pytest.raises(ClientError) as exc:
-        s3.delete_object(Bucket="master.conddel", Key="k", IfMatch=put["ETag"])
-    assert code(exc) == ("NoSuchKey", 404)
-    with pytest.raises(ClientError) as exc:  # not implemented: refused, not ignored
-        s3.delete_object(Bucket="master.conddel", Key="k", IfMatchSize=4)
-    assert code(exc) == ("NotImplemented", 501)
+        s3.delete_object(Bucket="master.conddel", Key="k", IfMatchSize=5)
+    assert code(exc) == ("PreconditionFailed", 412)
+    with pytest.raises(ClientError) as exc:
+        s3.delete_object(
+            Bucket="master.conddel", Key="k", IfMatchLastModifiedTime=datetime(2015, 1, 1)
+        )
+    assert code(exc) == ("PreconditionFailed", 412)
+    s3.delete_object(Bucket="master.conddel", Key="k", IfMatchSize=4)
+    s3.put_object(Bucket="master.conddel", Key="k", Body=b"data")
+    modified = s3.head_object(Bucket="master.conddel", Key="k")["LastModified"]
+    s3.delete_object(Bucket="master.conddel", Key="k", IfMatchLastModifiedTime=modified)
+    assert len(commits(gateway, "conddel")) == history + 4
 
 
 def test_copy_and_complete_are_conditional(gateway: Gateway, s3: Any) -> None:
@@ -147,3 +169,15 @@ def test_conditional_write_in_a_transaction_is_refused(s3: Any) -> None:
         )
     assert code(exc) == ("NotImplemented", 501)
     assert "transaction" in exc.value.response["Error"]["Message"]
+
+
+def test_delete_objects_with_etags_refused(gateway: Gateway, s3: Any) -> None:
+    s3.create_bucket(Bucket="master.condmany")
+    put = s3.put_object(Bucket="master.condmany", Key="k", Body=b"k")
+    with pytest.raises(ClientError) as exc:  # per-object conditions: refused, not ignored
+        s3.delete_objects(
+            Bucket="master.condmany",
+            Delete={"Objects": [{"Key": "k", "ETag": '"00000000000000000000000000000000"'}]},
+        )
+    assert code(exc) == ("NotImplemented", 501)
+    assert s3.get_object(Bucket="master.condmany", Key="k")["ETag"] == put["ETag"]

@@ -10,7 +10,7 @@ from kaon.core.address import Ref
 from kaon.core.buckets import Location
 from kaon.core.commit import Commit
 from kaon.core.errors import PathNotFound, Unsupported
-from kaon.core.preconditions import WriteCondition
+from kaon.core.preconditions import Current, WriteCondition
 from kaon.core.tree import ChunkRef, FileNode
 from kaon.services.files import FileService
 from kaon.services.repos import RepoService
@@ -36,20 +36,22 @@ class ConditionChecks:
                 "transaction: write without the transaction id, or without the condition"
             )
         head = self._repos.resolve(loc.repo, Ref(loc.ref))
-        cond.check(key, self.etag_at(head, loc.path))
+        cond.check(key, self.current(head, loc.path))
 
     def at_commit(self, loc: Location, key: str, cond: WriteCondition | None) -> Check | None:
         """The check CommitService runs on the head it builds the commit on."""
         if cond is None:
             return None
-        return lambda parent: cond.check(key, self.etag_at(parent, loc.path))
+        return lambda parent: cond.check(key, self.current(parent, loc.path))
 
-    def etag_at(self, commit: Commit | None, path: str) -> str | None:
-        """The ETag of the file at `path` in `commit` (None: no file there)."""
+    def current(self, commit: Commit | None, path: str) -> Current | None:
+        """The file at `path` in `commit` as a condition sees it (None: no file there)."""
         if commit is None:
             return None
         try:
             node = self._files.node(commit, path)
         except PathNotFound:
             return None
-        return self._etag(node.chunks) if isinstance(node, FileNode) else None
+        if not isinstance(node, FileNode):
+            return None
+        return Current(self._etag(node.chunks), node.size, commit.finished)

@@ -266,12 +266,16 @@ class ObjectService:
     ) -> Commit | None:
         """Delete the objects among `keys` that exist (S3 answers the same for missing
         ones); one commit, or none when nothing existed. With `cond` (one key), only if the
-        object meets it when the commit is made (If-Match needs the object)."""
+        object meets it when the commit is made (no object: nothing to do, as S3)."""
         if cond is not None:
             (key,) = keys
-            loc = self.precheck(bucket, key, tx, cond)
-            check = self._conds.at_commit(loc, key, cond)
-            return self._write(loc, who, "", [], [loc.path], f"s3: delete {loc.path}", check)
+            try:
+                loc = self.precheck(bucket, key, tx, cond)
+                check = self._conds.at_commit(loc, key, cond)
+                message = f"s3: delete {loc.path}"
+                return self._write(loc, who, "", [], [loc.path], message, check)
+            except PathNotFound:
+                return None
         if not keys:
             return None
         locs = [self.writable(bucket, k) for k in keys]
