@@ -63,6 +63,7 @@ class CommitService:
         started: float | None = None,
         base: str | None = None,
         staged: Mapping[str, FileContent] | None = None,
+        check: Callable[[Commit | None], None] | None = None,
     ) -> Commit:
         """Apply `deletes` then `puts` on top of the branch head as ONE new commit.
 
@@ -70,6 +71,8 @@ class CommitService:
         refused with BaseMoved unless the branch head is still `base`, and may then be empty
         (a re-put of unchanged files records a new commit with the same tree, as pachctl does).
         `staged` holds puts checked already (kaon.services.staging); `puts` win over them.
+        `check` is called with the head the commit is built on, inside the branch's critical
+        section and again on every retry: it raises to refuse the commit (a conditional write).
         """
         r = self._repos.get_repo(repo).name
         b = branch_name(branch)
@@ -89,6 +92,8 @@ class CommitService:
                         "send every file, not only the changed ones"
                     )
                 parent = self._meta.get_commit(head) if head else None
+                if check is not None:
+                    check(parent)
                 changed = self._changed(parent.tree if parent else None, put_map, delete_list)
                 self._check_chunks(changed.values())
                 tree = apply_changes(

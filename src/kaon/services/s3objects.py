@@ -22,6 +22,7 @@ from kaon.core.commit import Commit
 from kaon.core.credentials import S3Credential
 from kaon.core.errors import (
     BranchNotFound,
+    Conflict,
     InvalidInput,
     KaonError,
     NotFound,
@@ -31,6 +32,7 @@ from kaon.core.errors import (
 from kaon.core.ids import BranchName, RepoName, branch_name
 from kaon.core.jobs import JobId
 from kaon.core.listing import Listing, list_keys
+from kaon.core.preconditions import WriteCondition
 from kaon.core.tree import ChunkRef, DirNode, FileNode, Meta, Tree, content_digest
 from kaon.ports.jobs import JobStore
 from kaon.services.chunks import ChunkStore
@@ -39,8 +41,10 @@ from kaon.services.files import FileService
 from kaon.services.localfs import store_files, store_stream
 from kaon.services.provenance import ProvenanceService
 from kaon.services.repos import RepoService
+from kaon.services.s3conditions import Check, ConditionChecks
 
 Who = S3Credential | None
+Cond = WriteCondition | None  # a conditional write (If-Match, If-None-Match: *)
 _SEEN = 100_000  # (job, commit) reads already recorded
 
 
@@ -93,6 +97,7 @@ class ObjectService:
         self._jobs = jobs
         self._provenance = provenance
         self._clock = clock
+        self._conds = ConditionChecks(repos, files, etag_of)
         self._staged: dict[tuple[str, str, str], _Staged] = {}
         self._seen: set[tuple[str, str, str]] = set()
         self._lock = threading.Lock()
@@ -234,21 +239,40 @@ class ObjectService:
 
     # writing -----------------------------------------------------------------------------
     def put_file(
-        self, bucket: Bucket, key: str, local: Path, who: Who, tx: str = "", meta: Meta = ()
+        self,
+        bucket: Bucket,
+        key: str,
+        local: Path,
+        who: Who,
+        tx: str = "",
+        meta: Meta = (),
+        cond: Cond = None,
     ) -> tuple[str, Commit | None]:
         """Store `local` at `key` with object metadata `meta`: (ETag, the commit; None when
-        staged in transaction `tx`)."""
-        loc = self.writable(bucket, key)
+        staged in transaction `tx`); with `cond`, only if the object there meets it when the
+        commit is made."""
+        loc = self.precheck(bucket, key, tx, cond)
         (put,) = store_files(self._chunks, [(loc.path.lstrip("/"), local)])
         put = put._replace(meta=meta)
-        return etag_of(put.chunks), self._write(loc, who, tx, [put], [], f"s3: put {loc.path}")
+        check = self._conds.at_commit(loc, key, cond)
+        message = f"s3: put {loc.path}"
+        return etag_of(put.chunks), self._write(loc, who, tx, [put], [], message, check)
 
     def put_stream(
-        self, bucket: Bucket, key: str, stream: BinaryIO, who: Who, tx: str = "", meta: Meta = ()
+        self,
+        bucket: Bucket,
+        key: str,
+        stream: BinaryIO,
+        who: Who,
+        tx: str = "",
+        meta: Meta = (),
+        cond: Cond = None,
     ) -> tuple[str, Commit | None]:
-        loc = self.writable(bucket, key)
+        loc = self.precheck(bucket, key, tx, cond)
         put = store_stream(self._chunks, loc.path, stream)._replace(meta=meta)
-        return etag_of(put.chunks), self._write(loc, who, tx, [put], [], f"s3: put {loc.path}")
+        check = self._conds.at_commit(loc, key, cond)
+        message = f"s3: put {loc.path}"
+        return etag_of(put.chunks), self._write(loc, who, tx, [put], [], message, check)
 
     def copy(
         self,
@@ -258,10 +282,11 @@ class ObjectService:
         who: Who,
         tx: str = "",
         meta: Meta | None = None,
+        cond: Cond = None,
     ) -> tuple[str, Commit | None]:
         """Put `source`'s content at `key` (no bytes move: the same chunks), with its
         metadata or `meta` instead."""
-        loc = self.writable(bucket, key)
+        loc = self.precheck(bucket, key, tx, cond)
         put = Put(
             loc.path,
             source.node.size,
@@ -271,11 +296,24 @@ class ObjectService:
         message = (
             f"s3: copy {source.commit.repo}@{source.commit.id[:12]}:{source.path} to {loc.path}"
         )
-        return etag_of(put.chunks), self._write(loc, who, tx, [put], [], message)
+        check = self._conds.at_commit(loc, key, cond)
+        return etag_of(put.chunks), self._write(loc, who, tx, [put], [], message, check)
 
-    def delete(self, bucket: Bucket, keys: list[str], who: Who, tx: str = "") -> Commit | None:
+    def delete(
+        self, bucket: Bucket, keys: list[str], who: Who, tx: str = "", cond: Cond = None
+    ) -> Commit | None:
         """Delete the objects among `keys` that exist (S3 answers the same for missing
-        ones); one commit, or none when nothing existed."""
+        ones); one commit, or none when nothing existed. With `cond` (one key), only if the
+        object meets it when the commit is made (no object: nothing to do, as S3)."""
+        if cond is not None:
+            (key,) = keys
+            try:
+                loc = self.precheck(bucket, key, tx, cond)
+                check = self._conds.at_commit(loc, key, cond)
+                message = f"s3: delete {loc.path}"
+                return self._write(loc, who, "", [], [loc.path], message, check)
+            except PathNotFound:
+                return None
         if not keys:
             return None
         locs = [self.writable(bucket, k) for k in keys]
@@ -355,12 +393,26 @@ class ObjectService:
         branch_name(loc.ref)
         return loc
 
+    def precheck(self, bucket: Bucket, key: str, tx: str = "", cond: Cond = None) -> Location:
+        """`writable`, and `cond` checked on the head now: a refusal before any byte is
+        stored (the check that decides is made again in the commit)."""
+        loc = self.writable(bucket, key)
+        self._conds.now(loc, key, tx, cond)
+        return loc
+
     def _staged_for(self, loc: Location, tx: str) -> _Staged:
         with self._lock:
             return self._staged.setdefault((loc.repo, loc.ref, tx), _Staged())
 
     def _write(
-        self, loc: Location, who: Who, tx: str, puts: list[Put], deletes: list[str], message: str
+        self,
+        loc: Location,
+        who: Who,
+        tx: str,
+        puts: list[Put],
+        deletes: list[str],
+        message: str,
+        check: Check | None = None,
     ) -> Commit | None:
         if tx:
             staged = self._staged_for(loc, tx)
@@ -370,9 +422,14 @@ class ObjectService:
                     staged.puts[put.path] = put
             return None
         author = who.owner if who is not None else "anonymous (s3)"
-        commit = self._commits.commit(
-            loc.repo, loc.ref, puts, deletes, message=message, author=author
-        )
+        try:
+            commit = self._commits.commit(
+                loc.repo, loc.ref, puts, deletes, message=message, author=author, check=check
+            )
+        except Conflict as exc:  # the branch stayed too busy to check the condition
+            if check is None or type(exc) is not Conflict:
+                raise
+            raise Conflict(exc.message, s3_code="ConditionalRequestConflict") from None
         self._record(who, commit, puts[0].path if len(puts) == 1 else "/", wrote=True)
         return commit
 

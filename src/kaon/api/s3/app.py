@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from kaon.api.s3 import xml
+from kaon.api.s3 import headerpolicy, subresources, xml
 from kaon.api.s3.errors import s3_code
 from kaon.api.s3.http import (
     ClientGone,
@@ -20,6 +20,7 @@ from kaon.api.s3.http import (
     Request,
     Scope,
     Send,
+    drain,
     in_thread,
     read_small,
     respond,
@@ -38,37 +39,8 @@ from kaon.core.errors import (
 
 log = logging.getLogger("kaon.s3")
 
-UNSUPPORTED = frozenset(
-    [
-        "acl",
-        "tagging",
-        "policy",
-        "cors",
-        "lifecycle",
-        "website",
-        "logging",
-        "notification",
-        "replication",
-        "encryption",
-        "object-lock",
-        "retention",
-        "legal-hold",
-        "torrent",
-        "restore",
-        "select",
-        "accelerate",
-        "analytics",
-        "inventory",
-        "metrics",
-        "ownershipControls",
-        "publicAccessBlock",
-        "requestPayment",
-        "intelligent-tiering",
-        "attributes",
-        "policyStatus",
-        "versions",
-    ]
-)
+DRAIN_LIMIT = 256 * 1024  # an unread body up to this is read and dropped after an error,
+# so the client can reuse the connection; a bigger one gets `Connection: close` instead
 _TX = re.compile(r"[A-Za-z0-9_\-]{1,64}\Z")
 
 
@@ -117,16 +89,28 @@ class S3App:
         request_id = uuid.uuid4().hex[:16].upper()
         req = Request.from_scope(scope)
         started = False
+        body_read = not _has_body(req)
+
+        async def receiving() -> Message:
+            nonlocal body_read
+            message = await receive()
+            body_read = body_read or not message.get("more_body", False)
+            return message
 
         async def tracked(message: Message) -> None:
             nonlocal started
             started = True
+            if message["type"] == "http.response.start" and not body_read:
+                # answered before the body arrived (an early error, maybe a client waiting
+                # on Expect: 100-continue): the unread body must not be taken for the next
+                # request on this connection, so it is the last one
+                message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
             await send(message)
 
         try:
             who, signing = self._authenticate(req)
             ctx = Ctx(
-                self._platform, req, who, signing, receive, tracked, request_id, self._scratch
+                self._platform, req, who, signing, receiving, tracked, request_id, self._scratch
             )
             await route(ctx)
         except ClientGone:
@@ -139,10 +123,20 @@ class S3App:
                 log.exception("S3 %s %s: internal error", req.method, req.resource)
                 exc = KaonError(f"internal error ({type(exc).__name__}): see the server log")
             code, status = s3_code(exc)
-            body = xml.error(code, exc.message, req.resource, request_id)
+            if not body_read and _has_body(req, DRAIN_LIMIT):  # keeps the connection usable
+                await drain(receiving)
+            extra = {  # the header a 412 or a 501 is about, as AWS names it
+                tag: value
+                for tag, value in (
+                    ("Condition", exc.details.get("condition")),
+                    ("Header", exc.details.get("header")),
+                )
+                if isinstance(value, str)
+            }
+            body = xml.error(code, exc.message, req.resource, request_id, **extra)
             head = req.method == "HEAD"
             headers = [("x-amz-request-id", request_id)]
-            await respond(send, status, body, headers, head=head)
+            await respond(tracked, status, body, headers, head=head)
 
     def _authenticate(self, req: Request) -> tuple[S3Credential | None, sigv4.Verified | None]:
         keys = self._platform.credentials
@@ -159,14 +153,24 @@ class S3App:
         )
 
 
+def _has_body(req: Request, at_most: int | None = None) -> bool:
+    """Whether `req` declares a body (with `at_most`: one of at most that many bytes)."""
+    h = req.headers
+    try:
+        n = int(h.get("content-length", "0").strip() or "0")
+    except ValueError:
+        return False
+    if at_most is not None:
+        return 0 < n <= at_most and "transfer-encoding" not in h
+    return "transfer-encoding" in h or n > 0
+
+
 async def route(ctx: Ctx) -> None:
     from kaon.api.s3 import objects
 
-    req, q = ctx.req, ctx.req.query
-    if UNSUPPORTED & q.keys():
-        raise Unsupported(
-            f"kaon's S3 gateway does not implement ?{sorted(UNSUPPORTED & q.keys())[0]}"
-        )
+    req = ctx.req
+    subresources.check(req)  # 501 for what is not routed: nothing runs, nothing is created
+    headerpolicy.refuse_promises(req)  # 501 for headers promising what kaon does not do
     if not req.bucket:
         if req.method != "GET":
             raise InvalidInput("only GET (ListBuckets) is allowed on /", s3_code="MethodNotAllowed")

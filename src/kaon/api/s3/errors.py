@@ -39,6 +39,7 @@ _STATUS = {
     "InvalidPartOrder": 400,
     "NoSuchUpload": 404,
     "NoSuchVersion": 404,
+    "ConditionalRequestConflict": 409,
     "MethodNotAllowed": 405,
     "MissingContentLength": 411,
     "EntityTooLarge": 400,

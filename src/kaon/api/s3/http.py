@@ -130,6 +130,14 @@ async def read_small(receive: Receive, limit: int = MAX_XML) -> bytes:
             return b"".join(parts)
 
 
+async def drain(receive: Receive) -> None:
+    """Read what is left of a body and drop it."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect" or not message.get("more_body"):
+            return
+
+
 async def receive_into(
     receive: Receive,
     req: Request,

@@ -12,6 +12,7 @@ from urllib.parse import unquote
 
 from kaon.api.s3 import objmeta, objparts, xml
 from kaon.api.s3.app import Ctx, commit_transaction
+from kaon.api.s3.conditions import refuse_condition, write_condition
 from kaon.api.s3.http import in_thread, read_small, receive_into, respond, stream
 from kaon.core.buckets import Bucket, key_path, parse_bucket
 from kaon.core.errors import (
@@ -45,11 +46,15 @@ async def handle(ctx: Ctx) -> None:
     elif m == "POST" and "uploadId" in q:
         await _complete(ctx)
     elif m == "DELETE" and "uploadId" in q:
+        refuse_condition(req, "AbortMultipartUpload")
         upload = ctx.platform.s3_uploads.get(q["uploadId"], req.bucket, req.key)
         await in_thread(ctx.platform.s3_uploads.remove, upload)
         await respond(ctx.send, 204, b"", ctx.base_headers())
     elif m == "DELETE":
-        await in_thread(ctx.platform.s3.delete, ctx.bucket, [req.key], ctx.who, ctx.transaction)
+        cond = write_condition(req, deleting=True)
+        await in_thread(
+            ctx.platform.s3.delete, ctx.bucket, [req.key], ctx.who, ctx.transaction, cond
+        )
         await respond(ctx.send, 204, b"", ctx.base_headers())
     else:
         raise InvalidInput(f"{m} is not allowed on an object", s3_code="MethodNotAllowed")
@@ -179,10 +184,12 @@ async def _put(ctx: Ctx) -> None:
     tx = ctx.transaction
     bucket = ctx.bucket
     if req.key == COMMIT_KEY and tx:
+        refuse_condition(req, "a transaction's commit")
         await read_small(ctx.receive)
         await commit_transaction(ctx, bucket, tx)
         return
     if req.key.endswith("/"):  # a "folder" marker: directories exist through their files
+        refuse_condition(req, "a folder marker (a key ending in '/')")
         try:
             await read_small(ctx.receive, 0)
         except InvalidInput:
@@ -195,6 +202,8 @@ async def _put(ctx: Ctx) -> None:
         await respond(ctx.send, 200, b"", [*ctx.base_headers(), ("etag", '""')])
         return
     key_path(req.key)
+    cond = write_condition(req)  # checked, with the bucket, before the body is read
+    await in_thread(ctx.platform.s3.precheck, bucket, req.key, tx, cond)
     tmp = ctx.scratch / uuid.uuid4().hex
     try:
         with tmp.open("wb") as out:
@@ -203,7 +212,7 @@ async def _put(ctx: Ctx) -> None:
         if check.checksums:
             meta.update(check.checksums, **{objmeta.CHECKSUM_TYPE: "FULL_OBJECT"})
         etag, commit = await in_thread(
-            ctx.platform.s3.put_file, bucket, req.key, tmp, ctx.who, tx, objmeta.pack(meta)
+            ctx.platform.s3.put_file, bucket, req.key, tmp, ctx.who, tx, objmeta.pack(meta), cond
         )
     finally:
         tmp.unlink(missing_ok=True)
@@ -225,6 +234,7 @@ def _source(ctx: Ctx) -> tuple[Bucket, str, str]:
 async def _copy(ctx: Ctx) -> None:
     src_bucket, src_key, version = _source(ctx)
     p = ctx.platform
+    cond = write_condition(ctx.req)
     src = await in_thread(p.s3.stat, src_bucket, src_key, ctx.who, version=version, read=True)
     _conditions(ctx.req.headers, src.etag, src.commit.finished, "x-amz-copy-source-")
     await read_small(ctx.receive)
@@ -244,7 +254,7 @@ async def _copy(ctx: Ctx) -> None:
             "without changing the object's metadata: send x-amz-metadata-directive: REPLACE"
         )
     etag, commit = await in_thread(
-        p.s3.copy, src, ctx.bucket, ctx.req.key, ctx.who, ctx.transaction, meta
+        p.s3.copy, src, ctx.bucket, ctx.req.key, ctx.who, ctx.transaction, meta, cond
     )
     when = commit.finished if commit else src.commit.finished
     headers = ctx.base_headers() + ([("x-amz-version-id", commit.id)] if commit else [])
@@ -252,6 +262,7 @@ async def _copy(ctx: Ctx) -> None:
 
 
 async def delete_many(ctx: Ctx, bucket: Bucket) -> None:
+    refuse_condition(ctx.req, "DeleteObjects")
     keys, quiet = xml.parse_delete(await read_small(ctx.receive))
     good: list[str] = []
     errors: list[tuple[str, str, str]] = []
@@ -268,6 +279,7 @@ async def delete_many(ctx: Ctx, bucket: Bucket) -> None:
 # multipart -------------------------------------------------------------------------------
 async def _create_upload(ctx: Ctx) -> None:
     req, p = ctx.req, ctx.platform
+    refuse_condition(req, "CreateMultipartUpload (give it to CompleteMultipartUpload)")
     key_path(req.key)
     bucket = ctx.bucket
     await in_thread(p.s3.writable, bucket, req.key)
@@ -292,6 +304,7 @@ def _part_number(ctx: Ctx) -> int:
 
 async def _upload_part(ctx: Ctx) -> None:
     req, p = ctx.req, ctx.platform
+    refuse_condition(req, "UploadPart")
     upload = p.s3_uploads.get(req.query["uploadId"], req.bucket, req.key)
     tmp, final = p.s3_uploads.part_file(upload, _part_number(ctx))
     copy_from = "x-amz-copy-source" in req.headers
@@ -351,6 +364,8 @@ async def _complete(ctx: Ctx) -> None:
 async def _assemble(ctx: Ctx, upload: Upload, body: bytes) -> dict[str, str]:
     """Complete `upload` as one commit: its answer (etag, version, checksum headers)."""
     req, p = ctx.req, ctx.platform
+    cond = write_condition(req)
+    await in_thread(p.s3.precheck, ctx.bucket, req.key, upload.transaction, cond)
     listed = xml.parse_complete(body)
     meta = dict(upload.meta)
     name = meta.pop(objmeta.ALGORITHM, "")
@@ -378,6 +393,7 @@ async def _assemble(ctx: Ctx, upload: Upload, body: bytes) -> dict[str, str]:
             ctx.who,
             upload.transaction,
             objmeta.pack(meta),
+            cond,
         )
     finally:
         reader.close()

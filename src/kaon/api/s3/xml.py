@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
-from kaon.core.errors import InvalidInput
+from kaon.core.errors import InvalidInput, Unsupported
 from kaon.core.tree import FileNode
 from kaon.services.s3multipart import Part, Upload
 from kaon.services.s3objects import Page, etag_of
@@ -218,6 +218,9 @@ def _parse(body: bytes, root: str) -> ET.Element:
 def parse_delete(body: bytes) -> tuple[list[str], bool]:
     doc = _parse(body, "Delete")
     keys = [o.findtext("Key") or "" for o in doc.findall("Object")]
+    for name in ("ETag", "LastModifiedTime", "Size"):
+        if doc.find(f"Object/{name}") is not None:
+            raise Unsupported(f"<Object><{name}> conditions in DeleteObjects are not implemented")
     if not keys or len(keys) > 1000 or not all(keys):
         raise InvalidInput("delete 1 to 1000 objects, each with a <Key>", s3_code="MalformedXML")
     return keys, (doc.findtext("Quiet") or "").strip().lower() == "true"
