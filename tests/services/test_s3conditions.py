@@ -39,7 +39,7 @@ def test_one_winner_across_two_servers(  # type: ignore[no-untyped-def]
         p = (a, b)[i % 2]
         barrier.wait()
         try:
-            p.s3.put_file(bucket, "log/1.json", bodies[i], None, "", only_new)
+            p.s3.put_file(bucket, "log/1.json", bodies[i], None, "", cond=only_new)
         except PreconditionFailed:
             return "412"
         return "won"
@@ -65,9 +65,9 @@ def test_if_match_checked_at_commit(
     body.write_bytes(b"two")
     cond = WriteCondition(if_match=(etag if etag_ok else "0" * 32,))
     if etag_ok:
-        platform.s3.put_file(bucket, "k", body, None, "", cond)
+        platform.s3.put_file(bucket, "k", body, None, "", cond=cond)
     else:
         with pytest.raises(PreconditionFailed):
-            platform.s3.put_file(bucket, "k", body, None, "", cond)
+            platform.s3.put_file(bucket, "k", body, None, "", cond=cond)
     got = b"".join(platform.s3.read(platform.s3.stat(bucket, "k").node))
     assert got == (b"two" if etag_ok else b"one")
