@@ -47,8 +47,8 @@ def reserved(name: str) -> str | None:
     for prefix, what in _PREFIXES.items():
         if upper.startswith(prefix):
             return f"{prefix}* ({what})"
-    what = _NAMES.get(upper)
-    return None if what is None else f"{upper} ({what})"
+    named = _NAMES.get(upper)
+    return None if named is None else f"{upper} ({named})"
 
 
 def check_variables(values: Mapping[str, str]) -> dict[str, str]:
