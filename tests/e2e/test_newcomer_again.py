@@ -56,7 +56,10 @@ def test_an_index_belongs_to_the_workspace_it_was_listed_in(kaon: Kaon, tmp_path
     that job as if it were this workspace's."""
     train, data, _ = bundles(tmp_path)
     kaon.ok("workspace", "create", "-n", "idx_a")
-    kaon.ok("train", "deploy", "-s", str(train), "-d", str(data), "--wait")
+    assert "saved by `kaon workspace create` or `set`" in kaon.ok("workspace", "current")
+    p = kaon.run("train", "deploy", "-s", str(train), "-d", str(data), "--wait")
+    assert p.returncode == 0, p.stderr
+    assert "JOB_SUCCESS: see its log with `kaon train logs -j" in p.stderr, p.stderr  # not -f
     kaon.ok("train", "list")
     kaon.ok("train", "info", "-i", "0")
     kaon.ok("workspace", "create", "-n", "idx_b")

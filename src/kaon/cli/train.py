@@ -195,7 +195,11 @@ def deploy(
         boxed(["Image", "Data", "Hyperparams"], [[image, given, hyper]])
         if job.variables:
             info("Environment: " + " ".join(f"{k}={v}" for k, v in job.variables.items()))
-        info(f"\nJob {job.id} {job.state}: follow it with `kaon train logs -j {job.id[:8]} -f`")
+        if job.finished_state:
+            log = "build-logs" if never_ran(job) else "logs"
+            info(f"\nJob {job.id} {job.state}: see its log with `kaon train {log} -j {job.id[:8]}`")
+        else:
+            info(f"\nJob {job.id} {job.state}: follow it with `kaon train logs -j {job.id[:8]} -f`")
     if wait and job.state != "JOB_SUCCESS":
         info(f"Job {job.id} ended {job.state}: {job.reason}")
         raise typer.Exit(1)

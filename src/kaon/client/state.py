@@ -54,7 +54,7 @@ def workspace_origin() -> tuple[str | None, str]:
         return env, "from $KAON_WORKSPACE"
     name = saved_workspace()
     if name:
-        return name, f"saved by `kaon workspace set` in {_path()}"
+        return name, f"saved by `kaon workspace create` or `set` in {_path()}"
     return None, "not set"
 
 
