@@ -62,6 +62,7 @@ def test_an_index_belongs_to_the_workspace_it_was_listed_in(kaon: Kaon, tmp_path
     assert "JOB_SUCCESS: see its log with `kaon train logs -j" in p.stderr, p.stderr  # not -f
     kaon.ok("train", "list")
     kaon.ok("train", "info", "-i", "0")
+    kaon.fails(2, "train", "info", "-i", "1", match="numbered 1 row(s) (BUILDING rows have none")
     kaon.ok("workspace", "create", "-n", "idx_b")
     kaon.fails(2, "train", "info", "-i", "0", match="kaon train list")
     kaon.ok("workspace", "set", "-n", "idx_a")

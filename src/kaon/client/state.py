@@ -105,5 +105,12 @@ def from_index(kind: str, ind: int) -> str:
             "forgotten when the current workspace changes)"
         )
     if not 0 <= ind < len(ids):
-        raise InvalidInput(f"index {ind} does not exist: run `kaon {kind} list` again")
+        by_name = {
+            "train": " (BUILDING rows have none: give -j)",
+            "serve": " (BUILDING rows have none: give -e)",
+        }
+        raise InvalidInput(
+            f"index {ind} is not in the last `kaon {kind} list`, which numbered {len(ids)} "
+            f"row(s){by_name.get(kind, '')}: run it again"
+        )
     return str(ids[ind])
