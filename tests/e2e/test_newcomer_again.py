@@ -97,3 +97,19 @@ def test_an_empty_table_with_a_long_title_keeps_its_box(kaon: Kaon, tmp_path: Pa
     assert "DOWNSTREAM OF" in out and len(lines) >= 5, out
     assert len({len(line) for line in lines}) == 1, out  # every rule and row the same width
     assert all(line[0] in "+|" and line[-1] in "+|" for line in lines), out
+
+
+def test_a_waited_build_failure_shows_no_image_and_points_to_build_logs(
+    kaon: Kaon, tmp_path: Path
+) -> None:
+    """Seed 003's typo with --wait: the inputs table showed the image as built (✔) and the
+    last line said to follow `kaon train logs -f` of a job that never ran."""
+    train, data, _ = bundles(tmp_path)
+    (train / "demo" / "model" / "requirements.txt").write_text("pandas=0.24\n")
+    env = {"KAON_WORKSPACE": "waitbuild"}
+    kaon.ok("workspace", "create", "-n", "waitbuild")
+    p = kaon.run("train", "deploy", "-s", str(train), "-d", str(data), "--wait", env=env)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "<build failed>" in p.stdout and "/demo:" not in p.stdout, p.stdout
+    assert "see its log with `kaon train build-logs -j" in p.stderr, p.stderr
+    kaon.ok("workspace", "kill", "-y", "-w", "waitbuild")

@@ -191,6 +191,8 @@ def deploy(
         typer.echo("\nCURRENT TRAINING INPUTS\n")
         hyper = f"✔\n/{job.hyper['digest'][:5]}/*" if job.hyper else "✗"
         image = "⨂\n<building>" if job.state in BUILD_STATES else f"✔\n{job.source.path}"
+        if job.finished_state and never_ran(job):
+            image = "✗\n<build failed>"
         given = f"✔\n{job.data.path}" if job.data.files else "✗\n<over S3>"
         boxed(["Image", "Data", "Hyperparams"], [[image, given, hyper]])
         if job.variables:
