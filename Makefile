@@ -9,6 +9,7 @@ export UV_LINK_MODE := copy
 .PHONY: help setup system test lint typecheck layers pytest demo demo-data bench clean
 
 help:
+	@echo "make setup  - install the tools and the Python environment (uv, graphviz, bubblewrap)"
 	@echo "make demo   - set everything up and run the walk-through"
 	@echo "make test   - set everything up and run lint, mypy, import contracts and pytest"
 	@echo "make demo-data - the data-repo walk-through of seed 004"

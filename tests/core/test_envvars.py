@@ -20,7 +20,8 @@ def test_pairs_are_parsed_and_sorted() -> None:
         ("A-B=1", "variable name"),
         ("KAON_SEED=1", "KAON_*"),
         ("aws_secret_access_key=1", "AWS_*"),
-        ("S3_USE_HTTPS=1", "S3_*"),
+        ("S3_USE_HTTPS=1", "platform sets S3_USE_HTTPS"),
+        ("S3_REGION=eu", "platform sets S3_REGION"),
         ("PYTHONHASHSEED=1", "determinism"),
         ("HOME=/", "platform sets"),
     ],
@@ -36,3 +37,4 @@ def test_limits() -> None:
     with pytest.raises(InvalidInput, match="at most"):
         check_variables({f"V{i}": "" for i in range(65)})
     assert reserved("EPOCHS") is None
+    assert reserved("S3_REQUEST_TIMEOUT_MSEC") is None  # TensorFlow's, not the platform's

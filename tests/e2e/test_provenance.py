@@ -84,6 +84,11 @@ def test_provenance_formats_and_subvenance(kaon: Kaon, tmp_path: Path) -> None:
         kaon.ok("data", "subvenance", f"prov-data@{job['data']['commit'][:8]}", "--json")
     )
     assert {n["kind"] for n in sub["nodes"]} == {"data", "job", "model"}
+    table = kaon.ok("data", "subvenance", f"prov-data@{job['data']['commit'][:8]}")
+    cells = [[c.strip() for c in ln.strip("|").split("|")] for ln in table.splitlines()]
+    rows = [c for c in cells if len(c) == 3 and c[0] not in ("kind", "")]
+    assert sorted(r[0] for r in rows) == ["job", "model"], table  # not the commit itself
+    assert all("T" not in r[2] for r in rows), table  # created as the other tables show it
     kaon.fails(4, "train", "provenance", "-m", "abcde_abcde:abcdef", env=env)
     kaon.fails(2, "train", "provenance", "-m", "not-a-model", env=env, match="invalid model id")
 

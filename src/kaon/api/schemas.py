@@ -278,7 +278,8 @@ class TrainIn(BaseModel):
     env: dict[str, str] | None = Field(
         None,
         description="Variables for every trial (--env); none given: the workspace's latest. "
-        "KAON_*, AWS_*, S3_* and the interpreter's variables are refused.",
+        "KAON_*, AWS_*, S3_ENDPOINT, S3_USE_HTTPS, S3_VERIFY_SSL, S3_REGION and the "
+        "interpreter's variables are refused.",
     )
 
 

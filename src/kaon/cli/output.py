@@ -84,6 +84,10 @@ def boxed(headers: Sequence[str], rows: Sequence[Sequence[object]], title: str =
     """A ruled table like kaos' (PrettyTable, hrules=ALL): cells may span several lines."""
     grid = [[str(c).split("\n") for c in r] for r in [list(headers), *rows]]
     widths = [max(len(line) for r in grid for line in r[i]) for i in range(len(headers))]
+    short = len(title) - (sum(widths) + 3 * len(widths) - 3)
+    if short > 0:  # a title wider than the columns (an empty table): widen them evenly
+        for i in range(short):
+            widths[i % len(widths)] += 1
     rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
     out = [rule]
     if title:

@@ -19,7 +19,7 @@ def check_server(endpoint: str, token: str | None) -> str | None:
 
     from kaon.client import Client
     from kaon.client.connect import local_token
-    from kaon.core.errors import PermissionDenied
+    from kaon.core.errors import BackendUnavailable, PermissionDenied
 
     host = urlsplit(endpoint).hostname or ""
     candidate = token
@@ -30,7 +30,17 @@ def check_server(endpoint: str, token: str | None) -> str | None:
         f"(it is $KAON_HOME/token there); then run `kaon init -e {endpoint} --token <token>`"
     )
     with Client(endpoint, candidate) as client:
-        client.health()  # unreachable: exit 3 with where it tried
+        try:
+            client.health()
+        except BackendUnavailable as exc:
+            if "reason" not in exc.details:
+                raise
+            where = "the local platform" if host in _LOOPBACK else "it, on that machine"
+            raise BackendUnavailable(
+                f"cannot reach a kaon server at {endpoint} ({exc.details['reason']}), so nothing "
+                f"changed: check the URL and that a server runs there (`kaon up` starts {where}; "
+                "`kaon status` prints its URL)"
+            ) from None
         if candidate is None:
             raise PermissionDenied(hint)
         try:

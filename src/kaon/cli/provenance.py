@@ -118,8 +118,10 @@ def subvenance(
     if as_json:
         emit_json(prov.graph.to_dict() if prov else {"nodes": [], "edges": []})
         return
-    nodes = prov.graph.nodes if prov else []
-    rows = [[n.kind.value, n.label, n.attrs.get("created", "")] for n in nodes]
+    nodes = [n for n in prov.graph.nodes if n.id != prov.root] if prov else []  # not itself
+    rows = [
+        [n.kind.value, n.label, str(n.attrs.get("created", "")).replace("T", " ")] for n in nodes
+    ]
     boxed(["kind", "name", "created"], rows, f"DOWNSTREAM OF {ref[:12]}")
     if prov is None:
         info(f"Nothing is downstream of {commit}: no job has used commit {ref[:12]} yet")

@@ -196,7 +196,9 @@ def get(
     out: Path = typer.Option(Path(), "--out_dir", "--out-dir", "-o", help="Parent folder."),
 ) -> None:
     """Download what an endpoint serves (bundle + model files) into
-    <out>/<workspace>/<endpoint>/code/<name>:<hash>/."""
+    <out>/<workspace>/<endpoint>/code/<name>:<hash>/. Deploy it again (edited or not) with
+    `kaon serve deploy -s <endpoint>/code -m <model id>`: a new endpoint, the same bundle id
+    when unchanged (it prints the command)."""
     from kaon.client import bundles, download
 
     with client() as c:

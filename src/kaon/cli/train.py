@@ -191,11 +191,17 @@ def deploy(
         typer.echo("\nCURRENT TRAINING INPUTS\n")
         hyper = f"✔\n/{job.hyper['digest'][:5]}/*" if job.hyper else "✗"
         image = "⨂\n<building>" if job.state in BUILD_STATES else f"✔\n{job.source.path}"
+        if job.finished_state and never_ran(job):
+            image = "✗\n<build failed>"
         given = f"✔\n{job.data.path}" if job.data.files else "✗\n<over S3>"
         boxed(["Image", "Data", "Hyperparams"], [[image, given, hyper]])
         if job.variables:
             info("Environment: " + " ".join(f"{k}={v}" for k, v in job.variables.items()))
-        info(f"\nJob {job.id} {job.state}: follow it with `kaon train logs -j {job.id[:8]} -f`")
+        if job.finished_state:
+            log = "build-logs" if never_ran(job) else "logs"
+            info(f"\nJob {job.id} {job.state}: see its log with `kaon train {log} -j {job.id[:8]}`")
+        else:
+            info(f"\nJob {job.id} {job.state}: follow it with `kaon train logs -j {job.id[:8]} -f`")
     if wait and job.state != "JOB_SUCCESS":
         info(f"Job {job.id} ended {job.state}: {job.reason}")
         raise typer.Exit(1)

@@ -136,7 +136,8 @@ def get_cmd(
     model_id: str = typer.Option(None, "--model_id", "--model-id", help="Only this model."),
 ) -> None:
     """Download a job's code, data and models (default: code and models) into
-    <out>/<workspace>/<job_id>/{code,data,models}."""
+    <out>/<workspace>/<job_id>/{code,data,models}. Retrain from it unchanged: `kaon train
+    deploy -s <job>/code -d <job>/data` gives the same bundles (it prints the command)."""
     from kaon.client import bundles
 
     if not (code or data or model):

@@ -119,7 +119,7 @@ def set_(
 @workspace_app.command("current")
 def current(workspace: str = WORKSPACE) -> None:
     """Show the current workspace and where it comes from (-w, $KAON_WORKSPACE or the one
-    saved by `kaon workspace set`, in that order)."""
+    saved by `kaon workspace create` or `set`, in that order)."""
     from kaon.client import state
 
     name = state.require_workspace()

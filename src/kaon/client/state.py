@@ -54,7 +54,7 @@ def workspace_origin() -> tuple[str | None, str]:
         return env, "from $KAON_WORKSPACE"
     name = saved_workspace()
     if name:
-        return name, f"saved by `kaon workspace set` in {_path()}"
+        return name, f"saved by `kaon workspace create` or `set` in {_path()}"
     return None, "not set"
 
 
@@ -78,11 +78,15 @@ def require_workspace() -> str:
 
 
 def set_workspace(name: str | None) -> None:
+    """Save the current workspace. The rows of the last `train list`/`serve list` were another
+    workspace's when it changes, so they are forgotten (-i then asks for a new listing)."""
     doc = _read()
     if name is None:
         doc.pop("workspace", None)
         doc.pop("index", None)
     else:
+        if doc.get("workspace") != name and isinstance(doc.get("index"), dict):
+            doc["index"] = {k: v for k, v in doc["index"].items() if k == "workspace"}
         doc["workspace"] = name
     _write(doc)
 
@@ -96,7 +100,17 @@ def save_index(kind: str, ids: list[str]) -> None:
 def from_index(kind: str, ind: int) -> str:
     ids = _read().get("index", {}).get(kind)
     if not isinstance(ids, list):
-        raise InvalidInput(f"index not available until running `kaon {kind} list`")
+        raise InvalidInput(
+            f"-i {ind} is a row of the last listing: run `kaon {kind} list` first (rows are "
+            "forgotten when the current workspace changes)"
+        )
     if not 0 <= ind < len(ids):
-        raise InvalidInput(f"index {ind} does not exist: run `kaon {kind} list` again")
+        by_name = {
+            "train": " (BUILDING rows have none: give -j)",
+            "serve": " (BUILDING rows have none: give -e)",
+        }
+        raise InvalidInput(
+            f"index {ind} is not in the last `kaon {kind} list`, which numbered {len(ids)} "
+            f"row(s){by_name.get(kind, '')}: run it again"
+        )
     return str(ids[ind])

@@ -147,7 +147,8 @@ class Transport:
         reason = "timed out" if isinstance(exc, socket.timeout) else type(exc).__name__
         return BackendUnavailable(
             f"cannot reach the kaon server at {self.endpoint} ({reason}): start it with "
-            "`kaon up`, or point the CLI elsewhere with `kaon init -e URL`"
+            "`kaon up`, or point the CLI elsewhere with `kaon init -e URL`",
+            reason=reason,
         )
 
     def raw(

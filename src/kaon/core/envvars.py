@@ -1,6 +1,8 @@
 """User environment variables of jobs and endpoints (`--env KEY=VALUE`), checked so that none
 overrides what the platform sets: its own KAON_* values, the S3 key pair and endpoint (AWS_*,
-S3_*), the interpreter and the determinism settings. They are recorded with the job or
+and TensorFlow's S3_ENDPOINT, S3_USE_HTTPS, S3_VERIFY_SSL, S3_REGION), the interpreter and the
+determinism settings. Other S3_* names (TensorFlow's S3_REQUEST_TIMEOUT_MSEC, as seed 004's
+manifest sets) are the user's. They are recorded with the job or
 endpoint, since they may change what it computes."""
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ MAX_VALUE = 8192
 _PREFIXES = {
     "KAON_": "kaon's own job settings",
     "AWS_": "the S3 gateway's endpoint and the job's own key pair",
-    "S3_": "the S3 gateway's endpoint for TensorFlow and Pachyderm-style readers",
 }
 _NAMES = {
+    **dict.fromkeys(
+        ("S3_ENDPOINT", "S3_USE_HTTPS", "S3_VERIFY_SSL", "S3_REGION"),
+        "the S3 gateway's address for TensorFlow's S3 reader",
+    ),
     **dict.fromkeys(("PATH", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME"), "the environment"),
     **dict.fromkeys(("HOME", "TMPDIR", "LANG", "LC_ALL"), "the job's private folders and locale"),
     **dict.fromkeys(
@@ -42,7 +47,8 @@ def reserved(name: str) -> str | None:
     for prefix, what in _PREFIXES.items():
         if upper.startswith(prefix):
             return f"{prefix}* ({what})"
-    return _NAMES.get(upper)
+    named = _NAMES.get(upper)
+    return None if named is None else f"{upper} ({named})"
 
 
 def check_variables(values: Mapping[str, str]) -> dict[str, str]:

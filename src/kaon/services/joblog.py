@@ -26,7 +26,11 @@ class JobLog:
         path.touch(exist_ok=True)
 
     def write(self, line: str) -> None:
-        text = stamp(self._prefix + line.rstrip("\n")) + "\n"
+        """Append `line`; each line of a multi-line message is stamped and prefixed."""
+        now = time.time()
+        text = "".join(
+            stamp(self._prefix + part, now) + "\n" for part in line.rstrip("\n").split("\n")
+        )
         with self._lock, open(self.path, "a", encoding="utf-8") as fh:
             fh.write(text)
 
