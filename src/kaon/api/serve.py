@@ -25,8 +25,9 @@ import uvicorn
 
 from kaon.api.app import create_asgi
 from kaon.api.auth import ensure_token
+from kaon.api.feedback import FeedbackLimits
 from kaon.app import build
-from kaon.config import GC_THRESHOLDS, SERVER_FILE, ServerSettings
+from kaon.config import GC_THRESHOLDS, SERVER_FILE, ServerSettings, exposure_warning
 from kaon.core.errors import KaonError
 
 
@@ -93,6 +94,9 @@ def main(argv: list[str] | None = None) -> None:
     s3_sock = _bind(settings.host, settings.s3_port, "--s3-port / set KAON_S3_PORT")
     host, port = sock.getsockname()[:2]
     s3_port = s3_sock.getsockname()[1]
+    warning = exposure_warning(host)
+    if warning:
+        logging.getLogger("kaon").warning(warning)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}"
     s3_url = f"http://{shown}:{s3_port}"
@@ -118,6 +122,7 @@ def main(argv: list[str] | None = None) -> None:
             settings.max_request_bytes,
             s3_port=s3_port,
             s3_anonymous=settings.s3_anonymous,
+            feedback=FeedbackLimits(settings.feedback_max_bytes, *settings.feedback_rate),
         ),
         log_level=args.log_level,
         access_log=False,
