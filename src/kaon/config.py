@@ -18,8 +18,29 @@ CLIENT_FILE = "config.json"
 GC_THRESHOLDS = (100_000, 50, 100)
 
 
+PRIVATE_UMASK = 0o077  # the server's: what it writes is 0600 / 0700 (data at rest is private)
+
+
 def kaon_home() -> Path:
     return Path(os.environ.get("KAON_HOME") or Path.home() / ".kaon").expanduser().absolute()
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and missing parents) mode 0700; an existing one that other users could
+    enter is closed (chmod 0700): a home made by an older kaon becomes private at start-up."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
+
+
+def private_file(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically, mode 0600 (a file of $KAON_HOME)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    tmp.replace(path)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,14 @@ from kaon.api.app import create_asgi
 from kaon.api.auth import ensure_token
 from kaon.api.feedback import FeedbackLimits
 from kaon.app import build
-from kaon.config import GC_THRESHOLDS, SERVER_FILE, ServerSettings, exposure_warning
+from kaon.config import (
+    GC_THRESHOLDS,
+    PRIVATE_UMASK,
+    SERVER_FILE,
+    ServerSettings,
+    exposure_warning,
+    private_file,
+)
 from kaon.core.errors import KaonError
 
 
@@ -82,6 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
     settings = ServerSettings.from_env(args.host, args.port, args.s3_port)
+    os.umask(PRIVATE_UMASK)  # every file it (and its jobs, envs, replicas) writes: 0600 / 0700
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s"
     )
@@ -102,10 +110,8 @@ def main(argv: list[str] | None = None) -> None:
     s3_url = f"http://{shown}:{s3_port}"
     platform.credentials.endpoint = s3_url  # jobs get it in AWS_ENDPOINT_URL
     state = settings.home / SERVER_FILE
-    tmp = state.with_suffix(".tmp")
     doc = {"pid": os.getpid(), "url": url, "port": port, "s3_url": s3_url, "s3_port": s3_port}
-    tmp.write_text(json.dumps(doc))
-    tmp.replace(state)
+    private_file(state, json.dumps(doc))
     _watch_home(state, os.getpid())
     print(
         f"kaon server listening on {url}, S3 gateway on {s3_url} (home {settings.home})",

@@ -547,7 +547,7 @@ class TrainingService:
 
 def _read_only(folder: Path) -> None:
     for path in [folder, *folder.rglob("*")]:
-        mode = 0o555 if path.is_dir() else 0o444
+        mode = 0o500 if path.is_dir() else 0o400  # the job's user only (it is the platform's)
         path.chmod(mode)
 
 
@@ -557,5 +557,5 @@ def _remove(*folders: Path) -> None:
             continue
         for path in [folder, *folder.rglob("*")]:
             if path.is_dir() and not path.is_symlink():
-                path.chmod(0o755)
+                path.chmod(0o700)
         shutil.rmtree(folder, ignore_errors=True)
