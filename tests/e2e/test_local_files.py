@@ -42,8 +42,14 @@ def test_put_recursive_refuses_symlinks_leaving_the_folder(kaon: Kaon, tmp_path:
     assert str(folder / "linked") in err and "--follow-symlinks" in err
     assert kaon.snapshot() == before
     kaon.ok("put", "file", "links@master:/", "-r", "-f", str(folder), "--follow-symlinks")
-    files = {f["path"] for f in json.loads(kaon.ok("list", "file", "links@master:/**", "--json"))}
-    assert {"/a.txt", "/inside.txt", "/linked/secret.txt"} <= files
+    kaon.ok("get", "file", "links@master:/", "-r", "-o", str(tmp_path / "back"))
+    back = tmp_path / "back"
+    assert sorted(str(p.relative_to(back)) for p in back.rglob("*") if p.is_file()) == [
+        "a.txt",
+        "inside.txt",
+        "linked/secret.txt",
+    ]
+    assert (back / "linked" / "secret.txt").read_text() == "not yours\n"
 
 
 def _without_dac() -> list[str]:

@@ -66,9 +66,9 @@ def bundle_files(folder: Path, leave_out: frozenset[str] = frozenset()) -> list[
     `leave_out`: local paths not sent."""
     _, top, name = layout(folder)
     if top == "":  # the folder itself is `<name>:<hash>`: its files go under <name>/
-        files = plan(folder, f"/{name}", True)
+        files = plan(folder, f"/{name}", True, check_links=False)  # _check_tree did
     else:
-        files = plan(folder, "/", True)
+        files = plan(folder, "/", True, check_links=False)
         if top is not None:
             old, new = f"/{top}/", f"/{name}/"
             files = [
