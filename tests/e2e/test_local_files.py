@@ -168,3 +168,9 @@ def test_down_interrupts_running_jobs(tmp_path: Path) -> None:
         assert doc["reason"].startswith("interrupted: the platform stopped"), doc
     finally:
         k.shutdown()
+
+
+def test_an_address_too_long_for_http_is_bad_input(kaon: Kaon) -> None:
+    kaon.ok("repo", "create", "longaddr")
+    err = kaon.fails(BAD_INPUT, "list", "file", "longaddr@master:/" + "a" * 100_000)
+    assert "HTTP 400" in err and "too long" in err
