@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlparse
 
-from kaon.config import ServerSettings
+from kaon.config import ServerSettings, private_dir
 from kaon.core.errors import InvalidInput
 from kaon.db.credentials import SqlCredentialStore
 from kaon.db.jobs import SqlJobStore
@@ -161,7 +161,7 @@ class Platform:
 
 
 def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> Platform:
-    settings.home.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.home)  # 0700, also an existing home left open by an older kaon
     objects = _pick(OBJECT_STORES, settings.store_url, "object store")
     meta = _pick(METADATA_STORES, settings.metadata_url, "metadata database")
     gc_lock = SharedExclusiveLock()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +18,29 @@ CLIENT_FILE = "config.json"
 GC_THRESHOLDS = (100_000, 50, 100)
 
 
+PRIVATE_UMASK = 0o077  # the server's: what it writes is 0600 / 0700 (data at rest is private)
+
+
 def kaon_home() -> Path:
     return Path(os.environ.get("KAON_HOME") or Path.home() / ".kaon").expanduser().absolute()
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and missing parents) mode 0700; an existing one that other users could
+    enter is closed (chmod 0700): a home made by an older kaon becomes private at start-up."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
+
+
+def private_file(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically, mode 0600 (a file of $KAON_HOME)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    tmp.replace(path)
 
 
 @dataclass(frozen=True)
@@ -35,6 +57,8 @@ class ServerSettings:
     s3_anonymous: bool = False  # open local mode: unsigned S3 requests are allowed
     max_request_bytes: int = 5 * 1024 * 1024  # prediction bodies larger than this get a 413
     s3_upload_expiry_days: float = 7.0  # unfinished multipart uploads older than this expire
+    feedback_max_bytes: int = 64 * 1024  # a feedback record larger than this gets a 413
+    feedback_rate: tuple[int, float] = (600, 60.0)  # feedbacks per endpoint: count / seconds
 
     @staticmethod
     def from_env(
@@ -55,7 +79,38 @@ class ServerSettings:
             s3_port=_s3_port(s3_port, api_port),
             s3_anonymous=os.environ.get("KAON_S3_ANONYMOUS", "") in ("1", "true", "yes"),
             s3_upload_expiry_days=_days("KAON_S3_UPLOAD_EXPIRY_DAYS", 7.0),
+            feedback_max_bytes=_positive_int("KAON_FEEDBACK_MAX_BYTES", 64 * 1024),
+            feedback_rate=_rate("KAON_FEEDBACK_RATE", "600/min"),
         )
+
+
+def exposure_warning(host: str) -> str | None:
+    """What to tell the operator of a server listening on `host`, when that is not this machine
+    only (127.0.0.0/8, ::1, localhost): prediction routes answer there without a token."""
+    if host in ("localhost", "::1") or host.startswith("127."):
+        return None
+    return (
+        f"kaon listens on {host}, not only on this machine: endpoints (/<endpoint>/invocations, "
+        "/feedback, /v2/..., /metrics) answer anyone who can reach it, without a token; "
+        "keep it behind a firewall or an authenticating proxy, or set KAON_HOST=127.0.0.1"
+    )
+
+
+def _positive_int(name: str, default: int) -> int:
+    text = os.environ.get(name) or ""
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise SystemExit(f"{name}={text!r}: expected a positive number of bytes (e.g. 65536)")
+    return int(text)
+
+
+def _rate(name: str, default: str) -> tuple[int, float]:
+    text = os.environ.get(name) or default
+    match = re.fullmatch(r"\s*([0-9]+)\s*/\s*(s|min|h)\s*", text)
+    if not match or int(match.group(1)) < 1:
+        raise SystemExit(f"{name}={text!r}: expected COUNT/PERIOD, PERIOD s, min or h (600/min)")
+    return int(match.group(1)), {"s": 1.0, "min": 60.0, "h": 3600.0}[match.group(2)]
 
 
 def _days(name: str, default: float) -> float:

@@ -7,6 +7,7 @@ from fastapi import Depends, FastAPI
 from kaon import __version__
 from kaon.api import errors, spec
 from kaon.api.deps import require_token
+from kaon.api.feedback import FeedbackLimits
 from kaon.api.gateway import MAX_BODY, ASGIApp, Gateway, Receive, Scope, Send
 from kaon.api.routes import (
     admin,
@@ -47,10 +48,11 @@ def create_asgi(
     *,
     s3_port: int | None = None,
     s3_anonymous: bool = False,
+    feedback: FeedbackLimits | None = None,
 ) -> ASGIApp:
     """The whole server: the prediction gateway in front of the API and, for requests that
     arrive on the S3 port (a sibling socket of the same server), the S3 gateway."""
-    main = Gateway(platform, create_app(platform, token), max_body)
+    main = Gateway(platform, create_app(platform, token), max_body, feedback)
     if s3_port is None:
         return main
     s3 = S3App(platform, anonymous=s3_anonymous)

@@ -27,6 +27,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from kaon.api.batching import Batcher, ReplicaError, ReplicaPool
+from kaon.api.feedback import FeedbackGate, FeedbackLimits
 from kaon.api.oip import infer_payload, infer_response, metadata
 from kaon.app import Platform
 from kaon.core.endpoints import Endpoint, EndpointState
@@ -43,6 +44,7 @@ MAX_BODY = 5 * 1024 * 1024
 DRAIN_LIMIT = 64 * 1024 * 1024  # larger bodies get their 413 before they are read
 REMEMBERED = 100_000  # recent requests feedback can refer to
 JSON_TYPE = b"application/json"
+_FED = "_feedback"  # marks a remembered request whose feedback was taken
 
 
 class TooLarge(Exception):
@@ -50,10 +52,17 @@ class TooLarge(Exception):
 
 
 class Gateway:
-    def __init__(self, platform: Platform, inner: ASGIApp, max_body: int = MAX_BODY) -> None:
+    def __init__(
+        self,
+        platform: Platform,
+        inner: ASGIApp,
+        max_body: int = MAX_BODY,
+        feedback: FeedbackLimits | None = None,
+    ) -> None:
         self._platform = platform
         self._inner = inner
         self._max_body = max_body
+        self._gate = FeedbackGate(feedback or FeedbackLimits())
         self._pool = ReplicaPool()
         self._batchers: dict[str, Batcher] = {}
         self._rr = itertools.count()
@@ -192,9 +201,28 @@ class Gateway:
         return request_id
 
     async def _feedback(self, route: Route, scope: Scope, receive: Receive, send: Send) -> None:
+        limits = self._gate.limits
+        wait = self._gate.admit(route.name)
+        if wait:
+            await _error(
+                send,
+                429,
+                f"endpoint {route.name} takes at most {limits.rate_text} feedbacks "
+                f"(KAON_FEEDBACK_RATE): retry in {wait:g} s",
+                [(b"retry-after", str(int(wait)).encode())],
+            )
+            return
         try:
-            doc = json.loads(await self._body(scope, receive))
-        except (ValueError, TooLarge):
+            doc = json.loads(await self._body(scope, receive, limits.max_bytes))
+        except TooLarge:
+            await _error(
+                send,
+                413,
+                f"a feedback record takes at most {limits.max_bytes} bytes "
+                "(KAON_FEEDBACK_MAX_BYTES)",
+            )
+            return
+        except ValueError:
             await _error(send, 400, 'feedback must be a JSON object {"request_id", "truth"}')
             return
         if not isinstance(doc, dict) or not isinstance(doc.get("request_id"), str):
@@ -203,21 +231,28 @@ class Gateway:
         if "truth" not in doc and "reward" not in doc:
             await _error(send, 400, 'feedback needs "truth" or "reward"')
             return
-        seen = self._recent.get(doc["request_id"])
+        rid = doc["request_id"]
+        seen = self._recent.get(rid)
         if seen is None or seen["endpoint"] != route.name:
-            await _error(send, 404, f"unknown request_id {doc['request_id']!r} for {route.name}")
+            await _error(send, 404, f"unknown request_id {rid!r} for {route.name}")
             return
-        record = seen | {k: doc[k] for k in ("truth", "reward") if k in doc}
-        record |= {"request_id": doc["request_id"], "received": time.time()}
+        if seen.get(_FED):
+            await _error(send, 409, f"request {rid} already has its feedback (one per request)")
+            return
+        seen[_FED] = True  # taken before the commit: a concurrent second one is refused too
+        record = {k: v for k, v in seen.items() if k != _FED}
+        record |= {k: doc[k] for k in ("truth", "reward") if k in doc}
+        record |= {"request_id": rid, "received": time.time()}
         loop = asyncio.get_running_loop()
         try:
             commit = await loop.run_in_executor(
                 None, self._platform.serving.feedback, route, record
             )
         except KaonError as exc:
+            seen.pop(_FED, None)
             await _error(send, exc.http_status, exc.message)
             return
-        await _json(send, 201, {"request_id": doc["request_id"], "commit": commit}, route)
+        await _json(send, 201, {"request_id": rid, "commit": commit}, route)
 
     # Open Inference Protocol v2 ----------------------------------------------------------
     async def _oip(self, parts: list[str], scope: Scope, receive: Receive, send: Send) -> None:
@@ -259,7 +294,8 @@ class Gateway:
         else:
             await _error(send, 404, "unknown Open Inference Protocol path")
 
-    async def _body(self, scope: Scope, receive: Receive) -> bytes:
+    async def _body(self, scope: Scope, receive: Receive, limit: int | None = None) -> bytes:
+        limit = self._max_body if limit is None else limit
         declared = _header(scope, b"content-length")
         if declared.isdigit() and int(declared) > DRAIN_LIMIT:
             raise TooLarge  # not worth reading: the connection is closed after the answer
@@ -269,10 +305,10 @@ class Gateway:
             message = await receive()
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size <= self._max_body:
+            if size <= limit:
                 chunks.append(chunk)
             if not message.get("more_body"):
-                if size > self._max_body:  # read to the end, so the client sees the 413
+                if size > limit:  # read to the end, so the client sees the 413
                     raise TooLarge
                 return b"".join(chunks)
 
@@ -302,8 +338,10 @@ def _err_body(message: str) -> bytes:
     return json.dumps({"error": message}).encode()
 
 
-async def _error(send: Send, status: int, message: str) -> None:
-    await _reply(send, status, _err_body(message), JSON_TYPE)
+async def _error(
+    send: Send, status: int, message: str, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    await _reply(send, status, _err_body(message), JSON_TYPE, extra=extra)
 
 
 async def _json(send: Send, status: int, doc: Any, route: Route | None = None) -> None:
@@ -317,8 +355,10 @@ async def _reply(
     content_type: bytes,
     route: Route | None = None,
     request_id: str | None = None,
+    extra: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    headers += extra or []
     if route is not None:
         headers.append((b"x-kaon-model-id", (route.model_id or "").encode()))
     if request_id is not None:

@@ -25,8 +25,16 @@ import uvicorn
 
 from kaon.api.app import create_asgi
 from kaon.api.auth import ensure_token
+from kaon.api.feedback import FeedbackLimits
 from kaon.app import build
-from kaon.config import GC_THRESHOLDS, SERVER_FILE, ServerSettings
+from kaon.config import (
+    GC_THRESHOLDS,
+    PRIVATE_UMASK,
+    SERVER_FILE,
+    ServerSettings,
+    exposure_warning,
+    private_file,
+)
 from kaon.core.errors import KaonError
 
 
@@ -81,6 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
     settings = ServerSettings.from_env(args.host, args.port, args.s3_port)
+    os.umask(PRIVATE_UMASK)  # every file it (and its jobs, envs, replicas) writes: 0600 / 0700
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s"
     )
@@ -93,15 +102,16 @@ def main(argv: list[str] | None = None) -> None:
     s3_sock = _bind(settings.host, settings.s3_port, "--s3-port / set KAON_S3_PORT")
     host, port = sock.getsockname()[:2]
     s3_port = s3_sock.getsockname()[1]
+    warning = exposure_warning(host)
+    if warning:
+        logging.getLogger("kaon").warning(warning)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}"
     s3_url = f"http://{shown}:{s3_port}"
     platform.credentials.endpoint = s3_url  # jobs get it in AWS_ENDPOINT_URL
     state = settings.home / SERVER_FILE
-    tmp = state.with_suffix(".tmp")
     doc = {"pid": os.getpid(), "url": url, "port": port, "s3_url": s3_url, "s3_port": s3_port}
-    tmp.write_text(json.dumps(doc))
-    tmp.replace(state)
+    private_file(state, json.dumps(doc))
     _watch_home(state, os.getpid())
     print(
         f"kaon server listening on {url}, S3 gateway on {s3_url} (home {settings.home})",
@@ -118,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
             settings.max_request_bytes,
             s3_port=s3_port,
             s3_anonymous=settings.s3_anonymous,
+            feedback=FeedbackLimits(settings.feedback_max_bytes, *settings.feedback_rate),
         ),
         log_level=args.log_level,
         access_log=False,

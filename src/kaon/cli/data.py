@@ -223,6 +223,11 @@ def put_file(
     address: str = typer.Argument(..., help="repo@branch:/path"),
     file: Path = typer.Option(..., "--file", "-f", help="Local file or folder (-r)."),
     recursive: bool = typer.Option(False, "--recursive", "-r", help="Put a folder."),
+    follow_symlinks: bool = typer.Option(
+        False,
+        "--follow-symlinks",
+        help="With -r: put what symbolic links to folders or outside files point to.",
+    ),
     message: str = typer.Option("", "--message", "-m", help="Commit message."),
     as_json: bool = JSON,
 ) -> None:
@@ -235,7 +240,7 @@ def put_file(
     remote = addr.path
     if not recursive and (remote == "/" or address.endswith("/")):
         remote = remote.rstrip("/") + "/" + file.name
-    files = plan(file, remote, recursive)
+    files = plan(file, remote, recursive, follow_links=follow_symlinks)
     if not files:
         raise InvalidInput(f"{file}: no files to put")
     total = sum(f.key.size for f in files)

@@ -13,6 +13,7 @@ import sys
 import typer
 
 from kaon.cli import auth, data, platform, provenance, serve, train, workspace
+from kaon.cli.localerrors import local_error
 from kaon.config import GC_THRESHOLDS
 from kaon.core.errors import KaonError
 
@@ -65,6 +66,25 @@ provenance.register(train.train_app, serve.serve_app, app)
 app.add_typer(auth.auth_app, name="auth")
 
 
+def usage_line(exc: Exception) -> str:
+    """click's usage error (four lines: usage, try, blank, error) as one line and a hint."""
+    import click
+
+    assert isinstance(exc, click.exceptions.ClickException)
+    text = " ".join(exc.format_message().split()).rstrip(".")
+    ctx = getattr(exc, "ctx", None)
+    if not isinstance(exc, click.exceptions.UsageError):
+        return text
+    if ctx is not None:
+        return f"{text}: see `{ctx.command_path} --help`"
+    words = []  # no context (an option's missing value): the command the words name
+    for arg in sys.argv[1:3]:
+        if arg.startswith("-"):
+            break
+        words.append(arg)
+    return f"{text}: see `{' '.join(['kaon', *words])} --help`"
+
+
 def run() -> None:
     """Console entry point: map KaonError to one line on stderr and its exit code."""
     debug = "--debug" in sys.argv or os.environ.get("KAON_DEBUG") == "1"
@@ -86,15 +106,19 @@ def run() -> None:
         import click
 
         if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
+            sys.stderr.write(f"Error: {usage_line(exc)}\n")
             sys.exit(exc.exit_code)
         if isinstance(exc, click.exceptions.Exit):
             sys.exit(exc.exit_code)
         if isinstance(exc, click.exceptions.Abort):
             sys.stderr.write("Aborted.\n")
             sys.exit(1)
+        local = local_error(exc)  # this machine's filesystem: a path, a full disk
         if debug:
             raise
+        if local is not None:
+            sys.stderr.write(f"Error: {local.message}\n")
+            sys.exit(local.exit_code)
         sys.stderr.write(f"Error: unexpected {type(exc).__name__}: {exc} (rerun with --debug)\n")
         sys.exit(1)
 

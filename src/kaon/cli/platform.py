@@ -89,11 +89,16 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(None, "--port", "-p", help="Port (default 5266, KAON_PORT)."),
     ) -> None:
         """Start the local platform in the background (SQLite + local store in $KAON_HOME)."""
+        from urllib.parse import urlsplit
+
         from kaon.client import local
-        from kaon.config import kaon_home
+        from kaon.config import exposure_warning, kaon_home
 
         url, pid = local.start(port=port)
         typer.echo(f"kaon is up at {url} (pid {pid}, home {kaon_home()})")
+        warning = exposure_warning(urlsplit(url).hostname or "")
+        if warning:
+            typer.echo(f"Warning: {warning}", err=True)
 
     @app.command()
     def down() -> None:

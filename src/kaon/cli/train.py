@@ -93,6 +93,11 @@ def deploy(
     manifest: Path = typer.Option(
         None, "--data_manifest", "--data-manifest", "-m", help='JSON lines {"url","path"}.'
     ),
+    allow_local_urls: bool = typer.Option(
+        False,
+        "--allow-local-urls",
+        help="Let -m read file:// URLs (files of this machine); off: http(s) only.",
+    ),
     hyperparams: Path = typer.Option(
         None, "--hyperparams", "-h", help="JSON of lists: every combination is a trial."
     ),
@@ -134,7 +139,9 @@ def deploy(
         bundles.check_source(source)
     if data is not None:
         bundles.check_data(data)
-    entries = bundles.parse_manifest(manifest) if manifest is not None else []
+    if allow_local_urls and manifest is None:
+        raise InvalidInput("--allow-local-urls applies to -m/--data_manifest: give one")
+    entries = bundles.parse_manifest(manifest, allow_local_urls) if manifest is not None else []
     from kaon.core.units import parse_duration, parse_memory
 
     if memory is not None:

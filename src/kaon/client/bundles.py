@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from kaon.client.client import Client
 from kaon.client.localfiles import LocalFile
@@ -65,9 +66,9 @@ def bundle_files(folder: Path, leave_out: frozenset[str] = frozenset()) -> list[
     `leave_out`: local paths not sent."""
     _, top, name = layout(folder)
     if top == "":  # the folder itself is `<name>:<hash>`: its files go under <name>/
-        files = plan(folder, f"/{name}", True)
+        files = plan(folder, f"/{name}", True, check_links=False)  # _check_tree did
     else:
-        files = plan(folder, "/", True)
+        files = plan(folder, "/", True, check_links=False)
         if top is not None:
             old, new = f"/{top}/", f"/{name}/"
             files = [
@@ -203,8 +204,14 @@ def put_bundle(
 # remote data manifests ---------------------------------------------------------------------
 
 
-def parse_manifest(path: Path) -> list[tuple[str, str]]:
-    """(url, relative path) per line of a JSON-lines manifest, every line checked."""
+REMOTE_SCHEMES = ("http://", "https://")
+LOCAL_SCHEMES = ("file://",)  # read this machine's files: only with --allow-local-urls
+
+
+def parse_manifest(path: Path, allow_local: bool = False) -> list[tuple[str, str]]:
+    """(url, relative path) per line of a JSON-lines manifest, every line checked. A manifest
+    may come from anyone: a URL reading this machine's files (file://) is refused unless
+    `allow_local` (the user's explicit --allow-local-urls)."""
     if not path.is_file():
         raise InvalidBundle(f"manifest {path}: no such file")
     out: list[tuple[str, str]] = []
@@ -225,9 +232,17 @@ def parse_manifest(path: Path) -> list[tuple[str, str]]:
             rel = paths.normalize(doc["path"]).lstrip("/")
         except InvalidInput as exc:
             raise InvalidBundle(f"manifest {path}, line {n}: {exc.message}") from None
-        if not doc["url"].startswith(("http://", "https://", "file://")):
-            raise InvalidBundle(f"manifest {path}, line {n}: url must be http(s):// or file://")
-        out.append((doc["url"], rel))
+        url = doc["url"]
+        if url.lower().startswith(LOCAL_SCHEMES) and not allow_local:
+            raise InvalidBundle(
+                f"manifest {path}, line {n}: {url} is a file:// URL (a file of this machine): "
+                "manifests fetch http(s):// only; pass --allow-local-urls if you mean it"
+            )
+        if not url.lower().startswith(REMOTE_SCHEMES + LOCAL_SCHEMES):
+            raise InvalidBundle(
+                f"manifest {path}, line {n}: url must be http:// or https:// (got {url[:60]!r})"
+            )
+        out.append((url, rel))
     if not out:
         raise InvalidBundle(f"manifest {path} is empty: one JSON line per file")
     return out
@@ -239,12 +254,14 @@ def fetch_manifest(
     """Download every entry into `dest/<path>` in parallel; the first failure is reported."""
     tick = progress or (lambda n: None)
 
+    opener = urllib.request.build_opener(_HttpOnlyRedirects)
+
     def one(entry: tuple[str, str]) -> None:
         url, rel = entry
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with urllib.request.urlopen(url, timeout=60) as response, open(target, "wb") as out:
+            with opener.open(url, timeout=60) as response, open(target, "wb") as out:
                 shutil.copyfileobj(response, out, 1 << 20)
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
@@ -254,6 +271,23 @@ def fetch_manifest(
     with ThreadPoolExecutor(workers) as pool:
         for future in [pool.submit(one, e) for e in entries]:
             future.result()
+
+
+class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Redirects are followed to http(s):// only (urllib's own also allows ftp://)."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        if not newurl.lower().startswith(REMOTE_SCHEMES):
+            raise urllib.error.URLError(f"redirected to {newurl}, not an http(s):// URL")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 # the model's files in a serve bundle fetched by `serve get` ---------------------------------

@@ -7,7 +7,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from kaon.config import CLIENT_FILE, SERVER_FILE, TOKEN_FILE, kaon_home
+from kaon.config import (
+    CLIENT_FILE,
+    SERVER_FILE,
+    TOKEN_FILE,
+    kaon_home,
+    private_dir,
+    private_file,
+)
 
 
 @dataclass(frozen=True)
@@ -69,13 +76,7 @@ def resolve_target() -> Target:
 
 
 def save_config(endpoint: str | None, token: str | None) -> Path:
-    home = kaon_home()
-    home.mkdir(parents=True, exist_ok=True)
-    path = home / CLIENT_FILE
+    path = private_dir(kaon_home()) / CLIENT_FILE
     doc = {"endpoint": endpoint, "token": token} if endpoint else {}
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(doc, f)
-    tmp.replace(path)
+    private_file(path, json.dumps(doc))
     return path

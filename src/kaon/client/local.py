@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from kaon.client.connect import local_server, pid_alive
-from kaon.config import SERVER_FILE, kaon_home
+from kaon.config import SERVER_FILE, kaon_home, private_dir
 from kaon.core.errors import BackendUnavailable
 
 START_TIMEOUT = 30.0
@@ -28,13 +28,13 @@ def start(port: int | None = None, host: str | None = None) -> tuple[str, int]:
     if running:
         return running
     log = log_path(home)
-    log.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(log.parent)
     cmd = [sys.executable, "-m", "kaon.api"]
     if port is not None:
         cmd += ["--port", str(port)]
     if host is not None:
         cmd += ["--host", host]
-    with log.open("ab") as out:
+    with open(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as out:
         proc = subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,

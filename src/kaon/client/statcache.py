@@ -10,6 +10,7 @@ new generation while the server commits, then the target only names it."""
 from __future__ import annotations
 
 import marshal
+import os
 import sqlite3
 import struct
 import threading
@@ -17,6 +18,8 @@ import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
+
+from kaon.config import private_dir
 
 _REF = struct.Struct(">32sQ")
 _BATCH = 500
@@ -40,7 +43,8 @@ def decode_chunks(blob: bytes) -> list[tuple[str, int]]:
 
 class StatCache:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))  # its WAL files take its mode
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")

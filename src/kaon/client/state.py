@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from kaon.config import kaon_home
+from kaon.config import kaon_home, private_dir, private_file
 from kaon.core.errors import InvalidInput
 
 STATE_FILE = "cli.json"
@@ -31,10 +31,7 @@ def _read() -> dict[str, Any]:
 
 def _write(doc: dict[str, Any]) -> None:
     path = _path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(doc))
-    tmp.replace(path)
+    private_file(private_dir(path.parent) / path.name, json.dumps(doc))
 
 
 _override: list[str] = []  # set by a command's -w/--workspace (this process only)

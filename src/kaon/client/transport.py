@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from kaon.core.errors import BackendUnavailable, KaonError, error_class_for
+from kaon.core.errors import BackendUnavailable, InvalidInput, KaonError, error_class_for
 
 TIMEOUT = 300.0
 PIECE = 1024 * 1024
@@ -175,4 +175,12 @@ def error_from(status: int, body: bytes) -> KaonError:
         cls = error_class_for(str(doc.get("code", "")))
         return cls(str(doc.get("message", "")), **(doc.get("details") or {}))
     except (ValueError, AttributeError):
-        return KaonError(f"server answered HTTP {status}: {body[:200]!r}")
+        pass
+    # not kaon's JSON error: the HTTP layer itself refused it (h11: a request line too long)
+    said = body[:200].decode("utf-8", "replace").strip()
+    if status in (400, 413, 414, 431):
+        return InvalidInput(
+            f"the server refused the request (HTTP {status}: {said}): an argument, such as an "
+            "address or path, may be too long"
+        )
+    return KaonError(f"server answered HTTP {status}: {said}")

@@ -24,7 +24,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kaon.client.client import Client
-from kaon.client.localfiles import LocalFile, changed, plan, read_small, unreadable
+from kaon.client.localfiles import (
+    LocalFile,
+    changed,
+    held_open,
+    plan,
+    read_small,
+    unreadable,
+)
 from kaon.client.models import CommitInfo, TransferStats
 from kaon.client.packer import Source
 from kaon.client.sender import PackSender
@@ -294,7 +301,8 @@ class Uploader:
             self._advance(f.key.size)
             return [(digest, f.key.size)]
         if f.key.size >= LOCAL_MIN:
-            done = self._sender.chunk_on_server(f.key, self._advance)
+            with held_open(f):  # the server reads by path only what this client can read
+                done = self._sender.chunk_on_server(f.key, self._advance)
             if done is not None:
                 chunks, new_chunks, new_bytes = done
                 with self._count_lock:

@@ -94,6 +94,7 @@ class TrainingService:
         self._cancel: dict[JobId, threading.Event] = {}
         self._threads: dict[JobId, threading.Thread] = {}
         self._lock = threading.Lock()
+        self._stopping = threading.Event()  # set by shutdown: cancelled jobs were interrupted
 
     # queries -----------------------------------------------------------------------------
     def get(self, ref: str) -> Job:
@@ -267,12 +268,7 @@ class TrainingService:
         failed: list[JobId] = []
         for job in self._jobs.list_jobs(states=[JobState.BUILDING, JobState.RUNNING]):
             what = "building" if job.state is JobState.BUILDING else "running"
-            self._finish(
-                job,
-                JobState.FAILURE,
-                f"interrupted: the platform stopped while the job was {what}; "
-                "submit it again with `kaon train deploy`",
-            )
+            self._finish(job, JobState.FAILURE, interrupted(what))
             failed.append(job.id)
         for job in reversed(self._jobs.list_jobs(states=[JobState.PENDING])):
             self._start(job)
@@ -280,6 +276,7 @@ class TrainingService:
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop every job's processes (the jobs are recovered as interrupted on restart)."""
+        self._stopping.set()  # what it cancels ends JOB_FAILURE "interrupted", not KILLED
         with self._lock:
             events = list(self._cancel.values())
             threads = list(self._threads.values())
@@ -339,7 +336,7 @@ class TrainingService:
             train_log.write(f"job {job.id}: source {job.source.path}, data {job.data.path}")
             outcomes = self._run_trials(job, env, work, folder, data, train_log, cancel, s3)
             if cancel.is_set():
-                self._finish(job, JobState.KILLED, "killed by request")
+                self._finish(job, *self._cancelled("running"))
             elif not outcomes:
                 self._finish(job, JobState.FAILURE, "no trial ran")
             elif any(o.error for o in outcomes):
@@ -354,11 +351,10 @@ class TrainingService:
                 self._finish(job, JobState.SUCCESS, "")
         except BuildFailed as exc:
             build_log.write(f"build failed: {exc.message}")
-            self._finish(
-                job,
-                JobState.KILLED if cancel.is_set() else JobState.FAILURE,
-                "killed by request" if cancel.is_set() else f"build failed: {exc.message}",
-            )
+            if cancel.is_set():
+                self._finish(job, *self._cancelled("building"))
+            else:
+                self._finish(job, JobState.FAILURE, f"build failed: {exc.message}")
         except KaonError as exc:
             build_log.write(f"error: {exc.message}")
             self._finish(job, JobState.FAILURE, exc.message)
@@ -418,7 +414,8 @@ class TrainingService:
         def one(trial: Trial) -> TrialOutcome | None:
             with self._slots:
                 if cancel.is_set():
-                    self._save_trial(trial.moved(JobState.KILLED, reason="killed by request"))
+                    state, reason = self._cancelled("running")
+                    self._save_trial(trial.moved(state, reason=reason))
                     return None
                 sink = train_log.child(f"[trial {trial.index}] ") if hyperopt else train_log
                 trial = self._save_trial(trial.moved(JobState.RUNNING, started=self._clock()))
@@ -468,7 +465,9 @@ class TrainingService:
     def _record(self, job: Job, trial: Trial, outcome: TrialOutcome, sink: JobLog) -> None:
         now = self._clock()
         if outcome.error:
-            state = JobState.KILLED if outcome.result.cancelled else JobState.FAILURE
+            state = JobState.FAILURE
+            if outcome.result.cancelled:
+                state = self._cancelled("running")[0]
             sink.write(f"trial failed: {outcome.error}")
             self._save_trial(
                 trial.moved(
@@ -507,6 +506,13 @@ class TrainingService:
         self._provenance.model_produced(job, done)
 
     # state changes -----------------------------------------------------------------------
+    def _cancelled(self, what: str) -> tuple[JobState, str]:
+        """How a cancelled job ends: KILLED by `kaon train kill`, FAILURE "interrupted" when the
+        platform stops (`kaon down`), as a crash is reported at the next start."""
+        if self._stopping.is_set():
+            return JobState.FAILURE, interrupted(what)
+        return JobState.KILLED, "killed by request"
+
     def _save(self, job: Job) -> Job:
         self._jobs.save_job(job)
         return job
@@ -545,9 +551,17 @@ class TrainingService:
             log.warning("logs of job %s not committed: %s", job.id, exc.message)
 
 
+def interrupted(what: str) -> str:
+    """The reason of a job a platform stop interrupted while it was `what` (building, running)."""
+    return (
+        f"interrupted: the platform stopped while the job was {what}; "
+        "submit it again with `kaon train deploy`"
+    )
+
+
 def _read_only(folder: Path) -> None:
     for path in [folder, *folder.rglob("*")]:
-        mode = 0o555 if path.is_dir() else 0o444
+        mode = 0o500 if path.is_dir() else 0o400  # the job's user only (it is the platform's)
         path.chmod(mode)
 
 
@@ -557,5 +571,5 @@ def _remove(*folders: Path) -> None:
             continue
         for path in [folder, *folder.rglob("*")]:
             if path.is_dir() and not path.is_symlink():
-                path.chmod(0o755)
+                path.chmod(0o700)
         shutil.rmtree(folder, ignore_errors=True)

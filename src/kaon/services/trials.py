@@ -101,7 +101,7 @@ def prepare_code(source: Path, dest: Path, folder: str, params: dict[str, Any]) 
     shutil.copytree(source, dest, symlinks=True)
     workdir = dest / folder if folder else dest
     train = workdir / "train"
-    train.chmod(train.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    train.chmod(train.stat().st_mode | stat.S_IXUSR)
     if params:
         path = workdir / "params.json"
         base: dict[str, Any] = {}

@@ -10,8 +10,9 @@ uploaded pack, and moves it into the object store (a rename on the same filesyst
 A client proves it sees this very folder by reading the random token the server wrote in it
 (readable by the platform's user only) and sending it with its requests; a client on another
 machine does not find it and uploads over HTTP. The same proof lets the server read a big file
-by its path itself (`open_client_file`, kaon.services.ingest): the client could read anything
-the server can. Packs left by a killed client are removed by `clean_temp` (run by `kaon gc`
+by its path itself (`open_client_file`, kaon.services.ingest): the client runs as the server's
+user, and holds the file open itself meanwhile (kaon.client.localfiles.held_open), so the server
+reads no file its client could not. Packs left by a killed client are removed by `clean_temp` (run by `kaon gc`
 and at start-up).
 """
 

@@ -193,7 +193,7 @@ class LocalObjectStore:
         for _ in range(_CREATE_RETRIES):
             try:
                 try:
-                    return os.open(tmp, flags, 0o644)
+                    return os.open(tmp, flags, 0o600)
                 except FileNotFoundError:
                     self._make_dirs(tmp.parent)
             except OSError as exc:
