@@ -326,6 +326,7 @@ class TrainingService:
                 "lock": lock.text,
                 "python": lock.python,
                 "platform": fingerprint(),
+                "memory_limit": self._executor.describe_memory(job.resources.memory),
             } | {k: v for k, v in job.env.items() if k == "reproduces"}
             job = self._save(job.moved(JobState.RUNNING, env=recorded))
             self._provenance.job_started(job, self._jobs.list_trials(job.id))
