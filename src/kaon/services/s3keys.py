@@ -101,10 +101,10 @@ class CredentialService:
                 del self._cache[key]
         self._store.delete_job_credentials(job)
 
-    def revoke_stale(self, running: set[str]) -> list[str]:
+    def revoke_stale(self, running: set[str]) -> tuple[str, ...]:
         """Revoke the keys of every job not in `running` (at start-up: a job interrupted by
         a stop never reached its `revoke_job`); the jobs whose keys went."""
-        stale = sorted({c.job for c in self._store.list_credentials() if c.job} - running)
+        stale = tuple(sorted({c.job for c in self._store.list_credentials() if c.job} - running))
         for job in stale:
             self.revoke_job(job)
         return stale
