@@ -305,6 +305,28 @@ def test_stop_leaves_no_process_and_no_socket(backend: LocalReplicas, tmp_path: 
     backend.stop("serve-test")  # idempotent
 
 
+def test_daemons_of_a_replica_die_with_it(backend: LocalReplicas, tmp_path: Path) -> None:
+    # setsid: the daemon leaves the replica's session; the replica's crash or stop ends it
+    source = ECHO.replace(
+        "def load_ctx(model_dir):",
+        "def load_ctx(model_dir):\n"
+        "        import subprocess\n"
+        "        child = subprocess.Popen(['setsid', 'sleep', '60'])\n"
+        "        open(f'daemon-{os.getpid()}.pid', 'w').write(str(child.pid))",
+    )
+    code = bundle(tmp_path, source)
+    backend.start(spec(tmp_path, code), Log())
+    (address,) = wait_for(backend, lambda s: s.ready == 1).addresses
+    first = pid_of(address)
+    daemon = int((code / f"daemon-{first}.pid").read_text())
+    os.kill(first, signal.SIGKILL)  # a crash: its daemon goes with it, a new replica starts
+    assert_gone(daemon)
+    (address,) = wait_for(backend, lambda s: s.ready == 1 and s.restarts == 1).addresses
+    daemon = int((code / f"daemon-{pid_of(address)}.pid").read_text())
+    backend.stop("serve-test")
+    assert_gone(daemon)
+
+
 def test_a_long_run_dir_falls_back_to_a_short_one(backend: LocalReplicas, tmp_path: Path) -> None:
     run_dir = tmp_path / ("long-" * 20)
     backend.start(spec(tmp_path, bundle(tmp_path, ECHO), run_dir=run_dir), Log())

@@ -107,7 +107,12 @@ def deploy(
     direction: str = typer.Option("maximize", "--direction", help="maximize or minimize."),
     parallelism: int = typer.Option(1, "--parallelism", "-p", min=1, help="Trials at once."),
     cpu: float = typer.Option(None, "--cpu", help="CPUs per trial (recorded)."),
-    memory: str = typer.Option(None, "--memory", help="Memory limit per trial, e.g. 2Gi."),
+    memory: str = typer.Option(
+        None,
+        "--memory",
+        help="Memory limit per trial, e.g. 2Gi: its processes together where the server has "
+        "cgroups, else each process (the log says which).",
+    ),
     timeout: str = typer.Option(None, "--timeout", help="Per trial, e.g. 90s, 10m, 1h."),
     sandbox: bool = typer.Option(False, "--sandbox", help="No network, read-only inputs."),
     wait: bool = typer.Option(False, "--wait", help="Wait for the job and exit 1 on failure."),

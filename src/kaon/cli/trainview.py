@@ -61,6 +61,8 @@ def show_info(job: JobInfo, sort_by: str | None, page: int, ascending: bool) -> 
         typer.echo(f"    Platform: {plat.get('os')}, {plat.get('cpu')}, {plat.get('cpus')} CPUs")
         threads = ", ".join(f"{k}={v}" for k, v in sorted(plat.get("env", {}).items()))
         typer.echo(f"    Run settings: {threads}")
+    if env.get("memory_limit"):
+        typer.echo(f"    Memory limit: {env['memory_limit']}")
     if job.variables:
         given = ", ".join(f"{k}={v}" for k, v in job.variables.items())
         typer.echo(f"    Variables (--env): {given}")

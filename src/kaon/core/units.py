@@ -92,3 +92,11 @@ def parse_duration(text: str) -> float:
     if not 0 < total < math.inf:
         raise InvalidInput(f"invalid duration {text!r}: use e.g. 90s, 10m, 1h or 1h30m")
     return total
+
+
+def memory_text(n: int) -> str:
+    """A byte count the way `--memory` takes it: 512Mi, 2Gi, 1536Ki, 1000 (bytes)."""
+    for unit in ("Ti", "Gi", "Mi", "Ki"):
+        if n >= _QUANTITY[unit] and n % _QUANTITY[unit] == 0:
+            return f"{n // _QUANTITY[unit]}{unit}"
+    return human_size(n) if n >= 1024 else str(n)

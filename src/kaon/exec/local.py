@@ -1,9 +1,14 @@
 """LocalExecutor: run a job as a local subprocess, optionally inside bubblewrap.
 
-The process starts in a new session (its own process group), so stopping it - on cancel, on
-timeout, or when it exits and leaves children behind - signals the whole group: SIGTERM first,
-SIGKILL after a grace period. stdout and stderr share one pipe, read by a thread that hands each
-line to the log sink as it comes.
+Every run goes through a small supervisor (kaon.exec.supervisor): it dies with the server
+(parent-death signal), is the subreaper of everything the run starts (setsid() or a double
+fork does not leave the tree), and kills that whole tree - SIGTERM, SIGKILL after a grace
+period - when the user's process exits, on cancel and on timeout. Where the machine lets us
+create control groups (kaon.exec.cgroups), each run also gets its own group: its memory
+limit bounds all its processes together, and whatever is left in it once the supervisor has
+exited is killed too. Without one, `memory_bytes` limits each process (RLIMIT_AS) and the
+run's log says so. stdout and stderr share one pipe, read by a thread that hands each line
+to the log sink as it comes.
 
 With `RunSpec.sandbox` and a working `bwrap`, the process sees the whole filesystem read-only
 except `RunSpec.writable` (give it a writable TMPDIR there), has no network, no capabilities,
@@ -16,17 +21,19 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import logging
 import os
-import resource
 import shutil
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
 from typing import IO
 
 from kaon.core.errors import InvalidInput
+from kaon.core.units import memory_text
+from kaon.exec import supervisor
+from kaon.exec.cgroups import Cgroup, CgroupRoot, find_cgroups
 from kaon.ports.envbuilder import LogSink
 from kaon.ports.executor import RunResult, RunSpec
 
@@ -36,6 +43,8 @@ MAX_LINE = 1 << 16  # longer lines reach the log in pieces of this many bytes
 EXIT_NOT_FOUND = 127  # the shell's codes for "command not found" ...
 EXIT_CANNOT_EXECUTE = 126  # ... and "found but cannot be executed"
 NO_SANDBOX = "sandbox requested but bubblewrap is not available: running without it"
+NO_GROUP = "processes left at the end are found by walking the process tree"
+log = logging.getLogger("kaon.exec")
 
 
 @functools.cache
@@ -61,13 +70,27 @@ class LocalExecutor:
     """Executor over local subprocesses. Holds no per-run state: one instance serves many
     threads."""
 
-    def __init__(self, bwrap: str | None = None, grace: float = GRACE_SECONDS) -> None:
+    def __init__(
+        self,
+        bwrap: str | None = None,
+        grace: float = GRACE_SECONDS,
+        cgroups: CgroupRoot | bool | None = True,
+    ) -> None:
         self._bwrap = bwrap if bwrap is not None else shutil.which("bwrap")
         self._grace = grace
+        # True: find them; False or None: never use them (a per-process limit, a tree sweep)
+        self._cgroups = find_cgroups() if cgroups is True else cgroups or None
+        if self._cgroups is not None:
+            for path in self._cgroups.sweep_stale():
+                log.warning("removed the control group %s of a server no longer running", path)
 
     @property
     def can_sandbox(self) -> bool:
         return self._bwrap is not None and bwrap_works(self._bwrap)
+
+    @property
+    def limits_run_memory(self) -> bool:
+        return self._cgroups is not None and self._cgroups.limits_memory
 
     def run(self, spec: RunSpec, log: LogSink, cancel: threading.Event) -> RunResult:
         if not spec.argv:
@@ -76,27 +99,39 @@ class LocalExecutor:
             raise InvalidInput(f"cannot run {spec.argv[0]}: no directory {spec.cwd}")
         start = time.monotonic()
         argv = list(spec.argv)
+        # a missing program would be reported by the supervisor or bwrap: check it first
+        problem = _unrunnable(spec)
+        if problem is not None:
+            log(f"cannot run {spec.argv[0]}: {problem[1]}")
+            return RunResult(problem[0], False, False, time.monotonic() - start)
         if spec.sandbox and not self.can_sandbox:
             log(NO_SANDBOX)
         elif spec.sandbox:
-            # bwrap would report a missing program as its own failure (exit 1): check first.
-            problem = _unrunnable(spec)
-            if problem is not None:
-                log(f"cannot run {spec.argv[0]}: {problem[1]}")
-                return RunResult(problem[0], False, False, time.monotonic() - start)
             argv = self._sandboxed(spec)
+        group = self._group(spec, log)
+        bounded = group is not None and group.limits_memory
+        if spec.memory_bytes is not None:
+            log(f"memory limit {self._memory_note(spec.memory_bytes, bounded)}")
+        line = supervisor.command(
+            argv,
+            spec.env,
+            self._grace,
+            cgroup=str(group.path) if group is not None else "",
+            rlimit_as=0 if bounded else spec.memory_bytes or 0,
+        )
         try:
             proc = subprocess.Popen(
-                argv,
+                line,
                 cwd=spec.cwd,
                 env=spec.env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_memory_limit(spec.memory_bytes),
             )
         except OSError as exc:
+            if group is not None:
+                group.remove()
             code = EXIT_NOT_FOUND if exc.errno == errno.ENOENT else EXIT_CANNOT_EXECUTE
             log(f"cannot run {spec.argv[0]}: {exc.strerror or exc}")
             return RunResult(code, False, False, time.monotonic() - start)
@@ -105,7 +140,44 @@ class LocalExecutor:
             target=_pump, args=(proc.stdout, log), name=f"log-{proc.pid}", daemon=True
         )
         reader.start()
-        return self._wait(proc, reader, spec, log, cancel, start)
+        try:
+            return self._wait(proc, reader, spec, log, cancel, start)
+        finally:
+            if group is not None:
+                self._release(group, spec, log)
+
+    def describe_memory(self, limit: int | None) -> str:
+        """How `limit` bytes are enforced here, for the job's record."""
+        return "none" if limit is None else self._memory_note(limit, self.limits_run_memory)
+
+    @staticmethod
+    def _memory_note(limit: int, bounded: bool) -> str:
+        if bounded:
+            return f"{memory_text(limit)} for the trial's processes together (cgroup)"
+        return (
+            f"{memory_text(limit)} for each process (RLIMIT_AS): no writable cgroup with "
+            "the memory controller here, so a trial's processes together may use more"
+        )
+
+    def _group(self, spec: RunSpec, log: LogSink) -> Cgroup | None:
+        if self._cgroups is None:
+            return None
+        try:
+            return self._cgroups.create(spec.memory_bytes)
+        except OSError as exc:
+            log(f"no control group for this run ({exc.strerror or exc}): {NO_GROUP}")
+            return None
+
+    def _release(self, group: Cgroup, spec: RunSpec, log: LogSink) -> None:
+        """Kill what escaped the supervisor, say if the memory limit was hit, remove."""
+        if not group.kill():
+            log("some processes of the run could not be killed")
+        if spec.memory_bytes is not None and group.oom_killed():
+            log(
+                f"the trial went over its memory limit ({memory_text(spec.memory_bytes)}): "
+                "the kernel killed a process of it; raise the limit with --memory"
+            )
+        group.remove()
 
     def _wait(
         self,
@@ -134,18 +206,24 @@ class LocalExecutor:
             reader.join(POLL_SECONDS)  # let the lines printed so far reach the log first
             why = "cancelled" if cancelled else f"timed out after {spec.timeout:g} s"
             log(f"{why}: stopping the process and its children")
-            _signal_group(proc.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=self._grace)
-            _signal_group(proc.pid, signal.SIGKILL)
-            proc.wait()
-        elif _signal_group(proc.pid, signal.SIGTERM):
-            reader.join(self._grace)  # children left behind: give them the grace period
-            _signal_group(proc.pid, signal.SIGKILL)
-        # A child that left the process group may still hold the pipe: do not wait for it.
+            self._stop(proc)
+        _signal_group(proc.pid, signal.SIGKILL)  # nothing should be left: the supervisor swept
+        # A process that escaped the tree may still hold the pipe: do not wait for it.
         reader.join(self._grace)
         exit_code = None if cancelled or timed_out else proc.returncode
         return RunResult(exit_code, timed_out, cancelled, time.monotonic() - start)
+
+    def _stop(self, proc: subprocess.Popen[bytes]) -> None:
+        """SIGTERM to the supervisor (it gives the tree the grace period), then hurry it, then
+        SIGKILL the whole group."""
+        for sig, wait in ((signal.SIGTERM, self._grace + 2), (signal.SIGUSR1, 2.0)):
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=wait)
+                return
+        _signal_group(proc.pid, signal.SIGKILL)
+        proc.wait()
 
     def _sandboxed(self, spec: RunSpec) -> list[str]:
         assert self._bwrap is not None
@@ -180,19 +258,6 @@ def _signal_group(pgid: int, sig: signal.Signals) -> bool:
     except PermissionError:  # only zombies left, or the pid was reused by someone else's group
         return False
     return True
-
-
-def _memory_limit(limit: int | None) -> Callable[[], None] | None:
-    """A preexec_fn capping the address space at `limit` bytes (never above the hard limit)."""
-    if limit is None:
-        return None
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    cap = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
-
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-
-    return apply
 
 
 def _unrunnable(spec: RunSpec) -> tuple[int, str] | None:

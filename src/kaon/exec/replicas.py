@@ -8,7 +8,11 @@ merged, goes to the endpoint's log line by line, prefixed with `[replica <i>] `.
 A replica is ready once its socket exists and a ping is answered from its process group (not
 by a stale replica on the same path); only ready replicas are listed in the status. One that
 exits is restarted after a delay that doubles from `backoff[0]` to `backoff[1]` and resets once
-a replica stayed up `stable_after` seconds. Replicas stop by themselves if the server dies.
+a replica stayed up `stable_after` seconds.
+
+Each replica runs under the run supervisor (kaon.exec.supervisor) and, where one can be made,
+in a control group of its own: it dies with the server, and whatever it started (setsid()
+daemons included) is killed when it stops, crashes or is recycled.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from pathlib import Path
 from typing import IO
 
 from kaon.core.errors import InvalidInput
+from kaon.exec import supervisor
+from kaon.exec.cgroups import Cgroup, CgroupRoot, find_cgroups
 from kaon.ports.envbuilder import LogSink
 from kaon.ports.replicas import ReplicaSpec, ReplicaStatus
 from kaon.runtime.install import install_runtime
@@ -61,8 +67,9 @@ class _Slot:
 
     index: int
     socket: str
-    proc: subprocess.Popen[bytes] | None = None
+    proc: subprocess.Popen[bytes] | None = None  # the supervisor of the replica
     pump: threading.Thread | None = None
+    group: Cgroup | None = None
     started: float = 0.0
     ready: bool = False
     delay: float = 0.0  # before the next restart; 0 until the first exit
@@ -93,8 +100,10 @@ class LocalReplicas:
         stable_after: float = STABLE_AFTER,
         grace: float = GRACE_SECONDS,
         ready_timeout: float = READY_TIMEOUT,
+        cgroups: CgroupRoot | bool | None = True,
     ) -> None:
         self._pythonpath = install_runtime(root / "runtime")
+        self._cgroups = find_cgroups() if cgroups is True else cgroups or None
         self._ready_timeout = ready_timeout
         self._backoff = backoff
         self._stable_after = stable_after
@@ -151,7 +160,7 @@ class LocalReplicas:
             endpoint.log,
             f"[replica {slot.index}] did not answer within the request timeout: restarting it",
         )
-        _signal_group(pid, signal.SIGKILL)
+        _hurry(pid)
         return True
 
     def status(self, name: str) -> ReplicaStatus | None:
@@ -216,9 +225,9 @@ class LocalReplicas:
                 endpoint.log,
                 f"[replica {slot.index}] not ready after {self._ready_timeout:g} s: killing it",
             )
-            _signal_group(slot.proc.pid, signal.SIGKILL)
+            _hurry(slot.proc.pid)
             code = slot.proc.wait()
-        _signal_group(slot.proc.pid, signal.SIGKILL)  # children it left behind
+        _release(slot)  # anything that escaped the supervisor
         if slot.pump is not None:
             slot.pump.join(1.0)  # its last lines (a traceback) reach the log before our note
         why = _exit_reason(code, slot.ready)
@@ -243,7 +252,7 @@ class LocalReplicas:
         spec = endpoint.spec
         argv = [str(spec.env.python), "-m", "kaon.runtime.replica", "--socket", slot.socket]
         argv += ["--code", str(spec.code_dir), "--module", spec.module]
-        argv += ["--model-dir", str(spec.model_dir), "--parent-pid", str(os.getpid())]
+        argv += ["--model-dir", str(spec.model_dir)]  # its parent: the supervisor
         env = {
             "PATH": f"{spec.env.bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin",
             "VIRTUAL_ENV": str(spec.env.root),
@@ -257,9 +266,15 @@ class LocalReplicas:
         } | spec.extra_env
         _remove(slot.socket)
         slot.started = time.monotonic()
+        if self._cgroups is not None:
+            with contextlib.suppress(OSError):  # none: the supervisor's tree sweep only
+                slot.group = self._cgroups.create(None)
+        line = supervisor.command(
+            argv, env, self._grace, cgroup=str(slot.group.path) if slot.group else ""
+        )
         try:
             proc = subprocess.Popen(
-                argv,
+                line,
                 cwd=spec.code_dir,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -268,6 +283,7 @@ class LocalReplicas:
                 start_new_session=True,
             )
         except OSError as exc:
+            _release(slot)
             slot.delay = min(max(slot.delay * 2, self._backoff[0]), self._backoff[1])
             self._failed(endpoint, slot, f"could not start: {exc}")
             return
@@ -288,16 +304,22 @@ class LocalReplicas:
         with endpoint.lock:
             for slot in endpoint.slots:
                 slot.ready = False
-        for slot in running:
+        for slot in running:  # the supervisors give their trees the grace period
             assert slot.proc is not None
-            _signal_group(slot.proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + self._grace
+            with contextlib.suppress(ProcessLookupError):
+                slot.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + self._grace + 2
         for slot in running:
             assert slot.proc is not None
             with contextlib.suppress(subprocess.TimeoutExpired):
                 slot.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-            _signal_group(slot.proc.pid, signal.SIGKILL)  # also children left behind
+            if slot.proc.poll() is None:
+                _hurry(slot.proc.pid)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    slot.proc.wait(timeout=2.0)
+            _signal_group(slot.proc.pid, signal.SIGKILL)  # a supervisor that did not end
             slot.proc.wait()
+            _release(slot)
         for slot in running:
             if slot.pump is not None:
                 slot.pump.join(1.0)
@@ -356,6 +378,22 @@ def _in_group(pid: object, pgid: int) -> bool:
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
+
+
+def _hurry(pid: int) -> None:
+    """Ask a supervisor to kill its replica's tree at once (no grace period)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGUSR1)
+
+
+def _release(slot: _Slot) -> None:
+    """Kill what is left of the slot's replica (escaped from its supervisor) and its group."""
+    if slot.proc is not None:
+        _signal_group(slot.proc.pid, signal.SIGKILL)
+    if slot.group is not None:
+        slot.group.kill()
+        slot.group.remove()
+        slot.group = None
 
 
 def _remove(path: str) -> None:

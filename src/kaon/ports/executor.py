@@ -23,7 +23,8 @@ class RunSpec:
     read_only: tuple[Path, ...] = ()  # inputs the process must not change (sandbox)
     writable: tuple[Path, ...] = ()  # the only places a sandboxed process may write
     sandbox: bool = False  # isolate (no network, read-only inputs) where the backend can
-    memory_bytes: int | None = None  # address-space limit, where the backend can
+    memory_bytes: int | None = None  # for all the run's processes where the backend can
+    # (a cgroup), else for each of them (RLIMIT_AS): see Executor.describe_memory
     labels: dict[str, str] = field(default_factory=dict)  # job id, trial, for the backend's logs
 
 
@@ -41,7 +42,14 @@ class Executor(Protocol):
         """Whether `RunSpec.sandbox` is honoured on this machine."""
         ...
 
+    def describe_memory(self, limit: int | None) -> str:
+        """How a `memory_bytes` of `limit` is enforced here, e.g. "512Mi for the trial's
+        processes together (cgroup)", or "none"."""
+        ...
+
     def run(self, spec: RunSpec, log: LogSink, cancel: threading.Event) -> RunResult:
         """Run to completion. Every line the process prints (stdout and stderr, in order) goes
-        to `log` as it comes. Setting `cancel` kills the process and all its children."""
+        to `log` as it comes. Setting `cancel` kills the process and all its children; when
+        the process exits, whatever it started and left running is killed too. If the
+        platform dies, the run dies with it."""
         ...

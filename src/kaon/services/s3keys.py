@@ -100,3 +100,11 @@ class CredentialService:
             for key in [k for k, c in self._cache.items() if c.job == job]:
                 del self._cache[key]
         self._store.delete_job_credentials(job)
+
+    def revoke_stale(self, running: set[str]) -> tuple[str, ...]:
+        """Revoke the keys of every job not in `running` (at start-up: a job interrupted by
+        a stop never reached its `revoke_job`); the jobs whose keys went."""
+        stale = tuple(sorted({c.job for c in self._store.list_credentials() if c.job} - running))
+        for job in stale:
+            self.revoke_job(job)
+        return stale

@@ -264,12 +264,17 @@ class TrainingService:
         return job
 
     def recover(self) -> list[JobId]:
-        """At start-up: fail honestly what a stop interrupted, restart what was queued."""
+        """At start-up: fail honestly what a stop interrupted (its processes died with the
+        platform), revoke the keys of every job not running, restart what was queued."""
         failed: list[JobId] = []
         for job in self._jobs.list_jobs(states=[JobState.BUILDING, JobState.RUNNING]):
             what = "building" if job.state is JobState.BUILDING else "running"
             self._finish(job, JobState.FAILURE, interrupted(what))
             failed.append(job.id)
+        if self._keys is not None:  # interrupted jobs never revoked their keys: now
+            running = self._jobs.list_jobs(states=[JobState.BUILDING, JobState.RUNNING])
+            for job_id in self._keys.revoke_stale({job.id for job in running}):
+                log.warning("revoked the S3 keys of job %s, which is not running", job_id)
         for job in reversed(self._jobs.list_jobs(states=[JobState.PENDING])):
             self._start(job)
         return failed
@@ -323,6 +328,7 @@ class TrainingService:
                 "lock": lock.text,
                 "python": lock.python,
                 "platform": fingerprint(),
+                "memory_limit": self._executor.describe_memory(job.resources.memory),
             } | {k: v for k, v in job.env.items() if k == "reproduces"}
             job = self._save(job.moved(JobState.RUNNING, env=recorded))
             self._provenance.job_started(job, self._jobs.list_trials(job.id))
