@@ -45,10 +45,14 @@ class StatCache:
     def __init__(self, path: Path) -> None:
         private_dir(path.parent)
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))  # its WAL files take its mode
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        # the busy timeout comes first: setting WAL on a cache another `kaon put` is opening
+        # takes a lock too, and without it 50 concurrent puts met "database is locked"
+        self._db = sqlite3.connect(
+            str(path), timeout=30.0, check_same_thread=False, isolation_level=None
+        )
+        self._db.execute("PRAGMA busy_timeout=30000")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, "
             "mtime_ns INTEGER, inode INTEGER, chunks BLOB)"
