@@ -206,6 +206,7 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         provenance=provenance,
         runtime=install_runtime(settings.home / "runtime"),
         keys=credentials,
+        hidden=(settings.home,),
     )
     serving = ServingService(
         jobs,
