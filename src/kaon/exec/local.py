@@ -242,8 +242,8 @@ class LocalExecutor:
             argv += ["--bind", str(path), str(path)]
         for path in spec.read_only:  # after writable: an input inside an output stays read-only
             argv += ["--ro-bind", str(path), str(path)]
-        for path in ("/tmp", *map(str, spec.hidden)):  # no writes beside the binds
-            argv += ["--remount-ro", path]
+        for top in ("/tmp", *map(str, spec.hidden)):  # no writes beside the binds
+            argv += ["--remount-ro", top]
         if spec.sandbox:
             argv += ["--unshare-net"]
         argv += ["--unshare-pid", "--die-with-parent"]
