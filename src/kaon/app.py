@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
@@ -14,7 +15,7 @@ from urllib.parse import urlparse
 
 from kaon.config import ServerSettings, private_dir
 from kaon.core.errors import InvalidInput
-from kaon.db.credentials import SqlCredentialStore
+from kaon.db.credentials import SqlCredentialStore, sealing_key
 from kaon.db.jobs import SqlJobStore
 from kaon.db.provenance import SqlProvenanceStore
 from kaon.db.sql import SqlMetadataStore
@@ -86,10 +87,9 @@ PROVENANCE_STORES: dict[str, Callable[[str], ProvenanceStore]] = {
     "postgresql+psycopg": SqlProvenanceStore,
 }
 
-CREDENTIAL_STORES: dict[str, Callable[[str], CredentialStore]] = {
-    "sqlite": SqlCredentialStore,
-    "postgresql": SqlCredentialStore,
-    "postgresql+psycopg": SqlCredentialStore,
+CREDENTIAL_STORES: dict[str, Callable[[str], Callable[[bytes], CredentialStore]]] = {
+    scheme: lambda url: functools.partial(SqlCredentialStore, url)
+    for scheme in ("sqlite", "postgresql", "postgresql+psycopg")
 }
 
 EXECUTORS: dict[str, Callable[[ServerSettings], Executor]] = {
@@ -177,7 +177,8 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
     envs = _named(ENV_BUILDERS, settings.env_builder, "environment builder", settings)
     provenance_store = _pick(PROVENANCE_STORES, settings.metadata_url, "metadata database")
     provenance = ProvenanceService(provenance_store)
-    credential_store = _pick(CREDENTIAL_STORES, settings.metadata_url, "metadata database")
+    sealing = sealing_key(settings.home / "secret.key")  # S3 secrets at rest: never in jobs' view
+    credential_store = _pick(CREDENTIAL_STORES, settings.metadata_url, "metadata database")(sealing)
     credentials = CredentialService(credential_store, clock)
     s3_scratch = settings.home / "s3" / "tmp"
     shutil.rmtree(s3_scratch, ignore_errors=True)  # bodies a stop interrupted
@@ -206,6 +207,7 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         provenance=provenance,
         runtime=install_runtime(settings.home / "runtime"),
         keys=credentials,
+        hidden=(settings.home,),
     )
     serving = ServingService(
         jobs,

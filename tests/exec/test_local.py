@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from kaon.core.errors import InvalidInput
-from kaon.exec.local import NO_SANDBOX, LocalExecutor
+from kaon.exec.local import NO_HIDING, NO_SANDBOX, LocalExecutor
 from kaon.ports.executor import RunResult, RunSpec
 
 ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
@@ -309,6 +309,70 @@ def test_sandbox_timeout_and_missing_program(executor: LocalExecutor, tmp_path: 
     result, lines = run(executor, ["./train"], tmp_path, sandbox=True, writable=(tmp_path,))
     assert result.exit_code == 127
     assert lines == ["cannot run ./train: No such file or directory"]
+
+
+def test_hiding_says_so_when_bubblewrap_is_missing(tmp_path: Path) -> None:
+    executor = LocalExecutor(bwrap="/nonexistent/bwrap")
+    result, lines = run(executor, ["echo", "ran"], tmp_path, hidden=(tmp_path / "home",))
+    assert result.exit_code == 0
+    assert lines == [NO_HIDING, "ran"]
+
+
+@sandbox_only
+def test_hidden_folders_show_only_the_run_s_own_paths(
+    executor: LocalExecutor, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    (home / "jobs" / "j1" / "out").mkdir(parents=True)
+    (home / "envs" / "e1").mkdir(parents=True)
+    (home / "envs" / "e1" / "lib.py").write_text("env\n")
+    (home / "token").write_text("platform token\n")
+    (home / "envs" / "e2").mkdir()
+    out = home / "jobs" / "j1" / "out"
+    script = (
+        f"cat {home}/token || echo no-token; ls {home}/envs; cat {home}/envs/e1/lib.py; "
+        f"echo x > {home}/envs/e1/lib.py || echo env-read-only; echo ok > result; "
+        f"echo x > {home}/new || echo home-read-only; ls -A /tmp"
+    )
+    result, lines = run(
+        executor,
+        sh(script),
+        out,
+        hidden=(home,),
+        writable=(out,),
+        read_only=(home / "envs" / "e1",),
+    )
+    assert result.exit_code == 0
+    assert [ln for ln in lines if "No such file" not in ln and "Read-only" not in ln] == [
+        "no-token",
+        "e1",
+        "env",
+        "env-read-only",
+        "home-read-only",
+        # /tmp is empty but for the way to the run's own folders
+        *([home.relative_to("/tmp").parts[0]] if home.is_relative_to("/tmp") else []),
+    ]
+    assert (out / "result").read_text() == "ok\n"
+    assert (home / "token").read_text() == "platform token\n"
+
+
+@sandbox_only
+def test_hidden_without_sandbox_keeps_the_network(executor: LocalExecutor, tmp_path: Path) -> None:
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    connect = f"import socket; socket.create_connection(('127.0.0.1', {port}), 5); print('ok')"
+    (tmp_path / "h").mkdir()
+    (work := tmp_path / "w").mkdir()
+    try:
+        argv = [sys.executable, "-c", connect]
+        result, lines = run(executor, argv, work, hidden=(tmp_path / "h",), writable=(work,))
+    finally:
+        server.close()
+    assert result.exit_code == 0 and lines == ["ok"], lines
 
 
 def test_many_lines_fast(executor: LocalExecutor, tmp_path: Path) -> None:

@@ -114,7 +114,12 @@ def deploy(
         "cgroups, else each process (the log says which).",
     ),
     timeout: str = typer.Option(None, "--timeout", help="Per trial, e.g. 90s, 10m, 1h."),
-    sandbox: bool = typer.Option(False, "--sandbox", help="No network, read-only inputs."),
+    sandbox: bool = typer.Option(
+        False,
+        "--sandbox",
+        help="Also no network (nor the S3 gateway). Without it too, the trial sees only its "
+        "own files of the platform (bubblewrap).",
+    ),
     wait: bool = typer.Option(False, "--wait", help="Wait for the job and exit 1 on failure."),
     env: list[str] = ENV,
     no_env: bool = typer.Option(False, "--no-env", help="Drop the latest deploy's --env."),

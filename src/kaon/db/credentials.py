@@ -1,18 +1,24 @@
 """SqlCredentialStore: S3 access keys in the metadata database.
 
-The secret is stored as is (SigV4 needs it to verify signatures); on SQLite the database file
-is made readable by its owner only (0600), like $KAON_HOME/token. On PostgreSQL, protect the
-database as you protect any secret store.
+SigV4 needs the secret itself to verify signatures, so it is stored sealed (encrypted and
+authenticated, kaon.core.sealing) with a key kept outside the database: `key` (the platform
+passes $KAON_HOME/secret.key, 0600, which user code never sees). Rows an older kaon wrote in
+plain text are sealed when the store opens. On SQLite the database file is also made readable
+by its owner only (0600).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import secrets
 from pathlib import Path
 
-from sqlalchemy import RowMapping, delete, insert, select
+from sqlalchemy import RowMapping, delete, insert, select, update
 
 from kaon.core.credentials import S3Credential
+from kaon.core.errors import CorruptObject
+from kaon.core.sealing import KEY_BYTES, is_sealed, open_sealed, seal
 from kaon.db import schema
 from kaon.db.engine import (
     DEFAULT_BUSY_TIMEOUT,
@@ -26,9 +32,29 @@ from kaon.db.migrate import upgrade_engine
 _t = schema.s3_credentials
 
 
+def sealing_key(path: Path) -> bytes:
+    """The key in `path`, created (0600, random) on first use; two servers starting at once
+    agree on one (written aside, then linked into place)."""
+    if not path.exists():
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(KEY_BYTES))
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+        tmp.unlink()
+    key = path.read_bytes()
+    if len(key) != KEY_BYTES:
+        raise CorruptObject(
+            f"{path} holds {len(key)} bytes, not a {KEY_BYTES}-byte key: restore it"
+        )
+    return key
+
+
 class SqlCredentialStore:
-    def __init__(self, url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+    def __init__(self, url: str, key: bytes, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         self.url = url
+        self._key = key
         self._busy_timeout = busy_timeout
         self._engine = make_engine(url, busy_timeout=busy_timeout)
         self._writer = self._engine.execution_options(**{WRITE_OPTION: True})
@@ -43,6 +69,17 @@ class SqlCredentialStore:
             for suffix in ("", "-wal", "-shm"):
                 with contextlib.suppress(OSError):
                     Path(f"{parsed.database}{suffix}").chmod(0o600)
+        self._seal_plain_rows()
+
+    def _seal_plain_rows(self) -> None:
+        """Seal what an older kaon stored in plain text (idempotent, one transaction)."""
+        with backend_errors(self.url, self._busy_timeout), self._writer.begin() as conn:
+            rows = conn.execute(select(_t.c.access_key, _t.c.secret)).all()
+            for access_key, secret in rows:
+                if not is_sealed(secret):
+                    sealed = seal(self._key, secret)
+                    stmt = update(_t).where(_t.c.access_key == access_key).values(secret=sealed)
+                    conn.execute(stmt)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -50,7 +87,7 @@ class SqlCredentialStore:
     def add_credential(self, credential: S3Credential) -> None:
         row = {
             "access_key": credential.access_key,
-            "secret": credential.secret,
+            "secret": seal(self._key, credential.secret),
             "owner": credential.owner,
             "created": credential.created,
             "job": credential.job,
@@ -62,12 +99,12 @@ class SqlCredentialStore:
         stmt = select(_t).where(_t.c.access_key == access_key)
         with backend_errors(self.url, self._busy_timeout), self._engine.connect() as conn:
             row = conn.execute(stmt).first()
-        return _credential(row._mapping) if row is not None else None
+        return self._credential(row._mapping) if row is not None else None
 
     def list_credentials(self) -> list[S3Credential]:
         stmt = select(_t).order_by(_t.c.created)
         with backend_errors(self.url, self._busy_timeout), self._engine.connect() as conn:
-            return [_credential(r._mapping) for r in conn.execute(stmt)]
+            return [self._credential(r._mapping) for r in conn.execute(stmt)]
 
     def delete_credential(self, access_key: str) -> bool:
         with backend_errors(self.url, self._busy_timeout), self._writer.begin() as conn:
@@ -77,6 +114,6 @@ class SqlCredentialStore:
         with backend_errors(self.url, self._busy_timeout), self._writer.begin() as conn:
             return int(conn.execute(delete(_t).where(_t.c.job == job)).rowcount)
 
-
-def _credential(m: RowMapping) -> S3Credential:
-    return S3Credential(m["access_key"], m["secret"], m["owner"], float(m["created"]), m["job"])
+    def _credential(self, m: RowMapping) -> S3Credential:
+        secret = open_sealed(self._key, m["secret"])
+        return S3Credential(m["access_key"], secret, m["owner"], float(m["created"]), m["job"])

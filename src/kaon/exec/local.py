@@ -10,10 +10,13 @@ exited is killed too. Without one, `memory_bytes` limits each process (RLIMIT_AS
 run's log says so. stdout and stderr share one pipe, read by a thread that hands each line
 to the log sink as it comes.
 
-With `RunSpec.sandbox` and a working `bwrap`, the process sees the whole filesystem read-only
-except `RunSpec.writable` (give it a writable TMPDIR there), has no network, no capabilities,
-its own pid namespace, and dies with its parent. /tmp stays visible (read-only): a private
-tmpfs there would hide interpreters and environments that live under /tmp.
+Where a working `bwrap` exists, every run with `RunSpec.hidden` or `RunSpec.sandbox` goes
+inside bubblewrap: the filesystem is read-only except `RunSpec.writable` (give it a writable
+TMPDIR there); each `hidden` folder (the platform's home: its token, database, packs and
+keys) is an empty tmpfs with only the run's own `read_only` and `writable` paths bound back;
+/tmp is private, empty and read-only; the process has its own pid namespace (so no /proc/<pid>
+of the server leads back to its files), no capabilities, and dies with its parent.
+`RunSpec.sandbox` also takes the network away (the S3 gateway on loopback too).
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ MAX_LINE = 1 << 16  # longer lines reach the log in pieces of this many bytes
 EXIT_NOT_FOUND = 127  # the shell's codes for "command not found" ...
 EXIT_CANNOT_EXECUTE = 126  # ... and "found but cannot be executed"
 NO_SANDBOX = "sandbox requested but bubblewrap is not available: running without it"
+NO_HIDING = (
+    "bubblewrap is not available: this run is not isolated and can read the platform's files"
+)
 NO_GROUP = "processes left at the end are found by walking the process tree"
 log = logging.getLogger("kaon.exec")
 
@@ -104,9 +110,9 @@ class LocalExecutor:
         if problem is not None:
             log(f"cannot run {spec.argv[0]}: {problem[1]}")
             return RunResult(problem[0], False, False, time.monotonic() - start)
-        if spec.sandbox and not self.can_sandbox:
-            log(NO_SANDBOX)
-        elif spec.sandbox:
+        if (spec.sandbox or spec.hidden) and not self.can_sandbox:
+            log(NO_SANDBOX if spec.sandbox else NO_HIDING)
+        elif spec.sandbox or spec.hidden:
             argv = self._sandboxed(spec)
         group = self._group(spec, log)
         bounded = group is not None and group.limits_memory
@@ -228,11 +234,19 @@ class LocalExecutor:
     def _sandboxed(self, spec: RunSpec) -> list[str]:
         assert self._bwrap is not None
         argv = [self._bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        argv += ["--tmpfs", "/tmp"]
+        for path in spec.hidden:
+            argv += ["--tmpfs", str(path)]
+        argv += ["--ro-bind", str(spec.cwd), str(spec.cwd)]  # its mount point, at least
         for path in spec.writable:
             argv += ["--bind", str(path), str(path)]
         for path in spec.read_only:  # after writable: an input inside an output stays read-only
             argv += ["--ro-bind", str(path), str(path)]
-        argv += ["--unshare-net", "--unshare-pid", "--die-with-parent"]
+        for top in ("/tmp", *map(str, spec.hidden)):  # no writes beside the binds
+            argv += ["--remount-ro", top]
+        if spec.sandbox:
+            argv += ["--unshare-net"]
+        argv += ["--unshare-pid", "--die-with-parent"]
         argv += ["--cap-drop", "ALL", "--chdir", str(spec.cwd), "--", *spec.argv]
         return argv
 

@@ -22,7 +22,9 @@ class RunSpec:
     timeout: float | None = None  # seconds; the process group is killed past it
     read_only: tuple[Path, ...] = ()  # inputs the process must not change (sandbox)
     writable: tuple[Path, ...] = ()  # the only places a sandboxed process may write
-    sandbox: bool = False  # isolate (no network, read-only inputs) where the backend can
+    sandbox: bool = False  # also cut the network (the strict mode, `--sandbox`)
+    hidden: tuple[Path, ...] = ()  # folders the process must not see at all (the platform's
+    # home), except the `read_only` and `writable` paths inside them
     memory_bytes: int | None = None  # for all the run's processes where the backend can
     # (a cgroup), else for each of them (RLIMIT_AS): see Executor.describe_memory
     labels: dict[str, str] = field(default_factory=dict)  # job id, trial, for the backend's logs
@@ -39,7 +41,7 @@ class RunResult:
 class Executor(Protocol):
     @property
     def can_sandbox(self) -> bool:
-        """Whether `RunSpec.sandbox` is honoured on this machine."""
+        """Whether `RunSpec.sandbox` and `RunSpec.hidden` are honoured on this machine."""
         ...
 
     def describe_memory(self, limit: int | None) -> str:

@@ -76,7 +76,9 @@ class TrainingService:
         provenance: ProvenanceService,
         runtime: Path | None = None,
         keys: CredentialService | None = None,
+        hidden: tuple[Path, ...] = (),
     ) -> None:
+        self._hidden = hidden  # what user code must not see (the platform's home)
         self._keys = keys  # S3 gateway keys: each running job gets its own pair
         self._provenance = provenance
         self._runtime = runtime
@@ -438,6 +440,7 @@ class TrainingService:
                     cancel,
                     runtime=self._runtime,
                     s3=s3,
+                    hidden=self._hidden,
                 )
             self._record(job, trial, outcome, sink)
             return outcome

@@ -96,6 +96,13 @@ def trial_env(
     return job.variables | values | {v: str(threads) for v in THREAD_VARS}
 
 
+def visible(env: Environment, runtime: Path | None) -> tuple[Path, ...]:
+    """What user code reads besides its job folder: the environment, the interpreter it
+    links to, the kaon runtime."""
+    interpreter = Path(os.path.realpath(env.python)).parents[1]
+    return (env.root, interpreter, *(() if runtime is None else (runtime,)))
+
+
 def prepare_code(source: Path, dest: Path, folder: str, params: dict[str, Any]) -> Path:
     """Copy the code, make `train` executable, merge the trial's params into params.json."""
     shutil.copytree(source, dest, symlinks=True)
@@ -178,6 +185,7 @@ def run_trial(
     threads: int = 1,
     runtime: Path | None = None,
     s3: S3Env | None = None,
+    hidden: tuple[Path, ...] = (),
 ) -> TrialOutcome:
     if scratch.exists():
         shutil.rmtree(scratch)
@@ -192,9 +200,10 @@ def run_trial(
         cwd=workdir,
         env=trial_env(job, trial, env, data, out, scratch, threads, runtime, s3),
         timeout=job.resources.timeout,
-        read_only=(data, source),
+        read_only=(data, source, *visible(env, runtime)),
         writable=(scratch,),
         sandbox=job.resources.sandbox,
+        hidden=hidden,
         memory_bytes=job.resources.memory,
         labels={"job": job.id, "trial": str(trial.index)},
     )
