@@ -157,7 +157,9 @@ class CommitService:
         missing = self._meta.missing_chunks(wanted)
         if missing:
             raise MissingChunks(
-                f"{len(missing)} chunk(s) are not in the store: upload them first",
+                f"{len(missing)} chunk(s) of this commit are not in the store (never sent, "
+                "or reclaimed by `kaon gc` before the commit: send them with an upload lease, "
+                "docs/api.md) - upload them and commit again (`kaon put` does both)",
                 missing=sorted(missing),
             )
 
