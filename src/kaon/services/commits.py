@@ -157,9 +157,9 @@ class CommitService:
         missing = self._meta.missing_chunks(wanted)
         if missing:
             raise MissingChunks(
-                f"{len(missing)} chunk(s) of this commit are not in the store (never sent, "
-                "or reclaimed by `kaon gc` before the commit: send them with an upload lease, "
-                "docs/api.md) - upload them and commit again (`kaon put` does both)",
+                f"{len(missing)} chunk(s) of this commit are not in the store (never sent, or "
+                "reclaimed by `kaon gc` once the upload's lease ended): send them (POST "
+                "/v1/packs with a lease, docs/api.md) and commit again; `kaon put` does both",
                 missing=sorted(missing),
             )
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import mmap
 import os
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from kaon.api.buffers import BufferPool
@@ -168,14 +168,18 @@ def chunk_local_file(body: LocalFileIn, p: Platform = Depends(platform)) -> Loca
 
 
 @router.post("/leases/{lease}", status_code=204, response_class=Response)
-def renew_lease(lease: str, p: Platform = Depends(platform)) -> Response:
+def renew_lease(
+    lease: str = Path(description=LEASE_DOC, pattern=LEASE), p: Platform = Depends(platform)
+) -> Response:
     """Keep an upload's lease alive (created if new): gc spares its chunks meanwhile."""
     p.chunks.renew(lease)
     return Response(status_code=204)
 
 
 @router.delete("/leases/{lease}", status_code=204, response_class=Response)
-def release_lease(lease: str, p: Platform = Depends(platform)) -> Response:
+def release_lease(
+    lease: str = Path(description=LEASE_DOC, pattern=LEASE), p: Platform = Depends(platform)
+) -> Response:
     """End an upload's lease (its commit is made, or the upload was given up)."""
     p.chunks.release(lease)
     return Response(status_code=204)
