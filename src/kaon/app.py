@@ -168,7 +168,7 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
     gc_lock = SharedExclusiveLock()
     trees = TreeStore(objects)
     repos = RepoService(meta, clock)
-    leases = UploadLeases(meta, clock)
+    leases = UploadLeases(meta, clock, settings.upload_lease_seconds)
     chunks = ChunkStore(objects, meta, gc_lock, clock, leases)
     for pack in chunks.recover():
         log.warning("pack %s was lost by a crash before any commit used it: unindexed", pack)

@@ -35,6 +35,7 @@ class ServerSettings:
     s3_anonymous: bool = False  # open local mode: unsigned S3 requests are allowed
     max_request_bytes: int = 5 * 1024 * 1024  # prediction bodies larger than this get a 413
     s3_upload_expiry_days: float = 7.0  # unfinished multipart uploads older than this expire
+    upload_lease_seconds: float = 600.0  # an upload's lease lives this long after its last use
 
     @staticmethod
     def from_env(
@@ -55,17 +56,18 @@ class ServerSettings:
             s3_port=_s3_port(s3_port, api_port),
             s3_anonymous=os.environ.get("KAON_S3_ANONYMOUS", "") in ("1", "true", "yes"),
             s3_upload_expiry_days=_days("KAON_S3_UPLOAD_EXPIRY_DAYS", 7.0),
+            upload_lease_seconds=_days("KAON_UPLOAD_LEASE_SECONDS", 600.0, unit="seconds"),
         )
 
 
-def _days(name: str, default: float) -> float:
+def _days(name: str, default: float, unit: str = "days") -> float:
     text = os.environ.get(name) or ""
     try:
         value = float(text) if text else default
     except ValueError:
         value = -1.0
-    if not value > 0:
-        raise SystemExit(f"{name}={text!r}: expected a positive number of days (e.g. 7 or 0.5)")
+    if not 0 < value < float("inf"):
+        raise SystemExit(f"{name}={text!r}: expected a positive number of {unit} (e.g. 7 or 0.5)")
     return value
 
 
