@@ -66,7 +66,7 @@ def _days(name: str, default: float, unit: str = "days") -> float:
         value = float(text) if text else default
     except ValueError:
         value = -1.0
-    if not 0 < value < float("inf"):
+    if not value > 0:
         raise SystemExit(f"{name}={text!r}: expected a positive number of {unit} (e.g. 7 or 0.5)")
     return value
 

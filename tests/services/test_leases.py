@@ -113,3 +113,15 @@ def test_a_bad_lease_id_is_refused(clocked: tuple[Platform, Clock]) -> None:
     p, _clock = clocked
     with pytest.raises(InvalidInput, match="32 lowercase hex"):
         p.chunks.missing(["0" * 64], "not-a-lease")
+
+
+def test_the_lease_time_is_configured_and_checked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("KAON_HOME", str(tmp_path))
+    monkeypatch.setenv("KAON_UPLOAD_LEASE_SECONDS", "30")
+    assert ServerSettings.from_env().upload_lease_seconds == 30.0
+    for bad in ("soon", "0", "-5", "nan"):
+        monkeypatch.setenv("KAON_UPLOAD_LEASE_SECONDS", bad)
+        with pytest.raises(SystemExit, match="positive number of seconds"):
+            ServerSettings.from_env()
