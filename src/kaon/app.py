@@ -36,6 +36,7 @@ from kaon.services.commits import CommitService
 from kaon.services.files import FileService
 from kaon.services.gc import GarbageCollector
 from kaon.services.ingest import FileIngest
+from kaon.services.leases import UploadLeases
 from kaon.services.locks import SharedExclusiveLock
 from kaon.services.provenance import ProvenanceService
 from kaon.services.repos import RepoService
@@ -167,7 +168,8 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
     gc_lock = SharedExclusiveLock()
     trees = TreeStore(objects)
     repos = RepoService(meta, clock)
-    chunks = ChunkStore(objects, meta, gc_lock, clock)
+    leases = UploadLeases(meta, clock, settings.upload_lease_seconds)
+    chunks = ChunkStore(objects, meta, gc_lock, clock, leases)
     for pack in chunks.recover():
         log.warning("pack %s was lost by a crash before any commit used it: unindexed", pack)
     commits = CommitService(meta, repos, trees, gc_lock, clock)
@@ -233,7 +235,9 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         chunks=chunks,
         drop=drop,
         ingest=FileIngest(chunks),
-        gc=GarbageCollector(meta, objects, trees, gc_lock, clock, scratch=[drop, s3_uploads]),
+        gc=GarbageCollector(
+            meta, objects, trees, gc_lock, clock, leases, scratch=[drop, s3_uploads]
+        ),
         jobs=jobs,
         workspaces=workspaces,
         training=training,

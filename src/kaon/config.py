@@ -59,6 +59,7 @@ class ServerSettings:
     s3_upload_expiry_days: float = 7.0  # unfinished multipart uploads older than this expire
     feedback_max_bytes: int = 64 * 1024  # a feedback record larger than this gets a 413
     feedback_rate: tuple[int, float] = (600, 60.0)  # feedbacks per endpoint: count / seconds
+    upload_lease_seconds: float = 600.0  # an upload's lease lives this long after its last use
 
     @staticmethod
     def from_env(
@@ -81,6 +82,7 @@ class ServerSettings:
             s3_upload_expiry_days=_days("KAON_S3_UPLOAD_EXPIRY_DAYS", 7.0),
             feedback_max_bytes=_positive_int("KAON_FEEDBACK_MAX_BYTES", 64 * 1024),
             feedback_rate=_rate("KAON_FEEDBACK_RATE", "600/min"),
+            upload_lease_seconds=_days("KAON_UPLOAD_LEASE_SECONDS", 600.0, unit="seconds"),
         )
 
 
@@ -113,14 +115,14 @@ def _rate(name: str, default: str) -> tuple[int, float]:
     return int(match.group(1)), {"s": 1.0, "min": 60.0, "h": 3600.0}[match.group(2)]
 
 
-def _days(name: str, default: float) -> float:
+def _days(name: str, default: float, unit: str = "days") -> float:
     text = os.environ.get(name) or ""
     try:
         value = float(text) if text else default
     except ValueError:
         value = -1.0
     if not value > 0:
-        raise SystemExit(f"{name}={text!r}: expected a positive number of days (e.g. 7 or 0.5)")
+        raise SystemExit(f"{name}={text!r}: expected a positive number of {unit} (e.g. 7 or 0.5)")
     return value
 
 

@@ -368,6 +368,8 @@ def test_migrations_produce_the_schema(
         "prov_nodes",
         "prov_edges",
         "s3_credentials",
+        "upload_leases",
+        "upload_pins",
     }
     assert migrated == _shape(reference)
 
@@ -419,3 +421,41 @@ def test_unreachable_postgres_is_backend_unavailable() -> None:
 def test_unsupported_url_is_invalid_input() -> None:
     with pytest.raises(InvalidInput, match="unsupported"):
         SqlMetadataStore("mysql://localhost/kaon")
+
+
+# -- upload leases (gc spares what in-flight uploads use) -----------------------------------
+
+
+def test_leases_pin_digests_until_they_expire(store: SqlMetadataStore) -> None:
+    store.hold("a", [dg(1), dg(2), dg(2)], expires=100.0)
+    store.hold("b", [dg(2), dg(3)], expires=50.0)
+    assert store.leased_digests(now=10.0) == {dg(1), dg(2), dg(3)}
+    assert store.leased_digests(now=60.0) == {dg(1), dg(2)}  # b expired (still stored)
+    store.hold("b", [], expires=200.0)  # renewed: its pins count again
+    assert store.leased_digests(now=60.0) == {dg(1), dg(2), dg(3)}
+    store.hold("b", [dg(4)], expires=150.0)  # an earlier expiry never shortens a lease
+    assert store.leased_digests(now=160.0) == {dg(2), dg(3), dg(4)}
+    assert store.expire_leases(now=120.0) == 1  # a, with its pins
+    assert store.leased_digests(now=0.0) == {dg(2), dg(3), dg(4)}
+    store.hold("a", [dg(1)], expires=300.0)  # a lease id may come back: a new lease
+    assert store.leased_digests(now=250.0) == {dg(1)}
+
+
+def test_releasing_a_lease(store: SqlMetadataStore) -> None:
+    store.hold("a", [dg(i) for i in range(1200)], expires=100.0)  # more than one IN batch
+    store.release("a", [dg(i) for i in range(0, 1200, 2)] + [dg(5000)])
+    assert store.leased_digests(now=0.0) == {dg(i) for i in range(1, 1200, 2)}
+    store.release("a")
+    assert store.leased_digests(now=0.0) == set()
+    assert store.expire_leases(now=1e12) == 0  # gone with its pins
+    store.release("unknown")  # nothing to do, no error
+
+
+def test_concurrent_holders_of_one_lease(store: SqlMetadataStore) -> None:
+    def work(i: int) -> None:
+        for j in range(20):
+            store.hold("shared", [dg(i * 100 + j), dg(9999)], expires=100.0 + j)
+
+    assert run_threads(4, work) == []
+    pinned = {dg(i * 100 + j) for i in range(4) for j in range(20)}
+    assert store.leased_digests(now=110.0) == pinned | {dg(9999)}

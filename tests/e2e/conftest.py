@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import Kaon, MiB, random_file
+from .helpers import LEASE_SECONDS, Kaon, MiB, random_file
 
 
 @pytest.fixture(scope="session")
 def kaon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kaon]:
     """One platform shared by the suite (walk-through, bad input, concurrency, client kill)."""
     k = Kaon(tmp_path_factory.mktemp("kaon-home"))
+    k.env["KAON_UPLOAD_LEASE_SECONDS"] = str(LEASE_SECONDS)  # test_crash kills clients
     try:
         k.up()
         yield k
@@ -35,6 +36,7 @@ def lone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kaon]:
     """A platform of its own for the tests that kill, stop and restart it (each test starts
     with `lone.up()`)."""
     k = Kaon(tmp_path_factory.mktemp("kaon-lone-home"))
+    k.env["KAON_UPLOAD_LEASE_SECONDS"] = str(LEASE_SECONDS)
     try:
         k.up()
         yield k

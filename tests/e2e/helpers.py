@@ -27,6 +27,8 @@ _SCRIPT = Path(sys.executable).with_name("kaon")
 KAON: list[str] = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "kaon.cli.main"]
 TIMEOUT = 120.0
 MiB = 1024 * 1024
+LEASE_SECONDS = 3  # upload leases of the shared platforms: what a killed client left is
+# reclaimed by a gc this long after it died (kaon.services.leases; default 10 minutes)
 
 
 def free_port() -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import Kaon, check_error, packs, same_bytes, same_tree
+from .helpers import LEASE_SECONDS, Kaon, check_error, packs, same_bytes, same_tree
 
 pytestmark = pytest.mark.e2e
 
@@ -53,6 +53,7 @@ def test_client_killed_mid_upload(kaon: Kaon, big_folder: Path, tmp_path: Path) 
     assert kaon.json("list", "file", "clientkill@master") == files_before
     assert kaon.json("list", "commit", "clientkill@master") == commits_before
 
+    time.sleep(LEASE_SECONDS + 1)  # the killed put's lease: nothing renews it, it expires
     report = kaon.json("gc")
     assert report["bytes_freed"] > 0, report  # the uploaded, never committed packs
     assert report["packs_deleted"] >= 1, report
@@ -99,6 +100,7 @@ def test_server_killed_mid_upload(lone: Kaon, big_folder: Path, tmp_path: Path) 
     assert data_repos(kaon.snapshot()) == data_repos(before)
     assert kaon.json("list", "commit", "serverkill@master") == commits_before
 
+    time.sleep(LEASE_SECONDS + 1)  # the dead put's lease (in the database) expires
     report = kaon.json("gc")
     assert report["bytes_freed"] > 0, report
     assert data_repos(kaon.snapshot()) == data_repos(before)

@@ -93,7 +93,7 @@ def test_commit_with_a_missing_chunk_changes_nothing(platform: Platform, seed, r
             ["/a"],
         )
     assert info.value.details["missing"] == [never.digest]
-    assert "upload them first" in info.value.message
+    assert "send them (POST /v1/packs" in info.value.message
     assert platform.repos.get_branch(repo, "master").head == head.id
     assert platform.repos.history(repo, Ref("master"), None) == [head]
     assert files_of(platform, repo) == {"/a": 1}

@@ -30,7 +30,9 @@ def _error(
 def install(app: FastAPI) -> None:
     @app.exception_handler(KaonError)
     async def kaon_error(request: Request, exc: KaonError) -> JSONResponse:
-        return JSONResponse(exc.to_dict(), status_code=exc.http_status)
+        retry = exc.details.get("retry_after")
+        headers = {"Retry-After": str(retry)} if isinstance(retry, int) else None
+        return JSONResponse(exc.to_dict(), status_code=exc.http_status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:

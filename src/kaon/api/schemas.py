@@ -16,6 +16,11 @@ REF = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}([~^][0-9]{0,6})*$"  # branch or commit p
 PATH = r"^(?!(.*[/\\])?\.\.([/\\].*)?$)[^\x00-\x1f]*$"  # no control character, no '..'
 FILE_PATH = r"^(?=.*[^/\\.]|.*\.\.\.)" + PATH[1:]  # and names a file, not the root
 DIGEST = r"^[0-9a-f]{64}$"
+LEASE = r"^[0-9a-f]{32}$"
+LEASE_DOC = (
+    "the upload's lease (32 hex digits it chose): gc spares the chunks asked about or sent "
+    "under it until it is released or expires (docs/architecture.md)"
+)
 MEMORY = r"^[0-9]+(\.[0-9]+)?(k|K|M|G|T|Ki|Mi|Gi|Ti)?$"  # 1 byte to 1024Ti
 
 
@@ -154,6 +159,7 @@ class ChangeOut(BaseModel):
 
 class DigestsIn(BaseModel):
     digests: list[str] = checked(items={"type": "string", "pattern": DIGEST})
+    lease: str | None = checked(None, LEASE_DOC, pattern=LEASE)
 
 
 class MissingOut(BaseModel):
@@ -167,6 +173,7 @@ class DropOut(BaseModel):
 class DroppedPackIn(BaseModel):
     name: str
     token: str
+    lease: str | None = checked(None, LEASE_DOC, pattern=LEASE)
 
 
 class LocalFileIn(BaseModel):
@@ -177,6 +184,7 @@ class LocalFileIn(BaseModel):
     start: int = 0
     limit: int | None = None
     token: str
+    lease: str | None = checked(None, LEASE_DOC, pattern=LEASE)
 
 
 class LocalContentIn(BaseModel):

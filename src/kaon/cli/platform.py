@@ -181,7 +181,8 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def gc(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
         """Reclaim storage no commit references (killed uploads, deleted repos, expired
-        S3 multipart uploads)."""
+        S3 multipart uploads); uploads still going on are spared (their lease), and can run
+        meanwhile."""
         from kaon.client import Client
 
         with Client.from_env() as client:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from kaon.client import local
@@ -22,7 +23,9 @@ from kaon.client.models import (
     from_json,
 )
 from kaon.client.transport import Transport
-from kaon.core.errors import BackendUnavailable
+from kaon.core.errors import BackendUnavailable, Busy
+
+BUSY_WAIT = 300.0  # seconds a request answered "busy, retry after" is retried for at most
 
 
 class Client:
@@ -55,7 +58,17 @@ class Client:
         self.close()
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        return self.transport.call(method, path, **kwargs)
+        """One API call; a 503 Busy answer is waited out (its Retry-After) and sent again."""
+        give_up = time.monotonic() + BUSY_WAIT
+        while True:
+            try:
+                return self.transport.call(method, path, **kwargs)
+            except Busy as exc:
+                wait = exc.details.get("retry_after")
+                wait = float(wait) if isinstance(wait, int | float) else 1.0
+                if time.monotonic() + wait > give_up:
+                    raise
+                time.sleep(wait)
 
     # platform ----------------------------------------------------------------------------
     def health(self) -> dict[str, str]:
@@ -278,14 +291,26 @@ class Client:
         self._json("DELETE", f"/v1/s3/credentials/{access_key}")
 
     # chunks ------------------------------------------------------------------------------
-    def missing_chunks(self, digests: list[str]) -> list[str]:
-        doc = self._json("POST", "/v1/chunks/missing", json_body={"digests": digests})
+    # An upload names a lease (32 hex digits it chose, e.g. uuid4().hex) with each request:
+    # the server's gc spares what it asked about or sent until `release_lease` (after the
+    # commit) or until the lease expires, some minutes after its last request or renewal.
+    def missing_chunks(self, digests: list[str], lease: str | None = None) -> list[str]:
+        body = {"digests": digests, "lease": lease}
+        doc = self._json("POST", "/v1/chunks/missing", json_body=body)
         missing: list[str] = doc["missing"]
         return missing
 
-    def upload_pack(self, body: bytes) -> dict[str, Any]:
-        doc: dict[str, Any] = self._json("POST", "/v1/packs", content=body)
+    def upload_pack(self, body: bytes, lease: str | None = None) -> dict[str, Any]:
+        doc: dict[str, Any] = self._json("POST", "/v1/packs", content=body, params={"lease": lease})
         return doc
+
+    def renew_lease(self, lease: str) -> None:
+        """Keep an upload's lease alive (created if new)."""
+        self._json("POST", f"/v1/leases/{lease}")
+
+    def release_lease(self, lease: str) -> None:
+        """End an upload's lease: its commit is made (or the upload given up)."""
+        self._json("DELETE", f"/v1/leases/{lease}")
 
     def pack_drop(self) -> str:
         """The folder where a client on the server's machine may leave packs (its `.token`
@@ -300,14 +325,19 @@ class Client:
         doc: dict[str, Any] = self._json("POST", f"/v1/repos/{repo}/content/local", json_body=body)
         return doc
 
-    def store_dropped_pack(self, name: str, token: str) -> dict[str, Any]:
+    def store_dropped_pack(self, name: str, token: str, lease: str | None = None) -> dict[str, Any]:
         """Have the server verify and store the pack left as `name` in its drop folder."""
-        body = {"name": name, "token": token}
+        body = {"name": name, "token": token, "lease": lease}
         doc: dict[str, Any] = self._json("POST", "/v1/packs/drop", json_body=body)
         return doc
 
     def chunk_local_file(
-        self, key: tuple[str, int, int, int], start: int, limit: int, token: str
+        self,
+        key: tuple[str, int, int, int],
+        start: int,
+        limit: int,
+        token: str,
+        lease: str | None = None,
     ) -> dict[str, Any]:
         """Have the server (on this machine) chunk and store the file of `key` (path, size,
         mtime_ns, inode) from `start` for about `limit` bytes: {chunks, consumed, new_...}."""
@@ -320,6 +350,7 @@ class Client:
             "start": start,
             "limit": limit,
             "token": token,
+            "lease": lease,
         }
         doc: dict[str, Any] = self._json("POST", "/v1/chunks/local", json_body=body)
         return doc

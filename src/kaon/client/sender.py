@@ -47,8 +47,9 @@ def drop_enabled() -> bool:
 class PackSender:
     """Thread-safe: the upload's sender threads share one."""
 
-    def __init__(self, client: Client, drop: bool | None = None) -> None:
+    def __init__(self, client: Client, drop: bool | None = None, lease: str | None = None) -> None:
         self._client = client
+        self._lease = lease  # the upload's (kaon.client.upload): gc spares what it sends
         self._packer = PackBuilder()  # each sender thread reuses its own buffer
         if drop is None:
             drop = drop_enabled()
@@ -66,7 +67,7 @@ class PackSender:
                 self._give_up_drop()
         view, raw_total = self._packer.build(frames)
         # http.client sends any buffer as is; a bytes copy would cost a page-faulted pack
-        self._client.upload_pack(cast(bytes, view))
+        self._client.upload_pack(cast(bytes, view), self._lease)
         return raw_total, len(view)
 
     def chunk_on_server(
@@ -82,7 +83,7 @@ class PackSender:
         new_chunks = new_bytes = start = 0
         try:
             while start < key[1]:
-                doc = self._client.chunk_local_file(key, start, LOCAL_STEP, drop[1])
+                doc = self._client.chunk_local_file(key, start, LOCAL_STEP, drop[1], self._lease)
                 chunks += [(str(d), int(n)) for d, n in doc["chunks"]]
                 new_chunks += int(doc["new_chunks"])
                 new_bytes += int(doc["new_bytes"])
@@ -122,7 +123,7 @@ class PackSender:
                 size, raw_total = self._packer.write(fd, frames)
             finally:
                 os.close(fd)
-            self._client.store_dropped_pack(name, drop[1])
+            self._client.store_dropped_pack(name, drop[1], self._lease)
         finally:  # claimed (renamed) by the server once it answers; else ours to remove
             with contextlib.suppress(OSError):
                 os.unlink(path)  # noqa: PTH108

@@ -11,6 +11,9 @@ on the branch are not sent at all (`base`, see docs/architecture.md).
 
 Packs go over HTTP, or into the server's drop folder when it is on this machine
 (kaon.client.sender).
+
+Each put holds an upload lease (kaon.client.lease): the server's gc spares every chunk the put
+asked about or sent until its commit is made, so gc never makes a put fail or resend.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kaon.client.client import Client
+from kaon.client.lease import UploadLease
 from kaon.client.localfiles import (
     LocalFile,
     changed,
@@ -91,7 +95,8 @@ class Uploader:
         drop: bool | None = None,
     ) -> None:
         self._client = client
-        self._sender = PackSender(client, drop)
+        self._lease = UploadLease(client)
+        self._sender = PackSender(client, drop, self._lease.id)
         self._cache = cache
         self._progress = progress or (lambda n: None)
         self._unreported = 0  # progress not yet reported (see _advance)
@@ -129,6 +134,7 @@ class Uploader:
         puts: list[dict[str, Any]] = []  # the commit's rows, staged while they come
         stager = Stager(self._client, repo, branch)
         generation: Future[str] | None = None  # the stat cache's rows, written meanwhile
+        self._lease.start()
         try:
             self._scan(rest, owners, learned, stored, puts, stager)
             if self._cache and (base is None or len(rest) > GENERATION_MIN):
@@ -168,6 +174,7 @@ class Uploader:
             stager.close()
             self._negotiator.shutdown(wait=True, cancel_futures=True)
             self._pool.shutdown(wait=True, cancel_futures=True)
+            self._lease.end()
         stats = TransferStats(
             files=len(files),
             bytes=sum(f.key.size for f in files),
@@ -349,7 +356,9 @@ class Uploader:
             missing = batch.order
         else:
             missing = [
-                d for d in self._client.missing_chunks(batch.order) if d not in self._submitted
+                d
+                for d in self._client.missing_chunks(batch.order, self._lease.id)
+                if d not in self._submitted
             ]
         # known from the stat cache (or reclaimed by gc) but not on the server: read again
         lost = [d for d in missing if d not in batch.small and d not in batch.located]

@@ -17,6 +17,7 @@
     │   └── SignatureMismatch, UnknownAccessKey, RequestTimeSkewed, ReadOnly (S3 gateway)
     ├── StorageFull         (HTTP 507, exit 7)
     ├── BackendUnavailable  (HTTP 503, exit 3)   server not running, database unreachable
+    │   └── Busy            too many uploads at once: retry after `retry_after` s
     └── CorruptObject       (HTTP 500, exit 8)   stored bytes do not match their hash
 
 Every error carries a `message` meant for users (what failed, where, what to do) and a stable
@@ -209,6 +210,13 @@ class BackendUnavailable(KaonError):
     code = "unavailable"
     http_status = 503
     exit_code = 3
+
+
+class Busy(BackendUnavailable):
+    """The server takes no more of these requests right now; answered with a Retry-After
+    header (details: `retry_after`, seconds), which the SDK honours."""
+
+    code = "busy"
 
 
 class CorruptObject(KaonError):

@@ -153,3 +153,18 @@ s3_credentials = Table(
     Column("job", String, nullable=True),  # keys scoped to a training job
     Index(None, "job"),
 )
+
+upload_leases = Table(  # in-flight uploads: gc spares their pins until `expires` (kaon gc)
+    "upload_leases",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("expires", Double, nullable=False),
+)
+
+upload_pins = Table(
+    "upload_pins",
+    metadata,
+    Column("lease", String, nullable=False),
+    Column("digest", String, nullable=False),
+    PrimaryKeyConstraint("lease", "digest"),
+)

@@ -28,6 +28,7 @@ from kaon.core.ids import BranchName, CommitId, Digest, PackId, RepoName, is_hex
 from kaon.core.repo import Branch, Repo
 from kaon.db import schema
 from kaon.db.engine import DEFAULT_BUSY_TIMEOUT, WRITE_OPTION, backend_errors, make_engine
+from kaon.db.leases import SqlLeases
 from kaon.db.migrate import upgrade_engine
 from kaon.ports.metadata import ChunkLocation, PackInfo
 
@@ -101,11 +102,12 @@ def _chunk_row(chunk: ChunkLocation) -> dict[str, Any]:
     }
 
 
-class SqlMetadataStore:
+class SqlMetadataStore(SqlLeases):
     """MetadataStore backed by SQLite (WAL) or PostgreSQL; safe to share between threads.
 
     `url` is a SQLAlchemy URL such as `sqlite:////abs/path/kaon.db` or
     `postgresql+psycopg://user@host/db`. The schema is migrated to head on construction.
+    Upload leases: kaon.db.leases.
     """
 
     def __init__(self, url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:

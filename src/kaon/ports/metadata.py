@@ -109,7 +109,29 @@ class ChunkIndex(Protocol):
     def iter_chunk_digests(self) -> Iterator[Digest]: ...
 
 
-class MetadataStore(RepoStore, RefStore, CommitIndex, ChunkIndex, Protocol):
+class LeaseStore(Protocol):
+    """Leases of in-flight uploads: gc spares the digests they pin until they expire."""
+
+    def hold(self, lease: str, digests: Sequence[Digest], expires: float) -> None:
+        """Create `lease` or renew it (its expiry becomes the later of the two: never
+        shortened) and pin `digests` under it."""
+        ...
+
+    def release(self, lease: str, digests: Sequence[Digest] | None = None) -> None:
+        """Unpin `digests` of `lease`; with None the lease and all its pins (its upload is
+        committed or abandoned). Unknown leases and digests are ignored."""
+        ...
+
+    def leased_digests(self, now: float) -> set[Digest]:
+        """Every digest pinned by a lease that has not expired at `now`."""
+        ...
+
+    def expire_leases(self, now: float) -> int:
+        """Remove the leases expired at `now` (expiry <= now) with their pins; how many."""
+        ...
+
+
+class MetadataStore(RepoStore, RefStore, CommitIndex, ChunkIndex, LeaseStore, Protocol):
     """Everything the data services need from the metadata database."""
 
     def close(self) -> None: ...

@@ -14,6 +14,7 @@ from kaon.core.tree import ChunkRef
 from kaon.ports.metadata import ChunkIndex, ChunkLocation, PackInfo
 from kaon.ports.objectstore import ObjectStore
 from kaon.services.keys import pack_key
+from kaon.services.leases import UploadLeases
 from kaon.services.locks import SharedExclusiveLock
 
 MAX_PACK = 256 * 1024 * 1024
@@ -48,20 +49,33 @@ class ChunkStore:
         index: ChunkIndex,
         gc_lock: SharedExclusiveLock,
         clock: Callable[[], float],
+        leases: UploadLeases,
     ) -> None:
         self._objects = objects
         self._gc_lock = gc_lock
         self._index = index
         self._clock = clock
+        self._leases = leases
 
-    def missing(self, digests: Sequence[str]) -> list[Digest]:
-        """The digests (validated, deduplicated, in input order) the store does not hold."""
+    def missing(self, digests: Sequence[str], lease: str | None = None) -> list[Digest]:
+        """The digests (validated, deduplicated, in input order) the store does not hold.
+
+        With `lease` (kaon.services.leases) every digest asked about is pinned first: one the
+        store holds stays there (gc spares it) until the upload commits or the lease expires."""
         wanted = list(dict.fromkeys(digest(d) for d in digests))
-        absent = self._index.missing_chunks(wanted)
+        if lease is None:
+            absent = self._index.missing_chunks(wanted)
+        else:
+            with self._gc_lock.shared():  # pinned and looked up with no gc in between
+                self._leases.hold(lease, wanted)
+                absent = self._index.missing_chunks(wanted)
         return [d for d in wanted if d in absent]
 
-    def store_pack(self, body: bytes | memoryview, file: str | None = None) -> PackReceipt:
-        """Verify every frame of an uploaded pack, store it as one object, index its chunks.
+    def store_pack(
+        self, body: bytes | memoryview, file: str | None = None, lease: str | None = None
+    ) -> PackReceipt:
+        """Verify every frame of an uploaded pack, store it as one object, index its chunks
+        (pinned under `lease` if given).
 
         With `file` (a local file holding exactly `body`, see kaon.store.drop) the store takes
         the file over instead of writing `body` again."""
@@ -75,6 +89,7 @@ class ChunkStore:
             verify(frame, view[frame.offset : frame.offset + frame.stored_len])
         pack_id = new_pack_id()
         with self._gc_lock.shared():
+            self._leases.hold(lease, [f.digest for f in frames])
             if file is None:
                 self._objects.put(pack_key(pack_id), view)
             else:
@@ -88,12 +103,26 @@ class ChunkStore:
             )
         return PackReceipt(pack_id, len(frames), len(view))
 
+    def renew(self, lease: str) -> None:
+        """The upload of `lease` goes on (kaon.services.leases)."""
+        self._leases.hold(lease)
+
+    def release(self, lease: str) -> None:
+        """The upload of `lease` is committed or given up (kaon.services.leases)."""
+        self._leases.release(lease)
+
     def store_frames(
-        self, frames: Iterable[tuple[Digest, int, int, bytes | memoryview]]
+        self,
+        frames: Iterable[tuple[Digest, int, int, bytes | memoryview]],
+        lease: str | None = None,
     ) -> PackReceipt:
         """Store chunks the server hashed itself (kaon.services.ingest) as one pack, streamed
         to the object store as `frames` (digest, codec, raw length, stored bytes) come, and
-        not verified again."""
+        not verified again.
+
+        With `lease` (whose `missing` pinned the frames' digests) the pack's id is pinned
+        too and gc is not held off while the frames stream in: `frames` may ask `missing`
+        meanwhile (a shared hold of the gc lock would then wait behind a waiting gc)."""
         pack_id = new_pack_id()
         where: list[ChunkLocation] = []
         size = len(MAGIC)
@@ -108,9 +137,15 @@ class ChunkStore:
                 where.append(ChunkLocation(d, pack_id, offset, len(stored), raw_len, codec))
                 size = offset + len(stored)
 
-        with self._gc_lock.shared():
+        if lease is None:
+            with self._gc_lock.shared():
+                self._objects.put(pack_key(pack_id), body())
+                self._index.add_pack(PackInfo(pack_id, size, self._clock()), where)
+        else:
+            self._leases.hold(lease, [Digest(pack_id)])  # gc spares the unindexed object
             self._objects.put(pack_key(pack_id), body())
-            self._index.add_pack(PackInfo(pack_id, size, self._clock()), where)
+            with self._gc_lock.shared():
+                self._index.add_pack(PackInfo(pack_id, size, self._clock()), where)
         return PackReceipt(pack_id, len(where), size)
 
     def recover(self, window: float = RECOVERY_WINDOW) -> list[str]:

@@ -162,7 +162,9 @@ class CommitService:
         missing = self._meta.missing_chunks(wanted)
         if missing:
             raise MissingChunks(
-                f"{len(missing)} chunk(s) are not in the store: upload them first",
+                f"{len(missing)} chunk(s) of this commit are not in the store (never sent, or "
+                "reclaimed by `kaon gc` once the upload's lease ended): send them (POST "
+                "/v1/packs with a lease, docs/api.md) and commit again; `kaon put` does both",
                 missing=sorted(missing),
             )
 

@@ -1,4 +1,7 @@
-"""Garbage collection: mark what live commits reach, sweep the rest, repack sparse packs."""
+"""Garbage collection: mark what live commits reach, sweep the rest, repack sparse packs.
+
+Chunks of uploads still going on are pinned by their upload lease (kaon.services.leases) and
+spared as if a commit reached them, until the lease is released or expires."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from kaon.core.tree import DirNode, FileNode
 from kaon.ports.metadata import ChunkLocation, MetadataStore, PackInfo
 from kaon.ports.objectstore import ObjectStore
 from kaon.services.keys import COMMITS, PACKS, TREES, name_of, pack_key
+from kaon.services.leases import UploadLeases
 from kaon.services.locks import SharedExclusiveLock
 from kaon.services.trees import TreeStore
 
@@ -43,8 +47,10 @@ class GarbageCollector:
         trees: TreeStore,
         lock: SharedExclusiveLock,
         clock: Callable[[], float],
+        leases: UploadLeases,
         scratch: Sequence[TempCleaner] = (),
     ) -> None:
+        self._leases = leases
         self._scratch = scratch  # where crashed writers may have left files (kaon.store.drop)
         self._meta = meta
         self._objects = objects
@@ -67,6 +73,7 @@ class GarbageCollector:
             live_commits.add(commit.id)
             if commit.tree:
                 self._mark(commit.tree, live_trees, live_chunks)
+        live_chunks |= self._leases.spared()  # uploads not committed yet (kaon.services.leases)
         freed = 0
         packs_deleted = packs_rewritten = chunks_dropped = 0
         for pack in self._meta.list_packs():
@@ -83,9 +90,14 @@ class GarbageCollector:
                 freed += pack.size - self._repack(pack, live)
                 packs_rewritten += 1
                 chunks_dropped += len(chunks) - len(live)
+        # packs stored but not indexed: an upload killed before indexing, or one still being
+        # written (pinned by its lease before it appears: read after listing, see ChunkStore)
+        stored = list(self._objects.list(PACKS))
         known_packs = {p.id for p in self._meta.list_packs()}  # with the packs just rewritten
-        for info in list(self._objects.list(PACKS)):
-            if name_of(info.key) not in known_packs:  # an upload killed before indexing
+        spared = self._leases.spared()
+        for info in stored:
+            name = name_of(info.key)
+            if name not in known_packs and name not in spared:
                 self._objects.delete(info.key)
                 freed += info.size
                 packs_deleted += 1

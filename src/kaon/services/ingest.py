@@ -50,15 +50,18 @@ class FileIngest:
     def __init__(self, chunks: ChunkStore) -> None:
         self._chunks = chunks
 
-    def ingest(self, stream: BinaryIO, limit: int | None = None) -> Ingested:
+    def ingest(
+        self, stream: BinaryIO, limit: int | None = None, lease: str | None = None
+    ) -> Ingested:
         """Chunks of `stream` from its current position, storing the ones the store lacks;
-        stops at the first chunk boundary at or after `limit` bytes.
+        stops at the first chunk boundary at or after `limit` bytes. Every chunk is pinned
+        under `lease` (kaon.services.leases) if given.
 
         This thread reads, cuts and hashes blocks; the writer looks up and stores the
         chunks straight from the blocks. BLOCKS buffers circulate
         between the two, so memory stays bounded and nothing is copied but a block's
         unfinished last chunk, carried to the start of the next."""
-        writer = _PackWriter(self._chunks)
+        writer = _PackWriter(self._chunks, lease)
         thread = threading.Thread(target=writer.run, name="kaon-ingest", daemon=True)
         thread.start()
         consumed = 0
@@ -155,8 +158,9 @@ Frame = tuple[Digest, int, int, "bytes | memoryview"]
 class _PackWriter:
     """The writing thread: the chunks the store lacks, streamed into packs of PACK_TARGET."""
 
-    def __init__(self, chunks: ChunkStore) -> None:
+    def __init__(self, chunks: ChunkStore, lease: str | None) -> None:
         self._chunks = chunks
+        self._lease = lease
         self._free: queue.Queue[mmap.mmap] = queue.Queue()
         self._blocks = _take_blocks()
         for block in self._blocks:
@@ -221,7 +225,7 @@ class _PackWriter:
 
     def _store(self, first: Frame, taken: threading.Event) -> None:
         try:
-            self._chunks.store_frames(self._frames(first, taken))
+            self._chunks.store_frames(self._frames(first, taken), self._lease)
         except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
             self._fail(exc)  # backends raise kaon errors already (StorageFull...)
         finally:
@@ -265,7 +269,7 @@ class _PackWriter:
             if d not in self._seen:
                 self._seen.add(d)
                 fresh[d] = chunk
-        missing = set(self._chunks.missing(list(fresh))) if fresh else set()
+        missing = set(self._chunks.missing(list(fresh), self._lease)) if fresh else set()
         self._wanted = [(d, c) for d, c in fresh.items() if d in missing]
         self._wanted.reverse()  # popped from the end, in stream order
 

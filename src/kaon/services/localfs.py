@@ -22,6 +22,7 @@ from kaon.services.chunks import ChunkStore
 from kaon.services.commits import CommitService, Put
 from kaon.services.files import FileService
 from kaon.services.ingest import FileIngest
+from kaon.services.leases import new_lease
 
 PACK_TARGET = 16 * 1024 * 1024
 
@@ -49,8 +50,9 @@ class _Packer:
     """Small files' chunks gathered into packs (stored without verifying again: the server
     hashed these bytes itself)."""
 
-    def __init__(self, chunks: ChunkStore) -> None:
+    def __init__(self, chunks: ChunkStore, lease: str) -> None:
         self._chunks = chunks
+        self._lease = lease
         self._frames: dict[Digest, tuple[int, int, bytes | memoryview]] = {}
         self._size = 0
 
@@ -65,21 +67,26 @@ class _Packer:
         return ChunkRef(d, len(data))
 
     def flush(self) -> None:
-        missing = set(self._chunks.missing(list(self._frames))) if self._frames else set()
+        wanted = list(self._frames)
+        missing = set(self._chunks.missing(wanted, self._lease)) if wanted else set()
         frames = [(d, *frame) for d, frame in self._frames.items() if d in missing]
         if frames:
-            self._chunks.store_frames(frames)
+            self._chunks.store_frames(frames, self._lease)
         self._frames.clear()
         self._size = 0
 
 
 def store_files(
-    chunks: ChunkStore, files: Iterable[tuple[str, Path]], prefix: str = ""
+    chunks: ChunkStore,
+    files: Iterable[tuple[str, Path]],
+    prefix: str = "",
+    lease: str | None = None,
 ) -> list[Put]:
     """Chunk, pack and store `files` ((repo path, local file)) under `prefix`; the puts that
     commit them (nothing is visible until a commit uses them). Big files go through
     FileIngest (read and cut once, written as they come); small ones share packs."""
-    packer = _Packer(chunks)
+    lease = lease or new_lease()  # without one: spared by gc for leases.TTL, then its own
+    packer = _Packer(chunks, lease)
     puts: list[Put] = []
     for rel, local in files:
         path = f"{prefix.rstrip('/')}/{rel}"
@@ -89,15 +96,16 @@ def store_files(
                 refs = (packer.add(data),) if data else ()
                 puts.append(Put(path, len(data), refs))
             else:
-                puts.append(store_stream(chunks, path, fh))
+                puts.append(store_stream(chunks, path, fh, lease))
     packer.flush()
     return puts
 
 
-def store_stream(chunks: ChunkStore, path: str, stream: BinaryIO) -> Put:
+def store_stream(chunks: ChunkStore, path: str, stream: BinaryIO, lease: str | None = None) -> Put:
     """Chunk and store one stream of any length (a multipart upload's parts, read in turn)
-    as the content of `path`."""
-    done = FileIngest(chunks).ingest(stream)
+    as the content of `path`; its chunks are pinned under `lease` (a new one, left to expire,
+    without: kaon.services.leases) until the commit that uses them."""
+    done = FileIngest(chunks).ingest(stream, lease=lease or new_lease())
     return Put(path, done.consumed, tuple(done.chunks))
 
 
@@ -115,9 +123,13 @@ def ingest(
 ) -> Commit:
     """Commit `files` ((repo path, local file)) under `prefix` as ONE commit; with `replace`,
     the branch holds exactly these files afterwards."""
-    puts = store_files(chunks, files, prefix)
-    deletes = ["/"] if replace else []
-    return commits.commit(repo, branch, puts, deletes, message=message, author=author)
+    lease = new_lease()
+    try:
+        puts = store_files(chunks, files, prefix, lease)
+        deletes = ["/"] if replace else []
+        return commits.commit(repo, branch, puts, deletes, message=message, author=author)
+    finally:
+        chunks.release(lease)
 
 
 def checkout(files: FileService, commit: Commit, path: str, dest: Path) -> int:

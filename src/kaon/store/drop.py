@@ -132,6 +132,17 @@ class PackDrop:
             raise
         return ClaimedPack(claimed, st.st_size)
 
+    def receive(self) -> tuple[str, int]:
+        """A new file of the server's own here (path, fd open for writing) for a pack that
+        arrives over HTTP: streamed to disk, never held in memory for its declared size.
+        Removed with `discard` (or by `clean_temp` after a crash)."""
+        path = str(self.root / f"{_CLAIMED}{uuid.uuid4().hex}")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise translate_os_error(exc, action="receive", key="pack", path=self.root) from exc
+        return path, fd
+
     def read_into(self, pack: ClaimedPack, buffer: bytearray) -> memoryview:
         """The claimed pack's bytes, read into `buffer` (at least pack.size long)."""
         view = memoryview(buffer)[: pack.size]

@@ -1,15 +1,28 @@
 """Chunk transfer: ask which chunks are missing, upload packs of them (over HTTP, or left in
 the drop folder by a client on the server's machine: kaon.store.drop), or have the server
-chunk a big file of that machine itself (kaon.services.ingest)."""
+chunk a big file of that machine itself (kaon.services.ingest).
+
+Every upload request may name the upload's lease (kaon.services.leases): gc spares what it
+asked about or sent until the lease is released (after the commit) or expires.
+
+A pack sent over HTTP is streamed to a file of the server's (in the drop folder), a bounded
+piece at a time, never held in memory for the size it declares; at most MAX_RECEIVING are
+received at once, others are answered 503 with a Retry-After the SDK honours.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+import mmap
+import os
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from kaon.api.buffers import BufferPool
 from kaon.api.deps import platform
 from kaon.api.schemas import (
+    LEASE,
+    LEASE_DOC,
     DigestsIn,
     DropOut,
     DroppedPackIn,
@@ -19,16 +32,21 @@ from kaon.api.schemas import (
     PackOut,
 )
 from kaon.app import Platform
-from kaon.core.errors import InvalidInput
+from kaon.core.errors import Busy, InvalidInput
 from kaon.services.chunks import MAX_PACK, PackReceipt
+from kaon.services.leases import check_lease
 
 router = APIRouter(prefix="/v1", tags=["chunks"])
 _BUFFERS = BufferPool()
+MAX_RECEIVING = 16  # packs received over HTTP at once (each streamed to a file)
+RETRY_AFTER = 1  # seconds a client refused for that waits before it asks again
+_WRITE = 1024 * 1024  # bytes of a pack gathered in memory before they are written
+_receiving = 0  # packs being received now (changed on the event loop only)
 
 
 @router.post("/chunks/missing", response_model=MissingOut)
 def missing(body: DigestsIn, p: Platform = Depends(platform)) -> MissingOut:
-    return MissingOut(missing=[str(d) for d in p.chunks.missing(body.digests)])
+    return MissingOut(missing=[str(d) for d in p.chunks.missing(body.digests, body.lease)])
 
 
 @router.post(
@@ -45,22 +63,69 @@ def missing(body: DigestsIn, p: Platform = Depends(platform)) -> MissingOut:
         }
     },
 )
-async def upload_pack(request: Request, p: Platform = Depends(platform)) -> PackOut:
+async def upload_pack(
+    request: Request,
+    lease: str | None = Query(None, description=LEASE_DOC, pattern=LEASE),
+    p: Platform = Depends(platform),
+) -> PackOut:
+    global _receiving
     declared = int(request.headers.get("content-length") or 0)
     if declared <= 0:
         raise InvalidInput("send a pack with a Content-Length header (no chunked uploads)")
     if declared > MAX_PACK:
         raise InvalidInput(f"pack too large: {declared} bytes (limit {MAX_PACK})")
-    with _BUFFERS.borrow(declared) as body:  # reused: no zero-fill, no page faults
-        size = 0
-        async for piece in request.stream():
-            end = size + len(piece)
-            if end > declared:
-                raise InvalidInput("the pack is longer than its Content-Length")
-            body[size:end] = piece
-            size = end
-        receipt = await run_in_threadpool(p.chunks.store_pack, memoryview(body)[:size])
+    if lease is not None:
+        check_lease(lease)
+    if _receiving >= MAX_RECEIVING:
+        raise Busy(
+            f"the server receives {MAX_RECEIVING} pack uploads at once already: "
+            f"retry in {RETRY_AFTER} s (the SDK does)",
+            retry_after=RETRY_AFTER,
+        )
+    _receiving += 1
+    path, fd = p.drop.receive()
+    try:
+        try:
+            size = await _receive(request, fd, declared)
+        finally:
+            os.close(fd)
+        receipt = await run_in_threadpool(_store_received, p, path, size, lease)
+    finally:
+        _receiving -= 1
+        p.drop.discard(path)  # gone already once stored (moved into the store)
     return _receipt(receipt)
+
+
+async def _receive(request: Request, fd: int, declared: int) -> int:
+    """Write the request's body to `fd`, _WRITE bytes at a time; its length."""
+    size = 0
+    pending = bytearray()
+    async for piece in request.stream():
+        size += len(piece)
+        if size > declared:
+            raise InvalidInput("the pack is longer than its Content-Length")
+        pending += piece
+        if len(pending) >= _WRITE:
+            await run_in_threadpool(_write_all, fd, pending)
+            pending = bytearray()
+    if pending:
+        await run_in_threadpool(_write_all, fd, pending)
+    if size != declared:
+        raise InvalidInput(f"the pack is shorter ({size} bytes) than its Content-Length")
+    return size
+
+
+def _write_all(fd: int, data: bytearray) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _store_received(p: Platform, path: str, size: int, lease: str | None) -> PackReceipt:
+    """Verify and store the pack received into `path` (mapped, not read into memory)."""
+    with open(path, "rb") as f:
+        mapped = mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ)
+    return p.chunks.store_pack(memoryview(mapped), file=path, lease=lease)
 
 
 @router.get("/packs/drop", response_model=DropOut)
@@ -77,7 +142,7 @@ def store_dropped_pack(body: DroppedPackIn, p: Platform = Depends(platform)) -> 
     try:
         with _BUFFERS.borrow(claimed.size) as buffer:
             view = p.drop.read_into(claimed, buffer)
-            receipt = p.chunks.store_pack(view, file=claimed.path)
+            receipt = p.chunks.store_pack(view, file=claimed.path, lease=body.lease)
     finally:
         p.drop.discard(claimed.path)  # gone already once stored (moved into the store)
     return _receipt(receipt)
@@ -92,7 +157,7 @@ def chunk_local_file(body: LocalFileIn, p: Platform = Depends(platform)) -> Loca
         raise InvalidInput(f"start {body.start} is outside the file (size {body.size})")
     with p.drop.open_client_file(body.path, body.size, body.mtime_ns, body.inode) as f:
         f.seek(body.start)
-        done = p.ingest.ingest(f, body.limit)
+        done = p.ingest.ingest(f, body.limit, body.lease)
         p.drop.check_unchanged(f, body.path, body.size, body.mtime_ns, body.inode)
     return LocalFileOut(
         chunks=[(c.digest, c.size) for c in done.chunks],
@@ -100,6 +165,24 @@ def chunk_local_file(body: LocalFileIn, p: Platform = Depends(platform)) -> Loca
         new_chunks=done.new_chunks,
         new_bytes=done.new_bytes,
     )
+
+
+@router.post("/leases/{lease}", status_code=204, response_class=Response)
+def renew_lease(
+    lease: str = Path(description=LEASE_DOC, pattern=LEASE), p: Platform = Depends(platform)
+) -> Response:
+    """Keep an upload's lease alive (created if new): gc spares its chunks meanwhile."""
+    p.chunks.renew(lease)
+    return Response(status_code=204)
+
+
+@router.delete("/leases/{lease}", status_code=204, response_class=Response)
+def release_lease(
+    lease: str = Path(description=LEASE_DOC, pattern=LEASE), p: Platform = Depends(platform)
+) -> Response:
+    """End an upload's lease (its commit is made, or the upload was given up)."""
+    p.chunks.release(lease)
+    return Response(status_code=204)
 
 
 def _receipt(receipt: PackReceipt) -> PackOut:

@@ -1,0 +1,104 @@
+"""Upload leases in the metadata database (part of SqlMetadataStore).
+
+An in-flight upload pins the digests it relies on (those it sent, and those the server said
+it already holds) under a lease that expires unless renewed. gc spares pinned digests of
+leases not yet expired, so an upload never loses its chunks between sending them and its
+commit, even when another API server over the same database runs gc; a client that vanished
+stops renewing, and its chunks are reclaimed once the lease expired.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from kaon.core.ids import Digest
+from kaon.db import schema
+from kaon.db.engine import backend_errors
+
+BATCH = 500
+"""Values per IN (...) clause."""
+
+_L = schema.upload_leases
+_P = schema.upload_pins
+
+
+def _batches(values: Sequence[str]) -> Iterator[list[str]]:
+    unique = list(dict.fromkeys(values))
+    for i in range(0, len(unique), BATCH):
+        yield unique[i : i + BATCH]
+
+
+class SqlLeases:
+    """The LeaseStore part of the MetadataStore port, over the store's engines."""
+
+    url: str
+    _busy_timeout: float
+    _engine: Engine
+    _writer: Engine
+    _dialect: str
+    _mark: str
+
+    def hold(self, lease: str, digests: Sequence[Digest], expires: float) -> None:
+        with backend_errors(self.url, self._busy_timeout):
+            self._hold(lease, digests, expires)
+
+    def release(self, lease: str, digests: Sequence[Digest] | None = None) -> None:
+        with backend_errors(self.url, self._busy_timeout):
+            self._release(lease, digests)
+
+    def leased_digests(self, now: float) -> set[Digest]:
+        with backend_errors(self.url, self._busy_timeout):
+            return self._leased_digests(now)
+
+    def expire_leases(self, now: float) -> int:
+        with backend_errors(self.url, self._busy_timeout):
+            return self._expire_leases(now)
+
+    def _hold(self, lease: str, digests: Sequence[Digest], expires: float) -> None:
+        """Create or renew `lease` (never shortening it) and pin `digests` under it."""
+        stmt: Any
+        if self._dialect == "postgresql":
+            stmt = postgresql.insert(_L).values(id=lease, expires=expires)
+            later = func.greatest(_L.c.expires, stmt.excluded.expires)
+        else:
+            stmt = sqlite.insert(_L).values(id=lease, expires=expires)
+            later = func.max(_L.c.expires, stmt.excluded.expires)
+        stmt = stmt.on_conflict_do_update(index_elements=[_L.c.id], set_={"expires": later})
+        rows = [(lease, d) for d in dict.fromkeys(digests)]
+        with self._writer.begin() as conn:
+            conn.execute(stmt)
+            if rows:
+                conn.exec_driver_sql(
+                    "INSERT INTO upload_pins (lease, digest) "
+                    f"VALUES ({self._mark}, {self._mark}) ON CONFLICT DO NOTHING",
+                    rows,
+                )
+
+    def _release(self, lease: str, digests: Sequence[Digest] | None) -> None:
+        with self._writer.begin() as conn:
+            if digests is None:
+                conn.execute(delete(_P).where(_P.c.lease == lease))
+                conn.execute(delete(_L).where(_L.c.id == lease))
+                return
+            for batch in _batches(digests):
+                conn.execute(delete(_P).where(_P.c.lease == lease, _P.c.digest.in_(batch)))
+
+    def _leased_digests(self, now: float) -> set[Digest]:
+        query = (
+            select(_P.c.digest).distinct().join(_L, _L.c.id == _P.c.lease).where(_L.c.expires > now)
+        )
+        with self._engine.connect() as conn:
+            return {Digest(d) for d in conn.scalars(query)}
+
+    def _expire_leases(self, now: float) -> int:
+        expired = select(_L.c.id).where(_L.c.expires <= now)
+        with self._writer.begin() as conn:
+            conn.execute(delete(_P).where(_P.c.lease.in_(expired)))
+            gone = conn.execute(
+                delete(_L).where(_L.c.expires <= now).execution_options(preserve_rowcount=True)
+            )
+            return int(gone.rowcount)
