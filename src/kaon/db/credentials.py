@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import RowMapping, delete, insert, select
 
+from kaon.core.access import Scope
 from kaon.core.credentials import S3Credential
 from kaon.db import schema
 from kaon.db.engine import (
@@ -54,6 +55,7 @@ class SqlCredentialStore:
             "owner": credential.owner,
             "created": credential.created,
             "job": credential.job,
+            "scope": str(credential.scope),
         }
         with backend_errors(self.url, self._busy_timeout), self._writer.begin() as conn:
             conn.execute(insert(_t), row)
@@ -79,4 +81,7 @@ class SqlCredentialStore:
 
 
 def _credential(m: RowMapping) -> S3Credential:
-    return S3Credential(m["access_key"], m["secret"], m["owner"], float(m["created"]), m["job"])
+    scope = Scope.parse(m["scope"])
+    return S3Credential(
+        m["access_key"], m["secret"], m["owner"], float(m["created"]), m["job"], scope
+    )
