@@ -50,3 +50,53 @@ def test_job_keys_are_revoked_together(store: SqlCredentialStore) -> None:
     assert store.delete_job_credentials(job) == 2
     assert store.list_credentials() == [kept]
     assert store.get_credential("KAONNOSUCHKEY0000000") is None
+
+
+def test_upgrade_scopes_the_keys_of_jobs_to_their_workspace(url: str) -> None:
+    """Migration 0007: existing keys made by a user keep full access; a job's key is scoped to
+    its job's workspace; the key of a job that no longer exists is deleted."""
+    from alembic import command
+    from sqlalchemy import insert
+
+    from kaon.db import schema
+    from kaon.db.engine import WRITE_OPTION, make_engine
+    from kaon.db.migrate import alembic_config, upgrade
+
+    running, gone = "1" * 32, "2" * 32
+    engine = make_engine(url)
+    try:
+        with engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0006")
+            conn.execute(
+                insert(schema.workspaces),
+                {"name": "w", "created": 1, "author": "", "current": "{}"},
+            )
+            conn.execute(
+                insert(schema.jobs),
+                {
+                    "id": running,
+                    "workspace": "w",
+                    "state": "JOB_RUNNING",
+                    "created": 1,
+                    "doc": "{}",
+                },
+            )
+            keys = [("KAONUSER", None), ("KAONJOB", running), ("KAONGONE", gone)]
+            conn.execute(
+                insert(schema.s3_credentials),
+                [
+                    {"access_key": k, "secret": "s", "owner": "o", "created": n, "job": j}
+                    for n, (k, j) in enumerate(keys)
+                ],
+            )
+    finally:
+        engine.dispose()
+    upgrade(url)
+    store = SqlCredentialStore(url)
+    try:
+        scopes = {c.access_key: c.scope for c in store.list_credentials()}
+    finally:
+        store.close()
+    assert scopes == {"KAONUSER": FULL, "KAONJOB": Scope("w")}

@@ -118,3 +118,6 @@ def test_a_jobs_key_reaches_its_workspace_and_the_shared_repos_only(
     body = s3.get_object(Bucket="master.scopeb-data", Key="secret.txt")["Body"].read()
     assert body == secret.read_bytes()
     assert s3.get_object(Bucket="master.scopeshared", Key="out.txt")["Body"].read() == b"out"
+    keys = json.loads(k.ok("auth", "s3-credentials", "--list", "--json"))
+    assert {c["access_key"]: c["scope"] for c in keys}[gateway.key] == "*"
+    assert "scope" in k.ok("auth", "s3-credentials", "--list")
