@@ -390,5 +390,10 @@ class S3CredentialOut(BaseModel):
     owner: str
     created: float
     job: str | None = None
+    scope: str = Field(
+        "*",
+        description="what the key reaches: '*' every repo, 'workspace:<name>' (a job's) "
+        "the shared repos and that workspace's",
+    )
     endpoint: str | None = Field(None, description="the S3 gateway's URL")
     region: str = "us-east-1"

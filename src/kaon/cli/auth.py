@@ -29,8 +29,8 @@ def s3_credentials(
                 emit_json(keys)
             else:
                 table(
-                    ["access key", "owner", "job"],
-                    [[k.access_key, k.owner, k.job or ""] for k in keys],
+                    ["access key", "owner", "job", "scope"],
+                    [[k.access_key, k.owner, k.job or "", k.scope] for k in keys],
                 )
             return
         cred = c.create_s3_credentials(user())

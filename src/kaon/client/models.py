@@ -217,5 +217,6 @@ class S3CredentialInfo:
     created: float
     secret: str | None = None  # only when just created
     job: str | None = None
+    scope: str = "*"  # '*' every repo; 'workspace:<name>' the shared repos and that workspace's
     endpoint: str | None = None
     region: str = "us-east-1"

@@ -10,6 +10,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from kaon.core.access import FULL, Scope
+
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 PREFIX = "KAON"
 
@@ -21,10 +23,13 @@ class S3Credential:
     owner: str  # who asked for it (a user name, or "job <id>")
     created: float
     job: str | None = None  # the job whose reads and writes this key records
+    scope: Scope = FULL  # what it may reach (kaon.core.access)
 
 
-def new_credential(owner: str, created: float, job: str | None = None) -> S3Credential:
+def new_credential(
+    owner: str, created: float, job: str | None = None, scope: Scope = FULL
+) -> S3Credential:
     """AWS-shaped: a 20-character access key id (KAON + 16) and a 40-character secret."""
     key = PREFIX + "".join(secrets.choice(_ALPHABET) for _ in range(16))
     secret = secrets.token_urlsafe(30)[:40]
-    return S3Credential(key, secret, owner, created, job)
+    return S3Credential(key, secret, owner, created, job, scope)

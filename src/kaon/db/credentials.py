@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import RowMapping, delete, insert, select, update
 
+from kaon.core.access import Scope
 from kaon.core.credentials import S3Credential
 from kaon.core.errors import CorruptObject
 from kaon.core.sealing import KEY_BYTES, is_sealed, open_sealed, seal
@@ -91,6 +92,7 @@ class SqlCredentialStore:
             "owner": credential.owner,
             "created": credential.created,
             "job": credential.job,
+            "scope": str(credential.scope),
         }
         with backend_errors(self.url, self._busy_timeout), self._writer.begin() as conn:
             conn.execute(insert(_t), row)
@@ -116,4 +118,7 @@ class SqlCredentialStore:
 
     def _credential(self, m: RowMapping) -> S3Credential:
         secret = open_sealed(self._key, m["secret"])
-        return S3Credential(m["access_key"], secret, m["owner"], float(m["created"]), m["job"])
+        scope = Scope.parse(m["scope"])
+        return S3Credential(
+            m["access_key"], secret, m["owner"], float(m["created"]), m["job"], scope
+        )

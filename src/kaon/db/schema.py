@@ -151,6 +151,8 @@ s3_credentials = Table(
     Column("owner", Text, nullable=False),
     Column("created", Double, nullable=False),
     Column("job", String, nullable=True),  # keys scoped to a training job
+    # what the key may reach (kaon.core.access.Scope): '*' or 'workspace:<name>'
+    Column("scope", String, nullable=False, server_default="*"),
     Index(None, "job"),
 )
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from kaon.core.access import FULL, Scope
 from kaon.core.credentials import S3Credential, new_credential
 from kaon.core.errors import NotFound, UnknownAccessKey
 from kaon.ports.credentials import CredentialStore
@@ -55,8 +56,8 @@ class CredentialService:
         self._lock = threading.Lock()
         self.endpoint: str | None = None  # set by the server once the S3 port listens
 
-    def issue(self, owner: str, job: str | None = None) -> S3Credential:
-        credential = new_credential(owner or "kaon", self._clock(), job)
+    def issue(self, owner: str, job: str | None = None, scope: Scope = FULL) -> S3Credential:
+        credential = new_credential(owner or "kaon", self._clock(), job, scope)
         self._store.add_credential(credential)
         return credential
 
@@ -88,11 +89,13 @@ class CredentialService:
             raise NotFound(f"no access key {access_key!r}")
 
     # jobs --------------------------------------------------------------------------------
-    def for_job(self, job: str, author: str) -> S3Env | None:
-        """A fresh pair scoped to `job`, with the endpoint; None when no gateway listens."""
+    def for_job(self, job: str, author: str, workspace: str) -> S3Env | None:
+        """A fresh pair for `job`, reaching the shared repos and `workspace`'s (and no other
+        workspace's), with the endpoint; None when no gateway listens."""
         if self.endpoint is None:
             return None
-        credential = self.issue(f"job {job[:8]} ({author})" if author else f"job {job[:8]}", job)
+        owner = f"job {job[:8]} ({author})" if author else f"job {job[:8]}"
+        credential = self.issue(owner, job, Scope(workspace))
         return S3Env(self.endpoint, credential.access_key, credential.secret)
 
     def revoke_job(self, job: str) -> None:

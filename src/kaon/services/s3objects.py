@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from kaon.core import paths
+from kaon.core.access import FULL, Scope, allows
 from kaon.core.address import Ref
 from kaon.core.buckets import Bucket, Location, locate, parse_bucket, split_ref
 from kaon.core.commit import Commit
@@ -27,6 +28,7 @@ from kaon.core.errors import (
     KaonError,
     NotFound,
     PathNotFound,
+    PermissionDenied,
     ReadOnly,
 )
 from kaon.core.ids import BranchName, RepoName, branch_name
@@ -46,6 +48,11 @@ from kaon.services.s3conditions import Check, ConditionChecks
 Who = S3Credential | None
 Cond = WriteCondition | None  # a conditional write (If-Match, If-None-Match: *)
 _SEEN = 100_000  # (job, commit) reads already recorded
+
+
+def _scope(who: Who) -> Scope:
+    """A key's scope; requests without one (KAON_S3_ANONYMOUS=1, explicitly open) reach all."""
+    return who.scope if who is not None else FULL
 
 
 def etag_of(chunks: tuple[ChunkRef, ...]) -> str:
@@ -103,20 +110,38 @@ class ObjectService:
         self._lock = threading.Lock()
 
     # buckets -----------------------------------------------------------------------------
-    def buckets(self) -> list[tuple[str, float]]:
-        """Every `<branch>.<repo>` and every bare `<repo>` (lakeFS style), with creation times.
-        Workspaces' internal repos (`<ws>-source`, …) are left out of the listing, as
-        `kaon list repo` does without --all; they stay addressable by name."""
-        from kaon.services.workspaces import KINDS, repo_of
-
-        internal = {repo_of(w.name, k) for w in self._jobs.list_workspaces() for k in KINDS}
+    def buckets(self, who: Who) -> list[tuple[str, float]]:
+        """Every `<branch>.<repo>` and every bare `<repo>` (lakeFS style) that `who` may
+        reach, with creation times. Workspaces' internal repos (`<ws>-source`, …) are left
+        out of the listing, as `kaon list repo` does without --all; they stay addressable by
+        name."""
+        internal = self._internal()
+        scope = _scope(who)
         out: list[tuple[str, float]] = []
         for repo in self._repos.list_repos():
-            if repo.name in internal:
+            if repo.name in internal or not allows(scope, internal.get(repo.name)):
                 continue
             out.append((repo.name, repo.created))
             out += [(f"{b}.{repo.name}", repo.created) for b in self._meta_branches(repo.name)]
         return sorted(out)
+
+    def authorize(self, who: Who, bucket: Bucket) -> None:
+        """PermissionDenied (S3 AccessDenied) unless `who` may reach `bucket`'s repo: the
+        one check the gateway makes for every bucket a request names (kaon.core.access)."""
+        scope = _scope(who)
+        owner = self._internal().get(bucket.repo)
+        if not allows(scope, owner):
+            raise PermissionDenied(
+                f"Access Denied: bucket {bucket.name!r} belongs to workspace {owner!r}; this "
+                f"key (scope {scope}) reaches only the shared repos and workspace "
+                f"{scope.workspace!r}'s"
+            )
+
+    def _internal(self) -> dict[str, str]:
+        """Workspaces' internal repos, each with its workspace."""
+        from kaon.services.workspaces import KINDS, repo_of
+
+        return {repo_of(w.name, k): w.name for w in self._jobs.list_workspaces() for k in KINDS}
 
     def check_bucket(self, bucket: Bucket) -> None:
         """NotFound (repo, branch or commit) unless the bucket exists."""

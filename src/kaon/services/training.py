@@ -335,8 +335,10 @@ class TrainingService:
             job = self._save(job.moved(JobState.RUNNING, env=recorded))
             self._provenance.job_started(job, self._jobs.list_trials(job.id))
             # S3 gateway access for the job's code: a key pair of its own, revoked at the end
-            # (`finally` below), so what it reads and writes through S3 is in its provenance
-            s3 = self._keys.for_job(job.id, job.author) if self._keys else None
+            # (`finally` below), so what it reads and writes through S3 is in its provenance;
+            # it reaches the shared repos and its own workspace's, no other workspace's
+            keys = self._keys
+            s3 = keys.for_job(job.id, job.author, job.workspace) if keys else None
             data = work / "data"
             commit = self._repos.resolve_required(job.data.repo, Ref(job.data.commit))
             checkout(self._files, commit, "/", data)

@@ -19,6 +19,7 @@ def _out(p: Platform, c: S3Credential, secret: bool = False) -> S3CredentialOut:
         owner=c.owner,
         created=c.created,
         job=c.job,
+        scope=str(c.scope),
         endpoint=p.credentials.endpoint,
     )
 

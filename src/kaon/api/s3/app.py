@@ -174,9 +174,11 @@ async def route(ctx: Ctx) -> None:
     if not req.bucket:
         if req.method != "GET":
             raise InvalidInput("only GET (ListBuckets) is allowed on /", s3_code="MethodNotAllowed")
-        items = await in_thread(ctx.platform.s3.buckets)
+        items = await in_thread(ctx.platform.s3.buckets, ctx.who)
         await respond(ctx.send, 200, xml.buckets(items), ctx.base_headers())
-    elif req.key:
+        return
+    await in_thread(ctx.platform.s3.authorize, ctx.who, ctx.bucket)  # AccessDenied first
+    if req.key:
         await objects.handle(ctx)
     else:
         await _bucket(ctx)

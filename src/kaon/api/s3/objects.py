@@ -222,17 +222,20 @@ async def _put(ctx: Ctx) -> None:
     await respond(ctx.send, 200, b"", headers)
 
 
-def _source(ctx: Ctx) -> tuple[Bucket, str, str]:
+async def _source(ctx: Ctx) -> tuple[Bucket, str, str]:
+    """The bucket, key and version a copy reads: AccessDenied unless the key may reach it."""
     raw = unquote(ctx.req.headers["x-amz-copy-source"]).lstrip("/")
     raw, _, version = raw.partition("?versionId=")
-    bucket, _, key = raw.partition("/")
-    if not bucket or not key:
+    name, _, key = raw.partition("/")
+    if not name or not key:
         raise InvalidInput("x-amz-copy-source must be /<bucket>/<key>", s3_code="InvalidArgument")
-    return parse_bucket(bucket), key, version
+    bucket = parse_bucket(name)
+    await in_thread(ctx.platform.s3.authorize, ctx.who, bucket)
+    return bucket, key, version
 
 
 async def _copy(ctx: Ctx) -> None:
-    src_bucket, src_key, version = _source(ctx)
+    src_bucket, src_key, version = await _source(ctx)
     p = ctx.platform
     cond = write_condition(ctx.req)
     src = await in_thread(p.s3.stat, src_bucket, src_key, ctx.who, version=version, read=True)
@@ -331,7 +334,7 @@ async def _upload_part(ctx: Ctx) -> None:
 async def _copy_part(ctx: Ctx, out: BinaryIO) -> str:
     import hashlib
 
-    src_bucket, src_key, version = _source(ctx)
+    src_bucket, src_key, version = await _source(ctx)
     p = ctx.platform
     src = await in_thread(p.s3.stat, src_bucket, src_key, ctx.who, version=version, read=True)
     _conditions(ctx.req.headers, src.etag, src.commit.finished, "x-amz-copy-source-")

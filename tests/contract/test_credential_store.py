@@ -1,0 +1,104 @@
+"""The CredentialStore contract (S3 keys and their scope), on SQLite and a real PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kaon.core.access import FULL, Scope
+from kaon.core.credentials import new_credential
+from kaon.db.credentials import SqlCredentialStore
+
+KEY = bytes(range(32))  # the sealing key (secret.key); any 32 bytes
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'kaon.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[SqlCredentialStore]:
+    s = SqlCredentialStore(url, KEY)
+    yield s
+    s.close()
+
+
+def test_keys_keep_their_scope(store: SqlCredentialStore) -> None:
+    user = new_credential("me", 1.0)
+    job = new_credential("job 0123abcd (me)", 2.0, "0123abcd" * 4, Scope("w"))
+    store.add_credential(user)
+    store.add_credential(job)
+    assert store.get_credential(user.access_key) == user
+    assert store.get_credential(job.access_key) == job
+    assert [c.scope for c in store.list_credentials()] == [FULL, Scope("w")]
+    again = SqlCredentialStore(store.url, KEY)  # read back by another process's store
+    try:
+        assert again.get_credential(job.access_key) == job
+    finally:
+        again.close()
+
+
+def test_job_keys_are_revoked_together(store: SqlCredentialStore) -> None:
+    job = "0123abcd" * 4
+    store.add_credential(new_credential("job", 1.0, job, Scope("w")))
+    store.add_credential(new_credential("job", 2.0, job, Scope("w")))
+    kept = new_credential("me", 3.0)
+    store.add_credential(kept)
+    assert store.delete_job_credentials(job) == 2
+    assert store.list_credentials() == [kept]
+    assert store.get_credential("KAONNOSUCHKEY0000000") is None
+
+
+def test_upgrade_scopes_the_keys_of_jobs_to_their_workspace(url: str) -> None:
+    """Migration 0008: existing keys made by a user keep full access; a job's key is scoped to
+    its job's workspace; the key of a job that no longer exists is deleted."""
+    from alembic import command
+    from sqlalchemy import insert
+
+    from kaon.db import schema
+    from kaon.db.engine import WRITE_OPTION, make_engine
+    from kaon.db.migrate import alembic_config, upgrade
+
+    running, gone = "1" * 32, "2" * 32
+    engine = make_engine(url)
+    try:
+        with engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0007")
+            conn.execute(
+                insert(schema.workspaces),
+                {"name": "w", "created": 1, "author": "", "current": "{}"},
+            )
+            conn.execute(
+                insert(schema.jobs),
+                {
+                    "id": running,
+                    "workspace": "w",
+                    "state": "JOB_RUNNING",
+                    "created": 1,
+                    "doc": "{}",
+                },
+            )
+            keys = [("KAONUSER", None), ("KAONJOB", running), ("KAONGONE", gone)]
+            conn.execute(
+                insert(schema.s3_credentials),
+                [
+                    {"access_key": k, "secret": "s", "owner": "o", "created": n, "job": j}
+                    for n, (k, j) in enumerate(keys)
+                ],
+            )
+    finally:
+        engine.dispose()
+    upgrade(url)
+    store = SqlCredentialStore(url, KEY)
+    try:
+        scopes = {c.access_key: c.scope for c in store.list_credentials()}
+    finally:
+        store.close()
+    assert scopes == {"KAONUSER": FULL, "KAONJOB": Scope("w")}
