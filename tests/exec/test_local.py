@@ -22,6 +22,11 @@ def executor() -> LocalExecutor:
     return LocalExecutor(grace=0.5)
 
 
+# this interpreter's venv, bound back into sandboxes: a clone under /tmp (CI's may be) has it
+# under the sandbox's private, empty /tmp
+PYTHON = (Path(sys.prefix),)
+
+
 def run(
     executor: LocalExecutor,
     argv: list[str],
@@ -294,8 +299,10 @@ def test_sandbox_has_no_network(executor: LocalExecutor, tmp_path: Path) -> None
         "    print('connected')\n"
     )
     argv = [sys.executable, "-c", connect]
-    result, lines = run(executor, argv, tmp_path, sandbox=True, writable=(tmp_path,))
-    assert result.exit_code == 0
+    result, lines = run(
+        executor, argv, tmp_path, sandbox=True, writable=(tmp_path,), read_only=PYTHON
+    )
+    assert result.exit_code == 0, lines
     assert lines[0].startswith("blocked"), lines
 
 
@@ -369,7 +376,9 @@ def test_hidden_without_sandbox_keeps_the_network(executor: LocalExecutor, tmp_p
     (work := tmp_path / "w").mkdir()
     try:
         argv = [sys.executable, "-c", connect]
-        result, lines = run(executor, argv, work, hidden=(tmp_path / "h",), writable=(work,))
+        result, lines = run(
+            executor, argv, work, hidden=(tmp_path / "h",), writable=(work,), read_only=PYTHON
+        )
     finally:
         server.close()
     assert result.exit_code == 0 and lines == ["ok"], lines
