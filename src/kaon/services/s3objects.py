@@ -129,6 +129,8 @@ class ObjectService:
         """PermissionDenied (S3 AccessDenied) unless `who` may reach `bucket`'s repo: the
         one check the gateway makes for every bucket a request names (kaon.core.access)."""
         scope = _scope(who)
+        if scope.workspace is None:  # a full key: no workspace listing on its every request
+            return
         owner = self._internal().get(bucket.repo)
         if not allows(scope, owner):
             raise PermissionDenied(
