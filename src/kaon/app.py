@@ -19,6 +19,7 @@ from kaon.db.credentials import SqlCredentialStore, sealing_key
 from kaon.db.jobs import SqlJobStore
 from kaon.db.provenance import SqlProvenanceStore
 from kaon.db.sql import SqlMetadataStore
+from kaon.db.users import SqlUserStore
 from kaon.exec.local import LocalExecutor
 from kaon.exec.replicas import LocalReplicas
 from kaon.exec.uv import UvEnvBuilder
@@ -30,6 +31,7 @@ from kaon.ports.metadata import MetadataStore
 from kaon.ports.objectstore import ObjectStore
 from kaon.ports.provenance import ProvenanceStore
 from kaon.ports.replicas import Replicas
+from kaon.ports.users import UserStore
 from kaon.runtime.install import install_runtime
 from kaon.services.chunks import MAX_PACK, ChunkStore
 from kaon.services.commits import CommitService
@@ -47,6 +49,7 @@ from kaon.services.serving import ServingService
 from kaon.services.staging import StagingArea
 from kaon.services.training import TrainingService
 from kaon.services.trees import TreeStore
+from kaon.services.users import UserService
 from kaon.services.workspaces import WorkspaceService
 from kaon.store.drop import PackDrop
 from kaon.store.local import LocalObjectStore
@@ -86,6 +89,12 @@ PROVENANCE_STORES: dict[str, Callable[[str], ProvenanceStore]] = {
     "sqlite": SqlProvenanceStore,
     "postgresql": SqlProvenanceStore,
     "postgresql+psycopg": SqlProvenanceStore,
+}
+
+USER_STORES: dict[str, Callable[[str], UserStore]] = {
+    "sqlite": SqlUserStore,
+    "postgresql": SqlUserStore,
+    "postgresql+psycopg": SqlUserStore,
 }
 
 CREDENTIAL_STORES: dict[str, Callable[[str], Callable[[bytes], CredentialStore]]] = {
@@ -151,10 +160,13 @@ class Platform:
     s3: ObjectService  # the S3 gateway's objects over repos
     s3_uploads: MultipartUploads
     s3_scratch: Path  # bodies of S3 puts while they arrive
+    users: UserService
+    user_store: UserStore
 
     def close(self) -> None:
         self.serving.shutdown()
         self.training.shutdown()
+        self.user_store.close()
         self.credential_store.close()
         self.provenance_store.close()
         self.jobs.close()
@@ -182,6 +194,8 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
     sealing = sealing_key(settings.home / "secret.key")  # S3 secrets at rest: never in jobs' view
     credential_store = _pick(CREDENTIAL_STORES, settings.metadata_url, "metadata database")(sealing)
     credentials = CredentialService(credential_store, clock)
+    user_store = _pick(USER_STORES, settings.metadata_url, "metadata database")
+    users = UserService(user_store, clock)
     s3_scratch = settings.home / "s3" / "tmp"
     shutil.rmtree(s3_scratch, ignore_errors=True)  # bodies a stop interrupted
     s3_scratch.mkdir(parents=True)
@@ -249,6 +263,8 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         s3=s3,
         s3_uploads=s3_uploads,
         s3_scratch=s3_scratch,
+        users=users,
+        user_store=user_store,
     )
     for job in training.recover():
         log.warning("job %s was interrupted by a platform stop: marked JOB_FAILURE", job)

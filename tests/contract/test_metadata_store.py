@@ -370,6 +370,10 @@ def test_migrations_produce_the_schema(
         "s3_credentials",
         "upload_leases",
         "upload_pins",
+        "users",
+        "api_tokens",
+        "workspace_roles",
+        "audit",
     }
     assert migrated == _shape(reference)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 
 from kaon import __version__
-from kaon.api import errors, spec
+from kaon.api import auth, errors, spec
 from kaon.api.deps import require_token
 from kaon.api.feedback import FeedbackLimits
 from kaon.api.gateway import MAX_BODY, ASGIApp, Gateway, Receive, Scope, Send
@@ -31,7 +31,7 @@ def create_app(platform: Platform, token: str) -> FastAPI:
         description="Versioned data repos, training and serving with provenance.",
     )
     app.state.platform = platform
-    app.state.token = token
+    platform.users.bootstrap(auth.admin_name(), token)
     errors.install(app)
     spec.install(app)
     app.include_router(admin.open_router)

@@ -1,11 +1,12 @@
-"""Request-scoped access to the platform (set on app.state by create_app)."""
+"""Request-scoped access to the platform (set on app.state by create_app) and to who asks."""
 
 from __future__ import annotations
 
 from fastapi import Request
 
-from kaon.api import auth
+from kaon.api import access, auth
 from kaon.app import Platform
+from kaon.core.users import Principal
 
 
 def platform(request: Request) -> Platform:
@@ -14,4 +15,12 @@ def platform(request: Request) -> Platform:
 
 
 def require_token(request: Request) -> None:
-    auth.check(request, request.app.state.token)
+    """Authenticate the bearer token: who asks is then `principal(request)`."""
+    who = auth.authenticate(request, platform(request))
+    request.state.principal = who
+    access.authorize(request, platform(request), who)
+
+
+def principal(request: Request) -> Principal:
+    who: Principal = request.state.principal
+    return who

@@ -178,6 +178,14 @@ class PermissionDenied(KaonError):
     exit_code = 6
 
 
+class Forbidden(PermissionDenied):
+    """Who asked is known, and may not do this (a viewer writing, a user with no role, a job
+    reaching past its workspace)."""
+
+    code = "forbidden"
+    http_status = 403
+
+
 class SignatureMismatch(PermissionDenied):
     """An AWS Signature V4 that does not match the request and the key's secret."""
 

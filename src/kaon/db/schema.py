@@ -153,7 +153,56 @@ s3_credentials = Table(
     Column("job", String, nullable=True),  # keys scoped to a training job
     # what the key may reach (kaon.core.access.Scope): '*' or 'workspace:<name>'
     Column("scope", String, nullable=False, server_default="*"),
+    # the user whose rights it carries (NULL: a key older than users, the admin's)
+    Column("user", String, nullable=True),
     Index(None, "job"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("created", Double, nullable=False),
+    Column("admin", Integer, nullable=False, server_default="0"),
+)
+
+api_tokens = Table(  # only a hash of each token's secret is kept
+    "api_tokens",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("digest", String, nullable=False, unique=True),
+    Column("user", String, ForeignKey("users.name", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("created", Double, nullable=False),
+    Column("expires", Double, nullable=True),
+    Column("workspace", String, nullable=True),  # a job's token: narrowed to its workspace
+    Column("job", String, nullable=True),
+    Index(None, "user"),
+    Index(None, "job"),
+)
+
+workspace_roles = Table(
+    "workspace_roles",
+    metadata,
+    Column("workspace", String, ForeignKey("workspaces.name", ondelete="CASCADE"), nullable=False),
+    Column("user", String, ForeignKey("users.name", ondelete="CASCADE"), nullable=False),
+    Column("role", String, nullable=False),
+    PrimaryKeyConstraint("workspace", "user"),
+    Index(None, "user"),
+)
+
+audit = Table(  # writes and permission changes, append-only (kaon audit)
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Double, nullable=False),
+    Column("user", String, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("target", Text, nullable=False),
+    Column("workspace", String, nullable=True),
+    Column("status", Integer, nullable=False),
+    Column("detail", Text, nullable=False),
+    Index(None, "at"),
 )
 
 upload_leases = Table(  # in-flight uploads: gc spares their pins until `expires` (kaon gc)

@@ -19,6 +19,7 @@ from kaon.core.commit import Commit
 from kaon.core.errors import (
     AlreadyExists,
     InvalidBundle,
+    InvalidInput,
     NotFound,
     RepoNotFound,
     WorkspaceNotFound,
@@ -92,6 +93,16 @@ class WorkspaceService:
     def repos(self, name: str) -> list[str]:
         ws = self.get(name)
         return [repo_of(ws.name, kind) for kind in KINDS]
+
+    def owner_of_repo(self, repo: str) -> str | None:
+        """The workspace whose internal repo `repo` is (None: a shared repo)."""
+        prefix, dash, kind = repo.rpartition("-")
+        if not dash or kind not in KINDS:
+            return None
+        with contextlib.suppress(InvalidInput):
+            if self._jobs.get_workspace(workspace_name(prefix)) is not None:
+                return prefix
+        return None
 
     def delete(self, name: str) -> None:
         """Delete the workspace, its repos, jobs and models (jobs must be stopped first)."""

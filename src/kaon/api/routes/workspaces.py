@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from kaon.api.deps import platform
+from kaon.api.access import visible_workspaces
+from kaon.api.deps import platform, principal
 from kaon.api.schemas import BundleIn, BundleOut, WorkspaceCreate, WorkspaceOut
 from kaon.app import Platform
 from kaon.core.jobs import ACTIVE_STATES, Bundle
+from kaon.core.users import Principal
 from kaon.ports.jobs import Workspace
 
 router = APIRouter(prefix="/v1/workspaces", tags=["workspaces"])
@@ -29,13 +31,22 @@ def bundle_out(b: Bundle) -> BundleOut:
 
 
 @router.get("", response_model=list[WorkspaceOut])
-def list_workspaces(p: Platform = Depends(platform)) -> list[WorkspaceOut]:
-    return [_out(p, ws) for ws in p.workspaces.all()]
+def list_workspaces(
+    p: Platform = Depends(platform), who: Principal = Depends(principal)
+) -> list[WorkspaceOut]:
+    """The workspaces the caller has a role in (an admin: all)."""
+    mine = visible_workspaces(p, who)
+    return [_out(p, ws) for ws in p.workspaces.all() if ws.name in mine]
 
 
 @router.post("", response_model=WorkspaceOut, status_code=201)
-def create_workspace(body: WorkspaceCreate, p: Platform = Depends(platform)) -> WorkspaceOut:
-    return _out(p, p.workspaces.create(body.name, body.author))
+def create_workspace(
+    body: WorkspaceCreate, p: Platform = Depends(platform), who: Principal = Depends(principal)
+) -> WorkspaceOut:
+    """Create a workspace; the caller becomes its owner."""
+    ws = p.workspaces.create(body.name, body.author)
+    p.users.grant_creator(ws.name, who)
+    return _out(p, ws)
 
 
 @router.get("/{name}", response_model=WorkspaceOut)

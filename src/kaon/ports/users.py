@@ -1,0 +1,83 @@
+"""UserStore: users, the hashes of their API tokens, workspace roles and the audit log."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from kaon.core.users import ApiToken, Role, TokenId, User, UserName
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One write or permission change: who did what to what, and how it ended."""
+
+    at: float
+    user: str  # the user ("" for an unauthenticated request)
+    action: str  # e.g. "PUT /v1/repos/images/branches/master", "workspace.share"
+    target: str  # what it touched: a workspace, repo, endpoint, job, user
+    workspace: str | None = None
+    status: int = 0  # the HTTP status it answered (0: not an HTTP request)
+    detail: str = ""  # JSON object with anything else worth keeping
+    id: int = 0  # assigned by the store, increasing
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    user: str | None = None
+    workspace: str | None = None
+    action: str | None = None  # substring of the action
+    since: float | None = None
+    until: float | None = None
+    limit: int = 100
+
+
+class UserStore(Protocol):
+    # users -------------------------------------------------------------------------------
+    def add_user(self, user: User) -> None:
+        """AlreadyExists when the name is taken."""
+        ...
+
+    def get_user(self, name: str) -> User | None: ...
+
+    def list_users(self) -> list[User]: ...
+
+    def delete_user(self, name: str) -> bool:
+        """Delete the user with their tokens and roles; False when there was no such user."""
+        ...
+
+    # tokens ------------------------------------------------------------------------------
+    def add_token(self, token: ApiToken, digest: str) -> None:
+        """Store `token` under `digest` (a hash of its secret)."""
+        ...
+
+    def token_by_digest(self, digest: str) -> ApiToken | None: ...
+
+    def list_tokens(self, user: str | None = None) -> list[ApiToken]: ...
+
+    def delete_token(self, token: TokenId) -> bool: ...
+
+    def delete_job_tokens(self, job: str) -> int: ...
+
+    # roles -------------------------------------------------------------------------------
+    def set_role(self, workspace: str, user: UserName, role: Role) -> None: ...
+
+    def drop_role(self, workspace: str, user: str) -> bool: ...
+
+    def role(self, workspace: str, user: str) -> Role | None: ...
+
+    def members(self, workspace: str) -> list[tuple[UserName, Role]]: ...
+
+    def roles_of(self, user: str) -> dict[str, Role]:
+        """Every workspace `user` has a role in, with the role."""
+        ...
+
+    # audit -------------------------------------------------------------------------------
+    def record(self, entries: Sequence[AuditEntry]) -> None: ...
+
+    def audit(self, query: AuditQuery) -> list[AuditEntry]:
+        """Matching entries, newest first, at most `query.limit`."""
+        ...
+
+    def close(self) -> None: ...

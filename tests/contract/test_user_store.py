@@ -1,0 +1,102 @@
+"""The UserStore contract (users, hashed tokens, roles, audit), on SQLite and a real PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kaon.core.errors import AlreadyExists
+from kaon.core.jobs import WorkspaceName
+from kaon.core.users import ApiToken, Role, TokenId, User, UserName
+from kaon.db.jobs import SqlJobStore
+from kaon.db.users import SqlUserStore
+from kaon.ports.jobs import Workspace
+from kaon.ports.users import AuditEntry, AuditQuery
+
+A, B = UserName("alice"), UserName("bob")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'kaon.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[SqlUserStore]:
+    s = SqlUserStore(url)
+    s.add_user(User(A, 1.0, admin=True))
+    s.add_user(User(B, 2.0))
+    jobs = SqlJobStore(url)
+    for ws in ("w1", "w2"):
+        jobs.create_workspace(Workspace(WorkspaceName(ws), 1.0, "alice"))
+    jobs.close()
+    yield s
+    s.close()
+
+
+def test_users(store: SqlUserStore) -> None:
+    assert store.list_users() == [User(A, 1.0, True), User(B, 2.0, False)]
+    assert store.get_user("bob") == User(B, 2.0, False)
+    assert store.get_user("carol") is None
+    with pytest.raises(AlreadyExists):
+        store.add_user(User(B, 3.0))
+
+
+def test_tokens_are_found_by_digest_only(store: SqlUserStore) -> None:
+    mine = ApiToken(TokenId("t1"), B, "laptop", 5.0, expires=9.0)
+    job = ApiToken(TokenId("t2"), B, "job 01234567", 6.0, workspace="w1", job="j" * 32)
+    store.add_token(mine, "d1")
+    store.add_token(job, "d2")
+    assert store.token_by_digest("d1") == mine
+    assert store.token_by_digest("d2") == job
+    assert store.token_by_digest("t1") is None
+    assert store.list_tokens("bob") == [mine, job]
+    assert store.list_tokens("alice") == []
+    assert store.delete_job_tokens("j" * 32) == 1
+    assert store.delete_token(TokenId("t1")) is True
+    assert store.delete_token(TokenId("t1")) is False
+    assert store.list_tokens() == []
+
+
+def test_roles(store: SqlUserStore) -> None:
+    store.set_role("w1", B, Role.VIEWER)
+    store.set_role("w1", A, Role.OWNER)
+    store.set_role("w2", B, Role.EDITOR)
+    assert store.role("w1", "bob") is Role.VIEWER
+    store.set_role("w1", B, Role.EDITOR)  # a user has one role per workspace
+    assert store.members("w1") == [(A, Role.OWNER), (B, Role.EDITOR)]
+    assert store.roles_of("bob") == {"w1": Role.EDITOR, "w2": Role.EDITOR}
+    assert store.drop_role("w2", "bob") is True
+    assert store.drop_role("w2", "bob") is False
+    assert store.role("w2", "bob") is None
+
+
+def test_removing_a_user_removes_their_tokens_and_roles(store: SqlUserStore) -> None:
+    store.add_token(ApiToken(TokenId("t1"), B, "x", 1.0), "d1")
+    store.set_role("w1", B, Role.VIEWER)
+    assert store.delete_user("bob") is True
+    assert store.delete_user("bob") is False
+    assert store.token_by_digest("d1") is None
+    assert store.members("w1") == []
+
+
+def test_audit_newest_first_with_filters(store: SqlUserStore) -> None:
+    store.record(
+        [
+            AuditEntry(1.0, "alice", "workspace.create", "w1", "w1", 201),
+            AuditEntry(2.0, "bob", "PUT /v1/repos/w1-data/branches/x", "w1-data", "w1", 200),
+            AuditEntry(3.0, "alice", "workspace.share", "w1", "w1", 200, '{"user": "bob"}'),
+        ]
+    )
+    every = store.audit(AuditQuery())
+    assert [e.at for e in every] == [3.0, 2.0, 1.0]
+    assert every[0].id > every[1].id > every[2].id
+    assert [e.at for e in store.audit(AuditQuery(user="alice"))] == [3.0, 1.0]
+    assert [e.at for e in store.audit(AuditQuery(action="share"))] == [3.0]
+    assert [e.at for e in store.audit(AuditQuery(since=2.0, until=3.0))] == [2.0]
+    assert [e.at for e in store.audit(AuditQuery(workspace="w1", limit=1))] == [3.0]
+    assert store.audit(AuditQuery(action="%")) == []  # no LIKE wildcards from users
