@@ -9,7 +9,7 @@ tests/api/test_openapi.py). FastAPI's own document is completed in one place, no
 * `$defs` that a hand-written request body brings along go into `components/schemas`.
 
 The rule: every route may fail (500) or find a backend unavailable (503); one that is not open
-needs the token (401); one with parameters or a body may find them invalid (400); one with path
+needs the token (401) and a user allowed to do it (403); one with parameters or a body may find them invalid (400); one with path
 parameters (or a required one) may find what they name missing (404); one that writes (POST,
 PUT, DELETE) may conflict (409) or find storage full (507). A route that answers more declares
 it with `responses=errors_doc(...)`."""
@@ -48,6 +48,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
 MEANING = {
     400: "invalid input: a parameter or body the route refuses (`message` says which and why)",
     401: "missing or wrong token (`Authorization: Bearer <token>`)",
+    403: "the token's user (or job) may not do this: a role too weak, or not an admin",
     404: "what the request names does not exist",
     409: "conflicts with the current state (exists already, moved, chunks missing)",
     500: "the platform failed (stored bytes corrupt, or a bug: see the server log)",
@@ -113,7 +114,7 @@ def _complete(op: dict[str, Any], method: str, secured: bool) -> None:
             param["schema"] = {**param.get("schema", {}), **PARAMETERS[param["name"]]}
     statuses = {500, 503}
     if secured:
-        statuses.add(401)
+        statuses |= {401, 403}
     if params or "requestBody" in op:
         statuses.add(400)
     if any(p.get("in") == "path" or p.get("required") for p in params):
