@@ -107,3 +107,11 @@ def pg_url(pg_server: str) -> str:
         conn.execute(f'CREATE SCHEMA "{name}"')
     url = admin.update_query_dict({"options": f"-csearch_path={name}"})
     return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh metadata database: a SQLite file, then the throw-away PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'kaon.db'}"
+    return str(request.getfixturevalue("pg_url"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -28,13 +27,6 @@ from kaon.db.provenance import SqlProvenanceStore
 from kaon.ports.jobs import Workspace
 
 WS = WorkspaceName("ws")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'kaon.db'}"
-    return str(request.getfixturevalue("pg_url"))
 
 
 @pytest.fixture

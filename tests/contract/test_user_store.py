@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -16,13 +15,6 @@ from kaon.ports.jobs import Workspace
 from kaon.ports.users import AuditEntry, AuditQuery
 
 A, B = UserName("alice"), UserName("bob")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'kaon.db'}"
-    return str(request.getfixturevalue("pg_url"))
 
 
 @pytest.fixture

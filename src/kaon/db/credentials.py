@@ -25,10 +25,9 @@ from kaon.db.engine import (
     DEFAULT_BUSY_TIMEOUT,
     WRITE_OPTION,
     backend_errors,
-    make_engine,
     parse_url,
 )
-from kaon.db.migrate import upgrade_engine
+from kaon.db.migrate import migrated_engine
 
 _t = schema.s3_credentials
 
@@ -57,14 +56,8 @@ class SqlCredentialStore:
         self.url = url
         self._key = key
         self._busy_timeout = busy_timeout
-        self._engine = make_engine(url, busy_timeout=busy_timeout)
+        self._engine = migrated_engine(url, busy_timeout)
         self._writer = self._engine.execution_options(**{WRITE_OPTION: True})
-        try:
-            with backend_errors(url, busy_timeout):
-                upgrade_engine(self._engine)
-        except BaseException:
-            self._engine.dispose()
-            raise
         parsed = parse_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             for suffix in ("", "-wal", "-shm"):

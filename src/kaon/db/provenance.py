@@ -11,8 +11,8 @@ from sqlalchemy import select, text
 
 from kaon.core.provenance import Edge, Graph, Node
 from kaon.db import schema
-from kaon.db.engine import DEFAULT_BUSY_TIMEOUT, WRITE_OPTION, backend_errors, make_engine
-from kaon.db.migrate import upgrade_engine
+from kaon.db.engine import DEFAULT_BUSY_TIMEOUT, WRITE_OPTION, backend_errors
+from kaon.db.migrate import migrated_engine
 
 MAX_LINEAGE = 16  # derived-from hops an ancestry follows (a data commit's own history)
 
@@ -26,15 +26,9 @@ class SqlProvenanceStore:
     def __init__(self, url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         self.url = url
         self._busy_timeout = busy_timeout
-        self._engine = make_engine(url, busy_timeout=busy_timeout)
+        self._engine = migrated_engine(url, busy_timeout)
         self._writer = self._engine.execution_options(**{WRITE_OPTION: True})
         self._dialect = self._engine.dialect.name
-        try:
-            with backend_errors(url, busy_timeout):
-                upgrade_engine(self._engine)
-        except BaseException:
-            self._engine.dispose()
-            raise
 
     def close(self) -> None:
         self._engine.dispose()

@@ -27,9 +27,9 @@ from kaon.core.errors import AlreadyExists, BranchNotFound, RepoNotFound
 from kaon.core.ids import BranchName, CommitId, Digest, PackId, RepoName, is_hex
 from kaon.core.repo import Branch, Repo
 from kaon.db import schema
-from kaon.db.engine import DEFAULT_BUSY_TIMEOUT, WRITE_OPTION, backend_errors, make_engine
+from kaon.db.engine import DEFAULT_BUSY_TIMEOUT, WRITE_OPTION, backend_errors
 from kaon.db.leases import SqlLeases
-from kaon.db.migrate import upgrade_engine
+from kaon.db.migrate import migrated_engine
 from kaon.ports.metadata import ChunkLocation, PackInfo
 
 BATCH = 500
@@ -113,7 +113,7 @@ class SqlMetadataStore(SqlLeases):
     def __init__(self, url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         self.url = url
         self._busy_timeout = busy_timeout
-        self._engine = make_engine(url, busy_timeout=busy_timeout)
+        self._engine = migrated_engine(url, busy_timeout)
         self._writer = self._engine.execution_options(**{WRITE_OPTION: True})
         self._dialect = self._engine.dialect.name
         self._mark = "?" if self._engine.dialect.paramstyle == "qmark" else "%s"
@@ -121,12 +121,6 @@ class SqlMetadataStore(SqlLeases):
             f'INSERT INTO chunks (digest, pack, "offset", stored_len, raw_len, codec) '
             f"VALUES ({self._marks(6)}) ON CONFLICT DO NOTHING"
         )
-        try:
-            with backend_errors(url, busy_timeout):
-                upgrade_engine(self._engine)
-        except BaseException:
-            self._engine.dispose()
-            raise
 
     def close(self) -> None:
         self._engine.dispose()

@@ -10,8 +10,8 @@ from sqlalchemy import RowMapping, and_, delete, exc, insert, select, update
 from kaon.core.errors import AlreadyExists
 from kaon.core.users import ApiToken, Role, TokenId, User, UserName
 from kaon.db import schema
-from kaon.db.engine import DEFAULT_BUSY_TIMEOUT, WRITE_OPTION, backend_errors, make_engine
-from kaon.db.migrate import upgrade_engine
+from kaon.db.engine import DEFAULT_BUSY_TIMEOUT, WRITE_OPTION, backend_errors
+from kaon.db.migrate import migrated_engine
 from kaon.ports.users import AuditEntry, AuditQuery
 
 _u = schema.users
@@ -24,14 +24,8 @@ class SqlUserStore:
     def __init__(self, url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         self.url = url
         self._busy_timeout = busy_timeout
-        self._engine = make_engine(url, busy_timeout=busy_timeout)
+        self._engine = migrated_engine(url, busy_timeout)
         self._writer = self._engine.execution_options(**{WRITE_OPTION: True})
-        try:
-            with backend_errors(url, busy_timeout):
-                upgrade_engine(self._engine)
-        except BaseException:
-            self._engine.dispose()
-            raise
 
     def close(self) -> None:
         self._engine.dispose()
