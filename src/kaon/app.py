@@ -194,6 +194,7 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
     )
     drop = PackDrop(settings.home / "incoming", MAX_PACK)
     drop.clean_temp(0.0)  # packs a stop interrupted: no client is waiting for them any more
+    hidden = (settings.home,)  # what user code must not see
     training = TrainingService(
         jobs,
         workspaces,
@@ -209,7 +210,7 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         provenance=provenance,
         runtime=install_runtime(settings.home / "runtime"),
         keys=credentials,
-        hidden=(settings.home,),
+        hidden=hidden,
     )
     serving = ServingService(
         jobs,
@@ -224,6 +225,7 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         settings.home / "endpoints",
         clock,
         provenance,
+        hidden=hidden,
     )
     platform = Platform(
         meta=meta,

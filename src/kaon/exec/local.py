@@ -11,11 +11,10 @@ run's log says so. stdout and stderr share one pipe, read by a thread that hands
 to the log sink as it comes.
 
 Where a working `bwrap` exists, every run with `RunSpec.hidden` or `RunSpec.sandbox` goes
-inside bubblewrap: the filesystem is read-only except `RunSpec.writable` (give it a writable
-TMPDIR there); each `hidden` folder (the platform's home: its token, database, packs and
-keys) is an empty tmpfs with only the run's own `read_only` and `writable` paths bound back;
-/tmp is private, empty and read-only; the process has its own pid namespace (so no /proc/<pid>
-of the server leads back to its files), no capabilities, and dies with its parent.
+inside bubblewrap (kaon.exec.sandbox): the filesystem is read-only except `RunSpec.writable`
+(give it a writable TMPDIR there); each `hidden` folder (the platform's home, store and
+database) is an empty tmpfs with only the run's own `read_only` and `writable` paths bound
+back; /tmp is private; the process has its own pid namespace and no capabilities.
 `RunSpec.sandbox` also takes the network away (the S3 gateway on loopback too).
 """
 
@@ -23,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import functools
 import logging
 import os
 import shutil
@@ -37,6 +35,7 @@ from kaon.core.errors import InvalidInput
 from kaon.core.units import memory_text
 from kaon.exec import supervisor
 from kaon.exec.cgroups import Cgroup, CgroupRoot, find_cgroups
+from kaon.exec.sandbox import bwrap_argv, bwrap_works
 from kaon.ports.envbuilder import LogSink
 from kaon.ports.executor import RunResult, RunSpec
 
@@ -51,25 +50,6 @@ NO_HIDING = (
 )
 NO_GROUP = "processes left at the end are found by walking the process tree"
 log = logging.getLogger("kaon.exec")
-
-
-@functools.cache
-def bwrap_works(bwrap: str) -> bool:
-    """Whether `bwrap` can build a sandbox here (user namespaces may be disabled). Probed once
-    per path."""
-    probe = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-net"]
-    try:
-        done = subprocess.run(
-            [*probe, "true"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return done.returncode == 0
 
 
 class LocalExecutor:
@@ -233,22 +213,15 @@ class LocalExecutor:
 
     def _sandboxed(self, spec: RunSpec) -> list[str]:
         assert self._bwrap is not None
-        argv = [self._bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-        argv += ["--tmpfs", "/tmp"]
-        for path in spec.hidden:
-            argv += ["--tmpfs", str(path)]
-        argv += ["--ro-bind", str(spec.cwd), str(spec.cwd)]  # its mount point, at least
-        for path in spec.writable:
-            argv += ["--bind", str(path), str(path)]
-        for path in spec.read_only:  # after writable: an input inside an output stays read-only
-            argv += ["--ro-bind", str(path), str(path)]
-        for top in ("/tmp", *map(str, spec.hidden)):  # no writes beside the binds
-            argv += ["--remount-ro", top]
-        if spec.sandbox:
-            argv += ["--unshare-net"]
-        argv += ["--unshare-pid", "--die-with-parent"]
-        argv += ["--cap-drop", "ALL", "--chdir", str(spec.cwd), "--", *spec.argv]
-        return argv
+        return bwrap_argv(
+            self._bwrap,
+            spec.argv,
+            spec.cwd,
+            hidden=spec.hidden,
+            read_only=spec.read_only,
+            writable=spec.writable,
+            network=not spec.sandbox,
+        )
 
 
 def _pump(stream: IO[bytes], log: LogSink) -> None:
