@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kaon.app import build
+from kaon.app import build, platform_paths
 from kaon.config import ServerSettings
 from kaon.core.errors import InvalidInput
 from kaon.db.sql import SqlMetadataStore
@@ -77,3 +77,20 @@ def test_settings_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("KAON_PORT", "7000")
     assert ServerSettings.from_env(port=0).port == 0
     assert ServerSettings.from_env().port == 7000
+
+
+def test_user_code_is_hidden_every_local_path_the_platform_owns(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert platform_paths(settings(home)) == (home,)  # all inside the home
+    apart = replace(
+        settings(home),
+        store_url="file:///srv/kaon/objects",
+        metadata_url="sqlite:////var/lib/kaon/db/kaon.db",
+    )
+    assert platform_paths(apart) == (home, Path("/srv/kaon/objects"), Path("/var/lib/kaon/db"))
+    remote = replace(
+        settings(home), store_url="memory://", metadata_url="postgresql://u@db.example/kaon"
+    )
+    assert platform_paths(remote) == (home,)
+    at_root = replace(settings(home), metadata_url="sqlite:////kaon.db")
+    assert platform_paths(at_root) == (home,)  # "/" cannot be hidden

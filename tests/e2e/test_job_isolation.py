@@ -4,8 +4,11 @@ upload drop - by default and under --sandbox (issue 13, item 2)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -129,3 +132,68 @@ def test_serve_code_cannot_read_the_platform_files(kaon: Kaon, tmp_path: Path) -
     assert len(endpoint_processes(name)) >= 2  # the replica and its daemon (and their wrappers)
     kaon.ok("serve", "kill", "-e", name, "-y", env=env)
     assert endpoint_processes(name) == []  # the whole tree is gone once the kill returns
+
+
+OUTSIDE_PROBE = """#!/usr/bin/env python3
+import json, os, pathlib, sys
+seen = {{}}
+for path in {paths!r}:
+    p = pathlib.Path(path)
+    try:
+        seen[path] = sorted(os.listdir(p)) if p.is_dir() else p.read_bytes() and "READ"
+    except OSError as exc:
+        seen[path] = type(exc).__name__
+print("SEEN " + json.dumps(seen, sort_keys=True))
+(out := pathlib.Path(sys.argv[1]) / "model").mkdir(parents=True)
+(out / "m.txt").write_text("ok")
+"""
+
+
+@pytest.fixture
+def outside() -> Iterator[Path]:
+    """A folder outside both the home and /tmp (private in every sandbox anyway)."""
+    base = Path("/var/tmp")
+    if not os.access(base, os.W_OK):
+        pytest.skip("/var/tmp is not writable here")
+    folder = Path(tempfile.mkdtemp(prefix="kaon-outside-", dir=base))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_store_and_database_outside_the_home_are_hidden_too(
+    tmp_path: Path, outside: Path
+) -> None:
+    store, db = outside / "store", outside / "db" / "kaon.db"
+    db.parent.mkdir()
+    platform = Kaon(tmp_path / "home")
+    platform.env["KAON_STORE_URL"] = f"file://{store}"
+    platform.env["KAON_METADATA_URL"] = f"sqlite:///{db}"
+    try:
+        platform.up()
+        env = ws(platform, "elsewhere")
+        probe = OUTSIDE_PROBE.format(paths=[str(store), str(db), str(db.parent)])
+        src = bundle(tmp_path / "code", probe)
+        job = json.loads(
+            platform.ok(
+                "train",
+                "deploy",
+                "-s",
+                str(src),
+                "-d",
+                str(data(tmp_path / "d")),
+                "--json",
+                env=env,
+            )
+        )
+        assert wait_state(platform, env, job["id"])["state"] == "JOB_SUCCESS"
+        assert any(store.rglob("*")) and db.exists()  # the platform did use them
+        logs = platform.ok("train", "logs", "-j", job["id"], env=env)
+    finally:
+        platform.shutdown()
+    line = next(ln for ln in logs.splitlines() if "SEEN " in ln)
+    seen = json.loads(line.split("SEEN ", 1)[1])
+    assert seen[str(store)] in ([], "FileNotFoundError", "PermissionError"), seen
+    assert seen[str(db)] in ("FileNotFoundError", "PermissionError"), seen
+    assert seen[str(db.parent)] in ([], "FileNotFoundError", "PermissionError"), seen
