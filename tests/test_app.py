@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -94,3 +95,18 @@ def test_user_code_is_hidden_every_local_path_the_platform_owns(tmp_path: Path) 
     assert platform_paths(remote) == (home,)
     at_root = replace(settings(home), metadata_url="sqlite:////kaon.db")
     assert platform_paths(at_root) == (home,)  # "/" cannot be hidden
+
+
+def test_the_default_job_memory_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAON_HOME", str(tmp_path))
+    monkeypatch.delenv("KAON_JOB_MEMORY", raising=False)
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    mib = 1 << 20
+    assert ServerSettings.from_env().job_memory == physical * 3 // 4 // mib * mib
+    for text, expected in (("2Gi", 2 << 30), ("50%", physical // 2 // mib * mib), ("none", None)):
+        monkeypatch.setenv("KAON_JOB_MEMORY", text)
+        assert ServerSettings.from_env().job_memory == expected, text
+    for bad in ("lots", "0%", "150%", "-1Gi", "nan"):
+        monkeypatch.setenv("KAON_JOB_MEMORY", bad)
+        with pytest.raises(SystemExit, match="KAON_JOB_MEMORY"):
+            ServerSettings.from_env()

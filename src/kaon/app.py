@@ -227,6 +227,7 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         runtime=install_runtime(settings.home / "runtime"),
         keys=credentials,
         hidden=hidden,
+        default_memory=settings.job_memory,
     )
     serving = ServingService(
         jobs,

@@ -180,3 +180,40 @@ def test_the_log_says_how_memory_was_limited(kaon: Kaon, tmp_path: Path) -> None
         assert "memory limit 256Mi for each process" in logs, logs
     info = kaon.ok("train", "info", "-j", job, env=env)
     assert "256Mi" in info, info
+
+
+def test_a_job_without_memory_gets_the_platform_default(kaon: Kaon, tmp_path: Path) -> None:
+    env = ws(kaon, "memdefault")
+    train = '#!/bin/sh\nmkdir -p "$1/model" && echo ok > "$1/model/m.txt"\n'
+    job = deploy(kaon, env, tmp_path, train)
+    doc = wait_state(kaon, env, job)
+    assert doc["state"] == "JOB_SUCCESS", doc
+    logs = kaon.ok("train", "logs", "-j", job, env=env)
+    info = kaon.ok("train", "info", "-j", job, env=env)
+    if CGROUPS is not None and CGROUPS.limits_memory:
+        said = (
+            "for the trial's processes together (cgroup; the platform's default, KAON_JOB_MEMORY)"
+        )
+    else:
+        said = "the platform's default memory limit (KAON_JOB_MEMORY) is not applied"
+    assert said in logs, logs
+    assert said in info, info
+
+
+@pytest.mark.skipif(
+    CGROUPS is None or not CGROUPS.limits_memory,
+    reason="no writable cgroup with the memory controller here: the default applies only there",
+)
+def test_the_platform_default_bounds_a_job_without_memory(tmp_path: Path) -> None:
+    platform = Kaon(tmp_path / "home")
+    platform.env["KAON_JOB_MEMORY"] = "512Mi"
+    try:
+        platform.up()
+        env = ws(platform, "memcap")
+        job = deploy(platform, env, tmp_path, FORKING)  # 800 MiB in four processes
+        doc = wait_state(platform, env, job, timeout=120)
+        logs = platform.ok("train", "logs", "-j", job, env=env)
+    finally:
+        platform.shutdown()
+    assert doc["state"] == "JOB_FAILURE", doc
+    assert "went over its memory limit (512Mi)" in logs, logs

@@ -97,13 +97,15 @@ class LocalExecutor:
         group = self._group(spec, log)
         bounded = group is not None and group.limits_memory
         if spec.memory_bytes is not None:
-            log(f"memory limit {self._memory_note(spec.memory_bytes, bounded)}")
+            note = self._memory_note(spec.memory_bytes, bounded, spec.memory_default)
+            log(f"memory limit {note}")
+        per_process = not bounded and not spec.memory_default
         line = supervisor.command(
             argv,
             spec.env,
             self._grace,
             cgroup=str(group.path) if group is not None else "",
-            rlimit_as=0 if bounded else spec.memory_bytes or 0,
+            rlimit_as=spec.memory_bytes or 0 if per_process else 0,
         )
         try:
             proc = subprocess.Popen(
@@ -132,14 +134,23 @@ class LocalExecutor:
             if group is not None:
                 self._release(group, spec, log)
 
-    def describe_memory(self, limit: int | None) -> str:
+    def describe_memory(self, limit: int | None, default: bool = False) -> str:
         """How `limit` bytes are enforced here, for the job's record."""
-        return "none" if limit is None else self._memory_note(limit, self.limits_run_memory)
+        if limit is None:
+            return "none"
+        return self._memory_note(limit, self.limits_run_memory, default)
 
     @staticmethod
-    def _memory_note(limit: int, bounded: bool) -> str:
+    def _memory_note(limit: int, bounded: bool, default: bool = False) -> str:
         if bounded:
-            return f"{memory_text(limit)} for the trial's processes together (cgroup)"
+            whose = "; the platform's default, KAON_JOB_MEMORY" if default else ""
+            return f"{memory_text(limit)} for the trial's processes together (cgroup{whose})"
+        if default:
+            return (
+                f"none: the platform's default memory limit (KAON_JOB_MEMORY) is not applied: "
+                "no writable cgroup with the memory controller here, and a limit on each "
+                "process would break runtimes that reserve address space; give --memory for one"
+            )
         return (
             f"{memory_text(limit)} for each process (RLIMIT_AS): no writable cgroup with "
             "the memory controller here, so a trial's processes together may use more"
