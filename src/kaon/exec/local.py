@@ -147,7 +147,7 @@ class LocalExecutor:
             return f"{memory_text(limit)} for the trial's processes together (cgroup{whose})"
         if default:
             return (
-                f"none: the platform's default memory limit (KAON_JOB_MEMORY) is not applied: "
+                "none: the platform's default memory limit (KAON_JOB_MEMORY) is not applied: "
                 "no writable cgroup with the memory controller here, and a limit on each "
                 "process would break runtimes that reserve address space; give --memory for one"
             )
