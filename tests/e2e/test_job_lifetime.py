@@ -217,3 +217,52 @@ def test_the_platform_default_bounds_a_job_without_memory(tmp_path: Path) -> Non
         platform.shutdown()
     assert doc["state"] == "JOB_FAILURE", doc
     assert "went over its memory limit (512Mi)" in logs, logs
+
+
+def uv_builds(home: Path) -> list[psutil.Process]:
+    """Live uv processes working for the platform of `home` (in its envs folder)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "cwd"]):
+        try:
+            if proc.status() == psutil.STATUS_ZOMBIE or not proc.info["cmdline"]:
+                continue
+            if Path(proc.info["cmdline"][0]).name == "uv" and str(home) in str(proc.info["cwd"]):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def test_an_environment_build_dies_with_the_server(lone: Kaon, tmp_path: Path) -> None:
+    # a package index that accepts connections and never answers: uv waits on it
+    import socket
+
+    index = socket.socket()
+    index.bind(("127.0.0.1", 0))
+    index.listen(16)
+    try:
+        lone.up()
+        env = ws(lone, "uvorphan")
+        src = bundle(tmp_path / "c", "#!/bin/sh\nexit 0\n")
+        port = index.getsockname()[1]
+        requirements = f"--index-url http://127.0.0.1:{port}/simple\nnothing-at-all==1.0\n"
+        (src / "mnist" / "model" / "requirements.txt").write_text(requirements)
+        doc = json.loads(
+            lone.ok(
+                "train",
+                "deploy",
+                "-s",
+                str(src),
+                "-d",
+                str(data(tmp_path / "d")),
+                "--json",
+                env=env,
+            )
+        )
+        poll("uv resolves the requirements", lambda: uv_builds(lone.home))
+        lone.kill_server()
+        poll("the build dies with the server", lambda: not uv_builds(lone.home))
+        lone.up()
+        assert wait_state(lone, env, doc["id"])["state"] == "JOB_FAILURE"
+    finally:
+        index.close()
