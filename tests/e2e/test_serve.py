@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from .helpers import Kaon
+from .test_job_isolation import endpoint_processes
 
 pytestmark = pytest.mark.e2e
 
@@ -354,6 +355,9 @@ def test_endpoints_come_back_after_the_platform_is_killed(lone: Kaon, tmp_path: 
     deadline = time.monotonic() + 10
     while psutil.pid_exists(replica) and psutil.Process(replica).status() != psutil.STATUS_ZOMBIE:
         assert time.monotonic() < deadline, "a replica outlived its killed supervisor"
+        time.sleep(0.1)
+    while endpoint_processes(name):  # nor did its sandbox or supervisor
+        assert time.monotonic() < deadline, endpoint_processes(name)
         time.sleep(0.1)
     lone.up()
     deadline = time.monotonic() + 60
