@@ -63,9 +63,10 @@ def bwrap_argv(
 
 
 def _outermost(paths: Sequence[Path]) -> list[Path]:
-    """`paths` without those inside another of them (a tmpfs over a folder hides what is in
-    it: mounting another inside would only make a hole for bubblewrap to fill)."""
-    unique = sorted(set(paths), key=lambda p: len(p.parts))
+    """`paths` that exist (nothing to hide, and bubblewrap could not make the mount point on
+    the read-only root) without those inside another of them (a tmpfs over a folder hides what
+    is in it)."""
+    unique = sorted({p for p in paths if p.exists()}, key=lambda p: len(p.parts))
     kept: list[Path] = []
     for path in unique:
         if not any(path.is_relative_to(top) for top in kept):
