@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from kaon.app import build
+from kaon.app import build, platform_paths
 from kaon.config import ServerSettings
 from kaon.core.errors import InvalidInput
 from kaon.db.sql import SqlMetadataStore
@@ -77,3 +78,35 @@ def test_settings_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("KAON_PORT", "7000")
     assert ServerSettings.from_env(port=0).port == 0
     assert ServerSettings.from_env().port == 7000
+
+
+def test_user_code_is_hidden_every_local_path_the_platform_owns(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert platform_paths(settings(home)) == (home,)  # all inside the home
+    apart = replace(
+        settings(home),
+        store_url="file:///srv/kaon/objects",
+        metadata_url="sqlite:////var/lib/kaon/db/kaon.db",
+    )
+    assert platform_paths(apart) == (home, Path("/srv/kaon/objects"), Path("/var/lib/kaon/db"))
+    remote = replace(
+        settings(home), store_url="memory://", metadata_url="postgresql://u@db.example/kaon"
+    )
+    assert platform_paths(remote) == (home,)
+    at_root = replace(settings(home), metadata_url="sqlite:////kaon.db")
+    assert platform_paths(at_root) == (home,)  # "/" cannot be hidden
+
+
+def test_the_default_job_memory_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAON_HOME", str(tmp_path))
+    monkeypatch.delenv("KAON_JOB_MEMORY", raising=False)
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    mib = 1 << 20
+    assert ServerSettings.from_env().job_memory == physical * 3 // 4 // mib * mib
+    for text, expected in (("2Gi", 2 << 30), ("50%", physical // 2 // mib * mib), ("none", None)):
+        monkeypatch.setenv("KAON_JOB_MEMORY", text)
+        assert ServerSettings.from_env().job_memory == expected, text
+    for bad in ("lots", "0%", "150%", "-1Gi", "nan"):
+        monkeypatch.setenv("KAON_JOB_MEMORY", bad)
+        with pytest.raises(SystemExit, match="KAON_JOB_MEMORY"):
+            ServerSettings.from_env()

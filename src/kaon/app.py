@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 from kaon.config import ServerSettings, private_dir
 from kaon.core.errors import InvalidInput
 from kaon.db.credentials import SqlCredentialStore, sealing_key
+from kaon.db.engine import parse_url
 from kaon.db.jobs import SqlJobStore
 from kaon.db.provenance import SqlProvenanceStore
 from kaon.db.sql import SqlMetadataStore
@@ -137,6 +138,21 @@ def _pick(registry: dict[str, Callable[[str], T]], url: str, what: str) -> T:
     return factory(url)
 
 
+def platform_paths(settings: ServerSettings) -> tuple[Path, ...]:
+    """The local folders the platform owns, hidden from user code: its home (token, keys,
+    uploads), the object store and the SQLite database's folder (the database, its -wal and
+    -shm files) wherever they live. The root is never one of them (it cannot be hidden)."""
+    paths = [settings.home]
+    store = urlparse(settings.store_url)
+    if store.scheme == "file" and store.path:
+        paths.append(Path(store.path))
+    meta = parse_url(settings.metadata_url)
+    if meta.get_backend_name() == "sqlite" and meta.database not in (None, "", ":memory:"):
+        paths.append(Path(meta.database).expanduser().absolute().parent)
+    found = [p.absolute() for p in paths if p.absolute() != Path("/")]
+    return tuple(p for p in dict.fromkeys(found) if not any(q in p.parents for q in found))
+
+
 @dataclass
 class Platform:
     meta: MetadataStore
@@ -208,6 +224,7 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
     )
     drop = PackDrop(settings.home / "incoming", MAX_PACK)
     drop.clean_temp(0.0)  # packs a stop interrupted: no client is waiting for them any more
+    hidden = platform_paths(settings)  # what user code must not see
     training = TrainingService(
         jobs,
         workspaces,
@@ -223,7 +240,8 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         provenance=provenance,
         runtime=install_runtime(settings.home / "runtime"),
         keys=credentials,
-        hidden=(settings.home,),
+        hidden=hidden,
+        default_memory=settings.job_memory,
     )
     serving = ServingService(
         jobs,
@@ -238,6 +256,7 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         settings.home / "endpoints",
         clock,
         provenance,
+        hidden=hidden,
     )
     platform = Platform(
         meta=meta,

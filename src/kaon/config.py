@@ -5,10 +5,15 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
+
+from kaon.core.errors import InvalidInput
+from kaon.core.units import parse_memory
 
 DEFAULT_PORT = 5266
 DEFAULT_S3_PORT = 5267
+DEFAULT_JOB_MEMORY = "75%"  # of this machine's RAM, for jobs without --memory (architecture.md)
 TOKEN_FILE = "token"
 SERVER_FILE = "server.json"
 CLIENT_FILE = "config.json"
@@ -60,6 +65,8 @@ class ServerSettings:
     feedback_max_bytes: int = 64 * 1024  # a feedback record larger than this gets a 413
     feedback_rate: tuple[int, float] = (600, 60.0)  # feedbacks per endpoint: count / seconds
     upload_lease_seconds: float = 600.0  # an upload's lease lives this long after its last use
+    job_memory: int | None = None  # a trial's memory limit when its job gives no --memory
+    # (from_env: 75% of this machine's memory); applied only where a cgroup bounds the trial
 
     @staticmethod
     def from_env(
@@ -83,6 +90,7 @@ class ServerSettings:
             feedback_max_bytes=_positive_int("KAON_FEEDBACK_MAX_BYTES", 64 * 1024),
             feedback_rate=_rate("KAON_FEEDBACK_RATE", "600/min"),
             upload_lease_seconds=_days("KAON_UPLOAD_LEASE_SECONDS", 600.0, unit="seconds"),
+            job_memory=_job_memory("KAON_JOB_MEMORY", DEFAULT_JOB_MEMORY),
         )
 
 
@@ -96,6 +104,30 @@ def exposure_warning(host: str) -> str | None:
         "/feedback, /v2/..., /metrics) answer anyone who can reach it, without a token; "
         "keep it behind a firewall or an authenticating proxy, or set KAON_HOST=127.0.0.1"
     )
+
+
+def physical_memory() -> int:
+    """Bytes of RAM of this machine."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _job_memory(name: str, default: str) -> int | None:
+    """A size (16Gi), a share of this machine's memory (75%: rounded down to a MiB) or none."""
+    text = (os.environ.get(name) or default).strip()
+    if text.lower() == "none":
+        return None
+    try:
+        if text.endswith("%"):
+            share = Fraction(text[:-1])
+            if not 0 < share <= 100:
+                raise ValueError(text)
+            return max(1, int(physical_memory() * share / 100) >> 20) << 20
+        return parse_memory(text)
+    except (ValueError, ZeroDivisionError, InvalidInput):
+        raise SystemExit(
+            f"{name}={text!r}: expected a size (16Gi), a share of this machine's memory (75%) "
+            "or none"
+        ) from None
 
 
 def _positive_int(name: str, default: int) -> int:

@@ -180,3 +180,89 @@ def test_the_log_says_how_memory_was_limited(kaon: Kaon, tmp_path: Path) -> None
         assert "memory limit 256Mi for each process" in logs, logs
     info = kaon.ok("train", "info", "-j", job, env=env)
     assert "256Mi" in info, info
+
+
+def test_a_job_without_memory_gets_the_platform_default(kaon: Kaon, tmp_path: Path) -> None:
+    env = ws(kaon, "memdefault")
+    train = '#!/bin/sh\nmkdir -p "$1/model" && echo ok > "$1/model/m.txt"\n'
+    job = deploy(kaon, env, tmp_path, train)
+    doc = wait_state(kaon, env, job)
+    assert doc["state"] == "JOB_SUCCESS", doc
+    logs = kaon.ok("train", "logs", "-j", job, env=env)
+    info = kaon.ok("train", "info", "-j", job, env=env)
+    if CGROUPS is not None and CGROUPS.limits_memory:
+        said = (
+            "for the trial's processes together (cgroup; the platform's default, KAON_JOB_MEMORY)"
+        )
+    else:
+        said = "the platform's default memory limit (KAON_JOB_MEMORY) is not applied"
+    assert said in logs, logs
+    assert said in info, info
+
+
+@pytest.mark.skipif(
+    CGROUPS is None or not CGROUPS.limits_memory,
+    reason="no writable cgroup with the memory controller here: the default applies only there",
+)
+def test_the_platform_default_bounds_a_job_without_memory(tmp_path: Path) -> None:
+    platform = Kaon(tmp_path / "home")
+    platform.env["KAON_JOB_MEMORY"] = "512Mi"
+    try:
+        platform.up()
+        env = ws(platform, "memcap")
+        job = deploy(platform, env, tmp_path, FORKING)  # 800 MiB in four processes
+        doc = wait_state(platform, env, job, timeout=120)
+        logs = platform.ok("train", "logs", "-j", job, env=env)
+    finally:
+        platform.shutdown()
+    assert doc["state"] == "JOB_FAILURE", doc
+    assert "went over its memory limit (512Mi)" in logs, logs
+
+
+def uv_builds(home: Path) -> list[psutil.Process]:
+    """Live uv processes working for the platform of `home` (in its envs folder)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "cwd"]):
+        try:
+            if proc.status() == psutil.STATUS_ZOMBIE or not proc.info["cmdline"]:
+                continue
+            if Path(proc.info["cmdline"][0]).name == "uv" and str(home) in str(proc.info["cwd"]):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def test_an_environment_build_dies_with_the_server(lone: Kaon, tmp_path: Path) -> None:
+    # a package index that accepts connections and never answers: uv waits on it
+    import socket
+
+    index = socket.socket()
+    index.bind(("127.0.0.1", 0))
+    index.listen(16)
+    try:
+        lone.up()
+        env = ws(lone, "uvorphan")
+        src = bundle(tmp_path / "c", "#!/bin/sh\nexit 0\n")
+        port = index.getsockname()[1]
+        requirements = f"--index-url http://127.0.0.1:{port}/simple\nnothing-at-all==1.0\n"
+        (src / "mnist" / "model" / "requirements.txt").write_text(requirements)
+        doc = json.loads(
+            lone.ok(
+                "train",
+                "deploy",
+                "-s",
+                str(src),
+                "-d",
+                str(data(tmp_path / "d")),
+                "--json",
+                env=env,
+            )
+        )
+        poll("uv resolves the requirements", lambda: uv_builds(lone.home))
+        lone.kill_server()
+        poll("the build dies with the server", lambda: not uv_builds(lone.home))
+        lone.up()
+        assert wait_state(lone, env, doc["id"])["state"] == "JOB_FAILURE"
+    finally:
+        index.close()

@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from .helpers import Kaon
+from .test_job_isolation import endpoint_processes
 
 pytestmark = pytest.mark.e2e
 
@@ -43,7 +44,7 @@ def predict(payload, ctx):
     if isinstance(payload, bytes):
         return {"result": [len(payload)]}
     rows = payload["x"] if isinstance(payload, dict) else payload
-    return {"result": [v * ctx["scale"] for v in rows], "pid": os.getpid()}
+    return {"result": [v * ctx["scale"] for v in rows], "replica": os.environ["KAON_REPLICA"]}
 
 def predict_batch(payloads, ctx):
     with open(os.path.join(os.environ["HOME"], "batches.log"), "a") as f:
@@ -66,6 +67,21 @@ def bundles(root: Path) -> tuple[Path, Path, Path]:
     (serve / "model.py").write_text(SERVE)
     (serve / "requirements.txt").write_text("")
     return root / "train", root / "data", root / "serve"
+
+
+def replica_pid(name: str, replica: str) -> int:
+    """The pid (as seen here: a replica runs in a pid namespace of its own) of replica number
+    `replica` of endpoint `name`."""
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if proc.info["cmdline"][1:3] != ["-m", "kaon.runtime.replica"]:
+                continue
+            env = proc.environ()
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, TypeError):
+            continue
+        if env.get("KAON_ENDPOINT") == name and env.get("KAON_REPLICA") == replica:
+            return int(proc.pid)
+    raise AssertionError(f"no replica {replica} of {name} runs")
 
 
 def post(url: str, body: bytes, ctype: str = "application/json") -> tuple[int, dict[str, str], Any]:
@@ -207,8 +223,9 @@ def test_metrics_and_provenance(kaon: Kaon, served: dict[str, Any], tmp_path: Pa
 
 def test_a_killed_replica_is_failed_over_and_restarted(kaon: Kaon, served: dict[str, Any]) -> None:
     url = f"{served['base']}/{served['name']}/invocations"
-    pids = {post(url, json.dumps({"x": [i]}).encode())[2]["pid"] for i in range(20)}
-    assert len(pids) == 2  # round-robin over both replicas
+    replicas = {post(url, json.dumps({"x": [i]}).encode())[2]["replica"] for i in range(20)}
+    assert replicas == {"0", "1"}  # round-robin over both replicas
+    victim = replica_pid(served["name"], "0")
     failures: list[int] = []
     stop = threading.Event()
 
@@ -222,7 +239,7 @@ def test_a_killed_replica_is_failed_over_and_restarted(kaon: Kaon, served: dict[
     for t in threads:
         t.start()
     time.sleep(0.3)
-    os.kill(pids.pop(), signal.SIGKILL)
+    os.kill(victim, signal.SIGKILL)
     time.sleep(1.0)
     stop.set()
     for t in threads:
@@ -332,11 +349,15 @@ def test_endpoints_come_back_after_the_platform_is_killed(lone: Kaon, tmp_path: 
     )
     name = json.loads(out)["name"]
     url = f"{lone.server()['url']}/{name}/invocations"  # type: ignore[index]
-    replica = post(url, b'{"x": [1]}')[2]["pid"]
+    assert post(url, b'{"x": [1]}')[0] == 200
+    replica = replica_pid(name, "0")
     lone.kill_server()  # kill -9: the replicas notice their supervisor is gone and stop
     deadline = time.monotonic() + 10
     while psutil.pid_exists(replica) and psutil.Process(replica).status() != psutil.STATUS_ZOMBIE:
         assert time.monotonic() < deadline, "a replica outlived its killed supervisor"
+        time.sleep(0.1)
+    while endpoint_processes(name):  # nor did its sandbox or supervisor
+        assert time.monotonic() < deadline, endpoint_processes(name)
         time.sleep(0.1)
     lone.up()
     deadline = time.monotonic() + 60

@@ -210,6 +210,16 @@ def test_memory_limit_for_each_process_without_cgroups(tmp_path: Path) -> None:
     assert executor.describe_memory(192 << 20).startswith("192Mi for each process")
 
 
+def test_the_platform_default_is_never_a_limit_on_each_process(tmp_path: Path) -> None:
+    executor = LocalExecutor(grace=0.5, cgroups=False)
+    grab = [sys.executable, "-c", "bytearray(256 << 20)"]
+    result, lines = run(executor, grab, tmp_path, memory_bytes=192 << 20, memory_default=True)
+    assert result.exit_code == 0, lines  # no RLIMIT_AS: runtimes reserving address space work
+    said = "memory limit none: the platform's default memory limit (KAON_JOB_MEMORY) is not applied"
+    assert lines[0].startswith(said), lines
+    assert executor.describe_memory(192 << 20, default=True).startswith("none: the platform's")
+
+
 # four children of 100 MiB each: each under the limit, together over it
 FORKS = """import os, time
 kids = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,6 +21,7 @@ import pytest
 
 import kaon.runtime
 from kaon.exec.replicas import LocalReplicas, ping
+from kaon.exec.sandbox import bwrap_works
 from kaon.ports.envbuilder import Environment
 from kaon.ports.replicas import ReplicaSpec, ReplicaStatus
 from kaon.runtime.protocol import read_frame, write_frame
@@ -434,3 +436,44 @@ def test_a_replica_that_never_gets_ready_is_restarted(tmp_path: Path) -> None:
         assert "[replica 0] not ready after 1 s: killing it" in log
     finally:
         backend.stop("serve-test")
+
+
+BWRAP = shutil.which("bwrap")
+
+
+@pytest.mark.skipif(BWRAP is None or not bwrap_works(BWRAP), reason="needs bubblewrap")
+def test_hidden_folders_are_hidden_from_a_sandboxed_replica(tmp_path: Path) -> None:
+    secret = tmp_path / "platform"
+    (secret / "inner").mkdir(parents=True)
+    (secret / "token").write_text("platform token")
+    source = ECHO.replace(
+        "def predict(payload, ctx):",
+        "def predict(payload, ctx):\n"
+        "        if payload == 'look':\n"
+        f"            path = {str(secret / 'token')!r}\n"
+        "            try:\n"
+        "                return open(path).read()\n"
+        "            except OSError as exc:\n"
+        "                return type(exc).__name__\n"
+        "        if payload == 'tmp':\n"
+        "            import tempfile\n"
+        "            with tempfile.NamedTemporaryFile() as f:\n"
+        "                return f.name",
+    )
+    # the run folder (and so the code) inside the hidden folder; its sockets, too long for
+    # it, in /tmp (private in the sandbox): each is bound back
+    run_dir = secret / "inner" / ("long-" * 20)
+    code = bundle(secret / "inner", source)
+    backend = LocalReplicas(tmp_path / "root", backoff=(0.1, 0.4), grace=1.0)
+    try:
+        backend.start(spec(tmp_path, code, run_dir=run_dir, hidden=(secret,)), Log())
+        (address,) = wait_for(backend, lambda s: s.ready == 1).addresses
+        assert address.startswith("/tmp/kaon-")
+        assert json.loads(predict(address, "look")[1]) == "FileNotFoundError"
+        assert json.loads(predict(address, "tmp")[1]).startswith(str(run_dir / "tmp"))
+        assert json.loads(predict(address, 5)[1])["ctx"]["weights"] == "w-42"
+        replica = pid_of(address)  # the kernel's pid, as seen here: it can be killed
+        os.kill(replica, signal.SIGKILL)
+        wait_for(backend, lambda s: s.ready == 1 and s.restarts == 1)
+    finally:
+        backend.stop_all()

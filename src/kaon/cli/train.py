@@ -111,7 +111,8 @@ def deploy(
         None,
         "--memory",
         help="Memory limit per trial, e.g. 2Gi: its processes together where the server has "
-        "cgroups, else each process (the log says which).",
+        "cgroups, else each process (the log says which). Without it: the platform's default "
+        "(KAON_JOB_MEMORY, 75% of its RAM), where it has cgroups.",
     ),
     timeout: str = typer.Option(None, "--timeout", help="Per trial, e.g. 90s, 10m, 1h."),
     sandbox: bool = typer.Option(

@@ -11,11 +11,10 @@ run's log says so. stdout and stderr share one pipe, read by a thread that hands
 to the log sink as it comes.
 
 Where a working `bwrap` exists, every run with `RunSpec.hidden` or `RunSpec.sandbox` goes
-inside bubblewrap: the filesystem is read-only except `RunSpec.writable` (give it a writable
-TMPDIR there); each `hidden` folder (the platform's home: its token, database, packs and
-keys) is an empty tmpfs with only the run's own `read_only` and `writable` paths bound back;
-/tmp is private, empty and read-only; the process has its own pid namespace (so no /proc/<pid>
-of the server leads back to its files), no capabilities, and dies with its parent.
+inside bubblewrap (kaon.exec.sandbox): the filesystem is read-only except `RunSpec.writable`
+(give it a writable TMPDIR there); each `hidden` folder (the platform's home, store and
+database) is an empty tmpfs with only the run's own `read_only` and `writable` paths bound
+back; /tmp is private; the process has its own pid namespace and no capabilities.
 `RunSpec.sandbox` also takes the network away (the S3 gateway on loopback too).
 """
 
@@ -23,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import functools
 import logging
 import os
 import shutil
@@ -37,6 +35,7 @@ from kaon.core.errors import InvalidInput
 from kaon.core.units import memory_text
 from kaon.exec import supervisor
 from kaon.exec.cgroups import Cgroup, CgroupRoot, find_cgroups
+from kaon.exec.sandbox import bwrap_argv, bwrap_works
 from kaon.ports.envbuilder import LogSink
 from kaon.ports.executor import RunResult, RunSpec
 
@@ -51,25 +50,6 @@ NO_HIDING = (
 )
 NO_GROUP = "processes left at the end are found by walking the process tree"
 log = logging.getLogger("kaon.exec")
-
-
-@functools.cache
-def bwrap_works(bwrap: str) -> bool:
-    """Whether `bwrap` can build a sandbox here (user namespaces may be disabled). Probed once
-    per path."""
-    probe = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-net"]
-    try:
-        done = subprocess.run(
-            [*probe, "true"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return done.returncode == 0
 
 
 class LocalExecutor:
@@ -117,13 +97,15 @@ class LocalExecutor:
         group = self._group(spec, log)
         bounded = group is not None and group.limits_memory
         if spec.memory_bytes is not None:
-            log(f"memory limit {self._memory_note(spec.memory_bytes, bounded)}")
+            note = self._memory_note(spec.memory_bytes, bounded, spec.memory_default)
+            log(f"memory limit {note}")
+        per_process = not bounded and not spec.memory_default
         line = supervisor.command(
             argv,
             spec.env,
             self._grace,
             cgroup=str(group.path) if group is not None else "",
-            rlimit_as=0 if bounded else spec.memory_bytes or 0,
+            rlimit_as=spec.memory_bytes or 0 if per_process else 0,
         )
         try:
             proc = subprocess.Popen(
@@ -152,14 +134,23 @@ class LocalExecutor:
             if group is not None:
                 self._release(group, spec, log)
 
-    def describe_memory(self, limit: int | None) -> str:
+    def describe_memory(self, limit: int | None, default: bool = False) -> str:
         """How `limit` bytes are enforced here, for the job's record."""
-        return "none" if limit is None else self._memory_note(limit, self.limits_run_memory)
+        if limit is None:
+            return "none"
+        return self._memory_note(limit, self.limits_run_memory, default)
 
     @staticmethod
-    def _memory_note(limit: int, bounded: bool) -> str:
+    def _memory_note(limit: int, bounded: bool, default: bool = False) -> str:
         if bounded:
-            return f"{memory_text(limit)} for the trial's processes together (cgroup)"
+            whose = "; the platform's default, KAON_JOB_MEMORY" if default else ""
+            return f"{memory_text(limit)} for the trial's processes together (cgroup{whose})"
+        if default:
+            return (
+                "none: the platform's default memory limit (KAON_JOB_MEMORY) is not applied: "
+                "no writable cgroup with the memory controller here, and a limit on each "
+                "process would break runtimes that reserve address space; give --memory for one"
+            )
         return (
             f"{memory_text(limit)} for each process (RLIMIT_AS): no writable cgroup with "
             "the memory controller here, so a trial's processes together may use more"
@@ -233,22 +224,15 @@ class LocalExecutor:
 
     def _sandboxed(self, spec: RunSpec) -> list[str]:
         assert self._bwrap is not None
-        argv = [self._bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-        argv += ["--tmpfs", "/tmp"]
-        for path in spec.hidden:
-            argv += ["--tmpfs", str(path)]
-        argv += ["--ro-bind", str(spec.cwd), str(spec.cwd)]  # its mount point, at least
-        for path in spec.writable:
-            argv += ["--bind", str(path), str(path)]
-        for path in spec.read_only:  # after writable: an input inside an output stays read-only
-            argv += ["--ro-bind", str(path), str(path)]
-        for top in ("/tmp", *map(str, spec.hidden)):  # no writes beside the binds
-            argv += ["--remount-ro", top]
-        if spec.sandbox:
-            argv += ["--unshare-net"]
-        argv += ["--unshare-pid", "--die-with-parent"]
-        argv += ["--cap-drop", "ALL", "--chdir", str(spec.cwd), "--", *spec.argv]
-        return argv
+        return bwrap_argv(
+            self._bwrap,
+            spec.argv,
+            spec.cwd,
+            hidden=spec.hidden,
+            read_only=spec.read_only,
+            writable=spec.writable,
+            network=not spec.sandbox,
+        )
 
 
 def _pump(stream: IO[bytes], log: LogSink) -> None:

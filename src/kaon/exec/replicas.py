@@ -12,7 +12,9 @@ a replica stayed up `stable_after` seconds.
 
 Each replica runs under the run supervisor (kaon.exec.supervisor) and, where one can be made,
 in a control group of its own: it dies with the server, and whatever it started (setsid()
-daemons included) is killed when it stops, crashes or is recycled.
+daemons included) is killed when it stops, crashes or is recycled. With `ReplicaSpec.hidden`
+and a working bubblewrap it runs in the training jobs' sandbox (kaon.exec.sandbox, network
+kept): it sees its code, model, environment and run folder, none of the platform's files.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -33,32 +34,22 @@ from typing import IO
 from kaon.core.errors import InvalidInput
 from kaon.exec import supervisor
 from kaon.exec.cgroups import Cgroup, CgroupRoot, find_cgroups
+from kaon.exec.readiness import in_group, ping
+from kaon.exec.sandbox import bwrap_argv, bwrap_works
 from kaon.ports.envbuilder import LogSink
 from kaon.ports.replicas import ReplicaSpec, ReplicaStatus
 from kaon.runtime.install import install_runtime
-from kaon.runtime.protocol import ProtocolError, read_frame, write_frame
 
 GRACE_SECONDS = 3.0  # between SIGTERM and SIGKILL
 POLL_SECONDS = 0.05  # how often the supervisor looks at its replicas
-PING_TIMEOUT = 1.0
 BACKOFF = (0.5, 30.0)  # first and longest delay before restarting a replica that exited
 STABLE_AFTER = 60.0  # a replica up this long resets the delay
 READY_TIMEOUT = 300.0  # a replica not answering this long after its start is restarted
 MAX_SOCKET_PATH = 100  # bytes; the kernel's limit is 107, the replica binds `<path>.tmp` first
 MAX_LINE = 1 << 16
-
-
-def ping(path: str, timeout: float = PING_TIMEOUT) -> dict[str, object] | None:
-    """The ping answer of the replica listening on `path`, None if none answers."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(path)
-            write_frame(sock, {"op": "ping"})
-            header, _ = read_frame(sock)
-    except (OSError, EOFError, ProtocolError):
-        return None
-    return header
+NO_HIDING = (
+    "bubblewrap is not available: the replicas are not isolated and can read the platform's files"
+)
 
 
 @dataclass
@@ -101,7 +92,9 @@ class LocalReplicas:
         grace: float = GRACE_SECONDS,
         ready_timeout: float = READY_TIMEOUT,
         cgroups: CgroupRoot | bool | None = True,
+        bwrap: str | None = None,
     ) -> None:
+        self._bwrap = bwrap if bwrap is not None else shutil.which("bwrap")
         self._pythonpath = install_runtime(root / "runtime")
         self._cgroups = find_cgroups() if cgroups is True else cgroups or None
         self._ready_timeout = ready_timeout
@@ -112,12 +105,18 @@ class LocalReplicas:
         self._lock = threading.Lock()  # guards _endpoints
         self._control = threading.Lock()  # one start/stop at a time
 
+    @property
+    def can_sandbox(self) -> bool:
+        return self._bwrap is not None and bwrap_works(self._bwrap)
+
     def start(self, spec: ReplicaSpec, log: LogSink) -> None:
         """Start the replicas of `spec.name` (stopping those of an earlier spec first)."""
         if spec.replicas < 1:
             raise InvalidInput(
                 f"endpoint {spec.name} needs at least 1 replica, not {spec.replicas}"
             )
+        if spec.hidden and not self.can_sandbox:
+            _safe_log(log, NO_HIDING)
         with self._control:
             with self._lock:
                 old = self._endpoints.pop(spec.name, None)
@@ -191,7 +190,8 @@ class LocalReplicas:
         else:
             scratch = sockets = Path(tempfile.mkdtemp(prefix="kaon-", dir=_short_tmp()))
         run_dir = given or sockets
-        (run_dir / "home").mkdir(parents=True, exist_ok=True)
+        for sub in ("home", "tmp"):
+            (run_dir / sub).mkdir(parents=True, exist_ok=True)
         slots = [_Slot(i, str(sockets / f"r{i}.sock")) for i in range(spec.replicas)]
         return _Endpoint(spec, log, run_dir, scratch, slots)
 
@@ -215,7 +215,7 @@ class LocalReplicas:
         if code is None:
             if not slot.ready and Path(slot.socket).exists():
                 answer = ping(slot.socket)
-                if answer is not None and _in_group(answer.get("pid"), slot.proc.pid):
+                if answer is not None and in_group(answer.get("pid"), slot.proc.pid):
                     with endpoint.lock:
                         slot.ready = True
             if slot.ready or now - slot.started < self._ready_timeout:
@@ -257,6 +257,9 @@ class LocalReplicas:
             "PATH": f"{spec.env.bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin",
             "VIRTUAL_ENV": str(spec.env.root),
             "HOME": str(endpoint.run_dir / "home"),
+            "TMPDIR": str(endpoint.run_dir / "tmp"),  # /tmp is private and read-only
+            "KAON_ENDPOINT": spec.name,
+            "KAON_REPLICA": str(slot.index),
             "PYTHONPATH": str(self._pythonpath),
             "PYTHONUNBUFFERED": "1",
             "PYTHONHASHSEED": "0",
@@ -264,6 +267,8 @@ class LocalReplicas:
             "MKL_NUM_THREADS": "1",
             "OPENBLAS_NUM_THREADS": "1",
         } | spec.extra_env
+        if spec.hidden and self.can_sandbox:
+            argv = self._sandboxed(endpoint, slot, argv)
         _remove(slot.socket)
         slot.started = time.monotonic()
         if self._cgroups is not None:
@@ -298,6 +303,19 @@ class LocalReplicas:
         pump.start()
         slot.proc, slot.pump = proc, pump
 
+    def _sandboxed(self, endpoint: _Endpoint, slot: _Slot, argv: list[str]) -> list[str]:
+        """`argv` in bubblewrap: the replica sees its code, model, environment (and the
+        interpreter it links to), the runtime; it writes in its run folder and sockets only."""
+        assert self._bwrap is not None
+        spec = endpoint.spec
+        interpreter = Path(os.path.realpath(spec.env.python)).parents[1]
+        sockets = Path(slot.socket).parent
+        writable = [endpoint.run_dir] + ([sockets] if sockets != endpoint.run_dir else [])
+        read_only = [spec.env.root, interpreter, self._pythonpath, spec.code_dir, spec.model_dir]
+        return bwrap_argv(
+            self._bwrap, argv, spec.code_dir, spec.hidden, read_only, writable, network=True
+        )
+
     def _shutdown(self, endpoint: _Endpoint) -> None:
         """SIGTERM every replica, SIGKILL those still there after the grace period."""
         running = [slot for slot in endpoint.slots if slot.proc is not None]
@@ -326,6 +344,7 @@ class LocalReplicas:
         for slot in endpoint.slots:
             _remove(slot.socket)
             _remove(f"{slot.socket}.tmp")
+        shutil.rmtree(endpoint.run_dir / "tmp", ignore_errors=True)  # the replicas' TMPDIR
         if endpoint.scratch is not None:
             shutil.rmtree(endpoint.scratch, ignore_errors=True)
 
@@ -362,17 +381,6 @@ def _short_tmp() -> str | None:
     """/tmp when the system temp dir is too long for socket paths."""
     default = tempfile.gettempdir()
     return None if len(default) <= 40 or not Path("/tmp").is_dir() else "/tmp"
-
-
-def _in_group(pid: object, pgid: int) -> bool:
-    """Whether `pid` runs in process group `pgid` (a stale replica on the same path does not;
-    an interpreter behind a wrapper script does)."""
-    if not isinstance(pid, int) or isinstance(pid, bool):
-        return False
-    try:
-        return os.getpgid(pid) == pgid
-    except (ProcessLookupError, PermissionError):
-        return False
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

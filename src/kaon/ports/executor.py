@@ -27,6 +27,8 @@ class RunSpec:
     # home), except the `read_only` and `writable` paths inside them
     memory_bytes: int | None = None  # for all the run's processes where the backend can
     # (a cgroup), else for each of them (RLIMIT_AS): see Executor.describe_memory
+    memory_default: bool = False  # memory_bytes is the platform's default, not the job's:
+    # applied only where it bounds the run as a whole, never per process
     labels: dict[str, str] = field(default_factory=dict)  # job id, trial, for the backend's logs
 
 
@@ -44,9 +46,9 @@ class Executor(Protocol):
         """Whether `RunSpec.sandbox` and `RunSpec.hidden` are honoured on this machine."""
         ...
 
-    def describe_memory(self, limit: int | None) -> str:
+    def describe_memory(self, limit: int | None, default: bool = False) -> str:
         """How a `memory_bytes` of `limit` is enforced here, e.g. "512Mi for the trial's
-        processes together (cgroup)", or "none"."""
+        processes together (cgroup)", or "none" (`default`: see RunSpec.memory_default)."""
         ...
 
     def run(self, spec: RunSpec, log: LogSink, cancel: threading.Event) -> RunResult:

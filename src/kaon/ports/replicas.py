@@ -25,6 +25,8 @@ class ReplicaSpec:
     replicas: int = 1
     run_dir: Path = Path()  # sockets and scratch space of the replicas
     extra_env: dict[str, str] = field(default_factory=dict)
+    hidden: tuple[Path, ...] = ()  # folders user code must not see (the platform's home,
+    # store, database): the backend shows it only what the replica needs, where it can
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,11 @@ class ReplicaStatus:
 
 
 class Replicas(Protocol):
+    @property
+    def can_sandbox(self) -> bool:
+        """Whether `ReplicaSpec.hidden` is honoured on this machine."""
+        ...
+
     def start(self, spec: ReplicaSpec, log: LogSink) -> None:
         """Start (or restart with a new spec) the replicas of `spec.name`; returns at once.
         Lines the replicas print go to `log` (the caller timestamps them)."""

@@ -139,6 +139,18 @@ class ObjectService:
                 f"{scope.workspace!r}'s"
             )
 
+    @staticmethod
+    def _check_reserved(bucket: Bucket, scope: Scope) -> None:
+        from kaon.services.workspaces import reserved_for
+
+        owner = reserved_for(bucket.repo)
+        if scope.workspace is not None and owner not in (None, scope.workspace):
+            raise PermissionDenied(
+                f"Access Denied: bucket {bucket.name!r} is named as an internal repo of "
+                f"workspace {owner!r} (existing or to come): this key (scope {scope}) cannot "
+                "create it; name the repo otherwise (not <workspace>-data, -models, ...)"
+            )
+
     def _internal(self) -> dict[str, str]:
         """Workspaces' internal repos, each with its workspace."""
         from kaon.services.workspaces import KINDS, repo_of
@@ -163,9 +175,10 @@ class ObjectService:
             return False
         return True
 
-    def create_bucket(self, bucket: Bucket) -> bool:
+    def create_bucket(self, bucket: Bucket, who: Who = None) -> bool:
         """Create the repo and branch a bucket names (lakeFS style: the repo and `master`);
-        False when they all existed already."""
+        False when they all existed already. A key scoped to a workspace (a job's) creates no
+        repo named as another workspace's internal one, existing or to come."""
         if bucket.commit is not None:
             raise ReadOnly(
                 f"bucket {bucket.name!r} names a commit: buckets of commits are read-only"
@@ -174,6 +187,7 @@ class ObjectService:
         try:
             self._repos.get_repo(bucket.repo)
         except NotFound:
+            self._check_reserved(bucket, _scope(who))
             self._repos.create_repo(bucket.repo, "created through the S3 gateway")
             created = True
         branch = bucket.branch or BranchName("master")

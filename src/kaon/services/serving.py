@@ -108,7 +108,9 @@ class ServingService:
         root: Path,
         clock: Callable[[], float],
         provenance: ProvenanceService,
+        hidden: tuple[Path, ...] = (),
     ) -> None:
+        self._hidden = hidden  # what user code must not see (the platform's own files)
         self._provenance = provenance
         self._jobs = jobs
         self._workspaces = workspaces
@@ -352,6 +354,7 @@ class ServingService:
                 replicas=endpoint.replicas,
                 run_dir=home / "run",
                 extra_env=dict(endpoint.variables),  # --env (names checked not to collide)
+                hidden=self._hidden,
             )
             self._replicas.start(spec, serve_log.write)
         except KaonError as exc:  # BuildFailed included: the state says the build failed

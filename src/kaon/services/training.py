@@ -77,7 +77,9 @@ class TrainingService:
         runtime: Path | None = None,
         keys: CredentialService | None = None,
         hidden: tuple[Path, ...] = (),
+        default_memory: int | None = None,
     ) -> None:
+        self._default_memory = default_memory  # a trial's when its job gives no --memory
         self._hidden = hidden  # what user code must not see (the platform's home)
         self._keys = keys  # S3 gateway keys: each running job gets its own pair
         self._provenance = provenance
@@ -330,7 +332,9 @@ class TrainingService:
                 "lock": lock.text,
                 "python": lock.python,
                 "platform": fingerprint(),
-                "memory_limit": self._executor.describe_memory(job.resources.memory),
+                "memory_limit": self._executor.describe_memory(
+                    job.resources.memory or self._default_memory, job.resources.memory is None
+                ),
             } | {k: v for k, v in job.env.items() if k == "reproduces"}
             job = self._save(job.moved(JobState.RUNNING, env=recorded))
             self._provenance.job_started(job, self._jobs.list_trials(job.id))
@@ -443,6 +447,7 @@ class TrainingService:
                     runtime=self._runtime,
                     s3=s3,
                     hidden=self._hidden,
+                    default_memory=self._default_memory,
                 )
             self._record(job, trial, outcome, sink)
             return outcome

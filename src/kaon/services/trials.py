@@ -186,6 +186,7 @@ def run_trial(
     runtime: Path | None = None,
     s3: S3Env | None = None,
     hidden: tuple[Path, ...] = (),
+    default_memory: int | None = None,
 ) -> TrialOutcome:
     if scratch.exists():
         shutil.rmtree(scratch)
@@ -204,7 +205,8 @@ def run_trial(
         writable=(scratch,),
         sandbox=job.resources.sandbox,
         hidden=hidden,
-        memory_bytes=job.resources.memory,
+        memory_bytes=job.resources.memory or default_memory,
+        memory_default=job.resources.memory is None and default_memory is not None,
         labels={"job": job.id, "trial": str(trial.index)},
     )
     result = executor.run(spec, log, cancel)

@@ -10,6 +10,7 @@ digest: the same files always give the same id, whoever submits them and wheneve
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,8 +37,22 @@ KINDS = ("source", "data", "models", "logs", "endpoints", "feedback")
 NO_DATA = "none"  # the data bundle of a job that reads everything over S3: no files
 
 
+_INTERNAL = re.compile(rf"([a-z0-9][a-z0-9_]{{0,39}})-({'|'.join(KINDS)})")
+
+
 def repo_of(ws: str, kind: str) -> str:
     return f"{ws}-{kind}"
+
+
+def reserved_for(repo: str) -> str | None:
+    """The workspace whose internal repo `repo` is or would be (existing or not), None for a
+    name no workspace can own."""
+    match = _INTERNAL.fullmatch(repo)
+    return match.group(1) if match else None
+
+
+def _description(ws: str, kind: str) -> str:
+    return f"workspace {ws}: {kind}"
 
 
 @dataclass(frozen=True)
@@ -70,11 +85,32 @@ class WorkspaceService:
             raise AlreadyExists(
                 f"workspace '{ws.name}' already exists: use `kaon workspace set -n {ws.name}`"
             )
+        for kind in KINDS:  # all checked before any is made: a refusal leaves nothing
+            self._check_free(ws.name, kind)
         for kind in KINDS:
             with contextlib.suppress(AlreadyExists):  # left by an interrupted create: reused
-                self._repos.create_repo(repo_of(ws.name, kind), f"workspace {ws.name}: {kind}")
+                self._repos.create_repo(repo_of(ws.name, kind), _description(ws.name, kind))
         self._jobs.create_workspace(ws)
         return ws
+
+    def _check_free(self, ws: WorkspaceName, kind: str) -> None:
+        """AlreadyExists unless repo `<ws>-<kind>` is missing or an empty one this service
+        made (an interrupted create): a workspace never adopts a repo someone else filled or
+        made (a job could have planted data for a workspace to come)."""
+        name = repo_of(ws, kind)
+        try:
+            repo = self._repos.get_repo(name)
+        except RepoNotFound:
+            return
+        empty = all(b.head is None for b in self._repos.list_branches(name))
+        if repo.description == _description(ws, kind) and empty:
+            return
+        raise AlreadyExists(
+            f"cannot create workspace '{ws}': repo '{name}' already exists and was not made "
+            f"for it ({repo.description or 'no description'}); a workspace's repos must be "
+            f"its own: save what it holds, delete it with `kaon repo delete {name}` and create "
+            "the workspace again, or choose another workspace name"
+        )
 
     def get(self, name: str) -> Workspace:
         ws = self._jobs.get_workspace(workspace_name(name))

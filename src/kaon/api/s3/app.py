@@ -205,7 +205,7 @@ async def _bucket(ctx: Ctx) -> None:
             await _list(ctx, bucket)
     elif m == "PUT":
         await read_small(ctx.receive)  # an optional CreateBucketConfiguration
-        if not await in_thread(p.s3.create_bucket, bucket):
+        if not await in_thread(p.s3.create_bucket, bucket, ctx.who):
             raise AlreadyExists(f"bucket {bucket.name!r} already exists and is yours")
         await respond(ctx.send, 200, b"", [*ctx.base_headers(), ("location", f"/{bucket.name}")])
     elif m == "POST" and "delete" in q:

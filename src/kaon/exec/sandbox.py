@@ -1,0 +1,74 @@
+"""The bubblewrap command line shared by training runs and serving replicas.
+
+The filesystem is read-only except `writable`; each `hidden` folder (the platform's home, its
+store and database wherever they live) is an empty tmpfs with only the run's own `read_only`
+and `writable` paths bound back; /tmp is private, empty and read-only; the process has its own
+pid namespace (so no /proc/<pid> of the server leads back to its files), no capabilities, and
+dies with its parent. `network=False` also takes the network away (loopback too).
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+
+@functools.cache
+def bwrap_works(bwrap: str) -> bool:
+    """Whether `bwrap` can build a sandbox here (user namespaces may be disabled). Probed once
+    per path."""
+    probe = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-net"]
+    try:
+        done = subprocess.run(
+            [*probe, "true"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
+
+
+def bwrap_argv(
+    bwrap: str,
+    argv: Sequence[str],
+    cwd: Path,
+    hidden: Sequence[Path] = (),
+    read_only: Sequence[Path] = (),
+    writable: Sequence[Path] = (),
+    network: bool = True,
+) -> list[str]:
+    """`argv` run by `bwrap` in `cwd` with the view described in the module doc."""
+    line = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    line += ["--tmpfs", "/tmp"]
+    tops = _outermost(hidden)
+    for path in tops:
+        line += ["--tmpfs", str(path)]
+    line += ["--ro-bind", str(cwd), str(cwd)]  # its mount point, at least
+    for path in writable:
+        line += ["--bind", str(path), str(path)]
+    for path in read_only:  # after writable: an input inside an output stays read-only
+        line += ["--ro-bind", str(path), str(path)]
+    for top in ("/tmp", *map(str, tops)):  # no writes beside the binds
+        line += ["--remount-ro", top]
+    if not network:
+        line += ["--unshare-net"]
+    line += ["--unshare-pid", "--die-with-parent"]
+    return [*line, "--cap-drop", "ALL", "--chdir", str(cwd), "--", *argv]
+
+
+def _outermost(paths: Sequence[Path]) -> list[Path]:
+    """`paths` that exist (nothing to hide, and bubblewrap could not make the mount point on
+    the read-only root) without those inside another of them (a tmpfs over a folder hides what
+    is in it)."""
+    unique = sorted({p for p in paths if p.exists()}, key=lambda p: len(p.parts))
+    kept: list[Path] = []
+    for path in unique:
+        if not any(path.is_relative_to(top) for top in kept):
+            kept.append(path)
+    return kept
