@@ -133,8 +133,10 @@ class Platform(gc_race.Platform):
             raise RuntimeError(f"kaon {' '.join(args)} failed ({p.returncode}): {err.strip()}")
         return out
 
-    def code(self, *args: str, timeout: float = 600) -> tuple[int, str, str]:
-        p = self.run(*args)
+    def code(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 600
+    ) -> tuple[int, str, str]:
+        p = self.run(*args, env=env)
         out, err = p.communicate(timeout=timeout)
         return p.returncode, out, err
 
@@ -227,9 +229,12 @@ def kinds(files: dict[str, int]) -> str:
 
 
 def crash_put_case(
-    p: Platform, work: Path, n: int, who: str, what: str, frac: float, args: argparse.Namespace
+    p: Platform, work: Path, n: int, case: tuple[str, str, str, float], args: argparse.Namespace
 ) -> dict[str, Any]:
-    """One kill -9 of `who` while `what` is put, once `frac` of its bytes reached the store."""
+    """One kill -9 of `who` while `what` is put over `via` (the drop folder or HTTP), once
+    `frac` of its bytes reached the store."""
+    who, what, via, frac = case
+    env = {"KAON_PACK_DROP": "0"} if via == "http" else {}
     repo = f"crash{n}"
     local = work / f"case{n}"
     if what == "big":
@@ -248,7 +253,7 @@ def crash_put_case(
     base = sum(old_files.values())
     target = "/big.bin" if what == "big" else "/many"
     flags = ["-r"] if what == "many" else []
-    proc = p.run("put", "file", f"{repo}@master:{target}", "-f", str(data), *flags)
+    proc = p.run("put", "file", f"{repo}@master:{target}", "-f", str(data), *flags, env=env)
     started = time.monotonic()
     while proc.poll() is None and grown(p.home) - base < frac * size:
         time.sleep(0.005)
@@ -294,14 +299,16 @@ def crash_put_case(
         left = {k: v for k, v in stored(p.home).items() if k not in old_files}
         leftover = (sum(left.values()), kinds(left))  # what gc did not reclaim
     log("  re-put")
-    code, _out, err = p.code("put", "file", f"{repo}@master:{target}", "-f", str(data), *flags)
+    code, _out, err = p.code(
+        "put", "file", f"{repo}@master:{target}", "-f", str(data), *flags, env=env
+    )
     if code:
         violations.append(f"re-put failed ({code}): {err.strip()[-200:]}")
     elif read_back(p, f"{repo}@master:{target}", local / "back") != want:
         violations.append("the re-put reads back different")
     rmtree(local)
     return {
-        "case": f"kill -9 {who} mid-put {what} at {frac:.0%}",
+        "case": f"kill -9 {who} mid-put {what} ({via}) at {frac:.0%}",
         "kill": "after the put ended" if finished_first else f"{killed_after:.2f} s in",
         "outcome": outcome,
         "gc_freed": freed,
@@ -310,10 +317,17 @@ def crash_put_case(
     }
 
 
+def packs_now(home: Path) -> set[str]:
+    with contextlib.suppress(OSError):
+        return {str(f) for f in (home / "objects" / "packs").rglob("*")}
+    return set()
+
+
 def crash_gc_case(
-    p: Platform, work: Path, n: int, delay: float, args: argparse.Namespace
+    p: Platform, work: Path, n: int, when: str, args: argparse.Namespace
 ) -> dict[str, Any]:
-    """A repo with every third file of a deleted repo; the server killed `delay` s into gc."""
+    """A repo with every third file of a deleted repo; the server killed `when` seconds into
+    gc, or at its first change to the pack files ("change": mid-rewrite)."""
     local = work / f"gc{n}"
     data = local / "all"
     gc_race._folder(data, args.files)
@@ -324,14 +338,23 @@ def crash_gc_case(
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.link(f, dest)
     want = tree_digests(keep)
+    kept_bytes = sum(f.stat().st_size for f in keep.rglob("*.bin"))
     victim, kept = f"gcvictim{n}", f"gckeep{n}"
+    base = grown(p.home)
     p.ok("repo", "create", victim)
     p.ok("repo", "create", kept)
     p.ok("put", "file", f"{victim}@master:/d", "-f", str(data), "-r")
     p.ok("put", "file", f"{kept}@master:/d", "-f", str(keep), "-r")
     p.ok("repo", "delete", victim)
+    packs = packs_now(p.home)
     proc = p.run("gc", "--json")
-    time.sleep(delay)
+    started = time.monotonic()
+    if when == "change":
+        while proc.poll() is None and packs_now(p.home) == packs:
+            time.sleep(0.001)
+    else:
+        time.sleep(float(when))
+    killed_after = time.monotonic() - started
     finished_first = proc.poll() is not None
     p.kill_server()
     with contextlib.suppress(subprocess.TimeoutExpired):
@@ -344,6 +367,7 @@ def crash_gc_case(
     freed = json.loads(out).get("bytes_freed", 0) if code == 0 else 0
     if code:
         violations.append(f"gc failed ({code}): {err.strip()[-200:]}")
+    growth = grown(p.home) - base  # the kept third, once gc rewrote the packs
     if read_back(p, f"{kept}@master:/d", local / "back") != want:
         violations.append("after gc: the kept repo reads back different")
     p.ok("repo", "create", victim)
@@ -354,11 +378,13 @@ def crash_gc_case(
         violations.append("the re-put reads back different")
     rmtree(local)
     return {
-        "case": f"kill -9 server {delay:g} s into gc",
-        "kill": "after gc ended" if finished_first else "gc running",
+        "case": "kill -9 server mid-gc, "
+        + ("at its first pack change" if when == "change" else f"{when} s in"),
+        "kill": "after gc ended" if finished_first else f"{killed_after:.2f} s in",
         "outcome": "kept repo intact" if not violations else "see violations",
         "gc_freed": freed,
         "leftover": None,
+        "store": f"store +{growth / MB:.1f} MB for {kept_bytes / MB:.1f} MB kept",
         "violations": violations,
     }
 
@@ -366,26 +392,31 @@ def crash_gc_case(
 def probe_crash(kaon: Path, work: Path, args: argparse.Namespace, rep: Report) -> None:
     rows = []
     with platform_in(work, "crash", kaon, KAON_UPLOAD_LEASE_SECONDS=str(LEASE)) as p:
-        n = 0
-        for who in ("client", "server"):
-            for what in ("big", "many"):
-                for frac in args.kill_at:
-                    n += 1
-                    log(f"crash {n}: kill -9 {who} mid-put of {what} at {frac:.0%}")
-                    rows.append(crash_put_case(p, work, n, who, what, frac, args))
-        for i, delay in enumerate(args.gc_kill_at):
-            log(f"crash gc {i + 1}: kill -9 server {delay:g} s into gc")
-            rows.append(crash_gc_case(p, work, i, delay, args))
+        cases = [
+            (who, what, via, frac)
+            for via in args.transport
+            for who in ("client", "server")
+            for what in ("big", "many")
+            for frac in args.kill_at
+        ]
+        for n, (who, what, via, frac) in enumerate(cases, 1):
+            log(f"crash {n}/{len(cases)}: kill -9 {who} mid-put of {what} ({via}) at {frac:.0%}")
+            rows.append(crash_put_case(p, work, n, (who, what, via, frac), args))
+        for i, when in enumerate(args.gc_kill_at):
+            log(f"crash gc {i + 1}/{len(args.gc_kill_at)}: kill -9 server mid-gc ({when})")
+            rows.append(crash_gc_case(p, work, i, when, args))
     print("\ncrash: kill -9 mid-put and mid-gc, then restart, gc, re-put")
     print_table(
-        ["case", "killed", "after", "gc freed MB", "new files left after gc", "violations"],
+        ["case", "killed", "after", "gc freed MB", "new files left after gc / store", "violations"],
         [
             [
                 r["case"],
                 r["kill"],
                 r["outcome"],
                 f"{r['gc_freed'] / MB:.1f}",
-                "-" if r["leftover"] is None else f"{r['leftover'][0] / MB:.1f} {r['leftover'][1]}",
+                r.get("store", "-")
+                if r["leftover"] is None
+                else f"{r['leftover'][0] / MB:.1f} {r['leftover'][1]}",
                 str(len(r["violations"])),
             ]
             for r in rows
@@ -847,10 +878,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="kill mid-put once this share of its bytes is stored (0.3,0.95)",
     )
     ap.add_argument(
+        "--transport",
+        type=lambda t: [x for x in t.split(",") if x],
+        default=["drop"],
+        help="the crash probe's puts: drop (same machine: drop folder, server-side chunking), "
+        "http (KAON_PACK_DROP=0, a remote client's path), or both: drop,http",
+    )
+    ap.add_argument(
         "--gc-kill-at",
-        type=floats,
+        type=lambda t: [x for x in t.split(",") if x],
         default=None,
-        help="kill the server this many seconds into gc (0.1,0.4)",
+        help="kill the server mid-gc: at its first change to the pack files, or this many "
+        "seconds in (change,0.05)",
     )
     ap.add_argument(
         "--orphan-wait",
@@ -871,13 +910,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "writers": (200, 50),
         "cli_writers": (50, 10),
         "kill_at": ([0.3, 0.95], [0.5]),
-        "gc_kill_at": ([0.1, 0.4], [0.2]),
+        "gc_kill_at": (["change", "0.05"], ["change"]),
         "repeat": (5, 5),
     }
     for name, (full, quick) in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, quick if args.quick else full)
     args.only = [x.strip() for x in args.only.split(",") if x.strip()]
+    if not set(args.transport) <= {"drop", "http"}:
+        ap.error(f"--transport {','.join(args.transport)}: choose drop, http or drop,http")
     unknown = set(args.only) - set(PROBES)
     if unknown:
         ap.error(f"unknown probe(s) {', '.join(sorted(unknown))}: choose from {', '.join(PROBES)}")
@@ -904,7 +945,12 @@ def main(argv: list[str] | None = None) -> int:
                 t0 = time.monotonic()
                 try:
                     probes[name](kaon, work, args, rep)
-                except (RuntimeError, OSError, ValueError, KeyError, SystemExit) as exc:
+                except SystemExit as exc:
+                    if not isinstance(exc.code, str):  # SIGTERM, SIGHUP: stop, clean up
+                        raise
+                    log(f"{name} failed: {exc}")  # a kaon command failed (gc_race's `ok`)
+                    rep.add(name, "the probe ran to its end", "no", False, "yes", str(exc)[:200])
+                except (RuntimeError, OSError, ValueError, KeyError) as exc:
                     log(f"{name} failed: {type(exc).__name__}: {exc}")
                     rep.add(name, "the probe ran to its end", "no", False, "yes", str(exc)[:200])
                 log(f"{name}: {time.monotonic() - t0:.0f} s")
