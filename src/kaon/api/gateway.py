@@ -365,6 +365,8 @@ def unrouted(name: str, endpoint: Endpoint | None) -> tuple[int, str]:
     if endpoint.state is EndpointState.KILLED:
         return 404, f"endpoint {name} was killed: see `kaon serve list --all`"
     logs = f"`kaon serve build-logs -e {name}`"
+    if endpoint.state is EndpointState.FAILURE and endpoint.auth:  # its reason: for its users
+        return 503, f"endpoint {name} did not start (see {logs})"
     if endpoint.state is EndpointState.FAILURE:
         lines = [ln.strip() for ln in endpoint.reason.splitlines() if ln.strip()][:2]
         why = " ".join(lines).rstrip(":") or "failed"
