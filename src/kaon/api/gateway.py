@@ -165,7 +165,9 @@ class Gateway:
             status = exc.http_status
             extra = [(b"www-authenticate", b"Bearer")] if status == 401 else None
             if status == 401:
-                why = "none was sent" if not token else "the one sent is unknown, expired or revoked"
+                why = (
+                    "none was sent" if not token else "the one sent is unknown, expired or revoked"
+                )
                 message = (
                     f"endpoint {route.name} was deployed with --auth: send `Authorization: "
                     f"Bearer <token>` of a user (or job) that may read workspace "
