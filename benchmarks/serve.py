@@ -28,7 +28,12 @@ Targets (PASS/FAIL):
     the start of `kaon serve deploy` until a polled POST to its URL answers 200; every one of
     --deploy-repeat deploys).
 
+Also measured (informational): the same endpoint deployed with `--auth`, every request with
+`Authorization: Bearer <token>` (one token lookup and role check per request), against the
+open one; `--auth-only` measures just these two (no bare app, MLflow or timed deploys).
+
     uv run python benchmarks/serve.py [--seconds 10] [--deploy-repeat 3] [--no-mlflow] [--check]
+    uv run python benchmarks/serve.py --auth-only --concurrency 1,8,32
 
 Exit code 0 unless --check is given and a target fails or a step fails (then 1).
 """
@@ -152,7 +157,7 @@ wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = "application/json"
-
+{auth}
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format("KAON_BENCH_WRK %d %d %d %d %d %d %d %.1f %.1f %.1f %.1f\\n",
@@ -409,12 +414,14 @@ def ensure_wrk() -> Path:
     raise SystemExit("this benchmark needs wrk: `apt-get install wrk` (Debian/Ubuntu)")
 
 
-def wrk_script(work: Path, name: str, body: bytes) -> Path:
-    """A wrk Lua script POSTing `body` (read from a file: no quoting issues)."""
+def wrk_script(work: Path, name: str, body: bytes, token: str | None = None) -> Path:
+    """A wrk Lua script POSTing `body` (read from a file: no quoting issues), with a bearer
+    token when given."""
     body_file = work / f"{name}.json"
     body_file.write_bytes(body)
     script = work / f"{name}.lua"
-    script.write_text(WRK_SCRIPT.format(body=body_file))
+    auth = f'wrk.headers["Authorization"] = "Bearer {token}"' if token else ""
+    script.write_text(WRK_SCRIPT.format(body=body_file, auth=auth))
     return script
 
 
@@ -841,6 +848,7 @@ LABELS = {
     "kaon": "kaon gateway, 1 replica",
     "kaon-r2-batch": f"kaon --replicas {REPLICAS} --batch {BATCH}",
     "kaon-r2-pb": f"kaon r{REPLICAS} --batch, predict_batch copy",
+    "kaon-auth": "kaon gateway, 1 replica, --auth",
 }
 
 
@@ -923,6 +931,19 @@ def info_rows(res: Results) -> list[list[str]]:
                 f"{len(res.loads)} runs: those figures are disturbed, rerun on a quiet machine",
             ]
         )
+    for c in sorted({x.concurrency for x in res.loads if x.server == "kaon-auth"}):
+        open_, guarded = res.load("kaon", c), res.load("kaon-auth", c)
+        share = ratio(guarded.rps, open_.rps) if open_ and guarded else None
+        rows.append(
+            [
+                f"--auth endpoint vs open, c={c}",
+                f"{fmt_rps(guarded.rps if guarded else None)} vs "
+                f"{fmt_rps(open_.rps if open_ else None)} req/s -> "
+                f"{'n/a' if share is None else f'{share:.2f}x'}; p50 "
+                f"{fmt_ms(guarded.p50 if guarded else None)} vs "
+                f"{fmt_ms(open_.p50 if open_ else None)}",
+            ]
+        )
     rows += [["note", n] for n in res.notes]
     return rows
 
@@ -963,6 +984,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--no-mlflow", action="store_true", help="skip MLflow (reported n/a)")
     p.add_argument(
+        "--auth-only",
+        action="store_true",
+        help="only kaon's endpoint open vs deployed with --auth (no bare app, MLflow, deploys)",
+    )
+    p.add_argument(
         "--no-batch-variant",
         action="store_true",
         help="skip the benchmark-only copy of the serve module with predict_batch",
@@ -1002,6 +1028,20 @@ def bench(args: argparse.Namespace, s: Setup, wrk: Path, res: Results) -> None:
     kaon_url = endpoint_url(ep)
     pins = pins_of(str((ep.get("env") or {}).get("lock", "")))
     answers = {"kaon": digit(wait_answer(kaon_url, kaon_body, None))}
+    pid = server_pid(s.home)
+
+    def load(name: str, url: str, script: Path, at: Sequence[int], proc_pid: int | None) -> None:
+        for c in at:
+            x = measure_n(
+                args.repeat, wrk, name, url, script, c, args.seconds, args.warmup, proc_pid
+            )
+            res.loads.append(x)
+            log(f"{LABELS.get(name, name)}, c={c}: {fmt_rps(x.rps)} req/s, p99 {fmt_ms(x.p99)}")
+
+    if args.auth_only:
+        load("kaon", kaon_url, kaon_lua, levels, pid)
+        auth_loads(s, kaon_body, levels, load, ep["name"])
+        return
 
     log("timed deploys (env cached): start of `kaon serve deploy` -> first 200")
     ep2 = timed_deploys(s, kaon_body, args.deploy_repeat, res)
@@ -1015,16 +1055,6 @@ def bench(args: argparse.Namespace, s: Setup, wrk: Path, res: Results) -> None:
         )
     else:
         res.values["batch_note"] = f"--batch {BATCH} applied (the module batches)"
-
-    pid = server_pid(s.home)
-
-    def load(name: str, url: str, script: Path, at: Sequence[int], proc_pid: int | None) -> None:
-        for c in at:
-            x = measure_n(
-                args.repeat, wrk, name, url, script, c, args.seconds, args.warmup, proc_pid
-            )
-            res.loads.append(x)
-            log(f"{LABELS.get(name, name)}, c={c}: {fmt_rps(x.rps)} req/s, p99 {fmt_ms(x.p99)}")
 
     bare_proc = mlflow_proc = None
     versions = [f"scikit-learn/numpy/scipy pinned from the endpoint's lock: {' '.join(pins)}"]
@@ -1069,7 +1099,7 @@ def bench(args: argparse.Namespace, s: Setup, wrk: Path, res: Results) -> None:
     # -- kaon ----------------------------------------------------------------------------
     load("kaon", kaon_url, kaon_lua, levels, pid)
     # only the first endpoint and the last timed one run now: kill the first
-    run([s.kaon, "serve", "kill", "-e", ep["name"], "-y"], env=s.env)
+    auth_loads(s, kaon_body, levels, load, ep["name"])
     load("kaon-r2-batch", endpoint_url(ep2), kaon_lua, levels, pid)
     if not args.no_batch_variant and not batchable:
         run([s.kaon, "serve", "kill", "-e", ep2["name"], "-y"], env=s.env)
@@ -1084,6 +1114,21 @@ def bench(args: argparse.Namespace, s: Setup, wrk: Path, res: Results) -> None:
     listed = ", ".join(f"{k} {a}" for k, a in answers.items())
     res.values["answers"] = f"{'all answer' if same else 'DIFFERENT answers:'} {listed}"
     res.values["label"] = s.label
+
+
+def auth_loads(s: Setup, body: bytes, levels: Sequence[int], load: Any, previous: str) -> None:
+    """Replace endpoint `previous` by the same one deployed with --auth, and load it with the
+    platform's token in every request."""
+    run([s.kaon, "serve", "kill", "-e", previous, "-y"], env=s.env)
+    log("kaon serve deploy --auth (1 replica) --wait")
+    guarded, _, _ = serve_deploy(s, s.serve_src, ["--auth"], wait=True)
+    token = (s.home / "token").read_text().strip()
+    url = endpoint_url(guarded)
+    status, _ = post(url, body)
+    if status != 401:
+        raise RuntimeError(f"--auth endpoint answered {status} without a token, not 401")
+    load("kaon-auth", url, wrk_script(s.work, "kaon-auth", body, token), levels, server_pid(s.home))
+    run([s.kaon, "serve", "kill", "-e", guarded["name"], "-y"], env=s.env)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,6 +39,7 @@ from kaon.services.commits import CommitService
 from kaon.services.files import FileService
 from kaon.services.gc import GarbageCollector
 from kaon.services.ingest import FileIngest
+from kaon.services.jobtokens import JobTokens
 from kaon.services.leases import UploadLeases
 from kaon.services.locks import SharedExclusiveLock
 from kaon.services.provenance import ProvenanceService
@@ -178,6 +179,7 @@ class Platform:
     s3_scratch: Path  # bodies of S3 puts while they arrive
     users: UserService
     user_store: UserStore
+    job_tokens: JobTokens  # jobs' API access (KAON_ENDPOINT, KAON_TOKEN)
 
     def close(self) -> None:
         self.serving.shutdown()
@@ -212,6 +214,7 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
     credentials = CredentialService(credential_store, clock)
     user_store = _pick(USER_STORES, settings.metadata_url, "metadata database")
     users = UserService(user_store, clock)
+    job_tokens = JobTokens(users)
     s3_scratch = settings.home / "s3" / "tmp"
     shutil.rmtree(s3_scratch, ignore_errors=True)  # bodies a stop interrupted
     s3_scratch.mkdir(parents=True)
@@ -242,6 +245,7 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         keys=credentials,
         hidden=hidden,
         default_memory=settings.job_memory,
+        tokens=job_tokens,
     )
     serving = ServingService(
         jobs,
@@ -284,6 +288,7 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         s3_scratch=s3_scratch,
         users=users,
         user_store=user_store,
+        job_tokens=job_tokens,
     )
     for job in training.recover():
         log.warning("job %s was interrupted by a platform stop: marked JOB_FAILURE", job)

@@ -96,13 +96,16 @@ class ServerSettings:
 
 def exposure_warning(host: str) -> str | None:
     """What to tell the operator of a server listening on `host`, when that is not this machine
-    only (127.0.0.0/8, ::1, localhost): prediction routes answer there without a token."""
+    only (127.0.0.0/8, ::1, localhost): prediction routes of endpoints deployed without --auth
+    answer there without a token."""
     if host in ("localhost", "::1") or host.startswith("127."):
         return None
     return (
         f"kaon listens on {host}, not only on this machine: endpoints (/<endpoint>/invocations, "
-        "/feedback, /v2/..., /metrics) answer anyone who can reach it, without a token; "
-        "keep it behind a firewall or an authenticating proxy, or set KAON_HOST=127.0.0.1"
+        "/feedback, /v2/..., /metrics) answer anyone who can reach it, without a token, unless "
+        "deployed with `kaon serve deploy --auth` (then a user's token is needed; /metrics "
+        "stays open); keep it behind a firewall or an authenticating proxy, or set "
+        "KAON_HOST=127.0.0.1"
     )
 
 

@@ -27,3 +27,11 @@ def test_building_and_failed_builds_are_503_naming_build_logs() -> None:
     assert status == 503 and f"`kaon serve build-logs -e {NAME}`" in message
     assert "could not resolve the requirements: error: bad line (see" in message
     assert "caret" not in message and "\n" not in message
+
+
+def test_a_guarded_endpoint_does_not_tell_its_build_failure_to_anyone() -> None:
+    reason = "build failed: could not resolve the requirements: secret-internal-package"
+    guarded = STARTING.moved(EndpointState.FAILURE, reason=reason, auth=True)
+    status, message = unrouted(NAME, guarded)
+    assert status == 503 and "did not start" in message and "build-logs" in message
+    assert "secret-internal-package" not in message

@@ -89,6 +89,7 @@ def test_non_loopback_without_auth_warns(tmp_path: Path) -> None:
         assert p.returncode == 0, p.stderr
         assert "Warning:" in p.stderr and "0.0.0.0" in p.stderr
         assert "without a token" in p.stderr
+        assert "serve deploy --auth" in p.stderr  # how to protect an endpoint's predictions
         log = (k.home / "logs" / "server.log").read_text()
         assert "WARNING" in log and "without a token" in log
     finally:

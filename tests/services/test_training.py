@@ -248,3 +248,47 @@ out.mkdir(parents=True)
     text = log_text(platform, job)
     assert "read 1,2" in text and "data read-only" in text and "no network" in text
     assert shutil.which("bwrap")
+
+
+API_PROBE = """#!/usr/bin/env python3
+import os, pathlib, sys
+token = "token" if os.environ.get("KAON_TOKEN") else "no-token"
+print("api", os.environ.get("KAON_ENDPOINT"), token)
+(pathlib.Path(sys.argv[1]) / "model").mkdir(parents=True)
+(pathlib.Path(sys.argv[1]) / "model" / "m.txt").write_text("ok")
+"""
+
+
+def job_tokens(p: Platform) -> list[object]:
+    return [t for t in p.users.tokens() if t.job]
+
+
+def test_a_job_gets_an_api_token_of_its_author_revoked_at_its_end(
+    platform: Platform, tmp_path: Path
+) -> None:
+    platform.job_tokens.endpoint = "http://127.0.0.1:9"
+    platform.users.add("tester")
+    job, _, _ = deploy(platform, tmp_path, src=source(tmp_path, API_PROBE))
+    assert finished(platform, job).state is JobState.SUCCESS
+    assert "api http://127.0.0.1:9 token" in log_text(platform, job)
+    assert job_tokens(platform) == []  # revoked when the job ended
+
+
+def test_a_job_whose_author_is_no_user_gets_the_endpoint_only(
+    platform: Platform, tmp_path: Path
+) -> None:
+    platform.job_tokens.endpoint = "http://127.0.0.1:9"
+    job, _, _ = deploy(platform, tmp_path, src=source(tmp_path, API_PROBE))
+    assert finished(platform, job).state is JobState.SUCCESS
+    text = log_text(platform, job)
+    assert "api http://127.0.0.1:9 no-token" in text
+    assert "its author 'tester' is not a user of this platform" in text
+
+
+def test_recover_revokes_the_api_tokens_of_jobs_not_running(
+    platform: Platform, tmp_path: Path
+) -> None:
+    platform.users.add("tester")
+    assert platform.users.for_job("f" * 32, "tester", "ws") is not None
+    platform.training.recover()
+    assert job_tokens(platform) == []

@@ -10,12 +10,17 @@ hot path). Per endpoint it serves
 Requests go round-robin to the endpoint's ready replicas over pooled Unix-socket connections
 (kaon.runtime.protocol); a replica that fails is skipped for the next one. Every response
 carries X-Kaon-Model-Id and X-Request-Id. Endpoints answer without the API token, like kaos'
-(the platform listens on loopback unless told otherwise).
+(the platform listens on loopback unless told otherwise), unless deployed with --auth: then
+invocations, feedback and the OIP model routes (metadata, infer) need `Authorization: Bearer
+<token>` of a user or job that may read the endpoint's workspace (401 without a valid token,
+404 without a role there), one token lookup per request; the health probes (`ping`, OIP
+`ready`, `/v2/health/*`) stay open, without the model id, for load balancers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -31,7 +36,8 @@ from kaon.api.feedback import FeedbackGate, FeedbackLimits
 from kaon.api.oip import infer_payload, infer_response, metadata
 from kaon.app import Platform
 from kaon.core.endpoints import Endpoint, EndpointState
-from kaon.core.errors import KaonError
+from kaon.core.errors import KaonError, PermissionDenied
+from kaon.core.users import Action
 from kaon.services.serving import Route
 
 Scope = MutableMapping[str, Any]
@@ -116,7 +122,10 @@ class Gateway:
         method = scope["method"]
         if action == "ping" and method == "GET":
             ok = bool(route.addresses)
-            await _json(send, 200 if ok else 503, {"endpoint": name, "ready": ok}, route)
+            shown = None if route.auth else route  # a probe: no model id when guarded
+            await _json(send, 200 if ok else 503, {"endpoint": name, "ready": ok}, shown)
+        elif route.auth and not await self._admitted(route, scope, receive, send):
+            return
         elif action == "invocations" and method == "POST":
             try:
                 body = await self._body(scope, receive)
@@ -137,6 +146,41 @@ class Gateway:
                 405 if action in ("invocations", "ping", "feedback") else 404,
                 f"use POST /{name}/invocations, GET /{name}/ping or POST /{name}/feedback",
             )
+
+    async def _admitted(self, route: Route, scope: Scope, receive: Receive, send: Send) -> bool:
+        """For an --auth endpoint: whether the request's token may read its workspace; if
+        not, the request is answered (401, 403 or 404) and its body drained."""
+        scheme, _, given = _header(scope, b"authorization").decode("latin-1").partition(" ")
+        token = given.strip() if scheme.lower() == "bearer" else ""
+        loop = asyncio.get_running_loop()
+        try:
+            if not token:
+                raise PermissionDenied("no token")
+            await loop.run_in_executor(None, self._authorize, token, route.workspace)
+            return True
+        except KaonError as exc:
+            if scope["method"] == "POST":  # read to the end, so the client sees the answer
+                with contextlib.suppress(TooLarge):
+                    await self._body(scope, receive)
+            status = exc.http_status
+            extra = [(b"www-authenticate", b"Bearer")] if status == 401 else None
+            if status == 401:
+                why = (
+                    "none was sent" if not token else "the one sent is unknown, expired or revoked"
+                )
+                message = (
+                    f"endpoint {route.name} was deployed with --auth: send `Authorization: "
+                    f"Bearer <token>` of a user (or job) that may read workspace "
+                    f"{route.workspace!r}; {why}"
+                )
+            else:
+                message = f"endpoint {route.name}: {exc.message}"
+            await _error(send, status, message, extra)
+            return False
+
+    def _authorize(self, token: str, workspace: str) -> None:
+        users = self._platform.users
+        users.check(users.authenticate(token), Action.READ, workspace)
 
     async def _unrouted(self, name: str, send: Send) -> None:
         """No route: 404 if there is no such endpoint (or it was killed), 503 saying where to
@@ -270,11 +314,14 @@ class Gateway:
             return
         if len(rest) >= 2 and rest[0] == "versions":
             rest = rest[2:]
-        if not rest and method == "GET":
-            await _json(send, 200, metadata(route), route)
-        elif rest == ["ready"] and method == "GET":
+        if rest == ["ready"] and method == "GET":
             ready = bool(route.addresses)
-            await _json(send, 200 if ready else 400, {"name": name, "ready": ready}, route)
+            shown = None if route.auth else route  # a probe: no model id when guarded
+            await _json(send, 200 if ready else 400, {"name": name, "ready": ready}, shown)
+        elif route.auth and not await self._admitted(route, scope, receive, send):
+            return
+        elif not rest and method == "GET":
+            await _json(send, 200, metadata(route), route)
         elif rest == ["infer"] and method == "POST":
             try:
                 request = json.loads(await self._body(scope, receive))
@@ -320,6 +367,8 @@ def unrouted(name: str, endpoint: Endpoint | None) -> tuple[int, str]:
     if endpoint.state is EndpointState.KILLED:
         return 404, f"endpoint {name} was killed: see `kaon serve list --all`"
     logs = f"`kaon serve build-logs -e {name}`"
+    if endpoint.state is EndpointState.FAILURE and endpoint.auth:  # its reason: for its users
+        return 503, f"endpoint {name} did not start (see {logs})"
     if endpoint.state is EndpointState.FAILURE:
         lines = [ln.strip() for ln in endpoint.reason.splitlines() if ln.strip()][:2]
         why = " ".join(lines).rstrip(":") or "failed"

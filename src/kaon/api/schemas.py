@@ -346,6 +346,11 @@ class ServeIn(BaseModel):
     env: dict[str, str] = Field(
         default_factory=dict, description="Variables for every replica (--env)."
     )
+    auth: bool = Field(
+        False,
+        description="Prediction routes need `Authorization: Bearer <token>` of a user (or "
+        "job) that may read the endpoint's workspace (--auth); default: open, as in kaos.",
+    )
 
 
 class EndpointOut(BaseModel):
@@ -367,6 +372,7 @@ class EndpointOut(BaseModel):
     env: dict[str, Any]
     variables: dict[str, str]
     served_commit: str | None
+    auth: bool
 
 
 class ProvenanceOut(BaseModel):

@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     url = f"http://{shown}:{port}"
     s3_url = f"http://{shown}:{s3_port}"
     platform.credentials.endpoint = s3_url  # jobs get it in AWS_ENDPOINT_URL
+    platform.job_tokens.endpoint = url  # and this in KAON_ENDPOINT, with a token of their own
     state = settings.home / SERVER_FILE
     doc = {"pid": os.getpid(), "url": url, "port": port, "s3_url": s3_url, "s3_port": s3_port}
     private_file(state, json.dumps(doc))

@@ -60,10 +60,17 @@ def deploy(
     env: list[str] = typer.Option(
         None, "--env", help="KEY=VALUE for the replicas' environment (repeatable); recorded."
     ),
+    auth: bool = typer.Option(
+        False,
+        "--auth",
+        help="Predictions need `Authorization: Bearer <token>` of a user (or job) that may "
+        "read the workspace (default: open, as in kaos).",
+    ),
     as_json: bool = JSON,
     workspace: str = WORKSPACE,
 ) -> None:
-    """Deploy an endpoint: the serve bundle with the model's files beside its model.py."""
+    """Deploy an endpoint: the serve bundle with the model's files beside its model.py.
+    Its prediction routes answer anyone who reaches the server unless --auth."""
     from kaon.client import bundles, state
     from kaon.core.endpoints import parse_batch
     from kaon.core.envvars import parse_pairs
@@ -105,6 +112,7 @@ def deploy(
             "batch": batch,
             "timeout": timeout,
             "env": variables,
+            "auth": auth,
         }
         endpoint = c.serve(ws, **body)
         if wait:
@@ -148,8 +156,9 @@ def list_(
     workspace: str = WORKSPACE,
 ) -> None:
     """BUILDING (created_at | name | state | user | reason: address these with -e) and
-    RUNNING (ind | created_at | name | state | url | user [| reason]) tables. Killed
-    endpoints are hidden unless --all. `ind` is what -i takes in serve logs, get, kill..."""
+    RUNNING (ind | created_at | name | state | url | user | auth [| reason]) tables; auth is
+    `token` for an endpoint deployed with --auth, else `open`. Killed endpoints are hidden
+    unless --all. `ind` is what -i takes in serve logs, get, kill..."""
     from kaon.client import state
 
     ws = state.require_workspace()
@@ -169,14 +178,18 @@ def list_(
     if building:
         rows = [[_created(e.created), e.name, e.state, e.author] for e in building]
         _boxed(["created_at", "name", "state", "user"], rows, building, "BUILDING")
-    headers = ["ind", "created_at", "name", "state", "url", "user"]
+    headers = ["ind", "created_at", "name", "state", "url", "user", "auth"]
     for title, group, first in (("RUNNING", running, 0), ("KILLED", killed, len(running))):
         table: list[list[Any]] = [
-            [first + i, _created(e.created), e.name, e.state, e.url, e.author]
+            [first + i, _created(e.created), e.name, e.state, e.url, e.author, _auth(e)]
             for i, e in enumerate(group)
         ]
         if group:
             _boxed(headers, table, group, title)
+
+
+def _auth(e: EndpointInfo) -> str:
+    return "token" if e.auth else "open"
 
 
 def _boxed(
@@ -216,7 +229,8 @@ def get(
     bundles.restore_modes(dest)
     success(f"Extracted to {dest}")
     model = f" -m {e.model_id}" if e.model_id else ""
-    info(f"Deploy it again with `kaon serve deploy -s {dest.parent}{model}` (after editing)")
+    auth = " --auth" if e.auth else ""  # its predictions need a token: the new one's too
+    info(f"Deploy it again with `kaon serve deploy -s {dest.parent}{model}{auth}` (after editing)")
 
 
 def _logs(name: str, kind: str, follow: bool, out: Path | None) -> None:

@@ -225,7 +225,8 @@ class Client:
     # endpoints ---------------------------------------------------------------------------
     def serve(self, workspace: str, **body: Any) -> EndpointInfo:
         """Deploy an endpoint (see ServeIn in the API): source as {branch, ref}, model_id,
-        replicas, batch ("32/5ms"), timeout ("30s")."""
+        replicas, batch ("32/5ms"), timeout ("30s"), env, auth (True: predictions need a
+        token that may read the workspace)."""
         doc = self._json("POST", f"/v1/workspaces/{workspace}/serve", json_body=body)
         return EndpointInfo.from_doc(doc)
 

@@ -188,6 +188,7 @@ class EndpointInfo:
     env: dict[str, Any]
     served_commit: str | None
     variables: dict[str, str] = field(default_factory=dict)
+    auth: bool = False  # prediction routes need a token (--auth)
 
     @staticmethod
     def from_doc(doc: dict[str, Any]) -> EndpointInfo:

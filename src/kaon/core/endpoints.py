@@ -72,6 +72,7 @@ class Endpoint:
     reason: str = ""
     started: float | None = None
     variables: dict[str, str] = field(default_factory=dict)  # --env, given to every replica
+    auth: bool = False  # --auth: prediction routes need a token that may read the workspace
 
     def moved(self, state: EndpointState, **changes: Any) -> Endpoint:
         return replace(self, state=state, **changes)
@@ -96,6 +97,7 @@ class Endpoint:
             "reason": self.reason,
             "started": self.started,
             "variables": self.variables,
+            "auth": self.auth,
         }
 
     @staticmethod
@@ -121,4 +123,5 @@ class Endpoint:
             reason=str(doc.get("reason", "")),
             started=doc.get("started"),
             variables=dict(doc.get("variables") or {}),
+            auth=bool(doc.get("auth", False)),
         )

@@ -17,7 +17,7 @@ import logging
 import shutil
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,7 @@ class Route:
     addresses: tuple[str, ...]
     batch: Batching | None
     timeout: float
+    auth: bool = False  # predictions need a token that may read `workspace` (--auth)
 
 
 @dataclass(frozen=True)
@@ -160,9 +161,7 @@ class ServingService:
         status = self._replicas.status(name)
         addresses = status.addresses if status else ()
         if addresses != route.addresses:
-            route = Route(
-                route.name, route.workspace, route.model_id, addresses, route.batch, route.timeout
-            )
+            route = replace(route, addresses=addresses)
             self._routes[name] = route
         return route
 
@@ -188,6 +187,7 @@ class ServingService:
         batch: Batching | None = None,
         timeout: float = 30.0,
         variables: dict[str, str] | None = None,
+        auth: bool = False,
     ) -> Endpoint:
         ws = self._workspaces.get(workspace)
         if model_id is not None:
@@ -207,6 +207,7 @@ class ServingService:
             module=entry.module,
             folder=entry.folder,
             variables=dict(variables or {}),
+            auth=auth,
         )
         self._jobs.add_endpoint(endpoint)
         self._launch(endpoint, entry.batchable)
@@ -344,6 +345,7 @@ class ServingService:
                 (),
                 batch,
                 endpoint.timeout,
+                endpoint.auth,
             )
             spec = ReplicaSpec(
                 name=endpoint.name,

@@ -48,6 +48,7 @@ from kaon.services.chunks import ChunkStore
 from kaon.services.commits import CommitService
 from kaon.services.files import FileService
 from kaon.services.joblog import JobLog
+from kaon.services.jobtokens import ApiEnv, JobTokens
 from kaon.services.localfs import checkout, ingest
 from kaon.services.provenance import ProvenanceService
 from kaon.services.repos import RepoService
@@ -78,8 +79,10 @@ class TrainingService:
         keys: CredentialService | None = None,
         hidden: tuple[Path, ...] = (),
         default_memory: int | None = None,
+        tokens: JobTokens | None = None,
     ) -> None:
         self._default_memory = default_memory  # a trial's when its job gives no --memory
+        self._tokens = tokens  # API tokens: each running job gets its own (KAON_TOKEN)
         self._hidden = hidden  # what user code must not see (the platform's home)
         self._keys = keys  # S3 gateway keys: each running job gets its own pair
         self._provenance = provenance
@@ -269,7 +272,8 @@ class TrainingService:
 
     def recover(self) -> list[JobId]:
         """At start-up: fail honestly what a stop interrupted (its processes died with the
-        platform), revoke the keys of every job not running, restart what was queued."""
+        platform), revoke the keys and API tokens of every job not running, restart what was
+        queued."""
         failed: list[JobId] = []
         for job in self._jobs.list_jobs(states=[JobState.BUILDING, JobState.RUNNING]):
             what = "building" if job.state is JobState.BUILDING else "running"
@@ -279,6 +283,10 @@ class TrainingService:
             running = self._jobs.list_jobs(states=[JobState.BUILDING, JobState.RUNNING])
             for job_id in self._keys.revoke_stale({job.id for job in running}):
                 log.warning("revoked the S3 keys of job %s, which is not running", job_id)
+        if self._tokens is not None:
+            running = self._jobs.list_jobs(states=[JobState.BUILDING, JobState.RUNNING])
+            for job_id in self._tokens.revoke_stale({job.id for job in running}):
+                log.warning("revoked the API token of job %s, which is not running", job_id)
         for job in reversed(self._jobs.list_jobs(states=[JobState.PENDING])):
             self._start(job)
         return failed
@@ -343,12 +351,14 @@ class TrainingService:
             # it reaches the shared repos and its own workspace's, no other workspace's
             keys = self._keys
             s3 = keys.for_job(job.id, job.author, job.workspace) if keys else None
+            # the API likewise: a token acting as the job's author in its workspace only
+            api = self._api_access(job, train_log)
             data = work / "data"
             commit = self._repos.resolve_required(job.data.repo, Ref(job.data.commit))
             checkout(self._files, commit, "/", data)
             _read_only(data)
             train_log.write(f"job {job.id}: source {job.source.path}, data {job.data.path}")
-            outcomes = self._run_trials(job, env, work, folder, data, train_log, cancel, s3)
+            outcomes = self._run_trials(job, env, work, folder, data, train_log, cancel, s3, api)
             if cancel.is_set():
                 self._finish(job, *self._cancelled("running"))
             elif not outcomes:
@@ -380,10 +390,23 @@ class TrainingService:
         finally:
             if self._keys is not None:
                 self._keys.revoke_job(job.id)
+            if self._tokens is not None:
+                self._tokens.revoke_job(job.id)
             self._keep_logs(job, work)
             _remove(work / "source", work / "data", work / "trials")
             with self._lock:
                 self._cancel.pop(job.id, None)
+
+    def _api_access(self, job: Job, train_log: JobLog) -> ApiEnv | None:
+        if self._tokens is None:
+            return None
+        api = self._tokens.for_job(job.id, job.author, job.workspace)
+        if api is not None and api.token is None:
+            train_log.write(
+                f"no API token for this job: its author {job.author!r} is not a user of this "
+                "platform (`kaon user list`); KAON_TOKEN is not set"
+            )
+        return api
 
     def _build(
         self, job: Job, work: Path, build_log: JobLog, cancel: threading.Event
@@ -420,6 +443,7 @@ class TrainingService:
         train_log: JobLog,
         cancel: threading.Event,
         s3: S3Env | None = None,
+        api: ApiEnv | None = None,
     ) -> list[TrialOutcome]:
         source = work / "source"
         parallel = max(1, job.resources.parallelism)
@@ -446,6 +470,7 @@ class TrainingService:
                     cancel,
                     runtime=self._runtime,
                     s3=s3,
+                    api=api,
                     hidden=self._hidden,
                     default_memory=self._default_memory,
                 )

@@ -19,6 +19,7 @@ from kaon.core.errors import InvalidBundle
 from kaon.core.jobs import Job, Trial, canonical_json, trial_name
 from kaon.ports.envbuilder import Environment, LogSink
 from kaon.ports.executor import Executor, RunResult, RunSpec
+from kaon.services.jobtokens import ApiEnv
 from kaon.services.localfs import list_folder
 from kaon.services.s3keys import S3Env
 
@@ -64,6 +65,7 @@ def trial_env(
     threads: int,
     runtime: Path | None = None,
     s3: S3Env | None = None,
+    api: ApiEnv | None = None,
 ) -> dict[str, str]:
     hyper_file = scratch / "hyperparams.json"
     hyper_file.write_text(canonical_json(trial.params))
@@ -92,6 +94,8 @@ def trial_env(
         values["PYTHONPATH"] = str(runtime)
     if s3 is not None:  # the S3 gateway: endpoint and the job's own key pair (AWS_*)
         values |= s3.variables()
+    if api is not None:  # the API: KAON_ENDPOINT and the job's own token (KAON_TOKEN)
+        values |= api.variables()
     # the user's --env: their names were checked not to collide with any of these
     return job.variables | values | {v: str(threads) for v in THREAD_VARS}
 
@@ -185,6 +189,7 @@ def run_trial(
     threads: int = 1,
     runtime: Path | None = None,
     s3: S3Env | None = None,
+    api: ApiEnv | None = None,
     hidden: tuple[Path, ...] = (),
     default_memory: int | None = None,
 ) -> TrialOutcome:
@@ -199,7 +204,7 @@ def run_trial(
     spec = RunSpec(
         argv=("./train", str(out)),
         cwd=workdir,
-        env=trial_env(job, trial, env, data, out, scratch, threads, runtime, s3),
+        env=trial_env(job, trial, env, data, out, scratch, threads, runtime, s3, api),
         timeout=job.resources.timeout,
         read_only=(data, source, *visible(env, runtime)),
         writable=(scratch,),

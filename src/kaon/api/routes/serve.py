@@ -40,6 +40,7 @@ def endpoint_out(p: Platform, e: Endpoint, base: str) -> EndpointOut:
         env=e.env,
         variables=e.variables,
         served_commit=e.served_commit,
+        auth=e.auth,
     )
 
 
@@ -67,6 +68,7 @@ def deploy(
         parse_batch(body.batch) if body.batch else None,
         parse_duration(body.timeout) if body.timeout else 30.0,
         check_variables(body.env),
+        body.auth,
     )
     return endpoint_out(p, endpoint, _base(request))
 
