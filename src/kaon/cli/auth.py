@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from kaon.cli.output import emit_json, table
-from kaon.cli.workspace import client, user
+from kaon.cli.workspace import client
 
 auth_app = typer.Typer(help="Credentials for tools that talk to kaon.", no_args_is_help=True)
 
@@ -33,7 +33,7 @@ def s3_credentials(
                     [[k.access_key, k.owner, k.job or "", k.scope] for k in keys],
                 )
             return
-        cred = c.create_s3_credentials(user())
+        cred = c.create_s3_credentials()
     if as_json:
         emit_json(cred)
         return

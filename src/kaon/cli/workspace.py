@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import difflib
-import getpass
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,13 +42,6 @@ WORKSPACE = typer.Option(
 )
 
 
-def user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "kaon"
-
-
 def client() -> Client:
     from kaon.client import Client
 
@@ -70,7 +62,7 @@ def create(name: str = typer.Option(..., "--name", "-n", help="Letters, digits a
     from kaon.client import state
 
     with client() as c:
-        ws = c.create_workspace(name, user())
+        ws = c.create_workspace(name)
     state.set_workspace(ws.name)
     success(f"Successfully set {ws.name} workspace")
 

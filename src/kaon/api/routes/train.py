@@ -6,7 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from kaon.api.deps import platform
+from kaon.api.deps import platform, principal
 from kaon.api.routes.workspaces import bundle_out
 from kaon.api.schemas import JobOut, LogOut, TrainIn, TrialOut
 from kaon.app import Platform
@@ -14,6 +14,7 @@ from kaon.core.envvars import check_variables
 from kaon.core.hyper import make_hyper
 from kaon.core.jobs import Bundle, Job, Resources, Trial, model_id
 from kaon.core.units import parse_duration, parse_memory
+from kaon.core.users import Principal
 from kaon.services.joblog import read_from
 
 router = APIRouter(tags=["train"])
@@ -67,13 +68,18 @@ def job_out(job: Job, trials: list[Trial] | None) -> JobOut:
 
 
 @router.post("/v1/workspaces/{name}/train", response_model=JobOut, status_code=201)
-def deploy(name: str, body: TrainIn, p: Platform = Depends(platform)) -> JobOut:
+def deploy(
+    name: str, body: TrainIn, p: Platform = Depends(platform), who: Principal = Depends(principal)
+) -> JobOut:
+    """Submit a training job in workspace `name`; the caller is its author (and owner: the
+    job acts as them, in this workspace only)."""
+
     def bundle(kind: str, given: object) -> Bundle | None:
         if given is None:
             return None
         b = body.source if kind == "source" else body.data
         assert b is not None
-        return p.workspaces.bundle(name, kind, b.branch, b.ref or b.branch, b.author or body.author)
+        return p.workspaces.bundle(name, kind, b.branch, b.ref or b.branch, who.user)
 
     hyper = None
     if body.hyper is not None:
@@ -88,7 +94,7 @@ def deploy(name: str, body: TrainIn, p: Platform = Depends(platform)) -> JobOut:
     )
     job, trials = p.training.deploy(
         name,
-        body.author,
+        who.user,
         bundle("source", body.source),
         bundle("data", body.data),
         hyper,
