@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from kaon.cli import auth, data, platform, provenance, serve, train, workspace
+from kaon.cli import auth, data, platform, provenance, serve, train, users, workspace
 from kaon.cli.localerrors import local_error
 from kaon.config import GC_THRESHOLDS
 from kaon.core.errors import KaonError
@@ -63,6 +63,9 @@ app.add_typer(workspace.template_app, name="template")
 train.register(app)
 serve.register(app)
 provenance.register(train.train_app, serve.serve_app, app)
+app.add_typer(users.user_app, name="user")
+auth.auth_app.command("whoami")(users.whoami)
+auth.auth_app.add_typer(users.token_app, name="token")
 app.add_typer(auth.auth_app, name="auth")
 
 

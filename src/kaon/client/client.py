@@ -23,19 +23,25 @@ from kaon.client.models import (
     from_json,
 )
 from kaon.client.transport import Transport
+from kaon.client.users import UsersApi
 from kaon.core.errors import BackendUnavailable, Busy
 
 BUSY_WAIT = 300.0  # seconds a request answered "busy, retry after" is retried for at most
 
 
-class Client:
+class Client(UsersApi):
+    """The HTTP API, one method per call; acts as the user whose token it sends (`from_env`:
+    KAON_TOKEN, else `kaon init --token`, else the local platform's token)."""
+
     def __init__(self, endpoint: str, token: str | None = None) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.transport = Transport(self.endpoint, token)
 
     @classmethod
     def from_env(cls, *, autostart: bool = True) -> Client:
-        """The server of `kaon init`, else the local platform (started on demand)."""
+        """The server of `kaon init` (or KAON_ENDPOINT), else the local platform (started
+        on demand); the token: KAON_TOKEN, else the one of `kaon init`, else the local
+        platform's ($KAON_HOME/token)."""
         target = resolve_target()
         endpoint = target.endpoint
         token = target.token
