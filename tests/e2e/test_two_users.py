@@ -147,6 +147,10 @@ def test_ben_without_a_role_cannot_see_read_or_write_wa(world: dict[str, Any]) -
         r = h.get("/v1/subvenance", params={"commit": job["data"]["commit"]})
         assert r.status_code == 404, r.text
         assert "wa" not in [w["name"] for w in h.get("/v1/workspaces").json()]
+        # a model of ben's own workspace that wa has: the 404 does not name wa
+        assert h.post("/v1/workspaces", json={"name": "wb"}).status_code == 201
+        r = h.get(f"/v1/workspaces/wb/models/{model}")
+        assert r.status_code == 404 and "'wa'" not in r.json()["message"], r.text
 
 
 def test_a_viewer_reads_but_does_not_write_and_an_editor_writes(world: dict[str, Any]) -> None:

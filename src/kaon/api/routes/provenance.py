@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
 
-from kaon.api.access import visible_graph
+from kaon.api.access import visible_graph, visible_workspaces
 from kaon.api.deps import platform, principal
 from kaon.api.routes.train import job_out
 from kaon.api.schemas import JobOut, ProvenanceOut, ReproduceIn
@@ -35,7 +35,7 @@ def model_provenance(
     try:
         graph = p.provenance.of_model(name, mid)
     except NotFound:
-        p.training.model(name, mid)  # not trained here: a 404 naming where it was
+        p.training.model(name, mid, visible_workspaces(p, who))  # a 404 naming where it was
         raise
     return _out(visible_graph(p, who, graph), model_node_id(name, mid), f"model {mid}")
 

@@ -6,6 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
 
+from kaon.api.access import visible_workspaces
 from kaon.api.deps import platform, principal
 from kaon.api.routes.workspaces import bundle_out
 from kaon.api.schemas import JobOut, LogOut, TrainIn, TrialOut
@@ -136,9 +137,11 @@ def job_logs(
 
 
 @router.get("/v1/workspaces/{name}/models/{model}", response_model=JobOut)
-def get_model(name: str, model: str, p: Platform = Depends(platform)) -> JobOut:
+def get_model(
+    name: str, model: str, p: Platform = Depends(platform), who: Principal = Depends(principal)
+) -> JobOut:
     """The job of workspace `name` that produced a model, with that model's trial only
-    (404 naming the workspaces that have it when `name` does not)."""
-    trial = p.training.model(name, model_id(model))
+    (404 naming the workspaces the caller may see that have it when `name` does not)."""
+    trial = p.training.model(name, model_id(model), visible_workspaces(p, who))
     job = p.training.get(trial.job)
     return job_out(job, [trial])
