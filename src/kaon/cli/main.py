@@ -25,7 +25,9 @@ app = typer.Typer(
         "`kaon put file inputrepo@master:/data/x.csv -f x.csv`. "
         "Training: `kaon workspace create -n mnist`, `kaon template get --name mnist`, "
         "`kaon train deploy -s templates/mnist/model-train -d templates/mnist/data`. "
-        "The local platform starts on demand (`kaon up` / `kaon down` / `kaon status`)."
+        "The local platform starts on demand (`kaon up` / `kaon down` / `kaon status`). "
+        "Sharing it: `kaon user add ann`, `kaon workspace share -n mnist --user ann --role "
+        "viewer`; the CLI acts as KAON_TOKEN (`kaon auth whoami`)."
     ),
     no_args_is_help=True,
     add_completion=False,
