@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kaon.core.errors import Forbidden, InvalidInput, PermissionDenied, WorkspaceNotFound
+from kaon.core.errors import Conflict, Forbidden, PermissionDenied, WorkspaceNotFound
 from kaon.core.jobs import WorkspaceName
 from kaon.core.users import Action, Role
 from kaon.db.jobs import SqlJobStore
@@ -96,11 +96,11 @@ def test_a_job_token_acts_as_its_owner_in_its_workspace_only(users: UserService)
 def test_the_last_owner_and_the_last_admin_stay(users: UserService) -> None:
     users.add("bob")
     users.share("w", "bob", Role.OWNER)
-    with pytest.raises(InvalidInput, match="last owner"):
+    with pytest.raises(Conflict, match="last owner"):
         users.unshare("w", "bob")
-    with pytest.raises(InvalidInput, match="last owner"):
+    with pytest.raises(Conflict, match="last owner"):
         users.share("w", "bob", Role.VIEWER)
-    with pytest.raises(InvalidInput, match="last admin"):
+    with pytest.raises(Conflict, match="last admin"):
         users.remove("root")
     users.remove("bob")
     assert [u.name for u in users.all()] == ["root"]

@@ -9,14 +9,18 @@ manages it, anything else writes. Listings filter what they return themselves
 
 from __future__ import annotations
 
+import re
+
 from fastapi import Request
 
 from kaon.app import Platform
-from kaon.core.errors import Forbidden
+from kaon.core.errors import Forbidden, NotFound
+from kaon.core.provenance import Graph, Node, NodeKind
 from kaon.core.users import Action, Principal
 
 _READS = frozenset({"GET", "HEAD"})
 _ADMIN_PATHS = frozenset({"/v1/gc"})
+_MEMBERS = re.compile(r"^/v1/workspaces/[^/]+/members(/|$)")
 
 
 def authorize(request: Request, p: Platform, who: Principal) -> None:
@@ -33,8 +37,10 @@ def authorize(request: Request, p: Platform, who: Principal) -> None:
         workspace = str(params["name"])
         if request.method == "DELETE" and path.rstrip("/") == f"/v1/workspaces/{workspace}":
             action = Action.MANAGE
-        if path.endswith("/members") and action is Action.WRITE:
+        if _MEMBERS.search(path) and action is Action.WRITE:
             action = Action.MANAGE
+        if action is Action.MANAGE and who.job is not None:
+            raise Forbidden(f"{who.describe()} may not share or delete workspaces (a job's token)")
         p.users.check(who, action, workspace)
     elif "repo" in params:
         repo = str(params["repo"])
@@ -50,3 +56,46 @@ def authorize(request: Request, p: Platform, who: Principal) -> None:
 def visible_workspaces(p: Platform, who: Principal) -> set[str]:
     """The workspaces `who` may see in a listing."""
     return set(p.users.visible(who, [w.name for w in p.workspaces.all()]))
+
+
+def hidden_repos(p: Platform, who: Principal) -> set[str]:
+    """The internal repos of the workspaces `who` has no role in (listings leave them out)."""
+    shown = visible_workspaces(p, who)
+    return {
+        r for w in p.workspaces.all() if w.name not in shown for r in p.workspaces.repos(w.name)
+    }
+
+
+# Nodes that belong to no workspace by themselves: kept when next to a node the caller sees.
+_FLOATING = frozenset({NodeKind.PARAMS, NodeKind.ENVIRONMENT, NodeKind.FEEDBACK})
+
+
+def visible_graph(p: Platform, who: Principal, graph: Graph) -> Graph:
+    """`graph` without the nodes of workspaces `who` may not read (data and code of their
+    repos, their jobs, models and endpoints) and without what only those nodes connected."""
+    shown = visible_workspaces(p, who)
+    hidden = hidden_repos(p, who)
+
+    def readable(node: Node) -> bool:
+        try:
+            if node.kind is NodeKind.MODEL:
+                return node.id.split(":", 1)[1].split("/", 1)[0] in shown
+            if node.kind is NodeKind.JOB:
+                return p.training.get(node.attrs.get("job", "")).workspace in shown
+            if node.kind is NodeKind.ENDPOINT:
+                return p.serving.get(node.label).workspace in shown
+        except NotFound:  # its workspace is gone: only an admin still sees it
+            return who.admin and who.workspace is None
+        return node.attrs.get("repo", "") not in hidden
+
+    kept = {n.id for n in graph.nodes if n.kind not in _FLOATING and readable(n)}
+    for edge in graph.edges:  # parameters, environments, feedback next to what is kept
+        for near, far in ((edge.src, edge.dst), (edge.dst, edge.src)):
+            if near in kept and graph.node(far).kind in _FLOATING:
+                kept.add(far)
+    if len(kept) == len(graph):
+        return graph
+    return Graph(
+        [n for n in graph.nodes if n.id in kept],
+        [e for e in graph.edges if e.src in kept and e.dst in kept],
+    )

@@ -13,11 +13,13 @@ from kaon.api.routes import (
     admin,
     chunks,
     files,
+    members,
     provenance,
     repos,
     s3keys,
     serve,
     train,
+    users,
     workspaces,
 )
 from kaon.api.s3.app import S3App
@@ -36,7 +38,8 @@ def create_app(platform: Platform, token: str) -> FastAPI:
     spec.install(app)
     app.include_router(admin.open_router)
     secured = [Depends(require_token)]
-    for module in (admin, repos, files, chunks, workspaces, train, serve, provenance, s3keys):
+    routes = (admin, repos, files, chunks, workspaces, members, train, serve, provenance, s3keys)
+    for module in (*routes, users):
         app.include_router(module.router, dependencies=secured)
     return app
 

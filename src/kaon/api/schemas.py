@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from kaon.api.userschemas import Strict
+
 # What the server accepts in names, refs and paths (ECMA-262 regexes for the spec). kaon.core
 # checks them (ids, jobs, address, paths), with its own messages: `checked()` only documents.
 REPO = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
@@ -92,10 +94,11 @@ class PutIn(BaseModel):
     )
 
 
-class CommitHeader(BaseModel):
+class CommitHeader(Strict):
+    """The commit's author is the caller (its token's user), never a field of the request."""
+
     branch: str = checked("master", pattern=BRANCH)
     message: str = ""
-    author: str = ""
     started: float | None = None
     deletes: list[str] = checked([], items={"type": "string", "pattern": FILE_PATH})
     base: str | None = Field(
@@ -229,9 +232,8 @@ class HealthOut(BaseModel):
 # -- workspaces and training ---------------------------------------------------------------
 
 
-class WorkspaceCreate(BaseModel):
+class WorkspaceCreate(Strict):
     name: str = checked(pattern=WORKSPACE)
-    author: str = ""
 
 
 class WorkspaceOut(BaseModel):
@@ -243,13 +245,12 @@ class WorkspaceOut(BaseModel):
     jobs: int
 
 
-class BundleIn(BaseModel):
+class BundleIn(Strict):
     kind: str = checked(description="source, serve or data", enum=["source", "serve", "data"])
     branch: str = checked(description="the bundle branch the folder was put to", pattern=BRANCH)
     ref: str = checked(
         "", description="a commit of that branch (default: its head)", pattern=f"^$|{REF}"
     )
-    author: str = ""
 
 
 class BundleOut(BaseModel):
@@ -273,8 +274,7 @@ class HyperIn(BaseModel):
     direction: str = "maximize"
 
 
-class TrainIn(BaseModel):
-    author: str = ""
+class TrainIn(Strict):
     source: BundleIn | None = None
     data: BundleIn | None = None
     hyper: HyperIn | None = None
@@ -336,8 +336,7 @@ class LogOut(BaseModel):
     finished: bool
 
 
-class ServeIn(BaseModel):
-    author: str = ""
+class ServeIn(Strict):
     source: BundleIn
     model_id: str | None = checked(None, pattern=MODEL)
     replicas: int = Field(1, ge=1, le=64)
@@ -382,8 +381,8 @@ class ProvenanceOut(BaseModel):
     text: str
 
 
-class ReproduceIn(BaseModel):
-    author: str = ""
+class ReproduceIn(Strict):
+    """Nothing to give (the re-run's author is the caller): an empty object or no body."""
 
 
 class S3CredentialIn(BaseModel):

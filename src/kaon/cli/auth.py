@@ -5,9 +5,17 @@ from __future__ import annotations
 import typer
 
 from kaon.cli.output import emit_json, table
-from kaon.cli.workspace import client, user
+from kaon.cli.workspace import client
 
-auth_app = typer.Typer(help="Credentials for tools that talk to kaon.", no_args_is_help=True)
+auth_app = typer.Typer(
+    help=(
+        "Who you are and your credentials: `kaon auth whoami`, API tokens (`kaon auth token "
+        "create|list|revoke`; alone it prints the platform token), S3 keys "
+        "(`kaon auth s3-credentials`). The CLI acts as KAON_TOKEN, else the token of "
+        "`kaon init --token`, else the local platform's ($KAON_HOME/token)."
+    ),
+    no_args_is_help=True,
+)
 
 
 @auth_app.command("s3-credentials")
@@ -33,7 +41,7 @@ def s3_credentials(
                     [[k.access_key, k.owner, k.job or "", k.scope] for k in keys],
                 )
             return
-        cred = c.create_s3_credentials(user())
+        cred = c.create_s3_credentials()
     if as_json:
         emit_json(cred)
         return
@@ -47,20 +55,3 @@ def s3_credentials(
     typer.echo(f"export AWS_ACCESS_KEY_ID={cred.access_key}")
     typer.echo(f"export AWS_SECRET_ACCESS_KEY={cred.secret}")
     typer.echo(f"export AWS_DEFAULT_REGION={cred.region}")
-
-
-@auth_app.command("token")
-def token() -> None:
-    """Print this machine's platform API token ($KAON_HOME/token), for
-    `kaon init -e http://<this machine>:5266 --token <token>` on another one."""
-    from kaon.client.connect import local_token
-    from kaon.config import TOKEN_FILE, kaon_home
-    from kaon.core.errors import NotFound
-
-    found = local_token()
-    if found is None:
-        raise NotFound(
-            f"no token in {kaon_home() / TOKEN_FILE}: the platform writes it when it first "
-            "starts (`kaon up`); set KAON_HOME if the server runs with another home"
-        )
-    typer.echo(found)

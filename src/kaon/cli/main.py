@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from kaon.cli import auth, data, platform, provenance, serve, train, workspace
+from kaon.cli import auth, data, platform, provenance, serve, train, users, workspace
 from kaon.cli.localerrors import local_error
 from kaon.config import GC_THRESHOLDS
 from kaon.core.errors import KaonError
@@ -25,7 +25,9 @@ app = typer.Typer(
         "`kaon put file inputrepo@master:/data/x.csv -f x.csv`. "
         "Training: `kaon workspace create -n mnist`, `kaon template get --name mnist`, "
         "`kaon train deploy -s templates/mnist/model-train -d templates/mnist/data`. "
-        "The local platform starts on demand (`kaon up` / `kaon down` / `kaon status`)."
+        "The local platform starts on demand (`kaon up` / `kaon down` / `kaon status`). "
+        "Sharing it: `kaon user add ann`, `kaon workspace share -n mnist --user ann --role "
+        "viewer`; the CLI acts as KAON_TOKEN (`kaon auth whoami`)."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -63,6 +65,9 @@ app.add_typer(workspace.template_app, name="template")
 train.register(app)
 serve.register(app)
 provenance.register(train.train_app, serve.serve_app, app)
+app.add_typer(users.user_app, name="user")
+auth.auth_app.command("whoami")(users.whoami)
+auth.auth_app.add_typer(users.token_app, name="token")
 app.add_typer(auth.auth_app, name="auth")
 
 

@@ -161,17 +161,25 @@ def register(app: typer.Typer) -> None:
         endpoint: str = typer.Option(
             None, "--endpoint", "-e", help="Server URL, e.g. http://host:5266."
         ),
-        token: str | None = typer.Option(None, "--token", help="API token of that server."),
+        token: str | None = typer.Option(
+            None, "--token", help="API token to act with (a user's, from `kaon user add`)."
+        ),
     ) -> None:
-        """Point the CLI at a server (no -e: back to the local platform). Without --token, a
-        server on this machine is tried with the local platform's token ($KAON_HOME/token);
-        for another machine, `kaon auth token` run there prints its token."""
-        from kaon.client.connect import save_config
+        """Point the CLI at a server (no -e: back to the local platform) and say who it acts
+        as. Without --token, a server on this machine is tried with the local platform's
+        token ($KAON_HOME/token, the first admin's); for another machine, `kaon auth token`
+        run there prints it, and `kaon user add NAME` makes a token per person.
+        `kaon init --token T` (no -e) acts as T's user on the local platform.
+        KAON_ENDPOINT and KAON_TOKEN, when set, win over what init saved."""
+        from kaon.client.connect import local_server, save_config
 
         if endpoint:
             token = check_server(endpoint.rstrip("/"), token)
+        elif token is not None and (running := local_server()) is not None:
+            check_server(running[0], token)
         path = save_config(endpoint, token)
-        typer.echo(f"kaon now talks to {endpoint or 'the local platform'} (config {path})")
+        who = " with the token given" if token and not endpoint else ""
+        typer.echo(f"kaon now talks to {endpoint or 'the local platform'}{who} (config {path})")
 
     @app.command()
     def version(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from kaon.cli.output import boxed, emit_json, info, success
-from kaon.cli.workspace import WORKSPACE, client, user
+from kaon.cli.workspace import WORKSPACE, client
 from kaon.core.errors import BackendUnavailable, InvalidInput, KaonError
 
 if TYPE_CHECKING:
@@ -154,7 +154,7 @@ def reproduce(
 
     with client() as c:
         original = c.get_job(job_ref(job, ind))
-        again = c.reproduce(original.id, user())
+        again = c.reproduce(original.id)
         info(f"Reproducing job {original.id} as job {again.id} …")
         done = _wait(c, again.id, timeout)
         before, after = c.job_outputs(original.id), c.job_outputs(done.id)

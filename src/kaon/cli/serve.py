@@ -23,7 +23,7 @@ from kaon.cli.output import (
     success,
 )
 from kaon.cli.train import upload_bundle
-from kaon.cli.workspace import WORKSPACE, client, user
+from kaon.cli.workspace import WORKSPACE, client
 from kaon.core.errors import InvalidInput, KaonError
 
 if TYPE_CHECKING:
@@ -105,7 +105,6 @@ def deploy(
         skip = frozenset(str(p.absolute()) for p in leave_out)
         b = upload_bundle(c, ws, "serve", source, "source", skip)
         body: dict[str, Any] = {
-            "author": user(),
             "source": {"kind": "serve", "branch": b.branch, "ref": b.commit},
             "model_id": model_id,
             "replicas": replicas,

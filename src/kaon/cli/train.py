@@ -20,7 +20,7 @@ from kaon.cli.output import (
     reason_cell,
     success,
 )
-from kaon.cli.workspace import WORKSPACE, client, user
+from kaon.cli.workspace import WORKSPACE, client
 from kaon.core.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def upload_bundle(
     try:
         total = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
         with progress(f"Uploading {label} bundle", total) as advance:
-            b = bundles.put_bundle(c, ws, kind, folder, cache, advance, user(), leave_out)
+            b = bundles.put_bundle(c, ws, kind, folder, cache, advance, leave_out)
     finally:
         cache.close()
     success(f"Setting {label} bundle: {b.path}")
@@ -161,7 +161,6 @@ def deploy(
         parse_duration(timeout)
     ws = state.require_workspace()
     body: dict[str, Any] = {
-        "author": user(),
         "parallelism": parallelism,
         "cpu": cpu,
         "memory": memory,

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import difflib
-import getpass
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,13 +42,6 @@ WORKSPACE = typer.Option(
 )
 
 
-def user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "kaon"
-
-
 def client() -> Client:
     from kaon.client import Client
 
@@ -70,7 +62,7 @@ def create(name: str = typer.Option(..., "--name", "-n", help="Letters, digits a
     from kaon.client import state
 
     with client() as c:
-        ws = c.create_workspace(name, user())
+        ws = c.create_workspace(name)
     state.set_workspace(ws.name)
     success(f"Successfully set {ws.name} workspace")
 
@@ -163,6 +155,66 @@ def kill(
     if state.saved_workspace() == name:  # killing another one (-w) keeps the current one
         state.set_workspace(None)
     success(f"Successfully killed all {name} resources")
+
+
+# members -----------------------------------------------------------------------------------
+ROLES = "owner (all, and sharing), editor (read and write: put, deploy, kill), viewer (list, get)"
+WS_NAME = typer.Option(
+    None, "--name", "-n", help="The workspace (default: -w, $KAON_WORKSPACE, else the current)."
+)
+
+
+def _named(name: str | None) -> str:
+    from kaon.client import state
+
+    return name.lower() if name else state.require_workspace()
+
+
+@workspace_app.command("share")
+def share(
+    name: str = WS_NAME,
+    user: str = typer.Option(..., "--user", "-u", help="Who gets the role (`kaon user list`)."),
+    role: str = typer.Option(..., "--role", "-r", help=f"One of: {ROLES}."),
+    workspace: str = WORKSPACE,
+) -> None:
+    """Give a user a role in a workspace, replacing the one they had (its owners and admins
+    only). Roles: owner (all, and sharing), editor (read and write: put, deploy, kill),
+    viewer (list and get). A user with no role does not see the workspace at all."""
+    from kaon.core.users import Role
+
+    ws = _named(name)
+    chosen = Role.parse(role)  # a typo fails here, before any request
+    with client() as c:
+        member = c.share(ws, user, chosen.value)
+    success(f"{member.user} is now {member.role} of workspace {member.workspace}")
+
+
+@workspace_app.command("unshare")
+def unshare(
+    name: str = WS_NAME,
+    user: str = typer.Option(..., "--user", "-u", help="Whose role goes."),
+    workspace: str = WORKSPACE,
+) -> None:
+    """Take a user's role in a workspace away: they no longer see it (its owners and admins
+    only; never its last owner)."""
+    ws = _named(name)
+    with client() as c:
+        c.unshare(ws, user)
+    success(f"{user} has no role in workspace {ws} any more")
+
+
+@workspace_app.command("members")
+def members(name: str = WS_NAME, as_json: bool = JSON, workspace: str = WORKSPACE) -> None:
+    """Who has which role in a workspace: USER ROLE."""
+    from kaon.cli.output import table
+
+    ws = _named(name)
+    with client() as c:
+        found = c.members(ws)
+    if as_json:
+        emit_json(found)
+        return
+    table(["USER", "ROLE"], [[m.user, m.role] for m in found])
 
 
 # templates ---------------------------------------------------------------------------------

@@ -181,7 +181,6 @@ def put_bundle(
     folder: Path,
     cache: StatCache | None = None,
     progress: Progress | None = None,
-    author: str = "",
     leave_out: frozenset[str] = frozenset(),
 ) -> BundleInfo:
     """Upload `folder` to the workspace's `kind` repo (replacing the branch's content) and
@@ -198,7 +197,7 @@ def put_bundle(
     commit, _ = Uploader(client, cache, progress).put(
         repo, branch, files, f"{kind} bundle {folder.name}", replace=True
     )
-    return client.set_bundle(workspace, kind, branch, commit.id, author)
+    return client.set_bundle(workspace, kind, branch, commit.id)
 
 
 # remote data manifests ---------------------------------------------------------------------

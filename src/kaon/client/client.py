@@ -23,19 +23,25 @@ from kaon.client.models import (
     from_json,
 )
 from kaon.client.transport import Transport
+from kaon.client.users import UsersApi
 from kaon.core.errors import BackendUnavailable, Busy
 
 BUSY_WAIT = 300.0  # seconds a request answered "busy, retry after" is retried for at most
 
 
-class Client:
+class Client(UsersApi):
+    """The HTTP API, one method per call; acts as the user whose token it sends (`from_env`:
+    KAON_TOKEN, else `kaon init --token`, else the local platform's token)."""
+
     def __init__(self, endpoint: str, token: str | None = None) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.transport = Transport(self.endpoint, token)
 
     @classmethod
     def from_env(cls, *, autostart: bool = True) -> Client:
-        """The server of `kaon init`, else the local platform (started on demand)."""
+        """The server of `kaon init` (or KAON_ENDPOINT), else the local platform (started
+        on demand); the token: KAON_TOKEN, else the one of `kaon init`, else the local
+        platform's ($KAON_HOME/token)."""
         target = resolve_target()
         endpoint = target.endpoint
         token = target.token
@@ -177,8 +183,9 @@ class Client:
         return self.commit(repo, branch, [], [path], message=message)
 
     # workspaces and training ---------------------------------------------------------------
-    def create_workspace(self, name: str, author: str = "") -> WorkspaceInfo:
-        doc = self._json("POST", "/v1/workspaces", json_body={"name": name, "author": author})
+    def create_workspace(self, name: str) -> WorkspaceInfo:
+        """Create a workspace; the caller becomes its owner."""
+        doc = self._json("POST", "/v1/workspaces", json_body={"name": name})
         return from_json(WorkspaceInfo, doc)
 
     def list_workspaces(self) -> list[WorkspaceInfo]:
@@ -190,11 +197,9 @@ class Client:
     def kill_workspace(self, name: str) -> None:
         self._json("DELETE", f"/v1/workspaces/{name}")
 
-    def set_bundle(
-        self, workspace: str, kind: str, branch: str, ref: str = "", author: str = ""
-    ) -> BundleInfo:
+    def set_bundle(self, workspace: str, kind: str, branch: str, ref: str = "") -> BundleInfo:
         """Check the folder put to a bundle branch and get its name (`/mnist:e23a2`)."""
-        body = {"kind": kind, "branch": branch, "ref": ref, "author": author}
+        body = {"kind": kind, "branch": branch, "ref": ref}
         doc = self._json("POST", f"/v1/workspaces/{workspace}/bundles", json_body=body)
         return from_json(BundleInfo, doc)
 
@@ -270,9 +275,10 @@ class Client:
         doc = self._json("GET", "/v1/subvenance", params={"commit": commit})
         return ProvenanceInfo.from_doc(doc)
 
-    def reproduce(self, job: str, author: str = "") -> JobInfo:
-        """Run a job again from its recorded inputs (code, data, params, environment lock)."""
-        doc = self._json("POST", f"/v1/jobs/{job}/reproduce", json_body={"author": author})
+    def reproduce(self, job: str) -> JobInfo:
+        """Run a job again from its recorded inputs (code, data, params, environment lock),
+        as the caller."""
+        doc = self._json("POST", f"/v1/jobs/{job}/reproduce", json_body={})
         return JobInfo.from_doc(doc)
 
     def job_outputs(self, job: str) -> dict[str, Any]:
@@ -280,9 +286,10 @@ class Client:
         return doc
 
     # S3 gateway --------------------------------------------------------------------------
-    def create_s3_credentials(self, owner: str = "") -> S3CredentialInfo:
-        """A new access key pair for the S3 gateway (the secret is only returned here)."""
-        doc = self._json("POST", "/v1/s3/credentials", json_body={"owner": owner})
+    def create_s3_credentials(self) -> S3CredentialInfo:
+        """A new access key pair of the caller's for the S3 gateway (the secret is only
+        returned here)."""
+        doc = self._json("POST", "/v1/s3/credentials", json_body={})
         return from_json(S3CredentialInfo, doc)
 
     def list_s3_credentials(self) -> list[S3CredentialInfo]:

@@ -1,4 +1,8 @@
-"""Where the server is and which token to send: `kaon init` config, else the local platform."""
+"""Where the server is and which token to send.
+
+Server: KAON_ENDPOINT, else the endpoint of `kaon init -e`, else the local platform.
+Token (who the CLI and SDK act as): KAON_TOKEN, else the token of `kaon init --token`, else
+(local platform only) $KAON_HOME/token, the platform's own token (the first admin's)."""
 
 from __future__ import annotations
 
@@ -72,11 +76,13 @@ def resolve_target() -> Target:
         token = env_token or config.get("token")
         return Target(endpoint.rstrip("/"), token if isinstance(token, str) else None, False)
     running = local_server(home)
-    return Target(running[0] if running else None, env_token or local_token(home), True)
+    saved = config.get("token")
+    token = env_token or (saved if isinstance(saved, str) and saved else None)
+    return Target(running[0] if running else None, token or local_token(home), True)
 
 
 def save_config(endpoint: str | None, token: str | None) -> Path:
     path = private_dir(kaon_home()) / CLIENT_FILE
-    doc = {"endpoint": endpoint, "token": token} if endpoint else {}
+    doc = {"endpoint": endpoint, "token": token} if endpoint or token else {}
     private_file(path, json.dumps(doc))
     return path

@@ -221,3 +221,49 @@ class S3CredentialInfo:
     scope: str = "*"  # '*' every repo; 'workspace:<name>' the shared repos and that workspace's
     endpoint: str | None = None
     region: str = "us-east-1"
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    name: str
+    admin: bool
+    created: float
+    workspaces: dict[str, str] = field(default_factory=dict)  # workspace -> role (visible ones)
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """An API token's record: never its secret."""
+
+    id: str
+    user: str
+    name: str
+    created: float
+    expires: float | None = None
+    workspace: str | None = None  # a job's token: only this workspace
+    job: str | None = None
+
+
+@dataclass(frozen=True)
+class NewToken:
+    """A token just made: `secret` is shown only now (`KAON_TOKEN=<secret> kaon ...`)."""
+
+    token: TokenInfo
+    secret: str
+    user: UserInfo | None = None  # set by `add_user`
+
+
+@dataclass(frozen=True)
+class WhoAmI:
+    user: str
+    admin: bool
+    token: TokenInfo | None = None
+    workspace: str | None = None
+    job: str | None = None
+
+
+@dataclass(frozen=True)
+class MemberInfo:
+    workspace: str
+    user: str
+    role: str  # owner, editor or viewer

@@ -12,7 +12,7 @@ import logging
 import shutil
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -121,13 +121,18 @@ class TrainingService:
     def trials(self, job: Job) -> list[Trial]:
         return self._jobs.list_trials(job.id)
 
-    def model(self, workspace: str, model_id: ModelId) -> Trial:
+    def model(
+        self, workspace: str, model_id: ModelId, visible: Container[str] | None = None
+    ) -> Trial:
         """The trial that produced `model_id` in `workspace` (model ids are content
-        addresses: the same id trained elsewhere is another workspace's model)."""
+        addresses: the same id trained elsewhere is another workspace's model; the 404
+        names those of them in `visible`, by default all)."""
         ws = self._workspaces.get(workspace).name
         trial = self._jobs.find_model(ws, model_id)
         if trial is None:
-            elsewhere = self._jobs.model_workspaces(model_id)
+            elsewhere = [
+                w for w in self._jobs.model_workspaces(model_id) if visible is None or w in visible
+            ]
             where = (
                 f"it was trained in workspace{'s' if len(elsewhere) > 1 else ''} "
                 f"{', '.join(repr(w) for w in elsewhere)}: train it "

@@ -11,7 +11,14 @@ import hashlib
 import secrets
 from collections.abc import Callable, Iterable
 
-from kaon.core.errors import Forbidden, InvalidInput, NotFound, PermissionDenied, WorkspaceNotFound
+from kaon.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    WorkspaceNotFound,
+)
 from kaon.core.users import (
     Action,
     ApiToken,
@@ -80,7 +87,7 @@ class UserService:
     def remove(self, name: str) -> None:
         user = self.get(name)
         if user.admin and sum(u.admin for u in self._store.list_users()) == 1:
-            raise InvalidInput(f"user {name!r} is the last admin: make another admin first")
+            raise Conflict(f"user {name!r} is the last admin: make another admin first")
         self._store.delete_user(user.name)
 
     # tokens ------------------------------------------------------------------------------
@@ -202,7 +209,7 @@ class UserService:
     def _keep_an_owner(self, workspace: str, leaving: str) -> None:
         owners = [u for u, r in self._store.members(workspace) if r is Role.OWNER]
         if owners == [leaving]:
-            raise InvalidInput(
+            raise Conflict(
                 f"{leaving!r} is the last owner of workspace {workspace!r}: make another "
                 "user owner first"
             )

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
 
-from kaon.api.deps import platform
+from kaon.api.access import visible_graph, visible_workspaces
+from kaon.api.deps import platform, principal
 from kaon.api.routes.train import job_out
 from kaon.api.schemas import JobOut, ProvenanceOut, ReproduceIn
 from kaon.app import Platform
 from kaon.core.errors import NotFound
 from kaon.core.jobs import model_id
 from kaon.core.provenance import Graph, NodeKind, model_node_id, node_id
+from kaon.core.users import Principal
 
 router = APIRouter(tags=["provenance"])
 
@@ -23,21 +25,26 @@ def _out(graph: Graph, root: str, title: str) -> ProvenanceOut:
 
 
 @router.get("/v1/workspaces/{name}/models/{model}/provenance", response_model=ProvenanceOut)
-def model_provenance(name: str, model: str, p: Platform = Depends(platform)) -> ProvenanceOut:
+def model_provenance(
+    name: str, model: str, p: Platform = Depends(platform), who: Principal = Depends(principal)
+) -> ProvenanceOut:
     """The model as workspace `name` produced it (model ids are content addresses: the
-    same id trained in another workspace has that workspace's own provenance)."""
+    same id trained in another workspace has that workspace's own provenance). Nodes of
+    workspaces the caller may not read are left out."""
     mid = model_id(model)
     try:
         graph = p.provenance.of_model(name, mid)
     except NotFound:
-        p.training.model(name, mid)  # not trained here: a 404 naming where it was
+        p.training.model(name, mid, visible_workspaces(p, who))  # a 404 naming where it was
         raise
-    return _out(graph, model_node_id(name, mid), f"model {mid}")
+    return _out(visible_graph(p, who, graph), model_node_id(name, mid), f"model {mid}")
 
 
 @router.get("/v1/endpoints/{endpoint}/provenance", response_model=ProvenanceOut)
-def endpoint_provenance(endpoint: str, p: Platform = Depends(platform)) -> ProvenanceOut:
-    graph = p.provenance.of_endpoint(endpoint)
+def endpoint_provenance(
+    endpoint: str, p: Platform = Depends(platform), who: Principal = Depends(principal)
+) -> ProvenanceOut:
+    graph = visible_graph(p, who, p.provenance.of_endpoint(endpoint))
     return _out(graph, node_id(NodeKind.ENDPOINT, endpoint), f"endpoint {endpoint}")
 
 
@@ -45,8 +52,20 @@ def endpoint_provenance(endpoint: str, p: Platform = Depends(platform)) -> Prove
 def subvenance(
     commit: str = Query(..., description="a data or code commit id (or unique prefix)"),
     p: Platform = Depends(platform),
+    who: Principal = Depends(principal),
 ) -> ProvenanceOut:
-    graph = p.provenance.subvenance(commit)
+    """Every job, model and endpoint downstream of the commit that the caller may read (a
+    commit of a workspace the caller has no role in answers 404)."""
+    found = p.provenance.subvenance(commit)
+    graph = visible_graph(p, who, found)
+    starts = (NodeKind.DATA, NodeKind.CODE)
+    if not any(
+        n.kind in starts and n.attrs.get("commit", "").startswith(commit) for n in graph.nodes
+    ):
+        raise NotFound(
+            f"no job used a data or code commit starting with '{commit}' "
+            "(see `kaon list commit <repo>@<branch>`)"
+        )
     roots = [n.id for n in graph.nodes if not graph.inputs(n.id)]
     root = roots[0] if roots else graph.nodes[0].id
     return ProvenanceOut(
@@ -58,8 +77,14 @@ def subvenance(
 
 
 @router.post("/v1/jobs/{job}/reproduce", response_model=JobOut, status_code=201)
-def reproduce(job: str, body: ReproduceIn, p: Platform = Depends(platform)) -> JobOut:
-    again, trials = p.training.reproduce(job, body.author)
+def reproduce(
+    job: str,
+    body: ReproduceIn | None = None,
+    p: Platform = Depends(platform),
+    who: Principal = Depends(principal),
+) -> JobOut:
+    """Run the job again from its recorded inputs, as the caller (the re-run's author)."""
+    again, trials = p.training.reproduce(job, who.user)
     return job_out(again, trials)
 
 

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from kaon.api.deps import platform
+from kaon.api.access import hidden_repos
+from kaon.api.deps import platform, principal
 from kaon.api.schemas import (
     BranchOut,
     BranchSet,
@@ -27,6 +28,7 @@ from kaon.core.address import parse_ref
 from kaon.core.commit import Commit
 from kaon.core.errors import InvalidInput
 from kaon.core.repo import Repo
+from kaon.core.users import Principal
 from kaon.services.commits import parse_puts
 
 router = APIRouter(prefix="/v1/repos", tags=["repos"])
@@ -48,8 +50,12 @@ def commit_out(c: Commit) -> CommitOut:
 
 
 @router.get("", response_model=list[RepoOut])
-def list_repos(p: Platform = Depends(platform)) -> list[RepoOut]:
-    return [_repo_out(p, r) for r in p.repos.list_repos()]
+def list_repos(
+    p: Platform = Depends(platform), who: Principal = Depends(principal)
+) -> list[RepoOut]:
+    """Shared repos and the internal repos of the workspaces the caller has a role in."""
+    hidden = hidden_repos(p, who)
+    return [_repo_out(p, r) for r in p.repos.list_repos() if r.name not in hidden]
 
 
 @router.post("", response_model=RepoOut, status_code=201)
@@ -112,9 +118,15 @@ def inspect_commit(repo: str, ref: str, p: Platform = Depends(platform)) -> Comm
         }
     },
 )
-async def create_commit(repo: str, request: Request, p: Platform = Depends(platform)) -> CommitOut:
-    """One commit of puts and deletes. The puts (20,000 for a folder) are checked once, by the
-    service, not also by pydantic: that halves the cost of a big commit."""
+async def create_commit(
+    repo: str,
+    request: Request,
+    p: Platform = Depends(platform),
+    who: Principal = Depends(principal),
+) -> CommitOut:
+    """One commit of puts and deletes, authored by the caller. The puts (20,000 for a folder)
+    are checked once, by the service, not also by pydantic: that halves the cost of a big
+    commit."""
     try:
         doc = json.loads(await request.body())
         if not isinstance(doc, dict):
@@ -130,7 +142,7 @@ async def create_commit(repo: str, request: Request, p: Platform = Depends(platf
         parse_puts(doc.get("puts", [])),
         body.deletes,
         message=body.message,
-        author=body.author,
+        author=who.user,
         started=body.started,
         base=body.base,
         staged=staged,

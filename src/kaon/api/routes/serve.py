@@ -6,7 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from kaon.api.deps import platform
+from kaon.api.deps import platform, principal
 from kaon.api.routes.workspaces import bundle_out
 from kaon.api.schemas import EndpointOut, LogOut, ServeIn
 from kaon.app import Platform
@@ -14,6 +14,7 @@ from kaon.core.endpoints import Endpoint, EndpointState, parse_batch
 from kaon.core.envvars import check_variables
 from kaon.core.jobs import ModelId, model_id
 from kaon.core.units import parse_duration
+from kaon.core.users import Principal
 from kaon.services.joblog import read_from
 
 router = APIRouter(tags=["serve"])
@@ -50,18 +51,23 @@ def _base(request: Request) -> str:
 
 @router.post("/v1/workspaces/{name}/serve", response_model=EndpointOut, status_code=201)
 def deploy(
-    name: str, body: ServeIn, request: Request, p: Platform = Depends(platform)
+    name: str,
+    body: ServeIn,
+    request: Request,
+    p: Platform = Depends(platform),
+    who: Principal = Depends(principal),
 ) -> EndpointOut:
+    """Deploy an endpoint in workspace `name`; the caller is its author."""
     source = p.workspaces.bundle(
         name,
         "serve",
         body.source.branch,
         body.source.ref or body.source.branch,
-        body.source.author or body.author,
+        who.user,
     )
     endpoint = p.serving.deploy(
         name,
-        body.author,
+        who.user,
         source,
         ModelId(model_id(body.model_id)) if body.model_id else None,
         body.replicas,

@@ -6,7 +6,8 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from kaon.api.deps import platform
+from kaon.api.access import visible_workspaces
+from kaon.api.deps import platform, principal
 from kaon.api.routes.workspaces import bundle_out
 from kaon.api.schemas import JobOut, LogOut, TrainIn, TrialOut
 from kaon.app import Platform
@@ -14,6 +15,7 @@ from kaon.core.envvars import check_variables
 from kaon.core.hyper import make_hyper
 from kaon.core.jobs import Bundle, Job, Resources, Trial, model_id
 from kaon.core.units import parse_duration, parse_memory
+from kaon.core.users import Principal
 from kaon.services.joblog import read_from
 
 router = APIRouter(tags=["train"])
@@ -67,13 +69,18 @@ def job_out(job: Job, trials: list[Trial] | None) -> JobOut:
 
 
 @router.post("/v1/workspaces/{name}/train", response_model=JobOut, status_code=201)
-def deploy(name: str, body: TrainIn, p: Platform = Depends(platform)) -> JobOut:
+def deploy(
+    name: str, body: TrainIn, p: Platform = Depends(platform), who: Principal = Depends(principal)
+) -> JobOut:
+    """Submit a training job in workspace `name`; the caller is its author (and owner: the
+    job acts as them, in this workspace only)."""
+
     def bundle(kind: str, given: object) -> Bundle | None:
         if given is None:
             return None
         b = body.source if kind == "source" else body.data
         assert b is not None
-        return p.workspaces.bundle(name, kind, b.branch, b.ref or b.branch, b.author or body.author)
+        return p.workspaces.bundle(name, kind, b.branch, b.ref or b.branch, who.user)
 
     hyper = None
     if body.hyper is not None:
@@ -88,7 +95,7 @@ def deploy(name: str, body: TrainIn, p: Platform = Depends(platform)) -> JobOut:
     )
     job, trials = p.training.deploy(
         name,
-        body.author,
+        who.user,
         bundle("source", body.source),
         bundle("data", body.data),
         hyper,
@@ -130,9 +137,11 @@ def job_logs(
 
 
 @router.get("/v1/workspaces/{name}/models/{model}", response_model=JobOut)
-def get_model(name: str, model: str, p: Platform = Depends(platform)) -> JobOut:
+def get_model(
+    name: str, model: str, p: Platform = Depends(platform), who: Principal = Depends(principal)
+) -> JobOut:
     """The job of workspace `name` that produced a model, with that model's trial only
-    (404 naming the workspaces that have it when `name` does not)."""
-    trial = p.training.model(name, model_id(model))
+    (404 naming the workspaces the caller may see that have it when `name` does not)."""
+    trial = p.training.model(name, model_id(model), visible_workspaces(p, who))
     job = p.training.get(trial.job)
     return job_out(job, [trial])

@@ -44,7 +44,7 @@ def create_workspace(
     body: WorkspaceCreate, p: Platform = Depends(platform), who: Principal = Depends(principal)
 ) -> WorkspaceOut:
     """Create a workspace; the caller becomes its owner."""
-    ws = p.workspaces.create(body.name, body.author)
+    ws = p.workspaces.create(body.name, who.user)
     p.users.grant_creator(ws.name, who)
     return _out(p, ws)
 
@@ -67,7 +67,10 @@ def kill_workspace(name: str, p: Platform = Depends(platform)) -> None:
 
 
 @router.post("/{name}/bundles", response_model=BundleOut)
-def set_bundle(name: str, body: BundleIn, p: Platform = Depends(platform)) -> BundleOut:
-    """Check the folder put to a bundle branch and name it (`/mnist:e23a2`)."""
-    bundle = p.workspaces.bundle(name, body.kind, body.branch, body.ref or body.branch, body.author)
+def set_bundle(
+    name: str, body: BundleIn, p: Platform = Depends(platform), who: Principal = Depends(principal)
+) -> BundleOut:
+    """Check the folder put to a bundle branch and name it (`/mnist:e23a2`); the caller is
+    its author."""
+    bundle = p.workspaces.bundle(name, body.kind, body.branch, body.ref or body.branch, who.user)
     return bundle_out(bundle)

@@ -1,0 +1,130 @@
+"""Users and their API tokens: who am I, add/list/remove users (admins), create/list/revoke
+one's own tokens. Secrets are in the answer that creates them and nowhere else."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+
+from kaon.api.access import visible_workspaces
+from kaon.api.auth import bearer
+from kaon.api.deps import platform, principal
+from kaon.api.userschemas import (
+    NewTokenOut,
+    NewUserOut,
+    TokenIn,
+    TokenOut,
+    UserIn,
+    UserOut,
+    WhoAmIOut,
+)
+from kaon.app import Platform
+from kaon.core.errors import Forbidden
+from kaon.core.units import parse_duration
+from kaon.core.users import ApiToken, Principal, User
+from kaon.services.users import digest
+
+router = APIRouter(tags=["users"])
+
+
+def token_out(t: ApiToken) -> TokenOut:
+    return TokenOut(
+        id=t.id,
+        user=t.user,
+        name=t.name,
+        created=t.created,
+        expires=t.expires,
+        workspace=t.workspace,
+        job=t.job,
+    )
+
+
+def _user_out(p: Platform, u: User, shown: set[str]) -> UserOut:
+    roles = p.user_store.roles_of(u.name)
+    return UserOut(
+        name=u.name,
+        admin=u.admin,
+        created=u.created,
+        workspaces={w: r.value for w, r in sorted(roles.items()) if w in shown},
+    )
+
+
+def _admin(who: Principal, what: str) -> None:
+    if not who.admin or who.job is not None:
+        raise Forbidden(f"{who.describe()} is not an admin: only admins {what}")
+
+
+def _a_person(who: Principal, what: str) -> None:
+    if who.job is not None:
+        raise Forbidden(f"{who.describe()} may not {what} (a job's token)")
+
+
+@router.get("/v1/whoami", response_model=WhoAmIOut)
+def whoami(
+    request: Request, p: Platform = Depends(platform), who: Principal = Depends(principal)
+) -> WhoAmIOut:
+    """Who the token of this request stands for, and which token it is."""
+    token = p.user_store.token_by_digest(digest(bearer(request)))
+    return WhoAmIOut(
+        user=who.user,
+        admin=who.admin,
+        token=token_out(token) if token else None,
+        workspace=who.workspace,
+        job=who.job,
+    )
+
+
+@router.get("/v1/users", response_model=list[UserOut])
+def list_users(
+    p: Platform = Depends(platform), who: Principal = Depends(principal)
+) -> list[UserOut]:
+    """Every user, with their roles in the workspaces the caller may see."""
+    shown = visible_workspaces(p, who)
+    return [_user_out(p, u, shown) for u in p.users.all()]
+
+
+@router.post("/v1/users", response_model=NewUserOut, status_code=201)
+def add_user(
+    body: UserIn, p: Platform = Depends(platform), who: Principal = Depends(principal)
+) -> NewUserOut:
+    """Add a user (admins only); the answer holds their first token, shown only here."""
+    _admin(who, "add users")
+    user, secret = p.users.add(body.name, body.admin)
+    token = next(t for t in p.users.tokens(user.name))
+    return NewUserOut(user=_user_out(p, user, set()), token=token_out(token), secret=secret)
+
+
+@router.delete("/v1/users/{user}", status_code=204)
+def remove_user(
+    user: str, p: Platform = Depends(platform), who: Principal = Depends(principal)
+) -> None:
+    """Remove a user with their tokens and roles (admins only; never the last admin)."""
+    _admin(who, "remove users")
+    p.users.remove(user)
+
+
+@router.get("/v1/tokens", response_model=list[TokenOut])
+def list_tokens(
+    p: Platform = Depends(platform), who: Principal = Depends(principal)
+) -> list[TokenOut]:
+    """The caller's API tokens (never their secrets), jobs' tokens included."""
+    return [token_out(t) for t in p.users.tokens(who.user)]
+
+
+@router.post("/v1/tokens", response_model=NewTokenOut, status_code=201)
+def create_token(
+    body: TokenIn, p: Platform = Depends(platform), who: Principal = Depends(principal)
+) -> NewTokenOut:
+    """A new token of the caller's (its secret is shown only in this answer)."""
+    _a_person(who, "create tokens")
+    lifetime = parse_duration(body.expires) if body.expires else None
+    token, secret = p.users.create_token(who.user, body.name or "token", lifetime)
+    return NewTokenOut(token=token_out(token), secret=secret)
+
+
+@router.delete("/v1/tokens/{token}", status_code=204)
+def revoke_token(
+    token: str, p: Platform = Depends(platform), who: Principal = Depends(principal)
+) -> None:
+    """Revoke one of the caller's tokens (an admin: anyone's); 404 for another user's."""
+    _a_person(who, "revoke tokens")
+    p.users.revoke_token(who, token)
