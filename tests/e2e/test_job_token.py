@@ -93,12 +93,18 @@ def test_a_job_token_reaches_its_workspace_only_and_ends_with_the_job(
 
 
 def test_a_killed_jobs_token_is_refused(kaon: Kaon, tmp_path: Path) -> None:
+    kaon.ok("workspace", "create", "-n", "tokkillother")
     env = ws(kaon, "tokkill")
     job = deploy(kaon, env, tmp_path, SILENT)
     base, token = running_token(kaon, job)
     assert api_status(base, "/v1/workspaces/tokkill/jobs", token) == 200
+    # what the job's code gets is what the SDK's Client.from_env() (and so the CLI) reads
+    as_job = {**env, "KAON_ENDPOINT": base, "KAON_TOKEN": token}
+    assert job in kaon.ok("train", "list", "--json", env=as_job)
+    kaon.fails(4, "train", "list", env={**as_job, "KAON_WORKSPACE": "tokkillother"})
     kaon.ok("train", "kill", "-j", job, env=env)
     assert api_status(base, "/v1/workspaces/tokkill/jobs", token) == 401
+    kaon.fails(6, "train", "list", env=as_job, match="token")
 
 
 def test_an_interrupted_jobs_token_is_refused_after_a_restart(lone: Kaon, tmp_path: Path) -> None:

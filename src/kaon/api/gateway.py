@@ -13,7 +13,7 @@ carries X-Kaon-Model-Id and X-Request-Id. Endpoints answer without the API token
 (the platform listens on loopback unless told otherwise), unless deployed with --auth: then
 invocations, feedback and the OIP model routes (metadata, infer) need `Authorization: Bearer
 <token>` of a user or job that may read the endpoint's workspace (401 without a valid token,
-404 without a role there), one token lookup per request; the health probes (`ping`, OIP
+404 without a role there), the token looked up on every request; the health probes (`ping`, OIP
 `ready`, `/v2/health/*`) stay open, without the model id, for load balancers.
 """
 
