@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 from collections.abc import Callable, Iterable
 
 from kaon.core.errors import (
@@ -33,6 +34,8 @@ from kaon.core.users import (
 from kaon.ports.users import AuditEntry, AuditQuery, UserStore
 
 TOKEN_PREFIX = "kaon_"
+CACHE_SECONDS = 1.0  # how long another API server may still honour a revoked token or role
+_CACHE_MAX = 10_000
 PLATFORM_TOKEN = "platform"  # the name of the token in $KAON_HOME/token
 
 
@@ -44,6 +47,17 @@ class UserService:
     def __init__(self, store: UserStore, clock: Callable[[], float]) -> None:
         self._store = store
         self._clock = clock
+        # Every request asks who it is and, often, a role: answers are kept CACHE_SECONDS
+        # (two queries saved per request); any change made through this service forgets them
+        # at once, so only another server's changes can take up to CACHE_SECONDS to apply.
+        self._lock = threading.Lock()
+        self._principals: dict[str, tuple[float, Principal, float | None]] = {}
+        self._roles: dict[tuple[str, str], tuple[float, Role | None]] = {}
+
+    def _forget(self) -> None:
+        with self._lock:
+            self._principals.clear()
+            self._roles.clear()
 
     # start-up ----------------------------------------------------------------------------
     def bootstrap(self, admin: str, platform_token: str) -> User:
@@ -65,6 +79,7 @@ class UserService:
                 self._store.delete_token(old.id)
         token = ApiToken(_token_id(), owner.name, PLATFORM_TOKEN, self._clock())
         self._store.add_token(token, digest(platform_token))
+        self._forget()
         return owner
 
     # users -------------------------------------------------------------------------------
@@ -89,6 +104,7 @@ class UserService:
         if user.admin and sum(u.admin for u in self._store.list_users()) == 1:
             raise Conflict(f"user {name!r} is the last admin: make another admin first")
         self._store.delete_user(user.name)
+        self._forget()
 
     # tokens ------------------------------------------------------------------------------
     def create_token(
@@ -118,12 +134,19 @@ class UserService:
         if found is None or (found.user != by.user and not by.admin):
             raise NotFound(f"no token {token!r} of yours: `kaon auth token list` shows them")
         self._store.delete_token(found.id)
+        self._forget()
         return found
 
     def authenticate(self, secret: str) -> Principal:
         """The principal a bearer token stands for; PermissionDenied (401) when it is unknown,
         expired or its user is gone."""
-        token = self._store.token_by_digest(digest(secret)) if secret else None
+        key = digest(secret)
+        now = self._clock()
+        with self._lock:
+            hit = self._principals.get(key)
+        if hit is not None and now - hit[0] < CACHE_SECONDS and (hit[2] is None or hit[2] > now):
+            return hit[1]
+        token = self._store.token_by_digest(key) if secret else None
         if token is None:
             raise PermissionDenied(
                 "missing or invalid token: the CLI and SDK read it from $KAON_HOME/token or "
@@ -136,7 +159,12 @@ class UserService:
         user = self._store.get_user(token.user)
         if user is None:  # pragma: no cover - deleting a user deletes their tokens
             raise PermissionDenied(f"token {token.id} belongs to no user any more")
-        return Principal(user.name, user.admin, token.workspace, token.job)
+        who = Principal(user.name, user.admin, token.workspace, token.job)
+        with self._lock:
+            if len(self._principals) >= _CACHE_MAX:
+                self._principals.clear()
+            self._principals[key] = (now, who, token.expires)
+        return who
 
     # jobs --------------------------------------------------------------------------------
     def for_job(self, job: str, owner: str, workspace: str) -> str | None:
@@ -149,17 +177,30 @@ class UserService:
 
     def revoke_job(self, job: str) -> None:
         self._store.delete_job_tokens(job)
+        self._forget()
 
     def revoke_stale(self, running: set[str]) -> tuple[str, ...]:
         """Revoke the tokens of every job not in `running` (start-up after a stop)."""
         stale = tuple(sorted({t.job for t in self._store.list_tokens() if t.job} - running))
         for job in stale:
             self._store.delete_job_tokens(job)
+        self._forget()
         return stale
 
     # roles -------------------------------------------------------------------------------
     def role(self, principal: Principal, workspace: str) -> Role | None:
-        return self._store.role(workspace, principal.user)
+        key = (workspace, str(principal.user))
+        now = self._clock()
+        with self._lock:
+            hit = self._roles.get(key)
+        if hit is not None and now - hit[0] < CACHE_SECONDS:
+            return hit[1]
+        role = self._store.role(workspace, principal.user)
+        with self._lock:
+            if len(self._roles) >= _CACHE_MAX:
+                self._roles.clear()
+            self._roles[key] = (now, role)
+        return role
 
     def check(self, principal: Principal, action: Action, workspace: str | None) -> None:
         """Forbidden (403) when `principal` may not do `action` in `workspace` (None: a shared
@@ -197,6 +238,7 @@ class UserService:
         if current is Role.OWNER and role is not Role.OWNER:
             self._keep_an_owner(workspace, target.name)
         self._store.set_role(workspace, target.name, role)
+        self._forget()
 
     def unshare(self, workspace: str, user: str) -> None:
         current = self._store.role(workspace, user)
@@ -205,6 +247,7 @@ class UserService:
         if current is Role.OWNER:
             self._keep_an_owner(workspace, user)
         self._store.drop_role(workspace, user)
+        self._forget()
 
     def _keep_an_owner(self, workspace: str, leaving: str) -> None:
         owners = [u for u, r in self._store.members(workspace) if r is Role.OWNER]
@@ -220,6 +263,7 @@ class UserService:
     def grant_creator(self, workspace: str, principal: Principal) -> None:
         """Whoever creates a workspace owns it."""
         self._store.set_role(workspace, principal.user, Role.OWNER)
+        self._forget()
 
     # audit -------------------------------------------------------------------------------
     def record(self, *entries: AuditEntry) -> None:
