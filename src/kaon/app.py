@@ -113,7 +113,7 @@ REPLICAS: dict[str, Callable[[ServerSettings], Replicas]] = {
 }
 
 ENV_BUILDERS: dict[str, Callable[[ServerSettings], EnvBuilder]] = {
-    "uv": lambda settings: UvEnvBuilder(settings.home / "envs"),
+    "uv": lambda settings: UvEnvBuilder(settings.home / "envs", hidden=platform_paths(settings)),
 }
 
 

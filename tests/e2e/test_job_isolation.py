@@ -197,3 +197,57 @@ def test_a_store_and_database_outside_the_home_are_hidden_too(
     assert seen[str(store)] in ([], "FileNotFoundError", "PermissionError"), seen
     assert seen[str(db)] in ("FileNotFoundError", "PermissionError"), seen
     assert seen[str(db.parent)] in ([], "FileNotFoundError", "PermissionError"), seen
+
+
+# an in-tree PEP 517 backend: building the package runs it, as any sdist's setup.py runs
+BACKEND = """
+import os, pathlib
+def _look():
+    seen = {{}}
+    for path in {paths!r}:
+        try:
+            pathlib.Path(path).read_bytes()
+            seen[path] = "READ"
+        except OSError as exc:
+            seen[path] = type(exc).__name__
+    return seen
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+def prepare_metadata_for_build_wheel(directory, config_settings=None):
+    raise RuntimeError("SEEN " + repr(_look()))
+def build_wheel(directory, config_settings=None, metadata_directory=None):
+    raise RuntimeError("SEEN " + repr(_look()))
+"""
+PYPROJECT = """[build-system]
+requires = []
+build-backend = "backend"
+backend-path = ["."]
+
+[project]
+name = "probe"
+version = "1.0"
+"""
+
+
+def test_building_the_environment_cannot_read_the_platform_files(
+    kaon: Kaon, tmp_path: Path, outside: Path
+) -> None:
+    package = outside / "probe"  # not under /tmp: private in a sandbox, it would not be found
+    package.mkdir()
+    paths = [str(kaon.home / "token"), str(kaon.home / "secret.key")]
+    (package / "backend.py").write_text(BACKEND.format(paths=paths))
+    (package / "pyproject.toml").write_text(PYPROJECT)
+    env = ws(kaon, "isobuild")
+    src = bundle(tmp_path / "code", "#!/bin/sh\nexit 0\n")
+    (src / "mnist" / "model" / "requirements.txt").write_text(f"probe @ file://{package}\n")
+    job = json.loads(
+        kaon.ok(
+            "train", "deploy", "-s", str(src), "-d", str(data(tmp_path / "d")), "--json", env=env
+        )
+    )
+    assert wait_state(kaon, env, job["id"])["state"] == "JOB_FAILURE"
+    logs = kaon.ok("train", "build-logs", "-j", job["id"], env=env)
+    assert "RuntimeError: SEEN " in logs, logs  # the backend ran
+    assert "READ" not in logs
+    seen = logs.split("RuntimeError: SEEN ", 1)[1].splitlines()[0]
+    assert seen.count("FileNotFoundError") == len(paths), seen

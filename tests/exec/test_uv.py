@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import subprocess
 import threading
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from kaon.core.errors import BuildFailed, InvalidInput
+from kaon.exec.sandbox import bwrap_works
 from kaon.exec.uv import READY, UvEnvBuilder, lock_id
 from kaon.ports.envbuilder import Environment, EnvLock
 
@@ -163,3 +165,18 @@ def test_rejects_altered_or_foreign_locks(builder: UvEnvBuilder, six_lock: EnvLo
         builder.ensure(other, Log(), threading.Event())
     with pytest.raises(InvalidInput, match="not a lock id"):
         builder.forget("../../etc")
+
+
+def test_a_sandboxed_build_locks_and_installs(tmp_path: Path) -> None:
+    # the root inside a hidden folder (as $KAON_HOME/envs is): uv still writes there, and in
+    # its cache, and reaches the index
+    builder = UvEnvBuilder(tmp_path / "home" / "envs", hidden=(tmp_path / "home",))
+    (tmp_path / "home" / "token").parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "home" / "token").write_text("secret")
+    log = Log()
+    lock = builder.lock(SIX, log, threading.Event())
+    env = builder.ensure(lock, log, threading.Event())
+    assert python_in(env, "import six; print(six.__version__)") == "1.16.0"
+    bwrap = shutil.which("bwrap")
+    isolated = bwrap is not None and bwrap_works(bwrap)
+    assert any("not isolated" in line for line in log) is not isolated, log

@@ -12,6 +12,11 @@ An environment is built in `.tmp/` and renamed into `envs/` only once `.ready` i
 killed build never looks finished; the next build of any environment removes the garbage.
 Venvs are created `--relocatable`, so they keep working after that rename. uv's own cache
 (UV_CACHE_DIR or its default) makes rebuilds cheap: packages are hard-linked from it.
+
+uv runs under the run supervisor (it dies with the server) and, given `hidden` folders, in the
+jobs' sandbox (kaon.exec.sandbox, network kept): building a package from source runs code of
+the requirements' choosing, which must not read the platform's files either. It writes only
+`root` and uv's cache, and gets the server's environment without its KAON_* settings.
 """
 
 from __future__ import annotations
@@ -68,8 +73,16 @@ def has_requirements(text: str) -> bool:
 class UvEnvBuilder:
     """EnvBuilder over uv. Safe to share between threads, and between processes on one root."""
 
-    def __init__(self, root: Path, python: str = sys.executable, uv_bin: str | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        python: str = sys.executable,
+        uv_bin: str | None = None,
+        hidden: tuple[Path, ...] = (),
+    ) -> None:
         self.root = root
+        self._hidden = hidden
+        self._cache: Path | None = None
         self.python = python
         if uv_bin is None:
             try:
@@ -229,14 +242,54 @@ class UvEnvBuilder:
             lines.append(line)
             log(line)
 
-        env = {**os.environ, "UV_NO_PROGRESS": "1", "NO_COLOR": "1"}
-        spec = RunSpec((self.uv_bin, *args, "--no-progress"), cwd, env)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KAON_")}
+        env |= {"UV_NO_PROGRESS": "1", "NO_COLOR": "1"}
+        argv = (self.uv_bin, *args, "--no-progress")
+        spec = RunSpec(argv, cwd, env)
+        if self._hidden:
+            cache = self._cache_dir()
+            env |= {"UV_CACHE_DIR": str(cache), "TMPDIR": str(self.root / ".tmp")}
+            spec = RunSpec(
+                argv,
+                cwd,
+                env,
+                hidden=self._hidden,
+                writable=(self.root, cache),
+                read_only=self._tools(),
+            )
         result = self._runner.run(spec, sink, cancel)
         if result.cancelled:
             raise BuildFailed("build cancelled")
         if result.exit_code != 0:
             message = _error_text(lines) or f"uv exited with code {result.exit_code}"
             raise BuildFailed(f"could not {what}:\n{message}\n{fix}", output="\n".join(lines))
+
+    def _cache_dir(self) -> Path:
+        """uv's cache (asked once): builds write it, so it is bound into their sandbox."""
+        if self._cache is None:
+            text = os.environ.get("UV_CACHE_DIR", "")
+            if not text:
+                try:
+                    done = subprocess.run(
+                        [self.uv_bin, "cache", "dir"],
+                        capture_output=True,
+                        text=True,
+                        timeout=60,
+                        check=True,
+                    )
+                except (OSError, subprocess.SubprocessError) as exc:
+                    raise BackendUnavailable(f"cannot find uv's cache folder: {exc}") from exc
+                text = done.stdout.strip()
+            self._cache = Path(text).absolute()
+            self._cache.mkdir(parents=True, exist_ok=True)
+        return self._cache
+
+    def _tools(self) -> tuple[Path, ...]:
+        """What uv needs to see wherever it is: its binary and the interpreter (its venv and
+        the installation it links to)."""
+        here = Path(self.uv_bin).resolve().parent
+        python = Path(os.path.realpath(self.python)).parents[1]
+        return (here, python, Path(self.python).absolute().parents[1])
 
     def _make_dirs(self) -> None:
         for sub in ("locks", "envs", ".tmp"):
