@@ -1,13 +1,17 @@
-"""S3 access keys for the S3 gateway: create (the secret is shown once), list, revoke."""
+"""S3 access keys for the S3 gateway: create (the secret is shown once), list, revoke.
+
+A key acts for the user who created it (kaon.services.s3access); one created with a job's
+token is that job's: narrowed to its workspace and revoked when it ends."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from kaon.api.deps import platform
+from kaon.api.deps import platform, principal
 from kaon.api.schemas import S3CredentialIn, S3CredentialOut
 from kaon.app import Platform
 from kaon.core.credentials import S3Credential
+from kaon.core.users import Principal
 
 router = APIRouter(prefix="/v1/s3/credentials", tags=["s3"])
 
@@ -19,14 +23,18 @@ def _out(p: Platform, c: S3Credential, secret: bool = False) -> S3CredentialOut:
         owner=c.owner,
         created=c.created,
         job=c.job,
-        scope=str(c.scope),
+        scope=c.scope,
+        user=c.user,
         endpoint=p.credentials.endpoint,
     )
 
 
 @router.post("", response_model=S3CredentialOut, status_code=201)
-def create(body: S3CredentialIn, p: Platform = Depends(platform)) -> S3CredentialOut:
-    return _out(p, p.credentials.issue(body.owner), secret=True)
+def create(
+    body: S3CredentialIn, p: Platform = Depends(platform), who: Principal = Depends(principal)
+) -> S3CredentialOut:
+    key = p.credentials.issue(body.owner, who.job, who.workspace, who.user)
+    return _out(p, key, secret=True)
 
 
 @router.get("", response_model=list[S3CredentialOut])
