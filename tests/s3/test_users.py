@@ -139,3 +139,31 @@ def test_the_platform_tokens_key_is_the_admins(gateway: Gateway, users: UserServ
     listed = json.loads(k.ok("auth", "s3-credentials", "--list", "--json"))
     keys = {c["access_key"]: c for c in listed}
     assert keys[gateway.key]["user"] == next(u.name for u in users.all() if u.admin)
+
+
+def test_a_key_made_with_a_jobs_token_is_narrowed_to_the_jobs_workspace(
+    gateway: Gateway, users: UserService
+) -> None:
+    """A job acts as its owner only in its own workspace: an S3 key it makes with its API
+    token is the job's (narrowed, revoked with it), even where its owner is an editor."""
+    k = gateway.kaon
+    _, token = users.add("dave")
+    k.ok("workspace", "create", "-n", "wd", env={"KAON_TOKEN": token})
+    k.ok("workspace", "create", "-n", "wz")  # the admin's; dave becomes an editor of it
+    users.share("wz", "dave", Role.EDITOR)
+    job = "d" * 32
+    _, job_token = users.create_token("dave", "job dddddddd", workspace="wd", job=job)
+    cred = json.loads(k.ok("auth", "s3-credentials", "--json", env={"KAON_TOKEN": job_token}))
+    assert (cred["user"], cred["job"], cred["scope"]) == ("dave", job, "workspace:wd")
+    as_job = gateway.client(cred["access_key"], cred["secret"])
+    as_job.create_bucket(Bucket="master.wd-data")
+    as_job.put_object(Bucket="master.wd-data", Key="model.bin", Body=b"m")
+    gateway.client().create_bucket(Bucket="master.wz-data")
+    for call in (
+        lambda: as_job.put_object(Bucket="master.wz-data", Key="x", Body=b"x"),
+        lambda: as_job.list_objects_v2(Bucket="master.wz-data"),
+    ):
+        assert outcome(call) == "403 AccessDenied"
+    own = json.loads(k.ok("auth", "s3-credentials", "--json", env={"KAON_TOKEN": token}))
+    as_dave = gateway.client(own["access_key"], own["secret"])
+    as_dave.put_object(Bucket="master.wz-data", Key="x", Body=b"x")  # dave himself may
