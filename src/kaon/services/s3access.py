@@ -114,10 +114,10 @@ class S3Access:
         principal = self._cached_principal(who)
         if principal.admin and principal.workspace is None:  # an admin's own key: everything
             return
-        workspace = self._cached_owner(repo)
+        workspace = self._owner(repo)
         if self._cached_decision(principal, action, workspace):
             return
-        self._decide(self.principal(who), action, self._workspaces.owner_of_repo(repo))
+        self._decide(self.principal(who), action, self._owner(repo, fresh=True))
 
     def can(self, who: S3Credential | None, action: Action, workspace: str | None) -> bool:
         """Whether `who` may do `action` in `workspace` (None: the shared repos): listings."""
@@ -152,8 +152,8 @@ class S3Access:
             return value
         return self.principal(who)
 
-    def _cached_owner(self, repo: str) -> str | None:
-        hit, value = self._owners.get(repo)
+    def _owner(self, repo: str, fresh: bool = False) -> str | None:
+        hit, value = (False, None) if fresh else self._owners.get(repo)
         if hit:
             assert isinstance(value, str)
             return value
