@@ -155,6 +155,7 @@ def test_a_key_made_with_a_jobs_token_is_narrowed_to_the_jobs_workspace(
     _, job_token = users.create_token("dave", "job dddddddd", workspace="wd", job=job)
     cred = json.loads(k.ok("auth", "s3-credentials", "--json", env={"KAON_TOKEN": job_token}))
     assert (cred["user"], cred["job"], cred["scope"]) == ("dave", job, "workspace:wd")
+    assert cred["owner"] == "job dddddddd (dave)"
     as_job = gateway.client(cred["access_key"], cred["secret"])
     as_job.create_bucket(Bucket="master.wd-data")
     as_job.put_object(Bucket="master.wd-data", Key="model.bin", Body=b"m")

@@ -33,7 +33,8 @@ def _out(p: Platform, c: S3Credential, secret: bool = False) -> S3CredentialOut:
 def create(
     body: S3CredentialIn, p: Platform = Depends(platform), who: Principal = Depends(principal)
 ) -> S3CredentialOut:
-    key = p.credentials.issue(body.owner, who.job, who.workspace, who.user)
+    owner = f"job {who.job[:8]} ({who.user})" if who.job else body.owner or who.user
+    key = p.credentials.issue(owner, who.job, who.workspace, who.user)
     return _out(p, key, secret=True)
 
 
