@@ -105,7 +105,7 @@ def test_a_jobs_key_acts_as_its_owner_narrowed_to_the_jobs_workspace(w: World) -
     w.access.check(key, WRITE, "inputrepo")
     for action in (READ, WRITE):
         message = w.denied(key, action, "wa-data")
-        assert "reaches only the shared repos and workspace 'wb'" in message
+        assert "reaches only the shared repos and those of workspace 'wb'" in message
     w.denied(key, MANAGE, "inputrepo")
     w.access.check(w.bob, WRITE, "wa-data")
 

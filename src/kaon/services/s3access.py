@@ -135,7 +135,7 @@ class S3Access:
         if principal.workspace is not None and workspace not in (None, principal.workspace):
             raise PermissionDenied(
                 f"Access Denied: {principal.describe()} reaches only the shared repos and "
-                f"workspace {principal.workspace!r}'s"
+                f"those of workspace {principal.workspace!r}"
             )
         try:
             self._users.check(principal, action, workspace)
