@@ -9,13 +9,17 @@ In ONE run, on a fresh local platform (API and S3 ports picked free):
   * 1,000 small PutObjects (1 KiB, distinct keys) from one boto3 client: each is one commit;
     commits/s and the latency distribution (p50, p99);
   * ListObjectsV2 over a 100,000-object prefix (put as ONE commit by `kaon put file -r` of a
-    folder of 100 x 1,000 tiny files), 1,000 keys a page: time per page.
+    folder of 100 x 1,000 tiny files), 1,000 keys a page: time per page;
+  * HeadObject, the cheapest request, so what the gateway's per-request authorization costs
+    shows: on a shared bucket and on a workspace's internal bucket, with the admin's key and
+    with the key of a user who is an editor of the workspace (not an admin: the role path).
 
 Targets (PASS/FAIL): GetObject >= 50% of `kaon get file` throughput; a listing page of
 1,000 keys <= 50 ms (mean over the whole listing, measured as plain signed HTTP requests:
 the gateway's cost; boto3's own XML parsing, ~45 ms per 1,000 keys here, is reported too).
 
-    uv run python benchmarks/s3.py [--big-gib 1] [--repeat 3] [--objects 100000] [--check]
+    uv run python benchmarks/s3.py [--big-gib 1] [--repeat 3] [--objects 100000] [--heads 2000]
+                                   [--check]
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from _common import kaon_exe, log
+
+from kaon.core.users import Role
 
 HERE = Path(__file__).resolve().parent
 MiB = 1024 * 1024
@@ -201,6 +207,41 @@ def bench_list(p: Platform, s3: Any, s3v4: Any, work: Path, n: int) -> dict[str,
     }
 
 
+def editor_key(p: Platform, workspace: str) -> dict[str, Any]:
+    """An S3 key of a second user, an editor of `workspace` (not an admin). The user is made
+    in the platform's database directly (the same UserService the API uses), the key through
+    the CLI with that user's token."""
+    from kaon.db.users import SqlUserStore
+    from kaon.services.users import UserService
+
+    store = SqlUserStore(f"sqlite:///{p.home / 'kaon.db'}")
+    try:
+        users = UserService(store, time.time)
+        _, token = users.add("bench-editor")
+        users.share(workspace, "bench-editor", Role.EDITOR)
+    finally:
+        store.close()
+    p.env["KAON_TOKEN"] = token
+    try:
+        cred: dict[str, Any] = json.loads(p.run("auth", "s3-credentials", "--json"))
+    finally:
+        del p.env["KAON_TOKEN"]
+    return cred
+
+
+def bench_heads(clients: dict[str, Any], buckets: dict[str, str], n: int) -> dict[str, Any]:
+    """`n` HeadObjects per (key, bucket), alternated in rounds of 100: ms per request."""
+    per: dict[str, list[float]] = {f"{who} {where}": [] for who in clients for where in buckets}
+    for _ in range(max(1, n // 100)):
+        for who, s3 in clients.items():
+            for where, bucket in buckets.items():
+                t0 = time.perf_counter()
+                for _ in range(100):
+                    s3.head_object(Bucket=bucket, Key="probe.txt")
+                per[f"{who} {where}"].append((time.perf_counter() - t0) / 100)
+    return {name: statistics.median(times) * 1000 for name, times in per.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -209,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--puts", type=int, default=1000)
     parser.add_argument("--objects", type=int, default=100_000)
+    parser.add_argument("--heads", type=int, default=2000, help="HeadObjects per case")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target fails")
@@ -249,6 +291,22 @@ def main(argv: list[str] | None = None) -> int:
         puts = bench_puts(p, s3, args.puts)
         log(f"ListObjectsV2 over {args.objects:,} objects")
         listing = bench_list(p, s3, s3v4(), work, args.objects)
+        log(f"{args.heads} HeadObjects per key and bucket")
+        p.run("workspace", "create", "-n", "benchws")
+        buckets = {"shared": "master.small", "workspace": "master.benchws-data"}
+        s3.create_bucket(Bucket=buckets["workspace"])
+        for bucket in buckets.values():
+            s3.put_object(Bucket=bucket, Key="probe.txt", Body=b"probe")
+        ed = editor_key(p, "benchws")
+        editor = boto3.client(
+            "s3",
+            endpoint_url=doc["s3_url"],
+            aws_access_key_id=ed["access_key"],
+            aws_secret_access_key=ed["secret"],
+            region_name="us-east-1",
+            config=Config(s3={"addressing_style": "path"}),
+        )
+        heads = bench_heads({"admin": s3, "editor": editor}, buckets, args.heads)
     finally:
         p.down()
         shutil.rmtree(work, ignore_errors=True)
@@ -277,10 +335,15 @@ def main(argv: list[str] | None = None) -> int:
         f"{listing['p99_page_ms']:.1f}, first {listing['first_page_ms']:.1f} ms; the put -r of "
         f"them took {listing['put_s']:.1f} s"
     )
+    print(
+        "- HeadObject, ms per request (median of rounds of 100): "
+        + ", ".join(f"{name} {ms:.2f}" for name, ms in heads.items())
+    )
     for name, ok in checks.items():
         print(f"  {'PASS' if ok else 'FAIL'}  {name}")
     if args.json:
-        args.json.write_text(json.dumps({"get": get, "puts": puts, "list": listing}, indent=2))
+        doc = {"get": get, "puts": puts, "list": listing, "heads": heads}
+        args.json.write_text(json.dumps(doc, indent=2))
     return 1 if args.check and not all(checks.values()) else 0
 
 

@@ -44,6 +44,7 @@ from kaon.services.leases import UploadLeases
 from kaon.services.locks import SharedExclusiveLock
 from kaon.services.provenance import ProvenanceService
 from kaon.services.repos import RepoService
+from kaon.services.s3access import S3Access
 from kaon.services.s3keys import CredentialService
 from kaon.services.s3multipart import MultipartUploads
 from kaon.services.s3objects import ObjectService
@@ -175,6 +176,7 @@ class Platform:
     credentials: CredentialService
     credential_store: CredentialStore
     s3: ObjectService  # the S3 gateway's objects over repos
+    s3_access: S3Access  # whom an S3 key acts for, what it may reach
     s3_uploads: MultipartUploads
     s3_scratch: Path  # bodies of S3 puts while they arrive
     users: UserService
@@ -211,9 +213,11 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
     provenance = ProvenanceService(provenance_store)
     sealing = sealing_key(settings.home / "secret.key")  # S3 secrets at rest: never in jobs' view
     credential_store = _pick(CREDENTIAL_STORES, settings.metadata_url, "metadata database")(sealing)
-    credentials = CredentialService(credential_store, clock)
     user_store = _pick(USER_STORES, settings.metadata_url, "metadata database")
     users = UserService(user_store, clock)
+    credentials = CredentialService(
+        credential_store, clock, is_user=lambda name: user_store.get_user(name) is not None
+    )
     job_tokens = JobTokens(users)
     s3_scratch = settings.home / "s3" / "tmp"
     shutil.rmtree(s3_scratch, ignore_errors=True)  # bodies a stop interrupted
@@ -284,6 +288,7 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         credentials=credentials,
         credential_store=credential_store,
         s3=s3,
+        s3_access=S3Access(users, workspaces),
         s3_uploads=s3_uploads,
         s3_scratch=s3_scratch,
         users=users,

@@ -1,4 +1,5 @@
-"""The CredentialStore contract (S3 keys and their scope), on SQLite and a real PostgreSQL."""
+"""The CredentialStore contract (S3 keys, the user they act for and the workspace a job's key is
+narrowed to), on SQLite and a real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from kaon.core.access import FULL, Scope
 from kaon.core.credentials import new_credential
 from kaon.db.credentials import SqlCredentialStore
 
@@ -28,14 +28,18 @@ def store(url: str) -> Iterator[SqlCredentialStore]:
     s.close()
 
 
-def test_keys_keep_their_scope(store: SqlCredentialStore) -> None:
-    user = new_credential("me", 1.0)
-    job = new_credential("job 0123abcd (me)", 2.0, "0123abcd" * 4, Scope("w"))
-    store.add_credential(user)
-    store.add_credential(job)
+def test_keys_keep_their_user_and_workspace(store: SqlCredentialStore) -> None:
+    user = new_credential("me", 1.0, user="alice")
+    job = new_credential("job 0123abcd (me)", 2.0, "0123abcd" * 4, "w", "bob")
+    legacy = new_credential("old", 3.0)  # a key from before users: of no user
+    for c in (user, job, legacy):
+        store.add_credential(c)
     assert store.get_credential(user.access_key) == user
     assert store.get_credential(job.access_key) == job
-    assert [c.scope for c in store.list_credentials()] == [FULL, Scope("w")]
+    assert store.get_credential(legacy.access_key) == legacy
+    listed = store.list_credentials()
+    assert [(c.user, c.workspace) for c in listed] == [("alice", None), ("bob", "w"), (None, None)]
+    assert [c.scope for c in listed] == ["*", "workspace:w", "*"]
     again = SqlCredentialStore(store.url, KEY)  # read back by another process's store
     try:
         assert again.get_credential(job.access_key) == job
@@ -45,8 +49,8 @@ def test_keys_keep_their_scope(store: SqlCredentialStore) -> None:
 
 def test_job_keys_are_revoked_together(store: SqlCredentialStore) -> None:
     job = "0123abcd" * 4
-    store.add_credential(new_credential("job", 1.0, job, Scope("w")))
-    store.add_credential(new_credential("job", 2.0, job, Scope("w")))
+    store.add_credential(new_credential("job", 1.0, job, "w"))
+    store.add_credential(new_credential("job", 2.0, job, "w"))
     kept = new_credential("me", 3.0)
     store.add_credential(kept)
     assert store.delete_job_credentials(job) == 2
@@ -98,7 +102,26 @@ def test_upgrade_scopes_the_keys_of_jobs_to_their_workspace(url: str) -> None:
     upgrade(url)
     store = SqlCredentialStore(url, KEY)
     try:
-        scopes = {c.access_key: c.scope for c in store.list_credentials()}
+        scopes = {c.access_key: (c.workspace, c.user) for c in store.list_credentials()}
     finally:
         store.close()
-    assert scopes == {"KAONUSER": FULL, "KAONJOB": Scope("w")}
+    assert scopes == {"KAONUSER": (None, None), "KAONJOB": ("w", None)}
+
+
+def test_a_stored_scope_of_an_unknown_kind_is_refused(store: SqlCredentialStore) -> None:
+    from sqlalchemy import update
+
+    from kaon.core.errors import InvalidInput
+    from kaon.db import schema
+    from kaon.db.engine import WRITE_OPTION, make_engine
+
+    key = new_credential("me", 1.0, user="me")
+    store.add_credential(key)
+    engine = make_engine(store.url)
+    try:
+        with engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
+            conn.execute(update(schema.s3_credentials).values(scope="role:admin"))
+    finally:
+        engine.dispose()
+    with pytest.raises(InvalidInput, match="unknown S3 key scope 'role:admin'"):
+        store.get_credential(key.access_key)

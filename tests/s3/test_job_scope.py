@@ -1,14 +1,20 @@
-"""A job's S3 key reaches the shared repos and its own workspace's internal repos, and nothing
-of another workspace's: every kind of request there is AccessDenied (403), and ListBuckets
-shows none of it. Keys made with `kaon auth s3-credentials` keep full access."""
+"""A job's S3 key acts as the job's owner narrowed to the job's workspace: it reaches the shared
+repos and its own workspace's internal repos, and nothing of another workspace's — even one its
+owner is an editor of: every kind of request there is AccessDenied (403), and ListBuckets shows
+none of it. The admin's key (`kaon auth s3-credentials` with the platform token) reaches all."""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import boto3
 import pytest
+
+from kaon.core.users import Role
+from kaon.db.users import SqlUserStore
+from kaon.services.users import UserService
 
 from .conftest import Gateway
 
@@ -79,6 +85,16 @@ def test_a_jobs_key_reaches_its_workspace_and_the_shared_repos_only(
     k = gateway.kaon
     k.ok("workspace", "create", "-n", "scopea")
     k.ok("workspace", "create", "-n", "scopeb")
+    # the job's owner is a user who may write both workspaces (made as `kaon user add` and
+    # `kaon workspace share` do): the job in scopea still reaches nothing of scopeb
+    store = SqlUserStore(f"sqlite:///{k.home / 'kaon.db'}")
+    try:
+        users = UserService(store, time.time)
+        _, token = users.add("scopeowner")
+        for ws in ("scopea", "scopeb"):
+            users.share(ws, "scopeowner", Role.EDITOR)
+    finally:
+        store.close()
     k.ok("repo", "create", "scopeshared")
     secret = tmp_path / "secret.txt"
     secret.write_text("the other workspace's secret")
@@ -95,7 +111,7 @@ def test_a_jobs_key_reaches_its_workspace_and_the_shared_repos_only(
     data = tmp_path / "data" / "features"
     data.mkdir(parents=True)
     (data / "a.csv").write_text("x\n")
-    env = {"KAON_WORKSPACE": "scopea"}
+    env = {"KAON_WORKSPACE": "scopea", "KAON_TOKEN": token}
     src, data_dir = str(tmp_path / "code"), str(tmp_path / "data")
     out = k.ok("train", "deploy", "-s", src, "-d", data_dir, "--wait", "--json", env=env)
     job = json.loads(out)

@@ -386,7 +386,9 @@ class ReproduceIn(Strict):
 
 
 class S3CredentialIn(BaseModel):
-    owner: str = Field("", description="who the key is for (shown in commits it writes)")
+    owner: str = Field(
+        "", description="a label for the key; it acts for the caller, whose name its commits show"
+    )
 
 
 class S3CredentialOut(BaseModel):
@@ -397,8 +399,11 @@ class S3CredentialOut(BaseModel):
     job: str | None = None
     scope: str = Field(
         "*",
-        description="what the key reaches: '*' every repo, 'workspace:<name>' (a job's) "
-        "the shared repos and that workspace's",
+        description="what the key reaches: '*' what its user may, 'workspace:<name>' (a "
+        "job's) what its user may among the shared repos and that workspace's",
+    )
+    user: str | None = Field(
+        None, description="the user whose rights the key carries (none: the first admin's)"
     )
     endpoint: str | None = Field(None, description="the S3 gateway's URL")
     region: str = "us-east-1"

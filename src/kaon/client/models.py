@@ -218,7 +218,9 @@ class S3CredentialInfo:
     created: float
     secret: str | None = None  # only when just created
     job: str | None = None
-    scope: str = "*"  # '*' every repo; 'workspace:<name>' the shared repos and that workspace's
+    scope: str = "*"  # '*' its user's rights; 'workspace:<name>' narrowed to the shared repos
+    # and that workspace's (a job's key)
+    user: str | None = None  # whose rights it carries (None: the first admin's)
     endpoint: str | None = None
     region: str = "us-east-1"
 

@@ -16,9 +16,8 @@ from pathlib import Path
 
 from sqlalchemy import RowMapping, delete, insert, select, update
 
-from kaon.core.access import Scope
-from kaon.core.credentials import S3Credential
-from kaon.core.errors import CorruptObject
+from kaon.core.credentials import ALL, WORKSPACE, S3Credential
+from kaon.core.errors import CorruptObject, InvalidInput
 from kaon.core.sealing import KEY_BYTES, is_sealed, open_sealed, seal
 from kaon.db import schema
 from kaon.db.engine import (
@@ -85,7 +84,8 @@ class SqlCredentialStore:
             "owner": credential.owner,
             "created": credential.created,
             "job": credential.job,
-            "scope": str(credential.scope),
+            "scope": credential.scope,
+            "user": credential.user,
         }
         with backend_errors(self.url, self._busy_timeout), self._writer.begin() as conn:
             conn.execute(insert(_t), row)
@@ -111,7 +111,16 @@ class SqlCredentialStore:
 
     def _credential(self, m: RowMapping) -> S3Credential:
         secret = open_sealed(self._key, m["secret"])
-        scope = Scope.parse(m["scope"])
+        workspace = _workspace(m["scope"])
         return S3Credential(
-            m["access_key"], secret, m["owner"], float(m["created"]), m["job"], scope
+            m["access_key"], secret, m["owner"], float(m["created"]), m["job"], workspace, m["user"]
         )
+
+
+def _workspace(scope: str) -> str | None:
+    """The workspace a key's stored scope narrows it to ('*': none, 'workspace:<name>')."""
+    if scope == ALL:
+        return None
+    if scope.startswith(WORKSPACE) and len(scope) > len(WORKSPACE):
+        return scope[len(WORKSPACE) :]
+    raise InvalidInput(f"unknown S3 key scope {scope!r}: '*' or 'workspace:<name>'")

@@ -147,11 +147,11 @@ s3_credentials = Table(
     "s3_credentials",
     metadata,
     Column("access_key", String, primary_key=True),
-    Column("secret", String, nullable=False),  # as is: SigV4 verification needs it
+    Column("secret", String, nullable=False),  # sealed (kaon.core.sealing): SigV4 needs it back
     Column("owner", Text, nullable=False),
     Column("created", Double, nullable=False),
     Column("job", String, nullable=True),  # keys scoped to a training job
-    # what the key may reach (kaon.core.access.Scope): '*' or 'workspace:<name>'
+    # a job's key is narrowed to a workspace (S3Credential.scope): '*' or 'workspace:<name>'
     Column("scope", String, nullable=False, server_default="*"),
     # the user whose rights it carries (NULL: a key older than users, the admin's)
     Column("user", String, nullable=True),

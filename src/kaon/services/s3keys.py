@@ -1,8 +1,10 @@
 """S3 access keys: issued to users (`kaon auth s3-credentials`) and to running jobs.
 
-A job gets its own pair when it starts running, in its environment as AWS_* variables, and
-loses it when it ends: whatever the gateway sees signed with that key is the job's doing,
-which is how reads and writes through S3 end up in the job's provenance.
+A user's key carries that user's rights. A job gets its own pair when it starts running, in
+its environment as AWS_* variables, and loses it when it ends: it acts as the job's owner
+narrowed to the job's workspace, and whatever the gateway sees signed with it is the job's
+doing, which is how reads and writes through S3 end up in the job's provenance. What a key
+may reach is decided by kaon.services.s3access.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from kaon.core.access import FULL, Scope
 from kaon.core.credentials import S3Credential, new_credential
 from kaon.core.errors import NotFound, UnknownAccessKey
 from kaon.ports.credentials import CredentialStore
@@ -49,15 +50,28 @@ class S3Env:
 
 
 class CredentialService:
-    def __init__(self, store: CredentialStore, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        store: CredentialStore,
+        clock: Callable[[], float],
+        is_user: Callable[[str], bool] = lambda name: False,
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._is_user = is_user
         self._cache: dict[str, S3Credential] = {}
         self._lock = threading.Lock()
         self.endpoint: str | None = None  # set by the server once the S3 port listens
 
-    def issue(self, owner: str, job: str | None = None, scope: Scope = FULL) -> S3Credential:
-        credential = new_credential(owner or "kaon", self._clock(), job, scope)
+    def issue(
+        self,
+        owner: str,
+        job: str | None = None,
+        workspace: str | None = None,
+        user: str | None = None,
+    ) -> S3Credential:
+        """A new key acting for `user` (None: the first admin), narrowed to `workspace`."""
+        credential = new_credential(owner or user or "kaon", self._clock(), job, workspace, user)
         self._store.add_credential(credential)
         return credential
 
@@ -90,12 +104,15 @@ class CredentialService:
 
     # jobs --------------------------------------------------------------------------------
     def for_job(self, job: str, author: str, workspace: str) -> S3Env | None:
-        """A fresh pair for `job`, reaching the shared repos and `workspace`'s (and no other
-        workspace's), with the endpoint; None when no gateway listens."""
+        """A fresh pair for `job`, acting as its owner `author` narrowed to `workspace` (the
+        shared repos and `workspace`'s, no other workspace's), with the endpoint; None when no
+        gateway listens. A job whose author is no kaon user gets a key of no user: the first
+        admin's narrowed the same way, what a job's key reached before users existed."""
         if self.endpoint is None:
             return None
         owner = f"job {job[:8]} ({author})" if author else f"job {job[:8]}"
-        credential = self.issue(owner, job, Scope(workspace))
+        user = author if author and self._is_user(author) else None
+        credential = self.issue(owner, job, workspace, user)
         return S3Env(self.endpoint, credential.access_key, credential.secret)
 
     def revoke_job(self, job: str) -> None:

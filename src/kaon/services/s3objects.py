@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 from kaon.core import paths
-from kaon.core.access import FULL, Scope, allows
 from kaon.core.address import Ref
 from kaon.core.buckets import Bucket, Location, locate, parse_bucket, split_ref
 from kaon.core.commit import Commit
@@ -24,11 +23,11 @@ from kaon.core.credentials import S3Credential
 from kaon.core.errors import (
     BranchNotFound,
     Conflict,
+    Forbidden,
     InvalidInput,
     KaonError,
     NotFound,
     PathNotFound,
-    PermissionDenied,
     ReadOnly,
 )
 from kaon.core.ids import BranchName, RepoName, branch_name
@@ -50,9 +49,11 @@ Cond = WriteCondition | None  # a conditional write (If-Match, If-None-Match: *)
 _SEEN = 100_000  # (job, commit) reads already recorded
 
 
-def _scope(who: Who) -> Scope:
-    """A key's scope; requests without one (KAON_S3_ANONYMOUS=1, explicitly open) reach all."""
-    return who.scope if who is not None else FULL
+def _author(who: Who) -> str:
+    """A commit's author: a user's key writes as its user, a job's as the job (its owner)."""
+    if who is None:
+        return "anonymous (s3)"
+    return who.user if who.user is not None and who.job is None else who.owner
 
 
 def etag_of(chunks: tuple[ChunkRef, ...]) -> str:
@@ -110,45 +111,32 @@ class ObjectService:
         self._lock = threading.Lock()
 
     # buckets -----------------------------------------------------------------------------
-    def buckets(self, who: Who) -> list[tuple[str, float]]:
-        """Every `<branch>.<repo>` and every bare `<repo>` (lakeFS style) that `who` may
-        reach, with creation times. Workspaces' internal repos (`<ws>-source`, …) are left
-        out of the listing, as `kaon list repo` does without --all; they stay addressable by
-        name."""
+    def buckets(self, readable: Callable[[str | None], bool]) -> list[tuple[str, float]]:
+        """Every `<branch>.<repo>` and every bare `<repo>` (lakeFS style) of a workspace
+        `readable(workspace)` (None: a shared repo) allows, with creation times. Workspaces'
+        internal repos (`<ws>-source`, …) are left out of the listing, as `kaon list repo`
+        does without --all; they stay addressable by name."""
         internal = self._internal()
-        scope = _scope(who)
         out: list[tuple[str, float]] = []
         for repo in self._repos.list_repos():
-            if repo.name in internal or not allows(scope, internal.get(repo.name)):
+            if repo.name in internal or not readable(internal.get(repo.name)):
                 continue
             out.append((repo.name, repo.created))
             out += [(f"{b}.{repo.name}", repo.created) for b in self._meta_branches(repo.name)]
         return sorted(out)
 
-    def authorize(self, who: Who, bucket: Bucket) -> None:
-        """PermissionDenied (S3 AccessDenied) unless `who` may reach `bucket`'s repo: the
-        one check the gateway makes for every bucket a request names (kaon.core.access)."""
-        scope = _scope(who)
-        if scope.workspace is None:  # a full key: no workspace listing on its every request
-            return
-        owner = self._internal().get(bucket.repo)
-        if not allows(scope, owner):
-            raise PermissionDenied(
-                f"Access Denied: bucket {bucket.name!r} belongs to workspace {owner!r}; this "
-                f"key (scope {scope}) reaches only the shared repos and workspace "
-                f"{scope.workspace!r}'s"
-            )
-
     @staticmethod
-    def _check_reserved(bucket: Bucket, scope: Scope) -> None:
+    def _check_reserved(bucket: Bucket, who: Who) -> None:
         from kaon.services.workspaces import reserved_for
 
         owner = reserved_for(bucket.repo)
-        if scope.workspace is not None and owner not in (None, scope.workspace):
-            raise PermissionDenied(
+        narrowed = who.workspace if who is not None else None
+        if narrowed is not None and owner not in (None, narrowed):
+            raise Forbidden(
                 f"Access Denied: bucket {bucket.name!r} is named as an internal repo of "
-                f"workspace {owner!r} (existing or to come): this key (scope {scope}) cannot "
-                "create it; name the repo otherwise (not <workspace>-data, -models, ...)"
+                f"workspace {owner!r} (existing or to come): a job's key (of workspace "
+                f"{narrowed!r}) cannot create it; name the repo otherwise (not "
+                "<workspace>-data, -models, ...)"
             )
 
     def _internal(self) -> dict[str, str]:
@@ -187,7 +175,7 @@ class ObjectService:
         try:
             self._repos.get_repo(bucket.repo)
         except NotFound:
-            self._check_reserved(bucket, _scope(who))
+            self._check_reserved(bucket, who)
             self._repos.create_repo(bucket.repo, "created through the S3 gateway")
             created = True
         branch = bucket.branch or BranchName("master")
@@ -462,7 +450,7 @@ class ObjectService:
                     staged.deletes.discard(put.path)
                     staged.puts[put.path] = put
             return None
-        author = who.owner if who is not None else "anonymous (s3)"
+        author = _author(who)
         try:
             commit = self._commits.commit(
                 loc.repo, loc.ref, puts, deletes, message=message, author=author, check=check

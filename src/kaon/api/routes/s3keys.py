@@ -1,4 +1,7 @@
-"""S3 access keys for the S3 gateway: create (the secret is shown once), list, revoke."""
+"""S3 access keys for the S3 gateway: create (the secret is shown once), list, revoke.
+
+A key acts for the user who created it (kaon.services.s3access); one created with a job's
+token is that job's: narrowed to its workspace and revoked when it ends."""
 
 from __future__ import annotations
 
@@ -21,29 +24,33 @@ def _out(p: Platform, c: S3Credential, secret: bool = False) -> S3CredentialOut:
         owner=c.owner,
         created=c.created,
         job=c.job,
-        scope=str(c.scope),
+        scope=c.scope,
+        user=c.user,
         endpoint=p.credentials.endpoint,
     )
 
 
 def _mine(c: S3Credential, who: Principal) -> bool:
-    """The caller's key: issued to them, or to one of their jobs ("job 1a2b3c4d (ann)")."""
+    """The caller's key: it carries their rights (theirs, or one of their jobs')."""
     if who.admin and who.job is None:
         return True
-    return c.owner == who.user or (c.job is not None and c.owner.endswith(f" ({who.user})"))
+    return c.user == who.user
 
 
 @router.post("", response_model=S3CredentialOut, status_code=201)
 def create(
     body: S3CredentialIn, p: Platform = Depends(platform), who: Principal = Depends(principal)
 ) -> S3CredentialOut:
-    """A key of the caller's (its secret is shown only in this answer)."""
+    """A key of the caller's (its secret is shown only in this answer); one made with a job's
+    token is the job's (narrowed to its workspace, revoked when the job ends)."""
     if body.owner and body.owner != who.user:
         raise InvalidInput(
             f"owner {body.owner!r}: a key is its caller's ({who.user!r}); to make one for "
             "another user, run the command with their token (KAON_TOKEN)"
         )
-    return _out(p, p.credentials.issue(who.user), secret=True)
+    owner = f"job {who.job[:8]} ({who.user})" if who.job else who.user
+    key = p.credentials.issue(owner, who.job, who.workspace, who.user)
+    return _out(p, key, secret=True)
 
 
 @router.get("", response_model=list[S3CredentialOut])

@@ -1,9 +1,12 @@
-"""S3App: authenticates every request (SigV4, or anonymous in the explicit open mode),
-routes it by method, bucket, key and sub-resource, and answers kaon errors as S3 errors."""
+"""S3App: authenticates every request (SigV4, or anonymous in the explicit open mode), checks
+that the key's user may do it (kaon.services.s3access: GET/HEAD read, DELETE of a bucket
+manages, anything else writes), routes it by method, bucket, key and sub-resource, and
+answers kaon errors as S3 errors."""
 
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import re
 import time
@@ -36,6 +39,7 @@ from kaon.core.errors import (
     PermissionDenied,
     Unsupported,
 )
+from kaon.core.users import Action
 
 log = logging.getLogger("kaon.s3")
 
@@ -174,14 +178,27 @@ async def route(ctx: Ctx) -> None:
     if not req.bucket:
         if req.method != "GET":
             raise InvalidInput("only GET (ListBuckets) is allowed on /", s3_code="MethodNotAllowed")
-        items = await in_thread(ctx.platform.s3.buckets, ctx.who)
+        readable = functools.partial(ctx.platform.s3_access.can, ctx.who, Action.READ)
+        items = await in_thread(ctx.platform.s3.buckets, readable)
         await respond(ctx.send, 200, xml.buckets(items), ctx.base_headers())
         return
-    await in_thread(ctx.platform.s3.authorize, ctx.who, ctx.bucket)  # AccessDenied first
+    # AccessDenied before anything else is looked at
+    await in_thread(ctx.platform.s3_access.check, ctx.who, action(req), ctx.bucket.repo)
     if req.key:
         await objects.handle(ctx)
     else:
         await _bucket(ctx)
+
+
+def action(req: Request) -> Action:
+    """What a request does to its bucket: GET/HEAD read; DeleteBucket manages (it is refused
+    anyway: not supported); anything else writes (PUT, POST, DELETE of objects, uploads or
+    transactions)."""
+    if req.method in ("GET", "HEAD"):
+        return Action.READ
+    if req.method == "DELETE" and not req.key and "transaction" not in req.query:
+        return Action.MANAGE
+    return Action.WRITE
 
 
 async def _bucket(ctx: Ctx) -> None:

@@ -21,6 +21,7 @@ from kaon.core.errors import (
     KaonError,
     PreconditionFailed,
 )
+from kaon.core.users import Action
 from kaon.services.s3multipart import Upload
 from kaon.services.s3objects import ObjectVersion
 
@@ -230,7 +231,7 @@ async def _source(ctx: Ctx) -> tuple[Bucket, str, str]:
     if not name or not key:
         raise InvalidInput("x-amz-copy-source must be /<bucket>/<key>", s3_code="InvalidArgument")
     bucket = parse_bucket(name)
-    await in_thread(ctx.platform.s3.authorize, ctx.who, bucket)
+    await in_thread(ctx.platform.s3_access.check, ctx.who, Action.READ, bucket.repo)
     return bucket, key, version
 
 
