@@ -13,7 +13,7 @@ from kaon.core.users import Action, Role
 from kaon.db.jobs import SqlJobStore
 from kaon.db.users import SqlUserStore
 from kaon.ports.jobs import Workspace
-from kaon.services.users import UserService
+from kaon.services.users import CACHE_SECONDS, UserService
 
 PLATFORM = "the-platform-token"
 
@@ -104,3 +104,20 @@ def test_the_last_owner_and_the_last_admin_stay(users: UserService) -> None:
         users.remove("root")
     users.remove("bob")
     assert [u.name for u in users.all()] == ["root"]
+
+
+def test_a_share_made_elsewhere_applies_at_once_an_unshare_within_the_cache_time(
+    users: UserService, tmp_path: Path, clock: Clock
+) -> None:
+    _, bob_token = users.add("bob")
+    bob = users.authenticate(bob_token)
+    other = UserService(SqlUserStore(f"sqlite:///{tmp_path / 'kaon.db'}"), clock)  # a 2nd server
+    with pytest.raises(WorkspaceNotFound):
+        users.check(bob, Action.READ, "w")
+    other.share("w", "bob", Role.EDITOR)
+    users.check(bob, Action.WRITE, "w")  # the refusal was not cached
+    other.unshare("w", "bob")
+    users.check(bob, Action.WRITE, "w")  # still cached on this server...
+    clock.now += CACHE_SECONDS
+    with pytest.raises(WorkspaceNotFound):  # ...for CACHE_SECONDS at most
+        users.check(bob, Action.WRITE, "w")

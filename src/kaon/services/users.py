@@ -188,12 +188,13 @@ class UserService:
         return stale
 
     # roles -------------------------------------------------------------------------------
-    def role(self, principal: Principal, workspace: str) -> Role | None:
+    def role(self, principal: Principal, workspace: str, *, fresh: bool = False) -> Role | None:
+        """`principal`'s role in `workspace` (cached unless `fresh`)."""
         key = (workspace, str(principal.user))
         now = self._clock()
         with self._lock:
             hit = self._roles.get(key)
-        if hit is not None and now - hit[0] < CACHE_SECONDS:
+        if not fresh and hit is not None and now - hit[0] < CACHE_SECONDS:
             return hit[1]
         role = self._store.role(workspace, principal.user)
         with self._lock:
@@ -208,6 +209,10 @@ class UserService:
         role = None if workspace is None or principal.admin else self.role(principal, workspace)
         if decide(principal, action, workspace, role):
             return
+        if workspace is not None and not principal.admin:  # a refusal is never from the cache:
+            role = self.role(principal, workspace, fresh=True)  # a share applies at once
+            if decide(principal, action, workspace, role):
+                return
         if workspace is None:
             raise Forbidden(f"{principal.describe()} may not {action.value} shared repos")
         if role is None or (principal.workspace not in (None, workspace)):
