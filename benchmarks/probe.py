@@ -984,7 +984,7 @@ def main(argv: list[str] | None = None) -> int:
         f"\nFigures (issue 13 probes; {time.monotonic() - started:.0f} s; load average "
         f"{load[0]:.1f} at the start, {load[1]:.1f} at the end, {os.cpu_count()} CPUs)"
     )
-    if max(load) > (os.cpu_count() or 1):
+    if "sandbox" in args.only and max(load) > (os.cpu_count() or 1):
         print(
             "note: other processes loaded the machine: the times (sandbox) are not a quiet "
             "machine's"
