@@ -440,6 +440,15 @@ def probe_crash(kaon: Path, work: Path, args: argparse.Namespace, rep: Report) -
 # 2. concurrent writers
 
 
+def ready(barrier: threading.Barrier) -> bool:
+    """Wait for the other writers; False if the probe was stopped meanwhile."""
+    try:
+        barrier.wait()
+    except threading.BrokenBarrierError:
+        return False
+    return True
+
+
 def probe_writers(kaon: Path, work: Path, args: argparse.Namespace, rep: Report) -> None:
     import boto3
     from botocore.config import Config
@@ -472,7 +481,8 @@ def probe_writers(kaon: Path, work: Path, args: argparse.Namespace, rep: Report)
         def sdk(i: int) -> None:
             path = local / "sdk" / f"w{i:03}.bin"
             with p.client() as c:
-                go.wait()
+                if not ready(go):
+                    return
                 try:
                     Uploader(c, None, drop=False).put(
                         "conc", "master", plan(path, f"/sdk/w{i:03}.bin", False)
@@ -490,17 +500,22 @@ def probe_writers(kaon: Path, work: Path, args: argparse.Namespace, rep: Report)
                 config=cfg,
             )
             body = (local / "s3" / f"w{i:03}.bin").read_bytes()
-            go.wait()
+            if not ready(go):
+                return
             try:
                 client.put_object(Bucket="master.conc", Key=f"s3/w{i:03}.bin", Body=body)
             except Exception as exc:  # noqa: BLE001 - counted and shown
                 failed(f"s3 {i}: {type(exc).__name__}: {exc}")
 
-        threads = [threading.Thread(target=sdk, args=(i,)) for i in range(args.writers)]
-        threads += [threading.Thread(target=s3, args=(i,)) for i in range(args.writers)]
-        for t in threads:
-            t.start()
-        go.wait()
+        threads = [threading.Thread(target=f, args=(i,), daemon=True)
+                   for f in (sdk, s3) for i in range(args.writers)]  # fmt: skip
+        try:
+            for t in threads:
+                t.start()
+            go.wait()
+        except BaseException:  # Ctrl-C, SIGTERM: no writer may wait for the others forever
+            go.abort()
+            raise
         started = time.monotonic()
         procs = [
             p.run(
@@ -828,13 +843,18 @@ def probe_sandbox(kaon: Path, work: Path, args: argparse.Namespace, rep: Report)
         ],
     )
     honest = isolated["off"] == {False} and isolated["default"] == isolated["--sandbox"] == {True}
+
+    def paired(mode: str) -> float:  # the same round's deploys: less of the machine's noise
+        return statistics.median(a - b for a, b in zip(times[mode], times["off"], strict=True))
+
     rep.add(
         "sandbox",
         "overhead of bubblewrap per job start (default - off)",
-        f"{med['default'] - med['off']:+.3f} s",
+        f"{paired('default'):+.3f} s",
         None,
         "-",
-        f"--sandbox - off: {med['--sandbox'] - med['off']:+.3f} s",
+        f"median of per-round differences; of the medians {med['default'] - med['off']:+.3f} s;"
+        f" --sandbox - off {paired('--sandbox'):+.3f} s",
     )
     rep.add(
         "sandbox",
@@ -964,7 +984,7 @@ def main(argv: list[str] | None = None) -> int:
         f"\nFigures (issue 13 probes; {time.monotonic() - started:.0f} s; load average "
         f"{load[0]:.1f} at the start, {load[1]:.1f} at the end, {os.cpu_count()} CPUs)"
     )
-    if max(load) > (os.cpu_count() or 1):
+    if "sandbox" in args.only and max(load) > (os.cpu_count() or 1):
         print(
             "note: other processes loaded the machine: the times (sandbox) are not a quiet "
             "machine's"
