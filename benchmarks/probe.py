@@ -471,7 +471,7 @@ def probe_writers(kaon: Path, work: Path, args: argparse.Namespace, rep: Report)
         p.ok("repo", "create", "conc")
         p.ok("put", "file", "conc@master:/readme.txt", "-f", str(local / "sdk" / "w000.bin"))
         with p.client() as c:
-            cred = c.create_s3_credentials("probe")
+            cred = c.create_s3_credentials()
         s3url = p.server()["s3_url"]
         cfg = Config(
             s3={"addressing_style": "path"}, retries={"max_attempts": 1}, max_pool_connections=4
@@ -675,9 +675,20 @@ def authenticates(s3url: str, keys: dict[str, str]) -> bool:
     return True
 
 
+def api_authenticates(url: str, token: str) -> bool:
+    """Whether a job's API token (KAON_TOKEN) still reads its workspace."""
+    import httpx
+
+    answer = httpx.get(
+        f"{url}/v1/workspaces/probe/jobs", headers={"Authorization": f"Bearer {token}"}
+    )
+    return answer.status_code == 200
+
+
 def probe_jobs(kaon: Path, work: Path, args: argparse.Namespace, rep: Report) -> None:
     left: list[int] = []
     alive_keys: list[str] = []
+    alive_tokens: list[str] = []
     with platform_in(work, "jobs", kaon) as p:
         env = {"KAON_WORKSPACE": "probe"}
         p.ok("workspace", "create", "-n", "probe")
@@ -711,6 +722,10 @@ def probe_jobs(kaon: Path, work: Path, args: argparse.Namespace, rep: Report) ->
         after_success = [q.pid for q in job_processes(done)]
         s3url = p.server()["s3_url"]
         valid = sum(authenticates(s3url, keys_of(job)) for job in running)  # the method works
+        api_url = p.server()["url"]
+        valid_tokens = sum(
+            api_authenticates(api_url, keys_of(job).get("KAON_TOKEN", "")) for job in running
+        )
         before = {job: len(job_processes(job)) for job in running}
         log(f"jobs: processes per running job before the kill: {before}; kill -9 of the server")
         p.kill_server()
@@ -739,7 +754,7 @@ def probe_jobs(kaon: Path, work: Path, args: argparse.Namespace, rep: Report) ->
                 ),
             )
         with p.client() as c:
-            user = c.create_s3_credentials("probe")
+            user = c.create_s3_credentials()
         control = authenticates(
             doc["s3_url"],
             {"AWS_ACCESS_KEY_ID": user.access_key, "AWS_SECRET_ACCESS_KEY": user.secret},
@@ -750,6 +765,11 @@ def probe_jobs(kaon: Path, work: Path, args: argparse.Namespace, rep: Report) ->
                 alive_keys.append(f"{job}: its key was never seen")
             elif authenticates(doc["s3_url"], keys):
                 alive_keys.append(f"{job} ({running.get(job, 'finished')})")
+            token = keys.get("KAON_TOKEN", "")
+            if not token:
+                alive_tokens.append(f"{job}: its API token was never seen")
+            elif api_authenticates(doc["url"], token):
+                alive_tokens.append(f"{job} ({running.get(job, 'finished')})")
     print(
         f"\njobs: kill -9 of the server with 2 silent jobs running (plain, --sandbox), "
         f"each with a setsid() child and a grandchild; processes before: {before}"
@@ -784,6 +804,15 @@ def probe_jobs(kaon: Path, work: Path, args: argparse.Namespace, rep: Report) ->
         if alive_keys
         else f"3 jobs (2 killed, 1 finished); before the kill {valid}/2 worked; a user's "
         f"key works: {control}",
+    )
+    rep.add(
+        "jobs",
+        "API tokens (KAON_TOKEN) of jobs not running that authenticate",
+        len(alive_tokens),
+        not alive_tokens and valid_tokens == 2,
+        detail=f"alive: {', '.join(alive_tokens)}"
+        if alive_tokens
+        else f"3 jobs (2 killed, 1 finished); before the kill {valid_tokens}/2 worked",
     )
 
 
