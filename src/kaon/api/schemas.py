@@ -243,6 +243,11 @@ class WorkspaceOut(BaseModel):
     repos: list[str]
     current: dict[str, Any]
     jobs: int
+    role: str = Field(
+        "",
+        description="the caller's role here: owner, editor or viewer; `admin` for an admin "
+        "with none (an admin may do everything)",
+    )
 
 
 class BundleIn(Strict):

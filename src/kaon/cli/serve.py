@@ -85,7 +85,7 @@ def deploy(
         parse_duration(timeout)
     ws = state.require_workspace()
     with client() as c:
-        c.get_workspace(ws)
+        c.get_workspace(ws).require_write()  # a viewer's deploy fails before any upload
         leave_out: list[Path] = []
         if model_id:
             found = c.get_model(ws, model_id)  # a model not of this workspace fails here

@@ -169,6 +169,7 @@ def deploy(
     }
     with client() as c:
         found = c.get_workspace(ws)  # an unknown workspace fails before any upload
+        found.require_write()  # and so does a viewer's deploy
         if source is None and not found.current.get("source"):
             raise InvalidInput(
                 f"workspace '{ws}' has no source bundle yet: give one with -s "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
+from kaon.core.errors import Forbidden
 from kaon.core.provenance import Graph
 
 T = TypeVar("T")
@@ -99,6 +100,16 @@ class WorkspaceInfo:
     repos: list[str]
     current: dict[str, Any]
     jobs: int
+    role: str = ""  # the caller's: owner, editor, viewer; "admin" for an admin with none
+
+    def require_write(self) -> None:
+        """Forbidden unless the caller may write here (before anything is uploaded)."""
+        if self.role == "viewer":
+            raise Forbidden(
+                f"you are a viewer of workspace {self.name!r}; to deploy or write it needs the "
+                f"editor role: ask an owner to run `kaon workspace share -n {self.name} --user "
+                "<your user> --role editor` (`kaon auth whoami` shows your user)"
+            )
 
 
 @dataclass(frozen=True)

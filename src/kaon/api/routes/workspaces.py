@@ -15,8 +15,10 @@ from kaon.ports.jobs import Workspace
 router = APIRouter(prefix="/v1/workspaces", tags=["workspaces"])
 
 
-def _out(p: Platform, ws: Workspace) -> WorkspaceOut:
+def _out(p: Platform, ws: Workspace, who: Principal) -> WorkspaceOut:
+    role = p.users.role(who, ws.name)
     return WorkspaceOut(
+        role=role.value if role is not None else ("admin" if who.admin else ""),
         name=ws.name,
         created=ws.created,
         author=ws.author,
@@ -36,7 +38,7 @@ def list_workspaces(
 ) -> list[WorkspaceOut]:
     """The workspaces the caller has a role in (an admin: all)."""
     mine = visible_workspaces(p, who)
-    return [_out(p, ws) for ws in p.workspaces.all() if ws.name in mine]
+    return [_out(p, ws, who) for ws in p.workspaces.all() if ws.name in mine]
 
 
 @router.post("", response_model=WorkspaceOut, status_code=201)
@@ -46,12 +48,14 @@ def create_workspace(
     """Create a workspace; the caller becomes its owner."""
     ws = p.workspaces.create(body.name, who.user)
     p.users.grant_creator(ws.name, who)
-    return _out(p, ws)
+    return _out(p, ws, who)
 
 
 @router.get("/{name}", response_model=WorkspaceOut)
-def get_workspace(name: str, p: Platform = Depends(platform)) -> WorkspaceOut:
-    return _out(p, p.workspaces.get(name))
+def get_workspace(
+    name: str, p: Platform = Depends(platform), who: Principal = Depends(principal)
+) -> WorkspaceOut:
+    return _out(p, p.workspaces.get(name), who)
 
 
 @router.delete("/{name}", status_code=204)
