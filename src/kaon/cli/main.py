@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from kaon.cli import auth, data, platform, provenance, serve, train, workspace
+from kaon.cli import audit, auth, data, platform, provenance, serve, train, workspace
 from kaon.cli.localerrors import local_error
 from kaon.config import GC_THRESHOLDS
 from kaon.core.errors import KaonError
@@ -64,6 +64,7 @@ train.register(app)
 serve.register(app)
 provenance.register(train.train_app, serve.serve_app, app)
 app.add_typer(auth.auth_app, name="auth")
+audit.register(app)
 
 
 def usage_line(exc: Exception) -> str:
