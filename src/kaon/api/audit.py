@@ -166,7 +166,7 @@ def _complete(
         user=entry.user,
         action=entry.action,
         target=entry.target,
-        workspace=workspace,
+        workspace=workspace.lower() if workspace else None,  # as the server names it
         status=entry.status,
         detail=json.dumps(detail, separators=(",", ":")),
     )
