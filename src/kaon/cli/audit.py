@@ -18,7 +18,10 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def audit(
         user: str = typer.Option(
-            None, "--user", "-u", help="Only this user's entries ('': writes refused for no valid token)."
+            None,
+            "--user",
+            "-u",
+            help="Only this user's entries ('': writes refused for no valid token).",
         ),
         workspace: str = typer.Option(
             None, "--workspace", "-w", help="Only the entries of this workspace."
