@@ -14,6 +14,7 @@ import pytest
 
 from kaon.core.users import Role
 from kaon.db.users import SqlUserStore
+from kaon.ports.users import AuditQuery
 from kaon.services.users import UserService
 
 
@@ -113,6 +114,10 @@ def test_a_permission_change_is_recorded_without_its_secret(site: Site) -> None:
     r = site.call(site.admin, "POST", "/v1/s3/credentials", json={"owner": "ci"})
     assert r.status_code == 201
     key, secret = r.json()["access_key"], r.json()["secret"]
+    # written before the answer (read from the database, not through GET /v1/audit, which
+    # writes what is queued first): a kill -9 right after it could not lose it
+    stored = site.users.audit(AuditQuery(action="POST /v1/s3/credentials"))
+    assert [(e.user, e.status) for e in stored] == [(site.admin, 201)]
     assert site.call(site.admin, "DELETE", f"/v1/s3/credentials/{key}").status_code == 204
     entries = site.audit(site.admin, action="/v1/s3/credentials")
     assert [(e["action"], e["status"]) for e in entries] == [

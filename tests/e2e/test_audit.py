@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from kaon.db.users import SqlUserStore
+from kaon.ports.users import AuditQuery
 from kaon.services.users import UserService
 
 from .helpers import Kaon
@@ -81,3 +82,15 @@ def test_kaon_audit(kaon: Kaon, tmp_path: Path) -> None:
 
     kaon.fails(2, "audit", "--since", "yesterday", match="invalid time 'yesterday'")
     kaon.fails(2, "audit", "--limit", "0", match="invalid --limit 0")
+
+
+def test_a_graceful_stop_writes_what_is_queued(lone: Kaon) -> None:
+    lone.up()
+    lone.ok("workspace", "create", "-n", "stopaud")
+    lone.ok("down")
+    store = SqlUserStore(f"sqlite:///{lone.home / 'kaon.db'}")
+    try:
+        entries = store.audit(AuditQuery(workspace="stopaud"))
+    finally:
+        store.close()
+    assert [(e.action, e.status) for e in entries] == [("POST /v1/workspaces", 201)]
