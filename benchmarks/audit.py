@@ -10,8 +10,9 @@ Each round starts a fresh local platform per tree (the base one runs with PYTHON
     over one keep-alive connection), every one an audit entry.
 
 The trees alternate (base, this, this, base, ...) so drifting machine load hits both alike.
-The figure is this tree's throughput over the base's (1.00: no overhead), median of --rounds,
-with the range of the per-round ratios.
+The figures are this tree's over the base's (1.00: no overhead) for throughput and for the
+server's CPU time per write (all its threads, the audit's writer included: on a loaded machine
+the steadier one), median of --rounds, with the range of the per-round ratios.
 
     uv run python benchmarks/audit.py [--base 45edcce] [--rounds 3] [--puts 300] [--rest 500]
 """
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import psutil
 from _common import log
 
 from s3 import Platform, bench_puts
@@ -77,11 +79,27 @@ def one(work: Path, src: Path | None, puts: int, rest: int) -> dict[str, float]:
             config=Config(s3={"addressing_style": "path"}),
         )
         s3.create_bucket(Bucket="master.small")
+        server = psutil.Process(int(doc["pid"]))
+        cpu0 = _cpu(server)
         s3_doc = bench_puts(p, s3, puts)
+        cpu1 = _cpu(server)
         rest_s = rest_writes(p, doc, rest)
+        cpu2 = _cpu(server)
     finally:
         p.down()
-    return {"s3_per_s": s3_doc["commits_per_s"], "rest_per_s": rest / rest_s}
+    return {
+        "s3_per_s": s3_doc["commits_per_s"],
+        "rest_per_s": rest / rest_s,
+        # the server's CPU time per write (all its threads): what load on the machine does
+        # not change much, unlike wall-clock throughput
+        "s3_cpu_ms": (cpu1 - cpu0) / puts * 1000,
+        "rest_cpu_ms": (cpu2 - cpu1) / rest * 1000,
+    }
+
+
+def _cpu(proc: psutil.Process) -> float:
+    t = proc.cpu_times()
+    return float(t.user + t.system)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,14 +128,20 @@ def main(argv: list[str] | None = None) -> int:
                 runs[name].append(one(work, src, args.puts, args.rest))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print("\nFigures (writes/s per round; ratio = with audit / base)")
-    for key, what in (("s3_per_s", f"{args.puts} S3 PutObjects"), ("rest_per_s", "REST writes")):
+    print("\nFigures (per round; ratio = with audit / base)")
+    for key, what in (
+        ("s3_per_s", f"{args.puts} S3 PutObjects, writes/s"),
+        ("rest_per_s", f"{args.rest} REST writes, writes/s"),
+        ("s3_cpu_ms", "S3 PutObject, server CPU ms per write"),
+        ("rest_cpu_ms", "REST write, server CPU ms per write"),
+    ):
         base = [x[key] for x in runs["base"]]
         new = [x[key] for x in runs["audit"]]
         ratios = [n / b for n, b in zip(new, base, strict=True)]
         print(
-            f"- {what}: base {', '.join(f'{b:.0f}' for b in base)}; with audit "
-            f"{', '.join(f'{n:.0f}' for n in new)}; ratio median "
+            f"- {what}: base {', '.join(f'{b:.3g}' for b in base)}; with audit "
+            f"{', '.join(f'{n:.3g}' for n in new)}; ratio of medians "
+            f"{statistics.median(new) / statistics.median(base):.2f}, per round median "
             f"{statistics.median(ratios):.2f} (range {min(ratios):.2f}-{max(ratios):.2f})"
         )
     return 0
