@@ -34,6 +34,7 @@ from kaon.ports.provenance import ProvenanceStore
 from kaon.ports.replicas import Replicas
 from kaon.ports.users import UserStore
 from kaon.runtime.install import install_runtime
+from kaon.services.audit import AuditLog
 from kaon.services.chunks import MAX_PACK, ChunkStore
 from kaon.services.commits import CommitService
 from kaon.services.files import FileService
@@ -182,8 +183,10 @@ class Platform:
     users: UserService
     user_store: UserStore
     job_tokens: JobTokens  # jobs' API access (KAON_ENDPOINT, KAON_TOKEN)
+    audit: AuditLog  # writes audited by the API and the S3 gateway, written in batches
 
     def close(self) -> None:
+        self.audit.close()  # what is queued is written before the stores close
         self.serving.shutdown()
         self.training.shutdown()
         self.user_store.close()
@@ -294,6 +297,7 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         users=users,
         user_store=user_store,
         job_tokens=job_tokens,
+        audit=AuditLog(user_store, clock),
     )
     for job in training.recover():
         log.warning("job %s was interrupted by a platform stop: marked JOB_FAILURE", job)

@@ -92,3 +92,23 @@ def test_audit_newest_first_with_filters(store: SqlUserStore) -> None:
     assert [e.at for e in store.audit(AuditQuery(since=2.0, until=3.0))] == [2.0]
     assert [e.at for e in store.audit(AuditQuery(workspace="w1", limit=1))] == [3.0]
     assert store.audit(AuditQuery(action="%")) == []  # no LIKE wildcards from users
+
+
+def test_audit_for_a_reader_who_is_no_admin(store: SqlUserStore) -> None:
+    """`viewer`: their own entries and those of the workspaces `owned`, nothing else."""
+    store.record(
+        [
+            AuditEntry(1.0, "alice", "POST /v1/workspaces", "/v1/workspaces", "w1", 201),
+            AuditEntry(2.0, "", "POST /v1/repos", "/v1/repos", None, 401),
+            AuditEntry(3.0, "", "POST /v1/workspaces/{name}/train", "/x", "w2", 401),
+            AuditEntry(4.0, "bob", "POST /v1/repos", "/v1/repos", None, 201),
+            AuditEntry(5.0, "bob", "POST /v1/workspaces/{name}/train", "/y", "w1", 404),
+        ]
+    )
+    assert [e.at for e in store.audit(AuditQuery(viewer="bob"))] == [5.0, 4.0]
+    owner = AuditQuery(viewer="carol", owned=("w2",))
+    assert [e.at for e in store.audit(owner)] == [3.0]
+    both = AuditQuery(viewer="bob", owned=("w2",))
+    assert [e.at for e in store.audit(both)] == [5.0, 4.0, 3.0]
+    assert [e.at for e in store.audit(AuditQuery(viewer="bob", workspace="w1"))] == [5.0]
+    assert store.audit(AuditQuery(viewer="bob", user="alice")) == []

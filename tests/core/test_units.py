@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from kaon.core.errors import InvalidInput
-from kaon.core.units import human_duration, human_size, parse_duration, parse_memory, time_ago
+from kaon.core.units import (
+    human_duration,
+    human_size,
+    parse_duration,
+    parse_memory,
+    parse_when,
+    time_ago,
+)
 
 
 @pytest.mark.parametrize(
@@ -84,3 +91,17 @@ def test_parse_memory(text: str, size: int) -> None:
 def test_parse_duration_refuses_infinity(text: str) -> None:
     with pytest.raises(InvalidInput, match="invalid duration"):
         parse_duration(text)
+
+
+def test_parse_when() -> None:
+    now = 1_800_000_000.0
+    assert parse_when("1h", now) == now - 3600
+    assert parse_when(" 90 ", now) == now - 90
+    assert parse_when("2026-12-06T08:00Z", now) == 1796544000.0
+    assert parse_when("2026-12-06T09:00+01:00", now) == 1796544000.0
+    from datetime import datetime
+
+    assert parse_when("2026-12-06T08:00", now) == datetime(2026, 12, 6, 8, 0).timestamp()  # local
+    for bad in ("yesterday", "", "-1h", "2026-13-01"):
+        with pytest.raises(InvalidInput, match="invalid time"):
+            parse_when(bad, now)

@@ -10,6 +10,8 @@ manages it, anything else writes. Listings filter what they return themselves
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import Request
 
@@ -41,16 +43,34 @@ def authorize(request: Request, p: Platform, who: Principal) -> None:
             action = Action.MANAGE
         if action is Action.MANAGE and who.job is not None:
             raise Forbidden(f"{who.describe()} may not share or delete workspaces (a job's token)")
+        request.state.workspace = workspace  # for the audit log (kaon.api.audit)
         p.users.check(who, action, workspace)
     elif "repo" in params:
         repo = str(params["repo"])
         if request.method == "DELETE" and path.rstrip("/") == f"/v1/repos/{repo}":
             action = Action.MANAGE
-        p.users.check(who, action, p.workspaces.owner_of_repo(repo))
+        request.state.workspace = p.workspaces.owner_of_repo(repo)
+        p.users.check(who, action, request.state.workspace)
     elif "job" in params:
-        p.users.check(who, action, p.training.get(str(params["job"])).workspace)
+        request.state.workspace = p.training.get(str(params["job"])).workspace
+        p.users.check(who, action, request.state.workspace)
     elif "endpoint" in params:
-        p.users.check(who, action, p.serving.get(str(params["endpoint"])).workspace)
+        request.state.workspace = p.serving.get(str(params["endpoint"])).workspace
+        p.users.check(who, action, request.state.workspace)
+
+
+def workspace_of(p: Platform, path: str, params: Mapping[str, Any]) -> str | None:
+    """The workspace a request's path names, as `authorize` finds it (None: none, or a
+    shared repo); NotFound when the job or endpoint it names does not exist."""
+    if "name" in params and path.startswith("/v1/workspaces/"):
+        return str(params["name"])
+    if "repo" in params:
+        return p.workspaces.owner_of_repo(str(params["repo"]))
+    if "job" in params:
+        return p.training.get(str(params["job"])).workspace
+    if "endpoint" in params:
+        return p.serving.get(str(params["endpoint"])).workspace
+    return None
 
 
 def visible_workspaces(p: Platform, who: Principal) -> set[str]:

@@ -6,11 +6,13 @@ from fastapi import Depends, FastAPI
 
 from kaon import __version__
 from kaon.api import auth, errors, spec
+from kaon.api.audit import AuditMiddleware
 from kaon.api.deps import require_token
 from kaon.api.feedback import FeedbackLimits
 from kaon.api.gateway import MAX_BODY, ASGIApp, Gateway, Receive, Scope, Send
 from kaon.api.routes import (
     admin,
+    audit,
     chunks,
     files,
     members,
@@ -39,8 +41,9 @@ def create_app(platform: Platform, token: str) -> FastAPI:
     app.include_router(admin.open_router)
     secured = [Depends(require_token)]
     routes = (admin, repos, files, chunks, workspaces, members, train, serve, provenance, s3keys)
-    for module in (*routes, users):
+    for module in (*routes, users, audit):
         app.include_router(module.router, dependencies=secured)
+    app.add_middleware(AuditMiddleware, platform=platform)  # every write, once answered
     return app
 
 

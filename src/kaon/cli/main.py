@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from kaon.cli import auth, data, platform, provenance, serve, train, users, workspace
+from kaon.cli import audit, auth, data, platform, provenance, serve, train, users, workspace
 from kaon.cli.localerrors import local_error
 from kaon.config import GC_THRESHOLDS
 from kaon.core.errors import KaonError
@@ -69,6 +69,7 @@ app.add_typer(users.user_app, name="user")
 auth.auth_app.command("whoami")(users.whoami)
 auth.auth_app.add_typer(users.token_app, name="token")
 app.add_typer(auth.auth_app, name="auth")
+audit.register(app)
 
 
 def usage_line(exc: Exception) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from kaon.client import local
 from kaon.client.connect import resolve_target
 from kaon.client.models import (
+    AuditRecord,
     BranchInfo,
     BundleInfo,
     Change,
@@ -297,6 +298,32 @@ class Client(UsersApi):
 
     def revoke_s3_credentials(self, access_key: str) -> None:
         self._json("DELETE", f"/v1/s3/credentials/{access_key}")
+
+    # audit -------------------------------------------------------------------------------
+    def audit(
+        self,
+        *,
+        user: str | None = None,
+        workspace: str | None = None,
+        action: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 100,
+    ) -> list[AuditRecord]:
+        """Writes and permission changes, newest first (an admin sees all; another user those
+        of the workspaces they own and their own). `action` matches a part of the action;
+        `since`/`until` are Unix seconds."""
+        params: dict[str, Any] = {"limit": limit}
+        for name, value in (
+            ("user", user),
+            ("workspace", workspace),
+            ("action", action),
+            ("since", since),
+            ("until", until),
+        ):
+            if value is not None:
+                params[name] = value
+        return [AuditRecord.from_doc(d) for d in self._json("GET", "/v1/audit", params=params)]
 
     # chunks ------------------------------------------------------------------------------
     # An upload names a lease (32 hex digits it chose, e.g. uuid4().hex) with each request:

@@ -280,3 +280,36 @@ class MemberInfo:
     workspace: str
     user: str
     role: str  # owner, editor or viewer
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One write or permission change from the audit log (`kaon audit`)."""
+
+    id: int
+    at: float  # Unix seconds, when it was answered
+    user: str  # "" when authentication failed
+    action: str  # "POST /v1/workspaces/{name}/train", "S3 PutObject"
+    target: str  # the concrete path, or bucket/key
+    workspace: str | None
+    status: int  # the HTTP status it answered
+    detail: dict[str, Any] = field(default_factory=dict)  # client, job, query, ids
+
+    @staticmethod
+    def from_doc(doc: dict[str, Any]) -> AuditRecord:
+        import json
+
+        try:
+            detail = json.loads(doc.get("detail") or "{}")
+        except ValueError:
+            detail = {"text": doc.get("detail")}
+        return AuditRecord(
+            int(doc["id"]),
+            float(doc["at"]),
+            str(doc["user"]),
+            str(doc["action"]),
+            str(doc["target"]),
+            doc.get("workspace"),
+            int(doc["status"]),
+            detail if isinstance(detail, dict) else {"value": detail},
+        )

@@ -94,6 +94,26 @@ def parse_duration(text: str) -> float:
     return total
 
 
+def parse_when(text: str, now: float) -> float:
+    """A moment as Unix seconds: a duration before `now` (30m, 1h, 2d) or an ISO 8601 date
+    and time (2026-12-06T08:00, local time unless it names its zone: ...Z, ...+01:00)."""
+    from datetime import datetime
+
+    value = text.strip()
+    try:
+        return now - parse_duration(value)
+    except InvalidInput:
+        pass
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(
+            f"invalid time {text!r}: use a duration before now (30m, 1h, 2d) or a date and "
+            "time (2026-12-06T08:00, or 2026-12-06T08:00Z for UTC)"
+        ) from None
+    return moment.timestamp()  # a naive one is local time
+
+
 def memory_text(n: int) -> str:
     """A byte count the way `--memory` takes it: 512Mi, 2Gi, 1536Ki, 1000 (bytes)."""
     for unit in ("Ti", "Gi", "Mi", "Ki"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import RowMapping, and_, delete, exc, insert, select, update
+from sqlalchemy import RowMapping, and_, delete, exc, insert, or_, select, update
 
 from kaon.core.errors import AlreadyExists
 from kaon.core.users import ApiToken, Role, TokenId, User, UserName
@@ -154,6 +154,9 @@ class SqlUserStore:
             stmt = stmt.where(_a.c.at >= query.since)
         if query.until is not None:
             stmt = stmt.where(_a.c.at < query.until)
+        if query.viewer is not None:
+            mine = _a.c.user == query.viewer
+            stmt = stmt.where(or_(mine, _a.c.workspace.in_(query.owned)) if query.owned else mine)
         with backend_errors(self.url, self._busy_timeout), self._engine.connect() as conn:
             return [_entry(r._mapping) for r in conn.execute(stmt)]
 

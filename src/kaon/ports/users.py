@@ -31,6 +31,9 @@ class AuditQuery:
     since: float | None = None
     until: float | None = None
     limit: int = 100
+    # a reader who is no admin: only `viewer`'s own entries and those of the `owned` workspaces
+    viewer: str | None = None
+    owned: tuple[str, ...] = ()
 
 
 class UserStore(Protocol):

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from kaon.api.s3 import headerpolicy, subresources, xml
+from kaon.api.s3 import audit, headerpolicy, subresources, xml
 from kaon.api.s3.errors import s3_code
 from kaon.api.s3.http import (
     ClientGone,
@@ -94,6 +94,17 @@ class S3App:
         req = Request.from_scope(scope)
         started = False
         body_read = not _has_body(req)
+        audited = req.method not in audit.WRITES  # recorded once answered (kaon.api.s3.audit)
+        who: S3Credential | None = None
+        status = 0
+        commit = ""
+
+        def record() -> None:
+            nonlocal audited
+            if not audited:
+                audited = True
+                client = scope.get("client") or ("",)
+                audit.record(self._platform, req, who, status, commit, client[0])
 
         async def receiving() -> Message:
             nonlocal body_read
@@ -102,13 +113,18 @@ class S3App:
             return message
 
         async def tracked(message: Message) -> None:
-            nonlocal started
+            nonlocal started, status, commit
             started = True
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                commit = dict(message.get("headers") or []).get(b"x-kaon-commit", b"").decode()
             if message["type"] == "http.response.start" and not body_read:
                 # answered before the body arrived (an early error, maybe a client waiting
                 # on Expect: 100-continue): the unread body must not be taken for the next
                 # request on this connection, so it is the last one
                 message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                record()  # queued before the client has its answer
             await send(message)
 
         try:
@@ -141,6 +157,8 @@ class S3App:
             head = req.method == "HEAD"
             headers = [("x-amz-request-id", request_id)]
             await respond(tracked, status, body, headers, head=head)
+        finally:
+            record()  # no complete answer (the client went away): with the status seen, if any
 
     def _authenticate(self, req: Request) -> tuple[S3Credential | None, sigv4.Verified | None]:
         keys = self._platform.credentials
