@@ -67,10 +67,15 @@ def test_only_admins_add_and_remove_users(api: TestClient, ann: Headers) -> None
     assert r.status_code == 409 and "last admin" in r.json()["message"]
 
 
-def test_removing_a_user_revokes_their_tokens_and_roles(api: TestClient, ann: Headers) -> None:
+def test_removing_a_user_revokes_their_tokens_roles_and_s3_keys(
+    api: TestClient, ann: Headers
+) -> None:
     assert api.post("/v1/workspaces", json={"name": "wa"}, headers=ann).status_code == 201
     assert api.get("/v1/workspaces/wa", headers=ann).status_code == 200
+    key = api.post("/v1/s3/credentials", json={}, headers=ann).json()["access_key"]
+    assert key in [c["access_key"] for c in api.get("/v1/s3/credentials").json()]
     assert api.delete("/v1/users/ann").status_code == 204
+    assert key not in [c["access_key"] for c in api.get("/v1/s3/credentials").json()]
     assert api.get("/v1/workspaces", headers=ann).status_code == 401
     assert api.get("/v1/workspaces/wa/members").json() == []
     assert "ann" not in [u["name"] for u in api.get("/v1/users").json()]

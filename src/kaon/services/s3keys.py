@@ -102,6 +102,15 @@ class CredentialService:
         if not self._store.delete_credential(access_key):
             raise NotFound(f"no access key {access_key!r}")
 
+    def revoke_user(self, user: str) -> int:
+        """Revoke every key acting for `user` (theirs and their jobs'): when they are removed."""
+        gone = [c.access_key for c in self._store.list_credentials() if c.user == user]
+        for key in gone:
+            with self._lock:
+                self._cache.pop(key, None)
+            self._store.delete_credential(key)
+        return len(gone)
+
     # jobs --------------------------------------------------------------------------------
     def for_job(self, job: str, author: str, workspace: str) -> S3Env | None:
         """A fresh pair for `job`, acting as its owner `author` narrowed to `workspace` (the

@@ -97,9 +97,11 @@ def add_user(
 def remove_user(
     user: str, p: Platform = Depends(platform), who: Principal = Depends(principal)
 ) -> None:
-    """Remove a user with their tokens and roles (admins only; never the last admin)."""
+    """Remove a user with their tokens, roles and S3 keys (admins only; never the last
+    admin)."""
     _admin(who, "remove users")
     p.users.remove(user)
+    p.credentials.revoke_user(user)
 
 
 @router.get("/v1/tokens", response_model=list[TokenOut])

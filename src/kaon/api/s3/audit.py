@@ -1,9 +1,9 @@
 """The S3 gateway's door to the audit log: every PUT, POST and DELETE it answers, refused ones
 too (an unknown key, a bad signature, AccessDenied), as `S3 <Operation>` with AWS's names.
 
-The user is the one the signing key acts for (its owner label for a key older than users), the target `bucket/key`, the detail the access key id
-(also the one a refused request claimed), the job whose key it was and the commit a write
-made. UploadPart is upload plumbing (the parts of one object, visible once
+The user is the one the signing key acts for (its owner label for a key older than users),
+the target `bucket/key`, the detail the access key id (also the one a refused request
+claimed), the job whose key it was and the commit a write made. UploadPart is upload plumbing (the parts of one object, visible once
 CompleteMultipartUpload commits them, which is recorded): left out unless refused.
 """
 
