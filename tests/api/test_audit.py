@@ -163,6 +163,9 @@ def test_bad_queries_are_400(site: Site, params: dict[str, Any]) -> None:
 def test_a_user_reads_their_own_entries_and_those_of_the_workspaces_they_own(site: Site) -> None:
     site.add_user("own")
     site.add_user("oth")
+    assert (
+        site.call(site.admin, "POST", "/v1/workspaces", json={"name": "adminws"}).status_code == 201
+    )
     assert site.call("own", "POST", "/v1/workspaces", json={"name": "ownws"}).status_code == 201
     assert site.call("oth", "POST", "/v1/workspaces", json={"name": "othws"}).status_code == 201
     probe = site.call("oth", "POST", "/v1/workspaces/ownws/train", json={})

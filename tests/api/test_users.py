@@ -231,3 +231,9 @@ def test_provenance_drops_nodes_of_unreadable_workspaces(
     assert r.status_code == 404
     r = api.get("/v1/subvenance", params={"commit": "cdcd"}, headers=ann)
     assert model.id in {n["id"] for n in r.json()["graph"]["nodes"]}
+
+
+def test_a_workspace_named_in_capitals_is_its_owners(api: TestClient, ann: Headers) -> None:
+    assert api.post("/v1/workspaces", json={"name": "fa"}, headers=ann).status_code == 201
+    assert api.get("/v1/workspaces/FA", headers=ann).json()["name"] == "fa"
+    assert api.get("/v1/workspaces/FA/jobs", headers=ann).status_code == 200

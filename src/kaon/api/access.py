@@ -17,6 +17,7 @@ from fastapi import Request
 
 from kaon.app import Platform
 from kaon.core.errors import Forbidden, NotFound
+from kaon.core.jobs import workspace_name
 from kaon.core.provenance import Graph, Node, NodeKind
 from kaon.core.users import Action, Principal
 
@@ -36,8 +37,9 @@ def authorize(request: Request, p: Platform, who: Principal) -> None:
     if path == "/v1/workspaces" and action is Action.WRITE and who.job is not None:
         raise Forbidden(f"{who.describe()} may not create workspaces (a job's token)")
     if "name" in params and path.startswith("/v1/workspaces/"):
-        workspace = str(params["name"])
-        if request.method == "DELETE" and path.rstrip("/") == f"/v1/workspaces/{workspace}":
+        raw = str(params["name"])
+        workspace = workspace_name(raw)  # as the routes read it: `FA` is workspace `fa`
+        if request.method == "DELETE" and path.rstrip("/") == f"/v1/workspaces/{raw}":
             action = Action.MANAGE
         if _MEMBERS.search(path) and action is Action.WRITE:
             action = Action.MANAGE
