@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kaon.core.endpoints import Endpoint
 from kaon.core.jobs import Job, JobId, JobState, ModelId, Trial, WorkspaceName
-
-
-@dataclass(frozen=True)
-class Workspace:
-    name: WorkspaceName
-    created: float
-    author: str
-    current: dict[str, Any] = field(default_factory=dict)  # latest source/data/hyper bundles
+from kaon.core.workspaces import Workspace as Workspace  # re-exported: the store speaks it
 
 
 class JobStore(Protocol):

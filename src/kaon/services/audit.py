@@ -21,8 +21,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from kaon.core.audit import AuditEntry, AuditQuery
 from kaon.core.users import Principal, Role
-from kaon.ports.users import AuditEntry, AuditQuery, UserStore
+from kaon.ports.users import UserStore
 
 log = logging.getLogger("kaon.audit")
 

@@ -12,6 +12,7 @@ import secrets
 import threading
 from collections.abc import Callable, Iterable
 
+from kaon.core.audit import AuditEntry, AuditQuery
 from kaon.core.errors import (
     Conflict,
     Forbidden,
@@ -31,7 +32,7 @@ from kaon.core.users import (
     decide,
     user_name,
 )
-from kaon.ports.users import AuditEntry, AuditQuery, UserStore
+from kaon.ports.users import UserStore
 
 TOKEN_PREFIX = "kaon_"
 CACHE_SECONDS = 1.0  # how long another API server may still honour a revoked token or role

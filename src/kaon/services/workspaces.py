@@ -27,7 +27,8 @@ from kaon.core.errors import (
 )
 from kaon.core.jobs import Bundle, WorkspaceName, workspace_name
 from kaon.core.tree import DirNode, FileNode, Tree
-from kaon.ports.jobs import JobStore, Workspace
+from kaon.core.workspaces import Workspace
+from kaon.ports.jobs import JobStore
 from kaon.services.commits import CommitService
 from kaon.services.files import FileService
 from kaon.services.repos import RepoService

@@ -7,8 +7,8 @@ from pydantic import BaseModel, Field
 
 from kaon.api.deps import platform, principal
 from kaon.app import Platform
+from kaon.core.audit import AuditQuery
 from kaon.core.users import Principal
-from kaon.ports.users import AuditQuery
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 MAX_LIMIT = 10_000

@@ -10,7 +10,7 @@ from kaon.api.schemas import BundleIn, BundleOut, WorkspaceCreate, WorkspaceOut
 from kaon.app import Platform
 from kaon.core.jobs import ACTIVE_STATES, Bundle
 from kaon.core.users import Principal
-from kaon.ports.jobs import Workspace
+from kaon.core.workspaces import Workspace
 
 router = APIRouter(prefix="/v1/workspaces", tags=["workspaces"])
 
