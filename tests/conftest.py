@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import pytest
 
-from kaon.app import Platform, build
+from kaon.app import Backends, Platform, wire
 from kaon.config import SERVER_FILE, TOKEN_FILE, ServerSettings
 from kaon.core import chunking
 from kaon.core.address import parse_ref
@@ -169,13 +169,14 @@ def _fresh_home(home: Path, template: Path) -> Path:
 
 
 @pytest.fixture
-def platform(tmp_path: Path, migrated_db: Path) -> Iterator[Platform]:
-    home = _fresh_home(tmp_path / "home", migrated_db)
-    p = build(settings_for(home), clock=ticking_clock())
-    try:
-        yield p
-    finally:
-        p.close()
+def platform(platform_factory: PlatformFactory) -> Platform:
+    return platform_factory()
+
+
+@pytest.fixture
+def backends(platform: Platform, platform_factory: PlatformFactory) -> Backends:
+    """The backends `platform` was wired to (to see what its services stored)."""
+    return platform_factory.backends(platform)
 
 
 class Seeder:
@@ -231,28 +232,44 @@ def seed(platform: Platform) -> Seeder:
     return Seeder(platform)
 
 
-PlatformFactory = Callable[..., Platform]
+class PlatformFactory:
+    """factory(home=None, store="file", clock=None): a platform built (kaon.app.wire) and
+    started, as the server does; `backends(p)` what it was wired to. All closed by `close`."""
+
+    def __init__(self, tmp_path: Path, migrated_db: Path) -> None:
+        self._tmp_path = tmp_path
+        self._migrated_db = migrated_db
+        self._built: list[tuple[Platform, Backends]] = []
+
+    def __call__(
+        self,
+        home: Path | None = None,
+        store: str = "file",
+        clock: Callable[[], float] | None = None,
+    ) -> Platform:
+        where = _fresh_home(home or self._tmp_path / "home", self._migrated_db)
+        p, backends = wire(settings_for(where, store), clock=clock or ticking_clock())
+        self._built.append((p, backends))
+        p.start()
+        return p
+
+    def backends(self, platform: Platform) -> Backends:
+        return next(b for p, b in self._built if p is platform)
+
+    def close(self) -> None:
+        for p, _ in self._built:
+            p.close()
 
 
 @pytest.fixture
 def platform_factory(tmp_path: Path, migrated_db: Path) -> Iterator[PlatformFactory]:
-    """build(...) more platforms: factory(home=None, store="file", clock=None); all closed
-    at teardown. Two platforms on one home act as two servers sharing one database."""
-    built: list[Platform] = []
-
-    def factory(
-        home: Path | None = None, store: str = "file", clock: Callable[[], float] | None = None
-    ) -> Platform:
-        where = _fresh_home(home or tmp_path / "home", migrated_db)
-        p = build(settings_for(where, store), clock=clock or ticking_clock())
-        built.append(p)
-        return p
-
+    """build(...) more platforms, started: factory(home=None, store="file", clock=None); all
+    closed at teardown. Two platforms on one home act as two servers sharing one database."""
+    factory = PlatformFactory(tmp_path, migrated_db)
     try:
         yield factory
     finally:
-        for p in built:
-            p.close()
+        factory.close()
 
 
 @pytest.fixture

@@ -1,17 +1,24 @@
-"""The composition root: backends chosen by URL scheme, a fresh database migrated on build."""
+"""The composition root: backends chosen by URL scheme, a fresh database migrated on build;
+build() only wires, start() recovers."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import replace
+import time
+import uuid
+from dataclasses import fields, replace
 from pathlib import Path
+from typing import get_type_hints
 
 import pytest
 
-from kaon.app import build, platform_paths
+from kaon.app import Platform, build, platform_paths, wire
 from kaon.config import ServerSettings
 from kaon.core.errors import InvalidInput
+from kaon.core.ids import new_pack_id
+from kaon.core.jobs import Bundle, Job, JobId, JobState, WorkspaceName
 from kaon.db.sql import SqlMetadataStore
+from kaon.ports.metadata import PackInfo
 from kaon.store.local import LocalObjectStore
 from kaon.store.memory import MemoryObjectStore
 
@@ -28,29 +35,92 @@ def settings(home: Path) -> ServerSettings:
 
 def test_build_from_scratch(tmp_path: Path) -> None:
     home = tmp_path / "new" / "home"
-    platform = build(settings(home))
+    platform, backends = wire(settings(home))
     try:
-        assert isinstance(platform.meta, SqlMetadataStore)
-        assert isinstance(platform.objects, LocalObjectStore)
-        assert platform.objects.root == home / "objects"
+        assert isinstance(backends.meta, SqlMetadataStore)
+        assert isinstance(backends.objects, LocalObjectStore)
+        assert backends.objects.root == home / "objects"
         assert (home / "kaon.db").exists()
+        platform.start()
         platform.repos.create_repo("r")
         assert [r.name for r in platform.repos.list_repos()] == ["r"]
     finally:
         platform.close()
     again = build(settings(home))  # reopening keeps the data
     try:
+        again.start()
         assert [r.name for r in again.repos.list_repos()] == ["r"]
     finally:
         again.close()
 
 
 def test_memory_object_store(tmp_path: Path) -> None:
-    platform = build(replace(settings(tmp_path), store_url="memory://"))
+    platform, backends = wire(replace(settings(tmp_path), store_url="memory://"))
     try:
-        assert isinstance(platform.objects, MemoryObjectStore)
+        assert isinstance(backends.objects, MemoryObjectStore)
     finally:
         platform.close()
+
+
+def test_the_platform_holds_services_only() -> None:
+    """Ports and backends stay behind the services (kaon.app.Backends holds them)."""
+    hints = get_type_hints(Platform)
+    public = [f.name for f in fields(Platform) if not f.name.startswith("_")]
+    assert len(public) > 10
+    for name in public:
+        assert hints[name].__module__.startswith("kaon.services."), (name, hints[name])
+
+
+def _leftovers(home: Path) -> tuple[Path, Path]:
+    """A pack a killed client left in the drop folder, an S3 body a stop interrupted."""
+    drop, scratch = home / "incoming" / f"{'c' * 32}.pack", home / "s3" / "tmp" / "body"
+    for path in (drop, scratch):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"left over")
+        os.utime(path, (time.time() - 10, time.time() - 10))
+    return drop, scratch
+
+
+def test_build_is_wiring_and_start_recovers(tmp_path: Path) -> None:
+    """build() runs nothing: the recoveries of a restart (a job a stop interrupted, a pack a
+    power loss lost, leftovers of interrupted uploads) happen in start(), once."""
+    home = tmp_path / "home"
+    first, backends = wire(settings(home))
+    try:
+        first.start()
+        first.workspaces.create("ws", "me")
+        bundle = Bundle("source", "/b:0", "ws-source", "b", "0" * 32, "0" * 64)
+        job = Job(
+            JobId(uuid.uuid4().hex),
+            WorkspaceName("ws"),
+            JobState.RUNNING,
+            1.0,
+            "me",
+            bundle,
+            bundle,
+            started=1.0,
+        )
+        backends.jobs.add_job(job, [])
+        lost = PackInfo(new_pack_id(), 100, time.time())
+        backends.meta.add_pack(lost, [])
+    finally:
+        first.close()
+    drop, scratch = _leftovers(home)
+    second, backends = wire(settings(home))
+    try:
+        assert second.training.get(job.id).state is JobState.RUNNING
+        assert [p.id for p in backends.meta.list_packs()] == [lost.id]
+        assert drop.exists() and scratch.exists()
+        second.start()
+        again = second.training.get(job.id)
+        assert again.state is JobState.FAILURE and "interrupted" in again.reason
+        assert backends.meta.list_packs() == []
+        assert not drop.exists() and not scratch.exists()
+        assert scratch.parent.is_dir()  # S3 puts write there
+        second.start()  # a second start does nothing
+        assert second.training.get(job.id) == again
+    finally:
+        second.close()
 
 
 @pytest.mark.parametrize(

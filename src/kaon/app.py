@@ -5,10 +5,9 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlparse
@@ -25,6 +24,7 @@ from kaon.exec.local import LocalExecutor
 from kaon.exec.replicas import LocalReplicas
 from kaon.exec.uv import UvEnvBuilder
 from kaon.ports.credentials import CredentialStore
+from kaon.ports.drop import DropFolder
 from kaon.ports.envbuilder import EnvBuilder
 from kaon.ports.executor import Executor
 from kaon.ports.jobs import JobStore
@@ -42,13 +42,16 @@ from kaon.services.gc import GarbageCollector
 from kaon.services.ingest import FileIngest
 from kaon.services.jobtokens import JobTokens
 from kaon.services.leases import UploadLeases
+from kaon.services.lifecycle import WorkspaceLifecycle
 from kaon.services.locks import SharedExclusiveLock
+from kaon.services.packs import PackIntake
 from kaon.services.provenance import ProvenanceService
 from kaon.services.repos import RepoService
 from kaon.services.s3access import S3Access
 from kaon.services.s3keys import CredentialService
 from kaon.services.s3multipart import MultipartUploads
 from kaon.services.s3objects import ObjectService
+from kaon.services.scratch import ScratchFolder
 from kaon.services.serving import ServingService
 from kaon.services.staging import StagingArea
 from kaon.services.training import TrainingService
@@ -157,46 +160,87 @@ def platform_paths(settings: ServerSettings) -> tuple[Path, ...]:
 
 
 @dataclass
-class Platform:
+class Backends:
+    """What build() chose for each port. The platform owns and closes them; services reach
+    them through their constructors only (tests read them to see what was stored)."""
+
     meta: MetadataStore
     objects: ObjectStore
+    jobs: JobStore
+    provenance: ProvenanceStore
+    credentials: CredentialStore
+    users: UserStore
+    drop: DropFolder  # packs left by clients on this machine (no HTTP copy)
+
+    def close(self) -> None:
+        self.users.close()
+        self.credentials.close()
+        self.provenance.close()
+        self.jobs.close()
+        self.meta.close()
+
+
+@dataclass
+class Platform:
+    """The services, wired by build(); `start()` once before serving, `close()` at the end."""
+
     repos: RepoService
     commits: CommitService
     staging: StagingArea  # puts sent while an upload goes on, committed later
     files: FileService
     chunks: ChunkStore
-    drop: PackDrop  # packs left by clients on this machine (no HTTP copy)
+    packs: PackIntake  # packs sent whole, over HTTP or through the drop folder
     ingest: FileIngest  # big files of this machine, chunked by the server itself
     gc: GarbageCollector
-    jobs: JobStore
     workspaces: WorkspaceService
+    lifecycle: WorkspaceLifecycle  # create / kill a workspace across services
     training: TrainingService
     serving: ServingService
-    provenance_store: ProvenanceStore
     provenance: ProvenanceService
     credentials: CredentialService
-    credential_store: CredentialStore
     s3: ObjectService  # the S3 gateway's objects over repos
     s3_access: S3Access  # whom an S3 key acts for, what it may reach
     s3_uploads: MultipartUploads
-    s3_scratch: Path  # bodies of S3 puts while they arrive
+    s3_scratch: ScratchFolder  # bodies of S3 puts while they arrive
     users: UserService
-    user_store: UserStore
     job_tokens: JobTokens  # jobs' API access (KAON_ENDPOINT, KAON_TOKEN)
     audit: AuditLog  # writes audited by the API and the S3 gateway, written in batches
+    _backends: Backends = field(repr=False)
+    _started: bool = field(default=False, init=False, repr=False)
+
+    def start(self) -> None:
+        """Recover what a stop interrupted, then start the background work: jobs queued or
+        interrupted, endpoints to bring back. Once, before serving (again: nothing)."""
+        if self._started:
+            return
+        self._started = True
+        for pack in self.chunks.recover():
+            log.warning("pack %s was lost by a crash before any commit used it: unindexed", pack)
+        self.s3_scratch.reset()  # bodies a stop interrupted
+        self.packs.recover()  # packs a stop interrupted: no client is waiting for them any more
+        for job in self.training.recover():
+            log.warning("job %s was interrupted by a platform stop: marked JOB_FAILURE", job)
+        for endpoint in self.serving.recover():
+            log.info("endpoint %s restarting", endpoint)
 
     def close(self) -> None:
+        """Stop the background work, then close the backends."""
         self.audit.close()  # what is queued is written before the stores close
         self.serving.shutdown()
         self.training.shutdown()
-        self.user_store.close()
-        self.credential_store.close()
-        self.provenance_store.close()
-        self.jobs.close()
-        self.meta.close()
+        self._backends.close()
 
 
 def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> Platform:
+    """The platform for `settings`: backends chosen by URL scheme, services wired to them.
+    Nothing runs yet: `Platform.start()` recovers and starts the background work."""
+    return wire(settings, clock)[0]
+
+
+def wire(
+    settings: ServerSettings, clock: Callable[[], float] = time.time
+) -> tuple[Platform, Backends]:
+    """build(), and the backends it chose (for tests that look at what was stored)."""
     private_dir(settings.home)  # 0700, also an existing home left open by an older kaon
     objects = _pick(OBJECT_STORES, settings.store_url, "object store")
     meta = _pick(METADATA_STORES, settings.metadata_url, "metadata database")
@@ -205,8 +249,6 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
     repos = RepoService(meta, clock)
     leases = UploadLeases(meta, clock, settings.upload_lease_seconds)
     chunks = ChunkStore(objects, meta, gc_lock, clock, leases)
-    for pack in chunks.recover():
-        log.warning("pack %s was lost by a crash before any commit used it: unindexed", pack)
     commits = CommitService(meta, repos, trees, gc_lock, clock)
     files = FileService(repos, trees, chunks)
     jobs = _pick(JOB_STORES, settings.metadata_url, "metadata database")
@@ -222,9 +264,6 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         credential_store, clock, is_user=lambda name: user_store.get_user(name) is not None
     )
     job_tokens = JobTokens(users)
-    s3_scratch = settings.home / "s3" / "tmp"
-    shutil.rmtree(s3_scratch, ignore_errors=True)  # bodies a stop interrupted
-    s3_scratch.mkdir(parents=True)
     s3 = ObjectService(repos, commits, files, chunks, jobs, provenance, clock)
     s3_uploads = MultipartUploads(
         settings.home / "s3" / "uploads",
@@ -233,7 +272,7 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         bucket_exists=s3.bucket_exists,
     )
     drop = PackDrop(settings.home / "incoming", MAX_PACK)
-    drop.clean_temp(0.0)  # packs a stop interrupted: no client is waiting for them any more
+    ingest = FileIngest(chunks)
     hidden = platform_paths(settings)  # what user code must not see
     training = TrainingService(
         jobs,
@@ -269,38 +308,31 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         provenance,
         hidden=hidden,
     )
+    backends = Backends(meta, objects, jobs, provenance_store, credential_store, user_store, drop)
     platform = Platform(
-        meta=meta,
-        objects=objects,
         repos=repos,
         commits=commits,
         staging=StagingArea(repos, clock),
         files=files,
         chunks=chunks,
-        drop=drop,
-        ingest=FileIngest(chunks),
+        packs=PackIntake(drop, chunks, ingest),
+        ingest=ingest,
         gc=GarbageCollector(
             meta, objects, trees, gc_lock, clock, leases, scratch=[drop, s3_uploads]
         ),
-        jobs=jobs,
         workspaces=workspaces,
+        lifecycle=WorkspaceLifecycle(workspaces, users, training, serving),
         training=training,
         serving=serving,
-        provenance_store=provenance_store,
         provenance=provenance,
         credentials=credentials,
-        credential_store=credential_store,
         s3=s3,
         s3_access=S3Access(users, workspaces),
         s3_uploads=s3_uploads,
-        s3_scratch=s3_scratch,
+        s3_scratch=ScratchFolder(settings.home / "s3" / "tmp"),
         users=users,
-        user_store=user_store,
         job_tokens=job_tokens,
         audit=AuditLog(user_store, clock),
+        _backends=backends,
     )
-    for job in training.recover():
-        log.warning("job %s was interrupted by a platform stop: marked JOB_FAILURE", job)
-    for endpoint in serving.recover():
-        log.info("endpoint %s restarting", endpoint)
-    return platform
+    return platform, backends

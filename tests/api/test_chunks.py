@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from kaon.app import Platform
+from kaon.app import Backends, Platform
 from kaon.core.chunking import hash_chunk
 from kaon.core.pack import HEADER, MAGIC, RAW
 from kaon.services.keys import PACKS, pack_key
@@ -16,7 +16,9 @@ from kaon.services.keys import PACKS, pack_key
 TEXT = b"compressible text, compressible text. " * 100
 
 
-def test_missing_then_upload(api: TestClient, make_pack, platform: Platform) -> None:  # type: ignore[no-untyped-def]
+def test_missing_then_upload(
+    api: TestClient, make_pack, platform: Platform, backends: Backends
+) -> None:  # type: ignore[no-untyped-def]
     body, refs = make_pack([b"one", TEXT])
     digests = [r.digest for r in refs]
     r = api.post("/v1/chunks/missing", json={"digests": [*digests, digests[0]]})
@@ -28,7 +30,7 @@ def test_missing_then_upload(api: TestClient, make_pack, platform: Platform) -> 
     assert (receipt["chunks"], receipt["bytes"]) == (2, len(body))
     assert len(receipt["pack"]) == 32
     assert api.post("/v1/chunks/missing", json={"digests": digests}).json() == {"missing": []}
-    assert [p.id for p in platform.meta.list_packs()] == [receipt["pack"]]
+    assert [p.id for p in backends.meta.list_packs()] == [receipt["pack"]]
 
 
 def test_missing_with_bad_digests(api: TestClient) -> None:
@@ -39,12 +41,12 @@ def test_missing_with_bad_digests(api: TestClient) -> None:
     assert r.status_code == 400
 
 
-def nothing_stored(platform: Platform) -> bool:
-    return platform.meta.list_packs() == [] and list(platform.objects.list(PACKS)) == []
+def nothing_stored(backends: Backends) -> bool:
+    return backends.meta.list_packs() == [] and list(backends.objects.list(PACKS)) == []
 
 
 def test_corrupt_pack_is_refused_and_nothing_indexed(  # type: ignore[no-untyped-def]
-    api: TestClient, make_pack, platform: Platform
+    api: TestClient, make_pack, platform: Platform, backends: Backends
 ) -> None:
     good, refs = make_pack([b"first chunk", TEXT])
     for flip in (len(MAGIC) + HEADER.size + 1, len(good) - 3):  # the raw chunk, the zstd chunk
@@ -55,25 +57,27 @@ def test_corrupt_pack_is_refused_and_nothing_indexed(  # type: ignore[no-untyped
         body = r.json()
         assert body["code"] == "corrupt_object"
         assert set(body) == {"code", "message", "details"}
-    assert nothing_stored(platform)
+    assert nothing_stored(backends)
     digests = [r.digest for r in refs]
     assert api.post("/v1/chunks/missing", json={"digests": digests}).json()["missing"] == digests
 
 
-def test_malformed_packs_are_400(api: TestClient, platform: Platform) -> None:
+def test_malformed_packs_are_400(api: TestClient, platform: Platform, backends: Backends) -> None:
     lying = MAGIC + HEADER.pack(bytes.fromhex(hash_chunk(b"x")), RAW, 1, 50) + b"x"
     for body in (b"", b"not a pack", MAGIC, lying, MAGIC + b"\x01\x02"):
         r = api.post("/v1/packs", content=body)
         assert r.status_code == 400, (body, r.text)
         assert r.json()["code"] == "invalid_input"
-    assert nothing_stored(platform)
+    assert nothing_stored(backends)
 
 
-def test_a_frame_whose_digest_lies_is_refused(api: TestClient, platform: Platform) -> None:
+def test_a_frame_whose_digest_lies_is_refused(
+    api: TestClient, platform: Platform, backends: Backends
+) -> None:
     lie = MAGIC + HEADER.pack(bytes.fromhex(hash_chunk(b"other")), RAW, 4, 4) + b"data"
     r = api.post("/v1/packs", content=lie)
     assert r.json()["code"] == "corrupt_object"
-    assert nothing_stored(platform)
+    assert nothing_stored(backends)
 
 
 # -- packs left in the drop folder by a client on the server's machine ----------------------
@@ -98,7 +102,7 @@ def test_the_drop_folder_is_named_and_its_token_is_not_sent(api: TestClient) -> 
 
 
 def test_a_dropped_pack_is_verified_stored_and_taken(  # type: ignore[no-untyped-def]
-    api: TestClient, make_pack, platform: Platform
+    api: TestClient, make_pack, platform: Platform, backends: Backends
 ) -> None:
     body, refs = make_pack([b"one", TEXT])
     name, path = _drop(api, body)
@@ -108,12 +112,12 @@ def test_a_dropped_pack_is_verified_stored_and_taken(  # type: ignore[no-untyped
     assert not path.exists()
     digests = [x.digest for x in refs]
     assert api.post("/v1/chunks/missing", json={"digests": digests}).json() == {"missing": []}
-    (pack,) = platform.meta.list_packs()
-    assert platform.objects.get(pack_key(pack.id)) == body
+    (pack,) = backends.meta.list_packs()
+    assert backends.objects.get(pack_key(pack.id)) == body
 
 
 def test_a_corrupt_dropped_pack_is_refused_and_removed(  # type: ignore[no-untyped-def]
-    api: TestClient, make_pack, platform: Platform
+    api: TestClient, make_pack, platform: Platform, backends: Backends
 ) -> None:
     good, _ = make_pack([b"first chunk", TEXT])
     bad = bytearray(good)
@@ -123,7 +127,7 @@ def test_a_corrupt_dropped_pack_is_refused_and_removed(  # type: ignore[no-untyp
     assert r.json()["code"] == "corrupt_object"
     assert not path.exists()
     assert sorted(p.name for p in path.parent.iterdir()) == [".token"]
-    assert nothing_stored(platform)
+    assert nothing_stored(backends)
 
 
 def test_unknown_or_bad_dropped_names(api: TestClient) -> None:
@@ -135,13 +139,13 @@ def test_unknown_or_bad_dropped_names(api: TestClient) -> None:
 
 
 def test_a_wrong_drop_token_is_refused_and_nothing_is_taken(  # type: ignore[no-untyped-def]
-    api: TestClient, make_pack, platform: Platform
+    api: TestClient, make_pack, platform: Platform, backends: Backends
 ) -> None:
     body, _ = make_pack([b"one"])
     name, path = _drop(api, body)
     r = api.post("/v1/packs/drop", json={"name": name, "token": "0" * 32})
     assert (r.status_code, r.json()["code"]) == (401, "permission_denied")
-    assert path.exists() and nothing_stored(platform)
+    assert path.exists() and nothing_stored(backends)
     r = api.post(
         "/v1/chunks/local",
         json={"path": str(path), "size": 1, "mtime_ns": 0, "inode": 0, "token": "x"},

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from kaon.app import Backends
 from kaon.core.chunking import hash_chunk
 from kaon.services.keys import tree_key
 
@@ -197,9 +198,9 @@ def test_gc(api: TestClient, commit_files) -> None:  # type: ignore[no-untyped-d
 
 
 def test_a_missing_tree_is_a_corrupt_object(
-    api: TestClient, platform, repo: dict[str, Any]
-) -> None:  # type: ignore[no-untyped-def]
-    platform.objects.delete(tree_key(repo["second"]["tree"]))
+    backends: Backends, api: TestClient, repo: dict[str, Any]
+) -> None:
+    backends.objects.delete(tree_key(repo["second"]["tree"]))
     assert api.post("/v1/gc").status_code == 200  # the tree was cached; gc empties the cache
     r = api.get("/v1/repos/r/files")
     assert r.status_code == 500

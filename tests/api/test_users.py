@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from kaon.app import Platform
+from kaon.app import Backends, Platform
 from kaon.core.provenance import Edge, EdgeKind, Node, NodeKind, model_node_id, node_id
 
 Headers = dict[str, str]
@@ -194,7 +194,7 @@ def test_s3_keys_are_their_users(api: TestClient, ann: Headers, ben: Headers) ->
 
 
 def test_provenance_drops_nodes_of_unreadable_workspaces(
-    api: TestClient, platform: Platform, ann: Headers, ben: Headers
+    api: TestClient, platform: Platform, backends: Backends, ann: Headers, ben: Headers
 ) -> None:
     api.post("/v1/workspaces", json={"name": "wa"}, headers=ann)
     api.post("/v1/repos", json={"name": "raw"})
@@ -213,7 +213,7 @@ def test_provenance_drops_nodes_of_unreadable_workspaces(
     job = Node(node_id(NodeKind.JOB, "j/0"), NodeKind.JOB, "j", {"job": "f" * 32})
     model = Node(model_node_id("wa", "m"), NodeKind.MODEL, "m")
     params = Node(node_id(NodeKind.PARAMS, "p"), NodeKind.PARAMS, "c=1")
-    platform.provenance_store.record(
+    backends.provenance.record(
         [shared, private, job, model, params],
         [
             Edge(shared.id, job.id, EdgeKind.USED),

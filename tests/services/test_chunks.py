@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kaon.app import Platform
+from kaon.app import Backends, Platform
 from kaon.core.chunking import hash_chunk
 from kaon.core.errors import ChunkNotFound, CorruptObject, InvalidInput
 from kaon.core.ids import Digest
@@ -20,18 +20,18 @@ def store_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def stored_packs(platform: Platform) -> list[str]:
-    return sorted(info.key for info in platform.objects.list(PACKS))
+def stored_packs(backends: Backends) -> list[str]:
+    return sorted(info.key for info in backends.objects.list(PACKS))
 
 
-def test_store_and_read(platform: Platform, make_pack) -> None:  # type: ignore[no-untyped-def]
+def test_store_and_read(platform: Platform, backends: Backends, make_pack) -> None:  # type: ignore[no-untyped-def]
     chunks = [TEXT, b"raw bytes", bytes(range(256))]
     body, refs = make_pack(chunks)
     receipt = platform.chunks.store_pack(body)
     assert (receipt.chunks, receipt.bytes) == (3, len(body))
-    assert stored_packs(platform) == [pack_key(receipt.pack)]
-    assert platform.objects.get(pack_key(receipt.pack)) == body
-    assert [p.id for p in platform.meta.list_packs()] == [receipt.pack]
+    assert stored_packs(backends) == [pack_key(receipt.pack)]
+    assert backends.objects.get(pack_key(receipt.pack)) == body
+    assert [p.id for p in backends.meta.list_packs()] == [receipt.pack]
     assert list(platform.chunks.read(refs)) == chunks
     assert list(platform.chunks.read([refs[2], refs[0], refs[2]])) == [chunks[2], TEXT, chunks[2]]
     assert platform.chunks.missing([r.digest for r in refs]) == []
@@ -50,12 +50,14 @@ def test_missing_validates_digests(platform: Platform) -> None:
         platform.chunks.missing(["not-a-digest"])
 
 
-def test_known_chunks_keep_their_first_location(platform: Platform, make_pack) -> None:  # type: ignore[no-untyped-def]
+def test_known_chunks_keep_their_first_location(
+    platform: Platform, backends: Backends, make_pack
+) -> None:  # type: ignore[no-untyped-def]
     first, refs = make_pack([b"shared", b"one"])
     second, _ = make_pack([b"two", b"shared"])
     r1 = platform.chunks.store_pack(first)
     platform.chunks.store_pack(second)
-    (loc,) = platform.meta.locate([refs[0].digest]).values()
+    (loc,) = backends.meta.locate([refs[0].digest]).values()
     assert loc.pack == r1.pack
     assert list(platform.chunks.read(refs)) == [b"shared", b"one"]
 
@@ -65,30 +67,30 @@ def test_known_chunks_keep_their_first_location(platform: Platform, make_pack) -
     [b"", b"KPK", b"JUNKJUNK", MAGIC, MAGIC + b"\x00" * 10],
     ids=["empty", "short-magic", "bad-magic", "no-frames", "truncated-header"],
 )
-def test_invalid_packs_store_nothing(platform: Platform, body: bytes) -> None:
+def test_invalid_packs_store_nothing(platform: Platform, backends: Backends, body: bytes) -> None:
     with pytest.raises(InvalidInput):
         platform.chunks.store_pack(body)
-    assert stored_packs(platform) == []
-    assert platform.meta.list_packs() == []
+    assert stored_packs(backends) == []
+    assert backends.meta.list_packs() == []
 
 
-def test_corrupt_chunks_store_nothing(platform: Platform, make_pack) -> None:  # type: ignore[no-untyped-def]
+def test_corrupt_chunks_store_nothing(platform: Platform, backends: Backends, make_pack) -> None:  # type: ignore[no-untyped-def]
     good, refs = make_pack([b"fine chunk", TEXT])
     for flip in (len(MAGIC) + HEADER.size + 2, len(good) - 5):  # raw chunk, zstd chunk
         body = bytearray(good)
         body[flip] ^= 0x55
         with pytest.raises(CorruptObject):
             platform.chunks.store_pack(bytes(body))
-    assert stored_packs(platform) == []
-    assert platform.meta.list_packs() == []
+    assert stored_packs(backends) == []
+    assert backends.meta.list_packs() == []
     assert platform.chunks.missing([r.digest for r in refs]) == [r.digest for r in refs]
 
 
-def test_a_frame_with_a_lying_digest_is_refused(platform: Platform) -> None:
+def test_a_frame_with_a_lying_digest_is_refused(platform: Platform, backends: Backends) -> None:
     lie = MAGIC + HEADER.pack(bytes.fromhex(hash_chunk(b"other")), RAW, 4, 4) + b"data"
     with pytest.raises(CorruptObject):
         platform.chunks.store_pack(lie)
-    assert platform.meta.list_packs() == []
+    assert backends.meta.list_packs() == []
 
 
 def test_read_of_an_unknown_chunk(platform: Platform) -> None:

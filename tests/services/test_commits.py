@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from kaon.app import Platform
+from kaon.app import Backends, Platform
 from kaon.core.address import Ref
 from kaon.core.chunking import hash_chunk
 from kaon.core.commit import Commit
@@ -50,10 +50,10 @@ def test_first_commit_creates_the_branch(platform: Platform, seed, repo: str) ->
     assert commit.finished >= commit.started
 
 
-def test_commit_object_is_stored(platform: Platform, seed, repo: str) -> None:  # type: ignore[no-untyped-def]
+def test_commit_object_is_stored(platform: Platform, backends: Backends, seed, repo: str) -> None:  # type: ignore[no-untyped-def]
     commit = seed.commit(repo, {"/a": b"a"})
-    assert Commit.decode(platform.objects.get(commit_key(commit.id))) == commit
-    assert platform.meta.get_commit(commit.id) == commit
+    assert Commit.decode(backends.objects.get(commit_key(commit.id))) == commit
+    assert backends.meta.get_commit(commit.id) == commit
 
 
 def test_commits_chain(platform: Platform, seed, repo: str) -> None:  # type: ignore[no-untyped-def]

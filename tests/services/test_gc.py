@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import random
 import time
+from pathlib import Path
 
 import pytest
 
-from kaon.app import Platform
+from kaon.app import Backends, Platform
 from kaon.core.address import Ref
 from kaon.core.errors import CorruptObject
 from kaon.core.ids import new_pack_id
@@ -22,8 +23,8 @@ def store_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def keys(platform: Platform, prefix: str) -> set[str]:
-    return {info.key for info in platform.objects.list(prefix)}
+def keys(backends: Backends, prefix: str) -> set[str]:
+    return {info.key for info in backends.objects.list(prefix)}
 
 
 def snapshot(platform: Platform) -> dict[str, bytes]:
@@ -45,23 +46,23 @@ def test_gc_of_an_empty_platform_frees_nothing(platform: Platform) -> None:
     assert report.packs_deleted == report.trees_deleted == report.commits_deleted == 0
 
 
-def test_gc_keeps_everything_live(platform: Platform, seed) -> None:  # type: ignore[no-untyped-def]
+def test_gc_keeps_everything_live(platform: Platform, backends: Backends, seed) -> None:  # type: ignore[no-untyped-def]
     platform.repos.create_repo("r")
     seed.commit("r", {"/a": b"a" * 3000, "/d/b": b"b"})
     seed.commit("r", {"/a": b"changed"})
     before = snapshot(platform)
-    objects = keys(platform, "")
+    objects = keys(backends, "")
     report = platform.gc.collect()
     assert report.bytes_freed == 0
-    assert keys(platform, "") == objects
+    assert keys(backends, "") == objects
     assert snapshot(platform) == before
 
 
-def test_gc_after_deleting_a_repo(platform: Platform, seed) -> None:  # type: ignore[no-untyped-def]
+def test_gc_after_deleting_a_repo(platform: Platform, backends: Backends, seed) -> None:  # type: ignore[no-untyped-def]
     platform.repos.create_repo("gone")
     for i in range(3):
         seed.commit("gone", {f"/d{i}/f": f"version {i}".encode() * 50})
-    assert keys(platform, PACKS) and keys(platform, TREES) and keys(platform, COMMITS)
+    assert keys(backends, PACKS) and keys(backends, TREES) and keys(backends, COMMITS)
     platform.repos.delete_repo("gone")
     report = platform.gc.collect()
     assert report.packs_deleted == 3
@@ -69,9 +70,9 @@ def test_gc_after_deleting_a_repo(platform: Platform, seed) -> None:  # type: ig
     assert report.trees_deleted >= 3
     assert report.chunks_dropped >= 3
     assert report.bytes_freed > 0
-    assert keys(platform, PACKS) == keys(platform, TREES) == keys(platform, COMMITS) == set()
-    assert platform.meta.list_packs() == []
-    assert list(platform.meta.iter_chunk_digests()) == []
+    assert keys(backends, PACKS) == keys(backends, TREES) == keys(backends, COMMITS) == set()
+    assert backends.meta.list_packs() == []
+    assert list(backends.meta.iter_chunk_digests()) == []
     assert platform.gc.collect().bytes_freed == 0  # nothing left to free
 
 
@@ -85,18 +86,18 @@ def test_gc_keeps_chunks_shared_with_a_live_repo(platform: Platform, seed) -> No
     assert seed.read("b", "master", "/shared") == b"s" * 2500
 
 
-def test_gc_deletes_an_orphan_pack(platform: Platform, seed, make_pack) -> None:  # type: ignore[no-untyped-def]
+def test_gc_deletes_an_orphan_pack(platform: Platform, backends: Backends, seed, make_pack) -> None:  # type: ignore[no-untyped-def]
     platform.repos.create_repo("r")
     seed.commit("r", {"/kept": b"kept"})
-    live = keys(platform, PACKS)
+    live = keys(backends, PACKS)
     # an upload killed after storing the pack but before indexing it
     body, refs = make_pack([b"orphan chunk"])
     orphan = pack_key(new_pack_id())
-    platform.objects.put(orphan, body)
+    backends.objects.put(orphan, body)
     report = platform.gc.collect()
     assert report.packs_deleted == 1
     assert report.bytes_freed == len(body)
-    assert keys(platform, PACKS) == live
+    assert keys(backends, PACKS) == live
     assert platform.chunks.missing([refs[0].digest]) == [refs[0].digest]
     assert seed.read("r", "master", "/kept") == b"kept"
 
@@ -109,7 +110,9 @@ def test_gc_deletes_an_uncommitted_upload(platform: Platform, make_pack) -> None
     assert platform.chunks.missing([refs[0].digest]) == [refs[0].digest]
 
 
-def test_gc_repacks_a_half_dead_pack(platform: Platform, seed, make_pack) -> None:  # type: ignore[no-untyped-def]
+def test_gc_repacks_a_half_dead_pack(
+    platform: Platform, backends: Backends, seed, make_pack
+) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(7)
     small, big, other = rng.randbytes(500), rng.randbytes(20_000), rng.randbytes(300)
     body, (s_ref, b_ref, o_ref) = make_pack([small, big, other])
@@ -127,11 +130,11 @@ def test_gc_repacks_a_half_dead_pack(platform: Platform, seed, make_pack) -> Non
     assert report.packs_deleted == 0
     assert report.chunks_dropped == 1
     assert report.bytes_freed > 19_000
-    (new,) = platform.meta.list_packs()
+    (new,) = backends.meta.list_packs()
     assert new.id != old
-    assert keys(platform, PACKS) == {pack_key(new.id)}
-    assert {c.digest for c in platform.meta.pack_chunks(new.id)} == {s_ref.digest, o_ref.digest}
-    assert new.size == len(platform.objects.get(pack_key(new.id)))
+    assert keys(backends, PACKS) == {pack_key(new.id)}
+    assert {c.digest for c in backends.meta.pack_chunks(new.id)} == {s_ref.digest, o_ref.digest}
+    assert new.size == len(backends.objects.get(pack_key(new.id)))
     assert seed.read("keep", "master", "/small") == small
     assert seed.read("keep", "master", "/o") == other
     # a second gc has nothing left to do
@@ -139,7 +142,9 @@ def test_gc_repacks_a_half_dead_pack(platform: Platform, seed, make_pack) -> Non
     assert (again.packs_rewritten, again.packs_deleted, again.bytes_freed) == (0, 0, 0)
 
 
-def test_gc_leaves_a_mostly_live_pack_alone(platform: Platform, make_pack) -> None:  # type: ignore[no-untyped-def]
+def test_gc_leaves_a_mostly_live_pack_alone(
+    platform: Platform, backends: Backends, make_pack
+) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(8)  # incompressible: stored sizes are the raw sizes
     body, (big, _) = make_pack([rng.randbytes(5000), rng.randbytes(100)])
     pack = platform.chunks.store_pack(body).pack
@@ -148,8 +153,8 @@ def test_gc_leaves_a_mostly_live_pack_alone(platform: Platform, make_pack) -> No
     platform.commits.commit("r", "master", [Put("/big", 5000, (big,))])
     report = platform.gc.collect()
     assert (report.packs_rewritten, report.packs_deleted, report.bytes_freed) == (0, 0, 0)
-    assert [p.id for p in platform.meta.list_packs()] == [pack]
-    assert keys(platform, PACKS) == {pack_key(pack)}
+    assert [p.id for p in backends.meta.list_packs()] == [pack]
+    assert keys(backends, PACKS) == {pack_key(pack)}
 
 
 def test_gc_never_deletes_anything_reachable(platform: Platform, seed) -> None:  # type: ignore[no-untyped-def]
@@ -191,25 +196,27 @@ def test_commits_after_gc_rewrite_deleted_trees(platform: Platform, seed) -> Non
     assert platform.files.list_files("new", Ref("master"), "/")[0].size == 17
 
 
-def test_gc_with_a_missing_live_tree_sweeps_nothing(platform: Platform, seed) -> None:  # type: ignore[no-untyped-def]
+def test_gc_with_a_missing_live_tree_sweeps_nothing(
+    platform: Platform, backends: Backends, seed
+) -> None:  # type: ignore[no-untyped-def]
     """When the mark phase cannot read a live tree, gc stops instead of sweeping blindly."""
     platform.repos.create_repo("r")
     commit = seed.commit("r", {"/d/a": b"a", "/b": b"b"})
     sub = platform.files.root(commit).get("d")
     assert sub is not None and not isinstance(sub, FileNode)
-    platform.objects.delete(tree_key(sub.tree))
+    backends.objects.delete(tree_key(sub.tree))
     platform.gc.collect()  # still in the tree cache; gc empties the cache when it ends
     platform.repos.create_repo("gone")
     seed.commit("gone", {"/x": b"garbage"})
     platform.repos.delete_repo("gone")
-    before = keys(platform, "")
+    before = keys(backends, "")
     with pytest.raises(CorruptObject, match="missing from the object store"):
         platform.gc.collect()
-    assert keys(platform, "") == before
+    assert keys(backends, "") == before
 
 
 def test_recover_unindexes_recent_packs_lost_by_a_power_loss(  # type: ignore[no-untyped-def]
-    platform: Platform, seed, make_pack
+    platform: Platform, backends: Backends, seed, make_pack
 ) -> None:
     platform.repos.create_repo("r")
     seed.commit("r", {"/kept": b"kept"})
@@ -217,8 +224,8 @@ def test_recover_unindexes_recent_packs_lost_by_a_power_loss(  # type: ignore[no
     cut_body, cut_refs = make_pack([b"flushed only in part"])
     lost = platform.chunks.store_pack(lost_body)
     cut = platform.chunks.store_pack(cut_body)
-    platform.objects.delete(pack_key(lost.pack))  # as if the rename never reached the disk
-    platform.objects.put(pack_key(cut.pack), cut_body[:10])  # or the data only partly
+    backends.objects.delete(pack_key(lost.pack))  # as if the rename never reached the disk
+    backends.objects.put(pack_key(cut.pack), cut_body[:10])  # or the data only partly
     assert sorted(platform.chunks.recover()) == sorted([lost.pack, cut.pack])
     missing = platform.chunks.missing([lost_refs[0].digest, cut_refs[0].digest])
     assert missing == [lost_refs[0].digest, cut_refs[0].digest]  # the client sends them again
@@ -226,8 +233,10 @@ def test_recover_unindexes_recent_packs_lost_by_a_power_loss(  # type: ignore[no
     assert platform.chunks.recover() == []
 
 
-def test_gc_removes_packs_a_killed_client_left_in_the_drop_folder(platform: Platform) -> None:
-    folder = platform.drop.root
+def test_gc_removes_packs_a_killed_client_left_in_the_drop_folder(
+    platform: Platform, backends: Backends
+) -> None:
+    folder = Path(backends.drop.info.dir)
     stale, fresh = folder / f"{'a' * 32}.pack", folder / f"{'b' * 32}.pack"
     stale.write_bytes(b"x" * 1000)
     fresh.write_bytes(b"y" * 10)  # a put may still be writing it

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kaon.app import Platform
+from kaon.app import Backends, Platform
 from kaon.core import chunking
 from kaon.core.errors import StorageFull
 from kaon.core.tree import ChunkRef
@@ -66,7 +66,11 @@ def test_ingest_in_steps_cuts_the_same_chunks(platform: Platform, big: Path) -> 
 
 
 def test_a_failing_store_stops_the_ingest_and_leaves_no_pack(
-    platform: Platform, big: Path, monkeypatch: pytest.MonkeyPatch, store_kind: str
+    platform: Platform,
+    backends: Backends,
+    big: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    store_kind: str,
 ) -> None:
     if store_kind != "file":
         pytest.skip("a full disk is a filesystem's failure")
@@ -79,26 +83,30 @@ def test_a_failing_store_stops_the_ingest_and_leaves_no_pack(
     with big.open("rb", buffering=0) as f, pytest.raises(StorageFull, match="kaon gc"):
         platform.ingest.ingest(f)
     monkeypatch.undo()
-    assert platform.meta.list_packs() == []
-    assert list(platform.objects.list("packs/")) == []  # no half-written pack either
+    assert backends.meta.list_packs() == []
+    assert list(backends.objects.list("packs/")) == []  # no half-written pack either
 
 
 def test_ingest_spreads_a_file_over_packs(
-    platform: Platform, big: Path, monkeypatch: pytest.MonkeyPatch
+    platform: Platform, backends: Backends, big: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(ingest, "PACK_TARGET", 300_000)  # a pack per chunk
     with big.open("rb", buffering=0) as f:
         done = platform.ingest.ingest(f)
-    packs = platform.meta.list_packs()
+    packs = backends.meta.list_packs()
     assert len(packs) >= 4
-    assert sorted(o.key for o in platform.objects.list("packs/")) == sorted(
+    assert sorted(o.key for o in backends.objects.list("packs/")) == sorted(
         pack_key(p.id) for p in packs
     )
     assert b"".join(platform.chunks.read(done.chunks)) == big.read_bytes()
 
 
 def test_a_pack_failing_after_others_stops_the_ingest(
-    platform: Platform, big: Path, monkeypatch: pytest.MonkeyPatch, store_kind: str
+    platform: Platform,
+    backends: Backends,
+    big: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    store_kind: str,
 ) -> None:
     if store_kind != "file":
         pytest.skip("a full disk is a filesystem's failure")
@@ -117,8 +125,8 @@ def test_a_pack_failing_after_others_stops_the_ingest(
     with big.open("rb", buffering=0) as f, pytest.raises(StorageFull, match="kaon gc"):
         platform.ingest.ingest(f)
     monkeypatch.undo()
-    packs = platform.meta.list_packs()
+    packs = backends.meta.list_packs()
     assert 0 < len(packs) <= 2  # the packs written before the disk filled up, indexed
-    assert sorted(o.key for o in platform.objects.list("packs/")) == sorted(
+    assert sorted(o.key for o in backends.objects.list("packs/")) == sorted(
         pack_key(p.id) for p in packs
     )

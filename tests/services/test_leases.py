@@ -4,14 +4,12 @@ released or expires (a client that vanished), and only then reclaims it."""
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kaon.app import Platform, build
+from kaon.app import Backends, Platform
 from kaon.config import ServerSettings
 from kaon.core.errors import InvalidInput
 from kaon.core.ids import Digest
@@ -19,6 +17,7 @@ from kaon.services import leases
 from kaon.services.keys import PACKS
 from kaon.services.localfs import ingest
 
+PlatformFactory = Any  # tests/conftest.py: platforms built and started on a temp home
 LEASE = "a" * 32
 OTHER = "b" * 32
 
@@ -32,23 +31,14 @@ class Clock:
 
 
 @pytest.fixture
-def clocked(tmp_path: Path, migrated_db: Path) -> Iterator[tuple[Platform, Clock]]:
-    home = tmp_path / "home"
-    home.mkdir()
-    shutil.copyfile(migrated_db, home / "kaon.db")
-    settings = ServerSettings(
-        home=home,
-        metadata_url=f"sqlite:///{home}/kaon.db",
-        store_url=f"file://{home}/objects",
-        host="127.0.0.1",
-        port=0,
-    )
+def clocked(platform_factory: PlatformFactory) -> tuple[Platform, Clock]:
     clock = Clock()
-    p = build(settings, clock=clock)
-    try:
-        yield p, clock
-    finally:
-        p.close()
+    return platform_factory(clock=clock), clock
+
+
+@pytest.fixture
+def backends(clocked: tuple[Platform, Clock], platform_factory: PlatformFactory) -> Backends:
+    return platform_factory.backends(clocked[0])
 
 
 def _upload(p: Platform, make_pack: Any, lease: str | None) -> list[Digest]:
@@ -60,7 +50,7 @@ def _upload(p: Platform, make_pack: Any, lease: str | None) -> list[Digest]:
 
 
 def test_gc_spares_a_leased_upload_until_it_expires(
-    clocked: tuple[Platform, Clock], make_pack: Any
+    clocked: tuple[Platform, Clock], backends: Backends, make_pack: Any
 ) -> None:
     p, clock = clocked
     held = _upload(p, make_pack, LEASE)
@@ -75,7 +65,7 @@ def test_gc_spares_a_leased_upload_until_it_expires(
     clock.now += 2  # the client vanished: nothing renewed the lease
     p.gc.collect()
     assert p.chunks.missing(held) == held
-    assert list(p.objects.list(PACKS)) == []
+    assert list(backends.objects.list(PACKS)) == []
 
 
 def test_asking_renews_and_pins_chunks_the_store_holds(
@@ -98,14 +88,14 @@ def test_asking_renews_and_pins_chunks_the_store_holds(
 
 
 def test_server_side_ingest_releases_its_lease_after_the_commit(
-    clocked: tuple[Platform, Clock], tmp_path: Path
+    clocked: tuple[Platform, Clock], backends: Backends, tmp_path: Path
 ) -> None:
     p, _clock = clocked
     p.repos.create_repo("r")
     local = tmp_path / "f.bin"
     local.write_bytes(os.urandom(200_000))
     ingest(p.chunks, p.commits, "r", "master", [("f.bin", local)])
-    assert p.meta.leased_digests(0.0) == set()
+    assert backends.meta.leased_digests(0.0) == set()
     assert p.gc.collect().packs_deleted == 0
 
 

@@ -38,7 +38,9 @@ def test_plain_rows_are_sealed_at_start(platform_factory: PlatformFactory, tmp_p
     home = tmp_path / "home"
     p = platform_factory(home=home)
     old = new_credential("bob", 1.0)
-    p.credential_store.add_credential(old)  # as an older server stored it: plain
+    platform_factory.backends(p).credentials.add_credential(
+        old
+    )  # as an older server stored it: plain
     with sqlite3.connect(home / "kaon.db") as db:
         plain = "UPDATE s3_credentials SET secret=? WHERE access_key=?"
         db.execute(plain, (old.secret, old.access_key))

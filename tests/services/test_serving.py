@@ -31,7 +31,7 @@ def serve_bundle(root: Path, module: str = MODEL_PY) -> Path:
 
 
 def put(p: Platform, root: Path, ws: str = "ws") -> Bundle:
-    if p.jobs.get_workspace(ws) is None:  # type: ignore[arg-type]
+    if ws not in [w.name for w in p.workspaces.all()]:
         p.workspaces.create(ws, "tester")
     ingest(p.chunks, p.commits, f"{ws}-source", "svc", list_folder(root), replace=True)
     return p.workspaces.bundle(ws, "serve", "svc", "svc", "tester")
@@ -109,12 +109,14 @@ def test_endpoints_come_back_after_a_restart(tmp_path: Path, migrated_db: Path) 
     home.mkdir()
     shutil.copyfile(migrated_db, home / "kaon.db")
     first = build(settings_for(home))
+    first.start()
     try:
         e = first.serving.deploy("ws", "me", put(first, serve_bundle(tmp_path)), None)
         wait_for(first, e.name, EndpointState.RUNNING)
     finally:
         first.close()  # stops the replicas, as a platform stop does
     second = build(settings_for(home))
+    second.start()  # brings the endpoint back
     try:
         back = wait_for(second, e.name, EndpointState.RUNNING)
         assert back.served_commit == second.serving.get(e.name).served_commit

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kaon.app import Platform
+from kaon.app import Backends, Platform
 from kaon.core.errors import InvalidBundle, InvalidInput, JobNotRunning, WorkspaceNotFound
 from kaon.core.hyper import make_hyper
 from kaon.core.jobs import Bundle, Job, JobState, Resources
@@ -50,7 +50,7 @@ def put(p: Platform, ws: str, kind: str, root: Path, branch: str = "b") -> Bundl
 def deploy(
     p: Platform, tmp: Path, hyper: dict[str, object] | None = None, **kw: object
 ) -> tuple[Job, Bundle, Bundle]:
-    if p.jobs.get_workspace("ws") is None:  # type: ignore[arg-type]
+    if "ws" not in [w.name for w in p.workspaces.all()]:
         p.workspaces.create("ws", "tester")
     src = put(p, "ws", "source", kw.pop("src", None) or source(tmp))  # type: ignore[arg-type]
     data = put(p, "ws", "data", folder(tmp / "data", {"features/x.csv": "1,2\n"}))
@@ -70,11 +70,13 @@ def log_text(p: Platform, job: Job, kind: str = "train") -> str:
     return path.read_text() if path.exists() else ""
 
 
-def test_grid_job_commits_one_model_per_trial(platform: Platform, tmp_path: Path) -> None:
+def test_grid_job_commits_one_model_per_trial(
+    platform: Platform, backends: Backends, tmp_path: Path
+) -> None:
     job, src, data = deploy(platform, tmp_path, {"a": [1, 2, 3]}, parallelism=2)
     job = finished(platform, job)
     assert job.state is JobState.SUCCESS, job.reason
-    trials = platform.jobs.list_trials(job.id)
+    trials = backends.jobs.list_trials(job.id)
     assert [t.state for t in trials] == [JobState.SUCCESS] * 3
     assert [t.metrics["score"] for t in trials] == [2, 4, 6]
     for t in trials:
@@ -107,7 +109,9 @@ def test_identical_content_gives_the_same_bundle_id(platform: Platform, tmp_path
     assert a.commit != b.commit
 
 
-def test_missing_inputs_are_the_workspaces_latest(platform: Platform, tmp_path: Path) -> None:
+def test_missing_inputs_are_the_workspaces_latest(
+    platform: Platform, backends: Backends, tmp_path: Path
+) -> None:
     first, src, data = deploy(platform, tmp_path)
     finished(platform, first)
     again, _ = platform.training.deploy(
@@ -115,7 +119,7 @@ def test_missing_inputs_are_the_workspaces_latest(platform: Platform, tmp_path: 
     )
     again = finished(platform, again)
     assert again.source == src and again.data == data and again.state is JobState.SUCCESS
-    assert platform.jobs.list_trials(again.id)[0].metrics == {"score": 10}
+    assert backends.jobs.list_trials(again.id)[0].metrics == {"score": 10}
 
 
 def test_no_source_yet_is_refused(platform: Platform) -> None:
@@ -165,7 +169,7 @@ def test_timeout_kills_a_hanging_train(platform: Platform, tmp_path: Path) -> No
     assert time.monotonic() - started < 20
 
 
-def test_kill_a_running_job(platform: Platform, tmp_path: Path) -> None:
+def test_kill_a_running_job(platform: Platform, backends: Backends, tmp_path: Path) -> None:
     src = source(tmp_path, "#!/bin/sh\necho started\nsleep 60\n")
     job, _, _ = deploy(platform, tmp_path, src=src)
     deadline = time.monotonic() + 30
@@ -173,17 +177,19 @@ def test_kill_a_running_job(platform: Platform, tmp_path: Path) -> None:
         time.sleep(0.05)
     killed = platform.training.kill(job.id[:8])
     assert killed.state is JobState.KILLED
-    assert [t.state for t in platform.jobs.list_trials(job.id)] == [JobState.KILLED]
+    assert [t.state for t in backends.jobs.list_trials(job.id)] == [JobState.KILLED]
     with pytest.raises(JobNotRunning):
         platform.training.kill(job.id)
 
 
-def test_requirement_typo_fails_in_the_build_stage(platform: Platform, tmp_path: Path) -> None:
+def test_requirement_typo_fails_in_the_build_stage(
+    platform: Platform, backends: Backends, tmp_path: Path
+) -> None:
     src = source(tmp_path, requirements="pandas=0.24\n")
     job = finished(platform, deploy(platform, tmp_path, src=src)[0])
     assert job.state is JobState.FAILURE and job.reason.startswith("build failed")
     assert "pandas=0.24" in log_text(platform, job, "build")
-    assert all(t.started is None for t in platform.jobs.list_trials(job.id))
+    assert all(t.started is None for t in backends.jobs.list_trials(job.id))
 
 
 def test_random_search_runs_the_asked_trials(platform: Platform, tmp_path: Path) -> None:
@@ -196,7 +202,9 @@ def test_random_search_runs_the_asked_trials(platform: Platform, tmp_path: Path)
     assert finished(platform, job).state is JobState.SUCCESS
 
 
-def test_optuna_search_asks_and_tells(platform: Platform, tmp_path: Path) -> None:
+def test_optuna_search_asks_and_tells(
+    platform: Platform, backends: Backends, tmp_path: Path
+) -> None:
     platform.workspaces.create("ws", "tester")
     src = put(platform, "ws", "source", source(tmp_path))
     data = put(platform, "ws", "data", folder(tmp_path / "d", {"x": "1"}))
@@ -204,15 +212,17 @@ def test_optuna_search_asks_and_tells(platform: Platform, tmp_path: Path) -> Non
     job, trials = platform.training.deploy("ws", "t", src, data, hyper, Resources(parallelism=2))
     assert trials == []  # asked for while the job runs
     assert finished(platform, job).state is JobState.SUCCESS
-    done = platform.jobs.list_trials(job.id)
+    done = backends.jobs.list_trials(job.id)
     assert len(done) == 5 and all(t.metrics["score"] == 2 * t.params["a"] for t in done)
 
 
-def test_restart_marks_interrupted_jobs_honestly(platform: Platform, tmp_path: Path) -> None:
+def test_restart_marks_interrupted_jobs_honestly(
+    platform: Platform, backends: Backends, tmp_path: Path
+) -> None:
     job, _, _ = deploy(platform, tmp_path)
     finished(platform, job)
     stuck = job.moved(JobState.RUNNING, finished=None)
-    platform.jobs.save_job(stuck)
+    backends.jobs.save_job(stuck)
     assert platform.training.recover() == [job.id]
     again = platform.training.get(job.id)
     assert again.state is JobState.FAILURE and "interrupted" in again.reason

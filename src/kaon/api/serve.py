@@ -110,6 +110,11 @@ def main(argv: list[str] | None = None) -> None:
     s3_url = f"http://{shown}:{s3_port}"
     platform.credentials.endpoint = s3_url  # jobs get it in AWS_ENDPOINT_URL
     platform.job_tokens.endpoint = url  # and this in KAON_ENDPOINT, with a token of their own
+    try:  # recover what a stop interrupted, with the ports bound and the endpoints known
+        platform.start()
+    except KaonError as exc:
+        platform.close()
+        raise SystemExit(f"kaon server: {exc.message}") from None
     state = settings.home / SERVER_FILE
     doc = {"pid": os.getpid(), "url": url, "port": port, "s3_url": s3_url, "s3_port": s3_port}
     private_file(state, json.dumps(doc))

@@ -59,6 +59,10 @@ class RepoService:
     def list_branches(self, repo: str) -> list[Branch]:
         return self._meta.list_branches(self.get_repo(repo).name)
 
+    def branches_of(self, repo: Repo) -> list[Branch]:
+        """The branches of a repo already looked up (no second lookup, as in a listing)."""
+        return self._meta.list_branches(repo.name)
+
     def get_branch(self, repo: str, name: str) -> Branch:
         r = self.get_repo(repo).name
         branch = self._meta.get_branch(r, branch_name(name))

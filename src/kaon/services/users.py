@@ -130,6 +130,10 @@ class UserService:
     def tokens(self, user: str | None = None) -> list[ApiToken]:
         return self._store.list_tokens(user)
 
+    def token_of(self, secret: str) -> ApiToken | None:
+        """The token whose secret is `secret` (None: no such token)."""
+        return self._store.token_by_digest(digest(secret)) if secret else None
+
     def revoke_token(self, by: Principal, token: str) -> ApiToken:
         found = next((t for t in self._store.list_tokens() if t.id == token), None)
         if found is None or (found.user != by.user and not by.admin):
@@ -262,6 +266,10 @@ class UserService:
                 f"{leaving!r} is the last owner of workspace {workspace!r}: make another "
                 "user owner first"
             )
+
+    def roles_of(self, user: str) -> dict[str, Role]:
+        """Every workspace `user` has a role in, with the role."""
+        return self._store.roles_of(user)
 
     def members(self, workspace: str) -> list[tuple[UserName, Role]]:
         return self._store.members(workspace)

@@ -25,11 +25,11 @@ import secrets
 import stat
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from kaon.core.errors import InvalidInput, NotFound, PermissionDenied
+from kaon.ports.drop import ClaimedPack, DropInfo
 from kaon.store.local import translate_os_error
 
 TOKEN_FILE = ".token"
@@ -39,19 +39,9 @@ _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
-@dataclass(frozen=True)
-class DropInfo:
-    dir: str
-    token: str
-
-
-@dataclass(frozen=True)
-class ClaimedPack:
-    path: str
-    size: int
-
-
 class PackDrop:
+    """The local DropFolder (kaon.ports.drop)."""
+
     def __init__(self, root: Path | str, max_size: int) -> None:
         self.root = Path(root).absolute()
         self._max_size = max_size

@@ -1,6 +1,6 @@
 """Chunk transfer: ask which chunks are missing, upload packs of them (over HTTP, or left in
-the drop folder by a client on the server's machine: kaon.store.drop), or have the server
-chunk a big file of that machine itself (kaon.services.ingest).
+the drop folder by a client on the server's machine), or have the server chunk a big file of
+that machine itself: kaon.services.packs does each, these routes parse and answer.
 
 Every upload request may name the upload's lease (kaon.services.leases): gc spares what it
 asked about or sent until the lease is released (after the commit) or expires.
@@ -12,13 +12,9 @@ received at once, others are answered 503 with a Retry-After the SDK honours.
 
 from __future__ import annotations
 
-import mmap
-import os
-
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from kaon.api.buffers import BufferPool
 from kaon.api.deps import platform
 from kaon.api.schemas import (
     LEASE,
@@ -35,9 +31,9 @@ from kaon.app import Platform
 from kaon.core.errors import Busy, InvalidInput
 from kaon.services.chunks import MAX_PACK, PackReceipt
 from kaon.services.leases import check_lease
+from kaon.services.packs import IncomingPack
 
 router = APIRouter(prefix="/v1", tags=["chunks"])
-_BUFFERS = BufferPool()
 MAX_RECEIVING = 16  # packs received over HTTP at once (each streamed to a file)
 RETRY_AFTER = 1  # seconds a client refused for that waits before it asks again
 _WRITE = 1024 * 1024  # bytes of a pack gathered in memory before they are written
@@ -83,21 +79,17 @@ async def upload_pack(
             retry_after=RETRY_AFTER,
         )
     _receiving += 1
-    path, fd = p.drop.receive()
     try:
-        try:
-            size = await _receive(request, fd, declared)
-        finally:
-            os.close(fd)
-        receipt = await run_in_threadpool(_store_received, p, path, size, lease)
+        with p.packs.incoming() as pack:
+            await _receive(request, pack, declared)
+            receipt = await run_in_threadpool(pack.store, lease)
     finally:
         _receiving -= 1
-        p.drop.discard(path)  # gone already once stored (moved into the store)
     return _receipt(receipt)
 
 
-async def _receive(request: Request, fd: int, declared: int) -> int:
-    """Write the request's body to `fd`, _WRITE bytes at a time; its length."""
+async def _receive(request: Request, pack: IncomingPack, declared: int) -> None:
+    """Write the request's body to `pack`, _WRITE bytes at a time."""
     size = 0
     pending = bytearray()
     async for piece in request.stream():
@@ -106,59 +98,32 @@ async def _receive(request: Request, fd: int, declared: int) -> int:
             raise InvalidInput("the pack is longer than its Content-Length")
         pending += piece
         if len(pending) >= _WRITE:
-            await run_in_threadpool(_write_all, fd, pending)
+            await run_in_threadpool(pack.write, pending)
             pending = bytearray()
     if pending:
-        await run_in_threadpool(_write_all, fd, pending)
+        await run_in_threadpool(pack.write, pending)
     if size != declared:
         raise InvalidInput(f"the pack is shorter ({size} bytes) than its Content-Length")
-    return size
-
-
-def _write_all(fd: int, data: bytearray) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _store_received(p: Platform, path: str, size: int, lease: str | None) -> PackReceipt:
-    """Verify and store the pack received into `path` (mapped, not read into memory)."""
-    with open(path, "rb") as f:
-        mapped = mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ)
-    return p.chunks.store_pack(memoryview(mapped), file=path, lease=lease)
 
 
 @router.get("/packs/drop", response_model=DropOut)
 def drop_folder(p: Platform = Depends(platform)) -> DropOut:
     """Where a client on this machine may leave packs (and read the token to send back)."""
-    return DropOut(dir=p.drop.info.dir)
+    return DropOut(dir=p.packs.drop_dir())
 
 
 @router.post("/packs/drop", response_model=PackOut, status_code=201)
 def store_dropped_pack(body: DroppedPackIn, p: Platform = Depends(platform)) -> PackOut:
     """Verify and store the pack a client left in the drop folder under `name`."""
-    p.drop.check(body.token)
-    claimed = p.drop.claim(body.name)
-    try:
-        with _BUFFERS.borrow(claimed.size) as buffer:
-            view = p.drop.read_into(claimed, buffer)
-            receipt = p.chunks.store_pack(view, file=claimed.path, lease=body.lease)
-    finally:
-        p.drop.discard(claimed.path)  # gone already once stored (moved into the store)
-    return _receipt(receipt)
+    return _receipt(p.packs.store_dropped(body.token, body.name, body.lease))
 
 
 @router.post("/chunks/local", response_model=LocalFileOut)
 def chunk_local_file(body: LocalFileIn, p: Platform = Depends(platform)) -> LocalFileOut:
     """Chunk and store a file of this machine, read by the server itself from `start`, for up
     to about `limit` bytes; the client sends the drop folder's token to prove it is local."""
-    p.drop.check(body.token)
-    if body.start < 0 or body.start > body.size:
-        raise InvalidInput(f"start {body.start} is outside the file (size {body.size})")
-    with p.drop.open_client_file(body.path, body.size, body.mtime_ns, body.inode) as f:
-        f.seek(body.start)
-        done = p.ingest.ingest(f, body.limit, body.lease)
-        p.drop.check_unchanged(f, body.path, body.size, body.mtime_ns, body.inode)
+    seen = (body.size, body.mtime_ns, body.inode)
+    done = p.packs.ingest_local(body.token, body.path, seen, body.start, body.limit, body.lease)
     return LocalFileOut(
         chunks=[(c.digest, c.size) for c in done.chunks],
         consumed=done.consumed,

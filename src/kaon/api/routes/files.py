@@ -71,7 +71,7 @@ def local_content(
     """Where a file's content lies in the store's own files, for a client on this machine
     (it sends the drop folder's token) to copy from there itself; 404 when the store does not
     keep its objects as local files (then GET /content)."""
-    p.drop.check(body.token)
+    p.packs.check_local(body.token)
     commit, node = p.files.file(repo, parse_ref(body.ref), body.path)
     chunks = p.files.where(node)
     if chunks is None:

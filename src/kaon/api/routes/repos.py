@@ -35,7 +35,7 @@ router = APIRouter(prefix="/v1/repos", tags=["repos"])
 
 
 def _repo_out(p: Platform, repo: Repo) -> RepoOut:
-    branches = [str(b.name) for b in p.meta.list_branches(repo.name)]
+    branches = [str(b.name) for b in p.repos.branches_of(repo)]
     return RepoOut(
         name=repo.name,
         created=repo.created,

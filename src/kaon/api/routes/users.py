@@ -21,7 +21,6 @@ from kaon.app import Platform
 from kaon.core.errors import Forbidden
 from kaon.core.units import parse_duration
 from kaon.core.users import ApiToken, Principal, User
-from kaon.services.users import digest
 
 router = APIRouter(tags=["users"])
 
@@ -39,7 +38,7 @@ def token_out(t: ApiToken) -> TokenOut:
 
 
 def _user_out(p: Platform, u: User, shown: set[str]) -> UserOut:
-    roles = p.user_store.roles_of(u.name)
+    roles = p.users.roles_of(u.name)
     return UserOut(
         name=u.name,
         admin=u.admin,
@@ -63,7 +62,7 @@ def whoami(
     request: Request, p: Platform = Depends(platform), who: Principal = Depends(principal)
 ) -> WhoAmIOut:
     """Who the token of this request stands for, and which token it is."""
-    token = p.user_store.token_by_digest(digest(bearer(request)))
+    token = p.users.token_of(bearer(request))
     return WhoAmIOut(
         user=who.user,
         admin=who.admin,

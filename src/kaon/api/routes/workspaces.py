@@ -8,7 +8,7 @@ from kaon.api.access import visible_workspaces
 from kaon.api.deps import platform, principal
 from kaon.api.schemas import BundleIn, BundleOut, WorkspaceCreate, WorkspaceOut
 from kaon.app import Platform
-from kaon.core.jobs import ACTIVE_STATES, Bundle
+from kaon.core.jobs import Bundle
 from kaon.core.users import Principal
 from kaon.core.workspaces import Workspace
 
@@ -24,7 +24,7 @@ def _out(p: Platform, ws: Workspace, who: Principal) -> WorkspaceOut:
         author=ws.author,
         repos=p.workspaces.repos(ws.name),
         current=ws.current,
-        jobs=len(p.jobs.list_jobs(ws.name)),
+        jobs=len(p.training.jobs(ws.name)),
     )
 
 
@@ -46,9 +46,7 @@ def create_workspace(
     body: WorkspaceCreate, p: Platform = Depends(platform), who: Principal = Depends(principal)
 ) -> WorkspaceOut:
     """Create a workspace; the caller becomes its owner."""
-    ws = p.workspaces.create(body.name, who.user)
-    p.users.grant_creator(ws.name, who)
-    return _out(p, ws, who)
+    return _out(p, p.lifecycle.create(body.name, who), who)
 
 
 @router.get("/{name}", response_model=WorkspaceOut)
@@ -61,13 +59,7 @@ def get_workspace(
 @router.delete("/{name}", status_code=204)
 def kill_workspace(name: str, p: Platform = Depends(platform)) -> None:
     """Kill the workspace's running jobs, then delete its repos, jobs and models."""
-    ws = p.workspaces.get(name)
-    for job in p.jobs.list_jobs(ws.name, ACTIVE_STATES):
-        p.training.kill(job.id)
-    for endpoint in p.jobs.list_endpoints(ws.name):
-        if endpoint.state.value != "PIPELINE_KILLED":
-            p.serving.kill(endpoint.name)
-    p.workspaces.delete(ws.name)
+    p.lifecycle.kill(name)
 
 
 @router.post("/{name}/bundles", response_model=BundleOut)

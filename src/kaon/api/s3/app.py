@@ -12,7 +12,6 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 from kaon.api.s3 import audit, headerpolicy, subresources, xml
 from kaon.api.s3.errors import s3_code
@@ -40,6 +39,7 @@ from kaon.core.errors import (
     Unsupported,
 )
 from kaon.core.users import Action
+from kaon.services.scratch import ScratchFolder
 
 log = logging.getLogger("kaon.s3")
 
@@ -59,7 +59,7 @@ class Ctx:
     receive: Receive
     send: Send
     request_id: str
-    scratch: Path
+    scratch: ScratchFolder
 
     @property
     def bucket(self) -> Bucket:

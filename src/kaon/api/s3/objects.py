@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
-import uuid
 from typing import BinaryIO
 from urllib.parse import unquote
 
@@ -205,7 +204,7 @@ async def _put(ctx: Ctx) -> None:
     key_path(req.key)
     cond = write_condition(req)  # checked, with the bucket, before the body is read
     await in_thread(ctx.platform.s3.precheck, bucket, req.key, tx, cond)
-    tmp = ctx.scratch / uuid.uuid4().hex
+    tmp = ctx.scratch.new_file()
     try:
         with tmp.open("wb") as out:
             check = await receive_into(ctx.receive, req, ctx.signing, out)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kaon.api.buffers import BufferPool
+from kaon.services.buffers import BufferPool
 
 
 def test_a_returned_buffer_is_reused() -> None:
