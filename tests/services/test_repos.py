@@ -238,3 +238,13 @@ def test_history(platform: Platform, chain: list[Commit]) -> None:
     assert history("r", Ref("master", 2), None) == [chain[1], chain[0]]
     with pytest.raises(InvalidInput, match="positive"):
         history("r", Ref("master"), 0)
+
+
+def test_branches_of_a_repo_looked_up_once(platform: Platform, seed) -> None:  # type: ignore[no-untyped-def]
+    repo = platform.repos.create_repo("listed")
+    assert platform.repos.branches_of(repo) == []
+    seed.commit("listed", {"/a": b"a"})
+    seed.commit("listed", {"/b": b"b"}, branch="dev")
+    names = [b.name for b in platform.repos.branches_of(repo)]
+    assert sorted(names) == ["dev", "master"]
+    assert platform.repos.branches_of(repo) == platform.repos.list_branches("listed")

@@ -121,3 +121,14 @@ def test_a_share_made_elsewhere_applies_at_once_an_unshare_within_the_cache_time
     clock.now += CACHE_SECONDS
     with pytest.raises(WorkspaceNotFound):  # ...for CACHE_SECONDS at most
         users.check(bob, Action.WRITE, "w")
+
+
+def test_roles_of_a_user_and_the_token_of_a_secret(users: UserService) -> None:
+    _, secret = users.add("cat")
+    assert users.roles_of("cat") == {}
+    users.share("w", "cat", Role.EDITOR)
+    assert users.roles_of("cat") == {"w": Role.EDITOR}
+    token = users.token_of(secret)
+    assert token is not None and token.user == "cat"
+    assert users.token_of("kaon_not-a-token") is None
+    assert users.token_of("") is None
