@@ -3,8 +3,9 @@
 * `live_server`: a real `python -m kaon.api --port 0` subprocess (session scope) with its own
   KAON_HOME; yields LiveServer(url, token, home). `own_server`: the same, one per test module.
 * `make_pack`: builds pack bytes (kaon.core.pack format) from chunk contents.
-* `platform` / `seed`: a Platform built by kaon.app.build over SQLite and a local object store
-  in a temp dir, and a helper that uploads chunks and commits files through the services.
+* `platform` / `seed`: a Platform built (kaon.app.wire) and started over SQLite and a local
+  object store in a temp dir, and a helper that uploads chunks and commits files through the
+  services; `backends`: what that platform was wired to; `platform_factory`: more of them.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """`python -m kaon.api`: run the platform server in the foreground.
 
-Binds the API socket and the S3 gateway's sibling socket first (so a busy port is one clear
-line), writes $KAON_HOME/server.json with the pid and both URLs, serves both through one
-uvicorn until SIGINT/SIGTERM, then removes server.json.
+Builds the platform (wiring only), binds the API socket and the S3 gateway's sibling socket
+(so a busy port is one clear line), starts the platform (recovery of what a stop interrupted),
+writes $KAON_HOME/server.json with the pid and both URLs, serves both through one uvicorn until
+SIGINT/SIGTERM, then removes server.json.
 """
 
 from __future__ import annotations
