@@ -42,7 +42,7 @@ from kaon.services.gc import GarbageCollector
 from kaon.services.ingest import FileIngest
 from kaon.services.jobtokens import JobTokens
 from kaon.services.leases import UploadLeases
-from kaon.services.lifecycle import WorkspaceLifecycle
+from kaon.services.lifecycle import UserLifecycle, WorkspaceLifecycle
 from kaon.services.locks import SharedExclusiveLock
 from kaon.services.packs import PackIntake
 from kaon.services.provenance import ProvenanceService
@@ -194,6 +194,7 @@ class Platform:
     gc: GarbageCollector
     workspaces: WorkspaceService
     lifecycle: WorkspaceLifecycle  # create / kill a workspace across services
+    user_lifecycle: UserLifecycle  # remove a user and the S3 keys acting for them
     training: TrainingService
     serving: ServingService
     provenance: ProvenanceService
@@ -322,6 +323,7 @@ def wire(
         ),
         workspaces=workspaces,
         lifecycle=WorkspaceLifecycle(workspaces, users, training, serving),
+        user_lifecycle=UserLifecycle(users, credentials),
         training=training,
         serving=serving,
         provenance=provenance,

@@ -1,4 +1,5 @@
-"""WorkspaceLifecycle: create a workspace with its owner; kill what runs in it, then delete it."""
+"""WorkspaceLifecycle: create a workspace with its owner; kill what runs in it, then delete it.
+UserLifecycle: remove a user, then the S3 keys acting for them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kaon.app import Backends, Platform
-from kaon.core.errors import WorkspaceNotFound
+from kaon.core.errors import UnknownAccessKey, WorkspaceNotFound
 from kaon.core.jobs import Bundle, Job, JobId, JobState, Resources
 from kaon.core.users import Principal, Role, UserName
 from kaon.services.localfs import ingest, list_folder
@@ -64,3 +65,14 @@ def test_kill_stops_running_jobs_then_deletes_the_workspace(
     with pytest.raises(WorkspaceNotFound):
         platform.workspaces.get("ws")
     assert not {"ws-source", "ws-data"} & {r.name for r in platform.repos.list_repos()}
+
+
+def test_removing_a_user_revokes_their_s3_keys(platform: Platform) -> None:
+    platform.users.add("dan")
+    key = platform.credentials.issue("dan", None, None, "dan")
+    kept = platform.credentials.issue("eve")
+    platform.user_lifecycle.remove("dan")
+    assert [u.name for u in platform.users.all() if u.name == "dan"] == []
+    assert [c.access_key for c in platform.credentials.list()] == [kept.access_key]
+    with pytest.raises(UnknownAccessKey):
+        platform.credentials.get(key.access_key)

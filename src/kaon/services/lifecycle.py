@@ -1,7 +1,8 @@
-"""WorkspaceLifecycle: the use cases that span a workspace's services — create it with its
-creator as owner; kill what runs in it, then delete it with its repos, jobs and models.
+"""Use cases at the start and end of a life that span services.
 
-WorkspaceService cannot do these itself: training and serving depend on it, not it on them.
+WorkspaceLifecycle: create a workspace with its creator as owner; kill what runs in it, then
+delete it with its repos, jobs and models (WorkspaceService cannot: training and serving depend
+on it, not it on them). UserLifecycle: remove a user, then every S3 key acting for them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from kaon.core.endpoints import EndpointState
 from kaon.core.jobs import ACTIVE_STATES
 from kaon.core.users import Principal
 from kaon.core.workspaces import Workspace
+from kaon.services.s3keys import CredentialService
 from kaon.services.serving import ServingService
 from kaon.services.training import TrainingService
 from kaon.services.users import UserService
@@ -46,3 +48,15 @@ class WorkspaceLifecycle:
             if endpoint.state is not EndpointState.KILLED:
                 self._serving.kill(endpoint.name)
         self._workspaces.delete(ws.name)
+
+
+class UserLifecycle:
+    def __init__(self, users: UserService, credentials: CredentialService) -> None:
+        self._users = users
+        self._credentials = credentials
+
+    def remove(self, name: str) -> None:
+        """Remove user `name` with their tokens and roles (never the last admin), then revoke
+        every S3 key acting for them (theirs and their jobs')."""
+        self._users.remove(name)
+        self._credentials.revoke_user(name)

@@ -99,8 +99,7 @@ def remove_user(
     """Remove a user with their tokens, roles and S3 keys (admins only; never the last
     admin)."""
     _admin(who, "remove users")
-    p.users.remove(user)
-    p.credentials.revoke_user(user)
+    p.user_lifecycle.remove(user)
 
 
 @router.get("/v1/tokens", response_model=list[TokenOut])
