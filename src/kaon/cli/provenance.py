@@ -150,13 +150,14 @@ def reproduce(
 ) -> None:
     """Re-run a job from its recorded inputs (same code and data commits, same parameters,
     same environment lock, rebuilt if deleted) and compare every output file's hash."""
-    from kaon.cli.train import _wait, job_ref
+    from kaon.cli.train import job_ref
+    from kaon.client.follow import succeeded
 
     with client() as c:
         original = c.get_job(job_ref(job, ind))
         again = c.reproduce(original.id)
         info(f"Reproducing job {original.id} as job {again.id} …")
-        done = _wait(c, again.id, timeout)
+        done = c.wait(again, timeout)
         before, after = c.job_outputs(original.id), c.job_outputs(done.id)
     rows = _compare(before, after)
     different = [r for r in rows if r["result"] != "identical"]
@@ -173,9 +174,9 @@ def reproduce(
             ],
             f"REPRODUCTION OF {original.id[:8]} AS {done.id[:8]} ({done.state})",
         )
-    if done.state != "JOB_SUCCESS":
+    if not succeeded(done):
         info(f"The reproduction ended {done.state}: {done.reason}")
-    if verify and (different or done.state != "JOB_SUCCESS" or not rows):
+    if verify and (different or not succeeded(done) or not rows):
         raise typer.Exit(1)
     if not different and rows:
         success(f"All {len(rows)} output files are identical, bit for bit")
