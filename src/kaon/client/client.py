@@ -97,7 +97,7 @@ class Client(RestApi):
         'meow'
         >>> got = client.get("images@master:/", "everything", recursive=True)
         >>> got.files, sorted(str(p.relative_to("everything")) for p in got.path.rglob("*.*"))
-        (2, ['more/x.csv', 'pets/cat.txt'])
+        (2, ['more/features/x.csv', 'pets/cat.txt'])
         """
         from kaon.client import putget
 
@@ -155,8 +155,8 @@ class Client(RestApi):
         {}: none). Every local input is checked before anything is sent.
 
         >>> job = client.train("demo", source="code", data="data", hyperparams={"k": [1, 2]})
-        >>> job.source.name, job.data.name, len(job.trials)
-        ('demo', 'features', 2)
+        >>> job.source.name, job.data.name, job.hyperopt
+        ('demo', 'features', True)
         >>> job = client.wait(job)
         >>> job.state == JobState.SUCCESS, [t.metrics["k"] for t in job.trials]
         (True, [1, 2])
