@@ -19,7 +19,6 @@ from kaon.cli.output import (
     follow_log,
     info,
     no_run_log,
-    progress,
     reason_cell,
     success,
 )
@@ -169,21 +168,9 @@ def get(
     <out>/<workspace>/<endpoint>/code/<name>:<hash>/. Deploy it again (edited or not) with
     `kaon serve deploy -s <endpoint>/code -m <model id>`: a new endpoint, the same bundle id
     when unchanged (it prints the command)."""
-    from kaon.client import bundles, download
-
     with client() as c:
         e = c.get_endpoint(endpoint_ref(endpoint, ind))
-        if not e.served_commit:
-            raise InvalidInput(f"endpoint {e.name} has not been built yet: see `kaon serve list`")
-        repo = f"{e.workspace}-endpoints"
-        files = c.list_files(repo, e.served_commit, "/")
-        inner = files[0].path if len(files) == 1 and files[0].type == "dir" else "/"
-        dest = out / e.workspace / e.name / "code" / f"{e.source.name}:{e.source.digest[:5]}"
-        info(f"Extracting serve bundle: {out / e.workspace / e.name}")
-        size = c.stat(repo, e.served_commit, inner).size
-        with progress("Extracting serve bundle", size) as advance:
-            download.get_dir(c, repo, e.served_commit, inner, dest, advance)
-    bundles.restore_modes(dest)
+        dest = c.download_endpoint(e, out, reporter=REPORTER)
     success(f"Extracted to {dest}")
     model = f" -m {e.model_id}" if e.model_id else ""
     auth = " --auth" if e.auth else ""  # its predictions need a token: the new one's too

@@ -12,6 +12,8 @@ errors come back as the same class). States are kaon.core's JobState and Endpoin
 """
 
 from kaon.client.client import Client
+from kaon.client.compare import OutputComparison
+from kaon.client.jobfiles import JobFiles
 from kaon.client.models import (
     AuditRecord,
     BranchInfo,
@@ -71,12 +73,14 @@ __all__ = [
     "GetResult",
     "InvalidBundle",
     "InvalidInput",
+    "JobFiles",
     "JobInfo",
     "JobState",
     "KaonError",
     "MemberInfo",
     "NewToken",
     "NotFound",
+    "OutputComparison",
     "PermissionDenied",
     "Printed",
     "ProvenanceInfo",

@@ -12,9 +12,11 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, overload
 
 from kaon.client import follow as following
+from kaon.client.compare import OutputComparison, compare_outputs
 from kaon.client.models import EndpointInfo, JobInfo
 from kaon.client.reporter import QUIET, Reporter
 from kaon.client.rest import RestApi
@@ -24,6 +26,7 @@ from kaon.core.errors import InvalidInput
 
 if TYPE_CHECKING:  # imported when called: `import kaon.client` stays light for the CLI
     from kaon.client.deploy import Bundle, Space
+    from kaon.client.jobfiles import JobFiles
 
 LocalPath = str | os.PathLike[str]
 
@@ -227,6 +230,73 @@ class Client(RestApi):
         return deploy.serve(
             self, workspace, source=source, model_id=model_id, settings=settings, reporter=reporter
         )
+
+    def reproduce_and_compare(
+        self, job: JobInfo | str, timeout: float | None = None, *, reporter: Reporter = QUIET
+    ) -> tuple[JobInfo, list[OutputComparison]]:
+        """Run a job again from its recorded inputs (`reproduce`), wait for it (at most
+        `timeout` seconds) and compare every output file with the original's.
+
+        >>> again, rows = client.reproduce_and_compare(job)
+        >>> again.state == JobState.SUCCESS, all(r.identical for r in rows), len(rows) > 0
+        (True, True, True)
+        """
+        original = job if isinstance(job, JobInfo) else self.get_job(job)
+        again = self.reproduce(original.id)
+        reporter.note(f"Reproducing job {original.id} as job {again.id} …")
+        done = self.wait(again, timeout)
+        rows = compare_outputs(self.job_outputs(original.id), self.job_outputs(done.id))
+        return done, rows
+
+    def download_job(
+        self,
+        job: JobInfo | str,
+        out: LocalPath = ".",
+        *,
+        code: bool = True,
+        data: bool = False,
+        models: bool = True,
+        model_id: str | None = None,
+        reporter: Reporter = QUIET,
+    ) -> JobFiles:
+        """A job's code, data and models (`model_id`: only those whose id contains it) in
+        <out>/<workspace>/<job id>/{code,data,models} (`kaon train get`).
+
+        >>> got = client.download_job(job, "jobs", data=True)
+        >>> got.code.name, got.data.name, len(got.models)
+        ('code', 'data', 2)
+        >>> client.train("demo", source=got.code, data=got.data).source.path == job.source.path
+        True
+        """
+        from kaon.client import jobfiles
+
+        found = job if isinstance(job, JobInfo) else self.get_job(job)
+        return jobfiles.download_job(
+            self,
+            found,
+            Path(out),
+            code=code,
+            data=data,
+            models=models,
+            model_id=model_id,
+            reporter=reporter,
+        )
+
+    def download_endpoint(
+        self, endpoint: EndpointInfo | str, out: LocalPath = ".", *, reporter: Reporter = QUIET
+    ) -> Path:
+        """What an endpoint serves (its serve bundle, the model's files beside model.py) in
+        <out>/<workspace>/<endpoint>/code/<name>:<hash> (`kaon serve get`); that folder,
+        which `serve(source=...)` deploys again.
+
+        >>> served = client.download_endpoint(endpoint, "endpoints")
+        >>> sorted(p.name for p in served.rglob("*.*"))
+        ['model.py', 'requirements.txt', 'weights.json']
+        """
+        from kaon.client import jobfiles
+
+        found = endpoint if isinstance(endpoint, EndpointInfo) else self.get_endpoint(endpoint)
+        return jobfiles.download_endpoint(self, found, Path(out), reporter)
 
     # following -----------------------------------------------------------------------------
     @overload
