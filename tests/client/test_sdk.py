@@ -162,3 +162,24 @@ def test_serve_an_existing_bundle_and_wait_by_name(client: Client, trained: dict
     for e in (first, again):
         client.kill_endpoint(e.name)
     assert client.wait(first, timeout=60).state == EndpointState.KILLED
+
+
+def test_a_bad_local_input_fails_before_the_local_platform_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kaon.client import local
+    from kaon.client.connect import local_server
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("KAON_HOME", str(home))
+    for name in ("KAON_ENDPOINT", "KAON_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        with Client.from_env() as c:
+            with pytest.raises(InvalidInput, match="no such file"):
+                c.put("r@master:/x", tmp_path / "missing")
+            with pytest.raises(InvalidBundle, match="no such folder"):
+                c.train("ws", source=tmp_path / "missing")
+            assert local_server(home) is None  # nothing was asked of a platform: none started
+    finally:
+        local.stop()

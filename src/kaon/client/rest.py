@@ -5,6 +5,7 @@ modules that compose calls themselves (upload, download) take a RestApi."""
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, Self
 
@@ -39,28 +40,51 @@ class RestApi(UsersApi, TransferApi):
     KAON_TOKEN, else `kaon init --token`, else the local platform's token)."""
 
     def __init__(self, endpoint: str, token: str | None = None) -> None:
-        self.endpoint = endpoint.rstrip("/")
-        self.transport = Transport(self.endpoint, token)
+        self._endpoint = endpoint.rstrip("/")
+        self._token = token
+        self._transport: Transport | None = None
+        self._lock = threading.Lock()
+        self._autostart = False  # from_env without a running local platform: started when
+        # the first request is sent, so local inputs are checked first (`put`, `train`)
+
+    @property
+    def endpoint(self) -> str:
+        """The server's URL (the local platform is started now if it has to be)."""
+        with self._lock:
+            if self._autostart:
+                self._endpoint, _ = local.start()
+                self._token = self._token or resolve_target().token
+                self._autostart = False
+            return self._endpoint
+
+    @property
+    def transport(self) -> Transport:
+        if self._transport is None:
+            endpoint = self.endpoint
+            with self._lock:
+                if self._transport is None:
+                    self._transport = Transport(endpoint, self._token)
+        return self._transport
 
     @classmethod
     def from_env(cls, *, autostart: bool = True) -> Self:
         """The server of `kaon init` (or KAON_ENDPOINT), else the local platform (started
-        on demand); the token: KAON_TOKEN, else the one of `kaon init`, else the local
+        by the first request if it is not running); the token: KAON_TOKEN, else the one of `kaon init`, else the local
         platform's ($KAON_HOME/token)."""
         target = resolve_target()
-        endpoint = target.endpoint
-        token = target.token
-        if endpoint is None:
-            if not autostart:
-                raise BackendUnavailable(
-                    "the local kaon platform is not running: start it with `kaon up`"
-                )
-            endpoint, _ = local.start()
-            token = token or resolve_target().token
-        return cls(endpoint, token)
+        if target.endpoint is not None:
+            return cls(target.endpoint, target.token)
+        if not autostart:
+            raise BackendUnavailable(
+                "the local kaon platform is not running: start it with `kaon up`"
+            )
+        client = cls("", target.token)
+        client._autostart = True
+        return client
 
     def close(self) -> None:
-        self.transport.close()
+        if self._transport is not None:
+            self._transport.close()
 
     def __enter__(self) -> Self:
         return self
