@@ -42,7 +42,7 @@ class RestApi(UsersApi, TransferApi):
     def __init__(self, endpoint: str, token: str | None = None) -> None:
         self._endpoint = endpoint.rstrip("/")
         self._token = token
-        self._transport: Transport | None = None
+        self._transport = Transport(self._endpoint, token) if self._endpoint else None
         self._lock = threading.Lock()
         self._autostart = False  # from_env without a running local platform: started when
         # the first request is sent, so local inputs are checked first (`put`, `train`)
