@@ -23,7 +23,6 @@ from kaon.cli.output import (
     success,
 )
 from kaon.cli.workspace import WORKSPACE, client
-from kaon.client.follow import failed, killed, never_started, running
 from kaon.core.errors import InvalidInput, KaonError
 
 if TYPE_CHECKING:
@@ -72,6 +71,7 @@ def deploy(
     """Deploy an endpoint: the serve bundle with the model's files beside its model.py.
     Its prediction routes answer anyone who reaches the server unless --auth."""
     from kaon.client import state
+    from kaon.client.follow import running
     from kaon.core.envvars import parse_pairs
 
     variables = parse_pairs(env or [])
@@ -116,6 +116,7 @@ def list_(
     `token` for an endpoint deployed with --auth, else `open`. Killed endpoints are hidden
     unless --all. `ind` is what -i takes in serve logs, get, kill..."""
     from kaon.client import state
+    from kaon.client.follow import killed, never_started
 
     ws = state.require_workspace()
     with client() as c:
@@ -178,6 +179,8 @@ def get(
 
 
 def _logs(name: str, kind: str, follow: bool, out: Path | None) -> None:
+    from kaon.client.follow import failed, never_started
+
     with client() as c:
         found = c.get_endpoint(name)
         printed = follow_log(c.logs(found, build=kind == "build", follow=follow), out)

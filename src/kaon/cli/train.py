@@ -20,7 +20,6 @@ from kaon.cli.output import (
     success,
 )
 from kaon.cli.workspace import WORKSPACE, client
-from kaon.client.follow import building, failed, never_ran, succeeded
 from kaon.core.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -110,6 +109,7 @@ def deploy(
     over S3). A workspace that never had data runs its jobs with an empty data folder (all
     data over S3). --help only (-h is --hyperparams, as in kaos)."""
     from kaon.client import state
+    from kaon.client.follow import building, never_ran, succeeded
     from kaon.core.envvars import parse_pairs
 
     if data is not None and manifest is not None:
@@ -180,6 +180,7 @@ def list_(as_json: bool = JSON, workspace: str = WORKSPACE) -> None:
     TRAINING (ind | duration | hyperopt | job_id | started | state) tables. `ind` numbers
     the TRAINING rows only: it is what -i takes in train info, get, logs, reproduce..."""
     from kaon.client import state
+    from kaon.client.follow import never_ran
 
     ws = state.require_workspace()
     with client() as c:
@@ -218,6 +219,8 @@ def kill(job: str = JOB, ind: int = IND) -> None:
 
 
 def _print_log(c: Client, ref: str, kind: str, follow: bool, out: Path | None) -> None:
+    from kaon.client.follow import failed, never_ran
+
     job = c.get_job(ref)
     printed = follow_log(c.logs(job, build=kind == "build", follow=follow), out)
     if kind == "train" and not printed:
