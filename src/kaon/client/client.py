@@ -32,11 +32,15 @@ LocalPath = str | os.PathLike[str]
 
 
 class Client(RestApi):
-    """The platform's API as the user whose token it sends.
+    """The platform's API as the user whose token it sends. `Client.from_env()` connects to
+    `kaon init`'s endpoint (or $KAON_ENDPOINT), else to the local platform (started with the
+    first request), as $KAON_TOKEN, else `kaon init --token`'s, else the local platform's
+    token (its first admin's); `Client(url, token)` to another. Use it in a `with` block (or
+    `close()` it).
 
-    >>> with Client.from_env() as c:       # doctest: +SKIP
-    ...     print(c.whoami().user)
-    admin
+    >>> me = client.whoami()
+    >>> me.admin, client.health()["status"]
+    (True, 'ok')
     """
 
     # files ---------------------------------------------------------------------------------
