@@ -4,6 +4,7 @@ files: what they return, what they report, and that a bad input fails before any
 from __future__ import annotations
 
 import io
+import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -183,3 +184,26 @@ def test_a_bad_local_input_fails_before_the_local_platform_starts(
             assert local_server(home) is None  # nothing was asked of a platform: none started
     finally:
         local.stop()
+
+
+def test_train_on_a_manifest_with_an_existing_source(
+    client: Client, trained: dict[str, Any], home: Path
+) -> None:
+    job: JobInfo = trained["job"]
+    listed = home / "data.mf"
+    listed.write_text(json.dumps({"url": (home / "cat.csv").as_uri(), "path": "t/cat.csv"}) + "\n")
+    with pytest.raises(InvalidBundle, match="file:// URL"):
+        client.train(trained["ws"], source=job.source, manifest=listed)
+    with pytest.raises(InvalidInput, match="applies to a data manifest"):
+        client.train(trained["ws"], source=job.source, allow_local_urls=True)
+    seen = Recorder()
+    made = client.train(
+        trained["ws"], source=job.source, manifest=listed, allow_local_urls=True, reporter=seen
+    )
+    assert made.source.path == job.source.path  # the existing bundle: not uploaded again
+    assert (made.data.name, made.data.files) == ("manifest", 1)
+    assert [(d, t) for d, t, _ in seen.bars] == [
+        ("Fetching 1 files", 1),
+        ("Uploading data manifest bundle", 9),
+    ]
+    assert client.wait(made, timeout=300).state == JobState.SUCCESS
