@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from kaon.client import Client, stager, upload
+from kaon.client import Client, batch, stager
 from kaon.client.download import get_dir, get_file
 from kaon.client.statcache import StatCache
 from kaon.client.upload import LOCAL_MIN, Uploader, plan
@@ -295,7 +295,7 @@ def test_a_big_folder_s_rows_are_staged_while_it_uploads(  # type: ignore[no-unt
     live_server, repo: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, evicted: bool
 ) -> None:
     monkeypatch.setattr(stager, "STAGE_ROWS", 20)
-    monkeypatch.setattr(upload, "BATCH_CHUNKS", 25)  # batches end often: rows staged between
+    monkeypatch.setattr(batch, "BATCH_CHUNKS", 25)  # batches end often: rows staged between
     root = tmp_path / "many"
     rng = random.Random(uuid.uuid4().int)
     for i in range(120):

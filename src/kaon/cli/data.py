@@ -19,7 +19,7 @@ from kaon.cli.output import (
     table,
     time_ago,
 )
-from kaon.core.address import Address, parse_address
+from kaon.core.address import parse_address
 from kaon.core.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -46,14 +46,6 @@ def _client() -> Client:
     from kaon.client import Client
 
     return Client.from_env()
-
-
-def _branch_of(addr: Address) -> str:
-    if addr.ref is None:
-        return "master"
-    if addr.ref.back:
-        raise InvalidInput(f"{addr}: write to a branch, not to an ancestor ('{addr.ref}')")
-    return addr.ref.base
 
 
 # repos -----------------------------------------------------------------------------------
@@ -154,8 +146,10 @@ def list_branch(repo: str, as_json: bool = JSON) -> None:
 def delete_branch(address: str = typer.Argument(..., help="repo@branch")) -> None:
     """Delete a branch (its commits stay reachable by id until the repo is deleted)."""
     addr = parse_address(address)
+    from kaon.client.putget import branch_of
+
     with _client() as client:
-        client.delete_branch(addr.repo, _branch_of(addr))
+        client.delete_branch(addr.repo, branch_of(addr))
     success(f"deleted branch {address}")
 
 
@@ -232,35 +226,25 @@ def put_file(
     as_json: bool = JSON,
 ) -> None:
     """Upload a file or folder as ONE commit; only chunks the server lacks are sent."""
-    from kaon.client.statcache import StatCache
-    from kaon.client.upload import Uploader, plan
-    from kaon.config import kaon_home
+    from kaon.cli.output import REPORTER
 
-    addr = parse_address(address)
-    remote = addr.path
-    if not recursive and (remote == "/" or address.endswith("/")):
-        remote = remote.rstrip("/") + "/" + file.name
-    files = plan(file, remote, recursive, follow_links=follow_symlinks)
-    if not files:
-        raise InvalidInput(f"{file}: no files to put")
-    total = sum(f.key.size for f in files)
-    cache = StatCache(kaon_home() / "cache" / "stat.db")
-    try:
-        with _client() as client:
-            from kaon.cli.output import progress
-
-            with progress(f"put {len(files)} file(s)", total) as advance:
-                commit, stats = Uploader(client, cache, advance).put(
-                    addr.repo, _branch_of(addr), files, message
-                )
-    finally:
-        cache.close()
+    parse_address(address)  # a malformed address fails before the platform is asked
+    with _client() as client:
+        done = client.put(
+            address,
+            file,
+            recursive=recursive,
+            follow_symlinks=follow_symlinks,
+            message=message,
+            reporter=REPORTER,
+        )
+    commit, stats = done.commit, done.stats
     if as_json:
         emit_json({"commit": commit, "stats": stats})
         return
     rate = stats.bytes / stats.seconds / 1e6 if stats.seconds else 0.0
     success(
-        f"{addr.repo}@{commit.branch} {commit.id}: {stats.files} file(s), "
+        f"{commit.repo}@{commit.branch} {commit.id}: {stats.files} file(s), "
         f"{human_size(stats.bytes)} ({human_size(stats.new_bytes)} new) in {stats.seconds:.2f}s "
         f"({rate:.0f} MB/s)"
     )
@@ -275,34 +259,18 @@ def get_file(
     recursive: bool = typer.Option(False, "--recursive", "-r", help="Get a folder."),
 ) -> None:
     """Download a file (or a folder with -r)."""
-    from kaon.cli.output import progress
-    from kaon.client import download
+    from kaon.cli.output import REPORTER
 
-    addr = parse_address(address)
+    parse_address(address)  # a malformed address fails before the platform is asked
     with _client() as client:
-        if recursive:
-            target = output or Path(addr.path.rstrip("/").rsplit("/", 1)[-1] or addr.repo)
-            info = client.stat(addr.repo, addr.ref_text, addr.path)
-            with progress(f"get {addr}", info.size) as advance:
-                files, nbytes = download.get_dir(
-                    client, addr.repo, addr.ref_text, addr.path, target, advance
-                )
-            success(f"{files} file(s), {human_size(nbytes)} → {target}")
-        elif output is None:
-            with client.transport.open(
-                "GET",
-                f"/v1/repos/{addr.repo}/content",
-                params={"ref": addr.ref_text, "path": addr.path},
-            ) as r:
-                for piece in r.iter_bytes():
-                    sys.stdout.buffer.write(piece)
-        else:
-            info = client.stat(addr.repo, addr.ref_text, addr.path)
-            if info.type == "dir":
-                raise InvalidInput(f"{addr.path} is a directory: add -r")
-            with progress(f"get {addr}", info.size) as advance:
-                n = download.get_file(client, addr.repo, addr.ref_text, addr.path, output, advance)
-            success(f"{human_size(n)} → {output}")
+        if output is None and not recursive:
+            client.stream(address, sys.stdout.buffer)
+            return
+        got = client.get(address, output, recursive=recursive, reporter=REPORTER)
+    if recursive:
+        success(f"{got.files} file(s), {human_size(got.bytes)} → {got.path}")
+    else:
+        success(f"{human_size(got.bytes)} → {got.path}")
 
 
 @list_app.command("file")
@@ -343,8 +311,10 @@ def delete_file(
     addr = parse_address(address)
     if addr.path == "/":
         raise InvalidInput("name the path to delete: repo@branch:/path")
+    from kaon.client.putget import branch_of
+
     with _client() as client:
-        c = client.delete_file(addr.repo, _branch_of(addr), addr.path, message)
+        c = client.delete_file(addr.repo, branch_of(addr), addr.path, message)
     success(f"deleted {addr.path}: {c.repo}@{c.branch} {c.id}")
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -109,13 +109,13 @@ def reason_cell(reason: str, width: int = 60, lines: int = 2) -> str:
     return "\n".join(ln if len(ln) <= width else ln[: width - 1] + "…" for ln in kept)
 
 
-def no_run_log(what: str, state: str, reason: str, build_logs: str) -> None:
+def no_run_log(what: str, state: str, failed: bool, reason: str, build_logs: str) -> None:
     """`logs` of a job or endpoint with an empty run log because it never ran: an error
     (exit 1, like `--wait` of it) if it failed before running, else a note; both point to
     its build log."""
     from kaon.core.errors import KaonError
 
-    if reason and state.endswith("FAILURE"):
+    if reason and failed:
         why = reason_cell(reason, width=160).replace("\n", " ")
         raise KaonError(f"{what} never ran, so it has no run log: {why} (see `{build_logs}`)")
     info(f"{what} is {state} and has no run log yet: see `{build_logs}`")
@@ -139,29 +139,38 @@ def confirm(question: str) -> None:
         raise KaonError("aborted: nothing was changed (pass -y to skip the question)")
 
 
-def follow_log(
-    fetch: Callable[[int], tuple[str, int, bool]], follow: bool, out: Path | None
-) -> bool:
-    """Print a log read by offset (`fetch(offset)` -> text, next offset, finished); with
-    `follow`, keep polling until it is finished; with `out`, also write it there. Returns
+def follow_log(pieces: Iterable[str], out: Path | None) -> bool:
+    """Print a log as it comes (`Client.logs`); with `out`, also write it there. Returns
     whether there was anything to print."""
-    offset = 0
+    printed = False
     sink = open(out, "w") if out else None  # noqa: SIM115 - closed below
     try:
-        while True:
-            text, offset, finished = fetch(offset)
-            if text:
-                sys.stdout.write(text)
-                sys.stdout.flush()
-                if sink:
-                    sink.write(text)
-            if not follow or finished:
-                break
-            if not text:
-                time.sleep(0.3)
+        for text in pieces:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            printed = True
+            if sink:
+                sink.write(text)
     finally:
         if sink:
             sink.close()
     if out:
         info(f"Logs written to {out}")
-    return offset > 0
+    return printed
+
+
+class CliReporter:
+    """What the SDK's long calls report, shown as the CLI does: Rich bars on a terminal's
+    stderr, steps as lines on stderr (kaon.client.reporter)."""
+
+    def progress(self, description: str, total: int | None) -> AbstractContextManager[Any]:
+        return progress(description, total)
+
+    def note(self, message: str) -> None:
+        info(message)
+
+    def done(self, message: str) -> None:
+        success(message)
+
+
+REPORTER = CliReporter()

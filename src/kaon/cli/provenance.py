@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
-from kaon.cli.output import boxed, emit_json, info, success
+from kaon.cli.output import REPORTER, boxed, emit_json, info, success
 from kaon.cli.workspace import WORKSPACE, client
 from kaon.core.errors import BackendUnavailable, InvalidInput, KaonError
 
@@ -150,16 +151,14 @@ def reproduce(
 ) -> None:
     """Re-run a job from its recorded inputs (same code and data commits, same parameters,
     same environment lock, rebuilt if deleted) and compare every output file's hash."""
-    from kaon.cli.train import _wait, job_ref
+    from kaon.cli.train import job_ref
+    from kaon.client.follow import succeeded
 
     with client() as c:
         original = c.get_job(job_ref(job, ind))
-        again = c.reproduce(original.id)
-        info(f"Reproducing job {original.id} as job {again.id} …")
-        done = _wait(c, again.id, timeout)
-        before, after = c.job_outputs(original.id), c.job_outputs(done.id)
-    rows = _compare(before, after)
-    different = [r for r in rows if r["result"] != "identical"]
+        done, compared = c.reproduce_and_compare(original, timeout, reporter=REPORTER)
+    rows = [asdict(r) for r in compared]
+    different = [r for r in compared if not r.identical]
     if as_json:
         emit_json(
             {"original": original.id, "reproduction": done.id, "state": done.state, "files": rows}
@@ -167,39 +166,15 @@ def reproduce(
     else:
         boxed(
             ["trial", "file", "original", "reproduced", "result"],
-            [
-                [r["trial"], r["file"], r["original"][:12], r["reproduced"][:12], r["result"]]
-                for r in rows
-            ],
+            [[r.trial, r.file, r.original[:12], r.reproduced[:12], r.result] for r in compared],
             f"REPRODUCTION OF {original.id[:8]} AS {done.id[:8]} ({done.state})",
         )
-    if done.state != "JOB_SUCCESS":
+    if not succeeded(done):
         info(f"The reproduction ended {done.state}: {done.reason}")
-    if verify and (different or done.state != "JOB_SUCCESS" or not rows):
+    if verify and (different or not succeeded(done) or not rows):
         raise typer.Exit(1)
     if not different and rows:
         success(f"All {len(rows)} output files are identical, bit for bit")
-
-
-def _compare(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    later = {t["index"]: t for t in after["trials"]}
-    for trial in before["trials"]:
-        new = later.get(trial["index"], {"files": {}})
-        names = sorted(set(trial["files"]) | set(new["files"]))
-        for name in names:
-            a, b = trial["files"].get(name, ""), new["files"].get(name, "")
-            result = "identical" if a and a == b else "missing" if not (a and b) else "different"
-            rows.append(
-                {
-                    "trial": trial["index"],
-                    "file": name,
-                    "original": a or "-",
-                    "reproduced": b or "-",
-                    "result": result,
-                }
-            )
-    return rows
 
 
 def register(train_app: typer.Typer, serve_app: typer.Typer, app: typer.Typer) -> None:

@@ -12,27 +12,26 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from kaon.cli.output import (
+    REPORTER,
     boxed,
     confirm,
     emit_json,
     follow_log,
     info,
     no_run_log,
-    progress,
     reason_cell,
     success,
 )
-from kaon.cli.train import upload_bundle
 from kaon.cli.workspace import WORKSPACE, client
 from kaon.core.errors import InvalidInput, KaonError
 
 if TYPE_CHECKING:
-    from kaon.client import Client
     from kaon.client.models import EndpointInfo
 
 JSON = typer.Option(False, "--json", help="Print JSON instead of tables.")
 ENDPOINT = typer.Option(None, "--endpoint", "-e", help="Endpoint name (serve-<ws>-<hex>).")
 IND = typer.Option(None, "--ind", "-i", help="Row of the last `kaon serve list`.")
+WAIT = 600.0  # seconds `deploy --wait` waits for the endpoint to answer at most
 serve_app = typer.Typer(
     help="Serve trained models as HTTP endpoints (serve bundle: model.py + requirements.txt).",
     no_args_is_help=True,
@@ -71,79 +70,37 @@ def deploy(
 ) -> None:
     """Deploy an endpoint: the serve bundle with the model's files beside its model.py.
     Its prediction routes answer anyone who reaches the server unless --auth."""
-    from kaon.client import bundles, state
-    from kaon.core.endpoints import parse_batch
+    from kaon.client import state
+    from kaon.client.follow import running
     from kaon.core.envvars import parse_pairs
-    from kaon.core.units import parse_duration
 
     variables = parse_pairs(env or [])
-
-    module = bundles.check_serve(source)  # every local input checked before anything is sent
-    if batch is not None:
-        parse_batch(batch)
-    if timeout is not None:
-        parse_duration(timeout)
     ws = state.require_workspace()
     with client() as c:
-        c.get_workspace(ws).require_write()  # a viewer's deploy fails before any upload
-        leave_out: list[Path] = []
-        if model_id:
-            found = c.get_model(ws, model_id)  # a model not of this workspace fails here
-            success(f"Adding trained model_id: {model_id}")
-            trial = found.trials[0] if found.trials else None
-            if trial is not None and trial.model_commit and trial.model_path:
-                leave_out = bundles.model_copies(
-                    c,
-                    f"{found.workspace}-models",
-                    trial.model_commit,
-                    f"{trial.model_path}/model",
-                    module.parent,
-                )
-        if leave_out:  # `serve get` wrote them: the bundle keeps its id without them
-            names = ", ".join(str(p.relative_to(source)) for p in leave_out)
-            info(f"Leaving out {names}: the model's own files, placed beside model.py anyway")
-        skip = frozenset(str(p.absolute()) for p in leave_out)
-        b = upload_bundle(c, ws, "serve", source, "source", skip)
-        body: dict[str, Any] = {
-            "source": {"kind": "serve", "branch": b.branch, "ref": b.commit},
-            "model_id": model_id,
-            "replicas": replicas,
-            "batch": batch,
-            "timeout": timeout,
-            "env": variables,
-            "auth": auth,
-        }
-        endpoint = c.serve(ws, **body)
+        endpoint = c.serve(
+            ws,
+            source=source,
+            model_id=model_id,
+            replicas=replicas,
+            batch=batch,
+            timeout=timeout,
+            env=variables,
+            auth=auth,
+            reporter=REPORTER,
+        )
         if wait:
-            endpoint = wait_running(c, endpoint.name)
+            endpoint = c.wait(endpoint, timeout=WAIT)
     if as_json:
         emit_json(endpoint)
     else:
         info(f"Endpoint {endpoint.name} {endpoint.state}: http://{endpoint.url}")
-    if wait and endpoint.state != "PIPELINE_RUNNING":
+    if wait and not running(endpoint):
         info(f"Endpoint {endpoint.name} did not start: {endpoint.reason}")
         raise typer.Exit(1)
 
 
-def wait_running(c: Client, name: str, timeout: float = 600) -> EndpointInfo:
-    deadline = time.time() + timeout
-    while True:
-        e = c.get_endpoint(name)
-        if e.state in ("PIPELINE_RUNNING", "PIPELINE_FAILURE", "PIPELINE_KILLED"):
-            return e
-        if time.time() > deadline:
-            return e
-        time.sleep(0.1)
-
-
 def _created(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
-
-
-def never_started(e: EndpointInfo) -> bool:
-    """Building, or its build failed: the BUILDING table's endpoints (no replica ever ran)."""
-    building = e.state == "PIPELINE_STARTING" and not e.served_commit
-    return building or (e.state == "PIPELINE_FAILURE" and e.reason.startswith("build"))
 
 
 @serve_app.command("list")
@@ -159,18 +116,19 @@ def list_(
     `token` for an endpoint deployed with --auth, else `open`. Killed endpoints are hidden
     unless --all. `ind` is what -i takes in serve logs, get, kill..."""
     from kaon.client import state
+    from kaon.client.follow import killed, never_started
 
     ws = state.require_workspace()
     with client() as c:
         endpoints = c.list_endpoints(ws)
-    building = [e for e in endpoints if never_started(e) and e.state != "PIPELINE_KILLED"]
-    running = [e for e in endpoints if not never_started(e) and e.state != "PIPELINE_KILLED"]
-    killed = [e for e in endpoints if e.state == "PIPELINE_KILLED"] if show_all else []
-    state.save_index("serve", [e.name for e in running + killed])
+    building = [e for e in endpoints if never_started(e) and not killed(e)]
+    up = [e for e in endpoints if not never_started(e) and not killed(e)]
+    gone = [e for e in endpoints if killed(e)] if show_all else []
+    state.save_index("serve", [e.name for e in up + gone])
     if as_json:
-        emit_json(building + running + killed)
+        emit_json(building + up + gone)
         return
-    if not building + running + killed:
+    if not building + up + gone:
         more = "" if show_all or not endpoints else " (killed ones: `kaon serve list --all`)"
         info(f"There are currently no endpoints: first run `kaon serve deploy`{more}")
         return
@@ -178,7 +136,7 @@ def list_(
         rows = [[_created(e.created), e.name, e.state, e.author] for e in building]
         _boxed(["created_at", "name", "state", "user"], rows, building, "BUILDING")
     headers = ["ind", "created_at", "name", "state", "url", "user", "auth"]
-    for title, group, first in (("RUNNING", running, 0), ("KILLED", killed, len(running))):
+    for title, group, first in (("RUNNING", up, 0), ("KILLED", gone, len(up))):
         table: list[list[Any]] = [
             [first + i, _created(e.created), e.name, e.state, e.url, e.author, _auth(e)]
             for i, e in enumerate(group)
@@ -211,21 +169,9 @@ def get(
     <out>/<workspace>/<endpoint>/code/<name>:<hash>/. Deploy it again (edited or not) with
     `kaon serve deploy -s <endpoint>/code -m <model id>`: a new endpoint, the same bundle id
     when unchanged (it prints the command)."""
-    from kaon.client import bundles, download
-
     with client() as c:
         e = c.get_endpoint(endpoint_ref(endpoint, ind))
-        if not e.served_commit:
-            raise InvalidInput(f"endpoint {e.name} has not been built yet: see `kaon serve list`")
-        repo = f"{e.workspace}-endpoints"
-        files = c.list_files(repo, e.served_commit, "/")
-        inner = files[0].path if len(files) == 1 and files[0].type == "dir" else "/"
-        dest = out / e.workspace / e.name / "code" / f"{e.source.name}:{e.source.digest[:5]}"
-        info(f"Extracting serve bundle: {out / e.workspace / e.name}")
-        size = c.stat(repo, e.served_commit, inner).size
-        with progress("Extracting serve bundle", size) as advance:
-            download.get_dir(c, repo, e.served_commit, inner, dest, advance)
-    bundles.restore_modes(dest)
+        dest = c.download_endpoint(e, out, reporter=REPORTER)
     success(f"Extracted to {dest}")
     model = f" -m {e.model_id}" if e.model_id else ""
     auth = " --auth" if e.auth else ""  # its predictions need a token: the new one's too
@@ -233,14 +179,16 @@ def get(
 
 
 def _logs(name: str, kind: str, follow: bool, out: Path | None) -> None:
+    from kaon.client.follow import failed, never_started
+
     with client() as c:
-        printed = follow_log(lambda offset: c.endpoint_logs(name, kind, offset), follow, out)
+        found = c.get_endpoint(name)
+        printed = follow_log(c.logs(found, build=kind == "build", follow=follow), out)
         if kind == "serve" and not printed:
             e = c.get_endpoint(name)
             if never_started(e):
-                no_run_log(
-                    f"endpoint {name}", e.state, e.reason, f"kaon serve build-logs -e {name}"
-                )
+                pointer = f"kaon serve build-logs -e {name}"
+                no_run_log(f"endpoint {name}", e.state, failed(e.state), e.reason, pointer)
 
 
 @serve_app.command("logs")

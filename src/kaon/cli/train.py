@@ -3,7 +3,6 @@ list, info, get, logs, build-logs, kill."""
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from kaon.cli.output import (
+    REPORTER,
     boxed,
     emit_json,
     follow_log,
     info,
     no_run_log,
-    progress,
     reason_cell,
     success,
 )
@@ -25,7 +24,7 @@ from kaon.core.errors import InvalidInput
 
 if TYPE_CHECKING:
     from kaon.client import Client
-    from kaon.client.models import BundleInfo, JobInfo
+    from kaon.client.models import JobInfo
 
 JSON = typer.Option(False, "--json", help="Print JSON instead of tables.")
 JOB = typer.Option(None, "--job_id", "--job-id", "-j", help="Job id (or a unique prefix).")
@@ -34,7 +33,6 @@ train_app = typer.Typer(
     help="Train models from a source bundle (code + requirements.txt) and a data bundle.",
     no_args_is_help=True,
 )
-BUILD_STATES = ("JOB_PENDING", "JOB_BUILDING")
 ENV = typer.Option(
     None,
     "--env",
@@ -48,28 +46,6 @@ def job_ref(job: str | None, ind: int | None) -> str:
     if (job is None) == (ind is None):
         raise InvalidInput("give exactly one of -j/--job_id or -i/--ind (see `kaon train list`)")
     return job if job is not None else state.from_index("train", ind or 0)
-
-
-def upload_bundle(
-    c: Client, ws: str, kind: str, folder: Path, label: str, leave_out: frozenset[str] = frozenset()
-) -> BundleInfo:
-    from kaon.client import bundles
-    from kaon.client.statcache import StatCache
-    from kaon.config import kaon_home
-
-    info(f"Submitting {label} bundle: {folder}")
-    _, renamed, name = bundles.layout(folder)
-    if renamed:
-        info(f"Uploading {folder / renamed} as {name}/ (the :<hash> that `get` adds is dropped)")
-    cache = StatCache(kaon_home() / "cache" / "stat.db")
-    try:
-        total = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-        with progress(f"Uploading {label} bundle", total) as advance:
-            b = bundles.put_bundle(c, ws, kind, folder, cache, advance, leave_out)
-    finally:
-        cache.close()
-    success(f"Setting {label} bundle: {b.path}")
-    return b
 
 
 def _hyper_table(space: dict[str, Any], search: str, trials: int) -> None:
@@ -132,75 +108,40 @@ def deploy(
     the latest code, data and --env (say, after new data was put to a repo the code reads
     over S3). A workspace that never had data runs its jobs with an empty data folder (all
     data over S3). --help only (-h is --hyperparams, as in kaos)."""
-    from kaon.client import bundles, state
+    from kaon.client import state
+    from kaon.client.follow import building, never_ran, succeeded
     from kaon.core.envvars import parse_pairs
-    from kaon.core.hyper import parse_space
 
     if data is not None and manifest is not None:
         raise InvalidInput("give -d/--data_bundle or -m/--data_manifest, not both")
     if env and no_env:
         raise InvalidInput("give --env or --no-env, not both")
-    variables = parse_pairs(env) if env else ({} if no_env else None)
-    space = None
-    if hyperparams is not None:
-        if not hyperparams.is_file():
-            raise InvalidInput(f"hyperparameters {hyperparams}: no such file")
-        space = parse_space(hyperparams.read_text(), str(hyperparams))
-    if source is not None:  # every local input checked before anything is sent
-        bundles.check_source(source)
-    if data is not None:
-        bundles.check_data(data)
     if allow_local_urls and manifest is None:
         raise InvalidInput("--allow-local-urls applies to -m/--data_manifest: give one")
-    entries = bundles.parse_manifest(manifest, allow_local_urls) if manifest is not None else []
-    from kaon.core.units import parse_duration, parse_memory
-
-    if memory is not None:
-        parse_memory(memory)
-    if timeout is not None:
-        parse_duration(timeout)
+    variables = parse_pairs(env) if env else ({} if no_env else None)
     ws = state.require_workspace()
-    body: dict[str, Any] = {
-        "parallelism": parallelism,
-        "cpu": cpu,
-        "memory": memory,
-        "timeout": timeout,
-        "sandbox": sandbox,
-    }
     with client() as c:
-        found = c.get_workspace(ws)  # an unknown workspace fails before any upload
-        found.require_write()  # and so does a viewer's deploy
-        if source is None and not found.current.get("source"):
-            raise InvalidInput(
-                f"workspace '{ws}' has no source bundle yet: give one with -s "
-                "(e.g. `kaon train deploy -s templates/mnist/model-train`)"
-            )
-        if variables is not None:
-            body["env"] = variables
-        if source is not None:
-            b = upload_bundle(c, ws, "source", source, "source")
-            body["source"] = {"kind": "source", "branch": b.branch, "ref": b.commit}
-        if data is not None:
-            b = upload_bundle(c, ws, "data", data, "data")
-            body["data"] = {"kind": "data", "branch": b.branch, "ref": b.commit}
-        if manifest is not None:
-            with tempfile.TemporaryDirectory(prefix="kaon-manifest-") as tmp:
-                folder = Path(tmp) / "manifest"
-                with progress(f"Fetching {len(entries)} files", len(entries)) as advance:
-                    bundles.fetch_manifest(entries, folder / "manifest", advance)
-                b = upload_bundle(c, ws, "data", folder, "data manifest")
-            body["data"] = {"kind": "data", "branch": b.branch, "ref": b.commit}
-        if space is not None:
-            body["hyper"] = {
-                "space": space,
-                "search": search,
-                "trials": trials,
-                "objective": objective,
-                "direction": direction,
-            }
-        job = c.train(ws, **body)
+        job = c.train(
+            ws,
+            source=source,
+            data=data,
+            manifest=manifest,
+            allow_local_urls=allow_local_urls,
+            hyperparams=hyperparams,
+            search=search,
+            trials=trials,
+            objective=objective,
+            direction=direction,
+            parallelism=parallelism,
+            cpu=cpu,
+            memory=memory,
+            timeout=timeout,
+            sandbox=sandbox,
+            env=variables,
+            reporter=REPORTER,
+        )
         if wait:
-            job = _wait(c, job.id)
+            job = c.wait(job)
     if as_json:
         emit_json(job)
     else:
@@ -208,7 +149,7 @@ def deploy(
             _hyper_table(job.hyper["space"], job.hyper["search"], job.hyper["trials"])
         typer.echo("\nCURRENT TRAINING INPUTS\n")
         hyper = f"✔\n/{job.hyper['digest'][:5]}/*" if job.hyper else "✗"
-        image = "⨂\n<building>" if job.state in BUILD_STATES else f"✔\n{job.source.path}"
+        image = "⨂\n<building>" if building(job) else f"✔\n{job.source.path}"
         if job.finished_state and never_ran(job):
             image = "✗\n<build failed>"
         given = f"✔\n{job.data.path}" if job.data.files else "✗\n<over S3>"
@@ -220,20 +161,9 @@ def deploy(
             info(f"\nJob {job.id} {job.state}: see its log with `kaon train {log} -j {job.id[:8]}`")
         else:
             info(f"\nJob {job.id} {job.state}: follow it with `kaon train logs -j {job.id[:8]} -f`")
-    if wait and job.state != "JOB_SUCCESS":
+    if wait and not succeeded(job):
         info(f"Job {job.id} ended {job.state}: {job.reason}")
         raise typer.Exit(1)
-
-
-def _wait(c: Client, job_id: str, timeout: float | None = None) -> JobInfo:
-    start = time.time()
-    while True:
-        job = c.get_job(job_id)
-        if job.finished_state:
-            return job
-        if timeout is not None and time.time() - start > timeout:
-            return job
-        time.sleep(0.2)
 
 
 def _started(ts: float | None) -> str:
@@ -244,20 +174,13 @@ def _duration(job: JobInfo) -> str:
     return "?" if job.duration is None or not job.finished_state else str(round(job.duration))
 
 
-def never_ran(job: JobInfo) -> bool:
-    """Pending, building, or ended before any trial started (a build failure): the BUILDING
-    table's jobs."""
-    return job.state in BUILD_STATES or (
-        job.state != "JOB_SUCCESS" and not any(t.started for t in job.trials)
-    )
-
-
 @train_app.command("list")
 def list_(as_json: bool = JSON, workspace: str = WORKSPACE) -> None:
     """BUILDING (duration | job_id | started | state | reason: address these with -j) and
     TRAINING (ind | duration | hyperopt | job_id | started | state) tables. `ind` numbers
     the TRAINING rows only: it is what -i takes in train info, get, logs, reproduce..."""
     from kaon.client import state
+    from kaon.client.follow import never_ran
 
     ws = state.require_workspace()
     with client() as c:
@@ -296,13 +219,15 @@ def kill(job: str = JOB, ind: int = IND) -> None:
 
 
 def _print_log(c: Client, ref: str, kind: str, follow: bool, out: Path | None) -> None:
+    from kaon.client.follow import failed, never_ran
+
     job = c.get_job(ref)
-    printed = follow_log(lambda offset: c.job_logs(job.id, kind, offset), follow, out)
+    printed = follow_log(c.logs(job, build=kind == "build", follow=follow), out)
     if kind == "train" and not printed:
         job = c.get_job(job.id)
         if never_ran(job):
             pointer = f"kaon train build-logs -j {job.id[:8]}"
-            no_run_log(f"job {job.id[:8]}", job.state, job.reason, pointer)
+            no_run_log(f"job {job.id[:8]}", job.state, failed(job.state), job.reason, pointer)
 
 
 @train_app.command("logs")

@@ -9,14 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from kaon.cli.output import boxed, emit_json, info, progress, success
+from kaon.cli.output import boxed, emit_json, info, success
 from kaon.cli.train import IND, JOB, job_ref
 from kaon.cli.workspace import client
 from kaon.core.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from kaon.client import Client
-    from kaon.client.models import BundleInfo, JobInfo, TrialInfo
+    from kaon.client.models import JobInfo, TrialInfo
 
 PAGE = 10
 
@@ -109,25 +108,6 @@ def info_cmd(
     show_info(found, sort_by, page, ascending)
 
 
-def _bundle_dir(c: Client, b: BundleInfo) -> tuple[str, str, bool]:
-    """(path inside the bundle, local folder name, whether the bundle has one top folder)
-    for the kaos layout `<name>:<hash>`."""
-    files = c.list_files(b.repo, b.commit, "/")
-    visible = [f for f in files if not f.path.rsplit("/", 1)[-1].startswith(".")]
-    single = len(visible) == 1 and visible[0].type == "dir"
-    inner = visible[0].path if single else "/"
-    return inner, f"{b.name}:{b.digest[:5]}", single
-
-
-def _fetch(c: Client, repo: str, ref: str, path: str, dest: Path, label: str) -> int:
-    from kaon.client import download
-
-    size = c.stat(repo, ref, path).size
-    with progress(f"Extracting {label}", size) as advance:
-        files, _ = download.get_dir(c, repo, ref, path, dest, advance)
-    return files
-
-
 def get_cmd(
     job: str = JOB,
     ind: int = IND,
@@ -140,40 +120,24 @@ def get_cmd(
     """Download a job's code, data and models (default: code and models) into
     <out>/<workspace>/<job_id>/{code,data,models}. Retrain from it unchanged: `kaon train
     deploy -s <job>/code -d <job>/data` gives the same bundles (it prints the command)."""
-    from kaon.client import bundles
+    from kaon.cli.output import REPORTER
 
     if not (code or data or model):
         code = model = True
     with client() as c:
-        found = c.get_job(job_ref(job, ind))
-        root = out / found.workspace / found.id
-        info(f"Extracting train bundle: {root}")
-        again: list[str] = []  # the deploy that gives the same bundles again
-        if code:
-            inner, name, single = _bundle_dir(c, found.source)
-            dest = root / "code" / name
-            _fetch(c, found.source.repo, found.source.commit, inner, dest, "code")
-            bundles.restore_modes(dest)
-            again += ["-s", str(dest.parent if single else dest)]
-        if data and found.data.files:
-            inner, name, single = _bundle_dir(c, found.data)
-            dest = root / "data" / name
-            _fetch(c, found.data.repo, found.data.commit, inner, dest, "data")
-            again += ["-d", str(dest.parent if single else dest)]
-        elif data:
-            info("No data bundle to extract: the job read its data over S3 (see `kaon train info`)")
-        if model:
-            done = [t for t in found.trials if t.model_id and t.model_commit and t.model_path]
-            if model_id:
-                done = [t for t in done if t.model_id and model_id in t.model_id]
-            if not done:
-                info("No model to extract: the job produced none (see `kaon train info`)")
-            repo = f"{found.workspace}-models"
-            for t in done:
-                assert t.model_commit and t.model_path
-                dest = root / "models" / t.model_path.strip("/")
-                _fetch(c, repo, t.model_commit, t.model_path, dest, f"model {t.model_id}")
-    success(f"Extracted to {root}")
+        got = c.download_job(
+            job_ref(job, ind),
+            out,
+            code=code,
+            data=data,
+            models=model,
+            model_id=model_id,
+            reporter=REPORTER,
+        )
+    success(f"Extracted to {got.root}")
+    again = (["-s", str(got.code)] if got.code else []) + (
+        ["-d", str(got.data)] if got.data else []
+    )
     if again:
         info(f"Retrain it with `kaon train deploy {' '.join(again)}`")
 

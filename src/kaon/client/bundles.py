@@ -1,6 +1,7 @@
 """Source and data bundles on the client: checked locally (so mistakes are reported before
-anything is sent), put to the workspace's bundle branch as ONE commit, then named by the
-server (`/mnist:e23a2`). Remote data manifests are fetched in parallel into a folder first."""
+anything is sent; kaon.client.deploy puts them to the workspace's bundle branch as ONE commit,
+then the server names them `/mnist:e23a2`). Remote data manifests are fetched in parallel
+into a folder first."""
 
 from __future__ import annotations
 
@@ -15,11 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from kaon.client.client import Client
-from kaon.client.localfiles import LocalFile
-from kaon.client.models import BundleInfo
-from kaon.client.statcache import StatCache
-from kaon.client.upload import Uploader, plan
+from kaon.client.localfiles import LocalFile, plan
 from kaon.core import paths
 from kaon.core.errors import InvalidBundle, InvalidInput
 
@@ -174,32 +171,6 @@ def check_data(folder: Path) -> None:
     _check_tree(folder, "data")
 
 
-def put_bundle(
-    client: Client,
-    workspace: str,
-    kind: str,
-    folder: Path,
-    cache: StatCache | None = None,
-    progress: Progress | None = None,
-    leave_out: frozenset[str] = frozenset(),
-) -> BundleInfo:
-    """Upload `folder` to the workspace's `kind` repo (replacing the branch's content) and
-    return the bundle the server made of it. `leave_out`: local paths not sent."""
-    if kind == "source":
-        check_source(folder)
-    elif kind == "serve":
-        check_serve(folder)
-    else:
-        check_data(folder)
-    branch = bundle_branch(folder)
-    files = bundle_files(folder, leave_out)
-    repo = f"{workspace}-{'source' if kind == 'serve' else kind}"
-    commit, _ = Uploader(client, cache, progress).put(
-        repo, branch, files, f"{kind} bundle {folder.name}", replace=True
-    )
-    return client.set_bundle(workspace, kind, branch, commit.id)
-
-
 # remote data manifests ---------------------------------------------------------------------
 
 
@@ -287,34 +258,3 @@ class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
         if not newurl.lower().startswith(REMOTE_SCHEMES):
             raise urllib.error.URLError(f"redirected to {newurl}, not an http(s):// URL")
         return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-# the model's files in a serve bundle fetched by `serve get` ---------------------------------
-
-
-def model_copies(client: Client, repo: str, commit: str, path: str, folder: Path) -> list[Path]:
-    """Files under `folder` identical to the model's files under `path` (the ones serving
-    places beside model.py): `serve get` wrote them there, `serve deploy` leaves them out so
-    the bundle keeps its id."""
-    import filecmp
-    import tempfile
-
-    from kaon.client import download
-
-    found: list[Path] = []
-    base = path.rstrip("/")
-    stack = [base]
-    with tempfile.TemporaryDirectory(prefix="kaon-model-") as tmp:
-        while stack:
-            for f in client.list_files(repo, commit, stack.pop()):
-                if f.type == "dir":
-                    stack.append(f.path)
-                    continue
-                local = folder / f.path[len(base) :].lstrip("/")
-                if not local.is_file() or local.is_symlink() or local.stat().st_size != f.size:
-                    continue
-                copy = Path(tmp) / "model-file"
-                download.get_file(client, repo, commit, f.path, copy)
-                if filecmp.cmp(copy, local, shallow=False):
-                    found.append(local)
-    return found

@@ -1,391 +1,342 @@
-"""Client: one method per API call, kaon errors re-raised from the server's error codes."""
+"""Client: the Python SDK. Every call of the HTTP API (kaon.client.rest), plus the one way to
+do what composes several: put and get files, train, serve, wait, read logs. The CLI only
+parses its arguments, calls these and prints.
+
+The examples run as tests (tests/client/test_doctests.py) against a real server, with
+`client` connected to it, a workspace `demo`, and in the working directory a source bundle
+`code/` (an executable `train` and a requirements.txt), a data bundle `data/` and a serve
+bundle `serve/` (a model.py): see docs/user-code.md for what bundles hold."""
 
 from __future__ import annotations
 
-import time
-from typing import Any
+import io
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, overload
 
-from kaon.client import local
-from kaon.client.connect import resolve_target
-from kaon.client.models import (
-    AuditRecord,
-    BranchInfo,
-    BundleInfo,
-    Change,
-    CommitInfo,
-    EndpointInfo,
-    FileInfo,
-    GcReport,
-    JobInfo,
-    ProvenanceInfo,
-    RepoInfo,
-    S3CredentialInfo,
-    WorkspaceInfo,
-    from_json,
-)
-from kaon.client.transport import Transport
-from kaon.client.users import UsersApi
-from kaon.core.errors import BackendUnavailable, Busy
+from kaon.client import follow as following
+from kaon.client.compare import OutputComparison, compare_outputs
+from kaon.client.models import EndpointInfo, JobInfo
+from kaon.client.reporter import QUIET, Reporter
+from kaon.client.rest import RestApi
+from kaon.client.results import GetResult, PutResult
+from kaon.core.endpoints import endpoint_name
+from kaon.core.errors import InvalidInput
 
-BUSY_WAIT = 300.0  # seconds a request answered "busy, retry after" is retried for at most
+if TYPE_CHECKING:  # imported when called: `import kaon.client` stays light for the CLI
+    from kaon.client.deploy import Bundle, Space
+    from kaon.client.jobfiles import JobFiles
+
+LocalPath = str | os.PathLike[str]
 
 
-class Client(UsersApi):
-    """The HTTP API, one method per call; acts as the user whose token it sends (`from_env`:
-    KAON_TOKEN, else `kaon init --token`, else the local platform's token)."""
+class Client(RestApi):
+    """The platform's API as the user whose token it sends. `Client.from_env()` connects to
+    `kaon init`'s endpoint (or $KAON_ENDPOINT), else to the local platform (started with the
+    first request), as $KAON_TOKEN, else `kaon init --token`'s, else the local platform's
+    token (its first admin's); `Client(url, token)` to another. Use it in a `with` block (or
+    `close()` it).
 
-    def __init__(self, endpoint: str, token: str | None = None) -> None:
-        self.endpoint = endpoint.rstrip("/")
-        self.transport = Transport(self.endpoint, token)
+    >>> me = client.whoami()
+    >>> me.admin, client.health()["status"]
+    (True, 'ok')
+    """
 
-    @classmethod
-    def from_env(cls, *, autostart: bool = True) -> Client:
-        """The server of `kaon init` (or KAON_ENDPOINT), else the local platform (started
-        on demand); the token: KAON_TOKEN, else the one of `kaon init`, else the local
-        platform's ($KAON_HOME/token)."""
-        target = resolve_target()
-        endpoint = target.endpoint
-        token = target.token
-        if endpoint is None:
-            if not autostart:
-                raise BackendUnavailable(
-                    "the local kaon platform is not running: start it with `kaon up`"
-                )
-            endpoint, _ = local.start()
-            token = token or resolve_target().token
-        return cls(endpoint, token)
-
-    def close(self) -> None:
-        self.transport.close()
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        """One API call; a 503 Busy answer is waited out (its Retry-After) and sent again."""
-        give_up = time.monotonic() + BUSY_WAIT
-        while True:
-            try:
-                return self.transport.call(method, path, **kwargs)
-            except Busy as exc:
-                wait = exc.details.get("retry_after")
-                wait = float(wait) if isinstance(wait, int | float) else 1.0
-                if time.monotonic() + wait > give_up:
-                    raise
-                time.sleep(wait)
-
-    # platform ----------------------------------------------------------------------------
-    def health(self) -> dict[str, str]:
-        doc: dict[str, str] = self._json("GET", "/v1/health")
-        return doc
-
-    def gc(self) -> GcReport:
-        return from_json(GcReport, self._json("POST", "/v1/gc"))
-
-    # repos and branches ------------------------------------------------------------------
-    def create_repo(self, name: str, description: str = "") -> RepoInfo:
-        doc = self._json("POST", "/v1/repos", json_body={"name": name, "description": description})
-        return from_json(RepoInfo, doc)
-
-    def list_repos(self) -> list[RepoInfo]:
-        return [from_json(RepoInfo, d) for d in self._json("GET", "/v1/repos")]
-
-    def get_repo(self, name: str) -> RepoInfo:
-        return from_json(RepoInfo, self._json("GET", f"/v1/repos/{name}"))
-
-    def delete_repo(self, name: str) -> None:
-        self._json("DELETE", f"/v1/repos/{name}")
-
-    def list_branches(self, repo: str) -> list[BranchInfo]:
-        return [from_json(BranchInfo, d) for d in self._json("GET", f"/v1/repos/{repo}/branches")]
-
-    def create_branch(self, repo: str, branch: str, head: str | None = None) -> BranchInfo:
-        doc = self._json("PUT", f"/v1/repos/{repo}/branches/{branch}", json_body={"head": head})
-        return from_json(BranchInfo, doc)
-
-    def delete_branch(self, repo: str, branch: str) -> None:
-        self._json("DELETE", f"/v1/repos/{repo}/branches/{branch}")
-
-    # commits -----------------------------------------------------------------------------
-    def list_commits(
-        self, repo: str, ref: str = "master", limit: int | None = None
-    ) -> list[CommitInfo]:
-        params: dict[str, Any] = {"ref": ref}
-        if limit is not None:
-            params["limit"] = limit
-        docs = self._json("GET", f"/v1/repos/{repo}/commits", params=params)
-        return [from_json(CommitInfo, d) for d in docs]
-
-    def inspect_commit(self, repo: str, ref: str) -> CommitInfo:
-        return from_json(CommitInfo, self._json("GET", f"/v1/repos/{repo}/commits/{ref}"))
-
-    def commit(
+    # files ---------------------------------------------------------------------------------
+    def put(
         self,
-        repo: str,
-        branch: str,
-        puts: list[dict[str, Any]],
-        deletes: list[str] | None = None,
+        address: str,
+        local: LocalPath,
         *,
+        recursive: bool = False,
+        follow_symlinks: bool = False,
         message: str = "",
-        started: float | None = None,
-        base: str | None = None,
-        staged: str | None = None,
-    ) -> CommitInfo:
-        """Low level: record puts ({path, size, chunks}) and deletes as one commit; with
-        `base`, only what changed since that commit (BaseMoved if the branch moved); with
-        `staged`, the puts of that staging too (NotFound once it is gone)."""
-        body = {
-            "branch": branch,
-            "message": message,
-            "puts": puts,
-            "deletes": deletes or [],
-            "started": started,
-            "base": base,
-            "staged": staged,
-        }
-        return from_json(
-            CommitInfo, self._json("POST", f"/v1/repos/{repo}/commits", json_body=body)
+        stat_cache: bool = True,
+        reporter: Reporter = QUIET,
+    ) -> PutResult:
+        """Upload a file, or a folder with `recursive`, to `repo@branch:/path` as ONE commit.
+
+        Only the chunks the server lacks are sent; a server on this machine reads big files
+        itself; files unchanged since this machine's last put to the branch are not even read
+        (`stat_cache`, in $KAON_HOME/cache). An address ending in `/` puts a file under its
+        own name. Symbolic links to folders or outside files are refused unless
+        `follow_symlinks`.
+
+        >>> _ = client.create_repo("images")
+        >>> _ = Path("cat.txt").write_text("meow")
+        >>> done = client.put("images@master:/pets/", "cat.txt", message="a cat")
+        >>> done.commit.branch, done.commit.count, done.stats.files, done.stats.bytes
+        ('master', 1, 1, 4)
+        >>> [f.path for f in client.list_files("images", "master", "/pets")]
+        ['/pets/cat.txt']
+        >>> client.put("images@master:/more", "data", recursive=True).commit.count
+        2
+        """
+        from kaon.client import putget
+
+        return putget.put(
+            self,
+            address,
+            local,
+            recursive=recursive,
+            follow_symlinks=follow_symlinks,
+            message=message,
+            cache=stat_cache,
+            reporter=reporter,
         )
 
-    def open_staging(self, repo: str, branch: str) -> str:
-        """Low level: a staging for puts of a coming commit to `repo`@`branch`; its id."""
-        doc = self._json("POST", f"/v1/repos/{repo}/stagings", json_body={"branch": branch})
-        return str(doc["id"])
-
-    def stage(self, repo: str, staging: str, puts: list[dict[str, Any]]) -> int:
-        """Low level: stage puts ({path, size, chunks}); the number of files staged so far."""
-        doc = self._json("POST", f"/v1/repos/{repo}/stagings/{staging}", json_body={"puts": puts})
-        return int(doc["files"])
-
-    # files -------------------------------------------------------------------------------
-    def list_files(
-        self, repo: str, ref: str = "master", path: str = "/", history: int = 0
-    ) -> list[FileInfo]:
-        params = {"ref": ref, "path": path, "history": history}
-        return [
-            from_json(FileInfo, d)
-            for d in self._json("GET", f"/v1/repos/{repo}/files", params=params)
-        ]
-
-    def stat(self, repo: str, ref: str, path: str) -> FileInfo:
-        params = {"ref": ref, "path": path}
-        return from_json(FileInfo, self._json("GET", f"/v1/repos/{repo}/stat", params=params))
-
-    def diff(self, repo: str, new: str, old: str | None = None, path: str = "/") -> list[Change]:
-        params = {"new": new, "path": path} | ({"old": old} if old else {})
-        return [
-            from_json(Change, d) for d in self._json("GET", f"/v1/repos/{repo}/diff", params=params)
-        ]
-
-    def delete_file(self, repo: str, branch: str, path: str, message: str = "") -> CommitInfo:
-        return self.commit(repo, branch, [], [path], message=message)
-
-    # workspaces and training ---------------------------------------------------------------
-    def create_workspace(self, name: str) -> WorkspaceInfo:
-        """Create a workspace; the caller becomes its owner."""
-        doc = self._json("POST", "/v1/workspaces", json_body={"name": name})
-        return from_json(WorkspaceInfo, doc)
-
-    def list_workspaces(self) -> list[WorkspaceInfo]:
-        return [from_json(WorkspaceInfo, d) for d in self._json("GET", "/v1/workspaces")]
-
-    def get_workspace(self, name: str) -> WorkspaceInfo:
-        return from_json(WorkspaceInfo, self._json("GET", f"/v1/workspaces/{name}"))
-
-    def kill_workspace(self, name: str) -> None:
-        self._json("DELETE", f"/v1/workspaces/{name}")
-
-    def set_bundle(self, workspace: str, kind: str, branch: str, ref: str = "") -> BundleInfo:
-        """Check the folder put to a bundle branch and get its name (`/mnist:e23a2`)."""
-        body = {"kind": kind, "branch": branch, "ref": ref}
-        doc = self._json("POST", f"/v1/workspaces/{workspace}/bundles", json_body=body)
-        return from_json(BundleInfo, doc)
-
-    def train(self, workspace: str, **body: Any) -> JobInfo:
-        """Submit a training job (see TrainIn in the API): source/data as {branch, ref},
-        hyper as {space, search, trials, objective, direction}, parallelism, timeout..."""
-        doc = self._json("POST", f"/v1/workspaces/{workspace}/train", json_body=body)
-        return JobInfo.from_doc(doc)
-
-    def list_jobs(self, workspace: str) -> list[JobInfo]:
-        return [JobInfo.from_doc(d) for d in self._json("GET", f"/v1/workspaces/{workspace}/jobs")]
-
-    def get_job(self, job: str) -> JobInfo:
-        return JobInfo.from_doc(self._json("GET", f"/v1/jobs/{job}"))
-
-    def kill_job(self, job: str) -> JobInfo:
-        return JobInfo.from_doc(self._json("DELETE", f"/v1/jobs/{job}"))
-
-    def job_logs(self, job: str, kind: str = "train", offset: int = 0) -> tuple[str, int, bool]:
-        """(text, next offset, finished): poll with the offset to follow a running job."""
-        doc = self._json("GET", f"/v1/jobs/{job}/logs", params={"kind": kind, "offset": offset})
-        return str(doc["text"]), int(doc["offset"]), bool(doc["finished"])
-
-    def get_model(self, workspace: str, model_id: str) -> JobInfo:
-        """The job of `workspace` that produced `model_id`, with that model's trial only."""
-        return JobInfo.from_doc(self._json("GET", f"/v1/workspaces/{workspace}/models/{model_id}"))
-
-    # endpoints ---------------------------------------------------------------------------
-    def serve(self, workspace: str, **body: Any) -> EndpointInfo:
-        """Deploy an endpoint (see ServeIn in the API): source as {branch, ref}, model_id,
-        replicas, batch ("32/5ms"), timeout ("30s"), env, auth (True: predictions need a
-        token that may read the workspace)."""
-        doc = self._json("POST", f"/v1/workspaces/{workspace}/serve", json_body=body)
-        return EndpointInfo.from_doc(doc)
-
-    def list_endpoints(self, workspace: str) -> list[EndpointInfo]:
-        docs = self._json("GET", f"/v1/workspaces/{workspace}/endpoints")
-        return [EndpointInfo.from_doc(d) for d in docs]
-
-    def get_endpoint(self, name: str) -> EndpointInfo:
-        return EndpointInfo.from_doc(self._json("GET", f"/v1/endpoints/{name}"))
-
-    def kill_endpoint(self, name: str) -> EndpointInfo:
-        return EndpointInfo.from_doc(self._json("DELETE", f"/v1/endpoints/{name}"))
-
-    def endpoint_logs(
-        self, name: str, kind: str = "serve", offset: int = 0
-    ) -> tuple[str, int, bool]:
-        doc = self._json(
-            "GET", f"/v1/endpoints/{name}/logs", params={"kind": kind, "offset": offset}
-        )
-        return str(doc["text"]), int(doc["offset"]), bool(doc["finished"])
-
-    def predict(
-        self, name: str, body: bytes, content_type: str = "application/octet-stream"
-    ) -> tuple[int, dict[str, str], bytes]:
-        """POST to /<endpoint>/invocations: (status, headers, body)."""
-        return self.transport.raw("POST", f"/{name}/invocations", body, content_type)
-
-    # provenance and reproduction ---------------------------------------------------------
-    def provenance(self, workspace: str, model_id: str) -> ProvenanceInfo:
-        """The recorded provenance of a model of `workspace`: data, code, params,
-        environment, job."""
-        doc = self._json("GET", f"/v1/workspaces/{workspace}/models/{model_id}/provenance")
-        return ProvenanceInfo.from_doc(doc)
-
-    def endpoint_provenance(self, name: str) -> ProvenanceInfo:
-        """An endpoint's provenance: the model's, plus the serve code and environment."""
-        return ProvenanceInfo.from_doc(self._json("GET", f"/v1/endpoints/{name}/provenance"))
-
-    def subvenance(self, commit: str) -> ProvenanceInfo:
-        """Every job, model and endpoint downstream of a data (or code) commit."""
-        doc = self._json("GET", "/v1/subvenance", params={"commit": commit})
-        return ProvenanceInfo.from_doc(doc)
-
-    def reproduce(self, job: str) -> JobInfo:
-        """Run a job again from its recorded inputs (code, data, params, environment lock),
-        as the caller."""
-        doc = self._json("POST", f"/v1/jobs/{job}/reproduce", json_body={})
-        return JobInfo.from_doc(doc)
-
-    def job_outputs(self, job: str) -> dict[str, Any]:
-        doc: dict[str, Any] = self._json("GET", f"/v1/jobs/{job}/outputs")
-        return doc
-
-    # S3 gateway --------------------------------------------------------------------------
-    def create_s3_credentials(self) -> S3CredentialInfo:
-        """A new access key pair of the caller's for the S3 gateway (the secret is only
-        returned here)."""
-        doc = self._json("POST", "/v1/s3/credentials", json_body={})
-        return from_json(S3CredentialInfo, doc)
-
-    def list_s3_credentials(self) -> list[S3CredentialInfo]:
-        return [from_json(S3CredentialInfo, d) for d in self._json("GET", "/v1/s3/credentials")]
-
-    def revoke_s3_credentials(self, access_key: str) -> None:
-        self._json("DELETE", f"/v1/s3/credentials/{access_key}")
-
-    # audit -------------------------------------------------------------------------------
-    def audit(
+    def get(
         self,
+        address: str,
+        dest: LocalPath | None = None,
         *,
-        user: str | None = None,
-        workspace: str | None = None,
-        action: str | None = None,
-        since: float | None = None,
-        until: float | None = None,
-        limit: int = 100,
-    ) -> list[AuditRecord]:
-        """Writes and permission changes, newest first (an admin sees all; another user those
-        of the workspaces they own and their own). `action` matches a part of the action;
-        `since`/`until` are Unix seconds."""
-        params: dict[str, Any] = {"limit": limit}
-        for name, value in (
-            ("user", user),
-            ("workspace", workspace),
-            ("action", action),
-            ("since", since),
-            ("until", until),
-        ):
-            if value is not None:
-                params[name] = value
-        return [AuditRecord.from_doc(d) for d in self._json("GET", "/v1/audit", params=params)]
+        recursive: bool = False,
+        reporter: Reporter = QUIET,
+    ) -> GetResult:
+        """Download the file at `repo@ref:/path` (ref: a branch, a commit id prefix,
+        `master^`), or the folder with `recursive`, to `dest` (default: its name, here).
+        Files appear complete or not at all (written under a temp name, then renamed).
 
-    # chunks ------------------------------------------------------------------------------
-    # An upload names a lease (32 hex digits it chose, e.g. uuid4().hex) with each request:
-    # the server's gc spares what it asked about or sent until `release_lease` (after the
-    # commit) or until the lease expires, some minutes after its last request or renewal.
-    def missing_chunks(self, digests: list[str], lease: str | None = None) -> list[str]:
-        body = {"digests": digests, "lease": lease}
-        doc = self._json("POST", "/v1/chunks/missing", json_body=body)
-        missing: list[str] = doc["missing"]
-        return missing
+        >>> client.get("images@master:/pets/cat.txt", "copy.txt").bytes
+        4
+        >>> Path("copy.txt").read_text()
+        'meow'
+        >>> got = client.get("images@master:/", "everything", recursive=True)
+        >>> got.files, sorted(str(p.relative_to("everything")) for p in got.path.rglob("*.*"))
+        (2, ['more/features/x.csv', 'pets/cat.txt'])
+        """
+        from kaon.client import putget
 
-    def upload_pack(self, body: bytes, lease: str | None = None) -> dict[str, Any]:
-        doc: dict[str, Any] = self._json("POST", "/v1/packs", content=body, params={"lease": lease})
-        return doc
+        return putget.get(self, address, dest, recursive=recursive, reporter=reporter)
 
-    def renew_lease(self, lease: str) -> None:
-        """Keep an upload's lease alive (created if new)."""
-        self._json("POST", f"/v1/leases/{lease}")
+    def read(self, address: str) -> bytes:
+        """The content of the file at `repo@ref:/path`.
 
-    def release_lease(self, lease: str) -> None:
-        """End an upload's lease: its commit is made (or the upload given up)."""
-        self._json("DELETE", f"/v1/leases/{lease}")
+        >>> client.read("images@master:/pets/cat.txt")
+        b'meow'
+        """
+        from kaon.client import putget
 
-    def pack_drop(self) -> str:
-        """The folder where a client on the server's machine may leave packs (its `.token`
-        file holds the token such a client sends back)."""
-        return str(self._json("GET", "/v1/packs/drop")["dir"])
+        out = io.BytesIO()
+        putget.stream(self, address, out)
+        return out.getvalue()
 
-    def local_content(self, repo: str, ref: str, path: str, token: str) -> dict[str, Any]:
-        """Where the file's content lies in the server's own files (this client runs on its
-        machine: `token` is the drop folder's): {commit, size, chunks: [[file, offset,
-        stored length, raw length, codec], ...]}."""
-        body = {"ref": ref, "path": path, "token": token}
-        doc: dict[str, Any] = self._json("POST", f"/v1/repos/{repo}/content/local", json_body=body)
-        return doc
+    def stream(self, address: str, out: BinaryIO) -> int:
+        """Write the content of the file at `repo@ref:/path` to `out` as it comes; its size."""
+        from kaon.client import putget
 
-    def store_dropped_pack(self, name: str, token: str, lease: str | None = None) -> dict[str, Any]:
-        """Have the server verify and store the pack left as `name` in its drop folder."""
-        body = {"name": name, "token": token, "lease": lease}
-        doc: dict[str, Any] = self._json("POST", "/v1/packs/drop", json_body=body)
-        return doc
+        return putget.stream(self, address, out)
 
-    def chunk_local_file(
+    # training and serving ------------------------------------------------------------------
+    def train(
         self,
-        key: tuple[str, int, int, int],
-        start: int,
-        limit: int,
-        token: str,
-        lease: str | None = None,
-    ) -> dict[str, Any]:
-        """Have the server (on this machine) chunk and store the file of `key` (path, size,
-        mtime_ns, inode) from `start` for about `limit` bytes: {chunks, consumed, new_...}."""
-        path, size, mtime_ns, inode = key
-        body = {
-            "path": path,
-            "size": size,
-            "mtime_ns": mtime_ns,
-            "inode": inode,
-            "start": start,
-            "limit": limit,
-            "token": token,
-            "lease": lease,
+        workspace: str,
+        *,
+        source: Bundle | None = None,
+        data: Bundle | None = None,
+        manifest: LocalPath | None = None,
+        allow_local_urls: bool = False,
+        hyperparams: Space | None = None,
+        search: str = "grid",
+        trials: int | None = None,
+        objective: str | None = None,
+        direction: str = "maximize",
+        parallelism: int = 1,
+        cpu: float | None = None,
+        memory: str | None = None,
+        timeout: str | None = None,
+        sandbox: bool = False,
+        env: Mapping[str, str] | None = None,
+        reporter: Reporter = QUIET,
+    ) -> JobInfo:
+        """Submit a training job to `workspace` (`kaon train deploy`); `wait` for its end.
+
+        `source`, `data`: a local folder (checked, then uploaded: only what changed is sent)
+        or an existing bundle (`job.source`); not given: the workspace's latest. `manifest`:
+        a JSON-lines file of {"url", "path"} fetched into a data bundle (file:// URLs only
+        with `allow_local_urls`). `hyperparams`: {name: [values]} or a JSON file of it,
+        searched by `search` (grid, random, optuna; `trials`, `objective`, `direction`).
+        `parallelism` trials at once, each with `cpu`, `memory` ("2Gi"), `timeout` ("10m"),
+        `sandbox` (no network). `env`: variables for the code (None: the latest deploy's;
+        {}: none). Every local input is checked before anything is sent.
+
+        >>> job = client.train("demo", source="code", data="data", hyperparams={"k": [1, 2]})
+        >>> job.source.name, job.data.name, job.hyperopt
+        ('demo', 'features', True)
+        >>> job = client.wait(job)
+        >>> job.state == JobState.SUCCESS, [t.metrics["k"] for t in job.trials]
+        (True, [1, 2])
+        >>> again = client.train("demo", source=job.source, data=job.data)  # no upload
+        >>> again.source.path == job.source.path
+        True
+        """
+        from kaon.client import deploy
+
+        hyper = {"search": search, "trials": trials, "objective": objective}
+        resources = {
+            "parallelism": parallelism,
+            "cpu": cpu,
+            "memory": memory,
+            "timeout": timeout,
+            "sandbox": sandbox,
         }
-        doc: dict[str, Any] = self._json("POST", "/v1/chunks/local", json_body=body)
-        return doc
+        return deploy.train(
+            self,
+            workspace,
+            source=source,
+            data=data,
+            manifest=manifest,
+            allow_local_urls=allow_local_urls,
+            hyper=hyper | {"direction": direction},
+            resources=resources,
+            env=env,
+            hyperparams=hyperparams,
+            reporter=reporter,
+        )
+
+    def serve(
+        self,
+        workspace: str,
+        *,
+        source: Bundle,
+        model_id: str | None = None,
+        replicas: int = 1,
+        batch: str | None = None,
+        timeout: str | None = None,
+        env: Mapping[str, str] | None = None,
+        auth: bool = False,
+        reporter: Reporter = QUIET,
+    ) -> EndpointInfo:
+        """Deploy an endpoint (`kaon serve deploy`): the serve bundle `source` (a local folder
+        with a model.py, or an existing bundle) with the files of `model_id` beside model.py.
+        `replicas` processes; `batch` "32/5ms" groups requests; `timeout` per request ("30s");
+        `env` for the replicas; `auth`: predictions need a token that may read the
+        workspace (default: open). `wait` until it answers.
+
+        >>> model = job.trials[0].model_id
+        >>> endpoint = client.wait(client.serve("demo", source="serve", model_id=model))
+        >>> endpoint.state == EndpointState.RUNNING
+        True
+        >>> status, headers, body = client.predict(endpoint.name, b"[1, 2]", "application/json")
+        >>> status, json.loads(body)
+        (200, {'result': [1, 2]})
+        """
+        from kaon.client import deploy
+
+        settings = {
+            "replicas": replicas,
+            "batch": batch,
+            "timeout": timeout,
+            "env": dict(env or {}),
+            "auth": auth,
+        }
+        return deploy.serve(
+            self, workspace, source=source, model_id=model_id, settings=settings, reporter=reporter
+        )
+
+    def reproduce_and_compare(
+        self, job: JobInfo | str, timeout: float | None = None, *, reporter: Reporter = QUIET
+    ) -> tuple[JobInfo, list[OutputComparison]]:
+        """Run a job again from its recorded inputs (`reproduce`), wait for it (at most
+        `timeout` seconds) and compare every output file with the original's.
+
+        >>> again, rows = client.reproduce_and_compare(job)
+        >>> again.state == JobState.SUCCESS, all(r.identical for r in rows), len(rows) > 0
+        (True, True, True)
+        """
+        original = job if isinstance(job, JobInfo) else self.get_job(job)
+        again = self.reproduce(original.id)
+        reporter.note(f"Reproducing job {original.id} as job {again.id} …")
+        done = self.wait(again, timeout)
+        rows = compare_outputs(self.job_outputs(original.id), self.job_outputs(done.id))
+        return done, rows
+
+    def download_job(
+        self,
+        job: JobInfo | str,
+        out: LocalPath = ".",
+        *,
+        code: bool = True,
+        data: bool = False,
+        models: bool = True,
+        model_id: str | None = None,
+        reporter: Reporter = QUIET,
+    ) -> JobFiles:
+        """A job's code, data and models (`model_id`: only those whose id contains it) in
+        <out>/<workspace>/<job id>/{code,data,models} (`kaon train get`).
+
+        >>> got = client.download_job(job, "jobs", data=True)
+        >>> got.code.name, got.data.name, len(got.models)
+        ('code', 'data', 2)
+        >>> client.train("demo", source=got.code, data=got.data).source.path == job.source.path
+        True
+        """
+        from kaon.client import jobfiles
+
+        found = job if isinstance(job, JobInfo) else self.get_job(job)
+        return jobfiles.download_job(
+            self,
+            found,
+            Path(out),
+            code=code,
+            data=data,
+            models=models,
+            model_id=model_id,
+            reporter=reporter,
+        )
+
+    def download_endpoint(
+        self, endpoint: EndpointInfo | str, out: LocalPath = ".", *, reporter: Reporter = QUIET
+    ) -> Path:
+        """What an endpoint serves (its serve bundle, the model's files beside model.py) in
+        <out>/<workspace>/<endpoint>/code/<name>:<hash> (`kaon serve get`); that folder,
+        which `serve(source=...)` deploys again.
+
+        >>> served = client.download_endpoint(endpoint, "endpoints")
+        >>> sorted(p.name for p in served.rglob("*.*"))
+        ['model.py', 'requirements.txt', 'weights.json']
+        """
+        from kaon.client import jobfiles
+
+        found = endpoint if isinstance(endpoint, EndpointInfo) else self.get_endpoint(endpoint)
+        return jobfiles.download_endpoint(self, found, Path(out), reporter)
+
+    # following -----------------------------------------------------------------------------
+    @overload
+    def wait(self, target: JobInfo, timeout: float | None = None) -> JobInfo: ...
+    @overload
+    def wait(self, target: EndpointInfo, timeout: float | None = None) -> EndpointInfo: ...
+    @overload
+    def wait(self, target: str, timeout: float | None = None) -> JobInfo | EndpointInfo: ...
+    def wait(
+        self, target: JobInfo | EndpointInfo | str, timeout: float | None = None
+    ) -> JobInfo | EndpointInfo:
+        """Until a job is finished (success, failure, killed) or an endpoint answers, failed
+        or was killed; after `timeout` seconds, as it is then (check its `state`). A string
+        is a job id, or an endpoint name (`serve-<workspace>-<hex>`).
+
+        >>> client.wait(job.id).state == JobState.SUCCESS
+        True
+        """
+        if isinstance(target, str):
+            try:
+                name = endpoint_name(target)
+            except InvalidInput:
+                return following.wait_job(self, target, timeout)
+            return following.wait_endpoint(self, name, timeout)
+        if isinstance(target, JobInfo):
+            return following.wait_job(self, target.id, timeout)
+        return following.wait_endpoint(self, target.name, timeout)
+
+    def logs(
+        self, target: JobInfo | EndpointInfo, *, build: bool = False, follow: bool = False
+    ) -> Iterator[str]:
+        """A job's run log (its trials' output, timestamped) or an endpoint's (its replicas'),
+        or with `build` how its environment was built; with `follow`, as it grows until the
+        job ends or the endpoint is killed.
+
+        >>> "k=1" in "".join(client.logs(job))
+        True
+        """
+        return following.log_pieces(self, target, build, follow)

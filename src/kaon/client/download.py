@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from kaon.client import durable, untar
-from kaon.client.client import Client
+from kaon.client.rest import RestApi
 from kaon.client.sender import drop_enabled, find_drop
 from kaon.core import paths
 from kaon.core.errors import (
@@ -156,7 +156,7 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
 
 
 def get_file(
-    client: Client, repo: str, ref: str, path: str, dest: Path, progress: Progress | None = None
+    client: RestApi, repo: str, ref: str, path: str, dest: Path, progress: Progress | None = None
 ) -> int:
     """Write one file to `dest` (temp name, fsync, rename, fsync of its folder); its size.
 
@@ -174,7 +174,7 @@ def get_file(
 
 
 def _get_over_http(
-    client: Client, writer: _Writer, repo: str, ref: str, path: str, target: str, tick: Progress
+    client: RestApi, writer: _Writer, repo: str, ref: str, path: str, target: str, tick: Progress
 ) -> int:
     params = {"ref": ref, "path": path}
     with client.transport.open("GET", f"/v1/repos/{repo}/content", params=params) as response:
@@ -190,7 +190,7 @@ def _get_over_http(
     return size
 
 
-def _local_plan(client: Client, repo: str, ref: str, path: str) -> dict[str, Any] | None:
+def _local_plan(client: RestApi, repo: str, ref: str, path: str) -> dict[str, Any] | None:
     """The server's answer to where the file's chunks lie on this machine, or None (the
     drop is off, another machine, an older server, a store without local files; an error
     such as a missing path is then reported by the HTTP get)."""
@@ -258,7 +258,7 @@ def _copy_local(writer: _Writer, plan: dict[str, Any], target: str, tick: Progre
 
 
 def get_dir(
-    client: Client, repo: str, ref: str, path: str, dest: Path, progress: Progress | None = None
+    client: RestApi, repo: str, ref: str, path: str, dest: Path, progress: Progress | None = None
 ) -> tuple[int, int]:
     """Extract the folder at `path` into `dest`; returns (files, bytes)."""
     tick = progress or (lambda n: None)

@@ -14,14 +14,14 @@ import contextlib
 import threading
 import uuid
 
-from kaon.client.client import Client
+from kaon.client.rest import RestApi
 from kaon.core.errors import KaonError
 
 RENEW = 60.0  # seconds between renewals (the server keeps a lease ~10 minutes)
 
 
 class UploadLease:
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: RestApi) -> None:
         self._client = client
         self.id = uuid.uuid4().hex
         self._done = threading.Event()

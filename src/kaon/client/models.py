@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 from kaon.core.errors import Forbidden
+from kaon.core.jobs import JobState
 from kaon.core.provenance import Graph
 
 T = TypeVar("T")
@@ -168,7 +169,7 @@ class JobInfo:
 
     @property
     def finished_state(self) -> bool:
-        return self.state in ("JOB_SUCCESS", "JOB_FAILURE", "JOB_KILLED")
+        return JobState(self.state).finished
 
     @staticmethod
     def from_doc(doc: dict[str, Any]) -> JobInfo:

@@ -19,8 +19,8 @@ import uuid
 from collections.abc import Callable
 from typing import cast
 
-from kaon.client.client import Client
 from kaon.client.packer import PackBuilder, Source
+from kaon.client.rest import RestApi
 from kaon.core.errors import KaonError, NotFound, PermissionDenied
 
 LOCAL_STEP = 1024 * 1024 * 1024  # bytes the server chunks per request (progress in between)
@@ -28,7 +28,7 @@ _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _DROP_TOKEN = ".token"  # kaon.store.drop.TOKEN_FILE (the client does not import the server)
 
 
-def find_drop(client: Client) -> tuple[str, str] | None:
+def find_drop(client: RestApi) -> tuple[str, str] | None:
     """(drop folder, token) when the server runs on this machine as a user whose files this
     client may read; None otherwise (another machine, an older server)."""
     try:
@@ -47,7 +47,7 @@ def drop_enabled() -> bool:
 class PackSender:
     """Thread-safe: the upload's sender threads share one."""
 
-    def __init__(self, client: Client, drop: bool | None = None, lease: str | None = None) -> None:
+    def __init__(self, client: RestApi, drop: bool | None = None, lease: str | None = None) -> None:
         self._client = client
         self._lease = lease  # the upload's (kaon.client.upload): gc spares what it sends
         self._packer = PackBuilder()  # each sender thread reuses its own buffer

@@ -12,7 +12,7 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from kaon.client.client import Client
+from kaon.client.rest import RestApi
 from kaon.core.errors import KaonError
 
 STAGE_ROWS = 2048  # rows staged at a time: a put of fewer files does not stage at all
@@ -20,7 +20,7 @@ Row = dict[str, Any]
 
 
 class Stager:
-    def __init__(self, client: Client, repo: str, branch: str) -> None:
+    def __init__(self, client: RestApi, repo: str, branch: str) -> None:
         self._client = client
         self._repo = repo
         self._branch = branch

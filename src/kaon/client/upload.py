@@ -18,26 +18,23 @@ asked about or sent until its commit is made, so gc never makes a put fail or re
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
-from kaon.client.client import Client
+from kaon.client.batch import Batch, cut, locate
 from kaon.client.lease import UploadLease
 from kaon.client.localfiles import (
     LocalFile,
-    changed,
     held_open,
     plan,
     read_small,
-    unreadable,
 )
 from kaon.client.models import CommitInfo, TransferStats
 from kaon.client.packer import Source
+from kaon.client.rest import RestApi
 from kaon.client.sender import PackSender
 from kaon.client.stager import Stager
 from kaon.client.statcache import StatCache, StatKey
@@ -46,8 +43,6 @@ from kaon.core.errors import BaseMoved, InvalidInput, MissingChunks, StagingNotF
 
 __all__ = ["LocalFile", "Uploader", "plan"]
 
-BATCH_BYTES = 16 * 1024 * 1024
-BATCH_CHUNKS = 8192
 PACK_BYTES = 32 * 1024 * 1024
 PROGRESS_STEP = 4 * 1024 * 1024
 LOCAL_MIN = 8 * 1024 * 1024  # files the server chunks itself when it is on this machine
@@ -56,39 +51,10 @@ GENERATION_MIN = 1000  # more changed files than this: the stat cache gets a new
 Progress = Callable[[int], None]
 
 
-@dataclass
-class _Batch:
-    order: list[str] = field(default_factory=list)
-    small: dict[str, bytes] = field(default_factory=dict)
-    located: dict[str, tuple[str, int, int]] = field(default_factory=dict)
-    nbytes: int = 0
-
-    def add(
-        self, d: str, size: int, data: bytes | None, where: tuple[str, int, int] | None
-    ) -> None:
-        if d in self.small or d in self.located:
-            return
-        self.order.append(d)
-        if data is not None:
-            self.small[d] = data
-        elif where is not None:
-            self.located[d] = where
-        self.nbytes += size
-
-    def full(self) -> bool:
-        return self.nbytes >= BATCH_BYTES or len(self.order) >= BATCH_CHUNKS
-
-    def clear(self) -> None:
-        self.order.clear()
-        self.small.clear()
-        self.located.clear()
-        self.nbytes = 0
-
-
 class Uploader:
     def __init__(
         self,
-        client: Client,
+        client: RestApi,
         cache: StatCache | None,
         progress: Progress | None = None,
         *,
@@ -210,7 +176,7 @@ class Uploader:
             return
         hits = self._cache.lookup([f.key for f in files]) if self._cache else {}
         new: list[tuple[StatKey, list[tuple[str, int]]]] = []
-        batch = _Batch()
+        batch = Batch()
         for f in files:
             chunks = hits.get(f.key.path)
             if chunks is None:
@@ -224,7 +190,7 @@ class Uploader:
             rows.append({"path": f.remote, "size": f.key.size, "chunks": chunks})
             if batch.full():
                 self._flush(batch, owners)
-                batch = _Batch()
+                batch = Batch()
                 stager.offer(rows)
         self._flush(batch, owners)
         stager.offer(rows)
@@ -264,39 +230,15 @@ class Uploader:
             except MissingChunks as exc:  # unknown to this server, or reclaimed by gc: send
                 if attempt >= 2:
                     raise
-                batch = _Batch()
+                batch = Batch()
                 for d in exc.details.get("missing", []):
                     batch.add(d, 0, None, None)  # located again by _flush, file by file
                 self._flush(batch, owners, known_missing=True)
                 self._drain()
         raise AssertionError("unreachable")
 
-    def _cut(
-        self, f: LocalFile
-    ) -> Iterable[tuple[str, int, bytes | None, tuple[str, int, int] | None]]:
-        if f.key.size <= chunking.MIN_SIZE:
-            data = read_small(f)
-            yield chunking.hash_chunk(data), len(data), data, None
-            return
-        try:
-            with open(f.local, "rb") as stream:
-                offset = 0
-                for piece in chunking.cut(stream):
-                    yield (
-                        chunking.hash_chunk(piece),
-                        len(piece),
-                        None,
-                        (f.local, offset, len(piece)),
-                    )
-                    offset += len(piece)
-            st = os.stat(f.local)  # noqa: PTH116 - plain strings on the hot path
-        except (FileNotFoundError, PermissionError) as exc:
-            raise unreadable(f, exc) from None
-        if (st.st_size, st.st_mtime_ns, st.st_ino) != (f.key.size, f.key.mtime_ns, f.key.inode):
-            raise changed(f)
-
     def _read(
-        self, f: LocalFile, batch: _Batch, owners: dict[str, LocalFile]
+        self, f: LocalFile, batch: Batch, owners: dict[str, LocalFile]
     ) -> list[tuple[str, int]]:
         if f.key.size <= chunking.MIN_SIZE:  # most files of a big folder: no generator
             if f.key.size == 0:
@@ -318,7 +260,7 @@ class Uploader:
                     self._sent += new_bytes
                 return chunks
         chunks = []
-        for d, n, data, where in self._cut(f):
+        for d, n, data, where in cut(f):
             chunks.append((d, n))
             if n:  # an empty file has no chunk to send (its empty bytes are falsy in _flush)
                 batch.add(d, n, data, where)
@@ -337,7 +279,7 @@ class Uploader:
             self._unreported = 0
 
     def _flush(
-        self, batch: _Batch, owners: dict[str, LocalFile], known_missing: bool = False
+        self, batch: Batch, owners: dict[str, LocalFile], known_missing: bool = False
     ) -> None:
         """Send what the server lacks of `batch`: in the background (at most two batches
         waiting), so reading and hashing go on during the round trip."""
@@ -346,12 +288,12 @@ class Uploader:
         if known_missing:
             self._negotiate(batch, owners, known_missing=True)
             return
-        snapshot = _Batch(list(batch.order), dict(batch.small), dict(batch.located), batch.nbytes)
+        snapshot = Batch(list(batch.order), dict(batch.small), dict(batch.located), batch.nbytes)
         while len(self._pending) >= 2:
             self._pending.pop(0).result()
         self._pending.append(self._negotiator.submit(self._negotiate, snapshot, owners, False))
 
-    def _negotiate(self, batch: _Batch, owners: dict[str, LocalFile], known_missing: bool) -> None:
+    def _negotiate(self, batch: Batch, owners: dict[str, LocalFile], known_missing: bool) -> None:
         if known_missing:  # reclaimed by gc: send again even if this put sent them
             missing = batch.order
         else:
@@ -362,7 +304,7 @@ class Uploader:
             ]
         # known from the stat cache (or reclaimed by gc) but not on the server: read again
         lost = [d for d in missing if d not in batch.small and d not in batch.located]
-        found = self._locate(lost, owners) if lost else {}
+        found = locate(lost, owners) if lost else {}
         frames: list[tuple[str, Source]] = []
         size = 0
         for d in missing:
@@ -379,24 +321,6 @@ class Uploader:
                 frames, size = [], 0
         if frames:
             self._submit(frames)
-
-    def _locate(self, digests: list[str], owners: dict[str, LocalFile]) -> dict[str, Source]:
-        """Sources of chunks known only by digest: each owner file is cut ONCE for all its
-        wanted chunks (not once per chunk: that re-read a 1 GiB file ~850 times after gc)."""
-        wanted: dict[LocalFile, set[str]] = {}
-        for d in digests:
-            wanted.setdefault(owners[d], set()).add(d)
-        found: dict[str, Source] = {}
-        for f, want in wanted.items():
-            left = len(want)
-            for cd, _n, data, where in self._cut(f):
-                source = data if data is not None else where
-                if cd in want and cd not in found and source is not None:
-                    found[cd] = source
-                    left -= 1
-                    if not left:
-                        break
-        return found
 
     def _submit(self, frames: list[tuple[str, Source]]) -> None:
         while len(self._inflight) >= MAX_INFLIGHT:
