@@ -211,7 +211,7 @@ def test_optuna_search_asks_and_tells(platform: Platform, tmp_path: Path) -> Non
 def test_restart_marks_interrupted_jobs_honestly(platform: Platform, tmp_path: Path) -> None:
     job, _, _ = deploy(platform, tmp_path)
     finished(platform, job)
-    stuck = job.moved(JobState.RUNNING, finished=None)
+    stuck = job.moved(JobState.BUILDING).moved(JobState.RUNNING, finished=None)
     platform.jobs.save_job(stuck)
     assert platform.training.recover() == [job.id]
     again = platform.training.get(job.id)

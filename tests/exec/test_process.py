@@ -1,4 +1,4 @@
-"""LocalExecutor against real processes: output, exit codes, stopping process trees, sandbox."""
+"""ProcessRunner against real processes: output, exit codes, stopping process trees, sandbox."""
 
 from __future__ import annotations
 
@@ -11,15 +11,15 @@ import psutil
 import pytest
 
 from kaon.core.errors import InvalidInput
-from kaon.exec.local import NO_HIDING, NO_SANDBOX, LocalExecutor
-from kaon.ports.executor import RunResult, RunSpec
+from kaon.exec.process import NO_HIDING, NO_SANDBOX, ProcessRunner, RunSpec
+from kaon.ports.executor import RunResult
 
 ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 
 
 @pytest.fixture
-def executor() -> LocalExecutor:
-    return LocalExecutor(grace=0.5)
+def executor() -> ProcessRunner:
+    return ProcessRunner(grace=0.5)
 
 
 # this interpreter's venv, bound back into sandboxes: a clone under /tmp (CI's may be) has it
@@ -28,7 +28,7 @@ PYTHON = (Path(sys.prefix),)
 
 
 def run(
-    executor: LocalExecutor,
+    executor: ProcessRunner,
     argv: list[str],
     cwd: Path,
     cancel: threading.Event | None = None,
@@ -69,7 +69,7 @@ def running(argv: list[str]) -> list[psutil.Process]:
     return found
 
 
-def test_stdout_and_stderr_lines_in_order(executor: LocalExecutor, tmp_path: Path) -> None:
+def test_stdout_and_stderr_lines_in_order(executor: ProcessRunner, tmp_path: Path) -> None:
     result, lines = run(executor, sh("echo one; echo two >&2; echo three"), tmp_path)
     assert lines == ["one", "two", "three"]
     assert result.exit_code == 0
@@ -77,29 +77,29 @@ def test_stdout_and_stderr_lines_in_order(executor: LocalExecutor, tmp_path: Pat
     assert result.seconds < 5
 
 
-def test_exit_codes(executor: LocalExecutor, tmp_path: Path) -> None:
+def test_exit_codes(executor: ProcessRunner, tmp_path: Path) -> None:
     assert run(executor, sh("exit 3"), tmp_path)[0].exit_code == 3
     assert run(executor, ["/bin/false"], tmp_path)[0].exit_code == 1
     assert run(executor, sh("kill -9 $$"), tmp_path)[0].exit_code == -9  # -N: killed by N
 
 
-def test_partial_last_line_crlf_and_bad_utf8(executor: LocalExecutor, tmp_path: Path) -> None:
+def test_partial_last_line_crlf_and_bad_utf8(executor: ProcessRunner, tmp_path: Path) -> None:
     _, lines = run(executor, ["printf", r"a\r\n\377b\n\nlast"], tmp_path)
     assert lines == ["a", "\ufffdb", "", "last"]
 
 
-def test_environment_is_exactly_spec_env(executor: LocalExecutor, tmp_path: Path) -> None:
+def test_environment_is_exactly_spec_env(executor: ProcessRunner, tmp_path: Path) -> None:
     lines: list[str] = []
     env = {"PATH": "/usr/bin:/bin", "ONLY": "this"}
     executor.run(RunSpec(("env",), tmp_path, env), lines.append, threading.Event())
     assert sorted(lines) == ["ONLY=this", "PATH=/usr/bin:/bin"]
 
 
-def test_runs_in_cwd(executor: LocalExecutor, tmp_path: Path) -> None:
+def test_runs_in_cwd(executor: ProcessRunner, tmp_path: Path) -> None:
     assert run(executor, ["pwd"], tmp_path)[1] == [str(tmp_path)]
 
 
-def test_timeout_kills_the_process_tree(executor: LocalExecutor, tmp_path: Path) -> None:
+def test_timeout_kills_the_process_tree(executor: ProcessRunner, tmp_path: Path) -> None:
     # The second child ignores SIGTERM: it takes the SIGKILL after the grace period.
     script = "sleep 102.5 & echo $!; (trap '' TERM; sleep 102.5; echo) & echo $!; wait"
     result, lines = run(executor, sh(script), tmp_path, timeout=0.5)
@@ -111,7 +111,7 @@ def test_timeout_kills_the_process_tree(executor: LocalExecutor, tmp_path: Path)
     assert running(["sleep", "102.5"]) == []
 
 
-def test_cancel_kills_the_process_tree(executor: LocalExecutor, tmp_path: Path) -> None:
+def test_cancel_kills_the_process_tree(executor: ProcessRunner, tmp_path: Path) -> None:
     cancel = threading.Event()
     threading.Timer(0.3, cancel.set).start()
     result, lines = run(executor, sh("sleep 100 & echo $!; wait"), tmp_path, cancel)
@@ -121,7 +121,7 @@ def test_cancel_kills_the_process_tree(executor: LocalExecutor, tmp_path: Path) 
     assert_gone([int(lines[0])])
 
 
-def test_children_left_behind_are_stopped(executor: LocalExecutor, tmp_path: Path) -> None:
+def test_children_left_behind_are_stopped(executor: ProcessRunner, tmp_path: Path) -> None:
     # The orphan keeps the output pipe open: run() must neither hang nor leave it running.
     result, lines = run(executor, sh("sleep 100 & echo $!; exit 0"), tmp_path)
     assert result.exit_code == 0
@@ -133,7 +133,7 @@ def test_children_left_behind_are_stopped(executor: LocalExecutor, tmp_path: Pat
 def test_daemons_that_left_the_session_are_killed(tmp_path: Path, cgroups: bool) -> None:
     # one calls setsid() and stays our grandchild, one double-forks and is orphaned at once
     script = "setsid sleep 101.5 & echo $!; (setsid sleep 101.6 & echo $!) ; sleep 0.2; exit 0"
-    result, lines = run(LocalExecutor(grace=0.5, cgroups=cgroups), sh(script), tmp_path)
+    result, lines = run(ProcessRunner(grace=0.5, cgroups=cgroups), sh(script), tmp_path)
     assert result.exit_code == 0
     assert_gone([int(pid) for pid in lines[:2]])
     assert running(["sleep", "101.5"]) == running(["sleep", "101.6"]) == []
@@ -141,10 +141,9 @@ def test_daemons_that_left_the_session_are_killed(tmp_path: Path, cgroups: bool)
 
 DIES = """import sys, threading
 from pathlib import Path
-from kaon.exec.local import LocalExecutor
-from kaon.ports.executor import RunSpec
+from kaon.exec.process import ProcessRunner, RunSpec
 spec = RunSpec(("/bin/sh", "-c", "sleep 101.7 & echo $!; exec sleep 101.7"), Path.cwd(), {})
-LocalExecutor(cgroups=sys.argv[1] == "1").run(spec, print, threading.Event())
+ProcessRunner(cgroups=sys.argv[1] == "1").run(spec, print, threading.Event())
 """
 
 
@@ -170,21 +169,21 @@ def test_a_run_dies_with_the_process_that_started_it(tmp_path: Path, cgroups: bo
     assert_gone([child])
 
 
-def test_missing_program(executor: LocalExecutor, tmp_path: Path) -> None:
+def test_missing_program(executor: ProcessRunner, tmp_path: Path) -> None:
     result, lines = run(executor, ["./train"], tmp_path)
     assert result.exit_code == 127
     assert lines == ["cannot run ./train: No such file or directory"]
     assert run(executor, ["no-such-command-xyz"], tmp_path)[0].exit_code == 127
 
 
-def test_program_not_executable(executor: LocalExecutor, tmp_path: Path) -> None:
+def test_program_not_executable(executor: ProcessRunner, tmp_path: Path) -> None:
     (tmp_path / "train").write_text("#!/bin/sh\necho hi\n")
     result, lines = run(executor, ["./train"], tmp_path)
     assert result.exit_code == 126
     assert lines == ["cannot run ./train: Permission denied"]
 
 
-def test_script_without_shebang(executor: LocalExecutor, tmp_path: Path) -> None:
+def test_script_without_shebang(executor: ProcessRunner, tmp_path: Path) -> None:
     (tmp_path / "train").write_text("echo hi\n")
     (tmp_path / "train").chmod(0o755)
     result, lines = run(executor, ["./train"], tmp_path)
@@ -192,7 +191,7 @@ def test_script_without_shebang(executor: LocalExecutor, tmp_path: Path) -> None
     assert lines == ["cannot run ./train: Exec format error"]
 
 
-def test_bad_specs_are_invalid_input(executor: LocalExecutor, tmp_path: Path) -> None:
+def test_bad_specs_are_invalid_input(executor: ProcessRunner, tmp_path: Path) -> None:
     with pytest.raises(InvalidInput):
         run(executor, [], tmp_path)
     with pytest.raises(InvalidInput, match="no directory"):
@@ -200,7 +199,7 @@ def test_bad_specs_are_invalid_input(executor: LocalExecutor, tmp_path: Path) ->
 
 
 def test_memory_limit_for_each_process_without_cgroups(tmp_path: Path) -> None:
-    executor = LocalExecutor(grace=0.5, cgroups=False)
+    executor = ProcessRunner(grace=0.5, cgroups=False)
     grab = [sys.executable, "-c", "bytearray(256 << 20)"]
     result, lines = run(executor, grab, tmp_path, memory_bytes=192 << 20)
     assert result.exit_code == 1
@@ -211,7 +210,7 @@ def test_memory_limit_for_each_process_without_cgroups(tmp_path: Path) -> None:
 
 
 def test_the_platform_default_is_never_a_limit_on_each_process(tmp_path: Path) -> None:
-    executor = LocalExecutor(grace=0.5, cgroups=False)
+    executor = ProcessRunner(grace=0.5, cgroups=False)
     grab = [sys.executable, "-c", "bytearray(256 << 20)"]
     result, lines = run(executor, grab, tmp_path, memory_bytes=192 << 20, memory_default=True)
     assert result.exit_code == 0, lines  # no RLIMIT_AS: runtimes reserving address space work
@@ -236,14 +235,14 @@ raise SystemExit(1 if any(codes) else 0)
 """
 
 needs_memory_cgroup = pytest.mark.skipif(
-    not LocalExecutor().limits_run_memory,
+    not ProcessRunner().limits_run_memory,
     reason="no writable cgroup with the memory controller here (expected on CI runners, "
     "CI=true included: they delegate none; the per-process fallback is tested above)",
 )
 
 
 @needs_memory_cgroup
-def test_memory_limit_for_the_whole_run(executor: LocalExecutor, tmp_path: Path) -> None:
+def test_memory_limit_for_the_whole_run(executor: ProcessRunner, tmp_path: Path) -> None:
     forks = [sys.executable, "-c", FORKS]
     result, lines = run(executor, forks, tmp_path, memory_bytes=256 << 20)
     assert result.exit_code == 1, lines
@@ -251,12 +250,12 @@ def test_memory_limit_for_the_whole_run(executor: LocalExecutor, tmp_path: Path)
     assert any("went over its memory limit (256Mi)" in ln for ln in lines), lines
     assert run(executor, forks, tmp_path)[0].exit_code == 0
     assert (
-        run(LocalExecutor(cgroups=False), forks, tmp_path, memory_bytes=256 << 20)[0].exit_code == 0
+        run(ProcessRunner(cgroups=False), forks, tmp_path, memory_bytes=256 << 20)[0].exit_code == 0
     )
 
 
 def test_sandbox_falls_back_when_bubblewrap_is_missing(tmp_path: Path) -> None:
-    executor = LocalExecutor(bwrap="/nonexistent/bwrap")
+    executor = ProcessRunner(bwrap="/nonexistent/bwrap")
     assert not executor.can_sandbox
     result, lines = run(executor, ["echo", "ran"], tmp_path, sandbox=True)
     assert result.exit_code == 0
@@ -266,13 +265,13 @@ def test_sandbox_falls_back_when_bubblewrap_is_missing(tmp_path: Path) -> None:
 # -- sandbox (bubblewrap) --------------------------------------------------------------------
 
 sandbox_only = pytest.mark.skipif(
-    not LocalExecutor().can_sandbox,
+    not ProcessRunner().can_sandbox,
     reason="bubblewrap is not installed or cannot create namespaces here",
 )
 
 
 @sandbox_only
-def test_sandbox_writes_only_to_writable_paths(executor: LocalExecutor, tmp_path: Path) -> None:
+def test_sandbox_writes_only_to_writable_paths(executor: ProcessRunner, tmp_path: Path) -> None:
     out, data, elsewhere = tmp_path / "out", tmp_path / "data", Path.home()
     out.mkdir()
     data.mkdir()
@@ -298,7 +297,7 @@ def test_sandbox_writes_only_to_writable_paths(executor: LocalExecutor, tmp_path
 
 
 @sandbox_only
-def test_sandbox_has_no_network(executor: LocalExecutor, tmp_path: Path) -> None:
+def test_sandbox_has_no_network(executor: ProcessRunner, tmp_path: Path) -> None:
     connect = (
         "import socket\n"
         "try:\n"
@@ -317,7 +316,7 @@ def test_sandbox_has_no_network(executor: LocalExecutor, tmp_path: Path) -> None
 
 
 @sandbox_only
-def test_sandbox_timeout_and_missing_program(executor: LocalExecutor, tmp_path: Path) -> None:
+def test_sandbox_timeout_and_missing_program(executor: ProcessRunner, tmp_path: Path) -> None:
     script = "pwd; sleep 101.5 & sleep 101.5"
     result, lines = run(executor, sh(script), tmp_path, sandbox=True, timeout=0.3)
     assert result.timed_out and result.seconds < 3
@@ -329,7 +328,7 @@ def test_sandbox_timeout_and_missing_program(executor: LocalExecutor, tmp_path: 
 
 
 def test_hiding_says_so_when_bubblewrap_is_missing(tmp_path: Path) -> None:
-    executor = LocalExecutor(bwrap="/nonexistent/bwrap")
+    executor = ProcessRunner(bwrap="/nonexistent/bwrap")
     result, lines = run(executor, ["echo", "ran"], tmp_path, hidden=(tmp_path / "home",))
     assert result.exit_code == 0
     assert lines == [NO_HIDING, "ran"]
@@ -337,7 +336,7 @@ def test_hiding_says_so_when_bubblewrap_is_missing(tmp_path: Path) -> None:
 
 @sandbox_only
 def test_hidden_folders_show_only_the_run_s_own_paths(
-    executor: LocalExecutor, tmp_path: Path
+    executor: ProcessRunner, tmp_path: Path
 ) -> None:
     home = tmp_path / "home"
     (home / "jobs" / "j1" / "out").mkdir(parents=True)
@@ -374,7 +373,7 @@ def test_hidden_folders_show_only_the_run_s_own_paths(
 
 
 @sandbox_only
-def test_hidden_without_sandbox_keeps_the_network(executor: LocalExecutor, tmp_path: Path) -> None:
+def test_hidden_without_sandbox_keeps_the_network(executor: ProcessRunner, tmp_path: Path) -> None:
     import socket
 
     server = socket.socket()
@@ -394,7 +393,7 @@ def test_hidden_without_sandbox_keeps_the_network(executor: LocalExecutor, tmp_p
     assert result.exit_code == 0 and lines == ["ok"], lines
 
 
-def test_many_lines_fast(executor: LocalExecutor, tmp_path: Path) -> None:
+def test_many_lines_fast(executor: ProcessRunner, tmp_path: Path) -> None:
     started = time.monotonic()
     result, lines = run(executor, ["seq", "100000"], tmp_path)
     assert result.exit_code == 0
