@@ -23,6 +23,7 @@ from kaon.db.users import SqlUserStore
 from kaon.exec.local import LocalExecutor
 from kaon.exec.replicas import LocalReplicas
 from kaon.exec.uv import UvEnvBuilder
+from kaon.ports.content import Content
 from kaon.ports.credentials import CredentialStore
 from kaon.ports.drop import DropFolder
 from kaon.ports.envbuilder import EnvBuilder
@@ -37,9 +38,15 @@ from kaon.runtime.install import install_runtime
 from kaon.services.audit import AuditLog
 from kaon.services.chunks import MAX_PACK, ChunkStore
 from kaon.services.commits import CommitService
+from kaon.services.content import StoreContent
 from kaon.services.files import FileService
 from kaon.services.gc import GarbageCollector
 from kaon.services.ingest import FileIngest
+from kaon.services.jobaccess import JobAccess
+from kaon.services.jobbuild import JobBuilder
+from kaon.services.joboutputs import JobOutputs
+from kaon.services.jobrecord import JobRecorder
+from kaon.services.jobrun import TrialRunner
 from kaon.services.jobtokens import JobTokens
 from kaon.services.leases import UploadLeases
 from kaon.services.lifecycle import UserLifecycle, WorkspaceLifecycle
@@ -54,7 +61,7 @@ from kaon.services.s3objects import ObjectService
 from kaon.services.scratch import ScratchFolder
 from kaon.services.serving import ServingService
 from kaon.services.staging import StagingArea
-from kaon.services.training import TrainingService
+from kaon.services.training import JobSteps, TrainingService
 from kaon.services.trees import TreeStore
 from kaon.services.users import UserService
 from kaon.services.workspaces import WorkspaceService
@@ -109,8 +116,17 @@ CREDENTIAL_STORES: dict[str, Callable[[str], Callable[[bytes], CredentialStore]]
     for scheme in ("sqlite", "postgresql", "postgresql+psycopg")
 }
 
-EXECUTORS: dict[str, Callable[[ServerSettings], Executor]] = {
-    "local": lambda settings: LocalExecutor(),
+# an executor runs tasks it fetches the inputs of (Content) in environments (EnvBuilder)
+EXECUTORS: dict[str, Callable[[ServerSettings], Callable[[Content, EnvBuilder], Executor]]] = {
+    "local": lambda settings: (
+        lambda content, envs: LocalExecutor(
+            content,
+            settings.home / "jobs",
+            envs,
+            runtime=install_runtime(settings.home / "runtime"),
+            hidden=platform_paths(settings),
+        )
+    ),
 }
 
 REPLICAS: dict[str, Callable[[ServerSettings], Replicas]] = {
@@ -275,25 +291,19 @@ def wire(
     drop = PackDrop(settings.home / "incoming", MAX_PACK)
     ingest = FileIngest(chunks)
     hidden = platform_paths(settings)  # what user code must not see
-    training = TrainingService(
-        jobs,
-        workspaces,
-        repos,
-        commits,
-        files,
-        chunks,
-        envs,
-        _named(EXECUTORS, settings.executor, "executor", settings),
-        settings.home / "jobs",
-        clock,
-        slots=settings.max_parallel or os.cpu_count() or 1,
-        provenance=provenance,
-        runtime=install_runtime(settings.home / "runtime"),
-        keys=credentials,
-        hidden=hidden,
-        default_memory=settings.job_memory,
-        tokens=job_tokens,
+    executor = _named(EXECUTORS, settings.executor, "executor", settings)(
+        StoreContent(repos, files), envs
     )
+    outputs = JobOutputs(chunks, commits, repos, files, settings.home / "jobs")
+    recorder = JobRecorder(jobs, provenance, clock)
+    slots = settings.max_parallel or os.cpu_count() or 1
+    steps = JobSteps(
+        builder=JobBuilder(workspaces, repos, files, commits, envs, executor),
+        runner=TrialRunner(executor, recorder, outputs, slots, settings.job_memory),
+        recorder=recorder,
+        outputs=outputs,
+    )
+    training = TrainingService(jobs, workspaces, steps, JobAccess(credentials, job_tokens), clock)
     serving = ServingService(
         jobs,
         workspaces,

@@ -75,8 +75,10 @@ def test_jobs_and_trials_round_trip(jobs: SqlJobStore) -> None:
     assert [j.id for j in jobs.list_jobs(WS)] == [second.id, first.id]
     assert [j.id for j in jobs.list_jobs(states=[JobState.RUNNING])] == [second.id]
     assert jobs.find_jobs(first.id[:4]) == [first.id]
-    done = jobs.list_trials(first.id)[1].moved(
-        JobState.SUCCESS, model_id=ModelId("abcde_abcde:abcdef"), metrics={"acc": 0.5}
+    done = (
+        jobs.list_trials(first.id)[1]
+        .moved(JobState.RUNNING)
+        .moved(JobState.SUCCESS, model_id=ModelId("abcde_abcde:abcdef"), metrics={"acc": 0.5})
     )
     jobs.save_trial(done)
     assert jobs.find_model(WS, ModelId("abcde_abcde:abcdef")) == done
@@ -94,8 +96,10 @@ def test_models_are_found_per_workspace(jobs: SqlJobStore) -> None:
     def produce(n: int, ws: WorkspaceName, commit: str) -> Trial:
         made = dataclasses.replace(job(n), workspace=ws)
         jobs.add_job(made, [Trial(made.id, 0, {})])
-        trial = Trial(made.id, 0, {}).moved(
-            JobState.SUCCESS, model_id=mid, model_commit=commit, model_path="/abcdef"
+        trial = (
+            Trial(made.id, 0, {})
+            .moved(JobState.RUNNING)
+            .moved(JobState.SUCCESS, model_id=mid, model_commit=commit, model_path="/abcdef")
         )
         jobs.save_trial(trial)
         return trial

@@ -10,7 +10,7 @@ import pytest
 from kaon.app import Backends, Platform
 from kaon.core.errors import InvalidBundle, InvalidInput, JobNotRunning, WorkspaceNotFound
 from kaon.core.hyper import make_hyper
-from kaon.core.jobs import Bundle, Job, JobState, Resources
+from kaon.core.jobs import Bundle, FailureKind, Job, JobState, Resources
 from kaon.services.localfs import ingest, list_folder
 
 TRAIN_OK = """#!/usr/bin/env python3
@@ -92,6 +92,9 @@ def test_grid_job_commits_one_model_per_trial(
     assert "[trial 2] params" in text and text.startswith("[20")
     logs = platform.files.list_files("ws-logs", platform_ref("master"), f"/{job.id}")
     assert {f.path.rsplit("/", 1)[-1] for f in logs} == {"build.log", "train.log"}
+    # the trials' folders and the job's fetched code and data are gone with the job
+    work = platform.training.log_path(job, "train").parent
+    assert list(work.glob("trials/*")) == [] and list(work.parent.glob(".inputs/*/*")) == []
 
 
 def platform_ref(text: str | None) -> object:
@@ -146,17 +149,22 @@ def test_bad_source_bundles(
         put(platform, "ws", "source", folder(tmp_path / "s", files))
 
 
-def test_train_without_model_fails_with_the_reason(platform: Platform, tmp_path: Path) -> None:
+def test_train_without_model_fails_with_the_reason(
+    platform: Platform, backends: Backends, tmp_path: Path
+) -> None:
     src = source(tmp_path, "#!/bin/sh\necho hello\n")
     job = finished(platform, deploy(platform, tmp_path, src=src)[0])
     assert job.state is JobState.FAILURE
     assert "wrote no model" in job.reason and "<out>/model/" in job.reason
+    assert job.failure is FailureKind.OUTPUT
+    assert [t.failure for t in backends.jobs.list_trials(job.id)] == [FailureKind.OUTPUT]
 
 
 def test_nonzero_exit_and_syntax_error_show_in_logs(platform: Platform, tmp_path: Path) -> None:
     src = source(tmp_path, "#!/usr/bin/env python3\nx = (1,\nprint(x)\n")
     job = finished(platform, deploy(platform, tmp_path, src=src)[0])
     assert job.state is JobState.FAILURE and "exited with code 1" in job.reason
+    assert job.failure is FailureKind.RUN
     text = log_text(platform, job)
     assert "SyntaxError" in text and "train" in text and "^" in text
 
@@ -166,6 +174,7 @@ def test_timeout_kills_a_hanging_train(platform: Platform, tmp_path: Path) -> No
     started = time.monotonic()
     job = finished(platform, deploy(platform, tmp_path, src=src, timeout=1.0)[0])
     assert job.state is JobState.FAILURE and "timed out after 1 s" in job.reason
+    assert job.failure is FailureKind.TIMEOUT
     assert time.monotonic() - started < 20
 
 
@@ -176,8 +185,9 @@ def test_kill_a_running_job(platform: Platform, backends: Backends, tmp_path: Pa
     while "started" not in log_text(platform, job) and time.monotonic() < deadline:
         time.sleep(0.05)
     killed = platform.training.kill(job.id[:8])
-    assert killed.state is JobState.KILLED
+    assert killed.state is JobState.KILLED and killed.failure is FailureKind.CANCELLED
     assert [t.state for t in backends.jobs.list_trials(job.id)] == [JobState.KILLED]
+    assert [t.failure for t in backends.jobs.list_trials(job.id)] == [FailureKind.CANCELLED]
     with pytest.raises(JobNotRunning):
         platform.training.kill(job.id)
 
@@ -188,6 +198,7 @@ def test_requirement_typo_fails_in_the_build_stage(
     src = source(tmp_path, requirements="pandas=0.24\n")
     job = finished(platform, deploy(platform, tmp_path, src=src)[0])
     assert job.state is JobState.FAILURE and job.reason.startswith("build failed")
+    assert job.failure is FailureKind.BUILD
     assert "pandas=0.24" in log_text(platform, job, "build")
     assert all(t.started is None for t in backends.jobs.list_trials(job.id))
 
@@ -221,11 +232,12 @@ def test_restart_marks_interrupted_jobs_honestly(
 ) -> None:
     job, _, _ = deploy(platform, tmp_path)
     finished(platform, job)
-    stuck = job.moved(JobState.RUNNING, finished=None)
+    stuck = job.moved(JobState.BUILDING).moved(JobState.RUNNING, finished=None)
     backends.jobs.save_job(stuck)
     assert platform.training.recover() == [job.id]
     again = platform.training.get(job.id)
     assert again.state is JobState.FAILURE and "interrupted" in again.reason
+    assert again.failure is FailureKind.INTERRUPTED
 
 
 def test_sandboxed_job_reads_data_but_cannot_touch_it(platform: Platform, tmp_path: Path) -> None:

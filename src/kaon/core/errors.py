@@ -18,7 +18,8 @@
     ├── StorageFull         (HTTP 507, exit 7)
     ├── BackendUnavailable  (HTTP 503, exit 3)   server not running, database unreachable
     │   └── Busy            too many uploads at once: retry after `retry_after` s
-    └── CorruptObject       (HTTP 500, exit 8)   stored bytes do not match their hash
+    ├── CorruptObject       (HTTP 500, exit 8)   stored bytes do not match their hash
+    └── InvalidTransition   (HTTP 500, exit 1)   a state change a lifecycle forbids (a bug)
 
 Every error carries a `message` meant for users (what failed, where, what to do) and a stable
 `code` used on the wire, so the SDK re-raises the same class the server raised.
@@ -231,6 +232,13 @@ class CorruptObject(KaonError):
     code = "corrupt_object"
     http_status = 500
     exit_code = 8
+
+
+class InvalidTransition(KaonError):
+    """A state change its lifecycle does not allow (kaon.core.jobs.JOB_MOVES): a bug in the
+    code that asked for it, never the user's doing."""
+
+    code = "invalid_transition"
 
 
 def _all_subclasses(cls: type[KaonError]) -> list[type[KaonError]]:

@@ -1,4 +1,15 @@
-"""Training jobs: states, bundles, trials and model ids (pure data, no I/O)."""
+"""Training jobs: states and their allowed moves, failure kinds, bundles, trials and model ids
+(pure data, no I/O).
+
+A job's (and a trial's) lifecycle:
+
+    PENDING ──> BUILDING ──> RUNNING ──> SUCCESS
+       │           │            │
+       └───────────┴────────────┴──────> FAILURE (with a FailureKind) | KILLED
+
+A finished state is final. A trial never builds: PENDING ──> RUNNING ──> SUCCESS, or FAILURE
+or KILLED from PENDING (never run) or RUNNING.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, NewType
 
-from kaon.core.errors import InvalidInput
+from kaon.core.errors import InvalidInput, InvalidTransition
 
 JobId = NewType("JobId", str)
 ModelId = NewType("ModelId", str)
@@ -35,6 +46,53 @@ class JobState(StrEnum):
 
 
 ACTIVE_STATES = (JobState.PENDING, JobState.BUILDING, JobState.RUNNING)
+_ENDS = frozenset({JobState.SUCCESS, JobState.FAILURE, JobState.KILLED})
+_FAILED = frozenset({JobState.FAILURE, JobState.KILLED})
+
+JOB_MOVES: dict[JobState, frozenset[JobState]] = {
+    JobState.PENDING: frozenset({JobState.BUILDING}) | _FAILED,
+    JobState.BUILDING: frozenset({JobState.RUNNING}) | _FAILED,
+    JobState.RUNNING: _ENDS,
+    JobState.SUCCESS: frozenset(),
+    JobState.FAILURE: frozenset(),
+    JobState.KILLED: frozenset(),
+}
+"""The states a job may move to from each state (`Job.moved` refuses any other move)."""
+
+TRIAL_MOVES: dict[JobState, frozenset[JobState]] = {
+    JobState.PENDING: frozenset({JobState.RUNNING}) | _FAILED,
+    JobState.RUNNING: _ENDS,
+    JobState.BUILDING: frozenset(),  # trials do not build: their job does
+    JobState.SUCCESS: frozenset(),
+    JobState.FAILURE: frozenset(),
+    JobState.KILLED: frozenset(),
+}
+"""The states a trial may move to from each state (`Trial.moved` refuses any other move)."""
+
+
+class FailureKind(StrEnum):
+    """Why a job or trial ended FAILURE or KILLED, for code to decide on (the `reason` beside
+    it is for people and may change wording)."""
+
+    BUILD = "build"  # the environment: requirements that do not resolve or install
+    INPUT = "input"  # refused by a check: a bundle without `train`, inputs no longer there
+    RUN = "run"  # train exited non-zero, could not start, or no trial ran
+    OUTPUT = "output"  # train exited 0 but broke the output contract (no model, bad metrics)
+    TIMEOUT = "timeout"  # past its --timeout
+    CANCELLED = "cancelled"  # `kaon train kill` (state KILLED)
+    INTERRUPTED = "interrupted"  # the platform stopped or crashed while it ran
+    INTERNAL = "internal"  # a bug of the platform (its traceback is in the build log)
+
+
+def check_move(
+    moves: dict[JobState, frozenset[JobState]], what: str, old: JobState, new: JobState
+) -> None:
+    """Raise InvalidTransition unless `moves` lets `what` go from `old` to `new`."""
+    if new not in moves[old]:
+        allowed = ", ".join(sorted(s.value for s in moves[old])) or "none: it is final"
+        raise InvalidTransition(
+            f"{what} cannot move from {old.value} to {new.value} (allowed: {allowed})"
+        )
 
 
 def workspace_name(value: str) -> WorkspaceName:
@@ -172,6 +230,8 @@ class Job:
     reason: str = ""  # why it failed or was killed, in words a user can act on
     env: dict[str, Any] = field(default_factory=dict)  # lock id, lock text, python, platform
     variables: dict[str, str] = field(default_factory=dict)  # --env, given to every trial
+    failure: FailureKind | None = None  # why it ended FAILURE or KILLED (None: not failed, or
+    # recorded before kinds were)
 
     @property
     def hyperopt(self) -> bool:
@@ -184,6 +244,8 @@ class Job:
         return (self.finished or self.started) - self.started
 
     def moved(self, state: JobState, **changes: Any) -> Job:
+        """This job in `state` (one of JOB_MOVES[self.state], else InvalidTransition)."""
+        check_move(JOB_MOVES, f"job {self.id}", self.state, state)
         return replace(self, state=state, **changes)
 
 
@@ -203,8 +265,11 @@ class Trial:
     model_path: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     reason: str = ""
+    failure: FailureKind | None = None  # why it ended FAILURE or KILLED, as for Job
 
     def moved(self, state: JobState, **changes: Any) -> Trial:
+        """This trial in `state` (one of TRIAL_MOVES[self.state], else InvalidTransition)."""
+        check_move(TRIAL_MOVES, f"trial {self.index} of job {self.job}", self.state, state)
         return replace(self, state=state, **changes)
 
 

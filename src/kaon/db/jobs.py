@@ -1,7 +1,8 @@
 """SqlJobStore: the JobStore port on SQLAlchemy Core (SQLite or PostgreSQL).
 
 Jobs and trials keep their queryable fields (workspace, state, created, model id) as columns
-and everything else as one JSON document, so that adding a recorded detail needs no migration.
+and everything else as one JSON document, so that adding a recorded detail needs no migration
+(the failure kind of issue 14 is one: documents without it load with none).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from kaon.core.errors import AlreadyExists, WorkspaceNotFound
 from kaon.core.ids import is_hex
 from kaon.core.jobs import (
     Bundle,
+    FailureKind,
     Hyper,
     Job,
     JobId,
@@ -67,6 +69,7 @@ def _job_doc(job: Job) -> str:
             "reason": job.reason,
             "env": job.env,
             "variables": job.variables,
+            "failure": job.failure.value if job.failure else None,
         }
     )
 
@@ -96,7 +99,14 @@ def _job(row: Row[Any]) -> Job:
         reason=doc["reason"],
         env=doc["env"],
         variables=dict(doc.get("variables") or {}),
+        failure=_failure(doc),
     )
+
+
+def _failure(doc: dict[str, Any]) -> FailureKind | None:
+    """The recorded failure kind; rows written before kinds were have none."""
+    kind = doc.get("failure")
+    return FailureKind(kind) if kind else None
 
 
 def _trial_row(t: Trial) -> dict[str, Any]:
@@ -109,6 +119,7 @@ def _trial_row(t: Trial) -> dict[str, Any]:
         "model_path": t.model_path,
         "metrics": t.metrics,
         "reason": t.reason,
+        "failure": t.failure.value if t.failure else None,
     }
     return {
         "job": t.job,
@@ -135,6 +146,7 @@ def _trial(row: Row[Any]) -> Trial:
         model_path=doc["model_path"],
         metrics=doc["metrics"],
         reason=doc["reason"],
+        failure=_failure(doc),
     )
 
 

@@ -1,274 +1,148 @@
-"""LocalExecutor: run a job as a local subprocess, optionally inside bubblewrap.
+"""LocalExecutor: the executor port on this machine — a task is a supervised subprocess
+(kaon.exec.process), inside bubblewrap where it can, with its inputs fetched to local disk.
 
-Every run goes through a small supervisor (kaon.exec.supervisor): it dies with the server
-(parent-death signal), is the subreaper of everything the run starts (setsid() or a double
-fork does not leave the tree), and kills that whole tree - SIGTERM, SIGKILL after a grace
-period - when the user's process exits, on cancel and on timeout. Where the machine lets us
-create control groups (kaon.exec.cgroups), each run also gets its own group: its memory
-limit bounds all its processes together, and whatever is left in it once the supervisor has
-exited is killed too. Without one, `memory_bytes` limits each process (RLIMIT_AS) and the
-run's log says so. stdout and stderr share one pipe, read by a thread that hands each line
-to the log sink as it comes.
-
-Where a working `bwrap` exists, every run with `RunSpec.hidden` or `RunSpec.sandbox` goes
-inside bubblewrap (kaon.exec.sandbox): the filesystem is read-only except `RunSpec.writable`
-(give it a writable TMPDIR there); each `hidden` folder (the platform's home, store and
-database) is an empty tmpfs with only the run's own `read_only` and `writable` paths bound
-back; /tmp is private; the process has its own pid namespace and no capabilities.
-`RunSpec.sandbox` also takes the network away (the S3 gateway on loopback too).
+Layout below `root` (the platform's `jobs` folder): a task runs in `<root>/<Task.key>/` — its
+private inputs (`code/`), the output folder (`out/`), HOME (`home/`), TMPDIR (`tmp/`) and
+`Task.files` — removed once the output sink has taken the outputs. Shared inputs are fetched
+once per kept tree (kaon.exec.inputs) and bound read-only. The environment of a task's lock
+comes from the EnvBuilder (cached: building it is `prepare`'s work, in the job's BUILDING
+step). The platform's own folders (`hidden`) are hidden from the task.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import logging
 import os
-import shutil
-import signal
-import subprocess
 import threading
-import time
-from typing import IO
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
 
 from kaon.core.errors import InvalidInput
-from kaon.core.units import memory_text
-from kaon.exec import supervisor
-from kaon.exec.cgroups import Cgroup, CgroupRoot, find_cgroups
-from kaon.exec.sandbox import bwrap_argv, bwrap_works
-from kaon.ports.envbuilder import LogSink
-from kaon.ports.executor import RunResult, RunSpec
+from kaon.exec.inputs import InputCache, remove_tree
+from kaon.exec.process import ProcessRunner, RunSpec
+from kaon.ports.content import Content, TreeRef
+from kaon.ports.envbuilder import EnvBuilder, Environment, EnvLock, LogSink
+from kaon.ports.executor import OutputSink, Place, RunResult, Task, Where
 
-GRACE_SECONDS = 3.0  # between SIGTERM and SIGKILL
-POLL_SECONDS = 0.05  # how often cancel and the timeout are checked
-MAX_LINE = 1 << 16  # longer lines reach the log in pieces of this many bytes
-EXIT_NOT_FOUND = 127  # the shell's codes for "command not found" ...
-EXIT_CANNOT_EXECUTE = 126  # ... and "found but cannot be executed"
-NO_SANDBOX = "sandbox requested but bubblewrap is not available: running without it"
-NO_HIDING = (
-    "bubblewrap is not available: this run is not isolated and can read the platform's files"
-)
-NO_GROUP = "processes left at the end are found by walking the process tree"
-log = logging.getLogger("kaon.exec")
+RESERVED = ("out", "home", "tmp", "inputs")  # a task folder's own names
+BASE_PATH = "/usr/local/bin:/usr/bin:/bin"  # a task's PATH after its environment when it sets none
 
 
 class LocalExecutor:
-    """Executor over local subprocesses. Holds no per-run state: one instance serves many
-    threads."""
+    """Executor over local subprocesses. One instance serves many threads."""
 
     def __init__(
         self,
-        bwrap: str | None = None,
-        grace: float = GRACE_SECONDS,
-        cgroups: CgroupRoot | bool | None = True,
+        content: Content,
+        root: Path,
+        envs: EnvBuilder,
+        *,
+        runtime: Path | None = None,
+        hidden: tuple[Path, ...] = (),
+        runner: ProcessRunner | None = None,
     ) -> None:
-        self._bwrap = bwrap if bwrap is not None else shutil.which("bwrap")
-        self._grace = grace
-        # True: find them; False or None: never use them (a per-process limit, a tree sweep)
-        self._cgroups = find_cgroups() if cgroups is True else cgroups or None
-        if self._cgroups is not None:
-            for path in self._cgroups.sweep_stale():
-                log.warning("removed the control group %s of a server no longer running", path)
+        self._root = root
+        self._envs = envs
+        self._runtime = runtime  # the kaon runtime (kaon.determinism), on PYTHONPATH
+        self._hidden = hidden  # what user code must not see (the platform's home)
+        self._runner = runner or ProcessRunner()
+        self._inputs = InputCache(content, root / ".inputs")
 
     @property
     def can_sandbox(self) -> bool:
-        return self._bwrap is not None and bwrap_works(self._bwrap)
-
-    @property
-    def limits_run_memory(self) -> bool:
-        return self._cgroups is not None and self._cgroups.limits_memory
-
-    def run(self, spec: RunSpec, log: LogSink, cancel: threading.Event) -> RunResult:
-        if not spec.argv:
-            raise InvalidInput("nothing to run: the command line is empty")
-        if not spec.cwd.is_dir():
-            raise InvalidInput(f"cannot run {spec.argv[0]}: no directory {spec.cwd}")
-        start = time.monotonic()
-        argv = list(spec.argv)
-        # a missing program would be reported by the supervisor or bwrap: check it first
-        problem = _unrunnable(spec)
-        if problem is not None:
-            log(f"cannot run {spec.argv[0]}: {problem[1]}")
-            return RunResult(problem[0], False, False, time.monotonic() - start)
-        if (spec.sandbox or spec.hidden) and not self.can_sandbox:
-            log(NO_SANDBOX if spec.sandbox else NO_HIDING)
-        elif spec.sandbox or spec.hidden:
-            argv = self._sandboxed(spec)
-        group = self._group(spec, log)
-        bounded = group is not None and group.limits_memory
-        if spec.memory_bytes is not None:
-            note = self._memory_note(spec.memory_bytes, bounded, spec.memory_default)
-            log(f"memory limit {note}")
-        per_process = not bounded and not spec.memory_default
-        line = supervisor.command(
-            argv,
-            spec.env,
-            self._grace,
-            cgroup=str(group.path) if group is not None else "",
-            rlimit_as=spec.memory_bytes or 0 if per_process else 0,
-        )
-        try:
-            proc = subprocess.Popen(
-                line,
-                cwd=spec.cwd,
-                env=spec.env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            if group is not None:
-                group.remove()
-            code = EXIT_NOT_FOUND if exc.errno == errno.ENOENT else EXIT_CANNOT_EXECUTE
-            log(f"cannot run {spec.argv[0]}: {exc.strerror or exc}")
-            return RunResult(code, False, False, time.monotonic() - start)
-        assert proc.stdout is not None
-        reader = threading.Thread(
-            target=_pump, args=(proc.stdout, log), name=f"log-{proc.pid}", daemon=True
-        )
-        reader.start()
-        try:
-            return self._wait(proc, reader, spec, log, cancel, start)
-        finally:
-            if group is not None:
-                self._release(group, spec, log)
+        return self._runner.can_sandbox
 
     def describe_memory(self, limit: int | None, default: bool = False) -> str:
-        """How `limit` bytes are enforced here, for the job's record."""
-        if limit is None:
-            return "none"
-        return self._memory_note(limit, self.limits_run_memory, default)
+        return self._runner.describe_memory(limit, default)
 
-    @staticmethod
-    def _memory_note(limit: int, bounded: bool, default: bool = False) -> str:
-        if bounded:
-            whose = "; the platform's default, KAON_JOB_MEMORY" if default else ""
-            return f"{memory_text(limit)} for the trial's processes together (cgroup{whose})"
-        if default:
-            return (
-                "none: the platform's default memory limit (KAON_JOB_MEMORY) is not applied: "
-                "no writable cgroup with the memory controller here, and a limit on each "
-                "process would break runtimes that reserve address space; give --memory for one"
-            )
-        return (
-            f"{memory_text(limit)} for each process (RLIMIT_AS): no writable cgroup with "
-            "the memory controller here, so a trial's processes together may use more"
-        )
+    def prepare(self, lock: EnvLock, log: LogSink, cancel: threading.Event) -> None:
+        env = self._envs.ensure(lock, log, cancel)
+        log(f"environment ready at {env.root}")
 
-    def _group(self, spec: RunSpec, log: LogSink) -> Cgroup | None:
-        if self._cgroups is None:
-            return None
-        try:
-            return self._cgroups.create(spec.memory_bytes)
-        except OSError as exc:
-            log(f"no control group for this run ({exc.strerror or exc}): {NO_GROUP}")
-            return None
+    def keep(self, trees: Sequence[TreeRef]) -> AbstractContextManager[None]:
+        return self._inputs.keep(trees)
 
-    def _release(self, group: Cgroup, spec: RunSpec, log: LogSink) -> None:
-        """Kill what escaped the supervisor, say if the memory limit was hit, remove."""
-        if not group.kill():
-            log("some processes of the run could not be killed")
-        if spec.memory_bytes is not None and group.oom_killed():
-            log(
-                f"the trial went over its memory limit ({memory_text(spec.memory_bytes)}): "
-                "the kernel killed a process of it; raise the limit with --memory"
-            )
-        group.remove()
-
-    def _wait(
-        self,
-        proc: subprocess.Popen[bytes],
-        reader: threading.Thread,
-        spec: RunSpec,
-        log: LogSink,
-        cancel: threading.Event,
-        start: float,
+    def run(
+        self, task: Task, log: LogSink, outputs: OutputSink, cancel: threading.Event
     ) -> RunResult:
-        deadline = None if spec.timeout is None else start + spec.timeout
-        cancelled = timed_out = False
-        while True:
-            try:
-                proc.wait(timeout=POLL_SECONDS)
-                break
-            except subprocess.TimeoutExpired:
-                pass
-            if cancel.is_set():
-                cancelled = True
-                break
-            if deadline is not None and time.monotonic() >= deadline:
-                timed_out = True
-                break
-        if cancelled or timed_out:
-            reader.join(POLL_SECONDS)  # let the lines printed so far reach the log first
-            why = "cancelled" if cancelled else f"timed out after {spec.timeout:g} s"
-            log(f"{why}: stopping the process and its children")
-            self._stop(proc)
-        _signal_group(proc.pid, signal.SIGKILL)  # nothing should be left: the supervisor swept
-        # A process that escaped the tree may still hold the pipe: do not wait for it.
-        reader.join(self._grace)
-        exit_code = None if cancelled or timed_out else proc.returncode
-        return RunResult(exit_code, timed_out, cancelled, time.monotonic() - start)
-
-    def _stop(self, proc: subprocess.Popen[bytes]) -> None:
-        """SIGTERM to the supervisor (it gives the tree the grace period), then hurry it, then
-        SIGKILL the whole group."""
-        for sig, wait in ((signal.SIGTERM, self._grace + 2), (signal.SIGUSR1, 2.0)):
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(sig)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=wait)
-                return
-        _signal_group(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-    def _sandboxed(self, spec: RunSpec) -> list[str]:
-        assert self._bwrap is not None
-        return bwrap_argv(
-            self._bwrap,
-            spec.argv,
-            spec.cwd,
-            hidden=spec.hidden,
-            read_only=spec.read_only,
-            writable=spec.writable,
-            network=not spec.sandbox,
-        )
-
-
-def _pump(stream: IO[bytes], log: LogSink) -> None:
-    """Send each line of `stream` to `log` until end of file (a final partial line too)."""
-    with stream:
+        if not task.argv:
+            raise InvalidInput("nothing to run: the command line is empty")
+        clash = [n for n in (*task.inputs, *task.files) if n in RESERVED or "/" in n or not n]
+        if clash:
+            raise InvalidInput(f"task {task.key}: {clash[0]!r} cannot name an input or file")
+        folder = self._root / task.key
+        remove_tree(folder)
+        folder.mkdir(parents=True)
         try:
-            for raw in iter(lambda: stream.readline(MAX_LINE), b""):
-                line = raw.removesuffix(b"\n").removesuffix(b"\r")
-                log(line.decode("utf-8", errors="replace"))
-        finally:  # if `log` failed, keep draining so the process never blocks on a full pipe
-            while stream.read(MAX_LINE):
-                pass
+            return self._run(task, folder, log, outputs, cancel)
+        finally:
+            remove_tree(folder)
 
+    def _run(
+        self, task: Task, folder: Path, log: LogSink, outputs: OutputSink, cancel: threading.Event
+    ) -> RunResult:
+        inputs: dict[str, Path] = {}
+        shared: list[Path] = []
+        for name, given in task.inputs.items():
+            if given.private:
+                inputs[name] = self._inputs.private(
+                    given.tree, folder / name, given.overlay, given.executable
+                )
+            else:
+                inputs[name] = self._inputs.shared(given.tree, folder / "inputs" / name)
+                shared.append(inputs[name])
+        out = folder / "out"
+        for made in (out, folder / "home", folder / "tmp"):
+            made.mkdir()
+        for name, data in task.files.items():
+            (folder / name).write_bytes(data)
 
-def _signal_group(pgid: int, sig: signal.Signals) -> bool:
-    """Send `sig` to process group `pgid`; False if the group is gone."""
-    try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # only zombies left, or the pid was reused by someone else's group
-        return False
-    return True
+        def path(value: str | Place) -> str:
+            if isinstance(value, str):
+                return value
+            if value.where is Where.INPUT:
+                if value.name not in inputs:
+                    raise InvalidInput(f"task {task.key}: no input {value.name!r}")
+                base = inputs[value.name]
+            else:
+                base = out if value.where is Where.OUTPUT else folder / value.name
+            return str(base / value.rel if value.rel else base)
 
+        env = self._envs.ensure(task.lock, log, cancel) if task.lock else None
+        variables = {name: path(value) for name, value in task.env.items()}
+        variables |= self._own_variables(variables.get("PATH") or BASE_PATH, env, folder)
+        spec = RunSpec(
+            argv=tuple(path(a) for a in task.argv),
+            cwd=Path(path(task.workdir)),
+            env=variables,
+            timeout=task.limits.timeout,
+            read_only=(*shared, *self._visible(env)),
+            writable=(folder,),
+            sandbox=task.limits.sandbox,
+            hidden=self._hidden,
+            memory_bytes=task.limits.memory_bytes,
+            memory_default=task.limits.memory_default,
+            labels=dict(task.labels),
+        )
+        result = self._runner.run(spec, log, cancel)
+        outputs.deliver(out, result)
+        return result
 
-def _unrunnable(spec: RunSpec) -> tuple[int, str] | None:
-    """(exit code, reason) when argv[0] is missing or not executable, as seen from the host."""
-    program = spec.argv[0]
-    if "/" in program:
-        candidates = [spec.cwd / program]
-    else:
-        path = spec.env.get("PATH", os.defpath)
-        candidates = [spec.cwd / (d or ".") / program for d in path.split(os.pathsep)]
-    found = [c for c in candidates if c.is_file()]
-    if not found:
-        return EXIT_NOT_FOUND, os.strerror(errno.ENOENT)
-    if not any(os.access(c, os.X_OK) for c in found):
-        return EXIT_CANNOT_EXECUTE, os.strerror(errno.EACCES)
-    return None
+    def _own_variables(self, path: str, env: Environment | None, folder: Path) -> dict[str, str]:
+        """What the backend sets itself (the port's step 3)."""
+        values = {"HOME": str(folder / "home"), "TMPDIR": str(folder / "tmp"), "PATH": path}
+        if env is not None:
+            values |= {"PATH": f"{env.bin_dir}:{path}", "VIRTUAL_ENV": str(env.root)}
+        if self._runtime is not None:  # `from kaon.determinism import seed_everything` works
+            values["PYTHONPATH"] = str(self._runtime)
+        return values
+
+    def _visible(self, env: Environment | None) -> tuple[Path, ...]:
+        """What a task reads besides its inputs: the environment, the interpreter it links to,
+        the kaon runtime."""
+        found: list[Path] = []
+        if env is not None:
+            found += [env.root, Path(os.path.realpath(env.python)).parents[1]]
+        if self._runtime is not None:
+            found.append(self._runtime)
+        return tuple(found)

@@ -39,9 +39,8 @@ import uv
 from blake3 import blake3
 
 from kaon.core.errors import BackendUnavailable, BuildFailed, InvalidInput
-from kaon.exec.local import LocalExecutor
+from kaon.exec.process import ProcessRunner, RunSpec
 from kaon.ports.envbuilder import Environment, EnvLock, LogSink
-from kaon.ports.executor import RunSpec
 
 READY = ".ready"
 LOCK_FILE = "kaon.lock.txt"  # the lock an environment was built from, kept inside it
@@ -90,7 +89,7 @@ class UvEnvBuilder:
             except FileNotFoundError as exc:
                 raise BackendUnavailable(f"cannot build environments: {exc}") from exc
         self.uv_bin = uv_bin
-        self._runner = LocalExecutor()
+        self._runner = ProcessRunner()
         self._version: str | None = None
 
     # -- EnvBuilder ------------------------------------------------------------------------

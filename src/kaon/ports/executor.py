@@ -1,35 +1,115 @@
-"""Executor: run one user process to completion, streaming its output.
+"""Executor: run one task — inputs by content address, in a locked environment — to its end,
+streaming its output and handing its outputs to a sink.
 
-The local backend runs a subprocess (optionally inside bubblewrap); a cluster backend (Ray,
-Kubernetes) runs the same spec remotely. The services never see how.
+The service says *what* runs, never *where*: a `Task` names its code and data as content
+addresses (`TreeRef`s: a commit of a repo), the environment as a lock (`EnvLock`), the command
+line, variables, resources and labels. The backend decides where it runs and fetches the
+inputs itself (through the `Content` port), builds or finds the environment, runs the command,
+and hands what the task wrote to the `OutputSink` the service gave. Paths exist only on the
+backend's side: where the service needs one in the command line or a variable (the data
+folder, the output folder) it puts a `Place`, which the backend turns into its own path.
+
+Metaflow's trampoline is the model: a backend only changes where the same step runs. The local
+backend (kaon.exec.local) runs it as a subprocess on this machine (inside bubblewrap where it
+can); a Ray or Kubernetes backend would run the same task on a worker. A training trial is one
+task (code + data → a model folder); a pipeline datum is another (code + input datums → an
+output tree).
+
+What a backend must do with a task, in this order:
+1. fetch every `Task.inputs` tree (a shared input read-only; a private one as a writable copy
+   of its own with `overlay` written over it and `executable` made executable), and make the
+   environment of `Task.lock` ready (`prepare` may have done it already);
+2. make an empty output folder and a private scratch folder; write `Task.files` there;
+3. run `Task.argv` in the `Task.workdir` folder with exactly `Task.env` (Places resolved) plus:
+   PATH = the environment's bin folder, then `Task.env["PATH"]`; VIRTUAL_ENV = the environment;
+   HOME and TMPDIR = private writable folders; PYTHONPATH = the kaon runtime where it has one
+   (`kaon.determinism`); nothing else of its own environment;
+4. enforce `Task.limits` (memory, timeout, the sandbox: inputs read-only, writes only to its
+   own folders, no network with `sandbox`), stream every output line to the log sink, stop the
+   task and everything it started on cancel, timeout or when the platform dies;
+5. call `OutputSink.deliver(output folder, result)` exactly once after the process ended,
+   whatever the result, then drop its folders.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from kaon.ports.envbuilder import LogSink
+from kaon.ports.content import TreeRef
+from kaon.ports.envbuilder import EnvLock, LogSink
+
+
+class Where(StrEnum):
+    INPUT = "input"  # the folder of one of Task.inputs (Place.name)
+    OUTPUT = "output"  # the output folder handed to the OutputSink
+    FILE = "file"  # one of Task.files (Place.name), written in the task's scratch
 
 
 @dataclass(frozen=True)
-class RunSpec:
-    argv: tuple[str, ...]
-    cwd: Path
-    env: dict[str, str]  # the complete environment of the process (nothing is inherited)
-    timeout: float | None = None  # seconds; the process group is killed past it
-    read_only: tuple[Path, ...] = ()  # inputs the process must not change (sandbox)
-    writable: tuple[Path, ...] = ()  # the only places a sandboxed process may write
-    sandbox: bool = False  # also cut the network (the strict mode, `--sandbox`)
-    hidden: tuple[Path, ...] = ()  # folders the process must not see at all (the platform's
-    # home), except the `read_only` and `writable` paths inside them
-    memory_bytes: int | None = None  # for all the run's processes where the backend can
-    # (a cgroup), else for each of them (RLIMIT_AS): see Executor.describe_memory
+class Place:
+    """A path only the backend knows, named by what it holds: `Place.input("data")`,
+    `Place.output()`, `Place.file("hyperparams.json")`; `rel` goes below it."""
+
+    where: Where
+    name: str = ""
+    rel: str = ""
+
+    @staticmethod
+    def input(name: str, rel: str = "") -> Place:
+        return Place(Where.INPUT, name, rel)
+
+    @staticmethod
+    def output(rel: str = "") -> Place:
+        return Place(Where.OUTPUT, "", rel)
+
+    @staticmethod
+    def file(name: str) -> Place:
+        return Place(Where.FILE, name)
+
+
+@dataclass(frozen=True)
+class Input:
+    """A tree the task reads. Shared (the default): read-only, and the backend may give the
+    same fetched copy to every task that reads it (`Executor.keep`). `private`: a writable copy
+    for this task alone (code it may change), with `overlay` (path → bytes, relative to the
+    tree) written over it and `executable` paths made executable."""
+
+    tree: TreeRef
+    private: bool = False
+    overlay: Mapping[str, bytes] = field(default_factory=dict)
+    executable: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout: float | None = None  # seconds; the task and all it started are killed past it
+    memory_bytes: int | None = None  # for all the task's processes where the backend can
+    # (a cgroup), else for each of them: see Executor.describe_memory
     memory_default: bool = False  # memory_bytes is the platform's default, not the job's:
-    # applied only where it bounds the run as a whole, never per process
-    labels: dict[str, str] = field(default_factory=dict)  # job id, trial, for the backend's logs
+    # applied only where it bounds the task as a whole, never per process
+    sandbox: bool = False  # the strict mode (`--sandbox`): no network either
+
+
+@dataclass(frozen=True)
+class Task:
+    """What runs: see the module doc for what a backend does with it."""
+
+    key: str  # unique among running tasks, path-safe, e.g. "<job id>/trials/0" (local: the
+    # task's folder below the backend's root, so an operator finds it)
+    argv: tuple[str | Place, ...]
+    workdir: Place  # where argv runs, e.g. Place.input("code", "proj/model")
+    inputs: Mapping[str, Input] = field(default_factory=dict)  # name → tree
+    lock: EnvLock | None = None  # the environment argv runs in (None: the backend's own)
+    env: Mapping[str, str | Place] = field(default_factory=dict)  # the variables it gets
+    files: Mapping[str, bytes] = field(default_factory=dict)  # small files the task reads
+    limits: Limits = field(default_factory=Limits)
+    labels: Mapping[str, str] = field(default_factory=dict)  # job id, trial, for the logs
 
 
 @dataclass(frozen=True)
@@ -40,20 +120,42 @@ class RunResult:
     seconds: float
 
 
+class OutputSink(Protocol):
+    def deliver(self, folder: Path, result: RunResult) -> None:
+        """Take what the task wrote into its output folder `folder` (read it, store it: it is
+        removed after this returns). Called once per run, after the process ended, whatever
+        `result` says; where the task ran remotely, `folder` is a local copy of its outputs."""
+        ...
+
+
 class Executor(Protocol):
     @property
     def can_sandbox(self) -> bool:
-        """Whether `RunSpec.sandbox` and `RunSpec.hidden` are honoured on this machine."""
+        """Whether `Limits.sandbox` and hiding the platform's files are honoured here."""
         ...
 
     def describe_memory(self, limit: int | None, default: bool = False) -> str:
         """How a `memory_bytes` of `limit` is enforced here, e.g. "512Mi for the trial's
-        processes together (cgroup)", or "none" (`default`: see RunSpec.memory_default)."""
+        processes together (cgroup)", or "none" (`default`: see Limits.memory_default)."""
         ...
 
-    def run(self, spec: RunSpec, log: LogSink, cancel: threading.Event) -> RunResult:
-        """Run to completion. Every line the process prints (stdout and stderr, in order) goes
-        to `log` as it comes. Setting `cancel` kills the process and all its children; when
-        the process exits, whatever it started and left running is killed too. If the
-        platform dies, the run dies with it."""
+    def prepare(self, lock: EnvLock, log: LogSink, cancel: threading.Event) -> None:
+        """Make the environment of `lock` ready where tasks run, building it if needed (its
+        lines go to `log`), so that a build failure is reported before any task starts.
+        Raises BuildFailed when it cannot be built."""
+        ...
+
+    def keep(self, trees: Sequence[TreeRef]) -> AbstractContextManager[None]:
+        """While this context is open, a shared input of `trees` fetched for one task is kept
+        for the next tasks that read it (a job's trials share its code and data: one fetch);
+        once every context keeping it is closed, the backend drops it."""
+        ...
+
+    def run(
+        self, task: Task, log: LogSink, outputs: OutputSink, cancel: threading.Event
+    ) -> RunResult:
+        """Run `task` to its end (see the module doc). Every line it prints (stdout and stderr,
+        in order) goes to `log` as it comes. Setting `cancel` kills it and all its children;
+        when it exits, whatever it started and left running is killed too. If the platform
+        dies, the task dies with it. Raises NotFound when an input is gone."""
         ...

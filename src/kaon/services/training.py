@@ -1,26 +1,27 @@
-"""Training jobs: submit, build the environment, run the trials, commit the models.
+"""Training jobs: submit, then build, run and record them, one lifecycle step each.
 
-Each job runs in its own thread: BUILDING (working copy of the code, lock, environment),
-RUNNING (trials, `-p` at a time, every trial also waiting for one of the platform's slots),
-then SUCCESS, FAILURE or KILLED with a reason. Jobs left BUILDING or RUNNING by a platform
+Each job runs in its own thread through the steps of its lifecycle (kaon.core.jobs):
+BUILDING (kaon.services.jobbuild: the lock and the environment), RUNNING
+(kaon.services.jobrun: the trials as tasks on the executor), then SUCCESS, FAILURE (with a
+FailureKind) or KILLED with a reason, every move recorded by kaon.services.jobrecord and the
+outputs committed by kaon.services.joboutputs. Jobs left BUILDING or RUNNING by a platform
 stop are marked FAILURE on the next start (`recover`), never left running forever.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 import traceback
 from collections.abc import Callable, Container
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kaon.core.address import Ref
 from kaon.core.errors import (
     BuildFailed,
     InvalidInput,
+    InvalidTransition,
     JobNotFound,
     JobNotRunning,
     KaonError,
@@ -30,6 +31,7 @@ from kaon.core.errors import (
 from kaon.core.hyper import grid, random_points
 from kaon.core.jobs import (
     Bundle,
+    FailureKind,
     Hyper,
     Job,
     JobId,
@@ -37,27 +39,32 @@ from kaon.core.jobs import (
     ModelId,
     Resources,
     Trial,
-    make_model_id,
     new_job_id,
-    trial_name,
 )
-from kaon.ports.envbuilder import EnvBuilder, Environment, EnvLock
 from kaon.ports.executor import Executor
 from kaon.ports.jobs import JobStore
-from kaon.services.chunks import ChunkStore
-from kaon.services.commits import CommitService
-from kaon.services.files import FileService
+from kaon.services.jobaccess import JobAccess
+from kaon.services.jobbuild import JobBuilder
 from kaon.services.joblog import JobLog
-from kaon.services.jobtokens import ApiEnv, JobTokens
-from kaon.services.localfs import checkout, ingest
-from kaon.services.provenance import ProvenanceService
-from kaon.services.repos import RepoService
-from kaon.services.s3keys import CredentialService, S3Env
-from kaon.services.search import OptunaSearch
-from kaon.services.trials import TrialOutcome, fingerprint, run_trial
-from kaon.services.workspaces import WorkspaceService, no_data, repo_of
+from kaon.services.joboutputs import JobOutputs
+from kaon.services.jobrecord import KILLED, JobRecorder, interrupted
+from kaon.services.jobrun import TrialRunner
+from kaon.services.trials import TrialOutcome, fingerprint
+from kaon.services.workspaces import WorkspaceService
 
 log = logging.getLogger("kaon.training")
+
+__all__ = ["JobSteps", "TrainingService", "interrupted"]
+
+
+@dataclass(frozen=True)
+class JobSteps:
+    """The lifecycle steps a job goes through, wired by the composition root (kaon.app)."""
+
+    builder: JobBuilder  # BUILDING
+    runner: TrialRunner  # RUNNING
+    recorder: JobRecorder  # every state change, provenance
+    outputs: JobOutputs  # models and logs → commits
 
 
 class TrainingService:
@@ -65,43 +72,25 @@ class TrainingService:
         self,
         jobs: JobStore,
         workspaces: WorkspaceService,
-        repos: RepoService,
-        commits: CommitService,
-        files: FileService,
-        chunks: ChunkStore,
-        envs: EnvBuilder,
-        executor: Executor,
-        root: Path,
+        steps: JobSteps,
+        access: JobAccess,
         clock: Callable[[], float],
-        slots: int,
-        provenance: ProvenanceService,
-        runtime: Path | None = None,
-        keys: CredentialService | None = None,
-        hidden: tuple[Path, ...] = (),
-        default_memory: int | None = None,
-        tokens: JobTokens | None = None,
     ) -> None:
-        self._default_memory = default_memory  # a trial's when its job gives no --memory
-        self._tokens = tokens  # API tokens: each running job gets its own (KAON_TOKEN)
-        self._hidden = hidden  # what user code must not see (the platform's home)
-        self._keys = keys  # S3 gateway keys: each running job gets its own pair
-        self._provenance = provenance
-        self._runtime = runtime
         self._jobs = jobs
         self._workspaces = workspaces
-        self._repos = repos
-        self._commits = commits
-        self._files = files
-        self._chunks = chunks
-        self._envs = envs
-        self._executor = executor
-        self._root = root
+        self._builder = steps.builder
+        self._runner = steps.runner
+        self._recorder = steps.recorder
+        self._outputs = steps.outputs
+        self._access = access  # each running job's own S3 keys and API token
         self._clock = clock
-        self._slots = threading.BoundedSemaphore(max(1, slots))
         self._cancel: dict[JobId, threading.Event] = {}
         self._threads: dict[JobId, threading.Thread] = {}
         self._lock = threading.Lock()
-        self._stopping = threading.Event()  # set by shutdown: cancelled jobs were interrupted
+
+    @property
+    def _executor(self) -> Executor:
+        return self._runner.executor
 
     # queries -----------------------------------------------------------------------------
     def get(self, ref: str) -> Job:
@@ -148,12 +137,7 @@ class TrainingService:
         job = self.get(ref)
         out: dict[str, Any] = {"job": job.id, "state": job.state.value, "trials": []}
         for trial in self._jobs.list_trials(job.id):
-            files: dict[str, str] = {}
-            if trial.model_commit and trial.model_path:
-                repo = repo_of(job.workspace, "models")
-                commit = self._repos.resolve_required(repo, Ref(trial.model_commit))
-                for rel, node in self._files.walk(commit, trial.model_path):
-                    files[rel] = str(node.content_digest)
+            files = self._outputs.model_files(job, trial)
             out["trials"].append(
                 {
                     "index": trial.index,
@@ -166,7 +150,7 @@ class TrainingService:
         return out
 
     def log_path(self, job: Job, kind: str) -> Path:
-        return self._root / job.id / f"{kind}.log"
+        return self._outputs.log_path(job, kind)
 
     # commands ----------------------------------------------------------------------------
     def deploy(
@@ -197,7 +181,7 @@ class TrainingService:
                 "`kaon train deploy`"
             )
         if data is None:
-            data = no_data(self._repos, self._commits, ws.name, author)
+            data = self._builder.no_data(ws.name, author)
         self._workspaces.set_current(
             ws.name,
             source=source.to_dict(),
@@ -230,12 +214,7 @@ class TrainingService:
             raise InvalidInput(
                 f"job {job.id} never built its environment ({job.state.value}): nothing to reproduce"
             )
-        missing = []
-        for b in (job.source, job.data):
-            try:
-                self._repos.resolve_required(b.repo, Ref(b.commit))
-            except KaonError:
-                missing.append(f"{b.kind} {b.path} (commit {b.commit[:12]} in {b.repo})")
+        missing = self._builder.missing(job)
         if missing:
             raise NotFound(
                 f"job {job.id} cannot be reproduced: no longer available: " + "; ".join(missing)
@@ -272,7 +251,7 @@ class TrainingService:
                 thread.join(timeout=30)
         job = self.get(job.id)
         if not job.state.finished:  # no thread (it was never started here): mark it
-            job = self._finish(job, JobState.KILLED, "killed by request")
+            job = self._recorder.finish(job, JobState.KILLED, FailureKind.CANCELLED, KILLED)
         return job
 
     def recover(self) -> list[JobId]:
@@ -282,23 +261,18 @@ class TrainingService:
         failed: list[JobId] = []
         for job in self._jobs.list_jobs(states=[JobState.BUILDING, JobState.RUNNING]):
             what = "building" if job.state is JobState.BUILDING else "running"
-            self._finish(job, JobState.FAILURE, interrupted(what))
+            self._recorder.finish(job, JobState.FAILURE, FailureKind.INTERRUPTED, interrupted(what))
             failed.append(job.id)
-        if self._keys is not None:  # interrupted jobs never revoked their keys: now
-            running = self._jobs.list_jobs(states=[JobState.BUILDING, JobState.RUNNING])
-            for job_id in self._keys.revoke_stale({job.id for job in running}):
-                log.warning("revoked the S3 keys of job %s, which is not running", job_id)
-        if self._tokens is not None:
-            running = self._jobs.list_jobs(states=[JobState.BUILDING, JobState.RUNNING])
-            for job_id in self._tokens.revoke_stale({job.id for job in running}):
-                log.warning("revoked the API token of job %s, which is not running", job_id)
+        # interrupted jobs never revoked their keys and tokens: now
+        running = self._jobs.list_jobs(states=[JobState.BUILDING, JobState.RUNNING])
+        self._access.revoke_stale({job.id for job in running})
         for job in reversed(self._jobs.list_jobs(states=[JobState.PENDING])):
             self._start(job)
         return failed
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop every job's processes (the jobs are recovered as interrupted on restart)."""
-        self._stopping.set()  # what it cancels ends JOB_FAILURE "interrupted", not KILLED
+        self._recorder.stopping()  # what it cancels ends JOB_FAILURE "interrupted", not KILLED
         with self._lock:
             events = list(self._cancel.values())
             threads = list(self._threads.values())
@@ -334,288 +308,65 @@ class TrainingService:
         thread.start()
 
     def _run(self, job: Job, cancel: threading.Event) -> None:
-        work = self._root / job.id
-        build_log = JobLog(work / "build.log")
-        train_log = JobLog(work / "train.log")
+        build_log = JobLog(self._outputs.log_path(job, "build"))
+        train_log = JobLog(self._outputs.log_path(job, "train"))
+        recorder = self._recorder
         try:
-            job = self._save(job.moved(JobState.BUILDING, started=self._clock()))
-            env, folder, lock = self._build(job, work, build_log, cancel)
+            job = recorder.building(job)
+            build = self._builder.build(job, build_log.write, cancel)
             recorded = {
-                "lock_id": lock.id,
-                "lock": lock.text,
-                "python": lock.python,
+                "lock_id": build.lock.id,
+                "lock": build.lock.text,
+                "python": build.lock.python,
                 "platform": fingerprint(),
-                "memory_limit": self._executor.describe_memory(
-                    job.resources.memory or self._default_memory, job.resources.memory is None
-                ),
+                "memory_limit": self._runner.describe_memory(job),
             } | {k: v for k, v in job.env.items() if k == "reproduces"}
-            job = self._save(job.moved(JobState.RUNNING, env=recorded))
-            self._provenance.job_started(job, self._jobs.list_trials(job.id))
-            # S3 gateway access for the job's code: a key pair of its own, revoked at the end
-            # (`finally` below), so what it reads and writes through S3 is in its provenance;
-            # it reaches the shared repos and its own workspace's, no other workspace's
-            keys = self._keys
-            s3 = keys.for_job(job.id, job.author, job.workspace) if keys else None
-            # the API likewise: a token acting as the job's author in its workspace only
-            api = self._api_access(job, train_log)
-            data = work / "data"
-            commit = self._repos.resolve_required(job.data.repo, Ref(job.data.commit))
-            checkout(self._files, commit, "/", data)
-            _read_only(data)
-            train_log.write(f"job {job.id}: source {job.source.path}, data {job.data.path}")
-            outcomes = self._run_trials(job, env, work, folder, data, train_log, cancel, s3, api)
-            if cancel.is_set():
-                self._finish(job, *self._cancelled("running"))
-            elif not outcomes:
-                self._finish(job, JobState.FAILURE, "no trial ran")
-            elif any(o.error for o in outcomes):
-                bad = [o.error for o in outcomes if o.error]
-                reason = (
-                    bad[0]
-                    if len(outcomes) == 1
-                    else f"{len(bad)} of {len(outcomes)} trials failed: {bad[0]}"
-                )
-                self._finish(job, JobState.FAILURE, reason)
-            else:
-                self._finish(job, JobState.SUCCESS, "")
+            job = recorder.running(job, recorded)
+            access = self._access.grant(job, train_log.write)
+            outcomes = self._runner.run(job, build, access, train_log, cancel)
+            self._ended(job, outcomes, cancel)
         except BuildFailed as exc:
             build_log.write(f"build failed: {exc.message}")
             if cancel.is_set():
-                self._finish(job, *self._cancelled("building"))
+                recorder.finish(job, *recorder.cancelled("building"))
             else:
-                self._finish(job, JobState.FAILURE, f"build failed: {exc.message}")
+                recorder.finish(
+                    job, JobState.FAILURE, FailureKind.BUILD, f"build failed: {exc.message}"
+                )
         except KaonError as exc:
             build_log.write(f"error: {exc.message}")
-            self._finish(job, JobState.FAILURE, exc.message)
+            bug = isinstance(exc, InvalidTransition)
+            kind = FailureKind.INTERNAL if bug else FailureKind.INPUT
+            recorder.finish(job, JobState.FAILURE, kind, exc.message)
         except Exception as exc:
             for line in traceback.format_exc().splitlines():
                 build_log.write(line)
             log.exception("job %s failed", job.id)
-            self._finish(job, JobState.FAILURE, f"internal error: {exc} (see build logs)")
+            recorder.finish(
+                job,
+                JobState.FAILURE,
+                FailureKind.INTERNAL,
+                f"internal error: {exc} (see build logs)",
+            )
         finally:
-            if self._keys is not None:
-                self._keys.revoke_job(job.id)
-            if self._tokens is not None:
-                self._tokens.revoke_job(job.id)
-            self._keep_logs(job, work)
-            _remove(work / "source", work / "data", work / "trials")
+            self._access.revoke(job)
+            self._outputs.keep_logs(job)
             with self._lock:
                 self._cancel.pop(job.id, None)
 
-    def _api_access(self, job: Job, train_log: JobLog) -> ApiEnv | None:
-        if self._tokens is None:
-            return None
-        api = self._tokens.for_job(job.id, job.author, job.workspace)
-        if api is not None and api.token is None:
-            train_log.write(
-                f"no API token for this job: its author {job.author!r} is not a user of this "
-                "platform (`kaon user list`); KAON_TOKEN is not set"
+    def _ended(self, job: Job, outcomes: list[TrialOutcome], cancel: threading.Event) -> None:
+        recorder = self._recorder
+        if cancel.is_set():
+            recorder.finish(job, *recorder.cancelled("running"))
+        elif not outcomes:
+            recorder.finish(job, JobState.FAILURE, FailureKind.RUN, "no trial ran")
+        elif any(o.error for o in outcomes):
+            bad = [o for o in outcomes if o.error]
+            reason = (
+                bad[0].error
+                if len(outcomes) == 1
+                else f"{len(bad)} of {len(outcomes)} trials failed: {bad[0].error}"
             )
-        return api
-
-    def _build(
-        self, job: Job, work: Path, build_log: JobLog, cancel: threading.Event
-    ) -> tuple[Environment, str, EnvLock]:
-        source = work / "source"
-        _remove(source)
-        commit = self._repos.resolve_required(job.source.repo, Ref(job.source.commit))
-        checkout(self._files, commit, "/", source)
-        entry = self._workspaces.entrypoint(job.source)
-        build_log.write(
-            f"source bundle {job.source.path} (commit {job.source.commit[:12]}): "
-            f"./{entry.folder + '/' if entry.folder else ''}train, {entry.requirements}"
-        )
-        pinned = job.env.get("pinned")
-        if isinstance(pinned, dict):  # a reproduction: the recorded lock, not a new resolution
-            lock = EnvLock(str(pinned["lock_id"]), str(pinned["lock"]), str(pinned["python"]))
-            build_log.write(f"reproducing job {job.env.get('reproduces')}: recorded lock")
+            recorder.finish(job, JobState.FAILURE, bad[0].failure or FailureKind.RUN, reason)
         else:
-            requirements = (source / entry.requirements).read_text(errors="replace")
-            lock = self._envs.lock(requirements, build_log.write, cancel)
-        pins = [ln for ln in lock.text.splitlines() if "==" in ln and not ln.startswith("#")]
-        build_log.write(f"environment {lock.id[:12]}: python {lock.python}, {len(pins)} packages")
-        env = self._envs.ensure(lock, build_log.write, cancel)
-        build_log.write(f"environment ready at {env.root}")
-        return env, entry.folder, lock
-
-    def _run_trials(
-        self,
-        job: Job,
-        env: Environment,
-        work: Path,
-        folder: str,
-        data: Path,
-        train_log: JobLog,
-        cancel: threading.Event,
-        s3: S3Env | None = None,
-        api: ApiEnv | None = None,
-    ) -> list[TrialOutcome]:
-        source = work / "source"
-        parallel = max(1, job.resources.parallelism)
-        hyperopt = job.hyper is not None
-
-        def one(trial: Trial) -> TrialOutcome | None:
-            with self._slots:
-                if cancel.is_set():
-                    state, reason = self._cancelled("running")
-                    self._save_trial(trial.moved(state, reason=reason))
-                    return None
-                sink = train_log.child(f"[trial {trial.index}] ") if hyperopt else train_log
-                trial = self._save_trial(trial.moved(JobState.RUNNING, started=self._clock()))
-                outcome = run_trial(
-                    self._executor,
-                    job,
-                    trial,
-                    env,
-                    source,
-                    folder,
-                    data,
-                    work / "trials" / str(trial.index),
-                    sink.write,
-                    cancel,
-                    runtime=self._runtime,
-                    s3=s3,
-                    api=api,
-                    hidden=self._hidden,
-                    default_memory=self._default_memory,
-                )
-            self._record(job, trial, outcome, sink)
-            return outcome
-
-        if job.hyper is not None and job.hyper.search == "optuna" and "reproduces" not in job.env:
-            search = OptunaSearch(job.hyper)
-            outcomes: list[TrialOutcome] = []
-            index = 0
-            while index < job.hyper.trials and not cancel.is_set():
-                batch = []
-                for _ in range(min(parallel, job.hyper.trials - index)):
-                    params = search.ask()
-                    batch.append(Trial(job.id, index, params))
-                    index += 1
-                self._jobs.add_trials(batch)
-                self._provenance.job_started(job, batch)
-                with ThreadPoolExecutor(len(batch)) as pool:
-                    done = list(pool.map(one, batch))
-                for trial, outcome in zip(batch, done, strict=True):
-                    search.tell(
-                        trial.params, outcome.metrics if outcome and not outcome.error else None
-                    )
-                    if outcome is not None:
-                        outcomes.append(outcome)
-            return outcomes
-        trials = self._jobs.list_trials(job.id)
-        with ThreadPoolExecutor(parallel) as pool:
-            results = list(pool.map(one, trials))
-        return [o for o in results if o is not None]
-
-    def _record(self, job: Job, trial: Trial, outcome: TrialOutcome, sink: JobLog) -> None:
-        now = self._clock()
-        if outcome.error:
-            state = JobState.FAILURE
-            if outcome.result.cancelled:
-                state = self._cancelled("running")[0]
-            sink.write(f"trial failed: {outcome.error}")
-            self._save_trial(
-                trial.moved(
-                    state, finished=now, exit_code=outcome.result.exit_code, reason=outcome.error
-                )
-            )
-            return
-        model_id = make_model_id(job.source, job.data, job.hyper, outcome.digest)
-        combo, short = model_id.split(":")
-        files = list(outcome.files)
-        scratch = self._root / job.id / "trials" / str(trial.index)
-        if trial.params:
-            files.append((f"hyperparams/{trial_name(trial.params)}", scratch / "hyperparams.json"))
-        commit = ingest(
-            self._chunks,
-            self._commits,
-            repo_of(job.workspace, "models"),
-            combo,
-            files,
-            prefix=f"/{short}",
-            message=f"model {model_id}: job {job.id} trial {trial.index}",
-            author=job.author,
-        )
-        sink.write(f"model {model_id} committed ({len(files)} files)")
-        done = self._save_trial(
-            trial.moved(
-                JobState.SUCCESS,
-                finished=now,
-                exit_code=0,
-                model_id=model_id,
-                model_commit=str(commit.id),
-                model_path=f"/{short}",
-                metrics=outcome.metrics,
-            )
-        )
-        self._provenance.model_produced(job, done)
-
-    # state changes -----------------------------------------------------------------------
-    def _cancelled(self, what: str) -> tuple[JobState, str]:
-        """How a cancelled job ends: KILLED by `kaon train kill`, FAILURE "interrupted" when the
-        platform stops (`kaon down`), as a crash is reported at the next start."""
-        if self._stopping.is_set():
-            return JobState.FAILURE, interrupted(what)
-        return JobState.KILLED, "killed by request"
-
-    def _save(self, job: Job) -> Job:
-        self._jobs.save_job(job)
-        return job
-
-    def _save_trial(self, trial: Trial) -> Trial:
-        self._jobs.save_trial(trial)
-        return trial
-
-    def _finish(self, job: Job, state: JobState, reason: str) -> Job:
-        current = self._jobs.get_job(job.id) or job
-        now = self._clock()
-        for trial in self._jobs.list_trials(job.id):
-            if not trial.state.finished:
-                mark = JobState.KILLED if state is JobState.KILLED else JobState.FAILURE
-                self._save_trial(trial.moved(mark, finished=now, reason=reason or "not run"))
-        done = current.moved(state, finished=now, reason=reason, started=current.started or now)
-        return self._save(done)
-
-    def _keep_logs(self, job: Job, work: Path) -> None:
-        """Commit the job's logs to the workspace's logs repo (the local copies stay too)."""
-        files = [(p.name, p) for p in sorted(work.glob("*.log")) if p.stat().st_size > 0]
-        if not files:
-            return
-        try:
-            ingest(
-                self._chunks,
-                self._commits,
-                repo_of(job.workspace, "logs"),
-                "master",
-                files,
-                prefix=f"/{job.id}",
-                message=f"logs of job {job.id}",
-                author=job.author,
-            )
-        except KaonError as exc:  # the workspace was killed meanwhile: local logs remain
-            log.warning("logs of job %s not committed: %s", job.id, exc.message)
-
-
-def interrupted(what: str) -> str:
-    """The reason of a job a platform stop interrupted while it was `what` (building, running)."""
-    return (
-        f"interrupted: the platform stopped while the job was {what}; "
-        "submit it again with `kaon train deploy`"
-    )
-
-
-def _read_only(folder: Path) -> None:
-    for path in [folder, *folder.rglob("*")]:
-        mode = 0o500 if path.is_dir() else 0o400  # the job's user only (it is the platform's)
-        path.chmod(mode)
-
-
-def _remove(*folders: Path) -> None:
-    for folder in folders:
-        if not folder.exists():
-            continue
-        for path in [folder, *folder.rglob("*")]:
-            if path.is_dir() and not path.is_symlink():
-                path.chmod(0o700)
-        shutil.rmtree(folder, ignore_errors=True)
+            recorder.finish(job, JobState.SUCCESS, None, "")

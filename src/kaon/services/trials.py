@@ -1,14 +1,11 @@
-"""One trial: a private working copy of the code, `./train <out>` in the built environment,
-then the checks on what it wrote (the user-code contract, docs/user-code.md)."""
+"""One trial: the task it runs (`./train <out>` in the job's environment, in a private copy
+of the code) and the checks on what it wrote (the user-code contract, docs/user-code.md)."""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
-import shutil
-import stat
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,15 +13,27 @@ from typing import Any
 import blake3
 
 from kaon.core.errors import InvalidBundle
-from kaon.core.jobs import Job, Trial, canonical_json, trial_name
-from kaon.ports.envbuilder import Environment, LogSink
-from kaon.ports.executor import Executor, RunResult, RunSpec
+from kaon.core.ids import CommitId, RepoName
+from kaon.core.jobs import FailureKind, Job, Trial, canonical_json
+from kaon.ports.content import TreeRef
+from kaon.ports.envbuilder import EnvLock
+from kaon.ports.executor import Input, Limits, Place, RunResult, Task
 from kaon.services.jobtokens import ApiEnv
 from kaon.services.localfs import list_folder
 from kaon.services.s3keys import S3Env
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 SEED = "0"
+HYPERPARAMS = "hyperparams.json"  # the trial's params, a file of its own (KAON_HYPERPARAMS_FILE)
+
+
+@dataclass(frozen=True)
+class Build:
+    """What a job's BUILDING step found, for its trials' tasks."""
+
+    lock: EnvLock
+    folder: str  # the folder of `train` in the source bundle ("" at its root)
+    params: bytes | None  # the params.json beside `train`, if the bundle has one
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,7 @@ class TrialOutcome:
     files: list[tuple[str, Path]]  # the output files, relative to the output folder
     metrics: dict[str, Any]
     digest: str  # content hash of the output folder
+    failure: FailureKind | None = None  # why it failed (None when it produced a model)
 
 
 def fingerprint(threads: int = 1) -> dict[str, Any]:
@@ -55,76 +65,84 @@ def fingerprint(threads: int = 1) -> dict[str, Any]:
     }
 
 
-def trial_env(
+def trial_task(
     job: Job,
     trial: Trial,
-    env: Environment,
-    data: Path,
-    out: Path,
-    scratch: Path,
-    threads: int,
-    runtime: Path | None = None,
+    build: Build,
     s3: S3Env | None = None,
     api: ApiEnv | None = None,
-) -> dict[str, str]:
-    hyper_file = scratch / "hyperparams.json"
-    hyper_file.write_text(canonical_json(trial.params))
-    (scratch / "home").mkdir(exist_ok=True)
-    (scratch / "tmp").mkdir(exist_ok=True)
-    values = {
-        "PATH": f"{env.bin_dir}:/usr/local/bin:/usr/bin:/bin",
-        "VIRTUAL_ENV": str(env.root),
-        "HOME": str(scratch / "home"),
-        "TMPDIR": str(scratch / "tmp"),
+    default_memory: int | None = None,
+    threads: int = 1,
+) -> Task:
+    """What one trial runs (kaon.ports.executor): `./train <out>` in the job's environment,
+    in a private copy of the code with the trial's params merged into params.json, reading
+    the job's data; where the folders are is the executor's to decide."""
+    folder = build.folder
+    values: dict[str, str | Place] = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",  # after the environment's bin folder
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
         "PYTHONHASHSEED": "0",
         "PYTHONUNBUFFERED": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
-        "KAON_DATA_DIR": str(data),
-        "KAON_OUTPUT_DIR": str(out),
+        "KAON_DATA_DIR": Place.input("data"),
+        "KAON_OUTPUT_DIR": Place.output(),
         "KAON_HYPERPARAMS": canonical_json(trial.params),
-        "KAON_HYPERPARAMS_FILE": str(hyper_file),
+        "KAON_HYPERPARAMS_FILE": Place.file(HYPERPARAMS),
         "KAON_JOB_ID": job.id,
         "KAON_TRIAL": str(trial.index),
         "KAON_WORKSPACE": job.workspace,
         "KAON_SEED": SEED,
     }
-    if runtime is not None:  # `from kaon.determinism import seed_everything` works
-        values["PYTHONPATH"] = str(runtime)
     if s3 is not None:  # the S3 gateway: endpoint and the job's own key pair (AWS_*)
         values |= s3.variables()
     if api is not None:  # the API: KAON_ENDPOINT and the job's own token (KAON_TOKEN)
         values |= api.variables()
     # the user's --env: their names were checked not to collide with any of these
-    return job.variables | values | {v: str(threads) for v in THREAD_VARS}
+    env = job.variables | values | {v: str(threads) for v in THREAD_VARS}
+    code = Input(
+        TreeRef(RepoName(job.source.repo), CommitId(job.source.commit)),
+        private=True,
+        overlay=params_overlay(build.params, folder, trial.params),
+        executable=(_join(folder, "train"),),
+    )
+    data = Input(TreeRef(RepoName(job.data.repo), CommitId(job.data.commit)))
+    return Task(
+        key=f"{job.id}/trials/{trial.index}",
+        argv=("./train", Place.output()),
+        workdir=Place.input("code", folder),
+        inputs={"code": code, "data": data},
+        lock=build.lock,
+        env=env,
+        files={HYPERPARAMS: canonical_json(trial.params).encode()},
+        limits=Limits(
+            timeout=job.resources.timeout,
+            memory_bytes=job.resources.memory or default_memory,
+            memory_default=job.resources.memory is None and default_memory is not None,
+            sandbox=job.resources.sandbox,
+        ),
+        labels={"job": job.id, "trial": str(trial.index)},
+    )
 
 
-def visible(env: Environment, runtime: Path | None) -> tuple[Path, ...]:
-    """What user code reads besides its job folder: the environment, the interpreter it
-    links to, the kaon runtime."""
-    interpreter = Path(os.path.realpath(env.python)).parents[1]
-    return (env.root, interpreter, *(() if runtime is None else (runtime,)))
+def params_overlay(base: bytes | None, folder: str, params: dict[str, Any]) -> dict[str, bytes]:
+    """The trial's params merged into the bundle's params.json (`base`, beside train), as the
+    file to write over its copy of the code; nothing without params."""
+    if not params:
+        return {}
+    loaded: Any = {}
+    if base is not None:
+        try:
+            loaded = json.loads(base)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            why = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+            raise InvalidBundle(f"{folder}/params.json is not valid JSON: {why}") from None
+    merged = (loaded if isinstance(loaded, dict) else {}) | params
+    return {_join(folder, "params.json"): (json.dumps(merged, indent=2) + "\n").encode()}
 
 
-def prepare_code(source: Path, dest: Path, folder: str, params: dict[str, Any]) -> Path:
-    """Copy the code, make `train` executable, merge the trial's params into params.json."""
-    shutil.copytree(source, dest, symlinks=True)
-    workdir = dest / folder if folder else dest
-    train = workdir / "train"
-    train.chmod(train.stat().st_mode | stat.S_IXUSR)
-    if params:
-        path = workdir / "params.json"
-        base: dict[str, Any] = {}
-        if path.exists():
-            try:
-                loaded = json.loads(path.read_text())
-            except json.JSONDecodeError as exc:
-                raise InvalidBundle(f"{folder}/params.json is not valid JSON: {exc.msg}") from None
-            if isinstance(loaded, dict):
-                base = loaded
-        path.write_text(json.dumps(base | params, indent=2) + "\n")
-    return workdir
+def _join(folder: str, name: str) -> str:
+    return f"{folder}/{name}" if folder else name
 
 
 def hash_files(files: list[tuple[str, Path]]) -> str:
@@ -141,15 +159,19 @@ def hash_files(files: list[tuple[str, Path]]) -> str:
 def collect(out: Path, result: RunResult, timeout: float | None) -> TrialOutcome:
     """Turn what the process did and wrote into an outcome with a reason users can act on."""
 
-    def failed(error: str) -> TrialOutcome:
-        return TrialOutcome(result, error, [], {}, "")
+    def failed(error: str, kind: FailureKind = FailureKind.OUTPUT) -> TrialOutcome:
+        return TrialOutcome(result, error, [], {}, "", kind)
 
     if result.cancelled:
-        return failed("killed")
+        return failed("killed", FailureKind.CANCELLED)
     if result.timed_out:
-        return failed(f"timed out after {timeout:g} s (raise it with --timeout)")
+        return failed(
+            f"timed out after {timeout:g} s (raise it with --timeout)", FailureKind.TIMEOUT
+        )
     if result.exit_code != 0:
-        return failed(f"train exited with code {result.exit_code}: see `kaon train logs`")
+        return failed(
+            f"train exited with code {result.exit_code}: see `kaon train logs`", FailureKind.RUN
+        )
     model = out / "model"
     try:
         files = list_folder(out) if out.is_dir() else []
@@ -173,46 +195,3 @@ def collect(out: Path, result: RunResult, timeout: float | None) -> TrialOutcome
             )
         metrics = doc
     return TrialOutcome(result, "", files, metrics, hash_files(files))
-
-
-def run_trial(
-    executor: Executor,
-    job: Job,
-    trial: Trial,
-    env: Environment,
-    source: Path,
-    folder: str,
-    data: Path,
-    scratch: Path,
-    log: LogSink,
-    cancel: threading.Event,
-    threads: int = 1,
-    runtime: Path | None = None,
-    s3: S3Env | None = None,
-    api: ApiEnv | None = None,
-    hidden: tuple[Path, ...] = (),
-    default_memory: int | None = None,
-) -> TrialOutcome:
-    if scratch.exists():
-        shutil.rmtree(scratch)
-    scratch.mkdir(parents=True)
-    out = scratch / "out"
-    out.mkdir()
-    workdir = prepare_code(source, scratch / "code", folder, trial.params)
-    if trial.params:
-        log(f"hyperparameters {trial_name(trial.params)[:-5]}")
-    spec = RunSpec(
-        argv=("./train", str(out)),
-        cwd=workdir,
-        env=trial_env(job, trial, env, data, out, scratch, threads, runtime, s3, api),
-        timeout=job.resources.timeout,
-        read_only=(data, source, *visible(env, runtime)),
-        writable=(scratch,),
-        sandbox=job.resources.sandbox,
-        hidden=hidden,
-        memory_bytes=job.resources.memory or default_memory,
-        memory_default=job.resources.memory is None and default_memory is not None,
-        labels={"job": job.id, "trial": str(trial.index)},
-    )
-    result = executor.run(spec, log, cancel)
-    return collect(out, result, job.resources.timeout)

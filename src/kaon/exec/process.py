@@ -1,0 +1,296 @@
+"""ProcessRunner: run one command as a local subprocess, optionally inside bubblewrap (the
+local executor's tasks and the environment builder's uv runs both go through it).
+
+Every run goes through a small supervisor (kaon.exec.supervisor): it dies with the server
+(parent-death signal), is the subreaper of everything the run starts (setsid() or a double
+fork does not leave the tree), and kills that whole tree - SIGTERM, SIGKILL after a grace
+period - when the user's process exits, on cancel and on timeout. Where the machine lets us
+create control groups (kaon.exec.cgroups), each run also gets its own group: its memory
+limit bounds all its processes together, and whatever is left in it once the supervisor has
+exited is killed too. Without one, `memory_bytes` limits each process (RLIMIT_AS) and the
+run's log says so. stdout and stderr share one pipe, read by a thread that hands each line
+to the log sink as it comes.
+
+Where a working `bwrap` exists, every run with `RunSpec.hidden` or `RunSpec.sandbox` goes
+inside bubblewrap (kaon.exec.sandbox): the filesystem is read-only except `RunSpec.writable`
+(give it a writable TMPDIR there); each `hidden` folder (the platform's home, store and
+database) is an empty tmpfs with only the run's own `read_only` and `writable` paths bound
+back; /tmp is private; the process has its own pid namespace and no capabilities.
+`RunSpec.sandbox` also takes the network away (the S3 gateway on loopback too).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from kaon.core.errors import InvalidInput
+from kaon.core.units import memory_text
+from kaon.exec import supervisor
+from kaon.exec.cgroups import Cgroup, CgroupRoot, find_cgroups
+from kaon.exec.sandbox import bwrap_argv, bwrap_works
+from kaon.ports.envbuilder import LogSink
+from kaon.ports.executor import RunResult
+
+GRACE_SECONDS = 3.0  # between SIGTERM and SIGKILL
+POLL_SECONDS = 0.05  # how often cancel and the timeout are checked
+MAX_LINE = 1 << 16  # longer lines reach the log in pieces of this many bytes
+EXIT_NOT_FOUND = 127  # the shell's codes for "command not found" ...
+EXIT_CANNOT_EXECUTE = 126  # ... and "found but cannot be executed"
+NO_SANDBOX = "sandbox requested but bubblewrap is not available: running without it"
+NO_HIDING = (
+    "bubblewrap is not available: this run is not isolated and can read the platform's files"
+)
+NO_GROUP = "processes left at the end are found by walking the process tree"
+log = logging.getLogger("kaon.exec")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One command on this machine, with local paths (the executor port's Task resolved)."""
+
+    argv: tuple[str, ...]
+    cwd: Path
+    env: dict[str, str]  # the complete environment of the process (nothing is inherited)
+    timeout: float | None = None  # seconds; the process group is killed past it
+    read_only: tuple[Path, ...] = ()  # inputs the process must not change (sandbox)
+    writable: tuple[Path, ...] = ()  # the only places a sandboxed process may write
+    sandbox: bool = False  # also cut the network (the strict mode, `--sandbox`)
+    hidden: tuple[Path, ...] = ()  # folders the process must not see at all (the platform's
+    # home), except the `read_only` and `writable` paths inside them
+    memory_bytes: int | None = None  # for all the run's processes where the machine can
+    # (a cgroup), else for each of them (RLIMIT_AS): see ProcessRunner.describe_memory
+    memory_default: bool = False  # memory_bytes is the platform's default, not the job's:
+    # applied only where it bounds the run as a whole, never per process
+    labels: dict[str, str] = field(default_factory=dict)  # job id, trial, for the logs
+
+
+class ProcessRunner:
+    """Runs local subprocesses. Holds no per-run state: one instance serves many threads."""
+
+    def __init__(
+        self,
+        bwrap: str | None = None,
+        grace: float = GRACE_SECONDS,
+        cgroups: CgroupRoot | bool | None = True,
+    ) -> None:
+        self._bwrap = bwrap if bwrap is not None else shutil.which("bwrap")
+        self._grace = grace
+        # True: find them; False or None: never use them (a per-process limit, a tree sweep)
+        self._cgroups = find_cgroups() if cgroups is True else cgroups or None
+        if self._cgroups is not None:
+            for path in self._cgroups.sweep_stale():
+                log.warning("removed the control group %s of a server no longer running", path)
+
+    @property
+    def can_sandbox(self) -> bool:
+        return self._bwrap is not None and bwrap_works(self._bwrap)
+
+    @property
+    def limits_run_memory(self) -> bool:
+        return self._cgroups is not None and self._cgroups.limits_memory
+
+    def run(self, spec: RunSpec, log: LogSink, cancel: threading.Event) -> RunResult:
+        if not spec.argv:
+            raise InvalidInput("nothing to run: the command line is empty")
+        if not spec.cwd.is_dir():
+            raise InvalidInput(f"cannot run {spec.argv[0]}: no directory {spec.cwd}")
+        start = time.monotonic()
+        argv = list(spec.argv)
+        # a missing program would be reported by the supervisor or bwrap: check it first
+        problem = _unrunnable(spec)
+        if problem is not None:
+            log(f"cannot run {spec.argv[0]}: {problem[1]}")
+            return RunResult(problem[0], False, False, time.monotonic() - start)
+        if (spec.sandbox or spec.hidden) and not self.can_sandbox:
+            log(NO_SANDBOX if spec.sandbox else NO_HIDING)
+        elif spec.sandbox or spec.hidden:
+            argv = self._sandboxed(spec)
+        group = self._group(spec, log)
+        bounded = group is not None and group.limits_memory
+        if spec.memory_bytes is not None:
+            note = self._memory_note(spec.memory_bytes, bounded, spec.memory_default)
+            log(f"memory limit {note}")
+        per_process = not bounded and not spec.memory_default
+        line = supervisor.command(
+            argv,
+            spec.env,
+            self._grace,
+            cgroup=str(group.path) if group is not None else "",
+            rlimit_as=spec.memory_bytes or 0 if per_process else 0,
+        )
+        try:
+            proc = subprocess.Popen(
+                line,
+                cwd=spec.cwd,
+                env=spec.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            if group is not None:
+                group.remove()
+            code = EXIT_NOT_FOUND if exc.errno == errno.ENOENT else EXIT_CANNOT_EXECUTE
+            log(f"cannot run {spec.argv[0]}: {exc.strerror or exc}")
+            return RunResult(code, False, False, time.monotonic() - start)
+        assert proc.stdout is not None
+        reader = threading.Thread(
+            target=_pump, args=(proc.stdout, log), name=f"log-{proc.pid}", daemon=True
+        )
+        reader.start()
+        try:
+            return self._wait(proc, reader, spec, log, cancel, start)
+        finally:
+            if group is not None:
+                self._release(group, spec, log)
+
+    def describe_memory(self, limit: int | None, default: bool = False) -> str:
+        """How `limit` bytes are enforced here, for the job's record."""
+        if limit is None:
+            return "none"
+        return self._memory_note(limit, self.limits_run_memory, default)
+
+    @staticmethod
+    def _memory_note(limit: int, bounded: bool, default: bool = False) -> str:
+        if bounded:
+            whose = "; the platform's default, KAON_JOB_MEMORY" if default else ""
+            return f"{memory_text(limit)} for the trial's processes together (cgroup{whose})"
+        if default:
+            return (
+                "none: the platform's default memory limit (KAON_JOB_MEMORY) is not applied: "
+                "no writable cgroup with the memory controller here, and a limit on each "
+                "process would break runtimes that reserve address space; give --memory for one"
+            )
+        return (
+            f"{memory_text(limit)} for each process (RLIMIT_AS): no writable cgroup with "
+            "the memory controller here, so a trial's processes together may use more"
+        )
+
+    def _group(self, spec: RunSpec, log: LogSink) -> Cgroup | None:
+        if self._cgroups is None:
+            return None
+        try:
+            return self._cgroups.create(spec.memory_bytes)
+        except OSError as exc:
+            log(f"no control group for this run ({exc.strerror or exc}): {NO_GROUP}")
+            return None
+
+    def _release(self, group: Cgroup, spec: RunSpec, log: LogSink) -> None:
+        """Kill what escaped the supervisor, say if the memory limit was hit, remove."""
+        if not group.kill():
+            log("some processes of the run could not be killed")
+        if spec.memory_bytes is not None and group.oom_killed():
+            log(
+                f"the trial went over its memory limit ({memory_text(spec.memory_bytes)}): "
+                "the kernel killed a process of it; raise the limit with --memory"
+            )
+        group.remove()
+
+    def _wait(
+        self,
+        proc: subprocess.Popen[bytes],
+        reader: threading.Thread,
+        spec: RunSpec,
+        log: LogSink,
+        cancel: threading.Event,
+        start: float,
+    ) -> RunResult:
+        deadline = None if spec.timeout is None else start + spec.timeout
+        cancelled = timed_out = False
+        while True:
+            try:
+                proc.wait(timeout=POLL_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if cancel.is_set():
+                cancelled = True
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                timed_out = True
+                break
+        if cancelled or timed_out:
+            reader.join(POLL_SECONDS)  # let the lines printed so far reach the log first
+            why = "cancelled" if cancelled else f"timed out after {spec.timeout:g} s"
+            log(f"{why}: stopping the process and its children")
+            self._stop(proc)
+        _signal_group(proc.pid, signal.SIGKILL)  # nothing should be left: the supervisor swept
+        # A process that escaped the tree may still hold the pipe: do not wait for it.
+        reader.join(self._grace)
+        exit_code = None if cancelled or timed_out else proc.returncode
+        return RunResult(exit_code, timed_out, cancelled, time.monotonic() - start)
+
+    def _stop(self, proc: subprocess.Popen[bytes]) -> None:
+        """SIGTERM to the supervisor (it gives the tree the grace period), then hurry it, then
+        SIGKILL the whole group."""
+        for sig, wait in ((signal.SIGTERM, self._grace + 2), (signal.SIGUSR1, 2.0)):
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=wait)
+                return
+        _signal_group(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    def _sandboxed(self, spec: RunSpec) -> list[str]:
+        assert self._bwrap is not None
+        return bwrap_argv(
+            self._bwrap,
+            spec.argv,
+            spec.cwd,
+            hidden=spec.hidden,
+            read_only=spec.read_only,
+            writable=spec.writable,
+            network=not spec.sandbox,
+        )
+
+
+def _pump(stream: IO[bytes], log: LogSink) -> None:
+    """Send each line of `stream` to `log` until end of file (a final partial line too)."""
+    with stream:
+        try:
+            for raw in iter(lambda: stream.readline(MAX_LINE), b""):
+                line = raw.removesuffix(b"\n").removesuffix(b"\r")
+                log(line.decode("utf-8", errors="replace"))
+        finally:  # if `log` failed, keep draining so the process never blocks on a full pipe
+            while stream.read(MAX_LINE):
+                pass
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> bool:
+    """Send `sig` to process group `pgid`; False if the group is gone."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # only zombies left, or the pid was reused by someone else's group
+        return False
+    return True
+
+
+def _unrunnable(spec: RunSpec) -> tuple[int, str] | None:
+    """(exit code, reason) when argv[0] is missing or not executable, as seen from the host."""
+    program = spec.argv[0]
+    if "/" in program:
+        candidates = [spec.cwd / program]
+    else:
+        path = spec.env.get("PATH", os.defpath)
+        candidates = [spec.cwd / (d or ".") / program for d in path.split(os.pathsep)]
+    found = [c for c in candidates if c.is_file()]
+    if not found:
+        return EXIT_NOT_FOUND, os.strerror(errno.ENOENT)
+    if not any(os.access(c, os.X_OK) for c in found):
+        return EXIT_CANNOT_EXECUTE, os.strerror(errno.EACCES)
+    return None
