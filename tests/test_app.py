@@ -11,6 +11,7 @@ import pytest
 from kaon.app import build, platform_paths
 from kaon.config import ServerSettings
 from kaon.core.errors import InvalidInput
+from kaon.db.database import Database
 from kaon.db.sql import SqlMetadataStore
 from kaon.store.local import LocalObjectStore
 from kaon.store.memory import MemoryObjectStore
@@ -30,6 +31,7 @@ def test_build_from_scratch(tmp_path: Path) -> None:
     home = tmp_path / "new" / "home"
     platform = build(settings(home))
     try:
+        assert isinstance(platform.database, Database)
         assert isinstance(platform.meta, SqlMetadataStore)
         assert isinstance(platform.objects, LocalObjectStore)
         assert platform.objects.root == home / "objects"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import shutil
@@ -15,19 +14,18 @@ from urllib.parse import urlparse
 
 from kaon.config import ServerSettings, private_dir
 from kaon.core.errors import InvalidInput
-from kaon.db.credentials import SqlCredentialStore, sealing_key
+from kaon.db.credentials import sealing_key
+from kaon.db.database import Database
 from kaon.db.engine import parse_url
-from kaon.db.jobs import SqlJobStore
-from kaon.db.provenance import SqlProvenanceStore
-from kaon.db.sql import SqlMetadataStore
-from kaon.db.users import SqlUserStore
 from kaon.exec.local import LocalExecutor
 from kaon.exec.replicas import LocalReplicas
 from kaon.exec.uv import UvEnvBuilder
+from kaon.memory.database import MemoryDatabase
 from kaon.ports.credentials import CredentialStore
+from kaon.ports.database import MetadataDatabase
 from kaon.ports.envbuilder import EnvBuilder
 from kaon.ports.executor import Executor
-from kaon.ports.jobs import JobStore
+from kaon.ports.jobs import JobRecords
 from kaon.ports.metadata import MetadataStore
 from kaon.ports.objectstore import ObjectStore
 from kaon.ports.provenance import ProvenanceStore
@@ -76,35 +74,13 @@ OBJECT_STORES: dict[str, Callable[[str], ObjectStore]] = {
     "memory": _memory_store,
 }
 
-METADATA_STORES: dict[str, Callable[[str], MetadataStore]] = {
-    "sqlite": SqlMetadataStore,
-    "postgresql": SqlMetadataStore,
-    "postgresql+psycopg": SqlMetadataStore,
+DATABASES: dict[str, Callable[[str], MetadataDatabase]] = {
+    "sqlite": Database,
+    "postgresql": Database,
+    "postgresql+psycopg": Database,
+    "memory": lambda url: MemoryDatabase(),
 }
-
-
-JOB_STORES: dict[str, Callable[[str], JobStore]] = {
-    "sqlite": SqlJobStore,
-    "postgresql": SqlJobStore,
-    "postgresql+psycopg": SqlJobStore,
-}
-
-PROVENANCE_STORES: dict[str, Callable[[str], ProvenanceStore]] = {
-    "sqlite": SqlProvenanceStore,
-    "postgresql": SqlProvenanceStore,
-    "postgresql+psycopg": SqlProvenanceStore,
-}
-
-USER_STORES: dict[str, Callable[[str], UserStore]] = {
-    "sqlite": SqlUserStore,
-    "postgresql": SqlUserStore,
-    "postgresql+psycopg": SqlUserStore,
-}
-
-CREDENTIAL_STORES: dict[str, Callable[[str], Callable[[bytes], CredentialStore]]] = {
-    scheme: lambda url: functools.partial(SqlCredentialStore, url)
-    for scheme in ("sqlite", "postgresql", "postgresql+psycopg")
-}
+"""Metadata databases by URL scheme: one per platform, every metadata store built over it."""
 
 EXECUTORS: dict[str, Callable[[ServerSettings], Executor]] = {
     "local": lambda settings: LocalExecutor(),
@@ -149,15 +125,17 @@ def platform_paths(settings: ServerSettings) -> tuple[Path, ...]:
     store = urlparse(settings.store_url)
     if store.scheme == "file" and store.path:
         paths.append(Path(store.path))
-    meta = parse_url(settings.metadata_url)
-    if meta.get_backend_name() == "sqlite" and meta.database not in (None, "", ":memory:"):
-        paths.append(Path(meta.database).expanduser().absolute().parent)
+    if urlparse(settings.metadata_url).scheme != "memory":
+        meta = parse_url(settings.metadata_url)
+        if meta.get_backend_name() == "sqlite" and meta.database not in (None, "", ":memory:"):
+            paths.append(Path(meta.database).expanduser().absolute().parent)
     found = [p.absolute() for p in paths if p.absolute() != Path("/")]
     return tuple(p for p in dict.fromkeys(found) if not any(q in p.parents for q in found))
 
 
 @dataclass
 class Platform:
+    database: MetadataDatabase  # every store below is one of its (closed with it)
     meta: MetadataStore
     objects: ObjectStore
     repos: RepoService
@@ -168,7 +146,7 @@ class Platform:
     drop: PackDrop  # packs left by clients on this machine (no HTTP copy)
     ingest: FileIngest  # big files of this machine, chunked by the server itself
     gc: GarbageCollector
-    jobs: JobStore
+    jobs: JobRecords
     workspaces: WorkspaceService
     training: TrainingService
     serving: ServingService
@@ -189,17 +167,14 @@ class Platform:
         self.audit.close()  # what is queued is written before the stores close
         self.serving.shutdown()
         self.training.shutdown()
-        self.user_store.close()
-        self.credential_store.close()
-        self.provenance_store.close()
-        self.jobs.close()
-        self.meta.close()
+        self.database.close()
 
 
 def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> Platform:
     private_dir(settings.home)  # 0700, also an existing home left open by an older kaon
     objects = _pick(OBJECT_STORES, settings.store_url, "object store")
-    meta = _pick(METADATA_STORES, settings.metadata_url, "metadata database")
+    database = _pick(DATABASES, settings.metadata_url, "metadata database")
+    meta = database.metadata
     gc_lock = SharedExclusiveLock()
     trees = TreeStore(objects)
     repos = RepoService(meta, clock)
@@ -209,14 +184,14 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         log.warning("pack %s was lost by a crash before any commit used it: unindexed", pack)
     commits = CommitService(meta, repos, trees, gc_lock, clock)
     files = FileService(repos, trees, chunks)
-    jobs = _pick(JOB_STORES, settings.metadata_url, "metadata database")
-    workspaces = WorkspaceService(jobs, repos, trees, files, clock)
+    jobs = database.job_records  # TEMPORARY: training and serving take all three (issue 14)
+    workspaces = WorkspaceService(database.workspaces, repos, trees, files, clock)
     envs = _named(ENV_BUILDERS, settings.env_builder, "environment builder", settings)
-    provenance_store = _pick(PROVENANCE_STORES, settings.metadata_url, "metadata database")
+    provenance_store = database.provenance
     provenance = ProvenanceService(provenance_store)
     sealing = sealing_key(settings.home / "secret.key")  # S3 secrets at rest: never in jobs' view
-    credential_store = _pick(CREDENTIAL_STORES, settings.metadata_url, "metadata database")(sealing)
-    user_store = _pick(USER_STORES, settings.metadata_url, "metadata database")
+    credential_store = database.credentials(sealing)
+    user_store = database.users
     users = UserService(user_store, clock)
     credentials = CredentialService(
         credential_store, clock, is_user=lambda name: user_store.get_user(name) is not None
@@ -225,7 +200,9 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
     s3_scratch = settings.home / "s3" / "tmp"
     shutil.rmtree(s3_scratch, ignore_errors=True)  # bodies a stop interrupted
     s3_scratch.mkdir(parents=True)
-    s3 = ObjectService(repos, commits, files, chunks, jobs, provenance, clock)
+    s3 = ObjectService(
+        repos, commits, files, chunks, database.workspaces, database.jobs, provenance, clock
+    )
     s3_uploads = MultipartUploads(
         settings.home / "s3" / "uploads",
         clock,
@@ -270,6 +247,7 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         hidden=hidden,
     )
     platform = Platform(
+        database=database,
         meta=meta,
         objects=objects,
         repos=repos,

@@ -133,5 +133,3 @@ class LeaseStore(Protocol):
 
 class MetadataStore(RepoStore, RefStore, CommitIndex, ChunkIndex, LeaseStore, Protocol):
     """Everything the data services need from the metadata database."""
-
-    def close(self) -> None: ...

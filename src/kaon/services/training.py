@@ -43,7 +43,7 @@ from kaon.core.jobs import (
 )
 from kaon.ports.envbuilder import EnvBuilder, Environment, EnvLock
 from kaon.ports.executor import Executor
-from kaon.ports.jobs import JobStore
+from kaon.ports.jobs import JobRecords as JobStore  # TEMPORARY (issue 14)
 from kaon.services.chunks import ChunkStore
 from kaon.services.commits import CommitService
 from kaon.services.files import FileService
