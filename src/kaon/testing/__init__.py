@@ -15,4 +15,7 @@ runs them all from its own test module::
 
 or subclasses just the suites of the ports it implements (`class TestMyJobs(JobStoreContract):
 pass`). kaon runs them on memory, SQLite and PostgreSQL (tests/contract).
+
+An object store backend subclasses kaon.testing.contracts.objects.ObjectStoreContract and
+provides a fixture `object_store` yielding a fresh, empty ObjectStore instead.
 """
