@@ -63,6 +63,7 @@ from _common import log, print_table, terminate_as_exit, verdict
 from kaon.core.errors import KaonError
 from kaon.core.jobs import canonical_json, trial_name
 from kaon.core.provenance import Edge, EdgeKind, Graph, Node, NodeKind, model_node_id, node_id
+from kaon.db.database import Database
 from kaon.db.provenance import SqlProvenanceStore
 from kaon.services.provenance import ProvenanceService
 
@@ -909,14 +910,15 @@ def main(argv: list[str] | None = None) -> int:
     schema: str | None = None
     url = f"sqlite:///{home / 'kaon.db'}"
     h = History()
-    store: SqlProvenanceStore | None = None
+    db: Database | None = None
     with terminate_as_exit():
         try:
             if args.postgres:
                 url, schema = pg_schema_url(args.postgres)
             log(f"synthesizing {args.data_commits:,} data commits, {args.jobs:,} job nodes")
             h = synthesize(shape, args.seed)
-            store = SqlProvenanceStore(url)
+            db = Database(url)
+            store = db.provenance
             rows = sum(len(ns) for ns, _ in h.events)
             log(f"recording {len(h.events):,} events ({rows:,} node rows, {h.edges:,} edge rows)")
             figures["record_s"] = record_all(store, h, args.batch)
@@ -927,8 +929,8 @@ def main(argv: list[str] | None = None) -> int:
             gc.collect()
             stats, more = measure(args, h, store, work)
             figures |= more
-            store.close()
-            store = None
+            db.close()
+            db = None
             if not args.no_http:
                 stats |= measure_http(args, home, url if args.postgres else None, figures)
         except (
@@ -944,8 +946,8 @@ def main(argv: list[str] | None = None) -> int:
             error = f"{type(exc).__name__}: {exc}"
             log(f"benchmark step failed: {error}")
         finally:
-            if store is not None:
-                store.close()
+            if db is not None:
+                db.close()
             db_file = home / "kaon.db"
             figures["db_bytes"] = db_file.stat().st_size if db_file.exists() else None
             if args.keep:

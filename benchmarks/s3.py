@@ -211,16 +211,17 @@ def editor_key(p: Platform, workspace: str) -> dict[str, Any]:
     """An S3 key of a second user, an editor of `workspace` (not an admin). The user is made
     in the platform's database directly (the same UserService the API uses), the key through
     the CLI with that user's token."""
-    from kaon.db.users import SqlUserStore
+    from kaon.db.database import Database
     from kaon.services.users import UserService
 
-    store = SqlUserStore(f"sqlite:///{p.home / 'kaon.db'}")
+    db = Database(f"sqlite:///{p.home / 'kaon.db'}")
+    store = db.users
     try:
         users = UserService(store, time.time)
         _, token = users.add("bench-editor")
         users.share(workspace, "bench-editor", Role.EDITOR)
     finally:
-        store.close()
+        db.close()
     p.env["KAON_TOKEN"] = token
     try:
         cred: dict[str, Any] = json.loads(p.run("auth", "s3-credentials", "--json"))

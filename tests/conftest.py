@@ -33,7 +33,7 @@ from kaon.core.address import parse_ref
 from kaon.core.commit import Commit
 from kaon.core.pack import HEADER, MAGIC
 from kaon.core.tree import ChunkRef
-from kaon.db.sql import SqlMetadataStore
+from kaon.db.database import Database
 from kaon.services.commits import Put
 
 START_TIMEOUT = 30.0
@@ -158,7 +158,7 @@ def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty metadata database migrated to head, copied by `platform_factory` (migrating
     costs ~80 ms per database; a copy ~3 ms). tests/test_app.py builds from scratch."""
     path = tmp_path_factory.mktemp("template") / "kaon.db"
-    SqlMetadataStore(f"sqlite:///{path}").close()
+    Database(f"sqlite:///{path}").close()
     return path
 
 

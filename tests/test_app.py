@@ -17,6 +17,7 @@ from kaon.config import ServerSettings
 from kaon.core.errors import InvalidInput
 from kaon.core.ids import new_pack_id
 from kaon.core.jobs import Bundle, Job, JobId, JobState, WorkspaceName
+from kaon.db.database import Database
 from kaon.db.sql import SqlMetadataStore
 from kaon.ports.metadata import PackInfo
 from kaon.store.local import LocalObjectStore
@@ -37,6 +38,7 @@ def test_build_from_scratch(tmp_path: Path) -> None:
     home = tmp_path / "new" / "home"
     platform, backends = wire(settings(home))
     try:
+        assert isinstance(backends.database, Database)
         assert isinstance(backends.meta, SqlMetadataStore)
         assert isinstance(backends.objects, LocalObjectStore)
         assert backends.objects.root == home / "objects"

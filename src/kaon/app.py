@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import time
@@ -14,21 +13,20 @@ from urllib.parse import urlparse
 
 from kaon.config import ServerSettings, private_dir
 from kaon.core.errors import InvalidInput
-from kaon.db.credentials import SqlCredentialStore, sealing_key
+from kaon.db.credentials import sealing_key
+from kaon.db.database import Database
 from kaon.db.engine import parse_url
-from kaon.db.jobs import SqlJobStore
-from kaon.db.provenance import SqlProvenanceStore
-from kaon.db.sql import SqlMetadataStore
-from kaon.db.users import SqlUserStore
 from kaon.exec.local import LocalExecutor
 from kaon.exec.replicas import LocalReplicas
 from kaon.exec.uv import UvEnvBuilder
+from kaon.memory.database import MemoryDatabase
 from kaon.ports.content import Content
 from kaon.ports.credentials import CredentialStore
+from kaon.ports.database import MetadataDatabase
 from kaon.ports.drop import DropFolder
 from kaon.ports.envbuilder import EnvBuilder
 from kaon.ports.executor import Executor
-from kaon.ports.jobs import JobStore
+from kaon.ports.jobs import JobRecords
 from kaon.ports.metadata import MetadataStore
 from kaon.ports.objectstore import ObjectStore
 from kaon.ports.provenance import ProvenanceStore
@@ -86,35 +84,13 @@ OBJECT_STORES: dict[str, Callable[[str], ObjectStore]] = {
     "memory": _memory_store,
 }
 
-METADATA_STORES: dict[str, Callable[[str], MetadataStore]] = {
-    "sqlite": SqlMetadataStore,
-    "postgresql": SqlMetadataStore,
-    "postgresql+psycopg": SqlMetadataStore,
+DATABASES: dict[str, Callable[[str], MetadataDatabase]] = {
+    "sqlite": Database,
+    "postgresql": Database,
+    "postgresql+psycopg": Database,
+    "memory": lambda url: MemoryDatabase(),
 }
-
-
-JOB_STORES: dict[str, Callable[[str], JobStore]] = {
-    "sqlite": SqlJobStore,
-    "postgresql": SqlJobStore,
-    "postgresql+psycopg": SqlJobStore,
-}
-
-PROVENANCE_STORES: dict[str, Callable[[str], ProvenanceStore]] = {
-    "sqlite": SqlProvenanceStore,
-    "postgresql": SqlProvenanceStore,
-    "postgresql+psycopg": SqlProvenanceStore,
-}
-
-USER_STORES: dict[str, Callable[[str], UserStore]] = {
-    "sqlite": SqlUserStore,
-    "postgresql": SqlUserStore,
-    "postgresql+psycopg": SqlUserStore,
-}
-
-CREDENTIAL_STORES: dict[str, Callable[[str], Callable[[bytes], CredentialStore]]] = {
-    scheme: lambda url: functools.partial(SqlCredentialStore, url)
-    for scheme in ("sqlite", "postgresql", "postgresql+psycopg")
-}
+"""Metadata databases by URL scheme: one per platform, every metadata store built over it."""
 
 # an executor runs tasks it fetches the inputs of (Content) in environments (EnvBuilder)
 EXECUTORS: dict[str, Callable[[ServerSettings], Callable[[Content, EnvBuilder], Executor]]] = {
@@ -168,9 +144,10 @@ def platform_paths(settings: ServerSettings) -> tuple[Path, ...]:
     store = urlparse(settings.store_url)
     if store.scheme == "file" and store.path:
         paths.append(Path(store.path))
-    meta = parse_url(settings.metadata_url)
-    if meta.get_backend_name() == "sqlite" and meta.database not in (None, "", ":memory:"):
-        paths.append(Path(meta.database).expanduser().absolute().parent)
+    if urlparse(settings.metadata_url).scheme != "memory":
+        meta = parse_url(settings.metadata_url)
+        if meta.get_backend_name() == "sqlite" and meta.database not in (None, "", ":memory:"):
+            paths.append(Path(meta.database).expanduser().absolute().parent)
     found = [p.absolute() for p in paths if p.absolute() != Path("/")]
     return tuple(p for p in dict.fromkeys(found) if not any(q in p.parents for q in found))
 
@@ -180,20 +157,17 @@ class Backends:
     """What build() chose for each port. The platform owns and closes them; services reach
     them through their constructors only (tests read them to see what was stored)."""
 
+    database: MetadataDatabase  # every store below is one of its (closed with it)
     meta: MetadataStore
     objects: ObjectStore
-    jobs: JobStore
+    jobs: JobRecords
     provenance: ProvenanceStore
     credentials: CredentialStore
     users: UserStore
     drop: DropFolder  # packs left by clients on this machine (no HTTP copy)
 
     def close(self) -> None:
-        self.users.close()
-        self.credentials.close()
-        self.provenance.close()
-        self.jobs.close()
-        self.meta.close()
+        self.database.close()
 
 
 @dataclass
@@ -260,7 +234,8 @@ def wire(
     """build(), and the backends it chose (for tests that look at what was stored)."""
     private_dir(settings.home)  # 0700, also an existing home left open by an older kaon
     objects = _pick(OBJECT_STORES, settings.store_url, "object store")
-    meta = _pick(METADATA_STORES, settings.metadata_url, "metadata database")
+    database = _pick(DATABASES, settings.metadata_url, "metadata database")
+    meta = database.metadata
     gc_lock = SharedExclusiveLock()
     trees = TreeStore(objects)
     repos = RepoService(meta, clock)
@@ -268,20 +243,22 @@ def wire(
     chunks = ChunkStore(objects, meta, gc_lock, clock, leases)
     commits = CommitService(meta, repos, trees, gc_lock, clock)
     files = FileService(repos, trees, chunks)
-    jobs = _pick(JOB_STORES, settings.metadata_url, "metadata database")
-    workspaces = WorkspaceService(jobs, repos, trees, files, clock)
+    jobs = database.job_records  # TEMPORARY: training and serving take all three (issue 14)
+    workspaces = WorkspaceService(database.workspaces, repos, trees, files, clock)
     envs = _named(ENV_BUILDERS, settings.env_builder, "environment builder", settings)
-    provenance_store = _pick(PROVENANCE_STORES, settings.metadata_url, "metadata database")
+    provenance_store = database.provenance
     provenance = ProvenanceService(provenance_store)
     sealing = sealing_key(settings.home / "secret.key")  # S3 secrets at rest: never in jobs' view
-    credential_store = _pick(CREDENTIAL_STORES, settings.metadata_url, "metadata database")(sealing)
-    user_store = _pick(USER_STORES, settings.metadata_url, "metadata database")
+    credential_store = database.credentials(sealing)
+    user_store = database.users
     users = UserService(user_store, clock)
     credentials = CredentialService(
         credential_store, clock, is_user=lambda name: user_store.get_user(name) is not None
     )
     job_tokens = JobTokens(users)
-    s3 = ObjectService(repos, commits, files, chunks, jobs, provenance, clock)
+    s3 = ObjectService(
+        repos, commits, files, chunks, database.workspaces, database.jobs, provenance, clock
+    )
     s3_uploads = MultipartUploads(
         settings.home / "s3" / "uploads",
         clock,
@@ -319,7 +296,9 @@ def wire(
         provenance,
         hidden=hidden,
     )
-    backends = Backends(meta, objects, jobs, provenance_store, credential_store, user_store, drop)
+    backends = Backends(
+        database, meta, objects, jobs, provenance_store, credential_store, user_store, drop
+    )
     platform = Platform(
         repos=repos,
         commits=commits,

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from kaon.core.users import Role
-from kaon.db.users import SqlUserStore
+from kaon.db.database import Database
 from kaon.ports.users import AuditQuery
 from kaon.services.users import UserService
 
@@ -45,11 +45,12 @@ class Site:
 @pytest.fixture(scope="module")
 def site(own_server: Any) -> Iterator[Site]:
     """A server of this module's own, and its users' service over the same database."""
-    store = SqlUserStore(f"sqlite:///{own_server.home / 'kaon.db'}")
+    db = Database(f"sqlite:///{own_server.home / 'kaon.db'}")
+    store = db.users
     try:
         yield Site(own_server, UserService(store, time.time))
     finally:
-        store.close()
+        db.close()
 
 
 def _one(entries: list[dict[str, Any]], action: str, status: int) -> dict[str, Any]:

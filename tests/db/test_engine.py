@@ -7,9 +7,11 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
-from kaon.db.engine import make_engine
+from kaon.core.errors import BackendUnavailable
+from kaon.db.engine import backend_errors, make_engine
 
 
 def test_switching_to_wal_waits_for_a_writer_of_a_new_file(tmp_path: Path) -> None:
@@ -37,3 +39,27 @@ def test_switching_to_wal_waits_for_a_writer_of_a_new_file(tmp_path: Path) -> No
         releaser.join()
         engine.dispose()
         holder.close()
+
+
+def test_a_lock_refused_at_once_does_not_claim_the_busy_timeout_passed(tmp_path: Path) -> None:
+    # Some lock conflicts SQLite answers "database is locked" at once, without waiting for
+    # the busy timeout (here: a read transaction whose snapshot another writer made stale
+    # tries to write). The error must not claim a wait of "more than 30 s" that never was.
+    path = tmp_path / "kaon.db"
+    url = f"sqlite:///{path}"
+    engine = make_engine(url, busy_timeout=30)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("CREATE TABLE t (a INTEGER)"))
+            conn.commit()
+            conn.execute(text("SELECT count(*) FROM t")).scalar()  # a read snapshot
+            other.execute("INSERT INTO t VALUES (1)")  # makes it stale
+            with pytest.raises(BackendUnavailable) as info, backend_errors(url, 30):
+                conn.execute(text("INSERT INTO t VALUES (2)"))
+        message = info.value.message
+        assert "busy" in message and "more than 30 s" not in message
+        assert "retry" in message
+    finally:
+        other.close()
+        engine.dispose()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kaon.db.users import SqlUserStore
+from kaon.db.database import Database
 from kaon.ports.users import AuditQuery
 from kaon.services.users import UserService
 
@@ -38,12 +38,13 @@ def check_kaon_audit(kaon: Kaon, tmp_path: Path) -> None:
     (tmp_path / "x.txt").write_text("hello\n")
     kaon.ok("put", "file", "audite-data@master:/x.txt", "-f", str(tmp_path / "x.txt"))
     kaon.fails(6, "workspace", "create", "-n", "audite2", env={"KAON_TOKEN": "kaon_bad"})
-    store = SqlUserStore(f"sqlite:///{kaon.home / 'kaon.db'}")
+    db = Database(f"sqlite:///{kaon.home / 'kaon.db'}")
+    store = db.users
     try:
         admin = next(u.name for u in store.list_users() if u.admin)
         _, bob = UserService(store, time.time).add("bob_audit")
     finally:
-        store.close()
+        db.close()
     kaon.ok("list", "repo", env={"KAON_TOKEN": bob})  # a read: not recorded
     kaon.ok("workspace", "create", "-n", "bobaud", env={"KAON_TOKEN": bob})
 
@@ -98,9 +99,10 @@ def test_a_graceful_stop_writes_what_is_queued(lone: Kaon) -> None:
     lone.up()
     lone.ok("workspace", "create", "-n", "stopaud")
     lone.ok("down")
-    store = SqlUserStore(f"sqlite:///{lone.home / 'kaon.db'}")
+    db = Database(f"sqlite:///{lone.home / 'kaon.db'}")
+    store = db.users
     try:
         entries = store.audit(AuditQuery(workspace="stopaud"))
     finally:
-        store.close()
+        db.close()
     assert [(e.action, e.status) for e in entries] == [("POST /v1/workspaces", 201)]

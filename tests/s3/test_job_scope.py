@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from kaon.core.users import Role
-from kaon.db.users import SqlUserStore
+from kaon.db.database import Database
 from kaon.services.users import UserService
 
 from .conftest import Gateway
@@ -87,14 +87,15 @@ def test_a_jobs_key_reaches_its_workspace_and_the_shared_repos_only(
     k.ok("workspace", "create", "-n", "scopeb")
     # the job's owner is a user who may write both workspaces (made as `kaon user add` and
     # `kaon workspace share` do): the job in scopea still reaches nothing of scopeb
-    store = SqlUserStore(f"sqlite:///{k.home / 'kaon.db'}")
+    db = Database(f"sqlite:///{k.home / 'kaon.db'}")
+    store = db.users
     try:
         users = UserService(store, time.time)
         _, token = users.add("scopeowner")
         for ws in ("scopea", "scopeb"):
             users.share(ws, "scopeowner", Role.EDITOR)
     finally:
-        store.close()
+        db.close()
     k.ok("repo", "create", "scopeshared")
     secret = tmp_path / "secret.txt"
     secret.write_text("the other workspace's secret")

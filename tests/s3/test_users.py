@@ -18,7 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from kaon.core.users import Role
-from kaon.db.users import SqlUserStore
+from kaon.db.database import Database
 from kaon.services.users import UserService
 
 from .conftest import Gateway
@@ -28,11 +28,12 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def users(gateway: Gateway) -> Iterator[UserService]:
-    store = SqlUserStore(f"sqlite:///{gateway.kaon.home / 'kaon.db'}")
+    db = Database(f"sqlite:///{gateway.kaon.home / 'kaon.db'}")
+    store = db.users
     try:
         yield UserService(store, time.time)
     finally:
-        store.close()
+        db.close()
 
 
 def user_client(gateway: Gateway, users: UserService, name: str) -> tuple[Any, str]:

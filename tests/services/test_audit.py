@@ -13,10 +13,10 @@ from sqlalchemy import create_engine, text
 
 from kaon.core.jobs import WorkspaceName
 from kaon.core.users import Principal, Role, User, UserName
-from kaon.db.jobs import SqlJobStore
+from kaon.db.database import Database
 from kaon.db.users import SqlUserStore
-from kaon.ports.jobs import Workspace
 from kaon.ports.users import AuditEntry, AuditQuery
+from kaon.ports.workspaces import Workspace
 from kaon.services.audit import AuditLog
 
 NEVER = 3600.0  # an interval no test waits for: only a full batch, flush or close writes
@@ -29,15 +29,14 @@ def url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def store(url: str) -> Iterator[SqlUserStore]:
-    s = SqlUserStore(url)
-    jobs = SqlJobStore(url)
+    db = Database(url)
+    s = db.users
     for ws in ("w1", "w2"):
-        jobs.create_workspace(Workspace(WorkspaceName(ws), 1.0, "alice"))
-    jobs.close()
+        db.workspaces.create_workspace(Workspace(WorkspaceName(ws), 1.0, "alice"))
     s.add_user(User(UserName("bob"), 1.0))
     s.set_role("w1", UserName("bob"), Role.OWNER)
     yield s
-    s.close()
+    db.close()
 
 
 def entry(n: int, user: str = "alice", workspace: str | None = "w1") -> AuditEntry:

@@ -10,9 +10,8 @@ import pytest
 from kaon.core.errors import Conflict, Forbidden, PermissionDenied, WorkspaceNotFound
 from kaon.core.jobs import WorkspaceName
 from kaon.core.users import Action, Role
-from kaon.db.jobs import SqlJobStore
-from kaon.db.users import SqlUserStore
-from kaon.ports.jobs import Workspace
+from kaon.db.database import Database
+from kaon.ports.workspaces import Workspace
 from kaon.services.users import CACHE_SECONDS, UserService
 
 PLATFORM = "the-platform-token"
@@ -33,14 +32,12 @@ def clock() -> Clock:
 @pytest.fixture
 def users(tmp_path: Path, clock: Clock) -> Iterator[UserService]:
     url = f"sqlite:///{tmp_path / 'kaon.db'}"
-    store = SqlUserStore(url)
-    jobs = SqlJobStore(url)
-    jobs.create_workspace(Workspace(WorkspaceName("w"), 1.0, "root"))
-    jobs.close()
-    service = UserService(store, clock)
+    db = Database(url)
+    db.workspaces.create_workspace(Workspace(WorkspaceName("w"), 1.0, "root"))
+    service = UserService(db.users, clock)
     service.bootstrap("root", PLATFORM)
     yield service
-    store.close()
+    db.close()
 
 
 def test_the_platform_token_is_the_first_admins(users: UserService) -> None:
@@ -111,7 +108,8 @@ def test_a_share_made_elsewhere_applies_at_once_an_unshare_within_the_cache_time
 ) -> None:
     _, bob_token = users.add("bob")
     bob = users.authenticate(bob_token)
-    other = UserService(SqlUserStore(f"sqlite:///{tmp_path / 'kaon.db'}"), clock)  # a 2nd server
+    second = Database(f"sqlite:///{tmp_path / 'kaon.db'}")  # a 2nd server's database
+    other = UserService(second.users, clock)
     with pytest.raises(WorkspaceNotFound):
         users.check(bob, Action.READ, "w")
     other.share("w", "bob", Role.EDITOR)
@@ -121,6 +119,7 @@ def test_a_share_made_elsewhere_applies_at_once_an_unshare_within_the_cache_time
     clock.now += CACHE_SECONDS
     with pytest.raises(WorkspaceNotFound):  # ...for CACHE_SECONDS at most
         users.check(bob, Action.WRITE, "w")
+    second.close()
 
 
 def test_roles_of_a_user_and_the_token_of_a_secret(users: UserService) -> None:

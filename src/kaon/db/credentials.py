@@ -13,20 +13,19 @@ import contextlib
 import os
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import RowMapping, delete, insert, select, update
+from sqlalchemy import RowMapping, delete, exc, insert, select, update
 
 from kaon.core.credentials import ALL, WORKSPACE, S3Credential
-from kaon.core.errors import CorruptObject, InvalidInput
+from kaon.core.errors import AlreadyExists, CorruptObject, InvalidInput
 from kaon.core.sealing import KEY_BYTES, is_sealed, open_sealed, seal
 from kaon.db import schema
-from kaon.db.engine import (
-    DEFAULT_BUSY_TIMEOUT,
-    WRITE_OPTION,
-    backend_errors,
-    parse_url,
-)
-from kaon.db.migrate import migrated_engine
+from kaon.db.engine import parse_url
+from kaon.db.sqlstore import SqlStore
+
+if TYPE_CHECKING:
+    from kaon.db.database import Database
 
 _t = schema.s3_credentials
 
@@ -50,14 +49,11 @@ def sealing_key(path: Path) -> bytes:
     return key
 
 
-class SqlCredentialStore:
-    def __init__(self, url: str, key: bytes, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
-        self.url = url
+class SqlCredentialStore(SqlStore):
+    def __init__(self, db: Database, key: bytes) -> None:
+        super().__init__(db)
         self._key = key
-        self._busy_timeout = busy_timeout
-        self._engine = migrated_engine(url, busy_timeout)
-        self._writer = self._engine.execution_options(**{WRITE_OPTION: True})
-        parsed = parse_url(url)
+        parsed = parse_url(self.url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             for suffix in ("", "-wal", "-shm"):
                 with contextlib.suppress(OSError):
@@ -66,16 +62,13 @@ class SqlCredentialStore:
 
     def _seal_plain_rows(self) -> None:
         """Seal what an older kaon stored in plain text (idempotent, one transaction)."""
-        with backend_errors(self.url, self._busy_timeout), self._writer.begin() as conn:
+        with self._db.guard(), self._writer.begin() as conn:
             rows = conn.execute(select(_t.c.access_key, _t.c.secret)).all()
             for access_key, secret in rows:
                 if not is_sealed(secret):
                     sealed = seal(self._key, secret)
                     stmt = update(_t).where(_t.c.access_key == access_key).values(secret=sealed)
                     conn.execute(stmt)
-
-    def close(self) -> None:
-        self._engine.dispose()
 
     def add_credential(self, credential: S3Credential) -> None:
         row = {
@@ -87,26 +80,30 @@ class SqlCredentialStore:
             "scope": credential.scope,
             "user": credential.user,
         }
-        with backend_errors(self.url, self._busy_timeout), self._writer.begin() as conn:
-            conn.execute(insert(_t), row)
+        try:
+            with self._db.guard(), self._writer.begin() as conn:
+                conn.execute(insert(_t), row)
+        except exc.IntegrityError as err:
+            key = credential.access_key
+            raise AlreadyExists(f"S3 key {key!r} already exists", access_key=key) from err
 
     def get_credential(self, access_key: str) -> S3Credential | None:
         stmt = select(_t).where(_t.c.access_key == access_key)
-        with backend_errors(self.url, self._busy_timeout), self._engine.connect() as conn:
+        with self._db.guard(), self._engine.connect() as conn:
             row = conn.execute(stmt).first()
         return self._credential(row._mapping) if row is not None else None
 
     def list_credentials(self) -> list[S3Credential]:
         stmt = select(_t).order_by(_t.c.created)
-        with backend_errors(self.url, self._busy_timeout), self._engine.connect() as conn:
+        with self._db.guard(), self._engine.connect() as conn:
             return [self._credential(r._mapping) for r in conn.execute(stmt)]
 
     def delete_credential(self, access_key: str) -> bool:
-        with backend_errors(self.url, self._busy_timeout), self._writer.begin() as conn:
+        with self._db.guard(), self._writer.begin() as conn:
             return bool(conn.execute(delete(_t).where(_t.c.access_key == access_key)).rowcount)
 
     def delete_job_credentials(self, job: str) -> int:
-        with backend_errors(self.url, self._busy_timeout), self._writer.begin() as conn:
+        with self._db.guard(), self._writer.begin() as conn:
             return int(conn.execute(delete(_t).where(_t.c.job == job)).rowcount)
 
     def _credential(self, m: RowMapping) -> S3Credential:

@@ -122,16 +122,20 @@ def _enable_wal(cur: sqlite3.Cursor, busy_timeout: float) -> None:
 @contextmanager
 def backend_errors(url: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Iterator[None]:
     """Re-raise database failures as kaon errors with messages users can act on."""
+    started = time.monotonic()
     try:
         yield
     except exc.OperationalError as err:
-        raise translate(err, url, busy_timeout) from err
+        raise translate(err, url, busy_timeout, time.monotonic() - started) from err
     except (exc.InterfaceError, exc.TimeoutError) as err:
         raise _unavailable(url, err) from err
 
 
-def translate(err: exc.DBAPIError, url: str, busy_timeout: float) -> KaonError:
-    """The kaon error for a backend OperationalError."""
+def translate(
+    err: exc.DBAPIError, url: str, busy_timeout: float, waited: float | None = None
+) -> KaonError:
+    """The kaon error for a backend OperationalError (`waited`: seconds the failed work took,
+    when known: SQLite refuses some lock conflicts at once, without waiting)."""
     where = describe(url)
     text = str(err.orig).lower()
     sqlstate = getattr(err.orig, "sqlstate", None)
@@ -140,9 +144,12 @@ def translate(err: exc.DBAPIError, url: str, busy_timeout: float) -> KaonError:
             f"metadata database {where} is full: free disk space and retry", url=where
         )
     if "database is locked" in text or "database table is locked" in text:
+        if waited is not None and waited < busy_timeout:
+            held = f"refused its lock after {waited:.2g} s (another connection was writing)"
+        else:
+            held = f"another process held its write lock for more than {busy_timeout:g} s"
         return BackendUnavailable(
-            f"metadata database {where} is busy: another process held its write lock "
-            f"for more than {busy_timeout:g} s; retry, or stop the process holding it",
+            f"metadata database {where} is busy: {held}; retry, or stop the process holding it",
             url=where,
         )
     return _unavailable(url, err)

@@ -9,53 +9,37 @@ stops renewing, and its chunks are reclaimed once the lease expired.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from kaon.core.ids import Digest
 from kaon.db import schema
-from kaon.db.engine import backend_errors
-
-BATCH = 500
-"""Values per IN (...) clause."""
+from kaon.db.sqlstore import SqlStore, batches
 
 _L = schema.upload_leases
 _P = schema.upload_pins
 
 
-def _batches(values: Sequence[str]) -> Iterator[list[str]]:
-    unique = list(dict.fromkeys(values))
-    for i in range(0, len(unique), BATCH):
-        yield unique[i : i + BATCH]
-
-
-class SqlLeases:
-    """The LeaseStore part of the MetadataStore port, over the store's engines."""
-
-    url: str
-    _busy_timeout: float
-    _engine: Engine
-    _writer: Engine
-    _dialect: str
-    _mark: str
+class SqlLeases(SqlStore):
+    """The LeaseStore part of the MetadataStore port."""
 
     def hold(self, lease: str, digests: Sequence[Digest], expires: float) -> None:
-        with backend_errors(self.url, self._busy_timeout):
+        with self._db.guard():
             self._hold(lease, digests, expires)
 
     def release(self, lease: str, digests: Sequence[Digest] | None = None) -> None:
-        with backend_errors(self.url, self._busy_timeout):
+        with self._db.guard():
             self._release(lease, digests)
 
     def leased_digests(self, now: float) -> set[Digest]:
-        with backend_errors(self.url, self._busy_timeout):
+        with self._db.guard():
             return self._leased_digests(now)
 
     def expire_leases(self, now: float) -> int:
-        with backend_errors(self.url, self._busy_timeout):
+        with self._db.guard():
             return self._expire_leases(now)
 
     def _hold(self, lease: str, digests: Sequence[Digest], expires: float) -> None:
@@ -84,7 +68,7 @@ class SqlLeases:
                 conn.execute(delete(_P).where(_P.c.lease == lease))
                 conn.execute(delete(_L).where(_L.c.id == lease))
                 return
-            for batch in _batches(digests):
+            for batch in batches(digests):
                 conn.execute(delete(_P).where(_P.c.lease == lease, _P.c.digest.in_(batch)))
 
     def _leased_digests(self, now: float) -> set[Digest]:

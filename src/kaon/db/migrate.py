@@ -53,18 +53,6 @@ def upgrade(url: str) -> None:
         engine.dispose()
 
 
-def migrated_engine(url: str, busy_timeout: float) -> Engine:
-    """An engine for `url` whose database is at the newest schema (every store opens so)."""
-    engine = make_engine(url, busy_timeout=busy_timeout)
-    try:
-        with backend_errors(url, busy_timeout):
-            upgrade_engine(engine)
-    except BaseException:
-        engine.dispose()
-        raise
-    return engine
-
-
 _UPGRADING = threading.Lock()  # threads of one process migrate one at a time (alembic's
 # script loading is not thread-safe); other processes wait on the database's own lock
 

@@ -11,8 +11,7 @@ from sqlalchemy import select, text
 
 from kaon.core.provenance import Edge, Graph, Node
 from kaon.db import schema
-from kaon.db.engine import DEFAULT_BUSY_TIMEOUT, WRITE_OPTION, backend_errors
-from kaon.db.migrate import migrated_engine
+from kaon.db.sqlstore import SqlStore
 
 MAX_LINEAGE = 16  # derived-from hops an ancestry follows (a data commit's own history)
 
@@ -22,17 +21,7 @@ _WALK = {  # (join column to follow, column reached)
 }
 
 
-class SqlProvenanceStore:
-    def __init__(self, url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
-        self.url = url
-        self._busy_timeout = busy_timeout
-        self._engine = migrated_engine(url, busy_timeout)
-        self._writer = self._engine.execution_options(**{WRITE_OPTION: True})
-        self._dialect = self._engine.dialect.name
-
-    def close(self) -> None:
-        self._engine.dispose()
-
+class SqlProvenanceStore(SqlStore):
     def record(self, nodes: Sequence[Node], edges: Sequence[Edge]) -> None:
         from sqlalchemy.dialects import postgresql, sqlite
 
@@ -51,7 +40,7 @@ class SqlProvenanceStore:
             for n in nodes
         ]
         edge_rows = [{"src": e.src, "dst": e.dst, "kind": e.kind.value} for e in edges]
-        with backend_errors(self.url, self._busy_timeout), self._writer.begin() as conn:
+        with self._db.guard(), self._writer.begin() as conn:
             if node_rows:
                 conn.execute(insert(schema.prov_nodes).on_conflict_do_nothing(), node_rows)
             if edge_rows:
@@ -94,7 +83,7 @@ class SqlProvenanceStore:
             """
         )
         params: dict[str, object] = {"start": node_id, "max_lineage": max_lineage or 0}
-        with backend_errors(self.url, self._busy_timeout), self._engine.connect() as conn:
+        with self._db.guard(), self._engine.connect() as conn:
             rows = conn.execute(sql, params).all()
         graph = Graph(Node(r[1], r[2], r[3], json.loads(r[4])) for r in rows if r[0] == "n")
         for tag, src, dst, kind, _ in rows:
@@ -115,7 +104,7 @@ class SqlProvenanceStore:
             .where(t.c.src.in_(ids), t.c.kind == kind)
         )
         starts = select(n.c.id, n.c.kind, n.c.label, n.c.attrs).where(n.c.id.in_(ids))
-        with backend_errors(self.url, self._busy_timeout), self._engine.connect() as conn:
+        with self._db.guard(), self._engine.connect() as conn:
             origin = conn.execute(starts).all()
             rows = conn.execute(stmt).all()
         graph = Graph(_node(r) for r in origin)
@@ -132,7 +121,7 @@ class SqlProvenanceStore:
             .order_by(t.c.id)
             .limit(limit)
         )
-        with backend_errors(self.url, self._busy_timeout), self._engine.connect() as conn:
+        with self._db.guard(), self._engine.connect() as conn:
             return [str(r[0]) for r in conn.execute(stmt)]
 
 

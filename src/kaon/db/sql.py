@@ -1,66 +1,26 @@
-"""SqlMetadataStore: the MetadataStore port on SQLAlchemy Core (SQLite or PostgreSQL)."""
+"""SqlMetadataStore: the MetadataStore port on SQLAlchemy Core (SQLite or PostgreSQL): repos,
+branches and commits here, chunks and packs in kaon.db.chunks, leases in kaon.db.leases."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from functools import wraps
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Insert,
-    Integer,
-    Row,
-    Table,
-    bindparam,
-    delete,
-    exc,
-    insert,
-    literal_column,
-    select,
-    update,
-)
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Integer, Row, delete, exc, insert, literal_column, select, update
 
 from kaon.core.commit import Commit
 from kaon.core.errors import AlreadyExists, BranchNotFound, RepoNotFound
-from kaon.core.ids import BranchName, CommitId, Digest, PackId, RepoName, is_hex
+from kaon.core.ids import BranchName, CommitId, Digest, RepoName, is_hex
 from kaon.core.repo import Branch, Repo
 from kaon.db import schema
-from kaon.db.engine import DEFAULT_BUSY_TIMEOUT, WRITE_OPTION, backend_errors
+from kaon.db.chunks import SqlChunkIndex
 from kaon.db.leases import SqlLeases
-from kaon.db.migrate import migrated_engine
-from kaon.ports.metadata import ChunkLocation, PackInfo
+from kaon.db.sqlstore import guarded
 
-BATCH = 500
-"""Values per IN (...) clause."""
 PAGE = 5000
 """Rows per page when iterating whole tables."""
 
 COMMIT_COLUMNS = tuple(col.key for col in schema.commits.columns)
-CHUNK_COLUMNS = tuple(col.key for col in schema.chunks.columns)
-
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def _guarded(
-    method: Callable[Concatenate[SqlMetadataStore, _P], _R],
-) -> Callable[Concatenate[SqlMetadataStore, _P], _R]:
-    """Translate backend failures raised by `method` into kaon errors."""
-
-    @wraps(method)
-    def wrapper(self: SqlMetadataStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        with backend_errors(self.url, self._busy_timeout):
-            return method(self, *args, **kwargs)
-
-    return wrapper
-
-
-def _batches(values: Sequence[str]) -> Iterator[list[str]]:
-    unique = list(dict.fromkeys(values))
-    for i in range(0, len(unique), BATCH):
-        yield unique[i : i + BATCH]
 
 
 def _commit(row: Row[Any]) -> Commit:
@@ -80,63 +40,16 @@ def _commit(row: Row[Any]) -> Commit:
     )
 
 
-def _location(row: Row[Any]) -> ChunkLocation:
-    return ChunkLocation(
-        digest=Digest(row.digest),
-        pack=PackId(row.pack),
-        offset=int(row.offset),
-        stored_len=int(row.stored_len),
-        raw_len=int(row.raw_len),
-        codec=int(row.codec),
-    )
-
-
-def _chunk_row(chunk: ChunkLocation) -> dict[str, Any]:
-    return {
-        "digest": chunk.digest,
-        "pack": chunk.pack,
-        "offset": chunk.offset,
-        "stored_len": chunk.stored_len,
-        "raw_len": chunk.raw_len,
-        "codec": chunk.codec,
-    }
-
-
-class SqlMetadataStore(SqlLeases):
+class SqlMetadataStore(SqlChunkIndex, SqlLeases):
     """MetadataStore backed by SQLite (WAL) or PostgreSQL; safe to share between threads.
 
-    `url` is a SQLAlchemy URL such as `sqlite:////abs/path/kaon.db` or
-    `postgresql+psycopg://user@host/db`. The schema is migrated to head on construction.
-    Upload leases: kaon.db.leases.
+    Built over a kaon.db.database.Database (which migrates and closes it). Chunks and packs:
+    kaon.db.chunks; upload leases: kaon.db.leases.
     """
-
-    def __init__(self, url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
-        self.url = url
-        self._busy_timeout = busy_timeout
-        self._engine = migrated_engine(url, busy_timeout)
-        self._writer = self._engine.execution_options(**{WRITE_OPTION: True})
-        self._dialect = self._engine.dialect.name
-        self._mark = "?" if self._engine.dialect.paramstyle == "qmark" else "%s"
-        self._insert_chunks_sql = (
-            f'INSERT INTO chunks (digest, pack, "offset", stored_len, raw_len, codec) '
-            f"VALUES ({self._marks(6)}) ON CONFLICT DO NOTHING"
-        )
-
-    def close(self) -> None:
-        self._engine.dispose()
-
-    def _insert_ignore(self, table: Table) -> Insert:
-        """INSERT that skips rows whose primary key exists (`rowcount`: rows inserted)."""
-        stmt: Insert
-        if self._dialect == "postgresql":
-            stmt = postgresql.insert(table).on_conflict_do_nothing()
-        else:
-            stmt = sqlite.insert(table).on_conflict_do_nothing()
-        return stmt.execution_options(preserve_rowcount=True)
 
     # -- repos -----------------------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def create_repo(self, repo: Repo) -> None:
         row = {"name": repo.name, "created": repo.created, "description": repo.description}
         try:
@@ -145,7 +58,7 @@ class SqlMetadataStore(SqlLeases):
         except exc.IntegrityError as err:
             raise AlreadyExists(f"repo {repo.name!r} already exists", repo=repo.name) from err
 
-    @_guarded
+    @guarded
     def get_repo(self, name: RepoName) -> Repo | None:
         r = schema.repos
         with self._engine.connect() as conn:
@@ -154,14 +67,14 @@ class SqlMetadataStore(SqlLeases):
             return None
         return Repo(RepoName(row.name), float(row.created), str(row.description))
 
-    @_guarded
+    @guarded
     def list_repos(self) -> list[Repo]:
         r = schema.repos
         with self._engine.connect() as conn:
             rows = conn.execute(select(r).order_by(r.c.name)).all()
         return [Repo(RepoName(x.name), float(x.created), str(x.description)) for x in rows]
 
-    @_guarded
+    @guarded
     def delete_repo(self, name: RepoName) -> None:
         with self._writer.begin() as conn:
             conn.execute(delete(schema.commits).where(schema.commits.c.repo == name))
@@ -170,7 +83,7 @@ class SqlMetadataStore(SqlLeases):
 
     # -- branches --------------------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def get_branch(self, repo: RepoName, name: BranchName) -> Branch | None:
         b = schema.branches
         query = select(b.c.head).where(b.c.repo == repo, b.c.name == name)
@@ -180,7 +93,7 @@ class SqlMetadataStore(SqlLeases):
             return None
         return Branch(repo, name, None if row.head is None else CommitId(row.head))
 
-    @_guarded
+    @guarded
     def list_branches(self, repo: RepoName) -> list[Branch]:
         b = schema.branches
         query = select(b.c.name, b.c.head).where(b.c.repo == repo).order_by(b.c.name)
@@ -191,7 +104,7 @@ class SqlMetadataStore(SqlLeases):
             for x in rows
         ]
 
-    @_guarded
+    @guarded
     def set_branch(
         self, repo: RepoName, name: BranchName, head: CommitId | None, *, create: bool
     ) -> None:
@@ -217,7 +130,7 @@ class SqlMetadataStore(SqlLeases):
         except exc.IntegrityError as err:
             raise RepoNotFound(f"repo {repo!r} not found", repo=repo) from err
 
-    @_guarded
+    @guarded
     def delete_branch(self, repo: RepoName, name: BranchName) -> None:
         b = schema.branches
         with self._writer.begin() as conn:
@@ -225,7 +138,7 @@ class SqlMetadataStore(SqlLeases):
 
     # -- commits ---------------------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def add_commit(self, commit: Commit, expected_head: CommitId | None) -> bool:
         b = schema.branches
         this = (b.c.repo == commit.repo, b.c.name == commit.branch)
@@ -253,14 +166,14 @@ class SqlMetadataStore(SqlLeases):
         row = {"repo": commit.repo, "name": commit.branch, "head": commit.id}
         return conn.execute(self._insert_ignore(b), row).rowcount == 1
 
-    @_guarded
+    @guarded
     def get_commit(self, commit_id: CommitId) -> Commit | None:
         c = schema.commits
         with self._engine.connect() as conn:
             row = conn.execute(select(c).where(c.c.id == commit_id)).first()
         return None if row is None else _commit(row)
 
-    @_guarded
+    @guarded
     def find_commits(self, repo: RepoName, prefix: str, limit: int = 2) -> list[CommitId]:
         if (prefix and not is_hex(prefix)) or limit <= 0:
             return []
@@ -275,7 +188,7 @@ class SqlMetadataStore(SqlLeases):
         with self._engine.connect() as conn:
             return [CommitId(x) for x in conn.scalars(query)]
 
-    @_guarded
+    @guarded
     def history(self, start: CommitId, limit: int | None = None) -> list[Commit]:
         if limit is not None and limit <= 0:
             return []
@@ -298,7 +211,7 @@ class SqlMetadataStore(SqlLeases):
             yield from page
             after = page[-1].id
 
-    @_guarded
+    @guarded
     def _commit_page(self, after: str | None) -> list[Commit]:
         c = schema.commits
         query = select(c).order_by(c.c.id).limit(PAGE)
@@ -306,112 +219,3 @@ class SqlMetadataStore(SqlLeases):
             query = query.where(c.c.id > after)
         with self._engine.connect() as conn:
             return [_commit(row) for row in conn.execute(query)]
-
-    # -- chunks and packs ------------------------------------------------------------------
-
-    @_guarded
-    def missing_chunks(self, digests: Sequence[Digest]) -> set[Digest]:
-        missing = set(digests)
-        with self._engine.connect() as conn:
-            for batch in _batches(digests):
-                # through the driver, and counted first: a commit of 20,000 files asks about
-                # 20,000 chunks that are all there (and a new upload about chunks that are
-                # all missing); fetching 20,000 rows cost ~30 ms, counting them ~5 ms
-                where = f"FROM chunks WHERE digest IN ({self._marks(len(batch))})"
-                args = tuple(batch)
-                found = conn.exec_driver_sql(f"SELECT count(*) {where}", args).scalar_one()
-                if found == len(batch):
-                    missing.difference_update(batch)
-                elif found:
-                    rows = conn.exec_driver_sql(f"SELECT digest {where}", args)
-                    missing.difference_update(d for (d,) in rows)
-        return missing
-
-    def _marks(self, n: int) -> str:
-        return ", ".join([self._mark] * n)
-
-    @_guarded
-    def add_pack(self, pack: PackInfo, chunks: Iterable[ChunkLocation]) -> None:
-        # plain tuples through the driver: SQLAlchemy's per-row parameter handling cost
-        # ~10 us a row, half the server's time to take a pack of 20,000 small files
-        rows = [(x.digest, x.pack, x.offset, x.stored_len, x.raw_len, x.codec) for x in chunks]
-        with self._writer.begin() as conn:
-            info = {"id": pack.id, "size": pack.size, "created": pack.created}
-            conn.execute(self._insert_ignore(schema.packs), info)
-            if rows:
-                conn.exec_driver_sql(self._insert_chunks_sql, rows)
-
-    @_guarded
-    def locate(self, digests: Sequence[Digest]) -> dict[Digest, ChunkLocation]:
-        found: dict[Digest, ChunkLocation] = {}
-        with self._engine.connect() as conn:
-            for batch in _batches(digests):
-                # through the driver: a folder's archive locates 20,000 chunks, and building
-                # the statement and Row objects cost ~3x the query
-                query = (
-                    'SELECT digest, pack, "offset", stored_len, raw_len, codec FROM chunks '
-                    f"WHERE digest IN ({self._marks(len(batch))})"
-                )
-                for d, pack, offset, stored_len, raw_len, codec in conn.exec_driver_sql(
-                    query, tuple(batch)
-                ):
-                    found[d] = ChunkLocation(
-                        Digest(d), PackId(pack), offset, stored_len, raw_len, codec
-                    )
-        return found
-
-    @_guarded
-    def list_packs(self) -> list[PackInfo]:
-        p = schema.packs
-        with self._engine.connect() as conn:
-            rows = conn.execute(select(p).order_by(p.c.created, p.c.id)).all()
-        return [PackInfo(PackId(x.id), int(x.size), float(x.created)) for x in rows]
-
-    @_guarded
-    def pack_chunks(self, pack: PackId) -> list[ChunkLocation]:
-        ch = schema.chunks
-        query = select(ch).where(ch.c.pack == pack).order_by(ch.c.offset, ch.c.digest)
-        with self._engine.connect() as conn:
-            return [_location(row) for row in conn.execute(query)]
-
-    @_guarded
-    def move_chunks(self, chunks: Iterable[ChunkLocation]) -> None:
-        rows = [{f"b_{k}": v for k, v in _chunk_row(x).items()} for x in chunks]
-        if not rows:
-            return
-        ch = schema.chunks
-        stmt = (
-            update(ch)
-            .where(ch.c.digest == bindparam("b_digest"))
-            .values({k: bindparam(f"b_{k}") for k in CHUNK_COLUMNS if k != "digest"})
-        )
-        with self._writer.begin() as conn:
-            conn.execute(stmt, rows)
-
-    @_guarded
-    def drop_chunks(self, digests: Iterable[Digest]) -> None:
-        ch = schema.chunks
-        with self._writer.begin() as conn:
-            for batch in _batches(list(digests)):
-                conn.execute(delete(ch).where(ch.c.digest.in_(batch)))
-
-    @_guarded
-    def drop_pack(self, pack: PackId) -> None:
-        with self._writer.begin() as conn:
-            conn.execute(delete(schema.chunks).where(schema.chunks.c.pack == pack))
-            conn.execute(delete(schema.packs).where(schema.packs.c.id == pack))
-
-    def iter_chunk_digests(self) -> Iterator[Digest]:
-        after: str | None = None
-        while page := self._digest_page(after):
-            yield from page
-            after = page[-1]
-
-    @_guarded
-    def _digest_page(self, after: str | None) -> list[Digest]:
-        ch = schema.chunks
-        query = select(ch.c.digest).order_by(ch.c.digest).limit(PAGE)
-        if after is not None:
-            query = query.where(ch.c.digest > after)
-        with self._engine.connect() as conn:
-            return [Digest(x) for x in conn.scalars(query)]

@@ -10,8 +10,7 @@ from sqlalchemy import RowMapping, and_, delete, exc, insert, or_, select, updat
 from kaon.core.errors import AlreadyExists
 from kaon.core.users import ApiToken, Role, TokenId, User, UserName
 from kaon.db import schema
-from kaon.db.engine import DEFAULT_BUSY_TIMEOUT, WRITE_OPTION, backend_errors
-from kaon.db.migrate import migrated_engine
+from kaon.db.sqlstore import SqlStore
 from kaon.ports.users import AuditEntry, AuditQuery
 
 _u = schema.users
@@ -20,21 +19,12 @@ _r = schema.workspace_roles
 _a = schema.audit
 
 
-class SqlUserStore:
-    def __init__(self, url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
-        self.url = url
-        self._busy_timeout = busy_timeout
-        self._engine = migrated_engine(url, busy_timeout)
-        self._writer = self._engine.execution_options(**{WRITE_OPTION: True})
-
-    def close(self) -> None:
-        self._engine.dispose()
-
+class SqlUserStore(SqlStore):
     # users -------------------------------------------------------------------------------
     def add_user(self, user: User) -> None:
         row = {"name": user.name, "created": user.created, "admin": int(user.admin)}
         try:
-            with backend_errors(self.url, self._busy_timeout), self._writer.begin() as conn:
+            with self._db.guard(), self._writer.begin() as conn:
                 if conn.execute(select(_u.c.name).where(_u.c.name == user.name)).first():
                     raise AlreadyExists(f"user {user.name!r} already exists")
                 conn.execute(insert(_u), row)
@@ -42,16 +32,16 @@ class SqlUserStore:
             raise AlreadyExists(f"user {user.name!r} already exists") from err
 
     def get_user(self, name: str) -> User | None:
-        with backend_errors(self.url, self._busy_timeout), self._engine.connect() as conn:
+        with self._db.guard(), self._engine.connect() as conn:
             row = conn.execute(select(_u).where(_u.c.name == name)).first()
         return _user(row._mapping) if row is not None else None
 
     def list_users(self) -> list[User]:
-        with backend_errors(self.url, self._busy_timeout), self._engine.connect() as conn:
+        with self._db.guard(), self._engine.connect() as conn:
             return [_user(r._mapping) for r in conn.execute(select(_u).order_by(_u.c.created))]
 
     def delete_user(self, name: str) -> bool:
-        with backend_errors(self.url, self._busy_timeout), self._writer.begin() as conn:
+        with self._db.guard(), self._writer.begin() as conn:
             # explicit, not only ON DELETE CASCADE: SQLite enforces it only with foreign_keys on
             conn.execute(delete(_t).where(_t.c.user == name))
             conn.execute(delete(_r).where(_r.c.user == name))
@@ -70,13 +60,13 @@ class SqlUserStore:
             "job": token.job,
         }
         try:
-            with backend_errors(self.url, self._busy_timeout), self._writer.begin() as conn:
+            with self._db.guard(), self._writer.begin() as conn:
                 conn.execute(insert(_t), row)
         except exc.IntegrityError as err:
             raise AlreadyExists(f"token {token.id!r} already exists") from err
 
     def token_by_digest(self, digest: str) -> ApiToken | None:
-        with backend_errors(self.url, self._busy_timeout), self._engine.connect() as conn:
+        with self._db.guard(), self._engine.connect() as conn:
             row = conn.execute(select(_t).where(_t.c.digest == digest)).first()
         return _token(row._mapping) if row is not None else None
 
@@ -84,43 +74,43 @@ class SqlUserStore:
         stmt = select(_t).order_by(_t.c.created)
         if user is not None:
             stmt = stmt.where(_t.c.user == user)
-        with backend_errors(self.url, self._busy_timeout), self._engine.connect() as conn:
+        with self._db.guard(), self._engine.connect() as conn:
             return [_token(r._mapping) for r in conn.execute(stmt)]
 
     def delete_token(self, token: TokenId) -> bool:
-        with backend_errors(self.url, self._busy_timeout), self._writer.begin() as conn:
+        with self._db.guard(), self._writer.begin() as conn:
             return bool(conn.execute(delete(_t).where(_t.c.id == token)).rowcount)
 
     def delete_job_tokens(self, job: str) -> int:
-        with backend_errors(self.url, self._busy_timeout), self._writer.begin() as conn:
+        with self._db.guard(), self._writer.begin() as conn:
             return int(conn.execute(delete(_t).where(_t.c.job == job)).rowcount)
 
     # roles -------------------------------------------------------------------------------
     def set_role(self, workspace: str, user: UserName, role: Role) -> None:
         key = and_(_r.c.workspace == workspace, _r.c.user == user)
-        with backend_errors(self.url, self._busy_timeout), self._writer.begin() as conn:
+        with self._db.guard(), self._writer.begin() as conn:
             if conn.execute(update(_r).where(key).values(role=role.value)).rowcount == 0:
                 conn.execute(insert(_r), {"workspace": workspace, "user": user, "role": role.value})
 
     def drop_role(self, workspace: str, user: str) -> bool:
         key = and_(_r.c.workspace == workspace, _r.c.user == user)
-        with backend_errors(self.url, self._busy_timeout), self._writer.begin() as conn:
+        with self._db.guard(), self._writer.begin() as conn:
             return bool(conn.execute(delete(_r).where(key)).rowcount)
 
     def role(self, workspace: str, user: str) -> Role | None:
         stmt = select(_r.c.role).where(_r.c.workspace == workspace, _r.c.user == user)
-        with backend_errors(self.url, self._busy_timeout), self._engine.connect() as conn:
+        with self._db.guard(), self._engine.connect() as conn:
             value = conn.execute(stmt).scalar()
         return Role(value) if value is not None else None
 
     def members(self, workspace: str) -> list[tuple[UserName, Role]]:
         stmt = select(_r.c.user, _r.c.role).where(_r.c.workspace == workspace).order_by(_r.c.user)
-        with backend_errors(self.url, self._busy_timeout), self._engine.connect() as conn:
+        with self._db.guard(), self._engine.connect() as conn:
             return [(UserName(u), Role(r)) for u, r in conn.execute(stmt)]
 
     def roles_of(self, user: str) -> dict[str, Role]:
         stmt = select(_r.c.workspace, _r.c.role).where(_r.c.user == user)
-        with backend_errors(self.url, self._busy_timeout), self._engine.connect() as conn:
+        with self._db.guard(), self._engine.connect() as conn:
             return {w: Role(r) for w, r in conn.execute(stmt)}
 
     # audit -------------------------------------------------------------------------------
@@ -139,7 +129,7 @@ class SqlUserStore:
             }
             for e in entries
         ]
-        with backend_errors(self.url, self._busy_timeout), self._writer.begin() as conn:
+        with self._db.guard(), self._writer.begin() as conn:
             conn.execute(insert(_a), rows)
 
     def audit(self, query: AuditQuery) -> list[AuditEntry]:
@@ -157,7 +147,7 @@ class SqlUserStore:
         if query.viewer is not None:
             mine = _a.c.user == query.viewer
             stmt = stmt.where(or_(mine, _a.c.workspace.in_(query.owned)) if query.owned else mine)
-        with backend_errors(self.url, self._busy_timeout), self._engine.connect() as conn:
+        with self._db.guard(), self._engine.connect() as conn:
             return [_entry(r._mapping) for r in conn.execute(stmt)]
 
 

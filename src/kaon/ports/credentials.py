@@ -8,11 +8,17 @@ from kaon.core.credentials import S3Credential
 
 
 class CredentialStore(Protocol):
-    def add_credential(self, credential: S3Credential) -> None: ...
+    def add_credential(self, credential: S3Credential) -> None:
+        """AlreadyExists when the access key is taken."""
+        ...
 
-    def get_credential(self, access_key: str) -> S3Credential | None: ...
+    def get_credential(self, access_key: str) -> S3Credential | None:
+        """None when there is no such key."""
+        ...
 
-    def list_credentials(self) -> list[S3Credential]: ...
+    def list_credentials(self) -> list[S3Credential]:
+        """Every key, oldest first."""
+        ...
 
     def delete_credential(self, access_key: str) -> bool:
         """False when there was no such key."""
@@ -21,5 +27,3 @@ class CredentialStore(Protocol):
     def delete_job_credentials(self, job: str) -> int:
         """Revoke every key of `job`; returns how many there were."""
         ...
-
-    def close(self) -> None: ...

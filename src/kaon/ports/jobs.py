@@ -1,49 +1,52 @@
-"""JobStore: workspaces, training jobs and their trials, endpoints (metadata database)."""
+"""JobStore: training jobs and their trials (metadata database)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
-from kaon.core.endpoints import Endpoint
 from kaon.core.jobs import Job, JobId, JobState, ModelId, Trial, WorkspaceName
-from kaon.core.workspaces import Workspace as Workspace  # re-exported: the store speaks it
+from kaon.ports.endpoints import EndpointStore
+from kaon.ports.workspaces import Workspace as Workspace  # re-exported: the store speaks it
+from kaon.ports.workspaces import WorkspaceStore
 
 
 class JobStore(Protocol):
-    def create_workspace(self, workspace: Workspace) -> None:
-        """Raises AlreadyExists when the name is taken."""
+    def add_job(self, job: Job, trials: Sequence[Trial]) -> None:
+        """Record a new job (its workspace exists) with its first trials, atomically."""
         ...
 
-    def get_workspace(self, name: WorkspaceName) -> Workspace | None: ...
-
-    def list_workspaces(self) -> list[Workspace]: ...
-
-    def set_current(self, name: WorkspaceName, current: dict[str, Any]) -> None: ...
-
-    def delete_workspace(self, name: WorkspaceName) -> None:
-        """Also deletes the workspace's jobs and trials."""
+    def save_job(self, job: Job) -> None:
+        """Store the job's new state and document (an unknown id is ignored)."""
         ...
 
-    def add_job(self, job: Job, trials: Sequence[Trial]) -> None: ...
+    def get_job(self, job_id: JobId) -> Job | None:
+        """None when there is no such job."""
+        ...
 
-    def save_job(self, job: Job) -> None: ...
-
-    def get_job(self, job_id: JobId) -> Job | None: ...
-
-    def find_jobs(self, prefix: str, limit: int = 2) -> list[JobId]: ...
+    def find_jobs(self, prefix: str, limit: int = 2) -> list[JobId]:
+        """Ids of jobs starting with `prefix` (at most `limit`); none for an empty or non-hex
+        prefix."""
+        ...
 
     def list_jobs(
         self, workspace: WorkspaceName | None = None, states: Sequence[JobState] = ()
     ) -> list[Job]:
-        """Newest first; all workspaces when `workspace` is None."""
+        """Newest first (then by id); all workspaces when `workspace` is None, every state
+        when `states` is empty."""
         ...
 
-    def add_trials(self, trials: Sequence[Trial]) -> None: ...
+    def add_trials(self, trials: Sequence[Trial]) -> None:
+        """Record more trials of existing jobs."""
+        ...
 
-    def save_trial(self, trial: Trial) -> None: ...
+    def save_trial(self, trial: Trial) -> None:
+        """Store the trial's new state, model and document (unknown trials are ignored)."""
+        ...
 
-    def list_trials(self, job_id: JobId) -> list[Trial]: ...
+    def list_trials(self, job_id: JobId) -> list[Trial]:
+        """The job's trials by index (none for an unknown job)."""
+        ...
 
     def find_model(self, workspace: WorkspaceName, model_id: ModelId) -> Trial | None:
         """A trial of a job in `workspace` that produced `model_id` (the newest job's); model
@@ -54,15 +57,7 @@ class JobStore(Protocol):
         """The workspaces where `model_id` was produced, sorted."""
         ...
 
-    def close(self) -> None: ...
 
-    # endpoints ---------------------------------------------------------------------------
-    def add_endpoint(self, endpoint: Endpoint) -> None: ...
-
-    def save_endpoint(self, endpoint: Endpoint) -> None: ...
-
-    def get_endpoint(self, name: str) -> Endpoint | None: ...
-
-    def list_endpoints(self, workspace: WorkspaceName | None = None) -> list[Endpoint]:
-        """Newest first; all workspaces when `workspace` is None."""
-        ...
+class JobRecords(WorkspaceStore, JobStore, EndpointStore, Protocol):
+    """TEMPORARY: the three stores as one, for services/training.py and services/serving.py
+    until they take the narrow ports (issue 14; the lead narrows them after the merge)."""

@@ -36,6 +36,7 @@ from kaon.core.listing import Listing, list_keys
 from kaon.core.preconditions import WriteCondition
 from kaon.core.tree import ChunkRef, DirNode, FileNode, Meta, Tree, content_digest
 from kaon.ports.jobs import JobStore
+from kaon.ports.workspaces import WorkspaceStore
 from kaon.services.chunks import ChunkStore
 from kaon.services.commits import CommitService, Put
 from kaon.services.files import FileService
@@ -94,6 +95,7 @@ class ObjectService:
         commits: CommitService,
         files: FileService,
         chunks: ChunkStore,
+        workspaces: WorkspaceStore,
         jobs: JobStore,
         provenance: ProvenanceService,
         clock: Callable[[], float],
@@ -102,6 +104,7 @@ class ObjectService:
         self._commits = commits
         self._files = files
         self._chunks = chunks
+        self._workspaces = workspaces
         self._jobs = jobs
         self._provenance = provenance
         self._clock = clock
@@ -143,7 +146,9 @@ class ObjectService:
         """Workspaces' internal repos, each with its workspace."""
         from kaon.services.workspaces import KINDS, repo_of
 
-        return {repo_of(w.name, k): w.name for w in self._jobs.list_workspaces() for k in KINDS}
+        return {
+            repo_of(w.name, k): w.name for w in self._workspaces.list_workspaces() for k in KINDS
+        }
 
     def check_bucket(self, bucket: Bucket) -> None:
         """NotFound (repo, branch or commit) unless the bucket exists."""

@@ -32,7 +32,7 @@ from kaon.core.errors import (
 from kaon.core.jobs import Bundle, ModelId
 from kaon.core.tree import DirNode, FileNode, Tree
 from kaon.ports.envbuilder import EnvBuilder
-from kaon.ports.jobs import JobStore
+from kaon.ports.jobs import JobRecords as JobStore  # TEMPORARY (issue 14)
 from kaon.ports.replicas import Replicas, ReplicaSpec, ReplicaStatus
 from kaon.services.chunks import ChunkStore
 from kaon.services.commits import CommitService

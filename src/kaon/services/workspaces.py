@@ -28,7 +28,7 @@ from kaon.core.errors import (
 from kaon.core.jobs import Bundle, WorkspaceName, workspace_name
 from kaon.core.tree import DirNode, FileNode, Tree
 from kaon.core.workspaces import Workspace
-from kaon.ports.jobs import JobStore
+from kaon.ports.workspaces import WorkspaceStore
 from kaon.services.commits import CommitService
 from kaon.services.files import FileService
 from kaon.services.repos import RepoService
@@ -67,13 +67,13 @@ class Entrypoint:
 class WorkspaceService:
     def __init__(
         self,
-        jobs: JobStore,
+        workspaces: WorkspaceStore,
         repos: RepoService,
         trees: TreeStore,
         files: FileService,
         clock: Callable[[], float],
     ) -> None:
-        self._jobs = jobs
+        self._workspaces = workspaces
         self._repos = repos
         self._trees = trees
         self._files = files
@@ -82,7 +82,7 @@ class WorkspaceService:
     # workspaces --------------------------------------------------------------------------
     def create(self, name: str, author: str) -> Workspace:
         ws = Workspace(workspace_name(name), self._clock(), author)
-        if self._jobs.get_workspace(ws.name) is not None:
+        if self._workspaces.get_workspace(ws.name) is not None:
             raise AlreadyExists(
                 f"workspace '{ws.name}' already exists: use `kaon workspace set -n {ws.name}`"
             )
@@ -91,7 +91,7 @@ class WorkspaceService:
         for kind in KINDS:
             with contextlib.suppress(AlreadyExists):  # left by an interrupted create: reused
                 self._repos.create_repo(repo_of(ws.name, kind), _description(ws.name, kind))
-        self._jobs.create_workspace(ws)
+        self._workspaces.create_workspace(ws)
         return ws
 
     def _check_free(self, ws: WorkspaceName, kind: str) -> None:
@@ -114,9 +114,9 @@ class WorkspaceService:
         )
 
     def get(self, name: str) -> Workspace:
-        ws = self._jobs.get_workspace(workspace_name(name))
+        ws = self._workspaces.get_workspace(workspace_name(name))
         if ws is None:
-            known = [w.name for w in self._jobs.list_workspaces()]
+            known = [w.name for w in self._workspaces.list_workspaces()]
             hint = f" (existing: {', '.join(known)})" if known else ""
             raise WorkspaceNotFound(
                 f"workspace '{name}' does not exist: create it with "
@@ -125,7 +125,7 @@ class WorkspaceService:
         return ws
 
     def all(self) -> list[Workspace]:
-        return self._jobs.list_workspaces()
+        return self._workspaces.list_workspaces()
 
     def repos(self, name: str) -> list[str]:
         ws = self.get(name)
@@ -137,7 +137,7 @@ class WorkspaceService:
         if not dash or kind not in KINDS:
             return None
         with contextlib.suppress(InvalidInput):
-            if self._jobs.get_workspace(workspace_name(prefix)) is not None:
+            if self._workspaces.get_workspace(workspace_name(prefix)) is not None:
                 return prefix
         return None
 
@@ -147,12 +147,12 @@ class WorkspaceService:
         for kind in KINDS:
             with contextlib.suppress(RepoNotFound):
                 self._repos.delete_repo(repo_of(ws.name, kind))
-        self._jobs.delete_workspace(ws.name)
+        self._workspaces.delete_workspace(ws.name)
 
     def set_current(self, name: WorkspaceName, **bundles: dict[str, Any] | None) -> None:
         current = dict(self.get(name).current)
         current.update({k: v for k, v in bundles.items()})
-        self._jobs.set_current(name, current)
+        self._workspaces.set_current(name, current)
 
     # bundles -----------------------------------------------------------------------------
     def bundle(self, ws: str, kind: str, branch: str, ref: str, author: str) -> Bundle:

@@ -1,8 +1,8 @@
 """MemoryObjectStore: the reference ObjectStore, a dict behind a lock.
 
 Used by unit tests of the services and as the behaviour every other backend must match (see
-tests/contract/test_object_store.py). Objects are immutable bytes, so readers never copy under
-the lock and a put becomes visible all at once.
+kaon.testing.contracts.objects, run by tests/contract/test_object_store.py). Objects are
+immutable bytes, so readers never copy under the lock and a put becomes visible all at once.
 """
 
 from __future__ import annotations

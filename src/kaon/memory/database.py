@@ -1,0 +1,64 @@
+"""MemoryDatabase: the MetadataDatabase port in memory (`memory://`): every store over one set
+of shared tables."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from kaon.memory.credentials import MemoryCredentialStore
+from kaon.memory.endpoints import MemoryEndpointStore
+from kaon.memory.jobs import MemoryJobStore
+from kaon.memory.metadata import MemoryMetadataStore
+from kaon.memory.provenance import MemoryProvenanceStore
+from kaon.memory.tables import Tables
+from kaon.memory.users import MemoryUserStore
+from kaon.memory.workspaces import MemoryWorkspaceStore
+
+
+class MemoryDatabase:
+    """A fresh, empty metadata database in this process (gone with it)."""
+
+    def __init__(self) -> None:
+        self.tables = Tables()
+
+    def __repr__(self) -> str:
+        return f"MemoryDatabase({len(self.tables.repos)} repos)"
+
+    @cached_property
+    def metadata(self) -> MemoryMetadataStore:
+        return MemoryMetadataStore(self.tables)
+
+    @cached_property
+    def workspaces(self) -> MemoryWorkspaceStore:
+        return MemoryWorkspaceStore(self.tables)
+
+    @cached_property
+    def jobs(self) -> MemoryJobStore:
+        return MemoryJobStore(self.tables)
+
+    @cached_property
+    def endpoints(self) -> MemoryEndpointStore:
+        return MemoryEndpointStore(self.tables)
+
+    @cached_property
+    def job_records(self) -> MemoryJobRecords:
+        return MemoryJobRecords(self.tables)
+
+    @cached_property
+    def provenance(self) -> MemoryProvenanceStore:
+        return MemoryProvenanceStore(self.tables)
+
+    @cached_property
+    def users(self) -> MemoryUserStore:
+        return MemoryUserStore(self.tables)
+
+    def credentials(self, key: bytes) -> MemoryCredentialStore:
+        return MemoryCredentialStore(self.tables)
+
+    def close(self) -> None:
+        """Nothing to release (the tables stay readable)."""
+
+
+class MemoryJobRecords(MemoryWorkspaceStore, MemoryJobStore, MemoryEndpointStore):
+    """TEMPORARY (issue 14): the JobRecords port, for training and serving until they take
+    the narrow stores."""

@@ -1,0 +1,55 @@
+"""MetadataDatabase: every metadata store of one database, opened (and migrated) once and
+closed once. The composition root builds one per platform from the metadata URL and hands
+each service the narrowest store it uses; backends: kaon.db (SQLite, PostgreSQL) and
+kaon.memory (tests, `memory://`). kaon.testing holds the contract suites they all pass."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from kaon.ports.credentials import CredentialStore
+from kaon.ports.endpoints import EndpointStore
+from kaon.ports.jobs import JobRecords, JobStore
+from kaon.ports.metadata import MetadataStore
+from kaon.ports.provenance import ProvenanceStore
+from kaon.ports.users import UserStore
+from kaon.ports.workspaces import WorkspaceStore
+
+
+class MetadataDatabase(Protocol):
+    """The stores share the database's connections and see each other's writes at once
+    (deleting a workspace deletes its jobs, endpoints and roles, whichever store did it)."""
+
+    @property
+    def metadata(self) -> MetadataStore:
+        """Repos, branches, commits, chunks and packs, upload leases."""
+        ...
+
+    @property
+    def workspaces(self) -> WorkspaceStore: ...
+
+    @property
+    def jobs(self) -> JobStore: ...
+
+    @property
+    def endpoints(self) -> EndpointStore: ...
+
+    @property
+    def job_records(self) -> JobRecords:
+        """TEMPORARY: workspaces, jobs and endpoints as one object (see JobRecords)."""
+        ...
+
+    @property
+    def provenance(self) -> ProvenanceStore: ...
+
+    @property
+    def users(self) -> UserStore: ...
+
+    def credentials(self, key: bytes) -> CredentialStore:
+        """The S3 keys, their secrets sealed at rest with `key` (32 bytes, kept outside the
+        database)."""
+        ...
+
+    def close(self) -> None:
+        """Release the database's connections (the stores are unusable afterwards)."""
+        ...

@@ -1,0 +1,85 @@
+"""Every contract suite, as pytest test classes (`from kaon.testing.contracts import *`
+collects them all in a backend's test module; see kaon.testing)."""
+
+from kaon.testing.contracts.chunks import ChunkIndexContract, LeaseStoreContract
+from kaon.testing.contracts.credentials import CredentialStoreContract
+from kaon.testing.contracts.endpoints import EndpointStoreContract
+from kaon.testing.contracts.jobs import JobStoreContract
+from kaon.testing.contracts.metadata import (
+    CommitIndexContract,
+    RefStoreContract,
+    RepoStoreContract,
+)
+from kaon.testing.contracts.provenance import ProvenanceStoreContract
+from kaon.testing.contracts.users import UserStoreContract
+from kaon.testing.contracts.workspaces import WorkspaceStoreContract
+
+
+class TestRepoStore(RepoStoreContract):
+    pass
+
+
+class TestRefStore(RefStoreContract):
+    pass
+
+
+class TestCommitIndex(CommitIndexContract):
+    pass
+
+
+class TestChunkIndex(ChunkIndexContract):
+    pass
+
+
+class TestLeaseStore(LeaseStoreContract):
+    pass
+
+
+class TestWorkspaceStore(WorkspaceStoreContract):
+    pass
+
+
+class TestJobStore(JobStoreContract):
+    pass
+
+
+class TestEndpointStore(EndpointStoreContract):
+    pass
+
+
+class TestProvenanceStore(ProvenanceStoreContract):
+    pass
+
+
+class TestCredentialStore(CredentialStoreContract):
+    pass
+
+
+class TestUserStore(UserStoreContract):
+    pass
+
+
+__all__ = [
+    "ChunkIndexContract",
+    "CommitIndexContract",
+    "CredentialStoreContract",
+    "EndpointStoreContract",
+    "JobStoreContract",
+    "LeaseStoreContract",
+    "ProvenanceStoreContract",
+    "RefStoreContract",
+    "RepoStoreContract",
+    "TestChunkIndex",
+    "TestCommitIndex",
+    "TestCredentialStore",
+    "TestEndpointStore",
+    "TestJobStore",
+    "TestLeaseStore",
+    "TestProvenanceStore",
+    "TestRefStore",
+    "TestRepoStore",
+    "TestUserStore",
+    "TestWorkspaceStore",
+    "UserStoreContract",
+    "WorkspaceStoreContract",
+]
