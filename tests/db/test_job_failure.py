@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, select, update
 
 from kaon.core.jobs import Bundle, FailureKind, Job, JobId, JobState, Trial, WorkspaceName
 from kaon.db import schema
-from kaon.db.jobs import SqlJobStore
+from kaon.db.database import Database
 from kaon.ports.jobs import Workspace
 
 WS = WorkspaceName("ws")
@@ -19,9 +19,10 @@ B = Bundle("source", "m", "ws-source", "b", "c" * 32, "d" * 64)
 
 def test_failure_kinds_round_trip_and_old_rows_load(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'kaon.db'}"
-    store = SqlJobStore(url)
+    database = Database(url)
+    store = database.jobs
     try:
-        store.create_workspace(Workspace(WS, 1.0, "me"))
+        database.workspaces.create_workspace(Workspace(WS, 1.0, "me"))
         job = Job(JobId("a" * 32), WS, JobState.PENDING, 1.0, "me", B, B)
         store.add_job(job, [Trial(job.id, 0, {})])
         failed = job.moved(JobState.BUILDING).moved(
@@ -47,4 +48,4 @@ def test_failure_kinds_round_trip_and_old_rows_load(tmp_path: Path) -> None:
         assert old is not None and old.failure is None and old.reason == "build failed: x"
         assert store.list_trials(job.id)[0].failure is None
     finally:
-        store.close()
+        database.close()

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from kaon.app import Platform, build
+from kaon.app import Backends, Platform, wire
 from kaon.config import ServerSettings
 from kaon.core.address import Ref
 from kaon.core.errors import (
@@ -34,7 +34,7 @@ PLATFORM = "the-platform-token"
 
 
 @pytest.fixture
-def mem(tmp_path: Path) -> Iterator[Platform]:
+def mem_and_backends(tmp_path: Path) -> Iterator[tuple[Platform, Backends]]:
     settings = ServerSettings(
         home=tmp_path / "home",
         metadata_url="memory://",
@@ -43,16 +43,28 @@ def mem(tmp_path: Path) -> Iterator[Platform]:
         port=0,
     )
     counter = itertools.count()
-    p = build(settings, clock=lambda: 1_700_000_000.0 + next(counter))
+    p, backends = wire(settings, clock=lambda: 1_700_000_000.0 + next(counter))
     try:
-        yield p
+        yield p, backends
     finally:
         p.close()
 
 
-def test_the_platform_keeps_nothing_on_disk_but_its_home(mem: Platform, tmp_path: Path) -> None:
-    assert isinstance(mem.database, MemoryDatabase)
-    assert isinstance(mem.objects, MemoryObjectStore)
+@pytest.fixture
+def mem(mem_and_backends: tuple[Platform, Backends]) -> Platform:
+    return mem_and_backends[0]
+
+
+@pytest.fixture
+def backends(mem_and_backends: tuple[Platform, Backends]) -> Backends:
+    return mem_and_backends[1]
+
+
+def test_the_platform_keeps_nothing_on_disk_but_its_home(
+    mem: Platform, backends: Backends, tmp_path: Path
+) -> None:
+    assert isinstance(backends.database, MemoryDatabase)
+    assert isinstance(backends.objects, MemoryObjectStore)
     mem.repos.create_repo("images")
     assert list(tmp_path.rglob("*.db")) == []
 
@@ -85,7 +97,7 @@ def test_commits_and_reads(mem: Platform, seeder_for: Callable[[Platform], Any])
     assert mem.repos.get_branch("images", "dev").head == first.id
 
 
-def test_workspaces_and_what_deleting_one_takes(mem: Platform) -> None:
+def test_workspaces_and_what_deleting_one_takes(mem: Platform, backends: Backends) -> None:
     ws = mem.workspaces.create("mnist", "me")
     assert mem.workspaces.repos("mnist") == [f"mnist-{kind}" for kind in KINDS]
     assert {r.name for r in mem.repos.list_repos()} == set(mem.workspaces.repos("mnist"))
@@ -95,10 +107,10 @@ def test_workspaces_and_what_deleting_one_takes(mem: Platform) -> None:
     assert mem.workspaces.get("mnist").current == {"source": {"commit": "c1"}}
     assert mem.workspaces.owner_of_repo(mem.workspaces.repos("mnist")[0]) == "mnist"
     job = _job(ws.name)
-    mem.jobs.add_job(job, [Trial(job.id, 0, {})])
+    backends.jobs.add_job(job, [Trial(job.id, 0, {})])
     mem.workspaces.delete("mnist")
-    assert mem.repos.list_repos() == [] and mem.jobs.list_jobs() == []
-    assert mem.jobs.list_trials(job.id) == []
+    assert mem.repos.list_repos() == [] and backends.jobs.list_jobs() == []
+    assert backends.jobs.list_trials(job.id) == []
     with pytest.raises(WorkspaceNotFound, match="kaon workspace create -n mnist"):
         mem.workspaces.get("mnist")
 

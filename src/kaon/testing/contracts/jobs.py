@@ -32,8 +32,10 @@ class JobStoreContract:
         assert [j.id for j in jobs.list_jobs(WS)] == [second.id, first.id]
         assert [j.id for j in jobs.list_jobs(states=[JobState.RUNNING])] == [second.id]
         assert jobs.find_jobs(first.id[:4]) == [first.id]
-        done = jobs.list_trials(first.id)[1].moved(
-            JobState.SUCCESS, model_id=ModelId("abcde_abcde:abcdef"), metrics={"acc": 0.5}
+        done = (
+            jobs.list_trials(first.id)[1]
+            .moved(JobState.RUNNING)
+            .moved(JobState.SUCCESS, model_id=ModelId("abcde_abcde:abcdef"), metrics={"acc": 0.5})
         )
         jobs.save_trial(done)
         assert jobs.find_model(WS, ModelId("abcde_abcde:abcdef")) == done
@@ -108,8 +110,10 @@ class JobStoreContract:
         def produce(n: int, ws: WorkspaceName, commit: str) -> Trial:
             made = dataclasses.replace(job(n), workspace=ws)
             jobs.add_job(made, [Trial(made.id, 0, {})])
-            trial = Trial(made.id, 0, {}).moved(
-                JobState.SUCCESS, model_id=mid, model_commit=commit, model_path="/abcdef"
+            trial = (
+                Trial(made.id, 0, {})
+                .moved(JobState.RUNNING)
+                .moved(JobState.SUCCESS, model_id=mid, model_commit=commit, model_path="/abcdef")
             )
             jobs.save_trial(trial)
             return trial
