@@ -20,9 +20,11 @@ from starlette.concurrency import run_in_threadpool
 
 from kaon.api.buffers import BufferPool
 from kaon.api.deps import platform
-from kaon.api.schemas import (
-    LEASE,
-    LEASE_DOC,
+from kaon.app import Platform
+from kaon.core.errors import Busy, InvalidInput
+from kaon.services.chunks import MAX_PACK, PackReceipt
+from kaon.services.leases import check_lease
+from kaon.wire import (
     DigestsIn,
     DropOut,
     DroppedPackIn,
@@ -31,10 +33,7 @@ from kaon.api.schemas import (
     MissingOut,
     PackOut,
 )
-from kaon.app import Platform
-from kaon.core.errors import Busy, InvalidInput
-from kaon.services.chunks import MAX_PACK, PackReceipt
-from kaon.services.leases import check_lease
+from kaon.wire.base import LEASE, LEASE_DOC
 
 router = APIRouter(prefix="/v1", tags=["chunks"])
 _BUFFERS = BufferPool()
