@@ -34,6 +34,7 @@ from kaon.wire import (
     UserInfo,
     WorkspaceInfo,
 )
+from kaon.wire.base import JSON_TEXT
 
 
 class _Named(Protocol):  # a workspace, as kaon.ports.jobs records it
@@ -151,7 +152,7 @@ def job_info(job: Job, trials: list[Trial] | None) -> JobInfo:
         reason=job.reason,
         env=job.env,
         variables=job.variables,
-        process_time=process,
+        process_time=float(process),
         trials=[trial_info(t) for t in trials or []],
     )
 
@@ -230,5 +231,7 @@ def s3_credential_info(c: S3Credential, endpoint: str | None, secret: bool) -> S
 
 
 def audit_record(entry: object) -> AuditRecord:
-    """An entry of the audit log (kaon.ports.users.AuditEntry: the same fields)."""
-    return AuditRecord(**entry.__dict__)
+    """An entry of the audit log (kaon.ports.users.AuditEntry: the same fields, `detail` as
+    JSON text)."""
+    fields = entry.__dict__
+    return AuditRecord(**{**fields, "detail": JSON_TEXT.decode(fields["detail"])})

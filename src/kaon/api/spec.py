@@ -21,6 +21,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import TypeAdapter
 
 from kaon.api.auth import OPEN_PATHS
 from kaon.core.errors import KaonError
@@ -99,7 +100,7 @@ def build(app: FastAPI) -> dict[str, Any]:
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
-    schemas["Error"] = ErrorOut.model_json_schema()
+    schemas["Error"] = TypeAdapter(ErrorOut).json_schema()
     for path, item in doc.get("paths", {}).items():
         for method, op in item.items():
             _complete(op, method, path not in OPEN_PATHS)

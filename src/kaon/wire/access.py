@@ -3,17 +3,12 @@ the audit log of what they did."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
-from pydantic.dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 
-from kaon.wire.base import USER, Answer, JsonText, Strict
+from kaon.wire.base import JSON_TEXT, Answer, doc
 
 # -- users and tokens -----------------------------------------------------------------------
-
-
-class UserIn(Strict):
-    name: str = Field(pattern=USER)
-    admin: bool = Field(False, strict=True)
 
 
 @dataclass(frozen=True)
@@ -21,14 +16,9 @@ class UserInfo(Answer):
     name: str
     admin: bool
     created: float
-    workspaces: dict[str, str] = Field(
-        description="workspace -> role, only the workspaces the caller may see"
+    workspaces: dict[str, str] = field(
+        metadata=doc("workspace -> role, only the workspaces the caller may see")
     )
-
-
-class TokenIn(Strict):
-    name: str = Field("", max_length=100, description="what the token is for (e.g. laptop)")
-    expires: str | None = Field(None, description="a lifetime such as 30d, 12h (none: never)")
 
 
 @dataclass(frozen=True)
@@ -40,7 +30,7 @@ class TokenInfo(Answer):
     name: str
     created: float
     expires: float | None
-    workspace: str | None = Field(default=None, description="a job's token: only this workspace")
+    workspace: str | None = field(default=None, metadata=doc("a job's token: only this workspace"))
     job: str | None = None
 
 
@@ -50,7 +40,7 @@ class NewUser(Answer):
 
     user: UserInfo
     token: TokenInfo
-    secret: str = Field(description="the token itself: shown only in this answer")
+    secret: str = field(metadata=doc("the token itself: shown only in this answer"))
 
 
 @dataclass(frozen=True)
@@ -58,28 +48,21 @@ class NewToken(Answer):
     """A token just made: `secret` is shown only now (`KAON_TOKEN=<secret> kaon ...`)."""
 
     token: TokenInfo
-    secret: str = Field(description="the token itself: shown only in this answer")
+    secret: str = field(metadata=doc("the token itself: shown only in this answer"))
 
 
 @dataclass(frozen=True)
 class WhoAmI(Answer):
     user: str
     admin: bool
-    token: TokenInfo | None = Field(default=None, description="the token this request carried")
-    workspace: str | None = Field(
-        default=None, description="set when a job's token narrows the user"
+    token: TokenInfo | None = field(default=None, metadata=doc("the token this request carried"))
+    workspace: str | None = field(
+        default=None, metadata=doc("set when a job's token narrows the user")
     )
     job: str | None = None
 
 
 # -- workspace members ----------------------------------------------------------------------
-
-
-class MemberIn(Strict):
-    role: str = Field(
-        description="owner, editor or viewer",
-        json_schema_extra={"enum": ["owner", "editor", "viewer"]},
-    )
 
 
 @dataclass(frozen=True)
@@ -92,28 +75,27 @@ class MemberInfo(Answer):
 # -- S3 access keys -------------------------------------------------------------------------
 
 
-class S3CredentialIn(BaseModel):
-    owner: str = Field(
-        "", description="a label for the key; it acts for the caller, whose name its commits show"
-    )
-
-
 @dataclass(frozen=True, kw_only=True)
 class S3CredentialInfo(Answer):
     access_key: str
-    secret: str | None = Field(default=None, description="only in the answer that creates the key")
+    secret: str | None = field(
+        default=None, metadata=doc("only in the answer that creates the key")
+    )
     owner: str
     created: float
     job: str | None = None
-    scope: str = Field(
+    scope: str = field(
         default="*",
-        description="what the key reaches: '*' what its user may, 'workspace:<name>' (a "
-        "job's) what its user may among the shared repos and that workspace's",
+        metadata=doc(
+            "what the key reaches: '*' what its user may, 'workspace:<name>' (a "
+            "job's) what its user may among the shared repos and that workspace's"
+        ),
     )
-    user: str | None = Field(
-        default=None, description="the user whose rights the key carries (none: the first admin's)"
+    user: str | None = field(
+        default=None,
+        metadata=doc("the user whose rights the key carries (none: the first admin's)"),
     )
-    endpoint: str | None = Field(default=None, description="the S3 gateway's URL")
+    endpoint: str | None = field(default=None, metadata=doc("the S3 gateway's URL"))
     region: str = "us-east-1"
 
 
@@ -124,11 +106,13 @@ class S3CredentialInfo(Answer):
 class AuditRecord(Answer):
     """One write or permission change from the audit log (`kaon audit`)."""
 
-    id: int = Field(description="increasing with the order entries were written")
-    at: float = Field(description="when it was answered, Unix seconds")
-    user: str = Field(description='who asked ("" when authentication failed)')
-    action: str = Field(description='"POST /v1/workspaces/{name}/train", "S3 PutObject", …')
-    target: str = Field(description="the concrete path, or S3 bucket/key")
-    workspace: str | None = Field(description="the workspace it touched (null: none, shared)")
-    status: int = Field(description="the HTTP status it answered")
-    detail: JsonText = Field(description="a JSON object: client address, job, query, ids")
+    id: int = field(metadata=doc("increasing with the order entries were written"))
+    at: float = field(metadata=doc("when it was answered, Unix seconds"))
+    user: str = field(metadata=doc('who asked ("" when authentication failed)'))
+    action: str = field(metadata=doc('"POST /v1/workspaces/{name}/train", "S3 PutObject", …'))
+    target: str = field(metadata=doc("the concrete path, or S3 bucket/key"))
+    workspace: str | None = field(metadata=doc("the workspace it touched (null: none, shared)"))
+    status: int = field(metadata=doc("the HTTP status it answered"))
+    detail: Annotated[dict[str, Any], JSON_TEXT] = field(
+        metadata=doc("a JSON object: client address, job, query, ids")
+    )

@@ -3,21 +3,16 @@ endpoints, logs, provenance."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import BaseModel, Field
-from pydantic.dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 
 from kaon.core.endpoints import EndpointState
 from kaon.core.errors import Forbidden
 from kaon.core.jobs import JobState
-from kaon.wire.base import BRANCH, MEMORY, MODEL, REF, WORKSPACE, Answer, GraphJson, Strict, checked
+from kaon.core.provenance import Graph
+from kaon.wire.base import GRAPH, Answer, doc
 
 # -- workspaces and bundles -----------------------------------------------------------------
-
-
-class WorkspaceCreate(Strict):
-    name: str = checked(pattern=WORKSPACE)
 
 
 @dataclass(frozen=True)
@@ -28,10 +23,12 @@ class WorkspaceInfo(Answer):
     repos: list[str]
     current: dict[str, Any]
     jobs: int
-    role: str = Field(
+    role: str = field(
         default="",
-        description="the caller's role here: owner, editor or viewer; `admin` for an admin "
-        "with none (an admin may do everything)",
+        metadata=doc(
+            "the caller's role here: owner, editor or viewer; `admin` for an admin "
+            "with none (an admin may do everything)"
+        ),
     )
 
     def require_write(self) -> None:
@@ -42,14 +39,6 @@ class WorkspaceInfo(Answer):
                 f"editor role: ask an owner to run `kaon workspace share -n {self.name} --user "
                 "<your user> --role editor` (`kaon auth whoami` shows your user)"
             )
-
-
-class BundleIn(Strict):
-    kind: str = checked(description="source, serve or data", enum=["source", "serve", "data"])
-    branch: str = checked(description="the bundle branch the folder was put to", pattern=BRANCH)
-    ref: str = checked(
-        "", description="a commit of that branch (default: its head)", pattern=f"^$|{REF}"
-    )
 
 
 @dataclass(frozen=True)
@@ -67,31 +56,6 @@ class BundleInfo(Answer):
 
 
 # -- training -------------------------------------------------------------------------------
-
-
-class HyperIn(BaseModel):
-    space: dict[str, Any]
-    search: str = "grid"
-    trials: int | None = None
-    objective: str | None = None
-    direction: str = "maximize"
-
-
-class TrainIn(Strict):
-    source: BundleIn | None = None
-    data: BundleIn | None = None
-    hyper: HyperIn | None = None
-    parallelism: int = Field(1, ge=1, le=256)
-    cpu: float | None = Field(None, gt=0)
-    memory: str | None = checked(None, description="e.g. 2Gi (up to 1024Ti)", pattern=MEMORY)
-    timeout: str | None = Field(None, description="e.g. 1h, 90s")
-    sandbox: bool = False
-    env: dict[str, str] | None = Field(
-        None,
-        description="Variables for every trial (--env); none given: the workspace's latest. "
-        "KAON_*, AWS_*, S3_ENDPOINT, S3_USE_HTTPS, S3_VERIFY_SSL, S3_REGION and the "
-        "interpreter's variables are refused.",
-    )
 
 
 @dataclass(frozen=True)
@@ -149,22 +113,6 @@ class LogOut(Answer):
 # -- serving --------------------------------------------------------------------------------
 
 
-class ServeIn(Strict):
-    source: BundleIn
-    model_id: str | None = checked(None, pattern=MODEL)
-    replicas: int = Field(1, ge=1, le=64)
-    batch: str | None = Field(None, description="MAX/WAITms, e.g. 32/5ms")
-    timeout: str | None = Field(None, description="per request, e.g. 30s")
-    env: dict[str, str] = Field(
-        default_factory=dict, description="Variables for every replica (--env)."
-    )
-    auth: bool = Field(
-        False,
-        description="Prediction routes need `Authorization: Bearer <token>` of a user (or "
-        "job) that may read the endpoint's workspace (--auth); default: open, as in kaos.",
-    )
-
-
 @dataclass(frozen=True)
 class EndpointInfo(Answer):
     name: str
@@ -194,10 +142,6 @@ class EndpointInfo(Answer):
 @dataclass(frozen=True)
 class ProvenanceInfo(Answer):
     root: str  # node id the graph is about
-    graph: GraphJson
+    graph: Annotated[Graph, GRAPH]
     dot: str  # Graphviz source
     text: str  # the ancestry as an indented tree
-
-
-class ReproduceIn(Strict):
-    """Nothing to give (the re-run's author is the caller): an empty object or no body."""

@@ -24,16 +24,9 @@ from kaon.app import Platform
 from kaon.core.errors import Busy, InvalidInput
 from kaon.services.chunks import MAX_PACK, PackReceipt
 from kaon.services.leases import check_lease
-from kaon.wire import (
-    DigestsIn,
-    DropOut,
-    DroppedPackIn,
-    LocalFileIn,
-    LocalFileOut,
-    MissingOut,
-    PackOut,
-)
+from kaon.wire import DropOut, LocalFileOut, MissingOut, PackOut
 from kaon.wire.base import LEASE, LEASE_DOC
+from kaon.wire.requests import DigestsIn, DroppedPackIn, LocalFileIn
 
 router = APIRouter(prefix="/v1", tags=["chunks"])
 _BUFFERS = BufferPool()

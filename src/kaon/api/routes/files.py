@@ -11,7 +11,8 @@ from kaon.api.deps import platform
 from kaon.app import Platform
 from kaon.core.address import parse_ref
 from kaon.core.errors import NotFound
-from kaon.wire import Change, FileInfo, LocalContentIn, LocalContentOut
+from kaon.wire import Change, FileInfo, LocalContentOut
+from kaon.wire.requests import LocalContentIn
 
 router = APIRouter(prefix="/v1/repos/{repo}", tags=["files"])
 

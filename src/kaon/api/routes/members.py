@@ -9,7 +9,8 @@ from kaon.api.answers import member_info
 from kaon.api.deps import platform
 from kaon.app import Platform
 from kaon.core.users import Role
-from kaon.wire import MemberIn, MemberInfo
+from kaon.wire import MemberInfo
+from kaon.wire.requests import MemberIn
 
 router = APIRouter(prefix="/v1/workspaces/{name}/members", tags=["workspaces"])
 

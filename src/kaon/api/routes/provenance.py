@@ -13,7 +13,8 @@ from kaon.core.errors import NotFound
 from kaon.core.jobs import model_id
 from kaon.core.provenance import NodeKind, model_node_id, node_id
 from kaon.core.users import Principal
-from kaon.wire import JobInfo, ProvenanceInfo, ReproduceIn
+from kaon.wire import JobInfo, ProvenanceInfo
+from kaon.wire.requests import ReproduceIn
 
 router = APIRouter(tags=["provenance"])
 

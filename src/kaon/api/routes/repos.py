@@ -17,19 +17,8 @@ from kaon.core.errors import InvalidInput
 from kaon.core.repo import Repo
 from kaon.core.users import Principal
 from kaon.services.commits import parse_puts
-from kaon.wire import (
-    BranchInfo,
-    BranchSet,
-    CommitHeader,
-    CommitIn,
-    CommitInfo,
-    RepoCreate,
-    RepoInfo,
-    StagedIn,
-    StagedOut,
-    StagingIn,
-    StagingOut,
-)
+from kaon.wire import BranchInfo, CommitInfo, RepoInfo, StagedOut, StagingOut
+from kaon.wire.requests import BranchSet, CommitHeader, CommitIn, RepoCreate, StagedIn, StagingIn
 
 router = APIRouter(prefix="/v1/repos", tags=["repos"])
 

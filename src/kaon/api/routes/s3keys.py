@@ -13,7 +13,8 @@ from kaon.app import Platform
 from kaon.core.credentials import S3Credential
 from kaon.core.errors import InvalidInput, NotFound
 from kaon.core.users import Principal
-from kaon.wire import S3CredentialIn, S3CredentialInfo
+from kaon.wire import S3CredentialInfo
+from kaon.wire.requests import S3CredentialIn
 
 router = APIRouter(prefix="/v1/s3/credentials", tags=["s3"])
 

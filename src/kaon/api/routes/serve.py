@@ -15,7 +15,8 @@ from kaon.core.jobs import ModelId, model_id
 from kaon.core.units import parse_duration
 from kaon.core.users import Principal
 from kaon.services.joblog import read_from
-from kaon.wire import EndpointInfo, LogOut, ServeIn
+from kaon.wire import EndpointInfo, LogOut
+from kaon.wire.requests import ServeIn
 
 router = APIRouter(tags=["serve"])
 

@@ -16,7 +16,8 @@ from kaon.core.jobs import Bundle, Resources, model_id
 from kaon.core.units import parse_duration, parse_memory
 from kaon.core.users import Principal
 from kaon.services.joblog import read_from
-from kaon.wire import JobInfo, LogOut, TrainIn
+from kaon.wire import JobInfo, LogOut
+from kaon.wire.requests import TrainIn
 
 router = APIRouter(tags=["train"])
 

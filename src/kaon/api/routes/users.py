@@ -14,7 +14,8 @@ from kaon.core.errors import Forbidden
 from kaon.core.units import parse_duration
 from kaon.core.users import Principal, User
 from kaon.services.users import digest
-from kaon.wire import NewToken, NewUser, TokenIn, TokenInfo, UserIn, UserInfo, WhoAmI
+from kaon.wire import NewToken, NewUser, TokenInfo, UserInfo, WhoAmI
+from kaon.wire.requests import TokenIn, UserIn
 
 router = APIRouter(tags=["users"])
 

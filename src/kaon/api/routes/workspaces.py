@@ -11,7 +11,8 @@ from kaon.app import Platform
 from kaon.core.jobs import ACTIVE_STATES
 from kaon.core.users import Principal
 from kaon.ports.jobs import Workspace
-from kaon.wire import BundleIn, BundleInfo, WorkspaceCreate, WorkspaceInfo
+from kaon.wire import BundleInfo, WorkspaceInfo
+from kaon.wire.requests import BundleIn, WorkspaceCreate
 
 router = APIRouter(prefix="/v1/workspaces", tags=["workspaces"])
 
