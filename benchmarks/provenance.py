@@ -519,17 +519,15 @@ def model_route(service: ProvenanceService, key: str) -> int:
     """What GET /v1/workspaces/<ws>/models/<id>/provenance computes, in process: the service's graph (the
     store's ancestry, plus a subvenance per job for what it wrote), then to_dict, to_dot,
     text_tree and the JSON of the response model. Returns the graph's size."""
-    from kaon.api.schemas import ProvenanceOut
+    from pydantic import TypeAdapter
+
+    from kaon.api.answers import provenance_info
+    from kaon.wire import ProvenanceInfo
 
     graph = service.of_model(WORKSPACE, key)
     root = model_node_id(WORKSPACE, key)
-    out = ProvenanceOut(
-        root=root,
-        graph=graph.to_dict(),
-        dot=graph.to_dot(f"model {key}"),
-        text=graph.text_tree(root),
-    )
-    out.model_dump_json()
+    out = provenance_info(graph, root, f"model {key}")
+    TypeAdapter(ProvenanceInfo).dump_json(out)
     return len(graph)
 
 

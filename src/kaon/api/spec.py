@@ -4,7 +4,7 @@ tests/api/test_openapi.py). FastAPI's own document is completed in one place, no
 * every error status a route can answer, from one rule (below), each described by `MEANING`
   and the wire codes of kaon.core.errors, with the one error body schema `Error` {code,
   message, details}; FastAPI's 422 goes (the server answers 400 for invalid requests);
-* the constraints of names, refs and paths (kaon.api.schemas, as kaon.core checks them, with
+* the constraints of names, refs and paths (kaon.wire.base, as kaon.core checks them, with
   its own one-line messages) on the path and query parameters that carry them, by name;
 * `$defs` that a hand-written request body brings along go into `components/schemas`.
 
@@ -21,11 +21,12 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import TypeAdapter
 
-from kaon.api import schemas as wire
 from kaon.api.auth import OPEN_PATHS
-from kaon.api.schemas import ErrorOut
 from kaon.core.errors import KaonError
+from kaon.wire import ErrorOut
+from kaon.wire import base as wire
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 WRITES = frozenset({"post", "put", "delete", "patch"})
@@ -99,7 +100,7 @@ def build(app: FastAPI) -> dict[str, Any]:
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
-    schemas["Error"] = ErrorOut.model_json_schema()
+    schemas["Error"] = TypeAdapter(ErrorOut).json_schema()
     for path, item in doc.get("paths", {}).items():
         for method, op in item.items():
             _complete(op, method, path not in OPEN_PATHS)

@@ -14,7 +14,7 @@ from kaon.core.errors import InvalidInput
 from kaon.core.ids import RepoName, repo_name
 
 _ANCESTRY = re.compile(r"((?:\^\d*|~\d*)*)$")
-# a branch name or commit id prefix, then ancestry (documented in kaon.api.schemas.REF)
+# a branch name or commit id prefix, then ancestry (documented in kaon.wire.base.REF)
 _REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,62}(?:[\^~][0-9]{0,6})*\Z")
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from kaon import __version__
+from kaon.api.answers import gc_report
 from kaon.api.deps import platform
-from kaon.api.schemas import GcOut, HealthOut
 from kaon.app import Platform
+from kaon.wire import GcReport, HealthOut
 
 router = APIRouter(prefix="/v1", tags=["admin"])
 open_router = APIRouter(prefix="/v1", tags=["admin"])
@@ -18,6 +19,6 @@ def health() -> HealthOut:
     return HealthOut(status="ok", version=__version__)
 
 
-@router.post("/gc", response_model=GcOut)
-def gc(p: Platform = Depends(platform)) -> GcOut:
-    return GcOut(**p.gc.collect().__dict__)
+@router.post("/gc", response_model=GcReport)
+def gc(p: Platform = Depends(platform)) -> GcReport:
+    return gc_report(p.gc.collect())

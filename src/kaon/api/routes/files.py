@@ -5,42 +5,36 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
+from kaon.api.answers import change, file_info
 from kaon.api.archive import tar_stream
 from kaon.api.deps import platform
-from kaon.api.schemas import ChangeOut, FileOut, LocalContentIn, LocalContentOut
 from kaon.app import Platform
 from kaon.core.address import parse_ref
 from kaon.core.errors import NotFound
-from kaon.services.files import FileInfo
+from kaon.wire import Change, FileInfo, LocalContentOut
+from kaon.wire.requests import LocalContentIn
 
 router = APIRouter(prefix="/v1/repos/{repo}", tags=["files"])
 
 
-def _out(info: FileInfo) -> FileOut:
-    """`meta` only for files that have some (S3 object metadata): unset otherwise, and left
-    out of the answer."""
-    fields = {k: v for k, v in info.__dict__.items() if k != "meta" or v}
-    return FileOut(**fields)
-
-
-@router.get("/files", response_model=list[FileOut], response_model_exclude_unset=True)
+@router.get("/files", response_model=list[FileInfo])
 def list_files(
     repo: str,
     ref: str = "master",
     path: str = "/",
     history: int = Query(0, ge=-1, description="revisions per entry; -1 for all"),
     p: Platform = Depends(platform),
-) -> list[FileOut]:
+) -> list[FileInfo]:
     infos = p.files.list_files(repo, parse_ref(ref), path, history)
-    return [_out(i) for i in infos]
+    return [file_info(i) for i in infos]
 
 
-@router.get("/stat", response_model=FileOut, response_model_exclude_unset=True)
+@router.get("/stat", response_model=FileInfo)
 def stat(
     repo: str, ref: str = "master", path: str = "/", p: Platform = Depends(platform)
-) -> FileOut:
+) -> FileInfo:
     _, info = p.files.stat(repo, parse_ref(ref), path)
-    return _out(info)
+    return file_info(info)
 
 
 class FileBytes(StreamingResponse):
@@ -101,13 +95,13 @@ def archive(
     )
 
 
-@router.get("/diff", response_model=list[ChangeOut])
+@router.get("/diff", response_model=list[Change])
 def diff(
     repo: str,
     new: str = "master",
     old: str | None = None,
     path: str = "/",
     p: Platform = Depends(platform),
-) -> list[ChangeOut]:
+) -> list[Change]:
     changes = p.files.diff(repo, parse_ref(new), parse_ref(old) if old is not None else None, path)
-    return [ChangeOut(**c.__dict__) for c in changes]
+    return [change(c) for c in changes]

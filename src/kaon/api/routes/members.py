@@ -5,34 +5,33 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
+from kaon.api.answers import member_info
 from kaon.api.deps import platform
-from kaon.api.userschemas import MemberIn, MemberOut
 from kaon.app import Platform
 from kaon.core.users import Role
+from kaon.wire import MemberInfo
+from kaon.wire.requests import MemberIn
 
 router = APIRouter(prefix="/v1/workspaces/{name}/members", tags=["workspaces"])
 
 
-def _members(p: Platform, name: str) -> list[MemberOut]:
-    return [
-        MemberOut(workspace=name, user=user, role=role.value)
-        for user, role in p.users.members(name)
-    ]
+def _members(p: Platform, name: str) -> list[MemberInfo]:
+    return [member_info(name, user, role.value) for user, role in p.users.members(name)]
 
 
-@router.get("", response_model=list[MemberOut])
-def members(name: str, p: Platform = Depends(platform)) -> list[MemberOut]:
+@router.get("", response_model=list[MemberInfo])
+def members(name: str, p: Platform = Depends(platform)) -> list[MemberInfo]:
     """Who has a role in workspace `name` (admins reach every workspace without one)."""
     return _members(p, p.workspaces.get(name).name)
 
 
-@router.put("/{user}", response_model=MemberOut)
-def share(name: str, user: str, body: MemberIn, p: Platform = Depends(platform)) -> MemberOut:
+@router.put("/{user}", response_model=MemberInfo)
+def share(name: str, user: str, body: MemberIn, p: Platform = Depends(platform)) -> MemberInfo:
     """Give `user` a role in the workspace (replacing the one they had)."""
     ws = p.workspaces.get(name).name
     role = Role.parse(body.role)
     p.users.share(ws, user, role)
-    return MemberOut(workspace=ws, user=p.users.get(user).name, role=role.value)
+    return member_info(ws, p.users.get(user).name, role.value)
 
 
 @router.delete("/{user}", status_code=204)

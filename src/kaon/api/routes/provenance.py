@@ -6,28 +6,23 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query
 
 from kaon.api.access import visible_graph, visible_workspaces
+from kaon.api.answers import job_info, provenance_info
 from kaon.api.deps import platform, principal
-from kaon.api.routes.train import job_out
-from kaon.api.schemas import JobOut, ProvenanceOut, ReproduceIn
 from kaon.app import Platform
 from kaon.core.errors import NotFound
 from kaon.core.jobs import model_id
-from kaon.core.provenance import Graph, NodeKind, model_node_id, node_id
+from kaon.core.provenance import NodeKind, model_node_id, node_id
 from kaon.core.users import Principal
+from kaon.wire import JobInfo, ProvenanceInfo
+from kaon.wire.requests import ReproduceIn
 
 router = APIRouter(tags=["provenance"])
 
 
-def _out(graph: Graph, root: str, title: str) -> ProvenanceOut:
-    return ProvenanceOut(
-        root=root, graph=graph.to_dict(), dot=graph.to_dot(title), text=graph.text_tree(root)
-    )
-
-
-@router.get("/v1/workspaces/{name}/models/{model}/provenance", response_model=ProvenanceOut)
+@router.get("/v1/workspaces/{name}/models/{model}/provenance", response_model=ProvenanceInfo)
 def model_provenance(
     name: str, model: str, p: Platform = Depends(platform), who: Principal = Depends(principal)
-) -> ProvenanceOut:
+) -> ProvenanceInfo:
     """The model as workspace `name` produced it (model ids are content addresses: the
     same id trained in another workspace has that workspace's own provenance). Nodes of
     workspaces the caller may not read are left out."""
@@ -37,23 +32,23 @@ def model_provenance(
     except NotFound:
         p.training.model(name, mid, visible_workspaces(p, who))  # a 404 naming where it was
         raise
-    return _out(visible_graph(p, who, graph), model_node_id(name, mid), f"model {mid}")
+    return provenance_info(visible_graph(p, who, graph), model_node_id(name, mid), f"model {mid}")
 
 
-@router.get("/v1/endpoints/{endpoint}/provenance", response_model=ProvenanceOut)
+@router.get("/v1/endpoints/{endpoint}/provenance", response_model=ProvenanceInfo)
 def endpoint_provenance(
     endpoint: str, p: Platform = Depends(platform), who: Principal = Depends(principal)
-) -> ProvenanceOut:
+) -> ProvenanceInfo:
     graph = visible_graph(p, who, p.provenance.of_endpoint(endpoint))
-    return _out(graph, node_id(NodeKind.ENDPOINT, endpoint), f"endpoint {endpoint}")
+    return provenance_info(graph, node_id(NodeKind.ENDPOINT, endpoint), f"endpoint {endpoint}")
 
 
-@router.get("/v1/subvenance", response_model=ProvenanceOut)
+@router.get("/v1/subvenance", response_model=ProvenanceInfo)
 def subvenance(
     commit: str = Query(..., description="a data or code commit id (or unique prefix)"),
     p: Platform = Depends(platform),
     who: Principal = Depends(principal),
-) -> ProvenanceOut:
+) -> ProvenanceInfo:
     """Every job, model and endpoint downstream of the commit that the caller may read (a
     commit of a workspace the caller has no role in answers 404)."""
     found = p.provenance.subvenance(commit)
@@ -68,24 +63,20 @@ def subvenance(
         )
     roots = [n.id for n in graph.nodes if not graph.inputs(n.id)]
     root = roots[0] if roots else graph.nodes[0].id
-    return ProvenanceOut(
-        root=root,
-        graph=graph.to_dict(),
-        dot=graph.to_dot(f"downstream of {commit}"),
-        text="\n".join(f"{n.kind.value:<12} {n.label}" for n in graph.nodes),
-    )
+    text = "\n".join(f"{n.kind.value:<12} {n.label}" for n in graph.nodes)
+    return provenance_info(graph, root, f"downstream of {commit}", text)
 
 
-@router.post("/v1/jobs/{job}/reproduce", response_model=JobOut, status_code=201)
+@router.post("/v1/jobs/{job}/reproduce", response_model=JobInfo, status_code=201)
 def reproduce(
     job: str,
     body: ReproduceIn | None = None,
     p: Platform = Depends(platform),
     who: Principal = Depends(principal),
-) -> JobOut:
+) -> JobInfo:
     """Run the job again from its recorded inputs, as the caller (the re-run's author)."""
     again, trials = p.training.reproduce(job, who.user)
-    return job_out(again, trials)
+    return job_info(again, trials)
 
 
 @router.get("/v1/jobs/{job}/outputs")

@@ -9,62 +9,41 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from kaon.api.access import hidden_repos
+from kaon.api.answers import branch_info, commit_info, repo_info
 from kaon.api.deps import platform, principal
-from kaon.api.schemas import (
-    BranchOut,
-    BranchSet,
-    CommitHeader,
-    CommitIn,
-    CommitOut,
-    RepoCreate,
-    RepoOut,
-    StagedIn,
-    StagedOut,
-    StagingIn,
-    StagingOut,
-)
 from kaon.app import Platform
 from kaon.core.address import parse_ref
-from kaon.core.commit import Commit
 from kaon.core.errors import InvalidInput
 from kaon.core.repo import Repo
 from kaon.core.users import Principal
 from kaon.services.commits import parse_puts
+from kaon.wire import BranchInfo, CommitInfo, RepoInfo, StagedOut, StagingOut
+from kaon.wire.requests import BranchSet, CommitHeader, CommitIn, RepoCreate, StagedIn, StagingIn
 
 router = APIRouter(prefix="/v1/repos", tags=["repos"])
 
 
-def _repo_out(p: Platform, repo: Repo) -> RepoOut:
+def _repo_out(p: Platform, repo: Repo) -> RepoInfo:
     branches = [str(b.name) for b in p.repos.branches_of(repo)]
-    return RepoOut(
-        name=repo.name,
-        created=repo.created,
-        description=repo.description,
-        size=p.repos.repo_size(repo.name),
-        branches=branches,
-    )
+    return repo_info(repo, p.repos.repo_size(repo.name), branches)
 
 
-def commit_out(c: Commit) -> CommitOut:
-    return CommitOut(**c.__dict__)
-
-
-@router.get("", response_model=list[RepoOut])
+@router.get("", response_model=list[RepoInfo])
 def list_repos(
     p: Platform = Depends(platform), who: Principal = Depends(principal)
-) -> list[RepoOut]:
+) -> list[RepoInfo]:
     """Shared repos and the internal repos of the workspaces the caller has a role in."""
     hidden = hidden_repos(p, who)
     return [_repo_out(p, r) for r in p.repos.list_repos() if r.name not in hidden]
 
 
-@router.post("", response_model=RepoOut, status_code=201)
-def create_repo(body: RepoCreate, p: Platform = Depends(platform)) -> RepoOut:
+@router.post("", response_model=RepoInfo, status_code=201)
+def create_repo(body: RepoCreate, p: Platform = Depends(platform)) -> RepoInfo:
     return _repo_out(p, p.repos.create_repo(body.name, body.description))
 
 
-@router.get("/{repo}", response_model=RepoOut)
-def get_repo(repo: str, p: Platform = Depends(platform)) -> RepoOut:
+@router.get("/{repo}", response_model=RepoInfo)
+def get_repo(repo: str, p: Platform = Depends(platform)) -> RepoInfo:
     return _repo_out(p, p.repos.get_repo(repo))
 
 
@@ -73,18 +52,18 @@ def delete_repo(repo: str, p: Platform = Depends(platform)) -> None:
     p.repos.delete_repo(repo)
 
 
-@router.get("/{repo}/branches", response_model=list[BranchOut])
-def list_branches(repo: str, p: Platform = Depends(platform)) -> list[BranchOut]:
-    return [BranchOut(repo=b.repo, name=b.name, head=b.head) for b in p.repos.list_branches(repo)]
+@router.get("/{repo}/branches", response_model=list[BranchInfo])
+def list_branches(repo: str, p: Platform = Depends(platform)) -> list[BranchInfo]:
+    return [branch_info(b) for b in p.repos.list_branches(repo)]
 
 
-@router.put("/{repo}/branches/{branch}", response_model=BranchOut)
+@router.put("/{repo}/branches/{branch}", response_model=BranchInfo)
 def set_branch(
     repo: str, branch: str, body: BranchSet, p: Platform = Depends(platform)
-) -> BranchOut:
+) -> BranchInfo:
     head = parse_ref(body.head) if body.head else None
     b = p.repos.create_branch(repo, branch, head)
-    return BranchOut(repo=b.repo, name=b.name, head=b.head)
+    return branch_info(b)
 
 
 @router.delete("/{repo}/branches/{branch}", status_code=204)
@@ -92,24 +71,24 @@ def delete_branch(repo: str, branch: str, p: Platform = Depends(platform)) -> No
     p.repos.delete_branch(repo, branch)
 
 
-@router.get("/{repo}/commits", response_model=list[CommitOut])
+@router.get("/{repo}/commits", response_model=list[CommitInfo])
 def list_commits(
     repo: str,
     ref: str = "master",
     limit: int | None = Query(None, ge=1),
     p: Platform = Depends(platform),
-) -> list[CommitOut]:
-    return [commit_out(c) for c in p.repos.history(repo, parse_ref(ref), limit)]
+) -> list[CommitInfo]:
+    return [commit_info(c) for c in p.repos.history(repo, parse_ref(ref), limit)]
 
 
-@router.get("/{repo}/commits/{ref}", response_model=CommitOut)
-def inspect_commit(repo: str, ref: str, p: Platform = Depends(platform)) -> CommitOut:
-    return commit_out(p.repos.resolve_required(repo, parse_ref(ref)))
+@router.get("/{repo}/commits/{ref}", response_model=CommitInfo)
+def inspect_commit(repo: str, ref: str, p: Platform = Depends(platform)) -> CommitInfo:
+    return commit_info(p.repos.resolve_required(repo, parse_ref(ref)))
 
 
 @router.post(
     "/{repo}/commits",
-    response_model=CommitOut,
+    response_model=CommitInfo,
     status_code=201,
     openapi_extra={
         "requestBody": {
@@ -123,7 +102,7 @@ async def create_commit(
     request: Request,
     p: Platform = Depends(platform),
     who: Principal = Depends(principal),
-) -> CommitOut:
+) -> CommitInfo:
     """One commit of puts and deletes, authored by the caller. The puts (20,000 for a folder)
     are checked once, by the service, not also by pydantic: that halves the cost of a big
     commit."""
@@ -149,7 +128,7 @@ async def create_commit(
     )
     if body.staged:
         p.staging.close(body.staged)
-    return commit_out(commit)
+    return commit_info(commit)
 
 
 @router.post("/{repo}/stagings", response_model=StagingOut, status_code=201)

@@ -7,27 +7,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
+from kaon.api.answers import s3_credential_info
 from kaon.api.deps import platform, principal
-from kaon.api.schemas import S3CredentialIn, S3CredentialOut
 from kaon.app import Platform
 from kaon.core.credentials import S3Credential
 from kaon.core.errors import InvalidInput, NotFound
 from kaon.core.users import Principal
+from kaon.wire import S3CredentialInfo
+from kaon.wire.requests import S3CredentialIn
 
 router = APIRouter(prefix="/v1/s3/credentials", tags=["s3"])
 
 
-def _out(p: Platform, c: S3Credential, secret: bool = False) -> S3CredentialOut:
-    return S3CredentialOut(
-        access_key=c.access_key,
-        secret=c.secret if secret else None,
-        owner=c.owner,
-        created=c.created,
-        job=c.job,
-        scope=c.scope,
-        user=c.user,
-        endpoint=p.credentials.endpoint,
-    )
+def _out(p: Platform, c: S3Credential, secret: bool = False) -> S3CredentialInfo:
+    return s3_credential_info(c, p.credentials.endpoint, secret)
 
 
 def _mine(c: S3Credential, who: Principal) -> bool:
@@ -37,10 +30,10 @@ def _mine(c: S3Credential, who: Principal) -> bool:
     return c.user == who.user
 
 
-@router.post("", response_model=S3CredentialOut, status_code=201)
+@router.post("", response_model=S3CredentialInfo, status_code=201)
 def create(
     body: S3CredentialIn, p: Platform = Depends(platform), who: Principal = Depends(principal)
-) -> S3CredentialOut:
+) -> S3CredentialInfo:
     """A key of the caller's (its secret is shown only in this answer); one made with a job's
     token is the job's (narrowed to its workspace, revoked when the job ends)."""
     if body.owner and body.owner != who.user:
@@ -53,10 +46,10 @@ def create(
     return _out(p, key, secret=True)
 
 
-@router.get("", response_model=list[S3CredentialOut])
+@router.get("", response_model=list[S3CredentialInfo])
 def list_keys(
     p: Platform = Depends(platform), who: Principal = Depends(principal)
-) -> list[S3CredentialOut]:
+) -> list[S3CredentialInfo]:
     """The caller's keys and their jobs' (an admin: every key); never secrets."""
     return [_out(p, c) for c in p.credentials.list() if _mine(c, who)]
 

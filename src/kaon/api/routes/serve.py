@@ -6,9 +6,8 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from kaon.api.answers import endpoint_info
 from kaon.api.deps import platform, principal
-from kaon.api.routes.workspaces import bundle_out
-from kaon.api.schemas import EndpointOut, LogOut, ServeIn
 from kaon.app import Platform
 from kaon.core.endpoints import Endpoint, EndpointState, parse_batch
 from kaon.core.envvars import check_variables
@@ -16,47 +15,29 @@ from kaon.core.jobs import ModelId, model_id
 from kaon.core.units import parse_duration
 from kaon.core.users import Principal
 from kaon.services.joblog import read_from
+from kaon.wire import EndpointInfo, LogOut
+from kaon.wire.requests import ServeIn
 
 router = APIRouter(tags=["serve"])
 
 
-def endpoint_out(p: Platform, e: Endpoint, base: str) -> EndpointOut:
+def endpoint_out(p: Platform, e: Endpoint, base: str) -> EndpointInfo:
     status = p.serving.status(e.name)
-    return EndpointOut(
-        name=e.name,
-        workspace=e.workspace,
-        state=e.state.value,
-        created=e.created,
-        started=e.started,
-        author=e.author,
-        source=bundle_out(e.source),
-        model_id=e.model_id,
-        replicas=e.replicas,
-        ready=status.ready if status else 0,
-        restarts=status.restarts if status else 0,
-        batch=str(e.batch) if e.batch else None,
-        timeout=e.timeout,
-        url=f"{base}/{e.name}/invocations",
-        reason=e.reason,
-        env=e.env,
-        variables=e.variables,
-        served_commit=e.served_commit,
-        auth=e.auth,
-    )
+    return endpoint_info(e, status.ready if status else 0, status.restarts if status else 0, base)
 
 
 def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/").removeprefix("http://")
 
 
-@router.post("/v1/workspaces/{name}/serve", response_model=EndpointOut, status_code=201)
+@router.post("/v1/workspaces/{name}/serve", response_model=EndpointInfo, status_code=201)
 def deploy(
     name: str,
     body: ServeIn,
     request: Request,
     p: Platform = Depends(platform),
     who: Principal = Depends(principal),
-) -> EndpointOut:
+) -> EndpointInfo:
     """Deploy an endpoint in workspace `name`; the caller is its author."""
     source = p.workspaces.bundle(
         name,
@@ -79,20 +60,20 @@ def deploy(
     return endpoint_out(p, endpoint, _base(request))
 
 
-@router.get("/v1/workspaces/{name}/endpoints", response_model=list[EndpointOut])
+@router.get("/v1/workspaces/{name}/endpoints", response_model=list[EndpointInfo])
 def list_endpoints(
     name: str, request: Request, p: Platform = Depends(platform)
-) -> list[EndpointOut]:
+) -> list[EndpointInfo]:
     return [endpoint_out(p, e, _base(request)) for e in p.serving.endpoints(name)]
 
 
-@router.get("/v1/endpoints/{endpoint}", response_model=EndpointOut)
-def get_endpoint(endpoint: str, request: Request, p: Platform = Depends(platform)) -> EndpointOut:
+@router.get("/v1/endpoints/{endpoint}", response_model=EndpointInfo)
+def get_endpoint(endpoint: str, request: Request, p: Platform = Depends(platform)) -> EndpointInfo:
     return endpoint_out(p, p.serving.get(endpoint), _base(request))
 
 
-@router.delete("/v1/endpoints/{endpoint}", response_model=EndpointOut)
-def kill_endpoint(endpoint: str, request: Request, p: Platform = Depends(platform)) -> EndpointOut:
+@router.delete("/v1/endpoints/{endpoint}", response_model=EndpointInfo)
+def kill_endpoint(endpoint: str, request: Request, p: Platform = Depends(platform)) -> EndpointInfo:
     return endpoint_out(p, p.serving.kill(endpoint), _base(request))
 
 

@@ -7,71 +7,25 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query
 
 from kaon.api.access import visible_workspaces
+from kaon.api.answers import job_info
 from kaon.api.deps import platform, principal
-from kaon.api.routes.workspaces import bundle_out
-from kaon.api.schemas import JobOut, LogOut, TrainIn, TrialOut
 from kaon.app import Platform
 from kaon.core.envvars import check_variables
 from kaon.core.hyper import make_hyper
-from kaon.core.jobs import Bundle, Job, Resources, Trial, model_id
+from kaon.core.jobs import Bundle, Resources, model_id
 from kaon.core.units import parse_duration, parse_memory
 from kaon.core.users import Principal
 from kaon.services.joblog import read_from
+from kaon.wire import JobInfo, LogOut
+from kaon.wire.requests import TrainIn
 
 router = APIRouter(tags=["train"])
 
 
-def trial_out(t: Trial) -> TrialOut:
-    return TrialOut(
-        index=t.index,
-        params=t.params,
-        state=t.state.value,
-        started=t.started,
-        finished=t.finished,
-        exit_code=t.exit_code,
-        model_id=t.model_id,
-        model_commit=t.model_commit,
-        model_path=t.model_path,
-        metrics=t.metrics,
-        reason=t.reason,
-    )
-
-
-def job_out(job: Job, trials: list[Trial] | None) -> JobOut:
-    r = job.resources
-    process = sum(
-        (t.finished or t.started or 0) - t.started for t in trials or [] if t.started is not None
-    )
-    return JobOut(
-        id=job.id,
-        workspace=job.workspace,
-        state=job.state.value,
-        created=job.created,
-        started=job.started,
-        finished=job.finished,
-        duration=job.duration,
-        author=job.author,
-        source=bundle_out(job.source),
-        data=bundle_out(job.data),
-        hyper=job.hyper.to_dict() if job.hyper else None,
-        hyperopt=job.hyperopt,
-        parallelism=r.parallelism,
-        timeout=r.timeout,
-        memory=r.memory,
-        cpu=r.cpu,
-        sandbox=r.sandbox,
-        reason=job.reason,
-        env=job.env,
-        variables=job.variables,
-        process_time=process,
-        trials=[trial_out(t) for t in trials or []],
-    )
-
-
-@router.post("/v1/workspaces/{name}/train", response_model=JobOut, status_code=201)
+@router.post("/v1/workspaces/{name}/train", response_model=JobInfo, status_code=201)
 def deploy(
     name: str, body: TrainIn, p: Platform = Depends(platform), who: Principal = Depends(principal)
-) -> JobOut:
+) -> JobInfo:
     """Submit a training job in workspace `name`; the caller is its author (and owner: the
     job acts as them, in this workspace only)."""
 
@@ -102,24 +56,24 @@ def deploy(
         resources,
         None if body.env is None else check_variables(body.env),
     )
-    return job_out(job, trials)
+    return job_info(job, trials)
 
 
-@router.get("/v1/workspaces/{name}/jobs", response_model=list[JobOut])
-def list_jobs(name: str, p: Platform = Depends(platform)) -> list[JobOut]:
-    return [job_out(j, p.training.trials(j)) for j in p.training.jobs(name)]
+@router.get("/v1/workspaces/{name}/jobs", response_model=list[JobInfo])
+def list_jobs(name: str, p: Platform = Depends(platform)) -> list[JobInfo]:
+    return [job_info(j, p.training.trials(j)) for j in p.training.jobs(name)]
 
 
-@router.get("/v1/jobs/{job}", response_model=JobOut)
-def get_job(job: str, p: Platform = Depends(platform)) -> JobOut:
+@router.get("/v1/jobs/{job}", response_model=JobInfo)
+def get_job(job: str, p: Platform = Depends(platform)) -> JobInfo:
     found = p.training.get(job)
-    return job_out(found, p.training.trials(found))
+    return job_info(found, p.training.trials(found))
 
 
-@router.delete("/v1/jobs/{job}", response_model=JobOut)
-def kill_job(job: str, p: Platform = Depends(platform)) -> JobOut:
+@router.delete("/v1/jobs/{job}", response_model=JobInfo)
+def kill_job(job: str, p: Platform = Depends(platform)) -> JobInfo:
     killed = p.training.kill(job)
-    return job_out(killed, p.training.trials(killed))
+    return job_info(killed, p.training.trials(killed))
 
 
 @router.get("/v1/jobs/{job}/logs", response_model=LogOut)
@@ -136,12 +90,12 @@ def job_logs(
     return LogOut(text=data.decode("utf-8", "replace"), offset=end, finished=finished)
 
 
-@router.get("/v1/workspaces/{name}/models/{model}", response_model=JobOut)
+@router.get("/v1/workspaces/{name}/models/{model}", response_model=JobInfo)
 def get_model(
     name: str, model: str, p: Platform = Depends(platform), who: Principal = Depends(principal)
-) -> JobOut:
+) -> JobInfo:
     """The job of workspace `name` that produced a model, with that model's trial only
     (404 naming the workspaces the caller may see that have it when `name` does not)."""
     trial = p.training.model(name, model_id(model), visible_workspaces(p, who))
     job = p.training.get(trial.job)
-    return job_out(job, [trial])
+    return job_info(job, [trial])

@@ -6,45 +6,22 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 
 from kaon.api.access import visible_workspaces
+from kaon.api.answers import token_info, user_info
 from kaon.api.auth import bearer
 from kaon.api.deps import platform, principal
-from kaon.api.userschemas import (
-    NewTokenOut,
-    NewUserOut,
-    TokenIn,
-    TokenOut,
-    UserIn,
-    UserOut,
-    WhoAmIOut,
-)
 from kaon.app import Platform
 from kaon.core.errors import Forbidden
 from kaon.core.units import parse_duration
-from kaon.core.users import ApiToken, Principal, User
+from kaon.core.users import Principal, User
+from kaon.wire import NewToken, NewUser, TokenInfo, UserInfo, WhoAmI
+from kaon.wire.requests import TokenIn, UserIn
 
 router = APIRouter(tags=["users"])
 
 
-def token_out(t: ApiToken) -> TokenOut:
-    return TokenOut(
-        id=t.id,
-        user=t.user,
-        name=t.name,
-        created=t.created,
-        expires=t.expires,
-        workspace=t.workspace,
-        job=t.job,
-    )
-
-
-def _user_out(p: Platform, u: User, shown: set[str]) -> UserOut:
+def _user_out(p: Platform, u: User, shown: set[str]) -> UserInfo:
     roles = p.users.roles_of(u.name)
-    return UserOut(
-        name=u.name,
-        admin=u.admin,
-        created=u.created,
-        workspaces={w: r.value for w, r in sorted(roles.items()) if w in shown},
-    )
+    return user_info(u, {w: r.value for w, r in sorted(roles.items()) if w in shown})
 
 
 def _admin(who: Principal, what: str) -> None:
@@ -57,39 +34,39 @@ def _a_person(who: Principal, what: str) -> None:
         raise Forbidden(f"{who.describe()} may not {what} (a job's token)")
 
 
-@router.get("/v1/whoami", response_model=WhoAmIOut)
+@router.get("/v1/whoami", response_model=WhoAmI)
 def whoami(
     request: Request, p: Platform = Depends(platform), who: Principal = Depends(principal)
-) -> WhoAmIOut:
+) -> WhoAmI:
     """Who the token of this request stands for, and which token it is."""
     token = p.users.token_of(bearer(request))
-    return WhoAmIOut(
+    return WhoAmI(
         user=who.user,
         admin=who.admin,
-        token=token_out(token) if token else None,
+        token=token_info(token) if token else None,
         workspace=who.workspace,
         job=who.job,
     )
 
 
-@router.get("/v1/users", response_model=list[UserOut])
+@router.get("/v1/users", response_model=list[UserInfo])
 def list_users(
     p: Platform = Depends(platform), who: Principal = Depends(principal)
-) -> list[UserOut]:
+) -> list[UserInfo]:
     """Every user, with their roles in the workspaces the caller may see."""
     shown = visible_workspaces(p, who)
     return [_user_out(p, u, shown) for u in p.users.all()]
 
 
-@router.post("/v1/users", response_model=NewUserOut, status_code=201)
+@router.post("/v1/users", response_model=NewUser, status_code=201)
 def add_user(
     body: UserIn, p: Platform = Depends(platform), who: Principal = Depends(principal)
-) -> NewUserOut:
+) -> NewUser:
     """Add a user (admins only); the answer holds their first token, shown only here."""
     _admin(who, "add users")
     user, secret = p.users.add(body.name, body.admin)
     token = next(t for t in p.users.tokens(user.name))
-    return NewUserOut(user=_user_out(p, user, set()), token=token_out(token), secret=secret)
+    return NewUser(user=_user_out(p, user, set()), token=token_info(token), secret=secret)
 
 
 @router.delete("/v1/users/{user}", status_code=204)
@@ -102,23 +79,23 @@ def remove_user(
     p.user_lifecycle.remove(user)
 
 
-@router.get("/v1/tokens", response_model=list[TokenOut])
+@router.get("/v1/tokens", response_model=list[TokenInfo])
 def list_tokens(
     p: Platform = Depends(platform), who: Principal = Depends(principal)
-) -> list[TokenOut]:
+) -> list[TokenInfo]:
     """The caller's API tokens (never their secrets), jobs' tokens included."""
-    return [token_out(t) for t in p.users.tokens(who.user)]
+    return [token_info(t) for t in p.users.tokens(who.user)]
 
 
-@router.post("/v1/tokens", response_model=NewTokenOut, status_code=201)
+@router.post("/v1/tokens", response_model=NewToken, status_code=201)
 def create_token(
     body: TokenIn, p: Platform = Depends(platform), who: Principal = Depends(principal)
-) -> NewTokenOut:
+) -> NewToken:
     """A new token of the caller's (its secret is shown only in this answer)."""
     _a_person(who, "create tokens")
     lifetime = parse_duration(body.expires) if body.expires else None
     token, secret = p.users.create_token(who.user, body.name or "token", lifetime)
-    return NewTokenOut(token=token_out(token), secret=secret)
+    return NewToken(token=token_info(token), secret=secret)
 
 
 @router.delete("/v1/tokens/{token}", status_code=204)

@@ -5,54 +5,48 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from kaon.api.access import visible_workspaces
+from kaon.api.answers import bundle_info, workspace_info
 from kaon.api.deps import platform, principal
-from kaon.api.schemas import BundleIn, BundleOut, WorkspaceCreate, WorkspaceOut
 from kaon.app import Platform
-from kaon.core.jobs import Bundle
 from kaon.core.users import Principal
 from kaon.core.workspaces import Workspace
+from kaon.wire import BundleInfo, WorkspaceInfo
+from kaon.wire.requests import BundleIn, WorkspaceCreate
 
 router = APIRouter(prefix="/v1/workspaces", tags=["workspaces"])
 
 
-def _out(p: Platform, ws: Workspace, who: Principal) -> WorkspaceOut:
+def _out(p: Platform, ws: Workspace, who: Principal) -> WorkspaceInfo:
     role = p.users.role(who, ws.name)
-    return WorkspaceOut(
-        role=role.value if role is not None else ("admin" if who.admin else ""),
-        name=ws.name,
-        created=ws.created,
-        author=ws.author,
-        repos=p.workspaces.repos(ws.name),
-        current=ws.current,
-        jobs=len(p.training.jobs(ws.name)),
+    return workspace_info(
+        ws,
+        role.value if role is not None else ("admin" if who.admin else ""),
+        p.workspaces.repos(ws.name),
+        len(p.training.jobs(ws.name)),
     )
 
 
-def bundle_out(b: Bundle) -> BundleOut:
-    return BundleOut(**b.to_dict())
-
-
-@router.get("", response_model=list[WorkspaceOut])
+@router.get("", response_model=list[WorkspaceInfo])
 def list_workspaces(
     p: Platform = Depends(platform), who: Principal = Depends(principal)
-) -> list[WorkspaceOut]:
+) -> list[WorkspaceInfo]:
     """The workspaces the caller has a role in (an admin: all)."""
     mine = visible_workspaces(p, who)
     return [_out(p, ws, who) for ws in p.workspaces.all() if ws.name in mine]
 
 
-@router.post("", response_model=WorkspaceOut, status_code=201)
+@router.post("", response_model=WorkspaceInfo, status_code=201)
 def create_workspace(
     body: WorkspaceCreate, p: Platform = Depends(platform), who: Principal = Depends(principal)
-) -> WorkspaceOut:
+) -> WorkspaceInfo:
     """Create a workspace; the caller becomes its owner."""
     return _out(p, p.lifecycle.create(body.name, who), who)
 
 
-@router.get("/{name}", response_model=WorkspaceOut)
+@router.get("/{name}", response_model=WorkspaceInfo)
 def get_workspace(
     name: str, p: Platform = Depends(platform), who: Principal = Depends(principal)
-) -> WorkspaceOut:
+) -> WorkspaceInfo:
     return _out(p, p.workspaces.get(name), who)
 
 
@@ -62,11 +56,11 @@ def kill_workspace(name: str, p: Platform = Depends(platform)) -> None:
     p.lifecycle.kill(name)
 
 
-@router.post("/{name}/bundles", response_model=BundleOut)
+@router.post("/{name}/bundles", response_model=BundleInfo)
 def set_bundle(
     name: str, body: BundleIn, p: Platform = Depends(platform), who: Principal = Depends(principal)
-) -> BundleOut:
+) -> BundleInfo:
     """Check the folder put to a bundle branch and name it (`/mnist:e23a2`); the caller is
     its author."""
     bundle = p.workspaces.bundle(name, body.kind, body.branch, body.ref or body.branch, who.user)
-    return bundle_out(bundle)
+    return bundle_info(bundle)

@@ -1,0 +1,237 @@
+"""Core objects made into the API's answers (kaon.wire): the one place that does it. The routes
+gather what an answer needs; these functions only copy it into the wire type."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from kaon.core.commit import Commit
+from kaon.core.credentials import S3Credential
+from kaon.core.endpoints import Endpoint
+from kaon.core.jobs import Bundle, Job, Trial
+from kaon.core.provenance import Graph
+from kaon.core.repo import Repo
+from kaon.core.users import ApiToken, User
+from kaon.services.files import Change as FileChange
+from kaon.services.files import FileInfo as FileEntry
+from kaon.services.gc import GcReport as GcDone
+from kaon.wire import (
+    AuditRecord,
+    BranchInfo,
+    BundleInfo,
+    Change,
+    CommitInfo,
+    EndpointInfo,
+    FileInfo,
+    GcReport,
+    JobInfo,
+    MemberInfo,
+    ProvenanceInfo,
+    RepoInfo,
+    S3CredentialInfo,
+    TokenInfo,
+    TrialInfo,
+    UserInfo,
+    WorkspaceInfo,
+)
+from kaon.wire.base import JSON_TEXT
+
+
+class _Named(Protocol):  # a workspace, as kaon.ports.jobs records it
+    @property
+    def name(self) -> str: ...
+    @property
+    def created(self) -> float: ...
+    @property
+    def author(self) -> str: ...
+    @property
+    def current(self) -> dict[str, Any]: ...
+
+
+class _Branch(Protocol):
+    @property
+    def repo(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def head(self) -> str | None: ...
+
+
+# -- data -----------------------------------------------------------------------------------
+
+
+def repo_info(repo: Repo, size: int, branches: list[str]) -> RepoInfo:
+    return RepoInfo(
+        name=repo.name,
+        created=repo.created,
+        description=repo.description,
+        size=size,
+        branches=branches,
+    )
+
+
+def branch_info(b: _Branch) -> BranchInfo:
+    return BranchInfo(repo=b.repo, name=b.name, head=b.head)
+
+
+def commit_info(c: Commit) -> CommitInfo:
+    return CommitInfo(**c.__dict__)
+
+
+def file_info(f: FileEntry) -> FileInfo:
+    """`meta` only for files that have some (S3 object metadata): left out otherwise."""
+    return FileInfo(**f.__dict__)
+
+
+def change(c: FileChange) -> Change:
+    return Change(**c.__dict__)
+
+
+def gc_report(r: GcDone) -> GcReport:
+    return GcReport(**r.__dict__)
+
+
+# -- workspaces, jobs, endpoints ------------------------------------------------------------
+
+
+def workspace_info(ws: _Named, role: str, repos: list[str], jobs: int) -> WorkspaceInfo:
+    return WorkspaceInfo(
+        role=role,
+        name=ws.name,
+        created=ws.created,
+        author=ws.author,
+        repos=repos,
+        current=ws.current,
+        jobs=jobs,
+    )
+
+
+def bundle_info(b: Bundle) -> BundleInfo:
+    return BundleInfo(**b.to_dict())
+
+
+def trial_info(t: Trial) -> TrialInfo:
+    return TrialInfo(
+        index=t.index,
+        params=t.params,
+        state=t.state,
+        started=t.started,
+        finished=t.finished,
+        exit_code=t.exit_code,
+        model_id=t.model_id,
+        model_commit=t.model_commit,
+        model_path=t.model_path,
+        metrics=t.metrics,
+        reason=t.reason,
+    )
+
+
+def job_info(job: Job, trials: list[Trial] | None) -> JobInfo:
+    r = job.resources
+    process = sum(
+        (t.finished or t.started or 0) - t.started for t in trials or [] if t.started is not None
+    )
+    return JobInfo(
+        id=job.id,
+        workspace=job.workspace,
+        state=job.state,
+        created=job.created,
+        started=job.started,
+        finished=job.finished,
+        duration=job.duration,
+        author=job.author,
+        source=bundle_info(job.source),
+        data=bundle_info(job.data),
+        hyper=job.hyper.to_dict() if job.hyper else None,
+        hyperopt=job.hyperopt,
+        parallelism=r.parallelism,
+        timeout=r.timeout,
+        memory=r.memory,
+        cpu=r.cpu,
+        sandbox=r.sandbox,
+        reason=job.reason,
+        env=job.env,
+        variables=job.variables,
+        process_time=float(process),
+        trials=[trial_info(t) for t in trials or []],
+    )
+
+
+def endpoint_info(e: Endpoint, ready: int, restarts: int, base: str) -> EndpointInfo:
+    """`base`: the server's host:port, which the prediction URL starts with."""
+    return EndpointInfo(
+        name=e.name,
+        workspace=e.workspace,
+        state=e.state,
+        created=e.created,
+        started=e.started,
+        author=e.author,
+        source=bundle_info(e.source),
+        model_id=e.model_id,
+        replicas=e.replicas,
+        ready=ready,
+        restarts=restarts,
+        batch=str(e.batch) if e.batch else None,
+        timeout=e.timeout,
+        url=f"{base}/{e.name}/invocations",
+        reason=e.reason,
+        env=e.env,
+        variables=e.variables,
+        served_commit=e.served_commit,
+        auth=e.auth,
+    )
+
+
+def provenance_info(graph: Graph, root: str, title: str, text: str | None = None) -> ProvenanceInfo:
+    """`text`: the ancestry as an indented tree from `root` unless given."""
+    return ProvenanceInfo(
+        root=root,
+        graph=graph,
+        dot=graph.to_dot(title),
+        text=graph.text_tree(root) if text is None else text,
+    )
+
+
+# -- access ---------------------------------------------------------------------------------
+
+
+def token_info(t: ApiToken) -> TokenInfo:
+    return TokenInfo(
+        id=t.id,
+        user=t.user,
+        name=t.name,
+        created=t.created,
+        expires=t.expires,
+        workspace=t.workspace,
+        job=t.job,
+    )
+
+
+def user_info(u: User, roles: dict[str, str]) -> UserInfo:
+    """`roles`: workspace -> role, of the workspaces the caller may see."""
+    return UserInfo(name=u.name, admin=u.admin, created=u.created, workspaces=roles)
+
+
+def member_info(workspace: str, user: str, role: str) -> MemberInfo:
+    return MemberInfo(workspace=workspace, user=user, role=role)
+
+
+def s3_credential_info(c: S3Credential, endpoint: str | None, secret: bool) -> S3CredentialInfo:
+    """The key's record; its secret only in the answer that creates it (`secret`)."""
+    return S3CredentialInfo(
+        access_key=c.access_key,
+        secret=c.secret if secret else None,
+        owner=c.owner,
+        created=c.created,
+        job=c.job,
+        scope=c.scope,
+        user=c.user,
+        endpoint=endpoint,
+    )
+
+
+def audit_record(entry: object) -> AuditRecord:
+    """An entry of the audit log (kaon.ports.users.AuditEntry: the same fields, `detail` as
+    JSON text)."""
+    fields = entry.__dict__
+    return AuditRecord(**{**fields, "detail": JSON_TEXT.decode(fields["detail"])})

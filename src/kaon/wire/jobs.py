@@ -1,0 +1,147 @@
+"""Wire types of workspaces and what runs in them: bundles, training jobs and their trials,
+endpoints, logs, provenance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from kaon.core.endpoints import EndpointState
+from kaon.core.errors import Forbidden
+from kaon.core.jobs import JobState
+from kaon.core.provenance import Graph
+from kaon.wire.base import GRAPH, Answer, doc
+
+# -- workspaces and bundles -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkspaceInfo(Answer):
+    name: str
+    created: float
+    author: str
+    repos: list[str]
+    current: dict[str, Any]
+    jobs: int
+    role: str = field(
+        default="",
+        metadata=doc(
+            "the caller's role here: owner, editor or viewer; `admin` for an admin "
+            "with none (an admin may do everything)"
+        ),
+    )
+
+    def require_write(self) -> None:
+        """Forbidden unless the caller may write here (before anything is uploaded)."""
+        if self.role == "viewer":
+            raise Forbidden(
+                f"you are a viewer of workspace {self.name!r}; to deploy or write it needs the "
+                f"editor role: ask an owner to run `kaon workspace share -n {self.name} --user "
+                "<your user> --role editor` (`kaon auth whoami` shows your user)"
+            )
+
+
+@dataclass(frozen=True)
+class BundleInfo(Answer):
+    kind: str
+    name: str
+    repo: str
+    branch: str
+    commit: str
+    digest: str
+    author: str
+    size: int
+    files: int
+    path: str  # /mnist:e23a2
+
+
+# -- training -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrialInfo(Answer):
+    index: int
+    params: dict[str, Any]
+    state: JobState
+    started: float | None
+    finished: float | None
+    exit_code: int | None
+    model_id: str | None
+    model_commit: str | None
+    model_path: str | None
+    metrics: dict[str, Any]
+    reason: str
+
+
+@dataclass(frozen=True)
+class JobInfo(Answer):
+    id: str
+    workspace: str
+    state: JobState
+    created: float
+    started: float | None
+    finished: float | None
+    duration: float | None
+    author: str
+    source: BundleInfo
+    data: BundleInfo
+    hyper: dict[str, Any] | None
+    hyperopt: bool
+    parallelism: int
+    timeout: float | None
+    memory: int | None
+    cpu: float | None
+    sandbox: bool
+    reason: str
+    env: dict[str, Any]
+    variables: dict[str, str]
+    process_time: float
+    trials: list[TrialInfo]
+
+    @property
+    def finished_state(self) -> bool:
+        return self.state.finished
+
+
+@dataclass(frozen=True)
+class LogOut(Answer):
+    text: str
+    offset: int
+    finished: bool
+
+
+# -- serving --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EndpointInfo(Answer):
+    name: str
+    workspace: str
+    state: EndpointState
+    created: float
+    started: float | None
+    author: str
+    source: BundleInfo
+    model_id: str | None
+    replicas: int
+    ready: int
+    restarts: int
+    batch: str | None
+    timeout: float
+    url: str
+    reason: str
+    env: dict[str, Any]
+    variables: dict[str, str]
+    served_commit: str | None
+    auth: bool  # prediction routes need a token (--auth)
+
+
+# -- provenance -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProvenanceInfo(Answer):
+    root: str  # node id the graph is about
+    graph: Annotated[Graph, GRAPH]
+    dot: str  # Graphviz source
+    text: str  # the ancestry as an indented tree
