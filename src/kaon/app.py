@@ -24,6 +24,7 @@ from kaon.db.users import SqlUserStore
 from kaon.exec.local import LocalExecutor
 from kaon.exec.replicas import LocalReplicas
 from kaon.exec.uv import UvEnvBuilder
+from kaon.ports.content import Content
 from kaon.ports.credentials import CredentialStore
 from kaon.ports.envbuilder import EnvBuilder
 from kaon.ports.executor import Executor
@@ -37,6 +38,10 @@ from kaon.runtime.install import install_runtime
 from kaon.services.audit import AuditLog
 from kaon.services.chunks import MAX_PACK, ChunkStore
 from kaon.services.commits import CommitService
+from kaon.services.content import StoreContent
+from kaon.services.endpointbuild import EndpointBuilder
+from kaon.services.endpointrecord import EndpointRecorder
+from kaon.services.endpointrun import EndpointRunner
 from kaon.services.files import FileService
 from kaon.services.gc import GarbageCollector
 from kaon.services.ingest import FileIngest
@@ -110,8 +115,8 @@ EXECUTORS: dict[str, Callable[[ServerSettings], Executor]] = {
     "local": lambda settings: LocalExecutor(),
 }
 
-REPLICAS: dict[str, Callable[[ServerSettings], Replicas]] = {
-    "local": lambda settings: LocalReplicas(settings.home / "serving"),
+REPLICAS: dict[str, Callable[[ServerSettings], Callable[[Content], Replicas]]] = {
+    "local": lambda settings: functools.partial(LocalReplicas, settings.home / "serving"),
 }
 
 ENV_BUILDERS: dict[str, Callable[[ServerSettings], EnvBuilder]] = {
@@ -254,20 +259,14 @@ def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> P
         default_memory=settings.job_memory,
         tokens=job_tokens,
     )
+    replicas = _named(REPLICAS, settings.executor, "executor", settings)
     serving = ServingService(
         jobs,
         workspaces,
-        training,
-        repos,
-        commits,
-        files,
-        chunks,
-        envs,
-        _named(REPLICAS, settings.executor, "executor", settings),
-        settings.home / "endpoints",
+        EndpointBuilder(repos, files, envs, training),
+        EndpointRecorder(repos, commits, chunks, provenance, settings.home / "endpoints"),
+        EndpointRunner(replicas(StoreContent(repos, files)), hidden),
         clock,
-        provenance,
-        hidden=hidden,
     )
     platform = Platform(
         meta=meta,

@@ -38,7 +38,7 @@ from kaon.app import Platform
 from kaon.core.endpoints import Endpoint, EndpointState
 from kaon.core.errors import KaonError, PermissionDenied
 from kaon.core.users import Action
-from kaon.services.serving import Route
+from kaon.services.endpointrun import Route
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
