@@ -23,12 +23,12 @@ import pytest
 import kaon.runtime
 from kaon.app import Platform
 from kaon.core.endpoints import socket_path
-from kaon.core.errors import AlreadyExists
+from kaon.core.errors import NotFound
 from kaon.core.ids import CommitId, RepoName
-from kaon.exec.replicas import LocalReplicas
 from kaon.exec.readiness import ping
+from kaon.exec.replicas import LocalReplicas
 from kaon.exec.sandbox import bwrap_works
-from kaon.ports.content import Content, TreeRef
+from kaon.ports.content import TreeRef
 from kaon.ports.envbuilder import Environment
 from kaon.ports.replicas import ReplicaSpec, ReplicaStatus
 from kaon.runtime.protocol import read_frame, write_frame
@@ -536,3 +536,44 @@ def test_hidden_folders_are_hidden_from_a_sandboxed_replica(tmp_path: Path, stor
         wait_for(backend, lambda s: s.ready == 1 and s.restarts == 1)
     finally:
         backend.stop_all()
+
+
+# -- the port says what runs, the backend fetches it (issue 14) -------------------------------
+
+
+def test_the_backend_fetches_the_tree_it_is_told_to_run(
+    backend: LocalReplicas, store: Store, tmp_path: Path
+) -> None:
+    sources = tmp_path / "bundle"
+    folder = sources / "svc" / "model"
+    folder.mkdir(parents=True)
+    (folder / "model.py").write_text(
+        textwrap.dedent(ECHO).replace(
+            'return {"weights"',
+            "shared = open(os.path.join(model_dir, '..', 'shared.txt')).read()\n"
+            '        return {"shared": shared, "weights"',
+        )
+    )
+    (folder / "weights.txt").write_text("w-7\n")
+    (sources / "svc" / "shared.txt").write_text("beside the module's folder")
+    code = store.put(sources)
+    backend.start(spec(code, folder="svc/model"), Log())
+    (address,) = wait_for(backend, lambda s: s.ready == 1).addresses
+    run = tmp_path / "root" / "serve-test" / "run"
+    assert address == f"unix://{run}/r0.sock"
+    ctx = json.loads(predict(address, 1)[1])["ctx"]
+    assert ctx["cwd"] == str(checked_out(tmp_path / "root", "svc/model"))
+    assert (ctx["weights"], ctx["shared"]) == ("w-7", "beside the module's folder")
+    assert backend.recycle("serve-test", "unix:///elsewhere/r0.sock") is False
+    assert backend.recycle("serve-test", address) is True  # restarted like a crashed one
+    wait_for(backend, lambda s: s.ready == 1 and s.restarts == 1)
+
+
+def test_a_tree_that_is_not_in_the_store_starts_nothing(
+    backend: LocalReplicas, store: Store, tmp_path: Path
+) -> None:
+    gone = TreeRef(RepoName("ws-code"), CommitId("0" * 64))
+    with pytest.raises(NotFound):
+        backend.start(spec(gone), Log())
+    assert backend.status("serve-test") is None
+    assert list((tmp_path / "root" / "serve-test").iterdir()) == []  # no half checkout
