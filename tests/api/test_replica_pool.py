@@ -17,7 +17,6 @@ from kaon.api.batching import ReplicaError, ReplicaPool
 from kaon.core.endpoints import unix_address
 from kaon.runtime.protocol import read_message, write_message
 
-
 HANDLERS: list[asyncio.Task[Any]] = []
 
 

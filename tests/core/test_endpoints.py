@@ -27,7 +27,7 @@ def test_a_killed_endpoint_stays_killed() -> None:
     killed = STARTING.moved(EndpointState.KILLED, reason="killed by request")
     assert killed.moved(EndpointState.KILLED).state is EndpointState.KILLED  # a kill again
     for state in LIVE:
-        with pytest.raises(Conflict, match="cannot move to .*: it is PIPELINE_KILLED"):
+        with pytest.raises(Conflict, match=r"cannot move to .*: it is PIPELINE_KILLED"):
             killed.moved(state)
     with pytest.raises(Conflict):
         killed.failed(FailureKind.CRASH, "late")
