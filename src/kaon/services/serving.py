@@ -196,6 +196,8 @@ class ServingService:
             if cancel.is_set():
                 return
             self._run.run(endpoint, served, built.env, batch, serve_log.write)
+            if cancel.is_set():  # killed while its replicas were fetching their files
+                self._run.stop(endpoint.name)
         except KaonError as exc:  # BuildFailed included: the state says the build failed
             build_log.write(f"error: {exc.message}")
             self._jobs.save_endpoint(endpoint.build_failure(exc.message))
