@@ -718,7 +718,7 @@ def timed_deploys(s: Setup, body: bytes, repeat: int, res: Results) -> dict[str,
             "first_200": answered - t0,
             "cli_exit": t1 - t0,  # start-up, upload, endpoint created
             "created": diff(after.get("created"), t0),
-            "env_ready": diff(after.get("started"), t0),  # checkout, model, env check, commit
+            "env_ready": diff(after.get("started"), t0),  # model, env check, commit
             "replica_ready": replica_ready(s, doc["name"]),
             "polls": polls,
         }
@@ -891,8 +891,8 @@ def info_rows(res: Results) -> list[list[str]]:
         [
             "deploy -> first 200, where the time goes (median)",
             f"CLI exit {fmt_s(m('cli_exit'))} (start-up, bundle upload, endpoint created "
-            f"at {fmt_s(m('created'))}); environment ready {fmt_s(m('env_ready'))} (checkout, "
-            f"model placed, env check, served files committed); replica ready in "
+            f"at {fmt_s(m('created'))}); environment ready {fmt_s(m('env_ready'))} (bundle and "
+            f"model composed, env check, served files committed); replica ready in "
             f"{fmt_s(m('replica_ready'))} (its own log: interpreter, imports, load_ctx); "
             f"first 200 {fmt_s(m('first_200'))}",
         ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -26,7 +27,7 @@ from kaon.ports.database import MetadataDatabase
 from kaon.ports.drop import DropFolder
 from kaon.ports.envbuilder import EnvBuilder
 from kaon.ports.executor import Executor
-from kaon.ports.jobs import JobRecords
+from kaon.ports.jobs import JobStore
 from kaon.ports.metadata import MetadataStore
 from kaon.ports.objectstore import ObjectStore
 from kaon.ports.provenance import ProvenanceStore
@@ -37,6 +38,9 @@ from kaon.services.audit import AuditLog
 from kaon.services.chunks import MAX_PACK, ChunkStore
 from kaon.services.commits import CommitService
 from kaon.services.content import StoreContent
+from kaon.services.endpointbuild import EndpointBuilder
+from kaon.services.endpointrecord import EndpointRecorder
+from kaon.services.endpointrun import EndpointRunner
 from kaon.services.files import FileService
 from kaon.services.gc import GarbageCollector
 from kaon.services.ingest import FileIngest
@@ -105,8 +109,8 @@ EXECUTORS: dict[str, Callable[[ServerSettings], Callable[[Content, EnvBuilder], 
     ),
 }
 
-REPLICAS: dict[str, Callable[[ServerSettings], Replicas]] = {
-    "local": lambda settings: LocalReplicas(settings.home / "serving"),
+REPLICAS: dict[str, Callable[[ServerSettings], Callable[[Content], Replicas]]] = {
+    "local": lambda settings: functools.partial(LocalReplicas, settings.home / "serving"),
 }
 
 ENV_BUILDERS: dict[str, Callable[[ServerSettings], EnvBuilder]] = {
@@ -160,7 +164,7 @@ class Backends:
     database: MetadataDatabase  # every store below is one of its (closed with it)
     meta: MetadataStore
     objects: ObjectStore
-    jobs: JobRecords
+    jobs: JobStore
     provenance: ProvenanceStore
     credentials: CredentialStore
     users: UserStore
@@ -243,7 +247,7 @@ def wire(
     chunks = ChunkStore(objects, meta, gc_lock, clock, leases)
     commits = CommitService(meta, repos, trees, gc_lock, clock)
     files = FileService(repos, trees, chunks)
-    jobs = database.job_records  # TEMPORARY: training and serving take all three (issue 14)
+    jobs = database.jobs
     workspaces = WorkspaceService(database.workspaces, repos, trees, files, clock)
     envs = _named(ENV_BUILDERS, settings.env_builder, "environment builder", settings)
     provenance_store = database.provenance
@@ -281,20 +285,14 @@ def wire(
         outputs=outputs,
     )
     training = TrainingService(jobs, workspaces, steps, JobAccess(credentials, job_tokens), clock)
+    replicas = _named(REPLICAS, settings.executor, "executor", settings)
     serving = ServingService(
-        jobs,
+        database.endpoints,
         workspaces,
-        training,
-        repos,
-        commits,
-        files,
-        chunks,
-        envs,
-        _named(REPLICAS, settings.executor, "executor", settings),
-        settings.home / "endpoints",
+        EndpointBuilder(repos, files, envs, training),
+        EndpointRecorder(repos, commits, chunks, provenance, settings.home / "endpoints"),
+        EndpointRunner(replicas(StoreContent(repos, files)), hidden),
         clock,
-        provenance,
-        hidden=hidden,
     )
     backends = Backends(
         database, meta, objects, jobs, provenance_store, credential_store, user_store, drop

@@ -1,4 +1,5 @@
-"""LocalReplicas against real replica processes (the test venv's python as the environment)."""
+"""LocalReplicas against real replica processes (the test venv's python as the environment),
+their code and model fetched from a real store (StoreContent of a platform in tmp_path)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,19 @@ import psutil
 import pytest
 
 import kaon.runtime
-from kaon.exec.replicas import LocalReplicas, ping
+from kaon.app import Platform
+from kaon.core.endpoints import socket_path
+from kaon.core.errors import NotFound
+from kaon.core.ids import CommitId, RepoName
+from kaon.exec.readiness import ping
+from kaon.exec.replicas import LocalReplicas
 from kaon.exec.sandbox import bwrap_works
+from kaon.ports.content import TreeRef
 from kaon.ports.envbuilder import Environment
 from kaon.ports.replicas import ReplicaSpec, ReplicaStatus
 from kaon.runtime.protocol import read_frame, write_frame
+from kaon.services.content import StoreContent
+from kaon.services.localfs import ingest, list_folder
 
 NOT_JSON = "the result of predict is not JSON-serialisable"
 ENV = Environment("test", Path(sys.prefix), Path(sys.executable).parent, Path(sys.executable))
@@ -54,24 +63,58 @@ class Log(list[str]):
         return "\n".join(list(self))
 
 
+class Store:
+    """Folders put in a real platform's store, fetched back by the backend through Content."""
+
+    def __init__(self, platform: Platform, tmp_path: Path) -> None:
+        self.platform = platform
+        self.content = StoreContent(platform.repos, platform.files)
+        self.sources = tmp_path / "sources"
+        self.count = 0
+        platform.repos.create_repo("ws-code")
+
+    def put(self, folder: Path) -> TreeRef:
+        p = self.platform
+        commit = ingest(p.chunks, p.commits, "ws-code", "main", list_folder(folder), replace=True)
+        return TreeRef(RepoName("ws-code"), CommitId(commit.id))
+
+    def bundle(self, source: str, name: str = "model", folder: str = "") -> TreeRef:
+        """A serve bundle: module `name` and weights.txt in `folder`, stored."""
+        self.count += 1
+        root = self.sources / str(self.count)
+        code = root / folder
+        code.mkdir(parents=True)
+        (code / f"{name}.py").write_text(textwrap.dedent(source))
+        (code / "weights.txt").write_text("w-42\n")
+        return self.put(root)
+
+
 @pytest.fixture
-def backend(tmp_path: Path) -> Iterator[LocalReplicas]:
-    replicas = LocalReplicas(tmp_path / "root", backoff=(0.1, 0.4), grace=1.0)
+def store(platform: Platform, tmp_path: Path) -> Store:
+    return Store(platform, tmp_path)
+
+
+@pytest.fixture
+def backend(tmp_path: Path, store: Store) -> Iterator[LocalReplicas]:
+    replicas = LocalReplicas(tmp_path / "root", store.content, backoff=(0.1, 0.4), grace=1.0)
     yield replicas
     replicas.stop_all()
 
 
-def bundle(tmp_path: Path, source: str, name: str = "model") -> Path:
-    code = tmp_path / "code"
-    code.mkdir(exist_ok=True)
-    (code / f"{name}.py").write_text(textwrap.dedent(source))
-    (code / "weights.txt").write_text("w-42\n")
-    return code
+def spec(code: TreeRef, **options: Any) -> ReplicaSpec:
+    fields: dict[str, Any] = {"module": "model"} | options
+    return ReplicaSpec(name="serve-test", code=code, env=ENV, **fields)
 
 
-def spec(tmp_path: Path, code: Path, **options: Any) -> ReplicaSpec:
-    fields: dict[str, Any] = {"module": "model", "run_dir": tmp_path / "run"} | options
-    return ReplicaSpec(name="serve-test", env=ENV, code_dir=code, model_dir=code, **fields)
+def checked_out(root: Path, folder: str = "") -> Path:
+    """Where the backend rooted at `root` runs the module of serve-test from."""
+    return root / "serve-test" / "code" / folder
+
+
+def path_of(address: str) -> str:
+    path = socket_path(address)
+    assert path is not None, f"{address} is not a unix:// address"
+    return path
 
 
 def wait_for(
@@ -90,7 +133,7 @@ def wait_for(
 def call(address: str, header: dict[str, Any], body: bytes = b"") -> tuple[dict[str, Any], bytes]:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(5)
-        sock.connect(address)
+        sock.connect(path_of(address))
         write_frame(sock, header, body)
         return read_frame(sock)
 
@@ -102,14 +145,17 @@ def predict(address: str, payload: Any) -> tuple[dict[str, Any], bytes]:
     return call(address, {"op": "predict", "id": "q", "content_type": kind}, body)
 
 
-def test_predicts_json_and_bytes_and_reports_errors(backend: LocalReplicas, tmp_path: Path) -> None:
-    code = bundle(tmp_path, ECHO)
+def test_predicts_json_and_bytes_and_reports_errors(
+    backend: LocalReplicas, store: Store, tmp_path: Path
+) -> None:
+    code = checked_out(tmp_path / "root")
     log = Log()
-    backend.start(spec(tmp_path, code), log)
+    backend.start(spec(store.bundle(ECHO)), log)
     (address,) = wait_for(backend, lambda s: s.ready == 1).addresses
     header, body = predict(address, {"x": [1, 2]})
     assert header == {"id": "q", "status": 200, "content_type": "application/json"}
-    ctx = {"weights": "w-42", "cwd": str(code), "home": str(tmp_path / "run" / "home")}
+    home = tmp_path / "root" / "serve-test" / "run" / "home"
+    ctx = {"weights": "w-42", "cwd": str(code), "home": str(home)}
     assert body == json.dumps({"echo": {"x": [1, 2]}, "ctx": ctx}, separators=(",", ":")).encode()
     assert json.loads(predict(address, b"\x00\x01\x02")[1]) == {"size": 3, "weights": "w-42"}
     bad = call(address, {"op": "predict", "id": "b", "content_type": "application/json"}, b"{")
@@ -129,7 +175,7 @@ def test_predicts_json_and_bytes_and_reports_errors(backend: LocalReplicas, tmp_
     while "[replica 0] ValueError: cannot predict 'fail'" not in log:
         assert time.monotonic() < deadline, log.text
         time.sleep(0.02)
-    assert '[replica 0]   File "' + str(tmp_path / "code" / "model.py") in log.text
+    assert '[replica 0]   File "' + str(code / "model.py") in log.text
     assert "in predict" in log.text
     assert "replica.py" not in log.text  # the traceback starts in user code
     assert predict(address, [1])[0]["status"] == 200
@@ -151,10 +197,10 @@ LOAD_FAILS = """
     ],
 )
 def test_a_module_that_cannot_load_is_restarted_and_explained(
-    backend: LocalReplicas, tmp_path: Path, source: str, shown: list[str]
+    backend: LocalReplicas, store: Store, source: str, shown: list[str]
 ) -> None:
     log = Log()
-    backend.start(spec(tmp_path, bundle(tmp_path, source)), log)
+    backend.start(spec(store.bundle(source)), log)
     status = wait_for(backend, lambda s: s.restarts >= 2)
     assert (status.ready, status.addresses) == (0, ())
     assert status.last_error == "replica 0 exited with code 3 before it was ready"
@@ -167,10 +213,10 @@ def test_a_module_that_cannot_load_is_restarted_and_explained(
 
 
 def test_a_killed_replica_comes_back_while_the_other_serves(
-    backend: LocalReplicas, tmp_path: Path
+    backend: LocalReplicas, store: Store
 ) -> None:
     log = Log()
-    backend.start(spec(tmp_path, bundle(tmp_path, ECHO), replicas=2), log)
+    backend.start(spec(store.bundle(ECHO), replicas=2), log)
     first, second = wait_for(backend, lambda s: s.ready == 2).addresses
     pids = [pid_of(first), pid_of(second)]
     os.kill(pids[1], signal.SIGKILL)
@@ -211,11 +257,11 @@ BATCHING = {
 
 @pytest.mark.parametrize("style", ["predict_batch", "BATCH"])
 def test_batches_go_to_the_module_in_one_call(
-    backend: LocalReplicas, tmp_path: Path, style: str
+    backend: LocalReplicas, store: Store, style: str
 ) -> None:
-    backend.start(spec(tmp_path, bundle(tmp_path, BATCHING[style])), Log())
+    backend.start(spec(store.bundle(BATCHING[style])), Log())
     (address,) = wait_for(backend, lambda s: s.ready == 1).addresses
-    answer = ping(address)
+    answer = ping(path_of(address))
     assert answer is not None
     assert answer["batch"] is True
     bodies = [b"[1]", b"\xff raw", b'"x"']
@@ -258,9 +304,9 @@ ODD = """
 
 
 def test_bad_results_and_bad_requests_get_clear_errors(
-    backend: LocalReplicas, tmp_path: Path
+    backend: LocalReplicas, store: Store
 ) -> None:
-    backend.start(spec(tmp_path, bundle(tmp_path, ODD)), Log())
+    backend.start(spec(store.bundle(ODD)), Log())
     (address,) = wait_for(backend, lambda s: s.ready == 1).addresses
     header, _ = predict(address, "set")
     assert header["status"] == 500
@@ -282,12 +328,14 @@ def test_bad_results_and_bad_requests_get_clear_errors(
     slow = threading.Thread(target=predict, args=(address, "slow"))
     slow.start()
     time.sleep(0.2)
-    assert ping(address) is not None  # pings answer while a prediction runs:
+    assert ping(path_of(address)) is not None  # pings answer while a prediction runs:
     assert slow.is_alive()  # the 1 s prediction has not finished yet
     slow.join()
 
 
-def test_stop_leaves_no_process_and_no_socket(backend: LocalReplicas, tmp_path: Path) -> None:
+def test_stop_leaves_no_process_and_no_socket(
+    backend: LocalReplicas, store: Store, tmp_path: Path
+) -> None:
     source = ECHO.replace(
         "def load_ctx(model_dir):",
         "def load_ctx(model_dir):\n"
@@ -295,19 +343,23 @@ def test_stop_leaves_no_process_and_no_socket(backend: LocalReplicas, tmp_path: 
         "        child = subprocess.Popen(['sleep', '60'])\n"
         "        open('child.pid', 'w').write(str(child.pid))",
     )
-    code = bundle(tmp_path, source)
-    backend.start(spec(tmp_path, code, replicas=2), Log())
+    code = checked_out(tmp_path / "root")
+    backend.start(spec(store.bundle(source), replicas=2), Log())
     addresses = wait_for(backend, lambda s: s.ready == 2).addresses
     pids = [pid_of(address) for address in addresses] + [int((code / "child.pid").read_text())]
     backend.stop("serve-test")
     assert backend.status("serve-test") is None
     for pid in pids:
         assert_gone(pid)
-    assert not [p for p in (tmp_path / "run").iterdir() if p.name != "home"]
+    run = tmp_path / "root" / "serve-test" / "run"
+    assert not [p for p in run.iterdir() if p.name != "home"]
+    assert not code.exists()  # the fetched files too
     backend.stop("serve-test")  # idempotent
 
 
-def test_daemons_of_a_replica_die_with_it(backend: LocalReplicas, tmp_path: Path) -> None:
+def test_daemons_of_a_replica_die_with_it(
+    backend: LocalReplicas, store: Store, tmp_path: Path
+) -> None:
     # setsid: the daemon leaves the replica's session; the replica's crash or stop ends it
     source = ECHO.replace(
         "def load_ctx(model_dir):",
@@ -316,8 +368,8 @@ def test_daemons_of_a_replica_die_with_it(backend: LocalReplicas, tmp_path: Path
         "        child = subprocess.Popen(['setsid', 'sleep', '60'])\n"
         "        open(f'daemon-{os.getpid()}.pid', 'w').write(str(child.pid))",
     )
-    code = bundle(tmp_path, source)
-    backend.start(spec(tmp_path, code), Log())
+    code = checked_out(tmp_path / "root")
+    backend.start(spec(store.bundle(source)), Log())
     (address,) = wait_for(backend, lambda s: s.ready == 1).addresses
     first = pid_of(address)
     daemon = int((code / f"daemon-{first}.pid").read_text())
@@ -329,23 +381,28 @@ def test_daemons_of_a_replica_die_with_it(backend: LocalReplicas, tmp_path: Path
     assert_gone(daemon)
 
 
-def test_a_long_run_dir_falls_back_to_a_short_one(backend: LocalReplicas, tmp_path: Path) -> None:
-    run_dir = tmp_path / ("long-" * 20)
-    backend.start(spec(tmp_path, bundle(tmp_path, ECHO), run_dir=run_dir), Log())
-    (address,) = wait_for(backend, lambda s: s.ready == 1).addresses
-    assert address.startswith("/tmp/kaon-")
-    assert len(address) < 100
-    assert json.loads(predict(address, 5)[1])["ctx"]["home"] == str(run_dir / "home")
-    backend.stop("serve-test")
-    assert not Path(address).parent.exists()
+def test_a_long_run_dir_falls_back_to_a_short_one(store: Store, tmp_path: Path) -> None:
+    root = tmp_path / ("long-" * 20)
+    run_dir = root / "serve-test" / "run"
+    backend = LocalReplicas(root, store.content, backoff=(0.1, 0.4), grace=1.0)
+    try:
+        backend.start(spec(store.bundle(ECHO)), Log())
+        (address,) = wait_for(backend, lambda s: s.ready == 1).addresses
+        assert address.startswith("unix:///tmp/kaon-")
+        assert len(path_of(address)) < 100
+        assert json.loads(predict(address, 5)[1])["ctx"]["home"] == str(run_dir / "home")
+        backend.stop("serve-test")
+        assert not Path(path_of(address)).parent.exists()
+    finally:
+        backend.stop_all()
 
 
-def test_start_again_replaces_the_replicas(backend: LocalReplicas, tmp_path: Path) -> None:
-    backend.start(spec(tmp_path, bundle(tmp_path, ECHO)), Log())
+def test_start_again_replaces_the_replicas(backend: LocalReplicas, store: Store) -> None:
+    backend.start(spec(store.bundle(ECHO)), Log())
     (address,) = wait_for(backend, lambda s: s.ready == 1).addresses
     old = pid_of(address)
-    code = bundle(tmp_path, "def predict(payload, ctx):\n    return 'v2'\n", name="v2")
-    backend.start(spec(tmp_path, code, module="v2", replicas=1), Log())
+    code = store.bundle("def predict(payload, ctx):\n    return 'v2'\n", name="v2")
+    backend.start(spec(code, module="v2", replicas=1), Log())
     (address,) = wait_for(backend, lambda s: s.ready == 1).addresses
     assert predict(address, 1)[1] == b'"v2"'
     assert_gone(old)
@@ -353,7 +410,10 @@ def test_start_again_replaces_the_replicas(backend: LocalReplicas, tmp_path: Pat
 
 def replica_argv(tmp_path: Path, *extra: str) -> tuple[list[str], dict[str, str], Path]:
     """A replica of ECHO on tmp_path/r.sock, run straight from the source tree."""
-    code, path = bundle(tmp_path, ECHO), tmp_path / "r.sock"
+    code, path = tmp_path / "code", tmp_path / "r.sock"
+    code.mkdir()
+    (code / "model.py").write_text(textwrap.dedent(ECHO))
+    (code / "weights.txt").write_text("w-42\n")
     argv = [sys.executable, "-m", "kaon.runtime.replica", "--socket", str(path), "--code"]
     argv += [str(code), "--module", "model", "--model-dir", str(code), *extra]
     env = {"PYTHONPATH": str(Path(__file__).parents[2] / "src"), "HOME": str(tmp_path)}
@@ -392,8 +452,8 @@ def test_a_replica_stops_when_its_supervisor_dies(tmp_path: Path) -> None:
     assert_gone(int(done.stdout), timeout=5.0)  # the orphan exits by itself
 
 
-def test_the_runtime_copy_is_the_installed_package(tmp_path: Path) -> None:
-    LocalReplicas(tmp_path)
+def test_the_runtime_copy_is_the_installed_package(tmp_path: Path, store: Store) -> None:
+    LocalReplicas(tmp_path, store.content)
     copy = tmp_path / "runtime" / "kaon"
     assert (copy / "__init__.py").read_bytes() == b""
     source = Path(kaon.runtime.__file__ or "").parent
@@ -404,7 +464,7 @@ def test_the_runtime_copy_is_the_installed_package(tmp_path: Path) -> None:
 
 
 def pid_of(address: str) -> int:
-    answer = ping(address)
+    answer = ping(path_of(address))
     assert answer is not None and isinstance(answer["pid"], int)
     return answer["pid"]
 
@@ -422,15 +482,14 @@ def assert_gone(pid: int, timeout: float = 2.0) -> None:
         time.sleep(0.02)
 
 
-def test_a_replica_that_never_gets_ready_is_restarted(tmp_path: Path) -> None:
-    backend = LocalReplicas(tmp_path / "home", backoff=(0.1, 1.0), ready_timeout=1.0)
-    code = bundle(
-        tmp_path,
+def test_a_replica_that_never_gets_ready_is_restarted(tmp_path: Path, store: Store) -> None:
+    backend = LocalReplicas(tmp_path / "root", store.content, backoff=(0.1, 1.0), ready_timeout=1.0)
+    code = store.bundle(
         "import time\n\ndef load_ctx(d):\n    time.sleep(100)\n\ndef predict(p, c):\n    return 1\n",
     )
     log = Log()
     try:
-        backend.start(spec(tmp_path, code), log)
+        backend.start(spec(code), log)
         status = wait_for(backend, lambda s: s.restarts >= 1, timeout=10)
         assert status.ready == 0 and "before it was ready" in status.last_error
         assert "[replica 0] not ready after 1 s: killing it" in log
@@ -442,7 +501,7 @@ BWRAP = shutil.which("bwrap")
 
 
 @pytest.mark.skipif(BWRAP is None or not bwrap_works(BWRAP), reason="needs bubblewrap")
-def test_hidden_folders_are_hidden_from_a_sandboxed_replica(tmp_path: Path) -> None:
+def test_hidden_folders_are_hidden_from_a_sandboxed_replica(tmp_path: Path, store: Store) -> None:
     secret = tmp_path / "platform"
     (secret / "inner").mkdir(parents=True)
     (secret / "token").write_text("platform token")
@@ -462,13 +521,13 @@ def test_hidden_folders_are_hidden_from_a_sandboxed_replica(tmp_path: Path) -> N
     )
     # the run folder (and so the code) inside the hidden folder; its sockets, too long for
     # it, in /tmp (private in the sandbox): each is bound back
-    run_dir = secret / "inner" / ("long-" * 20)
-    code = bundle(secret / "inner", source)
-    backend = LocalReplicas(tmp_path / "root", backoff=(0.1, 0.4), grace=1.0)
+    root = secret / "inner" / ("long-" * 20)
+    run_dir = root / "serve-test" / "run"
+    backend = LocalReplicas(root, store.content, backoff=(0.1, 0.4), grace=1.0)
     try:
-        backend.start(spec(tmp_path, code, run_dir=run_dir, hidden=(secret,)), Log())
+        backend.start(spec(store.bundle(source), hidden=(secret,)), Log())
         (address,) = wait_for(backend, lambda s: s.ready == 1).addresses
-        assert address.startswith("/tmp/kaon-")
+        assert address.startswith("unix:///tmp/kaon-")
         assert json.loads(predict(address, "look")[1]) == "FileNotFoundError"
         assert json.loads(predict(address, "tmp")[1]).startswith(str(run_dir / "tmp"))
         assert json.loads(predict(address, 5)[1])["ctx"]["weights"] == "w-42"
@@ -477,3 +536,44 @@ def test_hidden_folders_are_hidden_from_a_sandboxed_replica(tmp_path: Path) -> N
         wait_for(backend, lambda s: s.ready == 1 and s.restarts == 1)
     finally:
         backend.stop_all()
+
+
+# -- the port says what runs, the backend fetches it (issue 14) -------------------------------
+
+
+def test_the_backend_fetches_the_tree_it_is_told_to_run(
+    backend: LocalReplicas, store: Store, tmp_path: Path
+) -> None:
+    sources = tmp_path / "bundle"
+    folder = sources / "svc" / "model"
+    folder.mkdir(parents=True)
+    (folder / "model.py").write_text(
+        textwrap.dedent(ECHO).replace(
+            'return {"weights"',
+            "shared = open(os.path.join(model_dir, '..', 'shared.txt')).read()\n"
+            '        return {"shared": shared, "weights"',
+        )
+    )
+    (folder / "weights.txt").write_text("w-7\n")
+    (sources / "svc" / "shared.txt").write_text("beside the module's folder")
+    code = store.put(sources)
+    backend.start(spec(code, folder="svc/model"), Log())
+    (address,) = wait_for(backend, lambda s: s.ready == 1).addresses
+    run = tmp_path / "root" / "serve-test" / "run"
+    assert address == f"unix://{run}/r0.sock"
+    ctx = json.loads(predict(address, 1)[1])["ctx"]
+    assert ctx["cwd"] == str(checked_out(tmp_path / "root", "svc/model"))
+    assert (ctx["weights"], ctx["shared"]) == ("w-7", "beside the module's folder")
+    assert backend.recycle("serve-test", "unix:///elsewhere/r0.sock") is False
+    assert backend.recycle("serve-test", address) is True  # restarted like a crashed one
+    wait_for(backend, lambda s: s.ready == 1 and s.restarts == 1)
+
+
+def test_a_tree_that_is_not_in_the_store_starts_nothing(
+    backend: LocalReplicas, store: Store, tmp_path: Path
+) -> None:
+    gone = TreeRef(RepoName("ws-code"), CommitId("0" * 64))
+    with pytest.raises(NotFound):
+        backend.start(spec(gone), Log())
+    assert backend.status("serve-test") is None
+    assert list((tmp_path / "root" / "serve-test").iterdir()) == []  # no half checkout

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kaon.app import Platform, build
-from kaon.core.endpoints import Endpoint, EndpointState
+from kaon.core.endpoints import Endpoint, EndpointState, FailureKind
 from kaon.core.errors import InvalidBundle, ModelNotFound
 from kaon.core.jobs import Bundle, ModelId
 from kaon.services.localfs import ingest, list_folder
@@ -90,6 +90,7 @@ def test_a_predictor_that_cannot_load_ends_in_failure(platform: Platform, tmp_pa
     e = platform.serving.deploy("ws", "me", put(platform, serve_bundle(tmp_path, module)), None)
     e = wait_for(platform, e.name, EndpointState.FAILURE, timeout=90)
     assert "exited" in e.reason or "code" in e.reason
+    assert e.failure is FailureKind.CRASH and not e.build_failed  # its replicas still restart
     text = platform.serving.log_path(e, "serve").read_text()
     assert "model.docx" in text and "FileNotFoundError" in text
     platform.serving.kill(e.name)
@@ -122,4 +123,37 @@ def test_endpoints_come_back_after_a_restart(tmp_path: Path, migrated_db: Path) 
         assert back.served_commit == second.serving.get(e.name).served_commit
     finally:
         second.serving.kill(e.name)
+        second.close()
+
+
+def test_a_build_failure_is_typed_and_stays_down_after_a_restart(
+    tmp_path: Path, migrated_db: Path
+) -> None:
+    import shutil
+
+    from kaon.config import ServerSettings
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copyfile(migrated_db, home / "kaon.db")
+    settings = ServerSettings(
+        home, f"sqlite:///{home}/kaon.db", f"file://{home}/objects", "127.0.0.1", 0
+    )
+    root = serve_bundle(tmp_path / "b")
+    (root / "svc" / "model" / "requirements.txt").write_text("pandas=0.24\n")  # uv cannot parse
+    first = build(settings)
+    try:
+        e = first.serving.deploy("ws", "me", put(first, root), None)
+        e = wait_for(first, e.name, EndpointState.FAILURE)
+        assert (e.failure, e.build_failed) == (FailureKind.BUILD, True)
+        assert e.reason.startswith("build failed: ")  # what the CLI and its users read
+        assert first.serving.lookup(e.name) == e
+    finally:
+        first.close()
+    second = build(settings)
+    try:
+        assert e.name not in second.serving.recover()  # only what could run comes back
+        assert second.serving.get(e.name) == e
+        assert second.serving.kill(e.name).state is EndpointState.KILLED
+    finally:
         second.close()

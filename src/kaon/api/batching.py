@@ -1,5 +1,7 @@
-"""Talking to replicas from the gateway: pooled Unix-socket connections with failover, and
-adaptive batching (concurrent requests to one endpoint grouped into one predict call)."""
+"""Talking to replicas from the gateway: pooled connections with failover, by the scheme of
+each replica's address (`unix:///path` a Unix socket, `tcp://host:port` a TCP port, both
+speaking kaon.runtime.protocol), and adaptive batching (concurrent requests to one endpoint
+grouped into one predict call)."""
 
 from __future__ import annotations
 
@@ -9,9 +11,9 @@ import json
 from collections import deque
 from typing import Any
 
-from kaon.core.endpoints import Batching
+from kaon.core.endpoints import Batching, socket_path, tcp_target
 from kaon.runtime.protocol import ProtocolError, read_message, write_message
-from kaon.services.serving import Route
+from kaon.services.endpointrun import Route
 
 IDLE_PER_REPLICA = 64
 _CONNECT_ERRORS = (OSError, EOFError, ProtocolError, asyncio.IncompleteReadError)
@@ -33,7 +35,7 @@ class ReplicaPool:
         self, address: str, header: dict[str, Any], body: bytes
     ) -> tuple[dict[str, Any], bytes]:
         idle = self._idle.setdefault(address, [])
-        conn = idle.pop() if idle else await asyncio.open_unix_connection(address)
+        conn = idle.pop() if idle else await _connect(address)
         reader, writer = conn
         try:
             await write_message(writer, header, body)
@@ -87,6 +89,16 @@ class ReplicaPool:
     async def close(self) -> None:
         for address in list(self._idle):
             self._drop(address)
+
+
+async def _connect(address: str) -> Conn:
+    path = socket_path(address)
+    if path is not None:
+        return await asyncio.open_unix_connection(path)
+    target = tcp_target(address)
+    if target is not None:
+        return await asyncio.open_connection(*target)
+    raise OSError(f"replica address {address!r}: the gateway connects to unix:// or tcp:// only")
 
 
 def _result(header: dict[str, Any], body: bytes) -> tuple[int, bytes]:

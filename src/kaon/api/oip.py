@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from kaon.services.serving import Route
+from kaon.services.endpointrun import Route
 
 
 def metadata(route: Route) -> dict[str, Any]:

@@ -1,4 +1,13 @@
-"""Endpoints: a served model (serve bundle + trained model) and its states (pure data)."""
+"""Endpoints: a served model (serve bundle + trained model), its states, the moves allowed
+between them and why one failed (pure data).
+
+    STARTING ──► RUNNING ◄──► RESTARTING          (the replicas' health; any of them ──► KILLED)
+        │           │              │
+        └──► FAILURE(BUILD)        └──► FAILURE(CRASH) ──► RUNNING / RESTARTING / STARTING
+
+A build failure is final (only a kill moves it); replicas that keep crashing may still come
+back. A platform restart moves every endpoint not killed and not build-failed to STARTING.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +16,9 @@ import secrets
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
-from kaon.core.errors import InvalidInput
+from kaon.core.errors import Conflict, InvalidInput
 from kaon.core.jobs import Bundle
 
 _NAME = re.compile(r"^serve-[a-z0-9_]{1,40}-[0-9a-f]{6}\Z")
@@ -21,6 +31,32 @@ class EndpointState(StrEnum):
     RESTARTING = "PIPELINE_RESTARTING"
     FAILURE = "PIPELINE_FAILURE"
     KILLED = "PIPELINE_KILLED"
+
+
+class FailureKind(StrEnum):
+    """Why an endpoint is in FAILURE."""
+
+    BUILD = "build"  # before any replica ran (bundle, model, environment, start): final
+    CRASH = "crash"  # its replicas keep failing: they are still restarted
+
+
+_LIVE = frozenset(EndpointState) - {EndpointState.KILLED}
+ALLOWED: dict[EndpointState, frozenset[EndpointState]] = {
+    state: frozenset(EndpointState)
+    for state in _LIVE  # recovery restarts any live state
+} | {EndpointState.KILLED: frozenset({EndpointState.KILLED})}
+
+
+def check_move(
+    name: str, state: EndpointState, failure: FailureKind | None, to: EndpointState
+) -> None:
+    """Raise Conflict unless an endpoint in `state` (failed for `failure`) may move to `to`."""
+    final = state is EndpointState.FAILURE and failure is FailureKind.BUILD
+    if to not in ALLOWED[state] or (
+        final and to not in (EndpointState.FAILURE, EndpointState.KILLED)
+    ):
+        why = "its build failed" if final else f"it is {state.value}"
+        raise Conflict(f"endpoint {name} cannot move to {to.value}: {why}")
 
 
 @dataclass(frozen=True)
@@ -73,14 +109,32 @@ class Endpoint:
     started: float | None = None
     variables: dict[str, str] = field(default_factory=dict)  # --env, given to every replica
     auth: bool = False  # --auth: prediction routes need a token that may read the workspace
+    failure: FailureKind | None = None  # set in FAILURE only
 
     def moved(self, state: EndpointState, **changes: Any) -> Endpoint:
-        return replace(self, state=state, **changes)
+        """This endpoint in `state` (a move ALLOWED allows, else Conflict); a move to FAILURE
+        says why (`failure=`), any other move clears it."""
+        check_move(self.name, self.state, self.failure, state)
+        failure = changes.pop("failure", None)
+        if state is EndpointState.FAILURE and failure is None:
+            failure = self.failure
+            if failure is None:
+                raise ValueError(f"endpoint {self.name}: a move to FAILURE needs its kind")
+        return replace(self, state=state, failure=failure, **changes)
+
+    def failed(self, kind: FailureKind, reason: str) -> Endpoint:
+        return self.moved(EndpointState.FAILURE, failure=kind, reason=reason)
+
+    def build_failure(self, message: str) -> Endpoint:
+        """FAILURE(BUILD), its reason saying so to its readers: "build failed: <message>"
+        (a message about the build already, "build cancelled", as it is)."""
+        said = message.startswith("build")
+        return self.failed(FailureKind.BUILD, message if said else f"build failed: {message}")
 
     @property
     def build_failed(self) -> bool:
-        """Failed before any replica ran (the reason starts with "build")."""
-        return self.state is EndpointState.FAILURE and self.reason.startswith("build")
+        """Failed before any replica ran: final, not restarted when the platform starts."""
+        return self.state is EndpointState.FAILURE and self.failure is FailureKind.BUILD
 
     def to_doc(self) -> dict[str, Any]:
         return {
@@ -98,6 +152,7 @@ class Endpoint:
             "started": self.started,
             "variables": self.variables,
             "auth": self.auth,
+            "failure": self.failure.value if self.failure else None,
         }
 
     @staticmethod
@@ -124,4 +179,37 @@ class Endpoint:
             started=doc.get("started"),
             variables=dict(doc.get("variables") or {}),
             auth=bool(doc.get("auth", False)),
+            failure=_failure(EndpointState(state), doc),
         )
+
+
+def _failure(state: EndpointState, doc: dict[str, Any]) -> FailureKind | None:
+    if state is not EndpointState.FAILURE:
+        return None
+    if doc.get("failure"):
+        return FailureKind(doc["failure"])
+    # a row written before the kind was stored: its reason said it ("build failed: ...")
+    legacy_build = str(doc.get("reason", "")).startswith("build")
+    return FailureKind.BUILD if legacy_build else FailureKind.CRASH
+
+
+def unix_address(path: str) -> str:
+    """The address of a replica listening on the Unix socket at `path` (absolute)."""
+    return f"unix://{path}"
+
+
+def socket_path(address: str) -> str | None:
+    """The socket path of a `unix://` replica address, None for another scheme."""
+    return address.removeprefix("unix://") if address.startswith("unix:///") else None
+
+
+def tcp_target(address: str) -> tuple[str, int] | None:
+    """(host, port) of a `tcp://host:port` replica address, None for another scheme."""
+    if not address.startswith("tcp://"):
+        return None
+    url = urlsplit(address)
+    try:
+        port = url.port
+    except ValueError:
+        return None
+    return (url.hostname, port) if url.hostname and port else None

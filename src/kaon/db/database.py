@@ -75,10 +75,6 @@ class Database:
         return SqlEndpointStore(self)
 
     @cached_property
-    def job_records(self) -> SqlJobRecords:
-        return SqlJobRecords(self)
-
-    @cached_property
     def provenance(self) -> SqlProvenanceStore:
         return SqlProvenanceStore(self)
 
@@ -88,8 +84,3 @@ class Database:
 
     def credentials(self, key: bytes) -> SqlCredentialStore:
         return SqlCredentialStore(self, key)
-
-
-class SqlJobRecords(SqlWorkspaceStore, SqlJobStore, SqlEndpointStore):
-    """TEMPORARY (issue 14): the JobRecords port, for training and serving until they take
-    the narrow stores."""

@@ -41,10 +41,6 @@ class MemoryDatabase:
         return MemoryEndpointStore(self.tables)
 
     @cached_property
-    def job_records(self) -> MemoryJobRecords:
-        return MemoryJobRecords(self.tables)
-
-    @cached_property
     def provenance(self) -> MemoryProvenanceStore:
         return MemoryProvenanceStore(self.tables)
 
@@ -57,8 +53,3 @@ class MemoryDatabase:
 
     def close(self) -> None:
         """Nothing to release (the tables stay readable)."""
-
-
-class MemoryJobRecords(MemoryWorkspaceStore, MemoryJobStore, MemoryEndpointStore):
-    """TEMPORARY (issue 14): the JobRecords port, for training and serving until they take
-    the narrow stores."""

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from kaon.ports.credentials import CredentialStore
 from kaon.ports.endpoints import EndpointStore
-from kaon.ports.jobs import JobRecords, JobStore
+from kaon.ports.jobs import JobStore
 from kaon.ports.metadata import MetadataStore
 from kaon.ports.provenance import ProvenanceStore
 from kaon.ports.users import UserStore
@@ -33,11 +33,6 @@ class MetadataDatabase(Protocol):
 
     @property
     def endpoints(self) -> EndpointStore: ...
-
-    @property
-    def job_records(self) -> JobRecords:
-        """TEMPORARY: workspaces, jobs and endpoints as one object (see JobRecords)."""
-        ...
 
     @property
     def provenance(self) -> ProvenanceStore: ...

@@ -6,9 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from kaon.core.jobs import Job, JobId, JobState, ModelId, Trial, WorkspaceName
-from kaon.ports.endpoints import EndpointStore
 from kaon.ports.workspaces import Workspace as Workspace  # re-exported: the store speaks it
-from kaon.ports.workspaces import WorkspaceStore
 
 
 class JobStore(Protocol):
@@ -56,8 +54,3 @@ class JobStore(Protocol):
     def model_workspaces(self, model_id: ModelId) -> list[WorkspaceName]:
         """The workspaces where `model_id` was produced, sorted."""
         ...
-
-
-class JobRecords(WorkspaceStore, JobStore, EndpointStore, Protocol):
-    """TEMPORARY: the three stores as one, for services/training.py and services/serving.py
-    until they take the narrow ports (issue 14; the lead narrows them after the merge)."""

@@ -1,9 +1,12 @@
 """Replicas: the supervised processes that serve one endpoint's predictions.
 
-The local backend runs each replica as a process in the endpoint's environment, listening on
-a Unix socket and speaking kaon's replica protocol (kaon.runtime.protocol); it restarts a
-crashed replica with backoff. A cluster backend may run them elsewhere; the gateway only needs
-their addresses.
+The service says *what* runs (ReplicaSpec: the served files by content address, the module,
+the environment, how many, their variables and what they must not see); the backend decides
+*where*, fetches the files itself (kaon.ports.content) and answers the addresses of the
+replicas that are ready, as URLs the gateway connects to by scheme: `unix:///path/r0.sock`
+from the local backend (a process per replica on this machine), `tcp://host:port` from one
+that runs them elsewhere. Every replica speaks kaon's replica protocol (kaon.runtime.protocol)
+and is restarted with backoff when it crashes.
 """
 
 from __future__ import annotations
@@ -12,19 +15,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from kaon.ports.content import TreeRef
 from kaon.ports.envbuilder import Environment, LogSink
 
 
 @dataclass(frozen=True)
 class ReplicaSpec:
     name: str  # endpoint name, e.g. serve-mnist-ae6466
-    env: Environment  # where the serve bundle's requirements are installed
-    code_dir: Path  # folder of the serve module (the model files are in it too)
-    module: str  # module name in code_dir, e.g. "model"
-    model_dir: Path  # passed to load_ctx(model_dir)
+    code: TreeRef  # the served files: the serve bundle, the model's files beside its module
+    module: str  # the serve module's name, e.g. "model"
+    env: Environment  # the serve bundle's requirements, built (EnvBuilder; its lock_id)
+    folder: str = ""  # the module's folder in `code`: the replicas' working directory, and
+    # the model_dir given to load_ctx(model_dir)
     replicas: int = 1
-    run_dir: Path = Path()  # sockets and scratch space of the replicas
-    extra_env: dict[str, str] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)  # given to every replica
     hidden: tuple[Path, ...] = ()  # folders user code must not see (the platform's home,
     # store, database): the backend shows it only what the replica needs, where it can
 
@@ -35,7 +39,7 @@ class ReplicaStatus:
     wanted: int
     restarts: int
     last_error: str  # why the last replica exited, "" if none did
-    addresses: tuple[str, ...]  # Unix socket paths of the ready replicas
+    addresses: tuple[str, ...]  # URLs of the ready replicas (unix:///…/r0.sock, tcp://h:p)
 
 
 class Replicas(Protocol):
@@ -45,8 +49,9 @@ class Replicas(Protocol):
         ...
 
     def start(self, spec: ReplicaSpec, log: LogSink) -> None:
-        """Start (or restart with a new spec) the replicas of `spec.name`; returns at once.
-        Lines the replicas print go to `log` (the caller timestamps them)."""
+        """Start (or restart with a new spec) the replicas of `spec.name`: returns once their
+        files are fetched (raising NotFound when `spec.code` is gone), the replicas starting
+        in the background. Lines the replicas print go to `log` (the caller timestamps them)."""
         ...
 
     def stop(self, name: str) -> None:

@@ -1,0 +1,88 @@
+"""Predictions from the gateway to an endpoint's replicas: round-robin over the ready ones (or
+through its batcher), within the endpoint's timeout (a replica that held a request past it is
+recycled), counted and timed for /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Awaitable, Callable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+from kaon.api.batching import Batcher, ReplicaError, ReplicaPool
+from kaon.api.replies import err_body
+from kaon.services.endpointrun import Route
+
+Recycle = Callable[[str, str], bool]  # (endpoint, replica address): restart that replica
+
+
+class Forwarder:
+    def __init__(self, recycle: Recycle) -> None:
+        self._recycle = recycle
+        self._pool = ReplicaPool()
+        self._batchers: dict[str, Batcher] = {}
+        self._rr = itertools.count()
+        self.registry = CollectorRegistry()
+        self._requests = Counter(
+            "kaon_requests",
+            "Predictions by endpoint and status",
+            ["endpoint", "code"],
+            registry=self.registry,
+        )
+        self._errors = Counter(
+            "kaon_request_errors",
+            "Failed predictions by endpoint",
+            ["endpoint"],
+            registry=self.registry,
+        )
+        self._latency = Histogram(
+            "kaon_request_seconds",
+            "Prediction latency through the gateway",
+            ["endpoint"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
+
+    def metrics(self) -> bytes:
+        return generate_latest(self.registry)
+
+    async def predict(self, route: Route, content_type: str, body: bytes) -> tuple[int, bytes]:
+        started = time.perf_counter()
+        status, out = await self._forward(route, content_type, body)
+        self._latency.labels(route.name).observe(time.perf_counter() - started)
+        self._requests.labels(route.name, str(status)).inc()
+        if status >= 400:
+            self._errors.labels(route.name).inc()
+        return status, out
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def _forward(self, route: Route, content_type: str, body: bytes) -> tuple[int, bytes]:
+        if not route.addresses:
+            return 503, err_body(
+                f"endpoint {route.name} has no ready replica: see `kaon serve list` and "
+                f"`kaon serve logs -e {route.name}`"
+            )
+        call: Awaitable[tuple[int, bytes]]
+        try:
+            if route.batch is not None:
+                batcher = self._batchers.get(route.name)
+                if batcher is None:
+                    batcher = self._batchers[route.name] = Batcher(self._pool, route.batch)
+                call = batcher.submit(route, content_type, body)
+            else:
+                call = self._pool.predict(route.addresses, next(self._rr), content_type, body)
+            return await asyncio.wait_for(call, route.timeout)
+        except TimeoutError:
+            loop = asyncio.get_running_loop()
+            for address in self._pool.take_stuck():  # a hung predict: restart that replica
+                await loop.run_in_executor(None, self._recycle, route.name, address)
+            return 504, err_body(
+                f"endpoint {route.name}: no prediction within {route.timeout:g} s "
+                f"(see `kaon serve logs -e {route.name}`)"
+            )
+        except ReplicaError as exc:
+            return 503, err_body(f"endpoint {route.name}: {exc}")
