@@ -13,7 +13,7 @@ from kaon.core.endpoints import (
     tcp_target,
     unix_address,
 )
-from kaon.core.errors import Conflict
+from kaon.core.errors import InvalidTransition
 from kaon.core.jobs import Bundle, WorkspaceName
 
 BUNDLE = Bundle("serve", "demo", "ws-source", "demo", "c1", "ab" * 32, "me", 10, 2)
@@ -27,9 +27,9 @@ def test_a_killed_endpoint_stays_killed() -> None:
     killed = STARTING.moved(EndpointState.KILLED, reason="killed by request")
     assert killed.moved(EndpointState.KILLED).state is EndpointState.KILLED  # a kill again
     for state in LIVE:
-        with pytest.raises(Conflict, match=r"cannot move to .*: it is PIPELINE_KILLED"):
+        with pytest.raises(InvalidTransition, match=r"cannot move to .*: it is PIPELINE_KILLED"):
             killed.moved(state)
-    with pytest.raises(Conflict):
+    with pytest.raises(InvalidTransition):
         killed.failed(FailureKind.CRASH, "late")
 
 
@@ -38,7 +38,7 @@ def test_a_build_failure_is_final_a_crash_is_not() -> None:
     assert (built.failure, built.build_failed) == (FailureKind.BUILD, True)
     assert built.reason == "build failed: could not resolve the requirements"
     for state in LIVE:
-        with pytest.raises(Conflict, match="its build failed"):
+        with pytest.raises(InvalidTransition, match="its build failed"):
             built.moved(state)
     assert built.moved(EndpointState.KILLED).failure is None
     crashed = STARTING.moved(EndpointState.RUNNING).failed(FailureKind.CRASH, "replica 0 died")

@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-from kaon.core.errors import Conflict, InvalidInput
+from kaon.core.errors import InvalidInput, InvalidTransition
 from kaon.core.jobs import Bundle
 
 _NAME = re.compile(r"^serve-[a-z0-9_]{1,40}-[0-9a-f]{6}\Z")
@@ -50,13 +50,13 @@ ALLOWED: dict[EndpointState, frozenset[EndpointState]] = {
 def check_move(
     name: str, state: EndpointState, failure: FailureKind | None, to: EndpointState
 ) -> None:
-    """Raise Conflict unless an endpoint in `state` (failed for `failure`) may move to `to`."""
+    """Raise InvalidTransition unless an endpoint in `state` (failed for `failure`) may move to `to`."""
     final = state is EndpointState.FAILURE and failure is FailureKind.BUILD
     if to not in ALLOWED[state] or (
         final and to not in (EndpointState.FAILURE, EndpointState.KILLED)
     ):
         why = "its build failed" if final else f"it is {state.value}"
-        raise Conflict(f"endpoint {name} cannot move to {to.value}: {why}")
+        raise InvalidTransition(f"endpoint {name} cannot move to {to.value}: {why}")
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ class Endpoint:
     failure: FailureKind | None = None  # set in FAILURE only
 
     def moved(self, state: EndpointState, **changes: Any) -> Endpoint:
-        """This endpoint in `state` (a move ALLOWED allows, else Conflict); a move to FAILURE
+        """This endpoint in `state` (a move ALLOWED allows, else InvalidTransition); a move to FAILURE
         says why (`failure=`), any other move clears it."""
         check_move(self.name, self.state, self.failure, state)
         failure = changes.pop("failure", None)

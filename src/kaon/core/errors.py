@@ -235,8 +235,8 @@ class CorruptObject(KaonError):
 
 
 class InvalidTransition(KaonError):
-    """A state change its lifecycle does not allow (kaon.core.jobs.JOB_MOVES): a bug in the
-    code that asked for it, never the user's doing."""
+    """A state change its lifecycle does not allow (kaon.core.jobs.JOB_MOVES,
+    kaon.core.endpoints.ALLOWED): a bug in the code that asked for it, never the user's."""
 
     code = "invalid_transition"
 
