@@ -3,7 +3,7 @@
 * `live_server`: a real `python -m kaon.api --port 0` subprocess (session scope) with its own
   KAON_HOME; yields LiveServer(url, token, home). `own_server`: the same, one per test module.
 * `make_pack`: builds pack bytes (kaon.core.pack format) from chunk contents.
-* `platform` / `seed`: a Platform built (kaon.app.wire) and started over SQLite and a local
+* `platform` / `seed`: a Platform built (kaon.wiring.wire) and started over SQLite and a local
   object store in a temp dir, and a helper that uploads chunks and commits files through the
   services; `backends`: what that platform was wired to; `platform_factory`: more of them.
 """
@@ -26,7 +26,6 @@ from typing import NamedTuple
 
 import pytest
 
-from kaon.app import Backends, Platform, wire
 from kaon.config import SERVER_FILE, TOKEN_FILE, ServerSettings
 from kaon.core import chunking
 from kaon.core.address import parse_ref
@@ -35,6 +34,7 @@ from kaon.core.pack import HEADER, MAGIC
 from kaon.core.tree import ChunkRef
 from kaon.db.database import Database
 from kaon.services.commits import Put
+from kaon.wiring import Backends, Platform, wire
 
 START_TIMEOUT = 30.0
 
@@ -234,7 +234,7 @@ def seed(platform: Platform) -> Seeder:
 
 
 class PlatformFactory:
-    """factory(home=None, store="file", clock=None): a platform built (kaon.app.wire) and
+    """factory(home=None, store="file", clock=None): a platform built (kaon.wiring.wire) and
     started, as the server does; `backends(p)` what it was wired to. All closed by `close`."""
 
     def __init__(self, tmp_path: Path, migrated_db: Path) -> None:

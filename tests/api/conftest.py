@@ -15,8 +15,8 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=".*httpx2.*")
     from fastapi.testclient import TestClient
 
-from kaon.api.app import create_app
-from kaon.app import Platform
+from kaon.api.asgi import create_app
+from kaon.wiring import Platform
 
 TOKEN = "test-token-0123456789"
 

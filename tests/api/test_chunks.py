@@ -8,10 +8,10 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from kaon.app import Backends, Platform
 from kaon.core.chunking import hash_chunk
 from kaon.core.pack import HEADER, MAGIC, RAW
-from kaon.services.keys import PACKS, pack_key
+from kaon.services.objectkeys import PACKS, pack_key
+from kaon.wiring import Backends, Platform
 
 TEXT = b"compressible text, compressible text. " * 100
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from kaon.app import Backends
 from kaon.core.chunking import hash_chunk
-from kaon.services.keys import tree_key
+from kaon.services.objectkeys import tree_key
+from kaon.wiring import Backends
 
 BIG = random.Random(5).randbytes(300_000)
 FILES = {

@@ -9,8 +9,8 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from kaon.app import Backends, Platform
 from kaon.core.provenance import Edge, EdgeKind, Node, NodeKind, model_node_id, node_id
+from kaon.wiring import Backends, Platform
 
 Headers = dict[str, str]
 

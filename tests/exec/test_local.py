@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from kaon.app import Platform
 from kaon.core.errors import InvalidInput, NotFound
 from kaon.core.ids import CommitId, RepoName
 from kaon.exec.local import LocalExecutor
@@ -24,6 +23,7 @@ from kaon.exec.uv import UvEnvBuilder
 from kaon.ports.content import TreeRef
 from kaon.ports.executor import Input, Limits, Place, RunResult, Task
 from kaon.services.content import StoreContent
+from kaon.wiring import Platform
 
 PROBE = b"""#!/bin/sh
 echo "argv $1"

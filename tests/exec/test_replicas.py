@@ -21,7 +21,6 @@ import psutil
 import pytest
 
 import kaon.runtime
-from kaon.app import Platform
 from kaon.core.endpoints import socket_path
 from kaon.core.errors import NotFound
 from kaon.core.ids import CommitId, RepoName
@@ -33,7 +32,8 @@ from kaon.ports.envbuilder import Environment
 from kaon.ports.replicas import ReplicaSpec, ReplicaStatus
 from kaon.runtime.protocol import read_frame, write_frame
 from kaon.services.content import StoreContent
-from kaon.services.localfs import ingest, list_folder
+from kaon.services.localfs import commit_folder, list_folder
+from kaon.wiring import Platform
 
 NOT_JSON = "the result of predict is not JSON-serialisable"
 ENV = Environment("test", Path(sys.prefix), Path(sys.executable).parent, Path(sys.executable))
@@ -75,7 +75,9 @@ class Store:
 
     def put(self, folder: Path) -> TreeRef:
         p = self.platform
-        commit = ingest(p.chunks, p.commits, "ws-code", "main", list_folder(folder), replace=True)
+        commit = commit_folder(
+            p.chunks, p.commits, "ws-code", "main", list_folder(folder), replace=True
+        )
         return TreeRef(RepoName("ws-code"), CommitId(commit.id))
 
     def bundle(self, source: str, name: str = "model", folder: str = "") -> TreeRef:

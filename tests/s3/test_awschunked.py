@@ -9,10 +9,10 @@ import zlib
 import pytest
 from botocore.httpchecksum import AwsChunkedWrapper, Crc32Checksum
 
-from kaon.core import sigv4
-from kaon.core.awschunked import ChunkedDecoder
-from kaon.core.bodycheck import BodyCheck
 from kaon.core.errors import BadDigest, InvalidInput, SignatureMismatch
+from kaon.core.s3 import sigv4
+from kaon.core.s3.awschunked import ChunkedDecoder
+from kaon.core.s3.bodycheck import BodyCheck
 
 SEED = "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9"
 SIGS = (

@@ -286,7 +286,7 @@ def test_aws_chunked_bodies(gateway: Gateway, s3: Any) -> None:
     from botocore.credentials import Credentials
     from botocore.httpchecksum import AwsChunkedWrapper, Crc32Checksum
 
-    from kaon.core import sigv4
+    from kaon.core.s3 import sigv4
 
     s3.create_bucket(Bucket="master.chunked")
     data = os.urandom(200_000)

@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from kaon.core.buckets import Bucket, key_path, locate, parse_bucket
 from kaon.core.errors import InvalidInput
 from kaon.core.ids import Digest
-from kaon.core.listing import list_keys
+from kaon.core.s3.buckets import Bucket, key_path, locate, parse_bucket
+from kaon.core.s3.listing import list_keys
 from kaon.core.tree import ChunkRef, FileContent, Tree, apply_changes
 
 

@@ -6,9 +6,9 @@ import asyncio
 
 import httpx
 
-from kaon.api.s3.app import S3App
-from kaon.app import Platform
+from kaon.api.s3.dispatch import S3App
 from kaon.core.address import Ref
+from kaon.wiring import Platform
 
 
 def call(app: S3App, method: str, path: str, body: bytes = b"") -> httpx.Response:

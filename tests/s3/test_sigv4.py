@@ -9,7 +9,6 @@ from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from kaon.core import sigv4
 from kaon.core.errors import (
     InvalidInput,
     PermissionDenied,
@@ -17,6 +16,7 @@ from kaon.core.errors import (
     SignatureMismatch,
     UnknownAccessKey,
 )
+from kaon.core.s3 import sigv4
 
 AKID = "AKIAIOSFODNN7EXAMPLE"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -145,7 +145,7 @@ def test_refusals() -> None:
 
 
 def _spec_signature(headers: dict[str, str], signed: list[str], amz_date: str) -> str:
-    """The signature of a GET /b/k, computed from the spec (independently of kaon.core.sigv4)."""
+    """The signature of a GET /b/k, computed from the spec (independently of kaon.core.s3.sigv4)."""
     import hashlib
     import hmac
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from kaon.app import Platform
+from kaon.wiring import Platform
 
 
 @pytest.fixture

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from kaon.app import Backends, Platform
 from kaon.core.chunking import hash_chunk
 from kaon.core.errors import ChunkNotFound, CorruptObject, InvalidInput
 from kaon.core.ids import Digest
 from kaon.core.pack import HEADER, MAGIC, RAW, decode_chunk
 from kaon.core.tree import ChunkRef
-from kaon.services.keys import PACKS, pack_key
+from kaon.services.objectkeys import PACKS, pack_key
+from kaon.wiring import Backends, Platform
 
 TEXT = b"some text that compresses well. " * 100
 

@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from kaon.app import Backends, Platform
 from kaon.core.address import Ref
 from kaon.core.chunking import hash_chunk
 from kaon.core.commit import Commit
@@ -22,7 +21,8 @@ from kaon.core.errors import (
 from kaon.core.ids import Digest
 from kaon.core.tree import ChunkRef
 from kaon.services.commits import Put
-from kaon.services.keys import commit_key
+from kaon.services.objectkeys import commit_key
+from kaon.wiring import Backends, Platform
 
 
 @pytest.fixture(params=["file", "memory"])

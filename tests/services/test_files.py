@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from kaon.app import Platform
 from kaon.core.address import Ref, parse_ref
 from kaon.core.commit import Commit
 from kaon.core.errors import CommitNotFound, InvalidInput, PathNotFound
 from kaon.services.files import Change, FileInfo
+from kaon.wiring import Platform
 
 
 @pytest.fixture

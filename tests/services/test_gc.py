@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from kaon.app import Backends, Platform
 from kaon.core.address import Ref
 from kaon.core.errors import CorruptObject
 from kaon.core.ids import new_pack_id
 from kaon.core.tree import FileNode
 from kaon.services.commits import Put
-from kaon.services.keys import COMMITS, PACKS, TREES, pack_key, tree_key
+from kaon.services.objectkeys import COMMITS, PACKS, TREES, pack_key, tree_key
+from kaon.wiring import Backends, Platform
 
 
 @pytest.fixture(params=["file", "memory"])

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from kaon.app import Backends, Platform
 from kaon.core import chunking
 from kaon.core.errors import StorageFull
 from kaon.core.tree import ChunkRef
 from kaon.services import ingest
-from kaon.services.keys import pack_key
+from kaon.services.objectkeys import pack_key
+from kaon.wiring import Backends, Platform
 
 
 def _reference_chunks(path: Path) -> list[ChunkRef]:

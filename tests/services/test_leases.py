@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from kaon.app import Backends, Platform
 from kaon.config import ServerSettings
 from kaon.core.errors import InvalidInput
 from kaon.core.ids import Digest
 from kaon.services import leases
-from kaon.services.keys import PACKS
-from kaon.services.localfs import ingest
+from kaon.services.localfs import commit_folder
+from kaon.services.objectkeys import PACKS
+from kaon.wiring import Backends, Platform
 
 PlatformFactory = Any  # tests/conftest.py: platforms built and started on a temp home
 LEASE = "a" * 32
@@ -94,7 +94,7 @@ def test_server_side_ingest_releases_its_lease_after_the_commit(
     p.repos.create_repo("r")
     local = tmp_path / "f.bin"
     local.write_bytes(os.urandom(200_000))
-    ingest(p.chunks, p.commits, "r", "master", [("f.bin", local)])
+    commit_folder(p.chunks, p.commits, "r", "master", [("f.bin", local)])
     assert backends.meta.leased_digests(0.0) == set()
     assert p.gc.collect().packs_deleted == 0
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from kaon.app import Backends, Platform
 from kaon.core.errors import UnknownAccessKey, WorkspaceNotFound
 from kaon.core.jobs import Bundle, Job, JobId, JobState, Resources
 from kaon.core.users import Principal, Role, UserName
-from kaon.services.localfs import ingest, list_folder
+from kaon.services.localfs import commit_folder, list_folder
+from kaon.wiring import Backends, Platform
 
 
 def _bundle(p: Platform, kind: str, files: dict[str, str], root: Path) -> Bundle:
@@ -21,7 +21,7 @@ def _bundle(p: Platform, kind: str, files: dict[str, str], root: Path) -> Bundle
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
         (root / rel).chmod(0o755)
-    ingest(p.chunks, p.commits, f"ws-{kind}", "b", list_folder(root), replace=True)
+    commit_folder(p.chunks, p.commits, f"ws-{kind}", "b", list_folder(root), replace=True)
     return p.workspaces.bundle("ws", kind, "b", "b", "tester")
 
 

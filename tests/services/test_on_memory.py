@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from kaon.app import Backends, Platform, wire
 from kaon.config import ServerSettings
 from kaon.core.address import Ref
 from kaon.core.errors import (
@@ -29,6 +28,7 @@ from kaon.services.users import UserService
 from kaon.services.workspaces import KINDS
 from kaon.store.memory import MemoryObjectStore
 from kaon.testing.samples import bundle
+from kaon.wiring import Backends, Platform, wire
 
 PLATFORM = "the-platform-token"
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from kaon.app import Backends, Platform
 from kaon.core.errors import InvalidInput, NotFound, PermissionDenied
+from kaon.wiring import Backends, Platform
 
 
 def _token(backends: Backends) -> str:

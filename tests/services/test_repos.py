@@ -6,7 +6,6 @@ import dataclasses
 
 import pytest
 
-from kaon.app import Platform
 from kaon.core.address import Ref, parse_ref
 from kaon.core.commit import Commit, seal
 from kaon.core.errors import (
@@ -18,6 +17,7 @@ from kaon.core.errors import (
     RepoNotFound,
 )
 from kaon.core.ids import BranchName
+from kaon.wiring import Platform
 
 
 def test_create_get_list_delete(platform: Platform) -> None:

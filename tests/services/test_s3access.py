@@ -9,11 +9,11 @@ from dataclasses import dataclass
 import pytest
 
 from kaon.api.s3.errors import s3_code
-from kaon.app import Platform
 from kaon.core.credentials import S3Credential
 from kaon.core.errors import PermissionDenied
 from kaon.core.users import Action, Principal, Role, UserName
-from kaon.services.s3access import CACHE_SECONDS, S3Access
+from kaon.services.s3.access import CACHE_SECONDS, S3Access
+from kaon.wiring import Platform
 
 READ, WRITE, MANAGE = Action.READ, Action.WRITE, Action.MANAGE
 JOB = "0123abcd" * 4

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from kaon.app import Platform
 from kaon.core.address import Ref
-from kaon.core.buckets import parse_bucket
 from kaon.core.errors import PreconditionFailed
-from kaon.core.preconditions import WriteCondition
+from kaon.core.s3.buckets import parse_bucket
+from kaon.core.s3.preconditions import WriteCondition
+from kaon.wiring import Platform
 
 
 def test_one_winner_across_two_servers(  # type: ignore[no-untyped-def]

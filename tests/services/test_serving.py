@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from kaon.app import Platform, build
 from kaon.core.endpoints import Endpoint, EndpointState, FailureKind
 from kaon.core.errors import InvalidBundle, ModelNotFound
 from kaon.core.jobs import Bundle, ModelId
-from kaon.services.localfs import ingest, list_folder
+from kaon.services.localfs import commit_folder, list_folder
+from kaon.wiring import Platform, build
 
 MODEL_PY = """
 def load_ctx(model_dir):
@@ -33,7 +33,7 @@ def serve_bundle(root: Path, module: str = MODEL_PY) -> Path:
 def put(p: Platform, root: Path, ws: str = "ws") -> Bundle:
     if ws not in [w.name for w in p.workspaces.all()]:
         p.workspaces.create(ws, "tester")
-    ingest(p.chunks, p.commits, f"{ws}-source", "svc", list_folder(root), replace=True)
+    commit_folder(p.chunks, p.commits, f"{ws}-source", "svc", list_folder(root), replace=True)
     return p.workspaces.bundle(ws, "serve", "svc", "svc", "tester")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from kaon.app import Platform
 from kaon.core.address import Ref
 from kaon.core.chunking import hash_chunk
 from kaon.core.errors import InvalidInput, MissingChunks, RepoNotFound, StagingNotFound
@@ -12,6 +11,7 @@ from kaon.core.tree import ChunkRef
 from kaon.services import staging as staging_module
 from kaon.services.commits import Put
 from kaon.services.staging import StagingArea
+from kaon.wiring import Platform
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from kaon.app import Backends, Platform
 from kaon.core.errors import InvalidBundle, InvalidInput, JobNotRunning, WorkspaceNotFound
 from kaon.core.hyper import make_hyper
 from kaon.core.jobs import Bundle, FailureKind, Job, JobState, Resources
-from kaon.services.localfs import ingest, list_folder
+from kaon.services.localfs import commit_folder, list_folder
+from kaon.wiring import Backends, Platform
 
 TRAIN_OK = """#!/usr/bin/env python3
 import json, os, pathlib, sys
@@ -43,7 +43,7 @@ def source(tmp: Path, train: str = TRAIN_OK, requirements: str = "", **extra: st
 
 
 def put(p: Platform, ws: str, kind: str, root: Path, branch: str = "b") -> Bundle:
-    ingest(p.chunks, p.commits, f"{ws}-{kind}", branch, list_folder(root), replace=True)
+    commit_folder(p.chunks, p.commits, f"{ws}-{kind}", branch, list_folder(root), replace=True)
     return p.workspaces.bundle(ws, kind, branch, branch, "tester")
 
 

@@ -1,3 +1,3 @@
-from kaon.api.serve import main
+from kaon.api.server import main
 
 main()

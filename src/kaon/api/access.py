@@ -15,11 +15,11 @@ from typing import Any
 
 from fastapi import Request
 
-from kaon.app import Platform
 from kaon.core.errors import Forbidden, NotFound
 from kaon.core.jobs import workspace_name
 from kaon.core.provenance import Graph, Node, NodeKind
 from kaon.core.users import Action, Principal
+from kaon.wiring import Platform
 
 _READS = frozenset({"GET", "HEAD"})
 _ADMIN_PATHS = frozenset({"/v1/gc"})

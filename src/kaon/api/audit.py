@@ -29,9 +29,9 @@ from starlette.concurrency import run_in_threadpool
 
 from kaon.api.access import workspace_of
 from kaon.api.gateway import ASGIApp, Message, Receive, Scope, Send
-from kaon.app import Platform
 from kaon.core.audit import AuditEntry
 from kaon.core.users import Principal
+from kaon.wiring import Platform
 
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
 REFUSED = frozenset({401, 403})

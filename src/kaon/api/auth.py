@@ -10,9 +10,9 @@ from pathlib import Path
 
 from fastapi import Request
 
-from kaon.app import Platform
 from kaon.config import TOKEN_FILE
 from kaon.core.users import Principal
+from kaon.wiring import Platform
 
 OPEN_PATHS = frozenset({"/v1/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 

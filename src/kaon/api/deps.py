@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import Request
 
 from kaon.api import access, auth
-from kaon.app import Platform
 from kaon.core.users import Principal
+from kaon.wiring import Platform
 
 
 def platform(request: Request) -> Platform:

@@ -45,11 +45,11 @@ from kaon.api.replies import (
     read_body,
     reply,
 )
-from kaon.app import Platform
 from kaon.core.endpoints import Endpoint, EndpointState
 from kaon.core.errors import KaonError, PermissionDenied
 from kaon.core.users import Action
 from kaon.services.endpointrun import Route
+from kaon.wiring import Platform
 
 __all__ = ["MAX_BODY", "ASGIApp", "Gateway", "Message", "Receive", "Scope", "Send", "unrouted"]
 

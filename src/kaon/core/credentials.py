@@ -26,7 +26,7 @@ class S3Credential:
     job: str | None = None  # the job whose reads and writes this key records
     workspace: str | None = None  # a job's key: only the shared repos and this workspace's
     user: str | None = None  # whose rights it carries; None: a key from before users, the
-    # first admin's (and a job of no kaon user: see kaon.services.s3access)
+    # first admin's (and a job of no kaon user: see kaon.services.s3.access)
 
     @property
     def scope(self) -> str:

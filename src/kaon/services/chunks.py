@@ -13,9 +13,9 @@ from kaon.core.pack import HEADER, MAGIC, decode_chunk, iter_frames, verify
 from kaon.core.tree import ChunkRef
 from kaon.ports.metadata import ChunkIndex, ChunkLocation, PackInfo
 from kaon.ports.objectstore import ObjectStore
-from kaon.services.keys import pack_key
 from kaon.services.leases import UploadLeases
 from kaon.services.locks import SharedExclusiveLock
+from kaon.services.objectkeys import pack_key
 
 MAX_PACK = 256 * 1024 * 1024
 RECOVERY_WINDOW = 3600.0  # the kernel writes dirty pages back within ~30 s; be generous

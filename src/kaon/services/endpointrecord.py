@@ -17,7 +17,7 @@ from kaon.services.chunks import ChunkStore
 from kaon.services.commits import CommitService, Put
 from kaon.services.endpointrun import Route
 from kaon.services.joblog import JobLog
-from kaon.services.localfs import ingest
+from kaon.services.localfs import commit_folder
 from kaon.services.provenance import ProvenanceService
 from kaon.services.repos import RepoService
 from kaon.services.workspaces import repo_of
@@ -74,7 +74,7 @@ class EndpointRecorder:
         path = home / f"{record['request_id']}.json"
         path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
         try:
-            commit = ingest(
+            commit = commit_folder(
                 self._chunks,
                 self._commits,
                 repo,

@@ -14,9 +14,9 @@ from kaon.core.pack import HEADER, MAGIC, encode_frame
 from kaon.core.tree import DirNode, FileNode
 from kaon.ports.metadata import ChunkLocation, MetadataStore, PackInfo
 from kaon.ports.objectstore import ObjectStore
-from kaon.services.keys import COMMITS, PACKS, TREES, name_of, pack_key
 from kaon.services.leases import UploadLeases
 from kaon.services.locks import SharedExclusiveLock
+from kaon.services.objectkeys import COMMITS, PACKS, TREES, name_of, pack_key
 from kaon.services.trees import TreeStore
 
 REPACK_BELOW = 0.5  # rewrite a pack when less than half of its bytes are still live

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from kaon.core.jobs import Job
 from kaon.ports.envbuilder import LogSink
 from kaon.services.jobtokens import ApiEnv, JobTokens
-from kaon.services.s3keys import CredentialService, S3Env
+from kaon.services.s3.credentials import CredentialService, S3Env
 
 log = logging.getLogger("kaon.training")
 

@@ -15,7 +15,7 @@ from kaon.ports.executor import RunResult
 from kaon.services.chunks import ChunkStore
 from kaon.services.commits import CommitService
 from kaon.services.files import FileService
-from kaon.services.localfs import ingest
+from kaon.services.localfs import commit_folder
 from kaon.services.repos import RepoService
 from kaon.services.trials import TrialOutcome, collect
 from kaon.services.workspaces import repo_of
@@ -101,7 +101,7 @@ class JobOutputs:
         prefix: str,
         what: str,
     ) -> str:
-        done = ingest(
+        done = commit_folder(
             self._chunks,
             self._commits,
             repo_of(job.workspace, kind),

@@ -11,7 +11,7 @@ from kaon.core.endpoints import EndpointState
 from kaon.core.jobs import ACTIVE_STATES
 from kaon.core.users import Principal
 from kaon.core.workspaces import Workspace
-from kaon.services.s3keys import CredentialService
+from kaon.services.s3.credentials import CredentialService
 from kaon.services.serving import ServingService
 from kaon.services.training import TrainingService
 from kaon.services.users import UserService

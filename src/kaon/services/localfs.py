@@ -1,6 +1,6 @@
 """Local folders in and out of the store, on the server side.
 
-`ingest` commits a folder (a job's model output, its logs) exactly like `kaon put file -r`
+`commit_folder` commits a folder (a job's model output, its logs) exactly like `kaon put file -r`
 would: chunked, hashed, packed, deduplicated, one atomic commit. `checkout` writes a commit's
 files into a folder (a job's working copy of its code and data), streaming chunk by chunk.
 """
@@ -109,7 +109,7 @@ def store_stream(chunks: ChunkStore, path: str, stream: BinaryIO, lease: str | N
     return Put(path, done.consumed, tuple(done.chunks))
 
 
-def ingest(
+def commit_folder(
     chunks: ChunkStore,
     commits: CommitService,
     repo: str,

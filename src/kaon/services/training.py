@@ -59,7 +59,7 @@ __all__ = ["JobSteps", "TrainingService", "interrupted"]
 
 @dataclass(frozen=True)
 class JobSteps:
-    """The lifecycle steps a job goes through, wired by the composition root (kaon.app)."""
+    """The lifecycle steps a job goes through, wired by the composition root (kaon.wiring)."""
 
     builder: JobBuilder  # BUILDING
     runner: TrialRunner  # RUNNING

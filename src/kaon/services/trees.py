@@ -13,7 +13,7 @@ from kaon.core.errors import CorruptObject, NotFound
 from kaon.core.ids import Digest
 from kaon.core.tree import Tree
 from kaon.ports.objectstore import ObjectStore
-from kaon.services.keys import commit_key, tree_key
+from kaon.services.objectkeys import commit_key, tree_key
 
 _CACHE = 4096
 

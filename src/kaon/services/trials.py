@@ -20,7 +20,7 @@ from kaon.ports.envbuilder import EnvLock
 from kaon.ports.executor import Input, Limits, Place, RunResult, Task
 from kaon.services.jobtokens import ApiEnv
 from kaon.services.localfs import list_folder
-from kaon.services.s3keys import S3Env
+from kaon.services.s3.credentials import S3Env
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 SEED = "0"

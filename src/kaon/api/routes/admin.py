@@ -7,8 +7,8 @@ from fastapi import APIRouter, Depends
 from kaon import __version__
 from kaon.api.answers import gc_report
 from kaon.api.deps import platform
-from kaon.app import Platform
 from kaon.wire import GcReport, HealthOut
+from kaon.wiring import Platform
 
 router = APIRouter(prefix="/v1", tags=["admin"])
 open_router = APIRouter(prefix="/v1", tags=["admin"])

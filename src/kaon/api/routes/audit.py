@@ -6,10 +6,10 @@ from fastapi import APIRouter, Depends, Query
 
 from kaon.api.answers import audit_record
 from kaon.api.deps import platform, principal
-from kaon.app import Platform
 from kaon.core.audit import AuditQuery
 from kaon.core.users import Principal
 from kaon.wire import AuditRecord
+from kaon.wiring import Platform
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 MAX_LIMIT = 10_000

@@ -16,7 +16,6 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from kaon.api.deps import platform
-from kaon.app import Platform
 from kaon.core.errors import Busy, InvalidInput
 from kaon.services.chunks import MAX_PACK, PackReceipt
 from kaon.services.leases import check_lease
@@ -24,6 +23,7 @@ from kaon.services.packs import IncomingPack
 from kaon.wire import DropOut, LocalFileOut, MissingOut, PackOut
 from kaon.wire.base import LEASE, LEASE_DOC
 from kaon.wire.requests import DigestsIn, DroppedPackIn, LocalFileIn
+from kaon.wiring import Platform
 
 router = APIRouter(prefix="/v1", tags=["chunks"])
 MAX_RECEIVING = 16  # packs received over HTTP at once (each streamed to a file)

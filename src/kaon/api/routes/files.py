@@ -8,11 +8,11 @@ from fastapi.responses import StreamingResponse
 from kaon.api.answers import change, file_info
 from kaon.api.archive import tar_stream
 from kaon.api.deps import platform
-from kaon.app import Platform
 from kaon.core.address import parse_ref
 from kaon.core.errors import NotFound
 from kaon.wire import Change, FileInfo, LocalContentOut
 from kaon.wire.requests import LocalContentIn
+from kaon.wiring import Platform
 
 router = APIRouter(prefix="/v1/repos/{repo}", tags=["files"])
 

@@ -7,10 +7,10 @@ from fastapi import APIRouter, Depends
 
 from kaon.api.answers import member_info
 from kaon.api.deps import platform
-from kaon.app import Platform
 from kaon.core.users import Role
 from kaon.wire import MemberInfo
 from kaon.wire.requests import MemberIn
+from kaon.wiring import Platform
 
 router = APIRouter(prefix="/v1/workspaces/{name}/members", tags=["workspaces"])
 

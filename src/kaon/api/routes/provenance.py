@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends, Query
 from kaon.api.access import visible_graph, visible_workspaces
 from kaon.api.answers import job_info, provenance_info
 from kaon.api.deps import platform, principal
-from kaon.app import Platform
 from kaon.core.errors import NotFound
 from kaon.core.jobs import model_id
 from kaon.core.provenance import NodeKind, model_node_id, node_id
 from kaon.core.users import Principal
 from kaon.wire import JobInfo, ProvenanceInfo
 from kaon.wire.requests import ReproduceIn
+from kaon.wiring import Platform
 
 router = APIRouter(tags=["provenance"])
 

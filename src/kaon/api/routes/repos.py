@@ -11,7 +11,6 @@ from starlette.concurrency import run_in_threadpool
 from kaon.api.access import hidden_repos
 from kaon.api.answers import branch_info, commit_info, repo_info
 from kaon.api.deps import platform, principal
-from kaon.app import Platform
 from kaon.core.address import parse_ref
 from kaon.core.errors import InvalidInput
 from kaon.core.repo import Repo
@@ -19,6 +18,7 @@ from kaon.core.users import Principal
 from kaon.services.commits import parse_puts
 from kaon.wire import BranchInfo, CommitInfo, RepoInfo, StagedOut, StagingOut
 from kaon.wire.requests import BranchSet, CommitHeader, CommitIn, RepoCreate, StagedIn, StagingIn
+from kaon.wiring import Platform
 
 router = APIRouter(prefix="/v1/repos", tags=["repos"])
 

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Query
 from kaon.api.access import visible_workspaces
 from kaon.api.answers import job_info
 from kaon.api.deps import platform, principal
-from kaon.app import Platform
 from kaon.core.envvars import check_variables
 from kaon.core.hyper import make_hyper
 from kaon.core.jobs import Bundle, Resources, model_id
@@ -18,6 +17,7 @@ from kaon.core.users import Principal
 from kaon.services.joblog import read_from
 from kaon.wire import JobInfo, LogOut
 from kaon.wire.requests import TrainIn
+from kaon.wiring import Platform
 
 router = APIRouter(tags=["train"])
 

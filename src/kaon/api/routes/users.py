@@ -9,12 +9,12 @@ from kaon.api.access import visible_workspaces
 from kaon.api.answers import token_info, user_info
 from kaon.api.auth import bearer
 from kaon.api.deps import platform, principal
-from kaon.app import Platform
 from kaon.core.errors import Forbidden
 from kaon.core.units import parse_duration
 from kaon.core.users import Principal, User
 from kaon.wire import NewToken, NewUser, TokenInfo, UserInfo, WhoAmI
 from kaon.wire.requests import TokenIn, UserIn
+from kaon.wiring import Platform
 
 router = APIRouter(tags=["users"])
 

@@ -7,11 +7,11 @@ from fastapi import APIRouter, Depends
 from kaon.api.access import visible_workspaces
 from kaon.api.answers import bundle_info, workspace_info
 from kaon.api.deps import platform, principal
-from kaon.app import Platform
 from kaon.core.users import Principal
 from kaon.core.workspaces import Workspace
 from kaon.wire import BundleInfo, WorkspaceInfo
 from kaon.wire.requests import BundleIn, WorkspaceCreate
+from kaon.wiring import Platform
 
 router = APIRouter(prefix="/v1/workspaces", tags=["workspaces"])
 

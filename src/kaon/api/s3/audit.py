@@ -16,10 +16,10 @@ from dataclasses import replace
 from typing import Any
 
 from kaon.api.s3.http import Request
-from kaon.app import Platform
 from kaon.core.audit import AuditEntry
-from kaon.core.buckets import parse_bucket
 from kaon.core.credentials import S3Credential
+from kaon.core.s3.buckets import parse_bucket
+from kaon.wiring import Platform
 
 WRITES = frozenset({"PUT", "POST", "DELETE"})
 REFUSED = frozenset({401, 403})

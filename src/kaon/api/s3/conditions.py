@@ -1,5 +1,5 @@
 """The conditional headers of S3 writes as a WriteCondition (honoured atomically, see
-services/s3conditions.py): If-Match and If-None-Match (`*` or ETags) on PutObject, CopyObject
+services/s3/conditions.py): If-Match and If-None-Match (`*` or ETags) on PutObject, CopyObject
 and CompleteMultipartUpload; If-Match, x-amz-if-match-size and x-amz-if-match-last-modified-time
 on DeleteObject. Conditions S3 does not define for a write are refused with 501, never ignored."""
 
@@ -10,7 +10,7 @@ from datetime import datetime
 
 from kaon.api.s3.http import Request
 from kaon.core.errors import InvalidInput, Unsupported
-from kaon.core.preconditions import WriteCondition
+from kaon.core.s3.preconditions import WriteCondition
 
 _NEVER_ON_WRITES = ("if-modified-since", "if-unmodified-since")
 _DELETE_ONLY = ("x-amz-if-match-last-modified-time", "x-amz-if-match-size")

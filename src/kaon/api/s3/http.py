@@ -14,10 +14,10 @@ from typing import Any, BinaryIO, TypeVar
 
 import anyio.to_thread
 
-from kaon.core import sigv4
-from kaon.core.awschunked import ChunkedDecoder
-from kaon.core.bodycheck import BodyCheck
 from kaon.core.errors import InvalidInput
+from kaon.core.s3 import sigv4
+from kaon.core.s3.awschunked import ChunkedDecoder
+from kaon.core.s3.bodycheck import BodyCheck
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -10,19 +10,19 @@ from typing import BinaryIO
 from urllib.parse import unquote
 
 from kaon.api.s3 import objmeta, objparts, xml
-from kaon.api.s3.app import Ctx, commit_transaction
 from kaon.api.s3.conditions import refuse_condition, write_condition
+from kaon.api.s3.dispatch import Ctx, commit_transaction
 from kaon.api.s3.http import in_thread, read_small, receive_into, respond, stream
-from kaon.core.buckets import Bucket, key_path, parse_bucket
 from kaon.core.errors import (
     InvalidInput,
     InvalidRange,
     KaonError,
     PreconditionFailed,
 )
+from kaon.core.s3.buckets import Bucket, key_path, parse_bucket
 from kaon.core.users import Action
-from kaon.services.s3multipart import Upload
-from kaon.services.s3objects import ObjectVersion
+from kaon.services.s3.multipart import Upload
+from kaon.services.s3.objects import ObjectVersion
 
 COMMIT_KEY = ".kaon-commit"  # a PutObject here with a transaction id commits it
 _NOT_MODIFIED = 304

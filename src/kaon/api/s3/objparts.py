@@ -12,7 +12,7 @@ import zlib
 from kaon.api.s3 import objmeta
 from kaon.core.errors import BadDigest, InvalidInput, InvalidPart, InvalidRange
 from kaon.core.tree import FileNode
-from kaon.services.s3multipart import MultipartUploads, Upload
+from kaon.services.s3.multipart import MultipartUploads, Upload
 
 ALGORITHMS = ("CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME")
 COMPOSITE = "COMPOSITE"

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kaon.core.address import Ref
-from kaon.core.buckets import Location
 from kaon.core.commit import Commit
 from kaon.core.errors import PathNotFound, Unsupported
-from kaon.core.preconditions import Current, WriteCondition
+from kaon.core.s3.buckets import Location
+from kaon.core.s3.preconditions import Current, WriteCondition
 from kaon.core.tree import ChunkRef, FileNode
 from kaon.services.files import FileService
 from kaon.services.repos import RepoService

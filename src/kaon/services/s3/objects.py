@@ -17,7 +17,6 @@ from typing import BinaryIO
 
 from kaon.core import paths
 from kaon.core.address import Ref
-from kaon.core.buckets import Bucket, Location, locate, parse_bucket, split_ref
 from kaon.core.commit import Commit
 from kaon.core.credentials import S3Credential
 from kaon.core.errors import (
@@ -32,8 +31,9 @@ from kaon.core.errors import (
 )
 from kaon.core.ids import BranchName, RepoName, branch_name
 from kaon.core.jobs import JobId
-from kaon.core.listing import Listing, list_keys
-from kaon.core.preconditions import WriteCondition
+from kaon.core.s3.buckets import Bucket, Location, locate, parse_bucket, split_ref
+from kaon.core.s3.listing import Listing, list_keys
+from kaon.core.s3.preconditions import WriteCondition
 from kaon.core.tree import ChunkRef, DirNode, FileNode, Meta, Tree, content_digest
 from kaon.ports.jobs import JobStore
 from kaon.ports.workspaces import WorkspaceStore
@@ -43,7 +43,7 @@ from kaon.services.files import FileService
 from kaon.services.localfs import store_files, store_stream
 from kaon.services.provenance import ProvenanceService
 from kaon.services.repos import RepoService
-from kaon.services.s3conditions import Check, ConditionChecks
+from kaon.services.s3.conditions import Check, ConditionChecks
 
 Who = S3Credential | None
 Cond = WriteCondition | None  # a conditional write (If-Match, If-None-Match: *)

@@ -1,6 +1,6 @@
 """S3 access keys for the S3 gateway: create (the secret is shown once), list, revoke.
 
-A key acts for the user who created it (kaon.services.s3access); one created with a job's
+A key acts for the user who created it (kaon.services.s3.access); one created with a job's
 token is that job's: narrowed to its workspace and revoked when it ends."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends
 
 from kaon.api.answers import s3_credential_info
 from kaon.api.deps import platform, principal
-from kaon.app import Platform
 from kaon.core.credentials import S3Credential
 from kaon.core.errors import InvalidInput, NotFound
 from kaon.core.users import Principal
 from kaon.wire import S3CredentialInfo
 from kaon.wire.requests import S3CredentialIn
+from kaon.wiring import Platform
 
 router = APIRouter(prefix="/v1/s3/credentials", tags=["s3"])
 

@@ -1,5 +1,5 @@
 """S3App: authenticates every request (SigV4, or anonymous in the explicit open mode), checks
-that the key's user may do it (kaon.services.s3access: GET/HEAD read, DELETE of a bucket
+that the key's user may do it (kaon.services.s3.access: GET/HEAD read, DELETE of a bucket
 manages, anything else writes), routes it by method, bucket, key and sub-resource, and
 answers kaon errors as S3 errors."""
 
@@ -27,9 +27,6 @@ from kaon.api.s3.http import (
     read_small,
     respond,
 )
-from kaon.app import Platform
-from kaon.core import sigv4
-from kaon.core.buckets import Bucket, parse_bucket
 from kaon.core.credentials import S3Credential
 from kaon.core.errors import (
     AlreadyExists,
@@ -38,8 +35,11 @@ from kaon.core.errors import (
     PermissionDenied,
     Unsupported,
 )
+from kaon.core.s3 import sigv4
+from kaon.core.s3.buckets import Bucket, parse_bucket
 from kaon.core.users import Action
 from kaon.services.scratch import ScratchFolder
+from kaon.wiring import Platform
 
 log = logging.getLogger("kaon.s3")
 

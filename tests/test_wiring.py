@@ -12,7 +12,6 @@ from typing import get_type_hints
 
 import pytest
 
-from kaon.app import Platform, build, platform_paths, wire
 from kaon.config import ServerSettings
 from kaon.core.errors import InvalidInput
 from kaon.core.ids import new_pack_id
@@ -22,6 +21,7 @@ from kaon.db.sql import SqlMetadataStore
 from kaon.ports.metadata import PackInfo
 from kaon.store.local import LocalObjectStore
 from kaon.store.memory import MemoryObjectStore
+from kaon.wiring import Platform, build, platform_paths, wire
 
 
 def settings(home: Path) -> ServerSettings:
@@ -65,7 +65,7 @@ def test_memory_object_store(tmp_path: Path) -> None:
 
 
 def test_the_platform_holds_services_only() -> None:
-    """Ports and backends stay behind the services (kaon.app.Backends holds them)."""
+    """Ports and backends stay behind the services (kaon.wiring.Backends holds them)."""
     hints = get_type_hints(Platform)
     public = [f.name for f in fields(Platform) if not f.name.startswith("_")]
     assert len(public) > 10

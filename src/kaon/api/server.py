@@ -24,10 +24,9 @@ from pathlib import Path
 
 import uvicorn
 
-from kaon.api.app import create_asgi
+from kaon.api.asgi import create_asgi
 from kaon.api.auth import ensure_token
 from kaon.api.feedback import FeedbackLimits
-from kaon.app import build
 from kaon.config import (
     GC_THRESHOLDS,
     PRIVATE_UMASK,
@@ -37,6 +36,7 @@ from kaon.config import (
     private_file,
 )
 from kaon.core.errors import KaonError
+from kaon.wiring import build
 
 
 def _bind(host: str, port: int, what: str = "--port / set KAON_PORT") -> socket.socket:

@@ -4,7 +4,7 @@ A user's key carries that user's rights. A job gets its own pair when it starts 
 its environment as AWS_* variables, and loses it when it ends: it acts as the job's owner
 narrowed to the job's workspace, and whatever the gateway sees signed with it is the job's
 doing, which is how reads and writes through S3 end up in the job's provenance. What a key
-may reach is decided by kaon.services.s3access.
+may reach is decided by kaon.services.s3.access.
 """
 
 from __future__ import annotations

@@ -14,18 +14,18 @@ from kaon.api.routes import (
     admin,
     audit,
     chunks,
+    endpoints,
     files,
     members,
     provenance,
     repos,
-    s3keys,
-    serve,
+    s3credentials,
     train,
     users,
     workspaces,
 )
-from kaon.api.s3.app import S3App
-from kaon.app import Platform
+from kaon.api.s3.dispatch import S3App
+from kaon.wiring import Platform
 
 
 def create_app(platform: Platform, token: str) -> FastAPI:
@@ -40,7 +40,18 @@ def create_app(platform: Platform, token: str) -> FastAPI:
     spec.install(app)
     app.include_router(admin.open_router)
     secured = [Depends(require_token)]
-    routes = (admin, repos, files, chunks, workspaces, members, train, serve, provenance, s3keys)
+    routes = (
+        admin,
+        repos,
+        files,
+        chunks,
+        workspaces,
+        members,
+        train,
+        endpoints,
+        provenance,
+        s3credentials,
+    )
     for module in (*routes, users, audit):
         app.include_router(module.router, dependencies=secured)
     app.add_middleware(AuditMiddleware, platform=platform)  # every write, once answered

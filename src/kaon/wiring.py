@@ -56,10 +56,10 @@ from kaon.services.locks import SharedExclusiveLock
 from kaon.services.packs import PackIntake
 from kaon.services.provenance import ProvenanceService
 from kaon.services.repos import RepoService
-from kaon.services.s3access import S3Access
-from kaon.services.s3keys import CredentialService
-from kaon.services.s3multipart import MultipartUploads
-from kaon.services.s3objects import ObjectService
+from kaon.services.s3.access import S3Access
+from kaon.services.s3.credentials import CredentialService
+from kaon.services.s3.multipart import MultipartUploads
+from kaon.services.s3.objects import ObjectService
 from kaon.services.scratch import ScratchFolder
 from kaon.services.serving import ServingService
 from kaon.services.staging import StagingArea

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from kaon.api.answers import endpoint_info
 from kaon.api.deps import platform, principal
-from kaon.app import Platform
 from kaon.core.endpoints import Endpoint, EndpointState, parse_batch
 from kaon.core.envvars import check_variables
 from kaon.core.jobs import ModelId, model_id
@@ -17,6 +16,7 @@ from kaon.core.users import Principal
 from kaon.services.joblog import read_from
 from kaon.wire import EndpointInfo, LogOut
 from kaon.wire.requests import ServeIn
+from kaon.wiring import Platform
 
 router = APIRouter(tags=["serve"])
 

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 
 from kaon.core.errors import InvalidInput, SignatureMismatch
-from kaon.core.sigv4 import Verified, chunk_string_to_sign, sign
+from kaon.core.s3.sigv4 import Verified, chunk_string_to_sign, sign
 
 MAX_LINE = 4096
 _SIZE, _DATA, _DATA_END, _TRAILER, _DONE = range(5)

@@ -1,0 +1,2 @@
+"""The S3 wire protocol, pure: SigV4, aws-chunked bodies, body checksums, bucket
+names, conditional writes, listings."""
