@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kaon.client.localfiles import LocalFile, plan
-from kaon.core import paths
+from kaon.core import bundlelayout, paths
 from kaon.core.errors import InvalidBundle, InvalidInput
 
 Progress = Callable[[int], None]
@@ -81,11 +81,12 @@ def restore_modes(folder: Path) -> None:
     for path in folder.rglob("*"):
         if not path.is_file() or path.is_symlink():
             continue
-        if path.name not in ("train", "serve"):
+        head = b""
+        if path.name not in bundlelayout.EXECUTABLES:
             with path.open("rb") as fh:
-                if fh.read(2) != b"#!":
-                    continue
-        path.chmod(path.stat().st_mode | 0o111)
+                head = fh.read(len(bundlelayout.SHEBANG))
+        if bundlelayout.is_executable(path.name, head):
+            path.chmod(path.stat().st_mode | 0o111)
 
 
 def _check_tree(folder: Path, what: str) -> None:
@@ -113,21 +114,25 @@ def _check_tree(folder: Path, what: str) -> None:
         raise InvalidBundle(f"{what} bundle {folder} is empty: it needs at least one file")
 
 
+def _listing(folder: Path) -> list[tuple[str, Path | None]]:
+    """A local folder's entries for kaon.core.bundlelayout: files (links to files too) and
+    sub-folders that are not links."""
+    out: list[tuple[str, Path | None]] = []
+    for sub in folder.iterdir():
+        if sub.is_file():
+            out.append((sub.name, None))
+        elif sub.is_dir() and not sub.is_symlink():
+            out.append((sub.name, sub))
+    return out
+
+
 def find_train(folder: Path) -> Path:
     """The shallowest file named `train` (the kaos layout puts it in <name>/model/)."""
-    level = [folder]
-    while level:
-        found = [d / "train" for d in level if (d / "train").is_file()]
-        if len(found) > 1:
-            raise InvalidBundle(f"source bundle {folder}: several `train` files at one depth")
-        if found:
-            return found[0]
-        level = [
-            sub
-            for d in level
-            for sub in sorted(d.iterdir())
-            if sub.is_dir() and not sub.is_symlink() and not sub.name.startswith(".")
-        ]
+    found = bundlelayout.shallowest(folder, _listing, bundlelayout.TRAIN)
+    if len(found) > 1:
+        raise InvalidBundle(f"source bundle {folder}: several `train` files at one depth")
+    if found:
+        return folder / found[0] / bundlelayout.TRAIN
     raise InvalidBundle(
         f"source bundle {folder}: no `train` file; put an executable `train` and a "
         "requirements.txt in it (kaos layout: <bundle>/<name>/model/train)"
@@ -140,14 +145,13 @@ def check_source(folder: Path) -> Path:
     if not os.access(train, os.X_OK):
         raise InvalidBundle(f"{train} is not executable: run `chmod +x {train}`")
     with open(train, "rb") as fh:
-        if fh.read(2) != b"#!":
+        if not bundlelayout.has_shebang(fh.read(len(bundlelayout.SHEBANG))):
             raise InvalidBundle(
                 f"{train} has no '#!' first line: start it with e.g. `#!/usr/bin/env python3`"
             )
-    if (
-        not (train.parent / "requirements.txt").is_file()
-        and not (folder / "requirements.txt").is_file()
-    ):
+    where = train.parent.relative_to(folder).as_posix()
+    candidates = bundlelayout.requirements_candidates("" if where == "." else where + "/")
+    if not any((folder / candidate).is_file() for candidate in candidates):
         raise InvalidBundle(
             f"no requirements.txt beside {train}: add one (empty if the code needs only the "
             "standard library)"
@@ -158,13 +162,13 @@ def check_source(folder: Path) -> Path:
 def check_serve(folder: Path) -> Path:
     """A serve bundle: a model.py (load_ctx, predict; checked by the server) somewhere."""
     _check_tree(folder, "serve")
-    found = sorted(folder.rglob("model.py"), key=lambda p: len(p.parts))
+    found = bundlelayout.shallowest(folder, _listing, bundlelayout.SERVE_MODULE)
     if not found:
         raise InvalidBundle(
             f"serve bundle {folder}: no model.py; it needs a model.py defining "
             "load_ctx(model_dir) and predict(payload, ctx), and a requirements.txt"
         )
-    return found[0]
+    return folder / found[0] / bundlelayout.SERVE_MODULE
 
 
 def check_data(folder: Path) -> None:

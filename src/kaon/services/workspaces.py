@@ -12,10 +12,11 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from kaon.core import bundlelayout
 from kaon.core.address import Ref
+from kaon.core.bundlelayout import Entrypoint
 from kaon.core.commit import Commit
 from kaon.core.errors import (
     AlreadyExists,
@@ -25,8 +26,9 @@ from kaon.core.errors import (
     RepoNotFound,
     WorkspaceNotFound,
 )
+from kaon.core.ids import Digest
 from kaon.core.jobs import Bundle, WorkspaceName, workspace_name
-from kaon.core.tree import DirNode, FileNode, Tree
+from kaon.core.tree import DirNode, FileNode
 from kaon.core.workspaces import Workspace
 from kaon.ports.workspaces import WorkspaceStore
 from kaon.services.commits import CommitService
@@ -54,14 +56,6 @@ def reserved_for(repo: str) -> str | None:
 
 def _description(ws: str, kind: str) -> str:
     return f"workspace {ws}: {kind}"
-
-
-@dataclass(frozen=True)
-class Entrypoint:
-    """Where `train` sits in a source bundle, and its requirements."""
-
-    folder: str  # bundle-relative folder holding `train`, "" for the root
-    requirements: str  # bundle-relative path of requirements.txt
 
 
 class WorkspaceService:
@@ -186,17 +180,10 @@ class WorkspaceService:
     def entrypoint(self, bundle: Bundle) -> Entrypoint:
         """Find `train` (the shallowest file of that name) and the requirements beside it."""
         commit = self._repos.resolve_required(bundle.repo, Ref(bundle.commit))
-        found: list[str] = []
-        level: list[tuple[str, Tree]] = [("", self._files.root(commit))]
-        while level and not found:
-            nxt: list[tuple[str, Tree]] = []
-            for folder, tree in level:
-                for entry in tree.entries:
-                    if isinstance(entry, FileNode) and entry.name == "train":
-                        found.append(folder)
-                    elif isinstance(entry, DirNode) and not entry.name.startswith("."):
-                        nxt.append((f"{folder}{entry.name}/", self._trees.load(entry.tree)))
-            level = nxt
+        root = commit.tree
+        found = (
+            [] if root is None else bundlelayout.shallowest(root, self._listing, bundlelayout.TRAIN)
+        )
         if not found:
             raise InvalidBundle(
                 f"source bundle {bundle.path}: no `train` file found; the bundle needs an "
@@ -208,19 +195,26 @@ class WorkspaceService:
                 f"({', '.join(f + 'train' for f in found)}): keep one"
             )
         folder = found[0]
-        head = self._read_head(commit, folder + "train", 2)
-        if head != b"#!":
+        head = self._read_head(commit, folder + "train", len(bundlelayout.SHEBANG))
+        if not bundlelayout.has_shebang(head):
             raise InvalidBundle(
                 f"source bundle {bundle.path}: {folder}train does not start with a '#!' line "
                 "(add e.g. `#!/usr/bin/env python3` as its first line)"
             )
-        for candidate in (folder + "requirements.txt", "requirements.txt"):
+        for candidate in bundlelayout.requirements_candidates(folder):
             if self._exists(commit, candidate):
                 return Entrypoint(folder.rstrip("/"), candidate)
         raise InvalidBundle(
             f"source bundle {bundle.path}: no requirements.txt beside {folder}train "
             "(an empty file is fine when the code needs only the standard library)"
         )
+
+    def _listing(self, digest: Digest) -> list[tuple[str, Digest | None]]:
+        """A stored tree's entries for kaon.core.bundlelayout: files, and sub-trees by digest."""
+        return [
+            (e.name, e.tree if isinstance(e, DirNode) else None)
+            for e in self._trees.load(digest).entries
+        ]
 
     def _exists(self, commit: Commit, path: str) -> bool:
         try:
