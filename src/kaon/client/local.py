@@ -13,6 +13,7 @@ from pathlib import Path
 from kaon.client.connect import local_server, pid_alive
 from kaon.config import SERVER_FILE, kaon_home, private_dir
 from kaon.core.errors import BackendUnavailable
+from kaon.extras import server_missing
 
 START_TIMEOUT = 30.0
 
@@ -27,6 +28,9 @@ def start(port: int | None = None, host: str | None = None) -> tuple[str, int]:
     running = local_server(home)
     if running:
         return running
+    lacking = server_missing("`kaon up`")
+    if lacking:
+        raise BackendUnavailable(lacking)
     log = log_path(home)
     private_dir(log.parent)
     cmd = [sys.executable, "-m", "kaon.api"]
