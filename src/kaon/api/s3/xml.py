@@ -14,8 +14,9 @@ from xml.sax.saxutils import escape
 
 from kaon.core.errors import InvalidInput, Unsupported
 from kaon.core.tree import FileNode
+from kaon.services.s3.buckets import Page
 from kaon.services.s3.multipart import Part, Upload
-from kaon.services.s3.objects import Page, etag_of
+from kaon.services.s3.objects import etag_of
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'

@@ -1,4 +1,5 @@
-"""S3 objects over versioned repos: buckets, listings, reads, and writes as commits.
+"""S3 objects over versioned repos: reads, and writes as commits (the buckets and their
+listings: kaon.services.s3.buckets, its base).
 
 Every write (put, delete, delete-many, copy, completed multipart upload) is ONE commit on the
 bucket's branch through CommitService, parent = the head it lands on; pinned commits are
@@ -18,23 +19,20 @@ from typing import BinaryIO
 from kaon.core import paths
 from kaon.core.address import Ref
 from kaon.core.commit import Commit
-from kaon.core.credentials import S3Credential
 from kaon.core.errors import (
     BranchNotFound,
     Conflict,
-    Forbidden,
     InvalidInput,
     KaonError,
     NotFound,
     PathNotFound,
     ReadOnly,
 )
-from kaon.core.ids import BranchName, RepoName, branch_name
+from kaon.core.ids import RepoName, branch_name
 from kaon.core.jobs import JobId
-from kaon.core.s3.buckets import Bucket, Location, locate, parse_bucket, split_ref
-from kaon.core.s3.listing import Listing, list_keys
+from kaon.core.s3.buckets import Bucket, Location, locate
 from kaon.core.s3.preconditions import WriteCondition
-from kaon.core.tree import ChunkRef, DirNode, FileNode, Meta, Tree, content_digest
+from kaon.core.tree import ChunkRef, FileNode, Meta, content_digest
 from kaon.ports.jobs import JobStore
 from kaon.ports.workspaces import WorkspaceStore
 from kaon.services.chunks import ChunkStore
@@ -43,9 +41,9 @@ from kaon.services.files import FileService
 from kaon.services.localfs import store_files, store_stream
 from kaon.services.provenance import ProvenanceService
 from kaon.services.repos import RepoService
+from kaon.services.s3.buckets import BucketService, Who
 from kaon.services.s3.conditions import Check, ConditionChecks
 
-Who = S3Credential | None
 Cond = WriteCondition | None  # a conditional write (If-Match, If-None-Match: *)
 _SEEN = 100_000  # (job, commit) reads already recorded
 
@@ -74,21 +72,16 @@ class ObjectVersion:
         return etag_of(self.node.chunks)
 
 
-@dataclass(frozen=True)
-class Page:
-    objects: list[tuple[str, FileNode, float]]  # key, node, last modified
-    prefixes: list[str]
-    truncated: bool
-    last: str
-
-
 @dataclass
 class _Staged:
     puts: dict[str, Put] = field(default_factory=dict)
     deletes: set[str] = field(default_factory=set)
 
 
-class ObjectService:
+class ObjectService(BucketService):
+    """Objects in buckets (BucketService: the buckets and their listings): reads, writes as
+    commits, transactions, and a job's reads and writes in its provenance."""
+
     def __init__(
         self,
         repos: RepoService,
@@ -100,11 +93,9 @@ class ObjectService:
         provenance: ProvenanceService,
         clock: Callable[[], float],
     ) -> None:
-        self._repos = repos
+        super().__init__(repos, files, workspaces)
         self._commits = commits
-        self._files = files
         self._chunks = chunks
-        self._workspaces = workspaces
         self._jobs = jobs
         self._provenance = provenance
         self._clock = clock
@@ -112,87 +103,6 @@ class ObjectService:
         self._staged: dict[tuple[str, str, str], _Staged] = {}
         self._seen: set[tuple[str, str, str]] = set()
         self._lock = threading.Lock()
-
-    # buckets -----------------------------------------------------------------------------
-    def buckets(self, readable: Callable[[str | None], bool]) -> list[tuple[str, float]]:
-        """Every `<branch>.<repo>` and every bare `<repo>` (lakeFS style) of a workspace
-        `readable(workspace)` (None: a shared repo) allows, with creation times. Workspaces'
-        internal repos (`<ws>-source`, …) are left out of the listing, as `kaon list repo`
-        does without --all; they stay addressable by name."""
-        internal = self._internal()
-        out: list[tuple[str, float]] = []
-        for repo in self._repos.list_repos():
-            if repo.name in internal or not readable(internal.get(repo.name)):
-                continue
-            out.append((repo.name, repo.created))
-            out += [(f"{b}.{repo.name}", repo.created) for b in self._meta_branches(repo.name)]
-        return sorted(out)
-
-    @staticmethod
-    def _check_reserved(bucket: Bucket, who: Who) -> None:
-        from kaon.services.workspaces import reserved_for
-
-        owner = reserved_for(bucket.repo)
-        narrowed = who.workspace if who is not None else None
-        if narrowed is not None and owner not in (None, narrowed):
-            raise Forbidden(
-                f"Access Denied: bucket {bucket.name!r} is named as an internal repo of "
-                f"workspace {owner!r} (existing or to come): a job's key (of workspace "
-                f"{narrowed!r}) cannot create it; name the repo otherwise (not "
-                "<workspace>-data, -models, ...)"
-            )
-
-    def _internal(self) -> dict[str, str]:
-        """Workspaces' internal repos, each with its workspace."""
-        from kaon.services.workspaces import KINDS, repo_of
-
-        return {
-            repo_of(w.name, k): w.name for w in self._workspaces.list_workspaces() for k in KINDS
-        }
-
-    def check_bucket(self, bucket: Bucket) -> None:
-        """NotFound (repo, branch or commit) unless the bucket exists."""
-        if bucket.by_key:
-            self._repos.get_repo(bucket.repo)
-        elif bucket.commit is not None:
-            self._repos.resolve_required(bucket.repo, Ref(bucket.commit))
-        else:
-            assert bucket.branch is not None
-            self._repos.get_branch(bucket.repo, bucket.branch)
-
-    def bucket_exists(self, name: str) -> bool:
-        """Whether bucket `name` (its repo, branch or commit) still exists."""
-        try:
-            self.check_bucket(parse_bucket(name))
-        except NotFound:
-            return False
-        return True
-
-    def create_bucket(self, bucket: Bucket, who: Who = None) -> bool:
-        """Create the repo and branch a bucket names (lakeFS style: the repo and `master`);
-        False when they all existed already. A key scoped to a workspace (a job's) creates no
-        repo named as another workspace's internal one, existing or to come."""
-        if bucket.commit is not None:
-            raise ReadOnly(
-                f"bucket {bucket.name!r} names a commit: buckets of commits are read-only"
-            )
-        created = False
-        try:
-            self._repos.get_repo(bucket.repo)
-        except NotFound:
-            self._check_reserved(bucket, who)
-            self._repos.create_repo(bucket.repo, "created through the S3 gateway")
-            created = True
-        branch = bucket.branch or BranchName("master")
-        try:
-            self._repos.get_branch(bucket.repo, branch)
-        except BranchNotFound:
-            self._repos.create_branch(bucket.repo, branch, None)
-            created = True
-        return created
-
-    def _meta_branches(self, repo: str) -> list[BranchName]:
-        return [b.name for b in self._repos.list_branches(repo)]
 
     # reading -----------------------------------------------------------------------------
     def stat(
@@ -232,44 +142,6 @@ class ObjectService:
             lo, hi = max(start - position, 0), min(end - position, len(data))
             position += len(data)
             yield data if (lo, hi) == (0, len(data)) else data[lo:hi]
-
-    def list_objects(
-        self, bucket: Bucket, prefix: str, delimiter: str, after: str, limit: int
-    ) -> Page:
-        if bucket.by_key and "/" not in prefix:  # the top level: branches as directories
-            heads = [
-                (b, self._repos.resolve(bucket.repo, Ref(b)))
-                for b in self._meta_branches(bucket.repo)
-            ]
-            live = [(b, c) for b, c in heads if c is not None and c.tree]
-            root = Tree(tuple(DirNode(b, c.size, c.count, c.tree) for b, c in live if c.tree))
-            times = {b + "/": c.finished for b, c in live}
-            listing = list_keys(root, self._files.load_tree, prefix, delimiter, after, limit)
-            return self._page(listing, "", lambda key: times.get(key.split("/")[0] + "/", 0.0))
-        if bucket.by_key:
-            ref = split_ref(prefix)[0]
-            pre = ref + "/"
-        else:
-            ref, pre = bucket.commit or str(bucket.branch), ""
-        commit = self._repos.resolve(bucket.repo, Ref(ref))
-        rel_prefix = prefix[len(pre) :]
-        if after and after[: len(pre)] != pre:
-            if after > pre:  # past everything of this version
-                return Page([], [], False, "")
-            after = pre
-        root = self._files.root(commit)
-        listing = list_keys(
-            root, self._files.load_tree, rel_prefix, delimiter, after[len(pre) :], limit
-        )
-        finished = commit.finished if commit else 0.0
-        return self._page(listing, pre, lambda key: finished)
-
-    @staticmethod
-    def _page(listing: Listing, pre: str, when: Callable[[str], float]) -> Page:
-        objects = [(pre + k, node, when(pre + k)) for k, node in listing.objects]
-        prefixes = [pre + p for p in listing.prefixes]
-        last = pre + listing.last if listing.last else ""
-        return Page(objects, prefixes, listing.truncated, last)
 
     # writing -----------------------------------------------------------------------------
     def put_file(
