@@ -1,7 +1,11 @@
-"""The conditional headers of S3 writes as a WriteCondition (honoured atomically, see
-services/s3/conditions.py): If-Match and If-None-Match (`*` or ETags) on PutObject, CopyObject
-and CompleteMultipartUpload; If-Match, x-amz-if-match-size and x-amz-if-match-last-modified-time
-on DeleteObject. Conditions S3 does not define for a write are refused with 501, never ignored."""
+"""The conditional headers of S3 requests.
+
+Reads (GetObject, HeadObject, a copy's source): If-Match, If-None-Match, If-Modified-Since and
+If-Unmodified-Since, checked here (`read_condition`). Writes: a WriteCondition honoured
+atomically (see services/s3/conditions.py): If-Match and If-None-Match (`*` or ETags) on
+PutObject, CopyObject and CompleteMultipartUpload; If-Match, x-amz-if-match-size and
+x-amz-if-match-last-modified-time on DeleteObject. Conditions S3 does not define for a write
+are refused with 501, never ignored."""
 
 from __future__ import annotations
 
@@ -9,9 +13,10 @@ import email.utils
 from datetime import datetime
 
 from kaon.api.s3.http import Request
-from kaon.core.errors import InvalidInput, Unsupported
+from kaon.core.errors import InvalidInput, PreconditionFailed, Unsupported
 from kaon.core.s3.preconditions import WriteCondition
 
+NOT_MODIFIED = 304
 _NEVER_ON_WRITES = ("if-modified-since", "if-unmodified-since")
 _DELETE_ONLY = ("x-amz-if-match-last-modified-time", "x-amz-if-match-size")
 
@@ -78,3 +83,44 @@ def _time(value: str | None) -> int | None:
         raise InvalidInput(
             f"x-amz-if-match-last-modified-time must be an HTTP or ISO 8601 date, not {value!r}"
         ) from None
+
+
+# reads: GetObject, HeadObject and a copy's source ---------------------------------------
+def _when(text: str) -> float | None:
+    try:
+        parsed = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    return parsed.timestamp()
+
+
+def _matches(header: str, etag: str) -> bool:
+    return any(t.strip() in ("*", f'"{etag}"', etag) for t in header.split(","))
+
+
+def read_condition(headers: dict[str, str], etag: str, modified: float, prefix: str = "") -> int:
+    """200, 304 (not modified) or raise 412, following S3's precedence rules: the
+    conditions of GetObject and HeadObject, or (`prefix` x-amz-copy-source-) of a copy's source."""
+    h = {k[len(prefix) :]: v for k, v in headers.items() if k.startswith(prefix)}
+    modified = int(modified)
+    if "if-match" in h:
+        if not _matches(h["if-match"], etag):
+            raise PreconditionFailed(
+                "At least one of the pre-conditions you specified did not hold"
+            )
+    elif "if-unmodified-since" in h:
+        since = _when(h["if-unmodified-since"])
+        if since is not None and modified > since:
+            raise PreconditionFailed("the object was modified since the given date")
+    if "if-none-match" in h:
+        if _matches(h["if-none-match"], etag):
+            if prefix:
+                raise PreconditionFailed("the copy source matches x-amz-copy-source-if-none-match")
+            return NOT_MODIFIED
+    elif "if-modified-since" in h:
+        since = _when(h["if-modified-since"])
+        if since is not None and modified <= since:
+            if prefix:
+                raise PreconditionFailed("the copy source was not modified since the given date")
+            return NOT_MODIFIED
+    return 200

@@ -188,7 +188,7 @@ def _has_body(req: Request, at_most: int | None = None) -> bool:
 
 
 async def route(ctx: Ctx) -> None:
-    from kaon.api.s3 import objects
+    from kaon.api.s3 import multipart, objects
 
     req = ctx.req
     subresources.check(req)  # 501 for what is not routed: nothing runs, nothing is created
@@ -203,7 +203,7 @@ async def route(ctx: Ctx) -> None:
     # AccessDenied before anything else is looked at
     await in_thread(ctx.platform.s3_access.check, ctx.who, action(req), ctx.bucket.repo)
     if req.key:
-        await objects.handle(ctx)
+        await (multipart if multipart.wants(req) else objects).handle(ctx)
     else:
         await _bucket(ctx)
 

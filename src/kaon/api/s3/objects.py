@@ -1,55 +1,38 @@
-"""Object requests: GetObject (ranges, conditions), HeadObject, PutObject, CopyObject,
-DeleteObject(s) and multipart uploads. Each write becomes one commit (or is staged in the
-transaction named by x-kaon-transaction / x-amz-meta-kaon-transaction)."""
+"""Object requests: GetObject (ranges, conditions), HeadObject, PutObject, CopyObject and
+DeleteObject(s); multipart uploads are kaon.api.s3.multipart's. Each write becomes one commit
+(or is staged in the transaction named by x-kaon-transaction / x-amz-meta-kaon-transaction)."""
 
 from __future__ import annotations
 
-import contextlib
-import email.utils
-from typing import BinaryIO
 from urllib.parse import unquote
 
 from kaon.api.s3 import objmeta, objparts, xml
-from kaon.api.s3.conditions import refuse_condition, write_condition
+from kaon.api.s3.conditions import (
+    NOT_MODIFIED,
+    read_condition,
+    refuse_condition,
+    write_condition,
+)
 from kaon.api.s3.dispatch import Ctx, commit_transaction
 from kaon.api.s3.http import in_thread, read_small, receive_into, respond, stream
-from kaon.core.errors import (
-    InvalidInput,
-    InvalidRange,
-    KaonError,
-    PreconditionFailed,
-)
+from kaon.core.errors import InvalidInput, InvalidRange, KaonError
 from kaon.core.s3.buckets import Bucket, key_path, parse_bucket
 from kaon.core.users import Action
-from kaon.services.s3.multipart import Upload
 from kaon.services.s3.objects import ObjectVersion
 
 COMMIT_KEY = ".kaon-commit"  # a PutObject here with a transaction id commits it
-_NOT_MODIFIED = 304
 
 
 async def handle(ctx: Ctx) -> None:
-    req, q = ctx.req, ctx.req.query
+    """An object request (multipart uploads' are kaon.api.s3.multipart's)."""
+    req = ctx.req
     m = req.method
-    if m in ("GET", "HEAD") and "uploadId" in q:
-        await _list_parts(ctx)
-    elif m in ("GET", "HEAD"):
+    if m in ("GET", "HEAD"):
         await _get(ctx)
-    elif m == "PUT" and "uploadId" in q:
-        await _upload_part(ctx)
     elif m == "PUT" and "x-amz-copy-source" in req.headers:
         await _copy(ctx)
     elif m == "PUT":
         await _put(ctx)
-    elif m == "POST" and "uploads" in q:
-        await _create_upload(ctx)
-    elif m == "POST" and "uploadId" in q:
-        await _complete(ctx)
-    elif m == "DELETE" and "uploadId" in q:
-        refuse_condition(req, "AbortMultipartUpload")
-        upload = ctx.platform.s3_uploads.get(q["uploadId"], req.bucket, req.key)
-        await in_thread(ctx.platform.s3_uploads.remove, upload)
-        await respond(ctx.send, 204, b"", ctx.base_headers())
     elif m == "DELETE":
         cond = write_condition(req, deleting=True)
         await in_thread(
@@ -61,45 +44,6 @@ async def handle(ctx: Ctx) -> None:
 
 
 # reading ---------------------------------------------------------------------------------
-def _when(text: str) -> float | None:
-    try:
-        parsed = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    return parsed.timestamp()
-
-
-def _matches(header: str, etag: str) -> bool:
-    return any(t.strip() in ("*", f'"{etag}"', etag) for t in header.split(","))
-
-
-def _conditions(headers: dict[str, str], etag: str, modified: float, prefix: str = "") -> int:
-    """200, 304 (not modified) or raise 412, following S3's precedence rules."""
-    h = {k[len(prefix) :]: v for k, v in headers.items() if k.startswith(prefix)}
-    modified = int(modified)
-    if "if-match" in h:
-        if not _matches(h["if-match"], etag):
-            raise PreconditionFailed(
-                "At least one of the pre-conditions you specified did not hold"
-            )
-    elif "if-unmodified-since" in h:
-        since = _when(h["if-unmodified-since"])
-        if since is not None and modified > since:
-            raise PreconditionFailed("the object was modified since the given date")
-    if "if-none-match" in h:
-        if _matches(h["if-none-match"], etag):
-            if prefix:
-                raise PreconditionFailed("the copy source matches x-amz-copy-source-if-none-match")
-            return _NOT_MODIFIED
-    elif "if-modified-since" in h:
-        since = _when(h["if-modified-since"])
-        if since is not None and modified <= since:
-            if prefix:
-                raise PreconditionFailed("the copy source was not modified since the given date")
-            return _NOT_MODIFIED
-    return 200
-
-
 def _range(header: str, size: int) -> tuple[int, int] | None:
     """(start, end exclusive) of a single `bytes=` range; None to send everything."""
     unit, _, spec = header.partition("=")
@@ -156,8 +100,8 @@ async def _get(ctx: Ctx) -> None:
     size = obj.node.size
     part = objparts.requested(req.query, obj.node, "range" in req.headers)
     headers = _object_headers(ctx, obj, whole=part is None and "range" not in req.headers)
-    status = _conditions(req.headers, obj.etag, obj.commit.finished)
-    if status == _NOT_MODIFIED:
+    status = read_condition(req.headers, obj.etag, obj.commit.finished)
+    if status == NOT_MODIFIED:
         keep = ("etag", "last-modified", "x-amz-request-id", "x-amz-version-id")
         await respond(ctx.send, 304, b"", [h for h in headers if h[0] in keep])
         return
@@ -222,7 +166,7 @@ async def _put(ctx: Ctx) -> None:
     await respond(ctx.send, 200, b"", headers)
 
 
-async def _source(ctx: Ctx) -> tuple[Bucket, str, str]:
+async def copy_source(ctx: Ctx) -> tuple[Bucket, str, str]:
     """The bucket, key and version a copy reads: AccessDenied unless the key may reach it."""
     raw = unquote(ctx.req.headers["x-amz-copy-source"]).lstrip("/")
     raw, _, version = raw.partition("?versionId=")
@@ -235,11 +179,11 @@ async def _source(ctx: Ctx) -> tuple[Bucket, str, str]:
 
 
 async def _copy(ctx: Ctx) -> None:
-    src_bucket, src_key, version = await _source(ctx)
+    src_bucket, src_key, version = await copy_source(ctx)
     p = ctx.platform
     cond = write_condition(ctx.req)
     src = await in_thread(p.s3.stat, src_bucket, src_key, ctx.who, version=version, read=True)
-    _conditions(ctx.req.headers, src.etag, src.commit.finished, "x-amz-copy-source-")
+    read_condition(ctx.req.headers, src.etag, src.commit.finished, "x-amz-copy-source-")
     await read_small(ctx.receive)
     directive = ctx.req.headers.get("x-amz-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
@@ -277,145 +221,3 @@ async def delete_many(ctx: Ctx, bucket: Bucket) -> None:
             errors.append((key, "InvalidArgument", exc.message))
     await in_thread(ctx.platform.s3.delete, bucket, good, ctx.who, ctx.transaction)
     await respond(ctx.send, 200, xml.deleted(good, errors, quiet), ctx.base_headers())
-
-
-# multipart -------------------------------------------------------------------------------
-async def _create_upload(ctx: Ctx) -> None:
-    req, p = ctx.req, ctx.platform
-    refuse_condition(req, "CreateMultipartUpload (give it to CompleteMultipartUpload)")
-    key_path(req.key)
-    bucket = ctx.bucket
-    await in_thread(p.s3.writable, bucket, req.key)
-    owner = ctx.who.access_key if ctx.who else ""
-    checksum = objparts.algorithm(req.headers)
-    meta = {**objmeta.from_request(req.headers), **checksum}
-    upload = await in_thread(
-        p.s3_uploads.create, bucket.name, req.key, owner, ctx.transaction, meta
-    )
-    headers = ctx.base_headers()
-    if checksum:
-        headers += list(checksum.items())
-    await respond(ctx.send, 200, xml.initiated(bucket.name, req.key, upload.id), headers)
-
-
-def _part_number(ctx: Ctx) -> int:
-    try:
-        return int(ctx.req.query.get("partNumber", ""))
-    except ValueError:
-        raise InvalidInput("partNumber must be an integer", s3_code="InvalidArgument") from None
-
-
-async def _upload_part(ctx: Ctx) -> None:
-    req, p = ctx.req, ctx.platform
-    refuse_condition(req, "UploadPart")
-    upload = p.s3_uploads.get(req.query["uploadId"], req.bucket, req.key)
-    tmp, final = p.s3_uploads.part_file(upload, _part_number(ctx))
-    copy_from = "x-amz-copy-source" in req.headers
-    sums: dict[str, str] = {}
-    try:
-        with tmp.open("wb") as out:
-            if copy_from:
-                md5 = await _copy_part(ctx, out)
-            else:
-                check = await receive_into(ctx.receive, req, ctx.signing, out, md5=True)
-                md5, sums = check.md5_hex, check.checksums
-        part = await in_thread(p.s3_uploads.save_part, tmp, final, md5, sums)
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-    if copy_from:
-        body = xml.copied("CopyPartResult", part.etag, part.modified)
-        await respond(ctx.send, 200, body, ctx.base_headers())
-    else:
-        headers = [*ctx.base_headers(), ("etag", f'"{part.etag}"'), *sums.items()]
-        await respond(ctx.send, 200, b"", headers)
-
-
-async def _copy_part(ctx: Ctx, out: BinaryIO) -> str:
-    import hashlib
-
-    src_bucket, src_key, version = await _source(ctx)
-    p = ctx.platform
-    src = await in_thread(p.s3.stat, src_bucket, src_key, ctx.who, version=version, read=True)
-    _conditions(ctx.req.headers, src.etag, src.commit.finished, "x-amz-copy-source-")
-    start, end = objparts.copy_range(ctx.req.headers.get("x-amz-copy-source-range"), src.node.size)
-    await read_small(ctx.receive)
-
-    def copy() -> str:
-        md5 = hashlib.md5(usedforsecurity=False)
-        for piece in p.s3.read(src.node, start, end):
-            md5.update(piece)
-            out.write(piece)
-        return md5.hexdigest()
-
-    return await in_thread(copy)
-
-
-async def _complete(ctx: Ctx) -> None:
-    req, p = ctx.req, ctx.platform
-    upload_id = req.query["uploadId"]
-    body = await read_small(ctx.receive)
-    done = await in_thread(p.s3_uploads.completed, upload_id, req.bucket, req.key)
-    if done is None:
-        done = await _assemble(ctx, p.s3_uploads.get(upload_id, req.bucket, req.key), body)
-    etag, version = done.pop("etag"), done.pop("version", "")
-    body = xml.completed(f"/{req.bucket}/{req.key}", req.bucket, req.key, etag, done)
-    headers = ctx.base_headers() + ([("x-amz-version-id", version)] if version else [])
-    await respond(ctx.send, 200, body, headers + list(done.items()))
-
-
-async def _assemble(ctx: Ctx, upload: Upload, body: bytes) -> dict[str, str]:
-    """Complete `upload` as one commit: its answer (etag, version, checksum headers)."""
-    req, p = ctx.req, ctx.platform
-    cond = write_condition(req)
-    await in_thread(p.s3.precheck, ctx.bucket, req.key, upload.transaction, cond)
-    listed = xml.parse_complete(body)
-    meta = dict(upload.meta)
-    name = meta.pop(objmeta.ALGORITHM, "")
-    kind = meta.pop(objmeta.CHECKSUM_TYPE, objparts.COMPOSITE)
-    parts = {part.number: part for part in await in_thread(p.s3_uploads.parts, upload)}
-    reader, _ = await in_thread(p.s3_uploads.assemble, upload, listed)
-    try:
-        numbers = [n for n, _ in listed]
-        header = f"{objmeta.CHECKSUM}{name.lower()}"
-        whole = req.headers.get(header, "")
-        if name and kind == objparts.FULL_OBJECT:
-            meta.update(
-                await in_thread(objparts.full_object, p.s3_uploads, upload, listed, name, whole)
-            )
-        elif name:
-            stored = {n: part.checksums.get(header, "") for n, part in parts.items()}
-            claimed = objparts.listed_checksums(body, name)
-            meta.update(objparts.composite(name, numbers, stored, claimed, whole))
-        meta[objmeta.PARTS] = ",".join(str(parts[n].size) for n in numbers)
-        etag, commit = await in_thread(
-            p.s3.put_stream,
-            ctx.bucket,
-            req.key,
-            reader,
-            ctx.who,
-            upload.transaction,
-            objmeta.pack(meta),
-            cond,
-        )
-    finally:
-        reader.close()
-    answer = {
-        "etag": etag,
-        "version": commit.id if commit else "",
-        **objmeta.checksums(objmeta.pack(meta)),
-    }
-    await in_thread(p.s3_uploads.finish, upload, answer)
-    return answer
-
-
-async def _list_parts(ctx: Ctx) -> None:
-    req, p = ctx.req, ctx.platform
-    upload = p.s3_uploads.get(req.query["uploadId"], req.bucket, req.key)
-    try:
-        marker = int(req.query.get("part-number-marker", "0") or 0)
-        limit = min(int(req.query.get("max-parts", "1000") or 1000), 1000)
-    except ValueError:
-        raise InvalidInput("part-number-marker and max-parts are integers") from None
-    parts = await in_thread(p.s3_uploads.parts, upload)
-    await respond(ctx.send, 200, xml.parts(upload, parts, marker, limit), ctx.base_headers())
