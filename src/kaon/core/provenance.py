@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -62,13 +61,7 @@ EDGE_RULES: Mapping[EdgeKind, tuple[frozenset[NodeKind], frozenset[NodeKind]]] =
     EdgeKind.DERIVED_FROM: _rule("data feedback", "data"),
 }
 
-# How a child (upstream) node relates to its parent in `text_tree`, read from the parent.
-_RELATION = {kind: kind.value.replace("-", " ") for kind in EdgeKind} | {
-    EdgeKind.PRODUCED: "produced by",
-    EdgeKind.SERVED_BY: "serves",
-}
 _KIND_ORDER = {kind: i for i, kind in enumerate(NodeKind)}
-_KIND_NAME = {kind: kind.value.replace("_", " ") for kind in NodeKind}  # as people read it
 
 
 def node_id(kind: NodeKind, key: str) -> str:
@@ -218,7 +211,12 @@ class Graph:
     def inputs(self, node_id: str) -> list[Edge]:
         """Edges into `node_id` (what it used or came from), in chain order, then by label."""
         self.node(node_id)
-        return sorted(self._in[node_id], key=lambda e: (*_node_order(self._nodes[e.src]), e.kind))
+        return sorted(self._in[node_id], key=lambda e: (*node_order(self._nodes[e.src]), e.kind))
+
+    def outputs(self, node_id: str) -> list[Edge]:
+        """Edges out of `node_id` (what used or derived it), in the order they were added."""
+        self.node(node_id)
+        return list(self._out[node_id])
 
     def ancestry(self, node_id: str) -> Graph:
         """The node and everything upstream of it, with the edges between them."""
@@ -272,135 +270,18 @@ class Graph:
         return self.to_dict() == other.to_dict()
 
     def text_tree(self, root_id: str, *, max_depth: int | None = 16) -> str:
-        """`root_id`'s ancestry as a box-drawing tree for a terminal, inputs in chain order
-        (and what a job wrote: its data outputs, as leaves).
+        """`root_id`'s ancestry as a box-drawing tree (kaon.core.provenancedraw)."""
+        from kaon.core.provenancedraw import text_tree
 
-        A node reached again (shared input or cycle) is marked "(see above)", not re-expanded;
-        levels below `max_depth` are summarised as "… N more upstream" (None: no limit).
-        """
-        root = self.node(root_id)
-        lines = [f"{_describe(root)}{_details(root)}"]
-        shown = {root_id}
-        stack: list[tuple[Edge, bool, str, bool, int]] = []  # edge, output?, prefix, last?, depth
-
-        def push_children(parent: str, prefix: str, depth: int) -> None:
-            outs = self._out[parent] if self._nodes[parent].kind is NodeKind.JOB else []
-            children = [(e, True) for e in outs if self._nodes[e.dst].kind is NodeKind.DATA]
-            children += [(e, False) for e in self.inputs(parent)]
-            if max_depth is not None and depth > max_depth and children:
-                lines.append(f"{prefix}└── … {len(children)} more upstream")
-                return
-            for i, (edge, out) in reversed(list(enumerate(children))):
-                stack.append((edge, out, prefix, i == len(children) - 1, depth))
-
-        push_children(root_id, "", 1)
-        while stack:
-            edge, out, prefix, last, depth = stack.pop()
-            child = self._nodes[edge.dst if out else edge.src]
-            relation = "wrote" if out else _RELATION[edge.kind]
-            line = f"{prefix}{'└── ' if last else '├── '}{relation} {_describe(child)}"
-            seen = child.id in shown and not out
-            lines.append(f"{line}  (see above)" if seen else f"{line}{_details(child)}")
-            if not out and not seen:
-                shown.add(child.id)
-                push_children(child.id, prefix + ("    " if last else "│   "), depth + 1)
-        return "\n".join(lines)
+        return text_tree(self, root_id, max_depth=max_depth)
 
     def to_dot(self, title: str) -> str:
-        """Graphviz DOT source: left to right, one cluster per group, a style per kind."""
-        lines = [
-            f"digraph {_dot_str(title)} {{",
-            f"  graph [rankdir=LR, label={_dot_str(title)}, labelloc=t, fontname=Helvetica,"
-            " fontsize=14, nodesep=0.35, ranksep=0.7];",
-            "  node [fontname=Helvetica, fontsize=10, style=filled, penwidth=1.2];",
-            '  edge [fontname=Helvetica, fontsize=9, color="#555555", fontcolor="#333333"];',
-        ]
-        members = sorted(self._nodes.values(), key=_node_order)
-        for group, fill in _DOT_CLUSTERS.items():
-            in_group = [n for n in members if _DOT_STYLE[n.kind][0] == group]
-            if not in_group:
-                continue
-            lines.append(f"  subgraph cluster_{group} {{")
-            lines.append(f'    label="{group}"; fillcolor="{fill}"; {_DOT_CLUSTER_STYLE}')
-            lines.extend(f"    {_dot_node(n)}" for n in in_group)
-            lines.append("  }")
-        for edge in sorted(self._edges):
-            lines.append(
-                f"  {_dot_str(edge.src)} -> {_dot_str(edge.dst)}"
-                f" [label={_dot_str(edge.kind.value)}];"
-            )
-        lines.append("}")
-        return "\n".join(lines) + "\n"
+        """Graphviz DOT source (kaon.core.provenancedraw)."""
+        from kaon.core.provenancedraw import to_dot
+
+        return to_dot(self, title)
 
 
-def _node_order(node: Node) -> tuple[int, str, str]:
+def node_order(node: Node) -> tuple[int, str, str]:
+    """Chain order (data, code, … feedback), then label and id: how inputs are listed."""
     return (_KIND_ORDER[node.kind], node.label, node.id)
-
-
-def _describe(node: Node) -> str:
-    label = " ".join((node.label or node.id).split())  # one terminal line, whatever the label
-    return f"{_KIND_NAME[node.kind]} {short_id(label, 60)}"
-
-
-def format_time(value: str) -> str:
-    """An ISO timestamp as "YYYY-MM-DD HH:MM" (as given when it is not ISO)."""
-    try:
-        return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return value
-
-
-def _details(node: Node) -> str:
-    parts = []
-    for key in ("author", "commit", "python", "packages", "lock", "hash", "created"):
-        value = " ".join(node.attrs.get(key, "").split())
-        if not value:
-            continue
-        if key == "created":
-            value = format_time(value)
-        elif key in ("commit", "hash", "lock"):
-            value = short_id(value, 6 if key == "commit" else 8)
-        parts.append(f"{key} {value}")
-    out = f"  ({', '.join(parts)})" if parts else ""
-    state = " ".join(node.attrs.get("state", "").split())
-    return f"{out}  {state}" if state else out
-
-
-# DOT: (cluster, shape, fill, border) per kind, and each cluster's background, in chain order.
-_DOT_STYLE = {
-    NodeKind.DATA: ("data", "cylinder", "#cfe3f7", "#2e78b7"),
-    NodeKind.PARAMS: ("data", "hexagon", "#d9f2f2", "#2a8c8c"),
-    NodeKind.CODE: ("code", "folder", "#d5efd5", "#3a8a3a"),
-    NodeKind.SERVE_CODE: ("code", "tab", "#e4f3c9", "#6a8f1f"),
-    NodeKind.ENVIRONMENT: ("environment", "component", "#fbf1c4", "#a88a13"),
-    NodeKind.JOB: ("training", "box", "#fde2c8", "#c46a1b"),
-    NodeKind.MODEL: ("training", "box3d", "#f9cdb8", "#b4441b"),
-    NodeKind.ENDPOINT: ("serving", "doubleoctagon", "#e5d4f2", "#7540a0"),
-    NodeKind.FEEDBACK: ("serving", "note", "#f8d3e3", "#b03a6e"),
-}
-_DOT_CLUSTERS = {"data": "#f1f7fd", "code": "#f2faf2", "environment": "#fdfbf0"}
-_DOT_CLUSTERS |= {"training": "#fdf5ef", "serving": "#f8f3fb"}
-_DOT_CLUSTER_STYLE = 'style="rounded,filled"; color="#bbbbbb"; fontcolor="#444444";'
-
-
-def _dot_str(text: str) -> str:
-    """`text` as a double-quoted DOT string: backslashes, quotes and newlines escaped."""
-    out = text.replace("\\", "\\\\").replace('"', '\\"')
-    out = out.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
-    out = "".join(" " if ord(c) < 32 else c for c in out)
-    return f'"{out}"'
-
-
-def _dot_node(node: Node) -> str:
-    _, shape, fill, border = _DOT_STYLE[node.kind]
-    lines = [_KIND_NAME[node.kind], short_id(node.label or node.id, 40)]
-    attrs = node.attrs
-    extra = [attrs.get("author", ""), format_time(attrs.get("created", "")), attrs.get("state", "")]
-    if any(extra):
-        lines.append(" · ".join(x for x in extra if x))
-    label = "\n".join(lines)
-    style = "rounded,filled" if node.kind == NodeKind.JOB else "filled"
-    return (
-        f"{_dot_str(node.id)} [label={_dot_str(label)}, shape={shape},"
-        f' style="{style}", fillcolor="{fill}", color="{border}"];'
-    )
