@@ -4,7 +4,7 @@ there is no such endpoint or it was killed, 503 pointing to the build log otherw
 from __future__ import annotations
 
 from kaon.api.gateway import unrouted
-from kaon.core.endpoints import Endpoint, EndpointState, FailureKind
+from kaon.core.endpoints import Endpoint, EndpointFailure, EndpointState
 from kaon.core.jobs import Bundle, WorkspaceName
 
 NAME = "serve-ws-abcdef"
@@ -23,7 +23,7 @@ def test_building_and_failed_builds_are_503_naming_build_logs() -> None:
     assert status == 503 and "PIPELINE_STARTING" in message
     assert f"`kaon serve build-logs -e {NAME}`" in message
     reason = "build failed: could not resolve the requirements:\nerror: bad line\n  caret"
-    status, message = unrouted(NAME, STARTING.failed(FailureKind.BUILD, reason))
+    status, message = unrouted(NAME, STARTING.failed(EndpointFailure.BUILD, reason))
     assert status == 503 and f"`kaon serve build-logs -e {NAME}`" in message
     assert "could not resolve the requirements: error: bad line (see" in message
     assert "caret" not in message and "\n" not in message
@@ -32,7 +32,7 @@ def test_building_and_failed_builds_are_503_naming_build_logs() -> None:
 def test_a_guarded_endpoint_does_not_tell_its_build_failure_to_anyone() -> None:
     reason = "build failed: could not resolve the requirements: secret-internal-package"
     guarded = STARTING.moved(
-        EndpointState.FAILURE, failure=FailureKind.BUILD, reason=reason, auth=True
+        EndpointState.FAILURE, failure=EndpointFailure.BUILD, reason=reason, auth=True
     )
     status, message = unrouted(NAME, guarded)
     assert status == 503 and "did not start" in message and "build-logs" in message

@@ -22,11 +22,16 @@ import kaon
 import kaon.client.models as sdk
 import kaon.wire as wire
 import kaon.wire.requests as requests
-from kaon.core.endpoints import EndpointState
-from kaon.core.jobs import JobState
+from kaon.core.endpoints import EndpointFailure, EndpointState
+from kaon.core.jobs import JobFailure, JobState
 
 REF = "#/components/schemas/{model}"
-ENUMS: dict[str, type[Enum]] = {"JobState": JobState, "EndpointState": EndpointState}
+ENUMS: dict[str, type[Enum]] = {
+    "JobState": JobState,
+    "EndpointState": EndpointState,
+    "JobFailure": JobFailure,
+    "EndpointFailure": EndpointFailure,
+}
 
 
 def _wire_type(name: str) -> Any:

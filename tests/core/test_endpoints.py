@@ -7,8 +7,8 @@ import pytest
 
 from kaon.core.endpoints import (
     Endpoint,
+    EndpointFailure,
     EndpointState,
-    FailureKind,
     socket_path,
     tcp_target,
     unix_address,
@@ -30,21 +30,22 @@ def test_a_killed_endpoint_stays_killed() -> None:
         with pytest.raises(InvalidTransition, match=r"cannot move to .*: it is PIPELINE_KILLED"):
             killed.moved(state)
     with pytest.raises(InvalidTransition):
-        killed.failed(FailureKind.CRASH, "late")
+        killed.failed(EndpointFailure.CRASH, "late")
 
 
 def test_a_build_failure_is_final_a_crash_is_not() -> None:
     built = STARTING.build_failure("could not resolve the requirements")
-    assert (built.failure, built.build_failed) == (FailureKind.BUILD, True)
+    assert (built.failure, built.build_failed) == (EndpointFailure.BUILD, True)
     assert built.reason == "build failed: could not resolve the requirements"
     for state in LIVE:
         with pytest.raises(InvalidTransition, match="its build failed"):
             built.moved(state)
     assert built.moved(EndpointState.KILLED).failure is None
-    crashed = STARTING.moved(EndpointState.RUNNING).failed(FailureKind.CRASH, "replica 0 died")
-    assert (crashed.failure, crashed.build_failed) == (FailureKind.CRASH, False)
+    crashed = STARTING.moved(EndpointState.RUNNING).failed(EndpointFailure.CRASH, "replica 0 died")
+    assert (crashed.failure, crashed.build_failed) == (EndpointFailure.CRASH, False)
     assert (
-        crashed.moved(EndpointState.FAILURE, reason="replica 1 died").failure is FailureKind.CRASH
+        crashed.moved(EndpointState.FAILURE, reason="replica 1 died").failure
+        is EndpointFailure.CRASH
     )
     back = crashed.moved(EndpointState.RUNNING)
     assert (back.state, back.failure) == (EndpointState.RUNNING, None)
@@ -61,7 +62,7 @@ def test_the_kind_is_stored_and_old_rows_load_with_the_kind_their_reason_said() 
     for endpoint in (
         STARTING,
         STARTING.build_failure("x"),
-        STARTING.failed(FailureKind.CRASH, "replica 0 exited with code 1"),
+        STARTING.failed(EndpointFailure.CRASH, "replica 0 exited with code 1"),
     ):
         doc = endpoint.to_doc()
         loaded = Endpoint.from_doc(endpoint.name, "ws", endpoint.state.value, 1.0, doc)
@@ -69,14 +70,14 @@ def test_the_kind_is_stored_and_old_rows_load_with_the_kind_their_reason_said() 
     old = STARTING.to_doc()
     del old["failure"]
     for reason, kind in [
-        ("build failed: internal error boom", FailureKind.BUILD),
-        ("build cancelled", FailureKind.BUILD),
-        ("replica 0 exited with code 3 before it was ready", FailureKind.CRASH),
+        ("build failed: internal error boom", EndpointFailure.BUILD),
+        ("build cancelled", EndpointFailure.BUILD),
+        ("replica 0 exited with code 3 before it was ready", EndpointFailure.CRASH),
     ]:
         row = old | {"reason": reason}
         loaded = Endpoint.from_doc(STARTING.name, "ws", "PIPELINE_FAILURE", 1.0, row)
         assert loaded.failure is kind
-        assert loaded.build_failed is (kind is FailureKind.BUILD)
+        assert loaded.build_failed is (kind is EndpointFailure.BUILD)
     running = Endpoint.from_doc(STARTING.name, "ws", "PIPELINE_RUNNING", 1.0, old)
     assert running.failure is None
 

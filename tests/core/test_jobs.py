@@ -9,8 +9,8 @@ from kaon.core.jobs import (
     JOB_MOVES,
     TRIAL_MOVES,
     Bundle,
-    FailureKind,
     Job,
+    JobFailure,
     JobId,
     JobState,
     Trial,
@@ -29,9 +29,9 @@ def job(state: JobState = P) -> Job:
 def test_a_job_goes_pending_building_running_and_ends_once() -> None:
     done = job().moved(BU).moved(R).moved(S)
     assert done.state is S
-    failed = job().moved(BU).moved(F, failure=FailureKind.BUILD, reason="build failed: x")
-    assert failed.failure is FailureKind.BUILD
-    assert job().moved(K, failure=FailureKind.CANCELLED).state is K  # killed while queued
+    failed = job().moved(BU).moved(F, failure=JobFailure.BUILD, reason="build failed: x")
+    assert failed.failure is JobFailure.BUILD
+    assert job().moved(K, failure=JobFailure.CANCELLED).state is K  # killed while queued
 
 
 @pytest.mark.parametrize(
@@ -46,7 +46,7 @@ def test_a_job_refuses_any_other_move(old: JobState, new: JobState) -> None:
 def test_trials_never_build_and_end_once() -> None:
     trial = Trial(JobId("j" * 32), 0, {})
     assert trial.moved(R).moved(S).state is S
-    assert trial.moved(F, failure=FailureKind.CANCELLED).state is F  # never run
+    assert trial.moved(F, failure=JobFailure.CANCELLED).state is F  # never run
     for bad in (BU, S):
         with pytest.raises(InvalidTransition):
             trial.moved(bad)

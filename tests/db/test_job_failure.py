@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, select, update
 
-from kaon.core.jobs import Bundle, FailureKind, Job, JobId, JobState, Trial, WorkspaceName
+from kaon.core.jobs import Bundle, Job, JobFailure, JobId, JobState, Trial, WorkspaceName
 from kaon.db import schema
 from kaon.db.database import Database
 from kaon.ports.jobs import Workspace
@@ -26,10 +26,10 @@ def test_failure_kinds_round_trip_and_old_rows_load(tmp_path: Path) -> None:
         job = Job(JobId("a" * 32), WS, JobState.PENDING, 1.0, "me", B, B)
         store.add_job(job, [Trial(job.id, 0, {})])
         failed = job.moved(JobState.BUILDING).moved(
-            JobState.FAILURE, failure=FailureKind.BUILD, reason="build failed: x"
+            JobState.FAILURE, failure=JobFailure.BUILD, reason="build failed: x"
         )
         store.save_job(failed)
-        trial = store.list_trials(job.id)[0].moved(JobState.FAILURE, failure=FailureKind.BUILD)
+        trial = store.list_trials(job.id)[0].moved(JobState.FAILURE, failure=JobFailure.BUILD)
         store.save_trial(trial)
         assert store.get_job(job.id) == failed and store.list_trials(job.id) == [trial]
 

@@ -54,6 +54,7 @@ def debug(kaon: Kaon, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
     assert p.returncode == 1, p.stderr
     failed = json.loads(p.stdout)
     assert failed["state"] == "JOB_FAILURE" and "build failed" in failed["reason"]
+    assert failed["failure"] == "build"  # the kind, typed: no reason text to parse
     (train / "demo" / "model" / "requirements.txt").write_text("")
     out = kaon.ok("train", "deploy", "-s", str(train), "--wait", "--json", env=env)
     trained = json.loads(out)
@@ -94,7 +95,9 @@ def test_a_failed_serve_build_is_listed_with_its_reason_and_answers_503(
     (bad / "demo" / "model" / "requirements.txt").write_text(TYPO)
     p = kaon.run("serve", "deploy", "-s", str(bad), "-m", model, "--wait", "--json", env=env)
     assert p.returncode == 1, p.stderr
-    broken = json.loads(p.stdout)["name"]
+    broken_doc = json.loads(p.stdout)
+    assert broken_doc["failure"] == "build"
+    broken = broken_doc["name"]
     running = json.loads(
         kaon.ok("serve", "deploy", "-s", str(good), "-m", model, "--wait", "--json", env=env)
     )["name"]

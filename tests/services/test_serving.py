@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kaon.core.endpoints import Endpoint, EndpointState, FailureKind
+from kaon.core.endpoints import Endpoint, EndpointFailure, EndpointState
 from kaon.core.errors import InvalidBundle, ModelNotFound
 from kaon.core.jobs import Bundle, ModelId
 from kaon.services.localfs import commit_folder, list_folder
@@ -90,7 +90,7 @@ def test_a_predictor_that_cannot_load_ends_in_failure(platform: Platform, tmp_pa
     e = platform.serving.deploy("ws", "me", put(platform, serve_bundle(tmp_path, module)), None)
     e = wait_for(platform, e.name, EndpointState.FAILURE, timeout=90)
     assert "exited" in e.reason or "code" in e.reason
-    assert e.failure is FailureKind.CRASH and not e.build_failed  # its replicas still restart
+    assert e.failure is EndpointFailure.CRASH and not e.build_failed  # its replicas still restart
     text = platform.serving.log_path(e, "serve").read_text()
     assert "model.docx" in text and "FileNotFoundError" in text
     platform.serving.kill(e.name)
@@ -145,7 +145,7 @@ def test_a_build_failure_is_typed_and_stays_down_after_a_restart(
     try:
         e = first.serving.deploy("ws", "me", put(first, root), None)
         e = wait_for(first, e.name, EndpointState.FAILURE)
-        assert (e.failure, e.build_failed) == (FailureKind.BUILD, True)
+        assert (e.failure, e.build_failed) == (EndpointFailure.BUILD, True)
         assert e.reason.startswith("build failed: ")  # what the CLI and its users read
         assert first.serving.lookup(e.name) == e
     finally:

@@ -9,7 +9,7 @@ import pytest
 
 from kaon.core.errors import InvalidBundle, InvalidInput, JobNotRunning, WorkspaceNotFound
 from kaon.core.hyper import make_hyper
-from kaon.core.jobs import Bundle, FailureKind, Job, JobState, Resources
+from kaon.core.jobs import Bundle, Job, JobFailure, JobState, Resources
 from kaon.services.localfs import commit_folder, list_folder
 from kaon.wiring import Backends, Platform
 
@@ -156,15 +156,15 @@ def test_train_without_model_fails_with_the_reason(
     job = finished(platform, deploy(platform, tmp_path, src=src)[0])
     assert job.state is JobState.FAILURE
     assert "wrote no model" in job.reason and "<out>/model/" in job.reason
-    assert job.failure is FailureKind.OUTPUT
-    assert [t.failure for t in backends.jobs.list_trials(job.id)] == [FailureKind.OUTPUT]
+    assert job.failure is JobFailure.OUTPUT
+    assert [t.failure for t in backends.jobs.list_trials(job.id)] == [JobFailure.OUTPUT]
 
 
 def test_nonzero_exit_and_syntax_error_show_in_logs(platform: Platform, tmp_path: Path) -> None:
     src = source(tmp_path, "#!/usr/bin/env python3\nx = (1,\nprint(x)\n")
     job = finished(platform, deploy(platform, tmp_path, src=src)[0])
     assert job.state is JobState.FAILURE and "exited with code 1" in job.reason
-    assert job.failure is FailureKind.RUN
+    assert job.failure is JobFailure.RUN
     text = log_text(platform, job)
     assert "SyntaxError" in text and "train" in text and "^" in text
 
@@ -174,7 +174,7 @@ def test_timeout_kills_a_hanging_train(platform: Platform, tmp_path: Path) -> No
     started = time.monotonic()
     job = finished(platform, deploy(platform, tmp_path, src=src, timeout=1.0)[0])
     assert job.state is JobState.FAILURE and "timed out after 1 s" in job.reason
-    assert job.failure is FailureKind.TIMEOUT
+    assert job.failure is JobFailure.TIMEOUT
     assert time.monotonic() - started < 20
 
 
@@ -185,9 +185,9 @@ def test_kill_a_running_job(platform: Platform, backends: Backends, tmp_path: Pa
     while "started" not in log_text(platform, job) and time.monotonic() < deadline:
         time.sleep(0.05)
     killed = platform.training.kill(job.id[:8])
-    assert killed.state is JobState.KILLED and killed.failure is FailureKind.CANCELLED
+    assert killed.state is JobState.KILLED and killed.failure is JobFailure.CANCELLED
     assert [t.state for t in backends.jobs.list_trials(job.id)] == [JobState.KILLED]
-    assert [t.failure for t in backends.jobs.list_trials(job.id)] == [FailureKind.CANCELLED]
+    assert [t.failure for t in backends.jobs.list_trials(job.id)] == [JobFailure.CANCELLED]
     with pytest.raises(JobNotRunning):
         platform.training.kill(job.id)
 
@@ -198,7 +198,7 @@ def test_requirement_typo_fails_in_the_build_stage(
     src = source(tmp_path, requirements="pandas=0.24\n")
     job = finished(platform, deploy(platform, tmp_path, src=src)[0])
     assert job.state is JobState.FAILURE and job.reason.startswith("build failed")
-    assert job.failure is FailureKind.BUILD
+    assert job.failure is JobFailure.BUILD
     assert "pandas=0.24" in log_text(platform, job, "build")
     assert all(t.started is None for t in backends.jobs.list_trials(job.id))
 
@@ -237,7 +237,7 @@ def test_restart_marks_interrupted_jobs_honestly(
     assert platform.training.recover() == [job.id]
     again = platform.training.get(job.id)
     assert again.state is JobState.FAILURE and "interrupted" in again.reason
-    assert again.failure is FailureKind.INTERRUPTED
+    assert again.failure is JobFailure.INTERRUPTED
 
 
 def test_sandboxed_job_reads_data_but_cannot_touch_it(platform: Platform, tmp_path: Path) -> None:

@@ -154,6 +154,7 @@ def job_info(job: Job, trials: list[Trial] | None) -> JobInfo:
         variables=job.variables,
         process_time=float(process),
         trials=[trial_info(t) for t in trials or []],
+        failure=job.failure,
     )
 
 
@@ -179,6 +180,7 @@ def endpoint_info(e: Endpoint, ready: int, restarts: int, base: str) -> Endpoint
         variables=e.variables,
         served_commit=e.served_commit,
         auth=e.auth,
+        failure=e.failure,
     )
 
 

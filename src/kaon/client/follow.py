@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from kaon.client.models import EndpointInfo, JobInfo
 from kaon.client.rest import RestApi
-from kaon.core.endpoints import EndpointState
+from kaon.core.endpoints import EndpointFailure, EndpointState
 from kaon.core.jobs import JobState
 
 JOB_POLL = 0.2  # seconds between two looks at a job being waited for
@@ -57,7 +57,9 @@ def never_started(endpoint: EndpointInfo) -> bool:
     """Building, or its build failed: no replica ever ran."""
     state = EndpointState(endpoint.state)
     building = state is EndpointState.STARTING and not endpoint.served_commit
-    return building or (state is EndpointState.FAILURE and endpoint.reason.startswith("build"))
+    return building or (
+        state is EndpointState.FAILURE and endpoint.failure is EndpointFailure.BUILD
+    )
 
 
 def failed(state: str) -> bool:

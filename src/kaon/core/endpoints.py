@@ -33,7 +33,7 @@ class EndpointState(StrEnum):
     KILLED = "PIPELINE_KILLED"
 
 
-class FailureKind(StrEnum):
+class EndpointFailure(StrEnum):
     """Why an endpoint is in FAILURE."""
 
     BUILD = "build"  # before any replica ran (bundle, model, environment, start): final
@@ -48,10 +48,10 @@ ALLOWED: dict[EndpointState, frozenset[EndpointState]] = {
 
 
 def check_move(
-    name: str, state: EndpointState, failure: FailureKind | None, to: EndpointState
+    name: str, state: EndpointState, failure: EndpointFailure | None, to: EndpointState
 ) -> None:
     """Raise InvalidTransition unless an endpoint in `state` (failed for `failure`) may move to `to`."""
-    final = state is EndpointState.FAILURE and failure is FailureKind.BUILD
+    final = state is EndpointState.FAILURE and failure is EndpointFailure.BUILD
     if to not in ALLOWED[state] or (
         final and to not in (EndpointState.FAILURE, EndpointState.KILLED)
     ):
@@ -109,7 +109,7 @@ class Endpoint:
     started: float | None = None
     variables: dict[str, str] = field(default_factory=dict)  # --env, given to every replica
     auth: bool = False  # --auth: prediction routes need a token that may read the workspace
-    failure: FailureKind | None = None  # set in FAILURE only
+    failure: EndpointFailure | None = None  # set in FAILURE only
 
     def moved(self, state: EndpointState, **changes: Any) -> Endpoint:
         """This endpoint in `state` (a move ALLOWED allows, else InvalidTransition); a move to FAILURE
@@ -122,19 +122,19 @@ class Endpoint:
                 raise ValueError(f"endpoint {self.name}: a move to FAILURE needs its kind")
         return replace(self, state=state, failure=failure, **changes)
 
-    def failed(self, kind: FailureKind, reason: str) -> Endpoint:
+    def failed(self, kind: EndpointFailure, reason: str) -> Endpoint:
         return self.moved(EndpointState.FAILURE, failure=kind, reason=reason)
 
     def build_failure(self, message: str) -> Endpoint:
         """FAILURE(BUILD), its reason saying so to its readers: "build failed: <message>"
         (a message about the build already, "build cancelled", as it is)."""
         said = message.startswith("build")
-        return self.failed(FailureKind.BUILD, message if said else f"build failed: {message}")
+        return self.failed(EndpointFailure.BUILD, message if said else f"build failed: {message}")
 
     @property
     def build_failed(self) -> bool:
         """Failed before any replica ran: final, not restarted when the platform starts."""
-        return self.state is EndpointState.FAILURE and self.failure is FailureKind.BUILD
+        return self.state is EndpointState.FAILURE and self.failure is EndpointFailure.BUILD
 
     def to_doc(self) -> dict[str, Any]:
         return {
@@ -183,14 +183,14 @@ class Endpoint:
         )
 
 
-def _failure(state: EndpointState, doc: dict[str, Any]) -> FailureKind | None:
+def _failure(state: EndpointState, doc: dict[str, Any]) -> EndpointFailure | None:
     if state is not EndpointState.FAILURE:
         return None
     if doc.get("failure"):
-        return FailureKind(doc["failure"])
+        return EndpointFailure(doc["failure"])
     # a row written before the kind was stored: its reason said it ("build failed: ...")
     legacy_build = str(doc.get("reason", "")).startswith("build")
-    return FailureKind.BUILD if legacy_build else FailureKind.CRASH
+    return EndpointFailure.BUILD if legacy_build else EndpointFailure.CRASH
 
 
 def unix_address(path: str) -> str:

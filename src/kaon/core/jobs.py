@@ -5,7 +5,7 @@ A job's (and a trial's) lifecycle:
 
     PENDING ──> BUILDING ──> RUNNING ──> SUCCESS
        │           │            │
-       └───────────┴────────────┴──────> FAILURE (with a FailureKind) | KILLED
+       └───────────┴────────────┴──────> FAILURE (with a JobFailure) | KILLED
 
 A finished state is final. A trial never builds: PENDING ──> RUNNING ──> SUCCESS, or FAILURE
 or KILLED from PENDING (never run) or RUNNING.
@@ -70,7 +70,7 @@ TRIAL_MOVES: dict[JobState, frozenset[JobState]] = {
 """The states a trial may move to from each state (`Trial.moved` refuses any other move)."""
 
 
-class FailureKind(StrEnum):
+class JobFailure(StrEnum):
     """Why a job or trial ended FAILURE or KILLED, for code to decide on (the `reason` beside
     it is for people and may change wording)."""
 
@@ -230,7 +230,7 @@ class Job:
     reason: str = ""  # why it failed or was killed, in words a user can act on
     env: dict[str, Any] = field(default_factory=dict)  # lock id, lock text, python, platform
     variables: dict[str, str] = field(default_factory=dict)  # --env, given to every trial
-    failure: FailureKind | None = None  # why it ended FAILURE or KILLED (None: not failed, or
+    failure: JobFailure | None = None  # why it ended FAILURE or KILLED (None: not failed, or
     # recorded before kinds were)
 
     @property
@@ -265,7 +265,7 @@ class Trial:
     model_path: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     reason: str = ""
-    failure: FailureKind | None = None  # why it ended FAILURE or KILLED, as for Job
+    failure: JobFailure | None = None  # why it ended FAILURE or KILLED, as for Job
 
     def moved(self, state: JobState, **changes: Any) -> Trial:
         """This trial in `state` (one of TRIAL_MOVES[self.state], else InvalidTransition)."""

@@ -16,9 +16,9 @@ from sqlalchemy import Row, insert, select, update
 from kaon.core.ids import is_hex
 from kaon.core.jobs import (
     Bundle,
-    FailureKind,
     Hyper,
     Job,
+    JobFailure,
     JobId,
     JobState,
     ModelId,
@@ -84,10 +84,10 @@ def _job(row: Row[Any]) -> Job:
     )
 
 
-def _failure(doc: dict[str, Any]) -> FailureKind | None:
+def _failure(doc: dict[str, Any]) -> JobFailure | None:
     """The recorded failure kind; rows written before kinds were have none."""
     kind = doc.get("failure")
-    return FailureKind(kind) if kind else None
+    return JobFailure(kind) if kind else None
 
 
 def _trial_row(t: Trial) -> dict[str, Any]:

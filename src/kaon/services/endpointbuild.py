@@ -1,6 +1,6 @@
 """An endpoint's build step: what it serves (its bundle's files with the model's beside the
 serve module, composed from stored trees, nothing written to disk) and the environment of the
-bundle's requirements. A failure here is a build failure (FailureKind.BUILD)."""
+bundle's requirements. A failure here is a build failure (EndpointFailure.BUILD)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from kaon.core.endpoints import Batching, Endpoint, EndpointState, FailureKind
+from kaon.core.endpoints import Batching, Endpoint, EndpointFailure, EndpointState
 from kaon.ports.content import TreeRef
 from kaon.ports.envbuilder import Environment, LogSink
 from kaon.ports.replicas import Replicas, ReplicaSpec, ReplicaStatus
@@ -114,7 +114,7 @@ class EndpointRunner:
             why = status.last_error or "replicas keep failing"
             if endpoint.state is EndpointState.FAILURE and endpoint.reason == why:
                 return endpoint
-            return endpoint.failed(FailureKind.CRASH, why)
+            return endpoint.failed(EndpointFailure.CRASH, why)
         elif status.restarts > 0:
             state, reason = EndpointState.RESTARTING, status.last_error
         else:

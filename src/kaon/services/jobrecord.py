@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from kaon.core.jobs import FailureKind, Job, JobState, Trial
+from kaon.core.jobs import Job, JobFailure, JobState, Trial
 from kaon.ports.jobs import JobStore
 from kaon.services.provenance import ProvenanceService
 
@@ -34,12 +34,12 @@ class JobRecorder:
         """The platform stops: what is cancelled from now on ends FAILURE "interrupted"."""
         self._stopping.set()
 
-    def cancelled(self, what: str) -> tuple[JobState, FailureKind, str]:
+    def cancelled(self, what: str) -> tuple[JobState, JobFailure, str]:
         """How a cancelled job ends: KILLED by `kaon train kill`, FAILURE "interrupted" when the
         platform stops (`kaon down`), as a crash is reported at the next start."""
         if self._stopping.is_set():
-            return JobState.FAILURE, FailureKind.INTERRUPTED, interrupted(what)
-        return JobState.KILLED, FailureKind.CANCELLED, KILLED
+            return JobState.FAILURE, JobFailure.INTERRUPTED, interrupted(what)
+        return JobState.KILLED, JobFailure.CANCELLED, KILLED
 
     def now(self) -> float:
         return self._clock()
@@ -75,7 +75,7 @@ class JobRecorder:
         self,
         trial: Trial,
         state: JobState,
-        failure: FailureKind | None,
+        failure: JobFailure | None,
         reason: str,
         exit_code: int | None = None,
     ) -> Trial:
@@ -92,7 +92,7 @@ class JobRecorder:
         self._provenance.model_produced(job, done)
         return done
 
-    def finish(self, job: Job, state: JobState, failure: FailureKind | None, reason: str) -> Job:
+    def finish(self, job: Job, state: JobState, failure: JobFailure | None, reason: str) -> Job:
         """End `job` (and its unfinished trials) in `state`; a job already ended (by a kill
         that did not wait for its thread) keeps how it ended first."""
         current = self._jobs.get_job(job.id) or job

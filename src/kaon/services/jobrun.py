@@ -8,7 +8,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from kaon.core.ids import CommitId, RepoName
-from kaon.core.jobs import FailureKind, Job, JobState, Trial, trial_name
+from kaon.core.jobs import Job, JobFailure, JobState, Trial, trial_name
 from kaon.ports.content import TreeRef
 from kaon.ports.executor import Executor
 from kaon.services.jobaccess import Access
@@ -118,7 +118,7 @@ class TrialRunner:
         if outcome is None:
             raise RuntimeError(f"the executor ran trial {trial.index} but delivered no outputs")
         if outcome.error:
-            state, kind = JobState.FAILURE, outcome.failure or FailureKind.RUN
+            state, kind = JobState.FAILURE, outcome.failure or JobFailure.RUN
             if outcome.result.cancelled:
                 state, kind, _ = self._recorder.cancelled("running")
             sink.write(f"trial failed: {outcome.error}")

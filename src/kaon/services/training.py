@@ -3,7 +3,7 @@
 Each job runs in its own thread through the steps of its lifecycle (kaon.core.jobs):
 BUILDING (kaon.services.jobbuild: the lock and the environment), RUNNING
 (kaon.services.jobrun: the trials as tasks on the executor), then SUCCESS, FAILURE (with a
-FailureKind) or KILLED with a reason, every move recorded by kaon.services.jobrecord and the
+JobFailure) or KILLED with a reason, every move recorded by kaon.services.jobrecord and the
 outputs committed by kaon.services.joboutputs. Jobs left BUILDING or RUNNING by a platform
 stop are marked FAILURE on the next start (`recover`), never left running forever.
 """
@@ -31,9 +31,9 @@ from kaon.core.errors import (
 from kaon.core.hyper import grid, random_points
 from kaon.core.jobs import (
     Bundle,
-    FailureKind,
     Hyper,
     Job,
+    JobFailure,
     JobId,
     JobState,
     ModelId,
@@ -251,7 +251,7 @@ class TrainingService:
                 thread.join(timeout=30)
         job = self.get(job.id)
         if not job.state.finished:  # no thread (it was never started here): mark it
-            job = self._recorder.finish(job, JobState.KILLED, FailureKind.CANCELLED, KILLED)
+            job = self._recorder.finish(job, JobState.KILLED, JobFailure.CANCELLED, KILLED)
         return job
 
     def recover(self) -> list[JobId]:
@@ -261,7 +261,7 @@ class TrainingService:
         failed: list[JobId] = []
         for job in self._jobs.list_jobs(states=[JobState.BUILDING, JobState.RUNNING]):
             what = "building" if job.state is JobState.BUILDING else "running"
-            self._recorder.finish(job, JobState.FAILURE, FailureKind.INTERRUPTED, interrupted(what))
+            self._recorder.finish(job, JobState.FAILURE, JobFailure.INTERRUPTED, interrupted(what))
             failed.append(job.id)
         # interrupted jobs never revoked their keys and tokens: now
         running = self._jobs.list_jobs(states=[JobState.BUILDING, JobState.RUNNING])
@@ -331,12 +331,12 @@ class TrainingService:
                 recorder.finish(job, *recorder.cancelled("building"))
             else:
                 recorder.finish(
-                    job, JobState.FAILURE, FailureKind.BUILD, f"build failed: {exc.message}"
+                    job, JobState.FAILURE, JobFailure.BUILD, f"build failed: {exc.message}"
                 )
         except KaonError as exc:
             build_log.write(f"error: {exc.message}")
             bug = isinstance(exc, InvalidTransition)
-            kind = FailureKind.INTERNAL if bug else FailureKind.INPUT
+            kind = JobFailure.INTERNAL if bug else JobFailure.INPUT
             recorder.finish(job, JobState.FAILURE, kind, exc.message)
         except Exception as exc:
             for line in traceback.format_exc().splitlines():
@@ -345,7 +345,7 @@ class TrainingService:
             recorder.finish(
                 job,
                 JobState.FAILURE,
-                FailureKind.INTERNAL,
+                JobFailure.INTERNAL,
                 f"internal error: {exc} (see build logs)",
             )
         finally:
@@ -359,7 +359,7 @@ class TrainingService:
         if cancel.is_set():
             recorder.finish(job, *recorder.cancelled("running"))
         elif not outcomes:
-            recorder.finish(job, JobState.FAILURE, FailureKind.RUN, "no trial ran")
+            recorder.finish(job, JobState.FAILURE, JobFailure.RUN, "no trial ran")
         elif any(o.error for o in outcomes):
             bad = [o for o in outcomes if o.error]
             reason = (
@@ -367,6 +367,6 @@ class TrainingService:
                 if len(outcomes) == 1
                 else f"{len(bad)} of {len(outcomes)} trials failed: {bad[0].error}"
             )
-            recorder.finish(job, JobState.FAILURE, bad[0].failure or FailureKind.RUN, reason)
+            recorder.finish(job, JobState.FAILURE, bad[0].failure or JobFailure.RUN, reason)
         else:
             recorder.finish(job, JobState.SUCCESS, None, "")

@@ -14,7 +14,7 @@ import blake3
 
 from kaon.core.errors import InvalidBundle
 from kaon.core.ids import CommitId, RepoName
-from kaon.core.jobs import FailureKind, Job, Trial, canonical_json
+from kaon.core.jobs import Job, JobFailure, Trial, canonical_json
 from kaon.ports.content import TreeRef
 from kaon.ports.envbuilder import EnvLock
 from kaon.ports.executor import Input, Limits, Place, RunResult, Task
@@ -43,7 +43,7 @@ class TrialOutcome:
     files: list[tuple[str, Path]]  # the output files, relative to the output folder
     metrics: dict[str, Any]
     digest: str  # content hash of the output folder
-    failure: FailureKind | None = None  # why it failed (None when it produced a model)
+    failure: JobFailure | None = None  # why it failed (None when it produced a model)
 
 
 def fingerprint(threads: int = 1) -> dict[str, Any]:
@@ -159,18 +159,18 @@ def hash_files(files: list[tuple[str, Path]]) -> str:
 def collect(out: Path, result: RunResult, timeout: float | None) -> TrialOutcome:
     """Turn what the process did and wrote into an outcome with a reason users can act on."""
 
-    def failed(error: str, kind: FailureKind = FailureKind.OUTPUT) -> TrialOutcome:
+    def failed(error: str, kind: JobFailure = JobFailure.OUTPUT) -> TrialOutcome:
         return TrialOutcome(result, error, [], {}, "", kind)
 
     if result.cancelled:
-        return failed("killed", FailureKind.CANCELLED)
+        return failed("killed", JobFailure.CANCELLED)
     if result.timed_out:
         return failed(
-            f"timed out after {timeout:g} s (raise it with --timeout)", FailureKind.TIMEOUT
+            f"timed out after {timeout:g} s (raise it with --timeout)", JobFailure.TIMEOUT
         )
     if result.exit_code != 0:
         return failed(
-            f"train exited with code {result.exit_code}: see `kaon train logs`", FailureKind.RUN
+            f"train exited with code {result.exit_code}: see `kaon train logs`", JobFailure.RUN
         )
     model = out / "model"
     try:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from kaon.core.endpoints import EndpointState
+from kaon.core.endpoints import EndpointFailure, EndpointState
 from kaon.core.errors import Forbidden
-from kaon.core.jobs import JobState
+from kaon.core.jobs import JobFailure, JobState
 from kaon.core.provenance import Graph
 from kaon.wire.base import GRAPH, Answer, doc
 
@@ -97,6 +97,9 @@ class JobInfo(Answer):
     variables: dict[str, str]
     process_time: float
     trials: list[TrialInfo]
+    failure: JobFailure | None = field(
+        default=None, metadata=doc("why a failed or killed job ended so (build, run, ...)")
+    )
 
     @property
     def finished_state(self) -> bool:
@@ -134,6 +137,10 @@ class EndpointInfo(Answer):
     variables: dict[str, str]
     served_commit: str | None
     auth: bool  # prediction routes need a token (--auth)
+    failure: EndpointFailure | None = field(
+        default=None,
+        metadata=doc("why a failed endpoint is down: build (final) or crash (restarted)"),
+    )
 
 
 # -- provenance -----------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kaon.core.endpoints import EndpointState, FailureKind
+from kaon.core.endpoints import EndpointFailure, EndpointState
 from kaon.core.jobs import WorkspaceName
 from kaon.ports.database import MetadataDatabase
 from kaon.ports.endpoints import EndpointStore
@@ -27,7 +27,10 @@ class EndpointStoreContract:
         store.save_endpoint(e.moved(EndpointState.RUNNING))
         assert store.get_endpoint(e.name) == e.moved(EndpointState.RUNNING)
         failed = e.moved(
-            EndpointState.FAILURE, failure=FailureKind.BUILD, reason="build: no model", started=4.0
+            EndpointState.FAILURE,
+            failure=EndpointFailure.BUILD,
+            reason="build: no model",
+            started=4.0,
         )
         store.save_endpoint(failed)
         assert store.get_endpoint(e.name) == failed
