@@ -201,3 +201,22 @@ def test_train_with_an_impossible_memory_is_400(api: TestClient, memory: str) ->
     assert r.status_code == 400, r.text
     assert r.json()["code"] == "invalid_input"
     assert "invalid memory" in r.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/v1/repos", {"name": "images", "descripton": "typo"}),
+        ("put", "/v1/repos/r/branches/dev", {"head": None, "heads": "typo"}),
+        ("post", "/v1/repos/r/stagings", {"branch": "master", "brnch": "typo"}),
+        ("post", "/v1/chunks/missing", {"digests": [], "leases": "typo"}),
+        ("post", "/v1/s3/credentials", {"workspace": "typo"}),
+    ],
+)
+def test_a_body_field_the_server_does_not_know_is_refused_not_ignored(
+    api: TestClient, method: str, path: str, body: dict[str, Any]
+) -> None:
+    api.post("/v1/repos", json={"name": "r"})
+    r = api.request(method.upper(), path, json=body)
+    assert r.status_code == 400, (path, r.text)
+    assert "Extra inputs are not permitted" in r.text or "extra" in r.text.lower()

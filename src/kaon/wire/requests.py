@@ -34,18 +34,18 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class RepoCreate(BaseModel):
+class RepoCreate(Strict):
     name: str = checked(pattern=REPO)
     description: str = ""
 
 
-class BranchSet(BaseModel):
+class BranchSet(Strict):
     head: str | None = checked(
         None, description="a ref (branch, commit, branch^); null: no head", pattern=REF
     )
 
 
-class PutIn(BaseModel):
+class PutIn(Strict):
     path: str = checked(pattern=FILE_PATH)
     size: int = Field(ge=0)
     chunks: list[tuple[str, int]] = checked(
@@ -93,34 +93,34 @@ class CommitIn(CommitHeader):
     puts: list[PutIn] = []
 
 
-class StagingIn(BaseModel):
+class StagingIn(Strict):
     branch: str = checked("master", pattern=BRANCH)
 
 
-class StagedIn(BaseModel):
+class StagedIn(Strict):
     """The documented body of POST /v1/repos/{repo}/stagings/{id} (parsed by the service)."""
 
     puts: list[PutIn] = []
 
 
-class LocalContentIn(BaseModel):
+class LocalContentIn(Strict):
     ref: str = "master"
     path: str
     token: str  # the drop folder's: proves the client runs on the server's machine
 
 
-class DigestsIn(BaseModel):
+class DigestsIn(Strict):
     digests: list[str] = checked(items={"type": "string", "pattern": DIGEST})
     lease: str | None = checked(None, LEASE_DOC, pattern=LEASE)
 
 
-class DroppedPackIn(BaseModel):
+class DroppedPackIn(Strict):
     name: str
     token: str
     lease: str | None = checked(None, LEASE_DOC, pattern=LEASE)
 
 
-class LocalFileIn(BaseModel):
+class LocalFileIn(Strict):
     path: str
     size: int
     mtime_ns: int
@@ -143,7 +143,7 @@ class BundleIn(Strict):
     )
 
 
-class HyperIn(BaseModel):
+class HyperIn(Strict):
     space: dict[str, Any]
     search: str = "grid"
     trials: int | None = None
@@ -205,7 +205,7 @@ class MemberIn(Strict):
     )
 
 
-class S3CredentialIn(BaseModel):
+class S3CredentialIn(Strict):
     owner: str = Field(
         "", description="a label for the key; it acts for the caller, whose name its commits show"
     )
