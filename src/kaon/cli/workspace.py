@@ -264,7 +264,7 @@ def template_get(
     shutil.copytree(
         templates_root() / chosen, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
     )
-    for entry in [*target.rglob("train"), *target.rglob("serve")]:
-        if entry.is_file():  # an installer may drop the executable bit
-            entry.chmod(0o755)
+    from kaon.client.bundles import restore_modes
+
+    restore_modes(target)  # an installer may drop the executable bit of `train` and co
     success(f"Successfully loaded {chosen} template into {target}")

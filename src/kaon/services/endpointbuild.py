@@ -8,13 +8,13 @@ import ast
 import threading
 from dataclasses import dataclass
 
-from kaon.core import paths
+from kaon.core import bundlelayout, paths
 from kaon.core.address import Ref
 from kaon.core.commit import Commit
 from kaon.core.endpoints import Endpoint
 from kaon.core.errors import InvalidBundle, NotFound
 from kaon.core.jobs import Bundle, ModelId
-from kaon.core.tree import DirNode, FileNode, Tree
+from kaon.core.tree import FileNode
 from kaon.ports.envbuilder import EnvBuilder, Environment, EnvLock, LogSink
 from kaon.services.commits import Put
 from kaon.services.files import FileService
@@ -22,7 +22,7 @@ from kaon.services.repos import RepoService
 from kaon.services.training import TrainingService
 from kaon.services.workspaces import repo_of
 
-MODULE = "model.py"
+MODULE = bundlelayout.SERVE_MODULE
 
 
 @dataclass(frozen=True)
@@ -82,21 +82,17 @@ class EndpointBuilder:
     def entry(self, source: Bundle) -> ServeEntry:
         """Find the serve module (the shallowest model.py) and check its two functions."""
         commit = self._repos.resolve_required(source.repo, Ref(source.commit))
-        level: list[tuple[str, Tree]] = [("", self._files.root(commit))]
-        while level:
-            for folder, tree in level:
-                node = tree.get(MODULE)
-                if isinstance(node, FileNode):
-                    where = f"{source.path}/{folder}{MODULE}"
-                    return ServeEntry(
-                        folder.rstrip("/"), "model", inspect_module(self._text(node), where)
-                    )
-            level = [
-                (f"{folder}{e.name}/", self._files.load_tree(e.tree))
-                for folder, tree in level
-                for e in tree.entries
-                if isinstance(e, DirNode) and not e.name.startswith(".")
-            ]
+        found = (
+            []
+            if commit.tree is None
+            else bundlelayout.shallowest(commit.tree, self._files.listing, MODULE)
+        )
+        if found:  # several at that depth: the first in name order, as before
+            folder = found[0]
+            node = self._files.node(commit, f"/{folder}{MODULE}")
+            assert isinstance(node, FileNode)
+            where = f"{source.path}/{folder}{MODULE}"
+            return ServeEntry(folder.rstrip("/"), "model", inspect_module(self._text(node), where))
         raise InvalidBundle(
             f"serve bundle {source.path}: no {MODULE} found; it needs a model.py defining "
             "load_ctx(model_dir) and predict(payload, ctx) and a requirements.txt beside it"

@@ -68,6 +68,14 @@ class FileService:
     def load_tree(self, tree: Digest) -> Tree:
         return self._trees.load(tree)
 
+    def listing(self, tree: Digest) -> list[tuple[str, Digest | None]]:
+        """A stored tree's entries as kaon.core.bundlelayout reads a folder: files (None), and
+        sub-trees by digest."""
+        return [
+            (e.name, e.tree if isinstance(e, DirNode) else None)
+            for e in self._trees.load(tree).entries
+        ]
+
     def node(self, commit: Commit | None, path: str) -> Node | Tree:
         return lookup(self.root(commit), paths.normalize(path), self._trees.load)
 

@@ -26,7 +26,6 @@ from kaon.core.errors import (
     RepoNotFound,
     WorkspaceNotFound,
 )
-from kaon.core.ids import Digest
 from kaon.core.jobs import Bundle, WorkspaceName, workspace_name
 from kaon.core.tree import DirNode, FileNode
 from kaon.core.workspaces import Workspace
@@ -182,7 +181,9 @@ class WorkspaceService:
         commit = self._repos.resolve_required(bundle.repo, Ref(bundle.commit))
         root = commit.tree
         found = (
-            [] if root is None else bundlelayout.shallowest(root, self._listing, bundlelayout.TRAIN)
+            []
+            if root is None
+            else bundlelayout.shallowest(root, self._files.listing, bundlelayout.TRAIN)
         )
         if not found:
             raise InvalidBundle(
@@ -208,13 +209,6 @@ class WorkspaceService:
             f"source bundle {bundle.path}: no requirements.txt beside {folder}train "
             "(an empty file is fine when the code needs only the standard library)"
         )
-
-    def _listing(self, digest: Digest) -> list[tuple[str, Digest | None]]:
-        """A stored tree's entries for kaon.core.bundlelayout: files, and sub-trees by digest."""
-        return [
-            (e.name, e.tree if isinstance(e, DirNode) else None)
-            for e in self._trees.load(digest).entries
-        ]
 
     def _exists(self, commit: Commit, path: str) -> bool:
         try:
