@@ -1,0 +1,52 @@
+"""The execution ports' contract suites (kaon.testing.contracts.executor, .replicas, .drop), run
+on the local backends: LocalExecutor, LocalReplicas and PackDrop, with a real platform's store
+for the trees they fetch. A Ray backend would add a branch to each fixture here."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kaon.core.ids import CommitId, RepoName
+from kaon.exec.local import LocalExecutor
+from kaon.exec.uv import UvEnvBuilder
+from kaon.ports.content import TreeRef
+from kaon.services.content import StoreContent
+from kaon.testing.contracts.executor import CODE_FILES, DATA_FILES, ExecutorContract
+from kaon.wiring import Platform
+
+
+@pytest.fixture
+def trees(platform: Platform, seed: Any) -> tuple[TreeRef, TreeRef]:
+    platform.repos.create_repo("code")
+    platform.repos.create_repo("data")
+    code = seed.commit("code", CODE_FILES)
+    data = seed.commit("data", DATA_FILES)
+    return (
+        TreeRef(RepoName("code"), CommitId(str(code.id))),
+        TreeRef(RepoName("data"), CommitId(str(data.id))),
+    )
+
+
+@pytest.fixture
+def env_builder(tmp_path: Path) -> UvEnvBuilder:
+    return UvEnvBuilder(tmp_path / "envs", python=sys.executable)
+
+
+@pytest.fixture
+def executor(platform: Platform, env_builder: UvEnvBuilder, tmp_path: Path) -> LocalExecutor:
+    content = StoreContent(platform.repos, platform.files)
+    return LocalExecutor(content, tmp_path / "jobs", env_builder, hidden=())
+
+
+@pytest.fixture
+def task_folder(tmp_path: Path) -> Callable[[str], Path]:
+    return lambda key: tmp_path / "jobs" / key
+
+
+class TestLocalExecutor(ExecutorContract):
+    pass
