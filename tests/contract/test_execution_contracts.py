@@ -5,7 +5,7 @@ for the trees they fetch. A Ray backend would add a branch to each fixture here.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +13,13 @@ import pytest
 
 from kaon.core.ids import CommitId, RepoName
 from kaon.exec.local import LocalExecutor
+from kaon.exec.replicas import LocalReplicas
 from kaon.exec.uv import UvEnvBuilder
 from kaon.ports.content import TreeRef
+from kaon.ports.envbuilder import Environment
 from kaon.services.content import StoreContent
 from kaon.testing.contracts.executor import CODE_FILES, DATA_FILES, ExecutorContract
+from kaon.testing.contracts.replicas import SERVE_MODULE, ReplicasContract
 from kaon.wiring import Platform
 
 
@@ -49,4 +52,31 @@ def task_folder(tmp_path: Path) -> Callable[[str], Path]:
 
 
 class TestLocalExecutor(ExecutorContract):
+    pass
+
+
+# -- Replicas: LocalReplicas, a process per replica, in this interpreter's environment ------
+
+
+@pytest.fixture
+def serve_code(platform: Platform, seed: Any) -> TreeRef:
+    platform.repos.create_repo("serve")
+    commit = seed.commit("serve", {"/model.py": SERVE_MODULE})
+    return TreeRef(RepoName("serve"), CommitId(str(commit.id)))
+
+
+@pytest.fixture
+def serve_env() -> Environment:
+    return Environment("test", Path(sys.prefix), Path(sys.executable).parent, Path(sys.executable))
+
+
+@pytest.fixture
+def replicas(platform: Platform, tmp_path: Path) -> Iterator[LocalReplicas]:
+    content = StoreContent(platform.repos, platform.files)
+    backend = LocalReplicas(tmp_path / "replicas", content, backoff=(0.1, 0.4), grace=1.0)
+    yield backend
+    backend.stop_all()
+
+
+class TestLocalReplicas(ReplicasContract):
     pass

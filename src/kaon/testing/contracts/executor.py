@@ -172,3 +172,22 @@ class ExecutorContract:
         assert os.path.realpath(prefix) == os.path.realpath(root)
         assert env["VIRTUAL_ENV"] == root and env["PATH"] == f"{root}/bin:/usr/bin:/bin"
         assert set(env) - {"LC_CTYPE"} == {"PATH", "VIRTUAL_ENV", "HOME", "TMPDIR", "KAON_X"}
+
+    def test_cancel_kills_the_task_and_the_sink_still_gets_it(self, executor: Executor) -> None:
+        cancel = threading.Event()
+        lines: list[str] = []
+
+        def log(line: str) -> None:  # the task is running once it printed: no race
+            lines.append(line)
+            cancel.set()
+
+        outputs = Outputs()
+        sleeper = Task(
+            key="c",
+            argv=("sh", "-c", "echo started; sleep 100 & wait"),
+            workdir=Place.output(),
+            env={"PATH": "/usr/bin:/bin"},
+        )
+        result = executor.run(sleeper, log, outputs, cancel)
+        assert result.cancelled and not result.timed_out and result.exit_code is None, lines
+        assert [r for _, r in outputs.delivered] == [result]
