@@ -18,6 +18,8 @@ from kaon.exec.uv import UvEnvBuilder
 from kaon.ports.content import TreeRef
 from kaon.ports.envbuilder import Environment
 from kaon.services.content import StoreContent
+from kaon.store.drop import PackDrop
+from kaon.testing.contracts.drop import DropFolderContract
 from kaon.testing.contracts.executor import CODE_FILES, DATA_FILES, ExecutorContract
 from kaon.testing.contracts.replicas import SERVE_MODULE, ReplicasContract
 from kaon.wiring import Platform
@@ -79,4 +81,16 @@ def replicas(platform: Platform, tmp_path: Path) -> Iterator[LocalReplicas]:
 
 
 class TestLocalReplicas(ReplicasContract):
+    pass
+
+
+# -- DropFolder: PackDrop ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def drop_folder(tmp_path: Path) -> PackDrop:
+    return PackDrop(tmp_path / "incoming", max_size=1000)
+
+
+class TestPackDrop(DropFolderContract):
     pass

@@ -1,4 +1,6 @@
-"""PackDrop: the folder where clients on the server's machine leave packs."""
+"""PackDrop: the folder where clients on the server's machine leave packs. What any DropFolder does
+is the contract suite kaon.testing.contracts.drop (tests/contract/test_execution_contracts.py);
+here: PackDrop's own folder, token file, size limit, clean-up and client files."""
 
 from __future__ import annotations
 
@@ -31,24 +33,6 @@ def test_the_folder_is_private_and_holds_the_token(drop: PackDrop) -> None:
     assert drop.info.dir == str(drop.root) and len(drop.info.token) == 32
     again = PackDrop(drop.root, max_size=1000)  # a restart: a new token
     assert again.info.token != drop.info.token
-
-
-def test_claim_moves_the_pack_out_of_reach(drop: PackDrop) -> None:
-    name = _leave(drop, b"pack bytes")
-    claimed = drop.claim(name)
-    assert not (drop.root / name).exists()
-    assert Path(claimed.path).parent == drop.root and claimed.size == 10
-    assert bytes(drop.read_into(claimed, bytearray(64))) == b"pack bytes"
-    drop.discard(claimed.path)
-    assert not Path(claimed.path).exists()
-    with pytest.raises(NotFound, match="no pack"):
-        drop.claim(name)  # claimed once only
-
-
-@pytest.mark.parametrize("name", ["../x.pack", "a/b.pack", ".token", "x" * 32 + ".pack", ""])
-def test_bad_names_are_refused(drop: PackDrop, name: str) -> None:
-    with pytest.raises(InvalidInput, match="bad pack name"):
-        drop.claim(name)
 
 
 def test_links_and_oversized_packs_are_refused_and_removed(drop: PackDrop, tmp_path: Path) -> None:
