@@ -1,4 +1,4 @@
-"""Contract suites for kaon's metadata ports, for any backend (pytest needed).
+"""Contract suites for kaon's ports, for any backend (pytest needed).
 
 Every suite is a class of pytest tests over one port; each test takes a fixture named
 `database` that yields a fresh, empty MetadataDatabase (kaon.ports.database). A backend
@@ -17,5 +17,9 @@ or subclasses just the suites of the ports it implements (`class TestMyJobs(JobS
 pass`). kaon runs them on memory, SQLite and PostgreSQL (tests/contract).
 
 An object store backend subclasses kaon.testing.contracts.objects.ObjectStoreContract and
-provides a fixture `object_store` yielding a fresh, empty ObjectStore instead.
+provides a fixture `object_store` yielding a fresh, empty ObjectStore instead. The execution
+ports have theirs too: kaon.testing.contracts.executor.ExecutorContract (fixtures `executor`,
+`env_builder`, `trees`, `task_folder`), .replicas.ReplicasContract (`replicas`, `serve_code`,
+`serve_env`) and .drop.DropFolderContract (`drop_folder`); each module's doc says what its
+fixtures hold (kaon runs them in tests/contract/test_execution_contracts.py).
 """
