@@ -1,5 +1,5 @@
-"""The execution ports' contract suites (kaon.testing.contracts.executor, .replicas, .drop), run
-on the local backends: LocalExecutor, LocalReplicas and PackDrop, with a real platform's store
+"""The execution ports' contract suites (kaon.testing.contracts.executor, .replicas, .drop,
+.content), run on the local backends: LocalExecutor, LocalReplicas, PackDrop and StoreContent, with a real platform's store
 for the trees they fetch. A Ray backend would add a branch to each fixture here."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from kaon.ports.content import TreeRef
 from kaon.ports.envbuilder import Environment
 from kaon.services.content import StoreContent
 from kaon.store.drop import PackDrop
+from kaon.testing.contracts.content import ContentContract
 from kaon.testing.contracts.drop import DropFolderContract
 from kaon.testing.contracts.executor import CODE_FILES, DATA_FILES, ExecutorContract
 from kaon.testing.contracts.replicas import SERVE_MODULE, ReplicasContract
@@ -54,6 +55,15 @@ def task_folder(tmp_path: Path) -> Callable[[str], Path]:
 
 
 class TestLocalExecutor(ExecutorContract):
+    pass
+
+
+@pytest.fixture
+def content(platform: Platform) -> StoreContent:
+    return StoreContent(platform.repos, platform.files)
+
+
+class TestStoreContent(ContentContract):
     pass
 
 

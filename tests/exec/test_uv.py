@@ -14,6 +14,7 @@ from kaon.core.errors import BuildFailed, InvalidInput
 from kaon.exec.sandbox import bwrap_works
 from kaon.exec.uv import READY, UvEnvBuilder, lock_id
 from kaon.ports.envbuilder import Environment, EnvLock
+from kaon.testing.contracts.envbuilder import EnvBuilderContract
 
 SIX = "six==1.16.0\n"
 
@@ -180,3 +181,11 @@ def test_a_sandboxed_build_locks_and_installs(tmp_path: Path) -> None:
     bwrap = shutil.which("bwrap")
     isolated = bwrap is not None and bwrap_works(bwrap)
     assert any("not isolated" in line for line in log) is not isolated, log
+
+
+class TestUvEnvBuilderContract(EnvBuilderContract):
+    """The port's contract suite (kaon.testing.contracts.envbuilder) on uv."""
+
+    @pytest.fixture
+    def env_builder(self, tmp_path: Path) -> UvEnvBuilder:
+        return UvEnvBuilder(tmp_path / "contract")

@@ -20,6 +20,7 @@ An object store backend subclasses kaon.testing.contracts.objects.ObjectStoreCon
 provides a fixture `object_store` yielding a fresh, empty ObjectStore instead. The execution
 ports have theirs too: kaon.testing.contracts.executor.ExecutorContract (fixtures `executor`,
 `env_builder`, `trees`, `task_folder`), .replicas.ReplicasContract (`replicas`, `serve_code`,
-`serve_env`) and .drop.DropFolderContract (`drop_folder`); each module's doc says what its
-fixtures hold (kaon runs them in tests/contract/test_execution_contracts.py).
+`serve_env`), .drop.DropFolderContract (`drop_folder`), .content.ContentContract (`content`,
+`trees`) and .envbuilder.EnvBuilderContract (`env_builder`); each module's doc says what its
+fixtures hold (kaon runs them in tests/contract/test_execution_contracts.py and tests/exec/test_uv.py).
 """
