@@ -30,10 +30,13 @@ from kaon.config import SERVER_FILE, TOKEN_FILE, ServerSettings
 from kaon.core import chunking
 from kaon.core.address import parse_ref
 from kaon.core.commit import Commit
+from kaon.core.ids import CommitId, RepoName
 from kaon.core.pack import HEADER, MAGIC
 from kaon.core.tree import ChunkRef
 from kaon.db.database import Database
+from kaon.ports.content import TreeRef
 from kaon.services.commits import Put
+from kaon.testing.contracts.executor import CODE_FILES, DATA_FILES
 from kaon.wiring import Backends, Platform, wire
 
 START_TIMEOUT = 30.0
@@ -271,6 +274,20 @@ def platform_factory(tmp_path: Path, migrated_db: Path) -> Iterator[PlatformFact
         yield factory
     finally:
         factory.close()
+
+
+@pytest.fixture
+def trees(platform: Platform, seed: Seeder) -> tuple[TreeRef, TreeRef]:
+    """The code and data trees the execution ports' contract suites run (TreeRefs of two
+    commits of `platform`: kaon.testing.contracts.executor's CODE_FILES and DATA_FILES)."""
+    platform.repos.create_repo("code")
+    platform.repos.create_repo("data")
+    code = seed.commit("code", CODE_FILES)
+    data = seed.commit("data", DATA_FILES)
+    return (
+        TreeRef(RepoName("code"), CommitId(str(code.id))),
+        TreeRef(RepoName("data"), CommitId(str(data.id))),
+    )
 
 
 @pytest.fixture

@@ -21,21 +21,9 @@ from kaon.services.content import StoreContent
 from kaon.store.drop import PackDrop
 from kaon.testing.contracts.content import ContentContract
 from kaon.testing.contracts.drop import DropFolderContract
-from kaon.testing.contracts.executor import CODE_FILES, DATA_FILES, ExecutorContract
+from kaon.testing.contracts.executor import ExecutorContract
 from kaon.testing.contracts.replicas import SERVE_MODULE, ReplicasContract
 from kaon.wiring import Platform
-
-
-@pytest.fixture
-def trees(platform: Platform, seed: Any) -> tuple[TreeRef, TreeRef]:
-    platform.repos.create_repo("code")
-    platform.repos.create_repo("data")
-    code = seed.commit("code", CODE_FILES)
-    data = seed.commit("data", DATA_FILES)
-    return (
-        TreeRef(RepoName("code"), CommitId(str(code.id))),
-        TreeRef(RepoName("data"), CommitId(str(data.id))),
-    )
 
 
 @pytest.fixture

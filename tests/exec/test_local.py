@@ -10,16 +10,14 @@ here: the local backend's own cache of kept trees and its sweep at start.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from kaon.core.ids import CommitId, RepoName
 from kaon.exec.local import LocalExecutor
 from kaon.exec.uv import UvEnvBuilder
 from kaon.ports.content import TreeRef
 from kaon.services.content import StoreContent
-from kaon.testing.contracts.executor import CODE_FILES, DATA_FILES, probe_task, run_task
+from kaon.testing.contracts.executor import probe_task, run_task
 from kaon.wiring import Platform
 
 
@@ -33,18 +31,6 @@ class Counting:
     def checkout(self, tree: TreeRef, dest: Path) -> int:
         self.fetched.append(tree)
         return self.inner.checkout(tree, dest)
-
-
-@pytest.fixture
-def trees(platform: Platform, seed: Any) -> tuple[TreeRef, TreeRef]:
-    platform.repos.create_repo("code")
-    platform.repos.create_repo("data")
-    code = seed.commit("code", CODE_FILES)
-    data = seed.commit("data", DATA_FILES)
-    return (
-        TreeRef(RepoName("code"), CommitId(str(code.id))),
-        TreeRef(RepoName("data"), CommitId(str(data.id))),
-    )
 
 
 @pytest.fixture
