@@ -272,9 +272,8 @@ def wire(
     drop = PackDrop(settings.home / "incoming", MAX_PACK)
     ingest = FileIngest(chunks)
     hidden = platform_paths(settings)  # what user code must not see
-    executor = _named(EXECUTORS, settings.executor, "executor", settings)(
-        StoreContent(repos, files), envs
-    )
+    content = StoreContent(repos, files)  # what executors and replicas fetch their inputs by
+    executor = _named(EXECUTORS, settings.executor, "executor", settings)(content, envs)
     outputs = JobOutputs(chunks, commits, repos, files, settings.home / "jobs")
     recorder = JobRecorder(jobs, provenance, clock)
     slots = settings.max_parallel or os.cpu_count() or 1
@@ -291,7 +290,7 @@ def wire(
         workspaces,
         EndpointBuilder(repos, files, envs, training),
         EndpointRecorder(repos, commits, chunks, provenance, settings.home / "endpoints"),
-        EndpointRunner(replicas(StoreContent(repos, files)), hidden),
+        EndpointRunner(replicas(content), hidden),
         clock,
     )
     backends = Backends(
