@@ -52,6 +52,10 @@ class LocalExecutor:
     def can_sandbox(self) -> bool:
         return self._runner.can_sandbox
 
+    @property
+    def pfs_mode(self) -> str:
+        return "bubblewrap" if self._runner.can_sandbox else "rewrite"
+
     def describe_memory(self, limit: int | None, default: bool = False) -> str:
         return self._runner.describe_memory(limit, default)
 

@@ -84,6 +84,10 @@ class Input:
     private: bool = False
     overlay: Mapping[str, bytes] = field(default_factory=dict)
     executable: tuple[str, ...] = ()
+    select: tuple[str, ...] = ()  # shared only: just these paths of the tree (files or
+    # folders, "/a/b" relative to tree.path) are seen, each at its own path; empty: all of
+    # it (a pipeline datum sees the files its glob matched, fetched once per job by `keep`)
+    empty_files: bool = False  # files are seen with their names and no content
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,14 @@ class Task:
     files: Mapping[str, bytes] = field(default_factory=dict)  # small files the task reads
     limits: Limits = field(default_factory=Limits)
     labels: Mapping[str, str] = field(default_factory=dict)  # job id, trial, for the logs
+    stdin: tuple[str | Place, ...] = ()  # lines written to the process' stdin, then closed
+    # (empty: stdin is /dev/null)
+    pfs: bool = False  # Pachyderm's layout: every input is seen at /pfs/<name> and the
+    # output folder at /pfs/out. Where the backend can (bubblewrap), by mounts, so literal
+    # /pfs paths work; elsewhere PFS_DIR names a folder holding <name> and out, and a
+    # literal "/pfs/" in argv, stdin and env values is rewritten to it (Executor.pfs_mode
+    # says which). Before `deliver`, a symlink in the output whose target lies in an input
+    # is rewritten to "/pfs/<name>/<path>" so the sink can store it by reference.
 
 
 @dataclass(frozen=True)
@@ -132,6 +144,11 @@ class Executor(Protocol):
     @property
     def can_sandbox(self) -> bool:
         """Whether `Limits.sandbox` and hiding the platform's files are honoured here."""
+        ...
+
+    @property
+    def pfs_mode(self) -> str:
+        """How `Task.pfs` is given here: "bubblewrap" (mounts at /pfs) or "rewrite"."""
         ...
 
     def describe_memory(self, limit: int | None, default: bool = False) -> str:
