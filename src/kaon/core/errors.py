@@ -80,6 +80,14 @@ class JobNotFound(NotFound):
     code = "job_not_found"
 
 
+class PipelineNotFound(NotFound):
+    code = "pipeline_not_found"
+
+
+class DatumNotFound(NotFound):
+    code = "datum_not_found"
+
+
 class ModelNotFound(NotFound):
     code = "model_not_found"
 

@@ -5,6 +5,7 @@
                   │           │            │            │
                   └───────────┴────────────┴────────────┴──► FAILURE / KILLED
                CREATED ──► UNRUNNABLE (an upstream job failed)
+               STARTING / RUNNING / FINISHING ──► STARTING (recovered at a platform restart)
     datum:     PENDING ──► RUNNING ──► SUCCESS / FAILED / RECOVERED;  PENDING ──► SKIPPED
 
 A job's id is its global id: every job and output commit set off by one input commit shares
@@ -53,11 +54,14 @@ _ENDS = frozenset({JobState.SUCCESS, JobState.FAILURE, JobState.KILLED, JobState
 _FAILED = frozenset({JobState.FAILURE, JobState.KILLED})
 ACTIVE_JOB_STATES = (JobState.CREATED, JobState.STARTING, JobState.RUNNING, JobState.FINISHING)
 
+# A platform restart moves an interrupted job back to STARTING: it runs again, its datums
+# that finished before the crash kept (their outputs are stored), nothing of it committed.
+_RECOVER = frozenset({JobState.STARTING})
 JOB_MOVES: dict[JobState, frozenset[JobState]] = {
     JobState.CREATED: frozenset({JobState.STARTING, JobState.UNRUNNABLE}) | _FAILED,
-    JobState.STARTING: frozenset({JobState.RUNNING}) | _FAILED,
-    JobState.RUNNING: frozenset({JobState.FINISHING}) | _FAILED,
-    JobState.FINISHING: frozenset({JobState.SUCCESS}) | _FAILED,
+    JobState.STARTING: frozenset({JobState.RUNNING}) | _FAILED | _RECOVER,
+    JobState.RUNNING: frozenset({JobState.FINISHING}) | _FAILED | _RECOVER,
+    JobState.FINISHING: frozenset({JobState.SUCCESS}) | _FAILED | _RECOVER,
     JobState.SUCCESS: frozenset(),
     JobState.FAILURE: frozenset(),
     JobState.KILLED: frozenset(),
