@@ -30,6 +30,7 @@ from kaon.ports.executor import Executor
 from kaon.ports.jobs import JobStore
 from kaon.ports.metadata import MetadataStore
 from kaon.ports.objectstore import ObjectStore
+from kaon.ports.pipelines import PipelineStore
 from kaon.ports.provenance import ProvenanceStore
 from kaon.ports.replicas import Replicas
 from kaon.ports.users import UserStore
@@ -169,6 +170,7 @@ class Backends:
     credentials: CredentialStore
     users: UserStore
     drop: DropFolder  # packs left by clients on this machine (no HTTP copy)
+    pipelines: PipelineStore
 
     def close(self) -> None:
         self.database.close()
@@ -294,7 +296,15 @@ def wire(
         clock,
     )
     backends = Backends(
-        database, meta, objects, jobs, provenance_store, credential_store, user_store, drop
+        database,
+        meta,
+        objects,
+        jobs,
+        provenance_store,
+        credential_store,
+        user_store,
+        drop,
+        database.pipelines,
     )
     platform = Platform(
         repos=repos,

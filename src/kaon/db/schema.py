@@ -219,3 +219,50 @@ upload_pins = Table(
     Column("digest", String, nullable=False),
     PrimaryKeyConstraint("lease", "digest"),
 )
+
+# -- pipelines (issue 15): global, no foreign key to repos (deleting a repo never reaches them)
+
+pipelines = Table(
+    "pipelines",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("doc", Text, nullable=False),  # JSON: Pipeline.to_doc()
+)
+
+pipeline_versions = Table(
+    "pipeline_versions",
+    metadata,
+    Column("pipeline", String, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("doc", Text, nullable=False),  # JSON: PipelineVersion.to_doc()
+    PrimaryKeyConstraint("pipeline", "version"),
+)
+
+pipeline_jobs = Table(
+    "pipeline_jobs",
+    metadata,
+    Column("pipeline", String, nullable=False),
+    Column("id", String, nullable=False),  # the global id
+    Column("created", Double, nullable=False),
+    Column("state", String, nullable=False),
+    Column("doc", Text, nullable=False),  # JSON: PipelineJob.to_doc()
+    PrimaryKeyConstraint("pipeline", "id"),
+    Index(None, "pipeline", "created"),
+    Index(None, "id"),  # a global id's jobs, id prefixes
+    Index(None, "state"),
+    Index(None, "created"),
+)
+
+pipeline_datums = Table(
+    "pipeline_datums",
+    metadata,
+    Column("pipeline", String, nullable=False),
+    Column("job", String, nullable=False),
+    Column("datum", String, nullable=False),
+    Column("hash", String, nullable=False),
+    Column("state", String, nullable=False),
+    Column("output", String, nullable=True),  # the tree digest of its output
+    Column("doc", Text, nullable=False),  # JSON: DatumRecord.to_doc()
+    PrimaryKeyConstraint("pipeline", "job", "datum"),
+    Index(None, "pipeline", "hash"),  # what a new job skips (PipelineStore.succeeded)
+)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from kaon.core.errors import InvalidInput
 from kaon.core.pipelines.records import (
     DatumRecord,
     DatumState,
@@ -86,3 +87,13 @@ class PipelineStore(Protocol):
         as SKIPPED) and whose output is known: the newest such record, by hash. This is what
         a new job skips."""
         ...
+
+
+def check_version(pipeline: Pipeline, version: PipelineVersion) -> None:
+    """Raise InvalidInput unless `version` is `pipeline`'s current version (what every store
+    checks before adding one)."""
+    if version.pipeline != pipeline.name or version.version != pipeline.version:
+        raise InvalidInput(
+            f"version {version.pipeline}@{version.version} is not the current version of "
+            f"pipeline {pipeline.name!r} ({pipeline.version}): store the pipeline with it"
+        )
