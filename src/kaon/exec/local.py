@@ -6,11 +6,14 @@ private inputs (`code/`), the output folder (`out/`), HOME (`home/`), TMPDIR (`t
 `Task.files` — removed once the output sink has taken the outputs. Shared inputs are fetched
 once per kept tree (kaon.exec.inputs) and bound read-only. The environment of a task's lock
 comes from the EnvBuilder (cached: building it is `prepare`'s work, in the job's BUILDING
-step). The platform's own folders (`hidden`) are hidden from the task.
+step). The platform's own folders (`hidden`) are hidden from the task. A shared input with
+`select` or `empty_files` is seen through a view of the kept copy (`views/<name>`), and a task
+with `pfs` gets Pachyderm's /pfs (kaon.exec.pfs): its inputs and `out` below `pfs/`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -19,13 +22,22 @@ from pathlib import Path
 
 from kaon.core.errors import InvalidInput
 from kaon.exec.inputs import InputCache, remove_tree
+from kaon.exec.pfs import (
+    BUBBLEWRAP,
+    REWRITE,
+    PfsLayout,
+    build_view,
+    configured_mode,
+    normalise_links,
+)
 from kaon.exec.process import ProcessRunner, RunSpec
 from kaon.ports.content import Content, TreeRef
 from kaon.ports.envbuilder import EnvBuilder, Environment, EnvLock, LogSink
 from kaon.ports.executor import OutputSink, Place, RunResult, Task, Where
 
-RESERVED = ("out", "home", "tmp", "inputs")  # a task folder's own names
+RESERVED = ("out", "home", "tmp", "inputs", "views", "pfs")  # a task folder's own names
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"  # a task's PATH after its environment when it sets none
+logger = logging.getLogger("kaon.exec")
 
 
 class LocalExecutor:
@@ -40,6 +52,7 @@ class LocalExecutor:
         runtime: Path | None = None,
         hidden: tuple[Path, ...] = (),
         runner: ProcessRunner | None = None,
+        pfs_mode: str | None = None,
     ) -> None:
         self._root = root
         self._envs = envs
@@ -47,6 +60,8 @@ class LocalExecutor:
         self._hidden = hidden  # what user code must not see (the platform's home)
         self._runner = runner or ProcessRunner()
         self._inputs = InputCache(content, root / ".inputs")
+        self._pfs_asked = configured_mode(pfs_mode)  # auto | bubblewrap | rewrite
+        self._pfs_mode: str | None = None
 
     @property
     def can_sandbox(self) -> bool:
@@ -54,7 +69,21 @@ class LocalExecutor:
 
     @property
     def pfs_mode(self) -> str:
-        return "bubblewrap" if self._runner.can_sandbox else "rewrite"
+        """ "bubblewrap" where it can bind /pfs here (probed once), else "rewrite"; asked for
+        with KAON_PFS_MODE (`pfs_mode`): "bubblewrap" where it cannot is an error."""
+        if self._pfs_mode is None:
+            can = self._runner.can_mount
+            if self._pfs_asked == BUBBLEWRAP and not can:
+                raise InvalidInput(
+                    "KAON_PFS_MODE=bubblewrap, but bubblewrap cannot mount /pfs here: "
+                    "install bubblewrap with user namespaces, or use KAON_PFS_MODE=rewrite"
+                )
+            if self._pfs_asked == "auto" and not can and self._runner.can_sandbox:
+                logger.warning(
+                    "bubblewrap cannot mount /pfs here: pipeline datums run in %s mode", REWRITE
+                )
+            self._pfs_mode = BUBBLEWRAP if can and self._pfs_asked != REWRITE else REWRITE
+        return self._pfs_mode
 
     def describe_memory(self, limit: int | None, default: bool = False) -> str:
         return self._runner.describe_memory(limit, default)
@@ -85,19 +114,34 @@ class LocalExecutor:
     def _run(
         self, task: Task, folder: Path, log: LogSink, outputs: OutputSink, cancel: threading.Event
     ) -> RunResult:
+        layout = PfsLayout(folder / "pfs", self.pfs_mode == BUBBLEWRAP) if task.pfs else None
         inputs: dict[str, Path] = {}
         shared: list[Path] = []
         for name, given in task.inputs.items():
             if given.private:
+                if given.select or given.empty_files:
+                    raise InvalidInput(f"task {task.key}: input {name!r} is private: no select")
+                base = layout.root if layout is not None else folder
                 inputs[name] = self._inputs.private(
-                    given.tree, folder / name, given.overlay, given.executable
+                    given.tree, base / name, given.overlay, given.executable
                 )
-            else:
-                inputs[name] = self._inputs.shared(given.tree, folder / "inputs" / name)
+                if layout is not None:
+                    layout.writable.add(name)
+                continue
+            fetched = self._inputs.shared(given.tree, folder / "inputs" / name)
+            shared.append(fetched)
+            inputs[name] = fetched
+            if given.select or given.empty_files or (layout is not None and not layout.mounted):
+                base = layout.root if layout is not None else folder / "views"
+                inputs[name] = build_view(fetched, base / name, given.select, given.empty_files)
                 shared.append(inputs[name])
-        out = folder / "out"
+            if layout is not None:
+                layout.sources[name] = fetched
+        if layout is not None:
+            layout.inputs = inputs
+        out = layout.out if layout is not None else folder / "out"
         for made in (out, folder / "home", folder / "tmp"):
-            made.mkdir()
+            made.mkdir(parents=True)
         for name, data in task.files.items():
             (folder / name).write_bytes(data)
 
@@ -112,11 +156,19 @@ class LocalExecutor:
                 base = out if value.where is Where.OUTPUT else folder / value.name
             return str(base / value.rel if value.rel else base)
 
+        def text(value: str | Place) -> str:  # a literal /pfs rewritten where it must
+            return (
+                path(value) if layout is None or isinstance(value, Place) else layout.rewrite(value)
+            )
+
         env = self._envs.ensure(task.lock, log, cancel) if task.lock else None
-        variables = {name: path(value) for name, value in task.env.items()}
+        variables = {name: text(value) for name, value in task.env.items()}
         variables |= self._own_variables(variables.get("PATH") or BASE_PATH, env, folder)
+        if layout is not None:
+            variables["PFS_DIR"] = layout.pfs_dir
+        stdin = "".join(f"{text(line)}\n" for line in task.stdin).encode() if task.stdin else None
         spec = RunSpec(
-            argv=tuple(path(a) for a in task.argv),
+            argv=tuple(text(a) for a in task.argv),
             cwd=Path(path(task.workdir)),
             env=variables,
             timeout=task.limits.timeout,
@@ -127,8 +179,12 @@ class LocalExecutor:
             memory_bytes=task.limits.memory_bytes,
             memory_default=task.limits.memory_default,
             labels=dict(task.labels),
+            mounts=layout.mounts() if layout is not None else (),
+            stdin=stdin,
         )
         result = self._runner.run(spec, log, cancel)
+        if layout is not None:
+            normalise_links(layout)
         outputs.deliver(out, result)
         return result
 

@@ -17,6 +17,9 @@ inside bubblewrap (kaon.exec.sandbox): the filesystem is read-only except `RunSp
 database) is an empty tmpfs with only the run's own `read_only` and `writable` paths bound
 back; /tmp is private; the process has its own pid namespace and no capabilities.
 `RunSpec.sandbox` also takes the network away (the S3 gateway on loopback too).
+`RunSpec.mounts` (a pipeline datum's /pfs) are bound at their own paths; a run with mounts
+always goes inside bubblewrap (the executor checks `can_mount` first). `RunSpec.stdin` is
+written to the process' stdin, then closed.
 """
 
 from __future__ import annotations
@@ -38,13 +41,14 @@ from kaon.core.errors import InvalidInput
 from kaon.core.units import memory_text
 from kaon.exec import supervisor
 from kaon.exec.cgroups import Cgroup, CgroupRoot, find_cgroups
-from kaon.exec.sandbox import bwrap_argv, bwrap_works
+from kaon.exec.sandbox import Mount, bwrap_argv, bwrap_mounts_work, bwrap_works
 from kaon.ports.envbuilder import LogSink
 from kaon.ports.executor import RunResult
 
 GRACE_SECONDS = 3.0  # between SIGTERM and SIGKILL
 POLL_SECONDS = 0.05  # how often cancel and the timeout are checked
 MAX_LINE = 1 << 16  # longer lines reach the log in pieces of this many bytes
+PIPE_HOLDS = 1 << 15  # stdin this short is written at once (a pipe holds 64 KiB)
 EXIT_NOT_FOUND = 127  # the shell's codes for "command not found" ...
 EXIT_CANNOT_EXECUTE = 126  # ... and "found but cannot be executed"
 NO_SANDBOX = "sandbox requested but bubblewrap is not available: running without it"
@@ -73,6 +77,8 @@ class RunSpec:
     memory_default: bool = False  # memory_bytes is the platform's default, not the job's:
     # applied only where it bounds the run as a whole, never per process
     labels: dict[str, str] = field(default_factory=dict)  # job id, trial, for the logs
+    mounts: tuple[Mount, ...] = ()  # host folders bound at other paths (needs bubblewrap)
+    stdin: bytes | None = None  # written to the process' stdin, then closed (None: /dev/null)
 
 
 class ProcessRunner:
@@ -97,6 +103,11 @@ class ProcessRunner:
         return self._bwrap is not None and bwrap_works(self._bwrap)
 
     @property
+    def can_mount(self) -> bool:
+        """Whether `RunSpec.mounts` can be honoured (bubblewrap binds new paths here)."""
+        return self._bwrap is not None and bwrap_mounts_work(self._bwrap)
+
+    @property
     def limits_run_memory(self) -> bool:
         return self._cgroups is not None and self._cgroups.limits_memory
 
@@ -112,9 +123,11 @@ class ProcessRunner:
         if problem is not None:
             log(f"cannot run {spec.argv[0]}: {problem[1]}")
             return RunResult(problem[0], False, False, time.monotonic() - start)
+        if spec.mounts and not self.can_mount:
+            raise InvalidInput(f"cannot run {spec.argv[0]}: bubblewrap cannot mount here")
         if (spec.sandbox or spec.hidden) and not self.can_sandbox:
             log(NO_SANDBOX if spec.sandbox else NO_HIDING)
-        elif spec.sandbox or spec.hidden:
+        elif spec.sandbox or spec.hidden or spec.mounts:
             argv = self._sandboxed(spec)
         group = self._group(spec, log)
         bounded = group is not None and group.limits_memory
@@ -134,7 +147,7 @@ class ProcessRunner:
                 line,
                 cwd=spec.cwd,
                 env=spec.env,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL if spec.stdin is None else subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -146,6 +159,8 @@ class ProcessRunner:
             log(f"cannot run {spec.argv[0]}: {exc.strerror or exc}")
             return RunResult(code, False, False, time.monotonic() - start)
         assert proc.stdout is not None
+        if spec.stdin is not None:
+            _feed(proc, spec.stdin)
         reader = threading.Thread(
             target=_pump, args=(proc.stdout, log), name=f"log-{proc.pid}", daemon=True
         )
@@ -254,7 +269,24 @@ class ProcessRunner:
             read_only=spec.read_only,
             writable=spec.writable,
             network=not spec.sandbox,
+            mounts=spec.mounts,
         )
+
+
+def _feed(proc: subprocess.Popen[bytes], data: bytes) -> None:
+    """Write `data` to the process' stdin and close it: at once when the pipe holds it, else
+    from a thread (the process may print before it reads)."""
+    assert proc.stdin is not None
+    stream = proc.stdin
+
+    def write() -> None:
+        with contextlib.suppress(BrokenPipeError, OSError), stream:
+            stream.write(data)
+
+    if len(data) <= PIPE_HOLDS:
+        write()
+    else:
+        threading.Thread(target=write, name=f"stdin-{proc.pid}", daemon=True).start()
 
 
 def _pump(stream: IO[bytes], log: LogSink) -> None:
@@ -280,9 +312,17 @@ def _signal_group(pgid: int, sig: signal.Signals) -> bool:
     return True
 
 
+def _host_path(path: str, mounts: tuple[Mount, ...]) -> str:
+    """Where `path`, as the process sees it, is on this machine."""
+    for mount in mounts:
+        if path == mount.target or path.startswith(mount.target + "/"):
+            return str(mount.source) + path[len(mount.target) :]
+    return path
+
+
 def _unrunnable(spec: RunSpec) -> tuple[int, str] | None:
     """(exit code, reason) when argv[0] is missing or not executable, as seen from the host."""
-    program = spec.argv[0]
+    program = _host_path(spec.argv[0], spec.mounts)
     if "/" in program:
         candidates = [spec.cwd / program]
     else:

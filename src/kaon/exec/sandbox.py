@@ -5,14 +5,30 @@ store and database wherever they live) is an empty tmpfs with only the run's own
 and `writable` paths bound back; /tmp is private, empty and read-only; the process has its own
 pid namespace (so no /proc/<pid> of the server leads back to its files), no capabilities, and
 dies with its parent. `network=False` also takes the network away (loopback too).
+
+With `mounts` (a pipeline datum's /pfs), the root is a read-only tmpfs holding each top-level
+entry of the host's root bound read-only (the host root itself cannot take new mount points
+such as /pfs), and each mount is bound at its own path inside.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import subprocess
+import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Mount:
+    """`source` (a host path) seen at `target` inside the sandbox."""
+
+    target: str
+    source: Path
+    writable: bool = False
 
 
 @functools.cache
@@ -34,6 +50,27 @@ def bwrap_works(bwrap: str) -> bool:
     return done.returncode == 0
 
 
+@functools.cache
+def bwrap_mounts_work(bwrap: str) -> bool:
+    """Whether `bwrap` can also bind folders at new paths (/pfs) here. Probed once per path."""
+    if not bwrap_works(bwrap):
+        return False
+    with tempfile.TemporaryDirectory(prefix="kaon-probe-") as folder:
+        line = bwrap_argv(bwrap, ["true"], Path(folder), mounts=[Mount("/pfs/p", Path(folder))])
+        try:
+            done = subprocess.run(
+                line,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=10,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return False
+    return done.returncode == 0
+
+
 def bwrap_argv(
     bwrap: str,
     argv: Sequence[str],
@@ -42,10 +79,11 @@ def bwrap_argv(
     read_only: Sequence[Path] = (),
     writable: Sequence[Path] = (),
     network: bool = True,
+    mounts: Sequence[Mount] = (),
 ) -> list[str]:
     """`argv` run by `bwrap` in `cwd` with the view described in the module doc."""
-    line = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    line += ["--tmpfs", "/tmp"]
+    line = [bwrap, *(_split_root() if mounts else ["--ro-bind", "/", "/"])]
+    line += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     tops = _outermost(hidden)
     for path in tops:
         line += ["--tmpfs", str(path)]
@@ -54,12 +92,30 @@ def bwrap_argv(
         line += ["--bind", str(path), str(path)]
     for path in read_only:  # after writable: an input inside an output stays read-only
         line += ["--ro-bind", str(path), str(path)]
-    for top in ("/tmp", *map(str, tops)):  # no writes beside the binds
+    for mount in mounts:
+        line += ["--bind" if mount.writable else "--ro-bind", str(mount.source), mount.target]
+    for top in ("/tmp", *map(str, tops), *(["/"] if mounts else [])):  # no writes beside the binds
         line += ["--remount-ro", top]
     if not network:
         line += ["--unshare-net"]
     line += ["--unshare-pid", "--die-with-parent"]
     return [*line, "--cap-drop", "ALL", "--chdir", str(cwd), "--", *argv]
+
+
+def _split_root() -> list[str]:
+    """Bind each top-level entry of / read-only (a symlink as a symlink) on bubblewrap's own
+    root, where new mount points can be made."""
+    line: list[str] = []
+    with os.scandir("/") as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            path = f"/{entry.name}"
+            if entry.name in ("proc", "dev", "tmp"):
+                continue
+            if entry.is_symlink():
+                line += ["--symlink", str(Path(path).readlink()), path]
+            else:
+                line += ["--ro-bind", path, path]
+    return line
 
 
 def _outermost(paths: Sequence[Path]) -> list[Path]:

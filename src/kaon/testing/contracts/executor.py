@@ -7,6 +7,9 @@ A backend's tests provide the fixtures:
   {"a": 1} at /proj/params.json, data holding "1,2" at /rows.csv (see `PROBE`);
 - `task_folder`: key → the folder where the backend runs the task of that key (its `out`
   and `home` below it), to check the paths a task is given.
+
+`PfsContract` (part of `ExecutorContract`, runnable alone on a backend forced into another
+/pfs mode): Task.pfs, Task.stdin, Input.select and Input.empty_files, the symlinks of /pfs/out.
 """
 
 from __future__ import annotations
@@ -86,7 +89,157 @@ def run_task(ex: Executor, t: Task) -> tuple[list[str], Outputs, RunResult]:
     return lines, outputs, result
 
 
-class ExecutorContract:
+class Links:
+    """An OutputSink keeping every path it was handed: a file's text, a symlink's target."""
+
+    def __init__(self) -> None:
+        self.delivered: list[dict[str, str]] = []
+
+    def deliver(self, folder: Path, result: RunResult) -> None:
+        found = {}
+        for p in folder.rglob("*"):
+            if p.is_symlink():
+                found[str(p.relative_to(folder))] = f"-> {p.readlink()}"
+            elif p.is_file():
+                found[str(p.relative_to(folder))] = p.read_text()
+        self.delivered.append(found)
+
+
+def pfs_task(key: str, inputs: dict[str, Input], *lines: str, **env: str) -> Task:
+    """`lines` run by /bin/sh from stdin, with Pachyderm's /pfs."""
+    return Task(
+        key=key,
+        argv=("/bin/sh", "-e"),
+        workdir=Place.output(),
+        inputs=inputs,
+        env={"PATH": "/usr/bin:/bin", **env},
+        stdin=lines,
+        pfs=True,
+    )
+
+
+def run_links(ex: Executor, t: Task) -> tuple[list[str], dict[str, str], RunResult]:
+    lines: list[str] = []
+    outputs = Links()
+    result = ex.run(t, lines.append, outputs, threading.Event())
+    assert len(outputs.delivered) == 1
+    return lines, outputs.delivered[0], result
+
+
+class PfsContract:
+    """Pachyderm's layout: /pfs/<input> and /pfs/out, whichever way the backend gives it."""
+
+    def test_literal_pfs_paths_work_in_argv_stdin_and_variables(
+        self, executor: Executor, trees: tuple[TreeRef, TreeRef]
+    ) -> None:
+        assert executor.pfs_mode in ("bubblewrap", "rewrite")
+        task = pfs_task(
+            "p/datums/0",
+            {"data": Input(trees[1])},
+            "cat /pfs/data/rows.csv; echo",
+            "cd /pfs && ls",
+            'echo "$WHERE" "$PFS_DIR"',
+            "echo made > /pfs/out/a.txt",
+            WHERE="/pfs/out/a.txt",
+        )
+        lines, delivered, result = run_links(executor, task)
+        assert result.exit_code == 0, lines
+        assert lines[:3] == ["1,2", "data", "out"]
+        where, pfs_dir = lines[3].split(" ")
+        assert where == f"{pfs_dir}/out/a.txt"
+        assert (pfs_dir == "/pfs") == (executor.pfs_mode == "bubblewrap")
+        assert delivered == {"a.txt": "made\n"}
+        argv = Task(
+            key="p/datums/1",
+            argv=("/bin/sh", "-c", "cat /pfs/data/rows.csv > /pfs/out/copy"),
+            workdir=Place.output(),
+            inputs={"data": Input(trees[1])},
+            env={"PATH": "/usr/bin:/bin"},
+            pfs=True,
+        )
+        lines, delivered, result = run_links(executor, argv)
+        assert result.exit_code == 0, lines
+        assert delivered == {"copy": "1,2"}
+
+    def test_a_view_shows_only_the_selected_paths(
+        self, executor: Executor, trees: tuple[TreeRef, TreeRef]
+    ) -> None:
+        code = trees[0]
+        listing = ("cd /pfs/code && find . | sort",)
+        one = {"code": Input(code, select=("/proj/params.json",))}
+        lines, _, result = run_links(executor, pfs_task("v/datums/0", one, *listing))
+        assert result.exit_code == 0, lines
+        assert lines == [".", "./proj", "./proj/params.json"]
+        folder = {"code": Input(code, select=("/proj",))}
+        lines, _, result = run_links(executor, pfs_task("v/datums/1", folder, *listing))
+        assert lines == [".", "./proj", "./proj/params.json", "./proj/train"], lines
+        whole = {"code": Input(code, select=("/",))}
+        lines, _, result = run_links(executor, pfs_task("v/datums/2", whole, *listing))
+        assert lines == [".", "./proj", "./proj/params.json", "./proj/train"], lines
+        with executor.keep([code]):  # a view of the kept copy, without /pfs too
+            for i in range(2):
+                plain = Task(
+                    key=f"v/trials/{i}",
+                    argv=("/bin/sh", "-c", "find . | sort; cat proj/params.json"),
+                    workdir=Place.input("code"),
+                    inputs={"code": Input(code, select=("proj/params.json",))},
+                    env={"PATH": "/usr/bin:/bin"},
+                )
+                lines, _, result = run_task(executor, plain)
+                assert lines == [".", "./proj", "./proj/params.json", '{"a": 1}'], lines
+
+    def test_empty_files_have_names_and_no_content(
+        self, executor: Executor, trees: tuple[TreeRef, TreeRef]
+    ) -> None:
+        inputs = {"data": Input(trees[1], empty_files=True)}
+        task = pfs_task("e/datums/0", inputs, "wc -c < /pfs/data/rows.csv", "ls /pfs/data")
+        lines, _, result = run_links(executor, task)
+        assert result.exit_code == 0, lines
+        assert lines == ["0", "rows.csv"]
+
+    def test_stdin_lines_reach_the_process_then_it_is_closed(self, executor: Executor) -> None:
+        task = Task(
+            key="s/0",
+            argv=("cat",),
+            workdir=Place.output(),
+            env={"PATH": "/usr/bin:/bin"},
+            stdin=("one", "two /pfs/x"),  # no pfs: nothing is rewritten
+        )
+        lines, _, result = run_task(executor, task)
+        assert result.exit_code == 0 and lines == ["one", "two /pfs/x"]
+        lines, _, result = run_task(
+            executor,
+            Task(key="s/1", argv=("cat",), workdir=Place.output(), env={"PATH": "/usr/bin:/bin"}),
+        )
+        assert result.exit_code == 0 and lines == []  # no stdin: /dev/null
+
+    def test_symlinks_into_an_input_are_given_as_pfs_paths(
+        self, executor: Executor, trees: tuple[TreeRef, TreeRef]
+    ) -> None:
+        task = pfs_task(
+            "l/datums/0",
+            {"data": Input(trees[1]), "code": Input(trees[0], select=("/proj",))},
+            "ln -s /pfs/data/rows.csv /pfs/out/absolute",
+            "mkdir /pfs/out/sub && ln -s ../../code/proj/params.json /pfs/out/sub/relative",
+            'ln -s "$(cd /pfs/code/proj && pwd -P)/train" /pfs/out/resolved',
+            "ln -s /nowhere/at/all /pfs/out/dangling",
+            "ln -s a.txt /pfs/out/inside && echo x > /pfs/out/a.txt",
+            "ln -s /etc/hostname /pfs/out/elsewhere",
+        )
+        lines, delivered, result = run_links(executor, task)
+        assert result.exit_code == 0, lines
+        assert delivered == {
+            "absolute": "-> /pfs/data/rows.csv",
+            "sub/relative": "-> /pfs/code/proj/params.json",
+            "resolved": "-> /pfs/code/proj/train",
+            "dangling": "-> /nowhere/at/all",
+            "inside": "-> a.txt",
+            "a.txt": "x\n",
+            "elsewhere": "-> /etc/hostname",
+        }
+
+
+class ExecutorContract(PfsContract):
     """Inputs by address, outputs to the sink on every run, bad tasks refused, the lock used."""
 
     def test_a_task_gets_its_inputs_by_address_and_hands_back_its_outputs(
