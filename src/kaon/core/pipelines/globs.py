@@ -57,7 +57,8 @@ class Match(NamedTuple):
 class Glob:
     text: str  # normalised: leading "/", no trailing "/"
     regex: re.Pattern[str]  # the whole path, with capture groups
-    segments: tuple[re.Pattern[str], ...]  # one per path segment (empty: no pruning)
+    segments: tuple[re.Pattern[str] | None, ...]  # one per path segment (None: any name;
+    # empty: a group spans segments, no pruning)
     deep_from: int | None  # index of the first segment holding `**` (None: none)
     groups: int  # how many capture groups
 
@@ -68,11 +69,15 @@ class Glob:
                 return []  # an empty commit has no datum
             root = Entry("", True, listing.root_digest, listing.root_size)
             return [Match("/", root, ())]
-        found = [
-            Match(path, entry, m.groups())
-            for path, entry in self._candidates(listing)
-            if (m := self.regex.fullmatch(path)) is not None
-        ]
+        if self.groups == 0 and self.segments and self.deep_from is None:
+            # the segments decide alone: no full-path match needed
+            found = [Match(path, entry, ()) for path, entry in self._candidates(listing)]
+        else:
+            found = [
+                Match(path, entry, m.groups())
+                for path, entry in self._candidates(listing)
+                if (m := self.regex.fullmatch(path)) is not None
+            ]
         found.sort(key=lambda m: m.path)
         return found
 
@@ -91,7 +96,7 @@ class Glob:
             for d in level:
                 prefix = d if d == "/" else d + "/"
                 for entry in listing.children(d):
-                    if segment.fullmatch(entry.name) is None:
+                    if segment is not None and segment.fullmatch(entry.name) is None:
                         continue
                     if i == last:
                         yield prefix + entry.name, entry
@@ -131,10 +136,12 @@ def compile_glob(glob: str) -> Glob:
     except re.error as e:  # pragma: no cover - _translate checks the syntax
         raise InvalidInput(f"invalid glob {glob!r}: {e}") from None
     parts = _split(text[1:])
-    segments: tuple[re.Pattern[str], ...] = ()
+    segments: tuple[re.Pattern[str] | None, ...] = ()
     deep_from = None
     if parts is not None:
-        segments = tuple(re.compile(_translate(p, capture=False)[0]) for p in parts)
+        segments = tuple(
+            None if p == "*" else re.compile(_translate(p, capture=False)[0]) for p in parts
+        )
         deep = [i for i, p in enumerate(parts) if "**" in p]
         deep_from = deep[0] if deep else None
     return Glob(text, regex, segments, deep_from, groups)
