@@ -528,3 +528,8 @@ def test_union_children_may_share_a_name() -> None:
     )
     spec, _ = parse_spec(doc, "s.yaml")
     assert isinstance(spec.input, CombinedInput) and spec.input.kind is Combine.UNION
+
+
+def test_yaml_flow_style_starting_with_a_brace() -> None:
+    text = "{pipeline: {name: p}, transform: {cmd: [a]}, input: {pfs: {repo: r, glob: /}}}"
+    assert parse_specs(text, "s.yaml").specs[0].name == "p"

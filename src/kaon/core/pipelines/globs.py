@@ -47,6 +47,10 @@ class Listing:
     children: Callable[[str], Sequence[Entry]]
 
 
+Segment = re.Pattern[str] | str | None  # a pattern, a literal name, or None: any name (`*`)
+_META = re.compile(r"[*?\[\]{}()\\]")
+
+
 class Match(NamedTuple):
     path: str  # absolute, "/" for the root
     entry: Entry
@@ -57,8 +61,7 @@ class Match(NamedTuple):
 class Glob:
     text: str  # normalised: leading "/", no trailing "/"
     regex: re.Pattern[str]  # the whole path, with capture groups
-    segments: tuple[re.Pattern[str] | None, ...]  # one per path segment (None: any name;
-    # empty: a group spans segments, no pruning)
+    segments: tuple[Segment, ...]  # one per path segment (empty: a group spans segments)
     deep_from: int | None  # index of the first segment holding `**` (None: none)
     groups: int  # how many capture groups
 
@@ -96,7 +99,12 @@ class Glob:
             for d in level:
                 prefix = d if d == "/" else d + "/"
                 for entry in listing.children(d):
-                    if segment is not None and segment.fullmatch(entry.name) is None:
+                    if segment is None:
+                        pass
+                    elif isinstance(segment, str):
+                        if entry.name != segment:
+                            continue
+                    elif segment.fullmatch(entry.name) is None:
                         continue
                     if i == last:
                         yield prefix + entry.name, entry
@@ -136,15 +144,21 @@ def compile_glob(glob: str) -> Glob:
     except re.error as e:  # pragma: no cover - _translate checks the syntax
         raise InvalidInput(f"invalid glob {glob!r}: {e}") from None
     parts = _split(text[1:])
-    segments: tuple[re.Pattern[str] | None, ...] = ()
+    segments: tuple[Segment, ...] = ()
     deep_from = None
     if parts is not None:
-        segments = tuple(
-            None if p == "*" else re.compile(_translate(p, capture=False)[0]) for p in parts
-        )
+        segments = tuple(_segment(p) for p in parts)
         deep = [i for i, p in enumerate(parts) if "**" in p]
         deep_from = deep[0] if deep else None
     return Glob(text, regex, segments, deep_from, groups)
+
+
+def _segment(part: str) -> Segment:
+    if part == "*":
+        return None
+    if _META.search(part) is None:
+        return part
+    return re.compile(_translate(part, capture=False)[0])
 
 
 def _split(text: str) -> list[str] | None:
