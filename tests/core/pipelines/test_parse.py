@@ -533,3 +533,23 @@ def test_union_children_may_share_a_name() -> None:
 def test_yaml_flow_style_starting_with_a_brace() -> None:
     text = "{pipeline: {name: p}, transform: {cmd: [a]}, input: {pfs: {repo: r, glob: /}}}"
     assert parse_specs(text, "s.yaml").specs[0].name == "p"
+
+
+def test_errors_in_a_file_name_the_document_and_the_pipeline() -> None:
+    text = json.dumps(base()) + json.dumps(
+        base(pipeline={"name": "q"}, transform={"cmd": ["a"], "imgae": "x"})
+    )
+    with pytest.raises(InvalidInput) as caught:
+        parse_specs(text, "specs.json")
+    assert str(caught.value) == (
+        "specs.json, document 2 (pipeline 'q'): transform.imgae: unknown field: did you mean 'image'?"
+    )
+    with pytest.raises(InvalidInput, match=r"^one.yaml \(pipeline 'p'\): datum_tries: "):
+        parse_specs(json.dumps(base(datum_tries="2")), "one.yaml")
+
+
+def test_a_null_field_is_not_set() -> None:
+    spec, warnings = parse_spec(
+        base(description=None, parallelism_spec=None, service=None), "s.yaml"
+    )
+    assert spec == parse_spec(base(), "s.yaml")[0] and warnings == []
