@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from kaon.core.errors import InvalidInput
+from kaon.core.pipelines.inputs import shorthand
 from kaon.core.pipelines.parse import parse_spec, parse_specs, spec_doc
 from kaon.core.pipelines.spec import (
     Combine,
@@ -553,3 +554,22 @@ def test_a_null_field_is_not_set() -> None:
         base(description=None, parallelism_spec=None, service=None), "s.yaml"
     )
     assert spec == parse_spec(base(), "s.yaml")[0] and warnings == []
+
+
+def test_input_shorthand_as_list_pipeline_shows_it() -> None:
+    specs = {s.name: s for s in parse_specs(E2E_SPECS + ISSUE_SPEC, "s.yaml").specs}
+    assert shorthand(specs["model"].input) == "(transform:/ \u2a2f tune:/optimal_hp.json)"
+    assert shorthand(specs["tune-kf"].input) == "transform:/"
+    assert shorthand(specs["stream"].input) == "none"
+    spec, _ = parse_spec(
+        base(
+            input={
+                "union": [
+                    {"cron": {"name": "tick", "spec": "@daily"}},
+                    {"pfs": {"repo": "a", "branch": "dev", "glob": "/*"}},
+                ]
+            }
+        ),
+        "s",
+    )
+    assert shorthand(spec.input) == "(tick:@daily \u222a a@dev:/*)"

@@ -24,7 +24,8 @@ from typing import NamedTuple
 import blake3
 
 from kaon.core.errors import InvalidInput
-from kaon.core.tree import DirNode, FileNode, TreeLoader
+from kaon.core.ids import Digest
+from kaon.core.tree import DirNode, FileNode, Tree, TreeLoader
 
 
 class Entry(NamedTuple):
@@ -262,9 +263,14 @@ def _translate(text: str, *, capture: bool) -> tuple[str, int]:
 # -- listings -------------------------------------------------------------------------------
 
 
-def tree_listing(commit: str, root: str, size: int, load: TreeLoader) -> Listing:
+def tree_listing(commit: str, root: str, load: TreeLoader, size: int | None = None) -> Listing:
     """A Listing over kaon trees: `root` is the commit's root tree digest, `load` reads a tree
-    (each directory is loaded when the walk reaches it, once)."""
+    (each directory is loaded when the walk reaches it, once); `size` the root's total size
+    (None: summed from the root tree, loaded now)."""
+    loaded: dict[str, Tree] = {}  # the root, when loaded for its size
+    if size is None:
+        loaded[root] = load(Digest(root))
+        size = loaded[root].size
     digests: dict[str, str] = {"/": root}
 
     def children(path: str) -> list[Entry]:
@@ -272,7 +278,9 @@ def tree_listing(commit: str, root: str, size: int, load: TreeLoader) -> Listing
             _resolve(path)
         out: list[Entry] = []
         prefix = path if path == "/" else path + "/"
-        for node in load(digests[path]).entries:  # type: ignore[arg-type]
+        digest = digests[path]
+        tree = loaded.pop(digest, None) or load(Digest(digest))
+        for node in tree.entries:
             if isinstance(node, DirNode):
                 digests[prefix + node.name] = node.tree
                 out.append(Entry(node.name, True, node.tree, node.size))
