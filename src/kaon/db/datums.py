@@ -1,0 +1,200 @@
+"""SqlDatumRecords: the datum records of pipeline jobs and the skip lookup, the part of the
+PipelineStore port (kaon.db.pipelines) that must stay fast with hundreds of thousands of rows.
+
+`pipeline_datums` keeps every record (its JSON document, with its key, hash, state, output
+and its job's creation time as columns). `pipeline_reusable` keeps, by (pipeline, hash), the
+key of the newest record whose output a new job may reuse: `succeeded` reads a thousand hashes
+by primary key in two queries, however many jobs recorded each hash (every job records its
+SKIPPED datums again). `save_datums` keeps it in step in the same transaction: newer records
+win by an upsert; a reusable record saved again as not reusable (or with another hash) has its
+hash ranked again from `pipeline_datums` (rare: a record goes PENDING → RUNNING → an end).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from kaon.core.pipelines.records import DatumRecord, DatumState
+from kaon.db import schema
+from kaon.db.sqlstore import SqlStore, batches, guarded
+
+_REUSABLE = frozenset({DatumState.SUCCESS, DatumState.SKIPPED})
+
+Key = tuple[str, str, str]  # pipeline, job, datum id
+
+
+def reusable(record: DatumRecord) -> bool:
+    return record.state in _REUSABLE and record.output is not None
+
+
+def _datum_row(record: DatumRecord, created: float) -> dict[str, Any]:
+    return {
+        "pipeline": record.pipeline,
+        "job": record.job,
+        "datum": record.id,
+        "hash": record.hash,
+        "state": record.state.value,
+        "output": record.output,
+        "created": created,
+        "doc": json.dumps(record.to_doc(), separators=(",", ":")),
+    }
+
+
+def _by_job(keys: Iterable[Key]) -> dict[tuple[str, str], list[str]]:
+    jobs: dict[tuple[str, str], list[str]] = {}
+    for pipeline, job, datum in keys:
+        jobs.setdefault((pipeline, job), []).append(datum)
+    return jobs
+
+
+class SqlDatumRecords(SqlStore):
+    @guarded
+    def save_datums(self, records: Sequence[DatumRecord]) -> None:
+        # the last record of a key wins, as if saved one by one
+        latest = {(r.pipeline, r.job, r.id): r for r in records}
+        if not latest:
+            return
+        with self._writer.begin() as conn:
+            created = self._created(conn, {(p, j) for p, j, _ in latest})
+            old = self._stored(conn, latest)
+            rows = [_datum_row(r, created.get((r.pipeline, r.job), -1.0)) for r in latest.values()]
+            self._upsert(conn, rows)
+            self._keep_newest(conn, [r for r in rows if reusable(latest[_key(r)])])
+            demoted = {  # the hashes whose newest reusable record may have been one of these
+                (key[0], digest)
+                for key, (digest, was) in old.items()
+                if was and (not reusable(latest[key]) or latest[key].hash != digest)
+            }
+            if demoted:
+                self._rank_again(conn, demoted)
+
+    def _created(
+        self, conn: Connection, jobs: set[tuple[str, str]]
+    ) -> dict[tuple[str, str], float]:
+        """When each of `jobs` (pipeline, id) was created, for those stored."""
+        t = schema.pipeline_jobs
+        found: dict[tuple[str, str], float] = {}
+        for name in {p for p, _ in jobs}:
+            for chunk in batches([i for p, i in jobs if p == name]):
+                stmt = select(t.c.id, t.c.created).where(t.c.pipeline == name, t.c.id.in_(chunk))
+                found.update({(name, str(i)): float(c) for i, c in conn.execute(stmt)})
+        return found
+
+    def _stored(self, conn: Connection, keys: Iterable[Key]) -> dict[Key, tuple[str, bool]]:
+        """The hash of each of the records stored under `keys`, and whether it is reusable."""
+        d = schema.pipeline_datums
+        found: dict[Key, tuple[str, bool]] = {}
+        for (pipeline, job), ids in _by_job(keys).items():
+            for chunk in batches(ids):
+                stmt = select(d.c.datum, d.c.hash, d.c.state, d.c.output).where(
+                    d.c.pipeline == pipeline, d.c.job == job, d.c.datum.in_(chunk)
+                )
+                for datum, digest, state, output in conn.execute(stmt):
+                    usable = DatumState(state) in _REUSABLE and output is not None
+                    found[pipeline, job, str(datum)] = (str(digest), usable)
+        return found
+
+    def _insert(self, table: Any) -> postgresql.Insert | sqlite.Insert:
+        return postgresql.insert(table) if self._dialect == "postgresql" else sqlite.insert(table)
+
+    def _upsert(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        t = schema.pipeline_datums
+        ins = self._insert(t)
+        stmt = ins.on_conflict_do_update(
+            index_elements=[t.c.pipeline, t.c.job, t.c.datum],
+            set_={c: ins.excluded[c] for c in ("hash", "state", "output", "created", "doc")},
+        )
+        conn.execute(stmt, rows)  # executemany: batched by the driver
+
+    def _keep_newest(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Point each hash of `rows` (reusable records) at the newest of it and what is kept."""
+        newest: dict[tuple[str, str], dict[str, Any]] = {}
+        for row in rows:
+            k = (row["pipeline"], row["hash"])
+            if k not in newest or _rank(row) > _rank(newest[k]):
+                newest[k] = row
+        if not newest:
+            return
+        t = schema.pipeline_reusable
+        ins = self._insert(t)
+        new = ins.excluded
+        stmt = ins.on_conflict_do_update(
+            index_elements=[t.c.pipeline, t.c.hash],
+            set_={"job": new.job, "datum": new.datum, "created": new.created},
+            where=or_(
+                new.created > t.c.created, and_(new.created == t.c.created, new.job >= t.c.job)
+            ),
+        )
+        cols = ("pipeline", "hash", "job", "datum", "created")
+        conn.execute(stmt, [{c: r[c] for c in cols} for r in newest.values()])
+
+    def _rank_again(self, conn: Connection, hashes: set[tuple[str, str]]) -> None:
+        """Find again the newest reusable record of each of `hashes` (pipeline, hash)."""
+        d, t = schema.pipeline_datums, schema.pipeline_reusable
+        for pipeline in {p for p, _ in hashes}:
+            for chunk in batches([h for p, h in hashes if p == pipeline]):
+                conn.execute(delete(t).where(t.c.pipeline == pipeline, t.c.hash.in_(chunk)))
+                newest = func.row_number().over(
+                    partition_by=d.c.hash, order_by=(d.c.created.desc(), d.c.job.desc())
+                )
+                ranked = (
+                    select(d.c.pipeline, d.c.hash, d.c.job, d.c.datum, d.c.created)
+                    .add_columns(newest.label("rank"))
+                    .where(d.c.pipeline == pipeline, d.c.hash.in_(chunk))
+                    .where(text(schema.REUSABLE_DATUMS))
+                    .subquery()
+                )
+                cols = ("pipeline", "hash", "job", "datum", "created")
+                best = select(*(ranked.c[c] for c in cols)).where(ranked.c.rank == 1)
+                conn.execute(insert(t).from_select(list(cols), best))
+
+    @guarded
+    def list_datums(
+        self, pipeline: str, job_id: str, states: Sequence[DatumState] = ()
+    ) -> list[DatumRecord]:
+        t = schema.pipeline_datums
+        stmt = select(t.c.doc).where(t.c.pipeline == pipeline, t.c.job == job_id)
+        if states:
+            stmt = stmt.where(t.c.state.in_([s.value for s in states]))
+        with self._engine.connect() as conn:
+            rows = conn.execute(stmt.order_by(t.c.datum))
+            return [DatumRecord.from_doc(json.loads(r.doc)) for r in rows]
+
+    @guarded
+    def succeeded(self, pipeline: str, hashes: Sequence[str]) -> dict[str, DatumRecord]:
+        d, t = schema.pipeline_datums, schema.pipeline_reusable
+        found: dict[str, DatumRecord] = {}
+        with self._engine.connect() as conn:
+            for chunk in batches(hashes):
+                stmt = (
+                    select(d.c.hash, d.c.doc)
+                    .join(
+                        t,
+                        and_(
+                            t.c.pipeline == d.c.pipeline,
+                            t.c.job == d.c.job,
+                            t.c.datum == d.c.datum,
+                        ),
+                    )
+                    .where(t.c.pipeline == pipeline, t.c.hash.in_(chunk))
+                )
+                for row in conn.execute(stmt):
+                    found[str(row.hash)] = DatumRecord.from_doc(json.loads(row.doc))
+        return found
+
+    def _drop_datums(self, conn: Connection, pipeline: str) -> None:
+        for t in (schema.pipeline_reusable, schema.pipeline_datums):
+            conn.execute(delete(t).where(t.c.pipeline == pipeline))
+
+
+def _key(row: dict[str, Any]) -> Key:
+    return (row["pipeline"], row["job"], row["datum"])
+
+
+def _rank(row: dict[str, Any]) -> tuple[float, str]:
+    return (row["created"], row["job"])
