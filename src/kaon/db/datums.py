@@ -16,8 +16,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, and_, delete, func, insert, select, text
 
 from kaon.core.pipelines.records import DatumRecord, DatumState
 from kaon.db import schema
@@ -32,17 +31,33 @@ def reusable(record: DatumRecord) -> bool:
     return record.state in _REUSABLE and record.output is not None
 
 
-def _datum_row(record: DatumRecord, created: float) -> dict[str, Any]:
-    return {
-        "pipeline": record.pipeline,
-        "job": record.job,
-        "datum": record.id,
-        "hash": record.hash,
-        "state": record.state.value,
-        "output": record.output,
-        "created": created,
-        "doc": json.dumps(record.to_doc(), separators=(",", ":")),
-    }
+_COLUMNS = ("pipeline", "job", "datum", "hash", "state", "output", "created", "doc")
+_UPSERT_DATUMS = (
+    f"INSERT INTO pipeline_datums ({', '.join(_COLUMNS)}) VALUES ({{marks}}) "
+    "ON CONFLICT (pipeline, job, datum) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[3:])
+)
+_KEEP_NEWEST = (  # a record of a job created later (or as late, of a greater id) wins
+    "INSERT INTO pipeline_reusable (pipeline, hash, job, datum, created) VALUES ({marks}) "
+    "ON CONFLICT (pipeline, hash) DO UPDATE SET "
+    "job = excluded.job, datum = excluded.datum, created = excluded.created "
+    "WHERE excluded.created > pipeline_reusable.created OR "
+    "(excluded.created = pipeline_reusable.created AND excluded.job >= pipeline_reusable.job)"
+)
+
+
+def _datum_row(record: DatumRecord, created: float) -> tuple[Any, ...]:
+    """The record's row, in _COLUMNS order."""
+    return (
+        record.pipeline,
+        record.job,
+        record.id,
+        record.hash,
+        record.state.value,
+        record.output,
+        created,
+        json.dumps(record.to_doc(), separators=(",", ":")),
+    )
 
 
 def _by_job(keys: Iterable[Key]) -> dict[tuple[str, str], list[str]]:
@@ -64,7 +79,7 @@ class SqlDatumRecords(SqlStore):
             old = self._stored(conn, latest)
             rows = [_datum_row(r, created.get((r.pipeline, r.job), -1.0)) for r in latest.values()]
             self._upsert(conn, rows)
-            self._keep_newest(conn, [r for r in rows if reusable(latest[_key(r)])])
+            self._keep_newest(conn, [row for row in rows if reusable(latest[row[:3]])])
             demoted = {  # the hashes whose newest reusable record may have been one of these
                 (key[0], digest)
                 for key, (digest, was) in old.items()
@@ -99,39 +114,22 @@ class SqlDatumRecords(SqlStore):
                     found[pipeline, job, str(datum)] = (str(digest), usable)
         return found
 
-    def _insert(self, table: Any) -> postgresql.Insert | sqlite.Insert:
-        return postgresql.insert(table) if self._dialect == "postgresql" else sqlite.insert(table)
+    def _upsert(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+        # plain tuples through the driver (executemany): SQLAlchemy's per-row parameter
+        # handling cost as much as the database's work
+        conn.exec_driver_sql(_UPSERT_DATUMS.format(marks=self._marks(len(_COLUMNS))), rows)
 
-    def _upsert(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        t = schema.pipeline_datums
-        ins = self._insert(t)
-        stmt = ins.on_conflict_do_update(
-            index_elements=[t.c.pipeline, t.c.job, t.c.datum],
-            set_={c: ins.excluded[c] for c in ("hash", "state", "output", "created", "doc")},
-        )
-        conn.execute(stmt, rows)  # executemany: batched by the driver
-
-    def _keep_newest(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        """Point each hash of `rows` (reusable records) at the newest of it and what is kept."""
-        newest: dict[tuple[str, str], dict[str, Any]] = {}
-        for row in rows:
-            k = (row["pipeline"], row["hash"])
-            if k not in newest or _rank(row) > _rank(newest[k]):
-                newest[k] = row
-        if not newest:
-            return
-        t = schema.pipeline_reusable
-        ins = self._insert(t)
-        new = ins.excluded
-        stmt = ins.on_conflict_do_update(
-            index_elements=[t.c.pipeline, t.c.hash],
-            set_={"job": new.job, "datum": new.datum, "created": new.created},
-            where=or_(
-                new.created > t.c.created, and_(new.created == t.c.created, new.job >= t.c.job)
-            ),
-        )
-        cols = ("pipeline", "hash", "job", "datum", "created")
-        conn.execute(stmt, [{c: r[c] for c in cols} for r in newest.values()])
+    def _keep_newest(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+        """Point each hash of `rows` (reusable records) at the newest of them, unless what
+        it points at is newer."""
+        newest: dict[tuple[str, str], tuple[Any, ...]] = {}
+        for pipeline, job, datum, digest, _, _, created, _ in rows:
+            kept = newest.get((pipeline, digest))
+            if kept is None or (created, job) > (kept[4], kept[2]):
+                newest[pipeline, digest] = (pipeline, digest, job, datum, created)
+        if newest:
+            sql = _KEEP_NEWEST.format(marks=self._marks(5))
+            conn.exec_driver_sql(sql, list(newest.values()))
 
     def _rank_again(self, conn: Connection, hashes: set[tuple[str, str]]) -> None:
         """Find again the newest reusable record of each of `hashes` (pipeline, hash)."""
@@ -190,11 +188,3 @@ class SqlDatumRecords(SqlStore):
     def _drop_datums(self, conn: Connection, pipeline: str) -> None:
         for t in (schema.pipeline_reusable, schema.pipeline_datums):
             conn.execute(delete(t).where(t.c.pipeline == pipeline))
-
-
-def _key(row: dict[str, Any]) -> Key:
-    return (row["pipeline"], row["job"], row["datum"])
-
-
-def _rank(row: dict[str, Any]) -> tuple[float, str]:
-    return (row["created"], row["job"])
