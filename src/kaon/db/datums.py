@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, text
+from sqlalchemy import Connection, and_, delete, func, select, text
 
 from kaon.core.pipelines.records import DatumRecord, DatumState
 from kaon.db import schema
@@ -77,7 +77,7 @@ class SqlDatumRecords(SqlStore):
         with self._writer.begin() as conn:
             created = self._created(conn, {(p, j) for p, j, _ in latest})
             old = self._stored(conn, latest)
-            rows = [_datum_row(r, created.get((r.pipeline, r.job), -1.0)) for r in latest.values()]
+            rows = [_datum_row(latest[k], created.get(k[:2], -1.0)) for k in sorted(latest)]
             self._upsert(conn, rows)
             self._keep_newest(conn, [row for row in rows if reusable(latest[row[:3]])])
             demoted = {  # the hashes whose newest reusable record may have been one of these
@@ -129,13 +129,14 @@ class SqlDatumRecords(SqlStore):
                 newest[pipeline, digest] = (pipeline, digest, job, datum, created)
         if newest:
             sql = _KEEP_NEWEST.format(marks=self._marks(5))
-            conn.exec_driver_sql(sql, list(newest.values()))
+            # in key order: concurrent jobs lock the rows they share in the same order
+            conn.exec_driver_sql(sql, [newest[k] for k in sorted(newest)])
 
     def _rank_again(self, conn: Connection, hashes: set[tuple[str, str]]) -> None:
         """Find again the newest reusable record of each of `hashes` (pipeline, hash)."""
         d, t = schema.pipeline_datums, schema.pipeline_reusable
         for pipeline in {p for p, _ in hashes}:
-            for chunk in batches([h for p, h in hashes if p == pipeline]):
+            for chunk in batches(sorted(h for p, h in hashes if p == pipeline)):
                 conn.execute(delete(t).where(t.c.pipeline == pipeline, t.c.hash.in_(chunk)))
                 newest = func.row_number().over(
                     partition_by=d.c.hash, order_by=(d.c.created.desc(), d.c.job.desc())
@@ -149,7 +150,9 @@ class SqlDatumRecords(SqlStore):
                 )
                 cols = ("pipeline", "hash", "job", "datum", "created")
                 best = select(*(ranked.c[c] for c in cols)).where(ranked.c.rank == 1)
-                conn.execute(insert(t).from_select(list(cols), best))
+                rows = [tuple(r) for r in conn.execute(best.order_by(ranked.c.hash))]
+                if rows:  # newest wins also against a job saving the same hash meanwhile
+                    conn.exec_driver_sql(_KEEP_NEWEST.format(marks=self._marks(5)), rows)
 
     @guarded
     def list_datums(
