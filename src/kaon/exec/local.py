@@ -31,6 +31,7 @@ from kaon.exec.pfs import (
     normalise_links,
 )
 from kaon.exec.process import ProcessRunner, RunSpec
+from kaon.exec.reaper import Trash
 from kaon.ports.content import Content, TreeRef
 from kaon.ports.envbuilder import EnvBuilder, Environment, EnvLock, LogSink
 from kaon.ports.executor import OutputSink, Place, RunResult, Task, Where
@@ -60,6 +61,7 @@ class LocalExecutor:
         self._hidden = hidden  # what user code must not see (the platform's home)
         self._runner = runner or ProcessRunner()
         self._inputs = InputCache(content, root / ".inputs")
+        self._trash = Trash(root)  # task folders are removed in the background
         self._pfs_asked = configured_mode(pfs_mode)  # auto | bubblewrap | rewrite
         self._pfs_mode: str | None = None
 
@@ -109,7 +111,7 @@ class LocalExecutor:
         try:
             return self._run(task, folder, log, outputs, cancel)
         finally:
-            remove_tree(folder)
+            self._trash.discard(folder)
 
     def _run(
         self, task: Task, folder: Path, log: LogSink, outputs: OutputSink, cancel: threading.Event
