@@ -121,6 +121,7 @@ class RunSpec:
     labels: dict[str, str] = field(default_factory=dict)  # job id, trial, for the logs
     mounts: tuple[Mount, ...] = ()  # host folders bound at other paths (needs bubblewrap)
     stdin: bytes | None = None  # written to the process' stdin, then closed (None: /dev/null)
+    pass_fds: tuple[int, ...] = ()  # descriptors the process inherits (a batch's socket)
 
 
 class ProcessRunner:
@@ -209,6 +210,7 @@ class ProcessRunner:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                pass_fds=spec.pass_fds,
             )
         except OSError as exc:
             if group is not None:
