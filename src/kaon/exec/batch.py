@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from kaon.core.errors import InvalidInput
+from kaon.core.errors import InvalidInput, KaonError
 from kaon.exec.inputs import remove_tree
 from kaon.exec.pfs import PfsLayout, build_view, normalise_links
 from kaon.exec.process import MAX_LINE, ProcessRunner, RunSpec
@@ -161,6 +161,8 @@ class Batch:
             try:
                 return self._serve(started.proc, ours)
             finally:
+                if started.proc.poll() is None:  # an error here: the process must not stay
+                    self._runner.stop(started.proc)
                 self._runner.release(started, self._line)
 
     def _serve(self, proc: subprocess.Popen[bytes], ours: socket.socket) -> tuple[RunResult, bool]:
@@ -221,12 +223,10 @@ class Batch:
     def _answer(self, request: str, ours: socket.socket) -> None:
         if self._current is not None:
             self._finish(RunResult(0, False, False, time.monotonic() - self._since))
-        datum = self._take()
+        datum = self._next_laid_out()
         if datum is None:
             reply = "done" if request == "next-sh" else json.dumps({"done": True})
         else:
-            self._views.fill(datum)
-            self._current, self._since = datum, time.monotonic()
             env = {k: self._views.layout.rewrite(v) for k, v in datum.env.items()}
             if request == "next-sh":
                 reply = "; ".join(f"export {k}={shlex.quote(v)}" for k, v in env.items())
@@ -240,6 +240,20 @@ class Batch:
             pass  # it died meanwhile: its exit says what happened
         finally:
             ours.setblocking(False)
+
+    def _next_laid_out(self) -> BatchDatum | None:
+        """The next datum, current, its views in place; one whose views cannot be made (an
+        input gone) fails without reaching the process."""
+        while (datum := self._take()) is not None:
+            self._current, self._since = datum, time.monotonic()
+            try:
+                self._views.fill(datum)
+            except (KaonError, OSError) as exc:
+                self._line(f"cannot lay out /pfs for datum {datum.key}: {exc}")
+                self._finish(RunResult(1, False, False, 0.0))
+                continue
+            return datum
+        return None
 
     def _take(self) -> BatchDatum | None:
         if self._pending is not None:
@@ -260,10 +274,8 @@ class Batch:
         self._feed.finished(datum, result)
 
     def _fail_rest(self, result: RunResult) -> None:
-        while (datum := self._take()) is not None:
-            (datum.log or self._log)(NEVER_ASKED)
-            self._views.fill(datum)
-            self._current, self._since = datum, time.monotonic()
+        while self._next_laid_out() is not None:
+            self._line(NEVER_ASKED)
             self._finish(replace(result, exit_code=result.exit_code or 1, seconds=0.0))
 
     # -- output -----------------------------------------------------------------------------

@@ -409,6 +409,17 @@ class BatchContract:
         assert feed.outputs("quick") == {"done": "ok\n"}
         assert result.exit_code == 0
 
+    def test_a_datum_whose_view_cannot_be_made_fails_without_the_process(
+        self, executor: Executor, trees: tuple[TreeRef, TreeRef]
+    ) -> None:
+        code = trees[0]
+        feed = Feed(code, {"a": (), "gone": ("/no/such/path",), "c": ()})
+        lines, result = self.run_feed(executor, batch_task("bt/6", code), feed)
+        assert result.exit_code == 0
+        assert feed.finished_ == [("a", 0, False), ("gone", 1, False), ("c", 0, False)], lines
+        assert "/no/such/path" in feed.logs["gone"][0]
+        assert feed.outputs("a")["a"] == feed.outputs("c")["c"]  # the same process
+
 
 class _Setter(list[str]):
     """A log that sets `cancel` at its first line (the process runs then: no race)."""
