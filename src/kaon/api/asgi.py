@@ -17,6 +17,7 @@ from kaon.api.routes import (
     endpoints,
     files,
     members,
+    pipelines,
     provenance,
     repos,
     s3credentials,
@@ -49,6 +50,7 @@ def create_app(platform: Platform, token: str) -> FastAPI:
         members,
         train,
         endpoints,
+        pipelines,
         provenance,
         s3credentials,
     )
