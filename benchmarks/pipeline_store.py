@@ -35,7 +35,7 @@ from sqlalchemy import event
 
 from kaon.core.pipelines.records import DatumState
 from kaon.db.database import Database
-from kaon.testing.contracts.pipelines import datum, digest, gid, job, pipeline, version
+from kaon.testing.pipeline_samples import datum, digest, gid, job, pipeline, version
 
 
 def timed(repeat: int, fn: Callable[[], Any]) -> float:
