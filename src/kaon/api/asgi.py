@@ -17,6 +17,7 @@ from kaon.api.routes import (
     endpoints,
     files,
     members,
+    pipelineservices,
     provenance,
     repos,
     s3credentials,
@@ -51,6 +52,7 @@ def create_app(platform: Platform, token: str) -> FastAPI:
         endpoints,
         provenance,
         s3credentials,
+        pipelineservices,
     )
     for module in (*routes, users, audit):
         app.include_router(module.router, dependencies=secured)
