@@ -28,9 +28,13 @@ from kaon.services.content import StoreContent
 from kaon.wiring import Platform
 
 
-def executor(platform: Platform, root: Path) -> LocalExecutor:
+def executor(platform: Platform, root: Path, mode: str | None = None) -> LocalExecutor:
+    """The local executor; `mode` "rewrite" forces /pfs's fallback (else bubblewrap where it
+    can mount)."""
     content = StoreContent(platform.repos, platform.files)
-    return LocalExecutor(content, root / "jobs", UvEnvBuilder(root / "envs"), hidden=())
+    return LocalExecutor(
+        content, root / "jobs", UvEnvBuilder(root / "envs"), hidden=(), pfs_mode=mode
+    )
 
 
 class Logs:
