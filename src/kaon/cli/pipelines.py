@@ -29,7 +29,10 @@ stop_app = typer.Typer(
     help="Stop (pause) a pipeline, or kill a pipeline job.", no_args_is_help=True
 )
 start_app = typer.Typer(help="Start (resume) a paused pipeline.", no_args_is_help=True)
-run_app = typer.Typer(help="Run a pipeline now on its current inputs.", no_args_is_help=True)
+run_app = typer.Typer(
+    help="Run a pipeline now on its current inputs, or tick its cron inputs.",
+    no_args_is_help=True,
+)
 
 
 def client() -> Client:
@@ -204,6 +207,20 @@ def run_pipeline(
     success(f"started job {job.key}: follow it with `kaon logs --job {job.key} -f`")
 
 
+def run_cron(name: str = typer.Argument(..., help="The pipeline (with a cron input).")) -> None:
+    """Tick a pipeline's cron inputs now, as if their time had come: each tick is a commit
+    to its cron repo, which sets off a job.
+
+    Example:
+
+      kaon run cron nightly
+    """
+    with client() as c:
+        ticks = c.run_cron(name)
+    for tick in ticks:
+        success(f"ticked {name}: commit {tick} (`kaon list job {tick}` shows its jobs)")
+
+
 def register(
     app: typer.Typer,
     create_app: typer.Typer,
@@ -223,6 +240,7 @@ def register(
     stop_app.command("pipeline")(stop_pipeline)
     start_app.command("pipeline")(start_pipeline)
     run_app.command("pipeline")(run_pipeline)
+    run_app.command("cron")(run_cron)
     pipelinejobs.register(app, list_app, inspect_app, stop_app)
     for name, sub in [
         ("update", update_app),

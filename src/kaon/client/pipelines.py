@@ -33,7 +33,7 @@ from kaon.wire import (
 
 LocalPath = str | os.PathLike[str]
 POLL = 0.25  # seconds between two looks at a job or a log that has nothing new
-WAIT_POLL = 60.0  # seconds one wait request may hold (the server's limit)
+WAIT_POLL = 30.0  # seconds one wait request may hold (the server's limit)
 
 
 def split_job(key: str) -> tuple[str, str]:
@@ -128,6 +128,12 @@ class PipelinesApi(RestApi):
         body = {"reprocess": reprocess}
         path = f"/v1/pipelines/{_q(name)}/run"
         return PipelineJobInfo.from_doc(self._json("POST", path, json_body=body))
+
+    def run_cron(self, name: str) -> list[str]:
+        """Tick a cron pipeline's cron inputs now: the tick commits' ids (each the global id
+        of the jobs it sets off)."""
+        ids: list[str] = self._json("POST", f"/v1/pipelines/{_q(name)}/cron")
+        return ids
 
     # jobs, datums, logs --------------------------------------------------------------------
     def list_pipeline_jobs(
