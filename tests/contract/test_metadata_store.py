@@ -155,6 +155,7 @@ def test_migrations_produce_the_schema(
         "pipeline_versions",
         "pipeline_jobs",
         "pipeline_datums",
+        "pipeline_reusable",
     }
     assert migrated == _shape(reference)
 

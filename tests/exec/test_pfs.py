@@ -20,7 +20,13 @@ from kaon.exec.uv import UvEnvBuilder
 from kaon.ports.content import TreeRef
 from kaon.ports.executor import Input, Place, Task
 from kaon.services.content import StoreContent
-from kaon.testing.contracts.executor import Links, PfsContract, pfs_task, run_links
+from kaon.testing.contracts.executor import (
+    BatchContract,
+    Links,
+    PfsContract,
+    pfs_task,
+    run_links,
+)
 from kaon.wiring import Platform
 
 ON_CI = os.environ.get("CI") == "true"
@@ -35,7 +41,7 @@ def local(platform: Platform, root: Path, mode: str | None = None) -> LocalExecu
     return LocalExecutor(content, root, UvEnvBuilder(root / "envs"), hidden=(), pfs_mode=mode)
 
 
-class TestRewriteMode(PfsContract):
+class TestRewriteMode(PfsContract, BatchContract):
     @pytest.fixture
     def executor(self, platform: Platform, tmp_path: Path) -> LocalExecutor:
         ex = local(platform, tmp_path / "jobs", "rewrite")

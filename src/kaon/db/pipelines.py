@@ -1,10 +1,8 @@
 """SqlPipelineStore: the PipelineStore port on SQLAlchemy Core (SQLite or PostgreSQL).
 
-Every record is kept as its JSON document (`to_doc`) next to the columns it is looked up by:
-a job's pipeline, global id, creation time and state; a datum's job, id, hash, state and
-output. The skip lookup of a new job (`succeeded`) reads the (pipeline, hash) index, a
-thousand hashes in two queries; `save_datums` writes a job's records in one transaction of
-batched upserts.
+Every record is kept as its JSON document (`to_doc`) next to the columns it is looked up by
+(a job's pipeline, global id, creation time and state). Datum records and the skip lookup:
+kaon.db.datums.
 """
 
 from __future__ import annotations
@@ -13,39 +11,18 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Insert,
-    Row,
-    and_,
-    delete,
-    exc,
-    func,
-    insert,
-    select,
-    update,
-)
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Row, delete, exc, insert, select, update
 
 from kaon.core.errors import AlreadyExists
 from kaon.core.ids import is_hex
-from kaon.core.pipelines.records import (
-    DatumRecord,
-    DatumState,
-    JobState,
-    Pipeline,
-    PipelineJob,
-    PipelineVersion,
-)
+from kaon.core.pipelines.records import JobState, Pipeline, PipelineJob, PipelineVersion
 from kaon.db import schema
-from kaon.db.sqlstore import SqlStore, batches, guarded
+from kaon.db.datums import SqlDatumRecords
+from kaon.db.sqlstore import guarded
 from kaon.ports.pipelines import check_version
 
-REUSABLE = (DatumState.SUCCESS.value, DatumState.SKIPPED.value)
-"""Datum states whose output a later job may reuse."""
 
-
-def _doc(record: Pipeline | PipelineVersion | PipelineJob | DatumRecord) -> str:
+def _doc(record: Pipeline | PipelineVersion | PipelineJob) -> str:
     return json.dumps(record.to_doc(), separators=(",", ":"))
 
 
@@ -58,19 +35,9 @@ def _version_row(version: PipelineVersion) -> dict[str, Any]:
     return {"pipeline": version.pipeline, "version": version.version, "doc": _doc(version)}
 
 
-def _datum_row(record: DatumRecord) -> dict[str, Any]:
-    return {
-        "pipeline": record.pipeline,
-        "job": record.job,
-        "datum": record.id,
-        "hash": record.hash,
-        "state": record.state.value,
-        "output": record.output,
-        "doc": _doc(record),
-    }
+class SqlPipelineStore(SqlDatumRecords):
+    """Pipelines, their versions and jobs; datum records: kaon.db.datums."""
 
-
-class SqlPipelineStore(SqlStore):
     # -- pipelines and their versions ------------------------------------------------------
 
     @guarded
@@ -138,8 +105,9 @@ class SqlPipelineStore(SqlStore):
     @guarded
     def delete_pipeline(self, name: str) -> None:
         with self._writer.begin() as conn:
-            for t in (schema.pipeline_datums, schema.pipeline_jobs):
-                conn.execute(delete(t).where(t.c.pipeline == name))
+            self._drop_datums(conn, name)
+            j = schema.pipeline_jobs
+            conn.execute(delete(j).where(j.c.pipeline == name))
             v = schema.pipeline_versions
             conn.execute(delete(v).where(v.c.pipeline == name))
             conn.execute(delete(schema.pipelines).where(schema.pipelines.c.name == name))
@@ -216,64 +184,3 @@ class SqlPipelineStore(SqlStore):
             stmt = stmt.limit(max(limit, 0))
         with self._engine.connect() as conn:
             return [PipelineJob.from_doc(_loaded(r)) for r in conn.execute(stmt)]
-
-    # -- datum records ---------------------------------------------------------------------
-
-    @guarded
-    def save_datums(self, records: Sequence[DatumRecord]) -> None:
-        # the last record of a key wins, as if saved one by one
-        rows = list({(r.pipeline, r.job, r.id): _datum_row(r) for r in records}.values())
-        if not rows:
-            return
-        with self._writer.begin() as conn:
-            self._upsert_datums(conn, rows)
-
-    def _upsert_datums(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        t = schema.pipeline_datums
-        ins: postgresql.Insert | sqlite.Insert
-        ins = postgresql.insert(t) if self._dialect == "postgresql" else sqlite.insert(t)
-        stmt: Insert = ins.on_conflict_do_update(
-            index_elements=[t.c.pipeline, t.c.job, t.c.datum],
-            set_={c: ins.excluded[c] for c in ("hash", "state", "output", "doc")},
-        )
-        conn.execute(stmt, rows)  # executemany: batched by the driver
-
-    @guarded
-    def list_datums(
-        self, pipeline: str, job_id: str, states: Sequence[DatumState] = ()
-    ) -> list[DatumRecord]:
-        t = schema.pipeline_datums
-        stmt = select(t.c.doc).where(t.c.pipeline == pipeline, t.c.job == job_id)
-        if states:
-            stmt = stmt.where(t.c.state.in_([s.value for s in states]))
-        with self._engine.connect() as conn:
-            rows = conn.execute(stmt.order_by(t.c.datum))
-            return [DatumRecord.from_doc(_loaded(r)) for r in rows]
-
-    @guarded
-    def succeeded(self, pipeline: str, hashes: Sequence[str]) -> dict[str, DatumRecord]:
-        d, j = schema.pipeline_datums, schema.pipeline_jobs
-        newest = func.row_number().over(
-            partition_by=d.c.hash,
-            order_by=(func.coalesce(j.c.created, -1.0).desc(), d.c.job.desc()),
-        )
-        found: dict[str, DatumRecord] = {}
-        with self._engine.connect() as conn:
-            for chunk in batches(hashes):
-                ranked = (
-                    select(d.c.hash, d.c.doc, newest.label("rank"))
-                    .select_from(
-                        d.outerjoin(j, and_(j.c.pipeline == d.c.pipeline, j.c.id == d.c.job))
-                    )
-                    .where(
-                        d.c.pipeline == pipeline,
-                        d.c.hash.in_(chunk),
-                        d.c.state.in_(REUSABLE),
-                        d.c.output.is_not(None),
-                    )
-                    .subquery()
-                )
-                stmt = select(ranked.c.hash, ranked.c.doc).where(ranked.c.rank == 1)
-                for row in conn.execute(stmt):
-                    found[str(row.hash)] = DatumRecord.from_doc(json.loads(row.doc))
-        return found

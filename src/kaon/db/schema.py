@@ -16,6 +16,8 @@ from sqlalchemy import (
     Text,
 )
 
+from kaon.core.pipelines.records import DatumState
+
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -253,6 +255,11 @@ pipeline_jobs = Table(
     Index(None, "created"),
 )
 
+REUSABLE_DATUMS = (
+    f"state IN ('{DatumState.SUCCESS.value}', '{DatumState.SKIPPED.value}') AND output IS NOT NULL"
+)
+"""The datum records whose output a new job may reuse."""
+
 pipeline_datums = Table(
     "pipeline_datums",
     metadata,
@@ -262,7 +269,19 @@ pipeline_datums = Table(
     Column("hash", String, nullable=False),
     Column("state", String, nullable=False),
     Column("output", String, nullable=True),  # the tree digest of its output
+    Column("created", Double, nullable=False),  # its job's (-1: a job not stored)
     Column("doc", Text, nullable=False),  # JSON: DatumRecord.to_doc()
     PrimaryKeyConstraint("pipeline", "job", "datum"),
-    Index(None, "pipeline", "hash"),  # what a new job skips (PipelineStore.succeeded)
+    Index(None, "pipeline", "hash"),
+)
+
+pipeline_reusable = Table(  # by hash, the newest reusable datum record (what a job skips)
+    "pipeline_reusable",
+    metadata,
+    Column("pipeline", String, nullable=False),
+    Column("hash", String, nullable=False),
+    Column("job", String, nullable=False),
+    Column("datum", String, nullable=False),
+    Column("created", Double, nullable=False),
+    PrimaryKeyConstraint("pipeline", "hash"),
 )

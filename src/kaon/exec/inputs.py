@@ -25,7 +25,7 @@ from kaon.ports.content import Content, TreeRef
 class InputCache:
     def __init__(self, content: Content, root: Path) -> None:
         self._content = content
-        _sweep(root)
+        sweep_dead(root)
         self._dir = root / f"{os.getpid()}-{secrets.token_hex(4)}"
         self._lock = threading.Lock()
         self._held: dict[TreeRef, int] = {}  # tree → how many open `keep` contexts name it
@@ -128,7 +128,7 @@ def remove_tree(*folders: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _sweep(root: Path) -> None:
+def sweep_dead(root: Path) -> None:
     """Remove the folders of servers no longer running (named `<pid>-<token>`)."""
     if not root.is_dir():
         return

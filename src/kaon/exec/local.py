@@ -18,9 +18,11 @@ import os
 import threading
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 
 from kaon.core.errors import InvalidInput
+from kaon.exec.batch import Batch, Views
 from kaon.exec.inputs import InputCache, remove_tree
 from kaon.exec.pfs import (
     BUBBLEWRAP,
@@ -31,13 +33,24 @@ from kaon.exec.pfs import (
     normalise_links,
 )
 from kaon.exec.process import ProcessRunner, RunSpec
+from kaon.exec.reaper import Trash
 from kaon.ports.content import Content, TreeRef
 from kaon.ports.envbuilder import EnvBuilder, Environment, EnvLock, LogSink
-from kaon.ports.executor import OutputSink, Place, RunResult, Task, Where
+from kaon.ports.executor import DatumFeed, OutputSink, Place, RunResult, Task, Where
 
 RESERVED = ("out", "home", "tmp", "inputs", "views", "pfs")  # a task folder's own names
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"  # a task's PATH after its environment when it sets none
 logger = logging.getLogger("kaon.exec")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A task laid out in its folder, ready to run."""
+
+    spec: RunSpec
+    layout: PfsLayout | None
+    out: Path  # the output folder
+    fetched: dict[str, Path]  # shared input → its fetched copy
 
 
 class LocalExecutor:
@@ -60,6 +73,7 @@ class LocalExecutor:
         self._hidden = hidden  # what user code must not see (the platform's home)
         self._runner = runner or ProcessRunner()
         self._inputs = InputCache(content, root / ".inputs")
+        self._trash = Trash(root)  # task folders are removed in the background
         self._pfs_asked = configured_mode(pfs_mode)  # auto | bubblewrap | rewrite
         self._pfs_mode: str | None = None
 
@@ -98,6 +112,33 @@ class LocalExecutor:
     def run(
         self, task: Task, log: LogSink, outputs: OutputSink, cancel: threading.Event
     ) -> RunResult:
+        folder = self._folder(task)
+        try:
+            ready = self._prepare(task, folder, log, cancel)
+            result = self._runner.run(ready.spec, log, cancel)
+            if ready.layout is not None:
+                normalise_links(ready.layout)
+            outputs.deliver(ready.out, result)
+            return result
+        finally:
+            self._trash.discard(folder)
+
+    def run_batch(
+        self, task: Task, feed: DatumFeed, log: LogSink, cancel: threading.Event
+    ) -> RunResult:
+        if not task.pfs:
+            raise InvalidInput(f"task {task.key}: datum batching needs the /pfs layout (pfs)")
+        folder = self._folder(task)
+        try:
+            ready = self._prepare(task, folder, log, cancel, batch=True)
+            assert ready.layout is not None
+            trees = {name: given.tree for name, given in task.inputs.items()}
+            views = Views(ready.layout, ready.fetched, trees, self._inputs.shared)
+            return Batch(self._runner, ready.spec, views, feed, log, cancel).run()
+        finally:
+            self._trash.discard(folder)
+
+    def _folder(self, task: Task) -> Path:
         if not task.argv:
             raise InvalidInput("nothing to run: the command line is empty")
         clash = [n for n in (*task.inputs, *task.files) if n in RESERVED or "/" in n or not n]
@@ -106,16 +147,21 @@ class LocalExecutor:
         folder = self._root / task.key
         remove_tree(folder)
         folder.mkdir(parents=True)
-        try:
-            return self._run(task, folder, log, outputs, cancel)
-        finally:
-            remove_tree(folder)
+        return folder
 
-    def _run(
-        self, task: Task, folder: Path, log: LogSink, outputs: OutputSink, cancel: threading.Event
-    ) -> RunResult:
+    def _prepare(
+        self,
+        task: Task,
+        folder: Path,
+        log: LogSink,
+        cancel: threading.Event,
+        batch: bool = False,
+    ) -> Prepared:
+        """Fetch the inputs, lay out the folders, resolve the Places: the run's RunSpec. A
+        batch's /pfs/<name> are empty folders (Views fills them, datum by datum)."""
         layout = PfsLayout(folder / "pfs", self.pfs_mode == BUBBLEWRAP) if task.pfs else None
         inputs: dict[str, Path] = {}
+        fetched: dict[str, Path] = {}
         shared: list[Path] = []
         for name, given in task.inputs.items():
             if given.private:
@@ -128,15 +174,20 @@ class LocalExecutor:
                 if layout is not None:
                     layout.writable.add(name)
                 continue
-            fetched = self._inputs.shared(given.tree, folder / "inputs" / name)
-            shared.append(fetched)
-            inputs[name] = fetched
-            if given.select or given.empty_files or (layout is not None and not layout.mounted):
+            fetched[name] = inputs[name] = self._inputs.shared(given.tree, folder / "inputs" / name)
+            shared.append(fetched[name])
+            if layout is not None and batch:
+                inputs[name] = layout.root / name
+                inputs[name].mkdir(parents=True)
+                shared.append(inputs[name])
+            elif given.select or given.empty_files or (layout is not None and not layout.mounted):
                 base = layout.root if layout is not None else folder / "views"
-                inputs[name] = build_view(fetched, base / name, given.select, given.empty_files)
+                inputs[name] = build_view(
+                    fetched[name], base / name, given.select, given.empty_files
+                )
                 shared.append(inputs[name])
             if layout is not None:
-                layout.sources[name] = fetched
+                layout.sources[name] = fetched[name]
         if layout is not None:
             layout.inputs = inputs
         out = layout.out if layout is not None else folder / "out"
@@ -157,9 +208,9 @@ class LocalExecutor:
             return str(base / value.rel if value.rel else base)
 
         def text(value: str | Place) -> str:  # a literal /pfs rewritten where it must
-            return (
-                path(value) if layout is None or isinstance(value, Place) else layout.rewrite(value)
-            )
+            if layout is None or isinstance(value, Place):
+                return path(value)
+            return layout.rewrite(value)
 
         env = self._envs.ensure(task.lock, log, cancel) if task.lock else None
         variables = {name: text(value) for name, value in task.env.items()}
@@ -182,11 +233,7 @@ class LocalExecutor:
             mounts=layout.mounts() if layout is not None else (),
             stdin=stdin,
         )
-        result = self._runner.run(spec, log, cancel)
-        if layout is not None:
-            normalise_links(layout)
-        outputs.deliver(out, result)
-        return result
+        return Prepared(spec, layout, out, fetched)
 
     def _own_variables(self, path: str, env: Environment | None, folder: Path) -> dict[str, str]:
         """What the backend sets itself (the port's step 3)."""

@@ -95,11 +95,12 @@ def build_view(
     source: Path, dest: Path, select: Sequence[str] = (), empty_files: bool = False
 ) -> Path:
     """In `dest`: the `select`ed paths of `source` (all of it when empty or "/"), each at its
-    own path, as hard links (zero-byte files with `empty_files`). Returns `dest`."""
+    own path, as hard links (zero-byte files with `empty_files`); `dest` may exist (empty).
+    Returns `dest`."""
     rels = sorted({p.strip("/") for p in select}) or [""]
     if "" in rels:
         rels = [""]
-    dest.mkdir(parents=True)
+    dest.mkdir(parents=True, exist_ok=True)
     for rel in rels:
         src = source / rel if rel else source
         if not os.path.lexists(src):

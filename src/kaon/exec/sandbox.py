@@ -102,6 +102,22 @@ def bwrap_argv(
     return [*line, "--cap-drop", "ALL", "--chdir", str(cwd), "--", *argv]
 
 
+LAUNCH = (  # a shell starts a bwrap run: into its cgroup, under its rlimit, then exec
+    'cg=$1 kb=$2; shift 2; if [ -n "$cg" ]; then echo $$ > "$cg/cgroup.procs" || exit 126; fi; '
+    'if [ "$kb" != 0 ]; then ulimit -v "$kb" || exit 126; fi; exec "$@"'
+)
+
+
+def launcher(line: Sequence[str], cgroup: str = "", rlimit_as: int = 0) -> list[str]:
+    """How to start a bubblewrap `line` without the Python supervisor (~20 ms): its pid
+    namespace is the run's tree (everything in it dies with the command), `--die-with-parent`
+    ties it to the server; a control group (`cgroup`) or an address-space limit in bytes
+    (`rlimit_as`) is entered by /bin/sh (~1 ms) before it execs bubblewrap."""
+    if not cgroup and not rlimit_as:
+        return list(line)
+    return ["/bin/sh", "-c", LAUNCH, "sh", cgroup, str(rlimit_as // 1024), *line]
+
+
 def _split_root() -> list[str]:
     """Bind each top-level entry of / read-only (a symlink as a symlink) on bubblewrap's own
     root, where new mount points can be made."""

@@ -138,9 +138,11 @@ class MemoryPipelineStore:
                 job = t.datums.setdefault((record.pipeline, record.job), {})
                 old = job.get(record.id)
                 if old is not None:
-                    t.datum_hashes[record.pipeline, old.hash].discard(key)
+                    del t.datum_hashes[record.pipeline, old.hash][key]
                 job[record.id] = detached(record)
-                t.datum_hashes.setdefault((record.pipeline, record.hash), set()).add(key)
+                known = t.pipeline_jobs.get((record.pipeline, record.job))
+                created = -1.0 if known is None else known.created
+                t.datum_hashes.setdefault((record.pipeline, record.hash), {})[key] = created
 
     def list_datums(
         self, pipeline: str, job_id: str, states: Sequence[DatumState] = ()
@@ -150,19 +152,19 @@ class MemoryPipelineStore:
             return detached([job[i] for i in sorted(job) if not states or job[i].state in states])
 
     def succeeded(self, pipeline: str, hashes: Sequence[str]) -> dict[str, DatumRecord]:
+        """The newest: of the job created last (as stored when the record was saved; a job
+        not stored: oldest), then of the greatest job id."""
         t = self._t
         found: dict[str, DatumRecord] = {}
         with t.lock:
             for digest in dict.fromkeys(hashes):
-                records = [
-                    t.datums[p, j][i] for p, j, i in t.datum_hashes.get((pipeline, digest), ())
+                ranked = [
+                    (created, j, t.datums[p, j][i])
+                    for (p, j, i), created in t.datum_hashes.get((pipeline, digest), {}).items()
                 ]
-                usable = [r for r in records if r.state in _REUSABLE and r.output is not None]
+                usable = [
+                    (c, j, r) for c, j, r in ranked if r.state in _REUSABLE and r.output is not None
+                ]
                 if usable:
-                    found[digest] = detached(max(usable, key=self._newness))
+                    found[digest] = detached(max(usable, key=lambda x: (x[0], x[1]))[2])
         return found
-
-    def _newness(self, record: DatumRecord) -> tuple[float, str]:
-        """Newest: of the job created last (a record of no known job: oldest), then by id."""
-        job = self._t.pipeline_jobs.get((record.pipeline, record.job))
-        return (-1.0 if job is None else job.created, record.job)

@@ -59,9 +59,10 @@ class Tables:
     pipeline_versions: dict[str, dict[int, PipelineVersion]] = field(default_factory=dict)
     pipeline_jobs: dict[tuple[str, str], PipelineJob] = field(default_factory=dict)
     datums: dict[tuple[str, str], dict[str, DatumRecord]] = field(default_factory=dict)
-    datum_hashes: dict[tuple[str, str], set[tuple[str, str, str]]] = field(
+    # (pipeline, hash) -> its records' keys, with when their job was created (-1: unknown)
+    datum_hashes: dict[tuple[str, str], dict[tuple[str, str, str], float]] = field(
         default_factory=dict
-    )  # (pipeline, hash) -> the keys of its records
+    )
 
     def drop_workspace(self, name: WorkspaceName) -> None:
         """Remove a workspace with everything of it (the caller holds the lock)."""

@@ -29,6 +29,12 @@ What a backend must do with a task, in this order:
    task and everything it started on cancel, timeout or when the platform dies;
 5. call `OutputSink.deliver(output folder, result)` exactly once after the process ended,
    whatever the result, then drop its folders.
+
+Datum batching (`run_batch`, a pipeline's `transform.datum_batching`): one long-lived process
+runs `Task.argv` for many datums. The user's code asks for the next datum
+(`kaon.runtime.datums.next_datum()` in Python, `kaon-next-datum` in a shell): that reports the
+previous one done and blocks until /pfs shows the next one. A datum whose process dies
+(non-zero exit, timeout) failed; the rest go to a new process.
 """
 
 from __future__ import annotations
@@ -140,6 +146,31 @@ class OutputSink(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class BatchDatum:
+    """One datum of a batch: what the long-lived process sees next."""
+
+    key: str  # the datum's id (path-safe), for the logs
+    inputs: Mapping[str, Input]  # name → tree and select (names among the Task's inputs)
+    outputs: OutputSink  # gets what the process wrote to /pfs/out for this datum
+    env: Mapping[str, str] = field(default_factory=dict)  # PACH_DATUM_ID…: handed to the code
+    # by next_datum() (and put in its os.environ), not set at the process' start
+    log: LogSink | None = None  # the lines printed while it is processed (None: the batch's)
+
+
+class DatumFeed(Protocol):
+    """Where `Executor.run_batch` takes its datums from, one at a time, and reports them."""
+
+    def next_datum(self) -> BatchDatum | None:
+        """The next datum to process; None when there is none left."""
+        ...
+
+    def finished(self, datum: BatchDatum, result: RunResult) -> None:
+        """`datum` is done (after its `outputs.deliver`): `result.exit_code` 0 is a success;
+        otherwise its process died (that exit code, timed out, or cancelled)."""
+        ...
+
+
 class Executor(Protocol):
     @property
     def can_sandbox(self) -> bool:
@@ -175,4 +206,15 @@ class Executor(Protocol):
         in order) goes to `log` as it comes. Setting `cancel` kills it and all its children;
         when it exits, whatever it started and left running is killed too. If the platform
         dies, the task dies with it. Raises NotFound when an input is gone."""
+        ...
+
+    def run_batch(
+        self, task: Task, feed: DatumFeed, log: LogSink, cancel: threading.Event
+    ) -> RunResult:
+        """Run the datums of `feed` through one long-lived process of `task` (its `pfs`
+        layout, its inputs' names; a datum's own inputs give the views, `limits.timeout` is per
+        datum), a new one when a datum's process died, until the feed is empty or `cancel` is
+        set. Every datum handed out is delivered and reported to `feed.finished` exactly once.
+        Lines printed while a datum is processed go to its `log`, the others to `log`. The
+        result is the last process'; `cancelled` when `cancel` stopped it."""
         ...

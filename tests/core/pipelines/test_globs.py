@@ -150,7 +150,7 @@ def test_tree_listing_reads_kaon_trees() -> None:
         return tree.digest
 
     puts = {}
-    for path in ("images/1.png", "images/sub/3.png", "a.txt"):
+    for path in ("/images/1.png", "/images/sub/3.png", "/a.txt"):  # normalised paths
         data = path.encode()
         puts[path] = FileContent(len(data), (ChunkRef(hash_chunk(data), len(data)),))
     root = apply_changes(None, puts, [], trees.__getitem__, save)
@@ -160,9 +160,10 @@ def test_tree_listing_reads_kaon_trees() -> None:
         loads.append(digest)
         return trees[digest]
 
-    source = tree_listing("c1", save(root), root.size, load)
+    source = tree_listing("c1", save(root), load)
     assert [m.path for m in matches("/images/sub/*", source)] == ["/images/sub/3.png"]
-    assert len(loads) == 3
+    assert len(loads) == 3  # the root (once, also for its size), /images, /images/sub
+    assert source.root_size == root.size
     assert [m.path for m in matches("/**", source)] == [
         "/a.txt",
         "/images",
@@ -171,7 +172,7 @@ def test_tree_listing_reads_kaon_trees() -> None:
         "/images/sub/3.png",
     ]
     (png,) = matches("/images/1.png", source)
-    assert png.entry.digest == content_digest(puts["images/1.png"].chunks)
-    assert png.entry.size == len(b"images/1.png") and not png.entry.is_dir
-    fresh = tree_listing("c1", root.digest, root.size, trees.__getitem__)
+    assert png.entry.digest == content_digest(puts["/images/1.png"].chunks)
+    assert png.entry.size == len(b"/images/1.png") and not png.entry.is_dir
+    fresh = tree_listing("c1", root.digest, trees.__getitem__, size=root.size)
     assert [e.name for e in fresh.children("/images/sub")] == ["3.png"]  # resolved from the root

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from kaon.core.errors import InvalidInput
+from kaon.core.pipelines.inputs import shorthand
 from kaon.core.pipelines.parse import parse_spec, parse_specs, spec_doc
 from kaon.core.pipelines.spec import (
     Combine,
@@ -528,3 +529,47 @@ def test_union_children_may_share_a_name() -> None:
     )
     spec, _ = parse_spec(doc, "s.yaml")
     assert isinstance(spec.input, CombinedInput) and spec.input.kind is Combine.UNION
+
+
+def test_yaml_flow_style_starting_with_a_brace() -> None:
+    text = "{pipeline: {name: p}, transform: {cmd: [a]}, input: {pfs: {repo: r, glob: /}}}"
+    assert parse_specs(text, "s.yaml").specs[0].name == "p"
+
+
+def test_errors_in_a_file_name_the_document_and_the_pipeline() -> None:
+    text = json.dumps(base()) + json.dumps(
+        base(pipeline={"name": "q"}, transform={"cmd": ["a"], "imgae": "x"})
+    )
+    with pytest.raises(InvalidInput) as caught:
+        parse_specs(text, "specs.json")
+    assert str(caught.value) == (
+        "specs.json, document 2 (pipeline 'q'): transform.imgae: unknown field: did you mean 'image'?"
+    )
+    with pytest.raises(InvalidInput, match=r"^one.yaml \(pipeline 'p'\): datum_tries: "):
+        parse_specs(json.dumps(base(datum_tries="2")), "one.yaml")
+
+
+def test_a_null_field_is_not_set() -> None:
+    spec, warnings = parse_spec(
+        base(description=None, parallelism_spec=None, service=None), "s.yaml"
+    )
+    assert spec == parse_spec(base(), "s.yaml")[0] and warnings == []
+
+
+def test_input_shorthand_as_list_pipeline_shows_it() -> None:
+    specs = {s.name: s for s in parse_specs(E2E_SPECS + ISSUE_SPEC, "s.yaml").specs}
+    assert shorthand(specs["model"].input) == "(transform:/ \u2a2f tune:/optimal_hp.json)"
+    assert shorthand(specs["tune-kf"].input) == "transform:/"
+    assert shorthand(specs["stream"].input) == "none"
+    spec, _ = parse_spec(
+        base(
+            input={
+                "union": [
+                    {"cron": {"name": "tick", "spec": "@daily"}},
+                    {"pfs": {"repo": "a", "branch": "dev", "glob": "/*"}},
+                ]
+            }
+        ),
+        "s",
+    )
+    assert shorthand(spec.input) == "(tick:@daily \u222a a@dev:/*)"

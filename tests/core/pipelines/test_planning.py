@@ -7,7 +7,7 @@ from typing import Any
 from kaon.core.pipelines.datums import Datum
 from kaon.core.pipelines.globs import Listing, files_listing
 from kaon.core.pipelines.parse import parse_spec
-from kaon.core.pipelines.planning import describe, plan, salt
+from kaon.core.pipelines.planning import datum_hash, datum_id, describe, plan, salt
 from kaon.core.pipelines.spec import Input, PfsInput
 
 REPOS: dict[str, dict[str, tuple[str, int]]] = {
@@ -280,3 +280,25 @@ def test_salt() -> None:
         salt(doc, "tree1", "lock1", nonce="reprocess-1"),
     }
     assert len(others) == 4 and base not in others
+
+
+def test_one_file_datums_hash_as_the_general_functions_say() -> None:
+    for value in (
+        {"pfs": {"repo": "images", "glob": "/*"}},
+        {"pfs": {"repo": "images", "glob": "/*", "empty_files": True}},
+        {"union": [{"pfs": {"repo": "images", "glob": "/*"}}]},
+    ):
+        for datum in planned(value):
+            assert datum.id == datum_id(datum.files)
+            assert datum.hash == datum_hash(datum.id, datum.files, "salt")
+    (cross,) = planned(
+        {
+            "cross": [
+                {"pfs": {"repo": "model", "glob": "/model.h5"}},
+                {"pfs": {"repo": "labels", "glob": "/a.json"}},
+            ]
+        }
+    )
+    assert [f.input for f in cross.files] == ["labels", "model"]  # sorted by (input, path)
+    assert cross.id == datum_id(reversed(cross.files))
+    assert cross.hash == datum_hash(cross.id, reversed(cross.files), "salt")

@@ -24,7 +24,8 @@ from typing import NamedTuple
 import blake3
 
 from kaon.core.errors import InvalidInput
-from kaon.core.tree import DirNode, FileNode, TreeLoader
+from kaon.core.ids import Digest
+from kaon.core.tree import DirNode, FileNode, Tree, TreeLoader
 
 
 class Entry(NamedTuple):
@@ -47,6 +48,10 @@ class Listing:
     children: Callable[[str], Sequence[Entry]]
 
 
+Segment = re.Pattern[str] | str | None  # a pattern, a literal name, or None: any name (`*`)
+_META = re.compile(r"[*?\[\]{}()\\]")
+
+
 class Match(NamedTuple):
     path: str  # absolute, "/" for the root
     entry: Entry
@@ -57,7 +62,7 @@ class Match(NamedTuple):
 class Glob:
     text: str  # normalised: leading "/", no trailing "/"
     regex: re.Pattern[str]  # the whole path, with capture groups
-    segments: tuple[re.Pattern[str], ...]  # one per path segment (empty: no pruning)
+    segments: tuple[Segment, ...]  # one per path segment (empty: a group spans segments)
     deep_from: int | None  # index of the first segment holding `**` (None: none)
     groups: int  # how many capture groups
 
@@ -68,11 +73,15 @@ class Glob:
                 return []  # an empty commit has no datum
             root = Entry("", True, listing.root_digest, listing.root_size)
             return [Match("/", root, ())]
-        found = [
-            Match(path, entry, m.groups())
-            for path, entry in self._candidates(listing)
-            if (m := self.regex.fullmatch(path)) is not None
-        ]
+        if self.groups == 0 and self.segments and self.deep_from is None:
+            # the segments decide alone: no full-path match needed
+            found = [Match(path, entry, ()) for path, entry in self._candidates(listing)]
+        else:
+            found = [
+                Match(path, entry, m.groups())
+                for path, entry in self._candidates(listing)
+                if (m := self.regex.fullmatch(path)) is not None
+            ]
         found.sort(key=lambda m: m.path)
         return found
 
@@ -91,7 +100,12 @@ class Glob:
             for d in level:
                 prefix = d if d == "/" else d + "/"
                 for entry in listing.children(d):
-                    if segment.fullmatch(entry.name) is None:
+                    if segment is None:
+                        pass
+                    elif isinstance(segment, str):
+                        if entry.name != segment:
+                            continue
+                    elif segment.fullmatch(entry.name) is None:
                         continue
                     if i == last:
                         yield prefix + entry.name, entry
@@ -131,13 +145,21 @@ def compile_glob(glob: str) -> Glob:
     except re.error as e:  # pragma: no cover - _translate checks the syntax
         raise InvalidInput(f"invalid glob {glob!r}: {e}") from None
     parts = _split(text[1:])
-    segments: tuple[re.Pattern[str], ...] = ()
+    segments: tuple[Segment, ...] = ()
     deep_from = None
     if parts is not None:
-        segments = tuple(re.compile(_translate(p, capture=False)[0]) for p in parts)
+        segments = tuple(_segment(p) for p in parts)
         deep = [i for i, p in enumerate(parts) if "**" in p]
         deep_from = deep[0] if deep else None
     return Glob(text, regex, segments, deep_from, groups)
+
+
+def _segment(part: str) -> Segment:
+    if part == "*":
+        return None
+    if _META.search(part) is None:
+        return part
+    return re.compile(_translate(part, capture=False)[0])
 
 
 def _split(text: str) -> list[str] | None:
@@ -241,9 +263,14 @@ def _translate(text: str, *, capture: bool) -> tuple[str, int]:
 # -- listings -------------------------------------------------------------------------------
 
 
-def tree_listing(commit: str, root: str, size: int, load: TreeLoader) -> Listing:
+def tree_listing(commit: str, root: str, load: TreeLoader, size: int | None = None) -> Listing:
     """A Listing over kaon trees: `root` is the commit's root tree digest, `load` reads a tree
-    (each directory is loaded when the walk reaches it, once)."""
+    (each directory is loaded when the walk reaches it, once); `size` the root's total size
+    (None: summed from the root tree, loaded now)."""
+    loaded: dict[str, Tree] = {}  # the root, when loaded for its size
+    if size is None:
+        loaded[root] = load(Digest(root))
+        size = loaded[root].size
     digests: dict[str, str] = {"/": root}
 
     def children(path: str) -> list[Entry]:
@@ -251,7 +278,9 @@ def tree_listing(commit: str, root: str, size: int, load: TreeLoader) -> Listing
             _resolve(path)
         out: list[Entry] = []
         prefix = path if path == "/" else path + "/"
-        for node in load(digests[path]).entries:  # type: ignore[arg-type]
+        digest = digests[path]
+        tree = loaded.pop(digest, None) or load(Digest(digest))
+        for node in tree.entries:
             if isinstance(node, DirNode):
                 digests[prefix + node.name] = node.tree
                 out.append(Entry(node.name, True, node.tree, node.size))

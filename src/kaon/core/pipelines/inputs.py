@@ -43,6 +43,29 @@ def pfs_inputs(source: Input) -> list[PfsInput | CronInput]:
     return [leaf for child in source.inputs for leaf in pfs_inputs(child)]
 
 
+# pachctl's signs: vector-or-cross-product, union, bowtie (join), circled plus (group)
+_SIGNS = {
+    Combine.CROSS: " \u2a2f ",
+    Combine.UNION: " \u222a ",
+    Combine.JOIN: " \u22c8 ",
+    Combine.GROUP: " \u2295 ",
+}
+
+
+def shorthand(source: Input | None) -> str:
+    """The INPUT column of `list pipeline`, as pachctl shows it: "transform:/",
+    "(transform:/ X tune:/optimal_hp.json)" with X the cross sign, "tick:@every 1h", "none"
+    for a spout."""
+    if source is None:
+        return "none"
+    if isinstance(source, PfsInput):
+        branch = "" if source.branch == "master" else f"@{source.branch}"
+        return f"{source.repo}{branch}:{source.glob}"
+    if isinstance(source, CronInput):
+        return f"{source.name}:{source.spec}"
+    return "(" + _SIGNS[source.kind].join(shorthand(i) for i in source.inputs) + ")"
+
+
 def references(template: str) -> list[int]:
     """The capture group numbers `$1`, `${2}` … a join_on/group_by template names."""
     return [int(a or b) for a, b in _REF.findall(template)]

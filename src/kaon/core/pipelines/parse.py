@@ -76,31 +76,36 @@ def parse_specs(text: str, filename: str) -> ParsedSpecs:
 
 def _documents(text: str, filename: str) -> list[tuple[int, Any]]:
     """(1-based index, document) of every non-empty document in the file."""
+    json_error = None
     if text.lstrip().startswith(("{", "[")):
-        decoder = json.JSONDecoder()
-        docs: list[Any] = []
-        pos = 0
-        while True:
-            while pos < len(text) and text[pos].isspace():
-                pos += 1
-            if pos == len(text):
-                break
-            try:
-                value, pos = decoder.raw_decode(text, pos)
-            except json.JSONDecodeError as e:
-                raise InvalidInput(
-                    f"{filename}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}"
-                ) from None
-            docs.extend(value if isinstance(value, list) else [value])
-        return list(enumerate(docs, 1))
+        try:
+            return list(enumerate(_json_documents(text), 1))
+        except json.JSONDecodeError as e:  # maybe YAML's flow style: {pipeline: {name: a}}
+            json_error = f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}"
     try:
         loaded = list(yaml.safe_load_all(text))
     except yaml.YAMLError as e:
+        if json_error:
+            raise InvalidInput(f"{filename}: {json_error}") from None
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise InvalidInput(f"{filename}: invalid YAML{at}: {problem}") from None
     return [(i, d) for i, d in enumerate(loaded, 1) if d is not None]
+
+
+def _json_documents(text: str) -> list[Any]:
+    """One JSON value, several concatenated (as pachctl reads them), or a list of them."""
+    decoder = json.JSONDecoder()
+    docs: list[Any] = []
+    pos = 0
+    while True:
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos == len(text):
+            return docs
+        value, pos = decoder.raw_decode(text, pos)
+        docs.extend(value if isinstance(value, list) else [value])
 
 
 def parse_spec(doc: Mapping[str, Any], where: str) -> tuple[PipelineSpec, list[str]]:
@@ -246,13 +251,12 @@ def _parallelism(r: Reader, value: Any) -> int:
 def _duration(r: Reader, top: Mapping[str, Any], key: str) -> float | None:
     if key not in top:
         return None
-    value = r.text(top[key], key, empty=False) if not isinstance(top[key], int | float) else None
-    if value is None:
+    if not isinstance(top[key], str):
         r.fail(
             key,
             f'expected a duration such as "30s", "10m" or "1h5m", got {describe_value(top[key])}',
         )
-    return float(r.checked(key, units.parse_go_duration, value))
+    return r.checked(key, units.parse_go_duration, top[key])
 
 
 def _resources(r: Reader, value: Any, path: str) -> Resources:

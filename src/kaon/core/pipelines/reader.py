@@ -24,7 +24,9 @@ class Reader:
 
     def fail(self, path: str, message: str) -> NoReturn:
         at = f" (pipeline {self.name!r})" if self.name else ""
-        raise InvalidInput(f"{self.where}{at}: {path}: {message}" if path else message)
+        raise InvalidInput(
+            f"{self.where}{at}: {path}: {message}" if path else f"{self.where}{at}: {message}"
+        )
 
     def warn(self, message: str) -> None:
         self.said.append(message)
@@ -43,7 +45,8 @@ class Reader:
         for key, item in value.items():
             at = f"{path}.{key}" if path else str(key)
             if key in known:
-                out[key] = item
+                if item is not None:  # `field: null` (or an empty YAML value): not set
+                    out[key] = item
             elif key in ignored:
                 self.ignored.append(at)
                 self.warn(f"field '{at}' has no effect here ({ignored[key]}): ignored")

@@ -16,7 +16,7 @@ it (the commit's own id for a user's commit; a new id for `run pipeline`), so a 
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
@@ -262,9 +262,10 @@ class DatumRecord:
     upload_bytes: int = 0
 
     def to_doc(self) -> dict[str, Any]:
-        doc = asdict(self)
+        # not asdict: its deep copy is most of the cost of saving a job's 1,000 records
+        doc = {f.name: getattr(self, f.name) for f in fields(self)}
         doc["state"] = self.state.value
-        doc["files"] = list(self.files)
+        doc["files"] = [dict(f) for f in self.files]  # flat DatumFile documents
         return doc
 
     @staticmethod

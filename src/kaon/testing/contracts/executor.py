@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,7 @@ from kaon.core.errors import InvalidInput, NotFound
 from kaon.core.ids import CommitId, RepoName
 from kaon.ports.content import TreeRef
 from kaon.ports.envbuilder import EnvBuilder
-from kaon.ports.executor import Executor, Input, Limits, Place, RunResult, Task
+from kaon.ports.executor import BatchDatum, Executor, Input, Limits, Place, RunResult, Task
 
 PROBE = b"""#!/bin/sh
 echo "argv $1"
@@ -239,7 +241,199 @@ class PfsContract:
         }
 
 
-class ExecutorContract(PfsContract):
+BATCHER = """
+import os
+from kaon.runtime.datums import next_datum
+me = os.urandom(8).hex()  # this process (a pid may repeat in a new pid namespace)
+while (datum := next_datum()) is not None:
+    found = [os.path.join(top, f) for top, _, fs in os.walk("/pfs/code") for f in fs]
+    files = sorted("/" + os.path.relpath(f, "/pfs/code") for f in found)
+    print("datum", datum["PACH_DATUM_ID"], os.environ["PACH_DATUM_ID"], *files)
+    if datum["PACH_DATUM_ID"] == "bad":
+        raise SystemExit(3)
+    with open(f"/pfs/out/{datum['PACH_DATUM_ID']}", "w") as f:
+        f.write(me)
+print("no more")
+"""
+
+
+class Feed:
+    """A DatumFeed of `datums` (key → select of the code tree), each with its own sink and
+    log, recording what it was told."""
+
+    def __init__(self, code: TreeRef, datums: dict[str, tuple[str, ...]]) -> None:
+        self.todo = [
+            BatchDatum(
+                key,
+                {"code": Input(code, select=select)},
+                Links(),
+                env={"PACH_DATUM_ID": key},
+                log=self._log(key),
+            )
+            for key, select in datums.items()
+        ]
+        self.all = list(self.todo)
+        self.logs: dict[str, list[str]] = {key: [] for key in datums}
+        self.finished_: list[tuple[str, int | None, bool]] = []
+
+    def _log(self, key: str) -> Callable[[str], None]:
+        return lambda line: self.logs[key].append(line)
+
+    def next_datum(self) -> BatchDatum | None:
+        return self.todo.pop(0) if self.todo else None
+
+    def finished(self, datum: BatchDatum, result: RunResult) -> None:
+        assert isinstance(datum.outputs, Links) and len(datum.outputs.delivered) == 1
+        self.finished_.append((datum.key, result.exit_code, result.cancelled))
+
+    def outputs(self, key: str) -> dict[str, str]:
+        for datum in self.all:
+            if datum.key == key:
+                assert isinstance(datum.outputs, Links)
+                return datum.outputs.delivered[0]
+        raise KeyError(key)
+
+
+def batch_task(key: str, code: TreeRef, *argv: str, stdin: tuple[str, ...] = ()) -> Task:
+    return Task(
+        key=key,
+        argv=argv or (sys.executable, "-c", BATCHER),
+        workdir=Place.output(),
+        inputs={"code": Input(code)},
+        env={"PATH": "/usr/bin:/bin"},
+        stdin=stdin,
+        pfs=True,
+    )
+
+
+class BatchContract:
+    """Datum batching: one long-lived process asks for datum after datum."""
+
+    def run_feed(self, ex: Executor, task: Task, feed: Feed) -> tuple[list[str], RunResult]:
+        lines: list[str] = []
+        result = ex.run_batch(task, feed, lines.append, threading.Event())
+        return lines, result
+
+    def test_one_process_handles_the_datums_each_seeing_its_own_view(
+        self, executor: Executor, trees: tuple[TreeRef, TreeRef]
+    ) -> None:
+        code = trees[0]
+        feed = Feed(code, {"a": ("/proj/train",), "b": ("/proj/params.json",), "c": ()})
+        lines, result = self.run_feed(executor, batch_task("bt/0", code), feed)
+        assert result.exit_code == 0 and not result.cancelled, (lines, feed.logs)
+        assert feed.finished_ == [("a", 0, False), ("b", 0, False), ("c", 0, False)]
+        assert feed.logs == {
+            "a": ["datum a a /proj/train"],
+            "b": ["datum b b /proj/params.json"],
+            "c": ["datum c c /proj/params.json /proj/train"],
+        }, (lines, feed.logs)
+        assert lines == ["no more"]
+        process = {key: feed.outputs(key)[key] for key in "abc"}
+        assert len(set(process.values())) == 1, process  # one process for all three
+        assert feed.outputs("b") == {"b": process["b"]}  # /pfs/out emptied between datums
+
+    def test_a_failing_datum_fails_alone_and_the_rest_go_to_a_new_process(
+        self, executor: Executor, trees: tuple[TreeRef, TreeRef]
+    ) -> None:
+        code = trees[0]
+        feed = Feed(code, {"a": (), "bad": (), "c": (), "d": ()})
+        lines, result = self.run_feed(executor, batch_task("bt/1", code), feed)
+        assert result.exit_code == 0, (lines, feed.logs)
+        assert feed.finished_ == [
+            ("a", 0, False),
+            ("bad", 3, False),
+            ("c", 0, False),
+            ("d", 0, False),
+        ]
+        assert feed.outputs("bad") == {}
+        first, second = feed.outputs("a")["a"], feed.outputs("c")["c"]
+        assert first != second and feed.outputs("d")["d"] == second
+
+    def test_a_shell_asks_with_kaon_next_datum(
+        self, executor: Executor, trees: tuple[TreeRef, TreeRef]
+    ) -> None:
+        code = trees[0]
+        feed = Feed(code, {"x": ("/proj/train",), "y": ("/proj/params.json",)})
+        script = (
+            "me=$(od -An -N8 -tx8 /dev/urandom)",  # $$ may repeat in a new pid namespace
+            'while d=$(kaon-next-datum); do eval "$d"; '
+            'echo "$PACH_DATUM_ID $(ls /pfs/code/proj)"; echo $me > /pfs/out/pid; done',
+            "echo finished",
+        )
+        lines, result = self.run_feed(
+            executor, batch_task("bt/2", code, "/bin/sh", stdin=script), feed
+        )
+        assert result.exit_code == 0, (lines, feed.logs)
+        assert feed.logs == {"x": ["x train"], "y": ["y params.json"]}, (lines, feed.logs)
+        assert lines == ["finished"]
+        assert feed.outputs("x")["pid"] == feed.outputs("y")["pid"]
+
+    def test_code_that_never_asks_fails_every_datum(
+        self, executor: Executor, trees: tuple[TreeRef, TreeRef]
+    ) -> None:
+        code = trees[0]
+        feed = Feed(code, {"a": (), "b": ()})
+        self.run_feed(executor, batch_task("bt/3", code, "/bin/true"), feed)
+        assert [(k, code != 0) for k, code, _ in feed.finished_] == [("a", True), ("b", True)]
+        assert all("next_datum" in log[0] for log in feed.logs.values()), feed.logs
+
+    def test_cancel_kills_the_batch_process(
+        self, executor: Executor, trees: tuple[TreeRef, TreeRef]
+    ) -> None:
+        code = trees[0]
+        cancel = threading.Event()
+        feed = Feed(code, {"slow": (), "never": ()})
+        feed.logs["slow"] = _Setter(cancel)
+        script = ("d=$(kaon-next-datum); echo started; sleep 100 & wait",)
+        task = batch_task("bt/4", code, "/bin/sh", stdin=script)
+        result = executor.run_batch(task, feed, print, cancel)
+        assert result.cancelled and result.exit_code is None
+        assert feed.finished_ == [("slow", None, True)]  # "never" was never handed out
+        assert [d.key for d in feed.todo] == ["never"]
+
+    def test_a_datum_past_its_timeout_fails_and_the_rest_continue(
+        self, executor: Executor, trees: tuple[TreeRef, TreeRef]
+    ) -> None:
+        code = trees[0]
+        feed = Feed(code, {"slow": (), "quick": ()})
+        script = (
+            'while d=$(kaon-next-datum); do eval "$d"; '
+            '[ "$PACH_DATUM_ID" = slow ] && sleep 100; echo ok > /pfs/out/done; done',
+        )
+        task = replace(
+            batch_task("bt/5", code, "/bin/sh", stdin=script), limits=Limits(timeout=0.5)
+        )
+        lines, result = self.run_feed(executor, task, feed)
+        assert feed.finished_ == [("slow", None, False), ("quick", 0, False)], lines
+        assert feed.logs["slow"] == ["timed out after 0.5 s: stopping the process and its children"]
+        assert feed.outputs("quick") == {"done": "ok\n"}
+        assert result.exit_code == 0
+
+    def test_a_datum_whose_view_cannot_be_made_fails_without_the_process(
+        self, executor: Executor, trees: tuple[TreeRef, TreeRef]
+    ) -> None:
+        code = trees[0]
+        feed = Feed(code, {"a": (), "gone": ("/no/such/path",), "c": ()})
+        lines, result = self.run_feed(executor, batch_task("bt/6", code), feed)
+        assert result.exit_code == 0
+        assert feed.finished_ == [("a", 0, False), ("gone", 1, False), ("c", 0, False)], lines
+        assert "/no/such/path" in feed.logs["gone"][0]
+        assert feed.outputs("a")["a"] == feed.outputs("c")["c"]  # the same process
+
+
+class _Setter(list[str]):
+    """A log that sets `cancel` at its first line (the process runs then: no race)."""
+
+    def __init__(self, cancel: threading.Event) -> None:
+        super().__init__()
+        self.cancel = cancel
+
+    def append(self, line: str) -> None:
+        super().append(line)
+        self.cancel.set()
+
+
+class ExecutorContract(PfsContract, BatchContract):
     """Inputs by address, outputs to the sink on every run, bad tasks refused, the lock used."""
 
     def test_a_task_gets_its_inputs_by_address_and_hands_back_its_outputs(

@@ -368,6 +368,33 @@ class PipelineStoreContract:
         store.save_datums([datum(0, job_n=2, state=DatumState.FAILED, output=None)])
         assert store.succeeded("edges", [digest(0, "b")]) == {digest(0, "b"): datum(0)}
 
+    def test_succeeded_when_the_newest_record_is_no_longer_reusable(
+        self, store: PipelineStore
+    ) -> None:
+        for n in (1, 2, 3):
+            store.add_job(job(n))
+        old, newer, newest = (datum(0, job_n=n, output=str(n) * 64) for n in (1, 2, 3))
+        store.save_datums([old])
+        store.save_datums([newest])
+        store.save_datums([newer])  # saved later, of an older job
+        h = digest(0, "b")
+        assert store.succeeded("edges", [h]) == {h: newest}
+        store.save_datums([dataclasses.replace(newest, state=DatumState.FAILED, output=None)])
+        assert store.succeeded("edges", [h]) == {h: newer}
+        moved = dataclasses.replace(newer, hash=digest(5, "b"))
+        store.save_datums([moved])  # its hash changed
+        assert store.succeeded("edges", [h, digest(5, "b")]) == {h: old, digest(5, "b"): moved}
+        store.save_datums([dataclasses.replace(old, output=None)])
+        assert store.succeeded("edges", [h]) == {}
+        store.save_datums([newest])
+        assert store.succeeded("edges", [h]) == {h: newest}
+
+    def test_succeeded_ties_go_to_the_greatest_job_id(self, store: PipelineStore) -> None:
+        store.add_job(job(2, created=1.0))
+        store.add_job(job(1))
+        store.save_datums([datum(0, job_n=2), datum(0, job_n=1)])
+        assert store.succeeded("edges", [digest(0, "b")])[digest(0, "b")].job == gid(2)
+
     def test_a_thousand_datums_saved_and_looked_up_at_once(self, store: PipelineStore) -> None:
         store.add_job(job(1))
         records = [

@@ -53,13 +53,24 @@ def upgrade() -> None:
         sa.Column("hash", sa.String(), nullable=False),
         sa.Column("state", sa.String(), nullable=False),
         sa.Column("output", sa.String(), nullable=True),
+        sa.Column("created", sa.Double(), nullable=False),
         sa.Column("doc", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("pipeline", "job", "datum", name="pk_pipeline_datums"),
     )
     op.create_index("ix_pipeline_datums_pipeline_hash", "pipeline_datums", ["pipeline", "hash"])
+    op.create_table(
+        "pipeline_reusable",
+        sa.Column("pipeline", sa.String(), nullable=False),
+        sa.Column("hash", sa.String(), nullable=False),
+        sa.Column("job", sa.String(), nullable=False),
+        sa.Column("datum", sa.String(), nullable=False),
+        sa.Column("created", sa.Double(), nullable=False),
+        sa.PrimaryKeyConstraint("pipeline", "hash", name="pk_pipeline_reusable"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("pipeline_reusable")
     op.drop_table("pipeline_datums")
     op.drop_table("pipeline_jobs")
     op.drop_table("pipeline_versions")
