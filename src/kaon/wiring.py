@@ -55,6 +55,13 @@ from kaon.services.leases import UploadLeases
 from kaon.services.lifecycle import UserLifecycle, WorkspaceLifecycle
 from kaon.services.locks import SharedExclusiveLock
 from kaon.services.packs import PackIntake
+from kaon.services.pipelines.cron import CronTicker, cron_inputs
+from kaon.services.pipelines.jobrunner import PipelineJobRunner
+from kaon.services.pipelines.logs import PipelineLogs
+from kaon.services.pipelines.provenance import PipelineProvenance
+from kaon.services.pipelines.scheduler import Scheduler
+from kaon.services.pipelines.service import PipelineService
+from kaon.services.pipelines.versions import Versions
 from kaon.services.provenance import ProvenanceService
 from kaon.services.repos import RepoService
 from kaon.services.s3.access import S3Access
@@ -193,6 +200,7 @@ class Platform:
     user_lifecycle: UserLifecycle  # remove a user and the S3 keys acting for them
     training: TrainingService
     serving: ServingService
+    pipelines: PipelineService
     provenance: ProvenanceService
     credentials: CredentialService
     s3: ObjectService  # the S3 gateway's objects over repos
@@ -219,10 +227,13 @@ class Platform:
             log.warning("job %s was interrupted by a platform stop: marked JOB_FAILURE", job)
         for endpoint in self.serving.recover():
             log.info("endpoint %s restarting", endpoint)
+        for key in self.pipelines.start_background():
+            log.warning("pipeline job %s was interrupted by a platform stop: running again", key)
 
     def close(self) -> None:
         """Stop the background work, then close the backends."""
         self.audit.close()  # what is queued is written before the stores close
+        self.pipelines.shutdown()  # running jobs are cancelled: run again at the next start
         self.serving.shutdown()
         self.training.shutdown()
         self._backends.close()
@@ -295,6 +306,7 @@ def wire(
         EndpointRunner(replicas(content), hidden),
         clock,
     )
+    pipelines = _pipelines(settings, database, repos, commits, files, envs, executor, clock)
     backends = Backends(
         database,
         meta,
@@ -322,6 +334,7 @@ def wire(
         user_lifecycle=UserLifecycle(users, credentials),
         training=training,
         serving=serving,
+        pipelines=pipelines,
         provenance=provenance,
         credentials=credentials,
         s3=s3,
@@ -334,3 +347,31 @@ def wire(
         _backends=backends,
     )
     return platform, backends
+
+
+def _pipelines(
+    settings: ServerSettings,
+    database: MetadataDatabase,
+    repos: RepoService,
+    commits: CommitService,
+    files: FileService,
+    envs: EnvBuilder,
+    executor: Executor,
+    clock: Callable[[], float],
+) -> PipelineService:
+    """The pipelines' services, told of every commit (their triggers)."""
+    store = database.pipelines
+    slots = settings.max_parallel or os.cpu_count() or 1  # as many jobs at once as trials
+    versions = Versions(store, repos, files, envs, clock)
+    logs = PipelineLogs(settings.home / "pipelines" / "logs")
+    runner = PipelineJobRunner(store, commits, clock)
+    recorder = PipelineProvenance(database.provenance, repos)
+    scheduler = Scheduler(
+        store, repos, versions.spec_of, runner.run, slots, clock, recorder.job_succeeded
+    )
+    cron = CronTicker(
+        store, commits, files, lambda name: cron_inputs(versions.spec_of(name).input), clock
+    )
+    service = PipelineService(store, repos, versions, scheduler, cron, executor, logs)
+    commits.on_commit(scheduler.committed)
+    return service

@@ -1,0 +1,395 @@
+"""When pipeline jobs run: cascades started by commits, one queue per pipeline, recovery.
+
+A commit G on repo R, branch B sets off a *cascade*: a job `<P>@<G>` in every running pipeline
+downstream of R@B, created at once (so `kaon list job G` shows them all), in topological order.
+A job's input that is the output of a pipeline in the same cascade is that pipeline's job-G
+output commit (the job waits for it; if that job did not succeed, this one is UNRUNNABLE and
+says why); any other input is its branch head when the commit landed (R: the commit G itself).
+Jobs of one pipeline run one at a time, in order (a daemon worker per pipeline with queued
+jobs); jobs of different pipelines run in parallel, at most `slots` at once.
+
+A commit on a pipeline's own output branch was made by its job: the cascade that ran the job
+already has the downstream jobs, so it starts nothing (a spout's commits do start cascades).
+
+At a platform stop, running jobs are cancelled and left to be run again: the next start moves
+every job that was STARTING, RUNNING or FINISHING back to STARTING ("recovered after a platform
+restart") and queues it with the jobs that never started, so a stop and a crash end the same
+way. The job runner keeps the datums that finished before.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from kaon.core.commit import Commit
+from kaon.core.errors import AlreadyExists, Conflict, NotFound
+from kaon.core.pipelines.records import (
+    ACTIVE_JOB_STATES,
+    InputCommit,
+    JobState,
+    PipelineJob,
+    PipelineState,
+    PipelineVersion,
+)
+from kaon.core.pipelines.spec import PipelineSpec, Reprocess
+from kaon.ports.pipelines import PipelineStore
+from kaon.services.pipelines.dag import Leaf, Node, leaves, topological
+from kaon.services.repos import RepoService
+
+log = logging.getLogger("kaon")
+
+RunJob = Callable[[PipelineJob, PipelineVersion, threading.Event], PipelineJob]
+"""Runs a job to its end (kaon.services.pipelines.jobrunner.PipelineJobRunner.run)."""
+RECOVERED = "recovered after a platform restart"
+_POLL = 0.5  # seconds between looks at the store while a job waits (also woken at once)
+
+
+class Scheduler:
+    def __init__(
+        self,
+        store: PipelineStore,
+        repos: RepoService,
+        spec_of: Callable[[str, int], PipelineSpec],
+        run_job: RunJob,
+        slots: int,
+        clock: Callable[[], float],
+        on_success: Callable[[PipelineJob, PipelineVersion], None] = lambda job, v: None,
+        run_service: RunJob | None = None,
+    ) -> None:
+        self._store = store
+        self._repos = repos
+        self._spec_of = spec_of
+        self._run_job = run_job
+        self._run_service = run_service
+        self._slots = threading.BoundedSemaphore(max(1, slots))
+        self._clock = clock
+        self._on_success = on_success
+        self._cond = threading.Condition()
+        self._queues: dict[str, deque[str]] = {}
+        self._workers: dict[str, threading.Thread] = {}
+        self._cancel: dict[str, threading.Event] = {}  # job key → its cancel event
+        self._running: set[str] = set()  # job keys a worker has taken
+        self._stopping = False
+
+    # the graph ---------------------------------------------------------------------------
+    def nodes(self) -> dict[str, Node]:
+        out = {}
+        for p in self._store.list_pipelines():
+            spec = self._spec_of(p.name, p.version)
+            out[p.name] = Node(p, spec, tuple(leaves(spec)))
+        return out
+
+    # triggers ----------------------------------------------------------------------------
+    def committed(self, commit: Commit) -> None:
+        """The commit observer: a cascade with the commit's id as global id."""
+        if self._stopping:
+            return
+        nodes = self.nodes()
+        own = nodes.get(commit.repo)
+        if own is not None and own.spec.spout is None and commit.branch == own.spec.output_branch:
+            return  # a job's output commit: its cascade has the downstream jobs already
+        roots = [n.name for n in nodes.values() if n.reads(commit.repo, commit.branch)]
+        if roots:
+            self.cascade(commit.id, roots, nodes, origin=commit)
+
+    def cascade(
+        self,
+        global_id: str,
+        roots: Sequence[str],
+        nodes: dict[str, Node] | None = None,
+        *,
+        origin: Commit | None = None,
+        reprocess: bool = False,
+        force: bool = False,
+    ) -> list[PipelineJob]:
+        """Create and queue the jobs of one cascade: `roots` and every running pipeline
+        downstream of them (`force`: the roots run even when paused)."""
+        nodes = nodes if nodes is not None else self.nodes()
+
+        def runs(n: Node) -> bool:
+            return n.pipeline.state in (PipelineState.RUNNING, PipelineState.STARTING)
+
+        members = [r for r in roots if r in nodes and (force or runs(nodes[r]))]
+        grew = True
+        while grew:
+            grew = False
+            for n in nodes.values():
+                if n.name in members or not runs(n) or n.spec.spout is not None:
+                    continue
+                if any(n.reads(m, nodes[m].spec.output_branch) for m in members):
+                    members.append(n.name)
+                    grew = True
+        created = []
+        for name in topological(members, nodes):
+            job = self._new_job(nodes[name], global_id, set(members), nodes, origin, reprocess)
+            try:
+                self._store.add_job(job)
+            except AlreadyExists:
+                continue  # this commit already set it off
+            created.append(job)
+        with self._cond:
+            for job in created:
+                self._queue(job)
+        return created
+
+    def _new_job(
+        self,
+        node: Node,
+        global_id: str,
+        members: set[str],
+        nodes: dict[str, Node],
+        origin: Commit | None,
+        reprocess: bool,
+    ) -> PipelineJob:
+        inputs = []
+        for leaf in node.leaves:
+            upstream = nodes.get(leaf.repo)
+            if (
+                upstream is not None
+                and leaf.repo in members
+                and upstream.name != node.name
+                and leaf.branch == upstream.spec.output_branch
+            ):
+                inputs.append(InputCommit(leaf.name, leaf.repo, leaf.branch, None))
+                continue  # resolved when the upstream job is done
+            if origin is not None and (origin.repo, origin.branch) == (leaf.repo, leaf.branch):
+                inputs.append(InputCommit(leaf.name, leaf.repo, leaf.branch, origin.id))
+            else:
+                inputs.append(InputCommit(leaf.name, leaf.repo, leaf.branch, self._head(leaf)))
+        last = self._store.list_jobs(pipeline=node.name, limit=1)
+        return PipelineJob(
+            id=global_id,
+            pipeline=node.name,
+            version=node.pipeline.version,
+            state=JobState.CREATED,
+            created=self._clock(),
+            inputs=tuple(inputs),
+            output_repo=node.name,
+            output_branch=node.spec.output_branch,
+            reprocess=reprocess or node.spec.reprocess is Reprocess.EVERY_JOB,
+            service=node.spec.service is not None,
+            parent=last[0].id if last else None,
+        )
+
+    def _head(self, leaf: Leaf) -> str | None:
+        try:
+            return self._repos.get_branch(leaf.repo, leaf.branch).head
+        except NotFound:
+            return None
+
+    def heads(self, node: Node) -> dict[str, str | None]:
+        """The current head of each input (by input name)."""
+        return {leaf.name: self._head(leaf) for leaf in node.leaves}
+
+    # queues and workers ------------------------------------------------------------------
+    def _queue(self, job: PipelineJob) -> None:
+        """Under the lock: queue `job` behind its pipeline's others, start a worker if none."""
+        self._cancel.setdefault(job.key, threading.Event())
+        self._queues.setdefault(job.pipeline, deque()).append(job.id)
+        worker = self._workers.get(job.pipeline)
+        if worker is None or not worker.is_alive():
+            worker = threading.Thread(
+                target=self._work, args=(job.pipeline,), name=f"pipeline-{job.pipeline}"
+            )
+            worker.daemon = True
+            self._workers[job.pipeline] = worker
+            worker.start()
+
+    def _work(self, pipeline: str) -> None:
+        while True:
+            with self._cond:
+                queue = self._queues.get(pipeline)
+                if self._stopping or not queue:
+                    self._workers.pop(pipeline, None)
+                    return
+                job_id = queue.popleft()
+                key = f"{pipeline}@{job_id}"
+                self._running.add(key)
+                cancel = self._cancel.setdefault(key, threading.Event())
+            try:
+                self._process(pipeline, job_id, cancel)
+            except Exception:
+                log.exception("pipeline job %s failed in the scheduler", key)
+                if not self._stopping:  # a stop leaves it to be recovered at the next start
+                    self._fail(pipeline, job_id, "the scheduler failed: see the server log")
+            finally:
+                with self._cond:
+                    self._running.discard(key)
+                    self._cancel.pop(key, None)
+                    self._cond.notify_all()
+
+    def _process(self, pipeline: str, job_id: str, cancel: threading.Event) -> None:
+        job = self._store.get_job(pipeline, job_id)
+        if job is None or job.state.finished:
+            return  # killed while queued, or its pipeline deleted
+        ready = self._wait_ready(job, cancel)
+        if ready is None:
+            return
+        job, version = ready
+        while not self._slots.acquire(timeout=_POLL):
+            if self._stopping:
+                return
+            if cancel.is_set():
+                self._end(job, JobState.KILLED, "killed before it started")
+                return
+        try:
+            if cancel.is_set():
+                self._end(job, JobState.KILLED, "killed before it started")
+                return
+            run = self._run_service if job.service else self._run_job
+            if run is None:
+                self._end(job, JobState.FAILURE, "service pipelines cannot run here yet")
+                return
+            done = run(job, version, cancel)
+        finally:
+            self._slots.release()
+        if self._stopping and done.state is JobState.KILLED:
+            # a platform stop, not a user's kill: run again at the next start
+            self._store.save_job(replace(done, state=JobState.STARTING, reason=RECOVERED))
+            return
+        if done.state is JobState.SUCCESS:
+            try:
+                self._on_success(done, version)
+            except Exception:
+                log.exception("pipeline job %s: recording its provenance failed", done.key)
+
+    def _wait_ready(
+        self, job: PipelineJob, cancel: threading.Event
+    ) -> tuple[PipelineJob, PipelineVersion] | None:
+        """The job with its inputs resolved and its version, once its pipeline's environment
+        is ready and its upstream jobs are done; None when it ended (or the platform stops)."""
+        while True:
+            if self._stopping:
+                return None
+            if cancel.is_set():
+                self._end(job, JobState.KILLED, "killed before it started")
+                return None
+            pipeline = self._store.get_pipeline(job.pipeline)
+            if pipeline is None:
+                return None
+            if pipeline.state is PipelineState.FAILURE:
+                self._end(job, JobState.FAILURE, f"pipeline {job.pipeline}: {pipeline.reason}")
+                return None
+            blocked = pipeline.state is PipelineState.STARTING
+            inputs, why = self._resolve(job)
+            if why:
+                self._end(job, JobState.UNRUNNABLE, why)
+                return None
+            if not blocked and inputs is not None:
+                version = self._store.get_version(job.pipeline, job.version)
+                if version is None:
+                    self._end(job, JobState.FAILURE, f"version {job.version} is gone")
+                    return None
+                if inputs != job.inputs:
+                    job = replace(job, inputs=inputs)
+                    self._store.save_job(job)
+                return job, version
+            with self._cond:
+                self._cond.wait(_POLL)
+
+    def _resolve(self, job: PipelineJob) -> tuple[tuple[InputCommit, ...] | None, str]:
+        """(inputs with upstream commits filled in, or None while an upstream job runs;
+        why the job cannot run, or "")."""
+        out = []
+        for given in job.inputs:
+            upstream = (
+                self._store.get_job(given.repo, job.id) if given.repo != job.pipeline else None
+            )
+            if upstream is None or upstream.output_branch != given.branch:
+                out.append(given)
+                continue
+            if not upstream.state.finished:
+                return None, ""
+            if upstream.state is not JobState.SUCCESS:
+                reason = f": {upstream.reason}" if upstream.reason else ""
+                return None, f"upstream job {upstream.key} {upstream.state.label}{reason}"
+            commit = upstream.output_commit or self._head(Leaf("", given.repo, given.branch))
+            out.append(replace(given, commit=commit))
+        return tuple(out), ""
+
+    def _end(self, job: PipelineJob, state: JobState, reason: str) -> None:
+        if job.state is not JobState.CREATED and state is JobState.UNRUNNABLE:
+            state = JobState.FAILURE  # a recovered job had started: it failed
+        now = self._clock()
+        self._store.save_job(job.moved(state, reason, finished=now, started=job.started or now))
+
+    def _fail(self, pipeline: str, job_id: str, reason: str) -> None:
+        job = self._store.get_job(pipeline, job_id)
+        if job is not None and not job.state.finished:
+            self._end(job, JobState.FAILURE, reason)
+
+    # control -----------------------------------------------------------------------------
+    def kill(self, job: PipelineJob, timeout: float = 30.0) -> PipelineJob:
+        """Kill a queued or running job: a queued one at once, a running one once its
+        processes are stopped (within `timeout`)."""
+        if job.state.finished:
+            raise Conflict(f"job {job.key} has finished ({job.state.label}): nothing to kill")
+        with self._cond:
+            self._cancel.setdefault(job.key, threading.Event()).set()
+            if job.key not in self._running:
+                fresh = self._store.get_job(job.pipeline, job.id) or job
+                if not fresh.state.finished:
+                    self._end(fresh, JobState.KILLED, "killed by request")
+                self._cond.notify_all()
+            else:
+                self._cond.wait_for(lambda: job.key not in self._running, timeout)
+        return self._store.get_job(job.pipeline, job.id) or job
+
+    def forget(self, pipeline: str) -> None:
+        """Stop every job of `pipeline` (it is being deleted): queued ones dropped."""
+        with self._cond:
+            self._queues.pop(pipeline, None)
+            keys = [k for k in self._cancel if k.startswith(pipeline + "@")]
+            for key in keys:
+                self._cancel[key].set()
+            self._cond.notify_all()
+            self._cond.wait_for(
+                lambda: not any(k.startswith(pipeline + "@") for k in self._running), 30.0
+            )
+
+    def wake(self) -> None:
+        """A pipeline's state changed (its environment is ready): waiting jobs look again."""
+        with self._cond:
+            self._cond.notify_all()
+
+    def wait(self, pipeline: str, job_id: str, timeout: float | None = None) -> PipelineJob:
+        """The job once it has finished (or as it is after `timeout`)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self._store.get_job(pipeline, job_id)
+            if job is None:
+                raise NotFound(f"job {pipeline}@{job_id} not found")
+            if job.state.finished or (deadline is not None and time.monotonic() >= deadline):
+                return job
+            with self._cond:
+                self._cond.wait(_POLL)
+
+    def recover(self) -> list[str]:
+        """At start-up: queue again every job a stop or crash left unfinished, oldest first."""
+        self._stopping = False
+        found = self._store.list_jobs(states=ACTIVE_JOB_STATES)
+        keys = []
+        with self._cond:
+            for job in sorted(found, key=lambda j: j.created):
+                if job.state is not JobState.CREATED:
+                    job = job.moved(JobState.STARTING, RECOVERED)
+                    self._store.save_job(job)
+                self._queue(job)
+                keys.append(job.key)
+        return keys
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Cancel running jobs (run again at the next start), stop the workers."""
+        with self._cond:
+            self._stopping = True
+            for key in self._running:
+                self._cancel[key].set()
+            workers = list(self._workers.values())
+            self._cond.notify_all()
+        for worker in workers:
+            worker.join(timeout)

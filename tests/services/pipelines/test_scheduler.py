@@ -1,0 +1,81 @@
+"""The scheduler over real stores and the local executor: cascades, paused stages, kills."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kaon.core.pipelines.records import JobState
+from kaon.services.pipelines.service import SpecRequest
+from kaon.wiring import Platform
+
+WAIT = 120.0
+
+
+def stage(name: str, repo: str, cmd: str = "") -> dict[str, Any]:
+    return {
+        "pipeline": {"name": name},
+        "input": {"pfs": {"repo": repo, "glob": "/*"}},
+        "transform": {"cmd": ["sh", "-c", cmd or f"cp -r /pfs/{repo}/. /pfs/out/"]},
+        "datum_tries": 1,
+    }
+
+
+def test_a_paused_stage_holds_back_what_lies_below_it(platform: Platform, seed) -> None:  # type: ignore[no-untyped-def]
+    platform.repos.create_repo("raw")
+    specs = [stage("a", "raw"), stage("b", "a"), stage("c", "b")]
+    platform.pipelines.create([SpecRequest(s) for s in specs], "alice")
+    platform.pipelines.stop("b")
+    commit = seed.commit("raw", {"/x": b"x"})
+    assert [j.pipeline for j in platform.pipelines.jobs(global_id=commit.id)] == ["a"]
+    a = platform.pipelines.wait_job("a", commit.id, WAIT)
+    assert a.state is JobState.SUCCESS, a.reason
+    assert platform.pipelines.jobs("b") == [] and platform.pipelines.jobs("c") == []
+    platform.pipelines.start("b")  # a's output moved while b was stopped: one job, then c
+    (b,) = platform.pipelines.jobs("b")
+    (c,) = platform.pipelines.jobs("c")
+    assert b.id == c.id != commit.id
+    assert platform.pipelines.wait_job("c", c.id, WAIT).state is JobState.SUCCESS
+    done_b = platform.pipelines.job("b", b.id)
+    assert done_b.inputs[0].commit == a.output_commit
+    assert platform.pipelines.job("c", c.id).inputs[0].commit == done_b.output_commit
+    # each output commit was made by a job: none of them set off a cascade of its own
+    assert [len(platform.pipelines.jobs(p)) for p in "abc"] == [1, 1, 1]
+
+
+def test_kill_a_queued_job_then_the_running_one(platform: Platform, seed) -> None:  # type: ignore[no-untyped-def]
+    platform.repos.create_repo("raw")
+    specs = [stage("slow", "raw", "sleep 600"), stage("below", "slow")]
+    platform.pipelines.create([SpecRequest(s) for s in specs], "alice")
+    first = seed.commit("raw", {"/1": b"1"})
+    second = seed.commit("raw", {"/2": b"2"})  # queued behind the first: one at a time
+    queued = platform.pipelines.kill_job("slow", second.id)
+    assert queued.state is JobState.KILLED
+    running = platform.pipelines.kill_job("slow", first.id)
+    assert platform.pipelines.wait_job("slow", first.id, WAIT).state is JobState.KILLED, running
+    below = platform.pipelines.wait_job("below", first.id, WAIT)
+    assert below.state is JobState.UNRUNNABLE and f"slow@{first.id}" in below.reason
+    other = platform.pipelines.wait_job("below", second.id, WAIT)
+    assert other.state is JobState.UNRUNNABLE and "killed" in other.reason
+
+
+def test_a_cross_of_a_repo_and_its_own_downstream_sees_one_commit(
+    platform: Platform,
+    seed,  # type: ignore[no-untyped-def]
+) -> None:
+    platform.repos.create_repo("raw")
+    both = {
+        "pipeline": {"name": "both"},
+        "input": {
+            "cross": [
+                {"pfs": {"repo": "raw", "glob": "/"}},
+                {"pfs": {"repo": "up", "glob": "/"}},
+            ]
+        },
+        "transform": {"cmd": ["sh", "-c", "cat /pfs/raw/v /pfs/up/v > /pfs/out/v"]},
+    }
+    platform.pipelines.create([SpecRequest(stage("up", "raw")), SpecRequest(both)], "alice")
+    for value in (b"1", b"2"):
+        commit = seed.commit("raw", {"/v": value})
+        job = platform.pipelines.wait_job("both", commit.id, WAIT)
+        assert job.state is JobState.SUCCESS, job.reason
+        assert seed.read("both", "master", "/v") == value * 2  # never an old `up` with a new raw
