@@ -246,7 +246,9 @@ def test_subvenance_of_a_raw_commit_reaches_every_stage(
 
 
 def test_a_platform_stop_leaves_its_running_job_to_run_again(
-    platform_factory, seeder_for, tmp_path: Path  # type: ignore[no-untyped-def]
+    platform_factory,
+    seeder_for,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     home = tmp_path / "stop"
     first = platform_factory(home=home)
