@@ -1,1 +1,1 @@
-"""Pipelines (issue 15): versions, scheduling, jobs, datums, logs, services and spouts."""
+"""Pipelines (issue 15): jobs, datums, services and spouts over versioned repos."""
