@@ -61,7 +61,10 @@ from kaon.services.pipelines.logs import PipelineLogs
 from kaon.services.pipelines.provenance import PipelineProvenance
 from kaon.services.pipelines.scheduler import Scheduler
 from kaon.services.pipelines.service import PipelineService
+from kaon.services.pipelines.servicerun import ServiceRunner
+from kaon.services.pipelines.spouts import SpoutRunner
 from kaon.services.pipelines.versions import Versions
+from kaon.services.pipelines.waits import JobWatch, WatchedStore, Waits
 from kaon.services.provenance import ProvenanceService
 from kaon.services.repos import RepoService
 from kaon.services.s3.access import S3Access
@@ -211,6 +214,7 @@ class Platform:
     job_tokens: JobTokens  # jobs' API access (KAON_ENDPOINT, KAON_TOKEN)
     audit: AuditLog  # writes audited by the API and the S3 gateway, written in batches
     _backends: Backends = field(repr=False)
+    _pipelines: PipelineService | None = field(default=None, repr=False)  # stopped at close
     _started: bool = field(default=False, init=False, repr=False)
 
     def start(self) -> None:
@@ -233,7 +237,8 @@ class Platform:
     def close(self) -> None:
         """Stop the background work, then close the backends."""
         self.audit.close()  # what is queued is written before the stores close
-        self.pipelines.shutdown()  # running jobs are cancelled: run again at the next start
+        if self._pipelines is not None:  # running jobs cancelled: run again at the next start
+            self._pipelines.shutdown()
         self.serving.shutdown()
         self.training.shutdown()
         self._backends.close()
@@ -306,7 +311,9 @@ def wire(
         EndpointRunner(replicas(content), hidden),
         clock,
     )
-    pipelines = _pipelines(settings, database, repos, commits, files, envs, executor, clock)
+    pipelines = _pipelines(
+        settings, database, (repos, commits, files, chunks), envs, executor, job_tokens, clock
+    )
     backends = Backends(
         database,
         meta,
@@ -335,6 +342,7 @@ def wire(
         training=training,
         serving=serving,
         pipelines=pipelines,
+        _pipelines=pipelines,
         provenance=provenance,
         credentials=credentials,
         s3=s3,
@@ -352,26 +360,44 @@ def wire(
 def _pipelines(
     settings: ServerSettings,
     database: MetadataDatabase,
-    repos: RepoService,
-    commits: CommitService,
-    files: FileService,
+    data: tuple[RepoService, CommitService, FileService, ChunkStore],
     envs: EnvBuilder,
     executor: Executor,
+    job_tokens: JobTokens,
     clock: Callable[[], float],
 ) -> PipelineService:
-    """The pipelines' services, told of every commit (their triggers)."""
-    store = database.pipelines
+    """The pipelines' services over one store whose job changes wake `wait commit`, told of
+    every commit (their triggers)."""
+    repos, commits, files, chunks = data
+    watch = JobWatch()
+    store = WatchedStore(database.pipelines, watch)
+    root = settings.home / "pipelines"
     slots = settings.max_parallel or os.cpu_count() or 1  # as many jobs at once as trials
     versions = Versions(store, repos, files, envs, clock)
-    logs = PipelineLogs(settings.home / "pipelines" / "logs")
+    logs = PipelineLogs(root / "logs")
     runner = PipelineJobRunner(store, commits, clock)
+    services = ServiceRunner(
+        store, executor, logs.job_log, clock=clock, endpoint=lambda: job_tokens.endpoint
+    )
+    spouts = SpoutRunner(
+        store, executor, chunks, commits, root / "spouts", logs.job_log, clock=clock
+    )
     recorder = PipelineProvenance(database.provenance, repos)
     scheduler = Scheduler(
-        store, repos, versions.spec_of, runner.run, slots, clock, recorder.job_succeeded
+        store,
+        repos,
+        versions.spec_of,
+        runner.run,
+        slots,
+        clock,
+        recorder.job_succeeded,
+        services=services,
+        spouts=spouts,
     )
     cron = CronTicker(
         store, commits, files, lambda name: cron_inputs(versions.spec_of(name).input), clock
     )
-    service = PipelineService(store, repos, versions, scheduler, cron, executor, logs)
-    commits.on_commit(scheduler.committed)
-    return service
+    waits = Waits(store, repos, watch, clock)
+    commits.on_commit(scheduler.committed)  # jobs recorded before the commit call returns
+    commits.on_commit(lambda commit: watch.changed())
+    return PipelineService(store, repos, versions, scheduler, cron, executor, logs, waits)

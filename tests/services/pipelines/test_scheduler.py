@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from kaon.core.pipelines.records import JobState
@@ -79,3 +81,67 @@ def test_a_cross_of_a_repo_and_its_own_downstream_sees_one_commit(
         job = platform.pipelines.wait_job("both", commit.id, WAIT)
         assert job.state is JobState.SUCCESS, job.reason
         assert seed.read("both", "master", "/v") == value * 2  # never an old `up` with a new raw
+
+
+def test_a_spouts_commits_set_off_the_pipelines_below_it(platform: Platform, seed) -> None:  # type: ignore[no-untyped-def]
+    spout = {
+        "pipeline": {"name": "stream"},
+        "transform": {
+            "cmd": [
+                "bash",
+                "-c",
+                "set -e; d=$TMPDIR/s; mkdir -p $d; echo one > $d/a.txt; "
+                "tar -C $d -cf - . > /pfs/out; exec sleep 600",
+            ]
+        },
+        "spout": {"overwrite": False},
+    }
+    platform.pipelines.create([SpecRequest(spout), SpecRequest(stage("below", "stream"))], "al")
+    (running,) = platform.pipelines.jobs("stream")
+    assert running.service and running.inputs == ()
+    below = eventually(lambda: platform.pipelines.jobs("below"))
+    commit = platform.repos.get_branch("stream", "master").head
+    assert [j.id for j in below] == [commit]  # the spout's commit id is the global id
+    done = platform.pipelines.wait_job("below", below[0].id, WAIT)
+    assert done.state is JobState.SUCCESS, done.reason
+    assert platform.pipelines.job("stream", running.id).state is JobState.RUNNING
+    platform.pipelines.stop("stream")
+    assert platform.pipelines.job("stream", running.id).state is JobState.KILLED
+
+
+def test_a_service_serves_its_latest_input_until_stopped(platform: Platform, seed) -> None:  # type: ignore[no-untyped-def]
+    platform.repos.create_repo("site")
+    web = {
+        "pipeline": {"name": "web"},
+        "input": {"pfs": {"repo": "site", "glob": "/"}},
+        "transform": {"cmd": ["bash", "-c", "exec sleep 600"]},
+        "service": {"internal_port": 30999},
+    }
+    platform.pipelines.create([SpecRequest(web)], "al")
+    first = seed.commit("site", {"/index.txt": b"one"})
+    job = eventually(
+        lambda: (
+            platform.pipelines.job("web", first.id).state is JobState.RUNNING
+            and platform.pipelines.job("web", first.id)
+        )
+    )
+    assert job.service and platform.pipelines.service_url("web") == "/pipelines/web/"
+    second = seed.commit("site", {"/index.txt": b"two"})
+    eventually(lambda: platform.pipelines.job("web", second.id).state is JobState.RUNNING)
+    assert platform.pipelines.job("web", first.id).state is JobState.KILLED  # replaced
+    platform.pipelines.stop("web")
+    assert platform.pipelines.job("web", second.id).state is JobState.KILLED
+    assert platform.pipelines.service_url("web") is None
+    platform.pipelines.start("web")  # serves the latest input again, as a new job
+    assert len(platform.pipelines.jobs("web")) == 3
+
+
+def eventually(check: Callable[[], Any]) -> Any:
+    """The first truthy value of `check()` (polled: a bound for a hang, not a speed check)."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"never true: {check}")

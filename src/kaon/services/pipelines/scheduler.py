@@ -35,10 +35,13 @@ from kaon.core.pipelines.records import (
     PipelineJob,
     PipelineState,
     PipelineVersion,
+    new_global_id,
 )
 from kaon.core.pipelines.spec import PipelineSpec, Reprocess
 from kaon.ports.pipelines import PipelineStore
 from kaon.services.pipelines.dag import Leaf, Node, leaves, topological
+from kaon.services.pipelines.servicerun import ServiceRunner
+from kaon.services.pipelines.spouts import SpoutRunner
 from kaon.services.repos import RepoService
 
 log = logging.getLogger("kaon")
@@ -59,13 +62,15 @@ class Scheduler:
         slots: int,
         clock: Callable[[], float],
         on_success: Callable[[PipelineJob, PipelineVersion], None] = lambda job, v: None,
-        run_service: RunJob | None = None,
+        services: ServiceRunner | None = None,
+        spouts: SpoutRunner | None = None,
     ) -> None:
         self._store = store
         self._repos = repos
         self._spec_of = spec_of
         self._run_job = run_job
-        self._run_service = run_service
+        self.services = services
+        self.spouts = spouts
         self._slots = threading.BoundedSemaphore(max(1, slots))
         self._clock = clock
         self._on_success = on_success
@@ -187,6 +192,33 @@ class Scheduler:
         return {leaf.name: self._head(leaf) for leaf in node.leaves}
 
     # queues and workers ------------------------------------------------------------------
+    def start_spout(self, name: str) -> PipelineJob:
+        """A new job for spout `name`, run once its environment is ready (a spout's job
+        runs as long as the spout: its id is no commit's, each commit it makes is its own)."""
+        pipeline = self._store.get_pipeline(name)
+        if pipeline is None:
+            raise NotFound(f"pipeline '{name}' not found")
+        spec = self._spec_of(name, pipeline.version)
+        job = PipelineJob(
+            id=new_global_id(),
+            pipeline=name,
+            version=pipeline.version,
+            state=JobState.CREATED,
+            created=self._clock(),
+            inputs=(),
+            output_repo=name,
+            output_branch=spec.output_branch,
+            service=True,
+        )
+        self._store.add_job(job)
+        self.enqueue(job)
+        return job
+
+    def enqueue(self, job: PipelineJob) -> None:
+        """Queue a job recorded elsewhere (restart datum)."""
+        with self._cond:
+            self._queue(job)
+
     def _queue(self, job: PipelineJob) -> None:
         """Under the lock: queue `job` behind its pipeline's others, start a worker if none."""
         self._cancel.setdefault(job.key, threading.Event())
@@ -231,6 +263,9 @@ class Scheduler:
         if ready is None:
             return
         job, version = ready
+        if job.service:  # a service or a spout: it runs on, outside the slots
+            self._long_running(job, version)
+            return
         while not self._slots.acquire(timeout=_POLL):
             if self._stopping:
                 return
@@ -241,11 +276,7 @@ class Scheduler:
             if cancel.is_set():
                 self._end(job, JobState.KILLED, "killed before it started")
                 return
-            run = self._run_service if job.service else self._run_job
-            if run is None:
-                self._end(job, JobState.FAILURE, "service pipelines cannot run here yet")
-                return
-            done = run(job, version, cancel)
+            done = self._run_job(job, version, cancel)
         finally:
             self._slots.release()
         if self._stopping and done.state is JobState.KILLED:
@@ -257,6 +288,23 @@ class Scheduler:
                 self._on_success(done, version)
             except Exception:
                 log.exception("pipeline job %s: recording its provenance failed", done.key)
+
+    def _long_running(self, job: PipelineJob, version: PipelineVersion) -> None:
+        """Hand a service job (or a spout's) to its runner: it returns with the job RUNNING."""
+        spout = self._spec_of(job.pipeline, job.version).spout is not None
+        if spout and self.spouts is not None:
+            self.spouts.start(version, job)
+        elif not spout and self.services is not None:
+            self.services.serve(job, version)
+        else:
+            kind = "spout" if spout else "service"
+            self._end(job, JobState.FAILURE, f"{kind} pipelines cannot run on this platform")
+
+    def stop_long_running(self, pipeline: str, reason: str) -> None:
+        """Stop the pipeline's service or spout process, if it has one (its job: KILLED)."""
+        for runner in (self.services, self.spouts):
+            if runner is not None:
+                runner.stop(pipeline, reason)
 
     def _wait_ready(
         self, job: PipelineJob, cancel: threading.Event
@@ -329,6 +377,8 @@ class Scheduler:
         processes are stopped (within `timeout`)."""
         if job.state.finished:
             raise Conflict(f"job {job.key} has finished ({job.state.label}): nothing to kill")
+        if job.service and job.state is JobState.RUNNING:  # a service's or a spout's process
+            self.stop_long_running(job.pipeline, "killed by request")
         with self._cond:
             self._cancel.setdefault(job.key, threading.Event()).set()
             if job.key not in self._running:
@@ -342,6 +392,7 @@ class Scheduler:
 
     def forget(self, pipeline: str) -> None:
         """Stop every job of `pipeline` (it is being deleted): queued ones dropped."""
+        self.stop_long_running(pipeline, "pipeline deleted")
         with self._cond:
             self._queues.pop(pipeline, None)
             keys = [k for k in self._cancel if k.startswith(pipeline + "@")]
@@ -393,3 +444,6 @@ class Scheduler:
             self._cond.notify_all()
         for worker in workers:
             worker.join(timeout)
+        for runner in (self.services, self.spouts):
+            if runner is not None:  # processes stopped, records left RUNNING: recovered
+                runner.close()

@@ -10,7 +10,6 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from kaon.core.address import Ref
 from kaon.core.commit import Commit
@@ -40,6 +39,7 @@ from kaon.services.pipelines.cron import CronTicker, cron_inputs
 from kaon.services.pipelines.logs import LogPage, PipelineLogs
 from kaon.services.pipelines.scheduler import Scheduler
 from kaon.services.pipelines.versions import SpecRequest, Versions
+from kaon.services.pipelines.waits import Waits
 from kaon.services.repos import RepoService
 
 __all__ = ["Created", "PipelineService", "SpecRequest"]
@@ -52,15 +52,6 @@ class Created:
     warnings: list[str]
 
 
-class Extras(Protocol):
-    """What H4c's runners give the facade (services, spouts, datum restarts, waits)."""
-
-    def restart_datum(self, job: PipelineJob, datum: str) -> PipelineJob: ...
-    def wait_commit(self, repo: str, ref: str, timeout: float | None) -> Commit: ...
-    def service_url(self, name: str) -> str | None: ...
-    def stop(self, name: str) -> None: ...
-
-
 class PipelineService:
     def __init__(
         self,
@@ -71,7 +62,7 @@ class PipelineService:
         cron: CronTicker,
         executor: Executor,
         logs: PipelineLogs,
-        extras: Extras | None = None,
+        waits: Waits,
     ) -> None:
         self._store = store
         self._repos = repos
@@ -80,7 +71,9 @@ class PipelineService:
         self.cron = cron
         self._executor = executor
         self._logs = logs
-        self.extras = extras
+        self._waits = waits
+        self.services = scheduler.services  # the proxy route reaches them here
+        self.spouts = scheduler.spouts
         self._builds: dict[str, threading.Thread] = {}
 
     def _spec(self, name: str, version: int | None = None) -> PipelineSpec:
@@ -121,6 +114,9 @@ class PipelineService:
             if p.version.lock_id:
                 self._prepare(p.spec.name, p.version)
         self.cron.changed()
+        for p in planned:
+            if p.spec.spout is not None and self.get(p.spec.name).state is not PipelineState.PAUSED:
+                self.scheduler.start_spout(p.spec.name)  # its previous run is stopped first
         nodes = self.scheduler.nodes()
         roots = [
             p.name
@@ -197,8 +193,6 @@ class PipelineService:
                 f"{readers[0]} first"
             )
         crons = self._crons(name)
-        if self.extras is not None:
-            self.extras.stop(name)
         self.scheduler.forget(name)
         self._store.delete_pipeline(name)
         self._logs.delete(name)
@@ -214,8 +208,7 @@ class PipelineService:
         if pipeline.state is not PipelineState.PAUSED:
             pipeline = pipeline.moved(PipelineState.PAUSED, "stopped by request")
             self._store.update_pipeline(pipeline, None)
-        if self.extras is not None:
-            self.extras.stop(name)
+        self.scheduler.stop_long_running(name, "pipeline stopped")
         self.cron.changed()
         return pipeline
 
@@ -232,11 +225,14 @@ class PipelineService:
         self._store.update_pipeline(pipeline, None)
         self.cron.changed()
         node = self.scheduler.nodes().get(name)
-        if node is not None:
+        if node is not None and node.spec.spout is not None:
+            self.scheduler.start_spout(name)
+        elif node is not None:
             heads = self.scheduler.heads(node)
             last = self._store.list_jobs(pipeline=name, limit=1)
             seen = {i.name: i.commit for i in last[0].inputs} if last else {}
-            if any(heads.values()) and heads != seen:
+            moved = heads != seen or node.spec.service is not None  # a service serves again
+            if any(heads.values()) and moved:
                 self.scheduler.cascade(new_global_id(), [name])
         return pipeline
 
@@ -295,7 +291,10 @@ class PipelineService:
         return self._store.list_datums(pipeline, job.id, states)
 
     def restart_datum(self, pipeline: str, job_id: str, datum: str) -> PipelineJob:
-        return self._extras("restart datum").restart_datum(self.job(pipeline, job_id), datum)
+        """A new job on the same inputs that runs `datum` again (and what failed)."""
+        job = self._waits.restart_datum(pipeline, job_id, datum)
+        self.scheduler.enqueue(job)
+        return job
 
     def logs(
         self,
@@ -311,11 +310,13 @@ class PipelineService:
         return self._logs.read(pipeline, job, datum, failed=failed, offset=offset)
 
     def wait_commit(self, repo: str, ref: str, timeout: float | None = None) -> Commit:
-        return self._extras("wait commit").wait_commit(repo, ref, timeout)
+        """`repo@ref` once no job that will write it is still to end (Conflict when the job
+        that was to make it did not succeed; TimeoutError past `timeout`)."""
+        return self._waits.wait_commit(repo, ref, timeout)
 
     def service_url(self, name: str) -> str | None:
         self.get(name)
-        return self.extras.service_url(name) if self.extras is not None else None
+        return self.services.service_url(name) if self.services is not None else None
 
     def commit_set(self, global_id: str) -> builtins.list[Commit]:
         """The commits of one global id: the commit that set it off (when a user's or a
@@ -336,8 +337,3 @@ class PipelineService:
                 if commit is not None:
                     out.append(commit)
         return out
-
-    def _extras(self, what: str) -> Extras:
-        if self.extras is None:
-            raise InvalidInput(f"{what} is not available on this platform build")
-        return self.extras
