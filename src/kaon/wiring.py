@@ -63,8 +63,9 @@ from kaon.services.pipelines.scheduler import Scheduler
 from kaon.services.pipelines.service import PipelineService
 from kaon.services.pipelines.servicerun import ServiceRunner
 from kaon.services.pipelines.spouts import SpoutRunner
+from kaon.services.pipelines.triggers import Triggers
 from kaon.services.pipelines.versions import Versions
-from kaon.services.pipelines.waits import JobWatch, WatchedStore, Waits
+from kaon.services.pipelines.waits import JobWatch, Waits, WatchedStore
 from kaon.services.provenance import ProvenanceService
 from kaon.services.repos import RepoService
 from kaon.services.s3.access import S3Access
@@ -397,7 +398,8 @@ def _pipelines(
     cron = CronTicker(
         store, commits, files, lambda name: cron_inputs(versions.spec_of(name).input), clock
     )
+    triggers = Triggers(store, repos, versions.spec_of, scheduler.enqueue, clock)
     waits = Waits(store, repos, watch, clock)
-    commits.on_commit(scheduler.committed)  # jobs recorded before the commit call returns
+    commits.on_commit(triggers.committed)  # jobs recorded before the commit call returns
     commits.on_commit(lambda commit: watch.changed())
-    return PipelineService(store, repos, versions, scheduler, cron, executor, logs, waits)
+    return PipelineService(store, repos, versions, triggers, scheduler, cron, executor, logs, waits)

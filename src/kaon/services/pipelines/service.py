@@ -38,6 +38,7 @@ from kaon.ports.pipelines import PipelineStore
 from kaon.services.pipelines.cron import CronTicker, cron_inputs
 from kaon.services.pipelines.logs import LogPage, PipelineLogs
 from kaon.services.pipelines.scheduler import Scheduler
+from kaon.services.pipelines.triggers import Triggers
 from kaon.services.pipelines.versions import SpecRequest, Versions
 from kaon.services.pipelines.waits import Waits
 from kaon.services.repos import RepoService
@@ -58,6 +59,7 @@ class PipelineService:
         store: PipelineStore,
         repos: RepoService,
         versions: Versions,
+        triggers: Triggers,
         scheduler: Scheduler,
         cron: CronTicker,
         executor: Executor,
@@ -67,6 +69,7 @@ class PipelineService:
         self._store = store
         self._repos = repos
         self._versions = versions
+        self.triggers = triggers
         self.scheduler = scheduler
         self.cron = cron
         self._executor = executor
@@ -116,15 +119,15 @@ class PipelineService:
         self.cron.changed()
         for p in planned:
             if p.spec.spout is not None and self.get(p.spec.name).state is not PipelineState.PAUSED:
-                self.scheduler.start_spout(p.spec.name)  # its previous run is stopped first
-        nodes = self.scheduler.nodes()
+                self.triggers.start_spout(p.spec.name)  # its previous run is stopped first
+        nodes = self.triggers.nodes()
         roots = [
             p.name
             for p in pipelines
-            if p.name in nodes and any(self.scheduler.heads(nodes[p.name]).values())
+            if p.name in nodes and any(self.triggers.heads(nodes[p.name]).values())
         ]
         if roots:
-            self.scheduler.cascade(new_global_id(), roots, nodes)
+            self.triggers.cascade(new_global_id(), roots, nodes)
         warnings = [w for p in planned for w in p.version.warnings]
         return Created([self.get(p.name) for p in pipelines], warnings)
 
@@ -224,16 +227,16 @@ class PipelineService:
         pipeline = pipeline.moved(PipelineState.RUNNING)
         self._store.update_pipeline(pipeline, None)
         self.cron.changed()
-        node = self.scheduler.nodes().get(name)
+        node = self.triggers.nodes().get(name)
         if node is not None and node.spec.spout is not None:
-            self.scheduler.start_spout(name)
+            self.triggers.start_spout(name)
         elif node is not None:
-            heads = self.scheduler.heads(node)
+            heads = self.triggers.heads(node)
             last = self._store.list_jobs(pipeline=name, limit=1)
             seen = {i.name: i.commit for i in last[0].inputs} if last else {}
             moved = heads != seen or node.spec.service is not None  # a service serves again
             if any(heads.values()) and moved:
-                self.scheduler.cascade(new_global_id(), [name])
+                self.triggers.cascade(new_global_id(), [name])
         return pipeline
 
     def run(self, name: str, *, reprocess: bool = False, author: str = "") -> PipelineJob:
@@ -243,7 +246,7 @@ class PipelineService:
             raise Conflict(f"pipeline '{name}' cannot run: {pipeline.reason}")
         if self._spec(name, pipeline.version).spout is not None:
             raise InvalidInput(f"pipeline '{name}' is a spout: it runs on its own")
-        jobs = self.scheduler.cascade(new_global_id(), [name], reprocess=reprocess, force=True)
+        jobs = self.triggers.cascade(new_global_id(), [name], reprocess=reprocess, force=True)
         return next(j for j in jobs if j.pipeline == name)
 
     def tick(self, name: str) -> builtins.list[str]:
