@@ -39,7 +39,7 @@ from kaon.wiring import Platform
 
 router = APIRouter(tags=["pipelines"])
 
-WAIT_POLL = 60.0  # seconds one wait request holds at most: the SDK asks again
+WAIT_POLL = 30.0  # seconds one wait request holds at most: the SDK asks again
 
 
 # -- the facade, as PIPELINES.md fixes it ---------------------------------------------------
@@ -92,6 +92,7 @@ class _Pipelines(Protocol):
     ) -> _LogPage: ...
     def wait_commit(self, repo: str, ref: str, timeout: float | None = None) -> Commit: ...
     def commit_set(self, global_id: str) -> builtins.list[Commit]: ...
+    def tick(self, name: str) -> builtins.list[str]: ...
     def service_url(self, name: str) -> str | None: ...
 
 
@@ -190,6 +191,13 @@ def run_pipeline(
     reprocess = body.reprocess if body is not None else False
     job = _service(p).run(pipeline, reprocess=reprocess, author=who.user)
     return pipeline_job_info(job)
+
+
+@router.post("/v1/pipelines/{pipeline}/cron", response_model=list[str], status_code=201)
+def run_cron(pipeline: str, p: Platform = Depends(platform)) -> list[str]:
+    """Tick the pipeline's cron inputs now (as if their time had come): the ids of the tick
+    commits, each the global id of the jobs it sets off."""
+    return _service(p).tick(pipeline)
 
 
 # -- jobs and datums ------------------------------------------------------------------------
