@@ -12,7 +12,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kaon.core.address import Ref
-from kaon.core.errors import AlreadyExists, InvalidInput, NotFound, PipelineNotFound
+from kaon.core.errors import (
+    AlreadyExists,
+    InvalidInput,
+    NotFound,
+    PipelineNotFound,
+    RepoNotFound,
+)
 from kaon.core.pipelines.parse import parse_spec, spec_doc
 from kaon.core.pipelines.planning import salt
 from kaon.core.pipelines.records import Pipeline, PipelineState, PipelineVersion
@@ -129,7 +135,7 @@ class Versions:
                 try:
                     self._repos.get_repo(leaf.repo)
                 except NotFound:
-                    raise InvalidInput(
+                    raise RepoNotFound(
                         f"pipeline '{spec.name}': input repo '{leaf.repo}' does not exist: "
                         f"create it (`kaon repo create {leaf.repo}`) or the pipeline that "
                         "outputs it first (or in the same spec file)"
