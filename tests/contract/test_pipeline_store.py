@@ -17,7 +17,7 @@ from kaon.db import schema
 from kaon.db.database import Database
 from kaon.db.engine import WRITE_OPTION, make_engine
 from kaon.db.migrate import alembic_config, upgrade
-from kaon.testing.contracts.pipelines import datum, digest, gid, job, pipeline, version
+from kaon.testing.pipeline_samples import datum, digest, gid, job, pipeline, version
 
 
 @pytest.fixture

@@ -58,28 +58,29 @@ def test_bubblewrap_mode_is_used_where_it_can_mount(platform: Platform, tmp_path
 def test_under_bubblewrap_inputs_are_read_only_and_the_home_is_hidden(
     platform: Platform, trees: tuple[TreeRef, TreeRef], tmp_path: Path
 ) -> None:
-    home = tmp_path / "home"
+    home = tmp_path / "home"  # the platform's home, with the jobs folder inside (as deployed)
     (home / "secret").mkdir(parents=True)
     content = StoreContent(platform.repos, platform.files)
-    ex = LocalExecutor(
-        content, home / "jobs", UvEnvBuilder(tmp_path / "envs"), hidden=(home / "secret",)
-    )
-    task = pfs_task(
-        "b/datums/0",
-        {"data": Input(trees[1])},
-        "echo no > /pfs/data/rows.csv || echo input-read-only",
-        "touch /pfs/new || echo pfs-read-only",
-        f"ls {home / 'secret'} | wc -l",
-        "echo yes > /pfs/out/done",
-    )
-    lines, delivered, result = run_links(ex, task)
+    ex = LocalExecutor(content, home / "jobs", UvEnvBuilder(tmp_path / "envs"), hidden=(home,))
+    with ex.keep([trees[1]]):
+        task = pfs_task(
+            "b/datums/0",
+            {"data": Input(trees[1]), "code": Input(trees[0], select=("/proj/train",))},
+            "echo no > /pfs/data/rows.csv || echo input-read-only",
+            "echo no > /pfs/code/proj/train || echo view-read-only",
+            "touch /pfs/new || echo pfs-read-only",
+            f"ls {home}",
+            "cat /pfs/data/rows.csv > /pfs/out/done",
+        )
+        lines, delivered, result = run_links(ex, task)
     assert result.exit_code == 0, lines
     assert [ln for ln in lines if "Read-only" not in ln] == [
         "input-read-only",
+        "view-read-only",
         "pfs-read-only",
-        "0",
+        "jobs",  # the home shows only what the task needs: no secret
     ]
-    assert delivered == {"done": "yes\n"}
+    assert delivered == {"done": "1,2"}
 
 
 def test_a_view_links_the_kept_copy_and_copies_nothing(

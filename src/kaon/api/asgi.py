@@ -18,6 +18,7 @@ from kaon.api.routes import (
     files,
     members,
     pipelines,
+    pipelineservices,
     provenance,
     repos,
     s3credentials,
@@ -53,6 +54,7 @@ def create_app(platform: Platform, token: str) -> FastAPI:
         pipelines,
         provenance,
         s3credentials,
+        pipelineservices,
     )
     for module in (*routes, users, audit):
         app.include_router(module.router, dependencies=secured)

@@ -272,7 +272,8 @@ pipeline_datums = Table(
     Column("created", Double, nullable=False),  # its job's (-1: a job not stored)
     Column("doc", Text, nullable=False),  # JSON: DatumRecord.to_doc()
     PrimaryKeyConstraint("pipeline", "job", "datum"),
-    Index(None, "pipeline", "hash"),
+    # hash first: PostgreSQL then reads `hash IN (...)` from the index even without statistics
+    Index(None, "hash", "pipeline"),
 )
 
 pipeline_reusable = Table(  # by hash, the newest reusable datum record (what a job skips)
@@ -283,5 +284,5 @@ pipeline_reusable = Table(  # by hash, the newest reusable datum record (what a 
     Column("job", String, nullable=False),
     Column("datum", String, nullable=False),
     Column("created", Double, nullable=False),
-    PrimaryKeyConstraint("pipeline", "hash"),
+    PrimaryKeyConstraint("hash", "pipeline"),
 )

@@ -85,7 +85,9 @@ class PipelineStore(Protocol):
     def succeeded(self, pipeline: str, hashes: Sequence[str]) -> dict[str, DatumRecord]:
         """For each of `hashes` that some job of `pipeline` processed with SUCCESS (or reused
         as SKIPPED) and whose output is known: the newest such record, by hash. This is what
-        a new job skips."""
+        a new job skips. Newest: of the job created last (a record saved before its job was
+        added counts as oldest), then of the greatest job id. A batch of 1,000 hashes is a
+        few queries however many records the pipeline has."""
         ...
 
 

@@ -208,6 +208,7 @@ class PipelineJob:
     reprocess: bool = False  # every datum was run (run --reprocess, reprocess_spec every_job)
     service: bool = False  # a service pipeline's job: RUNNING while its process serves
     parent: str | None = None  # the pipeline's previous job (whose datums may be skipped)
+    rerun: tuple[str, ...] = ()  # datum ids run even if their hash succeeded (restart datum)
 
     @property
     def key(self) -> str:
@@ -228,6 +229,7 @@ class PipelineJob:
         doc = asdict(self)
         doc["state"] = self.state.value
         doc["inputs"] = [asdict(i) for i in self.inputs]
+        doc["rerun"] = list(self.rerun)
         return doc
 
     @staticmethod
@@ -239,6 +241,7 @@ class PipelineJob:
                 "inputs": tuple(InputCommit(**i) for i in doc["inputs"]),
                 "counts": DatumCounts(**doc["counts"]),
                 "stats": JobStats(**doc["stats"]),
+                "rerun": tuple(doc.get("rerun", ())),
             }
         )
 

@@ -4,7 +4,6 @@ records and the skip lookup (kaon.ports.pipelines)."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import pytest
 
@@ -12,111 +11,15 @@ from kaon.core.errors import AlreadyExists, InvalidInput
 from kaon.core.ids import RepoName
 from kaon.core.pipelines.records import (
     DatumCounts,
-    DatumRecord,
     DatumState,
-    InputCommit,
     JobState,
     JobStats,
-    Pipeline,
-    PipelineJob,
     PipelineState,
-    PipelineVersion,
 )
 from kaon.core.repo import Repo
 from kaon.ports.database import MetadataDatabase
 from kaon.ports.pipelines import PipelineStore
-
-SPEC = {
-    "pipeline": {"name": "edges"},
-    "input": {"cross": [{"pfs": {"repo": "images", "glob": "/*"}}, {"pfs": {"repo": "é"}}]},
-    "transform": {"cmd": ["python3", "edges.py"], "env": {"A": "1"}, "stdin": []},
-    "datum_tries": 3,
-    "parallelism_spec": {"constant": 2},
-    "datum_timeout": 1.5e-3,
-    "lazy": None,
-    "standby": False,
-}
-
-
-def gid(n: int) -> str:
-    """Global id number `n` (32 hex)."""
-    return f"{n:04x}" + "0" * 28
-
-
-def digest(n: int, kind: str = "a") -> str:
-    return f"{kind}{n:063x}"
-
-
-def pipeline(name: str = "edges", version: int = 1, **changes: Any) -> Pipeline:
-    made = Pipeline(
-        name,
-        version,
-        PipelineState.RUNNING,
-        created=1.25,
-        updated=2.5,
-        description="finds edges",
-        inputs=("images", "é"),
-    )
-    return dataclasses.replace(made, **changes)
-
-
-def version(name: str = "edges", number: int = 1, **changes: Any) -> PipelineVersion:
-    made = PipelineVersion(
-        name,
-        number,
-        {**SPEC, "pipeline": {"name": name}, "n": number},
-        source_repo="kaon-pipelines",
-        source_commit="c" * 32,
-        lock_id="l" * 16,
-        lock="numpy==2.0\n",
-        python="3.12",
-        salt=digest(number, "5"),
-        created=float(number),
-        author="me",
-        warnings=("field 'standby' has no effect here",),
-    )
-    return dataclasses.replace(made, **changes)
-
-
-def job(
-    n: int, name: str = "edges", state: JobState = JobState.CREATED, created: float | None = None
-) -> PipelineJob:
-    """Job `gid(n)` of pipeline `name`, created at time `n` unless given."""
-    return PipelineJob(
-        gid(n),
-        name,
-        1,
-        state,
-        float(n) if created is None else created,
-        (InputCommit("images", "images", "master", "c" * 32), InputCommit("é", "é", "x", None)),
-        output_repo=name,
-        output_branch="master",
-    )
-
-
-def datum(
-    n: int,
-    job_n: int = 1,
-    state: DatumState = DatumState.SUCCESS,
-    name: str = "edges",
-    output: str | None = "o" * 64,
-    hash_n: int | None = None,
-) -> DatumRecord:
-    """Datum `digest(n)` of job `gid(job_n)`, hash `digest(hash_n or n, "b")`."""
-    files = (
-        {"input": "images", "repo": "images", "path": f"/{n}.png", "digest": "d" * 64, "size": n},
-    )
-    return DatumRecord(
-        name,
-        gid(job_n),
-        digest(n),
-        digest(n if hash_n is None else hash_n, "b"),
-        state,
-        files,
-        tries=1,
-        seconds=0.25,
-        output=output,
-    )
+from kaon.testing.pipeline_samples import datum, digest, gid, job, pipeline, version
 
 
 class PipelineStoreContract:
@@ -394,6 +297,15 @@ class PipelineStoreContract:
         store.add_job(job(1))
         store.save_datums([datum(0, job_n=2), datum(0, job_n=1)])
         assert store.succeeded("edges", [digest(0, "b")])[digest(0, "b")].job == gid(2)
+
+    def test_succeeded_counts_a_record_saved_before_its_job_as_oldest(
+        self, store: PipelineStore
+    ) -> None:
+        store.save_datums([datum(0, job_n=9)])  # job 9 is not stored (yet)
+        store.add_job(job(9))
+        store.add_job(job(1))
+        store.save_datums([datum(0, job_n=1)])
+        assert store.succeeded("edges", [digest(0, "b")])[digest(0, "b")].job == gid(1)
 
     def test_a_thousand_datums_saved_and_looked_up_at_once(self, store: PipelineStore) -> None:
         store.add_job(job(1))

@@ -57,7 +57,7 @@ def upgrade() -> None:
         sa.Column("doc", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("pipeline", "job", "datum", name="pk_pipeline_datums"),
     )
-    op.create_index("ix_pipeline_datums_pipeline_hash", "pipeline_datums", ["pipeline", "hash"])
+    op.create_index("ix_pipeline_datums_hash_pipeline", "pipeline_datums", ["hash", "pipeline"])
     op.create_table(
         "pipeline_reusable",
         sa.Column("pipeline", sa.String(), nullable=False),
@@ -65,7 +65,7 @@ def upgrade() -> None:
         sa.Column("job", sa.String(), nullable=False),
         sa.Column("datum", sa.String(), nullable=False),
         sa.Column("created", sa.Double(), nullable=False),
-        sa.PrimaryKeyConstraint("pipeline", "hash", name="pk_pipeline_reusable"),
+        sa.PrimaryKeyConstraint("hash", "pipeline", name="pk_pipeline_reusable"),
     )
 
 
