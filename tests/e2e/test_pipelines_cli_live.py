@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import time
 
 import pytest
 
@@ -66,12 +67,27 @@ def job(kaon: Kaon, tmp_path_factory: pytest.TempPathFactory) -> dict[str, objec
     assert made.returncode == 0, made.stderr
     warnings = [line for line in made.stderr.splitlines() if line.startswith("Warning: ")]
     assert len([w for w in warnings if "pod_spec" in w]) == 1, made.stderr
-    kaon.ok("put", "file", "clisrc@master:/", "-f", str(data), "-r")
+    put = kaon.json("put", "file", "clisrc@master:/", "-f", str(data), "-r")
+    global_id = put["commit"]["id"]  # the id of the jobs it sets off
+    with kaon.client() as client:
+        deadline = time.monotonic() + 300
+        while True:  # the job may not be recorded yet when put returns
+            jobs = client.list_pipeline_jobs("clicopy", global_id)
+            if jobs:
+                done = client.wait_pipeline_job(jobs[0], timeout=300)
+                break
+            assert time.monotonic() < deadline, "no job of clicopy was started by the put"
+            time.sleep(0.2)
+    assert done.state.label == "success", done.reason
     kaon.ok("wait", "commit", "clicopy@master", "--timeout", "5m")
-    jobs = kaon.json("list", "job", "-p", "clicopy")
-    done = [j for j in jobs if j["state"] == "JOB_SUCCESS" and j["counts"]["total"] == 2]
-    assert done, jobs
-    found: dict[str, object] = done[0]
+    found: dict[str, object] = kaon.json("inspect", "job", f"clicopy@{global_id}")
+    assert found["counts"] == {
+        "total": 2,
+        "processed": 2,
+        "skipped": 0,
+        "failed": 0,
+        "recovered": 0,
+    }
     return found
 
 
