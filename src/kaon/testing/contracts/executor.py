@@ -357,7 +357,8 @@ class BatchContract:
         script = (
             "me=$(od -An -N8 -tx8 /dev/urandom)",  # $$ may repeat in a new pid namespace
             'while d=$(kaon-next-datum); do eval "$d"; '
-            'echo "$PACH_DATUM_ID $(ls /pfs/code/proj)"; echo $me > /pfs/out/pid; done',
+            'echo "$PACH_DATUM_ID $(ls /pfs/code/proj)"; echo $me > /pfs/out/pid; '
+            "ln -s /pfs/code/proj/* /pfs/out/; done",
             "echo finished",
         )
         lines, result = self.run_feed(
@@ -367,6 +368,9 @@ class BatchContract:
         assert feed.logs == {"x": ["x train"], "y": ["y params.json"]}, (lines, feed.logs)
         assert lines == ["finished"]
         assert feed.outputs("x")["pid"] == feed.outputs("y")["pid"]
+        assert feed.outputs("x")["train"] == "-> /pfs/code/proj/train"  # links normalised
+        assert feed.outputs("y")["params.json"] == "-> /pfs/code/proj/params.json"
+        assert "train" not in feed.outputs("y")
 
     def test_code_that_never_asks_fails_every_datum(
         self, executor: Executor, trees: tuple[TreeRef, TreeRef]
