@@ -219,6 +219,8 @@ def test_views_and_links_without_a_process(tmp_path: Path) -> None:
         "a/link",
     ]
     assert (view / "a/b/f.txt").stat().st_ino == (source / "a/b/f.txt").stat().st_ino
+    with pytest.raises(InvalidInput, match="cannot leave its tree"):
+        build_view(source, tmp_path / "bad", ["/a/../../etc"])
     empty = build_view(source, tmp_path / "e", [], empty_files=True)
     assert (empty / "top.txt").stat().st_size == 0 and (empty / "a/b/f.txt").is_file()
     layout = PfsLayout(tmp_path / "pfs", mounted=False, inputs={"in": view})
