@@ -17,6 +17,7 @@ from kaon.core.errors import InvalidInput
 from kaon.core.ids import new_pack_id
 from kaon.core.jobs import Bundle, Job, JobId, JobState, WorkspaceName
 from kaon.db.database import Database
+from kaon.db.pipelines import SqlPipelineStore
 from kaon.db.sql import SqlMetadataStore
 from kaon.ports.metadata import PackInfo
 from kaon.store.local import LocalObjectStore
@@ -40,6 +41,8 @@ def test_build_from_scratch(tmp_path: Path) -> None:
     try:
         assert isinstance(backends.database, Database)
         assert isinstance(backends.meta, SqlMetadataStore)
+        assert isinstance(backends.pipelines, SqlPipelineStore)
+        assert backends.pipelines is backends.database.pipelines
         assert isinstance(backends.objects, LocalObjectStore)
         assert backends.objects.root == home / "objects"
         assert (home / "kaon.db").exists()

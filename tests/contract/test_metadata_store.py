@@ -151,6 +151,11 @@ def test_migrations_produce_the_schema(
         "api_tokens",
         "workspace_roles",
         "audit",
+        "pipelines",
+        "pipeline_versions",
+        "pipeline_jobs",
+        "pipeline_datums",
+        "pipeline_reusable",
     }
     assert migrated == _shape(reference)
 

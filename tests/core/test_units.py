@@ -6,11 +6,15 @@ import pytest
 
 from kaon.core.errors import InvalidInput
 from kaon.core.units import (
+    go_duration_text,
     human_duration,
     human_size,
+    parse_cpu,
     parse_duration,
+    parse_go_duration,
     parse_memory,
     parse_when,
+    quantity_text,
     time_ago,
 )
 
@@ -105,3 +109,54 @@ def test_parse_when() -> None:
     for bad in ("yesterday", "", "-1h", "2026-13-01"):
         with pytest.raises(InvalidInput, match="invalid time"):
             parse_when(bad, now)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("30s", 30.0),
+        ("10m", 600.0),
+        ("1h5m", 3900.0),
+        ("1.5h", 5400.0),
+        ("500ms", 0.5),
+        ("1h0m10s", 3610.0),
+    ],
+)
+def test_go_durations(text: str, seconds: float) -> None:
+    assert parse_go_duration(text) == seconds
+    assert parse_go_duration(go_duration_text(seconds)) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "10", "1d", "soon", "-5s", "0s", "1h 5m"])
+def test_bad_go_durations(text: str) -> None:
+    with pytest.raises(InvalidInput, match="invalid duration"):
+        parse_go_duration(text)
+
+
+def test_go_duration_text() -> None:
+    assert [go_duration_text(s) for s in (30, 600, 3900, 3600, 0.25)] == [
+        "30s",
+        "10m",
+        "1h5m",
+        "1h",
+        "0.25s",
+    ]
+
+
+def test_quantity_text_is_exact_and_short() -> None:
+    assert [quantity_text(n) for n in (2 * 10**9, 64 * 2**20, 1500, 2**30, 1000)] == [
+        "2G",
+        "64Mi",
+        "1500",
+        "1Gi",
+        "1k",
+    ]
+    for n in (2 * 10**9, 64 * 2**20, 1500, 2**30, 123456789):
+        assert parse_memory(quantity_text(n)) == n
+
+
+def test_cpu() -> None:
+    assert [parse_cpu(v) for v in (1, 0.5, "2", "500m", "1.5")] == [1.0, 0.5, 2.0, 0.5, 1.5]
+    for bad in ("x", 0, "-1", True, "1k"):
+        with pytest.raises(InvalidInput, match="invalid cpu"):
+            parse_cpu(bad)  # type: ignore[arg-type]

@@ -233,3 +233,54 @@ def packs(home: Path) -> list[Path]:
     """Final pack files (temp files excluded) in the local object store of `home`."""
     root = home / "objects" / "packs"
     return [p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")]
+
+
+# pipelines (tests/e2e/test_pipelines.py) --------------------------------------------------
+JOB_FINAL = {"JOB_SUCCESS", "JOB_FAILURE", "JOB_KILLED", "JOB_UNRUNNABLE"}
+PIPELINE_WAIT = 240.0  # generous: environments are built on first use, the machine is shared
+
+
+def spec_file(folder: Path, text: str) -> Path:
+    """`text` (a YAML spec) in a new file of `folder`."""
+    path = folder / f"spec-{time.monotonic_ns()}.yaml"
+    path.write_text(text)
+    return path
+
+
+def put_text(k: Kaon, address: str, text: str, folder: Path) -> None:
+    """`kaon put file <address> -f <a file holding text>`."""
+    src = folder / f"put-{time.monotonic_ns()}"
+    src.write_text(text)
+    k.ok("put", "file", address, "-f", str(src))
+
+
+def pipeline_jobs(k: Kaon, pipeline: str) -> list[dict[str, Any]]:
+    """`kaon list job -p <pipeline> --json`, newest first."""
+    jobs: list[dict[str, Any]] = k.json("list", "job", "-p", pipeline)
+    return jobs
+
+
+def wait_jobs(
+    k: Kaon, global_id: str, count: int, timeout: float = PIPELINE_WAIT
+) -> dict[str, dict[str, Any]]:
+    """Wait until `kaon list job <global id>` shows `count` jobs, all ended; by pipeline."""
+    deadline = time.monotonic() + timeout
+    jobs: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        jobs = k.json("list", "job", global_id)
+        if len(jobs) >= count and all(j["state"] in JOB_FINAL for j in jobs):
+            return {j["pipeline"]: j for j in jobs}
+        time.sleep(0.2)
+    raise AssertionError(f"the jobs of {global_id} did not all end: {jobs}")
+
+
+def wait_final(k: Kaon, pipeline: str, job_id: str, timeout: float = PIPELINE_WAIT) -> Any:
+    """Wait until `kaon inspect job <pipeline>@<id>` shows an ended job; return it."""
+    deadline = time.monotonic() + timeout
+    job: Any = None
+    while time.monotonic() < deadline:
+        job = k.json("inspect", "job", f"{pipeline}@{job_id}")
+        if job["state"] in JOB_FINAL:
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {pipeline}@{job_id} did not end: {job}")

@@ -227,3 +227,35 @@ def test_a_commit_relative_to_its_base(platform: Platform, seed, repo: str) -> N
     assert platform.repos.get_branch(repo, "master").head == again.id
     with pytest.raises(InvalidInput):  # without a base, an empty commit is still refused
         platform.commits.commit(repo, "master", [])
+
+
+def test_on_commit_observers_see_each_commit_after_it_landed(
+    platform: Platform,
+    seed,
+    repo: str,  # type: ignore[no-untyped-def]
+) -> None:
+    seen: list[tuple[str, str | None]] = []
+
+    def observer(commit: Commit) -> None:  # the branch already shows it: the lock is released
+        seen.append((commit.id, platform.repos.get_branch(repo, "master").head))
+
+    platform.commits.on_commit(observer)
+    first = seed.commit(repo, {"/a": b"1"})
+    second = seed.commit(repo, {"/b": b"2"})
+    assert seen == [(first.id, first.id), (second.id, second.id)]
+
+
+def test_an_observer_failing_never_breaks_the_commit(
+    platform: Platform,
+    seed,
+    repo: str,  # type: ignore[no-untyped-def]
+) -> None:
+    def broken(commit: Commit) -> None:
+        raise RuntimeError("observer bug")
+
+    later: list[str] = []
+    platform.commits.on_commit(broken)
+    platform.commits.on_commit(lambda c: later.append(c.id))
+    commit = seed.commit(repo, {"/a": b"1"})
+    assert platform.repos.get_branch(repo, "master").head == commit.id
+    assert later == [commit.id]  # the next observers are still told

@@ -2,7 +2,7 @@
 
 The request's path names what it touches — a workspace (`/v1/workspaces/{name}/…`), a repo
 (`/v1/repos/{repo}/…`: a workspace's internal repo, or a shared one), a job or an endpoint
-(each in a workspace) — and its method what it does: GET/HEAD read, DELETE of a workspace
+(each in a workspace), a pipeline (global, like a shared repo) — and its method what it does: GET/HEAD read, DELETE of a workspace
 manages it, anything else writes. Listings filter what they return themselves
 (`visible_workspaces`), and routes about users, tokens and keys check their own subjects.
 """
@@ -23,6 +23,7 @@ from kaon.wiring import Platform
 
 _READS = frozenset({"GET", "HEAD"})
 _ADMIN_PATHS = frozenset({"/v1/gc"})
+_PIPELINE_PATHS = ("/v1/pipelines", "/v1/pipeline-jobs", "/v1/commit-sets/")
 _MEMBERS = re.compile(r"^/v1/workspaces/[^/]+/members(/|$)")
 
 
@@ -59,6 +60,9 @@ def authorize(request: Request, p: Platform, who: Principal) -> None:
     elif "endpoint" in params:
         request.state.workspace = p.serving.get(str(params["endpoint"])).workspace
         p.users.check(who, action, request.state.workspace)
+    elif "pipeline" in params or path.startswith(_PIPELINE_PATHS):
+        request.state.workspace = None  # pipelines are global, like shared repos
+        p.users.check(who, action, None)
 
 
 def workspace_of(p: Platform, path: str, params: Mapping[str, Any]) -> str | None:

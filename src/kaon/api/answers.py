@@ -9,6 +9,13 @@ from kaon.core.commit import Commit
 from kaon.core.credentials import S3Credential
 from kaon.core.endpoints import Endpoint
 from kaon.core.jobs import Bundle, Job, Trial
+from kaon.core.pipelines.records import (
+    DatumRecord,
+    JobState,
+    Pipeline,
+    PipelineJob,
+    PipelineVersion,
+)
 from kaon.core.provenance import Graph
 from kaon.core.repo import Repo
 from kaon.core.users import ApiToken, User
@@ -21,11 +28,20 @@ from kaon.wire import (
     BundleInfo,
     Change,
     CommitInfo,
+    DatumCountsInfo,
+    DatumInfo,
     EndpointInfo,
     FileInfo,
     GcReport,
     JobInfo,
+    JobInputInfo,
+    JobStatsInfo,
+    LogDatumFile,
     MemberInfo,
+    PipelineInfo,
+    PipelineJobInfo,
+    PipelineLogLine,
+    PipelineLogPage,
     ProvenanceInfo,
     RepoInfo,
     S3CredentialInfo,
@@ -237,3 +253,127 @@ def audit_record(entry: object) -> AuditRecord:
     JSON text)."""
     fields = entry.__dict__
     return AuditRecord(**{**fields, "detail": JSON_TEXT.decode(fields["detail"])})
+
+
+# -- pipelines ------------------------------------------------------------------------------
+
+# the signs of cross, union, join and group, as pachctl prints them (escaped for ruff)
+_COMBINE = {"cross": " \u2a2f ", "union": " \u222a ", "join": " \u22c8 ", "group": " \u2294 "}
+
+
+def input_text(doc: Any) -> str:
+    """A canonical input document as Pachyderm's `list pipeline` shows it: `repo:/glob`
+    (`name=repo:/glob` when renamed), cron `name:@every 1h`, a cross `(a:/ ⨯ b:/)`
+    (see _COMBINE)."""  # noqa: RUF002
+    if not isinstance(doc, dict) or not doc:
+        return "none"
+    kind, value = next(iter(doc.items()))
+    if kind == "pfs":
+        name = "" if value.get("name") in (None, value["repo"]) else f"{value['name']}="
+        branch = "" if value.get("branch", "master") == "master" else f"@{value['branch']}"
+        return f"{name}{value['repo']}{branch}:{value.get('glob', '/')}"
+    if kind == "cron":
+        return f"{value['name']}:{value['spec']}"
+    if kind in _COMBINE and isinstance(value, list):
+        return "(" + _COMBINE[kind].join(input_text(v) for v in value) + ")"
+    return str(kind)
+
+
+def pipeline_info(
+    p: Pipeline, v: PipelineVersion, last_job: JobState | None, service_url: str | None
+) -> PipelineInfo:
+    text = input_text(v.spec.get("input")) if "spout" not in v.spec else "spout"
+    return PipelineInfo(
+        name=p.name,
+        version=p.version,
+        state=p.state,
+        created=p.created,
+        updated=p.updated,
+        description=p.description,
+        reason=p.reason,
+        input=text,
+        inputs=list(p.inputs),
+        output_branch=p.output_branch,
+        spec=v.spec,
+        source_repo=v.source_repo,
+        source_commit=v.source_commit,
+        lock_id=v.lock_id,
+        python=v.python,
+        salt=v.salt,
+        reprocess=v.reprocess,
+        author=v.author,
+        warnings=list(v.warnings),
+        last_job=last_job,
+        service_url=service_url,
+    )
+
+
+def pipeline_job_info(j: PipelineJob) -> PipelineJobInfo:
+    c, st = j.counts, j.stats
+    return PipelineJobInfo(
+        id=j.id,
+        pipeline=j.pipeline,
+        version=j.version,
+        state=j.state,
+        created=j.created,
+        started=j.started,
+        finished=j.finished,
+        duration=j.duration,
+        reason=j.reason,
+        inputs=[JobInputInfo(i.name, i.repo, i.branch, i.commit) for i in j.inputs],
+        output_repo=j.output_repo,
+        output_branch=j.output_branch,
+        output_commit=j.output_commit,
+        counts=DatumCountsInfo(c.total, c.processed, c.skipped, c.failed, c.recovered),
+        progress=c.progress,
+        restarts=j.restarts,
+        stats=JobStatsInfo(
+            st.download_bytes,
+            st.upload_bytes,
+            st.download_seconds,
+            st.process_seconds,
+            st.upload_seconds,
+        ),
+        pfs_mode=j.pfs_mode,
+        reprocess=j.reprocess,
+        service=j.service,
+        parent=j.parent,
+    )
+
+
+def datum_info(d: DatumRecord) -> DatumInfo:
+    return DatumInfo(**{**d.__dict__, "files": [dict(f) for f in d.files]})
+
+
+def _epoch(ts: Any) -> float:
+    if isinstance(ts, int | float):
+        return float(ts)
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(str(ts).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def log_page(lines: list[dict[str, Any]], offset: int, done: bool) -> PipelineLogPage:
+    """A page of a pipeline's JSON-lines log (kaon.services.pipelines.logs)."""
+    return PipelineLogPage(
+        lines=[
+            PipelineLogLine(
+                ts=_epoch(line.get("ts", 0)),
+                pipeline=str(line.get("pipeline", "")),
+                job=str(line.get("job", "")),
+                datum=str(line.get("datum") or ""),
+                data=[
+                    LogDatumFile(str(f.get("path", "")), str(f.get("hash", "")))
+                    for f in line.get("data") or []
+                ],
+                message=str(line.get("message", "")),
+                user=bool(line.get("user", False)),
+            )
+            for line in lines
+        ],
+        offset=offset,
+        done=done,
+    )

@@ -17,6 +17,8 @@ from kaon.api.routes import (
     endpoints,
     files,
     members,
+    pipelines,
+    pipelineservices,
     provenance,
     repos,
     s3credentials,
@@ -49,8 +51,10 @@ def create_app(platform: Platform, token: str) -> FastAPI:
         members,
         train,
         endpoints,
+        pipelines,
         provenance,
         s3credentials,
+        pipelineservices,
     )
     for module in (*routes, users, audit):
         app.include_router(module.router, dependencies=secured)

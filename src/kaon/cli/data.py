@@ -31,14 +31,18 @@ ALL = typer.Option(
 )
 
 repo_app = typer.Typer(help="Data repos: create, list, delete.", no_args_is_help=True)
-create_app = typer.Typer(help="Create a repo or a branch.", no_args_is_help=True)
-list_app = typer.Typer(help="List repos, branches, commits or files.", no_args_is_help=True)
-inspect_app = typer.Typer(help="Show one commit or file in detail.", no_args_is_help=True)
+create_app = typer.Typer(help="Create a repo, a branch or pipelines.", no_args_is_help=True)
+list_app = typer.Typer(
+    help="List repos, branches, commits, files, pipelines, jobs or datums.", no_args_is_help=True
+)
+inspect_app = typer.Typer(
+    help="Show one commit, pipeline or pipeline job in detail.", no_args_is_help=True
+)
 put_app = typer.Typer(
     help="Upload files into a repo (one commit per command).", no_args_is_help=True
 )
 get_app = typer.Typer(help="Download files from a repo.", no_args_is_help=True)
-delete_app = typer.Typer(help="Delete a repo, a branch or files.", no_args_is_help=True)
+delete_app = typer.Typer(help="Delete a repo, a branch, files or a pipeline.", no_args_is_help=True)
 diff_app = typer.Typer(help="Compare two commits.", no_args_is_help=True)
 
 
@@ -156,11 +160,18 @@ def delete_branch(address: str = typer.Argument(..., help="repo@branch")) -> Non
 # commits ---------------------------------------------------------------------------------
 @list_app.command("commit")
 def list_commit(
-    address: str = typer.Argument(..., help="repo[@ref]"),
+    address: str = typer.Argument(..., help="repo[@ref], or a global id (32 hex digits)"),
     number: int = typer.Option(None, "--number", "-n", help="At most this many commits."),
     as_json: bool = JSON,
 ) -> None:
-    """History of a branch, newest first: REPO BRANCH COMMIT PARENT STARTED DURATION SIZE."""
+    """History of a branch, newest first: REPO BRANCH COMMIT PARENT STARTED DURATION SIZE.
+    A global id lists its commit set: the input commit and every pipeline output commit it
+    set off (`kaon list commit 3f2a9c0e5d7b4a1c9e8f6d5c4b3a2910`)."""
+    from kaon.cli.pipelinejobs import is_global_id, list_commit_set
+
+    if is_global_id(address):
+        list_commit_set(address, as_json)
+        return
     addr = parse_address(address)
     with _client() as client:
         commits = client.list_commits(addr.repo, addr.ref_text, number)

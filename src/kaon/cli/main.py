@@ -12,7 +12,18 @@ import sys
 
 import typer
 
-from kaon.cli import audit, auth, data, platform, provenance, serve, train, users, workspace
+from kaon.cli import (
+    audit,
+    auth,
+    data,
+    pipelines,
+    platform,
+    provenance,
+    serve,
+    train,
+    users,
+    workspace,
+)
 from kaon.cli.localerrors import local_error
 from kaon.config import GC_THRESHOLDS
 from kaon.core.errors import KaonError
@@ -25,6 +36,8 @@ app = typer.Typer(
         "`kaon put file inputrepo@master:/data/x.csv -f x.csv`. "
         "Training: `kaon workspace create -n mnist`, `kaon template get --name mnist`, "
         "`kaon train deploy -s templates/mnist/model-train -d templates/mnist/data`. "
+        "Pipelines: `kaon create pipeline -f specs.yaml`, `kaon list job`, "
+        "`kaon logs --pipeline edges` (docs/pipelines.md). "
         "The local platform starts on demand (`kaon up` / `kaon down` / `kaon status`). "
         "Sharing it: `kaon user add ann`, `kaon workspace share -n mnist --user ann --role "
         "viewer`; the CLI acts as KAON_TOKEN (`kaon auth whoami`)."
@@ -60,6 +73,7 @@ def _root(
 
 platform.register(app)
 data.register(app)
+pipelines.register(app, data.create_app, data.list_app, data.inspect_app, data.delete_app)
 app.add_typer(workspace.workspace_app, name="workspace")
 app.add_typer(workspace.template_app, name="template")
 train.register(app)

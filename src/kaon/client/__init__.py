@@ -8,7 +8,8 @@ what the CLI does (the CLI only parses arguments, calls it and prints).
         job = client.wait(client.train("mnist", source="model-train", data="data"))
 
 Calls return the dataclasses below; a failure raises a KaonError subclass (the server's
-errors come back as the same class). States are kaon.core's JobState and EndpointState.
+errors come back as the same class). States are kaon.core's JobState and EndpointState;
+pipelines' are PipelineState, PipelineJobState and DatumState (kaon.client.pipelines).
 """
 
 from kaon.client.client import Client
@@ -20,12 +21,17 @@ from kaon.client.models import (
     BundleInfo,
     Change,
     CommitInfo,
+    DatumInfo,
     EndpointInfo,
     FileInfo,
     GcReport,
     JobInfo,
     MemberInfo,
     NewToken,
+    PipelineInfo,
+    PipelineJobInfo,
+    PipelineLogLine,
+    PipelinesCreated,
     ProvenanceInfo,
     RepoInfo,
     S3CredentialInfo,
@@ -53,6 +59,8 @@ from kaon.core.errors import (
     StorageFull,
 )
 from kaon.core.jobs import JobState
+from kaon.core.pipelines.records import DatumState, PipelineState
+from kaon.core.pipelines.records import JobState as PipelineJobState
 
 __all__ = [
     "AlreadyExists",
@@ -65,6 +73,8 @@ __all__ = [
     "Client",
     "CommitInfo",
     "Conflict",
+    "DatumInfo",
+    "DatumState",
     "EndpointInfo",
     "EndpointState",
     "FileInfo",
@@ -82,6 +92,12 @@ __all__ = [
     "NotFound",
     "OutputComparison",
     "PermissionDenied",
+    "PipelineInfo",
+    "PipelineJobInfo",
+    "PipelineJobState",
+    "PipelineLogLine",
+    "PipelineState",
+    "PipelinesCreated",
     "Printed",
     "ProvenanceInfo",
     "PutResult",

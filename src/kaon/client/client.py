@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, BinaryIO, overload
 from kaon.client import follow as following
 from kaon.client.compare import OutputComparison, compare_outputs
 from kaon.client.models import EndpointInfo, JobInfo
+from kaon.client.pipelines import PipelinesApi
 from kaon.client.reporter import QUIET, Reporter
-from kaon.client.rest import RestApi
 from kaon.client.results import GetResult, PutResult
 from kaon.core.endpoints import endpoint_name
 from kaon.core.errors import InvalidInput
@@ -31,12 +31,12 @@ if TYPE_CHECKING:  # imported when called: `import kaon.client` stays light for 
 LocalPath = str | os.PathLike[str]
 
 
-class Client(RestApi):
+class Client(PipelinesApi):
     """The platform's API as the user whose token it sends. `Client.from_env()` connects to
     `kaon init`'s endpoint (or $KAON_ENDPOINT), else to the local platform (started with the
     first request), as $KAON_TOKEN, else `kaon init --token`'s, else the local platform's
     token (its first admin's); `Client(url, token)` to another. Use it in a `with` block (or
-    `close()` it).
+    `close()` it). Pipelines: kaon.client.pipelines (mixed in).
 
     >>> me = client.whoami()
     >>> me.admin, client.health()["status"]

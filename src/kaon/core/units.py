@@ -120,3 +120,59 @@ def memory_text(n: int) -> str:
         if n >= _QUANTITY[unit] and n % _QUANTITY[unit] == 0:
             return f"{n // _QUANTITY[unit]}{unit}"
     return human_size(n) if n >= 1024 else str(n)
+
+
+_GO_DURATION = re.compile(r"([0-9]*\.?[0-9]+)(ns|us|µs|ms|s|m|h)")
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_go_duration(text: str) -> float:
+    """A Go/Pachyderm duration as seconds: "30s", "10m", "1h5m", "1.5h", "500ms"."""
+    value = text.strip()
+    pos, total = 0, 0.0
+    while pos < len(value):
+        match = _GO_DURATION.match(value, pos)
+        if match is None:
+            total = 0.0
+            break
+        total += float(match.group(1)) * _GO_UNITS[match.group(2)]
+        pos = match.end()
+    if not 0 < total < math.inf:
+        raise InvalidInput(f'invalid duration {text!r}: use e.g. "30s", "10m" or "1h5m"')
+    return total
+
+
+def go_duration_text(seconds: float) -> str:
+    """The Go-style text of a duration, read back exactly by parse_go_duration: "1h5m", "30s"."""
+    if seconds != int(seconds):
+        return f"{seconds!r}s"
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "")
+    return text + (f"{secs}s" if secs or not text else "")
+
+
+def quantity_text(n: int) -> str:
+    """A byte count as the shortest exact Kubernetes quantity: 2G, 64Mi, 1500."""
+    for unit in ("Ti", "T", "Gi", "G", "Mi", "M", "Ki", "k"):
+        if n >= _QUANTITY[unit] and n % _QUANTITY[unit] == 0:
+            return f"{n // _QUANTITY[unit]}{unit}"
+    return str(n)
+
+
+_CPU = re.compile(r"([0-9]*\.?[0-9]+)(m?)\Z")
+
+
+def parse_cpu(value: str | float) -> float:
+    """Kubernetes CPU: 1, 0.5, "2", "500m" (millicores) as a number of cores (> 0)."""
+    if isinstance(value, bool):
+        amount = 0.0
+    elif isinstance(value, int | float):
+        amount = float(value)
+    else:
+        match = _CPU.match(value.strip())
+        amount = float(match.group(1)) / (1000 if match.group(2) else 1) if match else 0.0
+    if not 0 < amount < math.inf:
+        raise InvalidInput(f'invalid cpu {value!r}: use a number of cores, e.g. 1, 0.5 or "500m"')
+    return amount

@@ -13,6 +13,7 @@ from kaon.db.endpoints import SqlEndpointStore
 from kaon.db.engine import DEFAULT_BUSY_TIMEOUT, WRITE_OPTION, backend_errors, make_engine
 from kaon.db.jobs import SqlJobStore
 from kaon.db.migrate import upgrade_engine
+from kaon.db.pipelines import SqlPipelineStore
 from kaon.db.provenance import SqlProvenanceStore
 from kaon.db.sql import SqlMetadataStore
 from kaon.db.users import SqlUserStore
@@ -81,6 +82,10 @@ class Database:
     @cached_property
     def users(self) -> SqlUserStore:
         return SqlUserStore(self)
+
+    @cached_property
+    def pipelines(self) -> SqlPipelineStore:
+        return SqlPipelineStore(self)
 
     def credentials(self, key: bytes) -> SqlCredentialStore:
         return SqlCredentialStore(self, key)

@@ -16,6 +16,8 @@ from sqlalchemy import (
     Text,
 )
 
+from kaon.core.pipelines.records import DatumState
+
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -218,4 +220,69 @@ upload_pins = Table(
     Column("lease", String, nullable=False),
     Column("digest", String, nullable=False),
     PrimaryKeyConstraint("lease", "digest"),
+)
+
+# -- pipelines (issue 15): global, no foreign key to repos (deleting a repo never reaches them)
+
+pipelines = Table(
+    "pipelines",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("doc", Text, nullable=False),  # JSON: Pipeline.to_doc()
+)
+
+pipeline_versions = Table(
+    "pipeline_versions",
+    metadata,
+    Column("pipeline", String, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("doc", Text, nullable=False),  # JSON: PipelineVersion.to_doc()
+    PrimaryKeyConstraint("pipeline", "version"),
+)
+
+pipeline_jobs = Table(
+    "pipeline_jobs",
+    metadata,
+    Column("pipeline", String, nullable=False),
+    Column("id", String, nullable=False),  # the global id
+    Column("created", Double, nullable=False),
+    Column("state", String, nullable=False),
+    Column("doc", Text, nullable=False),  # JSON: PipelineJob.to_doc()
+    PrimaryKeyConstraint("pipeline", "id"),
+    Index(None, "pipeline", "created"),
+    Index(None, "id"),  # a global id's jobs, id prefixes
+    Index(None, "state"),
+    Index(None, "created"),
+)
+
+REUSABLE_DATUMS = (
+    f"state IN ('{DatumState.SUCCESS.value}', '{DatumState.SKIPPED.value}') AND output IS NOT NULL"
+)
+"""The datum records whose output a new job may reuse."""
+
+pipeline_datums = Table(
+    "pipeline_datums",
+    metadata,
+    Column("pipeline", String, nullable=False),
+    Column("job", String, nullable=False),
+    Column("datum", String, nullable=False),
+    Column("hash", String, nullable=False),
+    Column("state", String, nullable=False),
+    Column("output", String, nullable=True),  # the tree digest of its output
+    Column("created", Double, nullable=False),  # its job's (-1: a job not stored)
+    Column("doc", Text, nullable=False),  # JSON: DatumRecord.to_doc()
+    PrimaryKeyConstraint("pipeline", "job", "datum"),
+    # hash first: PostgreSQL then reads `hash IN (...)` from the index even without statistics
+    Index(None, "hash", "pipeline"),
+)
+
+pipeline_reusable = Table(  # by hash, the newest reusable datum record (what a job skips)
+    "pipeline_reusable",
+    metadata,
+    Column("pipeline", String, nullable=False),
+    Column("hash", String, nullable=False),
+    Column("job", String, nullable=False),
+    Column("datum", String, nullable=False),
+    Column("created", Double, nullable=False),
+    PrimaryKeyConstraint("hash", "pipeline"),
 )

@@ -195,6 +195,10 @@ class LocalExecutor:
         if layout is not None:
             layout.inputs = inputs
         out = layout.out if layout is not None else folder / "out"
+        if layout is not None and task.pfs_out_pipe:  # a spout: /pfs/out is its pipe
+            layout.pipe = Path(task.pfs_out_pipe)
+            layout.place_pipe()
+            out = folder / "out"
         for made in (out, folder / "home", folder / "tmp"):
             made.mkdir(parents=True)
         for name, data in task.files.items():

@@ -56,10 +56,17 @@ class PfsLayout:
     inputs: dict[str, Path] = field(default_factory=dict)  # name → host folder seen at /pfs/name
     writable: set[str] = field(default_factory=set)  # private inputs (a writable copy)
     sources: dict[str, Path] = field(default_factory=dict)  # name → the fetched copy behind it
+    pipe: Path | None = None  # a spout's named pipe, seen at /pfs/out (Task.pfs_out_pipe)
 
     @property
     def out(self) -> Path:
         return self.root / "out"
+
+    def place_pipe(self) -> None:
+        """Rewrite mode: PFS_DIR/out is a symlink to the pipe (bubblewrap binds it)."""
+        if self.pipe is not None and not self.mounted:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.out.symlink_to(self.pipe)
 
     @property
     def pfs_dir(self) -> str:
@@ -72,7 +79,7 @@ class PfsLayout:
             Mount(f"{PFS}/{name}", path, name in self.writable)
             for name, path in self.inputs.items()
         ]
-        return (*found, Mount(f"{PFS}/out", self.out, writable=True))
+        return (*found, Mount(f"{PFS}/out", self.pipe or self.out, writable=True))
 
     def rewrite(self, text: str) -> str:
         """`text` with a literal /pfs turned into PFS_DIR (rewrite mode only)."""

@@ -9,6 +9,7 @@ from kaon.memory.credentials import MemoryCredentialStore
 from kaon.memory.endpoints import MemoryEndpointStore
 from kaon.memory.jobs import MemoryJobStore
 from kaon.memory.metadata import MemoryMetadataStore
+from kaon.memory.pipelines import MemoryPipelineStore
 from kaon.memory.provenance import MemoryProvenanceStore
 from kaon.memory.tables import Tables
 from kaon.memory.users import MemoryUserStore
@@ -47,6 +48,10 @@ class MemoryDatabase:
     @cached_property
     def users(self) -> MemoryUserStore:
         return MemoryUserStore(self.tables)
+
+    @cached_property
+    def pipelines(self) -> MemoryPipelineStore:
+        return MemoryPipelineStore(self.tables)
 
     def credentials(self, key: bytes) -> MemoryCredentialStore:
         return MemoryCredentialStore(self.tables)

@@ -13,6 +13,7 @@ from kaon.core.credentials import S3Credential
 from kaon.core.endpoints import Endpoint
 from kaon.core.ids import BranchName, CommitId, Digest, PackId, RepoName
 from kaon.core.jobs import Job, JobId, Trial, WorkspaceName
+from kaon.core.pipelines.records import DatumRecord, Pipeline, PipelineJob, PipelineVersion
 from kaon.core.provenance import Edge, Node
 from kaon.core.repo import Repo
 from kaon.core.users import ApiToken, Role, User
@@ -53,6 +54,15 @@ class Tables:
     tokens: dict[str, tuple[ApiToken, str]] = field(default_factory=dict)
     roles: dict[tuple[str, str], Role] = field(default_factory=dict)  # (workspace, user)
     audit: list[AuditEntry] = field(default_factory=list)
+    # pipelines, their versions, jobs (by pipeline, id), datum records (by job, then id)
+    pipelines: dict[str, Pipeline] = field(default_factory=dict)
+    pipeline_versions: dict[str, dict[int, PipelineVersion]] = field(default_factory=dict)
+    pipeline_jobs: dict[tuple[str, str], PipelineJob] = field(default_factory=dict)
+    datums: dict[tuple[str, str], dict[str, DatumRecord]] = field(default_factory=dict)
+    # (pipeline, hash) -> its records' keys, with when their job was created (-1: unknown)
+    datum_hashes: dict[tuple[str, str], dict[tuple[str, str, str], float]] = field(
+        default_factory=dict
+    )
 
     def drop_workspace(self, name: WorkspaceName) -> None:
         """Remove a workspace with everything of it (the caller holds the lock)."""

@@ -11,6 +11,7 @@ from kaon.ports.credentials import CredentialStore
 from kaon.ports.endpoints import EndpointStore
 from kaon.ports.jobs import JobStore
 from kaon.ports.metadata import MetadataStore
+from kaon.ports.pipelines import PipelineStore
 from kaon.ports.provenance import ProvenanceStore
 from kaon.ports.users import UserStore
 from kaon.ports.workspaces import WorkspaceStore
@@ -39,6 +40,12 @@ class MetadataDatabase(Protocol):
 
     @property
     def users(self) -> UserStore: ...
+
+    @property
+    def pipelines(self) -> PipelineStore:
+        """Pipelines, their versions, jobs and datum records (global: no workspace, and no
+        link to repos, so deleting a repo or a workspace never reaches them)."""
+        ...
 
     def credentials(self, key: bytes) -> CredentialStore:
         """The S3 keys, their secrets sealed at rest with `key` (32 bytes, kept outside the

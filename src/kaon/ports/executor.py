@@ -128,6 +128,9 @@ class Task:
     # literal "/pfs/" in argv, stdin and env values is rewritten to it (Executor.pfs_mode
     # says which). Before `deliver`, a symlink in the output whose target lies in an input
     # is rewritten to "/pfs/<name>/<path>" so the sink can store it by reference.
+    pfs_out_pipe: str = ""  # with `pfs`, a spout's: the host path of a named pipe (made by
+    # the caller, who reads it) seen at /pfs/out instead of the output folder (bound there,
+    # or PFS_DIR/out is a symlink to it); the output folder handed to the sink stays empty
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from kaon.core.errors import InvalidInput
 from kaon.core.pipelines.records import (
     DatumRecord,
     DatumState,
@@ -84,5 +85,17 @@ class PipelineStore(Protocol):
     def succeeded(self, pipeline: str, hashes: Sequence[str]) -> dict[str, DatumRecord]:
         """For each of `hashes` that some job of `pipeline` processed with SUCCESS (or reused
         as SKIPPED) and whose output is known: the newest such record, by hash. This is what
-        a new job skips."""
+        a new job skips. Newest: of the job created last (a record saved before its job was
+        added counts as oldest), then of the greatest job id. A batch of 1,000 hashes is a
+        few queries however many records the pipeline has."""
         ...
+
+
+def check_version(pipeline: Pipeline, version: PipelineVersion) -> None:
+    """Raise InvalidInput unless `version` is `pipeline`'s current version (what every store
+    checks before adding one)."""
+    if version.pipeline != pipeline.name or version.version != pipeline.version:
+        raise InvalidInput(
+            f"version {version.pipeline}@{version.version} is not the current version of "
+            f"pipeline {pipeline.name!r} ({pipeline.version}): store the pipeline with it"
+        )

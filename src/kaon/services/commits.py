@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -26,6 +27,7 @@ from kaon.services.repos import RepoService
 from kaon.services.trees import TreeStore
 
 _MAX_ATTEMPTS = 100
+log = logging.getLogger("kaon")
 
 
 class Put(NamedTuple):  # a tuple: a folder's commit makes 20,000 of them
@@ -50,6 +52,13 @@ class CommitService:
         self._gc_lock = gc_lock
         self._branch_locks = KeyedLocks()
         self._clock = clock
+        self._observers: list[Callable[[Commit], None]] = []
+
+    def on_commit(self, callback: Callable[[Commit], None]) -> None:
+        """Call `callback(commit)` after each commit lands, outside the branch's lock, in the
+        committing thread (pipelines start their jobs from it). A callback's error is logged,
+        never raised: the commit has landed whatever an observer does with it."""
+        self._observers.append(callback)
 
     def commit(
         self,
@@ -73,6 +82,7 @@ class CommitService:
         `staged` holds puts checked already (kaon.services.staging); `puts` win over them.
         `check` is called with the head the commit is built on, inside the branch's critical
         section and again on every retry: it raises to refuse the commit (a conditional write).
+        Once it has landed, the `on_commit` observers are told.
         """
         r = self._repos.get_repo(repo).name
         b = branch_name(branch)
@@ -122,8 +132,15 @@ class CommitService:
                 self._trees.save_commit(commit)
                 self._trees.sync()  # packs, trees and commit object durable before visible
                 if self._meta.add_commit(commit, head):
-                    return commit
-        raise Conflict(f"branch '{branch}' of repo '{repo}' is too busy: try again")
+                    break
+            else:
+                raise Conflict(f"branch '{branch}' of repo '{repo}' is too busy: try again")
+        for callback in self._observers:
+            try:
+                callback(commit)
+            except Exception:  # an observer never breaks a commit that has landed
+                log.exception("commit %s: an on_commit observer failed", commit.id)
+        return commit
 
     def _changed(
         self, root: Digest | None, puts: dict[str, FileContent], deletes: list[str]

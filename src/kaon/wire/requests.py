@@ -209,3 +209,36 @@ class S3CredentialIn(Strict):
     owner: str = Field(
         "", description="a label for the key; it acts for the caller, whose name its commits show"
     )
+
+
+# -- pipelines (docs/pipelines.md) ----------------------------------------------------------
+
+
+class PipelineSourceIn(Strict):
+    """Where the client uploaded a spec's `transform.source` folder."""
+
+    repo: str = checked(pattern=REPO)
+    commit: str = Field(min_length=4, description="a commit of that repo (its id)")
+
+
+class PipelineSpecIn(Strict):
+    spec: dict[str, Any] = Field(
+        description="one pipeline spec document, Pachyderm's format (pipeline, transform, "
+        "input, …): unknown fields are refused naming them, known ones with no effect here "
+        "are accepted with a warning"
+    )
+    source: PipelineSourceIn | None = None
+
+
+class PipelinesIn(Strict):
+    specs: list[PipelineSpecIn] = Field(min_length=1, description="created all or none")
+    update: bool = Field(False, description="replace existing pipelines of these names")
+    reprocess: bool = Field(
+        True,
+        description="on update: datums of older versions run again (false: kept, and "
+        "recorded as such in the version and provenance)",
+    )
+
+
+class PipelineRunIn(Strict):
+    reprocess: bool = Field(False, description="run every datum, none skipped")

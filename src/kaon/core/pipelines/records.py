@@ -16,7 +16,7 @@ it (the commit's own id for a user's commit; a new id for `run pipeline`), so a 
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
@@ -208,6 +208,7 @@ class PipelineJob:
     reprocess: bool = False  # every datum was run (run --reprocess, reprocess_spec every_job)
     service: bool = False  # a service pipeline's job: RUNNING while its process serves
     parent: str | None = None  # the pipeline's previous job (whose datums may be skipped)
+    rerun: tuple[str, ...] = ()  # datum ids run even if their hash succeeded (restart datum)
 
     @property
     def key(self) -> str:
@@ -228,6 +229,7 @@ class PipelineJob:
         doc = asdict(self)
         doc["state"] = self.state.value
         doc["inputs"] = [asdict(i) for i in self.inputs]
+        doc["rerun"] = list(self.rerun)
         return doc
 
     @staticmethod
@@ -239,6 +241,7 @@ class PipelineJob:
                 "inputs": tuple(InputCommit(**i) for i in doc["inputs"]),
                 "counts": DatumCounts(**doc["counts"]),
                 "stats": JobStats(**doc["stats"]),
+                "rerun": tuple(doc.get("rerun", ())),
             }
         )
 
@@ -262,9 +265,10 @@ class DatumRecord:
     upload_bytes: int = 0
 
     def to_doc(self) -> dict[str, Any]:
-        doc = asdict(self)
+        # not asdict: its deep copy is most of the cost of saving a job's 1,000 records
+        doc = {f.name: getattr(self, f.name) for f in fields(self)}
         doc["state"] = self.state.value
-        doc["files"] = list(self.files)
+        doc["files"] = [dict(f) for f in self.files]  # flat DatumFile documents
         return doc
 
     @staticmethod

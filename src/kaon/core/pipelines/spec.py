@@ -81,6 +81,7 @@ class Resources:
     memory: int | None = None  # bytes
     gpu: int = 0  # refused at run time where no GPU exists
     disk: int | None = None  # bytes; recorded
+    gpu_type: str = ""  # e.g. "nvidia.com/gpu" (gpu: {type, number}); recorded
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from kaon.testing.contracts.metadata import (
     RefStoreContract,
     RepoStoreContract,
 )
+from kaon.testing.contracts.pipelines import PipelineStoreContract
 from kaon.testing.contracts.provenance import ProvenanceStoreContract
 from kaon.testing.contracts.users import UserStoreContract
 from kaon.testing.contracts.workspaces import WorkspaceStoreContract
@@ -47,6 +48,10 @@ class TestEndpointStore(EndpointStoreContract):
     pass
 
 
+class TestPipelineStore(PipelineStoreContract):
+    pass
+
+
 class TestProvenanceStore(ProvenanceStoreContract):
     pass
 
@@ -66,6 +71,7 @@ __all__ = [
     "EndpointStoreContract",
     "JobStoreContract",
     "LeaseStoreContract",
+    "PipelineStoreContract",
     "ProvenanceStoreContract",
     "RefStoreContract",
     "RepoStoreContract",
@@ -75,6 +81,7 @@ __all__ = [
     "TestEndpointStore",
     "TestJobStore",
     "TestLeaseStore",
+    "TestPipelineStore",
     "TestProvenanceStore",
     "TestRefStore",
     "TestRepoStore",
