@@ -205,10 +205,11 @@ class PfsContract:
             argv=("cat",),
             workdir=Place.output(),
             env={"PATH": "/usr/bin:/bin"},
-            stdin=("one", "two /pfs/x"),  # no pfs: nothing is rewritten
+            stdin=("one", "two /pfs/x", Place.output("x")),  # no pfs: nothing is rewritten
         )
         lines, _, result = run_task(executor, task)
-        assert result.exit_code == 0 and lines == ["one", "two /pfs/x"]
+        assert result.exit_code == 0 and lines[:2] == ["one", "two /pfs/x"], lines
+        assert lines[2].endswith("/out/x") and lines[2].startswith("/")  # a Place, resolved
         lines, _, result = run_task(
             executor,
             Task(key="s/1", argv=("cat",), workdir=Place.output(), env={"PATH": "/usr/bin:/bin"}),
