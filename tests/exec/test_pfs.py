@@ -159,11 +159,10 @@ def test_forcing_bubblewrap_where_it_cannot_mount_is_an_error(
     runner = ProcessRunner(bwrap="/nonexistent/bwrap", cgroups=False)
     ex = LocalExecutor(content, tmp_path, UvEnvBuilder(tmp_path / "envs"), runner=runner)
     assert ex.pfs_mode == "rewrite"  # auto: the fallback, honestly named
-    forced = LocalExecutor(
-        content, tmp_path, UvEnvBuilder(tmp_path / "envs"), runner=runner, pfs_mode="bubblewrap"
-    )
     with pytest.raises(InvalidInput, match="bubblewrap cannot mount /pfs here"):
-        _ = forced.pfs_mode
+        LocalExecutor(
+            content, tmp_path, UvEnvBuilder(tmp_path / "envs"), runner=runner, pfs_mode="bubblewrap"
+        )
 
 
 def test_rewrite_touches_only_pfs_as_a_path_of_its_own(tmp_path: Path) -> None:

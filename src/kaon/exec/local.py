@@ -76,6 +76,8 @@ class LocalExecutor:
         self._trash = Trash(root)  # task folders are removed in the background
         self._pfs_asked = configured_mode(pfs_mode)  # auto | bubblewrap | rewrite
         self._pfs_mode: str | None = None
+        if self._pfs_asked == BUBBLEWRAP:  # asked for: refused at start where it cannot
+            _ = self.pfs_mode
 
     @property
     def can_sandbox(self) -> bool:
