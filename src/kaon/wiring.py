@@ -55,6 +55,17 @@ from kaon.services.leases import UploadLeases
 from kaon.services.lifecycle import UserLifecycle, WorkspaceLifecycle
 from kaon.services.locks import SharedExclusiveLock
 from kaon.services.packs import PackIntake
+from kaon.services.pipelines.cron import CronTicker, cron_inputs
+from kaon.services.pipelines.jobrunner import PipelineJobRunner
+from kaon.services.pipelines.logs import PipelineLogs
+from kaon.services.pipelines.provenance import PipelineProvenance
+from kaon.services.pipelines.scheduler import Scheduler
+from kaon.services.pipelines.service import PipelineService
+from kaon.services.pipelines.servicerun import ServiceRunner
+from kaon.services.pipelines.spouts import SpoutRunner
+from kaon.services.pipelines.triggers import Triggers
+from kaon.services.pipelines.versions import Versions
+from kaon.services.pipelines.waits import JobWatch, Waits, WatchedStore
 from kaon.services.provenance import ProvenanceService
 from kaon.services.repos import RepoService
 from kaon.services.s3.access import S3Access
@@ -193,6 +204,7 @@ class Platform:
     user_lifecycle: UserLifecycle  # remove a user and the S3 keys acting for them
     training: TrainingService
     serving: ServingService
+    pipelines: PipelineService
     provenance: ProvenanceService
     credentials: CredentialService
     s3: ObjectService  # the S3 gateway's objects over repos
@@ -203,6 +215,7 @@ class Platform:
     job_tokens: JobTokens  # jobs' API access (KAON_ENDPOINT, KAON_TOKEN)
     audit: AuditLog  # writes audited by the API and the S3 gateway, written in batches
     _backends: Backends = field(repr=False)
+    _pipelines: PipelineService | None = field(default=None, repr=False)  # stopped at close
     _started: bool = field(default=False, init=False, repr=False)
 
     def start(self) -> None:
@@ -219,10 +232,14 @@ class Platform:
             log.warning("job %s was interrupted by a platform stop: marked JOB_FAILURE", job)
         for endpoint in self.serving.recover():
             log.info("endpoint %s restarting", endpoint)
+        for key in self.pipelines.start_background():
+            log.warning("pipeline job %s was interrupted by a platform stop: running again", key)
 
     def close(self) -> None:
         """Stop the background work, then close the backends."""
         self.audit.close()  # what is queued is written before the stores close
+        if self._pipelines is not None:  # running jobs cancelled: run again at the next start
+            self._pipelines.shutdown()
         self.serving.shutdown()
         self.training.shutdown()
         self._backends.close()
@@ -295,6 +312,15 @@ def wire(
         EndpointRunner(replicas(content), hidden),
         clock,
     )
+    pipelines = _pipelines(
+        settings,
+        database,
+        (repos, commits, files, chunks, trees),
+        envs,
+        executor,
+        job_tokens,
+        clock,
+    )
     backends = Backends(
         database,
         meta,
@@ -322,6 +348,8 @@ def wire(
         user_lifecycle=UserLifecycle(users, credentials),
         training=training,
         serving=serving,
+        pipelines=pipelines,
+        _pipelines=pipelines,
         provenance=provenance,
         credentials=credentials,
         s3=s3,
@@ -334,3 +362,52 @@ def wire(
         _backends=backends,
     )
     return platform, backends
+
+
+def _pipelines(
+    settings: ServerSettings,
+    database: MetadataDatabase,
+    data: tuple[RepoService, CommitService, FileService, ChunkStore, TreeStore],
+    envs: EnvBuilder,
+    executor: Executor,
+    job_tokens: JobTokens,
+    clock: Callable[[], float],
+) -> PipelineService:
+    """The pipelines' services over one store whose job changes wake `wait commit`, told of
+    every commit (their triggers)."""
+    repos, commits, files, chunks, trees = data
+    watch = JobWatch()
+    store = WatchedStore(database.pipelines, watch)
+    root = settings.home / "pipelines"
+    slots = settings.max_parallel or os.cpu_count() or 1  # as many jobs at once as trials
+    versions = Versions(store, repos, files, envs, clock)
+    logs = PipelineLogs(root / "logs")
+    runner = PipelineJobRunner(
+        store, executor, repos, commits, trees, chunks, logs, clock=clock, slots=slots
+    )
+    services = ServiceRunner(
+        store, executor, logs.job_log, clock=clock, endpoint=lambda: job_tokens.endpoint
+    )
+    spouts = SpoutRunner(
+        store, executor, chunks, commits, root / "spouts", logs.job_log, clock=clock
+    )
+    recorder = PipelineProvenance(database.provenance, repos)
+    scheduler = Scheduler(
+        store,
+        repos,
+        versions.spec_of,
+        runner.run,
+        slots,
+        clock,
+        recorder.job_succeeded,
+        services=services,
+        spouts=spouts,
+    )
+    cron = CronTicker(
+        store, commits, files, lambda name: cron_inputs(versions.spec_of(name).input), clock
+    )
+    triggers = Triggers(store, repos, versions.spec_of, scheduler.enqueue, clock)
+    waits = Waits(store, repos, watch, clock)
+    commits.on_commit(triggers.committed)  # jobs recorded before the commit call returns
+    commits.on_commit(lambda commit: watch.changed())
+    return PipelineService(store, repos, versions, triggers, scheduler, cron, executor, logs, waits)

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.e2e
 
 HERE = Path(__file__).parent / "pipelines"
 CHAIN = HERE / "chain"
-INVALID, NOT_FOUND, EXISTS = 2, 4, 5
+INVALID, EXISTS = 2, 5
 
 
 @pytest.fixture(scope="module")
@@ -421,7 +421,7 @@ pipeline: {name: orphan}
 input: {pfs: {repo: no-such-repo, glob: "/"}}
 transform: {cmd: [/bin/true]}
 """
-    refused(NOT_FOUND, missing, "no-such-repo")
+    refused(INVALID, missing, "no-such-repo")  # a spec naming what is not there
     clash = """
 pipeline: {name: clash}
 input: {pfs: {repo: badsrc, glob: "/"}}

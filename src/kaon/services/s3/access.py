@@ -30,6 +30,7 @@ from collections.abc import Callable
 from kaon.core.credentials import S3Credential
 from kaon.core.errors import Forbidden, NotFound, PermissionDenied, WorkspaceNotFound
 from kaon.core.users import Action, Principal, Role, UserName, decide
+from kaon.services.pipelines.s3access import check_pipeline_key
 from kaon.services.users import UserService
 from kaon.services.workspaces import WorkspaceService
 
@@ -111,6 +112,8 @@ class S3Access:
     # the check ---------------------------------------------------------------------------
     def check(self, who: S3Credential | None, action: Action, repo: str) -> None:
         """AccessDenied (PermissionDenied, 403) unless `who` may do `action` on `repo`."""
+        if who is not None and who.job is not None:  # a pipeline job's key: reads only
+            check_pipeline_key(who, action, repo)
         principal = self._cached_principal(who)
         if principal.admin and principal.workspace is None:  # an admin's own key: everything
             return

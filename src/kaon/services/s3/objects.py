@@ -102,7 +102,13 @@ class ObjectService(BucketService):
         self._conds = ConditionChecks(repos, files, etag_of)
         self._staged: dict[tuple[str, str, str], _Staged] = {}
         self._seen: set[tuple[str, str, str]] = set()
+        self._job_observers: list[Callable[[str, Commit, str, bool], None]] = []
         self._lock = threading.Lock()
+
+    def on_job_access(self, callback: Callable[[str, Commit, str, bool], None]) -> None:
+        """Call `callback(job, commit, path, wrote)` for reads and writes signed with the key
+        of a job that is no training job (a pipeline job's: kaon.services.pipelines.s3access)."""
+        self._job_observers.append(callback)
 
     # reading -----------------------------------------------------------------------------
     def stat(
@@ -358,7 +364,9 @@ class ObjectService(BucketService):
                 self._seen.clear()
             self._seen.add(seen)
         job = self._jobs.get_job(JobId(who.job))
-        if job is None:
+        if job is None:  # a pipeline job's key: its observers record it
+            for observer in self._job_observers:
+                observer(who.job, commit, path, wrote)
             return
         trials = self._jobs.list_trials(job.id)
         if wrote:
