@@ -4,6 +4,7 @@ run, retry, recover, merge, one output commit (or none), logs."""
 from __future__ import annotations
 
 import dataclasses
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -294,3 +295,23 @@ def test_a_job_past_its_timeout_is_killed(rig: Rig) -> None:
     job = rig.run(rig.pipeline(doc))
     assert job.state is JobState.KILLED
     assert job.reason == "job_timeout of 1 s exceeded" and job.output_commit is None
+
+
+def test_a_command_not_found_is_named(rig: Rig) -> None:
+    doc = spec(glob="/f1.txt", datum_tries=1, transform={"cmd": ["kaon-no-such-command"]})
+    job = rig.run(rig.pipeline(doc))
+    assert job.state is JobState.FAILURE
+    assert "command not found (kaon-no-such-command" in job.reason
+
+
+def test_a_datum_over_its_memory_limit_says_so(rig: Rig) -> None:
+    grab = "b = bytearray(400 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096])"
+    doc = spec(
+        glob="/f1.txt",
+        datum_tries=1,
+        transform={"cmd": [sys.executable, "-c", grab]},
+        resource_limits={"memory": "64M"},
+    )
+    job = rig.run(rig.pipeline(doc))
+    assert job.state is JobState.FAILURE
+    assert "out of memory (its memory limit is" in job.reason, job.reason

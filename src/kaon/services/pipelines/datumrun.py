@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from kaon.core.errors import KaonError
@@ -18,6 +18,7 @@ from kaon.core.ids import CommitId, RepoName
 from kaon.core.pipelines.datums import Datum
 from kaon.core.pipelines.records import DatumRecord, DatumState, PipelineJob
 from kaon.core.pipelines.spec import PipelineSpec
+from kaon.core.units import memory_text
 from kaon.ports.content import TreeRef
 from kaon.ports.envbuilder import EnvLock, LogSink
 from kaon.ports.executor import BatchDatum, Executor, Input, Limits, Place, RunResult, Task
@@ -117,13 +118,41 @@ class DatumSetup:
         return code is not None and (code == 0 or code in self.spec.transform.accept_return_code)
 
 
-def why(result: RunResult, timeout: float | None) -> str:
+_OUT_OF_MEMORY = ("memoryerror", "cannot allocate memory", "out of memory", "oom")
+
+
+class Tail:
+    """A log sink that also keeps the last lines (to say why a try failed)."""
+
+    def __init__(self, sink: LogSink, keep: int = 20) -> None:
+        self._sink = sink
+        self.lines: deque[str] = deque(maxlen=keep)
+
+    def __call__(self, line: str) -> None:
+        self.lines.append(line)
+        self._sink(line)
+
+
+def why(setup: DatumSetup, result: RunResult, tail: Iterable[str] = (), err: bool = False) -> str:
+    """Why a try failed, in words: its exit, a timeout, a command not found, memory."""
+    timeout = setup.spec.datum_timeout
     if result.timed_out:
         return f"timed out after {timeout:g} s (datum_timeout)" if timeout else "timed out"
-    if result.cancelled or result.exit_code is None:
+    if result.cancelled:
+        return "killed"
+    memory = setup.limits.memory_bytes
+    said = " ".join(tail).lower()
+    if memory and (result.exit_code in (None, 137, -9) or any(w in said for w in _OUT_OF_MEMORY)):
+        code = "was killed" if result.exit_code is None else f"exited with code {result.exit_code}"
+        return f"{code}: out of memory (its memory limit is {memory_text(memory)})"
+    if result.exit_code is None:
         return "killed"
     if result.exit_code == 127:
-        return "exited with code 127 (command not found?)"
+        cmd = setup.spec.transform.err_cmd if err else setup.spec.transform.cmd
+        return (
+            f"exited with code 127: command not found ({cmd[0] if cmd else '?'}, or a command "
+            "it ran): is it installed, or in the source bundle?"
+        )
     return f"exited with code {result.exit_code}"
 
 
@@ -178,11 +207,9 @@ class DatumRunner:
         spec, began = self.setup.spec, time.monotonic()
         say, reason = self.platform_log(datum), ""
         for attempt in range(1, spec.datum_tries + 1):
-            sink = self.sink(datum)
+            sink, out = self.sink(datum), Tail(self.user_log(datum))
             try:
-                result = self._executor.run(
-                    self.setup.task(datum, str(attempt)), self.user_log(datum), sink, cancel
-                )
+                result = self._executor.run(self.setup.task(datum, str(attempt)), out, sink, cancel)
             except KaonError as exc:
                 reason = exc.message
             else:
@@ -193,7 +220,7 @@ class DatumRunner:
                     return record(self.setup, datum, DatumState.SUCCESS, attempt, spent, sink)
                 if sink.error:  # what it wrote cannot be stored: no other try changes that
                     return self.failed(datum, attempt, sink.error, began, cancel)
-                reason = why(result, spec.datum_timeout)
+                reason = why(self.setup, result, out.lines)
             say(f"try {attempt} of {spec.datum_tries} failed: {reason}")
         return self.failed(datum, spec.datum_tries, reason, began, cancel)
 
@@ -219,7 +246,7 @@ class DatumRunner:
                     return record(
                         self.setup, datum, DatumState.RECOVERED, tries, spent, None, reason
                     )
-                say(f"err_cmd {why(result, self.setup.spec.datum_timeout)}")
+                say(f"err_cmd {why(self.setup, result, err=True)}")
         say(f"datum failed: {reason}")
         self._log.failed(datum.id)
         spent = time.monotonic() - began
@@ -241,7 +268,7 @@ class BatchFeed:
         self._runner = runner
         self._todo: deque[tuple[Datum, int]] = deque((d, 1) for d in datums)
         self._lock = threading.Lock()
-        self._out: dict[str, tuple[Datum, int, DatumSink, float]] = {}
+        self._out: dict[str, tuple[Datum, int, DatumSink, Tail, float]] = {}
         self._done, self._stop, self._cancel = done, stop, cancel
 
     def next_datum(self) -> BatchDatum | None:
@@ -250,20 +277,20 @@ class BatchFeed:
                 return None
             datum, attempt = self._todo.popleft()
             key = f"{datum.id[:16]}-{attempt}"
-            sink = self._runner.sink(datum)
-            self._out[key] = (datum, attempt, sink, time.monotonic())
+            sink, tail = self._runner.sink(datum), Tail(self._runner.user_log(datum))
+            self._out[key] = (datum, attempt, sink, tail, time.monotonic())
         setup = self._runner.setup
         return BatchDatum(
             key=key,
             inputs={k: v for k, v in setup.inputs(datum).items() if k != CODE},
             outputs=sink,
             env={"PACH_DATUM_ID": datum.id, "KAON_DATUM_ID": datum.id},
-            log=self._runner.user_log(datum),
+            log=tail,
         )
 
     def finished(self, datum: BatchDatum, result: RunResult) -> None:
         with self._lock:
-            d, attempt, sink, began = self._out.pop(datum.key)
+            d, attempt, sink, tail, began = self._out.pop(datum.key)
         setup = self._runner.setup
         if result.cancelled or self._cancel.is_set():
             return
@@ -271,7 +298,7 @@ class BatchFeed:
             spent = time.monotonic() - began
             self._done(record(setup, d, DatumState.SUCCESS, attempt, spent, sink))
             return
-        reason = sink.error or why(result, setup.spec.datum_timeout)
+        reason = sink.error or why(setup, result, tail.lines)
         if not sink.error and attempt < setup.spec.datum_tries:
             self._runner.platform_log(d)(
                 f"try {attempt} of {setup.spec.datum_tries} failed: {reason}"
