@@ -315,3 +315,16 @@ def test_a_datum_over_its_memory_limit_says_so(rig: Rig) -> None:
     job = rig.run(rig.pipeline(doc))
     assert job.state is JobState.FAILURE
     assert "out of memory (its memory limit is" in job.reason, job.reason
+
+
+def test_nested_files_are_seen_at_their_own_paths(rig: Rig, seed: Any) -> None:
+    seed.commit("data", {"/dir/a.txt": b"a\n", "/dir/b.txt": b"b\n"})
+    doc = spec(glob="/dir/*")
+    doc["transform"]["stdin"] = [
+        "for f in /pfs/data/dir/*; do ln -s $f /pfs/out/$(basename $f); done",
+        "ls /pfs/data > /pfs/out/$(ls /pfs/data/dir).top",
+    ]
+    job = rig.run(rig.pipeline(doc))
+    assert job.state is JobState.SUCCESS, job.reason
+    out = rig.files("copy", job.output_commit or "")
+    assert out == {"a.txt": b"a\n", "b.txt": b"b\n", "a.txt.top": b"dir\n", "b.txt.top": b"dir\n"}

@@ -223,8 +223,11 @@ class _JobRun:
         assert self.outputs is not None
         runner = DatumRunner(self.r.executor, setup, self.outputs, self.log)
         workers = max(1, min(self.spec.parallelism, self.r.slots, len(todo)))
-        trees = [TreeRef(RepoName(i.repo), CommitId(i.commit)) for i in self.job.inputs if i.commit]
-        with self.r.executor.keep(trees + ([code] if code else [])):
+        if self.spec.transform.datum_batching:  # a batch's datums are views of its inputs
+            kept = [given.tree for given in setup.batch_inputs().values()]
+        else:
+            kept = sorted(setup.whole(todo), key=repr) + ([code] if code else [])
+        with self.r.executor.keep(kept):
             if self.spec.transform.datum_batching:
                 self.run_batches(runner, setup, todo, workers)
             else:
