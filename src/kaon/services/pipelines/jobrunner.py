@@ -98,6 +98,8 @@ class PipelineJobRunner:
             return run.run()
         except Exception as exc:  # never leave a job hanging: it fails, saying why
             log.exception("pipeline job %s failed", job.key)
+            if run.job.state.finished:
+                return run.job
             why = exc.message if isinstance(exc, KaonError) else f"internal error: {exc!r}"
             return run.end(JobState.FAILURE, why)
         finally:
