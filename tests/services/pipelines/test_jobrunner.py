@@ -195,7 +195,9 @@ def test_a_glob_matching_nothing_succeeds_with_an_empty_commit(rig: Rig) -> None
 
 
 def test_a_gpu_request_without_a_gpu_fails_before_running(rig: Rig) -> None:
-    job = rig.run(rig.pipeline(spec(resource_requests={"gpu": {"type": "nvidia.com/gpu", "number": 1}})))
+    job = rig.run(
+        rig.pipeline(spec(resource_requests={"gpu": {"type": "nvidia.com/gpu", "number": 1}}))
+    )
     assert job.state is JobState.FAILURE and "requests 1 GPU" in job.reason
     assert rig.datums(job) == []
 
