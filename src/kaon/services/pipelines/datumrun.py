@@ -10,8 +10,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from kaon.core.errors import KaonError
 from kaon.core.ids import CommitId, RepoName
@@ -39,6 +39,7 @@ class DatumSetup:
     spec: PipelineSpec
     lock: EnvLock | None
     code: TreeRef | None
+    access: Mapping[str, str] = field(default_factory=dict)  # the S3 gateway (s3access)
 
     @property
     def limits(self) -> Limits:
@@ -54,7 +55,7 @@ class DatumSetup:
     def env_base(self) -> dict[str, str]:
         """The spec's variables and Pachyderm's (kaon's too) of the job."""
         job = self.job
-        out = {"PATH": DEFAULT_PATH, **dict(self.spec.transform.env)}
+        out = {"PATH": DEFAULT_PATH, **dict(self.spec.transform.env), **self.access}
         out |= {f"{i.name}_COMMIT": i.commit for i in job.inputs if i.commit}
         out |= {
             "PACH_JOB_ID": job.id,
