@@ -195,7 +195,9 @@ def test_a_glob_matching_nothing_succeeds_with_an_empty_commit(rig: Rig) -> None
 
 
 def test_a_gpu_request_without_a_gpu_fails_before_running(rig: Rig) -> None:
-    job = rig.run(rig.pipeline(spec(resource_requests={"gpu": {"type": "nvidia.com/gpu", "number": 1}})))
+    job = rig.run(
+        rig.pipeline(spec(resource_requests={"gpu": {"type": "nvidia.com/gpu", "number": 1}}))
+    )
     assert job.state is JobState.FAILURE and "requests 1 GPU" in job.reason
     assert rig.datums(job) == []
 
@@ -213,3 +215,21 @@ def test_a_job_run_again_after_a_restart_keeps_its_finished_datums(rig: Rig) -> 
     assert ended.state is JobState.SUCCESS
     assert (ended.counts.processed, ended.counts.skipped) == (5, 0)
     assert {r.tries for r in rig.datums(ended)} == {1}
+
+
+def test_datum_batching_runs_datums_through_long_lived_processes(rig: Rig) -> None:
+    doc = spec(transform={"cmd": ["/bin/sh"], "datum_batching": True})
+    doc["transform"]["stdin"] = [
+        'while d=$(kaon-next-datum); do eval "$d"; '
+        'for f in /pfs/data/*; do cp "$f" /pfs/out/; echo $$ > "/pfs/out/$(basename $f).pid"; '
+        "done; done"
+    ]
+    job = rig.run(rig.pipeline(doc))
+    assert job.state is JobState.SUCCESS, job.reason
+    assert job.counts.processed == 5
+    out = rig.files("copy", job.output_commit or "")
+    assert {k: v for k, v in out.items() if k.endswith(".txt")} == {
+        k.lstrip("/"): v for k, v in FILES.items()
+    }
+    pids = {v for k, v in out.items() if k.endswith(".pid")}
+    assert 1 <= len(pids) <= 2  # parallelism 2: at most two processes for five datums

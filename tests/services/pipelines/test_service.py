@@ -14,7 +14,6 @@ from kaon.core.errors import (
     Conflict,
     InvalidInput,
     PipelineNotFound,
-    RepoNotFound,
 )
 from kaon.core.pipelines.records import (
     InputCommit,
@@ -64,7 +63,7 @@ def raw(platform: Platform) -> str:
 
 def test_missing_input_repo_is_refused_and_nothing_is_created(platform: Platform) -> None:
     reads_first = copy_spec("second", "first")  # an output of the same request: fine
-    with pytest.raises(RepoNotFound, match="input repo 'nowhere' does not exist"):
+    with pytest.raises(InvalidInput, match="input repo 'nowhere' does not exist"):
         create(platform, copy_spec("first", "nowhere"), reads_first)
     assert platform.pipelines.list() == []
     assert [r.name for r in platform.repos.list_repos()] == []

@@ -17,7 +17,6 @@ from kaon.core.errors import (
     InvalidInput,
     NotFound,
     PipelineNotFound,
-    RepoNotFound,
 )
 from kaon.core.pipelines.parse import parse_spec, spec_doc
 from kaon.core.pipelines.planning import salt
@@ -135,7 +134,7 @@ class Versions:
                 try:
                     self._repos.get_repo(leaf.repo)
                 except NotFound:
-                    raise RepoNotFound(
+                    raise InvalidInput(
                         f"pipeline '{spec.name}': input repo '{leaf.repo}' does not exist: "
                         f"create it (`kaon repo create {leaf.repo}`) or the pipeline that "
                         "outputs it first (or in the same spec file)"
