@@ -313,7 +313,13 @@ def wire(
         clock,
     )
     pipelines = _pipelines(
-        settings, database, (repos, commits, files, chunks), envs, executor, job_tokens, clock
+        settings,
+        database,
+        (repos, commits, files, chunks, trees),
+        envs,
+        executor,
+        job_tokens,
+        clock,
     )
     backends = Backends(
         database,
@@ -361,7 +367,7 @@ def wire(
 def _pipelines(
     settings: ServerSettings,
     database: MetadataDatabase,
-    data: tuple[RepoService, CommitService, FileService, ChunkStore],
+    data: tuple[RepoService, CommitService, FileService, ChunkStore, TreeStore],
     envs: EnvBuilder,
     executor: Executor,
     job_tokens: JobTokens,
@@ -369,14 +375,16 @@ def _pipelines(
 ) -> PipelineService:
     """The pipelines' services over one store whose job changes wake `wait commit`, told of
     every commit (their triggers)."""
-    repos, commits, files, chunks = data
+    repos, commits, files, chunks, trees = data
     watch = JobWatch()
     store = WatchedStore(database.pipelines, watch)
     root = settings.home / "pipelines"
     slots = settings.max_parallel or os.cpu_count() or 1  # as many jobs at once as trials
     versions = Versions(store, repos, files, envs, clock)
     logs = PipelineLogs(root / "logs")
-    runner = PipelineJobRunner(store, commits, clock)
+    runner = PipelineJobRunner(
+        store, executor, repos, commits, trees, chunks, logs, clock=clock, slots=slots
+    )
     services = ServiceRunner(
         store, executor, logs.job_log, clock=clock, endpoint=lambda: job_tokens.endpoint
     )

@@ -30,13 +30,15 @@ DISABLED_CHECKS = ("ensure_resource_availability",)
 # Where a schema-valid request may still be refused as invalid (400) for what no schema can say:
 # the bytes of a pack (frames hashed by their content), a file's size that is not the sum of its
 # chunks' (commits, stagings), a path that is a folder in the commit (`content` of a folder), a
-# workspace with no source bundle yet, or a memory that rounds to 0 bytes (`train`).
+# workspace with no source bundle yet, a memory that rounds to 0 bytes (`train`), or a
+# pipeline spec (any JSON object in the schema; Pachyderm's fields checked by the parser).
 BEYOND_SCHEMA = (
     ("POST", "/v1/packs"),
     ("POST", "/v1/repos/{repo}/commits"),
     ("POST", "/v1/repos/{repo}/stagings/{staging}"),
     ("GET", "/v1/repos/{repo}/content"),
     ("POST", "/v1/workspaces/{name}/train"),
+    ("POST", "/v1/pipelines"),  # a spec document: kaon.core.pipelines.parse checks it
 )
 
 

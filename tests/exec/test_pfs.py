@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,11 +20,15 @@ from kaon.exec.process import ProcessRunner
 from kaon.exec.uv import UvEnvBuilder
 from kaon.ports.content import TreeRef
 from kaon.ports.executor import Input, Place, Task
+from kaon.runtime.install import install_runtime
 from kaon.services.content import StoreContent
 from kaon.testing.contracts.executor import (
+    BATCHER,
     BatchContract,
+    Feed,
     Links,
     PfsContract,
+    batch_task,
     pfs_task,
     run_links,
 )
@@ -81,6 +86,27 @@ def test_under_bubblewrap_inputs_are_read_only_and_the_home_is_hidden(
         "jobs",  # the home shows only what the task needs: no secret
     ]
     assert delivered == {"done": "1,2"}
+
+
+def test_batch_code_imports_the_helper_from_the_installed_runtime(
+    platform: Platform, trees: tuple[TreeRef, TreeRef], tmp_path: Path
+) -> None:
+    """As deployed: the task's own Python (here the system's, without kaon) finds
+    kaon.runtime.datums on the PYTHONPATH the executor gives (install_runtime's folder)."""
+    if not Path("/usr/bin/python3").is_file():
+        pytest.skip("no /usr/bin/python3 here")
+    content = StoreContent(platform.repos, platform.files)
+    runtime = install_runtime(tmp_path / "runtime")
+    ex = LocalExecutor(
+        content, tmp_path / "jobs", UvEnvBuilder(tmp_path / "envs"), runtime=runtime, hidden=()
+    )
+    code = trees[0]
+    feed = Feed(code, {"a": ("/proj/train",), "b": ()})
+    task = replace(batch_task("rt/0", code), argv=("/usr/bin/python3", "-c", BATCHER))
+    result = ex.run_batch(task, feed, print, threading.Event())
+    assert result.exit_code == 0, feed.logs
+    assert feed.finished_ == [("a", 0, False), ("b", 0, False)]
+    assert feed.logs["a"] == ["datum a a /proj/train"]
 
 
 def test_a_view_links_the_kept_copy_and_copies_nothing(
@@ -159,11 +185,10 @@ def test_forcing_bubblewrap_where_it_cannot_mount_is_an_error(
     runner = ProcessRunner(bwrap="/nonexistent/bwrap", cgroups=False)
     ex = LocalExecutor(content, tmp_path, UvEnvBuilder(tmp_path / "envs"), runner=runner)
     assert ex.pfs_mode == "rewrite"  # auto: the fallback, honestly named
-    forced = LocalExecutor(
-        content, tmp_path, UvEnvBuilder(tmp_path / "envs"), runner=runner, pfs_mode="bubblewrap"
-    )
     with pytest.raises(InvalidInput, match="bubblewrap cannot mount /pfs here"):
-        _ = forced.pfs_mode
+        LocalExecutor(
+            content, tmp_path, UvEnvBuilder(tmp_path / "envs"), runner=runner, pfs_mode="bubblewrap"
+        )
 
 
 def test_rewrite_touches_only_pfs_as_a_path_of_its_own(tmp_path: Path) -> None:
@@ -194,6 +219,8 @@ def test_views_and_links_without_a_process(tmp_path: Path) -> None:
         "a/link",
     ]
     assert (view / "a/b/f.txt").stat().st_ino == (source / "a/b/f.txt").stat().st_ino
+    with pytest.raises(InvalidInput, match="cannot leave its tree"):
+        build_view(source, tmp_path / "bad", ["/a/../../etc"])
     empty = build_view(source, tmp_path / "e", [], empty_files=True)
     assert (empty / "top.txt").stat().st_size == 0 and (empty / "a/b/f.txt").is_file()
     layout = PfsLayout(tmp_path / "pfs", mounted=False, inputs={"in": view})

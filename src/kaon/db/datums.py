@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, select, text
+from sqlalchemy import Connection, delete, func, select, text
 
 from kaon.core.pipelines.records import DatumRecord, DatumState
 from kaon.db import schema
@@ -43,6 +43,13 @@ _KEEP_NEWEST = (  # a record of a job created later (or as late, of a greater id
     "job = excluded.job, datum = excluded.datum, created = excluded.created "
     "WHERE excluded.created > pipeline_reusable.created OR "
     "(excluded.created = pipeline_reusable.created AND excluded.job >= pipeline_reusable.job)"
+)
+
+
+_SUCCEEDED = (
+    "SELECT d.hash, d.doc FROM pipeline_reusable r JOIN pipeline_datums d "
+    "ON d.pipeline = r.pipeline AND d.job = r.job AND d.datum = r.datum "
+    "WHERE r.pipeline = {mark} AND r.hash {hashes}"
 )
 
 
@@ -168,24 +175,19 @@ class SqlDatumRecords(SqlStore):
 
     @guarded
     def succeeded(self, pipeline: str, hashes: Sequence[str]) -> dict[str, DatumRecord]:
-        d, t = schema.pipeline_datums, schema.pipeline_reusable
+        # through the driver: on PostgreSQL one array parameter for the whole batch (500
+        # placeholders cost more to send and parse than the lookup itself)
         found: dict[str, DatumRecord] = {}
         with self._engine.connect() as conn:
             for chunk in batches(hashes):
-                stmt = (
-                    select(d.c.hash, d.c.doc)
-                    .join(
-                        t,
-                        and_(
-                            t.c.pipeline == d.c.pipeline,
-                            t.c.job == d.c.job,
-                            t.c.datum == d.c.datum,
-                        ),
-                    )
-                    .where(t.c.pipeline == pipeline, t.c.hash.in_(chunk))
-                )
-                for row in conn.execute(stmt):
-                    found[str(row.hash)] = DatumRecord.from_doc(json.loads(row.doc))
+                args: tuple[Any, ...]
+                if self._dialect == "postgresql":
+                    where, args = f"= ANY({self._mark})", (pipeline, chunk)
+                else:
+                    where, args = f"IN ({self._marks(len(chunk))})", (pipeline, *chunk)
+                sql = _SUCCEEDED.format(mark=self._mark, hashes=where)
+                for digest, doc in conn.exec_driver_sql(sql, args):
+                    found[digest] = DatumRecord.from_doc(json.loads(doc))
         return found
 
     def _drop_datums(self, conn: Connection, pipeline: str) -> None:

@@ -8,7 +8,9 @@ once per kept tree (kaon.exec.inputs) and bound read-only. The environment of a 
 comes from the EnvBuilder (cached: building it is `prepare`'s work, in the job's BUILDING
 step). The platform's own folders (`hidden`) are hidden from the task. A shared input with
 `select` or `empty_files` is seen through a view of the kept copy (`views/<name>`), and a task
-with `pfs` gets Pachyderm's /pfs (kaon.exec.pfs): its inputs and `out` below `pfs/`.
+with `pfs` gets Pachyderm's /pfs (kaon.exec.pfs): its inputs and `out` below `pfs/`;
+`run_batch` runs many datums through one process (kaon.exec.batch). Task folders are removed
+in the background (kaon.exec.reaper).
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ class LocalExecutor:
         self._trash = Trash(root)  # task folders are removed in the background
         self._pfs_asked = configured_mode(pfs_mode)  # auto | bubblewrap | rewrite
         self._pfs_mode: str | None = None
+        if self._pfs_asked == BUBBLEWRAP:  # asked for: refused at start where it cannot
+            _ = self.pfs_mode
 
     @property
     def can_sandbox(self) -> bool:

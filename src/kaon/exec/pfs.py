@@ -109,6 +109,8 @@ def build_view(
         rels = [""]
     dest.mkdir(parents=True, exist_ok=True)
     for rel in rels:
+        if ".." in rel.split("/"):
+            raise InvalidInput(f"a view's path cannot leave its tree: /{rel}")
         src = source / rel if rel else source
         if not os.path.lexists(src):
             raise NotFound(f"the input has no path /{rel} for this task's view")

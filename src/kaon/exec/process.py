@@ -18,7 +18,10 @@ database) is an empty tmpfs with only the run's own `read_only` and `writable` p
 back; /tmp is private; the process has its own pid namespace and no capabilities.
 `RunSpec.sandbox` also takes the network away (the S3 gateway on loopback too).
 `RunSpec.mounts` (a pipeline datum's /pfs) are bound at their own paths; a run with mounts
-always goes inside bubblewrap (the executor checks `can_mount` first). `RunSpec.stdin` is
+always goes inside bubblewrap (the executor checks `can_mount` first) and, to keep a datum
+cheap, without the supervisor: bubblewrap's pid namespace ends the whole tree with the
+command and `--die-with-parent` ties it to the server (`sandbox.launcher`); it gets a control
+group only for a memory limit. `RunSpec.stdin` is
 written to the process' stdin, then closed.
 """
 

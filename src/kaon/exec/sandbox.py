@@ -121,6 +121,11 @@ def launcher(line: Sequence[str], cgroup: str = "", rlimit_as: int = 0) -> list[
 def _split_root() -> list[str]:
     """Bind each top-level entry of / read-only (a symlink as a symlink) on bubblewrap's own
     root, where new mount points can be made."""
+    return list(_root_entries())
+
+
+@functools.lru_cache(maxsize=1)
+def _root_entries() -> tuple[str, ...]:  # read once: / rarely changes under a server
     line: list[str] = []
     with os.scandir("/") as entries:
         for entry in sorted(entries, key=lambda e: e.name):
@@ -129,9 +134,9 @@ def _split_root() -> list[str]:
                 continue
             if entry.is_symlink():
                 line += ["--symlink", str(Path(path).readlink()), path]
-            else:
-                line += ["--ro-bind", path, path]
-    return line
+            else:  # -try: one gone since it was read is skipped
+                line += ["--ro-bind-try", path, path]
+    return tuple(line)
 
 
 def _outermost(paths: Sequence[Path]) -> list[Path]:

@@ -8,7 +8,7 @@ import pytest
 
 from kaon.core.address import Ref
 from kaon.core.errors import InvalidInput
-from kaon.services.pipelines.cron import parse_schedule, tick_name
+from kaon.services.pipelines.cron import first_tick, parse_schedule, tick_name
 from kaon.services.pipelines.service import SpecRequest
 
 
@@ -72,3 +72,12 @@ def test_a_forced_tick_commits_a_file_and_starts_a_job(platform, seed) -> None: 
     assert {j.id for j in platform.pipelines.jobs("ticker")} == {first, second}
     seen = seed.read("ticker", "master", "/seen").decode().split()
     assert [f"/{name}" for name in seen] == [f.path for f in files]
+
+
+def test_the_first_tick_counts_from_start() -> None:
+    from kaon.core.pipelines.spec import CronInput
+
+    later = CronInput("t", "@every 1h", "p_t", start="2026-12-07T00:00:00Z")
+    assert first_tick(later, at("2026-12-06T12:00:00")) == at("2026-12-07T01:00:00")
+    past = CronInput("t", "@every 1h", "p_t", start="2020-01-01T00:00:00Z")
+    assert first_tick(past, at("2026-12-06T12:00:00")) == at("2026-12-06T13:00:00")

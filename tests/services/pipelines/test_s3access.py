@@ -16,15 +16,17 @@ import pytest
 import uvicorn
 
 from kaon.api.s3.dispatch import S3App
-from kaon.core.errors import PermissionDenied
+from kaon.core.address import parse_ref
+from kaon.core.errors import BranchNotFound, PermissionDenied
 from kaon.core.pipelines.records import InputCommit, JobState, PipelineJob
 from kaon.core.users import Action
 from kaon.ports.content import TreeRef
 from kaon.ports.executor import Input, Place, RunResult, Task
 from kaon.services.pipelines.s3access import PipelineAccess
+from kaon.services.pipelines.spouts import SpoutRunner
 from kaon.wiring import Platform
 
-from .svchelp import add_pipeline, eventually, executor
+from .svchelp import Logs, add_pipeline, eventually, executor
 
 DATUM = """
 import boto3, botocore, os
@@ -140,3 +142,57 @@ def test_a_spout_key_writes_its_own_repo_only(platform: Platform, platform_facto
     platform.s3_access.check(key, Action.READ, "data")
     with pytest.raises(PermissionDenied, match="only reads and writes its own repo 'model'"):
         platform.s3_access.check(key, Action.WRITE, "data")
+
+
+SPOUT = """
+import boto3, os, time
+s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+s3.put_object(Bucket="master.model", Key="news/1.txt", Body=b"fresh")
+time.sleep(600)
+"""
+
+
+def test_a_spout_puts_files_through_the_gateway_the_2x_way(
+    platform: Platform, platform_factory: Any, gateway: str, tmp_path: Path
+) -> None:
+    platform.users.bootstrap("root", "the-platform-token")
+    store = platform_factory.backends(platform).pipelines
+    platform.repos.create_repo("model")
+    platform.repos.create_branch("model", "master", None)  # as creating the pipeline does
+    version = add_pipeline(
+        store,
+        {
+            "pipeline": {"name": "model"},
+            "transform": {"cmd": [sys.executable, "-c", SPOUT]},
+            "spout": {},
+        },
+    )
+    access = PipelineAccess(platform.credentials, lambda name: False)
+    spouts = SpoutRunner(
+        store,
+        executor(platform, tmp_path),
+        platform.chunks,
+        platform.commits,
+        tmp_path / "spouts",
+        Logs(),
+        access=access,
+    )
+    try:
+        job = spouts.start(version)
+        head = eventually(lambda: _head(platform))
+        files = {
+            rel: b"".join(platform.files.content(n)) for rel, n in platform.files.walk(head, "/")
+        }
+        assert files == {"news/1.txt": b"fresh"}
+        assert [c.job for c in platform.credentials.list() if c.job] == [job.key]
+        spouts.stop("model")
+        assert not [c for c in platform.credentials.list() if c.job]
+    finally:
+        spouts.close()
+
+
+def _head(platform: Platform) -> Any:
+    try:
+        return platform.repos.resolve("model", parse_ref("master"))
+    except BranchNotFound:  # no commit yet
+        return None

@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 
-from kaon.core.errors import AlreadyExists, Conflict, InvalidInput, PipelineNotFound
+from kaon.core.errors import (
+    AlreadyExists,
+    Conflict,
+    InvalidInput,
+    PipelineNotFound,
+)
 from kaon.core.pipelines.records import (
     InputCommit,
     JobState,

@@ -111,3 +111,21 @@ def test_output_repo_and_branch_and_salts(platform: Platform) -> None:
     platform.pipelines.create([SpecRequest(doc)], "bob", update=True)
     assert platform.pipelines.get("out").state is PipelineState.PAUSED  # stays stopped
     assert platform.pipelines.version("out").salt == v1.salt  # same spec, same salt
+
+
+def test_a_pipeline_left_starting_prepares_again_at_start(
+    platform_factory,
+    seeder_for,
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    home = tmp_path / "starting"
+    first = platform_factory(home=home)
+    first.repos.create_repo("raw")
+    commit = bundle(first, seeder_for(first), "envy", "")
+    first.pipelines.create([SpecRequest(spec("envy", "raw"), SOURCE_REPO, commit)], "al")
+    ready = first.pipelines.wait_ready("envy", 300.0)
+    assert ready.state is PipelineState.RUNNING and first.pipelines.version("envy").lock_id
+    store = platform_factory.backends(first).pipelines
+    store.update_pipeline(ready.moved(PipelineState.STARTING), None)  # as a crash leaves it
+    second = platform_factory(home=home)
+    assert second.pipelines.wait_ready("envy", 300.0).state is PipelineState.RUNNING

@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 import importlib
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from fastapi import APIRouter, Body, Depends, Query
 
@@ -22,7 +22,7 @@ from kaon.api.answers import (
 )
 from kaon.api.deps import platform, principal
 from kaon.core.commit import Commit
-from kaon.core.errors import BackendUnavailable
+from kaon.core.errors import InvalidInput, PipelineNotFound
 from kaon.core.pipelines.records import DatumRecord, Pipeline, PipelineJob, PipelineVersion
 from kaon.core.users import Principal
 from kaon.wire import (
@@ -96,11 +96,24 @@ class _Pipelines(Protocol):
     def service_url(self, name: str) -> str | None: ...
 
 
+class _NoPipelines:
+    """A platform built without the pipelines service: there are none (listings are empty,
+    a named pipeline is not found, creating one is refused saying why)."""
+
+    def __getattr__(self, name: str) -> Any:
+        def missing(*args: Any, **kwargs: Any) -> Any:
+            if name in ("list", "jobs"):
+                return []
+            if name == "create":
+                raise InvalidInput("this platform build runs no pipelines")
+            raise PipelineNotFound("no pipelines on this platform build")
+
+        return missing
+
+
 def _service(p: Platform) -> _Pipelines:
     found: _Pipelines | None = getattr(p, "pipelines", None)
-    if found is None:
-        raise BackendUnavailable("this platform runs no pipelines service")
-    return found
+    return found if found is not None else cast(_Pipelines, _NoPipelines())
 
 
 def _info(s: _Pipelines, found: Pipeline) -> PipelineInfo:
@@ -120,7 +133,10 @@ def create_pipelines(
     their datums reprocessed unless `reprocess` is false). Each spec's `transform.source`
     folder is given as the commit the client uploaded it to (`source`)."""
     s = _service(p)
-    make = importlib.import_module("kaon.services.pipelines.service").SpecRequest
+    try:
+        make: Any = importlib.import_module("kaon.services.pipelines.service").SpecRequest
+    except ModuleNotFoundError:  # a build without pipelines: _NoPipelines refuses
+        make = dict
     requests = [
         make(
             spec=one.spec,

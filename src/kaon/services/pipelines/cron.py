@@ -162,6 +162,23 @@ def cron_inputs(node: Input | None) -> list[CronInput]:
     return []
 
 
+def first_tick(cron: CronInput, now: float) -> float:
+    """The first tick after `now`, counted from the input's `start` (RFC 3339) when it has
+    one in the future."""
+    base = now
+    if cron.start:
+        try:
+            start = dt.datetime.fromisoformat(cron.start.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidInput(
+                f"cron input {cron.name}: start {cron.start!r} is not RFC 3339"
+            ) from None
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=dt.UTC)
+        base = max(now, start.timestamp())
+    return parse_schedule(cron.spec).next_after(base)
+
+
 def tick_name(t: float) -> str:
     """The RFC 3339 name of a tick's file, e.g. "2026-12-06T12:00:00Z"."""
     return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -229,23 +246,29 @@ class CronTicker:
         while not self._stop.is_set():
             now = self._clock()
             wait = 60.0
-            for pipeline in self._store.list_pipelines():
-                if pipeline.state is not PipelineState.RUNNING:
-                    continue
-                for cron in self._crons(pipeline.name):
-                    key = (pipeline.name, cron.name)
-                    due = self._due.get(key)
-                    if due is None:
-                        due = self._due[key] = parse_schedule(cron.spec).next_after(now)
-                    if due <= now:
-                        try:
-                            self._commit(cron, due)
-                        except Exception:
-                            log.exception("cron tick of %s/%s failed", *key)
-                        due = self._due[key] = parse_schedule(cron.spec).next_after(now)
-                    wait = min(wait, due - now)
+            try:
+                for pipeline in self._store.list_pipelines():
+                    if pipeline.state is PipelineState.RUNNING:
+                        for cron in self._crons(pipeline.name):
+                            wait = min(wait, self._due_in(pipeline.name, cron, now))
+            except Exception:  # a lost store, a bad spec: said, and the ticker goes on
+                log.exception("pipeline cron ticker")
             self._wake.wait(max(0.05, wait))
             self._wake.clear()
+
+    def _due_in(self, pipeline: str, cron: CronInput, now: float) -> float:
+        """Tick `cron` if its time has come; the seconds until its next tick."""
+        key = (pipeline, cron.name)
+        due = self._due.get(key)
+        if due is None:
+            due = self._due[key] = first_tick(cron, now)
+        if due <= now:
+            try:
+                self._commit(cron, due)
+            except Exception:
+                log.exception("cron tick of %s/%s failed", *key)
+            due = self._due[key] = parse_schedule(cron.spec).next_after(now)
+        return due - now
 
     def _crons(self, pipeline: str) -> list[CronInput]:
         try:

@@ -45,7 +45,10 @@ JobLog = Callable[[PipelineJob], LogSink]  # where a job's own lines go (Pipelin
 
 
 def port_free(port: int, host: str = HOST) -> bool:
+    """Whether a server could listen on `port` now (as servers do, with SO_REUSEADDR: the
+    connections a replaced process left in TIME_WAIT do not count)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

@@ -7,8 +7,10 @@ with `overwrite: true` that commit holds exactly the stream's files (it replaces
 content), otherwise they are added. `cat data.tar > /pfs/out` (e2e's `stream`) works as is.
 The pipe is a FIFO the runner makes in its own folder and the executor shows at /pfs/out
 (`Task.pfs_out_pipe`); its host path is also in `KAON_SPOUT_PIPE` (rewritten like /pfs).
-Pachyderm 2.x's way also works: the process gets an S3 key and an API token of its own
-(S3_ENDPOINT/AWS_*, KAON_ENDPOINT/KAON_TOKEN: `extra_env`) and puts files itself.
+Pachyderm 2.x's way also works: with `access`, the process gets an S3 key of its own
+(S3_ENDPOINT, AWS_*: kaon.services.pipelines.s3access) that writes its output repo only, and
+puts files itself (`aws s3 cp f s3://master.<spout>/f`: one commit per object); the key is
+revoked when the spout stops.
 
 Each commit is an ordinary commit of the output repo (author `spout <name>`), so the
 pipelines downstream run on it as on a user's commit (its id is their global id).
@@ -47,6 +49,7 @@ from kaon.services.commits import CommitService, Put
 from kaon.services.leases import new_lease
 from kaon.services.localfs import store_stream
 from kaon.services.pipelines.longrun import Backoff, keep_running, long_task, spec_of
+from kaon.services.pipelines.s3access import PipelineAccess
 from kaon.services.pipelines.tarstreams import TarStreams
 
 log = logging.getLogger("kaon.pipelines")
@@ -75,6 +78,7 @@ class SpoutRunner:
         *,
         clock: Callable[[], float] = time.time,
         extra_env: ExtraEnv = lambda job, version: {},
+        access: PipelineAccess | None = None,
         backoff: Backoff = Backoff(),
     ) -> None:
         self._store = store
@@ -85,6 +89,7 @@ class SpoutRunner:
         self._job_log = job_log
         self._clock = clock
         self._extra_env = extra_env
+        self._access = access  # the S3 gateway: a key writing its own repo (2.x's way)
         self._backoff = backoff
         self._spouts: dict[str, _Spout] = {}
         self._lock = threading.Lock()
@@ -125,6 +130,8 @@ class SpoutRunner:
         spout = _Spout(job, pipe)
         out = self._job_log(job)
         env = {"KAON_SPOUT_PIPE": "/pfs/out", **self._extra_env(job, version)}
+        if self._access is not None:
+            env |= self._access.spout_access(job, version)
 
         def make(attempt: int) -> Task:
             key = f"pipelines/{name}/spout-{job.id}-{attempt}"
@@ -163,6 +170,8 @@ class SpoutRunner:
         if spout is None:
             return None
         self._halt(spout)
+        if self._access is not None:
+            self._access.revoke(spout.job)
         job = self._store.get_job(pipeline, spout.job.id) or spout.job
         if job.state.finished:
             return job

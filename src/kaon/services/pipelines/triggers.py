@@ -13,6 +13,7 @@ already has the downstream jobs, so it starts nothing (a spout's commits do star
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 
 from kaon.core.commit import Commit
@@ -44,6 +45,7 @@ class Triggers:
         self._spec_of = spec_of
         self._enqueue = enqueue
         self._clock = clock
+        self._lock = threading.Lock()
 
     def nodes(self) -> dict[str, Node]:
         out = {}
@@ -91,15 +93,15 @@ class Triggers:
                     members.append(n.name)
                     grew = True
         created = []
-        for name in topological(members, nodes):
-            job = self._new_job(nodes[name], global_id, set(members), nodes, origin, reprocess)
-            try:
-                self._store.add_job(job)
-            except AlreadyExists:
-                continue  # this commit already set it off
-            created.append(job)
-        for job in created:
-            self._enqueue(job)
+        with self._lock:  # one cascade at a time: every queue holds them in the same order
+            for name in topological(members, nodes):
+                job = self._new_job(nodes[name], global_id, set(members), nodes, origin, reprocess)
+                try:
+                    self._store.add_job(job)
+                except AlreadyExists:
+                    continue  # this commit already set it off
+                created.append(job)
+                self._enqueue(job)
         return created
 
     def _new_job(

@@ -12,7 +12,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kaon.core.address import Ref
-from kaon.core.errors import AlreadyExists, InvalidInput, NotFound, PipelineNotFound
+from kaon.core.errors import (
+    AlreadyExists,
+    InvalidInput,
+    NotFound,
+    PipelineNotFound,
+)
 from kaon.core.pipelines.parse import parse_spec, spec_doc
 from kaon.core.pipelines.planning import salt
 from kaon.core.pipelines.records import Pipeline, PipelineState, PipelineVersion

@@ -205,10 +205,11 @@ class PfsContract:
             argv=("cat",),
             workdir=Place.output(),
             env={"PATH": "/usr/bin:/bin"},
-            stdin=("one", "two /pfs/x"),  # no pfs: nothing is rewritten
+            stdin=("one", "two /pfs/x", Place.output("x")),  # no pfs: nothing is rewritten
         )
         lines, _, result = run_task(executor, task)
-        assert result.exit_code == 0 and lines == ["one", "two /pfs/x"]
+        assert result.exit_code == 0 and lines[:2] == ["one", "two /pfs/x"], lines
+        assert lines[2].endswith("/out/x") and lines[2].startswith("/")  # a Place, resolved
         lines, _, result = run_task(
             executor,
             Task(key="s/1", argv=("cat",), workdir=Place.output(), env={"PATH": "/usr/bin:/bin"}),
@@ -357,7 +358,8 @@ class BatchContract:
         script = (
             "me=$(od -An -N8 -tx8 /dev/urandom)",  # $$ may repeat in a new pid namespace
             'while d=$(kaon-next-datum); do eval "$d"; '
-            'echo "$PACH_DATUM_ID $(ls /pfs/code/proj)"; echo $me > /pfs/out/pid; done',
+            'echo "$PACH_DATUM_ID $(ls /pfs/code/proj)"; echo $me > /pfs/out/pid; '
+            "ln -s /pfs/code/proj/* /pfs/out/; done",
             "echo finished",
         )
         lines, result = self.run_feed(
@@ -367,6 +369,9 @@ class BatchContract:
         assert feed.logs == {"x": ["x train"], "y": ["y params.json"]}, (lines, feed.logs)
         assert lines == ["finished"]
         assert feed.outputs("x")["pid"] == feed.outputs("y")["pid"]
+        assert feed.outputs("x")["train"] == "-> /pfs/code/proj/train"  # links normalised
+        assert feed.outputs("y")["params.json"] == "-> /pfs/code/proj/params.json"
+        assert "train" not in feed.outputs("y")
 
     def test_code_that_never_asks_fails_every_datum(
         self, executor: Executor, trees: tuple[TreeRef, TreeRef]

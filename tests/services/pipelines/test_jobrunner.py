@@ -1,0 +1,235 @@
+"""The job runner end to end on a real local executor and the platform's stores: plan, skip,
+run, retry, recover, merge, one output commit (or none), logs."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kaon.core.address import parse_ref
+from kaon.core.pipelines.records import DatumState, JobState
+from kaon.wiring import Backends, Platform
+
+from .runhelp import Rig
+
+FILES = {f"/f{i}.txt": f"line {i}\n".encode() for i in range(5)}
+
+
+def spec(name: str = "copy", glob: str = "/*", **extra: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "pipeline": {"name": name},
+        "input": {"pfs": {"repo": "data", "glob": glob}},
+        "transform": {
+            "cmd": ["/bin/sh"],
+            "stdin": ['for f in /pfs/data/*; do echo "copying $f"; cp "$f" /pfs/out/; done'],
+        },
+        "parallelism_spec": {"constant": 2},
+    }
+    doc.update(extra)
+    return doc
+
+
+@pytest.fixture
+def rig(platform: Platform, backends: Backends, tmp_path: Path, seed: Any) -> Rig:
+    platform.repos.create_repo("data")
+    seed.commit("data", FILES)
+    return Rig(platform, backends, tmp_path)
+
+
+def test_one_datum_per_file_one_output_commit(rig: Rig) -> None:
+    version = rig.pipeline(spec())
+    job = rig.run(version)
+    assert job.state is JobState.SUCCESS, job.reason
+    assert job.counts.total == 5 and job.counts.processed == 5 and job.counts.skipped == 0
+    assert job.output_commit is not None
+    assert rig.files("copy", job.output_commit) == {k.lstrip("/"): v for k, v in FILES.items()}
+    head = rig.platform.repos.get_branch("copy", "master").head
+    assert head == job.output_commit
+    assert len(rig.platform.repos.history("copy", parse_ref("master"), None)) == 1
+    records = rig.datums(job)
+    assert sorted(r.state for r in records) == [DatumState.SUCCESS] * 5
+    assert all(r.output and r.upload_bytes == r.download_bytes for r in records)
+    assert job.stats.download_bytes == sum(len(v) for v in FILES.values())
+    assert job.stats.upload_bytes == job.stats.download_bytes
+    assert job.pfs_mode in ("bubblewrap", "rewrite")
+    saved = rig.store.get_job("copy", job.id)
+    assert saved == job
+    page = rig.logs.read("copy", job.id)
+    user = [line for line in page.lines if line["user"]]
+    assert len(user) == 5 and page.done
+    assert all(line["datum"] and line["data"][0]["path"] in FILES for line in user)
+    assert user[0]["message"].startswith("copying /pfs/data/") or "copying" in user[0]["message"]
+
+
+def test_a_new_file_is_the_only_datum_processed(rig: Rig, seed: Any) -> None:
+    version = rig.pipeline(spec())
+    first = rig.run(version)
+    seed.commit("data", {"/new.txt": b"new\n"})
+    second = rig.run(version, parent=first.id)
+    assert second.state is JobState.SUCCESS, second.reason
+    assert (second.counts.processed, second.counts.skipped, second.counts.total) == (1, 5, 6)
+    assert second.output_commit is not None
+    assert set(rig.files("copy", second.output_commit)) == {
+        *(k.lstrip("/") for k in FILES),
+        "new.txt",
+    }
+    skipped = [r for r in rig.datums(second) if r.state is DatumState.SKIPPED]
+    assert {r.reused_from for r in skipped} == {first.id}
+
+
+def test_a_new_salt_reprocesses_every_datum(rig: Rig) -> None:
+    rig.run(rig.pipeline(spec()))
+    again = rig.run(rig.pipeline(spec(), nonce="v2"))
+    assert (again.counts.processed, again.counts.skipped) == (5, 0)
+
+
+def test_reprocess_runs_every_datum(rig: Rig) -> None:
+    version = rig.pipeline(spec())
+    rig.run(version)
+    again = rig.run(version, reprocess=True)
+    assert (again.counts.processed, again.counts.skipped) == (5, 0)
+
+
+def test_a_failing_datum_is_retried_then_fails_the_job_without_output(rig: Rig) -> None:
+    doc = spec(glob="/f1.txt", datum_tries=2)
+    doc["transform"]["stdin"] = ["echo trying; exit 3"]
+    job = rig.run(rig.pipeline(doc))
+    assert job.state is JobState.FAILURE
+    assert job.restarts == 1 and job.counts.failed == 1
+    assert "exited with code 3" in job.reason
+    assert job.output_commit is None
+    assert rig.platform.repos.list_branches("copy") == []
+    (record,) = rig.datums(job)
+    assert record.state is DatumState.FAILED and record.tries == 2
+    failed = rig.logs.read("copy", job.id, failed=True)
+    assert [line["message"] for line in failed.lines if line["user"]] == ["trying", "trying"]
+
+
+def test_err_cmd_recovers_a_datum(rig: Rig) -> None:
+    doc = spec(glob="/f1.txt", datum_tries=1)
+    doc["transform"]["stdin"] = ["exit 1"]
+    doc["transform"]["err_cmd"] = ["/bin/sh", "-c", "echo recovering"]
+    job = rig.run(rig.pipeline(doc))
+    assert job.state is JobState.SUCCESS, job.reason
+    assert job.counts.recovered == 1 and job.counts.processed == 0
+    assert job.output_commit is not None
+    assert rig.files("copy", job.output_commit) == {}
+
+
+def test_accept_return_code_counts_as_success(rig: Rig) -> None:
+    doc = spec(glob="/f1.txt")
+    doc["transform"]["stdin"] = ["echo ok > /pfs/out/ok; exit 7"]
+    doc["transform"]["accept_return_code"] = [7]
+    job = rig.run(rig.pipeline(doc))
+    assert job.state is JobState.SUCCESS, job.reason
+    assert rig.files("copy", job.output_commit or "") == {"ok": b"ok\n"}
+
+
+def test_two_datums_writing_one_path_fail_the_job_naming_both(rig: Rig) -> None:
+    doc = spec(glob="/f[12].txt")
+    doc["transform"]["stdin"] = ["echo x > /pfs/out/same.txt"]
+    job = rig.run(rig.pipeline(doc))
+    assert job.state is JobState.FAILURE
+    ids = sorted(r.id for r in rig.datums(job))
+    assert job.reason == f"datums {ids[0]} and {ids[1]} both wrote /same.txt"
+    assert rig.platform.repos.list_branches("copy") == []
+
+
+def test_a_symlink_into_an_input_is_stored_by_reference(rig: Rig) -> None:
+    doc = spec(glob="/f1.txt")
+    doc["transform"]["stdin"] = [
+        "ln -s /pfs/data/f1.txt /pfs/out/link.txt",
+        "echo own > /pfs/out/own.txt",
+        "ln -s own.txt /pfs/out/alias.txt",
+    ]
+    job = rig.run(rig.pipeline(doc))
+    assert job.state is JobState.SUCCESS, job.reason
+    files = rig.platform.files
+    out = rig.platform.repos.resolve_required("copy", parse_ref(job.output_commit or ""))
+    data = rig.platform.repos.resolve_required("data", parse_ref("master"))
+    nodes = dict(files.walk(out, "/"))
+    original = dict(files.walk(data, "/"))["f1.txt"]
+    assert nodes["link.txt"].chunks == original.chunks
+    assert rig.files("copy", out.id)["alias.txt"] == b"own\n"
+
+
+def test_a_symlink_out_of_pfs_fails_the_datum(rig: Rig) -> None:
+    doc = spec(glob="/f1.txt")
+    doc["transform"]["stdin"] = ["ln -s /etc/hostname /pfs/out/host"]
+    job = rig.run(rig.pipeline(doc))
+    assert job.state is JobState.FAILURE
+    assert "/pfs/out/host is a symbolic link to /etc/hostname" in job.reason
+
+
+def test_cancel_kills_the_job(rig: Rig) -> None:
+    doc = spec(glob="/f1.txt")
+    doc["transform"]["stdin"] = ["echo started; sleep 60"]
+    version = rig.pipeline(doc)
+    job = rig.job(version)
+    cancel = threading.Event()
+    logs = rig.logs
+
+    def cancel_once_running() -> None:
+        while not any(line["user"] for line in logs.read("copy", job.id).lines):
+            threading.Event().wait(0.05)
+        cancel.set()
+
+    watcher = threading.Thread(target=cancel_once_running, daemon=True)
+    watcher.start()
+    ended = rig.runner.run(job, version, cancel)
+    assert ended.state is JobState.KILLED and ended.reason == "killed"
+    assert ended.output_commit is None
+
+
+def test_a_glob_matching_nothing_succeeds_with_an_empty_commit(rig: Rig) -> None:
+    job = rig.run(rig.pipeline(spec(glob="/nothing/*")))
+    assert job.state is JobState.SUCCESS
+    assert job.counts.total == 0 and job.output_commit is not None
+    assert rig.files("copy", job.output_commit) == {}
+    assert "glob /nothing/* matched nothing in data@" in job.reason
+    messages = [line["message"] for line in rig.logs.read("copy", job.id).lines]
+    assert any("matched nothing" in m for m in messages)
+
+
+def test_a_gpu_request_without_a_gpu_fails_before_running(rig: Rig) -> None:
+    job = rig.run(
+        rig.pipeline(spec(resource_requests={"gpu": {"type": "nvidia.com/gpu", "number": 1}}))
+    )
+    assert job.state is JobState.FAILURE and "requests 1 GPU" in job.reason
+    assert rig.datums(job) == []
+
+
+def test_a_job_run_again_after_a_restart_keeps_its_finished_datums(rig: Rig) -> None:
+    version = rig.pipeline(spec())
+    job = rig.run(version)
+    # as if the platform died before the commit: the job is moved back to STARTING
+    interrupted = rig.store.get_job("copy", job.id)
+    assert interrupted is not None
+    import dataclasses
+
+    again = dataclasses.replace(interrupted, state=JobState.RUNNING, output_commit=None)
+    ended = rig.runner.run(again, version, threading.Event())
+    assert ended.state is JobState.SUCCESS
+    assert (ended.counts.processed, ended.counts.skipped) == (5, 0)
+    assert {r.tries for r in rig.datums(ended)} == {1}
+
+
+def test_datum_batching_runs_datums_through_long_lived_processes(rig: Rig) -> None:
+    doc = spec(transform={"cmd": ["/bin/sh"], "datum_batching": True})
+    doc["transform"]["stdin"] = [
+        'while d=$(kaon-next-datum); do eval "$d"; '
+        'for f in /pfs/data/*; do cp "$f" /pfs/out/; echo $$ > "/pfs/out/$(basename $f).pid"; '
+        "done; done"
+    ]
+    job = rig.run(rig.pipeline(doc))
+    assert job.state is JobState.SUCCESS, job.reason
+    assert job.counts.processed == 5
+    out = rig.files("copy", job.output_commit or "")
+    assert {k: v for k, v in out.items() if k.endswith(".txt")} == {
+        k.lstrip("/"): v for k, v in FILES.items()
+    }
+    pids = {v for k, v in out.items() if k.endswith(".pid")}
+    assert 1 <= len(pids) <= 2  # parallelism 2: at most two processes for five datums
