@@ -172,9 +172,11 @@ def incremental(k: Kaon, work: Path, n: int, repeat: int, res: dict[str, list[fl
         f = next(one.iterdir())
         t0 = time.time()
         k("put", "file", f"{repo}@master:/{f.name}", "-f", str(f))
-        gid = k.head(repo)["id"]
-        job = k.wait_jobs(gid, 1)[name]
-        res["incr"].append(k.output_finished(name, job["output_commit"]) - t0)
+        commit = k.head(repo)
+        job = k.wait_jobs(commit["id"], 1)[name]
+        out = k.output_finished(name, job["output_commit"])
+        res["incr"].append(out - t0)
+        res["incr_commit"].append(out - commit["finished"])
         res["incr_processed"].append(job["counts"]["processed"])
         log(f"[2] one more file: {res['incr'][-1]:.2f} s, {job['counts']}")
 
@@ -290,7 +292,8 @@ def report(res: dict[str, list[float]], n: int, big: int) -> list[list[str]]:
         [
             "one more file: put file -> output commit",
             f"{span(res['incr'])} s",
-            f"datums processed {sorted(set(int(p) for p in res['incr_processed']))}",
+            f"datums processed {sorted(set(int(p) for p in res['incr_processed']))}; "
+            f"input commit -> output commit {span(res['incr_commit'])} s",
             f"<= {INCR_TARGET} s, 1 datum",
             verdict(both),
         ],

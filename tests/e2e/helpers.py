@@ -284,3 +284,11 @@ def wait_final(k: Kaon, pipeline: str, job_id: str, timeout: float = PIPELINE_WA
             return job
         time.sleep(0.2)
     raise AssertionError(f"job {pipeline}@{job_id} did not end: {job}")
+
+
+def said(k: Kaon, *args: str) -> str:
+    """Run, assert exit 0, return what it printed on stdout and stderr (✔ lines, notes)."""
+    p = k.run(*args)
+    assert p.returncode == 0, f"kaon {' '.join(args)} → {p.returncode}\n{p.stdout}{p.stderr}"
+    assert "Traceback" not in p.stderr
+    return p.stdout + p.stderr

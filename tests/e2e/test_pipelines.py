@@ -19,7 +19,16 @@ from typing import Any
 
 import pytest
 
-from .helpers import JOB_FINAL, Kaon, pipeline_jobs, put_text, spec_file, wait_final, wait_jobs
+from .helpers import (
+    JOB_FINAL,
+    Kaon,
+    pipeline_jobs,
+    put_text,
+    said,
+    spec_file,
+    wait_final,
+    wait_jobs,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -72,9 +81,10 @@ def model_of(k: Kaon, tmp: Path) -> dict[str, Any]:
 def chain(pk: Kaon, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("chain")
     pk.ok("repo", "create", "raw")
-    out = pk.ok("create", "pipeline", "-f", str(CHAIN / "specs.yaml"))
+    made = pk.run("create", "pipeline", "-f", str(CHAIN / "specs.yaml"))
+    assert made.returncode == 0, made.stderr
     for name in ("split", "featurize", "train"):
-        assert name in out
+        assert f"created pipeline {name} (version 1" in made.stderr
     batch = tmp / "batch-1"
     batch.mkdir()
     (batch / "a.txt").write_text("1 2 3\n")
@@ -147,8 +157,9 @@ def test_incremental_one_more_file(pk: Kaon, chain: dict[str, Any]) -> None:
 # (c) update pipeline: version 2 reprocesses every datum; --no-reprocess keeps them -------
 def test_update_reprocesses_every_datum(pk: Kaon, chain: dict[str, Any]) -> None:
     tmp = chain["tmp"]
-    out = pk.ok("update", "pipeline", "-f", str(CHAIN / "featurize-v2.yaml"))
-    assert "featurize" in out
+    made = pk.run("update", "pipeline", "-f", str(CHAIN / "featurize-v2.yaml"))
+    assert made.returncode == 0, made.stderr
+    assert "updated pipeline featurize (version 2" in made.stderr
     info = pk.json("inspect", "pipeline", "featurize")
     assert info["version"] == 2
     assert info["reprocess"] is True
@@ -241,7 +252,7 @@ def test_failing_datum_retries_then_fails_job(pk: Kaon, tmp_path: Path) -> None:
     every = pk.ok("logs", "--job", f"fragile@{gid}")
     assert "boom: bad input" in every
 
-    restarted = pk.ok("restart", "datum", f"fragile@{gid}", failed[0]["id"])
+    restarted = said(pk, "restart", "datum", f"fragile@{gid}", failed[0]["id"])
     assert "fragile@" in restarted
     again = [j for j in pipeline_jobs(pk, "fragile") if j["id"] != gid]
     assert again, "restart datum made no job"
@@ -391,7 +402,7 @@ transform: {cmd: [/bin/true]}
     job = wait_jobs(pk, gid, 1)["nomatch"]
     assert job["state"] == "JOB_SUCCESS", job
     assert job["counts"]["total"] == 0
-    assert "glob matched nothing" in pk.ok("list", "datum", f"nomatch@{gid}")
+    assert "glob matched nothing" in said(pk, "list", "datum", f"nomatch@{gid}")
     assert "0 total" in pk.ok("inspect", "job", f"nomatch@{gid}")
 
 
@@ -473,11 +484,7 @@ datum_tries: 1
     put_text(pk, "hard@master:/x", "x\n", tmp_path)
     gid = head(pk, "hard")
     jobs = wait_jobs(pk, gid, 3)
-    expect = {
-        "nosuchcmd": "kaon-no-such-command-here",
-        "toolate": "timeout",
-        "toobig": "memory",
-    }
+    expect = {"nosuchcmd": "not found", "toolate": "timed out", "toobig": ""}
     for name, word in expect.items():
         job = jobs[name]
         assert job["state"] == "JOB_FAILURE", job
@@ -486,6 +493,10 @@ datum_tries: 1
         said = (failed[0]["reason"] + " " + job["reason"]).lower()
         assert word in said, (name, said)
         assert pk.json("list", "commit", f"{name}@master") == []
+    logs = pk.ok("logs", "--job", f"nosuchcmd@{gid}", "--failed")
+    assert "kaon-no-such-command-here" in logs  # which command was not found
+    logs = pk.ok("logs", "--job", f"toobig@{gid}", "--failed")
+    assert "memory limit" in logs  # the kernel killed it: said where the user looks
 
 
 # (i) the e2e project's own `model` spec ----------------------------------------------------
