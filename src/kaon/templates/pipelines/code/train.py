@@ -13,7 +13,7 @@ from rows import read_rows
 def solve(a: list[list[float]], b: list[float]) -> list[float]:
     """Gaussian elimination with partial pivoting (a is small and square)."""
     n = len(b)
-    m = [row[:] + [b[i]] for i, row in enumerate(a)]
+    m = [[*row, b[i]] for i, row in enumerate(a)]
     for col in range(n):
         pivot = max(range(col, n), key=lambda r: abs(m[r][col]))
         m[col], m[pivot] = m[pivot], m[col]
@@ -32,7 +32,7 @@ def fit(rows: list[tuple[float, float, float]], l2: float) -> dict[str, float]:
     xtx = [[sum(f[i] * f[j] for f in features) for j in range(3)] for i in range(3)]
     for i in range(2):  # the bias is not penalized
         xtx[i][i] += l2
-    xty = [sum(f[i] * row[2] for f, row in zip(features, rows)) for i in range(3)]
+    xty = [sum(f[i] * row[2] for f, row in zip(features, rows, strict=True)) for i in range(3)]
     w1, w2, b = solve(xtx, xty)
     return {"w1": round(w1, 6), "w2": round(w2, 6), "b": round(b, 6)}
 
