@@ -6,13 +6,14 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 export UV_LINK_MODE := copy
 
-.PHONY: help setup system test lint typecheck layers pytest demo demo-data bench clean
+.PHONY: help setup system test lint typecheck layers pytest demo demo-data demo-pipelines bench clean
 
 help:
 	@echo "make setup  - install the tools and the Python environment (uv, graphviz, bubblewrap)"
 	@echo "make demo   - set everything up and run the walk-through"
 	@echo "make test   - set everything up and run lint, mypy, import contracts and pytest"
 	@echo "make demo-data - the data-repo walk-through of seed 004"
+	@echo "make demo-pipelines - the pipelines walk-through (raw -> transform -> train -> evaluate)"
 	@echo "make bench  - run the benchmarks (several minutes)"
 
 $(CURDIR)/.tools/bin/uv:
@@ -56,9 +57,13 @@ test: lint typecheck layers pytest
 
 demo: setup
 	$(UV) run --frozen bash scripts/demo.sh
+	$(UV) run --frozen bash scripts/demo-pipelines.sh
 
 demo-data: setup
 	$(UV) run --frozen bash scripts/demo-data.sh
+
+demo-pipelines: setup
+	$(UV) run --frozen bash scripts/demo-pipelines.sh
 
 bench: setup
 	$(UV) run --frozen python benchmarks/ingest.py
@@ -68,4 +73,4 @@ bench: setup
 	$(UV) run --frozen python benchmarks/probe.py
 
 clean:
-	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache .kaon-demo .kaon-demo-data
+	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache .kaon-demo .kaon-demo-data .kaon-demo-pipelines

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from urllib.parse import urlparse
 
 from kaon.config import ServerSettings, private_dir
 from kaon.core.errors import InvalidInput
+from kaon.core.pipelines.records import PipelineJob, PipelineVersion
 from kaon.db.credentials import sealing_key
 from kaon.db.database import Database
 from kaon.db.engine import parse_url
@@ -59,6 +61,7 @@ from kaon.services.pipelines.cron import CronTicker, cron_inputs
 from kaon.services.pipelines.jobrunner import PipelineJobRunner
 from kaon.services.pipelines.logs import PipelineLogs
 from kaon.services.pipelines.provenance import PipelineProvenance
+from kaon.services.pipelines.s3access import PipelineAccess
 from kaon.services.pipelines.scheduler import Scheduler
 from kaon.services.pipelines.service import PipelineService
 from kaon.services.pipelines.servicerun import ServiceRunner
@@ -312,6 +315,10 @@ def wire(
         EndpointRunner(replicas(content), hidden),
         clock,
     )
+    pipeline_access = PipelineAccess(  # S3 keys for pipeline code: reads recorded per job
+        credentials, is_user=lambda name: user_store.get_user(name) is not None
+    )
+    s3.on_job_access(pipeline_access.recorded)
     pipelines = _pipelines(
         settings,
         database,
@@ -320,6 +327,7 @@ def wire(
         executor,
         job_tokens,
         clock,
+        pipeline_access,
     )
     backends = Backends(
         database,
@@ -372,6 +380,7 @@ def _pipelines(
     executor: Executor,
     job_tokens: JobTokens,
     clock: Callable[[], float],
+    access: PipelineAccess,
 ) -> PipelineService:
     """The pipelines' services over one store whose job changes wake `wait commit`, told of
     every commit (their triggers)."""
@@ -383,23 +392,39 @@ def _pipelines(
     versions = Versions(store, repos, files, envs, clock)
     logs = PipelineLogs(root / "logs")
     runner = PipelineJobRunner(
-        store, executor, repos, commits, trees, chunks, logs, clock=clock, slots=slots
+        store,
+        executor,
+        repos,
+        commits,
+        trees,
+        chunks,
+        logs,
+        clock=clock,
+        slots=slots,
+        access=access,
     )
+
+    def run_job(job: PipelineJob, version: PipelineVersion, cancel: threading.Event) -> PipelineJob:
+        try:
+            return runner.run(job, version, cancel)
+        finally:
+            access.revoke(job)  # its S3 key, however it ended
+
     services = ServiceRunner(
         store, executor, logs.job_log, clock=clock, endpoint=lambda: job_tokens.endpoint
     )
     spouts = SpoutRunner(
-        store, executor, chunks, commits, root / "spouts", logs.job_log, clock=clock
+        store, executor, chunks, commits, root / "spouts", logs.job_log, clock=clock, access=access
     )
     recorder = PipelineProvenance(database.provenance, repos)
     scheduler = Scheduler(
         store,
         repos,
         versions.spec_of,
-        runner.run,
+        run_job,
         slots,
         clock,
-        recorder.job_succeeded,
+        lambda job, version: recorder.job_succeeded(job, version, access.take_reads(job)),
         services=services,
         spouts=spouts,
     )

@@ -110,6 +110,8 @@ def test_a_missing_source_folder_fails_before_anything_is_sent(
         (["list", "datum", "edges@"], "<pipeline>@<job id>"),
         (["restart", "datum", "edges", "d1"], "<pipeline>@<job id>"),
         (["list", "job", "not-a-global-id"], "global id"),
+        (["delete", "pipeline"], "--all"),
+        (["delete", "pipeline", "edges", "--all"], "--all"),
         (["wait", "commit", "bad@@x"], "invalid ref"),
         (["wait", "commit", "edges@master", "--timeout", "soon"], "soon"),
     ],

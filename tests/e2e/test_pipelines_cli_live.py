@@ -152,3 +152,42 @@ def test_delete_pipeline_keeps_the_repo_when_asked(kaon: Kaon, job: dict[str, ob
     assert "clicopy" not in {p["name"] for p in kaon.json("list", "pipeline")}
     assert kaon.ok("list", "file", "clicopy@master:/").count(".txt") == 2
     kaon.fails(4, "inspect", "pipeline", "clicopy", match="clicopy")
+
+
+FAILING = """\
+pipeline: {name: clifail}
+input: {pfs: {repo: clisrc, glob: "/*"}}
+transform:
+  cmd: [bash]
+  stdin:
+    - 'for f in /pfs/clisrc/*; do echo "reading $(basename $f)"; done'
+    - 'if [ -e /pfs/clisrc/b.txt ]; then echo "no b here"; exit 3; fi'
+    - "cp /pfs/clisrc/* /pfs/out/"
+datum_tries: 1
+"""
+
+
+def test_a_failed_datum_is_listed_and_logged(
+    kaon: Kaon, job: dict[str, object], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    spec = tmp_path_factory.mktemp("clifail") / "fail.yaml"
+    spec.write_text(FAILING)
+    kaon.ok("create", "pipeline", "-f", str(spec))
+    with kaon.client() as client:
+        deadline = time.monotonic() + 300
+        while not (jobs := client.list_pipeline_jobs("clifail")):
+            assert time.monotonic() < deadline, "creating clifail started no job"
+            time.sleep(0.2)
+        done = client.wait_pipeline_job(jobs[0], timeout=300)
+    key = done.key
+    assert done.state.label == "failure"
+    rows = kaon.rows("list", "job", "-p", "clifail")
+    assert rows[1][0] == done.id[:12] and rows[1][-1] == "failure"
+    failed = kaon.rows("list", "datum", key, "--failed")
+    assert len(failed) == 2 and failed[1][1:3] == ["clisrc:/b.txt", "failed"]
+    text = kaon.ok("inspect", "job", key)
+    assert "State: failure" in text and "Reason: " in text and "1 failed" in text
+    logged = kaon.ok("logs", "--job", key, "--failed")
+    assert "reading b.txt" in logged and "reading a.txt" not in logged
+    assert "reading a.txt" in kaon.ok("logs", "--job", key, "-f")  # the job ended: -f returns
+    kaon.ok("delete", "pipeline", "clifail")

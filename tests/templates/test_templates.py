@@ -85,6 +85,11 @@ def test_metadata_lists_every_template() -> None:
             "description": "Train a model to predict housing prices",
             "input_type": "numerical & categorical",
         },
+        {
+            "name": "pipelines",
+            "description": "A 3-stage pipeline: clean CSVs, train, evaluate (stdlib only)",
+            "input_type": "numerical (pipelines)",
+        },
     ]
     folders = sorted(p.name for p in ROOT.iterdir() if p.is_dir() and p.name[0] not in "._")
     assert folders == sorted(entry["name"] for entry in metadata)

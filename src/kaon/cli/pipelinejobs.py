@@ -8,12 +8,17 @@ import json
 import re
 import sys
 import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import typer
 
 from kaon.cli.output import emit_json, human_duration, human_size, info, success, table, time_ago
 from kaon.cli.pipelines import JSON, client
 from kaon.core.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from kaon.wire import PipelineLogLine
 
 JOB_ARG = typer.Argument(..., help="<pipeline>@<job id> (an id prefix is enough).")
 GLOBAL_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -180,7 +185,7 @@ def logs(
     if job is not None:
         pipeline, ident = _split(job)
 
-    def show(lines: list) -> None:  # type: ignore[type-arg]
+    def show(lines: Sequence[PipelineLogLine]) -> None:
         for line in lines:
             if raw:
                 doc = {**line.__dict__, "data": [d.__dict__ for d in line.data]}
@@ -190,7 +195,8 @@ def logs(
         sys.stdout.flush()
 
     with client() as c:
-        offset, kept = 0, []
+        offset = 0
+        kept: list[PipelineLogLine] = []
         while True:  # what there is now
             page = c.pipeline_log_page(pipeline, ident, datum, failed=failed, offset=offset)
             kept.extend(page.lines)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from kaon.cli.output import REPORTER, emit_json, info, success
+from kaon.core.errors import InvalidInput
 
 if TYPE_CHECKING:
     from kaon.client import Client
@@ -142,8 +143,11 @@ def inspect_pipeline(
 
 
 def delete_pipeline(
-    name: str = typer.Argument(..., help="The pipeline."),
+    name: str = typer.Argument(None, help="The pipeline (or --all)."),
     keep_repo: bool = typer.Option(False, "--keep-repo", help="Keep its output repo."),
+    everything: bool = typer.Option(
+        False, "--all", help="Delete every pipeline, downstream ones first."
+    ),
 ) -> None:
     """Delete a pipeline and its output repo (refused while another pipeline reads it).
 
@@ -152,11 +156,33 @@ def delete_pipeline(
       kaon delete pipeline edges
 
       kaon delete pipeline edges --keep-repo
+
+      kaon delete pipeline --all
     """
+    if (name is None) == (not everything):
+        raise InvalidInput("give a pipeline's name, or --all (not both)")
+    kept = " (its output repo kept)" if keep_repo else ""
     with client() as c:
-        c.delete_pipeline(name, keep_repo=keep_repo)
-    kept = f" (its output repo {name} kept)" if keep_repo else ""
-    success(f"deleted pipeline {name}{kept}")
+        names = [name] if name is not None else _downstream_first(c)
+        for one in names:
+            c.delete_pipeline(one, keep_repo=keep_repo)
+            success(f"deleted pipeline {one}{kept}")
+    if not names:
+        info("There are no pipelines to delete")
+
+
+def _downstream_first(c: Client) -> list[str]:
+    """Every pipeline's name, each after the pipelines that read its output."""
+    left = {p.name: set(p.inputs) for p in c.list_pipelines()}
+    order: list[str] = []
+    while left:
+        leaves = sorted(n for n in left if not any(n in reads for reads in left.values()))
+        if not leaves:  # a cycle cannot be created: delete what remains in any order
+            leaves = sorted(left)
+        for n in leaves:
+            order.append(n)
+            del left[n]
+    return order
 
 
 def stop_pipeline(name: str = typer.Argument(..., help="The pipeline.")) -> None:

@@ -3,6 +3,8 @@ run, retry, recover, merge, one output commit (or none), logs."""
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -208,7 +210,6 @@ def test_a_job_run_again_after_a_restart_keeps_its_finished_datums(rig: Rig) -> 
     # as if the platform died before the commit: the job is moved back to STARTING
     interrupted = rig.store.get_job("copy", job.id)
     assert interrupted is not None
-    import dataclasses
 
     again = dataclasses.replace(interrupted, state=JobState.RUNNING, output_commit=None)
     ended = rig.runner.run(again, version, threading.Event())
@@ -233,3 +234,97 @@ def test_datum_batching_runs_datums_through_long_lived_processes(rig: Rig) -> No
     }
     pids = {v for k, v in out.items() if k.endswith(".pid")}
     assert 1 <= len(pids) <= 2  # parallelism 2: at most two processes for five datums
+
+
+def test_each_datum_gets_pachyderms_variables(rig: Rig) -> None:
+    doc = spec(glob="/f1.txt", transform={"cmd": ["/bin/sh"], "env": {"MINE": "yes"}})
+    doc["transform"]["stdin"] = [
+        'echo "$PACH_JOB_ID $PACH_OUTPUT_COMMIT_ID $KAON_JOB_ID $PACH_PIPELINE_NAME" > /pfs/out/job',
+        'echo "$PACH_DATUM_ID $KAON_DATUM_ID $data_COMMIT $MINE" > /pfs/out/datum',
+    ]
+    version = rig.pipeline(doc)
+    job = rig.job(version)
+    ended = rig.runner.run(job, version, threading.Event())
+    assert ended.state is JobState.SUCCESS, ended.reason
+    out = rig.files("copy", ended.output_commit or "")
+    (datum,) = rig.datums(ended)
+    head = job.inputs[0].commit
+    assert out["job"].decode().split() == [job.id, job.id, job.id, "copy"]
+    assert out["datum"].decode().split() == [datum.id, datum.id, head, "yes"]
+
+
+def test_a_cross_shows_each_datum_both_inputs(rig: Rig, seed: Any) -> None:
+    rig.platform.repos.create_repo("params")
+    seed.commit("params", {"/p.json": b"{}"})
+    doc = spec()
+    doc["input"] = {
+        "cross": [{"pfs": {"repo": "data", "glob": "/*"}}, {"pfs": {"repo": "params", "glob": "/"}}]
+    }
+    doc["transform"]["stdin"] = [
+        'for f in /pfs/data/*; do n=$(basename $f); ls /pfs/params > "/pfs/out/$n.seen"; done'
+    ]
+    job = rig.run(rig.pipeline(doc))
+    assert job.state is JobState.SUCCESS, job.reason
+    out = rig.files("copy", job.output_commit or "")
+    assert out == {f"f{i}.txt.seen": b"p.json\n" for i in range(5)}
+
+
+def test_code_of_a_source_bundle_is_the_working_directory(rig: Rig, seed: Any) -> None:
+    rig.platform.repos.create_repo("src")
+    code = seed.commit("src", {"/proj/run.sh": b"cp /pfs/data/* /pfs/out/; echo from $(pwd)\n"})
+    doc = spec(glob="/f1.txt", transform={"cmd": ["/bin/sh", "run.sh"], "working_dir": "/proj"})
+    version = dataclasses.replace(rig.pipeline(doc), source_repo="src", source_commit=code.id)
+    job = rig.run(version)
+    assert job.state is JobState.SUCCESS, job.reason
+    assert rig.files("copy", job.output_commit or "") == {"f1.txt": FILES["/f1.txt"]}
+    said = [x["message"] for x in rig.logs.read("copy", job.id).lines if x["user"]]
+    assert len(said) == 1 and said[0].startswith("from /") and said[0].endswith("proj")
+
+
+def test_a_datum_past_its_timeout_fails(rig: Rig) -> None:
+    doc = spec(glob="/f1.txt", datum_tries=1, datum_timeout="1s")
+    doc["transform"]["stdin"] = ["sleep 60"]
+    job = rig.run(rig.pipeline(doc))
+    assert job.state is JobState.FAILURE
+    assert "timed out after 1 s (datum_timeout)" in job.reason
+
+
+def test_a_job_past_its_timeout_is_killed(rig: Rig) -> None:
+    doc = spec(glob="/f1.txt", job_timeout="1s")
+    doc["transform"]["stdin"] = ["sleep 60"]
+    job = rig.run(rig.pipeline(doc))
+    assert job.state is JobState.KILLED
+    assert job.reason == "job_timeout of 1 s exceeded" and job.output_commit is None
+
+
+def test_a_command_not_found_is_named(rig: Rig) -> None:
+    doc = spec(glob="/f1.txt", datum_tries=1, transform={"cmd": ["kaon-no-such-command"]})
+    job = rig.run(rig.pipeline(doc))
+    assert job.state is JobState.FAILURE
+    assert "command not found (kaon-no-such-command" in job.reason
+
+
+def test_a_datum_over_its_memory_limit_says_so(rig: Rig) -> None:
+    grab = "b = bytearray(400 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096])"
+    doc = spec(
+        glob="/f1.txt",
+        datum_tries=1,
+        transform={"cmd": [sys.executable, "-c", grab]},
+        resource_limits={"memory": "64M"},
+    )
+    job = rig.run(rig.pipeline(doc))
+    assert job.state is JobState.FAILURE
+    assert "out of memory (its memory limit is" in job.reason, job.reason
+
+
+def test_nested_files_are_seen_at_their_own_paths(rig: Rig, seed: Any) -> None:
+    seed.commit("data", {"/dir/a.txt": b"a\n", "/dir/b.txt": b"b\n"})
+    doc = spec(glob="/dir/*")
+    doc["transform"]["stdin"] = [
+        "for f in /pfs/data/dir/*; do ln -s $f /pfs/out/$(basename $f); done",
+        "ls /pfs/data > /pfs/out/$(ls /pfs/data/dir).top",
+    ]
+    job = rig.run(rig.pipeline(doc))
+    assert job.state is JobState.SUCCESS, job.reason
+    out = rig.files("copy", job.output_commit or "")
+    assert out == {"a.txt": b"a\n", "b.txt": b"b\n", "a.txt.top": b"dir\n", "b.txt.top": b"dir\n"}

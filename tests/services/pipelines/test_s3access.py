@@ -196,3 +196,38 @@ def _head(platform: Platform) -> Any:
         return platform.repos.resolve("model", parse_ref("master"))
     except BranchNotFound:  # no commit yet
         return None
+
+
+READER = """
+import boto3, os
+s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+body = s3.get_object(Bucket="master.extra", Key="lookup.txt")["Body"].read()
+open("/pfs/out/got.txt", "wb").write(body + open("/pfs/data/in.txt", "rb").read())
+"""
+
+
+def test_a_pipeline_job_reading_through_the_gateway_has_it_in_its_provenance(
+    platform: Platform, gateway: str, seed: Any
+) -> None:
+    from kaon.services.pipelines.service import SpecRequest
+
+    platform.users.bootstrap("root", "the-platform-token")
+    for repo in ("data", "extra"):
+        platform.repos.create_repo(repo)
+    extra = seed.commit("extra", {"/lookup.txt": b"looked up + "})
+    spec = {
+        "pipeline": {"name": "model"},
+        "input": {"pfs": {"repo": "data", "glob": "/"}},
+        "transform": {"cmd": [sys.executable, "-c", READER]},
+    }
+    platform.pipelines.create([SpecRequest(spec)], "alice")
+    commit = seed.commit("data", {"/in.txt": b"input"})
+    job = platform.pipelines.wait_job("model", str(commit.id), timeout=120)
+    assert job.state is JobState.SUCCESS, job.reason
+    out = platform.repos.resolve("model", parse_ref("master"))
+    assert out is not None
+    files = {rel: b"".join(platform.files.content(n)) for rel, n in platform.files.walk(out, "/")}
+    assert files == {"got.txt": b"looked up + input"}
+    below = platform.provenance.subvenance(str(extra.id))
+    assert any(n.id == f"job:model@{commit.id}" for n in below.nodes), below.nodes
+    assert not [c for c in platform.credentials.list() if c.job]  # revoked at its end

@@ -21,6 +21,7 @@ from kaon.api.answers import (
     pipeline_job_info,
 )
 from kaon.api.deps import platform, principal
+from kaon.api.spec import errors_doc
 from kaon.core.commit import Commit
 from kaon.core.errors import InvalidInput, PipelineNotFound
 from kaon.core.pipelines.records import DatumRecord, Pipeline, PipelineJob, PipelineVersion
@@ -219,14 +220,15 @@ def run_cron(pipeline: str, p: Platform = Depends(platform)) -> list[str]:
 # -- jobs and datums ------------------------------------------------------------------------
 
 
-@router.get("/v1/pipeline-jobs", response_model=list[PipelineJobInfo])
+@router.get("/v1/pipeline-jobs", response_model=list[PipelineJobInfo], responses=errors_doc(404))
 def list_pipeline_jobs(
     pipeline: str | None = Query(None),
     global_id: str | None = Query(None, min_length=1),
     limit: int | None = Query(None, ge=1),
     p: Platform = Depends(platform),
 ) -> list[PipelineJobInfo]:
-    """Pipeline jobs, newest first: of one pipeline, or every job one global id set off."""
+    """Pipeline jobs, newest first: of one pipeline, or every job one global id set off (404:
+    no such pipeline)."""
     jobs = _service(p).jobs(pipeline, global_id, limit)
     return [pipeline_job_info(j) for j in jobs]
 

@@ -47,9 +47,9 @@ _TIMEOUT = httpx.Timeout(None, connect=5.0)  # a service may stream or long-poll
 
 def services_of(p: Platform) -> ServiceRunner:
     """The platform's service runner (Platform.pipelines.services)."""
-    runner = getattr(getattr(p, "pipelines", None), "services", None)
-    if not isinstance(runner, ServiceRunner):
-        raise BackendUnavailable("pipelines are not enabled on this platform")
+    runner = p.pipelines.services
+    if runner is None:
+        raise BackendUnavailable("service pipelines are not enabled on this platform")
     return runner
 
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from kaon.core.errors import KaonError
 from kaon.core.ids import CommitId, RepoName
-from kaon.core.pipelines.datums import Datum
+from kaon.core.pipelines.datums import Datum, DatumFile
 from kaon.core.pipelines.records import DatumRecord, DatumState, PipelineJob
 from kaon.core.pipelines.spec import PipelineSpec
+from kaon.core.units import memory_text
 from kaon.ports.content import TreeRef
 from kaon.ports.envbuilder import EnvLock, LogSink
 from kaon.ports.executor import BatchDatum, Executor, Input, Limits, Place, RunResult, Task
@@ -38,6 +39,7 @@ class DatumSetup:
     spec: PipelineSpec
     lock: EnvLock | None
     code: TreeRef | None
+    access: Mapping[str, str] = field(default_factory=dict)  # the S3 gateway (s3access)
 
     @property
     def limits(self) -> Limits:
@@ -53,7 +55,7 @@ class DatumSetup:
     def env_base(self) -> dict[str, str]:
         """The spec's variables and Pachyderm's (kaon's too) of the job."""
         job = self.job
-        out = {"PATH": DEFAULT_PATH, **dict(self.spec.transform.env)}
+        out = {"PATH": DEFAULT_PATH, **dict(self.spec.transform.env), **self.access}
         out |= {f"{i.name}_COMMIT": i.commit for i in job.inputs if i.commit}
         out |= {
             "PACH_JOB_ID": job.id,
@@ -78,23 +80,35 @@ class DatumSetup:
             out[CODE] = Input(self.code)
         return out
 
-    def inputs(self, datum: Datum) -> dict[str, Input]:
-        """Each input the datum reads, showing only the paths it matched."""
-        selected: dict[str, list[str]] = {}
-        first: dict[str, tuple[str, str, bool]] = {}
+    def inputs(self, datum: Datum, own_trees: bool = True) -> dict[str, Input]:
+        """Each input the datum reads, showing only the paths it matched: a lone file at the
+        top of its commit as a tree of its own (fetched alone: a job running 1 datum of
+        1,001 files, or starting on 200,000, never fetches the whole commit), anything else
+        as a view of the whole commit (kept by the job: fetched once)."""
+        selected: dict[str, list[DatumFile]] = {}
         for f in datum.files:
-            selected.setdefault(f.input, []).append(f.path)
-            first.setdefault(f.input, (f.repo, f.commit, f.empty))
-        out = {
-            name: Input(
-                TreeRef(RepoName(repo), CommitId(commit)),
-                select=tuple(selected[name]),
-                empty_files=empty,
-            )
-            for name, (repo, commit, empty) in first.items()
-        }
+            selected.setdefault(f.input, []).append(f)
+        out: dict[str, Input] = {}
+        for name, files in selected.items():
+            f = files[0]
+            if own_trees and lone_file(files):
+                tree = TreeRef(RepoName(f.repo), CommitId(f.commit), f.path)
+                out[name] = Input(tree, empty_files=f.empty)
+            else:
+                tree = TreeRef(RepoName(f.repo), CommitId(f.commit))
+                paths = tuple(x.path for x in files)
+                out[name] = Input(tree, select=paths, empty_files=f.empty)
         if self.code is not None:
             out[CODE] = Input(self.code)
+        return out
+
+    def whole(self, datums: Iterable[Datum]) -> set[TreeRef]:
+        """The input commits some of `datums` see a view of (what the job keeps)."""
+        out: set[TreeRef] = set()
+        for datum in datums:
+            for tree in self.inputs(datum).values():
+                if tree.tree.path == "/":
+                    out.add(tree.tree)
         return out
 
     def task(self, datum: Datum, key: str, err: bool = False) -> Task:
@@ -117,13 +131,46 @@ class DatumSetup:
         return code is not None and (code == 0 or code in self.spec.transform.accept_return_code)
 
 
-def why(result: RunResult, timeout: float | None) -> str:
+_OUT_OF_MEMORY = ("memoryerror", "cannot allocate memory", "out of memory", "oom")
+
+
+class Tail:
+    """A log sink that also keeps the last lines (to say why a try failed)."""
+
+    def __init__(self, sink: LogSink, keep: int = 20) -> None:
+        self._sink = sink
+        self.lines: deque[str] = deque(maxlen=keep)
+
+    def __call__(self, line: str) -> None:
+        self.lines.append(line)
+        self._sink(line)
+
+
+def lone_file(files: list[DatumFile]) -> bool:
+    """One file directly below the root: its own tree shows it at its own path."""
+    return len(files) == 1 and not files[0].is_dir and files[0].path.rfind("/") == 0
+
+
+def why(setup: DatumSetup, result: RunResult, tail: Iterable[str] = (), err: bool = False) -> str:
+    """Why a try failed, in words: its exit, a timeout, a command not found, memory."""
+    timeout = setup.spec.datum_timeout
     if result.timed_out:
         return f"timed out after {timeout:g} s (datum_timeout)" if timeout else "timed out"
-    if result.cancelled or result.exit_code is None:
+    if result.cancelled:
+        return "killed"
+    memory = setup.limits.memory_bytes
+    said = " ".join(tail).lower()
+    if memory and (result.exit_code in (None, 137, -9) or any(w in said for w in _OUT_OF_MEMORY)):
+        code = "was killed" if result.exit_code is None else f"exited with code {result.exit_code}"
+        return f"{code}: out of memory (its memory limit is {memory_text(memory)})"
+    if result.exit_code is None:
         return "killed"
     if result.exit_code == 127:
-        return "exited with code 127 (command not found?)"
+        cmd = setup.spec.transform.err_cmd if err else setup.spec.transform.cmd
+        return (
+            f"exited with code 127: command not found ({cmd[0] if cmd else '?'}, or a command "
+            "it ran): is it installed, or in the source bundle?"
+        )
     return f"exited with code {result.exit_code}"
 
 
@@ -178,11 +225,9 @@ class DatumRunner:
         spec, began = self.setup.spec, time.monotonic()
         say, reason = self.platform_log(datum), ""
         for attempt in range(1, spec.datum_tries + 1):
-            sink = self.sink(datum)
+            sink, out = self.sink(datum), Tail(self.user_log(datum))
             try:
-                result = self._executor.run(
-                    self.setup.task(datum, str(attempt)), self.user_log(datum), sink, cancel
-                )
+                result = self._executor.run(self.setup.task(datum, str(attempt)), out, sink, cancel)
             except KaonError as exc:
                 reason = exc.message
             else:
@@ -193,7 +238,7 @@ class DatumRunner:
                     return record(self.setup, datum, DatumState.SUCCESS, attempt, spent, sink)
                 if sink.error:  # what it wrote cannot be stored: no other try changes that
                     return self.failed(datum, attempt, sink.error, began, cancel)
-                reason = why(result, spec.datum_timeout)
+                reason = why(self.setup, result, out.lines)
             say(f"try {attempt} of {spec.datum_tries} failed: {reason}")
         return self.failed(datum, spec.datum_tries, reason, began, cancel)
 
@@ -219,7 +264,7 @@ class DatumRunner:
                     return record(
                         self.setup, datum, DatumState.RECOVERED, tries, spent, None, reason
                     )
-                say(f"err_cmd {why(result, self.setup.spec.datum_timeout)}")
+                say(f"err_cmd {why(self.setup, result, err=True)}")
         say(f"datum failed: {reason}")
         self._log.failed(datum.id)
         spent = time.monotonic() - began
@@ -241,7 +286,7 @@ class BatchFeed:
         self._runner = runner
         self._todo: deque[tuple[Datum, int]] = deque((d, 1) for d in datums)
         self._lock = threading.Lock()
-        self._out: dict[str, tuple[Datum, int, DatumSink, float]] = {}
+        self._out: dict[str, tuple[Datum, int, DatumSink, Tail, float]] = {}
         self._done, self._stop, self._cancel = done, stop, cancel
 
     def next_datum(self) -> BatchDatum | None:
@@ -250,20 +295,20 @@ class BatchFeed:
                 return None
             datum, attempt = self._todo.popleft()
             key = f"{datum.id[:16]}-{attempt}"
-            sink = self._runner.sink(datum)
-            self._out[key] = (datum, attempt, sink, time.monotonic())
+            sink, tail = self._runner.sink(datum), Tail(self._runner.user_log(datum))
+            self._out[key] = (datum, attempt, sink, tail, time.monotonic())
         setup = self._runner.setup
         return BatchDatum(
             key=key,
-            inputs={k: v for k, v in setup.inputs(datum).items() if k != CODE},
+            inputs={k: v for k, v in setup.inputs(datum, own_trees=False).items() if k != CODE},
             outputs=sink,
             env={"PACH_DATUM_ID": datum.id, "KAON_DATUM_ID": datum.id},
-            log=self._runner.user_log(datum),
+            log=tail,
         )
 
     def finished(self, datum: BatchDatum, result: RunResult) -> None:
         with self._lock:
-            d, attempt, sink, began = self._out.pop(datum.key)
+            d, attempt, sink, tail, began = self._out.pop(datum.key)
         setup = self._runner.setup
         if result.cancelled or self._cancel.is_set():
             return
@@ -271,7 +316,7 @@ class BatchFeed:
             spent = time.monotonic() - began
             self._done(record(setup, d, DatumState.SUCCESS, attempt, spent, sink))
             return
-        reason = sink.error or why(result, setup.spec.datum_timeout)
+        reason = sink.error or why(setup, result, tail.lines)
         if not sink.error and attempt < setup.spec.datum_tries:
             self._runner.platform_log(d)(
                 f"try {attempt} of {setup.spec.datum_tries} failed: {reason}"

@@ -55,6 +55,7 @@ from kaon.services.pipelines.inputs import InputListings
 from kaon.services.pipelines.logs import JobLogWriter, PipelineLogs
 from kaon.services.pipelines.longrun import lock_of, spec_of
 from kaon.services.pipelines.outputs import JobOutputs, commit_outputs
+from kaon.services.pipelines.s3access import PipelineAccess
 from kaon.services.repos import RepoService
 from kaon.services.trees import TreeStore
 
@@ -83,8 +84,10 @@ class PipelineJobRunner:
         clock: Callable[[], float] = time.time,
         slots: int = 1,
         gpus: Callable[[], int] = gpu_count,
+        access: PipelineAccess | None = None,
     ) -> None:
         self.store, self.executor, self.repos, self.commits = store, executor, repos, commits
+        self.access = access  # S3 gateway keys for the datums (revoked by the caller)
         self.trees, self.chunks, self.logs = trees, chunks, logs
         self.clock, self.slots, self.gpus = clock, slots, gpus
 
@@ -98,6 +101,8 @@ class PipelineJobRunner:
             return run.run()
         except Exception as exc:  # never leave a job hanging: it fails, saying why
             log.exception("pipeline job %s failed", job.key)
+            if run.job.state.finished:
+                return run.job
             why = exc.message if isinstance(exc, KaonError) else f"internal error: {exc!r}"
             return run.end(JobState.FAILURE, why)
         finally:
@@ -219,12 +224,16 @@ class _JobRun:
         code = None
         if self.version.source_repo and self.version.source_commit:
             code = TreeRef(RepoName(self.version.source_repo), CommitId(self.version.source_commit))
-        setup = DatumSetup(self.job, self.spec, lock_of(self.version), code)
+        s3 = self.r.access.datum_access(self.job, self.version) if self.r.access else {}
+        setup = DatumSetup(self.job, self.spec, lock_of(self.version), code, s3)
         assert self.outputs is not None
         runner = DatumRunner(self.r.executor, setup, self.outputs, self.log)
         workers = max(1, min(self.spec.parallelism, self.r.slots, len(todo)))
-        trees = [TreeRef(RepoName(i.repo), CommitId(i.commit)) for i in self.job.inputs if i.commit]
-        with self.r.executor.keep(trees + ([code] if code else [])):
+        if self.spec.transform.datum_batching:  # a batch's datums are views of its inputs
+            kept = [given.tree for given in setup.batch_inputs().values()]
+        else:
+            kept = sorted(setup.whole(todo), key=repr) + ([code] if code else [])
+        with self.r.executor.keep(kept):
             if self.spec.transform.datum_batching:
                 self.run_batches(runner, setup, todo, workers)
             else:

@@ -12,6 +12,7 @@ in one) traces back to the raw data.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from kaon.core.address import Ref
 from kaon.core.commit import Commit
@@ -19,6 +20,7 @@ from kaon.core.errors import NotFound
 from kaon.core.pipelines.records import PipelineJob, PipelineVersion
 from kaon.core.provenance import Edge, EdgeKind, Node, NodeKind, node_id
 from kaon.ports.provenance import ProvenanceStore
+from kaon.services.pipelines.s3access import Access
 from kaon.services.repos import RepoService
 
 
@@ -35,7 +37,10 @@ class PipelineProvenance:
         self._store = store
         self._repos = repos
 
-    def job_succeeded(self, job: PipelineJob, version: PipelineVersion) -> None:
+    def job_succeeded(
+        self, job: PipelineJob, version: PipelineVersion, reads: Sequence[Access] = ()
+    ) -> None:
+        """`reads`: what the job's code read through the S3 gateway besides its inputs."""
         run = Node(
             job_node_id(job),
             NodeKind.JOB,
@@ -58,6 +63,13 @@ class PipelineProvenance:
             data = self._data_node(given.repo, given.commit)
             nodes.append(data)
             edges.append(Edge(data.id, run.id, EdgeKind.USED))
+        given_ids = {e.src for e in edges}
+        for read in reads:
+            data = self._data_node(read.repo, read.commit)
+            if data.id not in given_ids:
+                given_ids.add(data.id)
+                nodes.append(data)
+                edges.append(Edge(data.id, run.id, EdgeKind.USED))
         code_key = version.source_commit or ""
         if version.source_repo and version.source_commit:
             code = Node(

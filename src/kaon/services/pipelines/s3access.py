@@ -13,9 +13,10 @@ The key (one per job, shared by its datums; revoked when the job ends):
   datum's output goes to /pfs/out: through S3 it would bypass the job's one output commit.
 No API token is given: the API cannot narrow one to a repo.
 
-The job runner's calls (H4a): `access.datum_access(job, version) -> Mapping[str, str]` once
-per job (the same mapping for every datum; empty when no gateway listens), and
-`access.revoke(job)` once the job ended, however it ended. Spouts: `spout_access`.
+The calls: the job runner's `datum_access(job, version) -> Mapping[str, str]` once per job
+(the same mapping for every datum; empty when no gateway listens); `revoke(job)` once the
+job ended, however it ended (wiring wraps the job runner); `take_reads(job)` when the job
+succeeded, for its provenance (PipelineProvenance.job_succeeded). Spouts: `spout_access`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from kaon.services.s3.credentials import CredentialService, S3Env
 # key reaches the shared repos only. Which one says whether it may write its own repo.
 DATUM_SCOPE = "-pipeline"
 SPOUT_SCOPE = "-spout"
+KEPT_JOBS = 1000  # jobs whose reads are kept after their key went, until taken
 
 
 def check_pipeline_key(who: S3Credential, action: Action, repo: str) -> None:
@@ -93,9 +95,11 @@ class PipelineAccess:
             return env
 
     def revoke(self, job: PipelineJob) -> None:
+        """The job ended: its key goes (what it read stays for `take_reads`)."""
         with self._lock:
             self._envs.pop(job.key, None)
-            self._reads.pop(job.key, None)
+            while len(self._reads) > KEPT_JOBS:  # reads of failed jobs nobody took
+                self._reads.pop(next(iter(self._reads)))
         self._keys.revoke_job(job.key)
 
     def recorded(self, job_key: str, commit: Commit, path: str, wrote: bool) -> None:
@@ -109,3 +113,8 @@ class PipelineAccess:
         """The commits `job`'s code read through S3 so far (for its provenance)."""
         with self._lock:
             return list(self._reads.get(job.key, ()))
+
+    def take_reads(self, job: PipelineJob) -> list[Access]:
+        """`reads(job)`, forgotten here (the job's provenance now has them)."""
+        with self._lock:
+            return self._reads.pop(job.key, [])
