@@ -361,8 +361,6 @@ def main(argv: list[str] | None = None) -> int:
             stop_server(k.exe, k.home, k.env)
             if args.keep:
                 log(f"kept {work}")
-            else:
-                rmtree(work)
     rows = report(res, n, big)
     print()
     print(
@@ -373,6 +371,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ERROR: a step failed, its figures and those after it are missing: {error}")
     print()
     print_table(["CHECK", "KAON", "DETAIL", "TARGET", "RESULT"], rows)
+    sys.stdout.flush()
+    if not args.keep:  # after the table: removing 400,000 small files can take minutes
+        log(f"removing {work}")
+        rmtree(work)
     failed = error is not None or any(r[-1] == "FAIL" for r in rows)
     return 1 if args.check and failed else 0
 
