@@ -216,6 +216,9 @@ def job_start(k: Kaon, work: Path, big: int, res: dict[str, list[float]]) -> Non
     if first is None:
         raise RuntimeError("bigstart: no datum ran")
     job = k.json("inspect", "job", f"bigstart@{gid}")
+    for line in map(json.loads, text.splitlines()):  # where the time went: the job's own lines
+        if not line["datum"]:
+            log(f"[3]   +{line['ts'] - commit['finished']:6.2f} s  {line['message'][:100]}")
     k("stop", "job", f"bigstart@{gid}")
     res["start"].append(first - commit["finished"])
     res["start_from_job"].append(first - job["created"])

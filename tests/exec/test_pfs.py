@@ -22,7 +22,7 @@ from kaon.ports.content import TreeRef
 from kaon.ports.executor import Input, Place, Task
 from kaon.runtime.install import install_runtime
 from kaon.services.content import StoreContent
-from kaon.testing.contracts.executor import (
+from kaon.testing.contracts.pfs import (
     BATCHER,
     BatchContract,
     Feed,

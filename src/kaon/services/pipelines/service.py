@@ -78,6 +78,7 @@ class PipelineService:
         self.services = scheduler.services  # the proxy route reaches them here
         self.spouts = scheduler.spouts
         self._builds: dict[str, threading.Thread] = {}
+        self._stopping = threading.Event()
 
     def _spec(self, name: str, version: int | None = None) -> PipelineSpec:
         return self._versions.spec_of(name, version)
@@ -96,6 +97,7 @@ class PipelineService:
         return recovered
 
     def shutdown(self) -> None:
+        self._stopping.set()  # environment builds are cancelled
         self.cron.stop()
         self.scheduler.shutdown()
 
@@ -135,17 +137,18 @@ class PipelineService:
         """Build the version's environment in the background: STARTING → RUNNING, or
         FAILURE with the build's error."""
         lock = EnvLock(version.lock_id, version.lock, version.python)
-        lines: list[str] = []
 
         def build() -> None:
             try:
-                self._executor.prepare(lock, lines.append, threading.Event())
+                self._executor.prepare(lock, lambda line: None, self._stopping)
                 state, reason = PipelineState.RUNNING, ""
             except BuildFailed as e:
                 state, reason = PipelineState.FAILURE, f"environment build failed: {e}"
             except Exception as e:  # a bug or a lost backend: say so, do not hang STARTING
                 log.exception("pipeline %s: preparing its environment failed", name)
                 state, reason = PipelineState.FAILURE, f"environment build failed: {e}"
+            if self._stopping.is_set():
+                return  # left STARTING: prepared again at the next start
             current = self._store.get_pipeline(name)
             if (
                 current is not None
