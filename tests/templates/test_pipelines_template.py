@@ -4,6 +4,7 @@ nothing but the standard library, and its stages compute what the walk-through e
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -41,40 +42,31 @@ def test_code_is_standard_library_only() -> None:
                 assert top in sys.stdlib_module_names | local | {"__future__"}, (path, top)
 
 
-def run(tmp: Path, script: str, *args: str) -> None:
-    subprocess.run([sys.executable, str(CODE / script), *args], check=True, cwd=tmp)
+def run(tmp: Path, script: str, *args: str, env: dict[str, str] | None = None) -> None:
+    command = [sys.executable, str(CODE / script), *args]
+    subprocess.run(command, check=True, cwd=tmp, env={**os.environ, **(env or {})})
 
 
-def test_stages_run_by_hand_fit_the_line(tmp_path: Path) -> None:
-    clean, model, metrics = tmp_path / "clean", tmp_path / "model", tmp_path / "m.json"
-    run(tmp_path, "transform.py", "--input", str(ROOT / "data" / "raw"), "--output", str(clean))
+def scores(tmp: Path, max_abs: str) -> dict[str, float]:
+    tmp.mkdir()
+    clean, model, metrics = tmp / "clean", tmp / "model", tmp / "m.json"
+    raw = str(ROOT / "data" / "raw")
+    run(tmp, "transform.py", "--input", raw, "--output", str(clean), env={"MAX_ABS": max_abs})
     assert sorted(p.name for p in (clean / "clean").iterdir()) == [
         f"part-0{i}.csv" for i in range(1, 5)
     ]
     hp = str(ROOT / "data" / "params" / "hp.json")
-    run(
-        tmp_path,
-        "train.py",
-        "--input",
-        str(clean),
-        "--hyperparam_fn_path",
-        hp,
-        "--output",
-        str(model),
-    )
-    fitted = json.loads((model / "model.json").read_text())
-    assert 0 < fitted["rows"] < 200  # the dirty rows are dropped
+    run(tmp, "train.py", "--input", str(clean), "--hyperparam_fn_path", hp, "--output", str(model))
     hold = str(ROOT / "data" / "holdout")
-    run(
-        tmp_path,
-        "evaluate.py",
-        "--model",
-        str(model / "model.json"),
-        "--holdout",
-        hold,
-        "--output",
-        str(metrics),
-    )
-    scores = json.loads(metrics.read_text())
-    assert scores["rows"] == 40
-    assert scores["rmse"] < 1.0  # y = 3 x1 - 2 x2 + 0.5 + N(0, 0.5)
+    model_file = str(model / "model.json")
+    run(tmp, "evaluate.py", "--model", model_file, "--holdout", hold, "--output", str(metrics))
+    found: dict[str, float] = json.loads(metrics.read_text())
+    return found
+
+
+def test_stages_run_by_hand_and_max_abs_100_drops_the_glitches(tmp_path: Path) -> None:
+    first = scores(tmp_path / "v1", "1000")  # specs.yaml's value: the +300 glitches stay
+    second = scores(tmp_path / "v2", "100")  # the walk-through's update: they go
+    assert first["rows"] == second["rows"] == 40
+    assert (first["trained_on"], second["trained_on"]) == (188, 180)
+    assert second["rmse"] < 1.0 < first["rmse"]  # y = 3 x1 - 2 x2 + 0.5 + N(0, 0.5)
