@@ -349,7 +349,14 @@ def wire(
         packs=PackIntake(drop, chunks, ingest),
         ingest=ingest,
         gc=GarbageCollector(
-            meta, objects, trees, gc_lock, clock, leases, scratch=[drop, s3_uploads]
+            meta,
+            objects,
+            trees,
+            gc_lock,
+            clock,
+            leases,
+            scratch=[drop, s3_uploads],
+            roots=database.pipelines.reusable_outputs,
         ),
         workspaces=workspaces,
         lifecycle=WorkspaceLifecycle(workspaces, users, training, serving),

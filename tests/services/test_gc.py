@@ -12,9 +12,10 @@ import pytest
 from kaon.core.address import Ref
 from kaon.core.errors import CorruptObject
 from kaon.core.ids import new_pack_id
-from kaon.core.tree import FileNode
+from kaon.core.tree import DirNode, FileNode
 from kaon.services.commits import Put
 from kaon.services.objectkeys import COMMITS, PACKS, TREES, pack_key, tree_key
+from kaon.services.trees import TreeStore
 from kaon.wiring import Backends, Platform
 
 
@@ -245,3 +246,32 @@ def test_gc_removes_packs_a_killed_client_left_in_the_drop_folder(
     report = platform.gc.collect()
     assert report.bytes_freed == 1000
     assert not stale.exists() and fresh.exists()
+
+
+def test_gc_keeps_the_outputs_of_datums_a_later_job_may_reuse(
+    platform: Platform, backends: Backends, seed
+) -> None:  # type: ignore[no-untyped-def]
+    """A failed pipeline job commits nothing, but its datums that succeeded are skipped by
+    the next job, which reuses their output trees: gc must not free them."""
+    from kaon.testing.pipeline_samples import datum, job
+
+    platform.repos.create_repo("scratch")
+    seed.commit("scratch", {"/out/a": b"datum output " * 500})
+    commit = platform.repos.resolve("scratch", Ref("master"))
+    assert commit is not None and commit.tree is not None
+    output = commit.tree
+    platform.repos.delete_repo("scratch")  # no commit holds the tree any more
+    backends.pipelines.add_job(job(1))
+    backends.pipelines.save_datums([datum(0, output=output)])
+    platform.gc.collect()
+    assert tree_key(output) in keys(backends, TREES)
+    trees = TreeStore(backends.objects)  # the tree and its chunks are all still readable
+    folder = trees.load(output).entries[0]
+    assert isinstance(folder, DirNode)
+    file = trees.load(folder.tree).entries[0]
+    assert isinstance(file, FileNode)
+    assert b"".join(platform.files.content(file)) == b"datum output " * 500
+    backends.pipelines.delete_pipeline("edges")  # nothing may reuse it any more: freed
+    report = platform.gc.collect()
+    assert tree_key(output) not in keys(backends, TREES)
+    assert report.trees_deleted >= 1

@@ -53,6 +53,13 @@ _SUCCEEDED = (
 )
 
 
+_REUSABLE_OUTPUTS = (
+    "SELECT DISTINCT d.output FROM pipeline_reusable r JOIN pipeline_datums d "
+    "ON d.pipeline = r.pipeline AND d.job = r.job AND d.datum = r.datum "
+    "WHERE d.output IS NOT NULL"
+)
+
+
 def _datum_row(record: DatumRecord, created: float) -> tuple[Any, ...]:
     """The record's row, in _COLUMNS order."""
     return (
@@ -189,6 +196,11 @@ class SqlDatumRecords(SqlStore):
                 for digest, doc in conn.exec_driver_sql(sql, args):
                     found[digest] = DatumRecord.from_doc(json.loads(doc))
         return found
+
+    @guarded
+    def reusable_outputs(self) -> set[str]:
+        with self._engine.connect() as conn:
+            return {str(row[0]) for row in conn.exec_driver_sql(_REUSABLE_OUTPUTS)}
 
     def _drop_datums(self, conn: Connection, pipeline: str) -> None:
         for t in (schema.pipeline_reusable, schema.pipeline_datums):

@@ -151,6 +151,15 @@ class MemoryPipelineStore:
             job = self._t.datums.get((pipeline, job_id), {})
             return detached([job[i] for i in sorted(job) if not states or job[i].state in states])
 
+    def reusable_outputs(self) -> set[str]:
+        with self._t.lock:
+            keys = {(p, h) for p, h in self._t.datum_hashes}
+        found: set[str] = set()
+        for pipeline in {p for p, _ in keys}:
+            hashes = [h for p, h in keys if p == pipeline]
+            found |= {r.output for r in self.succeeded(pipeline, hashes).values() if r.output}
+        return found
+
     def succeeded(self, pipeline: str, hashes: Sequence[str]) -> dict[str, DatumRecord]:
         """The newest: of the job created last (as stored when the record was saved; a job
         not stored: oldest), then of the greatest job id."""

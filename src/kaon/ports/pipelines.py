@@ -90,6 +90,12 @@ class PipelineStore(Protocol):
         few queries however many records the pipeline has."""
         ...
 
+    def reusable_outputs(self) -> set[str]:
+        """The output tree digests of every record `succeeded` may return (the newest
+        reusable record of each hash, of every pipeline): what gc keeps for the jobs to come,
+        also when no commit holds them (a failed job's datums that succeeded)."""
+        ...
+
 
 def check_version(pipeline: Pipeline, version: PipelineVersion) -> None:
     """Raise InvalidInput unless `version` is `pipeline`'s current version (what every store

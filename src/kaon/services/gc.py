@@ -5,7 +5,7 @@ spared as if a commit reached them, until the lease is released or expires."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -16,7 +16,7 @@ from kaon.ports.metadata import ChunkLocation, MetadataStore, PackInfo
 from kaon.ports.objectstore import ObjectStore
 from kaon.services.leases import UploadLeases
 from kaon.services.locks import SharedExclusiveLock
-from kaon.services.objectkeys import COMMITS, PACKS, TREES, name_of, pack_key
+from kaon.services.objectkeys import COMMITS, PACKS, TREES, name_of, pack_key, tree_key
 from kaon.services.trees import TreeStore
 
 REPACK_BELOW = 0.5  # rewrite a pack when less than half of its bytes are still live
@@ -49,8 +49,11 @@ class GarbageCollector:
         clock: Callable[[], float],
         leases: UploadLeases,
         scratch: Sequence[TempCleaner] = (),
+        roots: Callable[[], Iterable[str]] = lambda: (),
     ) -> None:
         self._leases = leases
+        self._roots = roots  # trees kept although no commit holds them: the outputs of
+        # pipeline datums a later job may reuse (PipelineStore.reusable_outputs)
         self._scratch = scratch  # where crashed writers may have left files (kaon.store.drop)
         self._meta = meta
         self._objects = objects
@@ -73,6 +76,9 @@ class GarbageCollector:
             live_commits.add(commit.id)
             if commit.tree:
                 self._mark(commit.tree, live_trees, live_chunks)
+        for root in self._roots():
+            if self._objects.has(tree_key(Digest(root))):
+                self._mark(Digest(root), live_trees, live_chunks)
         live_chunks |= self._leases.spared()  # uploads not committed yet (kaon.services.leases)
         freed = 0
         packs_deleted = packs_rewritten = chunks_dropped = 0

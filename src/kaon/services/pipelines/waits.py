@@ -138,6 +138,9 @@ class WatchedStore:
     def succeeded(self, pipeline: str, hashes: Sequence[str]) -> dict[str, DatumRecord]:
         return self._store.succeeded(pipeline, hashes)
 
+    def reusable_outputs(self) -> set[str]:
+        return self._store.reusable_outputs()
+
 
 class Waits:
     def __init__(

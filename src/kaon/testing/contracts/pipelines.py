@@ -264,6 +264,25 @@ class PipelineStoreContract:
         assert store.succeeded("other", asked) == {digest(6, "b"): datum(6, name="other")}
         assert store.succeeded("nope", asked) == {}
 
+    def test_reusable_outputs_are_what_succeeded_may_return(self, store: PipelineStore) -> None:
+        assert store.reusable_outputs() == set()
+        store.add_job(job(1))
+        store.add_job(job(2, created=5.0))
+        store.add_job(job(1, "other"))
+        store.save_datums(
+            [
+                datum(0, job_n=1, output="1" * 64),  # older than job 2's record of the hash
+                datum(0, job_n=2, state=DatumState.SKIPPED, output="2" * 64),
+                datum(1, job_n=1, state=DatumState.FAILED, output="3" * 64),
+                datum(2, job_n=1, state=DatumState.RECOVERED, output="4" * 64),
+                datum(3, job_n=1, output=None),
+                datum(6, job_n=1, name="other", output="5" * 64),
+            ]
+        )
+        assert store.reusable_outputs() == {"2" * 64, "5" * 64}
+        store.delete_pipeline("other")
+        assert store.reusable_outputs() == {"2" * 64}
+
     def test_succeeded_after_a_later_failure_keeps_the_success(self, store: PipelineStore) -> None:
         store.add_job(job(1))
         store.add_job(job(2))
