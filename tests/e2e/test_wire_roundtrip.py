@@ -183,5 +183,27 @@ def check_answers(kaon: Kaon, tmp_path: Path) -> None:
     s.check(list[wire.S3CredentialInfo], "GET", "/v1/s3/credentials")
     s.check(list[wire.AuditRecord], "GET", "/v1/audit")
 
+    # pipelines: one over wirerepo, a datum per file, each printing a line (its log)
+    spec = {
+        "pipeline": {"name": "wirecopy"},
+        "input": {"pfs": {"repo": "wirerepo", "glob": "/*"}},
+        "transform": {
+            "cmd": ["/bin/sh"],
+            "stdin": ["cat /pfs/wirerepo/* > /pfs/out/$PACH_DATUM_ID", "echo copied"],
+        },
+    }
+    created = s.check(wire.PipelinesCreated, "POST", "/v1/pipelines", {"specs": [{"spec": spec}]})
+    assert [p.name for p in created.pipelines] == ["wirecopy"]
+    waited = s.check(wire.CommitWait, "GET", "/v1/repos/wirecopy/wait?ref=master&timeout=30")
+    assert waited.done and waited.commit is not None
+    s.check(list[wire.PipelineInfo], "GET", "/v1/pipelines")
+    s.check(wire.PipelineInfo, "GET", "/v1/pipelines/wirecopy")
+    pjobs = s.check(list[wire.PipelineJobInfo], "GET", "/v1/pipeline-jobs?pipeline=wirecopy")
+    gid = pjobs[0].id
+    s.check(wire.PipelineJobInfo, "GET", f"/v1/pipelines/wirecopy/jobs/{gid}")
+    s.check(list[wire.DatumInfo], "GET", f"/v1/pipelines/wirecopy/jobs/{gid}/datums")
+    s.check(wire.PipelineLogPage, "GET", f"/v1/pipelines/wirecopy/logs?job={gid}")
+    s.check(list[wire.CommitInfo], "GET", f"/v1/commit-sets/{gid}")
+
     answers = {n for n in wire.__all__ if dataclasses.is_dataclass(getattr(wire, n))}
     assert answers - {"ErrorOut"} - s.checked == set(), "answer types no request here fetched"
