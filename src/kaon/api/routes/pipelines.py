@@ -6,10 +6,8 @@ for a commit. Pipelines are global, like shared repos, and authorized as they ar
 
 from __future__ import annotations
 
-import builtins
 import importlib
-from collections.abc import Sequence
-from typing import Any, Protocol, cast
+from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query
 
@@ -22,10 +20,9 @@ from kaon.api.answers import (
 )
 from kaon.api.deps import platform, principal
 from kaon.api.spec import errors_doc
-from kaon.core.commit import Commit
-from kaon.core.errors import InvalidInput, PipelineNotFound
-from kaon.core.pipelines.records import DatumRecord, Pipeline, PipelineJob, PipelineVersion
+from kaon.core.pipelines.records import Pipeline
 from kaon.core.users import Principal
+from kaon.services.pipelines.service import PipelineService
 from kaon.wire import (
     CommitInfo,
     CommitWait,
@@ -43,81 +40,11 @@ router = APIRouter(tags=["pipelines"])
 WAIT_POLL = 30.0  # seconds one wait request holds at most: the SDK asks again
 
 
-# -- the facade, as PIPELINES.md fixes it ---------------------------------------------------
+def _service(p: Platform) -> PipelineService:
+    return p.pipelines
 
 
-class _LogPage(Protocol):
-    @property
-    def lines(self) -> list[dict[str, Any]]: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def done(self) -> bool: ...
-
-
-class _Created(Protocol):
-    @property
-    def pipelines(self) -> list[Pipeline]: ...
-    @property
-    def warnings(self) -> list[str]: ...
-
-
-class _Pipelines(Protocol):
-    def create(
-        self, requests: Sequence[Any], author: str, *, update: bool = ..., reprocess: bool = ...
-    ) -> _Created: ...
-    def list(self) -> builtins.list[Pipeline]: ...
-    def get(self, name: str) -> Pipeline: ...
-    def version(self, name: str, version: int | None = None) -> PipelineVersion: ...
-    def delete(self, name: str, *, keep_repo: bool = False) -> None: ...
-    def stop(self, name: str) -> Pipeline: ...
-    def start(self, name: str) -> Pipeline: ...
-    def run(self, name: str, *, reprocess: bool = False, author: str = "") -> PipelineJob: ...
-    def jobs(
-        self, pipeline: str | None = None, global_id: str | None = None, limit: int | None = None
-    ) -> builtins.list[PipelineJob]: ...
-    def job(self, pipeline: str, job_id: str) -> PipelineJob: ...
-    def kill_job(self, pipeline: str, job_id: str) -> PipelineJob: ...
-    def datums(
-        self, pipeline: str, job_id: str, *, failed: bool = False
-    ) -> builtins.list[DatumRecord]: ...
-    def restart_datum(self, pipeline: str, job_id: str, datum: str) -> PipelineJob: ...
-    def logs(
-        self,
-        pipeline: str,
-        job_id: str | None = None,
-        datum: str | None = None,
-        *,
-        failed: bool = False,
-        offset: int = 0,
-    ) -> _LogPage: ...
-    def wait_commit(self, repo: str, ref: str, timeout: float | None = None) -> Commit: ...
-    def commit_set(self, global_id: str) -> builtins.list[Commit]: ...
-    def tick(self, name: str) -> builtins.list[str]: ...
-    def service_url(self, name: str) -> str | None: ...
-
-
-class _NoPipelines:
-    """A platform built without the pipelines service: there are none (listings are empty,
-    a named pipeline is not found, creating one is refused saying why)."""
-
-    def __getattr__(self, name: str) -> Any:
-        def missing(*args: Any, **kwargs: Any) -> Any:
-            if name in ("list", "jobs"):
-                return []
-            if name == "create":
-                raise InvalidInput("this platform build runs no pipelines")
-            raise PipelineNotFound("no pipelines on this platform build")
-
-        return missing
-
-
-def _service(p: Platform) -> _Pipelines:
-    found: _Pipelines | None = getattr(p, "pipelines", None)
-    return found if found is not None else cast(_Pipelines, _NoPipelines())
-
-
-def _info(s: _Pipelines, found: Pipeline) -> PipelineInfo:
+def _info(s: PipelineService, found: Pipeline) -> PipelineInfo:
     last = s.jobs(found.name, limit=1)
     version = s.version(found.name, found.version)
     return pipeline_info(found, version, last[0].state if last else None, s.service_url(found.name))
