@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -258,6 +259,9 @@ class LocalExecutor:
         found: list[Path] = []
         if env is not None:
             found += [env.root, Path(os.path.realpath(env.python)).parents[1]]
+        else:  # the platform's own Python (a pipeline without a source bundle): it may live
+            # where the sandbox hides (a checkout under /tmp), so it is bound back
+            found += [Path(sys.prefix), Path(os.path.realpath(sys.executable)).parents[1]]
         if self._runtime is not None:
             found.append(self._runtime)
         return tuple(found)
