@@ -13,6 +13,7 @@ import pytest
 
 from kaon.core.ids import CommitId, RepoName
 from kaon.exec.local import LocalExecutor
+from kaon.runtime.install import install_runtime
 from kaon.exec.replicas import LocalReplicas
 from kaon.exec.uv import UvEnvBuilder
 from kaon.ports.content import TreeRef
@@ -34,7 +35,9 @@ def env_builder(tmp_path: Path) -> UvEnvBuilder:
 @pytest.fixture
 def executor(platform: Platform, env_builder: UvEnvBuilder, tmp_path: Path) -> LocalExecutor:
     content = StoreContent(platform.repos, platform.files)
-    return LocalExecutor(content, tmp_path / "jobs", env_builder, hidden=())
+    runtime = install_runtime(tmp_path / "runtime")  # as the platform gives it: the kaon
+    # checkout itself may be hidden from tasks (a clone under /tmp)
+    return LocalExecutor(content, tmp_path / "jobs", env_builder, runtime=runtime, hidden=())
 
 
 @pytest.fixture
