@@ -13,11 +13,11 @@ import pytest
 
 from kaon.core.ids import CommitId, RepoName
 from kaon.exec.local import LocalExecutor
-from kaon.runtime.install import install_runtime
 from kaon.exec.replicas import LocalReplicas
 from kaon.exec.uv import UvEnvBuilder
 from kaon.ports.content import TreeRef
 from kaon.ports.envbuilder import Environment
+from kaon.runtime.install import install_runtime
 from kaon.services.content import StoreContent
 from kaon.store.drop import PackDrop
 from kaon.testing.contracts.content import ContentContract
