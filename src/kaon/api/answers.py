@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from kaon.core.commit import Commit
 from kaon.core.credentials import S3Credential
 from kaon.core.endpoints import Endpoint
+from kaon.core.feedback import Feedback
 from kaon.core.jobs import Bundle, Job, Trial
 from kaon.core.pipelines.records import (
     DatumRecord,
@@ -17,6 +18,7 @@ from kaon.core.pipelines.records import (
     PipelineVersion,
 )
 from kaon.core.provenance import Graph
+from kaon.core.releases import Release
 from kaon.core.repo import Repo
 from kaon.core.users import ApiToken, User
 from kaon.services.files import Change as FileChange
@@ -31,6 +33,7 @@ from kaon.wire import (
     DatumCountsInfo,
     DatumInfo,
     EndpointInfo,
+    FeedbackInfo,
     FileInfo,
     GcReport,
     JobInfo,
@@ -43,11 +46,13 @@ from kaon.wire import (
     PipelineLogLine,
     PipelineLogPage,
     ProvenanceInfo,
+    ReleaseInfo,
     RepoInfo,
     S3CredentialInfo,
     TokenInfo,
     TrialInfo,
     UserInfo,
+    VersionInfo,
     WorkspaceInfo,
 )
 from kaon.wire.base import JSON_TEXT
@@ -197,6 +202,61 @@ def endpoint_info(e: Endpoint, ready: int, restarts: int, base: str) -> Endpoint
         served_commit=e.served_commit,
         auth=e.auth,
         failure=e.failure,
+        release=e.release_name,
+        version=e.version_label,
+        job=e.job,
+    )
+
+
+def version_infos(release: Release, versions: list[Endpoint]) -> list[VersionInfo]:
+    """`kaon serve versions`: each version with its share of the traffic now."""
+    traffic = release.traffic
+    return [
+        VersionInfo(
+            endpoint=release.name,
+            version=v.version_label,
+            name=v.name,
+            model_id=v.model_id,
+            traffic=traffic.weights.get(v.version_label, 0),
+            shadow=traffic.shadow == v.version_label,
+            state=v.state,
+            created=v.created,
+            served_commit=v.served_commit,
+            reason=v.reason,
+            job=v.job,
+        )
+        for v in versions
+    ]
+
+
+def release_info(release: Release, versions: list[Endpoint], base: str) -> ReleaseInfo:
+    return ReleaseInfo(
+        name=release.name,
+        workspace=release.workspace,
+        created=release.created,
+        author=release.author,
+        url=f"{base}/{release.name}/invocations",
+        traffic=dict(release.traffic.weights),
+        shadow=release.traffic.shadow,
+        previous=dict(release.previous.weights) if release.previous else None,
+        versions=version_infos(release, versions),
+        updated=release.updated,
+    )
+
+
+def feedback_info(f: Feedback) -> FeedbackInfo:
+    return FeedbackInfo(
+        request_id=f.request_id,
+        endpoint=f.endpoint,
+        version=f.version,
+        model_id=f.model_id,
+        received=f.received,
+        request=f.request,
+        response=f.response,
+        reward=f.reward,
+        truth=f.truth,
+        protocol=f.protocol,
+        commit=f.commit,
     )
 
 

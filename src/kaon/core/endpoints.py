@@ -110,6 +110,18 @@ class Endpoint:
     variables: dict[str, str] = field(default_factory=dict)  # --env, given to every replica
     auth: bool = False  # --auth: prediction routes need a token that may read the workspace
     failure: EndpointFailure | None = None  # set in FAILURE only
+    release: str = ""  # the named endpoint this is a version of (kaon.core.releases); "" = name
+    version: str = ""  # this version's label (c517ec); "" for a wave-1 row (shown as "1")
+    job: str | None = None  # the job that deployed it (a pipeline's release stage), if any
+
+    @property
+    def release_name(self) -> str:
+        """The release (named endpoint) this row is a version of."""
+        return self.release or self.name
+
+    @property
+    def version_label(self) -> str:
+        return self.version or "1"
 
     def moved(self, state: EndpointState, **changes: Any) -> Endpoint:
         """This endpoint in `state` (a move ALLOWED allows, else InvalidTransition); a move to FAILURE
@@ -153,6 +165,9 @@ class Endpoint:
             "variables": self.variables,
             "auth": self.auth,
             "failure": self.failure.value if self.failure else None,
+            "release": self.release,
+            "version": self.version,
+            "job": self.job,
         }
 
     @staticmethod
@@ -180,6 +195,9 @@ class Endpoint:
             variables=dict(doc.get("variables") or {}),
             auth=bool(doc.get("auth", False)),
             failure=_failure(EndpointState(state), doc),
+            release=str(doc.get("release") or ""),
+            version=str(doc.get("version") or ""),
+            job=doc.get("job"),
         )
 
 

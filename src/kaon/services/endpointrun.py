@@ -26,6 +26,17 @@ class Route:
     batch: Batching | None
     timeout: float
     auth: bool = False  # predictions need a token that may read `workspace` (--auth)
+    release: str = ""  # the named endpoint (kaon.core.releases); "" = `name`
+    version: str = ""  # the version label answers carry (X-Kaon-Version, Seldon meta)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The gateway's pick for one request: the version that answers, and the shadow version
+    the request is mirrored to (its answer recorded, not returned), if any."""
+
+    route: Route
+    shadow: Route | None = None
 
 
 class EndpointRunner:
@@ -55,6 +66,8 @@ class EndpointRunner:
                 batch,
                 endpoint.timeout,
                 endpoint.auth,
+                endpoint.release_name,
+                endpoint.version_label,
             )
         spec = ReplicaSpec(
             name=endpoint.name,

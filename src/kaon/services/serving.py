@@ -20,12 +20,14 @@ from typing import Any
 
 from kaon.core.endpoints import Batching, Endpoint, EndpointState, new_endpoint_name
 from kaon.core.errors import KaonError, NotFound
+from kaon.core.feedback import Feedback
 from kaon.core.jobs import Bundle, ModelId
+from kaon.core.releases import Release, release_name, version_label, versioned_name
 from kaon.ports.endpoints import EndpointStore
 from kaon.ports.replicas import ReplicaStatus
 from kaon.services.endpointbuild import EndpointBuilder, ServeEntry
 from kaon.services.endpointrecord import EndpointRecorder
-from kaon.services.endpointrun import EndpointRunner, Route
+from kaon.services.endpointrun import Choice, EndpointRunner, Route
 from kaon.services.trials import fingerprint
 from kaon.services.workspaces import WorkspaceService
 
@@ -103,13 +105,22 @@ class ServingService:
         timeout: float = 30.0,
         variables: dict[str, str] | None = None,
         auth: bool = False,
+        name: str | None = None,
+        version: str | None = None,
+        job: str | None = None,
     ) -> Endpoint:
+        """Deploy a version: of release `name` (`--name`; a new `serve-<ws>-<hex>` when None)
+        labelled `version` (`--version`; else the model's data commit prefix). `job`: the job
+        whose token asked (a pipeline's release stage): the job → endpoint provenance edge.
+        SKELETON (releases helper): the release row, idempotence and conflicts."""
         ws = self._workspaces.get(workspace)
         if model_id is not None:
             self._build.check_model(ws.name, model_id)  # not in this workspace: fails up front
         entry = self.entry(source)
+        label = version_label(version) if version else ("1" if name else "")
+        row = versioned_name(release_name(name), label) if name else new_endpoint_name(ws.name)
         endpoint = Endpoint(
-            name=new_endpoint_name(ws.name),
+            name=row,
             workspace=ws.name,
             state=EndpointState.STARTING,
             created=self._clock(),
@@ -123,10 +134,62 @@ class ServingService:
             folder=entry.folder,
             variables=dict(variables or {}),
             auth=auth,
+            release=name or "",
+            version=label,
+            job=job,
         )
         self._endpoints.add_endpoint(endpoint)
         self._launch(endpoint, entry.batchable)
         return endpoint
+
+    # releases: named endpoints, their versions and traffic (kaon.core.releases) -------------
+    def update(
+        self,
+        name: str,
+        author: str,
+        model_id: ModelId | None,
+        source: Bundle | None = None,
+        canary: int | None = None,
+        shadow: bool = False,
+        version: str | None = None,
+        job: str | None = None,
+    ) -> Endpoint:
+        """A new version of release `name` (the model `model_id`, the serve bundle `source` or
+        the current version's): rolling (traffic moves to it once it is ready, the old drained),
+        a canary taking `canary` % of requests, or a shadow. Returns the new version (STARTING).
+        SKELETON (releases helper)."""
+        raise NotImplementedError("serve update")
+
+    def promote(self, name: str, job: str | None = None) -> Release:
+        """The canary (or shadow) of `name` takes 100 %; the others drain. SKELETON."""
+        raise NotImplementedError("serve promote")
+
+    def rollback(self, name: str, job: str | None = None) -> Release:
+        """Traffic of `name` back to what it was before the last change. SKELETON."""
+        raise NotImplementedError("serve rollback")
+
+    def release(self, name: str) -> Release:
+        """Release `name` (NotFound when none). SKELETON."""
+        raise NotImplementedError("serve release")
+
+    def versions(self, name: str) -> list[Endpoint]:
+        """Every version release `name` ever had, newest first (killed ones included). SKELETON."""
+        raise NotImplementedError("serve versions")
+
+    def resolve(
+        self, name: str, namespace: str | None = None, version: str | None = None
+    ) -> Choice | None:
+        """The gateway's fast path (no database access): who answers a request to `name` — a
+        release (traffic split, shadow), a version's `<release>-<version>` name, or a wave-1
+        row — optionally in workspace `namespace` (Seldon's) and pinned to `version` (OIP's
+        /versions/<v>). None: no such route (the gateway asks `lookup` why).
+        SKELETON: a row name only; the releases helper adds releases and versions."""
+        route = self._run.route(name)
+        if route is None:
+            return None
+        if version is not None and version not in (route.version, route.model_id):
+            return None
+        return Choice(route)
 
     def kill(self, name: str) -> Endpoint:
         endpoint = self.get(name)
@@ -153,6 +216,11 @@ class ServingService:
         """Store feedback on one prediction as a commit of the workspace's feedback repo
         (branch = endpoint), linked to the request and the model id that answered it."""
         return self._record.feedback(route, record)
+
+    def feedbacks(self, name: str, limit: int = 100) -> list[Feedback]:
+        """The feedback release (or endpoint) `name` received, newest first. SKELETON
+        (feedback helper)."""
+        raise NotImplementedError("serve feedback")
 
     def shutdown(self) -> None:
         with self._lock:

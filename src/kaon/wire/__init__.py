@@ -57,6 +57,7 @@ from kaon.wire.pipelines import (
     PipelineLogPage,
     PipelinesCreated,
 )
+from kaon.wire.releases import FeedbackInfo, ReleaseInfo, VersionInfo
 
 __all__ = [
     "Answer",
@@ -71,6 +72,7 @@ __all__ = [
     "DropOut",
     "EndpointInfo",
     "ErrorOut",
+    "FeedbackInfo",
     "FileInfo",
     "GcReport",
     "HealthOut",
@@ -92,6 +94,7 @@ __all__ = [
     "PipelineLogPage",
     "PipelinesCreated",
     "ProvenanceInfo",
+    "ReleaseInfo",
     "RepoInfo",
     "S3CredentialInfo",
     "StagedOut",
@@ -99,6 +102,7 @@ __all__ = [
     "TokenInfo",
     "TrialInfo",
     "UserInfo",
+    "VersionInfo",
     "WhoAmI",
     "WorkspaceInfo",
     "decode",

@@ -141,6 +141,13 @@ class EndpointInfo(Answer):
         default=None,
         metadata=doc("why a failed endpoint is down: build (final) or crash (restarted)"),
     )
+    release: str = field(
+        default="", metadata=doc("the named endpoint this is a version of (--name)")
+    )
+    version: str = field(default="", metadata=doc("this version's label (--version)"))
+    job: str | None = field(
+        default=None, metadata=doc("the job that deployed it (a pipeline's release stage)")
+    )
 
 
 # -- provenance -----------------------------------------------------------------------------

@@ -184,6 +184,16 @@ class ServeIn(Strict):
     )
 
 
+class ReleaseIn(Strict):
+    """`kaon serve update`: a new version of a named endpoint."""
+
+    model_id: str | None = checked(None, pattern=MODEL)
+    source: BundleIn | None = Field(None, description="default: the current version's bundle")
+    canary: int | None = Field(None, description="percent of requests to the new version, 1-99")
+    shadow: bool = Field(False, description="mirror requests to it; its answers are recorded")
+    version: str | None = Field(None, description="its label; default: data commit prefix")
+
+
 class ReproduceIn(Strict):
     """Nothing to give (the re-run's author is the caller): an empty object or no body."""
 
