@@ -309,6 +309,7 @@ def wire(
     replicas = _named(REPLICAS, settings.executor, "executor", settings)
     serving = ServingService(
         database.endpoints,
+        database.releases,
         workspaces,
         EndpointBuilder(repos, files, envs, training),
         EndpointRecorder(repos, commits, chunks, provenance, settings.home / "endpoints"),
