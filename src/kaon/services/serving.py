@@ -324,7 +324,7 @@ class ServingService:
         build_log = self._record.log(endpoint, "build")
         serve_log = self._record.log(endpoint, "serve")
         try:
-            if endpoint.served_commit and endpoint.env.get("lock"):
+            if endpoint.served_commit and "lock_id" in endpoint.env:
                 self._restore(endpoint, serve_log.write, build_log.write, cancel)
                 return
             built = self._build.build(endpoint, None, build_log.write, cancel)
