@@ -200,8 +200,17 @@ class ReleaseEngine:
                 move, target = Move.SHADOW, release.traffic.shadowed(label)
             else:
                 move, target = Move.ROLLING, Traffic.only(label)
-            if same is not None:
-                endpoint = same.revived() if same.state is EndpointState.KILLED else same
+            if same is not None and same.build_failed:
+                raise Conflict(
+                    f"version {label} of endpoint {name} failed to build ({same.reason}): fix "
+                    "it and deploy it under another --version"
+                )
+            if same is not None:  # drained, or failed before it took traffic: again
+                self._stop(same.name)
+                if same.state is EndpointState.KILLED:
+                    endpoint = same.revived()
+                else:
+                    endpoint = same.moved(EndpointState.STARTING, reason="")
                 self._endpoints.save_endpoint(endpoint)
             else:
                 self._endpoints.add_endpoint(endpoint)
@@ -209,8 +218,7 @@ class ReleaseEngine:
             release = replace(release, pending=pending)
             self._releases.save_release(release)
             self._publish(release)
-            if same is None or same.state is EndpointState.KILLED:
-                self._launch(endpoint)
+            self._launch(endpoint)
             self._watch(release)
             return endpoint
 
@@ -468,7 +476,7 @@ class ReleaseEngine:
                     if row.version_label in wanted:
                         self._launch(row.moved(EndpointState.STARTING, reason=""))
                         back.append(row.name)
-                    else:
+                    elif row.state is not EndpointState.FAILURE:  # a drain the stop cut
                         reason = f"replaced by {release.traffic.main}"
                         self._endpoints.save_endpoint(
                             row.moved(EndpointState.KILLED, reason=reason)
