@@ -311,7 +311,7 @@ def wire(
         database.endpoints,
         workspaces,
         EndpointBuilder(repos, files, envs, training),
-        EndpointRecorder(repos, commits, chunks, provenance, settings.home / "endpoints"),
+        EndpointRecorder(repos, commits, chunks, provenance, settings.home / "endpoints", files),
         EndpointRunner(replicas(content), hidden),
         clock,
     )

@@ -25,10 +25,8 @@ import contextlib
 import json
 import time
 import uuid
-from collections import OrderedDict
-from typing import Any
 
-from kaon.api.feedback import FeedbackGate, FeedbackLimits
+from kaon.api.feedback import Answered, FeedbackGate, FeedbackLimits, RecentAnswers, decoded
 from kaon.api.forwarding import Forwarder
 from kaon.api.oip import infer_payload, infer_response, metadata
 from kaon.api.replies import (
@@ -47,6 +45,7 @@ from kaon.api.replies import (
 )
 from kaon.core.endpoints import Endpoint, EndpointState
 from kaon.core.errors import KaonError, PermissionDenied
+from kaon.core.feedback import Feedback
 from kaon.core.users import Action
 from kaon.services.endpointrun import Route
 from kaon.wiring import Platform
@@ -54,8 +53,6 @@ from kaon.wiring import Platform
 __all__ = ["MAX_BODY", "ASGIApp", "Gateway", "Message", "Receive", "Scope", "Send", "unrouted"]
 
 MAX_BODY = 5 * 1024 * 1024
-REMEMBERED = 100_000  # recent requests feedback can refer to
-_FED = "_feedback"  # marks a remembered request whose feedback was taken
 
 
 class Gateway:
@@ -71,7 +68,7 @@ class Gateway:
         self._max_body = max_body
         self._gate = FeedbackGate(feedback or FeedbackLimits())
         self._forwarder = Forwarder(platform.serving.recycle)
-        self._recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._recent = RecentAnswers()  # what feedback refers to (kaon.api.feedback)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
@@ -115,7 +112,8 @@ class Gateway:
                 header(scope, b"content-type").split(b";")[0].strip() or b"application/octet-stream"
             )
             status, out = await self._forwarder.predict(route, ctype.decode("latin-1"), body)
-            await reply(send, status, out, JSON_TYPE, route, self._remember(route, out, status))
+            rid = self._remember(route, out, status, body)
+            await reply(send, status, out, JSON_TYPE, route, rid)
         elif action == "feedback" and method == "POST":
             await self._feedback(route, scope, receive, send)
         else:
@@ -171,17 +169,12 @@ class Gateway:
         status, message = unrouted(name, endpoint)
         await error(send, status, message)
 
-    def _remember(self, route: Route, out: bytes, status: int) -> str:
+    def _remember(self, route: Route, out: bytes, status: int, body: bytes | None = None) -> str:
         request_id = uuid.uuid4().hex
         if status == 200:
-            self._recent[request_id] = {
-                "endpoint": route.name,
-                "model_id": route.model_id,
-                "answered": time.time(),
-                "prediction": out[:4096].decode("utf-8", "replace"),
-            }
-            if len(self._recent) > REMEMBERED:
-                self._recent.popitem(last=False)
+            release, version = route.release or route.name, route.version or "1"
+            answer = Answered(route.name, release, version, route.model_id, time.time(), body, out)
+            self._recent.add(request_id, answer)
         return request_id
 
     async def _feedback(self, route: Route, scope: Scope, receive: Receive, send: Send) -> None:
@@ -217,23 +210,36 @@ class Gateway:
             return
         rid = doc["request_id"]
         seen = self._recent.get(rid)
-        if seen is None or seen["endpoint"] != route.name:
+        if seen is None or seen.release != (route.release or route.name):
             await error(send, 404, f"unknown request_id {rid!r} for {route.name}")
             return
-        if seen.get(_FED):
+        if seen.fed:
             await error(send, 409, f"request {rid} already has its feedback (one per request)")
             return
-        seen[_FED] = True  # taken before the commit: a concurrent second one is refused too
-        record = {k: v for k, v in seen.items() if k != _FED}
-        record |= {k: doc[k] for k in ("truth", "reward") if k in doc}
-        record |= {"request_id": rid, "received": time.time()}
+        reward = doc.get("reward")
+        if reward is not None and (isinstance(reward, bool) or not isinstance(reward, int | float)):
+            await error(send, 400, f'feedback "reward" must be a number, got {reward!r}')
+            return
+        seen.fed = True  # taken before the commit: a concurrent second one is refused too
+        feedback = Feedback(
+            request_id=rid,
+            endpoint=seen.release,
+            version=seen.version,
+            model_id=seen.model_id,
+            received=time.time(),
+            request=decoded(seen.request),
+            response=decoded(seen.response),
+            reward=None if reward is None else float(reward),
+            truth=doc.get("truth"),
+            protocol=seen.protocol,
+        )
         loop = asyncio.get_running_loop()
         try:
             commit = await loop.run_in_executor(
-                None, self._platform.serving.feedback, route, record
+                None, self._platform.serving.feedback, route, feedback
             )
         except KaonError as exc:
-            seen.pop(_FED, None)
+            seen.fed = exc.http_status == 409  # already stored (e.g. before a restart)
             await error(send, exc.http_status, exc.message)
             return
         await json_reply(send, 201, {"request_id": rid, "commit": commit}, route)

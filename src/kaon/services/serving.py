@@ -15,8 +15,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from kaon.core.endpoints import Batching, Endpoint, EndpointState, new_endpoint_name
 from kaon.core.errors import KaonError, NotFound
@@ -212,15 +212,29 @@ class ServingService:
             back.append(endpoint.name)
         return back
 
-    def feedback(self, route: Route, record: dict[str, Any]) -> str:
-        """Store feedback on one prediction as a commit of the workspace's feedback repo
-        (branch = endpoint), linked to the request and the model id that answered it."""
-        return self._record.feedback(route, record)
+    def feedback(self, route: Route, feedback: Feedback) -> str:
+        """Store feedback on one answer (the version `route` answered it) as
+        `/<request id>.json` of the workspace's feedback repo, branch = the release; returns
+        the commit. Conflict (409) when that request already has its feedback."""
+        fb = replace(
+            feedback,
+            endpoint=route.release or route.name,
+            version=feedback.version or route.version or "1",
+            model_id=feedback.model_id or route.model_id,
+        )
+        answered = route  # provenance: the version that answered, not the one that got this
+        if route.release and fb.version != (route.version or "1"):
+            answered = replace(route, name=versioned_name(route.release, fb.version))
+        return self._record.feedback(answered, fb).commit
 
     def feedbacks(self, name: str, limit: int = 100) -> list[Feedback]:
-        """The feedback release (or endpoint) `name` received, newest first. SKELETON
-        (feedback helper)."""
-        raise NotImplementedError("serve feedback")
+        """The feedback release (or endpoint) `name` received, newest first; a version's name
+        (`petset-c517ec`) gives only the feedback on that version's answers."""
+        endpoint = self.get(name)
+        release = endpoint.release_name
+        pinned = name == endpoint.name and name != release
+        version = endpoint.version_label if pinned else None
+        return self._record.feedbacks(endpoint.workspace, release, limit, version)
 
     def shutdown(self) -> None:
         with self._lock:
