@@ -117,9 +117,9 @@ def update(
 
 def _traffic_line(release: ReleaseInfo) -> str:
     line = f"{release.name}: {traffic_text(release.traffic, release.shadow)}"
-    starting = [v.version for v in release.versions if v.state is EndpointState.STARTING]
-    if starting:
-        line += f" (starting: {', '.join(starting)}; traffic moves once ready)"
+    if release.pending:
+        waits = ", ".join(release.starting)
+        line += f" ({release.pending}: {waits} starting; the traffic moves once ready)"
     return line
 
 
