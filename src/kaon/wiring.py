@@ -312,7 +312,7 @@ def wire(
         database.releases,
         workspaces,
         EndpointBuilder(repos, files, envs, training),
-        EndpointRecorder(repos, commits, chunks, provenance, settings.home / "endpoints"),
+        EndpointRecorder(repos, commits, chunks, provenance, settings.home / "endpoints", files),
         EndpointRunner(replicas(content), hidden),
         clock,
     )

@@ -20,8 +20,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from kaon.core.endpoints import Batching, Endpoint, EndpointState, new_endpoint_name
 from kaon.core.errors import KaonError, NotFound
@@ -281,15 +281,29 @@ class ServingService:
         to build), and the traffic between them."""
         return self._releases.recover()
 
-    def feedback(self, route: Route, record: dict[str, Any]) -> str:
-        """Store feedback on one prediction as a commit of the workspace's feedback repo
-        (branch = endpoint), linked to the request and the model id that answered it."""
-        return self._record.feedback(route, record)
+    def feedback(self, route: Route, feedback: Feedback) -> str:
+        """Store feedback on one answer (the version `route` answered it) as
+        `/<request id>.json` of the workspace's feedback repo, branch = the release; returns
+        the commit. Conflict (409) when that request already has its feedback."""
+        fb = replace(
+            feedback,
+            endpoint=route.release or route.name,
+            version=feedback.version or route.version or "1",
+            model_id=feedback.model_id or route.model_id,
+        )
+        answered = route  # provenance: the version that answered, not the one that got this
+        if route.release and fb.version != (route.version or "1"):
+            answered = replace(route, name=versioned_name(route.release, fb.version))
+        return self._record.feedback(answered, fb).commit
 
     def feedbacks(self, name: str, limit: int = 100) -> list[Feedback]:
-        """The feedback release (or endpoint) `name` received, newest first. SKELETON
-        (feedback helper)."""
-        raise NotImplementedError("serve feedback")
+        """The feedback release (or endpoint) `name` received, newest first; a version's name
+        (`petset-c517ec`) gives only the feedback on that version's answers."""
+        endpoint = self.get(name)
+        release = endpoint.release_name
+        pinned = name == endpoint.name and name != release
+        version = endpoint.version_label if pinned else None
+        return self._record.feedbacks(endpoint.workspace, release, limit, version)
 
     def shutdown(self) -> None:
         self._releases.close()
