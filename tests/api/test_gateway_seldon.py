@@ -146,11 +146,18 @@ def test_seldon_feedback_is_stored_once_per_answer(served: dict[str, Any]) -> No
         assert doc["meta"]["tags"]["model_version"] == headers["x-kaon-version"]
     status, _, doc = call(paths(served, "feedback")[2], feedback)  # the same answer again
     assert status == 409 and "already has its feedback" in doc["status"]["info"]
-    with served["kaon"].client() as client:
-        records = client.endpoint_feedback(served["name"])
-    mine = [r for r in records if r.request_id == puid]
-    assert len(mine) == 1 and mine[0].reward == 1.0 and mine[0].truth == [[2, 5]]
-    assert mine[0].protocol == "seldon" and mine[0].request == request
+    kaon: Kaon = served["kaon"]
+    token = (kaon.home / "token").read_text().strip()
+    status, _, records = call(
+        f"{served['base']}/v1/endpoints/{served['name']}/feedback",
+        method="GET",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert status == 200, records
+    mine = [r for r in records if r["request_id"] == puid]
+    assert len(mine) == 1 and mine[0]["reward"] == 1.0 and mine[0]["truth"] == [[2, 5]]
+    assert mine[0]["protocol"] == "seldon" and mine[0]["request"] == request
+    assert mine[0]["response"]["meta"]["puid"] == puid
 
 
 def test_seldon_feedback_refusals(served: dict[str, Any]) -> None:
