@@ -101,7 +101,7 @@ from seldon_core.utils import seldon_message_to_json
 
 gateway, deployment, payload = sys.argv[1], sys.argv[2], json.load(open(sys.argv[3]))
 sc = SeldonClient(gateway="istio", transport="rest", deployment_name=deployment,
-                  namespace="kubeflow", gateway_endpoint=gateway)
+                  namespace="kubeflow", gateway_endpoint=gateway, client_return_type="proto")
 r = sc.predict(data=np.array(payload["ndarray"]), payload_type="ndarray", names=[])
 if not r.success:
     sys.exit(f"demo-e2e: FAILED: SeldonClient.predict: {r.msg}")
