@@ -44,12 +44,12 @@ field() { python3 -c 'import json, sys; j = json.load(sys.stdin); print(eval(sys
 head_of() { kaon list commit "$1@master" --json | field 'j[0]["id"]'; }
 # wait_release GLOBAL_ID: until the release job of that cascade ended; it must have succeeded
 wait_release() {
-    step kaon wait commit release@master --timeout 5m
+    step kaon wait commit release@master --timeout 5m || true
     local state
     state=$(kaon list job "$1" --json | field '{x["pipeline"]: x["state"] for x in j}.get("release")')
     if [ "$state" != JOB_SUCCESS ]; then
         kaon list job "$1"
-        kaon logs --pipeline release --tail 30 || true
+        kaon logs --job "release@$1" --tail 30 || true
         echo "demo-e2e: FAILED: the release job of $1 is $state" >&2
         exit 1
     fi
