@@ -101,8 +101,10 @@ from seldon_core.seldon_client import SeldonClient
 from seldon_core.utils import seldon_message_to_json
 
 gateway, deployment, payload = sys.argv[1], sys.argv[2], json.load(open(sys.argv[3]))
+# seed 001's client; client_return_type="proto" gives the answers seldon-core 1.0 gave it
+# (1.18's default, dict, breaks its own feedback(prediction_request=..., ...) over REST)
 sc = SeldonClient(gateway="istio", transport="rest", deployment_name=deployment,
-                  namespace="kubeflow", gateway_endpoint=gateway)
+                  namespace="kubeflow", gateway_endpoint=gateway, client_return_type="proto")
 r = sc.predict(data=np.array(payload["ndarray"]), payload_type="ndarray", names=[])
 if not r.success:
     sys.exit(f"demo-e2e: FAILED: SeldonClient.predict: {r.msg}")
@@ -189,7 +191,7 @@ step kaon serve versions -e petset
 phase "promoted"
 
 say "Provenance of the endpoint: version -> release job -> evaluate -> model -> ... -> the raw digits commit"
-step kaon serve provenance -e petset --format json -o "$KAON_HOME"
+step kaon serve provenance -e "petset-$v2" --format json -o "$KAON_HOME"
 graph=$(find "$KAON_HOME" -path '*provenance*' -name '*.json' | head -1)
 python3 - "$graph" "$second" <<'PY'
 import json, sys
