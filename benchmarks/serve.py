@@ -111,7 +111,6 @@ CANARY_REQUESTS = 10_000
 # uvloop 0.22 breaks MLServer 1.7.1's inference workers ("There is no current event loop",
 # SeldonIO/MLServer#2286, unfixed in a release): pinned below it, as MLflow does
 MLSERVER = ("mlserver==1.7.1", "mlserver-sklearn==1.7.1", "uvloop<0.22")
-RELEASE = "benchrel"  # the named endpoint of the rolling and canary sections
 
 BARE_APP = """\
 import json, os, pickle
@@ -992,24 +991,57 @@ def protocol_pairs(
         stop_proc(ml_proc)
 
 
-def deploy_release(s: Setup, version: str) -> dict[str, Any]:
-    """`kaon serve deploy --name RELEASE --version <version> --wait` (1 replica)."""
-    doc, _, _ = serve_deploy(s, s.serve_src, ["--name", RELEASE, "--version", version], True)
-    if doc.get("state") != "PIPELINE_RUNNING":
-        raise RuntimeError(f"release {RELEASE} version {version} is {doc.get('state')}")
-    return doc
+def api(s: Setup, method: str, path: str, doc: Any = None) -> Any:
+    """A call of the platform's REST API with the admin token: its JSON answer."""
+    server = json.loads((s.home / "server.json").read_text())
+    token = (s.home / "token").read_text().strip()
+    u = urllib.parse.urlsplit(str(server["url"]))
+    conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port, timeout=60)
+    try:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        body = None if doc is None else json.dumps(doc).encode()
+        conn.request(method, path, body, headers)
+        resp = conn.getresponse()
+        out = resp.read()
+    finally:
+        conn.close()
+    if resp.status >= 300:
+        raise RuntimeError(f"{method} {path}: HTTP {resp.status} {out[:500]!r}")
+    return json.loads(out) if out else None
 
 
-def update_release(s: Setup, version: str, extra: Sequence[str] = ()) -> float:
-    """`kaon serve update -e RELEASE -m <model> --version <version> --wait`: its wall time."""
+def update_release(
+    s: Setup, release: str, version: str, canary: int | None = None, timeout: float = 120.0
+) -> float:
+    """A new version of `release` (`POST /v1/endpoints/<release>/versions`, what `kaon serve
+    update` sends: same model, label `version`), waited for until the traffic moved to it
+    (all of it, or `canary` %): the wall time."""
     t0 = time.monotonic()
-    cmd: list[str | Path] = [s.kaon, "serve", "update", "-e", RELEASE, "-m", s.model_id]
-    run([*cmd, "--version", version, *extra, "--wait", "--json"], env=s.env, cwd=s.work)
-    return time.monotonic() - t0
+    doc: dict[str, Any] = {"model_id": s.model_id, "version": version}
+    if canary is not None:
+        doc["canary"] = canary
+    api(s, "POST", f"/v1/endpoints/{release}/versions", doc)
+    want = 100 if canary is None else canary
+    deadline = t0 + timeout
+    while time.monotonic() < deadline:
+        info = api(s, "GET", f"/v1/endpoints/{release}/release")
+        if (info.get("traffic") or {}).get(version) == want:
+            return time.monotonic() - t0
+        states = {v["version"]: v["state"] for v in info.get("versions") or []}
+        if states.get(version) in ("PIPELINE_FAILURE", "FAILURE", "KILLED"):
+            raise RuntimeError(f"version {version} of {release} is {states[version]}")
+        time.sleep(0.05)
+    raise RuntimeError(f"traffic of {release} did not move to {version} within {timeout:g} s")
 
 
 def rolling_updates(
-    args: argparse.Namespace, s: Setup, wrk: Path, res: Results, url: str, body: bytes
+    args: argparse.Namespace,
+    s: Setup,
+    wrk: Path,
+    res: Results,
+    release: str,
+    url: str,
+    body: bytes,
 ) -> None:
     """(a) wrk at concurrency 8 for ROLL_SECONDS on the release's URL; 2 s in, a rolling
     update to a new version (same model, new label) with --wait. Every answer is counted by
@@ -1033,7 +1065,7 @@ def rolling_updates(
         loader.start()
         time.sleep(2.0)
         try:
-            took = update_release(s, version)
+            took = update_release(s, release, version)
         finally:
             loader.join()
         if "error" in box:
@@ -1096,10 +1128,17 @@ def count_versions(url: str, body: bytes, total: int, concurrency: int) -> dict[
     return counts
 
 
-def canary_split(args: argparse.Namespace, s: Setup, res: Results, url: str, body: bytes) -> None:
+def canary_split(
+    args: argparse.Namespace,
+    s: Setup,
+    res: Results,
+    release: str,
+    url: str,
+    body: bytes,
+) -> None:
     """(b) `update --canary CANARY` to version `canary`, then --release-repeat counts of
     CANARY_REQUESTS answers by X-Kaon-Version; the canary is rolled back at the end."""
-    took = update_release(s, "canary", ["--canary", str(CANARY)])
+    took = update_release(s, release, "canary", CANARY)
     res.values["canary_update_s"] = took
     for i in range(max(1, args.release_repeat)):
         t0 = time.monotonic()
@@ -1116,20 +1155,24 @@ def canary_split(args: argparse.Namespace, s: Setup, res: Results, url: str, bod
 def releases(
     args: argparse.Namespace, s: Setup, wrk: Path, res: Results, sections: set[str]
 ) -> None:
-    """(a) and (b) on the named endpoint RELEASE (deployed here)."""
+    """(a) and (b) on an endpoint deployed here (1 replica): its name is its release's."""
     body = json.dumps({"pixels": s.row}).encode()
-    ep = deploy_release(s, "r0")
-    url = f"{gateway_of(endpoint_url(ep))}/{RELEASE}/invocations"
+    ep, _, _ = serve_deploy(s, s.serve_src, [], wait=True)
+    release = str(ep["name"])
+    url = endpoint_url(ep)
     wait_answer(url, body, None, 30.0)
-    if "rolling" in sections:
-        try:
-            rolling_updates(args, s, wrk, res, url, body)
-        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
-            res.notes.append(f"rolling update n/a: {str(exc).strip().splitlines()[0][:300]}")
-            log(f"rolling update n/a: {exc}")
-    if "canary" in sections:
-        canary_split(args, s, res, url, body)
-    run([s.kaon, "serve", "kill", "-e", RELEASE, "-y"], env=s.env)
+    steps = [("rolling", rolling_updates, (wrk,)), ("canary", canary_split, ())]
+    try:
+        for section, step, extra in steps:
+            if section not in sections:
+                continue
+            try:
+                step(args, s, *extra, res, release, url, body)
+            except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                res.notes.append(f"{section} n/a: {str(exc).strip().splitlines()[0][:300]}")
+                log(f"{section} n/a: {exc}")
+    finally:
+        run([s.kaon, "serve", "kill", "-e", release, "-y"], env=s.env)
 
 
 def fmt_range(xs: Sequence[float | None], spec: str = ".2f", unit: str = "x") -> str:
@@ -1315,7 +1358,7 @@ LABELS = {
     "kaon-oip": "kaon gateway, 1 replica, OIP v2",
     "kaon-inv": "kaon gateway, 1 replica, /invocations",
     "kaon-seldon": "kaon gateway, 1 replica, Seldon",
-    "kaon-rolling": f"kaon {RELEASE}, rolling update",
+    "kaon-rolling": "kaon gateway, rolling update",
 }
 
 

@@ -10,7 +10,6 @@ import pickle
 from pathlib import Path
 
 import numpy as np
-
 from digits import load
 
 

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import sklearn
-from sklearn.svm import SVC
-
 from digits import load, set_seeds
+from sklearn.svm import SVC
 
 
 def main() -> None:
