@@ -56,6 +56,7 @@ def deploy(
         parse_duration(body.timeout) if body.timeout else 30.0,
         check_variables(body.env),
         body.auth,
+        job=who.job,  # deployed with a job's token: job → endpoint in provenance
     )
     return endpoint_out(p, endpoint, _base(request))
 
