@@ -99,6 +99,18 @@ THREADS_ENV = {
     "NUMEXPR_NUM_THREADS": "1",
 }
 PINNED = ("scikit-learn", "numpy", "scipy")  # taken from the endpoint's lock
+# issue 16: protocols and releases
+SECTIONS = ("base", "mlserver", "seldon", "rolling", "canary")
+SELDON_SHARE = 0.8  # Seldon predictions vs kaon's own /invocations, c=8, same endpoint
+MLSERVER_X = 1.5  # kaon OIP v2 req/s vs the real MLServer's (same model, same body), c=8
+PAIR_CONC = 8
+ROLL_SECONDS = 20  # wrk load around one rolling update
+CANARY = 10  # %
+CANARY_SLACK = 2  # percentage points
+CANARY_REQUESTS = 10_000
+# uvloop 0.22 breaks MLServer 1.7.1's inference workers ("There is no current event loop",
+# SeldonIO/MLServer#2286, unfixed in a release): pinned below it, as MLflow does
+MLSERVER = ("mlserver==1.7.1", "mlserver-sklearn==1.7.1", "uvloop<0.22")
 
 BARE_APP = """\
 import json, os, pickle
@@ -150,6 +162,51 @@ def predict_batch(payloads, ctx):
         at += len(r)
     return out
 '''
+
+SAVE_JOBLIB = """\
+import pickle, sys
+
+import joblib
+
+with open(sys.argv[1], "rb") as f:
+    joblib.dump(pickle.load(f)["model"], sys.argv[2])  # the estimator inside kaon's model.pkl
+"""
+
+# wrk Lua: count the answers by status class and by X-Kaon-Version (one wrk thread)
+WRK_COUNT_SCRIPT = """\
+local f = assert(io.open([==[{body}]==], "rb"))
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/json"
+local threads = {{}}
+function setup(thread)
+  table.insert(threads, thread)
+end
+function init(args)
+  non2xx = 0
+  seen = {{}}
+end
+function response(status, headers, body)
+  if status < 200 or status > 299 then
+    non2xx = non2xx + 1
+  end
+  local v = headers["x-kaon-version"] or headers["X-Kaon-Version"] or "-"
+  seen[v] = (seen[v] or 0) + 1
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("KAON_BENCH_WRK %d %d %d %d %d %d %d %.1f %.1f %.1f %.1f\\n",
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.max))
+  for _, t in ipairs(threads) do
+    io.write(string.format("KAON_BENCH_NON2XX %d\\n", t:get("non2xx")))
+    for v, n in pairs(t:get("seen")) do
+      io.write(string.format("KAON_BENCH_VERSION %s %d\\n", v, n))
+    end
+  end
+end
+"""
 
 WRK_SCRIPT = """\
 local f = assert(io.open([==[{body}]==], "rb"))
@@ -414,15 +471,32 @@ def ensure_wrk() -> Path:
     raise SystemExit("this benchmark needs wrk: `apt-get install wrk` (Debian/Ubuntu)")
 
 
-def wrk_script(work: Path, name: str, body: bytes, token: str | None = None) -> Path:
+def wrk_script(
+    work: Path, name: str, body: bytes, token: str | None = None, counting: bool = False
+) -> Path:
     """A wrk Lua script POSTing `body` (read from a file: no quoting issues), with a bearer
-    token when given."""
+    token when given; `counting`: it also counts non-2xx answers and X-Kaon-Version values
+    (parsed by `wrk_counts`; parsing every answer's headers costs wrk some CPU)."""
     body_file = work / f"{name}.json"
     body_file.write_bytes(body)
     script = work / f"{name}.lua"
     auth = f'wrk.headers["Authorization"] = "Bearer {token}"' if token else ""
-    script.write_text(WRK_SCRIPT.format(body=body_file, auth=auth))
+    text = (
+        WRK_COUNT_SCRIPT.format(body=body_file)
+        if counting
+        else WRK_SCRIPT.format(body=body_file, auth=auth)
+    )
+    script.write_text(text)
     return script
+
+
+def wrk_counts(raw: str) -> tuple[int, dict[str, int]]:
+    """(non-2xx answers, answers per X-Kaon-Version) from a counting script's output."""
+    non2xx = sum(int(n) for n in re.findall(r"^KAON_BENCH_NON2XX (\d+)", raw, re.MULTILINE))
+    versions: dict[str, int] = {}
+    for v, n in re.findall(r"^KAON_BENCH_VERSION (\S+) (\d+)", raw, re.MULTILINE):
+        versions[v] = versions.get(v, 0) + int(n)
+    return non2xx, versions
 
 
 @dataclass
@@ -531,8 +605,10 @@ def measure(
     seconds: int,
     warmup: int,
     pid: int | None,
+    quiet: bool = True,
 ) -> Load:
-    wait_quiet()
+    if quiet:
+        wait_quiet()
     if warmup > 0:
         run_wrk(wrk, url, script, concurrency, warmup)
     before = tree_cpu(pid) if pid else None
@@ -596,6 +672,9 @@ class Results:
     deploys: list[dict[str, Any]] = field(default_factory=list)
     values: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    pairs: dict[str, list[Load]] = field(default_factory=dict)  # server -> one Load a repeat
+    rolls: list[dict[str, Any]] = field(default_factory=list)  # one rolling update each
+    canaries: list[dict[str, Any]] = field(default_factory=list)  # one 10,000-request count
 
     def load(self, server: str, concurrency: int) -> Load | None:
         for x in self.loads:
@@ -765,10 +844,346 @@ def start_mlflow(s: Setup, python: Path, port: int) -> Proc:
 
 
 def digit(answer: bytes) -> int | None:
+    """The digit in an answer: kaon's {"result": [d]}, MLflow's {"predictions": [d]}, OIP's
+    {"outputs": [{"data": [d]}]}, Seldon's {"data": {"ndarray": ...}} or {"jsonData": ...}."""
     with contextlib.suppress(ValueError, KeyError, IndexError, TypeError):
-        doc = json.loads(answer)
-        return int((doc.get("result") or doc.get("predictions"))[0])
+        return first_number(json.loads(answer))
     return None
+
+
+def first_number(doc: Any) -> int | None:
+    if isinstance(doc, bool):
+        return None
+    if isinstance(doc, int | float):
+        return int(doc)
+    if isinstance(doc, list):
+        return first_number(doc[0]) if doc else None
+    if isinstance(doc, dict):
+        for key in ("result", "predictions", "outputs", "data", "ndarray", "jsonData"):
+            if key in doc:
+                return first_number(doc[key])
+        tensor = doc.get("tensor")
+        if isinstance(tensor, dict):
+            return first_number(tensor.get("values"))
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# issue 16: the real MLServer and the Seldon protocol against kaon (c, d); a rolling update
+# under load and a canary's split (a, b)
+
+
+def oip_body(row: list[float]) -> bytes:
+    """An Open Inference Protocol v2 request of one row (MLServer and kaon get this body)."""
+    tensor = {"name": "pixels", "shape": [1, len(row)], "datatype": "FP64", "data": row}
+    return json.dumps({"inputs": [tensor]}).encode()
+
+
+def seldon_body(row: list[float]) -> bytes:
+    """A SeldonMessage of one row, as `SeldonClient.predict(data=np.array([row]))` sends it."""
+    return json.dumps({"data": {"names": [], "ndarray": [row]}}).encode()
+
+
+def gateway_of(url: str) -> str:
+    """`http://host:port` of an endpoint's URL: the platform's gateway."""
+    u = urllib.parse.urlsplit(url)
+    return f"{u.scheme}://{u.netloc}"
+
+
+def start_mlserver(s: Setup, python: Path, port: int) -> Proc:
+    """`mlserver start` of the sklearn estimator inside kaon's model.pkl (saved with joblib,
+    as mlserver-sklearn loads it): default settings (1 parallel inference worker) but
+    `debug: false` (no per-request debug logging: its fastest configuration)."""
+    folder = s.work / "mlserver"
+    folder.mkdir(exist_ok=True)
+    env = base_env() | THREADS_ENV
+    env["PATH"] = f"{python.parent}{os.pathsep}{env.get('PATH', '')}"
+    (s.work / "save_joblib.py").write_text(SAVE_JOBLIB)
+    run([python, s.work / "save_joblib.py", s.model_pkl, folder / "model.joblib"], env=env)
+    settings = {
+        "host": "127.0.0.1",
+        "http_port": port,
+        "grpc_port": free_port(),
+        "metrics_port": free_port(),
+        "debug": False,
+    }
+    (folder / "settings.json").write_text(json.dumps(settings))
+    model = {
+        "name": "digits",
+        "implementation": "mlserver_sklearn.SKLearnModel",
+        "parameters": {"uri": "./model.joblib", "version": "v1"},
+    }
+    (folder / "model-settings.json").write_text(json.dumps(model))
+    cmd: list[str | Path] = [python.parent / "mlserver", "start", folder]
+    return start_proc("mlserver start", cmd, env, folder, s.work / "mlserver.log")
+
+
+def protocol_pairs(
+    args: argparse.Namespace,
+    s: Setup,
+    wrk: Path,
+    res: Results,
+    ep: dict[str, Any],
+    sections: set[str],
+    answers: dict[str, int | None],
+) -> None:
+    """(c) Seldon predictions vs kaon's own /invocations and (d) kaon's OIP v2 vs the real
+    MLServer, at concurrency 8 on the endpoint `ep` (1 replica): the servers are loaded in
+    turn, --pair-repeat times (the order reversed every other repeat), and each repeat's
+    ratio is taken within that repeat."""
+    kaon_url = endpoint_url(ep)
+    gateway, name = gateway_of(kaon_url), ep["name"]
+    pid = server_pid(s.home)
+    row_oip = oip_body(s.row)
+    runs: list[tuple[str, str, Path, int | None]] = []
+    ml_proc: Proc | None = None
+    try:
+        if "mlserver" in sections:
+            pins = pins_of(str((ep.get("env") or {}).get("lock", "")))
+            try:
+                py = ensure_venv(args.tools_venvs, "bench-mlserver", [*pins, *MLSERVER])
+                res.values["mlserver_versions"] = (
+                    f"mlserver {version_in(py, 'mlserver')}, {' '.join(pins)}"
+                )
+                port = free_port()
+                ml_proc = start_mlserver(s, py, port)
+                ml_url = f"http://127.0.0.1:{port}/v2/models/digits/infer"
+                answers["mlserver"] = digit(wait_answer(ml_url, row_oip, ml_proc))
+            except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                res.notes.append(f"MLServer n/a: {str(exc).strip().splitlines()[0][:300]}")
+                log(f"MLServer n/a: {exc}")
+                stop_proc(ml_proc)
+                ml_proc = None
+            if ml_proc is not None:
+                oip_lua = wrk_script(s.work, "oip", row_oip)
+                oip_url = f"{gateway}/v2/models/{name}/infer"
+                answers["kaon OIP v2"] = digit(wait_answer(oip_url, row_oip, None, 30.0))
+                runs += [
+                    ("mlserver", ml_url, oip_lua, ml_proc.popen.pid),
+                    ("kaon-oip", oip_url, oip_lua, pid),
+                ]
+        if "seldon" in sections:
+            inv_body = json.dumps({"pixels": s.row}).encode()
+            body = seldon_body(s.row)
+            url = f"{gateway}/seldon/kubeflow/{name}/api/v1.0/predictions"
+            try:
+                answers["kaon Seldon"] = digit(wait_answer(url, body, None, 30.0))
+            except RuntimeError as exc:
+                res.notes.append(f"Seldon route n/a: {str(exc).strip().splitlines()[0][:300]}")
+                log(f"Seldon route n/a: {exc}")
+            else:
+                runs += [
+                    ("kaon-inv", kaon_url, wrk_script(s.work, "inv", inv_body), pid),
+                    ("kaon-seldon", url, wrk_script(s.work, "seldon", body), pid),
+                ]
+        for i in range(max(1, args.pair_repeat)):
+            for label, url, script, proc_pid in runs if i % 2 == 0 else runs[::-1]:
+                x = measure_quiet(
+                    wrk, label, url, script, PAIR_CONC, args.seconds, args.warmup, proc_pid
+                )
+                res.pairs.setdefault(label, []).append(x)
+                res.loads.append(x)
+                log(
+                    f"{LABELS.get(label, label)}, c={PAIR_CONC} (repeat {i + 1}): "
+                    f"{fmt_rps(x.rps)} req/s, p99 {fmt_ms(x.p99)}"
+                )
+    finally:
+        stop_proc(ml_proc)
+
+
+def api(s: Setup, method: str, path: str, doc: Any = None) -> Any:
+    """A call of the platform's REST API with the admin token: its JSON answer."""
+    server = json.loads((s.home / "server.json").read_text())
+    token = (s.home / "token").read_text().strip()
+    u = urllib.parse.urlsplit(str(server["url"]))
+    conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port, timeout=60)
+    try:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        body = None if doc is None else json.dumps(doc).encode()
+        conn.request(method, path, body, headers)
+        resp = conn.getresponse()
+        out = resp.read()
+    finally:
+        conn.close()
+    if resp.status >= 300:
+        raise RuntimeError(f"{method} {path}: HTTP {resp.status} {out[:500]!r}")
+    return json.loads(out) if out else None
+
+
+def update_release(
+    s: Setup, release: str, version: str, canary: int | None = None, timeout: float = 120.0
+) -> float:
+    """A new version of `release` (`POST /v1/endpoints/<release>/versions`, what `kaon serve
+    update` sends: same model, label `version`), waited for until the traffic moved to it
+    (all of it, or `canary` %): the wall time."""
+    t0 = time.monotonic()
+    doc: dict[str, Any] = {"model_id": s.model_id, "version": version}
+    if canary is not None:
+        doc["canary"] = canary
+    api(s, "POST", f"/v1/endpoints/{release}/versions", doc)
+    want = 100 if canary is None else canary
+    deadline = t0 + timeout
+    while time.monotonic() < deadline:
+        info = api(s, "GET", f"/v1/endpoints/{release}/release")
+        if (info.get("traffic") or {}).get(version) == want:
+            return time.monotonic() - t0
+        states = {v["version"]: v["state"] for v in info.get("versions") or []}
+        if states.get(version) in ("PIPELINE_FAILURE", "FAILURE", "KILLED"):
+            raise RuntimeError(f"version {version} of {release} is {states[version]}")
+        time.sleep(0.05)
+    raise RuntimeError(f"traffic of {release} did not move to {version} within {timeout:g} s")
+
+
+def rolling_updates(
+    args: argparse.Namespace,
+    s: Setup,
+    wrk: Path,
+    res: Results,
+    release: str,
+    url: str,
+    body: bytes,
+) -> None:
+    """(a) wrk at concurrency 8 for ROLL_SECONDS on the release's URL; 2 s in, a rolling
+    update to a new version (same model, new label) with --wait. Every answer is counted by
+    status and X-Kaon-Version; --release-repeat updates, one wrk run each."""
+    script = wrk_script(s.work, "rolling", body, counting=True)
+    pid = server_pid(s.home)
+    for i in range(max(1, args.release_repeat)):
+        version = f"r{i + 1}"
+        wait_quiet()
+        box: dict[str, Any] = {}
+
+        def load(box: dict[str, Any] = box) -> None:
+            try:
+                box["load"] = measure(
+                    wrk, "kaon-rolling", url, script, 8, ROLL_SECONDS, 0, pid, False
+                )
+            except (RuntimeError, OSError) as exc:
+                box["error"] = exc
+
+        loader = threading.Thread(target=load)
+        loader.start()
+        time.sleep(2.0)
+        try:
+            took = update_release(s, release, version)
+        finally:
+            loader.join()
+        if "error" in box:
+            raise RuntimeError(f"wrk during the rolling update: {box['error']}")
+        x: Load = box["load"]
+        non2xx, versions = wrk_counts(x.raw)
+        sample = {
+            "version": version,
+            "update_s": took,
+            "requests": x.requests,
+            "non2xx": non2xx,
+            "errors": x.errors,  # wrk's: socket errors, timeouts and >= 400
+            "versions": versions,
+            "rps": x.rps,
+            "p99": x.p99,
+            "max": x.max,
+        }
+        res.rolls.append(sample)
+        res.loads.append(x)
+        log(
+            f"rolling update to {version} under load: {x.requests:,} answers, {non2xx} non-2xx, "
+            f"{x.errors} wrk errors, versions {versions}, update took {took:.1f} s"
+        )
+
+
+def count_versions(url: str, body: bytes, total: int, concurrency: int) -> dict[str, int]:
+    """`total` POSTs over `concurrency` keep-alive connections: answers per X-Kaon-Version
+    (non-2xx answers counted under "status <code>")."""
+    counts: dict[str, int] = {}
+    lock = threading.Lock()
+    left = [total]
+    u = urllib.parse.urlsplit(url)
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port, timeout=30)
+        try:
+            while True:
+                with lock:
+                    if left[0] <= 0:
+                        return
+                    left[0] -= 1
+                conn.request("POST", u.path, body, {"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                resp.read()
+                key = (
+                    resp.getheader("x-kaon-version") or "-"
+                    if 200 <= resp.status < 300
+                    else f"status {resp.status}"
+                )
+                with lock:
+                    counts[key] = counts.get(key, 0) + 1
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return counts
+
+
+def canary_split(
+    args: argparse.Namespace,
+    s: Setup,
+    res: Results,
+    release: str,
+    url: str,
+    body: bytes,
+) -> None:
+    """(b) `update --canary CANARY` to version `canary`, then --release-repeat counts of
+    CANARY_REQUESTS answers by X-Kaon-Version; the canary is rolled back at the end."""
+    took = update_release(s, release, "canary", CANARY)
+    res.values["canary_update_s"] = took
+    for i in range(max(1, args.release_repeat)):
+        t0 = time.monotonic()
+        counts = count_versions(url, body, CANARY_REQUESTS, PAIR_CONC)
+        seconds = time.monotonic() - t0
+        answered = sum(n for k, n in counts.items() if not k.startswith("status"))
+        share = counts.get("canary", 0) / answered if answered else None
+        res.canaries.append(
+            {"counts": counts, "share": share, "seconds": seconds, "answered": answered}
+        )
+        log(f"canary split {i + 1}: {counts} ({'n/a' if share is None else f'{share:.2%}'})")
+
+
+def releases(
+    args: argparse.Namespace, s: Setup, wrk: Path, res: Results, sections: set[str]
+) -> None:
+    """(a) and (b) on an endpoint deployed here (1 replica): its name is its release's."""
+    body = json.dumps({"pixels": s.row}).encode()
+    ep, _, _ = serve_deploy(s, s.serve_src, [], wait=True)
+    release = str(ep["name"])
+    url = endpoint_url(ep)
+    wait_answer(url, body, None, 30.0)
+    steps = [("rolling", rolling_updates, (wrk,)), ("canary", canary_split, ())]
+    try:
+        for section, step, extra in steps:
+            if section not in sections:
+                continue
+            try:
+                step(args, s, *extra, res, release, url, body)
+            except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                res.notes.append(f"{section} n/a: {str(exc).strip().splitlines()[0][:300]}")
+                log(f"{section} n/a: {exc}")
+    finally:
+        run([s.kaon, "serve", "kill", "-e", release, "-y"], env=s.env)
+
+
+def fmt_range(xs: Sequence[float | None], spec: str = ".2f", unit: str = "x") -> str:
+    """`median [min-max]` of the values."""
+    vals = sorted(x for x in xs if x is not None)
+    if not vals:
+        return "n/a"
+    mid = statistics.median(vals)
+    if len(vals) == 1:
+        return f"{mid:{spec}}{unit}"
+    return f"{mid:{spec}}{unit} [{vals[0]:{spec}}-{vals[-1]:{spec}}]"
 
 
 # ---------------------------------------------------------------------------------------
@@ -784,8 +1199,98 @@ class Check:
     ok: bool | None  # None: could not be measured
 
 
+def release_checks(res: Results, sections: set[str]) -> list[Check]:
+    """The checks of issue 16's sections that were asked for."""
+    checks: list[Check] = []
+
+    def pairs(a: str, b: str) -> list[tuple[Load, Load]]:
+        return list(zip(res.pairs.get(a, []), res.pairs.get(b, []), strict=False))
+
+    def rps(xs: Sequence[Load]) -> str:
+        return fmt_rps(median([x.rps for x in xs]))
+
+    def p99(xs: Sequence[Load]) -> float | None:
+        return median([x.p99 for x in xs])
+
+    if "mlserver" in sections:
+        pl = pairs("kaon-oip", "mlserver")
+        kaon, ml = [k for k, _ in pl], [m for _, m in pl]
+        shares = [ratio(k.rps, m.rps) for k, m in pl]
+        p99s = [ratio(k.p99, m.p99) for k, m in pl]
+        ok = None
+        if pl:
+            mid, kp, mp = median(shares), p99(kaon), p99(ml)
+            ok = all(k.ok and m.ok for k, m in pl) and mid is not None and mid >= MLSERVER_X
+            ok = ok and kp is not None and mp is not None and kp <= mp
+        checks.append(
+            Check(
+                f"kaon OIP v2 vs the real MLServer, c={PAIR_CONC}",
+                f"{rps(kaon)} req/s, p99 {fmt_ms(p99(kaon))}",
+                f"MLServer {rps(ml)} req/s, p99 {fmt_ms(p99(ml))}; req/s ratio "
+                f"{fmt_range(shares)}, p99 ratio {fmt_range(p99s)} ({len(pl)} repeats)",
+                f">= {MLSERVER_X:g}x its req/s at <= its p99",
+                ok,
+            )
+        )
+    if "seldon" in sections:
+        pl = pairs("kaon-seldon", "kaon-inv")
+        sel, inv = [a for a, _ in pl], [b for _, b in pl]
+        shares = [ratio(a.rps, b.rps) for a, b in pl]
+        mid = median(shares)
+        checks.append(
+            Check(
+                f"Seldon predictions vs kaon /invocations, c={PAIR_CONC}",
+                f"{rps(sel)} req/s, p99 {fmt_ms(p99(sel))}",
+                f"/invocations {rps(inv)} req/s, p99 {fmt_ms(p99(inv))}; ratio "
+                f"{fmt_range(shares)} ({len(pl)} repeats)",
+                f">= {SELDON_SHARE:g}x",
+                None if mid is None else all(a.ok and b.ok for a, b in pl) and mid >= SELDON_SHARE,
+            )
+        )
+    if "rolling" in sections:
+        rolls = res.rolls
+        bad = sum(r["non2xx"] + r["errors"] for r in rolls)
+        answered = sum(r["requests"] for r in rolls)
+        # the update must have happened inside the window: both versions answered
+        moved = all(len([v for v in r["versions"] if v != "-"]) >= 2 for r in rolls)
+        checks.append(
+            Check(
+                f"rolling update under load (wrk c=8, {ROLL_SECONDS} s)",
+                f"{bad} non-2xx or failed of {answered:,}",
+                f"{len(rolls)} updates; update --wait took "
+                f"{fmt_range([r['update_s'] for r in rolls], '.1f', ' s')}; answers per "
+                f"version {'; '.join(str(r['versions']) for r in rolls)}"
+                + ("" if moved else " (NOT both versions seen)"),
+                "0 non-2xx",
+                None if not rolls else bad == 0 and moved,
+            )
+        )
+    if "canary" in sections:
+        cs = res.canaries
+        shares = [c["share"] * 100 if c["share"] is not None else None for c in cs]
+        lo, hi = CANARY - CANARY_SLACK, CANARY + CANARY_SLACK
+        ok = None
+        if cs:
+            ok = all(x is not None and lo <= x <= hi for x in shares) and all(
+                not k.startswith("status") for c in cs for k in c["counts"]
+            )
+        checks.append(
+            Check(
+                f"canary {CANARY}%: split over {CANARY_REQUESTS:,} requests",
+                fmt_range(shares, ".2f", " %"),
+                f"{len(cs)} counts: {'; '.join(str(c['counts']) for c in cs)}",
+                f"{lo}-{hi} %",
+                ok,
+            )
+        )
+    return checks
+
+
 def build_checks(res: Results) -> list[Check]:
     checks: list[Check] = []
+    sections = set(res.values.get("sections") or SECTIONS)
+    if "base" not in sections:
+        return release_checks(res, sections)
     bare8, kaon8, ml8 = res.load("bare", 8), res.load("kaon", 8), res.load("mlflow", 8)
     share = ratio(kaon8.rps, bare8.rps) if kaon8 and bare8 else None
     vs_ml = ratio(kaon8.rps, ml8.rps) if kaon8 and ml8 else None
@@ -838,7 +1343,7 @@ def build_checks(res: Results) -> list[Check]:
             None if worst is None else worst <= FIRST_200,
         )
     )
-    return checks
+    return checks + release_checks(res, sections)
 
 
 LABELS = {
@@ -849,6 +1354,11 @@ LABELS = {
     "kaon-r2-batch": f"kaon --replicas {REPLICAS} --batch {BATCH}",
     "kaon-r2-pb": f"kaon r{REPLICAS} --batch, predict_batch copy",
     "kaon-auth": "kaon gateway, 1 replica, --auth",
+    "mlserver": "MLServer (mlserver-sklearn), OIP v2",
+    "kaon-oip": "kaon gateway, 1 replica, OIP v2",
+    "kaon-inv": "kaon gateway, 1 replica, /invocations",
+    "kaon-seldon": "kaon gateway, 1 replica, Seldon",
+    "kaon-rolling": "kaon gateway, rolling update",
 }
 
 
@@ -944,6 +1454,22 @@ def info_rows(res: Results) -> list[list[str]]:
                 f"{fmt_ms(open_.p50 if open_ else None)}",
             ]
         )
+    if v("mlserver_versions"):
+        rows.append(["MLServer", f"{v('mlserver_versions')}; settings: defaults, debug false"])
+    inv, ml = res.pairs.get("kaon-inv", []), res.pairs.get("mlserver", [])
+    if inv and ml:
+        shares = [ratio(a.rps, b.rps) for a, b in zip(inv, ml, strict=False)]
+        rows.append(["kaon /invocations vs MLServer OIP v2, c=8", fmt_range(shares)])
+    for r in res.rolls:
+        rows.append(
+            [
+                f"rolling update to {r['version']}",
+                f"{r['requests']:,} answers at {fmt_rps(r['rps'])} req/s, p99 "
+                f"{fmt_ms(r['p99'])}, max {fmt_ms(r['max'])}; update --wait {r['update_s']:.1f} s",
+            ]
+        )
+    if v("canary_update_s") is not None:
+        rows.append(["update --canary --wait", fmt_s(v("canary_update_s"))])
     rows += [["note", n] for n in res.notes]
     return rows
 
@@ -982,6 +1508,31 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="measure a run again when other processes took > "
         + f"{NOISY * 100:.0f}%% of the machine",
     )
+    p.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help="comma-separated sections to run: base (bare app, MLflow, kaon, --auth, deploys), "
+        "mlserver (kaon OIP v2 vs the real MLServer), seldon (Seldon vs /invocations), "
+        "rolling (update under load), canary (the 10%% split); default all",
+    )
+    p.add_argument(
+        "--pair-repeat",
+        type=int,
+        default=3,
+        help="repeats of the mlserver and seldon loads (ratios taken within each repeat)",
+    )
+    p.add_argument(
+        "--release-repeat",
+        type=int,
+        default=2,
+        help="rolling updates under load, and 10,000-request canary counts",
+    )
+    p.add_argument(
+        "--tools-venvs",
+        type=Path,
+        default=HERE.parent / ".tools" / "venvs",
+        help="where MLServer's throw-away venv is built (never the project's env)",
+    )
     p.add_argument("--no-mlflow", action="store_true", help="skip MLflow (reported n/a)")
     p.add_argument(
         "--auth-only",
@@ -1013,8 +1564,6 @@ def bench(args: argparse.Namespace, s: Setup, wrk: Path, res: Results) -> None:
     levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
     train_model(s, res)
     kaon_body = json.dumps({"pixels": s.row}).encode()
-    mlflow_body = json.dumps({"inputs": [s.row]}).encode()
-    mlflow_df = json.dumps({"dataframe_split": {"data": [s.row]}}).encode()
     kaon_lua = wrk_script(s.work, "kaon", kaon_body)
 
     log("kaon serve deploy (1 replica) --wait: builds the serving environment if needed")
@@ -1026,8 +1575,7 @@ def bench(args: argparse.Namespace, s: Setup, wrk: Path, res: Results) -> None:
     if ep.get("state") != "PIPELINE_RUNNING":
         raise RuntimeError(f"endpoint {ep['name']} is {ep.get('state')}: {ep.get('reason')}")
     kaon_url = endpoint_url(ep)
-    pins = pins_of(str((ep.get("env") or {}).get("lock", "")))
-    answers = {"kaon": digit(wait_answer(kaon_url, kaon_body, None))}
+    answers: dict[str, int | None] = {"kaon": digit(wait_answer(kaon_url, kaon_body, None))}
     pid = server_pid(s.home)
 
     def load(name: str, url: str, script: Path, at: Sequence[int], proc_pid: int | None) -> None:
@@ -1042,7 +1590,38 @@ def bench(args: argparse.Namespace, s: Setup, wrk: Path, res: Results) -> None:
         load("kaon", kaon_url, kaon_lua, levels, pid)
         auth_loads(s, kaon_body, levels, load, ep["name"])
         return
+    sections = set(res.values["sections"])
+    if sections & {"mlserver", "seldon"}:
+        protocol_pairs(args, s, wrk, res, ep, sections, answers)
+    if "base" in sections:
+        base_loads(args, s, wrk, res, ep, answers, load)
+    if sections & {"rolling", "canary"}:
+        releases(args, s, wrk, res, sections)
+    same = len(set(answers.values())) == 1
+    listed = ", ".join(f"{k} {a}" for k, a in answers.items())
+    res.values["answers"] = f"{'all answer' if same else 'DIFFERENT answers:'} {listed}"
+    res.values["label"] = s.label
 
+
+def base_loads(
+    args: argparse.Namespace,
+    s: Setup,
+    wrk: Path,
+    res: Results,
+    ep: dict[str, Any],
+    answers: dict[str, int | None],
+    load: Any,
+) -> None:
+    """The wave-1 comparison: the bare app, MLflow, kaon at every concurrency, --auth, the
+    timed deploys, --replicas 2 --batch."""
+    levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    kaon_body = json.dumps({"pixels": s.row}).encode()
+    mlflow_body = json.dumps({"inputs": [s.row]}).encode()
+    mlflow_df = json.dumps({"dataframe_split": {"data": [s.row]}}).encode()
+    kaon_lua = wrk_script(s.work, "kaon", kaon_body)
+    kaon_url = endpoint_url(ep)
+    pins = pins_of(str((ep.get("env") or {}).get("lock", "")))
+    pid = server_pid(s.home)
     log("timed deploys (env cached): start of `kaon serve deploy` -> first 200")
     ep2 = timed_deploys(s, kaon_body, args.deploy_repeat, res)
     batchable = bool((ep2.get("env") or {}).get("batchable"))
@@ -1110,10 +1689,9 @@ def bench(args: argparse.Namespace, s: Setup, wrk: Path, res: Results) -> None:
         url3 = endpoint_url(ep3)
         answers["kaon predict_batch copy"] = digit(wait_answer(url3, kaon_body, None))
         load("kaon-r2-pb", url3, kaon_lua, [c for c in levels if c >= 8], pid)
-    same = len(set(answers.values())) == 1
-    listed = ", ".join(f"{k} {a}" for k, a in answers.items())
-    res.values["answers"] = f"{'all answer' if same else 'DIFFERENT answers:'} {listed}"
-    res.values["label"] = s.label
+        run([s.kaon, "serve", "kill", "-e", ep3["name"], "-y"], env=s.env)
+    else:
+        run([s.kaon, "serve", "kill", "-e", ep2["name"], "-y"], env=s.env)
 
 
 def auth_loads(s: Setup, body: bytes, levels: Sequence[int], load: Any, previous: str) -> None:
@@ -1140,10 +1718,19 @@ def main(argv: list[str] | None = None) -> int:
     args.cache_dir = args.cache_dir.absolute()
     QUIET["wait"] = max(0.0, args.quiet_wait)
     QUIET["retries"] = max(0, args.noisy_retries)
+    sections = [x.strip() for x in args.only.split(",") if x.strip()]
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown or not sections:
+        raise SystemExit(
+            f"--only {args.only!r}: unknown section(s) {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(SECTIONS)}"
+        )
+    args.tools_venvs = args.tools_venvs.absolute()
     work = Path(tempfile.mkdtemp(prefix="kaon-bench-serve-", dir=parent))
     home = work / "home"
     s = Setup(kaon, home, work, kaon_env(home, "bench"))
     res = Results()
+    res.values["sections"] = sections
     error: str | None = None
     started = time.monotonic()
     with terminate_as_exit():

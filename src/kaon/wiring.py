@@ -309,9 +309,10 @@ def wire(
     replicas = _named(REPLICAS, settings.executor, "executor", settings)
     serving = ServingService(
         database.endpoints,
+        database.releases,
         workspaces,
         EndpointBuilder(repos, files, envs, training),
-        EndpointRecorder(repos, commits, chunks, provenance, settings.home / "endpoints"),
+        EndpointRecorder(repos, commits, chunks, provenance, settings.home / "endpoints", files),
         EndpointRunner(replicas(content), hidden),
         clock,
     )

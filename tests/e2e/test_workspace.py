@@ -45,7 +45,7 @@ def test_workspace_lifecycle(kaon: Kaon, tmp_path: Path) -> None:
 
 def test_templates(kaon: Kaon, tmp_path: Path) -> None:
     listing = json.loads(kaon.ok("template", "list", "--json"))
-    assert [t["name"] for t in listing] == ["mnist", "property-val", "pipelines"]
+    assert [t["name"] for t in listing] == ["mnist", "property-val", "pipelines", "e2e"]
     out = tmp_path / "templates"
     kaon.ok("template", "get", "--name", "mnist", "-o", str(out))
     train = out / "mnist" / "model-train" / "mnist" / "model" / "train"

@@ -90,6 +90,12 @@ def test_metadata_lists_every_template() -> None:
             "description": "A 3-stage pipeline: clean CSVs, train, evaluate (stdlib only)",
             "input_type": "numerical (pipelines)",
         },
+        {
+            "name": "e2e",
+            "description": "Seed 001's workflow on digits: warehouse, transform, tune, model, "
+            "evaluate, release (scikit-learn)",
+            "input_type": "images (pipelines)",
+        },
     ]
     folders = sorted(p.name for p in ROOT.iterdir() if p.is_dir() and p.name[0] not in "._")
     assert folders == sorted(entry["name"] for entry in metadata)

@@ -3,15 +3,21 @@ never reclaims): a size per record, one record per request id, and a rate per en
 
 The rate is a token bucket per endpoint holding `count` tokens, refilled at count/period: a
 burst of `count` feedbacks passes, then one per period/count. Refused requests answer 413 (too
-large), 409 (this request id already has its record) or 429 with Retry-After (rate)."""
+large), 409 (this request id already has its record) or 429 with Retry-After (rate).
+
+`RecentAnswers` is what feedback refers to: the gateway's newest answers (request id → the
+version that answered, the request and the answer), bounded in count and in bytes."""
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 DEFAULT_MAX_BYTES = 64 * 1024
 
@@ -49,3 +55,72 @@ class FeedbackGate:
                 return 0.0
             self._buckets[endpoint] = (tokens, now)
             return max(1.0, math.ceil((1.0 - tokens) / rate))
+
+
+REMEMBERED = 100_000  # answers feedback can refer to (the newest)
+BODY_MAX = 64 * 1024  # a request or answer body larger than this is not kept (None)
+BUDGET = 64 * 1024 * 1024  # bytes of kept bodies, over all remembered answers
+
+
+@dataclass
+class Answered:
+    """One answer the gateway gave, as its feedback will record it."""
+
+    endpoint: str  # the version row that answered (petset-c517ec, or a wave-1 name)
+    release: str  # its release (the feedback branch)
+    version: str
+    model_id: str | None
+    answered: float
+    request: bytes | None  # the body as received (None: too large to keep)
+    response: bytes | None  # the body as answered
+    protocol: str = "kaon"
+    fed: bool = False  # its feedback was taken (one per request)
+
+    @property
+    def size(self) -> int:
+        return len(self.request or b"") + len(self.response or b"")
+
+
+class RecentAnswers:
+    """The newest answers by request id, bounded in count and in bytes of kept bodies (the
+    oldest forgotten first); bodies are kept as bytes and decoded only when feedback comes."""
+
+    def __init__(self, count: int = REMEMBERED, budget: int = BUDGET) -> None:
+        self._count = count
+        self._budget = budget
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self._answers: OrderedDict[str, Answered] = OrderedDict()
+
+    def add(self, request_id: str, answer: Answered) -> None:
+        if answer.request is not None and len(answer.request) > BODY_MAX:
+            answer.request = None
+        if answer.response is not None and len(answer.response) > BODY_MAX:
+            answer.response = None
+        with self._lock:
+            self._answers[request_id] = answer
+            self._bytes += answer.size
+            while len(self._answers) > self._count or self._bytes > self._budget:
+                _, old = self._answers.popitem(last=False)
+                self._bytes -= old.size
+
+    def get(self, request_id: str) -> Answered | None:
+        with self._lock:
+            return self._answers.get(request_id)
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+
+def decoded(body: bytes | None) -> Any:
+    """A kept body as feedback records it: its JSON value, else its text, else None."""
+    if body is None:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        pass
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None

@@ -1,5 +1,5 @@
 """The gateway's raw ASGI vocabulary: the types, reading a request body within a limit, and
-JSON replies carrying the model id and request id headers."""
+JSON replies carrying the model id, version and request id headers."""
 
 from __future__ import annotations
 
@@ -50,6 +50,12 @@ def header(scope: Scope, name: bytes) -> bytes:
     return b""
 
 
+def version_of(route: Route) -> str:
+    """The version label an answer carries (X-Kaon-Version, Seldon's meta): "1" for an
+    endpoint deployed before versions existed (as its feedback records it)."""
+    return route.version or "1"
+
+
 def err_body(message: str) -> bytes:
     return json.dumps({"error": message}).encode()
 
@@ -77,6 +83,7 @@ async def reply(
     headers += extra or []
     if route is not None:
         headers.append((b"x-kaon-model-id", (route.model_id or "").encode()))
+        headers.append((b"x-kaon-version", version_of(route).encode()))
     if request_id is not None:
         headers.append((b"x-request-id", request_id.encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})

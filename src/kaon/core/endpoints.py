@@ -134,6 +134,32 @@ class Endpoint:
                 raise ValueError(f"endpoint {self.name}: a move to FAILURE needs its kind")
         return replace(self, state=state, failure=failure, **changes)
 
+    def revived(self) -> Endpoint:
+        """This version started again (`kaon serve rollback` to a version drained earlier): the
+        one move out of KILLED, to STARTING on the served commit and lock it keeps."""
+        if self.state is not EndpointState.KILLED:
+            raise InvalidTransition(f"endpoint {self.name} is {self.state.value}: not revived")
+        return replace(self, state=EndpointState.STARTING, failure=None, reason="")
+
+    @property
+    def live(self) -> bool:
+        """Not killed and not failed to build: its replicas run, or will."""
+        return self.state is not EndpointState.KILLED and not self.build_failed
+
+    def same_inputs(self, other: Endpoint) -> bool:
+        """Whether `other` deploys what this version deploys (a redeploy is then idempotent):
+        the model, the serve bundle's commit and the replicas/batch/timeout/env/auth settings."""
+        return (
+            self.model_id == other.model_id
+            and self.source.repo == other.source.repo
+            and self.source.commit == other.source.commit
+            and self.replicas == other.replicas
+            and self.batch == other.batch
+            and self.timeout == other.timeout
+            and self.variables == other.variables
+            and self.auth == other.auth
+        )
+
     def failed(self, kind: EndpointFailure, reason: str) -> Endpoint:
         return self.moved(EndpointState.FAILURE, failure=kind, reason=reason)
 

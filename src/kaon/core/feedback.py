@@ -6,9 +6,33 @@ appended, never overwritten (kaon.services.endpointrecord). The repo can be a pi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from kaon.core.errors import InvalidInput
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_MESSAGE = "feedback "  # how a feedback commit's message starts: "feedback <request id> on …"
+
+
+def request_id(text: str) -> str:
+    """A request id as a feedback file name takes it (X-Request-Id, Seldon's puid)."""
+    if not _REQUEST_ID.fullmatch(text):
+        raise InvalidInput(
+            f"invalid request id {text[:80]!r}: use the X-Request-Id of the answer (or Seldon's "
+            "meta.puid): 1-128 letters, digits, '_', '.' or '-'"
+        )
+    return text
+
+
+def request_of(message: str) -> str | None:
+    """The request id a feedback commit's message names (None: not a feedback commit)."""
+    if not message.startswith(_MESSAGE):
+        return None
+    words = message[len(_MESSAGE) :].split(" ", 1)
+    return words[0] if _REQUEST_ID.fullmatch(words[0]) else None
 
 
 @dataclass(frozen=True)
@@ -29,6 +53,12 @@ class Feedback:
     def path(self) -> str:
         """Where it is stored in the feedback repo: one file per request."""
         return f"/{self.request_id}.json"
+
+    @property
+    def message(self) -> str:
+        """The message of the commit that stores it (`request_of` reads the id back)."""
+        model = f", model {self.model_id}" if self.model_id else ""
+        return f"{_MESSAGE}{self.request_id} on {self.endpoint} version {self.version}{model}"
 
     def to_doc(self) -> dict[str, Any]:
         return {

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any
 
 from kaon.core.errors import InvalidInput
@@ -122,6 +123,23 @@ class Traffic:
     def canary(self) -> bool:
         return len(self.serving) > 1
 
+    @property
+    def main(self) -> str:
+        """The version answering the most requests (ties: the first in `serving` order)."""
+        return max(self.serving, key=lambda v: self.weights[v])
+
+    @property
+    def versions(self) -> tuple[str, ...]:
+        """Every version it names: those that answer, then the shadow."""
+        return self.serving + ((self.shadow,) if self.shadow else ())
+
+    def split(self, version: str, percent: int) -> Traffic:
+        """`version` (a canary) answers `percent` % of the requests, the main one the rest."""
+        return Traffic({self.main: 100 - canary_weight(percent), version: percent})
+
+    def shadowed(self, version: str) -> Traffic:
+        return Traffic(self.weights, version)
+
     def pick(self, r: float) -> str:
         """The version that answers a request drawn as `r` in [0, 1)."""
         at = r * 100.0
@@ -140,6 +158,46 @@ class Traffic:
         return Traffic({str(k): int(v) for k, v in doc["weights"].items()}, doc.get("shadow"))
 
 
+class Move(StrEnum):
+    """A change of a release's traffic that waits for versions to be ready."""
+
+    ROLLING = "rolling"  # the new version takes 100 %, the others drain
+    CANARY = "canary"  # the new version takes N %
+    SHADOW = "shadow"  # the new version is mirrored to
+    ROLLBACK = "rollback"  # back to `previous`, drained versions started again
+    DEPLOY = "deploy"  # a release's first version (or a dead release's new one)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A traffic change waiting for `versions` to be ready: then traffic becomes `target`."""
+
+    move: Move
+    versions: tuple[str, ...]  # the versions started for it
+    target: Traffic
+    since: float
+    job: str | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "move": self.move.value,
+            "versions": list(self.versions),
+            "target": self.target.to_doc(),
+            "since": self.since,
+            "job": self.job,
+        }
+
+    @staticmethod
+    def from_doc(doc: Mapping[str, Any]) -> Pending:
+        return Pending(
+            Move(doc["move"]),
+            tuple(str(v) for v in doc["versions"]),
+            Traffic.from_doc(doc["target"]),
+            float(doc["since"]),
+            doc.get("job"),
+        )
+
+
 @dataclass(frozen=True)
 class Release:
     """A named endpoint: its versions' traffic, and what `rollback` returns to."""
@@ -153,10 +211,39 @@ class Release:
     updated: float | None = None
     job: str | None = None  # the job (a pipeline's release stage) that last changed it
     extra: Mapping[str, Any] = field(default_factory=dict)
+    pending: Pending | None = None  # a change waiting for its versions to be ready
+    candidate: str | None = None  # the canary or shadow version `promote` gives 100 %
 
     def routed(self, traffic: Traffic, when: float) -> Release:
         """This release with `traffic` now, the current one kept for rollback."""
         return replace(self, traffic=traffic, previous=self.traffic, updated=when)
+
+    @property
+    def busy(self) -> str:
+        """Why a new change must wait ("" when it need not): a pending one, or a canary or
+        shadow not promoted or rolled back yet."""
+        if self.pending is not None:
+            started = ", ".join(self.pending.versions)
+            return f"a {self.pending.move.value} change to version {started} is in progress"
+        if self.candidate is not None or self.traffic.canary or self.traffic.shadow:
+            split = ", ".join(f"{v} {w}%" for v, w in sorted(self.traffic.weights.items()))
+            shadow = f", shadow {self.traffic.shadow}" if self.traffic.shadow else ""
+            return f"it serves {split}{shadow}"
+        return ""
+
+    def applied(self, when: float) -> Release:
+        """The pending change done: its target traffic now. A canary or shadow becomes the
+        candidate; a rollback keeps no previous (what it undid is drained)."""
+        p = self.pending
+        assert p is not None
+        if p.move is Move.ROLLBACK:
+            moved = replace(self, traffic=p.target, previous=None, updated=when)
+        elif p.move is Move.DEPLOY:
+            moved = replace(self, traffic=p.target, updated=when)
+        else:
+            moved = self.routed(p.target, when)
+        candidate = p.versions[0] if p.move in (Move.CANARY, Move.SHADOW) else None
+        return replace(moved, pending=None, candidate=candidate, job=p.job or self.job)
 
     def to_doc(self) -> dict[str, Any]:
         return {
@@ -166,11 +253,14 @@ class Release:
             "updated": self.updated,
             "job": self.job,
             "extra": dict(self.extra),
+            "pending": self.pending.to_doc() if self.pending else None,
+            "candidate": self.candidate,
         }
 
     @staticmethod
     def from_doc(name: str, workspace: str, created: float, doc: Mapping[str, Any]) -> Release:
         prev = doc.get("previous")
+        pending = doc.get("pending")
         return Release(
             name=name,
             workspace=workspace,
@@ -181,4 +271,6 @@ class Release:
             updated=doc.get("updated"),
             job=doc.get("job"),
             extra=dict(doc.get("extra") or {}),
+            pending=Pending.from_doc(pending) if pending else None,
+            candidate=doc.get("candidate"),
         )

@@ -15,6 +15,7 @@ from kaon.db.jobs import SqlJobStore
 from kaon.db.migrate import upgrade_engine
 from kaon.db.pipelines import SqlPipelineStore
 from kaon.db.provenance import SqlProvenanceStore
+from kaon.db.releases import SqlReleaseStore
 from kaon.db.sql import SqlMetadataStore
 from kaon.db.users import SqlUserStore
 from kaon.db.workspaces import SqlWorkspaceStore
@@ -74,6 +75,10 @@ class Database:
     @cached_property
     def endpoints(self) -> SqlEndpointStore:
         return SqlEndpointStore(self)
+
+    @cached_property
+    def releases(self) -> SqlReleaseStore:
+        return SqlReleaseStore(self)
 
     @cached_property
     def provenance(self) -> SqlProvenanceStore:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, exc, insert, select, update
 
 from kaon.core.endpoints import Endpoint
+from kaon.core.errors import AlreadyExists
 from kaon.core.jobs import WorkspaceName
 from kaon.db import schema
 from kaon.db.sqlstore import SqlStore, guarded
@@ -23,8 +24,13 @@ class SqlEndpointStore(SqlStore):
             "created": endpoint.created,
             "doc": json.dumps(endpoint.to_doc()),
         }
-        with self._writer.begin() as conn:
-            conn.execute(insert(schema.endpoints), row)
+        try:
+            with self._writer.begin() as conn:
+                conn.execute(insert(schema.endpoints), row)
+        except exc.IntegrityError:
+            if self.get_endpoint(endpoint.name) is None:
+                raise  # not the name: the workspace (a foreign key)
+            raise AlreadyExists(f"endpoint {endpoint.name!r} already exists") from None
 
     @guarded
     def save_endpoint(self, endpoint: Endpoint) -> None:

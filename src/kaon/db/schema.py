@@ -125,6 +125,16 @@ endpoints = Table(
     Index(None, "workspace", "created"),
 )
 
+releases = Table(  # named endpoints; unique platform-wide (the gateway routes /<name>/...)
+    "releases",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("workspace", String, ForeignKey("workspaces.name", ondelete="CASCADE"), nullable=False),
+    Column("created", Double, nullable=False),
+    Column("doc", Text, nullable=False),  # JSON: Release.to_doc() (traffic, previous, pending)
+    Index(None, "workspace"),
+)
+
 prov_nodes = Table(
     "prov_nodes",
     metadata,

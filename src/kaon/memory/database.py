@@ -11,6 +11,7 @@ from kaon.memory.jobs import MemoryJobStore
 from kaon.memory.metadata import MemoryMetadataStore
 from kaon.memory.pipelines import MemoryPipelineStore
 from kaon.memory.provenance import MemoryProvenanceStore
+from kaon.memory.releases import MemoryReleaseStore
 from kaon.memory.tables import Tables
 from kaon.memory.users import MemoryUserStore
 from kaon.memory.workspaces import MemoryWorkspaceStore
@@ -40,6 +41,10 @@ class MemoryDatabase:
     @cached_property
     def endpoints(self) -> MemoryEndpointStore:
         return MemoryEndpointStore(self.tables)
+
+    @cached_property
+    def releases(self) -> MemoryReleaseStore:
+        return MemoryReleaseStore(self.tables)
 
     @cached_property
     def provenance(self) -> MemoryProvenanceStore:

@@ -15,6 +15,7 @@ from kaon.core.ids import BranchName, CommitId, Digest, PackId, RepoName
 from kaon.core.jobs import Job, JobId, Trial, WorkspaceName
 from kaon.core.pipelines.records import DatumRecord, Pipeline, PipelineJob, PipelineVersion
 from kaon.core.provenance import Edge, Node
+from kaon.core.releases import Release
 from kaon.core.repo import Repo
 from kaon.core.users import ApiToken, Role, User
 from kaon.ports.metadata import ChunkLocation, PackInfo
@@ -40,11 +41,12 @@ class Tables:
     packs: dict[PackId, PackInfo] = field(default_factory=dict)
     leases: dict[str, float] = field(default_factory=dict)  # expiry
     pins: dict[str, set[Digest]] = field(default_factory=dict)  # by lease
-    # workspaces, jobs and their trials, endpoints
+    # workspaces, jobs and their trials, endpoints and releases
     workspaces: dict[WorkspaceName, Workspace] = field(default_factory=dict)
     jobs: dict[JobId, Job] = field(default_factory=dict)
     trials: dict[JobId, dict[int, Trial]] = field(default_factory=dict)
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    releases: dict[str, Release] = field(default_factory=dict)
     # provenance
     nodes: dict[str, Node] = field(default_factory=dict)
     edges: dict[Edge, None] = field(default_factory=dict)  # an ordered set
@@ -71,6 +73,8 @@ class Tables:
             self.trials.pop(job.id, None)
         for endpoint in [e for e in self.endpoints.values() if e.workspace == name]:
             del self.endpoints[endpoint.name]
+        for release in [r for r in self.releases.values() if r.workspace == name]:
+            del self.releases[release.name]
         for key in [k for k in self.roles if k[0] == name]:
             del self.roles[key]
         self.workspaces.pop(name, None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from kaon.ports.credentials import CredentialStore
-from kaon.ports.endpoints import EndpointStore
+from kaon.ports.endpoints import EndpointStore, ReleaseStore
 from kaon.ports.jobs import JobStore
 from kaon.ports.metadata import MetadataStore
 from kaon.ports.pipelines import PipelineStore
@@ -19,7 +19,7 @@ from kaon.ports.workspaces import WorkspaceStore
 
 class MetadataDatabase(Protocol):
     """The stores share the database's connections and see each other's writes at once
-    (deleting a workspace deletes its jobs, endpoints and roles, whichever store did it)."""
+    (deleting a workspace deletes its jobs, endpoints, releases and roles, whichever store did it)."""
 
     @property
     def metadata(self) -> MetadataStore:
@@ -34,6 +34,11 @@ class MetadataDatabase(Protocol):
 
     @property
     def endpoints(self) -> EndpointStore: ...
+
+    @property
+    def releases(self) -> ReleaseStore:
+        """Named endpoints and their traffic (their versions are `endpoints` rows)."""
+        ...
 
     @property
     def provenance(self) -> ProvenanceStore: ...

@@ -1,4 +1,5 @@
-"""EndpointStore: the serving endpoints of the metadata database."""
+"""EndpointStore: the serving endpoints (versions) of the metadata database; ReleaseStore: the
+named endpoints they are versions of, with their traffic."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Protocol
 
 from kaon.core.endpoints import Endpoint
 from kaon.core.jobs import WorkspaceName
+from kaon.core.releases import Release
 
 
 class EndpointStore(Protocol):
@@ -23,4 +25,25 @@ class EndpointStore(Protocol):
 
     def list_endpoints(self, workspace: WorkspaceName | None = None) -> list[Endpoint]:
         """Newest first (then by name); all workspaces when `workspace` is None."""
+        ...
+
+
+class ReleaseStore(Protocol):
+    """Named endpoints (kaon.core.releases): one row per release name, platform-wide."""
+
+    def add_release(self, release: Release) -> None:
+        """Record a new release; AlreadyExists when its name is taken (two deploys racing for
+        one name: exactly one adds it), WorkspaceNotFound when its workspace is gone."""
+        ...
+
+    def save_release(self, release: Release) -> None:
+        """Store the release's new traffic and document (an unknown name is ignored)."""
+        ...
+
+    def get_release(self, name: str) -> Release | None:
+        """None when there is no such release."""
+        ...
+
+    def list_releases(self, workspace: WorkspaceName | None = None) -> list[Release]:
+        """By name; all workspaces when `workspace` is None."""
         ...

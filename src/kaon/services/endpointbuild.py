@@ -79,6 +79,22 @@ class EndpointBuilder:
         """Fails up front when `model_id` is not a model of `workspace`."""
         self._training.model(workspace, model_id)
 
+    def default_version(self, workspace: str, model_id: ModelId | None, source: Bundle) -> str:
+        """A version's label when `--version` is not given: the first 6 hex of the model's
+        data commit (what it was trained on), else of the serve bundle's commit."""
+        commit = source.commit
+        if model_id is not None:
+            trial = self._training.model(workspace, model_id)
+            commit = self._training.get(trial.job).data.commit
+        return commit[:6].lower()
+
+    def restore(self, endpoint: Endpoint, log: LogSink, cancel: threading.Event) -> Environment:
+        """The environment of a version that was served before (its stored lock): a revived
+        or recovered version runs its served commit in it, nothing built again."""
+        env = endpoint.env
+        lock = EnvLock(str(env["lock_id"]), str(env["lock"]), str(env["python"]))
+        return self._envs.ensure(lock, log, cancel)
+
     def entry(self, source: Bundle) -> ServeEntry:
         """Find the serve module (the shallowest model.py) and check its two functions."""
         commit = self._repos.resolve_required(source.repo, Ref(source.commit))

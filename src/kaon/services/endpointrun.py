@@ -1,13 +1,17 @@
 """An endpoint's run step: its replicas (through the Replicas port), the gateway's routes to
-them, and the endpoint state their health shows."""
+them, and the endpoint state their health shows; and, in memory, each release's traffic so
+that the gateway resolves a name to the version that answers without the database."""
 
 from __future__ import annotations
 
+import random
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kaon.core.endpoints import Batching, Endpoint, EndpointFailure, EndpointState
+from kaon.core.releases import Traffic
 from kaon.ports.content import TreeRef
 from kaon.ports.envbuilder import Environment, LogSink
 from kaon.ports.replicas import Replicas, ReplicaSpec, ReplicaStatus
@@ -39,6 +43,16 @@ class Choice:
     shadow: Route | None = None
 
 
+@dataclass(frozen=True)
+class Table:
+    """A release as the gateway sees it: its traffic, and the row of each version label."""
+
+    name: str
+    workspace: str
+    traffic: Traffic
+    rows: Mapping[str, str]  # version label -> endpoint (row) name
+
+
 class EndpointRunner:
     """The replicas of running endpoints and the routes to them; thread-safe."""
 
@@ -46,7 +60,9 @@ class EndpointRunner:
         self._replicas = replicas
         self._hidden = hidden  # what user code must not see (the platform's own files)
         self._routes: dict[str, Route] = {}
+        self._tables: dict[str, Table] = {}
         self._lock = threading.Lock()
+        self._random = random.Random()
 
     def run(
         self,
@@ -89,7 +105,46 @@ class EndpointRunner:
     def stop_all(self) -> None:
         with self._lock:
             self._routes.clear()
+            self._tables.clear()
         self._replicas.stop_all()
+
+    def publish(self, table: Table) -> None:
+        """Resolve release `table.name` by its traffic from now on."""
+        self._tables[table.name] = table
+
+    def table(self, name: str) -> Table | None:
+        return self._tables.get(name)
+
+    def resolve(self, name: str, version: str | None = None) -> tuple[Route, Route | None] | None:
+        """The route that answers a request to `name` (a release: drawn by its traffic, with
+        its shadow's route; else a version's row) pinned to `version` (a label or a model id)
+        if given. None: no such route, or that version is not routed."""
+        table = self._tables.get(name)
+        if table is None:
+            route = self.route(name)
+            if route is None or version not in (None, route.version, route.model_id):
+                return None
+            return route, None
+        if version is not None:
+            return self._pinned(table, version)
+        traffic = table.traffic
+        label = traffic.main if len(traffic.serving) == 1 else traffic.pick(self._random.random())
+        route = self.route(table.rows.get(label, ""))
+        if route is None:
+            return None
+        shadow = self.route(table.rows.get(traffic.shadow, "")) if traffic.shadow else None
+        return route, shadow
+
+    def _pinned(self, table: Table, version: str) -> tuple[Route, Route | None] | None:
+        row = table.rows.get(version)
+        if row is not None:
+            route = self.route(row)
+            return None if route is None else (route, None)
+        for label in table.traffic.versions + tuple(table.rows):  # a model id: serving first
+            route = self.route(table.rows.get(label, ""))
+            if route is not None and route.model_id == version:
+                return route, None
+        return None
 
     def routed(self, name: str) -> bool:
         return name in self._routes

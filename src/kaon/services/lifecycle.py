@@ -46,7 +46,7 @@ class WorkspaceLifecycle:
                 self._training.kill(job.id)
         for endpoint in self._serving.endpoints(ws.name):
             if endpoint.state is not EndpointState.KILLED:
-                self._serving.kill(endpoint.name)
+                self._serving.kill(endpoint.release_name)  # every version of it
         self._workspaces.delete(ws.name)
 
 

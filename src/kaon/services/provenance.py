@@ -196,7 +196,8 @@ class ProvenanceService:
             node_id(NodeKind.FEEDBACK, str(record["request_id"])),
             NodeKind.FEEDBACK,
             str(record["request_id"])[:12],
-            {"created": _when(record.get("received")), "commit": commit},
+            {"created": _when(record.get("received")), "commit": commit}
+            | {k: str(record[k]) for k in ("version", "protocol") if record.get(k)},
         )
         edges = [Edge(node_id(NodeKind.ENDPOINT, endpoint), fb.id, EdgeKind.ABOUT)]
         if record.get("model_id"):

@@ -8,36 +8,47 @@ files committed to the workspace's `endpoints` repo, provenance) → run
 health: RUNNING while one answers, RESTARTING while they are being restarted, FAILURE when
 they keep failing (or the build failed), KILLED when stopped (kaon.core.endpoints says which
 moves are allowed). Endpoints come back on platform restart.
+
+An endpoint is a *release* (kaon.core.releases: a name, `--name` or `serve-<ws>-<hex>`) whose
+rows are its *versions*; kaon.services.releases moves the traffic between them (update,
+canary, shadow, promote, rollback) and the gateway resolves a name in memory (`resolve`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from kaon.core.endpoints import Batching, Endpoint, EndpointState, new_endpoint_name
 from kaon.core.errors import KaonError, NotFound
 from kaon.core.feedback import Feedback
+from kaon.core.ids import CommitId, RepoName
 from kaon.core.jobs import Bundle, ModelId
 from kaon.core.releases import Release, release_name, version_label, versioned_name
-from kaon.ports.endpoints import EndpointStore
+from kaon.ports.content import TreeRef
+from kaon.ports.endpoints import EndpointStore, ReleaseStore
 from kaon.ports.replicas import ReplicaStatus
 from kaon.services.endpointbuild import EndpointBuilder, ServeEntry
 from kaon.services.endpointrecord import EndpointRecorder
 from kaon.services.endpointrun import Choice, EndpointRunner, Route
+from kaon.services.releases import ReleaseEngine
 from kaon.services.trials import fingerprint
-from kaon.services.workspaces import WorkspaceService
+from kaon.services.workspaces import WorkspaceService, repo_of
 
 log = logging.getLogger("kaon.serving")
+
+NAMESPACE_TTL = 5.0  # seconds a Seldon namespace is known to be (or not be) a workspace
 
 
 class ServingService:
     def __init__(
         self,
         endpoints: EndpointStore,
+        releases: ReleaseStore,
         workspaces: WorkspaceService,
         builder: EndpointBuilder,
         recorder: EndpointRecorder,
@@ -52,17 +63,30 @@ class ServingService:
         self._clock = clock
         self._cancel: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
+        self._namespaces: dict[str, tuple[bool, float]] = {}  # name -> (a workspace?, when)
+        self._releases = ReleaseEngine(
+            endpoints, releases, runner, clock, self._launch, self._halt, self.refresh
+        )
 
     # queries -----------------------------------------------------------------------------
     def get(self, name: str) -> Endpoint:
-        found = self._endpoints.get_endpoint(name)
+        """Version row `name`, or release `name`'s main serving version."""
+        release = self._releases.find(name)
+        found = self._releases.main(release) if release is not None else None
+        if found is None or (release is not None and name != release.name):
+            found = self._endpoints.get_endpoint(name) or found
         if found is None:
             raise NotFound(f"there is no endpoint '{name}': see `kaon serve list`")
         return self.refresh(found)
 
     def lookup(self, name: str) -> Endpoint | None:
-        """The endpoint's row as stored, or None (the gateway asks when it has no route)."""
-        return self._endpoints.get_endpoint(name)
+        """The endpoint's row as stored (a release's main version), or None (the gateway
+        asks when it has no route)."""
+        found = self._endpoints.get_endpoint(name)
+        if found is not None:
+            return found
+        release = self._releases.find(name)
+        return None if release is None else self._releases.main(release)
 
     def endpoints(self, workspace: str) -> list[Endpoint]:
         ws = self._workspaces.get(workspace)
@@ -79,8 +103,12 @@ class ServingService:
         return self._run.recycle(name, address)
 
     def route(self, name: str) -> Route | None:
-        """The gateway's fast path: no database access."""
-        return self._run.route(name)
+        """The gateway's fast path: no database access (a release: drawn by its traffic)."""
+        route = self._run.route(name)
+        if route is not None:
+            return route
+        choice = self._run.resolve(name)
+        return None if choice is None else choice[0]
 
     def refresh(self, endpoint: Endpoint) -> Endpoint:
         """The state as the replicas show it now (persisted when it changed)."""
@@ -112,15 +140,19 @@ class ServingService:
         """Deploy a version: of release `name` (`--name`; a new `serve-<ws>-<hex>` when None)
         labelled `version` (`--version`; else the model's data commit prefix). `job`: the job
         whose token asked (a pipeline's release stage): the job → endpoint provenance edge.
-        SKELETON (releases helper): the release row, idempotence and conflicts."""
+        The same inputs again under the same name and version: the existing version."""
         ws = self._workspaces.get(workspace)
+        if name is not None:
+            name = release_name(name)
         if model_id is not None:
             self._build.check_model(ws.name, model_id)  # not in this workspace: fails up front
         entry = self.entry(source)
-        label = version_label(version) if version else ("1" if name else "")
-        row = versioned_name(release_name(name), label) if name else new_endpoint_name(ws.name)
+        if version is not None:
+            label = version_label(version)
+        else:
+            label = version_label(self._build.default_version(ws.name, model_id, source))
         endpoint = Endpoint(
-            name=row,
+            name=versioned_name(name, label) if name else new_endpoint_name(ws.name),
             workspace=ws.name,
             state=EndpointState.STARTING,
             created=self._clock(),
@@ -138,9 +170,7 @@ class ServingService:
             version=label,
             job=job,
         )
-        self._endpoints.add_endpoint(endpoint)
-        self._launch(endpoint, entry.batchable)
-        return endpoint
+        return self._releases.deploy(endpoint)
 
     # releases: named endpoints, their versions and traffic (kaon.core.releases) -------------
     def update(
@@ -156,97 +186,162 @@ class ServingService:
     ) -> Endpoint:
         """A new version of release `name` (the model `model_id`, the serve bundle `source` or
         the current version's): rolling (traffic moves to it once it is ready, the old drained),
-        a canary taking `canary` % of requests, or a shadow. Returns the new version (STARTING).
-        SKELETON (releases helper)."""
-        raise NotImplementedError("serve update")
+        a canary taking `canary` % of requests, or a shadow. Returns the new version."""
+        release = self._releases.get(name)
+        base = self._releases.main(release)
+        if base is None:
+            raise NotFound(f"endpoint {release.name} has no version: see `kaon serve list`")
+        source = source or base.source
+        model = model_id if model_id is not None else base.model_id
+        model = ModelId(model) if model else None
+        if model is not None:
+            self._build.check_model(release.workspace, model)
+        entry = self.entry(source)
+        if version is not None:
+            label = version_label(version)
+        else:
+            label = version_label(self._build.default_version(release.workspace, model, source))
+        endpoint = Endpoint(
+            name=versioned_name(release.name, label),
+            workspace=release.workspace,
+            state=EndpointState.STARTING,
+            created=self._clock(),
+            author=author,
+            source=source,
+            model_id=model,
+            replicas=base.replicas,
+            batch=base.batch,
+            timeout=base.timeout,
+            module=entry.module,
+            folder=entry.folder,
+            variables=dict(base.variables),
+            auth=base.auth,
+            release=release.name,
+            version=label,
+            job=job,
+        )
+        return self._releases.update(release.name, endpoint, canary, shadow, job)
 
     def promote(self, name: str, job: str | None = None) -> Release:
-        """The canary (or shadow) of `name` takes 100 %; the others drain. SKELETON."""
-        raise NotImplementedError("serve promote")
+        """The canary (or shadow) of `name` takes 100 %; the others drain."""
+        return self._releases.promote(name, job)
 
     def rollback(self, name: str, job: str | None = None) -> Release:
-        """Traffic of `name` back to what it was before the last change. SKELETON."""
-        raise NotImplementedError("serve rollback")
+        """Traffic of `name` back to what it was before the last change (drained versions
+        started again; the traffic moves when they are ready), or a pending change cancelled."""
+        return self._releases.rollback(name, job)
 
     def release(self, name: str) -> Release:
-        """Release `name` (NotFound when none). SKELETON."""
-        raise NotImplementedError("serve release")
+        """Release `name`, or the release of version `name` (NotFound when none)."""
+        return self._releases.get(name)
 
     def versions(self, name: str) -> list[Endpoint]:
-        """Every version release `name` ever had, newest first (killed ones included). SKELETON."""
-        raise NotImplementedError("serve versions")
+        """Every version release `name` ever had, newest first (killed ones included)."""
+        return [self.refresh(e) for e in self._releases.versions(self._releases.get(name))]
 
     def resolve(
         self, name: str, namespace: str | None = None, version: str | None = None
     ) -> Choice | None:
-        """The gateway's fast path (no database access): who answers a request to `name` — a
-        release (traffic split, shadow), a version's `<release>-<version>` name, or a wave-1
-        row — optionally in workspace `namespace` (Seldon's) and pinned to `version` (OIP's
-        /versions/<v>). None: no such route (the gateway asks `lookup` why).
-        SKELETON: a row name only; the releases helper adds releases and versions."""
-        route = self._run.route(name)
-        if route is None:
+        """The gateway's fast path (no database access but a cached workspace check): who
+        answers a request to `name` — a release (traffic split, shadow), a version's
+        `<release>-<version>` name, or a wave-1 row — optionally in workspace `namespace`
+        (Seldon's: any value that is not a workspace is accepted) and pinned to `version`
+        (OIP's /versions/<v>: a label or a model id). None: no such route (the gateway asks
+        `lookup` why)."""
+        found = self._run.resolve(name, version)
+        if found is None:
             return None
-        if version is not None and version not in (route.version, route.model_id):
+        route, shadow = found
+        if namespace is not None and namespace != route.workspace and self._is_ws(namespace):
             return None
-        return Choice(route)
+        return Choice(route, shadow)
+
+    def _is_ws(self, name: str) -> bool:
+        now = time.monotonic()
+        known = self._namespaces.get(name)
+        if known is not None and now - known[1] < NAMESPACE_TTL:
+            return known[0]
+        try:
+            self._workspaces.get(name)
+            found = True
+        except KaonError:  # no such workspace (or an invalid name)
+            found = False
+        if len(self._namespaces) > 1024:
+            self._namespaces.clear()
+        self._namespaces[name] = (found, now)
+        return found
 
     def kill(self, name: str) -> Endpoint:
-        endpoint = self.get(name)
-        with self._lock:
-            cancel = self._cancel.pop(name, None)
-        if cancel is not None:
-            cancel.set()
-        self._run.stop(name)
-        endpoint = endpoint.moved(EndpointState.KILLED, reason="killed by request")
-        self._endpoints.save_endpoint(endpoint)
-        return endpoint
+        """Kill release `name` (every version), or one version not answering requests
+        beside another (Conflict)."""
+        return self._releases.kill(name)
 
     def recover(self) -> list[str]:
-        """At start-up: bring back every endpoint that was not killed or failed to build."""
-        back: list[str] = []
-        for endpoint in self._endpoints.list_endpoints():
-            if endpoint.state is EndpointState.KILLED or endpoint.build_failed:
-                continue
-            self._launch(endpoint.moved(EndpointState.STARTING, reason=""), None)
-            back.append(endpoint.name)
-        return back
+        """At start-up: bring back every release's serving versions (not killed, not failed
+        to build), and the traffic between them."""
+        return self._releases.recover()
 
-    def feedback(self, route: Route, record: dict[str, Any]) -> str:
-        """Store feedback on one prediction as a commit of the workspace's feedback repo
-        (branch = endpoint), linked to the request and the model id that answered it."""
-        return self._record.feedback(route, record)
+    def feedback(self, route: Route, feedback: Feedback) -> str:
+        """Store feedback on one answer (the version `route` answered it) as
+        `/<request id>.json` of the workspace's feedback repo, branch = the release; returns
+        the commit. Conflict (409) when that request already has its feedback."""
+        fb = replace(
+            feedback,
+            endpoint=route.release or route.name,
+            version=feedback.version or route.version or "1",
+            model_id=feedback.model_id or route.model_id,
+        )
+        answered = route  # provenance: the version that answered, not the one that got this
+        if route.release and fb.version != (route.version or "1"):
+            answered = replace(route, name=versioned_name(route.release, fb.version))
+        return self._record.feedback(answered, fb).commit
 
     def feedbacks(self, name: str, limit: int = 100) -> list[Feedback]:
-        """The feedback release (or endpoint) `name` received, newest first. SKELETON
-        (feedback helper)."""
-        raise NotImplementedError("serve feedback")
+        """The feedback release (or endpoint) `name` received, newest first; a version's name
+        (`petset-c517ec`) gives only the feedback on that version's answers."""
+        endpoint = self.get(name)
+        release = endpoint.release_name
+        pinned = name == endpoint.name and name != release
+        version = endpoint.version_label if pinned else None
+        return self._record.feedbacks(endpoint.workspace, release, limit, version)
 
     def shutdown(self) -> None:
+        self._releases.close()
         with self._lock:
             events = list(self._cancel.values())
         for event in events:
             event.set()
         self._run.stop_all()
 
-    # the start-up thread: build, record, run ---------------------------------------------
-    def _launch(self, endpoint: Endpoint, batchable: bool | None) -> None:
+    # the start-up thread: build (or restore), record, run -------------------------------
+    def _halt(self, name: str) -> None:
+        """Stop version `name`: its start-up thread, then its replicas."""
+        with self._lock:
+            cancel = self._cancel.pop(name, None)
+            if cancel is not None:
+                cancel.set()
+        self._run.stop(name)
+
+    def _launch(self, endpoint: Endpoint) -> None:
         cancel = threading.Event()
         with self._lock:
             self._cancel[endpoint.name] = cancel
         thread = threading.Thread(
             target=self._start,
-            args=(endpoint, batchable, cancel),
+            args=(endpoint, cancel),
             name=f"endpoint-{endpoint.name}",
             daemon=True,
         )
         thread.start()
 
-    def _start(self, endpoint: Endpoint, batchable: bool | None, cancel: threading.Event) -> None:
+    def _start(self, endpoint: Endpoint, cancel: threading.Event) -> None:
         build_log = self._record.log(endpoint, "build")
         serve_log = self._record.log(endpoint, "serve")
         try:
-            built = self._build.build(endpoint, batchable, build_log.write, cancel)
+            if endpoint.served_commit and "lock_id" in endpoint.env:
+                self._restore(endpoint, serve_log.write, build_log.write, cancel)
+                return
+            built = self._build.build(endpoint, None, build_log.write, cancel)
             served = self._record.served(endpoint, built.files)
             batch = endpoint.batch if built.batchable else None
             if endpoint.batch and not built.batchable:
@@ -259,17 +354,47 @@ class ServingService:
                 env={"lock_id": lock.id, "lock": lock.text, "python": lock.python}
                 | {"platform": fingerprint(), "batchable": built.batchable},
             )
-            self._endpoints.save_endpoint(endpoint)
-            self._record.started(endpoint)
-            if cancel.is_set():
+            if not self._save_unless(cancel, endpoint):
                 return
+            self._record.started(endpoint)
             self._run.run(endpoint, served, built.env, batch, serve_log.write)
             if cancel.is_set():  # killed while its replicas were fetching their files
                 self._run.stop(endpoint.name)
         except KaonError as exc:  # BuildFailed included: the state says the build failed
             build_log.write(f"error: {exc.message}")
-            self._endpoints.save_endpoint(endpoint.build_failure(exc.message))
+            self._save_unless(cancel, endpoint.build_failure(exc.message))
         except Exception as exc:
             log.exception("endpoint %s failed to start", endpoint.name)
             build_log.write(f"internal error: {exc}")
-            self._endpoints.save_endpoint(endpoint.build_failure(f"internal error {exc}"))
+            self._save_unless(cancel, endpoint.build_failure(f"internal error {exc}"))
+
+    def _save_unless(self, cancel: threading.Event, endpoint: Endpoint) -> bool:
+        """Save what the start-up thread saw unless the version was stopped meanwhile (its
+        KILLED row is then the truth): `_halt` sets `cancel` under the same lock."""
+        with self._lock:
+            if cancel.is_set():
+                return False
+            self._endpoints.save_endpoint(endpoint)
+            return True
+
+    def _restore(
+        self,
+        endpoint: Endpoint,
+        serve_log: Callable[[str], None],
+        build_log: Callable[[str], None],
+        cancel: threading.Event,
+    ) -> None:
+        """Run a version served before (recovered or revived) on its served commit and lock."""
+        build_log(f"restarting on served commit {endpoint.served_commit}")
+        env = self._build.restore(endpoint, build_log, cancel)
+        endpoint = endpoint.moved(EndpointState.STARTING, started=self._clock())
+        if not self._save_unless(cancel, endpoint):
+            return
+        served = TreeRef(
+            RepoName(repo_of(endpoint.workspace, "endpoints")),
+            CommitId(str(endpoint.served_commit)),
+        )
+        batch = endpoint.batch if endpoint.env.get("batchable", True) else None
+        self._run.run(endpoint, served, env, batch, serve_log)
+        if cancel.is_set():
+            self._run.stop(endpoint.name)

@@ -20,8 +20,9 @@ from kaon.api.answers import (
 )
 from kaon.api.deps import platform, principal
 from kaon.api.spec import errors_doc
+from kaon.core.errors import KaonError
 from kaon.core.pipelines.records import Pipeline
-from kaon.core.users import Principal
+from kaon.core.users import Action, Principal
 from kaon.services.pipelines.service import PipelineService
 from kaon.wire import (
     CommitInfo,
@@ -42,6 +43,21 @@ WAIT_POLL = 30.0  # seconds one wait request holds at most: the SDK asks again
 
 def _service(p: Platform) -> PipelineService:
     return p.pipelines
+
+
+def readable_input(p: Platform, who: Principal, repo: str) -> None:
+    """A pipeline may read a workspace's repo (its `feedback` repo, say) only when its author
+    may read that workspace; shared repos as any pipeline does."""
+    owner = p.workspaces.owner_of_repo(repo)
+    if owner is None:
+        return
+    try:
+        p.users.check(who, Action.READ, owner)
+    except KaonError as exc:
+        raise type(exc)(
+            f"input repo '{repo}' is workspace {owner!r}'s, which {who.describe()} may not "
+            f"read: {exc.message}"
+        ) from None
 
 
 def _info(s: PipelineService, found: Pipeline) -> PipelineInfo:
@@ -73,7 +89,13 @@ def create_pipelines(
         )
         for one in body.specs
     ]
-    made = s.create(requests, who.user, update=body.update, reprocess=body.reprocess)
+    made = s.create(
+        requests,
+        who.user,
+        update=body.update,
+        reprocess=body.reprocess,
+        readable=lambda repo: readable_input(p, who, repo),
+    )
     return PipelinesCreated(
         pipelines=[_info(s, one) for one in made.pipelines], warnings=list(made.warnings)
     )

@@ -58,8 +58,10 @@ KNOWN: dict[str, frozenset[str]] = {
             "join_on",
             "outer_join",
             "group_by",
+            "trigger",
         }
     ),
+    "trigger": frozenset({"commits", "size", "all", "branch", "cron_spec", "rate_limit_spec"}),
     "cron": frozenset({"name", "spec", "repo", "overwrite", "start"}),
 }
 
@@ -113,7 +115,6 @@ IGNORED: dict[str, dict[str, str]] = {
     "spout": {"service": "spout services are not supported", "marker": "not supported"},
     "pfs": {
         "s3": "no S3 sidecar: read /pfs, or the S3 gateway through S3_ENDPOINT",
-        "trigger": "every commit on the branch starts a job",
         "repo_type": "every input repo is a user or pipeline repo",
         "commit": "the branch head is read",
         "project": "kaon has no projects",

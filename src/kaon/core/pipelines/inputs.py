@@ -18,7 +18,14 @@ from kaon.core import ids, units
 from kaon.core.errors import InvalidInput
 from kaon.core.pipelines.globs import compile_glob
 from kaon.core.pipelines.reader import Reader, describe_value
-from kaon.core.pipelines.spec import Combine, CombinedInput, CronInput, Input, PfsInput
+from kaon.core.pipelines.spec import (
+    Combine,
+    CombinedInput,
+    CronInput,
+    Input,
+    PfsInput,
+    Trigger,
+)
 
 _KINDS = ("pfs", "cross", "union", "join", "group", "cron")
 _REF = re.compile(r"\$(?:\{(\d+)\}|(\d+))")
@@ -156,19 +163,62 @@ def _pfs(r: Reader, body: Any, at: str, parents: tuple[Combine, ...]) -> PfsInpu
             )
     join_on = _template(r, p, "join_on", at, compiled.groups, needed=parent is Combine.JOIN)
     group_by = _template(r, p, "group_by", at, compiled.groups, needed=in_group)
+    branch = r.checked(
+        f"{at}.branch", ids.branch_name, r.text(p.get("branch", "master"), f"{at}.branch")
+    )
     return PfsInput(
         repo=repo,
         name=name,
-        branch=r.checked(
-            f"{at}.branch", ids.branch_name, r.text(p.get("branch", "master"), f"{at}.branch")
-        ),
+        branch=branch,
         glob=compiled.text,
         empty_files=r.flag(p.get("empty_files", False), f"{at}.empty_files"),
         lazy=r.flag(p.get("lazy", False), f"{at}.lazy"),
         join_on=join_on,
         outer_join=r.flag(p.get("outer_join", False), f"{at}.outer_join"),
         group_by=group_by,
+        trigger=_trigger(r, p["trigger"], f"{at}.trigger", branch) if "trigger" in p else None,
     )
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?) ?([kKmMgGtTpP]?)[iI]?[bB]?")
+
+
+def _trigger(r: Reader, body: Any, at: str, branch: str) -> Trigger:
+    """Pachyderm's pfs trigger: commits and/or size (sizes as Pachyderm reads them, in
+    powers of 1024: 1MB = 1Mi = 1,048,576 bytes), `all`; cron_spec and rate_limit_spec are
+    refused (a cron input does timed runs)."""
+    t = r.fields(body, at, "trigger")
+    for key in ("cron_spec", "rate_limit_spec"):
+        if key in t:
+            r.fail(
+                f"{at}.{key}",
+                "not supported here: trigger on commits or size (a cron input runs on a schedule)",
+            )
+    if "branch" in t and t["branch"] != branch:
+        r.fail(
+            f"{at}.branch",
+            f"the trigger counts the commits of the input's own branch ({branch}): remove "
+            "trigger.branch, or set input.pfs.branch",
+        )
+    commits = r.integer(t["commits"], f"{at}.commits", least=1) if "commits" in t else 0
+    size = _trigger_size(r, t["size"], f"{at}.size") if "size" in t else 0
+    if not commits and not size:
+        r.fail(at, "give commits (e.g. {commits: 10}) or size (e.g. {size: 1MB}), or both")
+    return Trigger(commits=commits, size=size, all=r.flag(t.get("all", False), f"{at}.all"))
+
+
+def _trigger_size(r: Reader, value: Any, at: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    match = _SIZE.fullmatch(value.strip()) if isinstance(value, str) else None
+    amount = (
+        int(float(match.group(1)) * 1024 ** " kmgtp".index(match.group(2).lower() or " "))
+        if match
+        else 0
+    )
+    if amount < 1:
+        r.fail(at, f'expected a size such as "1MB", "500K" or 1048576, got {describe_value(value)}')
+    return amount
 
 
 def _template(

@@ -24,6 +24,17 @@ class Combine(StrEnum):
 
 
 @dataclass(frozen=True)
+class Trigger:
+    """`input.pfs.trigger` (Pachyderm 2.x): a job starts on this input only once `commits`
+    new commits, or `size` more bytes, arrived on its branch since the commit the last job
+    took (both with `all`); in between the input stays at that commit."""
+
+    commits: int = 0  # 0: not a condition
+    size: int = 0  # bytes; 0: not a condition
+    all: bool = False  # every condition given must hold (default: any)
+
+
+@dataclass(frozen=True)
 class PfsInput:
     """`input.pfs`: files of a repo branch, cut into datums by `glob`, seen at /pfs/<name>."""
 
@@ -36,6 +47,7 @@ class PfsInput:
     join_on: str = ""  # in a join: "$1" etc. (capture groups of glob)
     outer_join: bool = False
     group_by: str = ""  # in a group: "$1" etc.
+    trigger: Trigger | None = None  # jobs only when enough arrived (kaon.services.pipelines)
 
 
 @dataclass(frozen=True)

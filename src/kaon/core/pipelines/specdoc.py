@@ -87,6 +87,10 @@ def input_doc(source: Input) -> dict[str, Any]:
             "group_by": source.group_by,
         }
         pfs.update({k: v for k, v in optional.items() if v})
+        if source.trigger is not None:
+            t = source.trigger
+            given = {"commits": t.commits, "size": t.size, "all": t.all}
+            pfs["trigger"] = {k: v for k, v in given.items() if v}
         return {"pfs": pfs}
     if isinstance(source, CronInput):
         cron: dict[str, Any] = {"name": source.name, "spec": source.spec, "repo": source.repo}

@@ -8,7 +8,7 @@ import builtins
 import contextlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from kaon.core.address import Ref
@@ -109,11 +109,14 @@ class PipelineService:
         *,
         update: bool = False,
         reprocess: bool = True,
+        readable: Callable[[str], None] | None = None,
     ) -> Created:
         """All or nothing: every spec is checked (and its environment locked) before any is
         recorded. Then environments are prepared in the background and a job runs on the
         inputs' current heads (one global id for all of them)."""
-        planned = self._versions.plan(requests, author, update=update, reprocess=reprocess)
+        planned = self._versions.plan(
+            requests, author, update=update, reprocess=reprocess, readable=readable
+        )
         pipelines = self._versions.record(planned)
         for p in planned:
             if p.version.lock_id:

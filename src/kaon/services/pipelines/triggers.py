@@ -9,6 +9,12 @@ cross of A and B(A) never mixes an old A with a new B.
 
 A commit on a pipeline's own output branch was made by its job: the cascade that ran the job
 already has the downstream jobs, so it starts nothing (a spout's commits do start cascades).
+
+An input with a pfs `trigger` (kaon.services.pipelines.branchtriggers) starts a job only when
+its trigger fires (enough commits or bytes since the commit the last job took); a pipeline
+reading a cascade member through a triggered input joins no cascade: the member's output
+commit is checked against the trigger when it lands. Until it fires, a job that something
+else starts sees the input at the commit the last job took. `run pipeline` ignores triggers.
 """
 
 from __future__ import annotations
@@ -27,8 +33,11 @@ from kaon.core.pipelines.records import (
 )
 from kaon.core.pipelines.spec import PipelineSpec, Reprocess
 from kaon.ports.pipelines import PipelineStore
+from kaon.services.pipelines.branchtriggers import BranchTriggers, triggers_of
 from kaon.services.pipelines.dag import Leaf, Node, leaves, topological
 from kaon.services.repos import RepoService
+
+Fired = dict[tuple[str, str], str]  # (pipeline, input name) -> the head its trigger moved to
 
 
 class Triggers:
@@ -46,6 +55,7 @@ class Triggers:
         self._enqueue = enqueue
         self._clock = clock
         self._lock = threading.Lock()
+        self._gates = BranchTriggers(store, repos)
 
     def nodes(self) -> dict[str, Node]:
         out = {}
@@ -60,8 +70,11 @@ class Triggers:
         nodes = self.nodes()
         own = nodes.get(commit.repo)
         if own is not None and own.spec.spout is None and commit.branch == own.spec.output_branch:
-            return  # a job's output commit: its cascade has the downstream jobs already
-        roots = [n.name for n in nodes.values() if n.reads(commit.repo, commit.branch)]
+            # a job's output commit: its cascade has the downstream jobs already, except
+            # those reading it through a trigger
+            roots = [n.name for n in nodes.values() if self._gated(n, commit.repo, commit.branch)]
+        else:
+            roots = [n.name for n in nodes.values() if n.reads(commit.repo, commit.branch)]
         if roots:
             self.cascade(commit.id, roots, nodes, origin=commit)
 
@@ -82,20 +95,28 @@ class Triggers:
         def runs(n: Node) -> bool:
             return n.pipeline.state in (PipelineState.RUNNING, PipelineState.STARTING)
 
-        members = [r for r in roots if r in nodes and (force or runs(nodes[r]))]
-        grew = True
-        while grew:
-            grew = False
-            for n in nodes.values():
-                if n.name in members or not runs(n) or n.spec.spout is not None:
-                    continue
-                if any(n.reads(m, nodes[m].spec.output_branch) for m in members):
-                    members.append(n.name)
-                    grew = True
         created = []
         with self._lock:  # one cascade at a time: every queue holds them in the same order
+            fired: Fired = {}  # triggers evaluated under the lock: one fires once
+            members = [
+                r
+                for r in roots
+                if r in nodes
+                and (force or (runs(nodes[r]) and self._starts(nodes[r], origin, fired)))
+            ]
+            grew = True
+            while grew:
+                grew = False
+                for n in nodes.values():
+                    if n.name in members or not runs(n) or n.spec.spout is not None:
+                        continue
+                    if any(self._plain(n, m, nodes[m].spec.output_branch) for m in members):
+                        members.append(n.name)
+                        grew = True
             for name in topological(members, nodes):
-                job = self._new_job(nodes[name], global_id, set(members), nodes, origin, reprocess)
+                job = self._new_job(
+                    nodes[name], global_id, set(members), nodes, origin, reprocess, fired, force
+                )
                 try:
                     self._store.add_job(job)
                 except AlreadyExists:
@@ -112,9 +133,18 @@ class Triggers:
         nodes: dict[str, Node],
         origin: Commit | None,
         reprocess: bool,
+        fired: Fired,
+        force: bool,
     ) -> PipelineJob:
         inputs = []
+        gated = triggers_of(node.spec)
         for leaf in node.leaves:
+            if leaf.name in gated and not force:  # at the trigger's head, or where it was
+                moved = fired.get((node.name, leaf.name))
+                if moved is None:
+                    moved = self._gates.last(node.name, leaf.name) or self.head(leaf)
+                inputs.append(InputCommit(leaf.name, leaf.repo, leaf.branch, moved))
+                continue
             upstream = nodes.get(leaf.repo)
             if (
                 upstream is not None
@@ -142,6 +172,47 @@ class Triggers:
             service=node.spec.service is not None,
             parent=last[0].id if last else None,
         )
+
+    # pfs triggers ------------------------------------------------------------------------
+    def _gated(self, node: Node, repo: str, branch: str) -> bool:
+        """Whether `node` reads repo@branch through a triggered input."""
+        gated = triggers_of(node.spec)
+        return any(
+            leaf.name in gated and (leaf.repo, leaf.branch) == (repo, branch)
+            for leaf in node.leaves
+        )
+
+    def _plain(self, node: Node, repo: str, branch: str) -> bool:
+        """Whether `node` reads repo@branch through an input with no trigger."""
+        gated = triggers_of(node.spec)
+        return any(
+            leaf.name not in gated and (leaf.repo, leaf.branch) == (repo, branch)
+            for leaf in node.leaves
+        )
+
+    def _starts(self, node: Node, origin: Commit | None, fired: Fired) -> bool:
+        """Whether a job of `node` starts: `origin` (or, with none, any input's head) reaches
+        it through an input with no trigger, or a triggered input's trigger fires (recorded
+        in `fired`)."""
+        gated = triggers_of(node.spec)
+        if not gated:
+            return True
+        if origin is not None and self._plain(node, origin.repo, origin.branch):
+            return True
+        if origin is None and any(
+            leaf.name not in gated and self.head(leaf) for leaf in node.leaves
+        ):
+            return True
+        for leaf in node.leaves:
+            trigger = gated.get(leaf.name)
+            if trigger is None:
+                continue
+            if origin is not None and (leaf.repo, leaf.branch) != (origin.repo, origin.branch):
+                continue
+            moved = self._gates.fired(node.name, leaf.name, leaf.repo, leaf.branch, trigger)
+            if moved is not None:
+                fired[(node.name, leaf.name)] = moved
+        return any(name == node.name for name, _ in fired)
 
     def head(self, leaf: Leaf) -> str | None:
         try:

@@ -72,10 +72,17 @@ class Versions:
 
     # checking ----------------------------------------------------------------------------
     def plan(
-        self, requests: Sequence[SpecRequest], author: str, *, update: bool, reprocess: bool
+        self,
+        requests: Sequence[SpecRequest],
+        author: str,
+        *,
+        update: bool,
+        reprocess: bool,
+        readable: Callable[[str], None] | None = None,
     ) -> list[Planned]:
         """Check every request (raising on the first problem, nothing changed) and lock each
-        one's environment; what `record` then stores, all at once."""
+        one's environment; what `record` then stores, all at once. `readable(repo)` raises
+        when the author may not read input repo `repo` (a workspace's: kaon.api)."""
         if not requests:
             raise InvalidInput("no pipeline spec given: a spec file holds one or more documents")
         parsed = [
@@ -84,7 +91,7 @@ class Versions:
         ]
         specs = [spec for spec, _ in parsed]
         self._check_names(specs, update)
-        self._check_inputs(specs)
+        self._check_inputs(specs, readable)
         self._check_graph(specs)
         return [
             self._planned(spec, said, request, author, update=update, reprocess=reprocess)
@@ -125,7 +132,9 @@ class Versions:
                 f"(`kaon repo delete {name}`)"
             )
 
-    def _check_inputs(self, specs: Sequence[PipelineSpec]) -> None:
+    def _check_inputs(
+        self, specs: Sequence[PipelineSpec], readable: Callable[[str], None] | None = None
+    ) -> None:
         made = {s.name for s in specs}
         for spec in specs:
             for leaf in leaves(spec):
@@ -139,6 +148,8 @@ class Versions:
                         f"create it (`kaon repo create {leaf.repo}`) or the pipeline that "
                         "outputs it first (or in the same spec file)"
                     ) from None
+                if readable is not None:
+                    readable(leaf.repo)
 
     def _check_graph(self, specs: Sequence[PipelineSpec]) -> None:
         """The pipelines as they would be must be acyclic (InvalidInput naming the cycle)."""

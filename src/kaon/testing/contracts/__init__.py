@@ -3,7 +3,7 @@ collects them all in a backend's test module; see kaon.testing)."""
 
 from kaon.testing.contracts.chunks import ChunkIndexContract, LeaseStoreContract
 from kaon.testing.contracts.credentials import CredentialStoreContract
-from kaon.testing.contracts.endpoints import EndpointStoreContract
+from kaon.testing.contracts.endpoints import EndpointStoreContract, ReleaseStoreContract
 from kaon.testing.contracts.jobs import JobStoreContract
 from kaon.testing.contracts.metadata import (
     CommitIndexContract,
@@ -48,6 +48,10 @@ class TestEndpointStore(EndpointStoreContract):
     pass
 
 
+class TestReleaseStore(ReleaseStoreContract):
+    pass
+
+
 class TestPipelineStore(PipelineStoreContract):
     pass
 
@@ -74,6 +78,7 @@ __all__ = [
     "PipelineStoreContract",
     "ProvenanceStoreContract",
     "RefStoreContract",
+    "ReleaseStoreContract",
     "RepoStoreContract",
     "TestChunkIndex",
     "TestCommitIndex",
@@ -84,6 +89,7 @@ __all__ = [
     "TestPipelineStore",
     "TestProvenanceStore",
     "TestRefStore",
+    "TestReleaseStore",
     "TestRepoStore",
     "TestUserStore",
     "TestWorkspaceStore",
