@@ -316,8 +316,8 @@ def wire(
         EndpointRunner(replicas(content), hidden),
         clock,
     )
-    pipeline_access = PipelineAccess(  # S3 keys for pipeline code: reads recorded per job
-        credentials, is_user=lambda name: user_store.get_user(name) is not None
+    pipeline_access = PipelineAccess(  # S3 keys (reads recorded) and API tokens per job
+        credentials, is_user=lambda name: user_store.get_user(name) is not None, tokens=job_tokens
     )
     s3.on_job_access(pipeline_access.recorded)
     pipelines = _pipelines(
@@ -419,7 +419,12 @@ def _pipelines(
             access.revoke(job)  # its S3 key, however it ended
 
     services = ServiceRunner(
-        store, executor, logs.job_log, clock=clock, endpoint=lambda: job_tokens.endpoint
+        store,
+        executor,
+        logs.job_log,
+        clock=clock,
+        endpoint=lambda: job_tokens.endpoint,
+        access=access,
     )
     spouts = SpoutRunner(
         store, executor, chunks, commits, root / "spouts", logs.job_log, clock=clock, access=access

@@ -171,7 +171,21 @@ def why(setup: DatumSetup, result: RunResult, tail: Iterable[str] = (), err: boo
             f"exited with code 127: command not found ({cmd[0] if cmd else '?'}, or a command "
             "it ran): is it installed, or in the source bundle?"
         )
-    return f"exited with code {result.exit_code}"
+    return f"exited with code {result.exit_code}" + last_words(tail)
+
+
+TAIL_LINES = 3  # the last lines of output a failed try's reason quotes…
+TAIL_CHARS = 400  # …at most this many characters of them
+
+
+def last_words(tail: Iterable[str]) -> str:
+    """`: <the last non-empty lines the process printed>` (stdout and stderr share one pipe),
+    so `inspect job` says why, e.g. a release gate's message; empty when it printed nothing."""
+    lines = [line.strip() for line in tail if line.strip()][-TAIL_LINES:]
+    said = " | ".join(lines)
+    if len(said) > TAIL_CHARS:
+        said = "…" + said[-TAIL_CHARS:]
+    return f": {said}" if said else ""
 
 
 def record(
