@@ -15,20 +15,41 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from kaon.core.commit import Commit
 from kaon.core.errors import AlreadyExists, NotFound
+from kaon.core.pipelines.graph import Graph, leaves
 from kaon.core.pipelines.records import (
     InputCommit,
     JobState,
+    Pipeline,
     PipelineJob,
     PipelineState,
     new_global_id,
 )
-from kaon.core.pipelines.spec import PipelineSpec, Reprocess
+from kaon.core.pipelines.spec import PfsInput, PipelineSpec, Reprocess
 from kaon.ports.pipelines import PipelineStore
-from kaon.services.pipelines.dag import Leaf, Node, leaves, topological
 from kaon.services.repos import RepoService
+
+Leaf = PfsInput  # one input: /pfs/<name> is a commit of repo@branch (cron: its ticks repo)
+
+
+@dataclass(frozen=True)
+class Node:
+    """A pipeline as the triggers see it: its record, spec and inputs (the graph itself,
+    order and cycles, is kaon.core.pipelines.graph's)."""
+
+    pipeline: Pipeline
+    spec: PipelineSpec
+    leaves: tuple[Leaf, ...]
+
+    @property
+    def name(self) -> str:
+        return self.pipeline.name
+
+    def reads(self, repo: str, branch: str) -> bool:
+        return any(leaf.repo == repo and leaf.branch == branch for leaf in self.leaves)
 
 
 class Triggers:
@@ -94,7 +115,7 @@ class Triggers:
                     grew = True
         created = []
         with self._lock:  # one cascade at a time: every queue holds them in the same order
-            for name in topological(members, nodes):
+            for name in Graph(nodes[m].spec for m in members).topological():
                 job = self._new_job(nodes[name], global_id, set(members), nodes, origin, reprocess)
                 try:
                     self._store.add_job(job)
