@@ -218,7 +218,6 @@ class Platform:
     job_tokens: JobTokens  # jobs' API access (KAON_ENDPOINT, KAON_TOKEN)
     audit: AuditLog  # writes audited by the API and the S3 gateway, written in batches
     _backends: Backends = field(repr=False)
-    _pipelines: PipelineService | None = field(default=None, repr=False)  # stopped at close
     _started: bool = field(default=False, init=False, repr=False)
 
     def start(self) -> None:
@@ -241,8 +240,7 @@ class Platform:
     def close(self) -> None:
         """Stop the background work, then close the backends."""
         self.audit.close()  # what is queued is written before the stores close
-        if self._pipelines is not None:  # running jobs cancelled: run again at the next start
-            self._pipelines.shutdown()
+        self.pipelines.shutdown()  # running jobs cancelled: they run again at the next start
         self.serving.shutdown()
         self.training.shutdown()
         self._backends.close()
@@ -365,7 +363,6 @@ def wire(
         training=training,
         serving=serving,
         pipelines=pipelines,
-        _pipelines=pipelines,
         provenance=provenance,
         credentials=credentials,
         s3=s3,
