@@ -300,7 +300,8 @@ def predict(
     file: Path = typer.Option(..., "--file", "-f", help="Payload (JSON or any bytes)."),
     content_type: str = typer.Option(None, "--content-type", help="Default: by extension."),
 ) -> None:
-    """Send one payload to an endpoint and print its answer (exit 1 on an error answer)."""
+    """Send one payload to an endpoint and print its answer (exit 1 on an error answer); the
+    model and version that answered and the request id (for feedback) go to stderr."""
     name = endpoint_ref(endpoint, ind)
     if not file.is_file():
         raise InvalidInput(f"{file}: no such file")
@@ -316,7 +317,8 @@ def predict(
             message = body.decode("utf-8", "replace")
         raise KaonError(f"{name} answered HTTP {status}: {message}")
     sys.stdout.write(body.decode("utf-8", "replace") + "\n")
-    info(f"model {headers.get('x-kaon-model-id', '?')}, request {headers.get('x-request-id', '?')}")
+    model, version = headers.get("x-kaon-model-id", "?"), headers.get("x-kaon-version", "?")
+    info(f"model {model}, version {version}, request {headers.get('x-request-id', '?')}")
 
 
 def register(app: typer.Typer) -> None:
