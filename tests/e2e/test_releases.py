@@ -173,6 +173,10 @@ def test_named_endpoint_update_canary_promote_rollback_shadow(
     p = kaon.run("serve", "predict", "-e", "rel-pets", "-f", str(payload), env=env)
     assert p.returncode == 0 and f"model {m2}, version v3, request " in p.stderr, p.stderr
     assert "loading model" in kaon.ok("serve", "logs", "-e", "rel-pets", env=env)
+    got = trained["root"] / "got"
+    p = kaon.run("serve", "get", "-e", "rel-pets", "-o", str(got), env=env)
+    assert p.returncode == 0 and "`kaon serve update -e rel-pets -s " in p.stderr, p.stderr
+    assert (got / "releases" / "rel-pets-v3").is_dir()
     kaon.fails(2, "serve", "promote", "-e", "rel-pets", env=env, match="nothing to promote")
 
     # a shadow: v4 gets a copy of the requests, v3 still answers them all

@@ -232,12 +232,19 @@ def get(
     """Download what an endpoint serves (bundle + model files) into
     <out>/<workspace>/<endpoint>/code/<name>:<hash>/. Deploy it again (edited or not) with
     `kaon serve deploy -s <endpoint>/code -m <model id>`: a new endpoint, the same bundle id
-    when unchanged (it prints the command)."""
+    when unchanged (it prints the command); a named endpoint's as a new version with `kaon
+    serve update -e <name> -s <endpoint>/code`."""
     with client() as c:
         e = c.get_endpoint(endpoint_ref(endpoint, ind))
         dest = c.download_endpoint(e, out, reporter=REPORTER)
     success(f"Extracted to {dest}")
     model = f" -m {e.model_id}" if e.model_id else ""
+    if e.release and e.release != e.name:  # a named endpoint: edited, it is a new version
+        info(
+            f"Deploy it as a new version with `kaon serve update -e {e.release} -s "
+            f"{dest.parent}{model} --version <label>` (after editing)"
+        )
+        return
     auth = " --auth" if e.auth else ""  # its predictions need a token: the new one's too
     info(f"Deploy it again with `kaon serve deploy -s {dest.parent}{model}{auth}` (after editing)")
 
