@@ -162,7 +162,13 @@ def versions(endpoint: str = NAMED, as_json: bool = JSON) -> None:
 
 
 def feedback(
-    endpoint: str = NAMED,
+    endpoint: str = typer.Option(
+        ...,
+        "--endpoint",
+        "-e",
+        help="The endpoint (petset: the feedback on every version's answers), or one version "
+        "(petset-c517ec: only on the answers it gave).",
+    ),
     limit: int = typer.Option(100, "--limit", min=1, max=10_000, help="At most this many."),
     as_json: bool = JSON,
 ) -> None:
