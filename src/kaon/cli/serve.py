@@ -161,8 +161,8 @@ def list_(
     <name>` lists them). BUILDING (created_at | name | version | state | user | reason:
     address these with -e) and RUNNING (ind | created_at | name | version | state | url |
     user | auth [| reason]) tables; `version` is the version that answers, or each one with
-    its share during a canary (`c517ec 90%`, `d41d8c 10%`), a shadow (`d41d8c shadow`) and
-    one still starting. auth is `token` for an endpoint deployed with --auth, else `open`.
+    its share during a canary (`c517ec 90%`, `d41d8c 10%`), a shadow (`d41d8c shadow`), one
+    a change waits for (`d41d8c starting`) and one replaced (`c517ec draining`). auth is `token` for an endpoint deployed with --auth, else `open`.
     Killed endpoints are hidden unless --all. `ind` is what -i takes in serve logs, get,
     kill... --json: the versions behind the rows (one object per version)."""
     from kaon.cli.releaseview import listing
