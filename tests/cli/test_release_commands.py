@@ -74,7 +74,10 @@ class Traffic:
         if name not in self.traffic:
             raise NotFound(f"endpoint {name} not found")
         weights, shadow = self.traffic[name]
-        return ReleaseInfo(name, "ws", 0.0, "ann", "u", weights, shadow, None, [], None)
+        starting = [v for v in ("e5", "f6") if v != shadow]
+        return ReleaseInfo(
+            name, "ws", 0.0, "ann", "u", weights, shadow, None, [], None, "canary", starting
+        )
 
 
 def test_one_row_per_release_with_the_version_that_answers() -> None:
@@ -101,10 +104,11 @@ def test_a_canary_and_a_shadow_show_their_shares() -> None:
         version("petset", "c517ec", created=1),
         version("petset", "d41d8c", created=2),
         version("petset", "e5", EndpointState.STARTING, created=3, served=None),
+        version("petset", "b0", created=0.5),  # replaced, finishing its requests
     ]
     asked = Traffic({"petset": ({"c517ec": 90, "d41d8c": 10}, None)})
     (row,) = listing(asked, rows, show_all=False).up
-    assert row.cell.splitlines() == ["c517ec 90%", "d41d8c 10%", "e5 starting"]
+    assert row.cell.splitlines() == ["c517ec 90%", "d41d8c 10%", "e5 starting", "b0 draining"]
     assert row.main.version == "c517ec" and asked.asked == ["petset"]
     cell, top = version_cell(rows[:2], {"c517ec": 100, "d41d8c": 0}, "d41d8c")
     assert cell.splitlines() == ["c517ec", "d41d8c shadow"] and top == "c517ec"

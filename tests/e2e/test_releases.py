@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from .helpers import Kaon
-from .test_build_failures import tables
+from .test_build_failures import TYPO, tables
 from .test_serve import bundles, post
 
 pytestmark = pytest.mark.e2e
@@ -168,6 +168,15 @@ def test_named_endpoint_update_canary_promote_rollback_shadow(
     promoted = json.loads(kaon.ok("serve", "promote", "-e", "rel-pets", "--json", env=env))
     assert promoted["traffic"] == {"v3": 100} and promoted["shadow"] is None
     assert answered(base, "rel-pets", 5) == [("v3", m2)] * 5
+    payload = trained["root"] / "payload.json"
+    payload.write_text('{"x": [1]}')
+    p = kaon.run("serve", "predict", "-e", "rel-pets", "-f", str(payload), env=env)
+    assert p.returncode == 0 and f"model {m2}, version v3, request " in p.stderr, p.stderr
+    assert "loading model" in kaon.ok("serve", "logs", "-e", "rel-pets", env=env)
+    got = trained["root"] / "got"
+    p = kaon.run("serve", "get", "-e", "rel-pets", "-o", str(got), env=env)
+    assert p.returncode == 0 and "`kaon serve update -e rel-pets -s " in p.stderr, p.stderr
+    assert (got / "releases" / "rel-pets-v3").is_dir()
     kaon.fails(2, "serve", "promote", "-e", "rel-pets", env=env, match="nothing to promote")
 
     # a shadow: v4 gets a copy of the requests, v3 still answers them all
@@ -291,6 +300,34 @@ def test_bad_input(kaon: Kaon, trained: dict[str, Any], tmp_path: Path) -> None:
         match="invalid version",
     )
 
+    # a new version that fails to build: exit 1 saying so, the traffic stays where it was
+    broken = tmp_path / "broken"
+    (broken / "demo" / "model").mkdir(parents=True)
+    (broken / "demo" / "model" / "model.py").write_text(
+        (Path(serve) / "demo" / "model" / "model.py").read_text()
+    )
+    (broken / "demo" / "model" / "requirements.txt").write_text(TYPO)
+    line = refused(
+        kaon,
+        1,
+        "serve",
+        "update",
+        "-e",
+        "rel-bad",
+        "-m",
+        m2,
+        "-s",
+        str(broken),
+        "--version",
+        "x9",
+        "--wait",
+        env=env,
+        match="version x9 of rel-bad did not start",
+    )
+    assert "traffic is unchanged (a1 100%" in line and "build-logs -e rel-bad-x9" in line
+    assert answered(base, "rel-bad", 3) == [("a1", m1)] * 3
+    assert release(kaon, "rel-bad", env)["x9"]["state"] == "PIPELINE_FAILURE"
+
     # promote with nothing to promote; an update while a canary is pending
     kaon.fails(2, "serve", "promote", "-e", "rel-bad", env=env, match="nothing to promote")
     kaon.ok(
@@ -322,7 +359,7 @@ def test_bad_input(kaon: Kaon, trained: dict[str, Any], tmp_path: Path) -> None:
         match="kaon serve promote -e rel-bad",
     )
     assert "rollback" in line
-    assert set(release(kaon, "rel-bad", env)) == {"a1", "b2"}  # nothing was started
+    assert set(release(kaon, "rel-bad", env)) == {"a1", "b2", "x9"}  # nothing was started
     # the same version label with other inputs
     kaon.ok("serve", "rollback", "-e", "rel-bad", env=env)
     kaon.fails(

@@ -45,18 +45,30 @@ def _short(state: str) -> str:
     return EndpointState(state).value.removeprefix("PIPELINE_").lower()
 
 
+def _aside(v: EndpointInfo, starting: Sequence[str]) -> str:
+    """A live version outside the traffic: started for a pending change (its state), or
+    running on its way out (`draining`), or failed."""
+    state = EndpointState(v.state)
+    if v.version not in starting and state in (EndpointState.RUNNING, EndpointState.RESTARTING):
+        return f"{v.version} draining"
+    return f"{v.version} {_short(state)}"
+
+
 def version_cell(
-    live: Sequence[EndpointInfo], traffic: dict[str, int], shadow: str | None
+    live: Sequence[EndpointInfo],
+    traffic: dict[str, int],
+    shadow: str | None,
+    starting: Sequence[str] = (),
 ) -> tuple[str, str]:
     """(the VERSION cell, the label of the version with the most traffic) of a release's
-    live versions under `traffic`."""
+    live versions under `traffic`; `starting`: those a pending change waits for."""
     weights = {v: w for v, w in traffic.items() if w > 0}
     ranked = sorted(weights, key=lambda v: (-weights[v], v))
     lines = [f"{v} {weights[v]}%" if len(ranked) > 1 else v for v in ranked]
     if shadow:
         lines.append(f"{shadow} shadow")
     lines += [
-        f"{v.version} {_short(v.state)}"
+        _aside(v, starting)
         for v in live
         if v.version not in weights and v.version != shadow and not killed(v)
     ]
@@ -70,18 +82,21 @@ def _by_release(endpoints: Sequence[EndpointInfo]) -> dict[str, list[EndpointInf
     return groups
 
 
-def _traffic(releases: Releases, name: str) -> tuple[dict[str, int], str | None] | None:
+Routed = tuple[dict[str, int], str | None, list[str]]  # traffic, shadow, starting
+
+
+def _traffic(releases: Releases, name: str) -> Routed | None:
     try:
         found = releases.endpoint_release(name)
     except KaonError:  # gone meanwhile: the rows as they are
         return None
-    return dict(found.traffic), found.shadow
+    return dict(found.traffic), found.shadow, list(found.starting)
 
 
 def row_of(
     name: str,
     versions: list[EndpointInfo],
-    traffic: Callable[[str], tuple[dict[str, int], str | None] | None],
+    traffic: Callable[[str], Routed | None],
 ) -> tuple[str, Row]:
     """(building | up | gone, the row) of release `name` and its listed `versions`."""
     newest = max(versions, key=lambda v: v.created)

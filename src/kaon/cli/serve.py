@@ -161,8 +161,8 @@ def list_(
     <name>` lists them). BUILDING (created_at | name | version | state | user | reason:
     address these with -e) and RUNNING (ind | created_at | name | version | state | url |
     user | auth [| reason]) tables; `version` is the version that answers, or each one with
-    its share during a canary (`c517ec 90%`, `d41d8c 10%`), a shadow (`d41d8c shadow`) and
-    one still starting. auth is `token` for an endpoint deployed with --auth, else `open`.
+    its share during a canary (`c517ec 90%`, `d41d8c 10%`), a shadow (`d41d8c shadow`), one
+    a change waits for (`d41d8c starting`) and one replaced (`c517ec draining`). auth is `token` for an endpoint deployed with --auth, else `open`.
     Killed endpoints are hidden unless --all. `ind` is what -i takes in serve logs, get,
     kill... --json: the versions behind the rows (one object per version)."""
     from kaon.cli.releaseview import listing
@@ -232,12 +232,19 @@ def get(
     """Download what an endpoint serves (bundle + model files) into
     <out>/<workspace>/<endpoint>/code/<name>:<hash>/. Deploy it again (edited or not) with
     `kaon serve deploy -s <endpoint>/code -m <model id>`: a new endpoint, the same bundle id
-    when unchanged (it prints the command)."""
+    when unchanged (it prints the command); a named endpoint's as a new version with `kaon
+    serve update -e <name> -s <endpoint>/code`."""
     with client() as c:
         e = c.get_endpoint(endpoint_ref(endpoint, ind))
         dest = c.download_endpoint(e, out, reporter=REPORTER)
     success(f"Extracted to {dest}")
     model = f" -m {e.model_id}" if e.model_id else ""
+    if e.release and e.release != e.name:  # a named endpoint: edited, it is a new version
+        info(
+            f"Deploy it as a new version with `kaon serve update -e {e.release} -s "
+            f"{dest.parent}{model} --version <label>` (after editing)"
+        )
+        return
     auth = " --auth" if e.auth else ""  # its predictions need a token: the new one's too
     info(f"Deploy it again with `kaon serve deploy -s {dest.parent}{model}{auth}` (after editing)")
 
@@ -300,7 +307,8 @@ def predict(
     file: Path = typer.Option(..., "--file", "-f", help="Payload (JSON or any bytes)."),
     content_type: str = typer.Option(None, "--content-type", help="Default: by extension."),
 ) -> None:
-    """Send one payload to an endpoint and print its answer (exit 1 on an error answer)."""
+    """Send one payload to an endpoint and print its answer (exit 1 on an error answer); the
+    model and version that answered and the request id (for feedback) go to stderr."""
     name = endpoint_ref(endpoint, ind)
     if not file.is_file():
         raise InvalidInput(f"{file}: no such file")
@@ -316,7 +324,8 @@ def predict(
             message = body.decode("utf-8", "replace")
         raise KaonError(f"{name} answered HTTP {status}: {message}")
     sys.stdout.write(body.decode("utf-8", "replace") + "\n")
-    info(f"model {headers.get('x-kaon-model-id', '?')}, request {headers.get('x-request-id', '?')}")
+    model, version = headers.get("x-kaon-model-id", "?"), headers.get("x-kaon-version", "?")
+    info(f"model {model}, version {version}, request {headers.get('x-request-id', '?')}")
 
 
 def register(app: typer.Typer) -> None:
