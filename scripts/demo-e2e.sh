@@ -43,9 +43,22 @@ print(f"ok: {sys.argv[2]}")' "$1" "$2"
 }
 field() { python3 -c 'import json, sys; j = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 head_of() { kaon list commit "$1@master" --json | field 'j[0]["id"]'; }
+# wait_jobs GLOBAL_ID N: until `kaon list job GLOBAL_ID` shows N jobs, all ended (5 minutes)
+wait_jobs() {
+    for _ in $(seq 1 600); do
+        kaon list job "$1" --json | python3 -c 'import json, sys
+j = json.load(sys.stdin)
+final = {"JOB_SUCCESS", "JOB_FAILURE", "JOB_KILLED", "JOB_UNRUNNABLE"}
+sys.exit(0 if len(j) >= int(sys.argv[1]) and all(x["state"] in final for x in j) else 1)' "$2" && return 0
+        sleep 0.5
+    done
+    echo "demo-e2e: FAILED: the jobs of $1 did not end" >&2
+    exit 1
+}
 # wait_release GLOBAL_ID: until the release job of that cascade ended; it must have succeeded
 wait_release() {
     step kaon wait commit release@master --timeout 5m || true
+    wait_jobs "$1" 6
     local state
     state=$(kaon list job "$1" --json | field '{x["pipeline"]: x["state"] for x in j}.get("release")')
     if [ "$state" != JOB_SUCCESS ]; then
@@ -209,11 +222,7 @@ say "Reproduce the model stage bit for bit (evaluate paused meanwhile, so nothin
 step kaon stop pipeline evaluate
 model_before=$(kaon inspect job "model@$second" --json | field 'j["output_commit"]')
 again=$(kaon run pipeline model --reprocess --json | field 'j["id"]')
-for _ in $(seq 1 600); do
-    state=$(kaon inspect job "model@$again" --json | field 'j["state"]')
-    case "$state" in JOB_SUCCESS | JOB_FAILURE | JOB_KILLED | JOB_UNRUNNABLE) break ;; esac
-    sleep 0.5
-done
+wait_jobs "$again" 1
 step kaon list job "$again"
 model_after=$(kaon inspect job "model@$again" --json | field 'j["output_commit"]')
 kaon inspect job "model@$again" --json | check 'j["state"] == "JOB_SUCCESS" and j["counts"]["processed"] == 1' "the model stage ran again (1 datum processed)"
@@ -235,8 +244,9 @@ if not before == after == recorded or tree_before != tree_after:
 print("ok: bit for bit: the same model.pkl and the same output tree")
 PY
 step kaon start pipeline evaluate
-step kaon wait commit release@master --timeout 5m
 latest=$(kaon list job -p evaluate --json | field 'j[0]["id"]')
+wait_jobs "$latest" 2
+step kaon list job "$latest"
 kaon list job "$latest" --json | check \
     'all(x["counts"]["skipped"] == 1 and x["counts"]["processed"] == 0 for x in j if x["pipeline"] in ("evaluate", "release"))' \
     "identical bytes: evaluate and release skipped their datum (nothing re-released)"
