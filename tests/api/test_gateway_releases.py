@@ -132,3 +132,29 @@ def shadow_log(home: Path, version_name: str) -> Path:
     found = [p for p in home.rglob("shadow.log") if p.parent.name == version_name]
     assert len(found) == 1, found
     return found[0]
+
+
+def test_a_canary_splits_answers_and_feedback_names_who_answered(release: dict[str, Any]) -> None:
+    k: Kaon = release["kaon"]
+    base = release["base"]
+    serve1 = release["serve2"].parent / "serve"
+    k.ok(
+        "serve", "update", "-e", "petset", "-s", str(serve1), "-m", release["model"],
+        "--canary", "50", "--version", "v3", "--wait", env={"KAON_WORKSPACE": WS},
+    )  # fmt: skip
+    seen: dict[str, str] = {}
+    for _ in range(40):  # both answer: all 40 from one side has odds 2 in 2**40
+        status, headers, doc = seldon(
+            base, "/seldon/kubeflow", "petset", {"data": {"ndarray": [1]}}
+        )
+        assert status == 200 and doc["meta"]["tags"]["model_version"] == headers["x-kaon-version"]
+        expected = {"v2": [3], "v3": [2]}[headers["x-kaon-version"]]
+        assert doc["data"]["ndarray"] == expected
+        seen.setdefault(headers["x-kaon-version"], doc["meta"]["puid"])
+    assert set(seen) == {"v2", "v3"}
+    for version, puid in seen.items():
+        feedback = {"response": {"meta": {"puid": puid}}, "reward": 1}
+        status, _, doc = call(f"{base}/seldon/kubeflow/petset/api/v1.0/feedback", feedback)
+        assert status == 200 and doc["meta"]["tags"]["model_version"] == version
+    records = k.json("serve", "feedback", "-e", "petset")
+    assert {r["request_id"]: r["version"] for r in records} == {p: v for v, p in seen.items()}

@@ -26,7 +26,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         model, serve = train_model(k, tmp_path_factory.mktemp("bundles"), "seldonws")
         endpoint = deploy(k, serve, model, "seldonws")
         base = k.server()["url"]  # type: ignore[index]
-        yield {"kaon": k, "model": model, "name": endpoint["name"], "base": base}
+        yield {"kaon": k, "model": model, "name": endpoint["name"], "base": base, "serve": serve}
     finally:
         k.shutdown()
 
@@ -170,3 +170,20 @@ def test_seldon_feedback_refusals(served: dict[str, Any]) -> None:
     status, _, answer = call(paths(served)[0], {"strData": "x"})
     status, _, doc = call(url, {"response": answer, "reward": "high"})
     assert status == 400 and '"reward" must be a number' in doc["status"]["info"]
+
+
+def test_a_guarded_endpoint_takes_seldons_token_header(served: dict[str, Any]) -> None:
+    kaon: Kaon = served["kaon"]
+    guarded = deploy(kaon, served["serve"], served["model"], "seldonws", "--auth")["name"]
+    url = f"{served['base']}/seldon/kubeflow/{guarded}/api/v1.0/predictions"
+    body = {"data": {"ndarray": [1]}}
+    status, headers, doc = call(url, body)
+    assert status == 401 and doc["status"]["status"] == "FAILURE"
+    assert "`X-Auth-Token: <token>`" in doc["status"]["info"]
+    assert headers["www-authenticate"] == "Bearer"
+    token = (kaon.home / "token").read_text().strip()
+    for sent in ({"X-Auth-Token": token}, {"Authorization": f"Bearer {token}"}):
+        status, _, doc = call(url, body, headers=sent)
+        assert status == 200 and doc["data"]["ndarray"] == [2], sent
+    status, _, doc = call(url, body, headers={"X-Auth-Token": "wrong-token-0123456789"})
+    assert status == 401 and "unknown, expired or revoked" in doc["status"]["info"]

@@ -107,12 +107,21 @@ class GatewayCore:
         return commit
 
     async def admitted(
-        self, route: Route, scope: Scope, receive: Receive, send: Send, fail: Fail = error
+        self,
+        route: Route,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        fail: Fail = error,
+        token_header: bytes | None = None,
     ) -> bool:
-        """For an --auth endpoint: whether the request's token may read its workspace; if
-        not, the request is answered (401, 403 or 404) and its body drained."""
+        """For an --auth endpoint: whether the request's token (`Authorization: Bearer`, or
+        the protocol's own `token_header`) may read its workspace; if not, the request is
+        answered (401, 403 or 404) and its body drained."""
         scheme, _, given = header(scope, b"authorization").decode("latin-1").partition(" ")
         token = given.strip() if scheme.lower() == "bearer" else ""
+        if not token and token_header:
+            token = header(scope, token_header).decode("latin-1").strip()
         loop = asyncio.get_running_loop()
         try:
             if not token:
@@ -129,9 +138,10 @@ class GatewayCore:
                 why = (
                     "none was sent" if not token else "the one sent is unknown, expired or revoked"
                 )
+                alt = f" (or `{token_header.decode().title()}: <token>`)" if token_header else ""
                 message = (
                     f"endpoint {route.name} was deployed with --auth: send `Authorization: "
-                    f"Bearer <token>` of a user (or job) that may read workspace "
+                    f"Bearer <token>`{alt} of a user (or job) that may read workspace "
                     f"{route.workspace!r}; {why}"
                 )
             else:

@@ -22,6 +22,7 @@ from kaon.core.errors import KaonError
 from kaon.services.endpointrun import Choice, Route
 
 API_VERSIONS = ("v0.1", "v1.0")
+TOKEN_HEADER = b"x-auth-token"  # how SeldonClient(call_credentials=...) sends a token
 ACTIONS = ("predictions", "feedback")
 
 
@@ -76,7 +77,9 @@ class SeldonRoutes:
         route = choice.route
         if scope["method"] != "POST":
             await fail(send, 405, f"use POST for Seldon {path[1]}")
-        elif route.auth and not await core.admitted(route, scope, receive, send, fail):
+        elif route.auth and not await core.admitted(
+            route, scope, receive, send, fail, TOKEN_HEADER
+        ):
             return
         elif path[1] == "predictions":
             await self._predict(name, choice, scope, receive, send)
