@@ -1,5 +1,5 @@
 """Release from a pipeline, through the real CLI and server: a pipeline stage whose transform
-deploys (then updates) a named endpoint with the SDK and the job's own token; predictions go
+deploys (later updates) a named endpoint with the SDK and the job's own token; predictions go
 through the gateway; `kaon serve provenance -e <endpoint>` reaches back through the release
 job to its input commit; a failing quality gate leaves serving as it was and the job FAILURE
 saying why."""
@@ -129,9 +129,22 @@ def test_a_pipeline_stage_releases_an_endpoint_with_the_sdk(kaon: Kaon, tmp_path
     with kaon.client() as c:
         again = c.get_endpoint(ENDPOINT)
         versions = c.endpoint_versions(ENDPOINT)
-        tokens = c.list_tokens()
     assert (again.name, again.state) == (endpoint.name, endpoint.state)
     assert [v.version for v in versions] == [version]  # no version was even started
+
+    # 3. a better model: the next job updates the endpoint (a rolling update), linked to it
+    before = job_ids(kaon)
+    put_text(kaon, "gate@master:/accuracy.txt", "0.99", tmp_path)
+    third = release_job(kaon, before)
+    assert third["state"] == "JOB_SUCCESS", third
+    status, answer, newer = predict(base)
+    assert status == 200 and answer == {"accuracy": 0.99} and newer != version
+    with kaon.client() as c:
+        updated = c.get_endpoint(ENDPOINT)
+        prov = c.endpoint_provenance(ENDPOINT)
+        tokens = c.list_tokens()
+    assert updated.name == f"{ENDPOINT}-{newer}" and updated.job == f"relgate@{third['id']}"
+    assert f"job:relgate@{third['id']}" in {n.id for n in prov.graph.nodes}
 
     # the tokens died with their jobs
     assert not [t for t in tokens if (t.job or "").startswith("relgate@")], tokens
