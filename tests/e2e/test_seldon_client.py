@@ -75,13 +75,19 @@ def seldon_python() -> Path:
 
 
 @pytest.fixture(scope="module")
-def served(kaon: Kaon, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Seed 001's release: endpoint `petset`, version `c517ec` (a platform of its own: release
+    names are unique per platform)."""
     from api.gatewayed import deploy, train_model
 
-    model, serve = train_model(kaon, tmp_path_factory.mktemp("seldon"), "kubeflowws")
-    endpoint = deploy(kaon, serve, model, "kubeflowws")
-    yield {"model": model, "name": endpoint["name"], "url": kaon.server()["url"]}  # type: ignore[index]
-    kaon.ok("serve", "kill", "-y", "-e", endpoint["name"], env={"KAON_WORKSPACE": "kubeflowws"})
+    k = Kaon(tmp_path_factory.mktemp("kaon-seldon"))
+    try:
+        k.up()
+        model, serve = train_model(k, tmp_path_factory.mktemp("seldon"), "kubeflowws")
+        deploy(k, serve, model, "kubeflowws", "--name", "petset", "--version", "c517ec")
+        yield {"kaon": k, "model": model, "name": "petset-c517ec", "url": k.server()["url"]}  # type: ignore[index]
+    finally:
+        k.shutdown()
 
 
 def run_client(python: Path, url: str, name: str) -> dict[str, Any]:
@@ -112,5 +118,10 @@ def test_seed_001_seldon_client_predicts_and_sends_feedback(
     assert doc["feedback"]["meta"]["puid"] == prediction["meta"]["puid"]
     assert doc["feedback"]["meta"]["tags"]["commit"]
     assert doc["tensor"]["data"]["tensor"] == {"shape": [1, 2], "values": [2.0, 4.0]}
+    assert tags["model_version"] == "c517ec"
     assert doc["str"]["strData"] == "HELLO"
     assert doc["json"]["jsonData"] == {"echo": {"k": 1}}
+    records = served["kaon"].json("serve", "feedback", "-e", "petset")
+    assert [r["request_id"] for r in records] == [prediction["meta"]["puid"]]
+    assert records[0]["version"] == "c517ec" and records[0]["protocol"] == "seldon"
+    assert records[0]["reward"] == 0.0  # seed 001 sends reward=None: protobuf's 0

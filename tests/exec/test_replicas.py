@@ -579,3 +579,34 @@ def test_a_tree_that_is_not_in_the_store_starts_nothing(
         backend.start(spec(gone), Log())
     assert backend.status("serve-test") is None
     assert list((tmp_path / "root" / "serve-test").iterdir()) == []  # no half checkout
+
+
+def test_one_connection_takes_pings_then_predictions_in_order(
+    backend: LocalReplicas, store: Store
+) -> None:
+    """A new connection's pings are answered before it reaches the event loop; its first
+    other request moves it there, with the requests after it (pings included)."""
+    backend.start(spec(store.bundle(ECHO)), Log())
+    (address,) = wait_for(backend, lambda s: s.ready == 1).addresses
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        sock.connect(path_of(address))
+        answers = []
+        for i, header in enumerate(
+            [
+                {"op": "ping", "id": "p1"},
+                {"op": "ping"},
+                {"op": "predict", "id": "q1", "content_type": "application/json"},
+                {"op": "ping", "id": "p2"},
+                {"op": "predict", "id": "q2", "content_type": "application/json"},
+            ]
+        ):
+            write_frame(
+                sock, header, json.dumps([i]).encode() if header["op"] == "predict" else b""
+            )
+            answers.append(read_frame(sock))
+    assert [h.get("id") for h, _ in answers] == ["p1", None, "q1", "p2", "q2"]
+    assert all(h["status"] == 200 for h, _ in answers)
+    assert json.loads(answers[2][1])["echo"] == [2]
+    assert json.loads(answers[4][1])["echo"] == [4]
+    assert answers[0][0]["ready"] is True and answers[3][0]["ready"] is True

@@ -160,3 +160,21 @@ def test_a_release_lists_every_versions_feedback_a_version_its_own(
     assert [f.request_id for f in platform.serving.feedbacks("petset-v2")] == ["b"]
     about_v2 = platform._backends.provenance.outputs(["endpoint:petset-v2"], "about")
     assert [n.label for n in about_v2.nodes if n.kind is NodeKind.FEEDBACK] == ["b"]
+
+
+def test_a_feedback_file_rewritten_by_hand_is_read_as_stored(
+    platform: Platform, tmp_path: Path
+) -> None:
+    from kaon.services.localfs import commit_folder
+
+    route = _deployed(platform, tmp_path)
+    platform.serving.feedback(route, _fb("kept"))
+    platform.serving.feedback(route, _fb("spoilt"))
+    bad = tmp_path / "spoilt.json"
+    bad.write_text("not json")
+    commit_folder(
+        platform.chunks, platform.commits, "ws-feedback", route.name, [("spoilt.json", bad)]
+    )
+    listed = platform.serving.feedbacks(route.name)  # as the gateway stored them
+    assert [(f.request_id, f.reward) for f in listed] == [("spoilt", 1.0), ("kept", 1.0)]
+    assert listed[0].request == {"x": [1, 2]}

@@ -117,9 +117,9 @@ def update(
 
 def _traffic_line(release: ReleaseInfo) -> str:
     line = f"{release.name}: {traffic_text(release.traffic, release.shadow)}"
-    starting = [v.version for v in release.versions if v.state is EndpointState.STARTING]
-    if starting:
-        line += f" (starting: {', '.join(starting)}; traffic moves once ready)"
+    if release.pending:
+        waits = ", ".join(release.starting)
+        line += f" ({release.pending}: {waits} starting; the traffic moves once ready)"
     return line
 
 
@@ -162,7 +162,13 @@ def versions(endpoint: str = NAMED, as_json: bool = JSON) -> None:
 
 
 def feedback(
-    endpoint: str = NAMED,
+    endpoint: str = typer.Option(
+        ...,
+        "--endpoint",
+        "-e",
+        help="The endpoint (petset: the feedback on every version's answers), or one version "
+        "(petset-c517ec: only on the answers it gave).",
+    ),
     limit: int = typer.Option(100, "--limit", min=1, max=10_000, help="At most this many."),
     as_json: bool = JSON,
 ) -> None:

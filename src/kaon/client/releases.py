@@ -9,7 +9,11 @@ promote, rollback, its versions and traffic, the feedback it received.
     [(v.version, v.traffic, v.state) for v in client.endpoint_versions("petset")]
 
 A pipeline's release stage deploys or updates with the job's token (`Client.from_env()`):
-try `serve(..., name=)`, and on Conflict (the name exists) `update_endpoint`."""
+try `serve(..., name=)`, and on Conflict (the name exists) `update_endpoint`.
+
+The examples run as tests (tests/client/test_releases_doctests.py) against a real server,
+with `client` connected to it, a workspace `demo`, two models `m1` and `m2` trained there and
+the serve bundle `serve/` in the working directory (tests/client/examples.py)."""
 
 from __future__ import annotations
 
@@ -82,7 +86,20 @@ class ReleasesApi(RestApi):
 
         Conflict while a canary or shadow is pending (promote or rollback first), or when
         `version` names an existing version with other inputs; InvalidInput on a bad
-        `canary` (0, 100, 150...), before anything is sent."""
+        `canary` (0, 100, 150...), before anything is sent.
+
+        >>> v1 = client.serve("demo", source="serve", model_id=m1, name="pets", version="v1")
+        >>> v1 = client.wait(v1)
+        >>> v1.name, v1.release, v1.version, v1.state == EndpointState.RUNNING
+        ('pets-v1', 'pets', 'v1', True)
+        >>> v2 = client.update_endpoint("pets", m2, canary=10, version="v2", wait=True)
+        >>> v2.name, client.endpoint_release("pets").traffic
+        ('pets-v2', {'v1': 90, 'v2': 10})
+        >>> client.update_endpoint("pets", m2, canary=150)
+        Traceback (most recent call last):
+        ...
+        kaon.core.errors.InvalidInput: invalid --canary 150: a percentage from 1 to 99 ...
+        """
         from kaon.client import bundles, deploy
         from kaon.client.follow import wait_version
 
@@ -103,36 +120,63 @@ class ReleasesApi(RestApi):
         made = EndpointInfo.from_doc(doc)
         return wait_version(self, made, UPDATE_WAIT) if wait else made
 
-    def promote_endpoint(self, name: str) -> ReleaseInfo:
-        """The canary (or shadow) of endpoint `name` takes 100 % of the requests; the other
-        versions drain and stop (`kaon serve promote`). InvalidInput when there is nothing
-        to promote (one version serves everything)."""
-        return ReleaseInfo.from_doc(self._json("POST", f"/v1/endpoints/{_q(name)}/promote"))
-
     def rollback_endpoint(self, name: str) -> ReleaseInfo:
         """The traffic of endpoint `name` back to what it was before its last change
         (`kaon serve rollback`): a canary or shadow is dropped, a promoted or rolled-out
         version gives way to the one it replaced (started again from what it served, if it
         was stopped; traffic moves once it is ready). InvalidInput when there is no earlier
-        traffic."""
+        traffic.
+
+        >>> client.rollback_endpoint("pets").traffic  # the canary v2 is dropped
+        {'v1': 100}
+        """
         return ReleaseInfo.from_doc(self._json("POST", f"/v1/endpoints/{_q(name)}/rollback"))
+
+    def promote_endpoint(self, name: str) -> ReleaseInfo:
+        """The canary (or shadow) of endpoint `name` takes 100 % of the requests; the other
+        versions drain and stop (`kaon serve promote`). InvalidInput when there is nothing
+        to promote (one version serves everything).
+
+        >>> v3 = client.update_endpoint("pets", m2, shadow=True, version="v3", wait=True)
+        >>> client.endpoint_release("pets").shadow
+        'v3'
+        >>> client.promote_endpoint("pets").traffic
+        {'v3': 100}
+        """
+        return ReleaseInfo.from_doc(self._json("POST", f"/v1/endpoints/{_q(name)}/promote"))
 
     def endpoint_versions(self, name: str) -> list[VersionInfo]:
         """Every version endpoint `name` ever had, newest first, stopped ones included, with
-        each one's share of the traffic now (`kaon serve versions`)."""
+        each one's share of the traffic now (`kaon serve versions`).
+
+        >>> [(v.version, v.traffic, v.shadow) for v in client.endpoint_versions("pets")]
+        [('v3', 100, False), ('v2', 0, False), ('v1', 0, False)]
+        """
         docs = self._json("GET", f"/v1/endpoints/{_q(name)}/versions")
         return [VersionInfo.from_doc(d) for d in docs]
 
     def endpoint_release(self, name: str) -> ReleaseInfo:
         """Endpoint `name` as a whole: its traffic (version -> percent), shadow, what
         rollback returns to, its versions. `name` may be a version's name
-        (petset-c517ec): its endpoint's."""
+        (petset-c517ec): its endpoint's.
+
+        >>> found = client.endpoint_release("pets-v3")
+        >>> found.name, found.url.endswith("/pets/invocations"), found.previous
+        ('pets', True, {'v1': 100})
+        """
         return ReleaseInfo.from_doc(self._json("GET", f"/v1/endpoints/{_q(name)}/release"))
 
     def endpoint_feedback(self, name: str, limit: int = 100) -> list[FeedbackInfo]:
         """The feedback endpoint `name` received, newest first, at most `limit` (1-10,000):
         each with the request, the response, the reward and/or truth and the version that
-        answered (`kaon serve feedback`)."""
+        answered (`kaon serve feedback`).
+
+        >>> status, headers, body = client.predict("pets", b"[2]", "application/json")
+        >>> status, headers["x-kaon-version"], json.loads(body)
+        (200, 'v3', {'result': [2]})
+        >>> client.endpoint_feedback("pets")  # none sent yet (POST /pets/feedback)
+        []
+        """
         if isinstance(limit, bool) or not 1 <= limit <= 10_000:
             raise InvalidInput(f"invalid limit {limit!r}: give 1 to 10000")
         docs = self._json("GET", f"/v1/endpoints/{_q(name)}/feedback", params={"limit": limit})

@@ -7,8 +7,11 @@ the module from DIR, calls `load_ctx(model_dir)` once, then answers kaon.runtime
 requests on PATH. The socket appears only once the model is loaded (bound under a temporary
 name, then renamed), so whoever can connect finds a ready replica.
 
-Predictions run one at a time in a single worker thread, in arrival order: the event loop stays
-free to read requests and answer pings while user code runs. Errors of user code become
+Predictions run one at a time on the event loop's thread, in arrival order (no hand-off to
+another thread: it costs more than a small model's predict). A new connection's first request
+is read by a thread of its own: a ping there is answered at once, even while a prediction
+runs (readiness checks connect anew); any other request hands the connection to the event
+loop, which answers it and the ones after it. Errors of user code become
 responses (status 500, with the traceback on stderr); a module that cannot be imported or
 loaded exits with code 3 after printing where it failed. SIGTERM stops the replica (exit 0)
 after in-flight requests are answered (at most DRAIN_SECONDS); so does the death of its parent
@@ -23,7 +26,6 @@ import contextlib
 import importlib
 import json
 import os
-import queue
 import signal
 import socket
 import sys
@@ -33,13 +35,15 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType, TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 from kaon.runtime.protocol import (
     JSON_TYPE,
     MAX_FRAME,
     ProtocolError,
+    read_frame,
     read_message,
+    write_frame,
     write_message,
 )
 
@@ -47,10 +51,9 @@ EXIT_LOAD_FAILED = 3
 DRAIN_SECONDS = 2.0  # on SIGTERM: how long in-flight requests may take to finish
 PARENT_CHECK_SECONDS = 1.0  # how often the replica checks that its supervisor still lives
 MAX_RESULT = MAX_FRAME - (1 << 20)  # bytes of JSON in one response, headroom for the header
+FIRST_REQUEST_SECONDS = 30.0  # a new connection sends its first request within this
 
 Outcome = tuple[int, bytes, str]  # status, JSON body, error ("" when status is 200)
-T = TypeVar("T")
-Job = tuple["asyncio.Future[Any]", Callable[..., Any], tuple[Any, ...]]
 
 
 class LoadError(Exception):
@@ -179,57 +182,74 @@ class Model:
         return list(results), ""
 
 
-class Worker:
-    """The one thread that runs predictions, in arrival order."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._jobs: queue.SimpleQueue[Job] = queue.SimpleQueue()
-        threading.Thread(target=self._run, name="predict", daemon=True).start()
-
-    def run(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
-        future: asyncio.Future[T] = self._loop.create_future()
-        self._jobs.put((future, fn, args))
-        return future
-
-    def _run(self) -> None:
-        while True:
-            future, fn, args = self._jobs.get()
-            try:
-                result = fn(*args)
-            except Exception as exc:  # noqa: BLE001 - a bug here fails one request, not the thread
-                self._loop.call_soon_threadsafe(_settle, future, None, exc)
-            else:
-                self._loop.call_soon_threadsafe(_settle, future, result, None)
-
-
-def _settle(future: asyncio.Future[Any], result: Any, error: Exception | None) -> None:
-    if future.done():  # the connection went away while the prediction ran
-        return
-    if error is None:
-        future.set_result(result)
-    else:
-        future.set_exception(error)
-
-
 class Server:
-    """Answers the requests of every connection; predictions go to the worker."""
+    """Answers the requests of every connection, predictions on the event loop's thread."""
 
-    def __init__(self, model: Model, worker: Worker) -> None:
+    def __init__(self, model: Model, loop: asyncio.AbstractEventLoop) -> None:
         self._model = model
-        self._worker = worker
+        self._loop = loop
+        self._tasks: set[asyncio.Task[None]] = set()
         self.busy = 0  # requests being answered
 
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def accept(self, listener: socket.socket) -> None:
+        """(a thread of its own) Take new connections, each to a thread of its own."""
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # the listener was shut down: the replica stops
+                return
+            threading.Thread(target=self._first, args=(conn,), daemon=True).start()
+
+    def _first(self, conn: socket.socket) -> None:
+        """(a new connection's thread) Answer its pings here; at its first other request,
+        hand it to the event loop with that request."""
+        try:
+            conn.settimeout(FIRST_REQUEST_SECONDS)
+            while True:
+                header, body = read_frame(conn)
+                if header.get("op") != "ping":
+                    break
+                write_frame(conn, *self._ping(header))
+            conn.settimeout(None)
+        except (OSError, EOFError, ProtocolError):
+            conn.close()
+            return
+        try:
+            self._loop.call_soon_threadsafe(self._adopt, conn, header, body)
+        except RuntimeError:  # the loop is closed: the replica is stopping
+            conn.close()
+
+    def _adopt(self, conn: socket.socket, header: dict[str, Any], body: bytes) -> None:
+        task = self._loop.create_task(self._connection(conn, header, body))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _connection(self, conn: socket.socket, header: dict[str, Any], body: bytes) -> None:
+        try:
+            reader, writer = await asyncio.open_unix_connection(sock=conn)
+        except OSError:
+            conn.close()
+            return
+        await self.handle(reader, writer, (header, body))
+
+    async def handle(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        first: tuple[dict[str, Any], bytes] | None = None,
+    ) -> None:
         try:
             while True:
-                try:
-                    header, body = await read_message(reader)
-                except EOFError:
-                    return
+                if first is not None:
+                    (header, body), first = first, None
+                else:
+                    try:
+                        header, body = await read_message(reader)
+                    except EOFError:
+                        return
                 self.busy += 1
                 try:
-                    reply, out = await self._answer(header, body)
+                    reply, out = self._answer(header, body)
                     await write_message(writer, reply, out)
                 finally:
                     self.busy -= 1
@@ -240,12 +260,17 @@ class Server:
         finally:
             writer.close()
 
-    async def _answer(self, header: dict[str, Any], body: bytes) -> tuple[dict[str, Any], bytes]:
+    def _ping(self, header: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+        rid = header.get("id", "")
+        ping = {"status": 200, "ready": True, "batch": self._model.batches, "pid": os.getpid()}
+        return ({"id": rid} if rid else {}) | ping, b""
+
+    def _answer(self, header: dict[str, Any], body: bytes) -> tuple[dict[str, Any], bytes]:
         op = header.get("op")
         rid = header.get("id", "")
         if op == "predict":
             content_type = header.get("content_type") or ""
-            status, out, error = await self._worker.run(self._model.predict, content_type, body)
+            status, out, error = self._model.predict(content_type, body)
             reply = {"id": rid, "status": status, "content_type": JSON_TYPE}
             if status != 200:
                 reply["error"] = error
@@ -254,7 +279,7 @@ class Server:
             parts, problem = _split(header.get("parts"), body)
             if problem:
                 return {"id": rid, "status": 400, "error": problem}, b""
-            outcomes = await self._worker.run(self._model.predict_many, parts)
+            outcomes = self._model.predict_many(parts)
             joined = b"".join(part for _, part, _ in outcomes)
             if len(joined) > MAX_RESULT:
                 problem = f"the results of the batch are {len(joined)} bytes, over {MAX_RESULT}"
@@ -262,8 +287,7 @@ class Server:
             described = [_part(*outcome) for outcome in outcomes]
             return {"id": rid, "status": 200, "parts": described}, joined
         if op == "ping":
-            ping = {"status": 200, "ready": True, "batch": self._model.batches, "pid": os.getpid()}
-            return ({"id": rid} if rid else {}) | ping, b""
+            return self._ping(header)
         return {"id": rid, "status": 400, "error": f"unknown op {op!r}"}, b""
 
 
@@ -296,19 +320,22 @@ async def serve(model: Model, path: str, started: float, parent: int) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    server = Server(model, Worker(loop))
+    server = Server(model, loop)
     temporary = f"{path}.tmp"
     _unlink(temporary)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.bind(temporary)
-    listener = await asyncio.start_unix_server(server.handle, sock=sock, backlog=1024)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(temporary)
+    listener.listen(1024)
+    threading.Thread(target=server.accept, args=(listener,), name="accept", daemon=True).start()
     Path(temporary).rename(path)  # connectable only now, fully loaded
     print(f"ready in {time.monotonic() - started:.2f} s", flush=True)
     watch = asyncio.create_task(_watch_parent(parent, stop))
     await stop.wait()
     watch.cancel()
-    listener.close()
     _unlink(path)
+    with contextlib.suppress(OSError):
+        listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread: it ends
+    listener.close()
     deadline = loop.time() + DRAIN_SECONDS
     while server.busy and loop.time() < deadline:
         await asyncio.sleep(0.01)

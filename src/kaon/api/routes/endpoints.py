@@ -59,7 +59,7 @@ def deploy(
         body.auth,
         name=body.name,
         version=body.version,
-        job=who.job,
+        job=who.job,  # deployed with a job's token: job → endpoint in provenance
     )
     return endpoint_out(p, endpoint, _base(request))
 

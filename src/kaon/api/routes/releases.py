@@ -82,7 +82,13 @@ def promote(
 ) -> ReleaseInfo:
     """The canary (or shadow) takes all the traffic (`kaon serve promote`)."""
     release = p.serving.promote(endpoint, who.job)
-    return release_info(release, p.serving.versions(release.name), _base(request))
+    versions = p.serving.versions(release.name)
+    if who.job:  # a pipeline's release stage promoted it: job → the version now serving
+        serving = {v for v, weight in release.traffic.weights.items() if weight == 100}
+        for version in versions:
+            if version.version in serving:
+                p.provenance.job_deployed(who.job, version.name)
+    return release_info(release, versions, _base(request))
 
 
 @router.post("/v1/endpoints/{endpoint}/rollback", response_model=ReleaseInfo)
