@@ -255,14 +255,51 @@ kaon serve versions -e petset --json | check \
 phase "model reproduced bit for bit"
 
 say "Times"
-python3 - "$times" "$start_all" "$KAON_HOME/jobs-1.json" "$KAON_HOME/jobs-2.json" <<'PY'
-import json, sys, time
+# CPU seconds: this script and what it ran (bash's `times`, children line) + the platform
+# server with every process it started (reaped ones included), read from /proc
+times >"$KAON_HOME/shell-times.txt"
+script_cpu=$(tail -1 "$KAON_HOME/shell-times.txt" | python3 -c 'import re, sys
+print(sum(int(m) * 60 + float(s) for m, s in re.findall(r"(\d+)m([\d.]+)s", sys.stdin.read())))')
+python3 - "$times" "$start_all" "$KAON_HOME/jobs-1.json" "$KAON_HOME/jobs-2.json" \
+    "$KAON_HOME/server.json" "$script_cpu" <<'PY'
+import json, os, sys, time
+from pathlib import Path
+
+
+def platform_cpu(pid: int) -> float | None:
+    """utime + stime (+ reaped children's) of `pid` and its live descendants, in seconds."""
+    try:
+        stats = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                stats[int(entry.name)] = (int(fields[1]), sum(int(f) for f in fields[11:15]))
+    except OSError:
+        return None
+    tree, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        tree.add(p)
+        todo += [c for c, (ppid, _) in stats.items() if ppid == p and c not in tree]
+    return sum(stats[p][1] for p in tree if p in stats) / os.sysconf("SC_CLK_TCK")
+
 
 print("phase                                               seconds")
 for line in open(sys.argv[1]):
     name, seconds = line.rstrip("\n").split("\t")
     print(f"  {name:<50}{float(seconds):>6.1f}")
-print(f"  {'TOTAL (wall)':<50}{time.time() - float(sys.argv[2]):>6.1f}")
+wall = time.time() - float(sys.argv[2])
+print(f"  {'TOTAL (wall)':<50}{wall:>6.1f}")
+server = json.loads(Path(sys.argv[5]).read_text()) if Path(sys.argv[5]).is_file() else {}
+cpu = platform_cpu(int(server["pid"])) if "pid" in server else None
+if cpu is not None:
+    used = cpu + float(sys.argv[6])
+    print(f"  CPU used: {used:.1f} s (platform {cpu:.1f} s, this script and its commands "
+          f"{float(sys.argv[6]):.1f} s) = {used / wall:.2f} of {os.cpu_count()} cores; "
+          f"load average {os.getloadavg()[0]:.1f}")
 print("\nstage       first batch (queued + ran s)   second batch (queued + ran s)")
 runs = [{x["pipeline"]: x for x in json.load(open(p))} for p in sys.argv[3:5]]
 for stage in ("warehouse", "transform", "tune", "model", "evaluate", "release"):

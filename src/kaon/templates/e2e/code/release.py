@@ -52,8 +52,9 @@ def main() -> None:
     info = json.loads((args.input / "model.json").read_text())
     with tempfile.TemporaryDirectory() as tmp:
         bundle = Path(tmp) / name
-        shutil.copytree(SERVE, bundle, ignore=shutil.ignore_patterns("__pycache__"))
-        shutil.copyfile(args.input / "model.pkl", bundle / "model.pkl")
+        bundle.mkdir()
+        for source in (SERVE / "model.py", SERVE / "requirements.txt", args.input / "model.pkl"):
+            shutil.copyfile(source, bundle / source.name)  # contents only: inputs are read-only
         with Client.from_env() as client:
             try:
                 endpoint = client.wait(
