@@ -8,7 +8,7 @@ venv="${KAON_SELDON_VENV:-$root/.tools/venvs/seldon-core}"
 uv="$(command -v uv 2>/dev/null || echo "$root/.tools/bin/uv")"
 if ! "$venv/bin/python" -c "import seldon_core.seldon_client" >/dev/null 2>&1; then
   rm -rf "$venv"
-  "$uv" venv --quiet --python "$(command -v python3)" "$venv"
+  "$uv" venv --quiet --python "${SELDON_VENV_PYTHON_VERSION:-3.11}" "$venv"  # 1.18.2 supports up to 3.11
   "$uv" pip install --quiet --python "$venv/bin/python" "seldon-core==1.18.2"
 fi
 echo "$venv/bin/python"

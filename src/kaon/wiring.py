@@ -218,7 +218,6 @@ class Platform:
     job_tokens: JobTokens  # jobs' API access (KAON_ENDPOINT, KAON_TOKEN)
     audit: AuditLog  # writes audited by the API and the S3 gateway, written in batches
     _backends: Backends = field(repr=False)
-    _pipelines: PipelineService | None = field(default=None, repr=False)  # stopped at close
     _started: bool = field(default=False, init=False, repr=False)
 
     def start(self) -> None:
@@ -241,8 +240,7 @@ class Platform:
     def close(self) -> None:
         """Stop the background work, then close the backends."""
         self.audit.close()  # what is queued is written before the stores close
-        if self._pipelines is not None:  # running jobs cancelled: run again at the next start
-            self._pipelines.shutdown()
+        self.pipelines.shutdown()  # running jobs cancelled: they run again at the next start
         self.serving.shutdown()
         self.training.shutdown()
         self._backends.close()
@@ -316,8 +314,8 @@ def wire(
         EndpointRunner(replicas(content), hidden),
         clock,
     )
-    pipeline_access = PipelineAccess(  # S3 keys for pipeline code: reads recorded per job
-        credentials, is_user=lambda name: user_store.get_user(name) is not None
+    pipeline_access = PipelineAccess(  # S3 keys (reads recorded) and API tokens per job
+        credentials, is_user=lambda name: user_store.get_user(name) is not None, tokens=job_tokens
     )
     s3.on_job_access(pipeline_access.recorded)
     pipelines = _pipelines(
@@ -365,7 +363,6 @@ def wire(
         training=training,
         serving=serving,
         pipelines=pipelines,
-        _pipelines=pipelines,
         provenance=provenance,
         credentials=credentials,
         s3=s3,
@@ -419,7 +416,12 @@ def _pipelines(
             access.revoke(job)  # its S3 key, however it ended
 
     services = ServiceRunner(
-        store, executor, logs.job_log, clock=clock, endpoint=lambda: job_tokens.endpoint
+        store,
+        executor,
+        logs.job_log,
+        clock=clock,
+        endpoint=lambda: job_tokens.endpoint,
+        access=access,
     )
     spouts = SpoutRunner(
         store, executor, chunks, commits, root / "spouts", logs.job_log, clock=clock, access=access

@@ -87,11 +87,16 @@ def deploy(kaon: Kaon, serve: Path, model: str, workspace: str, *args: str) -> d
 
 
 def call(
-    url: str, body: Any = None, method: str = "POST", raw: bytes | None = None
+    url: str,
+    body: Any = None,
+    method: str = "POST",
+    raw: bytes | None = None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, str], Any]:
     """(status, headers lower-cased, the JSON answer or the raw bytes)."""
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-    req = urllib.request.Request(url, data, {"Content-Type": "application/json"}, method=method)
+    sent = {"Content-Type": "application/json", **(headers or {})}
+    req = urllib.request.Request(url, data, sent, method=method)
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
             status, headers, out = r.status, r.headers, r.read()

@@ -129,3 +129,44 @@ def test_metrics_count_per_version_and_protocol(served: dict[str, Any]) -> None:
         if ln.startswith("kaon_version_requests_total{") and 'protocol="seldon"' in ln
     )
     assert f'release="{served["name"]}"' in line and 'code="200"' in line
+
+
+def test_seldon_feedback_is_stored_once_per_answer(served: dict[str, Any]) -> None:
+    url = paths(served)[0]
+    request = {"data": {"names": [], "ndarray": [[1, 2]]}}
+    status, _, answer = call(url, request)
+    assert status == 200
+    puid = answer["meta"]["puid"]
+    feedback = {"request": request, "response": answer, "reward": 1.0}
+    feedback["truth"] = {"data": {"ndarray": [[2, 5]]}}
+    for form in paths(served, "feedback")[:1]:
+        status, headers, doc = call(form, feedback)
+        assert status == 200, doc
+        assert doc["meta"]["puid"] == puid and doc["meta"]["tags"]["commit"]
+        assert doc["meta"]["tags"]["model_version"] == headers["x-kaon-version"]
+    status, _, doc = call(paths(served, "feedback")[2], feedback)  # the same answer again
+    assert status == 409 and "already has its feedback" in doc["status"]["info"]
+    kaon: Kaon = served["kaon"]
+    token = (kaon.home / "token").read_text().strip()
+    status, _, records = call(
+        f"{served['base']}/v1/endpoints/{served['name']}/feedback",
+        method="GET",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert status == 200, records
+    mine = [r for r in records if r["request_id"] == puid]
+    assert len(mine) == 1 and mine[0]["reward"] == 1.0 and mine[0]["truth"] == [[2, 5]]
+    assert mine[0]["protocol"] == "seldon" and mine[0]["request"] == request
+    assert mine[0]["response"]["meta"]["puid"] == puid
+
+
+def test_seldon_feedback_refusals(served: dict[str, Any]) -> None:
+    url = paths(served, "feedback")[1]
+    status, _, doc = call(url, {"reward": 1})
+    assert status == 400 and "response.meta.puid" in doc["status"]["info"]
+    unknown = {"response": {"meta": {"puid": "f" * 32}}, "reward": 1}
+    status, _, doc = call(url, unknown)
+    assert status == 404 and "unknown puid" in doc["status"]["info"]
+    status, _, answer = call(paths(served)[0], {"strData": "x"})
+    status, _, doc = call(url, {"response": answer, "reward": "high"})
+    assert status == 400 and '"reward" must be a number' in doc["status"]["info"]

@@ -88,3 +88,43 @@ def test_a_tcp_replica_that_is_not_there_is_a_replica_error() -> None:
             await pool.predict((f"tcp://127.0.0.1:{port}",), 0, "application/json", b"1")
 
     asyncio.run(scenario())
+
+
+def test_a_replica_restarted_at_its_address_answers_despite_pooled_connections() -> None:
+    """A version drained then started again (`kaon serve rollback`) listens at the same
+    socket path: the pool's idle connections to the old process are stale, not a failure of
+    the replica — the request goes over a fresh connection."""
+    writers: list[asyncio.StreamWriter] = []
+
+    async def once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """The old process: answers, then its connection stays open until it dies."""
+        writers.append(writer)
+        header, body = await read_message(reader)
+        await write_message(writer, {"id": header["id"], "status": 200}, body)
+
+    async def scenario() -> None:
+        HANDLERS.clear()  # tasks of other tests' loops
+        with tempfile.TemporaryDirectory(prefix="kaon-", dir="/tmp") as folder:
+            path = str(Path(folder) / "r0.sock")
+            address = unix_address(path)
+            old = await asyncio.start_unix_server(once, path)
+            pool = ReplicaPool()
+            status, _ = await pool.predict((address,), 0, "application/json", b"[1]")
+            assert status == 200  # its connection is now idle in the pool
+            old.close()
+            for writer in writers:  # the old process dies: its connections close
+                writer.close()
+            await old.wait_closed()
+            Path(path).unlink(missing_ok=True)
+            new = await asyncio.start_unix_server(_answer, path)
+            try:
+                status, out = await pool.predict((address,), 0, "application/json", b"[2]")
+                assert (status, json.loads(out)["got"]) == (200, [2])
+            finally:
+                await pool.close()
+                await asyncio.gather(*HANDLERS)
+                HANDLERS.clear()
+                new.close()
+                await new.wait_closed()
+
+    asyncio.run(scenario())

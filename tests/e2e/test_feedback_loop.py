@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from .helpers import Kaon
@@ -20,6 +19,7 @@ from .test_two_users import add_user
 pytestmark = pytest.mark.e2e
 
 WS = "loop"
+RELEASE = "loopset"  # release names are unique on the (shared) platform
 
 RETRAIN = """\
 pipeline: {{name: {name}}}
@@ -46,11 +46,14 @@ def endpoint(kaon: Kaon, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
         kaon.ok("train", "deploy", "-s", str(train), "-d", str(data), "--wait", "--json", env=env)
     )
     model = job["trials"][0]["model_id"]
-    out = kaon.ok("serve", "deploy", "-s", str(serve), "-m", model, "--wait", "--json", env=env)
+    out = kaon.ok(
+        "serve", "deploy", "-s", str(serve), "-m", model, "--name", RELEASE, "--version", "v1",
+        "--wait", "--json", env=env,
+    )  # fmt: skip
     doc = kaon.server()
     assert doc is not None
-    name = json.loads(out)["name"]
-    return {"env": env, "model": model, "name": name, "base": doc["url"], "root": root}
+    assert json.loads(out)["name"] == f"{RELEASE}-v1"
+    return {"env": env, "model": model, "name": RELEASE, "base": doc["url"], "root": root}
 
 
 def predict_and_feed(base: str, name: str, x: int, reward: float) -> str:
@@ -94,18 +97,15 @@ def test_retrain_runs_after_the_third_feedback_only(
     assert (stored["reward"], stored["truth"], stored["endpoint"]) == (0.0, [6], release)
     assert stored["model_id"] == endpoint["model"] and stored["version"]
 
-    # listed newest first through the API
-    token = (kaon.home / "token").read_text().strip()
-    listed = httpx.get(
-        f"{base}/v1/endpoints/{name}/feedback",
-        params={"limit": 3},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=30,
-    )
-    assert listed.status_code == 200, listed.text
-    docs = listed.json()
+    # listed newest first (`kaon serve feedback`; a version's name: its answers only)
+    env = endpoint["env"]
+    docs = json.loads(kaon.ok("serve", "feedback", "-e", name, "--limit", "3", "--json", env=env))
     assert [d["request_id"] for d in docs] == rids[::-1][:3]
-    assert docs[0]["request"] == {"x": [4]} and docs[0]["commit"]
+    assert docs[0]["request"] == {"x": [4]} and docs[0]["version"] == "v1" and docs[0]["commit"]
+    mine = json.loads(kaon.ok("serve", "feedback", "-e", f"{name}-v1", "--json", env=env))
+    assert [d["request_id"] for d in mine] == rids[::-1]
+    table = kaon.ok("serve", "feedback", "-e", name, env=env)
+    assert rids[-1][:12] in table or rids[-1] in table
 
 
 def test_a_workspace_repo_is_an_input_only_for_who_may_read_it(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -83,6 +84,14 @@ def test_every_answer_round_trips_through_the_sdk(tmp_path: Path) -> None:
         check_answers(kaon, tmp_path)
     finally:
         kaon.shutdown()
+
+
+def _ready(s: Server, name: str) -> None:
+    """Until version `name` runs (so a change of its traffic is not refused meanwhile)."""
+    while s.check(wire.EndpointInfo, "GET", f"/v1/endpoints/{name}").state is not (
+        EndpointState.RUNNING
+    ):
+        time.sleep(0.1)
 
 
 def check_answers(kaon: Kaon, tmp_path: Path) -> None:
@@ -169,6 +178,38 @@ def check_answers(kaon: Kaon, tmp_path: Path) -> None:
     assert running.state is EndpointState.RUNNING
     s.check(wire.LogOut, "GET", f"/v1/endpoints/{endpoint}/logs")
     s.check(wire.EndpointInfo, "DELETE", f"/v1/endpoints/{endpoint}")
+
+    # a named endpoint: its versions, traffic, canary, promote, rollback, feedback
+    served = {"kind": "serve", "branch": running.source.branch, "ref": running.source.commit}
+    named = {"source": served, "model_id": model, "name": "wired"}
+    first = s.check(wire.EndpointInfo, "POST", "/v1/workspaces/wired/serve", named)
+    assert (first.release, first.name) == ("wired", f"wired-{first.version}")
+    s.check(wire.ReleaseInfo, "GET", "/v1/endpoints/wired/release")
+    _ready(s, first.name)
+    canary = {"model_id": model, "canary": 10, "version": "v2"}
+    v2 = s.check(wire.EndpointInfo, "POST", "/v1/endpoints/wired/versions", canary)
+    _ready(s, v2.name)
+    while s.check(wire.ReleaseInfo, "GET", "/v1/endpoints/wired/release").pending:
+        time.sleep(0.1)
+    versions = s.check(list[wire.VersionInfo], "GET", "/v1/endpoints/wired/versions")
+    assert [(v.version, v.traffic) for v in versions] == [("v2", 10), (first.version, 90)]
+    promoted = s.check(wire.ReleaseInfo, "POST", "/v1/endpoints/wired/promote")
+    assert promoted.traffic == {"v2": 100}
+    s.check(wire.ReleaseInfo, "POST", "/v1/endpoints/wired/rollback")
+    answer = urllib.request.Request(
+        f"{s.url}/wired-v2/invocations", b"[1]", {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(answer, timeout=60) as r:
+        rid = r.headers["X-Request-Id"]
+    feedback = json.dumps({"request_id": rid, "truth": [1], "reward": 0.5}).encode()
+    sent = urllib.request.Request(
+        f"{s.url}/wired-v2/feedback", feedback, {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(sent, timeout=60) as r:
+        assert r.status == 201
+    got = s.check(list[wire.FeedbackInfo], "GET", "/v1/endpoints/wired/feedback?limit=5")
+    assert [(f.request_id, f.version, f.reward) for f in got] == [(rid, "v2", 0.5)]
+    s.check(wire.EndpointInfo, "DELETE", "/v1/endpoints/wired")
 
     # who may do what
     s.check(wire.WhoAmI, "GET", "/v1/whoami")

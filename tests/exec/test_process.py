@@ -254,6 +254,20 @@ def test_memory_limit_for_the_whole_run(executor: ProcessRunner, tmp_path: Path)
     )
 
 
+@needs_memory_cgroup
+def test_a_pipeline_datum_over_its_memory_limit_is_named_a_datum(
+    executor: ProcessRunner, tmp_path: Path
+) -> None:
+    labels = {"pipeline": "p", "job": "j" * 32, "datum": "d" * 64}
+    forks = [sys.executable, "-c", FORKS]
+    result, lines = run(executor, forks, tmp_path, memory_bytes=256 << 20, labels=labels)
+    assert result.exit_code == 1, lines
+    assert lines[0] == "memory limit 256Mi for the datum's processes together (cgroup)"
+    over = [ln for ln in lines if "went over its memory limit (256Mi)" in ln]
+    assert over and over[0].startswith("the datum went over"), lines
+    assert "resource_limits.memory" in over[0] and "trial" not in " ".join(lines), lines
+
+
 def test_sandbox_falls_back_when_bubblewrap_is_missing(tmp_path: Path) -> None:
     executor = ProcessRunner(bwrap="/nonexistent/bwrap")
     assert not executor.can_sandbox

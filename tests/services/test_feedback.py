@@ -133,3 +133,48 @@ def test_commits_made_by_hand_on_the_branch_are_skipped(platform: Platform, tmp_
     )
     platform.serving.feedback(route, _fb("after"))
     assert [f.request_id for f in platform.serving.feedbacks(route.name)] == ["after", "before"]
+
+
+def test_a_release_lists_every_versions_feedback_a_version_its_own(
+    platform: Platform, tmp_path: Path
+) -> None:
+    platform.serving.deploy(
+        "ws", "me", put(platform, serve_bundle(tmp_path)), None, name="petset", version="v1"
+    )
+    wait_for(platform, "petset-v1", EndpointState.RUNNING)
+    platform.serving.update("petset", "me", None, canary=50, version="v2")
+    wait_for(platform, "petset-v2", EndpointState.RUNNING)
+    v1 = Route("petset-v1", "ws", None, (), None, 30.0, release="petset", version="v1")
+    platform.serving.feedback(v1, _fb("a"))
+    platform.serving.feedback(v1, _fb("b", version="v2"))  # answered by v2 (a canary, say)
+    platform.serving.feedback(v1, _fb("c"))
+    head = platform.repos.resolve_required("ws-feedback", parse_ref("petset"))
+    assert request_of(head.message) == "c"  # branch = the release, shared by its versions
+    every = platform.serving.feedbacks("petset")
+    assert [(f.request_id, f.version, f.endpoint) for f in every] == [
+        ("c", "v1", "petset"),
+        ("b", "v2", "petset"),
+        ("a", "v1", "petset"),
+    ]
+    assert [f.request_id for f in platform.serving.feedbacks("petset-v1")] == ["c", "a"]
+    assert [f.request_id for f in platform.serving.feedbacks("petset-v2")] == ["b"]
+    about_v2 = platform._backends.provenance.outputs(["endpoint:petset-v2"], "about")
+    assert [n.label for n in about_v2.nodes if n.kind is NodeKind.FEEDBACK] == ["b"]
+
+
+def test_a_feedback_file_rewritten_by_hand_is_read_as_stored(
+    platform: Platform, tmp_path: Path
+) -> None:
+    from kaon.services.localfs import commit_folder
+
+    route = _deployed(platform, tmp_path)
+    platform.serving.feedback(route, _fb("kept"))
+    platform.serving.feedback(route, _fb("spoilt"))
+    bad = tmp_path / "spoilt.json"
+    bad.write_text("not json")
+    commit_folder(
+        platform.chunks, platform.commits, "ws-feedback", route.name, [("spoilt.json", bad)]
+    )
+    listed = platform.serving.feedbacks(route.name)  # as the gateway stored them
+    assert [(f.request_id, f.reward) for f in listed] == [("spoilt", 1.0), ("kept", 1.0)]
+    assert listed[0].request == {"x": [1, 2]}

@@ -17,9 +17,11 @@ from kaon.core.errors import Conflict, InvalidInput, NotFound
 from kaon.core.jobs import Bundle
 from kaon.core.releases import Release, Traffic
 from kaon.testing.samples import run_threads
-from kaon.wiring import Platform, build
+from kaon.wiring import Backends, Platform, build
 
 from .test_serving import put, serve_bundle, wait_for
+from .test_training import deploy as train
+from .test_training import finished
 
 
 def deploy(p: Platform, source: Bundle, name: str = "petset", version: str | None = "v1",
@@ -356,3 +358,25 @@ def test_a_pending_update_resumes_and_an_old_endpoint_gets_a_release(
         assert choice.route.name == old.name
     finally:
         second.close()
+
+
+def test_the_default_version_is_the_models_data_commit(
+    platform: Platform, backends: Backends, tmp_path: Path
+) -> None:
+    job, _, data = train(platform, tmp_path / "t", {"a": [1, 2]})
+    job = finished(platform, job)
+    first, second = (t.model_id for t in backends.jobs.list_trials(job.id))
+    assert first and second
+    source = put(platform, serve_bundle(tmp_path / "svc"))
+    e = platform.serving.deploy("ws", "me", source, first, name="petset")
+    assert e.version == data.commit[:6] and e.name == f"petset-{data.commit[:6]}"
+    wait_for(platform, e.name, EndpointState.RUNNING)
+    assert platform.serving.update("petset", "me", first).name == e.name  # serving already
+    with pytest.raises(Conflict, match="choose another --version"):
+        platform.serving.update("petset", "me", second)  # same data commit, other model
+    v2 = platform.serving.update("petset", "me", second, version="v2")
+    until(platform, "petset", Traffic.only("v2"))
+    choice = platform.serving.resolve("petset", version=second)  # OIP: a model id pins it
+    assert choice is not None and choice.route.name == v2.name
+    wait_for(platform, e.name, EndpointState.KILLED)
+    assert platform.serving.resolve("petset", version=first) is None  # drained

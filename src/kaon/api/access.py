@@ -35,6 +35,8 @@ def authorize(request: Request, p: Platform, who: Principal) -> None:
         if not who.admin or who.job is not None:
             raise Forbidden(f"{who.describe()} is not an admin: only admins run {path}")
         return
+    if path == "/v1/repos" and action is Action.WRITE:  # a new shared repo
+        p.users.check(who, action, None)
     if path == "/v1/workspaces" and action is Action.WRITE and who.job is not None:
         raise Forbidden(f"{who.describe()} may not create workspaces (a job's token)")
     if "name" in params and path.startswith("/v1/workspaces/"):
@@ -106,6 +108,8 @@ def visible_graph(p: Platform, who: Principal, graph: Graph) -> Graph:
         try:
             if node.kind is NodeKind.MODEL:
                 return node.id.split(":", 1)[1].split("/", 1)[0] in shown
+            if node.kind is NodeKind.JOB and "pipeline" in node.attrs:
+                return True  # pipelines are global, like shared repos
             if node.kind is NodeKind.JOB:
                 return p.training.get(node.attrs.get("job", "")).workspace in shown
             if node.kind is NodeKind.ENDPOINT:

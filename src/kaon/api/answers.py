@@ -241,6 +241,9 @@ def release_info(release: Release, versions: list[Endpoint], base: str) -> Relea
         previous=dict(release.previous.weights) if release.previous else None,
         versions=version_infos(release, versions),
         updated=release.updated,
+        pending=release.pending.move.value if release.pending else None,
+        starting=list(release.pending.versions) if release.pending else [],
+        candidate=release.candidate,
     )
 
 

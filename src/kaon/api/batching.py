@@ -35,7 +35,8 @@ class ReplicaPool:
         self, address: str, header: dict[str, Any], body: bytes
     ) -> tuple[dict[str, Any], bytes]:
         idle = self._idle.setdefault(address, [])
-        conn = idle.pop() if idle else await _connect(address)
+        pooled = bool(idle)
+        conn = idle.pop() if pooled else await _connect(address)
         reader, writer = conn
         try:
             await write_message(writer, header, body)
@@ -44,6 +45,15 @@ class ReplicaPool:
             writer.close()
             self._stuck.add(address)
             raise
+        except _CONNECT_ERRORS:
+            writer.close()
+            if not pooled:
+                raise
+            # an idle connection to a process that is gone (a replica restarted at the same
+            # address, e.g. a version started again by a rollback): its other idle ones are
+            # stale too; this request goes over a fresh connection
+            self._drop(address)
+            return await self._exchange(address, header, body)
         except BaseException:  # broken: this connection is not reused
             writer.close()
             raise

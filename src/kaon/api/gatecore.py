@@ -144,17 +144,28 @@ class GatewayCore:
         users.check(users.authenticate(token), Action.READ, workspace)
 
     async def unrouted(
-        self, name: str, send: Send, fail: Fail = error, version: str | None = None
+        self,
+        name: str,
+        send: Send,
+        fail: Fail = error,
+        version: str | None = None,
+        namespace: str | None = None,
     ) -> None:
-        """No route: 404 if there is no such endpoint (or version, or it was killed), 503
-        saying where to look if it is still building or its build failed."""
-        if version is not None and self.resolve(name) is not None:
-            await fail(
-                send,
-                404,
-                f"endpoint {name} has no version {version!r}: see `kaon serve versions -e {name}`",
-                None,
-            )
+        """No route: 404 if there is no such endpoint (or version, or not in workspace
+        `namespace`, or it was killed), 503 saying where to look if it is still building or
+        its build failed."""
+        if (version is not None or namespace is not None) and self.resolve(name) is not None:
+            if version is not None:
+                message = (
+                    f"endpoint {name} has no version {version!r}: "
+                    f"see `kaon serve versions -e {name}`"
+                )
+            else:
+                message = (
+                    f"endpoint {name} is not in workspace {namespace!r}: use its own "
+                    "workspace, or any namespace that is not a workspace"
+                )
+            await fail(send, 404, message, None)
             return
         loop = asyncio.get_running_loop()
         try:

@@ -71,7 +71,7 @@ class SeldonRoutes:
             return
         choice = core.resolve(name, namespace)
         if choice is None:
-            await core.unrouted(name, send, fail)
+            await core.unrouted(name, send, fail, namespace=namespace)
             return
         route = choice.route
         if scope["method"] != "POST":

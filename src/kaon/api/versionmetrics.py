@@ -4,6 +4,8 @@ latency, agreement with the answer returned)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from kaon.services.endpointrun import Route
@@ -18,6 +20,7 @@ def labels(route: Route) -> tuple[str, str]:
 
 class VersionMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
+        self._children: dict[tuple[str, str, str, int], Any] = {}
         self._answers = Counter(
             "kaon_version_requests",
             "Predictions answered, by release, version, protocol and status",
@@ -51,8 +54,13 @@ class VersionMetrics:
         )
 
     def answered(self, route: Route, protocol: str, status: int) -> None:
-        release, version = labels(route)
-        self._answers.labels(release, version, protocol, str(status)).inc()
+        key = (route.name, route.version, protocol, status)
+        child = self._children.get(key)  # the hot path: no label lookup after the first
+        if child is None:
+            release, version = labels(route)
+            child = self._answers.labels(release, version, protocol, str(status))
+            self._children[key] = child
+        child.inc()
 
     def shadowed(self, route: Route, status: int, seconds: float, agree: bool) -> None:
         release, version = labels(route)

@@ -1,5 +1,6 @@
-"""Serving commands in kaos' grammar: `kaon serve deploy -s <bundle> -m <model id>`, list,
-get, logs, build-logs, kill, predict."""
+"""Serving commands in kaos' grammar: `kaon serve deploy -s <bundle> -m <model id>
+[--name petset]`, list, get, logs, build-logs, kill, predict; a named endpoint's versions and
+traffic (update, promote, rollback, versions, feedback) are in kaon.cli.releases."""
 
 from __future__ import annotations
 
@@ -29,11 +30,19 @@ if TYPE_CHECKING:
     from kaon.client.models import EndpointInfo
 
 JSON = typer.Option(False, "--json", help="Print JSON instead of tables.")
-ENDPOINT = typer.Option(None, "--endpoint", "-e", help="Endpoint name (serve-<ws>-<hex>).")
+ENDPOINT = typer.Option(
+    None,
+    "--endpoint",
+    "-e",
+    help="Endpoint name: petset (--name), a version of it (petset-c517ec), or serve-<ws>-<hex>.",
+)
 IND = typer.Option(None, "--ind", "-i", help="Row of the last `kaon serve list`.")
 WAIT = 600.0  # seconds `deploy --wait` waits for the endpoint to answer at most
 serve_app = typer.Typer(
-    help="Serve trained models as HTTP endpoints (serve bundle: model.py + requirements.txt).",
+    help="Serve trained models as HTTP endpoints (serve bundle: model.py + requirements.txt). "
+    "A named endpoint (`deploy --name petset`) gets new versions with `update` (rolling, "
+    "--canary N, --shadow), `promote`, `rollback`; `versions` and `feedback` show them "
+    "(docs/serving.md).",
     no_args_is_help=True,
 )
 
@@ -65,16 +74,39 @@ def deploy(
         help="Predictions need `Authorization: Bearer <token>` of a user (or job) that may "
         "read the workspace (default: open, as in kaos).",
     ),
+    name: str = typer.Option(
+        None,
+        "--name",
+        "-n",
+        help="Endpoint name, unique on the platform (2-40 of a-z 0-9 '-', e.g. petset): it "
+        "answers at /<name>/invocations and gets new versions with `kaon serve update -e "
+        "<name>`. Default: serve-<workspace>-<6 hex>.",
+    ),
+    version: str = typer.Option(
+        None,
+        "--version",
+        help="This version's label (1-32 of a-z 0-9 . _, e.g. c517ec); it also answers at "
+        "/<name>-<version>/. Default: the first 6 hex of the model's data commit.",
+    ),
     as_json: bool = JSON,
     workspace: str = WORKSPACE,
 ) -> None:
     """Deploy an endpoint: the serve bundle with the model's files beside its model.py.
-    Its prediction routes answer anyone who reaches the server unless --auth."""
+    Its prediction routes answer anyone who reaches the server unless --auth.
+
+    With --name: the same inputs deployed again to the same name answer with the version
+    that exists (nothing new starts); a name that exists with another model or bundle is
+    refused: use `kaon serve update -e <name> -m <model id>`."""
     from kaon.client import state
     from kaon.client.follow import running
     from kaon.core.envvars import parse_pairs
+    from kaon.core.releases import release_name, version_label
 
     variables = parse_pairs(env or [])
+    if name is not None:
+        release_name(name)  # before anything else: the name is the first thing to fix
+    if version is not None:
+        version_label(version)
     ws = state.require_workspace()
     with client() as c:
         endpoint = c.serve(
@@ -86,12 +118,20 @@ def deploy(
             timeout=timeout,
             env=variables,
             auth=auth,
+            name=name,
+            version=version,
             reporter=REPORTER,
         )
         if wait:
             endpoint = c.wait(endpoint, timeout=WAIT)
     if as_json:
         emit_json(endpoint)
+    elif name is not None:
+        release = endpoint.release or name
+        info(
+            f"Endpoint {release} version {endpoint.version} {endpoint.state}: "
+            f"http://{release_url(endpoint)} (this version alone: http://{endpoint.url})"
+        )
     else:
         info(f"Endpoint {endpoint.name} {endpoint.state}: http://{endpoint.url}")
     if wait and not running(endpoint):
@@ -103,6 +143,12 @@ def _created(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
+def release_url(e: EndpointInfo) -> str:
+    """The address of the endpoint `e` is a version of: <host:port>/<release>/invocations."""
+    base = e.url.rsplit("/", 2)[0]
+    return f"{base}/{e.release or e.name}/invocations"
+
+
 @serve_app.command("list")
 def list_(
     show_all: bool = typer.Option(
@@ -111,38 +157,56 @@ def list_(
     as_json: bool = JSON,
     workspace: str = WORKSPACE,
 ) -> None:
-    """BUILDING (created_at | name | state | user | reason: address these with -e) and
-    RUNNING (ind | created_at | name | state | url | user | auth [| reason]) tables; auth is
-    `token` for an endpoint deployed with --auth, else `open`. Killed endpoints are hidden
-    unless --all. `ind` is what -i takes in serve logs, get, kill..."""
+    """One row per endpoint (a named one with all its versions: `kaon serve versions -e
+    <name>` lists them). BUILDING (created_at | name | version | state | user | reason:
+    address these with -e) and RUNNING (ind | created_at | name | version | state | url |
+    user | auth [| reason]) tables; `version` is the version that answers, or each one with
+    its share during a canary (`c517ec 90%`, `d41d8c 10%`), a shadow (`d41d8c shadow`) and
+    one still starting. auth is `token` for an endpoint deployed with --auth, else `open`.
+    Killed endpoints are hidden unless --all. `ind` is what -i takes in serve logs, get,
+    kill... --json: the versions behind the rows (one object per version)."""
+    from kaon.cli.releaseview import listing
     from kaon.client import state
-    from kaon.client.follow import killed, never_started
 
     ws = state.require_workspace()
     with client() as c:
-        endpoints = c.list_endpoints(ws)
-    building = [e for e in endpoints if never_started(e) and not killed(e)]
-    up = [e for e in endpoints if not never_started(e) and not killed(e)]
-    gone = [e for e in endpoints if killed(e)] if show_all else []
-    state.save_index("serve", [e.name for e in up + gone])
+        shown = listing(c, c.list_endpoints(ws), show_all)
+    building, up, gone = shown.building, shown.up, shown.gone
+    state.save_index("serve", [r.name for r in up + gone])
     if as_json:
-        emit_json(building + up + gone)
+        emit_json([v for r in building + up + gone for v in r.versions])
         return
     if not building + up + gone:
-        more = "" if show_all or not endpoints else " (killed ones: `kaon serve list --all`)"
+        more = " (killed ones: `kaon serve list --all`)" if shown.hidden else ""
         info(f"There are currently no endpoints: first run `kaon serve deploy`{more}")
         return
     if building:
-        rows = [[_created(e.created), e.name, e.state, e.author] for e in building]
-        _boxed(["created_at", "name", "state", "user"], rows, building, "BUILDING")
-    headers = ["ind", "created_at", "name", "state", "url", "user", "auth"]
+        rows = [
+            [_created(r.created), r.name, r.cell, r.main.state, r.main.author] for r in building
+        ]
+        _boxed(
+            ["created_at", "name", "version", "state", "user"],
+            rows,
+            [r.main for r in building],
+            "BUILDING",
+        )
+    headers = ["ind", "created_at", "name", "version", "state", "url", "user", "auth"]
     for title, group, first in (("RUNNING", up, 0), ("KILLED", gone, len(up))):
         table: list[list[Any]] = [
-            [first + i, _created(e.created), e.name, e.state, e.url, e.author, _auth(e)]
-            for i, e in enumerate(group)
+            [
+                first + i,
+                _created(r.created),
+                r.name,
+                r.cell,
+                r.main.state,
+                release_url(r.main),
+                r.main.author,
+                _auth(r.main),
+            ]
+            for i, r in enumerate(group)
         ]
         if group:
-            _boxed(headers, table, group, title)
+            _boxed(headers, table, [r.main for r in group], title)
 
 
 def _auth(e: EndpointInfo) -> str:
@@ -256,4 +320,7 @@ def predict(
 
 
 def register(app: typer.Typer) -> None:
+    from kaon.cli import releases
+
+    releases.register(serve_app)
     app.add_typer(serve_app, name="serve")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, overload
@@ -19,24 +20,35 @@ from kaon.client import follow as following
 from kaon.client.compare import OutputComparison, compare_outputs
 from kaon.client.models import EndpointInfo, JobInfo
 from kaon.client.pipelines import PipelinesApi
+from kaon.client.releases import ReleasesApi
 from kaon.client.reporter import QUIET, Reporter
 from kaon.client.results import GetResult, PutResult
-from kaon.core.endpoints import endpoint_name
-from kaon.core.errors import InvalidInput
+from kaon.core.errors import InvalidInput, NotFound
+from kaon.core.releases import release_name
 
 if TYPE_CHECKING:  # imported when called: `import kaon.client` stays light for the CLI
     from kaon.client.deploy import Bundle, Space
     from kaon.client.jobfiles import JobFiles
 
 LocalPath = str | os.PathLike[str]
+_HEX = re.compile(r"^[0-9a-f]+\Z")
 
 
-class Client(PipelinesApi):
+def _is_endpoint_name(value: str) -> bool:
+    try:
+        release_name(value)
+    except InvalidInput:
+        return False
+    return True
+
+
+class Client(PipelinesApi, ReleasesApi):
     """The platform's API as the user whose token it sends. `Client.from_env()` connects to
     `kaon init`'s endpoint (or $KAON_ENDPOINT), else to the local platform (started with the
     first request), as $KAON_TOKEN, else `kaon init --token`'s, else the local platform's
     token (its first admin's); `Client(url, token)` to another. Use it in a `with` block (or
-    `close()` it). Pipelines: kaon.client.pipelines (mixed in).
+    `close()` it). Pipelines: kaon.client.pipelines; named endpoints' versions and traffic:
+    kaon.client.releases (both mixed in).
 
     >>> me = client.whoami()
     >>> me.admin, client.health()["status"]
@@ -206,6 +218,8 @@ class Client(PipelinesApi):
         timeout: str | None = None,
         env: Mapping[str, str] | None = None,
         auth: bool = False,
+        name: str | None = None,
+        version: str | None = None,
         reporter: Reporter = QUIET,
     ) -> EndpointInfo:
         """Deploy an endpoint (`kaon serve deploy`): the serve bundle `source` (a local folder
@@ -213,6 +227,13 @@ class Client(PipelinesApi):
         `replicas` processes; `batch` "32/5ms" groups requests; `timeout` per request ("30s");
         `env` for the replicas; `auth`: predictions need a token that may read the
         workspace (default: open). `wait` until it answers.
+
+        `name` (e.g. "petset"; unique on the platform): the endpoint answers at
+        `/<name>/...` and gets new versions with `update_endpoint`; its first version is
+        labelled `version` (default: the model's data commit prefix) and also answers at
+        `/<name>-<version>/...`. The same inputs deployed again to the same name return that
+        version; Conflict when the name exists with another version (use `update_endpoint`).
+        Without `name`: `serve-<workspace>-<6 hex>`.
 
         >>> model = job.trials[0].model_id
         >>> endpoint = client.wait(client.serve("demo", source="serve", model_id=model))
@@ -232,7 +253,14 @@ class Client(PipelinesApi):
             "auth": auth,
         }
         return deploy.serve(
-            self, workspace, source=source, model_id=model_id, settings=settings, reporter=reporter
+            self,
+            workspace,
+            source=source,
+            model_id=model_id,
+            settings=settings,
+            reporter=reporter,
+            name=name,
+            version=version,
         )
 
     def reproduce_and_compare(
@@ -314,17 +342,20 @@ class Client(PipelinesApi):
     ) -> JobInfo | EndpointInfo:
         """Until a job is finished (success, failure, killed) or an endpoint answers, failed
         or was killed; after `timeout` seconds, as it is then (check its `state`). A string
-        is a job id, or an endpoint name (`serve-<workspace>-<hex>`).
+        is a job id (hex), or an endpoint's name (`serve-<workspace>-<hex>`, `petset`,
+        `petset-c517ec`).
 
         >>> client.wait(job.id).state == JobState.SUCCESS
         True
         """
         if isinstance(target, str):
-            try:
-                name = endpoint_name(target)
-            except InvalidInput:
-                return following.wait_job(self, target, timeout)
-            return following.wait_endpoint(self, name, timeout)
+            if _HEX.match(target):
+                try:
+                    return following.wait_job(self, target, timeout)
+                except NotFound:  # a hex-looking endpoint name (`cafe`)
+                    if not _is_endpoint_name(target):
+                        raise
+            return following.wait_endpoint(self, target, timeout)
         if isinstance(target, JobInfo):
             return following.wait_job(self, target.id, timeout)
         return following.wait_endpoint(self, target.name, timeout)

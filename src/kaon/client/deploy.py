@@ -21,13 +21,14 @@ from kaon.client.upload import Uploader
 from kaon.core.endpoints import parse_batch
 from kaon.core.errors import InvalidInput
 from kaon.core.hyper import parse_space
+from kaon.core.releases import release_name, version_label
 from kaon.core.units import parse_duration, parse_memory
 
 Bundle = str | os.PathLike[str] | BundleInfo
 Space = Mapping[str, Any] | os.PathLike[str]
 
 
-def _local(bundle: Bundle | None) -> Path | None:
+def local_folder(bundle: Bundle | None) -> Path | None:
     return None if bundle is None or isinstance(bundle, BundleInfo) else Path(bundle)
 
 
@@ -101,7 +102,7 @@ def train(
     if data is not None and manifest is not None:
         raise InvalidInput("give data or a manifest, not both")
     space = _space(hyperparams) if hyperparams is not None else None
-    code, folder = _local(source), _local(data)
+    code, folder = local_folder(source), local_folder(data)
     if code is not None:
         bundles.check_source(code)
     if folder is not None:
@@ -154,14 +155,37 @@ def serve(
     model_id: str | None,
     settings: dict[str, Any],
     reporter: Reporter,
+    name: str | None = None,
+    version: str | None = None,
 ) -> EndpointInfo:
-    folder = _local(source)
-    module = bundles.check_serve(folder) if folder is not None else None  # checked first
+    if name is not None:
+        release_name(name)  # checked before anything is sent
+    if version is not None:
+        version_label(version)
+    folder = local_folder(source)
+    if folder is not None:
+        bundles.check_serve(folder)  # checked first
     if settings.get("batch") is not None:
         parse_batch(settings["batch"])
     if settings.get("timeout") is not None:
         parse_duration(settings["timeout"])
     api.get_workspace(workspace).require_write()  # a viewer's deploy fails before any upload
+    bundle = serve_bundle(api, workspace, source, model_id, reporter)
+    body = {"source": _ref("serve", bundle), "model_id": model_id, **settings}
+    if name is not None:
+        body["name"] = name
+    if version is not None:
+        body["version"] = version
+    return api._serve(workspace, body)
+
+
+def serve_bundle(
+    api: RestApi, workspace: str, source: Bundle, model_id: str | None, reporter: Reporter
+) -> BundleInfo:
+    """The serve bundle `source` of `workspace`: an existing one as it is, a local folder
+    uploaded (without the files of `model_id` that `serve get` placed beside its model.py)."""
+    folder = local_folder(source)
+    module = bundles.check_serve(folder) if folder is not None else None  # checked first
     leave_out: list[Path] = []
     if model_id:
         found = api.get_model(workspace, model_id)  # a model not of this workspace fails here
@@ -177,17 +201,12 @@ def serve(
             )
     if folder is None:
         assert isinstance(source, BundleInfo)
-        bundle = source
-    else:
-        if leave_out:  # `serve get` wrote them: the bundle keeps its id without them
-            names = ", ".join(str(p.relative_to(folder)) for p in leave_out)
-            reporter.note(
-                f"Leaving out {names}: the model's own files, placed beside model.py anyway"
-            )
-        skip = frozenset(str(p.absolute()) for p in leave_out)
-        bundle = put_bundle(api, workspace, "serve", folder, "source", reporter, skip)
-    body = {"source": _ref("serve", bundle), "model_id": model_id, **settings}
-    return api._serve(workspace, body)
+        return source
+    if leave_out:  # `serve get` wrote them: the bundle keeps its id without them
+        names = ", ".join(str(p.relative_to(folder)) for p in leave_out)
+        reporter.note(f"Leaving out {names}: the model's own files, placed beside model.py anyway")
+    skip = frozenset(str(p.absolute()) for p in leave_out)
+    return put_bundle(api, workspace, "serve", folder, "source", reporter, skip)
 
 
 def model_copies(api: RestApi, repo: str, commit: str, path: str, folder: Path) -> list[Path]:

@@ -85,6 +85,30 @@ def wait_endpoint(api: RestApi, name: str, timeout: float | None) -> EndpointInf
         time.sleep(ENDPOINT_POLL)
 
 
+def took_traffic(version: EndpointInfo, traffic: dict[str, int], shadow: str | None) -> bool:
+    """Whether `version` answers some requests, or is the one requests are mirrored to."""
+    return traffic.get(version.version, 0) > 0 or shadow == version.version
+
+
+def wait_version(api: RestApi, version: EndpointInfo, timeout: float | None) -> EndpointInfo:
+    """Until a new version of a named endpoint took its traffic (ready, then routed: a
+    rolling update's or canary's share, or the shadow), failed or was killed; after
+    `timeout` seconds, as it is then."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    release = version.release or version.name
+    while True:
+        found = api.get_endpoint(version.name)
+        if EndpointState(found.state) in (EndpointState.FAILURE, EndpointState.KILLED):
+            return found
+        if running(found):
+            doc = api._json("GET", f"/v1/endpoints/{release}/release")
+            if took_traffic(found, doc["traffic"], doc.get("shadow")):
+                return found
+        if deadline is not None and time.monotonic() > deadline:
+            return found
+        time.sleep(ENDPOINT_POLL)
+
+
 def log_pieces(
     api: RestApi, target: JobInfo | EndpointInfo, build: bool, follow: bool
 ) -> Iterator[str]:

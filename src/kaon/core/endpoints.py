@@ -148,11 +148,12 @@ class Endpoint:
 
     def same_inputs(self, other: Endpoint) -> bool:
         """Whether `other` deploys what this version deploys (a redeploy is then idempotent):
-        the model, the serve bundle's commit and the replicas/batch/timeout/env/auth settings."""
+        the model, the serve bundle's content (its digest: the same folder uploaded again is a
+        new commit of the same bundle) and the replicas/batch/timeout/env/auth settings."""
         return (
             self.model_id == other.model_id
             and self.source.repo == other.source.repo
-            and self.source.commit == other.source.commit
+            and self.source.digest == other.source.digest
             and self.replicas == other.replicas
             and self.batch == other.batch
             and self.timeout == other.timeout

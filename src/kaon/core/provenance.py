@@ -42,6 +42,7 @@ class EdgeKind(StrEnum):
     BUILT_FROM = "built-from"
     SERVED_BY = "served-by"
     DEPLOYED_FROM = "deployed-from"
+    DEPLOYED = "deployed"  # a job (a pipeline's release stage) deployed or promoted an endpoint
     ABOUT = "about"
     DERIVED_FROM = "derived-from"
 
@@ -57,6 +58,7 @@ EDGE_RULES: Mapping[EdgeKind, tuple[frozenset[NodeKind], frozenset[NodeKind]]] =
     EdgeKind.BUILT_FROM: _rule("code serve_code", "environment"),
     EdgeKind.SERVED_BY: _rule("model", "endpoint"),
     EdgeKind.DEPLOYED_FROM: _rule("serve_code code", "endpoint"),
+    EdgeKind.DEPLOYED: _rule("job", "endpoint"),
     EdgeKind.ABOUT: _rule("endpoint model", "feedback"),
     EdgeKind.DERIVED_FROM: _rule("data feedback", "data"),
 }

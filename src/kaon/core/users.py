@@ -10,7 +10,10 @@ listings, jobs) makes: may this principal do this action on this workspace (or s
 - **Shared repos** (of no workspace: `kaon create repo`) are the team's, as in Pachyderm
   without enterprise auth: every user reads and writes them.
 - A **job** acts as its owner and no more, and only in its own workspace (plus shared repos):
-  its API token and S3 key carry `workspace`, which narrows the owner's rights.
+  its API token and S3 key carry `workspace`, which narrows the owner's rights. A **pipeline
+  job** (`<pipeline>@<global id>`: pipelines are global) acts as its pipeline version's author
+  in the workspaces that author may reach, and only READS shared repos and pipelines: its
+  output is its one output commit, never a write through the API.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from kaon.core.errors import InvalidInput
 
 UserName = NewType("UserName", str)
 TokenId = NewType("TokenId", str)
+
+PIPELINE_JOB = "@"  # in a Principal's job: a pipeline job's key (training job ids are hex)
 
 _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}\Z")
 
@@ -95,9 +100,17 @@ class Principal:
     user: UserName
     admin: bool = False
     workspace: str | None = None  # set for a job's token or key
-    job: str | None = None
+    job: str | None = None  # a training job's id, or a pipeline job's `<pipeline>@<id>`
+
+    @property
+    def pipeline_job(self) -> bool:
+        """Acting for a pipeline job (its datums' or service's token)."""
+        return self.job is not None and PIPELINE_JOB in self.job
 
     def describe(self) -> str:
+        if self.job and self.pipeline_job:
+            pipeline, _, job = self.job.partition(PIPELINE_JOB)
+            return f"pipeline job {pipeline}@{job[:8]} of user {self.user!r}"
         if self.job:
             return f"job {self.job[:8]} of user {self.user!r}"
         return f"user {self.user!r}"
@@ -107,6 +120,8 @@ def decide(principal: Principal, action: Action, workspace: str | None, role: Ro
     """May `principal` (whose role in `workspace` is `role`) do `action` there?
     `workspace` None means a shared repo."""
     if workspace is None:
+        if principal.pipeline_job and principal.workspace is None:  # its API token (its S3
+            return action is Action.READ  # keys carry a scope of their own: s3access)
         return action is not Action.MANAGE or principal.job is None
     if principal.workspace is not None and principal.workspace != workspace:
         return False

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from kaon.core.ids import Digest
 from kaon.db import schema
-from kaon.db.sqlstore import SqlStore, batches
+from kaon.db.sqlstore import BATCH, SqlStore, batches
 
 _L = schema.upload_leases
 _P = schema.upload_pins
@@ -63,13 +63,25 @@ class SqlLeases(SqlStore):
                 )
 
     def _release(self, lease: str, digests: Sequence[Digest] | None) -> None:
-        with self._writer.begin() as conn:
-            if digests is None:
-                conn.execute(delete(_P).where(_P.c.lease == lease))
+        if digests is None:
+            # BATCH pins a transaction: the lease of a 200,000-file upload must not hold the
+            # write lock for seconds (a pipeline job set off by its commit is waiting to
+            # write). Pins first, the lease last: a release cut short only expires later.
+            while self._unpin_some(lease) >= BATCH:
+                pass
+            with self._writer.begin() as conn:
                 conn.execute(delete(_L).where(_L.c.id == lease))
-                return
+            return
+        with self._writer.begin() as conn:
             for batch in batches(digests):
                 conn.execute(delete(_P).where(_P.c.lease == lease, _P.c.digest.in_(batch)))
+
+    def _unpin_some(self, lease: str) -> int:
+        """Remove at most BATCH pins of `lease`; how many were removed."""
+        some = select(_P.c.digest).where(_P.c.lease == lease).limit(BATCH)
+        with self._writer.begin() as conn:
+            stmt = delete(_P).where(_P.c.lease == lease, _P.c.digest.in_(some))
+            return int(conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount)
 
     def _leased_digests(self, now: float) -> set[Digest]:
         query = (

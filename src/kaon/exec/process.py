@@ -195,7 +195,9 @@ class ProcessRunner:
         group = self._group(spec, log)
         bounded = group is not None and group.limits_memory
         if spec.memory_bytes is not None:
-            note = self._memory_note(spec.memory_bytes, bounded, spec.memory_default)
+            note = self._memory_note(
+                spec.memory_bytes, bounded, spec.memory_default, _kind(spec)[0]
+            )
             log(f"memory limit {note}")
         per_process = not bounded and not spec.memory_default
         cgroup = str(group.path) if group is not None else ""
@@ -238,10 +240,10 @@ class ProcessRunner:
         return self._memory_note(limit, self.limits_run_memory, default)
 
     @staticmethod
-    def _memory_note(limit: int, bounded: bool, default: bool = False) -> str:
+    def _memory_note(limit: int, bounded: bool, default: bool = False, kind: str = "trial") -> str:
         if bounded:
             whose = "; the platform's default, KAON_JOB_MEMORY" if default else ""
-            return f"{memory_text(limit)} for the trial's processes together (cgroup{whose})"
+            return f"{memory_text(limit)} for the {kind}'s processes together (cgroup{whose})"
         if default:
             return (
                 "none: the platform's default memory limit (KAON_JOB_MEMORY) is not applied: "
@@ -250,7 +252,7 @@ class ProcessRunner:
             )
         return (
             f"{memory_text(limit)} for each process (RLIMIT_AS): no writable cgroup with "
-            "the memory controller here, so a trial's processes together may use more"
+            f"the memory controller here, so a {kind}'s processes together may use more"
         )
 
     def _group(self, spec: RunSpec, log: LogSink) -> Cgroup | None:
@@ -269,9 +271,10 @@ class ProcessRunner:
         bubblewrap's pid namespace (`mounts`) left nothing alive (its processes are dying
         already): the group is emptied and removed in the background."""
         if spec.memory_bytes is not None and group.oom_killed():
+            kind, raise_it = _kind(spec)
             log(
-                f"the trial went over its memory limit ({memory_text(spec.memory_bytes)}): "
-                "the kernel killed a process of it; raise the limit with --memory"
+                f"the {kind} went over its memory limit ({memory_text(spec.memory_bytes)}): "
+                f"the kernel killed a process of it; raise the limit with {raise_it}"
             )
         if spec.mounts:
             REAPER.later(lambda: group.kill() and group.remove())
@@ -358,6 +361,14 @@ def _pump(stream: IO[bytes], log: LogSink) -> None:
         finally:  # if `log` failed, keep draining so the process never blocks on a full pipe
             while stream.read(MAX_LINE):
                 pass
+
+
+def _kind(spec: RunSpec) -> tuple[str, str]:
+    """What the run is, in words (a pipeline's datum or a job's trial), and how its memory
+    limit is raised."""
+    if "datum" in spec.labels:
+        return "datum", "resource_limits.memory in the pipeline's spec"
+    return "trial", "--memory"
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> bool:

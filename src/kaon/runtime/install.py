@@ -1,7 +1,10 @@
 """Copy the stdlib-only part of kaon into a folder that user processes get on PYTHONPATH:
-`kaon/runtime/*.py` (the replica server and its protocol) and `kaon/determinism.py`
-(`seed_everything`), under an empty `kaon/__init__.py`. A user environment thus needs no kaon
-install. Used by the platform for both training jobs and replicas."""
+`kaon/runtime/*.py` (the replica server and its protocol), `kaon/determinism.py`
+(`seed_everything`) and the SDK (`kaon.client` with what it imports: `kaon.core`, `kaon.wire`,
+`kaon.config`, `kaon.extras`), so `from kaon.client import Client; Client.from_env()` works in
+a job, a pipeline's datum or service with no kaon install in its environment (the SDK imports
+only the standard library; `kaon.wire.requests`, the server's pydantic bodies, is copied but
+never imported by it). Used by the platform for training jobs, pipelines and replicas."""
 
 from __future__ import annotations
 
@@ -10,19 +13,29 @@ from pathlib import Path
 
 _RUNTIME = Path(__file__).resolve().parent
 _PACKAGE = _RUNTIME.parent
+_SDK_PACKAGES = ("runtime", "client", "core", "wire")  # copied with their sub-packages
+_SDK_MODULES = ("__init__.py", "determinism.py", "config.py", "extras.py", "py.typed")
+
+
+def _files() -> dict[Path, bytes]:
+    """Each file to copy, by its path relative to the copy's root, with its bytes."""
+    found: dict[Path, bytes] = {}
+    for name in _SDK_MODULES:
+        source = _PACKAGE / name
+        if source.is_file():
+            found[Path("kaon") / name] = source.read_bytes()
+    for package in _SDK_PACKAGES:
+        for source in sorted((_PACKAGE / package).rglob("*.py")):
+            found[Path("kaon") / source.relative_to(_PACKAGE)] = source.read_bytes()
+    return found
 
 
 def install_runtime(root: Path) -> Path:
     """Copy the files to `root/kaon/...`; returns `root`, the PYTHONPATH to give. Files are
     replaced atomically and only when they changed, so running processes never read half a
     file."""
-    files = {root / "kaon" / "__init__.py": b""}
-    for source in sorted(_RUNTIME.glob("*.py")):
-        files[root / "kaon" / "runtime" / source.name] = source.read_bytes()
-    determinism = _PACKAGE / "determinism.py"
-    if determinism.is_file():
-        files[root / "kaon" / "determinism.py"] = determinism.read_bytes()
-    for target, data in files.items():
+    for relative, data in _files().items():
+        target = root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.is_file() and target.read_bytes() == data:
             continue

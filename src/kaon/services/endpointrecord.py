@@ -124,15 +124,25 @@ class EndpointRecorder:
             if len(out) >= limit:
                 break
             rid = request_of(commit.message)
-            node = None if rid is None else self._found(head, f"/{rid}.json", root)
-            if node is None and rid is not None:  # removed by hand since: as it was then
+            if rid is None:
+                continue
+            node = self._found(head, f"/{rid}.json", root)
+            fb = None if node is None else self._read(node, str(commit.id), rid)
+            if fb is None:  # removed or rewritten by hand since: as that commit stored it
                 node = self._found(commit, f"/{rid}.json")
-            if node is not None:
-                doc = json.loads(b"".join(self._files.content(node)))
-                fb = Feedback.from_doc(doc, commit=str(commit.id))
-                if version is None or fb.version == version:
-                    out.append(fb)
+                fb = None if node is None else self._read(node, str(commit.id), rid)
+            if fb is not None and (version is None or fb.version == version):
+                out.append(fb)
         return out
+
+    def _read(self, node: FileNode, commit: str, rid: str) -> Feedback | None:
+        """The feedback on request `rid` a file holds; None when it holds another."""
+        try:
+            doc = json.loads(b"".join(self._files.content(node)))
+            fb = Feedback.from_doc(doc, commit=commit) if isinstance(doc, dict) else None
+        except (ValueError, KeyError, TypeError):
+            return None
+        return fb if fb is not None and fb.request_id == rid else None
 
     def _back(self, repo: str, head: Commit, page: int) -> Iterator[Commit]:
         """`head` and its ancestors, newest first, read `page` commits at a time."""

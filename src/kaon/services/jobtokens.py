@@ -6,6 +6,9 @@ made when the job starts running and revoked when it ends, however it ends; at s
 tokens of every job not running are revoked (a server killed mid-job never reached the end).
 A job whose author is no user (submitted before users existed) gets KAON_ENDPOINT only: the
 SDK then answers 401 with how to get a token, instead of starting a platform of its own.
+A pipeline job's token (`for_pipeline_job`, given to its datums, service or spout by
+kaon.services.pipelines.s3access) acts as the pipeline version's author, in every workspace
+the author may reach, and only reads shared repos and pipelines.
 """
 
 from __future__ import annotations
@@ -37,6 +40,14 @@ class JobTokens:
         if self.endpoint is None:
             return None
         return ApiEnv(self.endpoint, self._users.for_job(job, owner, workspace))
+
+    def for_pipeline_job(self, key: str, author: str) -> ApiEnv | None:
+        """The variables for pipeline job `key` (`<pipeline>@<id>`) of `author`: a token acting
+        as the author in the workspaces the author may reach, reading shared repos and
+        pipelines only (kaon.core.users.decide); None while no API listens."""
+        if self.endpoint is None:
+            return None
+        return ApiEnv(self.endpoint, self._users.for_job(key, author, None))
 
     def revoke_job(self, job: str) -> None:
         self._users.revoke_job(job)

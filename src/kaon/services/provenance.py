@@ -2,7 +2,8 @@
 
 Training records data, code, params, environment and job (one job node per trial) when the
 job starts running, and the model when a trial succeeds; serving records the serve code, its
-environment and the endpoint; feedback records itself. Edges point from input to user.
+environment and the endpoint (and, when a job's token deployed it, job → endpoint: a
+pipeline's release stage); feedback records itself. Edges point from input to user.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from kaon.core.endpoints import Endpoint
 from kaon.core.errors import InvalidInput, NotFound
 from kaon.core.jobs import Bundle, Job, Trial, canonical_json, trial_name
 from kaon.core.provenance import Edge, EdgeKind, Graph, Node, NodeKind, model_node_id, node_id
+from kaon.core.users import PIPELINE_JOB
 from kaon.ports.provenance import ProvenanceStore
+
+_MAX_TRIALS = 10_000  # a training job's trial nodes an endpoint it deployed is linked to
 
 
 def _when(ts: float | None) -> str:
@@ -166,7 +170,24 @@ class ProvenanceService:
         if endpoint.model_id:
             model = model_node_id(endpoint.workspace, endpoint.model_id)
             edges.append(Edge(model, served.id, EdgeKind.SERVED_BY))
+        if endpoint.job:
+            edges += self._deployed(endpoint.job, endpoint.name)
         self._store.record([code, env, served], edges)
+
+    def job_deployed(self, job: str, endpoint: str) -> None:
+        """`job` (a job's token asked) deployed, updated or promoted version `endpoint`."""
+        self._store.record([], self._deployed(job, endpoint))
+
+    def _deployed(self, job: str, endpoint: str) -> list[Edge]:
+        """job → endpoint: from a pipeline job's node (`job:<pipeline>@<id>`, recorded when the
+        job succeeds: until then the edge leads nowhere further), or from each trial of a
+        training job."""
+        if PIPELINE_JOB in job:
+            jobs = [node_id(NodeKind.JOB, job)]
+        else:
+            jobs = self._store.find(NodeKind.JOB.value, f"{job}/", limit=_MAX_TRIALS)
+        target = node_id(NodeKind.ENDPOINT, endpoint)
+        return [Edge(j, target, EdgeKind.DEPLOYED) for j in jobs]
 
     def feedback_received(
         self, endpoint: str, workspace: str, record: dict[str, Any], commit: str

@@ -318,8 +318,8 @@ class ServingService:
         """Stop version `name`: its start-up thread, then its replicas."""
         with self._lock:
             cancel = self._cancel.pop(name, None)
-        if cancel is not None:
-            cancel.set()
+            if cancel is not None:
+                cancel.set()
         self._run.stop(name)
 
     def _launch(self, endpoint: Endpoint) -> None:
@@ -354,20 +354,28 @@ class ServingService:
                 env={"lock_id": lock.id, "lock": lock.text, "python": lock.python}
                 | {"platform": fingerprint(), "batchable": built.batchable},
             )
-            self._endpoints.save_endpoint(endpoint)
-            self._record.started(endpoint)
-            if cancel.is_set():
+            if not self._save_unless(cancel, endpoint):
                 return
+            self._record.started(endpoint)
             self._run.run(endpoint, served, built.env, batch, serve_log.write)
             if cancel.is_set():  # killed while its replicas were fetching their files
                 self._run.stop(endpoint.name)
         except KaonError as exc:  # BuildFailed included: the state says the build failed
             build_log.write(f"error: {exc.message}")
-            self._endpoints.save_endpoint(endpoint.build_failure(exc.message))
+            self._save_unless(cancel, endpoint.build_failure(exc.message))
         except Exception as exc:
             log.exception("endpoint %s failed to start", endpoint.name)
             build_log.write(f"internal error: {exc}")
-            self._endpoints.save_endpoint(endpoint.build_failure(f"internal error {exc}"))
+            self._save_unless(cancel, endpoint.build_failure(f"internal error {exc}"))
+
+    def _save_unless(self, cancel: threading.Event, endpoint: Endpoint) -> bool:
+        """Save what the start-up thread saw unless the version was stopped meanwhile (its
+        KILLED row is then the truth): `_halt` sets `cancel` under the same lock."""
+        with self._lock:
+            if cancel.is_set():
+                return False
+            self._endpoints.save_endpoint(endpoint)
+            return True
 
     def _restore(
         self,
@@ -380,8 +388,7 @@ class ServingService:
         build_log(f"restarting on served commit {endpoint.served_commit}")
         env = self._build.restore(endpoint, build_log, cancel)
         endpoint = endpoint.moved(EndpointState.STARTING, started=self._clock())
-        self._endpoints.save_endpoint(endpoint)
-        if cancel.is_set():
+        if not self._save_unless(cancel, endpoint):
             return
         served = TreeRef(
             RepoName(repo_of(endpoint.workspace, "endpoints")),

@@ -22,6 +22,7 @@ from kaon.core.errors import (
     WorkspaceNotFound,
 )
 from kaon.core.users import (
+    PIPELINE_JOB,
     Action,
     ApiToken,
     Principal,
@@ -172,12 +173,15 @@ class UserService:
         return who
 
     # jobs --------------------------------------------------------------------------------
-    def for_job(self, job: str, owner: str, workspace: str) -> str | None:
-        """A token for `job`, acting as `owner` in `workspace` only; None when the owner is
-        not a user (a job from before users existed)."""
+    def for_job(self, job: str, owner: str, workspace: str | None) -> str | None:
+        """A token for `job`, acting as `owner` in `workspace` only (None: a pipeline job,
+        `<pipeline>@<id>`, in the workspaces `owner` may reach, reading shared repos only:
+        kaon.core.users.decide); None when the owner is not a user (a job from before users
+        existed)."""
         if self._store.get_user(owner) is None:
             return None
-        _, secret = self.create_token(owner, f"job {job[:8]}", workspace=workspace, job=job)
+        name = f"pipeline job {job}" if PIPELINE_JOB in job else f"job {job[:8]}"
+        _, secret = self.create_token(owner, name, workspace=workspace, job=job)
         return secret
 
     def revoke_job(self, job: str) -> None:
@@ -218,6 +222,11 @@ class UserService:
             role = self.role(principal, workspace, fresh=True)  # a share applies at once
             if decide(principal, action, workspace, role):
                 return
+        if workspace is None and principal.pipeline_job and principal.workspace is None:
+            raise Forbidden(
+                f"{principal.describe()} may not {action.value} shared repos or pipelines: "
+                "a pipeline job's output is what it writes to /pfs/out"
+            )
         if workspace is None:
             raise Forbidden(f"{principal.describe()} may not {action.value} shared repos")
         if role is None or (principal.workspace not in (None, workspace)):

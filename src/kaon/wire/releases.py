@@ -41,6 +41,19 @@ class ReleaseInfo(Answer):
     previous: dict[str, int] | None  # what `kaon serve rollback` returns to
     versions: list[VersionInfo]
     updated: float | None = None
+    pending: str | None = field(
+        default=None,
+        metadata=doc(
+            "a change waiting for versions to be ready (rolling, canary, shadow, rollback, "
+            "deploy): the traffic moves when they are"
+        ),
+    )
+    starting: list[str] = field(
+        default_factory=list, metadata=doc("the versions the pending change waits for")
+    )
+    candidate: str | None = field(
+        default=None, metadata=doc("the canary or shadow version `promote` gives 100 %")
+    )
 
 
 @dataclass(frozen=True)

@@ -182,6 +182,16 @@ class ServeIn(Strict):
         description="Prediction routes need `Authorization: Bearer <token>` of a user (or "
         "job) that may read the endpoint's workspace (--auth); default: open, as in kaos.",
     )
+    name: str | None = checked(
+        None,
+        description="the endpoint's name (--name, e.g. petset; 2-40 of a-z 0-9 '-'); default: "
+        "serve-<workspace>-<6 hex>",
+    )
+    version: str | None = checked(
+        None,
+        description="this version's label (--version, 1-32 of a-z 0-9 '.' '_'); default: the "
+        "model's data commit prefix",
+    )
 
 
 class ReleaseIn(Strict):

@@ -13,6 +13,9 @@ import pytest
 
 from kaon.core.address import parse_ref
 from kaon.core.pipelines.records import DatumState, JobState
+from kaon.exec.local import LocalExecutor
+from kaon.ports.envbuilder import LogSink
+from kaon.ports.executor import DatumFeed, RunResult, Task
 from kaon.wiring import Backends, Platform
 
 from .runhelp import Rig
@@ -328,3 +331,39 @@ def test_nested_files_are_seen_at_their_own_paths(rig: Rig, seed: Any) -> None:
     assert job.state is JobState.SUCCESS, job.reason
     out = rig.files("copy", job.output_commit or "")
     assert out == {"a.txt": b"a\n", "b.txt": b"b\n", "a.txt.top": b"dir\n", "b.txt.top": b"dir\n"}
+
+
+class _EndsAfterOneDatum(LocalExecutor):
+    """The local executor, except that its first batch process dies on its first datum and
+    the batch then ends (the port allows it: `run_batch` may return with datums left)."""
+
+    def __init__(self, real: LocalExecutor) -> None:
+        self.__dict__.update(real.__dict__)
+        self.first = True
+
+    def run_batch(
+        self, task: Task, feed: DatumFeed, log: LogSink, cancel: threading.Event
+    ) -> RunResult:
+        if not self.first:
+            return super().run_batch(task, feed, log, cancel)
+        self.first = False
+        datum = feed.next_datum()
+        assert datum is not None
+        died = RunResult(137, False, False, 0.0)
+        datum.outputs.deliver(Path("/nonexistent"), died)
+        feed.finished(datum, died)
+        return died
+
+
+def test_a_batch_retry_queued_after_every_worker_ended_still_runs(rig: Rig) -> None:
+    doc = spec(transform={"cmd": ["/bin/sh"], "datum_batching": True}, datum_tries=2)
+    doc["parallelism_spec"] = {"constant": 1}
+    doc["transform"]["stdin"] = [
+        'while d=$(kaon-next-datum); do eval "$d"; cp /pfs/data/* /pfs/out/; done'
+    ]
+    rig.runner.executor = _EndsAfterOneDatum(rig.executor)
+    job = rig.run(rig.pipeline(doc))
+    assert job.state is JobState.SUCCESS, job.reason
+    assert job.counts.processed == 5 and job.restarts == 1
+    out = rig.files("copy", job.output_commit or "")
+    assert sorted(out) == sorted(k.lstrip("/") for k in FILES)

@@ -75,6 +75,21 @@ def test_a_cycle_is_refused(platform: Platform, raw: str) -> None:
     assert platform.pipelines.list() == []
 
 
+def test_reading_another_branch_of_a_downstream_output_is_no_cycle(
+    platform: Platform, raw: str
+) -> None:
+    """The graph goes by repo AND branch: b reads a's output (a@master), a reads b@review,
+    which no pipeline writes."""
+    first = copy_spec("a", raw)
+    first["input"] = {
+        "cross": [first["input"], {"pfs": {"repo": "b", "branch": "review", "glob": "/"}}]
+    }
+    assert create(platform, first, copy_spec("b", "a")) == ["a", "b"]
+    with pytest.raises(InvalidInput, match="cycle"):  # b's own output branch: a cycle
+        first["input"]["cross"][1]["pfs"]["branch"] = "master"
+        create(platform, first, update=True)
+
+
 def test_two_docs_of_one_name_and_name_clashes(platform: Platform, raw: str) -> None:
     with pytest.raises(InvalidInput, match="two specs are named 'p'"):
         create(platform, copy_spec("p", raw), copy_spec("p", raw))

@@ -38,7 +38,8 @@ def deploy(
     p: Platform = Depends(platform),
     who: Principal = Depends(principal),
 ) -> EndpointInfo:
-    """Deploy an endpoint in workspace `name`; the caller is its author."""
+    """Deploy an endpoint in workspace `name`; the caller is its author. With `body.name`: a
+    version (`body.version`) of that named endpoint; the same inputs again return that version."""
     source = p.workspaces.bundle(
         name,
         "serve",
@@ -56,6 +57,9 @@ def deploy(
         parse_duration(body.timeout) if body.timeout else 30.0,
         check_variables(body.env),
         body.auth,
+        name=body.name,
+        version=body.version,
+        job=who.job,  # deployed with a job's token: job → endpoint in provenance
     )
     return endpoint_out(p, endpoint, _base(request))
 

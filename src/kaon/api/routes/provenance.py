@@ -39,8 +39,9 @@ def model_provenance(
 def endpoint_provenance(
     endpoint: str, p: Platform = Depends(platform), who: Principal = Depends(principal)
 ) -> ProvenanceInfo:
-    graph = visible_graph(p, who, p.provenance.of_endpoint(endpoint))
-    return provenance_info(graph, node_id(NodeKind.ENDPOINT, endpoint), f"endpoint {endpoint}")
+    name = p.serving.get(endpoint).name  # a release's name: the version it serves
+    graph = visible_graph(p, who, p.provenance.of_endpoint(name))
+    return provenance_info(graph, node_id(NodeKind.ENDPOINT, name), f"endpoint {name}")
 
 
 @router.get("/v1/subvenance", response_model=ProvenanceInfo)

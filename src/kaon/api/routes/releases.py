@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from kaon.api.answers import feedback_info, release_info, version_infos
 from kaon.api.deps import platform, principal
 from kaon.api.routes.endpoints import _base, endpoint_out
+from kaon.core.errors import InvalidInput
 from kaon.core.jobs import ModelId, model_id
-from kaon.core.releases import canary_weight
+from kaon.core.releases import canary_weight, version_label
 from kaon.core.users import Principal
 from kaon.wire import EndpointInfo, FeedbackInfo, ReleaseInfo, VersionInfo
 from kaon.wire.requests import ReleaseIn
@@ -28,6 +29,15 @@ def update_endpoint(
     who: Principal = Depends(principal),
 ) -> EndpointInfo:
     """A new version of `endpoint` (`kaon serve update`): rolling, canary or shadow."""
+    if body.model_id is None and body.source is None:
+        raise InvalidInput(
+            f"nothing to update on endpoint {endpoint}: give the new version's model_id "
+            "and/or serve bundle (source)"
+        )
+    if body.canary is not None and body.shadow:
+        raise InvalidInput("give canary or shadow, not both: a shadow answers no request")
+    canary = canary_weight(body.canary) if body.canary is not None else None
+    label = version_label(body.version) if body.version is not None else None
     release = p.serving.release(endpoint)
     source = None
     if body.source is not None:
@@ -43,9 +53,9 @@ def update_endpoint(
         who.user,
         ModelId(model_id(body.model_id)) if body.model_id else None,
         source,
-        canary_weight(body.canary) if body.canary is not None else None,
+        canary,
         body.shadow,
-        body.version,
+        label,
         who.job,
     )
     return endpoint_out(p, version, _base(request))
@@ -72,7 +82,13 @@ def promote(
 ) -> ReleaseInfo:
     """The canary (or shadow) takes all the traffic (`kaon serve promote`)."""
     release = p.serving.promote(endpoint, who.job)
-    return release_info(release, p.serving.versions(release.name), _base(request))
+    versions = p.serving.versions(release.name)
+    if who.job:  # a pipeline's release stage promoted it: job → the version now serving
+        serving = {v for v, weight in release.traffic.weights.items() if weight == 100}
+        for version in versions:
+            if version.version in serving:
+                p.provenance.job_deployed(who.job, version.name)
+    return release_info(release, versions, _base(request))
 
 
 @router.post("/v1/endpoints/{endpoint}/rollback", response_model=ReleaseInfo)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 from kaon.api.answers import s3_credential_info
 from kaon.api.deps import platform, principal
 from kaon.core.credentials import S3Credential
-from kaon.core.errors import InvalidInput, NotFound
+from kaon.core.errors import Forbidden, InvalidInput, NotFound
 from kaon.core.users import Principal
 from kaon.wire import S3CredentialInfo
 from kaon.wire.requests import S3CredentialIn
@@ -36,6 +36,11 @@ def create(
 ) -> S3CredentialInfo:
     """A key of the caller's (its secret is shown only in this answer); one made with a job's
     token is the job's (narrowed to its workspace, revoked when the job ends)."""
+    if who.pipeline_job:  # its key would not be narrowed as the job's own is
+        raise Forbidden(
+            f"{who.describe()} may not make S3 keys: use the job's own, in AWS_ACCESS_KEY_ID "
+            "and AWS_SECRET_ACCESS_KEY"
+        )
     if body.owner and body.owner != who.user:
         raise InvalidInput(
             f"owner {body.owner!r}: a key is its caller's ({who.user!r}); to make one for "

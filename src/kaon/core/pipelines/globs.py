@@ -85,6 +85,19 @@ class Glob:
         found.sort(key=lambda m: m.path)
         return found
 
+    def stream(self, listing: Listing) -> Iterator[Match]:
+        """match()'s matches, in its order, lazily where the order allows it: a glob of one
+        path segment (`/*`, `/*.csv`) reads the root's entries, already sorted by name, so the
+        first match comes before the last entry is looked at."""
+        if self.text == "/" or len(self.segments) != 1 or self.deep_from is not None:
+            yield from self.match(listing)
+            return
+        for path, entry in self._candidates(listing):
+            if self.groups == 0:
+                yield Match(path, entry, ())
+            elif (m := self.regex.fullmatch(path)) is not None:
+                yield Match(path, entry, m.groups())
+
     def _candidates(self, listing: Listing) -> Iterator[tuple[str, Entry]]:
         if not self.segments:  # a group or alternative spans several segments: walk all
             yield from _walk(listing, "/")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from kaon.core.errors import InvalidInput
 from kaon.core.pipelines.inputs import as_pfs, pfs_inputs
-from kaon.core.pipelines.spec import CronInput, PipelineSpec
+from kaon.core.pipelines.spec import CronInput, PfsInput, PipelineSpec
 
 RepoBranch = tuple[str, str]
 
@@ -27,10 +27,15 @@ class Node:
     reads: frozenset[RepoBranch]
 
 
+def leaves(spec: PipelineSpec) -> list[PfsInput]:
+    """Every input the pipeline reads (/pfs/<name> is a commit of repo@branch), in spec
+    order; a cron input as the pfs input it is read as (its ticks repo's master)."""
+    found = pfs_inputs(spec.input) if spec.input is not None else []
+    return [as_pfs(leaf) if isinstance(leaf, CronInput) else leaf for leaf in found]
+
+
 def node(spec: PipelineSpec) -> Node:
-    leaves = pfs_inputs(spec.input) if spec.input is not None else []
-    pfs = [as_pfs(leaf) if isinstance(leaf, CronInput) else leaf for leaf in leaves]
-    reads = frozenset((leaf.repo, leaf.branch) for leaf in pfs)
+    reads = frozenset((leaf.repo, leaf.branch) for leaf in leaves(spec))
     return Node(spec.name, (spec.name, spec.output_branch), reads)
 
 

@@ -1,6 +1,7 @@
 """Planning a job's datums from its input commits; datum ids and hashes; version salts.
 
     plan(source, listing_of, salt) -> list[Datum]
+    stream(source, listing_of, salt) -> Iterator[Datum]   (the same, lazily where it can)
 
 - `source`: the spec's `input`. `listing_of(pfs)` gives the commit a pfs input reads as a
   `globs.Listing` (None: its branch has no commit yet: that input has no datum). A cron input
@@ -45,12 +46,23 @@ Files = tuple[DatumFile, ...]
 
 def plan(source: Input, listing_of: ListingOf, salt: str) -> list[Datum]:
     """The datums of one job (see the module docstring)."""
-    with _no_gc():  # 200,000 datums are ~1M objects: the cycle collector would cost ~40%
-        return _datums(source, listing_of, salt)
+    with no_gc():  # 200,000 datums are ~1M objects: the cycle collector would cost ~40%
+        return list(stream(source, listing_of, salt))
+
+
+def stream(source: Input, listing_of: ListingOf, salt: str) -> Iterator[Datum]:
+    """plan()'s datums, in its order, one by one: a lone pfs input whose glob has one path
+    segment yields its first datum before the last file is looked at (a job starts its
+    first datums while the rest are planned); any other input is planned whole first."""
+    if isinstance(source, PfsInput):  # one file per datum, never twice
+        yield from _pfs_datums(source, listing_of, salt)
+        return
+    yield from _datums(source, listing_of, salt)
 
 
 @contextmanager
-def _no_gc() -> Iterator[None]:
+def no_gc() -> Iterator[None]:
+    """The cycle collector off (planning makes ~1M objects that hold no cycle)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -61,8 +73,6 @@ def _no_gc() -> Iterator[None]:
 
 
 def _datums(source: Input, listing_of: ListingOf, salt: str) -> list[Datum]:
-    if isinstance(source, PfsInput):  # one file per datum, never twice
-        return _pfs_datums(source, listing_of, salt)
     seen: set[str] = set()
     out: list[Datum] = []
     for files in _plan(source, listing_of):
@@ -172,16 +182,15 @@ def _file(source: PfsInput, commit: str, m: Match) -> DatumFile:
     return f
 
 
-def _pfs_datums(source: PfsInput, listing_of: ListingOf, salt: str) -> list[Datum]:
+def _pfs_datums(source: PfsInput, listing_of: ListingOf, salt: str) -> Iterator[Datum]:
     """A lone pfs input's datums: make_datum((file,), salt) for each match, in one loop."""
     listing = listing_of(source)
     if listing is None:
-        return []
+        return
     prefix = f"{source.name}\0{source.repo}\0{source.branch}\0"
     tail = ("\0e" if source.empty_files else "") + "\0" + salt
     hasher = blake3.blake3
-    out: list[Datum] = []
-    for m in compile_glob(source.glob).match(listing):
+    for m in compile_glob(source.glob).stream(listing):
         f = _file(source, listing.commit, m)
         ident = hasher((prefix + m.path).encode()).hexdigest()
         datum: Datum = _new(Datum)
@@ -192,8 +201,7 @@ def _pfs_datums(source: PfsInput, listing_of: ListingOf, salt: str) -> list[Datu
                 "files": (f,),
             }
         )
-        out.append(datum)
-    return out
+        yield datum
 
 
 _new = object.__new__

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kaon.core.errors import KaonError
@@ -24,9 +24,11 @@ from kaon.ports.envbuilder import EnvLock, LogSink
 from kaon.ports.executor import BatchDatum, Executor, Input, Limits, Place, RunResult, Task
 from kaon.services.pipelines.logs import JobLogWriter
 from kaon.services.pipelines.outputs import DatumSink, JobOutputs
+from kaon.services.pipelines.planner import DatumQueue
 
 CODE = "code"  # the input holding transform.source (its working directory)
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+WAIT_SECONDS = 0.05  # a batch worker with no datum yet looks again this often
 
 Done = Callable[[DatumRecord], None]
 
@@ -146,7 +148,7 @@ class Tail:
         self._sink(line)
 
 
-def lone_file(files: list[DatumFile]) -> bool:
+def lone_file(files: Sequence[DatumFile]) -> bool:
     """One file directly below the root: its own tree shows it at its own path."""
     return len(files) == 1 and not files[0].is_dir and files[0].path.rfind("/") == 0
 
@@ -171,7 +173,21 @@ def why(setup: DatumSetup, result: RunResult, tail: Iterable[str] = (), err: boo
             f"exited with code 127: command not found ({cmd[0] if cmd else '?'}, or a command "
             "it ran): is it installed, or in the source bundle?"
         )
-    return f"exited with code {result.exit_code}"
+    return f"exited with code {result.exit_code}" + last_words(tail)
+
+
+TAIL_LINES = 3  # the last lines of output a failed try's reason quotes…
+TAIL_CHARS = 400  # …at most this many characters of them
+
+
+def last_words(tail: Iterable[str]) -> str:
+    """`: <the last non-empty lines the process printed>` (stdout and stderr share one pipe),
+    so `inspect job` says why, e.g. a release gate's message; empty when it printed nothing."""
+    lines = [line.strip() for line in tail if line.strip()][-TAIL_LINES:]
+    said = " | ".join(lines)
+    if len(said) > TAIL_CHARS:
+        said = "…" + said[-TAIL_CHARS:]
+    return f": {said}" if said else ""
 
 
 def record(
@@ -273,30 +289,54 @@ class DatumRunner:
 
 class BatchFeed:
     """The datums of a job for `Executor.run_batch`, shared by the workers' processes: a
-    datum whose process died is tried again (datum_tries), then err_cmd, like `run`."""
+    datum whose process died is tried again (datum_tries), then err_cmd, like `run`.
+
+    `next_datum` waits while the planner is still on its way, or while a datum is out (its
+    try may fail and come back): a worker's process ends only when nothing can come any
+    more. If every worker ended anyway, what is `left` needs another round of workers."""
 
     def __init__(
         self,
         runner: DatumRunner,
-        datums: list[Datum],
+        datums: DatumQueue,
         done: Done,
         stop: threading.Event,
         cancel: threading.Event,
     ) -> None:
         self._runner = runner
-        self._todo: deque[tuple[Datum, int]] = deque((d, 1) for d in datums)
+        self._queue = datums
+        self._again: deque[tuple[Datum, int]] = deque()  # tries to make again
         self._lock = threading.Lock()
         self._out: dict[str, tuple[Datum, int, DatumSink, Tail, float]] = {}
         self._done, self._stop, self._cancel = done, stop, cancel
+        self.taken = 0  # datums handed out, in all
+
+    @property
+    def left(self) -> bool:
+        """Whether some datum may still be handed out."""
+        with self._lock:
+            return bool(self._again) or bool(self._out) or not self._queue.exhausted
 
     def next_datum(self) -> BatchDatum | None:
+        while True:
+            with self._lock:
+                if self._stop.is_set() or self._cancel.is_set():
+                    return None
+                if self._again:
+                    datum, attempt = self._again.popleft()
+                    break
+                taken = self._queue.take()
+                if taken is not None:
+                    datum, attempt = taken, 1
+                    break
+                if self._queue.exhausted and not self._out:
+                    return None
+            self._queue.wait(WAIT_SECONDS)
         with self._lock:
-            if not self._todo or self._stop.is_set() or self._cancel.is_set():
-                return None
-            datum, attempt = self._todo.popleft()
             key = f"{datum.id[:16]}-{attempt}"
             sink, tail = self._runner.sink(datum), Tail(self._runner.user_log(datum))
             self._out[key] = (datum, attempt, sink, tail, time.monotonic())
+            self.taken += 1
         setup = self._runner.setup
         return BatchDatum(
             key=key,
@@ -307,22 +347,24 @@ class BatchFeed:
         )
 
     def finished(self, datum: BatchDatum, result: RunResult) -> None:
-        with self._lock:
-            d, attempt, sink, tail, began = self._out.pop(datum.key)
         setup = self._runner.setup
-        if result.cancelled or self._cancel.is_set():
+        tries = setup.spec.datum_tries
+        with self._lock:  # a try to make again is queued before the datum stops being out
+            d, attempt, sink, tail, began = self._out.pop(datum.key)
+            cancelled = result.cancelled or self._cancel.is_set()
+            ok = setup.succeeded(result) and not sink.error
+            again = not cancelled and not ok and not sink.error and attempt < tries
+            if again:
+                self._again.append((d, attempt + 1))
+        if cancelled:
             return
-        if setup.succeeded(result) and not sink.error:
+        if ok:
             spent = time.monotonic() - began
             self._done(record(setup, d, DatumState.SUCCESS, attempt, spent, sink))
             return
         reason = sink.error or why(setup, result, tail.lines)
-        if not sink.error and attempt < setup.spec.datum_tries:
-            self._runner.platform_log(d)(
-                f"try {attempt} of {setup.spec.datum_tries} failed: {reason}"
-            )
-            with self._lock:
-                self._todo.append((d, attempt + 1))
+        if again:
+            self._runner.platform_log(d)(f"try {attempt} of {tries} failed: {reason}")
             return
         rec = self._runner.failed(d, attempt, reason, began, self._cancel)
         if rec is not None:

@@ -19,16 +19,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
 from kaon.core.errors import KaonError
 from kaon.core.ids import CommitId, Digest, RepoName
 from kaon.core.pipelines.datums import Datum
-from kaon.core.pipelines.planning import plan
+from kaon.core.pipelines.inputs import as_pfs, pfs_inputs
+from kaon.core.pipelines.planning import stream
 from kaon.core.pipelines.records import (
     DatumCounts,
     DatumRecord,
@@ -38,7 +39,7 @@ from kaon.core.pipelines.records import (
     PipelineJob,
     PipelineVersion,
 )
-from kaon.core.pipelines.spec import Reprocess
+from kaon.core.pipelines.spec import PfsInput, Reprocess
 from kaon.ports.content import TreeRef
 from kaon.ports.executor import Executor
 from kaon.ports.pipelines import PipelineStore
@@ -50,11 +51,13 @@ from kaon.services.pipelines.datumrun import (
     DatumRunner,
     DatumSetup,
     batch_task,
+    lone_file,
 )
 from kaon.services.pipelines.inputs import InputListings
 from kaon.services.pipelines.logs import JobLogWriter, PipelineLogs
 from kaon.services.pipelines.longrun import lock_of, spec_of
 from kaon.services.pipelines.outputs import JobOutputs, commit_outputs
+from kaon.services.pipelines.planner import DatumQueue, Planner
 from kaon.services.pipelines.s3access import PipelineAccess
 from kaon.services.repos import RepoService
 from kaon.services.trees import TreeStore
@@ -63,6 +66,7 @@ log = logging.getLogger("kaon.pipelines")
 
 FLUSH_SECONDS = 0.5  # datum records and the job's counts are saved this often…
 FLUSH_RECORDS = 100  # …or after this many datums, whichever comes first
+WAKE_SECONDS = 0.05  # a worker free while the planner goes on: the queue looked at this often
 _RUNNING = (JobState.RUNNING, JobState.FINISHING)
 
 
@@ -133,7 +137,12 @@ class _JobRun:
         self.saved_at = time.monotonic()
         self.began = time.monotonic()
         self.outputs: JobOutputs | None = None
-        self.total = 0
+        self.total = 0  # datums planned so far
+        self.ended = 0  # datums run to their end by this run
+        self.abort = threading.Event()  # the workers failed: planning stops
+        self.setup: DatumSetup | None = None
+        self.stack = ExitStack()  # the input trees the job keeps
+        self.kept: set[TreeRef] = set()
 
     # -- the steps --------------------------------------------------------------------------
 
@@ -157,19 +166,27 @@ class _JobRun:
         listings = InputListings(self.r.repos, self.r.trees, self.job.inputs)
         if self.spec.input is None:
             return self.end(JobState.FAILURE, "the pipeline has no input (a spout's job)")
-        datums = plan(self.spec.input, listings.reader, self.version.salt)
-        todo = self.skip(datums)
+        for leaf in pfs_inputs(self.spec.input):  # each input's commit, resolved now
+            listings.listing_of(leaf if isinstance(leaf, PfsInput) else as_pfs(leaf))
         roots = {n: Digest(c.tree) if c.tree else None for n, c in listings.commits.items()}
         self.outputs = JobOutputs(self.r.chunks, self.r.trees, self.lease, roots)
-        note = ""
-        if not datums:
-            note = f"no datum: {listings.nothing_matched(self.spec.input)}"
-            self.log.job(note)
         self.job = self.job.moved(JobState.RUNNING, counts=self.counts())
         self.flush(force=True)
-        if todo and not self.cancel.is_set():
-            self.log.job(f"{len(todo)} datum(s) to process, {len(datums) - len(todo)} already done")
-            self.run_datums(todo)
+        queue = DatumQueue()
+        planner = Planner(
+            stream(self.spec.input, listings.reader, self.version.salt),
+            self.admit,
+            queue,
+            lambda: self.abort.is_set() or self.kill.is_set() or self.cancel.is_set(),
+            name=f"plan-{self.job.pipeline}",
+        )
+        self.run_datums(planner, queue)
+        if planner.error is not None:
+            raise planner.error
+        note = ""
+        if not self.total:
+            note = f"no datum: {listings.nothing_matched(self.spec.input)}"
+            self.log.job(note)
         self.flush(force=True)
         if self.killed or self.cancel.is_set():
             return self.end(JobState.KILLED, self.killed or "killed")
@@ -179,10 +196,14 @@ class _JobRun:
             return self.end(
                 JobState.FAILURE, f"datum {failed[0].id} failed: {failed[0].reason}{more}"
             )
+        missing = planner.queued - self.ended
+        if missing > 0:  # never commit without every datum's output
+            return self.end(JobState.FAILURE, f"internal error: {missing} datum(s) never ran")
         return self.finish(note)
 
-    def skip(self, datums: list[Datum]) -> list[Datum]:
-        """The datums still to run; the others recorded SKIPPED (or kept: this job's own)."""
+    def admit(self, datums: list[Datum]) -> list[Datum]:
+        """Of one planned batch, the datums still to run; the others recorded SKIPPED (or
+        kept: this job's own); the input commits the rest see views of kept by the job."""
         job = self.job
         every = job.reprocess or self.spec.reprocess is Reprocess.EVERY_JOB
         done = (
@@ -193,62 +214,98 @@ class _JobRun:
         rerun = set(job.rerun)
         todo: list[Datum] = []
         skipped: list[DatumRecord] = []
+        kept: list[DatumRecord] = []
         for d in datums:
             old = done.get(d.hash)
             if old is None or d.id in rerun:
                 todo.append(d)
             elif old.job == job.id:  # this job's own, before a platform restart
-                self.records[d.id] = old
+                kept.append(old)
             else:
-                rec = replace(
-                    old,
-                    job=job.id,
-                    id=d.id,
-                    state=DatumState.SKIPPED,
-                    files=tuple(dict(f.__dict__) for f in d.files),
-                    tries=0,
-                    seconds=0.0,
-                    reused_from=old.reused_from or old.job,
-                    reason="",
-                    download_bytes=0,
-                    upload_bytes=0,
+                skipped.append(
+                    replace(
+                        old,
+                        job=job.id,
+                        id=d.id,
+                        state=DatumState.SKIPPED,
+                        files=tuple(dict(f.__dict__) for f in d.files),
+                        tries=0,
+                        seconds=0.0,
+                        reused_from=old.reused_from or old.job,
+                        reason="",
+                        download_bytes=0,
+                        upload_bytes=0,
+                    )
                 )
-                self.records[d.id] = rec
-                skipped.append(rec)
         if skipped:
             self.r.store.save_datums(skipped)
-        self.total = len(datums)
+        self.keep_whole(todo)
+        with self.lock:
+            self.records.update((r.id, r) for r in (*kept, *skipped))
+            self.total += len(datums)
         return todo
 
-    def run_datums(self, todo: list[Datum]) -> None:
+    def keep_whole(self, todo: list[Datum]) -> None:
+        """The input commits some of `todo` see a view of: kept by the job (fetched once)."""
+        if self.setup is None or self.spec.transform.datum_batching:
+            return  # a batch keeps every input already
+        wanted: set[TreeRef] = set()
+        for d in todo:
+            files = d.files
+            if len(files) == 1 and lone_file(files):
+                continue  # the common case, decided without building its inputs
+            wanted |= self.setup.whole([d]) - self.kept
+        if wanted:
+            self.kept |= wanted
+            self.stack.enter_context(self.r.executor.keep(sorted(wanted, key=repr)))
+
+    def run_datums(self, planner: Planner, queue: DatumQueue) -> None:
         code = None
         if self.version.source_repo and self.version.source_commit:
             code = TreeRef(RepoName(self.version.source_repo), CommitId(self.version.source_commit))
         s3 = self.r.access.datum_access(self.job, self.version) if self.r.access else {}
-        setup = DatumSetup(self.job, self.spec, lock_of(self.version), code, s3)
+        self.setup = setup = DatumSetup(self.job, self.spec, lock_of(self.version), code, s3)
         assert self.outputs is not None
         runner = DatumRunner(self.r.executor, setup, self.outputs, self.log)
-        workers = max(1, min(self.spec.parallelism, self.r.slots, len(todo)))
+        workers = max(1, min(self.spec.parallelism, self.r.slots))
         if self.spec.transform.datum_batching:  # a batch's datums are views of its inputs
             kept = [given.tree for given in setup.batch_inputs().values()]
         else:
-            kept = sorted(setup.whole(todo), key=repr) + ([code] if code else [])
-        with self.r.executor.keep(kept):
-            if self.spec.transform.datum_batching:
-                self.run_batches(runner, setup, todo, workers)
-            else:
-                self.run_each(runner, todo, workers)
+            kept = [code] if code else []
+        with self.stack:  # the trees kept (by the planner too) until the workers are done
+            self.stack.enter_context(self.r.executor.keep(kept))
+            planner.start()
+            try:
+                if self.spec.transform.datum_batching:
+                    self.run_batches(runner, setup, queue, workers)
+                else:
+                    self.run_each(runner, queue, workers)
+            except BaseException:
+                self.abort.set()
+                raise
+            finally:
+                planner.join()
+        todo, planned = planner.queued, planner.planned
+        self.log.job(f"{todo} datum(s) to process, {planned - todo} already done")
 
-    def run_each(self, runner: DatumRunner, todo: list[Datum], workers: int) -> None:
-        pending = deque(todo)
+    def run_each(self, runner: DatumRunner, queue: DatumQueue, workers: int) -> None:
         running: set[Future[DatumRecord | None]] = set()
         with ThreadPoolExecutor(workers, thread_name_prefix=f"job-{self.job.pipeline}") as pool:
-            while pending or running:
-                while pending and len(running) < workers and not self.stop.is_set():
-                    running.add(pool.submit(runner.run, pending.popleft(), self.kill))
+            while True:
+                while len(running) < workers and not self.stop.is_set():
+                    datum = queue.take()
+                    if datum is None:
+                        break
+                    running.add(pool.submit(runner.run, datum, self.kill))
                 if not running:
-                    break
-                done, running = wait(running, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)
+                    if self.stop.is_set() or queue.exhausted:
+                        break
+                    queue.wait(FLUSH_SECONDS)  # the planner is on its way
+                    self.tick()
+                    continue
+                # a free worker: look at the queue again soon
+                timeout = FLUSH_SECONDS if len(running) == workers else WAKE_SECONDS
+                done, running = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
                 for future in done:
                     rec = future.result()
                     if rec is not None:
@@ -256,9 +313,9 @@ class _JobRun:
                 self.tick()
 
     def run_batches(
-        self, runner: DatumRunner, setup: DatumSetup, todo: list[Datum], workers: int
+        self, runner: DatumRunner, setup: DatumSetup, queue: DatumQueue, workers: int
     ) -> None:
-        feed = BatchFeed(runner, todo, self.finished, self.stop, self.kill)
+        feed = BatchFeed(runner, queue, self.finished, self.stop, self.kill)
 
         def work(i: int) -> None:
             try:
@@ -267,13 +324,18 @@ class _JobRun:
                 log.exception("pipeline job %s: a batch worker failed", self.job.key)
                 self.stop.set()
 
-        threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(workers)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            while t.is_alive():
-                t.join(FLUSH_SECONDS)
-                self.tick()
+        taken = -1
+        while feed.left and feed.taken > taken and not self.stop.is_set():
+            taken = feed.taken  # a round that takes no datum is the last
+            threads = [
+                threading.Thread(target=work, args=(i,), daemon=True) for i in range(workers)
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                while t.is_alive():
+                    t.join(FLUSH_SECONDS)
+                    self.tick()
 
     def finish(self, note: str) -> PipelineJob:
         self.job = self.job.moved(JobState.FINISHING)
@@ -299,6 +361,7 @@ class _JobRun:
         with self.lock:
             self.records[rec.id] = rec
             self.unsaved.append(rec)
+            self.ended += 1
             if rec.state is DatumState.FAILED:
                 self.stop.set()
         self.flush()

@@ -11,7 +11,14 @@ The key (one per job, shared by its datums; revoked when the job ends):
 - WRITES nothing, except a spout's key, which writes its own output repo only (Pachyderm
   2.x's way for spouts: `aws s3 cp x s3://master.<spout>/x`, one commit per object). A
   datum's output goes to /pfs/out: through S3 it would bypass the job's one output commit.
-No API token is given: the API cannot narrow one to a repo.
+
+The API (when `tokens` is given and the API listens): `KAON_ENDPOINT` and `KAON_TOKEN`, a token
+of the job's own (the same for its datums; revoked with the key), acting as the pipeline
+version's author in the workspaces the author may reach — so a release stage deploys, updates
+and promotes endpoints there with `Client.from_env()`, each recorded as made by this job
+(provenance: job → endpoint) — and only reading shared repos and pipelines
+(kaon.core.users.decide). An author who is no user gets no token (KAON_ENDPOINT only: the SDK
+answers 401 rather than starting a platform of its own).
 
 The calls: the job runner's `datum_access(job, version) -> Mapping[str, str]` once per job
 (the same mapping for every datum; empty when no gateway listens); `revoke(job)` once the
@@ -30,6 +37,7 @@ from kaon.core.credentials import S3Credential
 from kaon.core.errors import PermissionDenied
 from kaon.core.pipelines.records import PipelineJob, PipelineVersion
 from kaon.core.users import Action
+from kaon.services.jobtokens import JobTokens
 from kaon.services.s3.credentials import CredentialService, S3Env
 
 # A job's key names a workspace; these two cannot be workspace names (kaon.core.jobs): the
@@ -64,14 +72,21 @@ class Access:
 
 
 class PipelineAccess:
-    def __init__(self, keys: CredentialService, is_user: Callable[[str], bool]) -> None:
+    def __init__(
+        self,
+        keys: CredentialService,
+        is_user: Callable[[str], bool],
+        tokens: JobTokens | None = None,
+    ) -> None:
         self._keys = keys
         self._is_user = is_user
+        self._tokens = tokens
         self._envs: dict[str, dict[str, str]] = {}
         self._reads: dict[str, list[Access]] = {}
         self._lock = threading.Lock()
 
     def datum_access(self, job: PipelineJob, version: PipelineVersion) -> Mapping[str, str]:
+        """A datum's (or a service's) variables: S3 (reads) and the API."""
         return self._grant(job, version, DATUM_SCOPE)
 
     def spout_access(self, job: PipelineJob, version: PipelineVersion) -> Mapping[str, str]:
@@ -82,14 +97,19 @@ class PipelineAccess:
             known = self._envs.get(job.key)
             if known is not None:
                 return known
-            endpoint = self._keys.endpoint
-            if endpoint is None:
-                return {}
+            env: dict[str, str] = {}
             author = version.author
-            user = author if author and self._is_user(author) else None
-            owner = f"pipeline job {job.key}" + (f" ({author})" if author else "")
-            key = self._keys.issue(owner, job.key, scope, user)
-            env = S3Env(endpoint, key.access_key, key.secret).variables()
+            endpoint = self._keys.endpoint
+            if endpoint is not None:
+                user = author if author and self._is_user(author) else None
+                owner = f"pipeline job {job.key}" + (f" ({author})" if author else "")
+                key = self._keys.issue(owner, job.key, scope, user)
+                env |= S3Env(endpoint, key.access_key, key.secret).variables()
+            api = self._tokens.for_pipeline_job(job.key, author) if self._tokens else None
+            if api is not None:
+                env |= api.variables()
+            if not env:
+                return env
             self._envs[job.key] = env
             self._reads[job.key] = []
             return env
@@ -101,6 +121,8 @@ class PipelineAccess:
             while len(self._reads) > KEPT_JOBS:  # reads of failed jobs nobody took
                 self._reads.pop(next(iter(self._reads)))
         self._keys.revoke_job(job.key)
+        if self._tokens is not None:
+            self._tokens.revoke_job(job.key)
 
     def recorded(self, job_key: str, commit: Commit, path: str, wrote: bool) -> None:
         """The gateway's observer (ObjectService.on_job_access): a job's key read or wrote."""

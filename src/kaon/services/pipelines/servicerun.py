@@ -21,7 +21,8 @@ How the scheduler (kaon.services.pipelines.scheduler) drives it — the calls, i
 A crash restarts the process with backoff (the job stays RUNNING, RESTART counts them).
 The port: `internal_port` when it is free (a command that fixes its own port, such as
 TensorBoard's default 6006, works unchanged), else a free one; either way it is in `PORT`
-and `KAON_SERVICE_PORT`, and the job's log says which.
+and `KAON_SERVICE_PORT`, and the job's log says which. With `access`, the process also gets
+the job's S3 key and API token (kaon.services.pipelines.s3access), revoked when it stops.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from kaon.ports.envbuilder import LogSink
 from kaon.ports.executor import Executor, Task
 from kaon.ports.pipelines import PipelineStore
 from kaon.services.pipelines.longrun import Backoff, keep_running, long_task, spec_of
+from kaon.services.pipelines.s3access import PipelineAccess
 
 HOST = "127.0.0.1"
 
@@ -81,6 +83,7 @@ class ServiceRunner:
         clock: Callable[[], float] = time.time,
         endpoint: Callable[[], str | None] = lambda: None,
         backoff: Backoff = Backoff(),
+        access: PipelineAccess | None = None,
     ) -> None:
         self._store = store
         self._executor = executor
@@ -88,6 +91,7 @@ class ServiceRunner:
         self._clock = clock
         self._endpoint = endpoint  # the API's URL once it listens (JobTokens.endpoint)
         self._backoff = backoff
+        self._access = access  # the job's S3 key and API token (revoked when it stops)
         self._serving: dict[str, _Serving] = {}
         self._lock = threading.RLock()
 
@@ -121,6 +125,8 @@ class ServiceRunner:
         self._store.save_job(job)
         serving = _Serving(job, port)
         env = {"PORT": str(port), "KAON_SERVICE_PORT": str(port)}
+        if self._access is not None:
+            env = {**self._access.datum_access(job, version), **env}
 
         def make(attempt: int) -> Task:
             return long_task(
@@ -157,6 +163,8 @@ class ServiceRunner:
             serving.cancel.set()
         if serving.thread is not None:
             serving.thread.join()
+        if self._access is not None:
+            self._access.revoke(serving.job)
         job = self._store.get_job(pipeline, serving.job.id) or serving.job
         if job.state.finished:
             return job

@@ -21,23 +21,44 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from kaon.core.commit import Commit
 from kaon.core.errors import AlreadyExists, NotFound
+from kaon.core.pipelines.graph import Graph, leaves
 from kaon.core.pipelines.records import (
     InputCommit,
     JobState,
+    Pipeline,
     PipelineJob,
     PipelineState,
     new_global_id,
 )
-from kaon.core.pipelines.spec import PipelineSpec, Reprocess
+from kaon.core.pipelines.spec import PfsInput, PipelineSpec, Reprocess
 from kaon.ports.pipelines import PipelineStore
 from kaon.services.pipelines.branchtriggers import BranchTriggers, triggers_of
-from kaon.services.pipelines.dag import Leaf, Node, leaves, topological
 from kaon.services.repos import RepoService
 
 Fired = dict[tuple[str, str], str]  # (pipeline, input name) -> the head its trigger moved to
+
+Leaf = PfsInput  # one input: /pfs/<name> is a commit of repo@branch (cron: its ticks repo)
+
+
+@dataclass(frozen=True)
+class Node:
+    """A pipeline as the triggers see it: its record, spec and inputs (the graph itself,
+    order and cycles, is kaon.core.pipelines.graph's)."""
+
+    pipeline: Pipeline
+    spec: PipelineSpec
+    leaves: tuple[Leaf, ...]
+
+    @property
+    def name(self) -> str:
+        return self.pipeline.name
+
+    def reads(self, repo: str, branch: str) -> bool:
+        return any(leaf.repo == repo and leaf.branch == branch for leaf in self.leaves)
 
 
 class Triggers:
@@ -113,7 +134,7 @@ class Triggers:
                     if any(self._plain(n, m, nodes[m].spec.output_branch) for m in members):
                         members.append(n.name)
                         grew = True
-            for name in topological(members, nodes):
+            for name in Graph(nodes[m].spec for m in members).topological():
                 job = self._new_job(
                     nodes[name], global_id, set(members), nodes, origin, reprocess, fired, force
                 )

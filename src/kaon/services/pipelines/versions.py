@@ -18,14 +18,15 @@ from kaon.core.errors import (
     NotFound,
     PipelineNotFound,
 )
+from kaon.core.pipelines.graph import check_acyclic, leaves
+from kaon.core.pipelines.inputs import as_pfs, pfs_inputs
 from kaon.core.pipelines.parse import parse_spec, spec_doc
 from kaon.core.pipelines.planning import salt
 from kaon.core.pipelines.records import Pipeline, PipelineState, PipelineVersion
-from kaon.core.pipelines.spec import PipelineSpec
+from kaon.core.pipelines.spec import CronInput, PipelineSpec
 from kaon.ports.envbuilder import EnvBuilder, EnvLock
 from kaon.ports.pipelines import PipelineStore
 from kaon.services.files import FileService
-from kaon.services.pipelines.dag import check_acyclic, leaves
 from kaon.services.repos import RepoService
 
 SOURCE_REPO = "kaon-pipelines"  # where clients upload transform.source (branch = pipeline)
@@ -137,8 +138,8 @@ class Versions:
     ) -> None:
         made = {s.name for s in specs}
         for spec in specs:
-            for leaf in leaves(spec):
-                if leaf.cron or leaf.repo in made:
+            for leaf in pfs_inputs(spec.input) if spec.input is not None else []:
+                if isinstance(leaf, CronInput) or leaf.repo in made:
                     continue
                 try:
                     self._repos.get_repo(leaf.repo)
@@ -155,7 +156,7 @@ class Versions:
         """The pipelines as they would be must be acyclic (InvalidInput naming the cycle)."""
         new = {s.name: s for s in specs}
         every = {p.name: self.spec_of(p.name) for p in self._store.list_pipelines()} | new
-        check_acyclic(every, list(new))
+        check_acyclic(every.values())
 
     def spec_of(self, name: str, version: int | None = None) -> PipelineSpec:
         """The spec of a version of the pipeline (the current one by default), parsed once."""
@@ -247,11 +248,12 @@ class Versions:
         if not self._exists(spec.name):
             self._repos.create_repo(spec.name, output_description(spec.name))
         self._branch(spec.name, spec.output_branch)
-        for leaf in leaves(spec):
-            if leaf.cron:
-                if not self._exists(leaf.repo):
-                    self._repos.create_repo(leaf.repo, f"ticks of pipeline {spec.name}")
-                self._branch(leaf.repo, leaf.branch)
+        for leaf in pfs_inputs(spec.input) if spec.input is not None else []:
+            if isinstance(leaf, CronInput):
+                ticks = as_pfs(leaf)
+                if not self._exists(ticks.repo):
+                    self._repos.create_repo(ticks.repo, f"ticks of pipeline {spec.name}")
+                self._branch(ticks.repo, ticks.branch)
 
     def _exists(self, repo: str) -> bool:
         try:

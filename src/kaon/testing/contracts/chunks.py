@@ -92,6 +92,13 @@ class LeaseStoreContract(MetadataContractBase):
         store.release("unknown")  # nothing to do, no error
         store.release("unknown", [dg(1)])
 
+    def test_releasing_a_big_lease_keeps_the_others(self, store: MetadataStore) -> None:
+        store.hold("big", [dg(i) for i in range(2600)], expires=100.0)  # released in parts
+        store.hold("other", [dg(3), dg(9000)], expires=100.0)
+        store.release("big")
+        assert store.leased_digests(now=0.0) == {dg(3), dg(9000)}
+        assert store.expire_leases(now=1e12) == 1  # "other" only: "big" is gone
+
     def test_a_lease_expires_at_its_expiry(self, store: MetadataStore) -> None:
         store.hold("a", [dg(1)], expires=100.0)
         assert store.leased_digests(now=99.0) == {dg(1)}

@@ -43,7 +43,9 @@ def load(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
         reader = csv.reader(f)
         header = next(reader)
         if header != HEADER:
-            raise SystemExit(f"{path}: unexpected columns {header[:3]}...: expected {HEADER[:3]}...")
+            raise SystemExit(
+                f"{path}: unexpected columns {header[:3]}...: expected {HEADER[:3]}..."
+            )
         rows = list(reader)
     ids = [r[0] for r in rows]
     y = np.array([int(r[1]) for r in rows], dtype=np.int64)

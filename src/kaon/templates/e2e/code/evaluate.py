@@ -10,7 +10,6 @@ import pickle
 from pathlib import Path
 
 import numpy as np
-
 from digits import load
 
 
@@ -27,9 +26,13 @@ def main() -> None:
     for truth, guess in zip(y, predicted, strict=True):
         confusion[truth, guess] += 1
     tp = np.diag(confusion).astype(np.float64)
-    precision = np.divide(tp, confusion.sum(axis=0), out=np.zeros(10), where=confusion.sum(axis=0) > 0)
+    precision = np.divide(
+        tp, confusion.sum(axis=0), out=np.zeros(10), where=confusion.sum(axis=0) > 0
+    )
     recall = np.divide(tp, confusion.sum(axis=1), out=np.zeros(10), where=confusion.sum(axis=1) > 0)
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(10), where=precision + recall > 0)
+    f1 = np.divide(
+        2 * precision * recall, precision + recall, out=np.zeros(10), where=precision + recall > 0
+    )
     metrics = {
         "Accuracy": float(tp.sum() / len(y)),
         "Precision": float(precision.mean()),

@@ -60,8 +60,8 @@ def main() -> None:
                     client.serve(workspace, source=bundle, name=name, version=version)
                 )
                 action = "deployed"
-            except (Conflict, AlreadyExists) as exc:  # the endpoint exists: a new version
-                print(f"release: {exc}: updating it")
+            except (Conflict, AlreadyExists):  # the endpoint exists: a new version of it
+                print(f"release: endpoint {name} exists: updating it to version {version}")
                 endpoint = client.update_endpoint(
                     name, source=bundle, canary=canary or None, version=version, wait=True
                 )

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import sklearn
-from sklearn.svm import SVC
-
 from digits import load, set_seeds
+from sklearn.svm import SVC
 
 
 def main() -> None:
@@ -31,7 +30,9 @@ def main() -> None:
         ids += i
         x.append(xs)
         y.append(ys)
-    model = SVC(C=float(hp["C"]), gamma=float(hp["gamma"])).fit(np.concatenate(x), np.concatenate(y))
+    model = SVC(C=float(hp["C"]), gamma=float(hp["gamma"])).fit(
+        np.concatenate(x), np.concatenate(y)
+    )
     args.output.mkdir(parents=True, exist_ok=True)
     blob = pickle.dumps(model, protocol=5)
     (args.output / "model.pkl").write_bytes(blob)

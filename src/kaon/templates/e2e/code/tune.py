@@ -12,9 +12,8 @@ import json
 import os
 from pathlib import Path
 
-from sklearn.svm import SVC
-
 from digits import load, set_seeds
+from sklearn.svm import SVC
 
 GRID = {"C": [1.0, 10.0], "gamma": [0.0005, 0.002, 0.01]}
 
