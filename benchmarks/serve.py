@@ -1212,6 +1212,18 @@ def release_checks(res: Results, sections: set[str]) -> list[Check]:
     def p99(xs: Sequence[Load]) -> float | None:
         return median([x.p99 for x in xs])
 
+    def cpu(x: Load) -> float | None:
+        """The server's CPU per request (its process and its children: replicas, workers)."""
+        if x.front_cpu is None or not x.requests:
+            return None
+        return (x.front_cpu + (x.back_cpu or 0.0)) / x.requests
+
+    def cpu_text(pl: list[tuple[Load, Load]], a: str, b: str) -> str:
+        """`; CPU/req a X vs b Y -> b/a ratio` (less disturbed by other work than req/s)."""
+        ca, cb = median([cpu(x) for x, _ in pl]), median([cpu(y) for _, y in pl])
+        shares = [ratio(cpu(y), cpu(x)) for x, y in pl]
+        return f"; CPU/req {a} {fmt_us(ca)} vs {b} {fmt_us(cb)} -> {fmt_range(shares)}"
+
     if "mlserver" in sections:
         pl = pairs("kaon-oip", "mlserver")
         kaon, ml = [k for k, _ in pl], [m for _, m in pl]
@@ -1227,7 +1239,8 @@ def release_checks(res: Results, sections: set[str]) -> list[Check]:
                 f"kaon OIP v2 vs the real MLServer, c={PAIR_CONC}",
                 f"{rps(kaon)} req/s, p99 {fmt_ms(p99(kaon))}",
                 f"MLServer {rps(ml)} req/s, p99 {fmt_ms(p99(ml))}; req/s ratio "
-                f"{fmt_range(shares)}, p99 ratio {fmt_range(p99s)} ({len(pl)} repeats)",
+                f"{fmt_range(shares)}, p99 ratio {fmt_range(p99s)} ({len(pl)} repeats)"
+                + cpu_text(pl, "kaon", "MLServer"),
                 f">= {MLSERVER_X:g}x its req/s at <= its p99",
                 ok,
             )
@@ -1242,7 +1255,7 @@ def release_checks(res: Results, sections: set[str]) -> list[Check]:
                 f"Seldon predictions vs kaon /invocations, c={PAIR_CONC}",
                 f"{rps(sel)} req/s, p99 {fmt_ms(p99(sel))}",
                 f"/invocations {rps(inv)} req/s, p99 {fmt_ms(p99(inv))}; ratio "
-                f"{fmt_range(shares)} ({len(pl)} repeats)",
+                f"{fmt_range(shares)} ({len(pl)} repeats)" + cpu_text(pl, "Seldon", "/invocations"),
                 f">= {SELDON_SHARE:g}x",
                 None if mid is None else all(a.ok and b.ok for a, b in pl) and mid >= SELDON_SHARE,
             )

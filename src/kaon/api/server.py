@@ -26,6 +26,7 @@ import uvicorn
 
 from kaon.api.asgi import create_asgi
 from kaon.api.auth import ensure_token
+from kaon.api.coalesce import CoalescingHttpTools
 from kaon.api.feedback import FeedbackLimits
 from kaon.config import (
     GC_THRESHOLDS,
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
         log_level=args.log_level,
         access_log=False,
         loop="auto",
-        http="auto",
+        http=CoalescingHttpTools,  # an answer's headers and body in one write
         timeout_keep_alive=30,
     )
     # uvicorn re-raises SIGTERM once it has shut down gracefully: exit through `finally` then
