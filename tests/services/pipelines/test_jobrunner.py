@@ -85,6 +85,62 @@ def test_a_new_file_is_the_only_datum_processed(rig: Rig, seed: Any) -> None:
     assert {r.reused_from for r in skipped} == {first.id}
 
 
+def _job_lines(rig: Rig, job_id: str) -> list[str]:
+    return [ln["message"] for ln in rig.logs.read("copy", job_id).lines if not ln["datum"]]
+
+
+def test_the_output_commit_is_the_previous_one_changed_by_the_changed_datums(
+    rig: Rig, seed: Any
+) -> None:
+    version = rig.pipeline(spec())
+    first = rig.run(version)
+    rig.platform.pipelines.stop("copy")  # the platform's own jobs: none (this rig runs them)
+    seed.commit("data", {"/f1.txt": b"changed\n", "/new.txt": b"new\n"}, ["/f2.txt"])
+    second = rig.run(version, parent=first.id)
+    assert second.state is JobState.SUCCESS, second.reason
+    assert (second.counts.processed, second.counts.skipped) == (2, 3)
+    want = {k.lstrip("/"): v for k, v in FILES.items() if k != "/f2.txt"}
+    want |= {"f1.txt": b"changed\n", "new.txt": b"new\n"}
+    assert rig.files("copy", second.output_commit or "") == want
+    said = [m for m in _job_lines(rig, second.id) if m.startswith("output commit")]
+    assert said and said[0].endswith(": 2 file(s) written, 1 removed"), said
+    parent = rig.platform.repos.resolve_required("copy", parse_ref(second.output_commit or ""))
+    assert parent.parent == first.output_commit
+
+
+def test_a_new_datum_writing_an_unchanged_datums_path_fails_naming_both(
+    rig: Rig, seed: Any
+) -> None:
+    doc = spec()
+    doc["transform"]["stdin"] = [
+        'for f in /pfs/data/*; do cp "$f" "/pfs/out/$(tr -d \' \\n\' < "$f")"; done'
+    ]
+    version = rig.pipeline(doc)
+    first = rig.run(version)
+    assert first.state is JobState.SUCCESS, first.reason
+    assert "line0" in rig.files("copy", first.output_commit or "")
+    rig.platform.pipelines.stop("copy")  # the platform's own jobs: none (this rig runs them)
+    seed.commit("data", {"/g.txt": b"line 0\n"})
+    second = rig.run(version, parent=first.id)
+    assert second.state is JobState.FAILURE
+    by_path = {r.files[0]["path"]: r.id for r in rig.datums(second)}
+    ids = sorted((by_path["/f0.txt"], by_path["/g.txt"]))
+    assert second.reason == f"datums {ids[0]} and {ids[1]} both wrote /line0"
+    assert rig.platform.repos.get_branch("copy", "master").head == first.output_commit
+
+
+def test_an_output_branch_written_by_hand_is_replaced_whole(rig: Rig, seed: Any) -> None:
+    version = rig.pipeline(spec())
+    first = rig.run(version)
+    rig.platform.pipelines.stop("copy")  # the platform's own jobs: none (this rig runs them)
+    seed.commit("copy", {"/stray.txt": b"by hand\n"})
+    second = rig.run(version, parent=first.id)
+    assert second.state is JobState.SUCCESS, second.reason
+    assert rig.files("copy", second.output_commit or "") == {
+        k.lstrip("/"): v for k, v in FILES.items()
+    }
+
+
 def test_a_new_salt_reprocesses_every_datum(rig: Rig) -> None:
     rig.run(rig.pipeline(spec()))
     again = rig.run(rig.pipeline(spec(), nonce="v2"))

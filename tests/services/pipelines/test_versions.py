@@ -129,3 +129,26 @@ def test_a_pipeline_left_starting_prepares_again_at_start(
     store.update_pipeline(ready.moved(PipelineState.STARTING), None)  # as a crash leaves it
     second = platform_factory(home=home)
     assert second.pipelines.wait_ready("envy", 300.0).state is PipelineState.RUNNING
+
+
+def test_the_output_branch_exists_once_created_before_any_job(platform: Platform) -> None:
+    """A spout (no input: no job sets its branch up) and a pipeline whose update moves its
+    output branch: the branch is there, without a commit, when create/update returns, so S3
+    writes and `wait commit` can name it at once."""
+    platform.repos.create_repo("raw")
+    spout = {"pipeline": {"name": "feed"}, "transform": {"cmd": ["sleep", "600"]}, "spout": {}}
+    doc = {
+        "pipeline": {"name": "out"},
+        "input": {"pfs": {"repo": "raw", "glob": "/*"}},
+        "transform": {"cmd": ["true"]},
+    }
+    try:
+        platform.pipelines.create([SpecRequest(spout), SpecRequest(doc)], "alice")
+        assert [(b.name, b.head) for b in platform.repos.list_branches("feed")] == [
+            ("master", None)
+        ]
+        moved = {**doc, "output_branch": "v2"}
+        platform.pipelines.create([SpecRequest(moved)], "alice", update=True)
+        assert {b.name for b in platform.repos.list_branches("out")} == {"master", "v2"}
+    finally:
+        platform.pipelines.stop("feed")

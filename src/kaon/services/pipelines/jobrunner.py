@@ -1,14 +1,19 @@
 """Runs ONE pipeline job to its end: plan → skip → run datums → merge → one output commit.
 
-    STARTING   list the input commits (lazily), plan the datums (core.pipelines.planning),
-               look their hashes up at once (`store.succeeded`): those are SKIPPED, their
-               stored outputs reused (not with `reprocess_spec: every_job`, `--reprocess`).
-    RUNNING    the rest on `parallelism` workers (within the platform's slots), each datum a
-               task on the Executor port (datumrun.py); records and counts saved in batches.
-               A FAILED datum: the running ones finish, no other starts, the job fails.
-    FINISHING  the datums' output trees (SUCCESS + SKIPPED) merged in memory; two datums
-               writing one path fail the job naming both; else ONE commit replaces the
-               output branch's content (the last step: a job that fails never commits).
+    STARTING   resolve the input commits (listings are lazy).
+    RUNNING    the plan is streamed (core.pipelines.planning.stream) by a planner thread
+               (planner.py): each batch's hashes looked up at once (`store.succeeded`): those
+               are SKIPPED, their stored outputs reused (not with `reprocess_spec:
+               every_job`, `--reprocess`); the rest queued for `parallelism` workers (within
+               the platform's slots), who start on the first batch while the rest is planned:
+               each datum a task on the Executor port (datumrun.py); records and counts saved
+               in batches. A FAILED datum: the running ones finish, no other starts, the job
+               fails (its plan still goes to its end: the counts say how many datums it had).
+    FINISHING  ONE output commit (outputs.commit_job): on the previous output commit, when a
+               job made it, only the files of the datums whose output changed put and of those
+               gone removed; else the datums' outputs (SUCCESS + SKIPPED) merged whole. Two
+               datums writing one path fail the job naming both. The last step: a job that
+               fails never commits, nor one with a datum that never ran.
 
 Run again after a platform restart (H4b moves it back to STARTING), a job finds the datums
 it finished before through `succeeded` and keeps them: only the others run again.
@@ -56,7 +61,7 @@ from kaon.services.pipelines.datumrun import (
 from kaon.services.pipelines.inputs import InputListings
 from kaon.services.pipelines.logs import JobLogWriter, PipelineLogs
 from kaon.services.pipelines.longrun import lock_of, spec_of
-from kaon.services.pipelines.outputs import JobOutputs, commit_outputs
+from kaon.services.pipelines.outputs import JobOutputs, commit_job
 from kaon.services.pipelines.planner import DatumQueue, Planner
 from kaon.services.pipelines.s3access import PipelineAccess
 from kaon.services.repos import RepoService
@@ -341,17 +346,18 @@ class _JobRun:
         self.job = self.job.moved(JobState.FINISHING)
         self.r.store.save_job(self.job)
         assert self.outputs is not None
-        puts, clash = self.outputs.merge(self.records.values())
-        if clash:
-            return self.end(JobState.FAILURE, clash)
-        commit = commit_outputs(
+        made = commit_job(
+            self.outputs,
             self.r.commits,
-            self.job.output_repo,
-            self.job.output_branch,
-            puts,
-            f"pipeline {self.job.pipeline} job {self.job.id}",
+            self.r.repos,
+            self.r.store,
+            self.job,
+            self.records.values(),
         )
-        self.log.job(f"output commit {self.job.output_repo}@{commit.id}: {len(puts)} file(s)")
+        if isinstance(made, str):
+            return self.end(JobState.FAILURE, made)
+        commit, said = made
+        self.log.job(f"output commit {self.job.output_repo}@{commit.id}: {said}")
         return self.end(JobState.SUCCESS, note, output_commit=commit.id)
 
     # -- as it goes -------------------------------------------------------------------------

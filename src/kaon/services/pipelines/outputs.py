@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kaon.core import paths
+from kaon.core.address import parse_ref
 from kaon.core.commit import Commit
-from kaon.core.errors import InvalidInput, KaonError
+from kaon.core.errors import BaseMoved, InvalidInput, KaonError, NotFound
 from kaon.core.ids import Digest
-from kaon.core.pipelines.records import DatumRecord, DatumState
+from kaon.core.pipelines.records import DatumRecord, DatumState, JobState, PipelineJob
 from kaon.core.tree import (
     DirNode,
     FileContent,
@@ -29,9 +30,11 @@ from kaon.core.tree import (
     walk_files,
 )
 from kaon.ports.executor import RunResult
+from kaon.ports.pipelines import PipelineStore
 from kaon.services.chunks import ChunkStore
 from kaon.services.commits import CommitService, Put
 from kaon.services.localfs import store_files
+from kaon.services.repos import RepoService
 from kaon.services.trees import TreeStore
 
 PFS = "/pfs/"
@@ -153,15 +156,77 @@ class JobOutputs:
                 puts.append(Put(path, node.size, node.chunks, node.meta))
         return puts, ""
 
+    def changes(
+        self,
+        records: Iterable[DatumRecord],
+        previous: Mapping[str, str],
+        base: Digest | None,
+    ) -> tuple[list[Put], list[str], str]:
+        """What turns the previous output commit (root tree `base`, the union of `previous`:
+        datum id → output tree) into the union of `records`' outputs: the files of the datums
+        whose output is new or changed (puts) and of those gone or changed (deletes) — O(changed
+        datums), not O(datums). Or "" twice and the reason when two datums wrote one path."""
+        current = {r.id: r.output for r in records if r.state in _KEPT and r.output is not None}
+        gone = [d for d, out in previous.items() if current.get(d) != out]
+        new = sorted(d for d, out in current.items() if previous.get(d) != out)
+        deletes: set[str] = set()
+        for d in gone:
+            deletes.update(path for path, _ in self._files(previous[d]))
+        owner: dict[str, str] = {}
+        puts: list[Put] = []
+        root = self._trees.load(base) if base else None
+        for d in new:
+            for path, node in self._files(str(current[d])):
+                other = owner.setdefault(path, d)
+                if (
+                    root is not None
+                    and other == d
+                    and path not in deletes
+                    and isinstance(find(root, path, self._trees.load), FileNode)
+                ):
+                    other = self._owner(path, current, set(new)) or "?"  # an unchanged datum's
+                if other != d:
+                    first, second = sorted((other, d))
+                    return [], [], f"datums {first} and {second} both wrote {path}"
+                puts.append(Put(path, node.size, node.chunks, node.meta))
+        return puts, sorted(deletes - owner.keys()), ""
+
+    def _files(self, output: str) -> Iterable[tuple[str, FileNode]]:
+        return walk_files(self._trees.load(Digest(output)), "/", self._trees.load)
+
+    def _owner(self, path: str, outputs: Mapping[str, str | None], skip: set[str]) -> str | None:
+        """Which datum of `outputs` (not in `skip`) wrote `path` (a clash: rare)."""
+        for d, out in sorted(outputs.items()):
+            if d not in skip and out and any(p == path for p, _ in self._files(out)):
+                return d
+        return None
+
 
 _KEPT = (DatumState.SUCCESS, DatumState.SKIPPED)
 
 
 def commit_outputs(
-    commits: CommitService, repo: str, branch: str, puts: list[Put], message: str
+    commits: CommitService,
+    repo: str,
+    branch: str,
+    puts: list[Put],
+    message: str,
+    *,
+    deletes: list[str] | None = None,
+    base: str | None = None,
 ) -> Commit:
-    """ONE commit holding exactly `puts` on repo@branch (its former content replaced)."""
-    return commits.commit(repo, branch, puts, ["/"], message=message, author="pipelines")
+    """ONE commit on repo@branch: holding exactly `puts` (its former content replaced), or,
+    given `deletes` and the `base` commit they apply to, `base` changed by them (BaseMoved
+    when the branch is no longer at `base`)."""
+    return commits.commit(
+        repo,
+        branch,
+        puts,
+        ["/"] if deletes is None else deletes,
+        message=message,
+        author="pipelines",
+        base=base,
+    )
 
 
 def _entries(folder: Path) -> Iterable[tuple[str, Path]]:
@@ -176,3 +241,76 @@ def _entries(folder: Path) -> Iterable[tuple[str, Path]]:
         for name in filenames:
             full = here / name
             yield full.relative_to(folder).as_posix(), full
+
+
+PREVIOUS_JOBS = 20  # the output branch's head is looked for among this many recent jobs
+
+
+@dataclass(frozen=True)
+class Previous:
+    """The output branch's head when a job made it: its root tree, its datums' outputs."""
+
+    head: str
+    root: Digest | None
+    datums: dict[str, str]  # datum id → output tree
+
+
+def previous_output(repos: RepoService, store: PipelineStore, job: PipelineJob) -> Previous | None:
+    """The head of `job`'s output branch when an earlier successful job of the pipeline made
+    it (None: no head, or someone else's commit: the output is built whole)."""
+    try:
+        head = repos.get_branch(job.output_repo, job.output_branch).head
+    except NotFound:
+        return None
+    if head is None:
+        return None
+    recent = store.list_jobs(pipeline=job.pipeline, limit=PREVIOUS_JOBS)
+    made = [j for j in recent if j.output_commit == head and j.state is JobState.SUCCESS]
+    if not made or made[0].id == job.id:
+        return None
+    commit = repos.resolve_required(job.output_repo, parse_ref(head))
+    datums = {
+        r.id: r.output
+        for r in store.list_datums(job.pipeline, made[0].id)
+        if r.state in _KEPT and r.output is not None
+    }
+    return Previous(head, Digest(commit.tree) if commit.tree else None, datums)
+
+
+def commit_job(
+    outputs: JobOutputs,
+    commits: CommitService,
+    repos: RepoService,
+    store: PipelineStore,
+    job: PipelineJob,
+    records: Iterable[DatumRecord],
+) -> tuple[Commit, str] | str:
+    """The job's ONE output commit and what it holds, in words; or why there is none (two
+    datums wrote one path). Built on the previous output commit when a job made it (only the
+    changed datums' files), else whole (the branch's former content replaced)."""
+    message = f"pipeline {job.pipeline} job {job.id}"
+    records = list(records)
+    previous = previous_output(repos, store, job)
+    if previous is not None:
+        puts, deletes, clash = outputs.changes(records, previous.datums, previous.root)
+        if clash:
+            return clash
+        try:
+            commit = commit_outputs(
+                commits,
+                job.output_repo,
+                job.output_branch,
+                puts,
+                message,
+                deletes=deletes,
+                base=previous.head,
+            )
+        except BaseMoved:  # someone committed meanwhile: built whole
+            pass
+        else:
+            return commit, f"{len(puts)} file(s) written, {len(deletes)} removed"
+    puts, clash = outputs.merge(records)
+    if clash:
+        return clash
+    commit = commit_outputs(commits, job.output_repo, job.output_branch, puts, message)
+    return commit, f"{len(puts)} file(s)"
