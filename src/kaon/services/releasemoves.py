@@ -77,7 +77,7 @@ class ReleaseMoves:
     def _row(self, release: Release, label: str) -> Endpoint | None:
         return next((e for e in self.versions(release) if e.version_label == label), None)
 
-    # deploy ------------------------------------------------------------------------------
+    # traffic moves -----------------------------------------------------------------------
     def _apply(self, release: Release) -> Release:
         """The pending change of `release` done: the traffic moves, the rest drains."""
         assert release.pending is not None
@@ -173,7 +173,6 @@ class ReleaseMoves:
         rows = {e.version_label: e.name for e in self.versions(release)}
         self._run.publish(Table(release.name, release.workspace, release.traffic, rows))
 
-    # kill, recover -----------------------------------------------------------------------
     def close(self) -> None:
         self._closed.set()
 

@@ -252,7 +252,7 @@ class ReleaseEngine(ReleaseMoves):
                 self._kill_row(cancelled, label, "rolled back before it took traffic")
         return cancelled
 
-    # traffic moves -----------------------------------------------------------------------
+    # kill, recover -----------------------------------------------------------------------
     def kill(self, name: str) -> Endpoint:
         """Kill release `name` (every live version), or the version whose row is `name` (a
         version answering requests only if it is the only one: the release then dies)."""
