@@ -165,7 +165,6 @@ class Move(StrEnum):
     CANARY = "canary"  # the new version takes N %
     SHADOW = "shadow"  # the new version is mirrored to
     ROLLBACK = "rollback"  # back to `previous`, drained versions started again
-    DEPLOY = "deploy"  # a release's first version (or a dead release's new one)
 
 
 @dataclass(frozen=True)
@@ -238,8 +237,6 @@ class Release:
         assert p is not None
         if p.move is Move.ROLLBACK:
             moved = replace(self, traffic=p.target, previous=None, updated=when)
-        elif p.move is Move.DEPLOY:
-            moved = replace(self, traffic=p.target, updated=when)
         else:
             moved = self.routed(p.target, when)
         candidate = p.versions[0] if p.move in (Move.CANARY, Move.SHADOW) else None
