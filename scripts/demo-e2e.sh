@@ -204,13 +204,13 @@ step kaon serve versions -e petset
 phase "promoted"
 
 say "Provenance of the endpoint: version -> release job -> evaluate -> model -> ... -> the raw digits commit"
-step kaon serve provenance -e "petset-$v2" --format json -o "$KAON_HOME"
+step kaon serve provenance -e petset --format json -o "$KAON_HOME"
 graph=$(find "$KAON_HOME" -path '*provenance*' -name '*.json' | head -1)
-python3 - "$graph" "$second" <<'PY'
+python3 - "$graph" "$second" "petset-$v2" <<'PY'
 import json, sys
 
 text = open(sys.argv[1]).read()
-for needle in ("digits", sys.argv[2], "release", "evaluate", "model"):
+for needle in (sys.argv[3], "digits", sys.argv[2], "release", "evaluate", "model"):
     if needle not in text:
         sys.exit(f"demo-e2e: FAILED: the provenance of petset does not reach {needle!r}")
 print(f"ok: the provenance of petset reaches the raw commit digits@{sys.argv[2][:12]}")
@@ -253,6 +253,27 @@ kaon list job "$latest" --json | check \
 kaon serve versions -e petset --json | check \
     "{x['version']: x['traffic'] for x in j if x['traffic']} == {'$v2': 100}" "petset still serves $v2 only"
 phase "model reproduced bit for bit"
+
+say "The quality gate: MIN_ACCURACY 0.999 in a new version of release; its job fails, serving stays as it was"
+python3 - <<'PY'
+docs = open("specs.yaml").read().split("\n---\n")
+release = [d for d in docs if "pipeline: {name: release}" in d][0]
+open("release-strict.yaml", "w").write(release.replace('MIN_ACCURACY: "0.95"', 'MIN_ACCURACY: "0.999"'))
+PY
+step kaon update pipeline -f release-strict.yaml
+for _ in $(seq 1 600); do
+    gate=$(kaon list job -p release --json | field 'j[0]["id"] if j[0]["version"] == 2 else ""')
+    [ -n "$gate" ] && break
+    sleep 0.5
+done
+wait_jobs "$gate" 1
+step kaon list job -p release -n 2
+kaon inspect job "release@$gate" --json | check \
+    'j["state"] == "JOB_FAILURE" and "quality gate failed" in j["reason"]' "the gated release failed, with the reason"
+kaon inspect job "release@$gate" --json | field 'j["reason"]'
+kaon serve versions -e petset --json | check \
+    "{x['version']: x['traffic'] for x in j if x['traffic']} == {'$v2': 100}" "petset still serves $v2: serving untouched"
+phase "quality gate refused a release"
 
 say "Times"
 # CPU seconds: this script and what it ran (bash's `times`, children line) + the platform
