@@ -7,7 +7,7 @@ from typing import Any
 from kaon.core.pipelines.datums import Datum
 from kaon.core.pipelines.globs import Listing, files_listing
 from kaon.core.pipelines.parse import parse_spec
-from kaon.core.pipelines.planning import datum_hash, datum_id, describe, plan, salt
+from kaon.core.pipelines.planning import datum_hash, datum_id, describe, plan, salt, stream
 from kaon.core.pipelines.spec import Input, PfsInput
 
 REPOS: dict[str, dict[str, tuple[str, int]]] = {
@@ -302,3 +302,41 @@ def test_one_file_datums_hash_as_the_general_functions_say() -> None:
     assert [f.input for f in cross.files] == ["labels", "model"]  # sorted by (input, path)
     assert cross.id == datum_id(reversed(cross.files))
     assert cross.hash == datum_hash(cross.id, reversed(cross.files), "salt")
+
+
+def test_stream_gives_plans_datums_in_its_order_and_one_at_a_time() -> None:
+    many = {f"/f{i:03d}-{'x' * (i % 3)}": (f"d{i}", i) for i in range(40)}
+    many |= {"/sub/deep.txt": ("s", 1), "/a-b/c": ("ab", 1), "/a/c": ("a", 1)}
+    repos = {**REPOS, "many": many}
+    for value in (
+        {"pfs": {"repo": "many", "glob": "/*"}},
+        {"pfs": {"repo": "many", "glob": "/f0(?)*"}},
+        {"pfs": {"repo": "many", "glob": "/*/*"}},  # two segments: planned whole first
+        {"pfs": {"repo": "many", "glob": "/**"}},
+        {
+            "cross": [
+                {"pfs": {"repo": "images", "glob": "/*"}},
+                {"pfs": {"repo": "many", "glob": "/"}},
+            ]
+        },
+    ):
+        source = input_of(value)
+        streamed = stream(source, listing_of(repos), "salt")
+        first = next(streamed)
+        assert [first, *streamed] == plan(source, listing_of(repos), "salt"), value
+
+
+def test_stream_reads_the_listing_only_as_far_as_it_is_asked_for() -> None:
+    """`/*` yields a datum per entry as the entries come (a lone pfs input)."""
+    listing = files_listing("c", {f"/f{i}": (f"d{i}", 1) for i in range(5)})
+    asked: list[str] = []
+
+    def children(path: str) -> Any:
+        for entry in listing.children(path):
+            asked.append(entry.name)
+            yield entry
+
+    lazy = Listing(listing.commit, listing.root_digest, listing.root_size, children)
+    streamed = stream(input_of({"pfs": {"repo": "r", "glob": "/*"}}), lambda pfs: lazy, "s")
+    assert next(streamed).files[0].path == "/f0"
+    assert asked == ["f0"]
