@@ -1381,7 +1381,7 @@ def load_rows(res: Results) -> list[list[str]]:
         front, back = x.per_request(x.front_cpu), x.per_request(x.back_cpu)
         if x.server.startswith("kaon"):
             cpu = f"{fmt_us(front)} gw + {fmt_us(back)} rep"
-        elif x.server.startswith("mlflow"):
+        elif x.server.startswith(("mlflow", "mlserver")):  # + its worker processes
             cpu = fmt_us(None if front is None else front + (back or 0.0))
         else:
             cpu = fmt_us(front)
@@ -1410,6 +1410,7 @@ def info_rows(res: Results) -> list[list[str]]:
         return median([d.get(key) for d in res.deploys])
 
     bare1, ml1 = res.load("bare", 1), res.load("mlflow", 1)
+    base = "base" in (res.values.get("sections") or SECTIONS)
     rows = [
         [
             "deploy -> first 200, where the time goes (median)",
@@ -1444,6 +1445,9 @@ def info_rows(res: Results) -> list[list[str]]:
             "'others' = the share used by processes other than the server and wrk",
         ],
     ]
+    if not base:  # the wave-1 comparison did not run: keep only what applies
+        shown = ("first deploy", "same model", "load generator")
+        rows = [r for r in rows if r[0].startswith(shown)]
     noisy = [x for x in res.loads if x.others is not None and x.others > NOISY]
     if noisy:
         worst = max(x.others or 0.0 for x in noisy)
