@@ -32,7 +32,24 @@ Also measured (informational): the same endpoint deployed with `--auth`, every r
 `Authorization: Bearer <token>` (one token lookup and role check per request), against the
 open one; `--auth-only` measures just these two (no bare app, MLflow or timed deploys).
 
+Issue 16 (releases, protocols), sections beside the one above ("base"), each `--only`-able:
+  * mlserver: the real MLServer (`mlserver` + `mlserver-sklearn` from PyPI, in a throw-away
+    venv under .tools/venvs built with uv, never the project's env) serving the same sklearn
+    estimator over OIP v2, against kaon's `/v2/models/<endpoint>/infer` with the same body, at
+    concurrency 8: kaon >= 1.5x its req/s at <= its p99;
+  * seldon: `POST /seldon/kubeflow/<endpoint>/api/v1.0/predictions` (a SeldonMessage ndarray)
+    against kaon's own `/invocations` on the same endpoint, concurrency 8: >= 0.8x;
+    both: the servers loaded in turn --pair-repeat times, ratios within each repeat,
+    median [min-max], with each server's CPU per request (less disturbed by other work);
+  * rolling: wrk at concurrency 8 for 20 s; 2 s in, a new version (same model) through
+    `POST /v1/endpoints/<e>/versions`, waited until the traffic moved: 0 non-2xx answers and
+    both versions seen (every answer counted by status and X-Kaon-Version), --release-repeat
+    updates;
+  * canary: a 10 % canary, then 10,000 requests counted by X-Kaon-Version: 10 +- 2 %,
+    --release-repeat counts.
+
     uv run python benchmarks/serve.py [--seconds 10] [--deploy-repeat 3] [--no-mlflow] [--check]
+    uv run python benchmarks/serve.py --only mlserver,seldon,rolling,canary --pair-repeat 3
     uv run python benchmarks/serve.py --auth-only --concurrency 1,8,32
 
 Exit code 0 unless --check is given and a target fails or a step fails (then 1).
@@ -1381,7 +1398,7 @@ def load_rows(res: Results) -> list[list[str]]:
         front, back = x.per_request(x.front_cpu), x.per_request(x.back_cpu)
         if x.server.startswith("kaon"):
             cpu = f"{fmt_us(front)} gw + {fmt_us(back)} rep"
-        elif x.server.startswith("mlflow"):
+        elif x.server.startswith(("mlflow", "mlserver")):  # + its worker processes
             cpu = fmt_us(None if front is None else front + (back or 0.0))
         else:
             cpu = fmt_us(front)
@@ -1410,6 +1427,7 @@ def info_rows(res: Results) -> list[list[str]]:
         return median([d.get(key) for d in res.deploys])
 
     bare1, ml1 = res.load("bare", 1), res.load("mlflow", 1)
+    base = "base" in (res.values.get("sections") or SECTIONS)
     rows = [
         [
             "deploy -> first 200, where the time goes (median)",
@@ -1444,6 +1462,9 @@ def info_rows(res: Results) -> list[list[str]]:
             "'others' = the share used by processes other than the server and wrk",
         ],
     ]
+    if not base:  # the wave-1 comparison did not run: keep only what applies
+        shown = ("first deploy", "same model", "load generator")
+        rows = [r for r in rows if r[0].startswith(shown)]
     noisy = [x for x in res.loads if x.others is not None and x.others > NOISY]
     if noisy:
         worst = max(x.others or 0.0 for x in noisy)
