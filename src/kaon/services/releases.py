@@ -13,6 +13,7 @@ restart resumes it (recover).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 
 from kaon.core.endpoints import Endpoint, EndpointState
@@ -307,8 +308,9 @@ class ReleaseEngine(ReleaseMoves):
             for row in self._endpoints.list_endpoints():
                 if row.release_name not in known:  # a row older than releases
                     old = legacy(row)
-                    self._releases.add_release(old)
-                    known[old.name] = old
+                    with contextlib.suppress(AlreadyExists):  # another server added it
+                        self._releases.add_release(old)
+                    known[old.name] = self._releases.get_release(old.name) or old
             for release in known.values():
                 wanted = set(release.traffic.versions)
                 wanted |= set(release.pending.versions if release.pending else ())
