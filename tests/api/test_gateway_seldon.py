@@ -73,8 +73,9 @@ def test_each_message_kind_reaches_predict_decoded_and_comes_back_in_kind(
 
 def test_bad_bodies_are_400_in_seldons_shape(served: dict[str, Any]) -> None:
     url = paths(served)[1]
-    status, _, doc = call(url, {"meta": {}})
+    status, headers, doc = call(url, {"meta": {}})
     assert status == 400 and doc["status"]["status"] == "FAILURE"
+    assert headers["x-kaon-version"] and headers["x-kaon-model-id"] == served["model"]
     assert "needs exactly one of data.ndarray" in doc["status"]["info"]
     status, _, doc = call(url, raw=b"not json")
     assert status == 400 and "not JSON" in doc["status"]["info"]

@@ -48,7 +48,9 @@ class KaosRoutes:
             try:
                 body = await core.body(scope, receive)
             except TooLarge:
-                await error(send, 413, f"request body larger than {core.max_body} bytes")
+                await error(
+                    send, 413, f"request body larger than {core.max_body} bytes", None, route
+                )
                 return
             ctype = (
                 header(scope, b"content-type").split(b";")[0].strip() or b"application/octet-stream"

@@ -59,10 +59,12 @@ class OipRoutes:
                 request = json.loads(raw)
                 payload = infer_payload(request)
             except TooLarge:
-                await error(send, 413, f"request body larger than {core.max_body} bytes")
+                await error(
+                    send, 413, f"request body larger than {core.max_body} bytes", None, route
+                )
                 return
             except ValueError as exc:
-                await error(send, 400, f"invalid inference request: {exc}")
+                await error(send, 400, f"invalid inference request: {exc}", None, route)
                 return
             status, out, rid = await core.predict(
                 choice, "oip", "application/json", json.dumps(payload).encode()

@@ -61,9 +61,14 @@ def err_body(message: str) -> bytes:
 
 
 async def error(
-    send: Send, status: int, message: str, extra: list[tuple[bytes, bytes]] | None = None
+    send: Send,
+    status: int,
+    message: str,
+    extra: list[tuple[bytes, bytes]] | None = None,
+    route: Route | None = None,
 ) -> None:
-    await reply(send, status, err_body(message), JSON_TYPE, extra=extra)
+    """An error answer; with `route` (the version chosen) it carries its headers."""
+    await reply(send, status, err_body(message), JSON_TYPE, route, extra=extra)
 
 
 async def json_reply(send: Send, status: int, doc: Any, route: Route | None = None) -> None:

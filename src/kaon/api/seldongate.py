@@ -27,9 +27,13 @@ ACTIONS = ("predictions", "feedback")
 
 
 async def fail(
-    send: Send, status: int, message: str, extra: list[tuple[bytes, bytes]] | None = None
+    send: Send,
+    status: int,
+    message: str,
+    extra: list[tuple[bytes, bytes]] | None = None,
+    route: Route | None = None,
 ) -> None:
-    await reply(send, status, failure(status, message), JSON_TYPE, extra=extra)
+    await reply(send, status, failure(status, message), JSON_TYPE, route, extra=extra)
 
 
 def seldon_path(rest: list[str]) -> tuple[str, str] | None:
@@ -95,10 +99,10 @@ class SeldonRoutes:
             raw = await core.body(scope, receive)
             request = decode(raw)
         except TooLarge:
-            await fail(send, 413, f"request body larger than {core.max_body} bytes")
+            await fail(send, 413, f"request body larger than {core.max_body} bytes", None, route)
             return
         except SeldonError as exc:
-            await fail(send, 400, f"invalid SeldonMessage for {name}: {exc}")
+            await fail(send, 400, f"invalid SeldonMessage for {name}: {exc}", None, route)
             return
         status, out, rid = await core.predict(choice, "seldon", request.content_type, request.body)
         if status == 200:
