@@ -457,8 +457,10 @@ def test_a_replica_stops_when_its_supervisor_dies(tmp_path: Path) -> None:
 def test_the_runtime_copy_is_the_installed_package(tmp_path: Path, store: Store) -> None:
     LocalReplicas(tmp_path, store.content)
     copy = tmp_path / "runtime" / "kaon"
-    assert (copy / "__init__.py").read_bytes() == b""
     source = Path(kaon.runtime.__file__ or "").parent
+    # the package's own __init__ (the SDK is copied too since issue 16: kaon.client in jobs)
+    assert (copy / "__init__.py").read_bytes() == (source.parent / "__init__.py").read_bytes()
+    assert (copy / "client" / "__init__.py").is_file()
     for name in ("__init__.py", "protocol.py", "replica.py"):
         assert (copy / "runtime" / name).read_bytes() == (source / name).read_bytes()
     determinism = source.parent / "determinism.py"
