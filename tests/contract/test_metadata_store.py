@@ -156,6 +156,7 @@ def test_migrations_produce_the_schema(
         "pipeline_jobs",
         "pipeline_datums",
         "pipeline_reusable",
+        "releases",
     }
     assert migrated == _shape(reference)
 
