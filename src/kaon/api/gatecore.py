@@ -93,6 +93,37 @@ class GatewayCore:
             **fields,
         )
 
+    async def admit_feedback(self, route: Route, send: Send, fail: Fail = error) -> bool:
+        """Take a token of the release's feedback rate (kaon.api.feedback); with none left,
+        answer 429 with Retry-After and say False."""
+        limits = self.gate.limits
+        wait = self.gate.admit(route.release or route.name)
+        if wait:
+            await fail(
+                send,
+                429,
+                f"endpoint {route.name} takes at most {limits.rate_text} feedbacks "
+                f"(KAON_FEEDBACK_RATE): retry in {wait:g} s",
+                [(b"retry-after", str(int(wait)).encode())],
+            )
+        return not wait
+
+    async def unfed(
+        self, route: Route, request_id: str, unknown: str, send: Send, fail: Fail = error
+    ) -> Answered | None:
+        """The remembered answer of this release that feedback on `request_id` is about; None
+        when there is none (404 `unknown`) or it has its feedback already (409), answered."""
+        seen = self.recent.get(request_id)
+        if seen is None or seen.release != (route.release or route.name):
+            await fail(send, 404, unknown, None)
+            return None
+        if seen.fed:
+            await fail(
+                send, 409, f"request {request_id} already has its feedback (one per request)", None
+            )
+            return None
+        return seen
+
     async def store(self, route: Route, seen: Answered, feedback: Feedback) -> str:
         """Commit `feedback` (off the event loop); KaonError as the service raises it."""
         seen.fed = True  # taken before the commit: a concurrent second one is refused too

@@ -71,15 +71,7 @@ class KaosRoutes:
     async def _feedback(self, route: Route, scope: Scope, receive: Receive, send: Send) -> None:
         core = self._core
         limits = core.gate.limits
-        wait = core.gate.admit(route.release or route.name)
-        if wait:
-            await error(
-                send,
-                429,
-                f"endpoint {route.name} takes at most {limits.rate_text} feedbacks "
-                f"(KAON_FEEDBACK_RATE): retry in {wait:g} s",
-                [(b"retry-after", str(int(wait)).encode())],
-            )
+        if not await core.admit_feedback(route, send):
             return
         try:
             doc = json.loads(await core.body(scope, receive, limits.max_bytes))
@@ -101,12 +93,8 @@ class KaosRoutes:
             await error(send, 400, 'feedback needs "truth" or "reward"')
             return
         rid = doc["request_id"]
-        seen = core.recent.get(rid)
-        if seen is None or seen.release != (route.release or route.name):
-            await error(send, 404, f"unknown request_id {rid!r} for {route.name}")
-            return
-        if seen.fed:
-            await error(send, 409, f"request {rid} already has its feedback (one per request)")
+        seen = await core.unfed(route, rid, f"unknown request_id {rid!r} for {route.name}", send)
+        if seen is None:
             return
         reward = doc.get("reward")
         if reward is not None and (isinstance(reward, bool) or not isinstance(reward, int | float)):

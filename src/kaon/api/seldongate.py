@@ -115,15 +115,7 @@ class SeldonRoutes:
     async def _feedback(self, route: Route, scope: Scope, receive: Receive, send: Send) -> None:
         core = self._core
         limits = core.gate.limits
-        wait = core.gate.admit(route.release or route.name)
-        if wait:
-            await fail(
-                send,
-                429,
-                f"endpoint {route.name} takes at most {limits.rate_text} feedbacks "
-                f"(KAON_FEEDBACK_RATE): retry in {wait:g} s",
-                [(b"retry-after", str(int(wait)).encode())],
-            )
+        if not await core.admit_feedback(route, send, fail):
             return
         try:  # the client sends back the request and the answer: up to a request's size
             doc = json.loads(await core.body(scope, receive))
@@ -147,12 +139,9 @@ class SeldonRoutes:
         if isinstance(reward, bool) or not isinstance(reward, int | float):
             await fail(send, 400, f'feedback "reward" must be a number, got {reward!r}')
             return
-        seen = core.recent.get(puid)
-        if seen is None or seen.release != (route.release or route.name):
-            await fail(send, 404, f"unknown puid {puid!r} for {route.name}: no such answer here")
-            return
-        if seen.fed:
-            await fail(send, 409, f"request {puid} already has its feedback (one per request)")
+        unknown = f"unknown puid {puid!r} for {route.name}: no such answer here"
+        seen = await core.unfed(route, puid, unknown, send, fail)
+        if seen is None:
             return
         truth = truth_value(doc.get("truth"))
         if truth is not None and len(json.dumps(truth)) > limits.max_bytes:
