@@ -158,10 +158,10 @@ class SpoutRunner:
             daemon=True,
         )
         spout.threads = [reader, runner]
-        with self._lock:
+        with self._lock:  # started under the lock: a stop that finds the spout can join them
             self._spouts[name] = spout
-        reader.start()
-        runner.start()
+            reader.start()
+            runner.start()
         return job
 
     def stop(self, pipeline: str, reason: str = "pipeline stopped") -> PipelineJob | None:
