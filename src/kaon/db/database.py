@@ -8,6 +8,7 @@ from functools import cached_property
 
 from sqlalchemy import Engine
 
+from kaon.db.cluster import SqlClusterStore
 from kaon.db.credentials import SqlCredentialStore
 from kaon.db.endpoints import SqlEndpointStore
 from kaon.db.engine import DEFAULT_BUSY_TIMEOUT, WRITE_OPTION, backend_errors, make_engine
@@ -91,6 +92,10 @@ class Database:
     @cached_property
     def pipelines(self) -> SqlPipelineStore:
         return SqlPipelineStore(self)
+
+    @cached_property
+    def cluster(self) -> SqlClusterStore:
+        return SqlClusterStore(self)
 
     def credentials(self, key: bytes) -> SqlCredentialStore:
         return SqlCredentialStore(self, key)

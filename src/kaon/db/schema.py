@@ -296,3 +296,30 @@ pipeline_reusable = Table(  # by hash, the newest reusable datum record (what a 
     Column("created", Double, nullable=False),
     PrimaryKeyConstraint("hash", "pipeline"),
 )
+
+# --- several servers (issue 17): kaon.core.cluster ---
+cluster_servers = Table(  # the API servers sharing this database, by their heartbeats
+    "cluster_servers",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("url", String, nullable=False),
+    Column("started", Double, nullable=False),
+    Column("seen", Double, nullable=False),
+)
+
+cluster_claims = Table(  # live work owned by one server until `expires` (renewed by it)
+    "cluster_claims",
+    metadata,
+    Column("kind", String, nullable=False),
+    Column("key", String, nullable=False),
+    Column("owner", String, nullable=False),
+    Column("expires", Double, nullable=False),
+    PrimaryKeyConstraint("kind", "key"),
+    Index(None, "owner"),
+)
+
+# --- stagings and S3 multipart uploads in the database (issue 17, migration 0013) ---
+
+# --- replica placement (issue 17, migration 0014) ---
+
+# --- metadata at scale (issue 17, migration 0015) ---

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from kaon.memory.cluster import MemoryClusterStore
 from kaon.memory.credentials import MemoryCredentialStore
 from kaon.memory.endpoints import MemoryEndpointStore
 from kaon.memory.jobs import MemoryJobStore
@@ -57,6 +58,10 @@ class MemoryDatabase:
     @cached_property
     def pipelines(self) -> MemoryPipelineStore:
         return MemoryPipelineStore(self.tables)
+
+    @cached_property
+    def cluster(self) -> MemoryClusterStore:
+        return MemoryClusterStore()
 
     def credentials(self, key: bytes) -> MemoryCredentialStore:
         return MemoryCredentialStore(self.tables)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from kaon.ports.cluster import ClusterStore
 from kaon.ports.credentials import CredentialStore
 from kaon.ports.endpoints import EndpointStore, ReleaseStore
 from kaon.ports.jobs import JobStore
@@ -50,6 +51,11 @@ class MetadataDatabase(Protocol):
     def pipelines(self) -> PipelineStore:
         """Pipelines, their versions, jobs and datum records (global: no workspace, and no
         link to repos, so deleting a repo or a workspace never reaches them)."""
+        ...
+
+    @property
+    def cluster(self) -> ClusterStore:
+        """The servers sharing this database and their claims on live work."""
         ...
 
     def credentials(self, key: bytes) -> CredentialStore:

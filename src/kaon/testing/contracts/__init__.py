@@ -2,6 +2,7 @@
 collects them all in a backend's test module; see kaon.testing)."""
 
 from kaon.testing.contracts.chunks import ChunkIndexContract, LeaseStoreContract
+from kaon.testing.contracts.cluster import ClusterStoreContract
 from kaon.testing.contracts.credentials import CredentialStoreContract
 from kaon.testing.contracts.endpoints import EndpointStoreContract, ReleaseStoreContract
 from kaon.testing.contracts.jobs import JobStoreContract
@@ -68,8 +69,13 @@ class TestUserStore(UserStoreContract):
     pass
 
 
+class TestClusterStore(ClusterStoreContract):
+    pass
+
+
 __all__ = [
     "ChunkIndexContract",
+    "ClusterStoreContract",
     "CommitIndexContract",
     "CredentialStoreContract",
     "EndpointStoreContract",
@@ -81,6 +87,7 @@ __all__ = [
     "ReleaseStoreContract",
     "RepoStoreContract",
     "TestChunkIndex",
+    "TestClusterStore",
     "TestCommitIndex",
     "TestCredentialStore",
     "TestEndpointStore",
