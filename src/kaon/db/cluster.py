@@ -108,6 +108,13 @@ class SqlClusterStore(SqlStore):
         with self._engine.connect() as conn:
             return [_claim(r) for r in conn.execute(stmt)]
 
+    @guarded
+    def expired(self, kind: ClaimKind, now: float) -> list[Claim]:
+        t = schema.cluster_claims
+        stmt = select(t).where(t.c.kind == kind.value, t.c.expires <= now).order_by(t.c.key)
+        with self._engine.connect() as conn:
+            return [_claim(r) for r in conn.execute(stmt)]
+
 
 def _claim(row: Row[Any]) -> Claim:
     m = row._mapping

@@ -59,3 +59,7 @@ class MemoryClusterStore:
     def claims(self, kind: ClaimKind, now: float) -> list[Claim]:
         with self._lock:
             return [c for c in self._claims.values() if c.kind == kind and c.expires > now]
+
+    def expired(self, kind: ClaimKind, now: float) -> list[Claim]:
+        with self._lock:
+            return [c for c in self._claims.values() if c.kind == kind and c.expires <= now]

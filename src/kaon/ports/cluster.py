@@ -44,3 +44,7 @@ class ClusterStore(Protocol):
     def claims(self, kind: ClaimKind, now: float) -> list[Claim]:
         """Every unexpired claim of `kind`."""
         ...
+
+    def expired(self, kind: ClaimKind, now: float) -> list[Claim]:
+        """Every claim of `kind` whose owner stopped renewing it (work to take over)."""
+        ...

@@ -34,6 +34,8 @@ class ClusterStoreContract:
         holder = store.holder(ClaimKind.JOB, "j1", now=149.0)
         assert holder is not None and holder.owner == "a"
         assert store.holder(ClaimKind.JOB, "j1", now=150.0) is None
+        assert [c.key for c in store.expired(ClaimKind.JOB, now=150.0)] == ["j1"]
+        assert store.expired(ClaimKind.ENDPOINT, now=139.0) == []
         taken = store.claim(ClaimKind.JOB, "j1", "b", now=151.0, ttl=30.0)
         assert taken is not None and taken.owner == "b"
 
