@@ -65,6 +65,8 @@ class ServerSettings:
     feedback_max_bytes: int = 64 * 1024  # a feedback record larger than this gets a 413
     feedback_rate: tuple[int, float] = (600, 60.0)  # feedbacks per endpoint: count / seconds
     upload_lease_seconds: float = 600.0  # an upload's lease lives this long after its last use
+    advertise_url: str = ""  # the API's URL other servers reach it at (KAON_ADVERTISE_URL;
+    # "": http://host:port); see kaon.core.cluster
     job_memory: int | None = None  # a trial's memory limit when its job gives no --memory
     # (from_env: 75% of this machine's memory); applied only where a cgroup bounds the trial
 
@@ -91,6 +93,7 @@ class ServerSettings:
             feedback_rate=_rate("KAON_FEEDBACK_RATE", "600/min"),
             upload_lease_seconds=_days("KAON_UPLOAD_LEASE_SECONDS", 600.0, unit="seconds"),
             job_memory=_job_memory("KAON_JOB_MEMORY", DEFAULT_JOB_MEMORY),
+            advertise_url=os.environ.get("KAON_ADVERTISE_URL") or "",
         )
 
 

@@ -39,6 +39,7 @@ from kaon.ports.users import UserStore
 from kaon.runtime.install import install_runtime
 from kaon.services.audit import AuditLog
 from kaon.services.chunks import MAX_PACK, ChunkStore
+from kaon.services.cluster import ClusterService
 from kaon.services.commits import CommitService
 from kaon.services.content import StoreContent
 from kaon.services.endpointbuild import EndpointBuilder
@@ -217,6 +218,7 @@ class Platform:
     users: UserService
     job_tokens: JobTokens  # jobs' API access (KAON_ENDPOINT, KAON_TOKEN)
     audit: AuditLog  # writes audited by the API and the S3 gateway, written in batches
+    cluster: ClusterService  # this server among the others sharing the database
     _backends: Backends = field(repr=False)
     _started: bool = field(default=False, init=False, repr=False)
 
@@ -226,6 +228,7 @@ class Platform:
         if self._started:
             return
         self._started = True
+        self.cluster.start()
         for pack in self.chunks.recover():
             log.warning("pack %s was lost by a crash before any commit used it: unindexed", pack)
         self.s3_scratch.reset()  # bodies a stop interrupted
@@ -243,6 +246,7 @@ class Platform:
         self.pipelines.shutdown()  # running jobs cancelled: they run again at the next start
         self.serving.shutdown()
         self.training.shutdown()
+        self.cluster.close()
         self._backends.close()
 
 
@@ -372,6 +376,9 @@ def wire(
         users=users,
         job_tokens=job_tokens,
         audit=AuditLog(user_store, clock),
+        cluster=ClusterService(
+            database.cluster, settings.advertise_url or f"http://{settings.host}:{settings.port}"
+        ),
         _backends=backends,
     )
     return platform, backends
