@@ -8,6 +8,7 @@
   services; `backends`: what that platform was wired to; `platform_factory`: more of them.
 * `s3_server` / `s3_store_url`: a real S3-compatible server (moto) and a fresh bucket per test
   (tests/s3fixtures.py).
+* `pg_server` / `pg_url` / `pg_database_url`: a throw-away PostgreSQL (tests/pgfixtures.py).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from kaon.services.commits import Put
 from kaon.testing.contracts.executor import CODE_FILES, DATA_FILES
 from kaon.wiring import Backends, Platform, wire
 from s3fixtures import S3Server, s3_server, s3_store_url  # noqa: F401 - fixtures for every test
+from pgfixtures import *  # noqa: F403  (pg_server, pg_url, pg_database_url for every package)
 
 START_TIMEOUT = 30.0
 
