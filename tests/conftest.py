@@ -41,8 +41,8 @@ from kaon.ports.content import TreeRef
 from kaon.services.commits import Put
 from kaon.testing.contracts.executor import CODE_FILES, DATA_FILES
 from kaon.wiring import Backends, Platform, wire
-from s3fixtures import S3Server, s3_server, s3_store_url  # noqa: F401 - fixtures for every test
 from pgfixtures import *  # noqa: F403  (pg_server, pg_url, pg_database_url for every package)
+from s3fixtures import S3Server, s3_server, s3_store_url  # noqa: F401 - fixtures for every test
 
 START_TIMEOUT = 30.0
 
