@@ -88,6 +88,7 @@ from kaon.services.workspaces import WorkspaceService
 from kaon.store.drop import PackDrop
 from kaon.store.local import LocalObjectStore
 from kaon.store.memory import MemoryObjectStore
+from kaon.store.s3 import S3ObjectStore
 
 T = TypeVar("T")
 log = logging.getLogger("kaon")
@@ -104,6 +105,7 @@ def _memory_store(url: str) -> ObjectStore:
 OBJECT_STORES: dict[str, Callable[[str], ObjectStore]] = {
     "file": _local_store,
     "memory": _memory_store,
+    "s3": S3ObjectStore.from_url,
 }
 
 DATABASES: dict[str, Callable[[str], MetadataDatabase]] = {
