@@ -15,8 +15,9 @@ from typing import TypeVar
 from urllib.parse import urlparse
 
 from kaon.config import ServerSettings, private_dir, private_file
+from kaon.core.backends import BackendHealth, redact_url
 from kaon.core.cluster import ClaimKind
-from kaon.core.errors import InvalidInput
+from kaon.core.errors import BackendUnavailable, InvalidInput
 from kaon.core.pipelines.records import PipelineJob, PipelineVersion
 from kaon.db.credentials import sealing_key
 from kaon.db.database import Database
@@ -143,21 +144,29 @@ def _named(
     name: str,
     what: str,
     settings: ServerSettings,
+    origin: str = "",
 ) -> T:
     factory = registry.get(name)
     if factory is None:
         known = ", ".join(sorted(registry))
-        raise InvalidInput(f"unsupported {what} {name!r}: use one of {known}")
+        raise InvalidInput(f"unsupported {what} {name!r}{_from(origin)}: use one of {known}")
     return factory(settings)
 
 
-def _pick(registry: dict[str, Callable[[str], T]], url: str, what: str) -> T:
+def _pick(registry: dict[str, Callable[[str], T]], url: str, what: str, origin: str = "") -> T:
     scheme = urlparse(url).scheme
     factory = registry.get(scheme)
     if factory is None:
         known = ", ".join(sorted(registry))
-        raise InvalidInput(f"unsupported {what} URL {url!r}: use one of the schemes {known}")
+        raise InvalidInput(
+            f"unsupported {what} URL {redact_url(url)!r}{_from(origin)}: use one of the "
+            f"schemes {known}"
+        )
     return factory(url)
+
+
+def _from(origin: str) -> str:
+    return f" (from {origin})" if origin and origin != "default" else ""
 
 
 def platform_paths(settings: ServerSettings) -> tuple[Path, ...]:
@@ -205,6 +214,17 @@ class Backends:
     users: UserStore
     drop: DropFolder  # packs left by clients on this machine (no HTTP copy)
     pipelines: PipelineStore
+    executor: Executor
+    replicas: Replicas
+
+    def health(self) -> list[BackendHealth]:
+        """Each engine's answer now (never raises: see BackendHealth)."""
+        return [
+            self.database.health(),
+            self.objects.health(),
+            self.executor.health(),
+            self.replicas.health(),
+        ]
 
     def close(self) -> None:
         self.database.close()
@@ -240,6 +260,20 @@ class Platform:
     cluster: ClusterService  # this server among the others sharing the database
     _backends: Backends = field(repr=False)
     _started: bool = field(default=False, init=False, repr=False)
+
+    def health(self) -> list[BackendHealth]:
+        """The database, object store, executor and replicas, each asked now."""
+        return self._backends.health()
+
+    def check_backends(self) -> None:
+        """Raise BackendUnavailable naming every engine that does not answer (the server
+        checks before it listens: nothing half-started)."""
+        failed = [h for h in self.health() if not h.ok]
+        if failed:
+            raise BackendUnavailable(
+                "; ".join(f"{h.role} {h.url} is unavailable: {h.detail}" for h in failed),
+                backends=[h.role.value for h in failed],
+            )
 
     def start(self) -> None:
         """Recover what a stop interrupted, then start the background work: jobs queued or
@@ -280,8 +314,10 @@ def wire(
 ) -> tuple[Platform, Backends]:
     """build(), and the backends it chose (for tests that look at what was stored)."""
     private_dir(settings.home)  # 0700, also an existing home left open by an older kaon
-    objects = _pick(OBJECT_STORES, settings.store_url, "object store")
-    database = _pick(DATABASES, settings.metadata_url, "metadata database")
+    objects = _pick(OBJECT_STORES, settings.store_url, "object store", settings.origin("store"))
+    database = _pick(
+        DATABASES, settings.metadata_url, "metadata database", settings.origin("database")
+    )
     meta = database.metadata
     gc_lock = SharedExclusiveLock()
     cluster = ClusterService(
@@ -323,7 +359,9 @@ def wire(
     ingest = FileIngest(chunks)
     hidden = platform_paths(settings)  # what user code must not see
     content = StoreContent(repos, files)  # what executors and replicas fetch their inputs by
-    executor = _named(EXECUTORS, settings.executor, "executor", settings)(content, envs)
+    executor = _named(
+        EXECUTORS, settings.executor_kind, "executor", settings, settings.origin("executor")
+    )(content, envs)
     outputs = JobOutputs(chunks, commits, repos, files, settings.home / "jobs")
     recorder = JobRecorder(jobs, provenance, clock)
     slots = settings.max_parallel or os.cpu_count() or 1
@@ -337,14 +375,17 @@ def wire(
         jobs, workspaces, steps, JobAccess(credentials, job_tokens), clock, cluster
     )
     cluster.on_orphan(ClaimKind.JOB, training.take_over)  # a dead server's jobs end honestly
-    replicas = _named(REPLICAS, settings.executor, "executor", settings)
+    replicas_from = "KAON_REPLICAS" if settings.replicas else settings.origin("executor")
+    replicas = _named(
+        REPLICAS, settings.replicas_kind, "replicas backend", settings, replicas_from
+    )(content)
     serving = ServingService(
         database.endpoints,
         database.releases,
         workspaces,
         EndpointBuilder(repos, files, envs, training),
         EndpointRecorder(repos, commits, chunks, provenance, settings.home / "endpoints", files),
-        EndpointRunner(replicas(content), hidden),
+        EndpointRunner(replicas, hidden),
         clock,
     )
     pipeline_access = PipelineAccess(  # S3 keys (reads recorded) and API tokens per job
@@ -371,6 +412,8 @@ def wire(
         user_store,
         drop,
         database.pipelines,
+        executor,
+        replicas,
     )
     platform = Platform(
         repos=repos,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from kaon.core.backends import BackendHealth, BackendRole
 from kaon.memory.cluster import MemoryClusterStore
 from kaon.memory.credentials import MemoryCredentialStore
 from kaon.memory.endpoints import MemoryEndpointStore
@@ -70,6 +71,11 @@ class MemoryDatabase:
 
     def credentials(self, key: bytes) -> MemoryCredentialStore:
         return MemoryCredentialStore(self.tables)
+
+    def health(self) -> BackendHealth:
+        return BackendHealth(
+            BackendRole.DATABASE, "memory://", True, "memory", "in this process: gone with it"
+        )
 
     def close(self) -> None:
         """Nothing to release (the tables stay readable)."""

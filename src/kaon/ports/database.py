@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from kaon.core.backends import BackendHealth
 from kaon.ports.cluster import ClusterStore
 from kaon.ports.credentials import CredentialStore
 from kaon.ports.endpoints import EndpointStore, ReleaseStore
@@ -71,4 +72,9 @@ class MetadataDatabase(Protocol):
 
     def close(self) -> None:
         """Release the database's connections (the stores are unusable afterwards)."""
+        ...
+
+    def health(self) -> BackendHealth:
+        """Whether the database answers now (its URL without secrets, its server's version). Never raises: a failure is
+        ok=False with a one-line `detail` (what failed, what to do)."""
         ...
