@@ -96,40 +96,59 @@ def _stop(bindir: Path, tmp: Path) -> None:
         )
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[str]:
-    """Admin URL (database `postgres`) of a running PostgreSQL server (one per pytest worker)."""
+class PostgresUnavailable(Exception):
+    """PostgreSQL cannot run here (the message says why)."""
+
+
+@contextlib.contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    """A PostgreSQL server of our own in a temp dir, stopped and deleted on exit; its admin URL
+    (KAON_TEST_POSTGRES_URL instead when set). Also used by benchmarks/scaleout_meta.py."""
     if importlib.util.find_spec("psycopg") is None:
-        _unavailable("psycopg is not installed (uv sync --all-extras)")
+        raise PostgresUnavailable("psycopg is not installed (uv sync --all-extras)")
     external = os.environ.get("KAON_TEST_POSTGRES_URL")
     if external:
         yield external
         return
     bindir = pg_bindir()
     if bindir is None:
-        _unavailable(
+        raise PostgresUnavailable(
             "PostgreSQL binaries not found under /usr/lib/postgresql/*/bin "
             "(apt-get install postgresql, or set KAON_TEST_POSTGRES_URL)"
         )
     if os.geteuid() == 0 and shutil.which("runuser") is None:
-        _unavailable("running as root without `runuser` to start PostgreSQL as postgres")
+        raise PostgresUnavailable("running as root without `runuser` to start it as postgres")
     tmp = Path(tempfile.mkdtemp(prefix="kaon-pg-"))
     if os.geteuid() == 0:
         shutil.chown(tmp, user="postgres", group="postgres")
     try:
-        url = _start(bindir, tmp)
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as err:
-        detail = getattr(err, "stderr", b"") or b""
-        if (tmp / "server.log").exists():
-            detail += (tmp / "server.log").read_bytes()[-2000:]
-        _stop(bindir, tmp)
-        shutil.rmtree(tmp, ignore_errors=True)
-        _unavailable(f"could not start PostgreSQL: {err}: {detail.decode(errors='replace')}")
-    try:
+        try:
+            url = _start(bindir, tmp)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as err:
+            detail = getattr(err, "stderr", b"") or b""
+            if (tmp / "server.log").exists():
+                detail += (tmp / "server.log").read_bytes()[-2000:]
+            raise PostgresUnavailable(
+                f"could not start PostgreSQL: {err}: {detail.decode(errors='replace')}"
+            ) from err
         yield url
     finally:
         _stop(bindir, tmp)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """Admin URL (database `postgres`) of a running PostgreSQL server (one per pytest worker)."""
+    server = throwaway_postgres()
+    try:
+        url = server.__enter__()
+    except PostgresUnavailable as err:
+        _unavailable(str(err))
+    try:
+        yield url
+    finally:
+        server.__exit__(None, None, None)
 
 
 def _admin_dsn(admin_url: str) -> str:
