@@ -407,6 +407,7 @@ def wire(
             leases,
             scratch=[drop, s3_uploads],
             roots=database.pipelines.reusable_outputs,
+            cluster=cluster,
         ),
         workspaces=workspaces,
         lifecycle=WorkspaceLifecycle(workspaces, users, training, serving),
@@ -426,6 +427,7 @@ def wire(
         cluster=cluster,
         _backends=backends,
     )
+    cluster.watch(platform.gc.watch)  # another server's gc: this one holds its writes
     return platform, backends
 
 
