@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 
+from kaon.config import ServerSettings
 from kaon.core.cluster import ClaimKind
 from kaon.core.errors import Conflict
 from kaon.wiring import Platform, wire
-
-from kaon.config import ServerSettings
 
 
 @pytest.fixture
