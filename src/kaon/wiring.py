@@ -63,6 +63,7 @@ from kaon.services.locks import SharedExclusiveLock
 from kaon.services.packs import PackIntake
 from kaon.services.pipelines.cron import CronTicker, cron_inputs
 from kaon.services.pipelines.jobrunner import PipelineJobRunner
+from kaon.services.pipelines.leader import PipelineLeader
 from kaon.services.pipelines.logs import PipelineLogs
 from kaon.services.pipelines.provenance import PipelineProvenance
 from kaon.services.pipelines.s3access import PipelineAccess
@@ -200,6 +201,14 @@ def server_id(home: Path) -> str:
     return fresh
 
 
+PIPELINES_KEY = "scheduler"  # the claim of the server running the pipelines' work
+
+
+def log_recovered(keys: list[str]) -> None:
+    for key in keys:
+        log.warning("pipeline job %s was interrupted by a platform stop: running again", key)
+
+
 @dataclass
 class Backends:
     """What build() chose for each port. The platform owns and closes them; services reach
@@ -290,8 +299,17 @@ class Platform:
             log.warning("job %s was interrupted by a platform stop: marked JOB_FAILURE", job)
         for endpoint in self.serving.recover():
             log.info("endpoint %s restarting", endpoint)
-        for key in self.pipelines.start_background():
-            log.warning("pipeline job %s was interrupted by a platform stop: running again", key)
+        if self.cluster.claim(ClaimKind.PIPELINES, PIPELINES_KEY):  # this server leads
+            log_recovered(self.pipelines.start_background())
+        else:
+            self.pipelines.standby()
+        # a leader that stops leaves the pipelines to a live server
+        self.cluster.want(ClaimKind.PIPELINES, PIPELINES_KEY, self._lead_pipelines)
+
+    def _lead_pipelines(self, key: str) -> None:
+        lost = self.cluster.lost(ClaimKind.PIPELINES, key)
+        reason = f"recovered by server {self.cluster.url} after {lost} stopped"
+        log_recovered(self.pipelines.start_background(reason))
 
     def close(self) -> None:
         """Stop the background work, then close the backends."""
@@ -401,7 +419,9 @@ def wire(
         job_tokens,
         clock,
         pipeline_access,
+        cluster,
     )
+
     backends = Backends(
         database,
         meta,
@@ -432,6 +452,7 @@ def wire(
             leases,
             scratch=[drop, s3_uploads],
             roots=database.pipelines.reusable_outputs,
+            cluster=cluster,
         ),
         workspaces=workspaces,
         lifecycle=WorkspaceLifecycle(workspaces, users, training, serving),
@@ -451,6 +472,7 @@ def wire(
         cluster=cluster,
         _backends=backends,
     )
+    cluster.watch(platform.gc.watch)  # another server's gc: this one holds its writes
     return platform, backends
 
 
@@ -463,6 +485,7 @@ def _pipelines(
     job_tokens: JobTokens,
     clock: Callable[[], float],
     access: PipelineAccess,
+    cluster: ClusterService,
 ) -> PipelineService:
     """The pipelines' services over one store whose job changes wake `wait commit`, told of
     every commit (their triggers)."""
@@ -522,4 +545,9 @@ def _pipelines(
     waits = Waits(store, repos, watch, clock)
     commits.on_commit(triggers.committed)  # jobs recorded before the commit call returns
     commits.on_commit(lambda commit: watch.changed())
-    return PipelineService(store, repos, versions, triggers, scheduler, cron, executor, logs, waits)
+    leader = PipelineLeader(
+        store, scheduler, cron, lambda: cluster.owns(ClaimKind.PIPELINES, PIPELINES_KEY)
+    )
+    return PipelineService(
+        store, repos, versions, triggers, scheduler, cron, executor, logs, waits, leader
+    )
