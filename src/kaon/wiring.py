@@ -265,6 +265,9 @@ def wire(
     database = _pick(DATABASES, settings.metadata_url, "metadata database")
     meta = database.metadata
     gc_lock = SharedExclusiveLock()
+    cluster = ClusterService(
+        database.cluster, settings.advertise_url or f"http://{settings.host}:{settings.port}"
+    )
     trees = TreeStore(objects)
     repos = RepoService(meta, clock)
     leases = UploadLeases(meta, clock, settings.upload_lease_seconds)
@@ -317,6 +320,8 @@ def wire(
         EndpointRecorder(repos, commits, chunks, provenance, settings.home / "endpoints", files),
         EndpointRunner(replicas(content), hidden),
         clock,
+        cluster,
+        database.placements,
     )
     pipeline_access = PipelineAccess(  # S3 keys (reads recorded) and API tokens per job
         credentials, is_user=lambda name: user_store.get_user(name) is not None, tokens=job_tokens
@@ -376,9 +381,7 @@ def wire(
         users=users,
         job_tokens=job_tokens,
         audit=AuditLog(user_store, clock),
-        cluster=ClusterService(
-            database.cluster, settings.advertise_url or f"http://{settings.host}:{settings.port}"
-        ),
+        cluster=cluster,
         _backends=backends,
     )
     return platform, backends
