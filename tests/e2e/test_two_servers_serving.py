@@ -86,10 +86,23 @@ def test_any_server_serves_and_changes_endpoints_and_a_dead_ones_are_taken_over(
     assert status == 500 and "broke on purpose" in doc["error"]  # A's replica's error, as is
     assert headers["x-kaon-version"] == "v1"
     rows = json.loads(b.ok("serve", "list", "--json", env=env))
-    assert next(r for r in rows if r["name"] == "duo")["state"] == "PIPELINE_RUNNING"
+    assert next(r for r in rows if r["name"] == "duo-v1")["state"] == "PIPELINE_RUNNING"
 
     # a canary through B (B runs v2): both servers split the traffic; promoted through B
-    b.ok("serve", "update", "-e", "duo", "-m", m2, "--version", "v2", "--canary", "50", "--wait", env=env)
+    b.ok(
+        "serve",
+        "update",
+        "-e",
+        "duo",
+        "-m",
+        m2,
+        "--version",
+        "v2",
+        "--canary",
+        "50",
+        "--wait",
+        env=env,
+    )
     for k in (a, b):
         seen = until(
             f"both versions through {k.home.name}",
