@@ -405,6 +405,8 @@ def wire(
         EndpointRecorder(repos, commits, chunks, provenance, settings.home / "endpoints", files),
         EndpointRunner(replicas, hidden),
         clock,
+        cluster,
+        database.placements,
     )
     pipeline_access = PipelineAccess(  # S3 keys (reads recorded) and API tokens per job
         credentials, is_user=lambda name: user_store.get_user(name) is not None, tokens=job_tokens
