@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from kaon.core.cluster import CLAIM_SECONDS, HEARTBEAT_SECONDS
 from kaon.core.errors import InvalidInput
 from kaon.core.units import parse_memory
 
@@ -67,6 +68,8 @@ class ServerSettings:
     upload_lease_seconds: float = 600.0  # an upload's lease lives this long after its last use
     advertise_url: str = ""  # the API's URL other servers reach it at (KAON_ADVERTISE_URL;
     # "": http://host:port); see kaon.core.cluster
+    claim_seconds: float = CLAIM_SECONDS  # a claim on live work not renewed this long is free
+    heartbeat_seconds: float = HEARTBEAT_SECONDS  # servers renew their claims this often
     job_memory: int | None = None  # a trial's memory limit when its job gives no --memory
     # (from_env: 75% of this machine's memory); applied only where a cgroup bounds the trial
 
@@ -75,6 +78,13 @@ class ServerSettings:
         host: str | None = None, port: int | None = None, s3_port: int | None = None
     ) -> ServerSettings:
         home = kaon_home()
+        claim = _days("KAON_CLAIM_SECONDS", CLAIM_SECONDS, unit="seconds")
+        beat = _days("KAON_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS, unit="seconds")
+        if beat >= claim:
+            raise SystemExit(
+                f"KAON_HEARTBEAT_SECONDS={beat:g} must be less than KAON_CLAIM_SECONDS={claim:g} "
+                "(claims are renewed every heartbeat: a third of the claim time is usual)"
+            )
         api_port = port if port is not None else int(os.environ.get("KAON_PORT") or DEFAULT_PORT)
         return ServerSettings(
             home=home,
@@ -94,6 +104,8 @@ class ServerSettings:
             upload_lease_seconds=_days("KAON_UPLOAD_LEASE_SECONDS", 600.0, unit="seconds"),
             job_memory=_job_memory("KAON_JOB_MEMORY", DEFAULT_JOB_MEMORY),
             advertise_url=os.environ.get("KAON_ADVERTISE_URL") or "",
+            claim_seconds=claim,
+            heartbeat_seconds=beat,
         )
 
 

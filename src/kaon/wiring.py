@@ -7,13 +7,15 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlparse
 
-from kaon.config import ServerSettings, private_dir
+from kaon.config import ServerSettings, private_dir, private_file
+from kaon.core.cluster import ClaimKind
 from kaon.core.errors import InvalidInput
 from kaon.core.pipelines.records import PipelineJob, PipelineVersion
 from kaon.db.credentials import sealing_key
@@ -172,6 +174,21 @@ def platform_paths(settings: ServerSettings) -> tuple[Path, ...]:
     return tuple(p for p in dict.fromkeys(found) if not any(q in p.parents for q in found))
 
 
+def server_id(home: Path) -> str:
+    """This server's id in the cluster, kept in $KAON_HOME/server-id: a server restarted on
+    the same home is the same member (what it held before a crash is its own to recover)."""
+    path = home / "server-id"
+    try:
+        known = path.read_text().strip()
+    except FileNotFoundError:
+        known = ""
+    if len(known) == 32:
+        return known
+    fresh = uuid.uuid4().hex
+    private_file(path, fresh)
+    return fresh
+
+
 @dataclass
 class Backends:
     """What build() chose for each port. The platform owns and closes them; services reach
@@ -265,6 +282,13 @@ def wire(
     database = _pick(DATABASES, settings.metadata_url, "metadata database")
     meta = database.metadata
     gc_lock = SharedExclusiveLock()
+    cluster = ClusterService(
+        database.cluster,
+        settings.advertise_url or f"http://{settings.host}:{settings.port}",
+        heartbeat=settings.heartbeat_seconds,
+        ttl=settings.claim_seconds,
+        server_id=server_id(settings.home),
+    )
     trees = TreeStore(objects)
     repos = RepoService(meta, clock)
     leases = UploadLeases(meta, clock, settings.upload_lease_seconds)
@@ -307,7 +331,10 @@ def wire(
         recorder=recorder,
         outputs=outputs,
     )
-    training = TrainingService(jobs, workspaces, steps, JobAccess(credentials, job_tokens), clock)
+    training = TrainingService(
+        jobs, workspaces, steps, JobAccess(credentials, job_tokens), clock, cluster
+    )
+    cluster.on_orphan(ClaimKind.JOB, training.take_over)  # a dead server's jobs end honestly
     replicas = _named(REPLICAS, settings.executor, "executor", settings)
     serving = ServingService(
         database.endpoints,
@@ -376,9 +403,7 @@ def wire(
         users=users,
         job_tokens=job_tokens,
         audit=AuditLog(user_store, clock),
-        cluster=ClusterService(
-            database.cluster, settings.advertise_url or f"http://{settings.host}:{settings.port}"
-        ),
+        cluster=cluster,
         _backends=backends,
     )
     return platform, backends
