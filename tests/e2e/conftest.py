@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from . import helpers
 from .helpers import LEASE_SECONDS, Kaon, MiB, random_file
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _e2e_store_on_s3(request: pytest.FixtureRequest) -> None:
+    """KAON_TEST_E2E_STORE=s3: every platform the e2e tests start keeps its objects on the S3
+    test server (tests/s3fixtures.py), each under its own prefix of one bucket."""
+    if os.environ.get("KAON_TEST_E2E_STORE", "") == "s3":
+        helpers.S3_BUCKET_URL = request.getfixturevalue("s3_server").new_bucket(prefix="")
 
 
 @pytest.fixture(scope="session")

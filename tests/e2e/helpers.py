@@ -27,6 +27,8 @@ _SCRIPT = Path(sys.executable).with_name("kaon")
 KAON: list[str] = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "kaon.cli.main"]
 TIMEOUT = 120.0
 MiB = 1024 * 1024
+S3_BUCKET_URL = ""  # KAON_TEST_E2E_STORE=s3 (see conftest): every Kaon home stores its objects
+# under a prefix of its own in this bucket of the S3 test server (tests/s3fixtures.py)
 LEASE_SECONDS = 3  # upload leases of the shared platforms: what a killed client left is
 # reclaimed by a gc this long after it died (kaon.services.leases; default 10 minutes)
 
@@ -79,6 +81,10 @@ class Kaon:
         home.mkdir(parents=True, exist_ok=True)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("KAON_")}
         self.env.update(KAON_HOME=str(home), KAON_PORT="0")
+        if S3_BUCKET_URL:
+            bucket, _, query = S3_BUCKET_URL.partition("?")
+            prefix = f"{home.name}-{os.urandom(4).hex()}"
+            self.env["KAON_STORE_URL"] = f"{bucket.rstrip('/')}/{prefix}?{query}"
         self.env.pop("COLUMNS", None)
         self.pids: set[int] = set()
 
