@@ -159,8 +159,10 @@ def register(app: typer.Typer) -> None:
 
         from kaon.client import local
         from kaon.client.connect import local_server
-        from kaon.config import exposure_warning, kaon_home
+        from kaon.config import ServerSettings, exposure_warning, kaon_home
 
+        # a bad flag, variable or config.toml key: said here, before a server is spawned
+        ServerSettings.from_env(port=port, database=database, store=store, executor=executor)
         engines = _engine_args(database, store, executor)
         if engines and (running := local_server()) is not None:
             typer.echo(
