@@ -10,6 +10,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from kaon.core.backends import redact_url
+from kaon.core.cluster import CLAIM_SECONDS, HEARTBEAT_SECONDS
 from kaon.core.errors import InvalidInput
 from kaon.core.units import parse_memory
 
@@ -115,6 +116,8 @@ class ServerSettings:
     upload_lease_seconds: float = 600.0  # an upload's lease lives this long after its last use
     advertise_url: str = ""  # the API's URL other servers reach it at (KAON_ADVERTISE_URL;
     # "": http://host:port); see kaon.core.cluster
+    claim_seconds: float = CLAIM_SECONDS  # a claim on live work not renewed this long is free
+    heartbeat_seconds: float = HEARTBEAT_SECONDS  # servers renew their claims this often
     job_memory: int | None = None  # a trial's memory limit when its job gives no --memory
     # (from_env: 75% of this machine's memory); applied only where a cgroup bounds the trial
 
@@ -149,6 +152,13 @@ class ServerSettings:
         win over $KAON_HOME/config.toml's [platform] keys, which win over the defaults.
         InvalidInput names the flag, variable or file key of a bad value."""
         home = kaon_home()
+        claim = _days("KAON_CLAIM_SECONDS", CLAIM_SECONDS, unit="seconds")
+        beat = _days("KAON_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS, unit="seconds")
+        if beat >= claim:
+            raise SystemExit(
+                f"KAON_HEARTBEAT_SECONDS={beat:g} must be less than KAON_CLAIM_SECONDS={claim:g} "
+                "(claims are renewed every heartbeat: a third of the claim time is usual)"
+            )
         api_port = port if port is not None else int(os.environ.get("KAON_PORT") or DEFAULT_PORT)
         engines = Engines(home, read_config(home))
         database_url, origin_db = engines.pick(
@@ -174,6 +184,8 @@ class ServerSettings:
             upload_lease_seconds=_days("KAON_UPLOAD_LEASE_SECONDS", 600.0, unit="seconds"),
             job_memory=_job_memory("KAON_JOB_MEMORY", DEFAULT_JOB_MEMORY),
             advertise_url=os.environ.get("KAON_ADVERTISE_URL") or "",
+            claim_seconds=claim,
+            heartbeat_seconds=beat,
             replicas=os.environ.get("KAON_REPLICAS") or "",
             origins={"database": origin_db, "store": origin_store, "executor": origin_exec},
         )

@@ -7,14 +7,16 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlparse
 
-from kaon.config import ServerSettings, private_dir
+from kaon.config import ServerSettings, private_dir, private_file
 from kaon.core.backends import BackendHealth, redact_url
+from kaon.core.cluster import ClaimKind
 from kaon.core.errors import BackendUnavailable, InvalidInput
 from kaon.core.pipelines.records import PipelineJob, PipelineVersion
 from kaon.db.credentials import sealing_key
@@ -61,6 +63,7 @@ from kaon.services.locks import SharedExclusiveLock
 from kaon.services.packs import PackIntake
 from kaon.services.pipelines.cron import CronTicker, cron_inputs
 from kaon.services.pipelines.jobrunner import PipelineJobRunner
+from kaon.services.pipelines.leader import PipelineLeader
 from kaon.services.pipelines.logs import PipelineLogs
 from kaon.services.pipelines.provenance import PipelineProvenance
 from kaon.services.pipelines.s3access import PipelineAccess
@@ -87,6 +90,7 @@ from kaon.services.workspaces import WorkspaceService
 from kaon.store.drop import PackDrop
 from kaon.store.local import LocalObjectStore
 from kaon.store.memory import MemoryObjectStore
+from kaon.store.s3 import S3ObjectStore
 
 T = TypeVar("T")
 log = logging.getLogger("kaon")
@@ -103,6 +107,7 @@ def _memory_store(url: str) -> ObjectStore:
 OBJECT_STORES: dict[str, Callable[[str], ObjectStore]] = {
     "file": _local_store,
     "memory": _memory_store,
+    "s3": S3ObjectStore.from_url,
 }
 
 DATABASES: dict[str, Callable[[str], MetadataDatabase]] = {
@@ -179,6 +184,29 @@ def platform_paths(settings: ServerSettings) -> tuple[Path, ...]:
             paths.append(Path(meta.database).expanduser().absolute().parent)
     found = [p.absolute() for p in paths if p.absolute() != Path("/")]
     return tuple(p for p in dict.fromkeys(found) if not any(q in p.parents for q in found))
+
+
+def server_id(home: Path) -> str:
+    """This server's id in the cluster, kept in $KAON_HOME/server-id: a server restarted on
+    the same home is the same member (what it held before a crash is its own to recover)."""
+    path = home / "server-id"
+    try:
+        known = path.read_text().strip()
+    except FileNotFoundError:
+        known = ""
+    if len(known) == 32:
+        return known
+    fresh = uuid.uuid4().hex
+    private_file(path, fresh)
+    return fresh
+
+
+PIPELINES_KEY = "scheduler"  # the claim of the server running the pipelines' work
+
+
+def log_recovered(keys: list[str]) -> None:
+    for key in keys:
+        log.warning("pipeline job %s was interrupted by a platform stop: running again", key)
 
 
 @dataclass
@@ -271,8 +299,17 @@ class Platform:
             log.warning("job %s was interrupted by a platform stop: marked JOB_FAILURE", job)
         for endpoint in self.serving.recover():
             log.info("endpoint %s restarting", endpoint)
-        for key in self.pipelines.start_background():
-            log.warning("pipeline job %s was interrupted by a platform stop: running again", key)
+        if self.cluster.claim(ClaimKind.PIPELINES, PIPELINES_KEY):  # this server leads
+            log_recovered(self.pipelines.start_background())
+        else:
+            self.pipelines.standby()
+        # a leader that stops leaves the pipelines to a live server
+        self.cluster.want(ClaimKind.PIPELINES, PIPELINES_KEY, self._lead_pipelines)
+
+    def _lead_pipelines(self, key: str) -> None:
+        lost = self.cluster.lost(ClaimKind.PIPELINES, key)
+        reason = f"recovered by server {self.cluster.url} after {lost} stopped"
+        log_recovered(self.pipelines.start_background(reason))
 
     def close(self) -> None:
         """Stop the background work, then close the backends."""
@@ -301,6 +338,13 @@ def wire(
     )
     meta = database.metadata
     gc_lock = SharedExclusiveLock()
+    cluster = ClusterService(
+        database.cluster,
+        settings.advertise_url or f"http://{settings.host}:{settings.port}",
+        heartbeat=settings.heartbeat_seconds,
+        ttl=settings.claim_seconds,
+        server_id=server_id(settings.home),
+    )
     trees = TreeStore(objects)
     repos = RepoService(meta, clock)
     leases = UploadLeases(meta, clock, settings.upload_lease_seconds)
@@ -345,7 +389,10 @@ def wire(
         recorder=recorder,
         outputs=outputs,
     )
-    training = TrainingService(jobs, workspaces, steps, JobAccess(credentials, job_tokens), clock)
+    training = TrainingService(
+        jobs, workspaces, steps, JobAccess(credentials, job_tokens), clock, cluster
+    )
+    cluster.on_orphan(ClaimKind.JOB, training.take_over)  # a dead server's jobs end honestly
     replicas_from = "KAON_REPLICAS" if settings.replicas else settings.origin("executor")
     replicas = _named(
         REPLICAS, settings.replicas_kind, "replicas backend", settings, replicas_from
@@ -358,6 +405,8 @@ def wire(
         EndpointRecorder(repos, commits, chunks, provenance, settings.home / "endpoints", files),
         EndpointRunner(replicas, hidden),
         clock,
+        cluster,
+        database.placements,
     )
     pipeline_access = PipelineAccess(  # S3 keys (reads recorded) and API tokens per job
         credentials, is_user=lambda name: user_store.get_user(name) is not None, tokens=job_tokens
@@ -372,7 +421,9 @@ def wire(
         job_tokens,
         clock,
         pipeline_access,
+        cluster,
     )
+
     backends = Backends(
         database,
         meta,
@@ -403,6 +454,7 @@ def wire(
             leases,
             scratch=[drop, s3_uploads],
             roots=database.pipelines.reusable_outputs,
+            cluster=cluster,
         ),
         workspaces=workspaces,
         lifecycle=WorkspaceLifecycle(workspaces, users, training, serving),
@@ -419,11 +471,10 @@ def wire(
         users=users,
         job_tokens=job_tokens,
         audit=AuditLog(user_store, clock),
-        cluster=ClusterService(
-            database.cluster, settings.advertise_url or f"http://{settings.host}:{settings.port}"
-        ),
+        cluster=cluster,
         _backends=backends,
     )
+    cluster.watch(platform.gc.watch)  # another server's gc: this one holds its writes
     return platform, backends
 
 
@@ -436,6 +487,7 @@ def _pipelines(
     job_tokens: JobTokens,
     clock: Callable[[], float],
     access: PipelineAccess,
+    cluster: ClusterService,
 ) -> PipelineService:
     """The pipelines' services over one store whose job changes wake `wait commit`, told of
     every commit (their triggers)."""
@@ -495,4 +547,9 @@ def _pipelines(
     waits = Waits(store, repos, watch, clock)
     commits.on_commit(triggers.committed)  # jobs recorded before the commit call returns
     commits.on_commit(lambda commit: watch.changed())
-    return PipelineService(store, repos, versions, triggers, scheduler, cron, executor, logs, waits)
+    leader = PipelineLeader(
+        store, scheduler, cron, lambda: cluster.owns(ClaimKind.PIPELINES, PIPELINES_KEY)
+    )
+    return PipelineService(
+        store, repos, versions, triggers, scheduler, cron, executor, logs, waits, leader
+    )

@@ -142,6 +142,8 @@ def main(argv: list[str] | None = None) -> None:
     s3_url = f"http://{shown}:{s3_port}"
     platform.credentials.endpoint = s3_url  # jobs get it in AWS_ENDPOINT_URL
     platform.job_tokens.endpoint = url  # and this in KAON_ENDPOINT, with a token of their own
+    if not settings.advertise_url:  # the other servers reach this one at its bound URL
+        platform.cluster.url = url
     try:  # recover what a stop interrupted, with the ports bound and the endpoints known
         platform.start()
     except KaonError as exc:

@@ -17,6 +17,7 @@ from kaon.db.engine import DEFAULT_BUSY_TIMEOUT, WRITE_OPTION, backend_errors, m
 from kaon.db.jobs import SqlJobStore
 from kaon.db.migrate import current_revision, upgrade_engine
 from kaon.db.pipelines import SqlPipelineStore
+from kaon.db.placement import SqlPlacementStore
 from kaon.db.provenance import SqlProvenanceStore
 from kaon.db.releases import SqlReleaseStore
 from kaon.db.sql import SqlMetadataStore
@@ -114,6 +115,10 @@ class Database:
     @cached_property
     def cluster(self) -> SqlClusterStore:
         return SqlClusterStore(self)
+
+    @cached_property
+    def placements(self) -> SqlPlacementStore:
+        return SqlPlacementStore(self)
 
     def credentials(self, key: bytes) -> SqlCredentialStore:
         return SqlCredentialStore(self, key)

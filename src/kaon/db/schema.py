@@ -321,5 +321,14 @@ cluster_claims = Table(  # live work owned by one server until `expires` (renewe
 # --- stagings and S3 multipart uploads in the database (issue 17, migration 0013) ---
 
 # --- replica placement (issue 17, migration 0014) ---
+replica_placements = Table(  # where each endpoint version's replicas run (kaon.core.placement)
+    "replica_placements",
+    metadata,
+    Column("endpoint", String, primary_key=True),
+    Column("server", String, nullable=False),
+    Column("url", String, nullable=False),
+    Column("addresses", String, nullable=False),  # a JSON list of URLs
+    Column("updated", Double, nullable=False),
+)
 
 # --- metadata at scale (issue 17, migration 0015) ---

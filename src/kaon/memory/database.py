@@ -12,6 +12,7 @@ from kaon.memory.endpoints import MemoryEndpointStore
 from kaon.memory.jobs import MemoryJobStore
 from kaon.memory.metadata import MemoryMetadataStore
 from kaon.memory.pipelines import MemoryPipelineStore
+from kaon.memory.placement import MemoryPlacementStore
 from kaon.memory.provenance import MemoryProvenanceStore
 from kaon.memory.releases import MemoryReleaseStore
 from kaon.memory.tables import Tables
@@ -63,6 +64,10 @@ class MemoryDatabase:
     @cached_property
     def cluster(self) -> MemoryClusterStore:
         return MemoryClusterStore()
+
+    @cached_property
+    def placements(self) -> MemoryPlacementStore:
+        return MemoryPlacementStore()
 
     def credentials(self, key: bytes) -> MemoryCredentialStore:
         return MemoryCredentialStore(self.tables)

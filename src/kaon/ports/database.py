@@ -14,6 +14,7 @@ from kaon.ports.endpoints import EndpointStore, ReleaseStore
 from kaon.ports.jobs import JobStore
 from kaon.ports.metadata import MetadataStore
 from kaon.ports.pipelines import PipelineStore
+from kaon.ports.placement import PlacementStore
 from kaon.ports.provenance import ProvenanceStore
 from kaon.ports.users import UserStore
 from kaon.ports.workspaces import WorkspaceStore
@@ -57,6 +58,11 @@ class MetadataDatabase(Protocol):
     @property
     def cluster(self) -> ClusterStore:
         """The servers sharing this database and their claims on live work."""
+        ...
+
+    @property
+    def placements(self) -> PlacementStore:
+        """Where each endpoint version's replicas run and listen."""
         ...
 
     def credentials(self, key: bytes) -> CredentialStore:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from kaon.core.cluster import ClaimKind
 from kaon.core.endpoints import Batching, Endpoint, EndpointState, new_endpoint_name
 from kaon.core.errors import KaonError, NotFound
 from kaon.core.feedback import Feedback
@@ -31,10 +32,13 @@ from kaon.core.jobs import Bundle, ModelId
 from kaon.core.releases import Release, release_name, version_label, versioned_name
 from kaon.ports.content import TreeRef
 from kaon.ports.endpoints import EndpointStore, ReleaseStore
+from kaon.ports.placement import PlacementStore
 from kaon.ports.replicas import ReplicaStatus
+from kaon.services.cluster import ClusterService
 from kaon.services.endpointbuild import EndpointBuilder, ServeEntry
 from kaon.services.endpointrecord import EndpointRecorder
 from kaon.services.endpointrun import Choice, EndpointRunner, Route
+from kaon.services.endpointsync import EndpointPlaces, EndpointSync
 from kaon.services.releases import ReleaseEngine
 from kaon.services.trials import fingerprint
 from kaon.services.workspaces import WorkspaceService, repo_of
@@ -54,6 +58,8 @@ class ServingService:
         recorder: EndpointRecorder,
         runner: EndpointRunner,
         clock: Callable[[], float],
+        cluster: ClusterService,
+        placements: PlacementStore,
     ) -> None:
         self._endpoints = endpoints
         self._workspaces = workspaces
@@ -67,6 +73,18 @@ class ServingService:
         self._releases = ReleaseEngine(
             endpoints, releases, runner, clock, self._launch, self._halt, self.refresh
         )
+        self._places = EndpointPlaces(cluster, placements, clock)  # several servers
+        self._sync = EndpointSync(
+            self._places,
+            runner,
+            endpoints,
+            releases,
+            self._releases,
+            self._halt,
+            self._observe,
+            self.take_over,
+        )
+        cluster.on_orphan(ClaimKind.ENDPOINT, self.take_over)
 
     # queries -----------------------------------------------------------------------------
     def get(self, name: str) -> Endpoint:
@@ -109,6 +127,10 @@ class ServingService:
             return route
         choice = self._run.resolve(name)
         return None if choice is None else choice[0]
+
+    def local_route(self, name: str) -> Route | None:
+        """The route to version `name` if this server runs its replicas."""
+        return self._run.route(name) if self._run.routed(name) else None
 
     def refresh(self, endpoint: Endpoint) -> Endpoint:
         """The state as the replicas show it now (persisted when it changed)."""
@@ -278,8 +300,25 @@ class ServingService:
 
     def recover(self) -> list[str]:
         """At start-up: bring back every release's serving versions (not killed, not failed
-        to build), and the traffic between them."""
-        return self._releases.recover()
+        to build) that no other live server runs, and the traffic between them; then follow
+        what the other servers run (kaon.services.endpointsync)."""
+        back = self._releases.recover()
+        self._sync.start()
+        return back
+
+    def take_over(self, name: str) -> None:
+        """Version `name`, just claimed by this server (its server died or stopped): started
+        here as a restart would, or given up when it needs no running."""
+        if not self._releases.take_over(name):
+            self._places.release(name)
+
+    def _observe(self, name: str) -> None:
+        """Save the state the replicas of `name` (run here) show, the row read afresh under
+        the lock the start-up thread saves under."""
+        with self._lock:
+            row = self._endpoints.get_endpoint(name)
+            if row is not None:
+                self.refresh(row)
 
     def feedback(self, route: Route, feedback: Feedback) -> str:
         """Store feedback on one answer (the version `route` answered it) as
@@ -306,6 +345,7 @@ class ServingService:
         return self._record.feedbacks(endpoint.workspace, release, limit, version)
 
     def shutdown(self) -> None:
+        self._sync.close()
         self._releases.close()
         with self._lock:
             events = list(self._cancel.values())
@@ -321,8 +361,12 @@ class ServingService:
             if cancel is not None:
                 cancel.set()
         self._run.stop(name)
+        self._places.release(name)
 
     def _launch(self, endpoint: Endpoint) -> None:
+        if not self._places.claim(endpoint.name):  # another live server runs it
+            log.info("endpoint %s runs on another server: not started here", endpoint.name)
+            return
         cancel = threading.Event()
         with self._lock:
             self._cancel[endpoint.name] = cancel

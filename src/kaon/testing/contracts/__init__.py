@@ -12,6 +12,7 @@ from kaon.testing.contracts.metadata import (
     RepoStoreContract,
 )
 from kaon.testing.contracts.pipelines import PipelineStoreContract
+from kaon.testing.contracts.placement import PlacementStoreContract
 from kaon.testing.contracts.provenance import ProvenanceStoreContract
 from kaon.testing.contracts.users import UserStoreContract
 from kaon.testing.contracts.workspaces import WorkspaceStoreContract
@@ -73,6 +74,10 @@ class TestClusterStore(ClusterStoreContract):
     pass
 
 
+class TestPlacementStore(PlacementStoreContract):
+    pass
+
+
 __all__ = [
     "ChunkIndexContract",
     "ClusterStoreContract",
@@ -82,6 +87,7 @@ __all__ = [
     "JobStoreContract",
     "LeaseStoreContract",
     "PipelineStoreContract",
+    "PlacementStoreContract",
     "ProvenanceStoreContract",
     "RefStoreContract",
     "ReleaseStoreContract",
@@ -94,6 +100,7 @@ __all__ = [
     "TestJobStore",
     "TestLeaseStore",
     "TestPipelineStore",
+    "TestPlacementStore",
     "TestProvenanceStore",
     "TestRefStore",
     "TestReleaseStore",
