@@ -108,6 +108,7 @@ ENGINES_HELP = """
     The engines: --database, --store, --executor win over KAON_DATABASE_URL,
     KAON_STORE_URL, KAON_EXECUTOR, which win over $KAON_HOME/config.toml:
 
+    \b
       [platform]
       database = "postgresql://kaon:secret@db.example:5432/kaon"
       store = "s3://kaon-data/prod?endpoint=http://minio.example:9000"
@@ -130,7 +131,9 @@ up_help = (
 
       kaon up
 
-      kaon up --database postgresql://kaon:secret@db.example/kaon --store file:///srv/kaon"""
+    \b
+      kaon up --database postgresql://kaon:secret@db.example/kaon \\
+        --store file:///srv/kaon/objects"""
     + ENGINES_HELP
 )
 server_help = (
@@ -141,8 +144,10 @@ server_help = (
 
       kaon server --host 0.0.0.0 --port 5266
 
-      kaon server --database postgresql://kaon:secret@db/kaon --store
-      's3://kaon-data/prod?endpoint=http://minio:9000' --executor ray://ray-head:10001"""
+    \b
+      kaon server --database postgresql://kaon:secret@db/kaon \\
+        --store 's3://kaon-data/prod?endpoint=http://minio:9000' \\
+        --executor ray://ray-head:10001"""
     + ENGINES_HELP
 )
 
@@ -159,8 +164,10 @@ def register(app: typer.Typer) -> None:
 
         from kaon.client import local
         from kaon.client.connect import local_server
-        from kaon.config import exposure_warning, kaon_home
+        from kaon.config import ServerSettings, exposure_warning, kaon_home
 
+        # a bad flag, variable or config.toml key: said here, before a server is spawned
+        ServerSettings.from_env(port=port, database=database, store=store, executor=executor)
         engines = _engine_args(database, store, executor)
         if engines and (running := local_server()) is not None:
             typer.echo(
