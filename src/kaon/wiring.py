@@ -346,7 +346,7 @@ def wire(
     platform = Platform(
         repos=repos,
         commits=commits,
-        staging=StagingArea(repos, clock),
+        staging=StagingArea(repos, clock, database.stagings),
         files=files,
         chunks=chunks,
         packs=PackIntake(drop, chunks, ingest),

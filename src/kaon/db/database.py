@@ -18,6 +18,7 @@ from kaon.db.pipelines import SqlPipelineStore
 from kaon.db.provenance import SqlProvenanceStore
 from kaon.db.releases import SqlReleaseStore
 from kaon.db.sql import SqlMetadataStore
+from kaon.db.stagings import SqlStagingStore
 from kaon.db.users import SqlUserStore
 from kaon.db.workspaces import SqlWorkspaceStore
 
@@ -96,6 +97,10 @@ class Database:
     @cached_property
     def cluster(self) -> SqlClusterStore:
         return SqlClusterStore(self)
+
+    @cached_property
+    def stagings(self) -> SqlStagingStore:
+        return SqlStagingStore(self)
 
     def credentials(self, key: bytes) -> SqlCredentialStore:
         return SqlCredentialStore(self, key)

@@ -13,6 +13,7 @@ from kaon.memory.metadata import MemoryMetadataStore
 from kaon.memory.pipelines import MemoryPipelineStore
 from kaon.memory.provenance import MemoryProvenanceStore
 from kaon.memory.releases import MemoryReleaseStore
+from kaon.memory.stagings import MemoryStagingStore
 from kaon.memory.tables import Tables
 from kaon.memory.users import MemoryUserStore
 from kaon.memory.workspaces import MemoryWorkspaceStore
@@ -62,6 +63,10 @@ class MemoryDatabase:
     @cached_property
     def cluster(self) -> MemoryClusterStore:
         return MemoryClusterStore()
+
+    @cached_property
+    def stagings(self) -> MemoryStagingStore:
+        return MemoryStagingStore()
 
     def credentials(self, key: bytes) -> MemoryCredentialStore:
         return MemoryCredentialStore(self.tables)

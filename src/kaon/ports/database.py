@@ -14,6 +14,7 @@ from kaon.ports.jobs import JobStore
 from kaon.ports.metadata import MetadataStore
 from kaon.ports.pipelines import PipelineStore
 from kaon.ports.provenance import ProvenanceStore
+from kaon.ports.stagings import StagingStore
 from kaon.ports.users import UserStore
 from kaon.ports.workspaces import WorkspaceStore
 
@@ -56,6 +57,11 @@ class MetadataDatabase(Protocol):
     @property
     def cluster(self) -> ClusterStore:
         """The servers sharing this database and their claims on live work."""
+        ...
+
+    @property
+    def stagings(self) -> StagingStore:
+        """Files of coming commits, staged while their uploads go on."""
         ...
 
     def credentials(self, key: bytes) -> CredentialStore:

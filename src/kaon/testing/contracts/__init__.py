@@ -13,6 +13,7 @@ from kaon.testing.contracts.metadata import (
 )
 from kaon.testing.contracts.pipelines import PipelineStoreContract
 from kaon.testing.contracts.provenance import ProvenanceStoreContract
+from kaon.testing.contracts.stagings import StagingStoreContract
 from kaon.testing.contracts.users import UserStoreContract
 from kaon.testing.contracts.workspaces import WorkspaceStoreContract
 
@@ -73,6 +74,10 @@ class TestClusterStore(ClusterStoreContract):
     pass
 
 
+class TestStagingStore(StagingStoreContract):
+    pass
+
+
 __all__ = [
     "ChunkIndexContract",
     "ClusterStoreContract",
@@ -86,6 +91,7 @@ __all__ = [
     "RefStoreContract",
     "ReleaseStoreContract",
     "RepoStoreContract",
+    "StagingStoreContract",
     "TestChunkIndex",
     "TestClusterStore",
     "TestCommitIndex",
@@ -98,6 +104,7 @@ __all__ = [
     "TestRefStore",
     "TestReleaseStore",
     "TestRepoStore",
+    "TestStagingStore",
     "TestUserStore",
     "TestWorkspaceStore",
     "UserStoreContract",
