@@ -147,7 +147,6 @@ def _s3(url: str, key: str, secret: str) -> Any:
     )
 
 
-@pytest.mark.xfail(strict=True, reason="parts still live in one server's home (next commit)")
 def test_a_multipart_upload_goes_from_one_server_to_the_other(
     pair: Servers, tmp_path: Path
 ) -> None:

@@ -17,6 +17,7 @@ from kaon.db.migrate import upgrade_engine
 from kaon.db.pipelines import SqlPipelineStore
 from kaon.db.provenance import SqlProvenanceStore
 from kaon.db.releases import SqlReleaseStore
+from kaon.db.s3uploads import SqlUploadStore
 from kaon.db.sql import SqlMetadataStore
 from kaon.db.stagings import SqlStagingStore
 from kaon.db.users import SqlUserStore
@@ -101,6 +102,10 @@ class Database:
     @cached_property
     def stagings(self) -> SqlStagingStore:
         return SqlStagingStore(self)
+
+    @cached_property
+    def s3_uploads(self) -> SqlUploadStore:
+        return SqlUploadStore(self)
 
     def credentials(self, key: bytes) -> SqlCredentialStore:
         return SqlCredentialStore(self, key)

@@ -13,6 +13,7 @@ from kaon.memory.metadata import MemoryMetadataStore
 from kaon.memory.pipelines import MemoryPipelineStore
 from kaon.memory.provenance import MemoryProvenanceStore
 from kaon.memory.releases import MemoryReleaseStore
+from kaon.memory.s3uploads import MemoryUploadStore
 from kaon.memory.stagings import MemoryStagingStore
 from kaon.memory.tables import Tables
 from kaon.memory.users import MemoryUserStore
@@ -67,6 +68,10 @@ class MemoryDatabase:
     @cached_property
     def stagings(self) -> MemoryStagingStore:
         return MemoryStagingStore()
+
+    @cached_property
+    def s3_uploads(self) -> MemoryUploadStore:
+        return MemoryUploadStore()
 
     def credentials(self, key: bytes) -> MemoryCredentialStore:
         return MemoryCredentialStore(self.tables)

@@ -13,6 +13,7 @@ from kaon.testing.contracts.metadata import (
 )
 from kaon.testing.contracts.pipelines import PipelineStoreContract
 from kaon.testing.contracts.provenance import ProvenanceStoreContract
+from kaon.testing.contracts.s3uploads import UploadStoreContract
 from kaon.testing.contracts.stagings import StagingStoreContract
 from kaon.testing.contracts.users import UserStoreContract
 from kaon.testing.contracts.workspaces import WorkspaceStoreContract
@@ -78,6 +79,10 @@ class TestStagingStore(StagingStoreContract):
     pass
 
 
+class TestUploadStore(UploadStoreContract):
+    pass
+
+
 __all__ = [
     "ChunkIndexContract",
     "ClusterStoreContract",
@@ -105,8 +110,10 @@ __all__ = [
     "TestReleaseStore",
     "TestRepoStore",
     "TestStagingStore",
+    "TestUploadStore",
     "TestUserStore",
     "TestWorkspaceStore",
+    "UploadStoreContract",
     "UserStoreContract",
     "WorkspaceStoreContract",
 ]
