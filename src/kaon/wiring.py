@@ -367,8 +367,11 @@ def wire(
     s3 = ObjectService(
         repos, commits, files, chunks, database.workspaces, database.jobs, provenance, clock
     )
+    s3_scratch = ScratchFolder(settings.home / "s3" / "tmp")
     s3_uploads = MultipartUploads(
-        settings.home / "s3" / "uploads",
+        database.s3_uploads,
+        objects,
+        s3_scratch,
         clock,
         expiry=settings.s3_upload_expiry_days * 86400.0,
         bucket_exists=s3.bucket_exists,
@@ -440,7 +443,7 @@ def wire(
     platform = Platform(
         repos=repos,
         commits=commits,
-        staging=StagingArea(repos, clock),
+        staging=StagingArea(repos, clock, database.stagings),
         files=files,
         chunks=chunks,
         packs=PackIntake(drop, chunks, ingest),
@@ -467,7 +470,7 @@ def wire(
         s3=s3,
         s3_access=S3Access(users, workspaces),
         s3_uploads=s3_uploads,
-        s3_scratch=ScratchFolder(settings.home / "s3" / "tmp"),
+        s3_scratch=s3_scratch,
         users=users,
         job_tokens=job_tokens,
         audit=AuditLog(user_store, clock),
