@@ -48,6 +48,7 @@ class EndpointPlaces:
         self._store = store
         self._clock = clock
         self._written: dict[str, tuple[str, ...]] = {}  # what was placed, per version
+        self.others: dict[str, Placement] = {}  # the versions other servers run (last sync)
         self._lock = threading.Lock()
 
     @property
@@ -86,6 +87,7 @@ class EndpointPlaces:
         """The routes to the live versions other live servers run."""
         urls = {s.id: s.url for s in self._cluster.servers()}
         routes: dict[str, Route] = {}
+        others: dict[str, Placement] = {}
         for placed in self._store.placements():
             name = placed.endpoint
             row = rows.get(name)
@@ -94,7 +96,14 @@ class EndpointPlaces:
             if held.get(name) != placed.server or placed.server not in urls:
                 continue  # being taken over: no route until its new server places it
             routes[name] = _route(row, placed, urls[placed.server])
+            others[name] = placed
+        self.others = others
         return routes
+
+    def runs_on(self, name: str) -> str | None:
+        """The URL of the other live server running version `name` (None: this one, or none)."""
+        owner = self._cluster.owner(ClaimKind.ENDPOINT, name)
+        return None if owner is None or owner.id == self.me else owner.url
 
     def _place(self, name: str, addresses: tuple[str, ...]) -> None:
         self._store.place(Placement(name, self.me, self._cluster.url, addresses, self._clock()))

@@ -114,7 +114,17 @@ class ServingService:
         return self._record.log_path(endpoint, kind)
 
     def status(self, name: str) -> ReplicaStatus | None:
-        return self._run.status(name)
+        """Of the replicas of `name`, here or on the server that runs them (its ready ones)."""
+        found = self._run.status(name)
+        placed = self._places.others.get(name) if found is None else None
+        if placed is not None:
+            n = len(placed.addresses)
+            return ReplicaStatus(n, n, 0, "", placed.addresses)
+        return found
+
+    def runs_on(self, name: str) -> str | None:
+        """The URL of the other live server running version `name`'s replicas, if one does."""
+        return self._places.runs_on(name)
 
     def recycle(self, name: str, address: str) -> bool:
         """A request to the replica at `address` timed out: restart that replica."""
