@@ -69,6 +69,10 @@ class Forwarder:
             self._errors.labels(route.name).inc()
         return status, out
 
+    async def relay(self, route: Route, content_type: str, body: bytes) -> tuple[int, bytes]:
+        """A prediction another server's gateway sent here (it counts it in its /metrics)."""
+        return await self._forward(route, content_type, body)
+
     async def close(self) -> None:
         await self._pool.close()
         if self._hops is not None:
