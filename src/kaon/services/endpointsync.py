@@ -194,6 +194,10 @@ class EndpointSync:
                 self._observe(name)
                 status = self._run.status(name)
                 self._places.listening(name, status.addresses if status else ())
+            for name, owner in held.items():  # claimed here, never ran: its build failed
+                row = rows.get(name)
+                if owner == me and not self._run.routed(name) and (row is None or not row.live):
+                    self._places.release(name)
             free = {n for n in _wanted(releases, rows) if n not in held}
             for name in sorted(free & self._free):  # unclaimed at two syncs in a row
                 if not self._run.routed(name) and self._places.claim(name):
