@@ -14,8 +14,8 @@ import pytest
 
 from .helpers import Kaon
 from .servers import Servers
-from .test_releases import WAIT, release, until
 from .test_job_isolation import endpoint_processes
+from .test_releases import WAIT, release, until
 from .test_serve import bundles, post
 from .test_serve_auth import call
 

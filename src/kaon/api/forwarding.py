@@ -79,13 +79,13 @@ class Forwarder:
             await self._hops.aclose()
 
     async def _forward(self, route: Route, content_type: str, body: bytes) -> tuple[int, bytes]:
+        if route.via:  # its server knows best whether a replica is ready (placed later)
+            return await self._hop(route, content_type, body)
         if not route.addresses:
             return 503, err_body(
                 f"endpoint {route.name} has no ready replica: see `kaon serve list` and "
                 f"`kaon serve logs -e {route.name}`"
             )
-        if route.via:
-            return await self._hop(route, content_type, body)
         call: Awaitable[tuple[int, bytes]]
         try:
             if route.batch is not None:

@@ -36,6 +36,7 @@ from kaon.services.releases import ReleaseEngine
 log = logging.getLogger("kaon.serving")
 
 SYNC_SECONDS = 0.5  # how often a server looks at what the others changed
+MIN_GAP = 0.05  # s between two syncs, however often they are asked for
 
 
 class EndpointPlaces:
@@ -158,7 +159,12 @@ class EndpointSync:
         self._every = every
         self._free: set[str] = set()  # live versions no one held at the last sync
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def poke(self) -> None:
+        """Sync now (a request named an endpoint this gateway has no route to)."""
+        self._wake.set()
 
     def start(self) -> None:
         if self._thread is None:
@@ -167,15 +173,21 @@ class EndpointSync:
 
     def close(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self._every):
+        while not self._stop.is_set():
+            self._wake.wait(self._every)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.sync_once()
             except Exception:  # a database hiccup: again at the next sync
                 log.warning("endpoint sync failed", exc_info=True)
+            self._stop.wait(MIN_GAP)  # pokes never make it busier than this
 
     def sync_once(self) -> None:
         me = self._places.me

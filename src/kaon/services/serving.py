@@ -99,6 +99,7 @@ class ServingService:
     def lookup(self, name: str) -> Endpoint | None:
         """The endpoint's row as stored (a release's main version), or None (the gateway
         asks when it has no route)."""
+        self._sync.poke()  # changed through another server? this gateway syncs at once
         found = self._endpoints.get_endpoint(name)
         if found is not None:
             return found
