@@ -112,8 +112,28 @@ DATABASES: dict[str, Callable[[str], MetadataDatabase]] = {
 }
 """Metadata databases by URL scheme: one per platform, every metadata store built over it."""
 
+
+def open_object_store(url: str) -> ObjectStore:
+    """The object store of `url` (picklable by reference: a Ray worker opens the store with
+    it, see kaon.exec.ray.worker.NodeSpec)."""
+    return _pick(OBJECT_STORES, url, "object store")
+
+
+def _ray_executor(settings: ServerSettings, content: StoreContent) -> Executor:
+    from kaon.exec.ray.executor import RayExecutor
+    from kaon.exec.ray.worker import NodeSpec
+
+    node = NodeSpec(
+        root=os.environ.get("KAON_RAY_WORKDIR") or "/tmp/kaon-ray",
+        env_root=os.environ.get("KAON_RAY_ENVS") or "/tmp/kaon-ray/envs",
+        open_store=functools.partial(open_object_store, settings.store_url),
+        hidden=tuple(str(p) for p in platform_paths(settings)),
+    )
+    return RayExecutor(settings.executor, content, node, settings.home / "jobs" / ".ray")
+
+
 # an executor runs tasks it fetches the inputs of (Content) in environments (EnvBuilder)
-EXECUTORS: dict[str, Callable[[ServerSettings], Callable[[Content, EnvBuilder], Executor]]] = {
+EXECUTORS: dict[str, Callable[[ServerSettings], Callable[[StoreContent, EnvBuilder], Executor]]] = {
     "local": lambda settings: (
         lambda content, envs: LocalExecutor(
             content,
@@ -123,7 +143,17 @@ EXECUTORS: dict[str, Callable[[ServerSettings], Callable[[Content, EnvBuilder], 
             hidden=platform_paths(settings),
         )
     ),
+    # ray://host:port (Ray Client) or ray (this machine's cluster): tasks run on Ray workers,
+    # which read their inputs from the object store and build environments on their node
+    "ray": lambda settings: lambda content, envs: _ray_executor(settings, content),
 }
+
+
+def executor_kind(settings: ServerSettings) -> str:
+    """The EXECUTORS entry of settings.executor ("ray://host:port" is "ray")."""
+    name = settings.executor
+    return "ray" if name == "ray" or name.startswith("ray://") or name == "auto" else name
+
 
 REPLICAS: dict[str, Callable[[ServerSettings], Callable[[Content], Replicas]]] = {
     "local": lambda settings: functools.partial(LocalReplicas, settings.home / "serving"),
@@ -296,8 +326,9 @@ def wire(
     drop = PackDrop(settings.home / "incoming", MAX_PACK)
     ingest = FileIngest(chunks)
     hidden = platform_paths(settings)  # what user code must not see
-    content = StoreContent(repos, files)  # what executors and replicas fetch their inputs by
-    executor = _named(EXECUTORS, settings.executor, "executor", settings)(content, envs)
+    content = StoreContent(repos, files, meta)  # what executors and replicas fetch inputs by
+    kind = executor_kind(settings)
+    executor = _named(EXECUTORS, kind, "executor", settings)(content, envs)
     outputs = JobOutputs(chunks, commits, repos, files, settings.home / "jobs")
     recorder = JobRecorder(jobs, provenance, clock)
     slots = settings.max_parallel or os.cpu_count() or 1
@@ -308,7 +339,7 @@ def wire(
         outputs=outputs,
     )
     training = TrainingService(jobs, workspaces, steps, JobAccess(credentials, job_tokens), clock)
-    replicas = _named(REPLICAS, settings.executor, "executor", settings)
+    replicas = _named(REPLICAS, kind if kind in REPLICAS else "local", "executor", settings)
     serving = ServingService(
         database.endpoints,
         database.releases,
