@@ -127,8 +127,19 @@ EXECUTORS: dict[str, Callable[[ServerSettings], Callable[[Content, EnvBuilder], 
     ),
 }
 
+
+def _ray_replicas(settings: ServerSettings) -> Callable[[Content], Replicas]:
+    """Replicas as Ray actors on the cluster of KAON_EXECUTOR (kaon.exec.ray.replicas)."""
+    from kaon.exec.ray.replicas import RayReplicas
+
+    return lambda content: RayReplicas(
+        settings.executor, content, settings.home / "serving" / ".ray"
+    )
+
+
 REPLICAS: dict[str, Callable[[ServerSettings], Callable[[Content], Replicas]]] = {
     "local": lambda settings: functools.partial(LocalReplicas, settings.home / "serving"),
+    "ray": _ray_replicas,  # ray://host:port or ray: each replica a Ray actor
 }
 
 ENV_BUILDERS: dict[str, Callable[[ServerSettings], EnvBuilder]] = {
@@ -335,7 +346,7 @@ def wire(
         jobs, workspaces, steps, JobAccess(credentials, job_tokens), clock, cluster
     )
     cluster.on_orphan(ClaimKind.JOB, training.take_over)  # a dead server's jobs end honestly
-    replicas = _named(REPLICAS, settings.executor, "executor", settings)
+    replicas = _named(REPLICAS, settings.executor.split("://", 1)[0], "executor", settings)
     serving = ServingService(
         database.endpoints,
         database.releases,
