@@ -160,8 +160,18 @@ EXECUTORS: dict[str, Callable[[ServerSettings], Callable[[StoreContent, EnvBuild
 }
 
 
+def _ray_replicas(settings: ServerSettings) -> Callable[[Content], Replicas]:
+    """Replicas as Ray actors on the cluster of KAON_EXECUTOR (kaon.exec.ray.replicas)."""
+    from kaon.exec.ray.replicas import RayReplicas
+
+    return lambda content: RayReplicas(
+        settings.executor, content, settings.home / "serving" / ".ray"
+    )
+
+
 REPLICAS: dict[str, Callable[[ServerSettings], Callable[[Content], Replicas]]] = {
     "local": lambda settings: functools.partial(LocalReplicas, settings.home / "serving"),
+    "ray": _ray_replicas,  # ray://host:port or ray: each replica a Ray actor
 }
 
 ENV_BUILDERS: dict[str, Callable[[ServerSettings], EnvBuilder]] = {
