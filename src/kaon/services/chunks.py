@@ -22,7 +22,6 @@ from kaon.services.objectkeys import pack_key
 MAX_PACK = 256 * 1024 * 1024
 RECOVERY_WINDOW = 3600.0  # the kernel writes dirty pages back within ~30 s; be generous
 _LOCATE_BATCH = 512
-_SMALL = 256 * 1024  # chunks at most this big are read together with their neighbours
 _GAP = 64 * 1024  # bytes between two chunks read with one range read (frame headers)
 _RUN = 8 * 1024 * 1024  # bytes of one such range read at most
 _READ_AHEAD = 3  # range reads under way beyond the one a reader consumes
@@ -172,7 +171,7 @@ class ChunkStore:
         """The content of `chunks`, in order, one decoded chunk at a time.
 
         `chunks` may run across many files (a folder's archive): they are located
-        _LOCATE_BATCH at a time, and small chunks lying one after the other in a pack are read
+        _LOCATE_BATCH at a time, and chunks lying one after the other in a pack are read
         with one range read (a folder of 20,000 small files: ~40 queries and a few hundred
         reads, not 20,000 of each). Up to _READ_AHEAD range reads after the one being
         consumed are already under way on other threads (and decoded there): a remote store
@@ -243,14 +242,14 @@ class ChunkStore:
 
 
 def _follows(run: list[ChunkLocation], loc: ChunkLocation) -> bool:
-    """Whether `loc` may join the range read of `run`: a small chunk of the same pack, at
-    most _GAP bytes after the run's last one, the whole run at most _RUN bytes."""
+    """Whether `loc` may join the range read of `run`: a chunk of the same pack, at most
+    _GAP bytes after the run's last one, the whole run at most _RUN bytes. Chunks of any
+    size join: a big file's chunks lie one after the other in its packs, and one 8 MiB read
+    costs one round trip where eight 1 MiB reads cost eight (S3)."""
     last = run[-1]
     end = last.offset + last.stored_len
     return (
         loc.pack == last.pack
-        and loc.stored_len <= _SMALL
-        and last.stored_len <= _SMALL
         and end <= loc.offset <= end + _GAP
         and loc.offset + loc.stored_len - run[0].offset <= _RUN
     )
