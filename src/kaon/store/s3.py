@@ -46,7 +46,7 @@ from kaon.store.s3client import (
 
 MIB = 1 << 20
 PART_SIZE = 16 * MIB  # 10,000 parts (S3's limit) x 16 MiB = 160 GiB per object
-IN_FLIGHT = 4  # parts of one put being sent at once
+IN_FLIGHT = 6  # parts of one put being sent at once
 WORKERS = 16  # threads sending parts, shared by every put of the store
 STALE_UPLOAD_SECONDS = 6 * 3600.0  # a multipart upload this old was left by a dead server
 
@@ -175,19 +175,28 @@ class S3ObjectStore:
             return
         self._multipart(key, full, self._parts(first, it))
 
-    def _parts(self, first: bytearray, rest: Iterator[bytes | memoryview]) -> Iterator[bytes]:
-        """`first` then `rest` cut into parts of exactly part_size bytes (the last shorter)."""
-        buf, step = first, self._part_size
-        while True:
-            while len(buf) >= step:
-                yield bytes(buf[:step])
-                del buf[:step]
-            piece = next(rest, None)
-            if piece is None:
-                break
-            buf += piece
-        if buf:
-            yield bytes(buf)
+    def _parts(
+        self, first: bytearray, rest: Iterator[bytes | memoryview]
+    ) -> Iterator[bytes | bytearray]:
+        """`first` then `rest` cut into parts of exactly part_size bytes (the last shorter),
+        each piece copied once, into the part it falls in."""
+        step = self._part_size
+        view = memoryview(first)
+        while len(view) >= step:
+            yield view[:step].tobytes()
+            view = view[step:]
+        part = bytearray(view)
+        view.release()
+        for given in rest:
+            piece = memoryview(given).cast("B")
+            while len(part) + len(piece) >= step:
+                take = step - len(part)
+                part += piece[:take]
+                yield part
+                part, piece = bytearray(), piece[take:]
+            part += piece
+        if part:
+            yield part
 
     def _multipart(self, key: str, full: str, parts: Iterable[Any], *, lazy: bool = False) -> None:
         """Upload `parts` (bytes, or with `lazy` functions returning them, read in the
