@@ -47,19 +47,19 @@ from _common import log, rmtree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from pgfixtures import new_pg_database, throwaway_postgres  # noqa: E402
-from provenance import Shape, record_all, start_server, stop_server, synthesize  # noqa: E402
-from sqlalchemy import create_engine, insert, text  # noqa: E402
+from provenance import Shape, record_all, start_server, stop_server, synthesize
+from sqlalchemy import create_engine, insert, text
 
-from kaon.client import Client  # noqa: E402
-from kaon.core.commit import Commit, seal  # noqa: E402
-from kaon.core.ids import BranchName, CommitId, Digest, RepoName  # noqa: E402
-from kaon.core.repo import Repo  # noqa: E402
-from kaon.core.tree import ChunkRef, FileContent, apply_changes  # noqa: E402
-from kaon.db import schema  # noqa: E402
-from kaon.db.database import Database  # noqa: E402
-from kaon.services.trees import TreeStore  # noqa: E402
-from kaon.store.local import LocalObjectStore  # noqa: E402
+from kaon.client import Client
+from kaon.core.commit import Commit, seal
+from kaon.core.ids import BranchName, CommitId, Digest, RepoName
+from kaon.core.repo import Repo
+from kaon.core.tree import ChunkRef, FileContent, apply_changes
+from kaon.db import schema
+from kaon.db.database import Database
+from kaon.services.trees import TreeStore
+from kaon.store.local import LocalObjectStore
+from pgfixtures import new_pg_database, throwaway_postgres
 
 REPO = "big"
 TARGETS = {  # seconds, medians
