@@ -50,11 +50,13 @@ system:
 	       "or set KAON_TEST_POSTGRES_URL to a server's admin URL"; exit 1; \
 	fi
 
-# The real Seldon Core client in a throw-away venv (.tools/venvs/seldon-core, never in the
+# The real Seldon Core clients (1.0.2, seed 001's era, and 1.18.2, the newest) in throw-away
+# venvs (.tools/venvs/seldon-core-VERSION, never in the
 # project's environment): tests/e2e/test_seldon_client.py and the e2e demo use it. Outside CI
 # a failed build (no network) only warns: that test then skips; under CI=true it fails.
 seldon-venv: | $(UV)
-	@PATH="$(dir $(UV)):$$PATH" bash scripts/seldon-venv.sh >/dev/null || { \
+	@PATH="$(dir $(UV)):$$PATH" bash scripts/seldon-venv.sh 1.0.2 >/dev/null && \
+	  PATH="$(dir $(UV)):$$PATH" bash scripts/seldon-venv.sh 1.18.2 >/dev/null || { \
 	  if [ "$$CI" = true ]; then echo "error: could not build the seldon-core venv"; exit 1; fi; \
 	  echo "warning: could not build the seldon-core venv (the Seldon client test will skip)"; }
 

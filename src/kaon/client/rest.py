@@ -24,6 +24,7 @@ from kaon.client.models import (
     ProvenanceInfo,
     RepoInfo,
     S3CredentialInfo,
+    StatusOut,
     WorkspaceInfo,
     from_json,
 )
@@ -109,6 +110,11 @@ class RestApi(UsersApi, TransferApi):
     def health(self) -> dict[str, str]:
         doc: dict[str, str] = self._json("GET", "/v1/health")
         return doc
+
+    def status(self) -> StatusOut:
+        """The server that answers and each engine behind it (database, object store,
+        executor, replicas): whether it answers now, its version, its URL without secrets."""
+        return from_json(StatusOut, self._json("GET", "/v1/status"))
 
     def gc(self) -> GcReport:
         return from_json(GcReport, self._json("POST", "/v1/gc"))
