@@ -77,7 +77,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--commits", type=int, default=10_000)
     p.add_argument("--files", type=int, default=1_000_000)
     p.add_argument("--folder", type=int, default=100_000, help="files of /big (commit 1)")
-    p.add_argument("--jobs", type=int, default=130_000, help="provenance job nodes")
+    p.add_argument("--jobs", type=int, default=145_000, help="provenance job nodes")
     p.add_argument("--picks", type=int, default=30, help="requests per measured route")
     p.add_argument("--check", action="store_true", help="exit 1 if a target fails")
     return p.parse_args(argv)

@@ -21,7 +21,7 @@ def profile(pg_server: str, s3_server: S3Server) -> Profile:
     """PostgreSQL for the metadata, a bucket of the S3 server for the objects."""
     return Profile(
         "postgresql+s3",
-        new_database=lambda: new_pg_database(pg_server),
+        new_database=lambda: new_pg_database(pg_server, migrated=True),
         new_store=s3_server.new_bucket,
     )
 
