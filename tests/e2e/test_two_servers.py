@@ -19,6 +19,8 @@ from kaon.client import Client
 from kaon.core import chunking
 from kaon.core.errors import StagingNotFound
 from kaon.core.pack import HEADER, MAGIC
+from pgfixtures import new_pg_database
+from s3fixtures import S3Server
 
 from .helpers import MiB
 from .servers import Servers
@@ -27,10 +29,26 @@ WRITERS = 8
 COMMITS_EACH = 3
 
 
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    with Servers(tmp_path_factory.mktemp("two-servers"), 2) as servers:
-        yield servers
+@pytest.fixture(scope="module", params=["sqlite", "postgresql+s3"])
+def pair(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Servers]:
+    """Two servers over SQLite and a `file://` store (one host), then over PostgreSQL and an
+    S3 store (tests/pgfixtures.py, tests/s3fixtures.py)."""
+    root = tmp_path_factory.mktemp("two-servers")
+    if request.param == "sqlite":
+        with Servers(root, 2) as servers:
+            yield servers
+        return
+    s3: S3Server = request.getfixturevalue("s3_server")
+    store = s3.new_bucket()
+    try:
+        with Servers(
+            root, 2, new_pg_database(request.getfixturevalue("pg_server")), store
+        ) as servers:
+            yield servers
+    finally:
+        s3.drop_bucket(store)
 
 
 def _pack(*contents: bytes) -> tuple[bytes, list[dict[str, Any]]]:
