@@ -1,7 +1,8 @@
 """Endpoints on two `kaon server` processes over one database and one store (issue 17): a
 version deployed through A answers through B (through A's gateway: A runs its replicas), a
-canary and a promote through B, a rolling update through A, and when A is killed (kill -9) B
-takes its versions over and answers again."""
+canary and a promote through B, a rollback and a rolling update through A, an --auth
+endpoint's token checked on both, and when A is killed (kill -9) B takes its versions over
+and answers again."""
 
 from __future__ import annotations
 
@@ -159,6 +160,12 @@ def test_any_server_serves_and_changes_endpoints_and_a_dead_ones_are_taken_over(
         "v1 drained", lambda: release(a, "duo", env)["v1"]["state"] == "PIPELINE_KILLED"
     )
     until("v1's replicas stopped on A", lambda: not endpoint_processes("duo-v1"))
+
+    # rolled back through A (v1 started again there); v2 drains, stopped by B
+    a.ok("serve", "rollback", "-e", "duo", env=env)
+    for k in (a, b):
+        until(f"v1 again through {k.home.name}", lambda k=k: only(k, "duo", "v1", m1, 5))
+    until("v2's replicas stopped on B", lambda: not endpoint_processes("duo-v2"))
 
     # a rolling update through A (A runs v3): B follows
     a.ok("serve", "update", "-e", "duo", "-m", m1, "--version", "v3", "--wait", env=env)
