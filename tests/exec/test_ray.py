@@ -26,10 +26,11 @@ from kaon.core.errors import BackendUnavailable, InvalidInput
 from kaon.exec.ray.executor import RayExecutor
 from kaon.exec.ray.worker import NodeSpec
 from kaon.exec.uv import UvEnvBuilder
+from kaon.ports.content import Manifest, TreeRef
 from kaon.ports.executor import Limits, Place, Task
 from kaon.services.content import StoreContent
 from kaon.store.local import LocalObjectStore
-from kaon.testing.contracts.executor import ExecutorContract, Outputs
+from kaon.testing.contracts.executor import ExecutorContract, Outputs, probe_task, run_task
 from kaon.wiring import Backends, Platform, open_object_store
 from rayfixtures import RayCluster, ray_cluster  # noqa: F401
 
@@ -68,6 +69,40 @@ def task_folder(node_spec: NodeSpec) -> Callable[[str], Path]:
 
 class TestRayExecutor(ExecutorContract):
     pass
+
+
+class Counting:
+    """The store's manifests, counting what is resolved."""
+
+    def __init__(self, inner: StoreContent) -> None:
+        self.inner = inner
+        self.resolved: list[TreeRef] = []
+
+    def manifest(self, tree: TreeRef) -> Manifest:
+        self.resolved.append(tree)
+        return self.inner.manifest(tree)
+
+
+def test_kept_trees_are_resolved_once_and_fetched_once_per_node(
+    ray_cluster: RayCluster,  # noqa: F811
+    platform: Platform,
+    backends: Backends,
+    node_spec: NodeSpec,
+    trees: tuple[TreeRef, TreeRef],
+    tmp_path: Path,
+) -> None:
+    counting = Counting(StoreContent(platform.repos, platform.files, backends.meta))
+    ex = RayExecutor(ray_cluster.address, counting, node_spec, tmp_path / "scratch")
+    code, data = trees
+    with ex.keep([code, data]):
+        for i in range(3):
+            lines, _, result = run_task(ex, probe_task(code, data, f"k/trials/{i}"))
+            assert result.exit_code == 0 and lines[2] == 'params {"a": 2}', lines
+        assert sorted(counting.resolved, key=repr) == sorted([code, data], key=repr)
+    cached = [p for p in (Path(node_spec.root) / ".trees").iterdir() if p.is_dir()]
+    assert len(cached) == 2  # the node's copies, for the next tasks reading these commits
+    run_task(ex, probe_task(code, data, "k/trials/3"))  # not kept: resolved for itself
+    assert len(counting.resolved) == 4
 
 
 def sleeper(key: str, first: str = "echo started") -> Task:
