@@ -5,6 +5,7 @@ served (local replicas) and predicts right; provenance links it to its code and 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("ray")
+if os.environ.get("CI") != "true":  # under CI a missing Ray fails (the import below)
+    pytest.importorskip("ray")
 
 from rayfixtures import RayCluster, ray_cluster  # noqa: F401
 

@@ -75,6 +75,7 @@ class RayExecutor:
         self._mailbox = shared_mailbox(self._address)
         self._lock = threading.Lock()
         self._kept: dict[TreeRef, int] = {}
+        self._manifests_kept: dict[TreeRef, Manifest] = {}  # of kept trees, resolved once
         self._described: dict[str, Any] | None = None
         self._nodes: tuple[float, list[connect.NodeResources]] = (0.0, [])
 
@@ -134,6 +135,7 @@ class RayExecutor:
                     self._kept[tree] -= 1
                     if not self._kept[tree]:
                         del self._kept[tree]
+                        self._manifests_kept.pop(tree, None)
 
     def keep(self, trees: Sequence[TreeRef]) -> AbstractContextManager[None]:
         """Kept trees are fetched once per node (the worker's cache of trees)."""
@@ -195,8 +197,21 @@ class RayExecutor:
         return found
 
     def _resolve(self, trees: Sequence[TreeRef]) -> dict[TreeRef, Manifest]:
-        """Each tree's manifest (NotFound when a tree is gone)."""
-        return {tree: self._manifests.manifest(tree) for tree in dict.fromkeys(trees)}
+        """Each tree's manifest (NotFound when a tree is gone); a kept tree's is resolved
+        once for all the tasks that read it."""
+        found = {}
+        for tree in dict.fromkeys(trees):
+            with self._lock:
+                manifest = self._manifests_kept.get(tree)
+                kept = tree in self._kept
+            if manifest is None:
+                manifest = self._manifests.manifest(tree)
+                if kept:
+                    with self._lock:
+                        if tree in self._kept:
+                            self._manifests_kept[tree] = manifest
+            found[tree] = manifest
+        return found
 
     def _kept_of(self, manifests: dict[TreeRef, Manifest]) -> frozenset[TreeRef]:
         with self._lock:
