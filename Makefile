@@ -7,7 +7,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 export UV_LINK_MODE := copy
 
-.PHONY: help setup system seldon-venv test lint typecheck layers pytest demo demo-e2e demo-data demo-pipelines bench clean
+.PHONY: help setup system seldon-venv mlflow-venv test lint typecheck layers pytest demo demo-e2e demo-data demo-pipelines bench clean
 
 help:
 	@echo "make setup  - install the tools and the Python environment (uv, graphviz, bubblewrap, postgresql)"
@@ -60,7 +60,14 @@ seldon-venv: | $(UV)
 	  if [ "$$CI" = true ]; then echo "error: could not build the seldon-core venv"; exit 1; fi; \
 	  echo "warning: could not build the seldon-core venv (the Seldon client test will skip)"; }
 
-setup: .venv/.synced system seldon-venv
+# MLflow in a throw-away venv (.tools/venvs/mlflow): tests/e2e/test_mlflow_models.py saves
+# models with it and compares `mlflow models serve` with kaon serving them. As above.
+mlflow-venv: | $(UV)
+	@PATH="$(dir $(UV)):$$PATH" bash scripts/mlflow-venv.sh >/dev/null || { \
+	  if [ "$$CI" = true ]; then echo "error: could not build the mlflow venv"; exit 1; fi; \
+	  echo "warning: could not build the mlflow venv (the MLflow models test will skip)"; }
+
+setup: .venv/.synced system seldon-venv mlflow-venv
 
 lint: setup
 	$(UV) run --frozen ruff check src tests benchmarks

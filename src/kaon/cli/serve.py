@@ -58,9 +58,16 @@ def endpoint_ref(name: str | None, ind: int | None) -> str:
 @serve_app.command("deploy")
 def deploy(
     source: Path = typer.Option(
-        ..., "--source_bundle", "--source-bundle", "-s", help="Serve bundle."
+        None, "--source_bundle", "--source-bundle", "-s", help="Serve bundle (with a model.py)."
     ),
     model_id: str = typer.Option(None, "--model_id", "--model-id", "-m", help="Trained model."),
+    mlflow: Path = typer.Option(
+        None,
+        "--mlflow",
+        help="Instead of -s: a folder with an MLmodel file (an MLflow pyfunc model, e.g. "
+        "saved by mlflow.sklearn.save_model), served with no model.py in an environment of "
+        "its own requirements.txt.",
+    ),
     replicas: int = typer.Option(1, "--replicas", min=1, help="Processes serving it."),
     batch: str = typer.Option(None, "--batch", help="Group requests: MAX/WAITms, e.g. 32/5ms."),
     timeout: str = typer.Option(None, "--timeout", help="Per request (default 30s)."),
@@ -103,6 +110,8 @@ def deploy(
     from kaon.core.releases import release_name, version_label
 
     variables = parse_pairs(env or [])
+    if (source is None) == (mlflow is None):
+        raise InvalidInput("give a serve bundle (-s FOLDER) or an MLflow model (--mlflow FOLDER)")
     if name is not None:
         release_name(name)  # before anything else: the name is the first thing to fix
     if version is not None:
@@ -112,6 +121,7 @@ def deploy(
         endpoint = c.serve(
             ws,
             source=source,
+            mlflow=mlflow,
             model_id=model_id,
             replicas=replicas,
             batch=batch,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, overload
@@ -211,8 +212,9 @@ class Client(PipelinesApi, ReleasesApi):
         self,
         workspace: str,
         *,
-        source: Bundle,
+        source: Bundle | None = None,
         model_id: str | None = None,
+        mlflow: str | Path | None = None,
         replicas: int = 1,
         batch: str | None = None,
         timeout: str | None = None,
@@ -235,6 +237,10 @@ class Client(PipelinesApi, ReleasesApi):
         version; Conflict when the name exists with another version (use `update_endpoint`).
         Without `name`: `serve-<workspace>-<6 hex>`.
 
+        `mlflow` (instead of `source`): a folder with an MLmodel file (an MLflow pyfunc
+        model, e.g. saved by `mlflow.sklearn.save_model`), served with no model.py in an
+        environment of its own requirements (kaon.client.mlflowbundle).
+
         >>> model = job.trials[0].model_id
         >>> endpoint = client.wait(client.serve("demo", source="serve", model_id=model))
         >>> endpoint.state == EndpointState.RUNNING
@@ -245,6 +251,27 @@ class Client(PipelinesApi, ReleasesApi):
         """
         from kaon.client import deploy
 
+        if (source is None) == (mlflow is None):
+            raise InvalidInput("serve: give a serve bundle (source) or an MLflow model (mlflow)")
+        if mlflow is not None:
+            from kaon.client.mlflowbundle import make_bundle
+
+            with tempfile.TemporaryDirectory(prefix="kaon-mlflow-") as tmp:
+                bundle = make_bundle(Path(mlflow), Path(tmp) / "serve")
+                return self.serve(
+                    workspace,
+                    source=bundle,
+                    model_id=model_id,
+                    replicas=replicas,
+                    batch=batch,
+                    timeout=timeout,
+                    env=env,
+                    auth=auth,
+                    name=name,
+                    version=version,
+                    reporter=reporter,
+                )
+        assert source is not None
         settings = {
             "replicas": replicas,
             "batch": batch,

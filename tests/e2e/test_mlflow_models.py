@@ -1,0 +1,198 @@
+"""MLflow models served as they are (issue 20): a model saved by the real `mlflow`
+(mlflow.sklearn.save_model, in a throw-away venv built by scripts/mlflow-venv.sh) is deployed
+with `kaon serve deploy --mlflow FOLDER` (no model.py) and answers what `mlflow models serve`
+answers for the same inputs; a folder with no pyfunc flavour or no MLmodel is refused clearly.
+
+Outside CI a venv that cannot be built (no network) skips the test; under CI=true it fails."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .helpers import Kaon, free_port
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SAVE = """
+import sys
+import mlflow.sklearn
+import pandas as pd
+from mlflow.models import infer_signature
+from sklearn.linear_model import LogisticRegression
+
+X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0], "b": [1.0, 0.0, 1.0, 0.0, 1.0, 0.0]})
+y = [0, 0, 0, 1, 1, 1]
+model = LogisticRegression().fit(X, y)
+mlflow.sklearn.save_model(model, sys.argv[1], signature=infer_signature(X, model.predict(X)))
+"""
+
+BODIES: list[Any] = [
+    {"dataframe_split": {"columns": ["a", "b"], "data": [[0.0, 1.0], [5.0, 0.0], [2.5, 1.0]]}},
+    {"dataframe_records": [{"a": 0.5, "b": 1.0}, {"a": 4.5, "b": 0.0}]},
+    {"inputs": [[0.0, 1.0], [5.0, 0.0]]},
+]
+
+
+@pytest.fixture(scope="module")
+def mlflow_python() -> Path:
+    built = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "mlflow-venv.sh")],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        stdin=subprocess.DEVNULL,
+    )
+    if built.returncode != 0:
+        why = f"could not build the mlflow venv: {built.stderr.strip()[-500:]}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(why)
+        pytest.skip(why)
+    return Path(built.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def saved(mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("mlflow") / "model"
+    subprocess.run(
+        [str(mlflow_python), "-c", SAVE, str(folder)], check=True, capture_output=True, timeout=300
+    )
+    return folder
+
+
+def post(url: str, body: Any) -> tuple[int, Any]:
+    req = urllib.request.Request(
+        url, json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+@pytest.fixture(scope="module")
+def mlflow_serve(
+    mlflow_python: Path, saved: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """`mlflow models serve` of the saved model (its own environment: --env-manager local)."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("mlflow-serve") / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                str(mlflow_python.parent / "mlflow"),
+                "models",
+                "serve",
+                "-m",
+                str(saved),
+                "--env-manager",
+                "local",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "PATH": f"{mlflow_python.parent}{os.pathsep}{os.environ['PATH']}"},
+        )
+    url = f"http://127.0.0.1:{port}/invocations"
+    try:
+        deadline = time.monotonic() + 300  # importing mlflow takes a while
+        while True:
+            try:
+                if post(url, BODIES[0])[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_an_mlflow_model_answers_as_mlflow_serves_it(
+    tmp_path: Path, saved: Path, mlflow_serve: str
+) -> None:
+    kaon = Kaon(tmp_path / "home")
+    try:
+        kaon.up()
+        kaon.ok("workspace", "create", "-n", "mlws")
+        env = {"KAON_WORKSPACE": "mlws"}
+        doc = json.loads(
+            kaon.ok(
+                "serve",
+                "deploy",
+                "--mlflow",
+                str(saved),
+                "--name",
+                "iris",
+                "--wait",
+                "--json",
+                env=env,
+            )
+        )
+        assert doc["release"] == "iris", doc
+        base = kaon.server()["url"]  # type: ignore[index]
+        for body in BODIES:
+            status, theirs = post(mlflow_serve, body)
+            assert status == 200, theirs
+            status, ours = post(f"{base}/iris/invocations", body)
+            assert status == 200 and ours == theirs["predictions"], (body, ours, theirs)
+        oip = {
+            "inputs": [
+                {"name": "a", "shape": [2], "datatype": "FP64", "data": [0.0, 5.0]},
+                {"name": "b", "shape": [2], "datatype": "FP64", "data": [1.0, 0.0]},
+            ],
+            "parameters": {"content_type": "pd"},
+        }
+        status, answer = post(f"{base}/v2/models/iris/infer", oip)
+        assert status == 200 and answer["outputs"][0]["data"] == [0, 1], answer
+    finally:
+        kaon.shutdown()
+
+
+def test_folders_that_are_not_pyfunc_models_are_refused(tmp_path: Path, saved: Path) -> None:
+    kaon = Kaon(tmp_path / "home")  # refused before any server is reached
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    env = {"KAON_WORKSPACE": "w"}
+    kaon.fails(2, "serve", "deploy", "--mlflow", str(empty), env=env, match="no MLmodel file")
+    other = tmp_path / "keras-only"
+    other.mkdir()
+    (other / "MLmodel").write_text("flavors:\n  keras:\n    keras_version: 3.0\n")
+    kaon.fails(
+        2,
+        "serve",
+        "deploy",
+        "--mlflow",
+        str(other),
+        env=env,
+        match="no python_function flavour (found: keras)",
+    )
+    kaon.fails(
+        2,
+        "serve",
+        "deploy",
+        "--mlflow",
+        str(saved),
+        "-s",
+        str(saved),
+        env=env,
+        match="or an MLflow model (--mlflow FOLDER)",
+    )
