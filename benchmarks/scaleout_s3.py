@@ -15,7 +15,9 @@ alternates between repetitions:
 * `kaon put file bench@master:/big-N.bin -f FILE` (the CLI as a subprocess, start-up
   included) vs a bare multipart upload of the same file to the same server with the same
   client kaon uses (boto3 `upload_file`, its default transfer settings);
-* `kaon get file ... -o OUT` vs the bare download of that object (boto3 `download_file`).
+* `kaon get file ... -o OUT` vs the bare download of that object: the faster of boto3's
+  `download_file` (parallel ranged GETs) and one streaming `get_object` (moto reads a whole
+  object for every ranged GET, which makes `download_file` of a 1 GiB object slow there).
 
 The ratios are bare seconds / kaon seconds (kaon's throughput as a fraction of the bare
 client's), measured in the same run; reported per repetition, as a range and a median.
@@ -126,6 +128,14 @@ def cli(env: dict[str, str], *args: str) -> str:
     return p.stdout
 
 
+def one_get(client: Any, bucket: str, key: str, out: Path) -> None:
+    """The object in one streaming GET (no ranges), written as it comes."""
+    body = client.get_object(Bucket=bucket, Key=key)["Body"]
+    with out.open("wb") as f:
+        while block := body.read(8 * MIB):
+            f.write(block)
+
+
 def one_repetition(
     rep: int, work: Path, size: int, env: dict[str, str], client: Any, bucket: str
 ) -> dict[str, float]:
@@ -142,10 +152,11 @@ def one_repetition(
             env, "get", "file", f"{BENCH}@master:/big-{rep}.bin", "-o", str(out_kaon)
         ),
         "bare_get": lambda: client.download_file(bucket, key, str(out_bare)),
+        "bare_get1": lambda: one_get(client, bucket, key, out_bare),
     }
-    order = ["kaon_put", "bare_put", "kaon_get", "bare_get"]
+    order = ["kaon_put", "bare_put", "kaon_get", "bare_get", "bare_get1"]
     if rep % 2:
-        order = ["bare_put", "kaon_put", "bare_get", "kaon_get"]
+        order = ["bare_put", "kaon_put", "bare_get1", "bare_get", "kaon_get"]
     r: dict[str, float] = {}
     for step in order:
         r[step] = timed(steps[step])
@@ -158,7 +169,7 @@ def one_repetition(
         f.unlink()
     client.delete_object(Bucket=bucket, Key=key)
     r["put_ratio"] = r["bare_put"] / r["kaon_put"]
-    r["get_ratio"] = r["bare_get"] / r["kaon_get"]
+    r["get_ratio"] = min(r["bare_get"], r["bare_get1"]) / r["kaon_get"]
     return r
 
 
@@ -223,7 +234,12 @@ def report(results: list[dict[str, float]], size: int) -> bool:
     for step in ("put", "get"):
         ratios = [r[f"{step}_ratio"] for r in results]
         kaon = statistics.median(size / MIB / r[f"kaon_{step}"] for r in results)
-        bare = statistics.median(size / MIB / r[f"bare_{step}"] for r in results)
+        best = (
+            (lambda r: r["bare_put"])
+            if step == "put"
+            else (lambda r: min(r["bare_get"], r["bare_get1"]))
+        )
+        bare = statistics.median(size / MIB / best(r) for r in results)
         med = statistics.median(ratios)
         passed = med >= 0.8
         ok &= passed

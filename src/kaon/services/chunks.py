@@ -25,7 +25,7 @@ _LOCATE_BATCH = 512
 _GAP = 64 * 1024  # bytes between two chunks read with one range read (frame headers)
 _RUN = 8 * 1024 * 1024  # bytes of one such range read at most
 _READ_AHEAD = 3  # range reads under way beyond the one a reader consumes
-_READERS = 8  # threads doing those reads, shared by every reader of the store
+_READERS_POOL = ThreadPoolExecutor(8, thread_name_prefix="kaon-read")  # shared by every reader
 
 
 class LocalChunk(NamedTuple):
@@ -59,7 +59,6 @@ class ChunkStore:
         self._index = index
         self._clock = clock
         self._leases = leases
-        self._readers = ThreadPoolExecutor(_READERS, thread_name_prefix="kaon-read")
 
     def missing(self, digests: Sequence[str], lease: str | None = None) -> list[Digest]:
         """The digests (validated, deduplicated, in input order) the store does not hold.
@@ -180,7 +179,7 @@ class ChunkStore:
         pending: deque[Future[list[bytes]]] = deque()
         try:
             for run in self._runs(chunks):
-                pending.append(self._readers.submit(self._decoded, run))
+                pending.append(_READERS_POOL.submit(self._decoded, run))
                 if len(pending) > _READ_AHEAD:
                     yield from pending.popleft().result()
             while pending:

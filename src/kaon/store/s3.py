@@ -47,7 +47,7 @@ from kaon.store.s3client import (
 MIB = 1 << 20
 PART_SIZE = 16 * MIB  # 10,000 parts (S3's limit) x 16 MiB = 160 GiB per object
 IN_FLIGHT = 6  # parts of one put being sent at once
-WORKERS = 16  # threads sending parts, shared by every put of the store
+_SENDERS = ThreadPoolExecutor(16, thread_name_prefix="kaon-s3")  # parts of every put
 STALE_UPLOAD_SECONDS = 6 * 3600.0  # a multipart upload this old was left by a dead server
 
 
@@ -70,7 +70,6 @@ class S3ObjectStore:
         self._part_size = part_size
         self._in_flight = in_flight
         self._stale = stale_upload_seconds
-        self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="kaon-s3")
         self._errors = client_errors()
         self._probe: Any = None  # a client that does not retry, for check() and health()
 
@@ -84,9 +83,6 @@ class S3ObjectStore:
 
     def __repr__(self) -> str:
         return f"S3ObjectStore({self.location.redacted})"
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True)
 
     # -- health --------------------------------------------------------------------------
 
@@ -224,7 +220,7 @@ class S3ObjectStore:
                 if any(f.done() and f.exception() for f in sent):
                     slots.release()
                     break  # a part failed: stop reading the stream, raise below
-                sent.append(self._pool.submit(send, number, part))
+                sent.append(_SENDERS.submit(send, number, part))
             done = [f.result() for f in sent]
             self._call(
                 "store",
