@@ -114,8 +114,9 @@ ENGINES_HELP = """
       store = "s3://kaon-data/prod?endpoint=http://minio.example:9000"
       executor = "ray://ray-head.example:10001"
 
-    Each engine is checked before the server listens: one that does not answer is one
-    line and exit 3 (docs/deploy.md)."""
+    A URL with a password is better in the variable or config.toml (mode 0600) than on
+    a command line, which any local user can read. Each engine is checked before the
+    server listens: one that does not answer is one line and exit 3 (docs/deploy.md)."""
 
 
 def _engine_args(database: str | None, store: str | None, executor: str | None) -> list[str]:
