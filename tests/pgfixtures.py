@@ -168,13 +168,33 @@ def new_pg_schema(admin_url: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def new_pg_database(admin_url: str) -> str:
-    """URL of a fresh, empty database on the server (left for the server's teardown)."""
+_TEMPLATES: dict[str, str] = {}  # admin URL -> a database migrated to head, copied by CREATE
+
+
+def _migrated_template(admin_url: str) -> str:
+    """A database of the server migrated to head once per process (kept as a template)."""
+    import psycopg
+
+    from kaon.db.database import Database
+
+    if admin_url not in _TEMPLATES:
+        name = f"kaon_template_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(_admin_dsn(admin_url), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'")
+        Database(make_url(admin_url).set(database=name).render_as_string(False)).close()
+        _TEMPLATES[admin_url] = name
+    return _TEMPLATES[admin_url]
+
+
+def new_pg_database(admin_url: str, *, migrated: bool = False) -> str:
+    """URL of a fresh database on the server (left for the server's teardown): empty, or
+    `migrated` to head (a copy of a template: a server starts on it without migrating)."""
     import psycopg
 
     name = f"kaon_{uuid.uuid4().hex[:12]}"
+    template = _migrated_template(admin_url) if migrated else "template0"
     with psycopg.connect(_admin_dsn(admin_url), autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'")
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" ENCODING \'UTF8\'')
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 

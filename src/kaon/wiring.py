@@ -90,7 +90,6 @@ from kaon.services.workspaces import WorkspaceService
 from kaon.store.drop import PackDrop
 from kaon.store.local import LocalObjectStore
 from kaon.store.memory import MemoryObjectStore
-from kaon.store.s3 import S3ObjectStore
 
 T = TypeVar("T")
 log = logging.getLogger("kaon")
@@ -104,10 +103,16 @@ def _memory_store(url: str) -> ObjectStore:
     return MemoryObjectStore()
 
 
+def _s3_store(url: str) -> ObjectStore:
+    from kaon.store.s3 import S3ObjectStore  # boto3: imported only by platforms on S3
+
+    return S3ObjectStore.from_url(url)
+
+
 OBJECT_STORES: dict[str, Callable[[str], ObjectStore]] = {
     "file": _local_store,
     "memory": _memory_store,
-    "s3": S3ObjectStore.from_url,
+    "s3": _s3_store,
 }
 
 DATABASES: dict[str, Callable[[str], MetadataDatabase]] = {
@@ -118,8 +123,28 @@ DATABASES: dict[str, Callable[[str], MetadataDatabase]] = {
 }
 """Metadata databases by URL scheme: one per platform, every metadata store built over it."""
 
+
+def open_object_store(url: str) -> ObjectStore:
+    """The object store of `url` (picklable by reference: a Ray worker opens the store with
+    it, see kaon.exec.ray.worker.NodeSpec)."""
+    return _pick(OBJECT_STORES, url, "object store")
+
+
+def _ray_executor(settings: ServerSettings, content: StoreContent) -> Executor:
+    from kaon.exec.ray.executor import RayExecutor
+    from kaon.exec.ray.worker import NodeSpec
+
+    node = NodeSpec(
+        root=os.environ.get("KAON_RAY_WORKDIR") or "/tmp/kaon-ray",
+        env_root=os.environ.get("KAON_RAY_ENVS") or "/tmp/kaon-ray/envs",
+        open_store=functools.partial(open_object_store, settings.store_url),
+        hidden=tuple(str(p) for p in platform_paths(settings)),
+    )
+    return RayExecutor(settings.executor, content, node, settings.home / "jobs" / ".ray")
+
+
 # an executor runs tasks it fetches the inputs of (Content) in environments (EnvBuilder)
-EXECUTORS: dict[str, Callable[[ServerSettings], Callable[[Content, EnvBuilder], Executor]]] = {
+EXECUTORS: dict[str, Callable[[ServerSettings], Callable[[StoreContent, EnvBuilder], Executor]]] = {
     "local": lambda settings: (
         lambda content, envs: LocalExecutor(
             content,
@@ -129,10 +154,24 @@ EXECUTORS: dict[str, Callable[[ServerSettings], Callable[[Content, EnvBuilder], 
             hidden=platform_paths(settings),
         )
     ),
+    # ray://host:port (Ray Client) or ray (this machine's cluster): tasks run on Ray workers,
+    # which read their inputs from the object store and build environments on their node
+    "ray": lambda settings: lambda content, envs: _ray_executor(settings, content),
 }
+
+
+def _ray_replicas(settings: ServerSettings) -> Callable[[Content], Replicas]:
+    """Replicas as Ray actors on the cluster of KAON_EXECUTOR (kaon.exec.ray.replicas)."""
+    from kaon.exec.ray.replicas import RayReplicas
+
+    return lambda content: RayReplicas(
+        settings.executor, content, settings.home / "serving" / ".ray"
+    )
+
 
 REPLICAS: dict[str, Callable[[ServerSettings], Callable[[Content], Replicas]]] = {
     "local": lambda settings: functools.partial(LocalReplicas, settings.home / "serving"),
+    "ray": _ray_replicas,  # ray://host:port or ray: each replica a Ray actor
 }
 
 ENV_BUILDERS: dict[str, Callable[[ServerSettings], EnvBuilder]] = {
@@ -367,8 +406,11 @@ def wire(
     s3 = ObjectService(
         repos, commits, files, chunks, database.workspaces, database.jobs, provenance, clock
     )
+    s3_scratch = ScratchFolder(settings.home / "s3" / "tmp")
     s3_uploads = MultipartUploads(
-        settings.home / "s3" / "uploads",
+        database.s3_uploads,
+        objects,
+        s3_scratch,
         clock,
         expiry=settings.s3_upload_expiry_days * 86400.0,
         bucket_exists=s3.bucket_exists,
@@ -376,7 +418,7 @@ def wire(
     drop = PackDrop(settings.home / "incoming", MAX_PACK)
     ingest = FileIngest(chunks)
     hidden = platform_paths(settings)  # what user code must not see
-    content = StoreContent(repos, files)  # what executors and replicas fetch their inputs by
+    content = StoreContent(repos, files, meta)  # what executors and replicas fetch inputs by
     executor = _named(
         EXECUTORS, settings.executor_kind, "executor", settings, settings.origin("executor")
     )(content, envs)
@@ -440,7 +482,7 @@ def wire(
     platform = Platform(
         repos=repos,
         commits=commits,
-        staging=StagingArea(repos, clock),
+        staging=StagingArea(repos, clock, database.stagings),
         files=files,
         chunks=chunks,
         packs=PackIntake(drop, chunks, ingest),
@@ -467,7 +509,7 @@ def wire(
         s3=s3,
         s3_access=S3Access(users, workspaces),
         s3_uploads=s3_uploads,
-        s3_scratch=ScratchFolder(settings.home / "s3" / "tmp"),
+        s3_scratch=s3_scratch,
         users=users,
         job_tokens=job_tokens,
         audit=AuditLog(user_store, clock),

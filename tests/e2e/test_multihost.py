@@ -110,3 +110,80 @@ def test_host3_runs_the_work_and_cannot_read_the_servers_files(platform: Platfor
 
 def _ray_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("KAON_", "RAY_"))} | RAY_ENV
+
+
+TRAIN = """#!/usr/bin/env python3
+import json, pathlib, socket, sys
+out = pathlib.Path(sys.argv[1])
+print(f"training on {socket.gethostname()}", flush=True)
+(out / "model").mkdir(parents=True)
+weights = {"scale": 3, "trained_on": socket.gethostname()}
+(out / "model" / "weights.json").write_text(json.dumps(weights))
+"""
+
+SERVE = """
+import json, os, socket
+
+def load_ctx(model_dir):
+    return json.load(open(os.path.join(model_dir, "weights.json")))
+
+def predict(payload, ctx):
+    return {
+        "result": [v * ctx["scale"] for v in payload["x"]],
+        "trained_on": ctx["trained_on"],
+        "served_on": socket.gethostname(),
+    }
+"""
+
+
+def _bundles(root: Path) -> tuple[Path, Path, Path]:
+    train = root / "train" / "demo" / "model"
+    train.mkdir(parents=True)
+    (train / "train").write_text(TRAIN)
+    (train / "train").chmod(0o755)
+    (train / "requirements.txt").write_text("")
+    data = root / "data" / "features"
+    data.mkdir(parents=True)
+    (data / "x.csv").write_text("1\n")
+    serve = root / "serve" / "demo" / "model"
+    serve.mkdir(parents=True)
+    (serve / "model.py").write_text(SERVE)
+    (serve / "requirements.txt").write_text("")
+    return root / "train", root / "data", root / "serve"
+
+
+def test_seed_000_train_serve_predict_provenance_on_host3(platform: Platform) -> None:
+    """Seed 000 through the real CLI on host1 against host2's server: the trial and the
+    replica run on host3 (their hostnames say so), the model went through host1's store."""
+    if "ray" not in wiring.EXECUTORS:
+        pytest.skip("no Ray executor in this kaon (KAON_EXECUTOR=ray://): trials run locally")
+    h3 = platform.hosts["h3"]
+    train, data, serve = _bundles(platform.base / "bundles")
+    env = {"KAON_WORKSPACE": "mnist"}
+    platform.ok("workspace", "create", "-n", "mnist")
+    job = platform.json("train", "deploy", "-s", str(train), "-d", str(data), "--wait", env=env)
+    assert isinstance(job, dict) and job["state"] == "JOB_SUCCESS", job
+    model = job["trials"][0]["model_id"]
+    logs = platform.ok("train", "logs", "-j", job["id"], env=env)
+    assert f"training on {h3.netns}" in logs
+
+    endpoint = platform.json("serve", "deploy", "-s", str(serve), "-m", model, "--wait", env=env)
+    assert isinstance(endpoint, dict)
+    name = endpoint["name"]
+    status, body = platform.post(f"/{name}/invocations", json.dumps({"x": [1, 2]}).encode())
+    assert status == 200, body
+    answer = json.loads(body)
+    assert answer["result"] == [3, 6]
+    assert answer["trained_on"] == h3.netns and answer["served_on"] == h3.netns
+    replica_log = platform.ok("serve", "logs", "-e", name, env=env)
+    assert f"[replica 0] on {h3.netns} ({h3.ip})" in replica_log
+
+    out = platform.base / "provenance"
+    shown = platform.ok(
+        "train", "provenance", "-m", model, "-o", str(out), "--format", "dot", env=env
+    )
+    assert model in shown
+    shown = platform.ok(
+        "serve", "provenance", "-e", name, "-o", str(out), "--format", "dot", env=env
+    )
+    assert model in shown and "deployed from serve code" in shown

@@ -1,7 +1,8 @@
 """Endpoints on two `kaon server` processes over one database and one store (issue 17): a
 version deployed through A answers through B (through A's gateway: A runs its replicas), a
-canary and a promote through B, a rolling update through A, and when A is killed (kill -9) B
-takes its versions over and answers again."""
+canary and a promote through B, a rollback and a rolling update through A, an --auth
+endpoint's token checked on both, and when A is killed (kill -9) B takes its versions over
+and answers again."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ import pytest
 
 from .helpers import Kaon
 from .servers import Servers
+from .test_job_isolation import endpoint_processes
 from .test_releases import WAIT, release, until
 from .test_serve import bundles, post
+from .test_serve_auth import call
 
 pytestmark = pytest.mark.e2e
 
@@ -68,6 +71,35 @@ def only(k: Kaon, name: str, version: str, model: str, n: int = 3) -> bool:
     return answers(k, name, n) == [(version, model)] * n
 
 
+def test_a_guarded_endpoint_checks_the_token_on_either_server(
+    pair: Servers, models: dict[str, Any]
+) -> None:
+    a, b = pair
+    env, (m1, _) = models["env"], models["models"]
+    a.ok(
+        "serve",
+        "deploy",
+        "-s",
+        models["serve"],
+        "-m",
+        m1,
+        "--name",
+        "guarded",
+        "--auth",
+        "--wait",
+        env=env,
+    )
+    url = f"{base(b)}/guarded/invocations"
+    # checked on B, then on A (the token passed on)
+    until("B answers guarded", lambda: call(url, b'{"x": [1]}', pair.token)[0] == 200)
+    status, headers, doc = call(url, b'{"x": [1]}', pair.token)
+    assert status == 200 and doc["result"] == [3] and headers["x-kaon-model-id"] == m1
+    assert call(url, b'{"x": [1]}')[0] == 401
+    assert call(url, b'{"x": [1]}', "not-a-token")[0] == 401
+    a.ok("serve", "kill", "-y", "-e", "guarded", env=env)
+    until("guarded gone through B", lambda: call(url, b'{"x": [1]}')[0] == 404)
+
+
 def test_any_server_serves_and_changes_endpoints_and_a_dead_ones_are_taken_over(
     pair: Servers, models: dict[str, Any]
 ) -> None:
@@ -86,7 +118,17 @@ def test_any_server_serves_and_changes_endpoints_and_a_dead_ones_are_taken_over(
     assert status == 500 and "broke on purpose" in doc["error"]  # A's replica's error, as is
     assert headers["x-kaon-version"] == "v1"
     rows = json.loads(b.ok("serve", "list", "--json", env=env))
-    assert next(r for r in rows if r["name"] == "duo-v1")["state"] == "PIPELINE_RUNNING"
+    row = next(r for r in rows if r["name"] == "duo-v1")
+    assert (row["state"], row["ready"]) == ("PIPELINE_RUNNING", 1)
+    logs = until(  # A keeps the log: B sends the request there
+        "A's log through B",
+        lambda: "broke on purpose" in b.ok("serve", "logs", "-e", "duo", env=env),
+    )
+    assert logs
+    request = {"inputs": [{"name": "x", "shape": [2], "datatype": "INT64", "data": [1, 2]}]}
+    status, headers, doc = post(f"{base(b)}/v2/models/duo/infer", json.dumps(request).encode())
+    assert status == 200 and doc["outputs"][0]["data"] == [3, 6], doc
+    assert doc["model_version"] == m1 and headers["x-kaon-version"] == "v1"
 
     # a canary through B (B runs v2): both servers split the traffic; promoted through B
     b.ok(
@@ -117,6 +159,13 @@ def test_any_server_serves_and_changes_endpoints_and_a_dead_ones_are_taken_over(
     until(  # drained through B, v1's replicas stopped by A
         "v1 drained", lambda: release(a, "duo", env)["v1"]["state"] == "PIPELINE_KILLED"
     )
+    until("v1's replicas stopped on A", lambda: not endpoint_processes("duo-v1"))
+
+    # rolled back through A (v1 started again there); v2 drains, stopped by B
+    a.ok("serve", "rollback", "-e", "duo", env=env)
+    for k in (a, b):
+        until(f"v1 again through {k.home.name}", lambda k=k: only(k, "duo", "v1", m1, 5))
+    until("v2's replicas stopped on B", lambda: not endpoint_processes("duo-v2"))
 
     # a rolling update through A (A runs v3): B follows
     a.ok("serve", "update", "-e", "duo", "-m", m1, "--version", "v3", "--wait", env=env)

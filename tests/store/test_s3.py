@@ -182,3 +182,21 @@ def test_stores_on_two_prefixes_of_one_bucket_see_only_their_own(
     assert {i.key for i in bare.list()} == {"one/k", "two/deeper/k"}
     one.delete("k")
     assert two.get("k") == b"22" and not one.has("k")
+
+
+def test_gc_aborts_the_multipart_uploads_a_dead_server_left(
+    s3_server: S3Server, s3_store_url: str
+) -> None:
+    client, bucket = s3_server.client(), _bucket(s3_store_url)
+    left = client.create_multipart_upload(Bucket=bucket, Key="prefix/packs/ab/left")
+    args = {"Bucket": bucket, "Key": "prefix/packs/ab/left", "UploadId": left["UploadId"]}
+    client.upload_part(**args, PartNumber=1, Body=b"x" * 1000)
+    other = client.create_multipart_upload(Bucket=bucket, Key="elsewhere/obj")  # not ours
+    store = S3ObjectStore(parse_url(s3_store_url))
+    assert store.clean_temp(0.0) == 0  # too recent: another server may still be writing it
+    assert len(client.list_multipart_uploads(Bucket=bucket)["Uploads"]) == 2
+    stale = S3ObjectStore(parse_url(s3_store_url), stale_upload_seconds=0.0)
+    assert stale.clean_temp(0.0) == 1000
+    assert [u["UploadId"] for u in client.list_multipart_uploads(Bucket=bucket)["Uploads"]] == [
+        other["UploadId"]
+    ]

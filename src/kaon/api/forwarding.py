@@ -69,19 +69,23 @@ class Forwarder:
             self._errors.labels(route.name).inc()
         return status, out
 
+    async def relay(self, route: Route, content_type: str, body: bytes) -> tuple[int, bytes]:
+        """A prediction another server's gateway sent here (it counts it in its /metrics)."""
+        return await self._forward(route, content_type, body)
+
     async def close(self) -> None:
         await self._pool.close()
         if self._hops is not None:
             await self._hops.aclose()
 
     async def _forward(self, route: Route, content_type: str, body: bytes) -> tuple[int, bytes]:
+        if route.via:  # its server knows best whether a replica is ready (placed later)
+            return await self._hop(route, content_type, body)
         if not route.addresses:
             return 503, err_body(
                 f"endpoint {route.name} has no ready replica: see `kaon serve list` and "
                 f"`kaon serve logs -e {route.name}`"
             )
-        if route.via:
-            return await self._hop(route, content_type, body)
         call: Awaitable[tuple[int, bytes]]
         try:
             if route.batch is not None:

@@ -251,7 +251,7 @@ class GatewayCore:
             await error(send, 413, f"request body larger than {self.max_body} bytes")
             return
         ctype = header(scope, b"content-type").decode("latin-1") or "application/octet-stream"
-        status, out = await self.forwarder.predict(route, ctype, body)
+        status, out = await self.forwarder.relay(route, ctype, body)
         await reply(send, status, out, JSON_TYPE)
 
     def _shadow_log(self, name: str) -> Path | None:

@@ -62,7 +62,17 @@ class Inference:
     payload: Any  # what predict() receives
     binary: frozenset[str]  # outputs asked for in binary ("*": every output)
     asked: tuple[str, ...]  # outputs it names (empty: all)
-    signature: Signature  # its inputs, as metadata
+
+    def inputs(self) -> list[dict[str, Any]]:
+        """Its inputs, as metadata ({name, datatype, shape} with any batch size)."""
+        return [
+            {
+                "name": str(item.get("name") or f"input-{i}"),
+                "datatype": item["datatype"],
+                "shape": [-1, *item["shape"][1:]],
+            }
+            for i, item in enumerate(self.request["inputs"])
+        ]
 
 
 def parse(body: bytes, header_length: str | None) -> Inference:
@@ -75,7 +85,6 @@ def parse(body: bytes, header_length: str | None) -> Inference:
     params = _params(request, "request")
     table = params.get("content_type") == "pd"
     out: dict[str, Any] = {}
-    sig = Signature()
     for i, item in enumerate(inputs):
         if not isinstance(item, dict) or not isinstance(item.get("data"), list):
             raise ValueError(f"inputs[{i}] needs name, shape, datatype and a data list")
@@ -107,10 +116,9 @@ def parse(body: bytes, header_length: str | None) -> Inference:
             except (ValueError, TypeError):
                 raise ValueError(f"inputs[{i}] ({name}): a value is not base64") from None
         out[name] = flat if table else _rows(flat, shape)
-        sig.inputs.append({"name": name, "datatype": datatype, "shape": [-1, *shape[1:]]})
     binary, asked = _asked(request, params)
     payload = out if table or len(out) > 1 else next(iter(out.values()))
-    return Inference(request, payload, binary, asked, sig)
+    return Inference(request, payload, binary, asked)
 
 
 def _params(doc: dict[str, Any], where: str) -> dict[str, Any]:
@@ -138,7 +146,8 @@ def _asked(
 
 
 def _flatten(data: list[Any]) -> list[Any]:
-    if not any(isinstance(v, list) for v in data):
+    """Nested lists as one flat list (OIP data is flat or nested alike: the first value tells)."""
+    if not data or not isinstance(data[0], list):
         return data
     flat: list[Any] = []
     for v in data:
@@ -181,8 +190,14 @@ def _shape(value: Any) -> list[int]:
 class Answer:
     body: bytes
     header_length: int | None  # set when binary outputs follow the JSON
-    signature: list[dict[str, Any]]  # its outputs, as metadata
-    plain: bytes  # the same answer all in JSON (what feedback records keep)
+    outputs: list[dict[str, Any]]  # its outputs' name, shape, datatype
+
+    def signature(self) -> list[dict[str, Any]]:
+        """Its outputs, as metadata (any batch size)."""
+        return [
+            {"name": o["name"], "datatype": o["datatype"], "shape": [-1, *o["shape"][1:]]}
+            for o in self.outputs
+        ]
 
 
 def answer(route: Route, inference: Inference, result: Any) -> Answer:
@@ -197,17 +212,13 @@ def answer(route: Route, inference: Inference, result: Any) -> Answer:
         raise ValueError(f"unknown output {unknown[0]!r}: this model answers {', '.join(tensors)}")
     chosen = [n for n in tensors if not inference.asked or n in inference.asked]
     outputs: list[dict[str, Any]] = []
-    plain: list[dict[str, Any]] = []
     blobs: list[bytes] = []
-    signature: list[dict[str, Any]] = []
     for name in chosen:
         value = tensors[name]
         shape = _shape(value) if isinstance(value, list) else [1]
         flat = _flatten(value) if isinstance(value, list) else [value]
         datatype = _datatype(flat)
         out: dict[str, Any] = {"name": name, "shape": shape, "datatype": datatype}
-        signature.append({"name": name, "datatype": datatype, "shape": [-1, *shape[1:]]})
-        plain.append({**out, "data": flat})
         if "*" in inference.binary or name in inference.binary:
             blob = encode(datatype, flat)
             out["parameters"] = {"binary_data_size": len(blob)}
@@ -223,6 +234,5 @@ def answer(route: Route, inference: Inference, result: Any) -> Answer:
     }
     header = json.dumps(doc).encode()
     if not blobs:
-        return Answer(header, None, signature, header)
-    plain_doc = json.dumps({**doc, "outputs": plain}).encode()
-    return Answer(header + b"".join(blobs), len(header), signature, plain_doc)
+        return Answer(header, None, outputs)
+    return Answer(header + b"".join(blobs), len(header), outputs)

@@ -104,21 +104,19 @@ class OipRoutes:
         except ValueError as exc:
             await error(send, 400, f"invalid inference request: {exc}", None, route)
             return
-        self._learn(route, inference.signature, done.signature)
-        core.remember(rid, route, "oip", json.dumps(inference.request).encode(), done.plain)
+        if _key(route) not in self._learned:
+            self._learn(route, Signature(inference.inputs(), done.signature()))
+        core.remember(rid, route, "oip", raw, done.body)  # as received, as answered
         if done.header_length is None:
             await reply(send, 200, done.body, JSON_TYPE, route, rid)
         else:
             extra = [(b"inference-header-content-length", str(done.header_length).encode())]
             await reply(send, 200, done.body, _BINARY_TYPE, route, rid, extra=extra)
 
-    def _learn(self, route: Route, inputs: Signature, outputs: list[dict[str, object]]) -> None:
-        key = _key(route)
-        if key in self._learned:
-            return
+    def _learn(self, route: Route, signature: Signature) -> None:
         if len(self._learned) >= _LEARNED_MAX:
             self._learned.pop(next(iter(self._learned)))
-        self._learned[key] = Signature(inputs.inputs, list(outputs))
+        self._learned[_key(route)] = signature
 
 
 def _key(route: Route) -> tuple[str, str]:

@@ -186,9 +186,21 @@ class RestApi(UsersApi, TransferApi):
 
     # files -------------------------------------------------------------------------------
     def list_files(
-        self, repo: str, ref: str = "master", path: str = "/", history: int = 0
+        self,
+        repo: str,
+        ref: str = "master",
+        path: str = "/",
+        history: int = 0,
+        limit: int | None = None,
+        after: str = "",
     ) -> list[FileInfo]:
-        params = {"ref": ref, "path": path, "history": history}
+        """A folder's entries sorted by name; a page with `limit` (at most that many) and
+        `after` (the path the previous page ended with)."""
+        params: dict[str, Any] = {"ref": ref, "path": path, "history": history}
+        if limit is not None:
+            params["limit"] = limit
+        if after:
+            params["after"] = after
         return [
             from_json(FileInfo, d)
             for d in self._json("GET", f"/v1/repos/{repo}/files", params=params)

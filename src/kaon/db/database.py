@@ -20,7 +20,9 @@ from kaon.db.pipelines import SqlPipelineStore
 from kaon.db.placement import SqlPlacementStore
 from kaon.db.provenance import SqlProvenanceStore
 from kaon.db.releases import SqlReleaseStore
+from kaon.db.s3uploads import SqlUploadStore
 from kaon.db.sql import SqlMetadataStore
+from kaon.db.stagings import SqlStagingStore
 from kaon.db.users import SqlUserStore
 from kaon.db.workspaces import SqlWorkspaceStore
 
@@ -119,6 +121,14 @@ class Database:
     @cached_property
     def placements(self) -> SqlPlacementStore:
         return SqlPlacementStore(self)
+
+    @cached_property
+    def stagings(self) -> SqlStagingStore:
+        return SqlStagingStore(self)
+
+    @cached_property
+    def s3_uploads(self) -> SqlUploadStore:
+        return SqlUploadStore(self)
 
     def credentials(self, key: bytes) -> SqlCredentialStore:
         return SqlCredentialStore(self, key)

@@ -15,6 +15,8 @@ from kaon.memory.pipelines import MemoryPipelineStore
 from kaon.memory.placement import MemoryPlacementStore
 from kaon.memory.provenance import MemoryProvenanceStore
 from kaon.memory.releases import MemoryReleaseStore
+from kaon.memory.s3uploads import MemoryUploadStore
+from kaon.memory.stagings import MemoryStagingStore
 from kaon.memory.tables import Tables
 from kaon.memory.users import MemoryUserStore
 from kaon.memory.workspaces import MemoryWorkspaceStore
@@ -68,6 +70,14 @@ class MemoryDatabase:
     @cached_property
     def placements(self) -> MemoryPlacementStore:
         return MemoryPlacementStore()
+
+    @cached_property
+    def stagings(self) -> MemoryStagingStore:
+        return MemoryStagingStore()
+
+    @cached_property
+    def s3_uploads(self) -> MemoryUploadStore:
+        return MemoryUploadStore()
 
     def credentials(self, key: bytes) -> MemoryCredentialStore:
         return MemoryCredentialStore(self.tables)

@@ -16,6 +16,8 @@ from kaon.ports.metadata import MetadataStore
 from kaon.ports.pipelines import PipelineStore
 from kaon.ports.placement import PlacementStore
 from kaon.ports.provenance import ProvenanceStore
+from kaon.ports.s3uploads import UploadStore
+from kaon.ports.stagings import StagingStore
 from kaon.ports.users import UserStore
 from kaon.ports.workspaces import WorkspaceStore
 
@@ -63,6 +65,16 @@ class MetadataDatabase(Protocol):
     @property
     def placements(self) -> PlacementStore:
         """Where each endpoint version's replicas run and listen."""
+        ...
+
+    @property
+    def stagings(self) -> StagingStore:
+        """Files of coming commits, staged while their uploads go on."""
+        ...
+
+    @property
+    def s3_uploads(self) -> UploadStore:
+        """S3 multipart uploads and their parts (the parts' bytes: in the object store)."""
         ...
 
     def credentials(self, key: bytes) -> CredentialStore:

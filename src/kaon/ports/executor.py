@@ -105,6 +105,9 @@ class Limits:
     memory_default: bool = False  # memory_bytes is the platform's default, not the job's:
     # applied only where it bounds the task as a whole, never per process
     sandbox: bool = False  # the strict mode (`--sandbox`): no network either
+    cpus: float | None = None  # cores the task asks for (`--cpu`, a pipeline's
+    # resource_requests): a cluster backend reserves them; the local one only records them
+    gpus: int = 0  # GPUs it asks for (a pipeline's resource_requests/limits)
 
 
 @dataclass(frozen=True)

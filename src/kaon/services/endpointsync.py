@@ -36,6 +36,7 @@ from kaon.services.releases import ReleaseEngine
 log = logging.getLogger("kaon.serving")
 
 SYNC_SECONDS = 0.5  # how often a server looks at what the others changed
+MIN_GAP = 0.05  # s between two syncs, however often they are asked for
 
 
 class EndpointPlaces:
@@ -48,6 +49,7 @@ class EndpointPlaces:
         self._store = store
         self._clock = clock
         self._written: dict[str, tuple[str, ...]] = {}  # what was placed, per version
+        self.others: dict[str, Placement] = {}  # the versions other servers run (last sync)
         self._lock = threading.Lock()
 
     @property
@@ -86,6 +88,7 @@ class EndpointPlaces:
         """The routes to the live versions other live servers run."""
         urls = {s.id: s.url for s in self._cluster.servers()}
         routes: dict[str, Route] = {}
+        others: dict[str, Placement] = {}
         for placed in self._store.placements():
             name = placed.endpoint
             row = rows.get(name)
@@ -94,7 +97,14 @@ class EndpointPlaces:
             if held.get(name) != placed.server or placed.server not in urls:
                 continue  # being taken over: no route until its new server places it
             routes[name] = _route(row, placed, urls[placed.server])
+            others[name] = placed
+        self.others = others
         return routes
+
+    def runs_on(self, name: str) -> str | None:
+        """The URL of the other live server running version `name` (None: this one, or none)."""
+        owner = self._cluster.owner(ClaimKind.ENDPOINT, name)
+        return None if owner is None or owner.id == self.me else owner.url
 
     def _place(self, name: str, addresses: tuple[str, ...]) -> None:
         self._store.place(Placement(name, self.me, self._cluster.url, addresses, self._clock()))
@@ -149,7 +159,12 @@ class EndpointSync:
         self._every = every
         self._free: set[str] = set()  # live versions no one held at the last sync
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def poke(self) -> None:
+        """Sync now (a request named an endpoint this gateway has no route to)."""
+        self._wake.set()
 
     def start(self) -> None:
         if self._thread is None:
@@ -158,15 +173,21 @@ class EndpointSync:
 
     def close(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self._every):
+        while not self._stop.is_set():
+            self._wake.wait(self._every)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.sync_once()
             except Exception:  # a database hiccup: again at the next sync
                 log.warning("endpoint sync failed", exc_info=True)
+            self._stop.wait(MIN_GAP)  # pokes never make it busier than this
 
     def sync_once(self) -> None:
         me = self._places.me
@@ -185,6 +206,10 @@ class EndpointSync:
                 self._observe(name)
                 status = self._run.status(name)
                 self._places.listening(name, status.addresses if status else ())
+            for name, owner in held.items():  # claimed here, never ran: its build failed
+                row = rows.get(name)
+                if owner == me and not self._run.routed(name) and (row is None or not row.live):
+                    self._places.release(name)
             free = {n for n in _wanted(releases, rows) if n not in held}
             for name in sorted(free & self._free):  # unclaimed at two syncs in a row
                 if not self._run.routed(name) and self._places.claim(name):

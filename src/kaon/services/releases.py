@@ -311,6 +311,9 @@ class ReleaseEngine(ReleaseMoves):
             wanted = set(release.traffic.versions)
             wanted |= set(release.pending.versions if release.pending else ())
             if row.version_label not in wanted:
+                if row.state is not EndpointState.FAILURE:  # a drain its server's death cut
+                    reason = f"replaced by {release.traffic.main}"
+                    self._endpoints.save_endpoint(row.moved(EndpointState.KILLED, reason=reason))
                 return False
             self._launch(row.moved(EndpointState.STARTING, reason=""))
             self._publish(release)

@@ -24,6 +24,7 @@ import contextlib
 import functools
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -45,8 +46,9 @@ from kaon.store.s3client import (
 
 MIB = 1 << 20
 PART_SIZE = 16 * MIB  # 10,000 parts (S3's limit) x 16 MiB = 160 GiB per object
-IN_FLIGHT = 4  # parts of one put being sent at once
+IN_FLIGHT = 6  # parts of one put being sent at once
 WORKERS = 16  # threads sending parts, shared by every put of the store
+STALE_UPLOAD_SECONDS = 6 * 3600.0  # a multipart upload this old was left by a dead server
 
 
 class S3ObjectStore:
@@ -59,6 +61,7 @@ class S3ObjectStore:
         *,
         part_size: int = PART_SIZE,
         in_flight: int = IN_FLIGHT,
+        stale_upload_seconds: float = STALE_UPLOAD_SECONDS,
     ) -> None:
         if part_size < 5 * MIB:
             raise InvalidInput(f"S3 part size {part_size} is below S3's minimum of 5 MiB")
@@ -66,6 +69,7 @@ class S3ObjectStore:
         self._client = client if client is not None else make_client(location)
         self._part_size = part_size
         self._in_flight = in_flight
+        self._stale = stale_upload_seconds
         self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="kaon-s3")
         self._errors = client_errors()
         self._probe: Any = None  # a client that does not retry, for check() and health()
@@ -171,19 +175,28 @@ class S3ObjectStore:
             return
         self._multipart(key, full, self._parts(first, it))
 
-    def _parts(self, first: bytearray, rest: Iterator[bytes | memoryview]) -> Iterator[bytes]:
-        """`first` then `rest` cut into parts of exactly part_size bytes (the last shorter)."""
-        buf, step = first, self._part_size
-        while True:
-            while len(buf) >= step:
-                yield bytes(buf[:step])
-                del buf[:step]
-            piece = next(rest, None)
-            if piece is None:
-                break
-            buf += piece
-        if buf:
-            yield bytes(buf)
+    def _parts(
+        self, first: bytearray, rest: Iterator[bytes | memoryview]
+    ) -> Iterator[bytes | bytearray]:
+        """`first` then `rest` cut into parts of exactly part_size bytes (the last shorter),
+        each piece copied once, into the part it falls in."""
+        step = self._part_size
+        view = memoryview(first)
+        while len(view) >= step:
+            yield view[:step].tobytes()
+            view = view[step:]
+        part = bytearray(view)
+        view.release()
+        for given in rest:
+            piece = memoryview(given).cast("B")
+            while len(part) + len(piece) >= step:
+                take = step - len(part)
+                part += piece[:take]
+                yield part
+                part, piece = bytearray(), piece[take:]
+            part += piece
+        if part:
+            yield part
 
     def _multipart(self, key: str, full: str, parts: Iterable[Any], *, lazy: bool = False) -> None:
         """Upload `parts` (bytes, or with `lazy` functions returning them, read in the
@@ -232,6 +245,33 @@ class S3ObjectStore:
             if isinstance(exc, self._errors):
                 raise translate(exc, self.location, action="store", key=key) from None
             raise
+
+    def clean_temp(self, older_than_seconds: float) -> int:
+        """Abort the multipart uploads a killed server left (run by gc); the bytes their parts
+        held. Only uploads started and last sent a part at least `stale_upload_seconds` (6 h)
+        ago, whatever
+        `older_than_seconds` says: another server may still be streaming a big object (a
+        bucket lifecycle rule AbortIncompleteMultipartUpload does the same on AWS)."""
+        cutoff = time.time() - max(older_than_seconds, self._stale)
+        root = f"{self.location.prefix}/" if self.location.prefix else ""
+        bucket, client, freed = self.location.bucket, self._client, 0
+        try:
+            pages = client.get_paginator("list_multipart_uploads").paginate(
+                Bucket=bucket, Prefix=root
+            )
+            for page in pages:
+                for up in page.get("Uploads", []):
+                    if up["Initiated"].timestamp() > cutoff:
+                        continue
+                    args = {"Bucket": bucket, "Key": up["Key"], "UploadId": up["UploadId"]}
+                    parts = client.list_parts(**args).get("Parts", [])
+                    if any(p["LastModified"].timestamp() > cutoff for p in parts):
+                        continue  # still receiving parts
+                    client.abort_multipart_upload(**args)
+                    freed += sum(int(p["Size"]) for p in parts)
+        except self._errors as exc:
+            raise translate(exc, self.location, action="clean up uploads") from None
+        return freed
 
     def delete(self, key: str) -> None:
         self._call("delete", key, self._client.delete_object, Key=self._key(key))

@@ -106,7 +106,7 @@ class StagingOut(Answer):
 
 @dataclass(frozen=True)
 class StagedOut(Answer):
-    files: int  # files staged so far
+    files: int  # rows staged so far (a path staged twice counts twice)
 
 
 # -- files ----------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The e2e matrix's second column: the tests of this folder (a representative half of the
-suite, imported from the modules beside it) run on PostgreSQL (a fresh database per platform,
-tests/pgfixtures.py) instead of SQLite. Their `kaon` and `lone` are platforms of their own."""
+suite, imported from the modules beside it) run on PostgreSQL + S3 (a fresh database per
+platform on tests/pgfixtures.py's server, a fresh bucket on tests/s3fixtures.py's moto server)
+instead of SQLite + the local store. Their `kaon` and `lone` are platforms of their own."""
 
 from __future__ import annotations
 
@@ -9,15 +10,20 @@ from collections.abc import Iterator
 import pytest
 
 from pgfixtures import new_pg_database
+from s3fixtures import S3Server
 
 from ..conftest import shared_platform
 from ..helpers import Kaon, Profile
 
 
 @pytest.fixture(scope="session")
-def profile(pg_server: str) -> Profile:
-    """PostgreSQL for the metadata, the local object store in KAON_HOME."""
-    return Profile("postgresql+local", new_database=lambda: new_pg_database(pg_server))
+def profile(pg_server: str, s3_server: S3Server) -> Profile:
+    """PostgreSQL for the metadata, a bucket of the S3 server for the objects."""
+    return Profile(
+        "postgresql+s3",
+        new_database=lambda: new_pg_database(pg_server, migrated=True),
+        new_store=s3_server.new_bucket,
+    )
 
 
 @pytest.fixture(scope="session")
