@@ -72,3 +72,10 @@ def test_status_on_postgresql_and_s3(home: Kaon, pg_database_url: str, s3_server
     assert engines["store"]["ok"] and engines["store"]["url"].startswith("s3://kaon-")
     shown = home.ok("status")
     assert "hunter2" not in shown and ":***@" in shown
+
+
+def test_a_ray_head_nothing_listens_on(home: Kaon) -> None:
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    head = f"ray://127.0.0.1:{free_port()}"
+    line = up_fails(home, 3, "--executor", head, match="does not answer")
+    assert head in line and "ray start --head" in line  # what to do
