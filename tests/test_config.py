@@ -117,6 +117,7 @@ def test_a_bad_config_file_names_the_file_and_key(home: Path, text: str, names: 
         ("file", "store", "bucket/prefix", "[platform] store"),
         ("env", "KAON_EXECUTOR", "ray://head", "KAON_EXECUTOR"),
         ("file", "executor", "http://ray-head:10001", "[platform] executor"),
+        ("flag", "executor", "ray:/head", "--executor"),
     ],
 )
 def test_a_bad_url_names_where_it_came_from(

@@ -272,7 +272,8 @@ def _check(key: str, value: str, origin: str) -> None:
     """A URL must have a scheme (which ones the platform supports is wiring's answer); an
     executor is `local`, `ray` or `ray://host:port`."""
     if key == "executor":
-        if "://" in value and not re.fullmatch(r"ray://[^/:?#\s]+:[0-9]{1,5}/?", value):
+        name = re.fullmatch(r"[a-z][a-z0-9_-]*", value)  # local, ray (which exist: wiring)
+        if not name and not re.fullmatch(r"ray://[^/:?#\s]+:[0-9]{1,5}/?", value):
             raise InvalidInput(
                 f"{origin}: executor {value!r} is not local, ray or ray://host:port "
                 f"(e.g. {_EXAMPLES['executor']})"

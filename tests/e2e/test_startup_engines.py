@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -61,6 +62,8 @@ def test_status_on_postgresql_and_s3(home: Kaon, pg_database_url: str, s3_server
         "--store",
         store,
     )
+    server = psutil.Process(home.up()["pid"])  # already up: its pid
+    assert "hunter2" not in " ".join(server.cmdline())  # other users can read a command line
     doc = home.json("status")
     assert doc["status"] == "ok", doc
     engines = {b["role"]: b for b in doc["backends"]}
@@ -69,3 +72,10 @@ def test_status_on_postgresql_and_s3(home: Kaon, pg_database_url: str, s3_server
     assert engines["store"]["ok"] and engines["store"]["url"].startswith("s3://kaon-")
     shown = home.ok("status")
     assert "hunter2" not in shown and ":***@" in shown
+
+
+def test_a_ray_head_nothing_listens_on(home: Kaon) -> None:
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    head = f"ray://127.0.0.1:{free_port()}"
+    line = up_fails(home, 3, "--executor", head, match="does not answer")
+    assert head in line and "ray start --head" in line  # what to do

@@ -114,8 +114,9 @@ ENGINES_HELP = """
       store = "s3://kaon-data/prod?endpoint=http://minio.example:9000"
       executor = "ray://ray-head.example:10001"
 
-    Each engine is checked before the server listens: one that does not answer is one
-    line and exit 3 (docs/deploy.md)."""
+    A URL with a password is better in the variable or config.toml (mode 0600) than on
+    a command line, which any local user can read. Each engine is checked before the
+    server listens: one that does not answer is one line and exit 3 (docs/deploy.md)."""
 
 
 def _engine_args(database: str | None, store: str | None, executor: str | None) -> list[str]:
@@ -164,18 +165,20 @@ def register(app: typer.Typer) -> None:
 
         from kaon.client import local
         from kaon.client.connect import local_server
-        from kaon.config import ServerSettings, exposure_warning, kaon_home
+        from kaon.config import PLATFORM_KEYS, ServerSettings, exposure_warning, kaon_home
 
         # a bad flag, variable or config.toml key: said here, before a server is spawned
         ServerSettings.from_env(port=port, database=database, store=store, executor=executor)
-        engines = _engine_args(database, store, executor)
-        if engines and (running := local_server()) is not None:
+        given = {"--database": database, "--store": store, "--executor": executor}
+        flags = [flag for flag, value in given.items() if value]
+        if flags and (running := local_server()) is not None:
             typer.echo(
                 f"Warning: kaon already runs at {running[0]} (pid {running[1]}); "
-                f"{' '.join(engines[::2])} not applied: `kaon down` first",
+                f"{' '.join(flags)} not applied: `kaon down` first",
                 err=True,
             )
-        url, pid = local.start(port=port, extra=engines)
+        engines = {PLATFORM_KEYS[flag[2:]]: value for flag, value in given.items() if value}
+        url, pid = local.start(port=port, engines=engines)
         typer.echo(f"kaon is up at {url} (pid {pid}, home {kaon_home()})")
         warning = exposure_warning(urlsplit(url).hostname or "")
         if warning:

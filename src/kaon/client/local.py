@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 from kaon.client.connect import local_server, pid_alive
@@ -25,10 +25,12 @@ def log_path(home: Path | None = None) -> Path:
 
 
 def start(
-    port: int | None = None, host: str | None = None, extra: Sequence[str] = ()
+    port: int | None = None, host: str | None = None, engines: Mapping[str, str] | None = None
 ) -> tuple[str, int]:
     """Start the server detached (if not running) and wait until it answers; (url, pid).
-    `extra`: more arguments of `kaon server` (--database URL ...). A server that exits at
+    `engines`: KAON_DATABASE_URL, KAON_STORE_URL, KAON_EXECUTOR for it (`kaon up --database`
+    ...): given in its environment, never on its command line, where any local user could
+    read a password (/proc/<pid>/cmdline). A server that exits at
     start raises its own error (its last line, its exit code's kind)."""
     home = kaon_home()
     running = local_server(home)
@@ -44,7 +46,6 @@ def start(
         cmd += ["--port", str(port)]
     if host is not None:
         cmd += ["--host", host]
-    cmd += extra
     started_at = 0
     with contextlib.suppress(OSError):
         started_at = log.stat().st_size  # the log is appended to: this start's lines follow
@@ -55,7 +56,7 @@ def start(
             stdout=out,
             stderr=out,
             start_new_session=True,
-            env={**os.environ, "KAON_HOME": str(home)},
+            env=_server_env(home, engines or {}),
         )
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
@@ -99,6 +100,13 @@ def _healthy(url: str) -> bool:
             return bool(response.status == 200)
     except OSError:
         return False
+
+
+def _server_env(home: Path, engines: Mapping[str, str]) -> dict[str, str]:
+    env = {**os.environ, **engines, "KAON_HOME": str(home)}
+    if "KAON_DATABASE_URL" in engines:
+        env.pop("KAON_METADATA_URL", None)  # the old name would disagree with the new value
+    return env
 
 
 def _exited(code: int, log: Path, offset: int) -> KaonError:
