@@ -173,6 +173,10 @@ class Kaon:
         doc = self.server()
         assert doc is not None, "kaon up wrote no server.json"
         self.pids.add(doc["pid"])
+        if self.profile.new_database is not None:  # the matrix column is what it says
+            assert not (self.home / "kaon.db").exists(), f"{self.profile.name}: SQLite was used"
+        if self.profile.new_store is not None:
+            assert not (self.home / "objects").exists(), f"{self.profile.name}: file:// was used"
         return doc
 
     def client(self) -> Client:

@@ -171,3 +171,19 @@ def test_every_list_has_json(kaon: Kaon, tmp_path: Path) -> None:
     put = kaon.json("put", "file", "jsonrepo@master:/dir/x.txt", "-f", str(f))
     assert put["commit"]["parent"] == branch["head"]
     assert put["stats"]["files"] == 1 and put["stats"]["bytes"] == 12
+
+
+def test_list_file_pages_through_a_folder(kaon: Kaon, tmp_path: Path) -> None:
+    """`list file -n N` shows the first N entries by name, `--after <last path>` the next;
+    a bad page size is refused with one line."""
+    folder = tmp_path / "pages"
+    for i in range(5):
+        (folder / f"f{i}.txt").parent.mkdir(parents=True, exist_ok=True)
+        (folder / f"f{i}.txt").write_text(str(i))
+    kaon.ok("repo", "create", "paged")
+    kaon.ok("put", "file", "paged@master:/pages", "-f", str(folder), "-r")
+    first = [r[0] for r in kaon.rows("list", "file", "paged@master:/pages", "-n", "2")[1:]]
+    assert first == ["/pages/f0.txt", "/pages/f1.txt"]
+    rest = kaon.json("list", "file", "paged@master:/pages", "-n", "10", "--after", first[-1])
+    assert [f["path"] for f in rest] == ["/pages/f2.txt", "/pages/f3.txt", "/pages/f4.txt"]
+    kaon.fails(2, "list", "file", "paged@master:/pages", "-n", "0", match="--number 0")

@@ -1,9 +1,5 @@
-"""Seed 004's data walk-through, a folder put/get round trip and every list's --json, on
-PostgreSQL (tests/e2e/test_walkthrough.py)."""
+"""Seed 004's data walk-through (put, list, history, get of an 11 MB file) on PostgreSQL + S3
+(tests/e2e/test_walkthrough.py; its folder round trip and every list's --json stay on SQLite:
+moving data through the S3 test server is the slow part, ~2 min each under load)."""
 
-from ..test_walkthrough import (  # noqa: F401
-    pytestmark,
-    test_every_list_has_json,
-    test_folder_put_is_one_commit_and_get_r_round_trips,
-    test_seed_004_mnist_walkthrough,
-)
+from ..test_walkthrough import pytestmark, test_seed_004_mnist_walkthrough  # noqa: F401
