@@ -80,6 +80,7 @@ from kaon.services.s3.access import S3Access
 from kaon.services.s3.credentials import CredentialService
 from kaon.services.s3.multipart import MultipartUploads
 from kaon.services.s3.objects import ObjectService
+from kaon.services.s3.transactions import S3Transactions
 from kaon.services.scratch import ScratchFolder
 from kaon.services.serving import ServingService
 from kaon.services.staging import StagingArea
@@ -404,7 +405,15 @@ def wire(
     )
     job_tokens = JobTokens(users)
     s3 = ObjectService(
-        repos, commits, files, chunks, database.workspaces, database.jobs, provenance, clock
+        repos,
+        commits,
+        files,
+        chunks,
+        database.workspaces,
+        database.jobs,
+        provenance,
+        clock,
+        S3Transactions(database.stagings, clock),
     )
     s3_scratch = ScratchFolder(settings.home / "s3" / "tmp")
     s3_uploads = MultipartUploads(

@@ -209,3 +209,33 @@ def test_a_multipart_upload_goes_from_one_server_to_the_other(
     for client in (sa, sb):
         with pytest.raises(client.exceptions.NoSuchUpload):
             client.list_parts(Bucket="master.mp", Key="gone.bin", UploadId=gone)
+
+
+def test_an_s3_transaction_spans_both_servers(pair: Servers, tmp_path: Path) -> None:
+    """Writes of one S3 transaction sent to A and to B (puts, a delete) become ONE commit when
+    it is committed through B; nothing is visible before."""
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module="botocore.*")
+    a = pair[0]
+    a.ok("create", "repo", "txr")
+    (tmp_path / "old").write_text("deleted by the transaction\n")
+    a.ok("put", "file", "txr@master:/old", "-f", str(tmp_path / "old"))
+    cred = json.loads(a.ok("auth", "s3-credentials", "--json"))
+    sa, sb = (_s3(url, cred["access_key"], cred["secret"]) for url in pair.s3_urls())
+    tx = {"Metadata": {"kaon-transaction": "both1"}}
+    sa.put_object(Bucket="master.txr", Key="one", Body=b"through A", **tx)
+    sb.put_object(Bucket="master.txr", Key="two", Body=b"through B", **tx)
+    sa.put_object(Bucket="master.txr", Key="two", Body=b"through A, later", **tx)
+    deleter = _s3(pair.s3_urls()[1], cred["access_key"], cred["secret"])  # through B
+    deleter.meta.events.register(
+        "before-sign.s3.DeleteObject",
+        lambda request, **_: request.headers.__setitem__("x-kaon-transaction", "both1"),
+    )
+    deleter.delete_object(Bucket="master.txr", Key="old")
+    before = len(json.loads(a.ok("list", "commit", "txr@master", "--json")))
+    keys = [o["Key"] for o in sb.list_objects_v2(Bucket="master.txr")["Contents"]]
+    assert keys == ["old"]  # staged: nothing visible yet
+    sb.put_object(Bucket="master.txr", Key=".kaon-commit", Body=b"", **tx)
+    assert len(json.loads(a.ok("list", "commit", "txr@master", "--json"))) == before + 1
+    keys = [o["Key"] for o in sa.list_objects_v2(Bucket="master.txr")["Contents"]]
+    assert keys == ["one", "two"]
+    assert sa.get_object(Bucket="master.txr", Key="two")["Body"].read() == b"through A, later"

@@ -326,9 +326,11 @@ stagings = Table(  # files of a coming commit, staged while its upload goes on
     Column("repo", String, nullable=False),
     Column("branch", String, nullable=False),
     Column("touched", Double, nullable=False),
+    Column("kind", String, nullable=False),  # kaon.ports.stagings.StagingKind
     Column("batches", Integer, nullable=False),
     Column("files", BigInteger, nullable=False),  # rows staged (a path staged again: twice)
     Index(None, "touched"),
+    Index(None, "repo"),
 )
 
 staging_batches = Table(  # one batch of staged rows, JSON (kaon.db.stagings)

@@ -1,5 +1,6 @@
 """SqlStagingStore: the StagingStore port on SQLAlchemy Core. Each `add` is ONE row, its batch
-of files as JSON ([[path, size, [[digest, size], ...], [[name, value], ...]], ...]), numbered
+of files as JSON ([[path, size, [[digest, size], ...], [[name, value], ...]], ...]; [path]
+for a delete), numbered
 by the staging row's `batches` counter, which one UPDATE both bumps and locks (rows staged
 into a dropped staging find no row to update: refused). The commit reads the batches back in
 order, later ones replacing earlier rows of the same path: a few rows and one JSON decode each,
@@ -8,7 +9,6 @@ not a row per file (20,000 rows, read and decoded one by one, cost ~10x more).""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -16,7 +16,7 @@ from sqlalchemy import delete, insert, select, update
 from kaon.core.tree import ChunkRef, FileContent
 from kaon.db import schema
 from kaon.db.sqlstore import SqlStore, guarded
-from kaon.ports.stagings import StagingRecord
+from kaon.ports.stagings import Staged, StagingKind, StagingRecord
 
 _S = schema.stagings
 _B = schema.staging_batches
@@ -25,8 +25,9 @@ _B = schema.staging_batches
 class SqlStagingStore(SqlStore):
     @guarded
     def open(self, staging: StagingRecord) -> None:
+        row = {**staging._asdict(), "kind": staging.kind.value, "batches": 0, "files": 0}
         with self._writer.begin() as conn:
-            conn.execute(insert(_S), {**staging._asdict(), "batches": 0, "files": 0})
+            conn.execute(self._insert_ignore(_S), row)
 
     @guarded
     def touch(self, staging_id: str, now: float, idle_before: float) -> StagingRecord | None:
@@ -35,17 +36,18 @@ class SqlStagingStore(SqlStore):
                 update(_S)
                 .where(_S.c.id == staging_id, _S.c.touched >= idle_before)
                 .values(touched=now)
-                .returning(_S.c.repo, _S.c.branch)
+                .returning(_S.c.repo, _S.c.branch, _S.c.kind)
             ).first()
             if used is None:  # none, or expired: dropped with its files
                 self._drop(conn, [staging_id])
                 return None
-        return StagingRecord(staging_id, used.repo, used.branch, now)
+        return StagingRecord(staging_id, used.repo, used.branch, now, StagingKind(used.kind))
 
     @guarded
-    def add(self, staging_id: str, rows: Mapping[str, FileContent]) -> int | None:
+    def add(self, staging_id: str, rows: Staged) -> int | None:
         encoded = json.dumps(
-            [[path, c.size, c.chunks, c.meta] for path, c in rows.items()], separators=(",", ":")
+            [[path, c.size, c.chunks, c.meta] if c else [path] for path, c in rows.items()],
+            separators=(",", ":"),
         )
         with self._writer.begin() as conn:
             counted = conn.execute(
@@ -60,14 +62,36 @@ class SqlStagingStore(SqlStore):
         return int(counted[1])
 
     @guarded
-    def puts(self, staging_id: str) -> dict[str, FileContent]:
-        stmt = select(_B.c.rows).where(_B.c.staging == staging_id).order_by(_B.c.seq)
+    def puts(self, staging_id: str) -> dict[str, FileContent | None]:
         with self._engine.connect() as conn:
-            batches = conn.execute(stmt).scalars().all()
-        out: dict[str, FileContent] = {}
-        for text in batches:
+            return self._read(conn, staging_id)
+
+    @guarded
+    def take(self, staging_id: str) -> dict[str, FileContent | None] | None:
+        with self._writer.begin() as conn:
+            found = conn.execute(delete(_S).where(_S.c.id == staging_id))
+            if not found.rowcount:
+                return None
+            out = self._read(conn, staging_id)
+            conn.execute(delete(_B).where(_B.c.staging == staging_id))
+        return out
+
+    @staticmethod
+    def _read(conn: Any, staging_id: str) -> dict[str, FileContent | None]:
+        stmt = select(_B.c.rows).where(_B.c.staging == staging_id).order_by(_B.c.seq)
+        out: dict[str, FileContent | None] = {}
+        for text in conn.execute(stmt).scalars():
             out.update(_decode(json.loads(text)))
         return out
+
+    @guarded
+    def stagings(self, repo: str, kind: StagingKind) -> list[StagingRecord]:
+        stmt = select(_S).where(_S.c.repo == repo, _S.c.kind == kind.value).order_by(_S.c.id)
+        with self._engine.connect() as conn:
+            return [
+                StagingRecord(r.id, r.repo, r.branch, r.touched, StagingKind(r.kind))
+                for r in conn.execute(stmt)
+            ]
 
     @guarded
     def drop(self, staging_id: str) -> None:
@@ -75,9 +99,13 @@ class SqlStagingStore(SqlStore):
             self._drop(conn, [staging_id])
 
     @guarded
-    def expire(self, idle_before: float, keep: int) -> int:
+    def expire(self, idle_before: float, keep: int, kind: StagingKind = StagingKind.PUT) -> int:
         with self._writer.begin() as conn:
-            used = conn.execute(select(_S.c.id, _S.c.touched).order_by(_S.c.touched.desc()))
+            used = conn.execute(
+                select(_S.c.id, _S.c.touched)
+                .where(_S.c.kind == kind.value)
+                .order_by(_S.c.touched.desc())
+            )
             doomed = [sid for i, (sid, t) in enumerate(used) if t < idle_before or i >= keep]
             if doomed:
                 self._drop(conn, doomed)
@@ -89,9 +117,11 @@ class SqlStagingStore(SqlStore):
         conn.execute(delete(_B).where(_B.c.staging.in_(ids)))
 
 
-def _decode(rows: list[Any]) -> dict[str, FileContent]:
+def _decode(rows: list[Any]) -> dict[str, FileContent | None]:
     make = ChunkRef._make
     return {
-        path: FileContent(size, tuple(map(make, chunks)), tuple(map(tuple, meta)) if meta else ())
-        for path, size, chunks, meta in rows
+        row[0]: FileContent(row[1], tuple(map(make, row[2])), tuple(map(tuple, row[3])))
+        if len(row) > 1
+        else None
+        for row in rows
     }

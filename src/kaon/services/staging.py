@@ -61,7 +61,7 @@ class StagingArea:
         staging = self._get(sid, repo)
         if staging.branch != branch_name(branch):
             raise InvalidInput(f"staging {sid} is for branch '{staging.branch}', not '{branch}'")
-        return self._store.puts(sid)
+        return {p: c for p, c in self._store.puts(sid).items() if c is not None}
 
     def close(self, sid: str) -> None:
         """Forget `sid` (its commit is made)."""

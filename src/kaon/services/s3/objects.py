@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -43,6 +43,7 @@ from kaon.services.provenance import ProvenanceService
 from kaon.services.repos import RepoService
 from kaon.services.s3.buckets import BucketService, Who
 from kaon.services.s3.conditions import Check, ConditionChecks
+from kaon.services.s3.transactions import S3Transactions, TakenBranch
 
 Cond = WriteCondition | None  # a conditional write (If-Match, If-None-Match: *)
 _SEEN = 100_000  # (job, commit) reads already recorded
@@ -72,12 +73,6 @@ class ObjectVersion:
         return etag_of(self.node.chunks)
 
 
-@dataclass
-class _Staged:
-    puts: dict[str, Put] = field(default_factory=dict)
-    deletes: set[str] = field(default_factory=set)
-
-
 class ObjectService(BucketService):
     """Objects in buckets (BucketService: the buckets and their listings): reads, writes as
     commits, transactions, and a job's reads and writes in its provenance."""
@@ -92,6 +87,7 @@ class ObjectService(BucketService):
         jobs: JobStore,
         provenance: ProvenanceService,
         clock: Callable[[], float],
+        transactions: S3Transactions,
     ) -> None:
         super().__init__(repos, files, workspaces)
         self._commits = commits
@@ -100,7 +96,7 @@ class ObjectService(BucketService):
         self._provenance = provenance
         self._clock = clock
         self._conds = ConditionChecks(repos, files, etag_of)
-        self._staged: dict[tuple[str, str, str], _Staged] = {}
+        self._transactions = transactions  # writes staged in the database till committed
         self._seen: set[tuple[str, str, str]] = set()
         self._job_observers: list[Callable[[str, Commit, str, bool], None]] = []
         self._lock = threading.Lock()
@@ -234,12 +230,8 @@ class ObjectService(BucketService):
             raise InvalidInput("delete objects of one branch per request")
         head = self._repos.resolve(locs[0].repo, Ref(locs[0].ref))
         existing = [loc.path for loc in locs if self._is_file(head, loc.path)]
-        staged = self._staged_for(locs[0], tx) if tx else None
-        if staged is not None:
-            with self._lock:
-                for loc in locs:
-                    staged.puts.pop(loc.path, None)
-                staged.deletes.update(existing)
+        if tx:
+            self._transactions.delete(locs[0], tx, [loc.path for loc in locs])
             return None
         if not existing:
             return None
@@ -252,14 +244,14 @@ class ObjectService(BucketService):
         bucket has one; a lakeFS-style bucket one per branch written)."""
         staged = self._take(bucket, tx)
         out: list[Commit] = []
-        for (repo, branch, _), changes in staged:
+        for repo, branch, puts, deleted in staged:
             loc = Location(RepoName(repo), branch, paths.ROOT, True)
             head = self._repos.resolve(repo, Ref(branch))
-            deletes = [p for p in sorted(changes.deletes) if self._is_file(head, p)]
-            if changes.puts or deletes:
-                n = len(changes.puts) + len(deletes)
+            deletes = [p for p in deleted if self._is_file(head, p)]
+            if puts or deletes:
+                n = len(puts) + len(deletes)
                 message = f"s3: transaction {tx} ({n} objects)"
-                commit = self._write(loc, who, "", list(changes.puts.values()), deletes, message)
+                commit = self._write(loc, who, "", puts, deletes, message)
                 assert commit is not None
                 out.append(commit)
         return out
@@ -267,14 +259,8 @@ class ObjectService(BucketService):
     def abort_transaction(self, bucket: Bucket, tx: str) -> None:
         self._take(bucket, tx)
 
-    def _take(self, bucket: Bucket, tx: str) -> list[tuple[tuple[str, str, str], _Staged]]:
-        with self._lock:
-            keys = [
-                k
-                for k in self._staged
-                if k[0] == bucket.repo and k[2] == tx and (bucket.by_key or k[1] == bucket.branch)
-            ]
-            taken = [(k, self._staged.pop(k)) for k in keys]
+    def _take(self, bucket: Bucket, tx: str) -> list[TakenBranch]:
+        taken = self._transactions.take(bucket, tx)
         if not taken:
             raise NotFound(
                 f"no open transaction {tx!r} on bucket {bucket.name!r}", s3_code="NoSuchUpload"
@@ -312,10 +298,6 @@ class ObjectService(BucketService):
         self._conds.now(loc, key, tx, cond)
         return loc
 
-    def _staged_for(self, loc: Location, tx: str) -> _Staged:
-        with self._lock:
-            return self._staged.setdefault((loc.repo, loc.ref, tx), _Staged())
-
     def _write(
         self,
         loc: Location,
@@ -327,11 +309,7 @@ class ObjectService(BucketService):
         check: Check | None = None,
     ) -> Commit | None:
         if tx:
-            staged = self._staged_for(loc, tx)
-            with self._lock:
-                for put in puts:
-                    staged.deletes.discard(put.path)
-                    staged.puts[put.path] = put
+            self._transactions.put(loc, tx, puts)
             return None
         author = _author(who)
         try:

@@ -7,7 +7,7 @@ import pytest
 from kaon.core.ids import Digest
 from kaon.core.tree import ChunkRef, FileContent
 from kaon.ports.database import MetadataDatabase
-from kaon.ports.stagings import StagingRecord, StagingStore
+from kaon.ports.stagings import StagingKind, StagingRecord, StagingStore
 from kaon.testing.samples import run_threads
 
 
@@ -83,3 +83,22 @@ class StagingStoreContract:
 
         assert run_threads(4, stage) == []
         assert len(store.puts("s1")) == 200
+
+    def test_deletes_kinds_and_take(self, store: StagingStore) -> None:
+        tx = StagingRecord("s3tx/r/master/t1", "r", "master", 10.0, StagingKind.S3_TRANSACTION)
+        store.open(tx)
+        store.open(tx._replace(touched=99.0))  # opened again (two servers): nothing changes
+        store.open(StagingRecord("s1", "r", "master", 10.0))
+        store.open(StagingRecord("s3tx/q/dev/t1", "q", "dev", 10.0, StagingKind.S3_TRANSACTION))
+        assert store.add(tx.id, {"a": _content(1), "b": _content(2)}) == 2
+        assert store.add(tx.id, {"a": None, "c": None}) == 4  # deletes replace puts
+        assert store.add(tx.id, {"c": _content(3)}) == 5  # and puts deletes
+        assert store.stagings("r", StagingKind.S3_TRANSACTION) == [tx]
+        assert [s.id for s in store.stagings("r", StagingKind.PUT)] == ["s1"]
+        assert store.expire(idle_before=100.0, keep=0) == 1  # puts' stagings only
+        assert store.touch("s1", 101.0, idle_before=0.0) is None
+        assert store.take(tx.id) == {"a": None, "b": _content(2), "c": _content(3)}
+        assert store.take(tx.id) is None  # taken once
+        assert store.stagings("r", StagingKind.S3_TRANSACTION) == []
+        assert store.add(tx.id, {"a": _content(1)}) is None
+        assert len(store.stagings("q", StagingKind.S3_TRANSACTION)) == 1

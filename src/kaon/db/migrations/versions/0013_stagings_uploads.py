@@ -25,11 +25,13 @@ def upgrade() -> None:
         sa.Column("repo", sa.String(), nullable=False),
         sa.Column("branch", sa.String(), nullable=False),
         sa.Column("touched", sa.Double(), nullable=False),
+        sa.Column("kind", sa.String(), nullable=False),
         sa.Column("batches", sa.Integer(), nullable=False),
         sa.Column("files", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_stagings"),
     )
     op.create_index("ix_stagings_touched", "stagings", ["touched"])
+    op.create_index("ix_stagings_repo", "stagings", ["repo"])
     op.create_table(
         "staging_batches",
         sa.Column("staging", sa.String(), nullable=False),
@@ -69,5 +71,6 @@ def downgrade() -> None:
     op.drop_index("ix_s3_uploads_bucket", table_name="s3_uploads")
     op.drop_table("s3_uploads")
     op.drop_table("staging_batches")
+    op.drop_index("ix_stagings_repo", table_name="stagings")
     op.drop_index("ix_stagings_touched", table_name="stagings")
     op.drop_table("stagings")
