@@ -33,7 +33,7 @@ pipeline: {name: copier}
 input: {pfs: {repo: inbox, glob: "/*"}}
 transform:
   cmd: [/bin/bash]
-  stdin: [cp /pfs/inbox/* /pfs/out/]
+  stdin: [cp /pfs/inbox/* /pfs/out/, echo copied by $HOSTNAME]
 """
 
 
@@ -141,6 +141,7 @@ def test_a_dead_servers_pipelines_and_jobs_are_taken_over(tmp_path: Path) -> Non
         put(b, tmp_path, "one")  # through B, which does not lead: A runs the job
         first = wait_final(b, "copier", head(b, "inbox"), timeout=240)
         assert first["state"] == "JOB_SUCCESS", first
+        assert "copied" in b.ok("logs", "--job", f"copier@{first['id']}")  # A's, through B
         env = ws(a, "orphans")
         job = deploy(a, env, tmp_path / "job", TICKING)
         poll("the job runs on A", lambda: info(b, env, job)["state"] == "JOB_RUNNING")
