@@ -599,7 +599,7 @@ def _pipelines(
     commits.on_commit(triggers.committed)  # jobs recorded before the commit call returns
     commits.on_commit(lambda commit: watch.changed())
     leader = PipelineLeader(
-        store, scheduler, cron, lambda: cluster.owns(ClaimKind.PIPELINES, PIPELINES_KEY)
+        store, scheduler, cron, lambda: not cluster.taken(ClaimKind.PIPELINES, PIPELINES_KEY)
     )
     return PipelineService(
         store, repos, versions, triggers, scheduler, cron, executor, logs, waits, leader

@@ -14,7 +14,8 @@ import logging
 import httpx
 from fastapi import Request, Response
 
-from kaon.wiring import Platform
+from kaon.core.cluster import ClaimKind
+from kaon.wiring import PIPELINES_KEY, Platform
 
 FORWARDED = "X-Kaon-Forwarded"
 TIMEOUT = 60.0  # a kill waits up to 30 s for the job's processes to stop
@@ -45,3 +46,10 @@ def forward(request: Request, p: Platform, owner_url: str | None) -> Response | 
     return Response(
         answer.content, answer.status_code, media_type=answer.headers.get("content-type")
     )
+
+
+def pipelines_leader(p: Platform) -> str | None:
+    """The URL of the other live server leading the pipelines (its logs, services); None
+    when this one leads or none does."""
+    owner = p.cluster.owner(ClaimKind.PIPELINES, PIPELINES_KEY)
+    return None if owner is None or owner.id == p.cluster.id else owner.url

@@ -99,6 +99,12 @@ class ClusterService:
         held = self.store.holder(kind, key, self._clock())
         return held is not None and held.owner == self.id
 
+    def taken(self, kind: ClaimKind, key: str) -> bool:
+        """Whether another server holds `key` now (this server's own claim, even if its
+        renewal is late, is not taken until another server claims it)."""
+        held = self.store.holder(kind, key, self._clock())
+        return held is not None and held.owner != self.id
+
     def owner(self, kind: ClaimKind, key: str) -> ServerRecord | None:
         """The live server holding `key` (this one included); None when no one does."""
         held = self.store.holder(kind, key, self._clock())

@@ -15,6 +15,7 @@ from kaon.ports.executor import RunResult
 from kaon.services.chunks import ChunkStore
 from kaon.services.commits import CommitService
 from kaon.services.files import FileService
+from kaon.services.joblog import MAX_READ, read_from
 from kaon.services.localfs import commit_folder
 from kaon.services.repos import RepoService
 from kaon.services.trials import TrialOutcome, collect
@@ -123,6 +124,16 @@ class JobOutputs:
             self.commit(job, "logs", "master", files, f"/{job.id}", f"logs of job {job.id}")
         except KaonError as exc:  # the workspace was killed meanwhile: local logs remain
             log.warning("logs of job %s not committed: %s", job.id, exc.message)
+
+    def read_log(self, job: Job, kind: str, offset: int) -> tuple[bytes, int]:
+        """Up to MAX_READ bytes of the job's `kind` log from `offset` (and the next offset):
+        the local file this server writes while it runs the job, else the copy committed to
+        the logs repo when it ended (another server ran it)."""
+        path = self.log_path(job, kind)
+        if path.exists() or not job.state.finished:
+            return read_from(path, offset)
+        text = self.committed_log(job, kind)[offset : offset + MAX_READ]
+        return text, offset + len(text)
 
     def committed_log(self, job: Job, kind: str) -> bytes:
         """The job's log as committed to the logs repo when it ended (b"" if it never was:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from kaon.api.answers import (
     commit_info,
@@ -19,6 +19,7 @@ from kaon.api.answers import (
     pipeline_job_info,
 )
 from kaon.api.deps import platform, principal
+from kaon.api.owners import forward, pipelines_leader
 from kaon.api.spec import errors_doc
 from kaon.core.errors import KaonError
 from kaon.core.pipelines.records import Pipeline
@@ -228,15 +229,20 @@ def restart_datum(
 
 @router.get("/v1/pipelines/{pipeline}/logs", response_model=PipelineLogPage)
 def pipeline_logs(
+    request: Request,
     pipeline: str,
     job: str | None = Query(None, min_length=1, description="a job's global id (or prefix)"),
     datum: str | None = Query(None, min_length=1),
     failed: bool = Query(False, description="only the lines of failed datums"),
     offset: int = Query(0, ge=0),
     p: Platform = Depends(platform),
-) -> PipelineLogPage:
+) -> PipelineLogPage | Response:
     """Log lines from `offset` (of the pipeline's newest job, or of `job`); ask again from
-    the returned offset to follow, until `done`."""
+    the returned offset to follow, until `done`. They are the files of the server leading
+    the pipelines (forwarded there when it is another)."""
+    forwarded = forward(request, p, pipelines_leader(p))
+    if forwarded is not None:
+        return forwarded
     page = _service(p).logs(pipeline, job, datum, failed=failed, offset=offset)
     return log_page(list(page.lines), page.offset, page.done)
 
