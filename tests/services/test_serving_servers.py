@@ -87,3 +87,16 @@ def test_a_cleanly_stopped_servers_versions_start_on_the_other(
 def _ready(p: Platform, name: str) -> bool:
     status = p.serving.status(name)
     return status is not None and status.ready > 0
+
+
+def test_a_version_that_failed_to_build_is_claimed_by_no_one(
+    pair: list[Platform], tmp_path: Path
+) -> None:
+    a, b = pair
+    root = serve_bundle(tmp_path)
+    (root / "svc" / "model" / "requirements.txt").write_text("pandas=0.24\n")  # uv cannot parse
+    e = a.serving.deploy("ws", "me", put(a, root), None, name="broken", version="v1")
+    assert a.cluster.owner(ClaimKind.ENDPOINT, e.name) is not None  # A builds it
+    assert wait_for(a, e.name, EndpointState.FAILURE).build_failed
+    poll("A gave its claim up", lambda: a.cluster.owner(ClaimKind.ENDPOINT, e.name) is None)
+    assert b.serving.resolve("broken") is None and b.serving.runs_on(e.name) is None

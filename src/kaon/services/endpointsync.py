@@ -14,7 +14,8 @@ they listen (`EndpointPlaces`). Every `SYNC_SECONDS` each server (`EndpointSync`
     other servers run: straight to their replicas when those listen on TCP (`tcp://`, Ray),
     else through the owner's gateway (`Route.via`).
 The gateway's lookups stay in memory (kaon.services.endpointrun): a version this server runs
-is resolved exactly as on a single server.
+is resolved exactly as on a single server. A server alone syncs every ALONE_SECONDS only (a
+request to a name it has no route to syncs it at once): its own changes need no sync.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from kaon.services.releases import ReleaseEngine
 log = logging.getLogger("kaon.serving")
 
 SYNC_SECONDS = 0.5  # how often a server looks at what the others changed
+ALONE_SECONDS = 5.0  # the same while it is the only live server (a stopped one's versions)
 MIN_GAP = 0.05  # s between two syncs, however often they are asked for
 
 
@@ -50,6 +52,7 @@ class EndpointPlaces:
         self._clock = clock
         self._written: dict[str, tuple[str, ...]] = {}  # what was placed, per version
         self.others: dict[str, Placement] = {}  # the versions other servers run (last sync)
+        self.alone = True  # no other live server at the last sync
         self._lock = threading.Lock()
 
     @property
@@ -87,6 +90,7 @@ class EndpointPlaces:
     ) -> dict[str, Route]:
         """The routes to the live versions other live servers run."""
         urls = {s.id: s.url for s in self._cluster.servers()}
+        self.alone = set(urls) <= {self.me}
         routes: dict[str, Route] = {}
         others: dict[str, Placement] = {}
         for placed in self._store.placements():
@@ -147,6 +151,7 @@ class EndpointSync:
         observe: Callable[[str], None],
         take_over: Callable[[str], None],
         every: float = SYNC_SECONDS,
+        alone: float = ALONE_SECONDS,
     ) -> None:
         self._places = places
         self._run = runner
@@ -157,6 +162,7 @@ class EndpointSync:
         self._observe = observe  # save the state a local version's replicas show
         self._take_over = take_over  # start a version this server just claimed
         self._every = every
+        self._alone = alone  # slower while no other server is alive: nothing changes behind
         self._free: set[str] = set()  # live versions no one held at the last sync
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -179,7 +185,8 @@ class EndpointSync:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(self._every)
+            busy = not self._places.alone or self._free  # others, or versions to take
+            self._wake.wait(self._every if busy else self._alone)
             self._wake.clear()
             if self._stop.is_set():
                 return
