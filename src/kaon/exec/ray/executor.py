@@ -108,6 +108,10 @@ class RayExecutor:
             "on the worker as on one machine (a cgroup where it has one, else per process)"
         )
 
+    def cluster_gpus(self) -> int:
+        """The most GPUs one live node has (what a task may ask for)."""
+        return int(max((n.gpus for n in self._cluster_nodes()), default=0))
+
     def health(self) -> BackendHealth:
         return connect.health(self._url, BackendRole.EXECUTOR)
 
