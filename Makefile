@@ -10,7 +10,7 @@ export UV_LINK_MODE := copy
 .PHONY: help setup system seldon-venv test lint typecheck layers pytest demo demo-e2e demo-data demo-pipelines bench clean
 
 help:
-	@echo "make setup  - install the tools and the Python environment (uv, graphviz, bubblewrap)"
+	@echo "make setup  - install the tools and the Python environment (uv, graphviz, bubblewrap, postgresql)"
 	@echo "make demo   - set everything up and run the walk-through"
 	@echo "make test   - set everything up and run lint, mypy, import contracts and pytest"
 	@echo "make demo-e2e - seed 001 end to end: warehouse -> ... -> release, Seldon client, canary (< 3 min)"
@@ -26,25 +26,37 @@ $(CURDIR)/.tools/bin/uv:
 	$(UV) sync --frozen --all-extras
 	@touch $@
 
-# Graphviz draws provenance; bubblewrap sandboxes jobs (--sandbox). Debian packages, installed
-# when missing and apt-get is usable; kaon works without them (--format dot|json, no sandbox).
+# Graphviz draws provenance; bubblewrap sandboxes jobs (--sandbox); PostgreSQL is the second
+# metadata database the tests run on (tests/pgfixtures.py starts a throw-away server from
+# /usr/lib/postgresql/*/bin). Debian packages, installed when missing and apt-get is usable;
+# kaon works without them (--format dot|json, no sandbox, SQLite). Under CI=true a missing
+# PostgreSQL fails the setup (its tests would otherwise not run).
 system:
 	@missing=""; command -v dot >/dev/null || missing="$$missing graphviz"; \
 	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	    echo "installing$$missing"; \
-	    (apt-get install -y -qq $$missing >/dev/null 2>&1 || \
-	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq $$missing >/dev/null 2>&1)) || \
-	     echo "warning: could not install$$missing (drawings/sandbox unavailable)"; \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null 2>&1)) || \
+	     echo "warning: could not install$$missing (drawings/sandbox/PostgreSQL tests unavailable)"; \
 	  else echo "note:$$missing not installed (apt-get as root needed)"; fi; \
+	fi; \
+	if [ "$$CI" = true ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	   && [ -z "$$KAON_TEST_POSTGRES_URL" ]; then \
+	  echo "error: PostgreSQL is required under CI=true: apt-get install postgresql (as root)" \
+	       "or set KAON_TEST_POSTGRES_URL to a server's admin URL"; exit 1; \
 	fi
 
-# The real Seldon Core client in a throw-away venv (.tools/venvs/seldon-core, never in the
+# The real Seldon Core clients (1.0.2, seed 001's era, and 1.18.2, the newest) in throw-away
+# venvs (.tools/venvs/seldon-core-VERSION, never in the
 # project's environment): tests/e2e/test_seldon_client.py and the e2e demo use it. Outside CI
 # a failed build (no network) only warns: that test then skips; under CI=true it fails.
 seldon-venv: | $(UV)
-	@PATH="$(dir $(UV)):$$PATH" bash scripts/seldon-venv.sh >/dev/null || { \
+	@PATH="$(dir $(UV)):$$PATH" bash scripts/seldon-venv.sh 1.0.2 >/dev/null && \
+	  PATH="$(dir $(UV)):$$PATH" bash scripts/seldon-venv.sh 1.18.2 >/dev/null || { \
 	  if [ "$$CI" = true ]; then echo "error: could not build the seldon-core venv"; exit 1; fi; \
 	  echo "warning: could not build the seldon-core venv (the Seldon client test will skip)"; }
 

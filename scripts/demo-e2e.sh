@@ -17,7 +17,7 @@ kaon down >/dev/null 2>&1 || true
 rm -rf "$KAON_HOME"
 mkdir -p "$KAON_HOME"
 # Seldon's client (seldon-core pins protobuf 3.20 and flask 2.2: a venv of its own,
-# scripts/seldon-venv.sh, .tools/venvs/seldon-core); if it cannot be built (offline, no uv
+# scripts/seldon-venv.sh, .tools/venvs/seldon-core-1.0.2); if it cannot be built (offline, no uv
 # cache) the demo uses kaon's own routes and says so, except under CI where that is a failure
 seldon_python=$(bash scripts/seldon-venv.sh 2>"$KAON_HOME/seldon-venv.log" | tail -1) || seldon_python=""
 trap 'kaon down >/dev/null 2>&1 || true' EXIT
@@ -114,10 +114,9 @@ from seldon_core.seldon_client import SeldonClient
 from seldon_core.utils import seldon_message_to_json
 
 gateway, deployment, payload = sys.argv[1], sys.argv[2], json.load(open(sys.argv[3]))
-# seed 001's client; client_return_type="proto" gives the answers seldon-core 1.0 gave it
-# (1.18's default, dict, breaks its own feedback(prediction_request=..., ...) over REST)
+# seed 001's code, unchanged, with seldon-core 1.0.2 (its era's client: scripts/seldon-venv.sh)
 sc = SeldonClient(gateway="istio", transport="rest", deployment_name=deployment,
-                  namespace="kubeflow", gateway_endpoint=gateway, client_return_type="proto")
+                  namespace="kubeflow", gateway_endpoint=gateway)
 r = sc.predict(data=np.array(payload["ndarray"]), payload_type="ndarray", names=[])
 if not r.success:
     sys.exit(f"demo-e2e: FAILED: SeldonClient.predict: {r.msg}")

@@ -6,6 +6,9 @@
 * `platform` / `seed`: a Platform built (kaon.wiring.wire) and started over SQLite and a local
   object store in a temp dir, and a helper that uploads chunks and commits files through the
   services; `backends`: what that platform was wired to; `platform_factory`: more of them.
+* `s3_server` / `s3_store_url`: a real S3-compatible server (moto) and a fresh bucket per test
+  (tests/s3fixtures.py).
+* `pg_server` / `pg_url` / `pg_database_url`: a throw-away PostgreSQL (tests/pgfixtures.py).
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ from kaon.ports.content import TreeRef
 from kaon.services.commits import Put
 from kaon.testing.contracts.executor import CODE_FILES, DATA_FILES
 from kaon.wiring import Backends, Platform, wire
+from pgfixtures import *  # noqa: F403  (pg_server, pg_url, pg_database_url for every package)
+from s3fixtures import S3Server, s3_server, s3_store_url  # noqa: F401 - fixtures for every test
 
 START_TIMEOUT = 30.0
 

@@ -157,6 +157,8 @@ def test_migrations_produce_the_schema(
         "pipeline_datums",
         "pipeline_reusable",
         "releases",
+        "cluster_servers",
+        "cluster_claims",
     }
     assert migrated == _shape(reference)
 

@@ -4,8 +4,13 @@ It beats (a ServerRecord renewed every `heartbeat` seconds, with every claim it 
 live work for itself, tells who runs a piece of work (so a request can be sent to that server),
 and takes over work whose owner stopped renewing: for each claim kind a handler registered
 with `on_orphan` is called (in a thread of its own) with the key this server just claimed.
-A single server is the same platform with one member: it claims what it starts, and at start
-it takes over what it held before a crash as soon as those claims expire.
+A single server is the same platform with one member: it claims what it starts, and a
+server restarted on the same KAON_HOME keeps its id (`server_id`), so what it held before a
+crash is its own again at once (its restart recovery, not a takeover, ends it).
+
+Work only one server does (the pipelines' scheduler, gc) is `want`ed: each beat, a server
+that does not hold it claims it when no live server does (its holder died, or stopped and
+gave it up) and calls the handler. `watch` callbacks run on every beat (gc's quiescing).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from kaon.core.cluster import CLAIM_SECONDS, HEARTBEAT_SECONDS, ClaimKind, ServerRecord
+from kaon.core.cluster import CLAIM_SECONDS, HEARTBEAT_SECONDS, Claim, ClaimKind, ServerRecord
 from kaon.ports.cluster import ClusterStore
 
 log = logging.getLogger("kaon.cluster")
@@ -31,15 +36,19 @@ class ClusterService:
         clock: Callable[[], float] = time.time,
         heartbeat: float = HEARTBEAT_SECONDS,
         ttl: float = CLAIM_SECONDS,
+        server_id: str | None = None,
     ) -> None:
         self.store = store
-        self.id = uuid.uuid4().hex
+        self.id = server_id or uuid.uuid4().hex
         self.url = url
         self._clock = clock
         self.heartbeat_seconds = heartbeat
         self.ttl = ttl
         self._started = clock()
         self._handlers: dict[ClaimKind, Callable[[str], None]] = {}
+        self._wanted: dict[tuple[ClaimKind, str], Callable[[str], None]] = {}
+        self._watchers: list[Callable[[], None]] = []
+        self._lost: dict[tuple[ClaimKind, str], str] = {}  # who held what this server took
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -50,6 +59,19 @@ class ClusterService:
         """Call `handler(key)` for each claim of `kind` this server takes over (register
         before `start`)."""
         self._handlers[kind] = handler
+
+    def want(self, kind: ClaimKind, key: str, handler: Callable[[str], None]) -> None:
+        """Each beat, take `key` when no live server holds it and call `handler(key)` (in a
+        thread of its own); the caller claims it itself first where it starts with it."""
+        self._wanted[(kind, key)] = handler
+
+    def watch(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` on every beat (after the claims are renewed)."""
+        self._watchers.append(callback)
+
+    def lost(self, kind: ClaimKind, key: str) -> str:
+        """Who held `key` before this server took it over: "server <url>" (for reasons)."""
+        return self._lost.get((kind, key), "another server")
 
     def start(self) -> None:
         self.store.heartbeat(self.me())
@@ -89,6 +111,10 @@ class ClusterService:
                 return server
         return None
 
+    def claims(self, kind: ClaimKind) -> list[Claim]:
+        """Every live claim of `kind`, whoever holds it."""
+        return self.store.claims(kind, self._clock())
+
     def servers(self) -> list[ServerRecord]:
         """The live servers, oldest first."""
         return self.store.servers(self._clock() - self.ttl)
@@ -107,12 +133,36 @@ class ClusterService:
         self.store.renew(self.id, now, self.ttl)
         for kind, handler in self._handlers.items():
             for orphan in self.store.expired(kind, now):
-                if self.store.claim(kind, orphan.key, self.id, now, self.ttl) is None:
-                    continue  # another server was quicker
-                log.info("taking over %s %s from server %s", kind.value, orphan.key, orphan.owner)
-                threading.Thread(
-                    target=self._run, args=(handler, kind, orphan.key), daemon=True
-                ).start()
+                if orphan.owner == self.id:
+                    continue  # renewed above: this server's own (its beat was late)
+                self._take(kind, orphan.key, orphan.owner, handler, now)
+        for (kind, key), handler in list(self._wanted.items()):
+            held = self.store.holder(kind, key, now)
+            if held is None:
+                gone = next((c.owner for c in self.store.expired(kind, now) if c.key == key), "")
+                self._take(kind, key, gone, handler, now)
+        for callback in self._watchers:
+            try:
+                callback()
+            except Exception:
+                log.warning("a cluster watcher failed", exc_info=True)
+
+    def _take(
+        self, kind: ClaimKind, key: str, owner: str, handler: Callable[[str], None], now: float
+    ) -> None:
+        if self.store.claim(kind, key, self.id, now, self.ttl) is None:
+            return  # another server was quicker
+        self._lost[(kind, key)] = self._describe(owner)
+        log.info("taking over %s %s from %s", kind.value, key, self._lost[(kind, key)])
+        threading.Thread(target=self._run, args=(handler, kind, key), daemon=True).start()
+
+    def _describe(self, owner: str) -> str:
+        if not owner:
+            return "a server that stopped"
+        for server in self.store.servers(0.0):
+            if server.id == owner:
+                return f"server {server.url}"
+        return f"server {owner[:12]}"
 
     def _run(self, handler: Callable[[str], None], kind: ClaimKind, key: str) -> None:
         try:

@@ -124,6 +124,17 @@ class JobOutputs:
         except KaonError as exc:  # the workspace was killed meanwhile: local logs remain
             log.warning("logs of job %s not committed: %s", job.id, exc.message)
 
+    def committed_log(self, job: Job, kind: str) -> bytes:
+        """The job's log as committed to the logs repo when it ended (b"" if it never was:
+        another server ran the job and died before)."""
+        try:
+            _, node = self._files.file(
+                repo_of(job.workspace, "logs"), Ref("master"), f"/{job.id}/{kind}.log"
+            )
+        except KaonError:
+            return b""
+        return b"".join(self._files.content(node))
+
     def model_files(self, job: Job, trial: Trial) -> dict[str, str]:
         """The files of the model `trial` made (path -> content hash), none if it made none."""
         files: dict[str, str] = {}

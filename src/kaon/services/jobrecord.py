@@ -21,6 +21,14 @@ def interrupted(what: str) -> str:
     )
 
 
+def lost(what: str, server: str) -> str:
+    """The reason of a job whose server died while it was `what`, ended by another server."""
+    return (
+        f"interrupted: {server}, which ran the job, stopped while the job was {what}; "
+        "submit it again with `kaon train deploy`"
+    )
+
+
 class JobRecorder:
     def __init__(
         self, jobs: JobStore, provenance: ProvenanceService, clock: Callable[[], float]

@@ -6,6 +6,12 @@ BUILDING (kaon.services.jobbuild: the lock and the environment), RUNNING
 JobFailure) or KILLED with a reason, every move recorded by kaon.services.jobrecord and the
 outputs committed by kaon.services.joboutputs. Jobs left BUILDING or RUNNING by a platform
 stop are marked FAILURE on the next start (`recover`), never left running forever.
+
+With several servers (kaon.services.cluster) a job is run by the server that accepted it: it
+holds the job's claim (ClaimKind.JOB) until the job ends. Another server kills it or reads
+its live log through that server (the API forwards); a job whose server died is taken over
+by a live one (`take_over`): ended FAILURE "interrupted" naming the lost server, as a
+restart ends its own, or started there when it was still PENDING.
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kaon.core.cluster import ClaimKind
 from kaon.core.errors import (
     BuildFailed,
+    Conflict,
     InvalidInput,
     InvalidTransition,
     JobNotFound,
@@ -43,11 +51,12 @@ from kaon.core.jobs import (
 )
 from kaon.ports.executor import Executor
 from kaon.ports.jobs import JobStore
+from kaon.services.cluster import ClusterService
 from kaon.services.jobaccess import JobAccess
 from kaon.services.jobbuild import JobBuilder
-from kaon.services.joblog import JobLog
+from kaon.services.joblog import MAX_READ, JobLog, read_from
 from kaon.services.joboutputs import JobOutputs
-from kaon.services.jobrecord import KILLED, JobRecorder, interrupted
+from kaon.services.jobrecord import KILLED, JobRecorder, interrupted, lost
 from kaon.services.jobrun import TrialRunner
 from kaon.services.trials import TrialOutcome, fingerprint
 from kaon.services.workspaces import WorkspaceService
@@ -75,7 +84,9 @@ class TrainingService:
         steps: JobSteps,
         access: JobAccess,
         clock: Callable[[], float],
+        cluster: ClusterService | None = None,
     ) -> None:
+        self._cluster = cluster  # None: this process is the whole platform
         self._jobs = jobs
         self._workspaces = workspaces
         self._builder = steps.builder
@@ -152,6 +163,16 @@ class TrainingService:
     def log_path(self, job: Job, kind: str) -> Path:
         return self._outputs.log_path(job, kind)
 
+    def read_log(self, job: Job, kind: str, offset: int) -> tuple[bytes, int]:
+        """Up to MAX_READ bytes of the job's `kind` log from `offset` (and the next offset):
+        the local file this server writes while it runs the job, else the copy committed to
+        the logs repo when it ended (another server ran it)."""
+        path = self._outputs.log_path(job, kind)
+        if path.exists() or not job.state.finished:
+            return read_from(path, offset)
+        text = self._outputs.committed_log(job, kind)[offset : offset + MAX_READ]
+        return text, offset + len(text)
+
     # commands ----------------------------------------------------------------------------
     def deploy(
         self,
@@ -202,6 +223,7 @@ class TrainingService:
             variables=variables,
         )
         trials = [Trial(job.id, i, p) for i, p in enumerate(self._points(hyper))]
+        self._claim(job.id)  # before it is recorded: no other server's recovery takes it
         self._jobs.add_job(job, trials)
         self._start(job)
         return job, trials
@@ -234,6 +256,7 @@ class TrainingService:
             variables=job.variables,
         )
         trials = [Trial(again.id, t.index, t.params) for t in self._jobs.list_trials(job.id)]
+        self._claim(again.id)
         self._jobs.add_job(again, trials)
         self._start(again)
         return again, trials
@@ -249,26 +272,82 @@ class TrainingService:
             thread = self._threads.get(job.id)
             if thread is not None:
                 thread.join(timeout=30)
-        job = self.get(job.id)
-        if not job.state.finished:  # no thread (it was never started here): mark it
-            job = self._recorder.finish(job, JobState.KILLED, JobFailure.CANCELLED, KILLED)
+            job = self.get(job.id)
+            if not job.state.finished:  # its thread did not end in time: mark it
+                job = self._recorder.finish(job, JobState.KILLED, JobFailure.CANCELLED, KILLED)
+            return job
+        if not self._take(job.id):
+            where = self.runs_on(job.id)
+            raise Conflict(
+                f"job {job.id} runs on {where or 'another server'}, which did not answer: "
+                "try again (a server that stopped has its jobs taken over within "
+                f"{self._cluster.ttl if self._cluster else 0:g} s)"
+            )
+        try:  # no server runs it (it was never started, or its server is gone): mark it
+            job = self.get(job.id)
+            if not job.state.finished:
+                job = self._recorder.finish(job, JobState.KILLED, JobFailure.CANCELLED, KILLED)
+        finally:
+            self._release(job.id)
         return job
+
+    def runs_on(self, job_id: str) -> str | None:
+        """The URL of the other live server running `job_id`; None when this one runs it or
+        no live server does."""
+        if self._cluster is None:
+            return None
+        owner = self._cluster.owner(ClaimKind.JOB, job_id)
+        return None if owner is None or owner.id == self._cluster.id else owner.url
 
     def recover(self) -> list[JobId]:
         """At start-up: fail honestly what a stop interrupted (its processes died with the
         platform), revoke the keys and API tokens of every job not running, restart what was
-        queued."""
+        queued. Jobs another live server runs (it holds their claims) are its own."""
         failed: list[JobId] = []
         for job in self._jobs.list_jobs(states=[JobState.BUILDING, JobState.RUNNING]):
+            if not self._take(job.id):
+                continue
             what = "building" if job.state is JobState.BUILDING else "running"
             self._recorder.finish(job, JobState.FAILURE, JobFailure.INTERRUPTED, interrupted(what))
+            self._release(job.id)
             failed.append(job.id)
         # interrupted jobs never revoked their keys and tokens: now
         running = self._jobs.list_jobs(states=[JobState.BUILDING, JobState.RUNNING])
         self._access.revoke_stale({job.id for job in running})
         for job in reversed(self._jobs.list_jobs(states=[JobState.PENDING])):
-            self._start(job)
+            if self._take(job.id):
+                self._start(job)
         return failed
+
+    def take_over(self, job_id: str) -> None:
+        """The server running `job_id` died (this one holds its claim now): end it honestly
+        as a restart would, naming the lost server, or run it here if it never started."""
+        job = self._jobs.get_job(JobId(job_id))
+        if job is None or job.state.finished:
+            self._release(job_id)
+            return
+        if job.state is JobState.PENDING:
+            log.warning("job %s was queued on a server that stopped: running it here", job.id)
+            self._start(job)
+            return
+        what = "building" if job.state is JobState.BUILDING else "running"
+        where = self._cluster.lost(ClaimKind.JOB, job_id) if self._cluster else "its server"
+        self._recorder.finish(job, JobState.FAILURE, JobFailure.INTERRUPTED, lost(what, where))
+        self._access.revoke(job)
+        self._release(job_id)
+        log.warning("job %s was interrupted: %s stopped", job.id, where)
+
+    def _claim(self, job_id: str) -> None:
+        if self._cluster is not None and not self._cluster.claim(ClaimKind.JOB, job_id):
+            raise Conflict(f"job {job_id} is claimed by another server")  # ids are random
+
+    def _take(self, job_id: str) -> bool:
+        """Claim `job_id` unless another live server holds it."""
+        return self._cluster is None or self._cluster.claim(ClaimKind.JOB, job_id)
+
+    def _release(self, job_id: str) -> None:
+        if self._cluster is not None:
+            self._cluster.release(ClaimKind.JOB, job_id)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop every job's processes (the jobs are recovered as interrupted on restart)."""
@@ -353,6 +432,7 @@ class TrainingService:
             self._outputs.keep_logs(job)
             with self._lock:
                 self._cancel.pop(job.id, None)
+            self._release(job.id)
 
     def _ended(self, job: Job, outcomes: list[TrialOutcome], cancel: threading.Event) -> None:
         recorder = self._recorder

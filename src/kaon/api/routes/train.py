@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from kaon.api.access import visible_workspaces
 from kaon.api.answers import job_info
 from kaon.api.deps import platform, principal
+from kaon.api.owners import forward
 from kaon.core.envvars import check_variables
 from kaon.core.hyper import make_hyper
 from kaon.core.jobs import Bundle, Resources, model_id
 from kaon.core.units import parse_duration, parse_memory
 from kaon.core.users import Principal
-from kaon.services.joblog import read_from
 from kaon.wire import JobInfo, LogOut
 from kaon.wire.requests import TrainIn
 from kaon.wiring import Platform
@@ -71,21 +71,32 @@ def get_job(job: str, p: Platform = Depends(platform)) -> JobInfo:
 
 
 @router.delete("/v1/jobs/{job}", response_model=JobInfo)
-def kill_job(job: str, p: Platform = Depends(platform)) -> JobInfo:
-    killed = p.training.kill(job)
+def kill_job(job: str, request: Request, p: Platform = Depends(platform)) -> JobInfo | Response:
+    """Kill a job: through the server that runs it (forwarded there when it is another)."""
+    found = p.training.get(job)
+    if not found.state.finished:
+        forwarded = forward(request, p, p.training.runs_on(found.id))
+        if forwarded is not None:
+            return forwarded
+    killed = p.training.kill(found.id)
     return job_info(killed, p.training.trials(killed))
 
 
 @router.get("/v1/jobs/{job}/logs", response_model=LogOut)
 def job_logs(
+    request: Request,
     job: str,
     kind: Literal["train", "build"] = Query("train"),
     offset: int = Query(0, ge=0),
     p: Platform = Depends(platform),
-) -> LogOut:
-    """The job's log from byte `offset`; poll with the returned offset to follow it."""
+) -> LogOut | Response:
+    """The job's log from byte `offset`; poll with the returned offset to follow it. The live
+    log of a job another server runs is that server's (forwarded there)."""
     found = p.training.get(job)
-    data, end = read_from(p.training.log_path(found, kind), offset)
+    forwarded = forward(request, p, p.training.runs_on(found.id))
+    if forwarded is not None:
+        return forwarded
+    data, end = p.training.read_log(found, kind, offset)
     finished = found.state.finished and len(data) == 0
     return LogOut(text=data.decode("utf-8", "replace"), offset=end, finished=finished)
 

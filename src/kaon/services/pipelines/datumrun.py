@@ -7,6 +7,7 @@ long-lived process per worker asks for them (`BatchFeed`).
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import deque
@@ -139,7 +140,20 @@ class DatumSetup:
         return code is not None and (code == 0 or code in self.spec.transform.accept_return_code)
 
 
-_OUT_OF_MEMORY = ("memoryerror", "cannot allocate memory", "out of memory", "oom")
+_OUT_OF_MEMORY = re.compile(
+    r"memoryerror|cannot allocate memory|out of memory|\boom\b|oom-kill|oomkilled", re.IGNORECASE
+)
+_PREAMBLE = ("memory limit ",)  # what the executor says before the code runs (exec.process)
+
+
+def said_out_of_memory(tail: Iterable[str]) -> bool:
+    """Whether the code's last lines say it ran out of memory (whole words: "room" is not)."""
+    return any(_OUT_OF_MEMORY.search(line) for line in _users(tail))
+
+
+def _users(tail: Iterable[str]) -> list[str]:
+    """The lines of `tail` the user's code printed: without the executor's preamble."""
+    return [line for line in tail if not line.startswith(_PREAMBLE)]
 
 
 class Tail:
@@ -167,8 +181,7 @@ def why(setup: DatumSetup, result: RunResult, tail: Iterable[str] = (), err: boo
     if result.cancelled:
         return "killed"
     memory = setup.limits.memory_bytes
-    said = " ".join(tail).lower()
-    if memory and (result.exit_code in (None, 137, -9) or any(w in said for w in _OUT_OF_MEMORY)):
+    if memory and (result.exit_code in (None, 137, -9) or said_out_of_memory(tail)):
         code = "was killed" if result.exit_code is None else f"exited with code {result.exit_code}"
         return f"{code}: out of memory (its memory limit is {memory_text(memory)})"
     if result.exit_code is None:
@@ -189,7 +202,7 @@ TAIL_CHARS = 400  # …at most this many characters of them
 def last_words(tail: Iterable[str]) -> str:
     """`: <the last non-empty lines the process printed>` (stdout and stderr share one pipe),
     so `inspect job` says why, e.g. a release gate's message; empty when it printed nothing."""
-    lines = [line.strip() for line in tail if line.strip()][-TAIL_LINES:]
+    lines = [line.strip() for line in _users(tail) if line.strip()][-TAIL_LINES:]
     said = " | ".join(lines)
     if len(said) > TAIL_CHARS:
         said = "…" + said[-TAIL_CHARS:]

@@ -12,7 +12,10 @@ from kaon.testing.contracts.metadata import (
     RepoStoreContract,
 )
 from kaon.testing.contracts.pipelines import PipelineStoreContract
+from kaon.testing.contracts.placement import PlacementStoreContract
 from kaon.testing.contracts.provenance import ProvenanceStoreContract
+from kaon.testing.contracts.s3uploads import UploadStoreContract
+from kaon.testing.contracts.stagings import StagingStoreContract
 from kaon.testing.contracts.users import UserStoreContract
 from kaon.testing.contracts.workspaces import WorkspaceStoreContract
 
@@ -73,6 +76,18 @@ class TestClusterStore(ClusterStoreContract):
     pass
 
 
+class TestPlacementStore(PlacementStoreContract):
+    pass
+
+
+class TestStagingStore(StagingStoreContract):
+    pass
+
+
+class TestUploadStore(UploadStoreContract):
+    pass
+
+
 __all__ = [
     "ChunkIndexContract",
     "ClusterStoreContract",
@@ -82,10 +97,12 @@ __all__ = [
     "JobStoreContract",
     "LeaseStoreContract",
     "PipelineStoreContract",
+    "PlacementStoreContract",
     "ProvenanceStoreContract",
     "RefStoreContract",
     "ReleaseStoreContract",
     "RepoStoreContract",
+    "StagingStoreContract",
     "TestChunkIndex",
     "TestClusterStore",
     "TestCommitIndex",
@@ -94,12 +111,16 @@ __all__ = [
     "TestJobStore",
     "TestLeaseStore",
     "TestPipelineStore",
+    "TestPlacementStore",
     "TestProvenanceStore",
     "TestRefStore",
     "TestReleaseStore",
     "TestRepoStore",
+    "TestStagingStore",
+    "TestUploadStore",
     "TestUserStore",
     "TestWorkspaceStore",
+    "UploadStoreContract",
     "UserStoreContract",
     "WorkspaceStoreContract",
 ]

@@ -1,0 +1,232 @@
+"""The platform spread over three test hosts (kaon.tests.e2e.netns):
+
+- host1: PostgreSQL and an S3 server (moto's server mode): the durable state;
+- host2: a Ray head (no CPUs of its own: it runs no trial, no replica) and a `kaon server`
+  using host1's database and store and host2's Ray cluster through Ray Client (ray://);
+- host3: a Ray worker, in a mount namespace of its own where the server's KAON_HOME, the
+  database's folder and the test's files are empty tmpfs: what it runs gets nothing from the
+  server's disk.
+
+The CLI runs on host1 (a user's machine), with KAON_ENDPOINT/KAON_TOKEN naming host2's server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from .helpers import KAON
+from .netns import Hosts, tail
+
+PG_PORT = 5432
+S3_PORT = 5000
+RAY_PORT = 6379
+RAY_CLIENT_PORT = 10001
+API_PORT = 5266
+S3_GATEWAY_PORT = 5267
+OBJECT_STORE_BYTES = 80 * 1024 * 1024  # Ray's minimum is 75 MiB
+AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+BUCKET = "kaon-multihost"
+RAY_ENV = {
+    "RAY_USAGE_STATS_ENABLED": "0",
+    # a driver started under `uv run` (as the tests are) would make Ray ship the project to
+    # the workers and `uv run` it there: the hosts have no index to build it from
+    "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0",
+}
+HOST3_RESOURCE = "kaon_host3"
+WORKER_ATTEMPTS = 3  # a Ray resource only host3's node has
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+def _base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAON_", "RAY_", "AWS_"))}
+    return env | AWS | RAY_ENV | {"PYTHONUNBUFFERED": "1"}
+
+
+@dataclass
+class Platform:
+    hosts: Hosts
+    base: Path  # the test's files (hidden from host3)
+    logs: Path
+    server_home: Path
+    database_url: str
+    store_url: str
+    executor: str
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.hosts['h2'].ip}:{API_PORT}"
+
+    def token(self) -> str:
+        return (self.server_home / "token").read_text().strip()
+
+    def cli(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 300.0
+    ) -> subprocess.CompletedProcess[str]:
+        """`kaon ARGS` run on host1 against host2's server."""
+        home = self.base / "client-home"
+        home.mkdir(exist_ok=True)
+        full = _base_env() | {
+            "KAON_HOME": str(home),
+            "KAON_ENDPOINT": self.url,
+            "KAON_TOKEN": self.token(),
+        }
+        full |= env or {}
+        return self.hosts["h1"].run([*KAON, *args], env=full, timeout=timeout)
+
+    def ok(self, *args: str, env: dict[str, str] | None = None) -> str:
+        done = self.cli(*args, env=env)
+        assert done.returncode == 0, (
+            f"kaon {' '.join(args)} → {done.returncode}\n{done.stdout}{done.stderr}\n"
+            f"server log:\n{tail(self.logs / 'h2-kaon.log')}"
+        )
+        return done.stdout
+
+    def json(self, *args: str, env: dict[str, str] | None = None) -> object:
+        return json.loads(self.ok(*args, "--json", env=env))
+
+    def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """POST to host2's server from host1."""
+
+        def send() -> tuple[int, bytes]:
+            req = urllib.request.Request(
+                f"{self.url}{path}", body, {"Content-Type": "application/json"}, method="POST"
+            )
+            try:
+                with urllib.request.urlopen(req, timeout=60) as r:
+                    return int(r.status), r.read()
+            except urllib.error.HTTPError as e:
+                return int(e.code), e.read()
+
+        return self.hosts["h1"].call(send)
+
+
+def start_postgres(hosts: Hosts, logs: Path) -> tuple[str, Path]:
+    """PostgreSQL on host1 (as the `postgres` user); its URL and data folder."""
+    h1 = hosts["h1"]
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+    if not found or shutil.which("runuser") is None:
+        raise RuntimeError("PostgreSQL binaries (/usr/lib/postgresql/*/bin) or runuser missing")
+    bindir = found[-1].parent
+    folder = Path(tempfile.mkdtemp(prefix=f"kaon-pg-{hosts.run_id}-"))
+    shutil.chown(folder, user="postgres", group="postgres")
+    data = folder / "data"
+    as_pg = ["runuser", "-u", "postgres", "--"]
+    initdb = [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"]
+    subprocess.run(
+        [*as_pg, *initdb, "-E", "UTF8", "--no-sync", "--no-instructions"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    with (data / "pg_hba.conf").open("a") as hba:
+        hba.write(f"host all all {h1.ip.rsplit('.', 1)[0]}.0/24 trust\n")
+    server = [str(bindir / "postgres"), "-D", str(data), "-p", str(PG_PORT), "-k", str(folder)]
+    server += ["-c", f"listen_addresses={h1.ip}", "-c", "fsync=off", "-c", "max_connections=100"]
+    server += ["-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+    log = logs / "h1-postgres.log"
+    proc = h1.popen([*as_pg, *server], log)
+    h1.wait_port(PG_PORT, proc, log)
+    return f"postgresql+psycopg://postgres@{h1.ip}:{PG_PORT}/postgres", folder
+
+
+def start_s3(hosts: Hosts, logs: Path) -> str:
+    """moto's S3 server on host1 with one bucket; the endpoint URL."""
+    h1 = hosts["h1"]
+    log = logs / "h1-s3.log"
+    argv = [sys.executable, "-m", "moto.server", "-H", h1.ip, "-p", str(S3_PORT)]
+    proc = h1.popen(argv, log, env=_base_env())
+    h1.wait_port(S3_PORT, proc, log)
+    endpoint = f"http://{h1.ip}:{S3_PORT}"
+
+    def make_bucket() -> None:
+        import boto3
+
+        boto3.client("s3", endpoint_url=endpoint, **_boto_creds()).create_bucket(Bucket=BUCKET)
+
+    h1.call(make_bucket)
+    return endpoint
+
+
+def _boto_creds() -> dict[str, str]:
+    return {
+        "aws_access_key_id": AWS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": AWS["AWS_SECRET_ACCESS_KEY"],
+        "region_name": AWS["AWS_DEFAULT_REGION"],
+    }
+
+
+def start_ray(hosts: Hosts, logs: Path, temp: Path, hidden: list[Path]) -> str:
+    """A Ray head on host2 (0 CPUs) and a worker on host3 (hiding `hidden`), both with Ray's
+    files in `temp` (a short path: Ray's sockets live there); the Ray Client address of the
+    cluster. Returns once host3's node has joined."""
+    h2, h3 = hosts["h2"], hosts["h3"]
+    common = ["--block", "--disable-usage-stats", "--temp-dir", str(temp)]
+    common += ["--object-store-memory", str(OBJECT_STORE_BYTES)]
+    head = [_bin("ray"), "start", "--head", "--node-ip-address", h2.ip, "--port", str(RAY_PORT)]
+    head += ["--ray-client-server-port", str(RAY_CLIENT_PORT), "--num-cpus", "0"]
+    head += ["--include-dashboard", "false", *common]
+    log2 = logs / "h2-ray-head.log"
+    proc2 = h2.popen(head, log2, env=_base_env())
+    h2.wait_port(RAY_CLIENT_PORT, proc2, log2)
+    worker = [_bin("ray"), "start", "--address", f"{h2.ip}:{RAY_PORT}"]
+    worker += ["--node-ip-address", h3.ip, "--num-cpus", "2"]
+    worker += ["--resources", json.dumps({HOST3_RESOURCE: 100}), *common]
+    log3 = logs / "h3-ray-worker.log"
+    for attempt in range(1, WORKER_ATTEMPTS + 1):
+        # `ray start` gives a raylet 30 s to register; on a loaded machine it may not
+        proc3 = h3.popen(worker, log3, env=_base_env(), private=hidden)
+        try:
+            _wait_nodes(hosts, 2, proc3, log3)
+            break
+        except AssertionError:
+            if attempt == WORKER_ATTEMPTS:
+                raise
+            for pid in h3.pids():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+    return f"ray://{h2.ip}:{RAY_CLIENT_PORT}"
+
+
+def _wait_nodes(hosts: Hosts, count: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait until the cluster has `count` live nodes (asked with `ray status` on host2)."""
+    h2 = hosts["h2"]
+    status = [_bin("ray"), "status", "--address", f"{h2.ip}:{RAY_PORT}"]
+    deadline = time.monotonic() + 120
+    while True:
+        done = h2.run(status, env=_base_env(), timeout=60)
+        alive = done.stdout.split("Active:")[-1].split("Pending:")[0].count("node_")
+        if done.returncode == 0 and alive >= count:
+            return
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"host3's Ray node did not join:\n{done.stdout}\n{tail(log)}")
+        time.sleep(0.5)
+
+
+def start_server(hosts: Hosts, logs: Path, home: Path, settings: dict[str, str]) -> None:
+    """`kaon server` on host2 with `settings` (KAON_*); returns once it answers."""
+    h2 = hosts["h2"]
+    env = _base_env() | {"KAON_HOME": str(home)} | settings
+    env |= {"KAON_ADVERTISE_URL": f"http://{h2.ip}:{API_PORT}"}
+    argv = [*KAON, "server", "--host", h2.ip, "--port", str(API_PORT)]
+    argv += ["--s3-port", str(S3_GATEWAY_PORT)]
+    log = logs / "h2-kaon.log"
+    proc = h2.popen(argv, log, env=env)
+    h2.wait_port(API_PORT, proc, log, timeout=180)
