@@ -48,6 +48,8 @@ SETTINGS: dict[str, str] = {
     "KAON_JOB_MEMORY": "a trial's memory when its job gives none (75%, 16Gi or none)",
     "KAON_ENV_BUILDER": "how environments are built (uv)",
     "KAON_PFS_MODE": "pipeline datums' /pfs: auto, bubblewrap or rewrite",
+    "KAON_RAY_WORKDIR": "on Ray nodes: tasks' folders and cached trees (/tmp/kaon-ray)",
+    "KAON_RAY_ENVS": "on Ray nodes: the uv environments (/tmp/kaon-ray/envs)",
     # the CLI and SDK
     "KAON_ENDPOINT": "the server the CLI and SDK talk to (wins over `kaon init`)",
     "KAON_TOKEN": "the API token the CLI and SDK act with (wins over `kaon init`)",

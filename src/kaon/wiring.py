@@ -62,7 +62,7 @@ from kaon.services.lifecycle import UserLifecycle, WorkspaceLifecycle
 from kaon.services.locks import SharedExclusiveLock
 from kaon.services.packs import PackIntake
 from kaon.services.pipelines.cron import CronTicker, cron_inputs
-from kaon.services.pipelines.jobrunner import PipelineJobRunner
+from kaon.services.pipelines.jobrunner import PipelineJobRunner, gpu_count
 from kaon.services.pipelines.leader import PipelineLeader
 from kaon.services.pipelines.logs import PipelineLogs
 from kaon.services.pipelines.provenance import PipelineProvenance
@@ -559,6 +559,7 @@ def _pipelines(
         logs,
         clock=clock,
         slots=slots,
+        gpus=getattr(executor, "cluster_gpus", gpu_count),  # on Ray: the largest node's
         access=access,
     )
 

@@ -158,3 +158,20 @@ def test_a_grid_trains_on_ray_and_the_model_serves(
     text = kaon.ok("train", "provenance", "-m", model, "-o", str(tmp_path / "p"), env=env)
     assert f"model {model}" in text and "used data /points:" in text, text
     assert "used code /fit:" in text, text
+
+
+def test_a_job_asking_more_cpus_than_any_node_has_fails_saying_what_the_cluster_has(
+    on_ray: tuple[Kaon, Path], tmp_path: Path
+) -> None:
+    kaon, _ = on_ray
+    env = {"KAON_WORKSPACE": "toobig"}
+    kaon.ok("workspace", "create", "-n", "toobig")
+    train, data, _ = bundles(tmp_path)
+    p = kaon.run(
+        *("train", "deploy", "-s", str(train), "-d", str(data), "--cpu", "64", "--wait"), env=env
+    )
+    assert p.returncode != 0 and "ended JOB_FAILURE" in p.stderr, p.stderr
+    assert "asks for 64 CPU(s)" in p.stderr and "2 CPUs" in p.stderr, p.stderr
+    job = json.loads(kaon.ok("train", "list", "--json", env=env))[0]
+    assert job["state"] == "JOB_FAILURE" and "64 CPU(s)" in job["reason"], job
+    assert "fitted" not in kaon.ok("train", "logs", "-j", job["id"], env=env)  # never ran

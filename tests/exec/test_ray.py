@@ -154,6 +154,7 @@ def test_health_names_the_version_and_the_nodes(executor: RayExecutor) -> None:
     health = executor.health()
     assert health.ok and health.role is BackendRole.EXECUTOR, health
     assert health.version.startswith("Ray 2.") and "1 node(s), 2 CPUs" in health.detail
+    assert executor.cluster_gpus() == 0  # what a pipeline asking for GPUs is checked against
 
 
 def test_an_unreachable_head_is_refused_at_start(

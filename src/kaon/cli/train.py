@@ -82,7 +82,9 @@ def deploy(
     objective: str = typer.Option(None, "--objective", help="Metric optuna optimises."),
     direction: str = typer.Option("maximize", "--direction", help="maximize or minimize."),
     parallelism: int = typer.Option(1, "--parallelism", "-p", min=1, help="Trials at once."),
-    cpu: float = typer.Option(None, "--cpu", help="CPUs per trial (recorded)."),
+    cpu: float = typer.Option(
+        None, "--cpu", help="CPUs per trial (reserved on a Ray cluster; recorded locally)."
+    ),
     memory: str = typer.Option(
         None,
         "--memory",

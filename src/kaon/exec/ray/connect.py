@@ -42,7 +42,8 @@ def connect(url: str) -> str:
     global _connected
     address = address_of(url)
     with _lock:
-        if _connected == address and ray.is_initialized():
+        if ray.is_initialized() and _connected in (None, address):
+            _connected = address  # (None: connected by other code of this process)
             return address
         if address.startswith("ray://"):
             _reachable(address)

@@ -29,7 +29,7 @@ import ray
 import ray.exceptions
 
 from kaon.core.backends import BackendHealth, BackendRole
-from kaon.core.errors import InvalidInput, KaonError
+from kaon.core.errors import BackendUnavailable, InvalidInput, KaonError
 from kaon.core.units import memory_text
 from kaon.exec.inputs import remove_tree
 from kaon.exec.local import RESERVED
@@ -108,6 +108,10 @@ class RayExecutor:
             "on the worker as on one machine (a cgroup where it has one, else per process)"
         )
 
+    def cluster_gpus(self) -> int:
+        """The most GPUs one live node has (what a task may ask for)."""
+        return int(max((n.gpus for n in self._cluster_nodes()), default=0))
+
     def health(self) -> BackendHealth:
         return connect.health(self._url, BackendRole.EXECUTOR)
 
@@ -118,7 +122,13 @@ class RayExecutor:
         the other nodes build it at their first task."""
         run = secrets.token_hex(8)
         ref = prepare_env.remote(self._node, lock, run, self._mailbox)
-        root = self._follow(ref, run, _lines(log), cancel)
+        try:
+            root = self._follow(ref, run, _lines(log), cancel)
+        except LOST as exc:
+            raise BackendUnavailable(
+                f"the Ray worker building environment {lock.id} was lost ({_line(exc)}): "
+                "check the cluster (ray status), then run the job again"
+            ) from None
         log(f"environment ready at {root}")
 
     @contextlib.contextmanager

@@ -41,7 +41,7 @@ def check_fits(options: dict[str, Any], nodes: list[NodeResources], where: str) 
         has = "no live node"
     else:
         has = "; ".join(
-            f"{n.host}: {n.cpus:g} CPUs, {n.gpus:g} GPUs, {memory_text(int(n.memory))}"
+            f"{n.host}: {n.cpus:g} CPUs, {n.gpus:g} GPUs, {n.memory / 2**30:.1f} GiB of memory"
             for n in nodes
         )
     raise InvalidInput(
