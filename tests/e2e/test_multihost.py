@@ -179,7 +179,11 @@ def test_seed_000_train_serve_predict_provenance_on_host3(platform: Platform) ->
     assert f"[replica 0] on {h3.netns} ({h3.ip})" in replica_log
 
     out = platform.base / "provenance"
-    shown = platform.ok("train", "provenance", "-m", model, "-o", str(out), "--format", "dot", env=env)
+    shown = platform.ok(
+        "train", "provenance", "-m", model, "-o", str(out), "--format", "dot", env=env
+    )
     assert model in shown
-    shown = platform.ok("serve", "provenance", "-e", name, "-o", str(out), "--format", "dot", env=env)
+    shown = platform.ok(
+        "serve", "provenance", "-e", name, "-o", str(out), "--format", "dot", env=env
+    )
     assert model in shown and "deployed from serve code" in shown
