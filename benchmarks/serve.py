@@ -69,6 +69,7 @@ import shutil
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -119,6 +120,7 @@ PINNED = ("scikit-learn", "numpy", "scipy")  # taken from the endpoint's lock
 # issue 16: protocols and releases
 SECTIONS = ("base", "mlserver", "seldon", "rolling", "canary")
 SELDON_SHARE = 0.8  # Seldon predictions vs kaon's own /invocations, c=8, same endpoint
+OIP_BINARY_SHARE = 1.0  # OIP v2 binary tensors vs kaon's own /invocations (issue 20)
 MLSERVER_X = 1.5  # kaon OIP v2 req/s vs the real MLServer's (same model, same body), c=8
 PAIR_CONC = 8
 ROLL_SECONDS = 20  # wrk load around one rolling update
@@ -230,7 +232,7 @@ local f = assert(io.open([==[{body}]==], "rb"))
 wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
-wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Content-Type"] = "{content_type}"
 {auth}
 function done(summary, latency, requests)
   local e = summary.errors
@@ -489,7 +491,13 @@ def ensure_wrk() -> Path:
 
 
 def wrk_script(
-    work: Path, name: str, body: bytes, token: str | None = None, counting: bool = False
+    work: Path,
+    name: str,
+    body: bytes,
+    token: str | None = None,
+    counting: bool = False,
+    headers: dict[str, str] | None = None,
+    content_type: str = "application/json",
 ) -> Path:
     """A wrk Lua script POSTing `body` (read from a file: no quoting issues), with a bearer
     token when given; `counting`: it also counts non-2xx answers and X-Kaon-Version values
@@ -498,10 +506,11 @@ def wrk_script(
     body_file.write_bytes(body)
     script = work / f"{name}.lua"
     auth = f'wrk.headers["Authorization"] = "Bearer {token}"' if token else ""
+    auth += "".join(f'\nwrk.headers["{k}"] = "{v}"' for k, v in (headers or {}).items())
     text = (
         WRK_COUNT_SCRIPT.format(body=body_file)
         if counting
-        else WRK_SCRIPT.format(body=body_file, auth=auth)
+        else WRK_SCRIPT.format(body=body_file, auth=auth, content_type=content_type)
     )
     script.write_text(text)
     return script
@@ -896,6 +905,19 @@ def oip_body(row: list[float]) -> bytes:
     return json.dumps({"inputs": [tensor]}).encode()
 
 
+def oip_binary_body(row: list[float]) -> tuple[bytes, int]:
+    """The same request as oip_body in the binary tensor extension, as tritonclient sends it
+    by default (FP64 bytes after the JSON header, binary outputs asked): (body, header size)."""
+    tensor = {
+        "name": "pixels",
+        "shape": [1, len(row)],
+        "datatype": "FP64",
+        "parameters": {"binary_data_size": 8 * len(row)},
+    }
+    header = json.dumps({"inputs": [tensor], "parameters": {"binary_data_output": True}})
+    return header.encode() + struct.pack(f"<{len(row)}d", *row), len(header.encode())
+
+
 def seldon_body(row: list[float]) -> bytes:
     """A SeldonMessage of one row, as `SeldonClient.predict(data=np.array([row]))` sends it."""
     return json.dumps({"data": {"names": [], "ndarray": [row]}}).encode()
@@ -989,9 +1011,18 @@ def protocol_pairs(
                 res.notes.append(f"Seldon route n/a: {str(exc).strip().splitlines()[0][:300]}")
                 log(f"Seldon route n/a: {exc}")
             else:
+                bin_body, bin_header = oip_binary_body(s.row)
+                bin_lua = wrk_script(
+                    s.work,
+                    "oip-bin",
+                    bin_body,
+                    headers={"Inference-Header-Content-Length": str(bin_header)},
+                    content_type="application/octet-stream",
+                )
                 runs += [
                     ("kaon-inv", kaon_url, wrk_script(s.work, "inv", inv_body), pid),
                     ("kaon-seldon", url, wrk_script(s.work, "seldon", body), pid),
+                    ("kaon-oip-bin", f"{gateway}/v2/models/{name}/infer", bin_lua, pid),
                 ]
         for i in range(max(1, args.pair_repeat)):
             for label, url, script, proc_pid in runs if i % 2 == 0 else runs[::-1]:
@@ -1277,6 +1308,24 @@ def release_checks(res: Results, sections: set[str]) -> list[Check]:
                 None if mid is None else all(a.ok and b.ok for a, b in pl) and mid >= SELDON_SHARE,
             )
         )
+    if "seldon" in sections:
+        pl = pairs("kaon-oip-bin", "kaon-inv")
+        binary, inv = [a for a, _ in pl], [b for _, b in pl]
+        shares = [ratio(a.rps, b.rps) for a, b in pl]
+        mid = median(shares)
+        checks.append(
+            Check(
+                f"OIP v2 binary tensors vs kaon /invocations, c={PAIR_CONC}",
+                f"{rps(binary)} req/s, p99 {fmt_ms(p99(binary))}",
+                f"/invocations {rps(inv)} req/s, p99 {fmt_ms(p99(inv))}; ratio "
+                f"{fmt_range(shares)} ({len(pl)} repeats)"
+                + cpu_text(pl, "OIP binary", "/invocations"),
+                f">= {OIP_BINARY_SHARE:g}x",
+                None
+                if mid is None
+                else all(a.ok and b.ok for a, b in pl) and mid >= OIP_BINARY_SHARE,
+            )
+        )
     if "rolling" in sections:
         rolls = res.rolls
         bad = sum(r["non2xx"] + r["errors"] for r in rolls)
@@ -1388,6 +1437,7 @@ LABELS = {
     "kaon-oip": "kaon gateway, 1 replica, OIP v2",
     "kaon-inv": "kaon gateway, 1 replica, /invocations",
     "kaon-seldon": "kaon gateway, 1 replica, Seldon",
+    "kaon-oip-bin": "kaon gateway, 1 replica, OIP v2 binary",
     "kaon-rolling": "kaon gateway, rolling update",
 }
 
@@ -1546,7 +1596,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--only",
         default=",".join(SECTIONS),
         help="comma-separated sections to run: base (bare app, MLflow, kaon, --auth, deploys), "
-        "mlserver (kaon OIP v2 vs the real MLServer), seldon (Seldon vs /invocations), "
+        "mlserver (kaon OIP v2 vs the real MLServer), seldon (Seldon and OIP v2 binary vs /invocations), "
         "rolling (update under load), canary (the 10%% split); default all",
     )
     p.add_argument(

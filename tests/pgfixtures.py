@@ -96,40 +96,59 @@ def _stop(bindir: Path, tmp: Path) -> None:
         )
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[str]:
-    """Admin URL (database `postgres`) of a running PostgreSQL server (one per pytest worker)."""
+class PostgresUnavailable(Exception):
+    """PostgreSQL cannot run here (the message says why)."""
+
+
+@contextlib.contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    """A PostgreSQL server of our own in a temp dir, stopped and deleted on exit; its admin URL
+    (KAON_TEST_POSTGRES_URL instead when set). Also used by benchmarks/scaleout_meta.py."""
     if importlib.util.find_spec("psycopg") is None:
-        _unavailable("psycopg is not installed (uv sync --all-extras)")
+        raise PostgresUnavailable("psycopg is not installed (uv sync --all-extras)")
     external = os.environ.get("KAON_TEST_POSTGRES_URL")
     if external:
         yield external
         return
     bindir = pg_bindir()
     if bindir is None:
-        _unavailable(
+        raise PostgresUnavailable(
             "PostgreSQL binaries not found under /usr/lib/postgresql/*/bin "
             "(apt-get install postgresql, or set KAON_TEST_POSTGRES_URL)"
         )
     if os.geteuid() == 0 and shutil.which("runuser") is None:
-        _unavailable("running as root without `runuser` to start PostgreSQL as postgres")
+        raise PostgresUnavailable("running as root without `runuser` to start it as postgres")
     tmp = Path(tempfile.mkdtemp(prefix="kaon-pg-"))
     if os.geteuid() == 0:
         shutil.chown(tmp, user="postgres", group="postgres")
     try:
-        url = _start(bindir, tmp)
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as err:
-        detail = getattr(err, "stderr", b"") or b""
-        if (tmp / "server.log").exists():
-            detail += (tmp / "server.log").read_bytes()[-2000:]
-        _stop(bindir, tmp)
-        shutil.rmtree(tmp, ignore_errors=True)
-        _unavailable(f"could not start PostgreSQL: {err}: {detail.decode(errors='replace')}")
-    try:
+        try:
+            url = _start(bindir, tmp)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as err:
+            detail = getattr(err, "stderr", b"") or b""
+            if (tmp / "server.log").exists():
+                detail += (tmp / "server.log").read_bytes()[-2000:]
+            raise PostgresUnavailable(
+                f"could not start PostgreSQL: {err}: {detail.decode(errors='replace')}"
+            ) from err
         yield url
     finally:
         _stop(bindir, tmp)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """Admin URL (database `postgres`) of a running PostgreSQL server (one per pytest worker)."""
+    server = throwaway_postgres()
+    try:
+        url = server.__enter__()
+    except PostgresUnavailable as err:
+        _unavailable(str(err))
+    try:
+        yield url
+    finally:
+        server.__exit__(None, None, None)
 
 
 def _admin_dsn(admin_url: str) -> str:
@@ -149,13 +168,33 @@ def new_pg_schema(admin_url: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def new_pg_database(admin_url: str) -> str:
-    """URL of a fresh, empty database on the server (left for the server's teardown)."""
+_TEMPLATES: dict[str, str] = {}  # admin URL -> a database migrated to head, copied by CREATE
+
+
+def _migrated_template(admin_url: str) -> str:
+    """A database of the server migrated to head once per process (kept as a template)."""
+    import psycopg
+
+    from kaon.db.database import Database
+
+    if admin_url not in _TEMPLATES:
+        name = f"kaon_template_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(_admin_dsn(admin_url), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'")
+        Database(make_url(admin_url).set(database=name).render_as_string(False)).close()
+        _TEMPLATES[admin_url] = name
+    return _TEMPLATES[admin_url]
+
+
+def new_pg_database(admin_url: str, *, migrated: bool = False) -> str:
+    """URL of a fresh database on the server (left for the server's teardown): empty, or
+    `migrated` to head (a copy of a template: a server starts on it without migrating)."""
     import psycopg
 
     name = f"kaon_{uuid.uuid4().hex[:12]}"
+    template = _migrated_template(admin_url) if migrated else "template0"
     with psycopg.connect(_admin_dsn(admin_url), autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'")
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" ENCODING \'UTF8\'')
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 

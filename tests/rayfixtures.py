@@ -30,6 +30,8 @@ import pytest
 START_SECONDS = 90.0  # a loaded 2-core machine starts Ray slowly
 OBJECT_STORE_BYTES = 150 * 1024 * 1024
 CPUS = 2
+ATTEMPTS = 3
+STARTED = "Ray runtime started."  # what `ray start` prints once the node is up
 
 
 class RayCluster(NamedTuple):
@@ -77,10 +79,28 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def start_ray_cluster(
-    cpus: int = CPUS, object_store: int = OBJECT_STORE_BYTES
+    cpus: int = CPUS, object_store: int = OBJECT_STORE_BYTES, attempts: int = ATTEMPTS
 ) -> Iterator[RayCluster]:
     """A private one-node Ray cluster for as long as the context is open (see the module doc);
-    RuntimeError when it cannot start."""
+    RuntimeError when it cannot start `attempts` times (`ray start` gives its raylet 30 s to
+    register, which a loaded machine may miss)."""
+    for attempt in range(attempts):
+        try:
+            started = _start(cpus, object_store)
+            cluster, proc = next(started)
+        except RuntimeError:
+            if attempt == attempts - 1:
+                raise
+            continue
+        try:
+            yield cluster
+        finally:
+            _stop(proc)
+            shutil.rmtree(cluster.temp_dir, ignore_errors=True)
+        return
+
+
+def _start(cpus: int, object_store: int) -> Iterator[tuple[RayCluster, subprocess.Popen[bytes]]]:
     ray = Path(sys.executable).parent / "ray"
     if not ray.exists():
         found = shutil.which("ray")
@@ -113,7 +133,13 @@ def start_ray_cluster(
         f"--temp-dir={temp}",
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_ADDRESS")}
-    env |= {"RAY_USAGE_STATS_ENABLED": "0", "PATH": f"{ray.parent}:{env.get('PATH', '')}"}
+    env |= {
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "PATH": f"{ray.parent}:{env.get('PATH', '')}",
+        "RAY_agent_register_timeout_ms": "300000",  # a loaded machine starts agents slowly
+        "RAY_enable_worker_prestart": "0",  # no idle workers started ahead (memory, CPU)
+        "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0",  # drivers under `uv run` ship nothing
+    }
     log = temp / "start.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -121,14 +147,15 @@ def start_ray_cluster(
         )
     try:
         deadline = time.monotonic() + START_SECONDS
-        while not _listening(client):
+        while not (_listening(client) and STARTED in log.read_text()):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"`ray start` did not start: {log.read_text()[-2000:]}")
             time.sleep(0.5)
-        yield RayCluster(f"ray://127.0.0.1:{client}", f"127.0.0.1:{gcs}", temp)
-    finally:
+    except BaseException:
         _stop(proc)
         shutil.rmtree(temp, ignore_errors=True)
+        raise
+    yield RayCluster(f"ray://127.0.0.1:{client}", f"127.0.0.1:{gcs}", temp), proc
 
 
 @pytest.fixture(scope="session")

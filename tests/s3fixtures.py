@@ -13,6 +13,7 @@ unset), so a `kaon server` subprocess started by a test finds them through boto3
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import subprocess
@@ -45,18 +46,8 @@ class S3Server(NamedTuple):
     region: str
 
     def client(self) -> Any:
-        """A boto3 S3 client on this server (path-style addressing)."""
-        import boto3
-        from botocore.config import Config
-
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.secret_key,
-            region_name=self.region,
-            config=Config(s3={"addressing_style": "path"}),
-        )
+        """A boto3 S3 client on this server (path-style addressing), made once."""
+        return _client(self)
 
     def store_url(self, bucket: str, prefix: str = PREFIX) -> str:
         """The kaon store URL (KAON_STORE_URL) of `bucket`/`prefix` on this server."""
@@ -86,6 +77,21 @@ class S3Server(NamedTuple):
             pass
 
 
+@functools.cache
+def _client(server: S3Server) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=server.endpoint,
+        aws_access_key_id=server.access_key,
+        aws_secret_access_key=server.secret_key,
+        region_name=server.region,
+        config=Config(s3={"addressing_style": "path"}),
+    )
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -108,7 +114,9 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"S3 test server: {reason}")
 
 
-def _start_moto(log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_moto(log: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """A moto server subprocess on a free port (with `env` added to its environment), once
+    it answers; its endpoint. RuntimeError (with its log) when it does not start."""
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:
@@ -117,6 +125,7 @@ def _start_moto(log: Path) -> tuple[subprocess.Popen[bytes], str]:
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
         )
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
@@ -130,7 +139,7 @@ def _start_moto(log: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError(f"moto server did not answer within {START_TIMEOUT} s: {log.read_text()}")
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def stop_moto(proc: subprocess.Popen[bytes]) -> None:
     proc.terminate()
     try:
         proc.wait(timeout=15)
@@ -163,7 +172,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     error = ""
     for _ in range(3):  # the free port may be taken before moto binds it
         try:
-            proc, endpoint = _start_moto(log)
+            proc, endpoint = start_moto(log)
             break
         except RuntimeError as exc:
             error = str(exc)
@@ -186,7 +195,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = old
-        _stop(proc)
+        stop_moto(proc)
 
 
 @pytest.fixture

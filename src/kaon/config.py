@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+from kaon.core.backends import redact_url
 from kaon.core.cluster import CLAIM_SECONDS, HEARTBEAT_SECONDS
 from kaon.core.errors import InvalidInput
 from kaon.core.units import parse_memory
@@ -18,6 +20,52 @@ DEFAULT_JOB_MEMORY = "75%"  # of this machine's RAM, for jobs without --memory (
 TOKEN_FILE = "token"
 SERVER_FILE = "server.json"
 CLIENT_FILE = "config.json"
+CONFIG_FILE = "config.toml"  # $KAON_HOME/config.toml: the server's [platform] settings
+
+SETTINGS: dict[str, str] = {
+    # the engines (also in config.toml [platform] and `kaon up|server` flags)
+    "KAON_DATABASE_URL": "metadata database: sqlite:////abs/kaon.db, postgresql://user:pw@host/db",
+    "KAON_METADATA_URL": "the old name of KAON_DATABASE_URL (still read)",
+    "KAON_STORE_URL": "object store: file:///abs/dir, s3://bucket/prefix?endpoint=http://h:p",
+    "KAON_EXECUTOR": "where jobs run: local, ray (ray.init('auto')), ray://head:10001",
+    "KAON_REPLICAS": "where endpoint replicas run: local (default: as the executor)",
+    # this server
+    "KAON_HOME": "the server's folder: token, secret.key, config.toml, logs, local state",
+    "KAON_HOST": "the interface the API and the S3 gateway listen on (127.0.0.1)",
+    "KAON_PORT": "the API's port (5266)",
+    "KAON_S3_PORT": "the S3 gateway's port (5267)",
+    "KAON_ADVERTISE_URL": "the API's URL other servers reach this one at (http://host:port)",
+    "KAON_CLAIM_SECONDS": "how long a server's claim on live work lasts without renewal (30)",
+    "KAON_HEARTBEAT_SECONDS": "how often a server renews its claims (5)",
+    # limits and behaviour
+    "KAON_S3_ANONYMOUS": "1: unsigned S3 requests are allowed (open local mode)",
+    "KAON_S3_UPLOAD_EXPIRY_DAYS": "unfinished S3 multipart uploads expire after (7)",
+    "KAON_UPLOAD_LEASE_SECONDS": "an upload's lease after its last use (600)",
+    "KAON_MAX_REQUEST_BYTES": "largest prediction body (5242880)",
+    "KAON_FEEDBACK_MAX_BYTES": "largest feedback record (65536)",
+    "KAON_FEEDBACK_RATE": "feedbacks per endpoint (600/min)",
+    "KAON_MAX_PARALLEL": "trials and pipeline jobs at once (0: one per CPU)",
+    "KAON_JOB_MEMORY": "a trial's memory when its job gives none (75%, 16Gi or none)",
+    "KAON_ENV_BUILDER": "how environments are built (uv)",
+    "KAON_PFS_MODE": "pipeline datums' /pfs: auto, bubblewrap or rewrite",
+    # the CLI and SDK
+    "KAON_ENDPOINT": "the server the CLI and SDK talk to (wins over `kaon init`)",
+    "KAON_TOKEN": "the API token the CLI and SDK act with (wins over `kaon init`)",
+    "KAON_WORKSPACE": "the workspace the CLI acts in (wins over `kaon workspace set`)",
+    "KAON_PACK_DROP": "0: the CLI sends packs over HTTP even to a server on its machine",
+    "KAON_DEBUG": "1: the CLI prints tracebacks (--debug)",
+}
+"""Every KAON_* variable an operator or a user may set, with what it means (README's table,
+the deployment manifests' test). Variables kaon sets for user code (KAON_SEED, ...) are not
+settings."""
+
+PLATFORM_KEYS = {
+    "database": "KAON_DATABASE_URL",
+    "store": "KAON_STORE_URL",
+    "executor": "KAON_EXECUTOR",
+}
+"""config.toml's [platform] keys and the variable each one stands for."""
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 # gc.set_threshold for the server and the CLI: collections ~100x rarer than the defaults
 # (700, 10, 10). An upload or commit of 20,000 files allocates ~10^6 objects that live until
 # it ends; the default collector walked them again and again (a third of such a request).
@@ -73,10 +121,36 @@ class ServerSettings:
     job_memory: int | None = None  # a trial's memory limit when its job gives no --memory
     # (from_env: 75% of this machine's memory); applied only where a cgroup bounds the trial
 
+    replicas: str = ""  # where endpoint replicas run (KAON_REPLICAS; "": as the executor)
+    origins: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # where database / store / executor came from (a flag, a variable, config.toml's key)
+
+    @property
+    def executor_kind(self) -> str:
+        """The executor's name: `ray` for `ray` and `ray://head:10001`, else the setting."""
+        return self.executor.split("://", 1)[0]
+
+    @property
+    def replicas_kind(self) -> str:
+        return self.replicas or self.executor_kind
+
+    def origin(self, key: str) -> str:
+        """Where the `key` setting (database, store, executor) came from, for messages."""
+        return self.origins.get(key, "")
+
     @staticmethod
     def from_env(
-        host: str | None = None, port: int | None = None, s3_port: int | None = None
+        host: str | None = None,
+        port: int | None = None,
+        s3_port: int | None = None,
+        *,
+        database: str | None = None,
+        store: str | None = None,
+        executor: str | None = None,
     ) -> ServerSettings:
+        """The settings of a server: flags (the arguments) win over KAON_* variables, which
+        win over $KAON_HOME/config.toml's [platform] keys, which win over the defaults.
+        InvalidInput names the flag, variable or file key of a bad value."""
         home = kaon_home()
         claim = _days("KAON_CLAIM_SECONDS", CLAIM_SECONDS, unit="seconds")
         beat = _days("KAON_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS, unit="seconds")
@@ -86,13 +160,19 @@ class ServerSettings:
                 "(claims are renewed every heartbeat: a third of the claim time is usual)"
             )
         api_port = port if port is not None else int(os.environ.get("KAON_PORT") or DEFAULT_PORT)
+        engines = Engines(home, read_config(home))
+        database_url, origin_db = engines.pick(
+            "database", database, f"sqlite:///{home / 'kaon.db'}"
+        )
+        store_url, origin_store = engines.pick("store", store, f"file://{home / 'objects'}")
+        executor_name, origin_exec = engines.pick("executor", executor, "local")
         return ServerSettings(
             home=home,
-            metadata_url=os.environ.get("KAON_METADATA_URL") or f"sqlite:///{home / 'kaon.db'}",
-            store_url=os.environ.get("KAON_STORE_URL") or f"file://{home / 'objects'}",
+            metadata_url=database_url,
+            store_url=store_url,
             host=host or os.environ.get("KAON_HOST") or "127.0.0.1",
             port=api_port,
-            executor=os.environ.get("KAON_EXECUTOR") or "local",
+            executor=executor_name,
             env_builder=os.environ.get("KAON_ENV_BUILDER") or "uv",
             max_parallel=int(os.environ.get("KAON_MAX_PARALLEL") or 0),
             max_request_bytes=int(os.environ.get("KAON_MAX_REQUEST_BYTES") or 5 * 1024 * 1024),
@@ -106,6 +186,102 @@ class ServerSettings:
             advertise_url=os.environ.get("KAON_ADVERTISE_URL") or "",
             claim_seconds=claim,
             heartbeat_seconds=beat,
+            replicas=os.environ.get("KAON_REPLICAS") or "",
+            origins={"database": origin_db, "store": origin_store, "executor": origin_exec},
+        )
+
+
+def read_config(home: Path) -> dict[str, str]:
+    """$KAON_HOME/config.toml's [platform] keys ({} without the file); anything else in it
+    (another table, an unknown key, a value that is not a string) is refused, naming it."""
+    path = home / CONFIG_FILE
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        doc = tomllib.loads(raw.decode())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{path} is not valid TOML ({exc}): fix it or remove it") from None
+    keys = ", ".join(PLATFORM_KEYS)
+    for name, table in doc.items():
+        if name != "platform" or not isinstance(table, dict):
+            raise InvalidInput(
+                f"{path}: unknown setting {name!r}: kaon reads only the [platform] table "
+                f"(keys {keys})"
+            )
+    found: dict[str, str] = {}
+    for key, value in doc.get("platform", {}).items():
+        if key not in PLATFORM_KEYS:
+            raise InvalidInput(f"{path}: unknown key {key!r} in [platform]: use one of {keys}")
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidInput(
+                f"{path}: [platform] {key} must be a non-empty string "
+                f'(e.g. {key} = "{_EXAMPLES[key].split()[0]}")'
+            )
+        found[key] = value.strip()
+    return found
+
+
+_EXAMPLES = {
+    "database": "postgresql://kaon:secret@db.example:5432/kaon or sqlite:////srv/kaon/kaon.db",
+    "store": "s3://kaon-data/prod?endpoint=http://minio.example:9000 or file:///srv/kaon/objects",
+    "executor": "ray://ray-head.example:10001",
+}
+
+
+@dataclass(frozen=True)
+class Engines:
+    """Picks database / store / executor: flag > variable > config.toml > default."""
+
+    home: Path
+    file: dict[str, str]
+
+    def pick(self, key: str, flag: str | None, default: str) -> tuple[str, str]:
+        """(value, where it came from), checked."""
+        if flag:
+            value, origin = flag.strip(), f"--{key}"
+        elif (env := self._variable(key)) is not None:
+            value, origin = env
+        elif key in self.file:
+            value, origin = self.file[key], f"{self.home / CONFIG_FILE} [platform] {key}"
+        else:
+            return default, "default"
+        _check(key, value, origin)
+        return value, origin
+
+    def _variable(self, key: str) -> tuple[str, str] | None:
+        name = PLATFORM_KEYS[key]
+        value = (os.environ.get(name) or "").strip()
+        if key == "database":
+            old = (os.environ.get("KAON_METADATA_URL") or "").strip()
+            if value and old and old != value:
+                raise InvalidInput(
+                    "KAON_DATABASE_URL and KAON_METADATA_URL (its old name) name different "
+                    f"databases ({redact_url(value)} and {redact_url(old)}): unset "
+                    "KAON_METADATA_URL"
+                )
+            if old and not value:
+                return old, "KAON_METADATA_URL"
+        return (value, name) if value else None
+
+
+def _check(key: str, value: str, origin: str) -> None:
+    """A URL must have a scheme (which ones the platform supports is wiring's answer); an
+    executor is `local`, `ray` or `ray://host:port`."""
+    if key == "executor":
+        if "://" in value and not re.fullmatch(r"ray://[^/:?#\s]+:[0-9]{1,5}/?", value):
+            raise InvalidInput(
+                f"{origin}: executor {value!r} is not local, ray or ray://host:port "
+                f"(e.g. {_EXAMPLES['executor']})"
+            )
+        return
+    if not _URL.match(value):
+        shown = re.sub(r"^[^/]*@", "***@", redact_url(value))  # user:password@ unparsed
+        raise InvalidInput(
+            f"{origin}: {shown!r} is not a {key} URL (no scheme://): e.g. {_EXAMPLES[key]}"
         )
 
 

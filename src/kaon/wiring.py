@@ -15,8 +15,9 @@ from typing import TypeVar
 from urllib.parse import urlparse
 
 from kaon.config import ServerSettings, private_dir, private_file
+from kaon.core.backends import BackendHealth, redact_url
 from kaon.core.cluster import ClaimKind
-from kaon.core.errors import InvalidInput
+from kaon.core.errors import BackendUnavailable, InvalidInput
 from kaon.core.pipelines.records import PipelineJob, PipelineVersion
 from kaon.db.credentials import sealing_key
 from kaon.db.database import Database
@@ -62,6 +63,7 @@ from kaon.services.locks import SharedExclusiveLock
 from kaon.services.packs import PackIntake
 from kaon.services.pipelines.cron import CronTicker, cron_inputs
 from kaon.services.pipelines.jobrunner import PipelineJobRunner
+from kaon.services.pipelines.leader import PipelineLeader
 from kaon.services.pipelines.logs import PipelineLogs
 from kaon.services.pipelines.provenance import PipelineProvenance
 from kaon.services.pipelines.s3access import PipelineAccess
@@ -101,9 +103,16 @@ def _memory_store(url: str) -> ObjectStore:
     return MemoryObjectStore()
 
 
+def _s3_store(url: str) -> ObjectStore:
+    from kaon.store.s3 import S3ObjectStore  # boto3: imported only by platforms on S3
+
+    return S3ObjectStore.from_url(url)
+
+
 OBJECT_STORES: dict[str, Callable[[str], ObjectStore]] = {
     "file": _local_store,
     "memory": _memory_store,
+    "s3": _s3_store,
 }
 
 DATABASES: dict[str, Callable[[str], MetadataDatabase]] = {
@@ -114,8 +123,28 @@ DATABASES: dict[str, Callable[[str], MetadataDatabase]] = {
 }
 """Metadata databases by URL scheme: one per platform, every metadata store built over it."""
 
+
+def open_object_store(url: str) -> ObjectStore:
+    """The object store of `url` (picklable by reference: a Ray worker opens the store with
+    it, see kaon.exec.ray.worker.NodeSpec)."""
+    return _pick(OBJECT_STORES, url, "object store")
+
+
+def _ray_executor(settings: ServerSettings, content: StoreContent) -> Executor:
+    from kaon.exec.ray.executor import RayExecutor
+    from kaon.exec.ray.worker import NodeSpec
+
+    node = NodeSpec(
+        root=os.environ.get("KAON_RAY_WORKDIR") or "/tmp/kaon-ray",
+        env_root=os.environ.get("KAON_RAY_ENVS") or "/tmp/kaon-ray/envs",
+        open_store=functools.partial(open_object_store, settings.store_url),
+        hidden=tuple(str(p) for p in platform_paths(settings)),
+    )
+    return RayExecutor(settings.executor, content, node, settings.home / "jobs" / ".ray")
+
+
 # an executor runs tasks it fetches the inputs of (Content) in environments (EnvBuilder)
-EXECUTORS: dict[str, Callable[[ServerSettings], Callable[[Content, EnvBuilder], Executor]]] = {
+EXECUTORS: dict[str, Callable[[ServerSettings], Callable[[StoreContent, EnvBuilder], Executor]]] = {
     "local": lambda settings: (
         lambda content, envs: LocalExecutor(
             content,
@@ -125,6 +154,9 @@ EXECUTORS: dict[str, Callable[[ServerSettings], Callable[[Content, EnvBuilder], 
             hidden=platform_paths(settings),
         )
     ),
+    # ray://host:port (Ray Client) or ray (this machine's cluster): tasks run on Ray workers,
+    # which read their inputs from the object store and build environments on their node
+    "ray": lambda settings: lambda content, envs: _ray_executor(settings, content),
 }
 
 
@@ -152,21 +184,29 @@ def _named(
     name: str,
     what: str,
     settings: ServerSettings,
+    origin: str = "",
 ) -> T:
     factory = registry.get(name)
     if factory is None:
         known = ", ".join(sorted(registry))
-        raise InvalidInput(f"unsupported {what} {name!r}: use one of {known}")
+        raise InvalidInput(f"unsupported {what} {name!r}{_from(origin)}: use one of {known}")
     return factory(settings)
 
 
-def _pick(registry: dict[str, Callable[[str], T]], url: str, what: str) -> T:
+def _pick(registry: dict[str, Callable[[str], T]], url: str, what: str, origin: str = "") -> T:
     scheme = urlparse(url).scheme
     factory = registry.get(scheme)
     if factory is None:
         known = ", ".join(sorted(registry))
-        raise InvalidInput(f"unsupported {what} URL {url!r}: use one of the schemes {known}")
+        raise InvalidInput(
+            f"unsupported {what} URL {redact_url(url)!r}{_from(origin)}: use one of the "
+            f"schemes {known}"
+        )
     return factory(url)
+
+
+def _from(origin: str) -> str:
+    return f" (from {origin})" if origin and origin != "default" else ""
 
 
 def platform_paths(settings: ServerSettings) -> tuple[Path, ...]:
@@ -200,6 +240,14 @@ def server_id(home: Path) -> str:
     return fresh
 
 
+PIPELINES_KEY = "scheduler"  # the claim of the server running the pipelines' work
+
+
+def log_recovered(keys: list[str]) -> None:
+    for key in keys:
+        log.warning("pipeline job %s was interrupted by a platform stop: running again", key)
+
+
 @dataclass
 class Backends:
     """What build() chose for each port. The platform owns and closes them; services reach
@@ -214,6 +262,17 @@ class Backends:
     users: UserStore
     drop: DropFolder  # packs left by clients on this machine (no HTTP copy)
     pipelines: PipelineStore
+    executor: Executor
+    replicas: Replicas
+
+    def health(self) -> list[BackendHealth]:
+        """Each engine's answer now (never raises: see BackendHealth)."""
+        return [
+            self.database.health(),
+            self.objects.health(),
+            self.executor.health(),
+            self.replicas.health(),
+        ]
 
     def close(self) -> None:
         self.database.close()
@@ -250,6 +309,20 @@ class Platform:
     _backends: Backends = field(repr=False)
     _started: bool = field(default=False, init=False, repr=False)
 
+    def health(self) -> list[BackendHealth]:
+        """The database, object store, executor and replicas, each asked now."""
+        return self._backends.health()
+
+    def check_backends(self) -> None:
+        """Raise BackendUnavailable naming every engine that does not answer (the server
+        checks before it listens: nothing half-started)."""
+        failed = [h for h in self.health() if not h.ok]
+        if failed:
+            raise BackendUnavailable(
+                "; ".join(f"{h.role} {h.url} is unavailable: {h.detail}" for h in failed),
+                backends=[h.role.value for h in failed],
+            )
+
     def start(self) -> None:
         """Recover what a stop interrupted, then start the background work: jobs queued or
         interrupted, endpoints to bring back. Once, before serving (again: nothing)."""
@@ -265,8 +338,17 @@ class Platform:
             log.warning("job %s was interrupted by a platform stop: marked JOB_FAILURE", job)
         for endpoint in self.serving.recover():
             log.info("endpoint %s restarting", endpoint)
-        for key in self.pipelines.start_background():
-            log.warning("pipeline job %s was interrupted by a platform stop: running again", key)
+        if self.cluster.claim(ClaimKind.PIPELINES, PIPELINES_KEY):  # this server leads
+            log_recovered(self.pipelines.start_background())
+        else:
+            self.pipelines.standby()
+        # a leader that stops leaves the pipelines to a live server
+        self.cluster.want(ClaimKind.PIPELINES, PIPELINES_KEY, self._lead_pipelines)
+
+    def _lead_pipelines(self, key: str) -> None:
+        lost = self.cluster.lost(ClaimKind.PIPELINES, key)
+        reason = f"recovered by server {self.cluster.url} after {lost} stopped"
+        log_recovered(self.pipelines.start_background(reason))
 
     def close(self) -> None:
         """Stop the background work, then close the backends."""
@@ -289,8 +371,10 @@ def wire(
 ) -> tuple[Platform, Backends]:
     """build(), and the backends it chose (for tests that look at what was stored)."""
     private_dir(settings.home)  # 0700, also an existing home left open by an older kaon
-    objects = _pick(OBJECT_STORES, settings.store_url, "object store")
-    database = _pick(DATABASES, settings.metadata_url, "metadata database")
+    objects = _pick(OBJECT_STORES, settings.store_url, "object store", settings.origin("store"))
+    database = _pick(
+        DATABASES, settings.metadata_url, "metadata database", settings.origin("database")
+    )
     meta = database.metadata
     gc_lock = SharedExclusiveLock()
     cluster = ClusterService(
@@ -322,8 +406,11 @@ def wire(
     s3 = ObjectService(
         repos, commits, files, chunks, database.workspaces, database.jobs, provenance, clock
     )
+    s3_scratch = ScratchFolder(settings.home / "s3" / "tmp")
     s3_uploads = MultipartUploads(
-        settings.home / "s3" / "uploads",
+        database.s3_uploads,
+        objects,
+        s3_scratch,
         clock,
         expiry=settings.s3_upload_expiry_days * 86400.0,
         bucket_exists=s3.bucket_exists,
@@ -331,8 +418,10 @@ def wire(
     drop = PackDrop(settings.home / "incoming", MAX_PACK)
     ingest = FileIngest(chunks)
     hidden = platform_paths(settings)  # what user code must not see
-    content = StoreContent(repos, files)  # what executors and replicas fetch their inputs by
-    executor = _named(EXECUTORS, settings.executor, "executor", settings)(content, envs)
+    content = StoreContent(repos, files, meta)  # what executors and replicas fetch inputs by
+    executor = _named(
+        EXECUTORS, settings.executor_kind, "executor", settings, settings.origin("executor")
+    )(content, envs)
     outputs = JobOutputs(chunks, commits, repos, files, settings.home / "jobs")
     recorder = JobRecorder(jobs, provenance, clock)
     slots = settings.max_parallel or os.cpu_count() or 1
@@ -346,15 +435,20 @@ def wire(
         jobs, workspaces, steps, JobAccess(credentials, job_tokens), clock, cluster
     )
     cluster.on_orphan(ClaimKind.JOB, training.take_over)  # a dead server's jobs end honestly
-    replicas = _named(REPLICAS, settings.executor.split("://", 1)[0], "executor", settings)
+    replicas_from = "KAON_REPLICAS" if settings.replicas else settings.origin("executor")
+    replicas = _named(
+        REPLICAS, settings.replicas_kind, "replicas backend", settings, replicas_from
+    )(content)
     serving = ServingService(
         database.endpoints,
         database.releases,
         workspaces,
         EndpointBuilder(repos, files, envs, training),
         EndpointRecorder(repos, commits, chunks, provenance, settings.home / "endpoints", files),
-        EndpointRunner(replicas(content), hidden),
+        EndpointRunner(replicas, hidden),
         clock,
+        cluster,
+        database.placements,
     )
     pipeline_access = PipelineAccess(  # S3 keys (reads recorded) and API tokens per job
         credentials, is_user=lambda name: user_store.get_user(name) is not None, tokens=job_tokens
@@ -369,7 +463,9 @@ def wire(
         job_tokens,
         clock,
         pipeline_access,
+        cluster,
     )
+
     backends = Backends(
         database,
         meta,
@@ -380,11 +476,13 @@ def wire(
         user_store,
         drop,
         database.pipelines,
+        executor,
+        replicas,
     )
     platform = Platform(
         repos=repos,
         commits=commits,
-        staging=StagingArea(repos, clock),
+        staging=StagingArea(repos, clock, database.stagings),
         files=files,
         chunks=chunks,
         packs=PackIntake(drop, chunks, ingest),
@@ -398,6 +496,7 @@ def wire(
             leases,
             scratch=[drop, s3_uploads],
             roots=database.pipelines.reusable_outputs,
+            cluster=cluster,
         ),
         workspaces=workspaces,
         lifecycle=WorkspaceLifecycle(workspaces, users, training, serving),
@@ -410,13 +509,14 @@ def wire(
         s3=s3,
         s3_access=S3Access(users, workspaces),
         s3_uploads=s3_uploads,
-        s3_scratch=ScratchFolder(settings.home / "s3" / "tmp"),
+        s3_scratch=s3_scratch,
         users=users,
         job_tokens=job_tokens,
         audit=AuditLog(user_store, clock),
         cluster=cluster,
         _backends=backends,
     )
+    cluster.watch(platform.gc.watch)  # another server's gc: this one holds its writes
     return platform, backends
 
 
@@ -429,6 +529,7 @@ def _pipelines(
     job_tokens: JobTokens,
     clock: Callable[[], float],
     access: PipelineAccess,
+    cluster: ClusterService,
 ) -> PipelineService:
     """The pipelines' services over one store whose job changes wake `wait commit`, told of
     every commit (their triggers)."""
@@ -488,4 +589,9 @@ def _pipelines(
     waits = Waits(store, repos, watch, clock)
     commits.on_commit(triggers.committed)  # jobs recorded before the commit call returns
     commits.on_commit(lambda commit: watch.changed())
-    return PipelineService(store, repos, versions, triggers, scheduler, cron, executor, logs, waits)
+    leader = PipelineLeader(
+        store, scheduler, cron, lambda: cluster.owns(ClaimKind.PIPELINES, PIPELINES_KEY)
+    )
+    return PipelineService(
+        store, repos, versions, triggers, scheduler, cron, executor, logs, waits, leader
+    )

@@ -45,6 +45,30 @@ def test_list_files(api: TestClient, repo: dict[str, Any]) -> None:
     assert (r.status_code, r.json()["code"]) == (404, "path_not_found")
 
 
+def test_list_files_in_pages(api: TestClient, commit_files) -> None:  # type: ignore[no-untyped-def]
+    """limit + after (the last path of the previous page) walk a folder in name order, each
+    entry once; a short page is the last; a file's own listing has no second page."""
+    api.post("/v1/repos", json={"name": "paged"})
+    names = [f"/big/f{i:03d}.txt" for i in range(25)]
+    commit_files("paged", {n: n.encode() for n in names} | {"/top.txt": b"t"})
+    seen: list[str] = []
+    after = ""
+    for _ in range(5):  # 3 pages expected
+        params: dict[str, Any] = {"path": "/big", "limit": 10} | ({"after": after} if after else {})
+        page = api.get("/v1/repos/paged/files", params=params).json()
+        seen += [f["path"] for f in page]
+        if len(page) < 10:
+            break
+        after = page[-1]["path"]
+    assert seen == names and len(page) == 5, seen
+    assert [f["path"] for f in api.get("/v1/repos/paged/files", params={"limit": 1}).json()] == [
+        "/big"
+    ]
+    one = {"path": "/top.txt", "after": "/top.txt"}
+    assert api.get("/v1/repos/paged/files", params=one).json() == []
+    assert api.get("/v1/repos/paged/files", params={"limit": 0}).status_code == 400
+
+
 def test_list_files_with_history(api: TestClient, repo: dict[str, Any]) -> None:
     r = api.get("/v1/repos/r/files", params={"path": "/readme.txt", "history": -1})
     assert [(f["commit"], f["size"]) for f in r.json()] == [

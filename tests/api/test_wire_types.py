@@ -22,6 +22,7 @@ import kaon
 import kaon.client.models as sdk
 import kaon.wire as wire
 import kaon.wire.requests as requests
+from kaon.core.backends import BackendRole
 from kaon.core.endpoints import EndpointFailure, EndpointState
 from kaon.core.jobs import JobFailure, JobState
 
@@ -31,6 +32,7 @@ ENUMS: dict[str, type[Enum]] = {
     "EndpointState": EndpointState,
     "JobFailure": JobFailure,
     "EndpointFailure": EndpointFailure,
+    "BackendRole": BackendRole,
 }
 
 

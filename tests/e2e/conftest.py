@@ -1,25 +1,43 @@
-"""End-to-end fixtures: one shared platform in a temporary KAON_HOME, and a big folder."""
+"""End-to-end fixtures: one shared platform in a temporary KAON_HOME, and a big folder.
+
+`profile` says which backends the platforms of a test run on: SQLite + the local store here;
+tests/e2e/postgres/conftest.py overrides it (and `kaon`, `lone`) to run on PostgreSQL (+ S3).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from .helpers import LEASE_SECONDS, Kaon, MiB, random_file
+from .helpers import LEASE_SECONDS, SQLITE_LOCAL, Kaon, MiB, Profile, random_file
 
 
-@pytest.fixture(scope="session")
-def kaon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kaon]:
-    """One platform shared by the suite (walk-through, bad input, concurrency, client kill)."""
-    k = Kaon(tmp_path_factory.mktemp("kaon-home"))
+@contextmanager
+def shared_platform(home: Path, profile: Profile) -> Iterator[Kaon]:
+    """A platform up in `home` on `profile`'s backends, shut down on exit."""
+    k = Kaon(home, profile)
     k.env["KAON_UPLOAD_LEASE_SECONDS"] = str(LEASE_SECONDS)  # test_crash kills clients
     try:
         k.up()
         yield k
     finally:
         k.shutdown()
+
+
+@pytest.fixture(scope="session")
+def profile() -> Profile:
+    """The backends of the platforms of a test (SQLite + local store)."""
+    return SQLITE_LOCAL
+
+
+@pytest.fixture(scope="session")
+def kaon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kaon]:
+    """One platform shared by the suite (walk-through, bad input, concurrency, client kill)."""
+    with shared_platform(tmp_path_factory.mktemp("kaon-home"), SQLITE_LOCAL) as k:
+        yield k
 
 
 @pytest.fixture(scope="session")
@@ -35,10 +53,5 @@ def big_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def lone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kaon]:
     """A platform of its own for the tests that kill, stop and restart it (each test starts
     with `lone.up()`)."""
-    k = Kaon(tmp_path_factory.mktemp("kaon-lone-home"))
-    k.env["KAON_UPLOAD_LEASE_SECONDS"] = str(LEASE_SECONDS)
-    try:
-        k.up()
+    with shared_platform(tmp_path_factory.mktemp("kaon-lone-home"), SQLITE_LOCAL) as k:
         yield k
-    finally:
-        k.shutdown()

@@ -1,7 +1,9 @@
 """End-to-end helpers: the real `kaon` CLI (subprocesses) against a real local server.
 
 Every platform lives in its own temporary KAON_HOME with KAON_PORT=0 (a free port), so runs
-in parallel never collide. Teardown runs `kaon down` and then kills, by pid, every server
+in parallel never collide. A `Profile` says which backends it runs on: `SQLITE_LOCAL` (SQLite
+and the object store in KAON_HOME, the default) or PostgreSQL (+ S3): a fresh database (and
+bucket) per platform (tests/e2e/postgres/ runs a representative half of the suite on it). Teardown runs `kaon down` and then kills, by pid, every server
 process this suite saw or that still serves that KAON_HOME, so none survives a failure.
 """
 
@@ -15,7 +17,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,14 +74,39 @@ def same_bytes(a: Path, b: Path) -> bool:
                 return True
 
 
+@dataclass(frozen=True)
+class Profile:
+    """The backends a platform runs on: a fresh metadata database and object store for each
+    platform from the factories (None: SQLite / `file://` in its KAON_HOME)."""
+
+    name: str
+    new_database: Callable[[], str] | None = None
+    new_store: Callable[[], str] | None = None
+
+    def env(self) -> dict[str, str]:
+        """The settings (KAON_*) of one new platform."""
+        env: dict[str, str] = {}
+        if self.new_database is not None:
+            url = self.new_database()
+            env.update(KAON_DATABASE_URL=url, KAON_METADATA_URL=url)
+        if self.new_store is not None:
+            env["KAON_STORE_URL"] = self.new_store()
+        return env
+
+
+SQLITE_LOCAL = Profile("sqlite+local")
+
+
 class Kaon:
     """Runs the CLI with KAON_HOME set, and knows the server that home runs."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, profile: Profile = SQLITE_LOCAL) -> None:
         self.home = home
+        self.profile = profile
         home.mkdir(parents=True, exist_ok=True)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("KAON_")}
         self.env.update(KAON_HOME=str(home), KAON_PORT="0")
+        self.env.update(profile.env())
         self.env.pop("COLUMNS", None)
         self.pids: set[int] = set()
 

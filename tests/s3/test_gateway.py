@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import sqlite3
 import subprocess
 import sys
 import urllib.error
@@ -211,8 +212,12 @@ def test_multipart(gateway: Gateway, s3: Any) -> None:
         )
     assert code(exc) == ("EntityTooSmall", 400)
     s3.abort_multipart_upload(Bucket="master.parts", Key="half.bin", UploadId=up)
-    left = list((gateway.kaon.home / "s3" / "uploads").glob("*/*"))  # completed: answers kept
-    assert sorted({p.name for p in left}) == ["completed.json", "upload.json"]
+    # completed: answers kept (rows of the database), no part left (objects of the store)
+    assert not [p for p in (gateway.kaon.home / "objects" / "uploads").rglob("*") if p.is_file()]
+    with sqlite3.connect(gateway.kaon.home / "kaon.db") as db:
+        left = db.execute("SELECT id, completed IS NOT NULL, answer FROM s3_uploads").fetchall()
+    assert left and up not in {row[0] for row in left}
+    assert all(done and answer for _, done, answer in left)
     with pytest.raises(ClientError) as exc:
         s3.list_parts(Bucket="master.parts", Key="half.bin", UploadId=up)
     assert code(exc) == ("NoSuchUpload", 404)

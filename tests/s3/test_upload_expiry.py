@@ -4,6 +4,7 @@ ones after KAON_S3_UPLOAD_EXPIRY_DAYS (gone for clients at once, their parts rem
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,15 @@ pytestmark = pytest.mark.e2e
 MiB = 1024 * 1024
 
 
-def _uploads_dir(gateway: Gateway) -> Path:
-    return gateway.kaon.home / "s3" / "uploads"
+def _parts_dir(gateway: Gateway) -> Path:
+    """Where the parts of the uploads are: objects `uploads/<id>/...` of the local store."""
+    return gateway.kaon.home / "objects" / "uploads"
+
+
+def _recorded(gateway: Gateway, upload: str) -> bool:
+    """Whether the database still holds upload `upload`."""
+    with sqlite3.connect(gateway.kaon.home / "kaon.db") as db:
+        return db.execute("SELECT 1 FROM s3_uploads WHERE id = ?", (upload,)).fetchone() is not None
 
 
 def _start_upload(s3: Any, bucket: str, key: str) -> str:
@@ -37,8 +45,10 @@ def test_gc_reclaims_the_uploads_of_deleted_repos(gateway: Gateway, s3: Any) -> 
     gateway.kaon.ok("delete", "repo", "doomed")
     report = json.loads(gateway.kaon.ok("gc", "--json"))
     assert report["bytes_freed"] >= MiB
-    assert not (_uploads_dir(gateway) / doomed).exists()
-    assert (_uploads_dir(gateway) / kept).is_dir()  # a live bucket's upload stays
+    assert not (_parts_dir(gateway) / doomed).exists()
+    assert not _recorded(gateway, doomed)
+    assert (_parts_dir(gateway) / kept).is_dir()  # a live bucket's upload stays
+    assert _recorded(gateway, kept)
     ids = [u["UploadId"] for u in s3.list_multipart_uploads(Bucket="master.kept")["Uploads"]]
     assert ids == [kept]
 
@@ -66,9 +76,10 @@ def test_stale_uploads_expire_and_gc_removes_their_parts(expiring: Gateway) -> N
     assert "expired" in exc.value.response["Error"]["Message"]
     s3 = expiring.client()  # a fresh connection (see item 11 of issue 12: Expect: 100-continue)
     assert s3.list_multipart_uploads(Bucket="master.stale").get("Uploads", []) == []
-    assert (_uploads_dir(expiring) / upload).is_dir()
+    assert _recorded(expiring, upload)
     expiring.kaon.ok("gc")
-    assert not (_uploads_dir(expiring) / upload).exists()
+    assert not _recorded(expiring, upload)
+    assert not (_parts_dir(expiring) / upload).exists()
 
 
 def test_a_bad_expiry_setting_is_refused(tmp_path: Path) -> None:

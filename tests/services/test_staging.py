@@ -8,6 +8,7 @@ from kaon.core.address import Ref
 from kaon.core.chunking import hash_chunk
 from kaon.core.errors import InvalidInput, MissingChunks, RepoNotFound, StagingNotFound
 from kaon.core.tree import ChunkRef
+from kaon.memory.stagings import MemoryStagingStore
 from kaon.services import staging as staging_module
 from kaon.services.commits import Put
 from kaon.services.staging import StagingArea
@@ -96,7 +97,7 @@ def test_idle_stagings_expire_and_the_oldest_make_room(
     platform: Platform, seed, repo: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
     now = [1000.0]
-    area = StagingArea(platform.repos, lambda: now[0])
+    area = StagingArea(platform.repos, lambda: now[0], MemoryStagingStore())
     idle = area.open(repo, "master")
     used = area.open(repo, "master")
     now[0] += staging_module.IDLE - 1

@@ -104,18 +104,31 @@ def visible_graph(p: Platform, who: Principal, graph: Graph) -> Graph:
     shown = visible_workspaces(p, who)
     hidden = hidden_repos(p, who)
 
+    # an admin not narrowed to a workspace reads every workspace, and what a gone one left
+    everything = who.admin and who.workspace is None
+    owners: dict[tuple[NodeKind, str], str | None] = {}  # one lookup per job / endpoint
+
+    def owner(kind: NodeKind, key: str) -> str | None:
+        """The workspace of a job or endpoint; None when it is gone."""
+        if (kind, key) not in owners:
+            try:
+                found = p.training.get(key) if kind is NodeKind.JOB else p.serving.get(key)
+                owners[kind, key] = found.workspace
+            except NotFound:
+                owners[kind, key] = None
+        return owners[kind, key]
+
     def readable(node: Node) -> bool:
-        try:
-            if node.kind is NodeKind.MODEL:
-                return node.id.split(":", 1)[1].split("/", 1)[0] in shown
-            if node.kind is NodeKind.JOB and "pipeline" in node.attrs:
-                return True  # pipelines are global, like shared repos
-            if node.kind is NodeKind.JOB:
-                return p.training.get(node.attrs.get("job", "")).workspace in shown
-            if node.kind is NodeKind.ENDPOINT:
-                return p.serving.get(node.label).workspace in shown
-        except NotFound:  # its workspace is gone: only an admin still sees it
-            return who.admin and who.workspace is None
+        if node.kind is NodeKind.MODEL:
+            return node.id.split(":", 1)[1].split("/", 1)[0] in shown
+        if node.kind is NodeKind.JOB and "pipeline" in node.attrs:
+            return True  # pipelines are global, like shared repos
+        if node.kind in (NodeKind.JOB, NodeKind.ENDPOINT):
+            if everything:  # no lookup: thousands of jobs downstream of a busy commit
+                return True
+            key = node.attrs.get("job", "") if node.kind is NodeKind.JOB else node.label
+            workspace = owner(node.kind, key)
+            return workspace is not None and workspace in shown  # gone: only an admin sees it
         return node.attrs.get("repo", "") not in hidden
 
     kept = {n.id for n in graph.nodes if n.kind not in _FLOATING and readable(n)}

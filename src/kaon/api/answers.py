@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from kaon.core.backends import BackendHealth
 from kaon.core.commit import Commit
 from kaon.core.credentials import S3Credential
 from kaon.core.endpoints import Endpoint
@@ -26,6 +27,7 @@ from kaon.services.files import FileInfo as FileEntry
 from kaon.services.gc import GcReport as GcDone
 from kaon.wire import (
     AuditRecord,
+    BackendOut,
     BranchInfo,
     BundleInfo,
     Change,
@@ -49,6 +51,7 @@ from kaon.wire import (
     ReleaseInfo,
     RepoInfo,
     S3CredentialInfo,
+    StatusOut,
     TokenInfo,
     TrialInfo,
     UserInfo,
@@ -110,6 +113,12 @@ def change(c: FileChange) -> Change:
 
 def gc_report(r: GcDone) -> GcReport:
     return GcReport(**r.__dict__)
+
+
+def status_out(version: str, server: str, health: list[BackendHealth]) -> StatusOut:
+    backends = [BackendOut(**h.__dict__) for h in health]
+    ok = all(b.ok for b in backends)
+    return StatusOut("ok" if ok else "degraded", version, server, backends)
 
 
 # -- workspaces, jobs, endpoints ------------------------------------------------------------

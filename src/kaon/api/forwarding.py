@@ -1,26 +1,38 @@
 """Predictions from the gateway to an endpoint's replicas: round-robin over the ready ones (or
 through its batcher), within the endpoint's timeout (a replica that held a request past it is
-recycled), counted and timed for /metrics."""
+recycled), counted and timed for /metrics. A version another server runs on Unix sockets
+(`Route.via`) is reached through that server's gateway (`POST <via>/_kaon/replica/<version>`,
+kaon.core.placement), the caller's token passed on for an --auth endpoint."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import itertools
 import time
 from collections.abc import Awaitable, Callable
 
+import httpx
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from kaon.api.batching import Batcher, ReplicaError, ReplicaPool
 from kaon.api.replies import err_body
+from kaon.core.placement import FORWARDED, REPLICA_PATH
 from kaon.services.endpointrun import Route
 
 Recycle = Callable[[str, str], bool]  # (endpoint, replica address): restart that replica
 
+# the token an --auth endpoint's request was admitted with (kaon.api.gatecore.admitted): what
+# a hop to the server running the version sends on
+ADMITTED: contextvars.ContextVar[str] = contextvars.ContextVar("kaon_admitted", default="")
+HOP_MARGIN = 5.0  # s a hop waits beyond the endpoint's timeout (the owner answers 504 itself)
+
 
 class Forwarder:
-    def __init__(self, recycle: Recycle) -> None:
+    def __init__(self, recycle: Recycle, server: str = "") -> None:
         self._recycle = recycle
+        self._server = server  # this server's id: X-Kaon-Forwarded on a hop
+        self._hops: httpx.AsyncClient | None = None
         self._pool = ReplicaPool()
         self._batchers: dict[str, Batcher] = {}
         self._rr = itertools.count()
@@ -57,10 +69,18 @@ class Forwarder:
             self._errors.labels(route.name).inc()
         return status, out
 
+    async def relay(self, route: Route, content_type: str, body: bytes) -> tuple[int, bytes]:
+        """A prediction another server's gateway sent here (it counts it in its /metrics)."""
+        return await self._forward(route, content_type, body)
+
     async def close(self) -> None:
         await self._pool.close()
+        if self._hops is not None:
+            await self._hops.aclose()
 
     async def _forward(self, route: Route, content_type: str, body: bytes) -> tuple[int, bytes]:
+        if route.via:  # its server knows best whether a replica is ready (placed later)
+            return await self._hop(route, content_type, body)
         if not route.addresses:
             return 503, err_body(
                 f"endpoint {route.name} has no ready replica: see `kaon serve list` and "
@@ -86,3 +106,28 @@ class Forwarder:
             )
         except ReplicaError as exc:
             return 503, err_body(f"endpoint {route.name}: {exc}")
+
+    async def _hop(self, route: Route, content_type: str, body: bytes) -> tuple[int, bytes]:
+        """Through the gateway of the server running `route` (its answer as it gives it)."""
+        if self._hops is None:
+            self._hops = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=5.0))
+        headers = {"content-type": content_type, FORWARDED.decode(): self._server}
+        token = ADMITTED.get()
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        url = f"{route.via}{REPLICA_PATH}{route.name}"
+        try:
+            answer = await asyncio.wait_for(
+                self._hops.post(url, content=body, headers=headers), route.timeout + HOP_MARGIN
+            )
+        except TimeoutError:
+            return 504, err_body(
+                f"endpoint {route.name}: no prediction within {route.timeout:g} s from the "
+                f"server running it ({route.via})"
+            )
+        except httpx.HTTPError as exc:
+            return 503, err_body(
+                f"endpoint {route.name}: the server running it ({route.via}) did not answer "
+                f"({type(exc).__name__}); another server takes it over if it is gone: retry"
+            )
+        return answer.status_code, answer.content

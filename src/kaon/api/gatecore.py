@@ -13,13 +13,25 @@ from pathlib import Path
 from typing import Any
 
 from kaon.api.feedback import Answered, FeedbackGate, FeedbackLimits, RecentAnswers, decoded
-from kaon.api.forwarding import Forwarder
-from kaon.api.replies import Receive, Scope, Send, TooLarge, error, header, read_body, version_of
+from kaon.api.forwarding import ADMITTED, Forwarder
+from kaon.api.replies import (
+    JSON_TYPE,
+    Receive,
+    Scope,
+    Send,
+    TooLarge,
+    error,
+    header,
+    read_body,
+    reply,
+    version_of,
+)
 from kaon.api.shadow import ShadowLog, Shadows
 from kaon.api.versionmetrics import VersionMetrics
 from kaon.core.endpoints import Endpoint, EndpointState
 from kaon.core.errors import KaonError, PermissionDenied
 from kaon.core.feedback import Feedback
+from kaon.core.placement import FORWARDED
 from kaon.core.users import Action
 from kaon.services.endpointrun import Choice, Route
 from kaon.wiring import Platform
@@ -33,7 +45,7 @@ class GatewayCore:
         self.platform = platform
         self.max_body = max_body
         self.gate = FeedbackGate(feedback)
-        self.forwarder = Forwarder(platform.serving.recycle)
+        self.forwarder = Forwarder(platform.serving.recycle, platform.cluster.id)
         self.recent = RecentAnswers()  # what feedback refers to (kaon.api.feedback)
         self.metrics = VersionMetrics(self.forwarder.registry)
         self.shadows = Shadows(self.forwarder.predict, self.metrics, ShadowLog(self._shadow_log))
@@ -158,6 +170,7 @@ class GatewayCore:
             if not token:
                 raise PermissionDenied("no token")
             await loop.run_in_executor(None, self._authorize, token, route.workspace)
+            ADMITTED.set(token)  # passed on if another server runs the version
             return True
         except KaonError as exc:
             if scope["method"] == "POST":  # read to the end, so the client sees the answer
@@ -215,6 +228,31 @@ class GatewayCore:
             endpoint = None
         status, message = unrouted(name, endpoint)
         await fail(send, status, message, None)
+
+    async def hopped(self, tail: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """`POST /_kaon/replica/<version>` from another server's gateway (X-Kaon-Forwarded):
+        a prediction by the replicas of a version this server runs, answered as they answer
+        (never sent on: no loops); the caller's token checked again for an --auth one."""
+        kind, _, name = tail.partition("/")
+        if kind != "replica" or scope["method"] != "POST" or not header(scope, FORWARDED):
+            await error(send, 404, "use POST /_kaon/replica/<version> between kaon servers")
+            return
+        route = self.platform.serving.local_route(name)
+        if route is None:
+            with contextlib.suppress(TooLarge):
+                await self.body(scope, receive)
+            await error(send, 503, f"endpoint {name} does not run on this server (any more)")
+            return
+        if route.auth and not await self.admitted(route, scope, receive, send):
+            return
+        try:
+            body = await self.body(scope, receive)
+        except TooLarge:
+            await error(send, 413, f"request body larger than {self.max_body} bytes")
+            return
+        ctype = header(scope, b"content-type").decode("latin-1") or "application/octet-stream"
+        status, out = await self.forwarder.relay(route, ctype, body)
+        await reply(send, status, out, JSON_TYPE)
 
     def _shadow_log(self, name: str) -> Path | None:
         serving = self.platform.serving

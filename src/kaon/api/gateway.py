@@ -8,6 +8,9 @@ its traffic picks the version), a version (`petset-c517ec`) or a wave-1 name
     /v2/...                  Open Inference Protocol v2 (kaon.api.oipgate)
     GET  /metrics            Prometheus: per endpoint, per release and version, shadows
 
+With several servers, a version another server runs is answered through it
+(kaon.services.endpointsync; `POST /_kaon/replica/<version>` between the servers).
+
 Reserved names (kaon.core.releases.RESERVED: the API's `/v1`, `/docs`, ...) never reach an
 endpoint; a name that does not resolve goes to the API unless its path is an endpoint's
 (then 404 or 503 saying why: kaon.api.gatecore.unrouted). Requests go round-robin to the
@@ -67,6 +70,8 @@ class Gateway:
                 await self._seldon(parts[1], parts[0], parts[2:], scope, receive, send)
             else:
                 await self._inner(scope, receive, send)
+        elif first == "_kaon":  # between the servers of one platform
+            await self._core.hopped(tail, scope, receive, send)
         elif not first or first in RESERVED:
             await self._inner(scope, receive, send)
         else:

@@ -1,6 +1,7 @@
 """`python -m kaon.api`: run the platform server in the foreground.
 
-Builds the platform (wiring only), binds the API socket and the S3 gateway's sibling socket
+Builds the platform (wiring only), checks that each engine answers (database, object store,
+executor, replicas: one line and exit 3 when one does not, before anything listens), binds the API socket and the S3 gateway's sibling socket
 (so a busy port is one clear line), starts the platform (recovery of what a stop interrupted),
 writes $KAON_HOME/server.json with the pid and both URLs, serves both through one uvicorn until
 SIGINT/SIGTERM, then removes server.json.
@@ -21,6 +22,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import uvicorn
 
@@ -59,6 +61,12 @@ def _bind(host: str, port: int, what: str = "--port / set KAON_PORT") -> socket.
     return sock
 
 
+def _fail(exc: KaonError) -> NoReturn:
+    """One line on stderr, and the exit code of the error's kind (3: an engine is unavailable)."""
+    print(f"kaon server: {exc.message}", file=sys.stderr, flush=True)
+    raise SystemExit(exc.exit_code)
+
+
 def _watch_home(state: Path, pid: int, every: float = 2.0) -> None:
     """Stop this server (SIGTERM: the graceful way) once its state file is gone or names
     another server: its KAON_HOME was deleted or taken over. Otherwise it would hold its port
@@ -88,18 +96,40 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--s3-port", type=int, default=None, help="S3 gateway port (default 5267; 0 = any)"
     )
+    parser.add_argument(
+        "--database", default=None, help="metadata database URL (KAON_DATABASE_URL)"
+    )
+    parser.add_argument("--store", default=None, help="object store URL (KAON_STORE_URL)")
+    parser.add_argument(
+        "--executor", default=None, help="local, ray or ray://host:10001 (KAON_EXECUTOR)"
+    )
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
-    settings = ServerSettings.from_env(args.host, args.port, args.s3_port)
+    try:
+        settings = ServerSettings.from_env(
+            args.host,
+            args.port,
+            args.s3_port,
+            database=args.database,
+            store=args.store,
+            executor=args.executor,
+        )
+    except KaonError as exc:
+        _fail(exc)
     os.umask(PRIVATE_UMASK)  # every file it (and its jobs, envs, replicas) writes: 0600 / 0700
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s"
     )
     try:
         platform = build(settings)
-        token = ensure_token(settings.home)
     except KaonError as exc:
-        raise SystemExit(f"kaon server: {exc.message}") from None
+        _fail(exc)
+    try:
+        token = ensure_token(settings.home)
+        platform.check_backends()  # before anything listens: nothing half-started
+    except KaonError as exc:
+        platform.close()
+        _fail(exc)
     sock = _bind(settings.host, settings.port)
     s3_sock = _bind(settings.host, settings.s3_port, "--s3-port / set KAON_S3_PORT")
     host, port = sock.getsockname()[:2]
@@ -118,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
         platform.start()
     except KaonError as exc:
         platform.close()
-        raise SystemExit(f"kaon server: {exc.message}") from None
+        _fail(exc)
     state = settings.home / SERVER_FILE
     doc = {"pid": os.getpid(), "url": url, "port": port, "s3_url": s3_url, "s3_port": s3_port}
     private_file(state, json.dumps(doc))

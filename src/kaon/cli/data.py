@@ -288,15 +288,22 @@ def get_file(
 def list_file(
     address: str = typer.Argument(..., help="repo@ref[:/path]"),
     history: str = typer.Option("0", "--history", help="Revisions per entry: N, or 'all'."),
+    number: int = typer.Option(None, "--number", "-n", help="At most this many entries (a page)."),
+    after: str = typer.Option(
+        "", "--after", help="Entries named after this path (the last one of the previous page)."
+    ),
     as_json: bool = JSON,
 ) -> None:
-    """Files of a commit: NAME TYPE SIZE (--history N adds COMMIT and COMMITTED)."""
+    """Files of a commit, sorted by name: NAME TYPE SIZE (--history N adds COMMIT and
+    COMMITTED). Page through a big folder with -n N, then --after <the last path shown>."""
     addr = parse_address(address)
     depth = -1 if history in ("all", "-1") else int(history) if history.isdigit() else None
     if depth is None:
         raise InvalidInput(f"--history {history!r}: expected a number or 'all'")
+    if number is not None and number < 1:
+        raise InvalidInput(f"--number {number}: give at least 1 (entries per page)")
     with _client() as client:
-        files = client.list_files(addr.repo, addr.ref_text, addr.path, depth)
+        files = client.list_files(addr.repo, addr.ref_text, addr.path, depth, number, after)
     if as_json:
         emit_json(files)
         return

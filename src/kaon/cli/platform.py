@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 
-from kaon.cli.output import emit_json, human_size
+from kaon.cli.output import emit_json, human_size, table
+
+if TYPE_CHECKING:
+    from kaon.client.models import BackendOut
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -83,18 +87,95 @@ def show_version(as_json: bool) -> None:
     typer.echo(f"server    {server}" if server else f"server    unreachable ({problem})")
 
 
+DATABASE = typer.Option(
+    None,
+    "--database",
+    help="Metadata database URL (KAON_DATABASE_URL; default sqlite:///$KAON_HOME/kaon.db).",
+)
+STORE = typer.Option(
+    None,
+    "--store",
+    help="Object store URL (KAON_STORE_URL; default file://$KAON_HOME/objects).",
+)
+EXECUTOR = typer.Option(
+    None,
+    "--executor",
+    help="Where jobs run: local, ray (the cluster of this host), ray://head:10001 "
+    "(KAON_EXECUTOR; default local).",
+)
+ENGINES_HELP = """
+
+    The engines: --database, --store, --executor win over KAON_DATABASE_URL,
+    KAON_STORE_URL, KAON_EXECUTOR, which win over $KAON_HOME/config.toml:
+
+    \b
+      [platform]
+      database = "postgresql://kaon:secret@db.example:5432/kaon"
+      store = "s3://kaon-data/prod?endpoint=http://minio.example:9000"
+      executor = "ray://ray-head.example:10001"
+
+    Each engine is checked before the server listens: one that does not answer is one
+    line and exit 3 (docs/deploy.md)."""
+
+
+def _engine_args(database: str | None, store: str | None, executor: str | None) -> list[str]:
+    given = {"--database": database, "--store": store, "--executor": executor}
+    return [part for flag, value in given.items() if value for part in (flag, value)]
+
+
+up_help = (
+    """Start the local platform in the background (default: SQLite + a local store in
+    $KAON_HOME, jobs as local processes).
+
+    Examples:
+
+      kaon up
+
+    \b
+      kaon up --database postgresql://kaon:secret@db.example/kaon \\
+        --store file:///srv/kaon/objects"""
+    + ENGINES_HELP
+)
+server_help = (
+    """Run the platform server in the foreground (Ctrl-C stops it): one of several API
+    servers sharing one database and one store behind a load balancer (docs/deploy.md).
+
+    Examples:
+
+      kaon server --host 0.0.0.0 --port 5266
+
+    \b
+      kaon server --database postgresql://kaon:secret@db/kaon \\
+        --store 's3://kaon-data/prod?endpoint=http://minio:9000' \\
+        --executor ray://ray-head:10001"""
+    + ENGINES_HELP
+)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command()
+    @app.command(help=up_help)
     def up(
         port: int = typer.Option(None, "--port", "-p", help="Port (default 5266, KAON_PORT)."),
+        database: str | None = DATABASE,
+        store: str | None = STORE,
+        executor: str | None = EXECUTOR,
     ) -> None:
-        """Start the local platform in the background (SQLite + local store in $KAON_HOME)."""
         from urllib.parse import urlsplit
 
         from kaon.client import local
-        from kaon.config import exposure_warning, kaon_home
+        from kaon.client.connect import local_server
+        from kaon.config import ServerSettings, exposure_warning, kaon_home
 
-        url, pid = local.start(port=port)
+        # a bad flag, variable or config.toml key: said here, before a server is spawned
+        ServerSettings.from_env(port=port, database=database, store=store, executor=executor)
+        engines = _engine_args(database, store, executor)
+        if engines and (running := local_server()) is not None:
+            typer.echo(
+                f"Warning: kaon already runs at {running[0]} (pid {running[1]}); "
+                f"{' '.join(engines[::2])} not applied: `kaon down` first",
+                err=True,
+            )
+        url, pid = local.start(port=port, extra=engines)
         typer.echo(f"kaon is up at {url} (pid {pid}, home {kaon_home()})")
         warning = exposure_warning(urlsplit(url).hostname or "")
         if warning:
@@ -110,10 +191,14 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-        """Show whether the platform answers, where, and its version."""
+        """Show whether the platform answers, where, its version, and each engine behind it:
+        ROLE (database, store, executor, replicas), URL (passwords shown as ***), OK,
+        VERSION, DETAIL (why one does not answer). Exit 3 when the platform is stopped or
+        an engine does not answer."""
         from kaon.client import Client
         from kaon.client.connect import resolve_target
         from kaon.config import kaon_home
+        from kaon.core.errors import NotFound, PermissionDenied
 
         target = resolve_target()
         doc: dict[str, object] = {
@@ -121,14 +206,24 @@ def register(app: typer.Typer) -> None:
             "endpoint": target.endpoint,
             "local": target.local,
         }
+        backends: list[BackendOut] = []
         if target.endpoint is None:
             doc["status"] = "stopped"
         else:
             with Client(target.endpoint, target.token) as client:
                 doc.update(client.health())
+                try:
+                    answer = client.status()
+                except (PermissionDenied, NotFound) as exc:  # no token; an older server
+                    doc["backends_error"] = exc.message
+                else:
+                    backends = answer.backends
+                    doc.update(status=answer.status, server=answer.server)
+            doc["backends"] = backends
+        failed = doc["status"] != "ok"
         if as_json:
             emit_json(doc)
-            if doc["status"] == "stopped":
+            if failed:
                 raise typer.Exit(3)  # scripts get the same answer with or without --json
             return
         if doc["status"] == "stopped":
@@ -137,16 +232,30 @@ def register(app: typer.Typer) -> None:
         typer.echo(
             f"kaon {doc.get('version')} is {doc['status']} at {doc['endpoint']} (home {doc['home']})"
         )
+        if backends:
+            table(
+                ["ROLE", "URL", "OK", "VERSION", "DETAIL"],
+                [
+                    [b.role, b.url, "yes" if b.ok else "NO", b.version or "-", b.detail]
+                    for b in backends
+                ],
+            )
+        elif "backends_error" in doc:
+            typer.echo(f"engines not shown: {doc['backends_error']}")
+        if failed:
+            raise typer.Exit(3)
 
-    @app.command()
+    @app.command(help=server_help)
     def server(
         host: str = typer.Option(None, help="Interface to listen on (default 127.0.0.1)."),
         port: int = typer.Option(None, help="Port (default 5266; 0 picks a free one)."),
         s3_port: int = typer.Option(
             None, "--s3-port", help="S3 gateway port (default 5267; 0 picks a free one)."
         ),
+        database: str | None = DATABASE,
+        store: str | None = STORE,
+        executor: str | None = EXECUTOR,
     ) -> None:
-        """Run the platform server in the foreground (Ctrl-C stops it)."""
         cmd = [sys.executable, "-m", "kaon.api"]
         if host:
             cmd += ["--host", host]
@@ -154,7 +263,7 @@ def register(app: typer.Typer) -> None:
             cmd += ["--port", str(port)]
         if s3_port is not None:
             cmd += ["--s3-port", str(s3_port)]
-        os.execv(sys.executable, cmd)
+        os.execv(sys.executable, cmd + _engine_args(database, store, executor))
 
     @app.command()
     def init(

@@ -8,22 +8,28 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from kaon.client.connect import local_server, pid_alive
 from kaon.config import SERVER_FILE, kaon_home, private_dir
-from kaon.core.errors import BackendUnavailable
+from kaon.core.errors import BackendUnavailable, InvalidInput, KaonError
 from kaon.extras import server_missing
 
 START_TIMEOUT = 30.0
+SERVER_PREFIX = "kaon server: "  # how the server's own one-line errors start
 
 
 def log_path(home: Path | None = None) -> Path:
     return (home or kaon_home()) / "logs" / "server.log"
 
 
-def start(port: int | None = None, host: str | None = None) -> tuple[str, int]:
-    """Start the server detached (if not running) and wait until it answers; (url, pid)."""
+def start(
+    port: int | None = None, host: str | None = None, extra: Sequence[str] = ()
+) -> tuple[str, int]:
+    """Start the server detached (if not running) and wait until it answers; (url, pid).
+    `extra`: more arguments of `kaon server` (--database URL ...). A server that exits at
+    start raises its own error (its last line, its exit code's kind)."""
     home = kaon_home()
     running = local_server(home)
     if running:
@@ -38,6 +44,10 @@ def start(port: int | None = None, host: str | None = None) -> tuple[str, int]:
         cmd += ["--port", str(port)]
     if host is not None:
         cmd += ["--host", host]
+    cmd += extra
+    started_at = 0
+    with contextlib.suppress(OSError):
+        started_at = log.stat().st_size  # the log is appended to: this start's lines follow
     with open(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as out:
         proc = subprocess.Popen(
             cmd,
@@ -51,9 +61,7 @@ def start(port: int | None = None, host: str | None = None) -> tuple[str, int]:
     while time.monotonic() < deadline:
         code = proc.poll()
         if code is not None:
-            raise BackendUnavailable(
-                f"the local kaon server exited at start (code {code}): {_tail(log)}"
-            )
+            raise _exited(code, log, started_at)
         running = local_server(home)
         if running and running[1] == proc.pid and _healthy(running[0]):
             return running
@@ -91,6 +99,22 @@ def _healthy(url: str) -> bool:
             return bool(response.status == 200)
     except OSError:
         return False
+
+
+def _exited(code: int, log: Path, offset: int) -> KaonError:
+    """The error of a server that exited at start: its one line (`kaon server: ...`) with the
+    class of its exit code (2 bad input, 3 an engine unavailable), else the log's tail."""
+    try:
+        with open(log, "rb") as f:
+            f.seek(offset)
+            lines = f.read().decode(errors="replace").strip().splitlines()
+    except OSError:
+        lines = []
+    last = lines[-1] if lines else ""
+    if last.startswith(SERVER_PREFIX):
+        kind = InvalidInput if code == InvalidInput.exit_code else BackendUnavailable
+        return kind(f"{last.removeprefix(SERVER_PREFIX)} (log: {log})", server_exit=code)
+    return BackendUnavailable(f"the local kaon server exited at start (code {code}): {_tail(log)}")
 
 
 def _tail(log: Path, lines: int = 5) -> str:

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from kaon.wire import (
     AuditRecord,
+    BackendOut,
     BranchInfo,
     BundleInfo,
     Change,
@@ -38,6 +39,7 @@ from kaon.wire import (
     ReleaseInfo,
     RepoInfo,
     S3CredentialInfo,
+    StatusOut,
     TokenInfo,
     TrialInfo,
     UserInfo,
@@ -51,6 +53,7 @@ T = TypeVar("T")
 
 __all__ = [
     "AuditRecord",
+    "BackendOut",
     "BranchInfo",
     "BundleInfo",
     "Change",
@@ -80,6 +83,7 @@ __all__ = [
     "ReleaseInfo",
     "RepoInfo",
     "S3CredentialInfo",
+    "StatusOut",
     "TokenInfo",
     "TransferStats",
     "TrialInfo",

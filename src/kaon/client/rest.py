@@ -24,6 +24,7 @@ from kaon.client.models import (
     ProvenanceInfo,
     RepoInfo,
     S3CredentialInfo,
+    StatusOut,
     WorkspaceInfo,
     from_json,
 )
@@ -110,6 +111,11 @@ class RestApi(UsersApi, TransferApi):
         doc: dict[str, str] = self._json("GET", "/v1/health")
         return doc
 
+    def status(self) -> StatusOut:
+        """The server that answers and each engine behind it (database, object store,
+        executor, replicas): whether it answers now, its version, its URL without secrets."""
+        return from_json(StatusOut, self._json("GET", "/v1/status"))
+
     def gc(self) -> GcReport:
         return from_json(GcReport, self._json("POST", "/v1/gc"))
 
@@ -180,9 +186,21 @@ class RestApi(UsersApi, TransferApi):
 
     # files -------------------------------------------------------------------------------
     def list_files(
-        self, repo: str, ref: str = "master", path: str = "/", history: int = 0
+        self,
+        repo: str,
+        ref: str = "master",
+        path: str = "/",
+        history: int = 0,
+        limit: int | None = None,
+        after: str = "",
     ) -> list[FileInfo]:
-        params = {"ref": ref, "path": path, "history": history}
+        """A folder's entries sorted by name; a page with `limit` (at most that many) and
+        `after` (the path the previous page ended with)."""
+        params: dict[str, Any] = {"ref": ref, "path": path, "history": history}
+        if limit is not None:
+            params["limit"] = limit
+        if after:
+            params["after"] = after
         return [
             from_json(FileInfo, d)
             for d in self._json("GET", f"/v1/repos/{repo}/files", params=params)

@@ -124,12 +124,14 @@ _DOT_CLUSTERS |= {"training": "#fdf5ef", "serving": "#f8f3fb"}
 _DOT_CLUSTER_STYLE = 'style="rounded,filled"; color="#bbbbbb"; fontcolor="#444444";'
 
 
+_CONTROL = {c: " " for c in range(32)}  # what is left of the control characters: spaces
+
+
 def _dot_str(text: str) -> str:
     """`text` as a double-quoted DOT string: backslashes, quotes and newlines escaped."""
     out = text.replace("\\", "\\\\").replace('"', '\\"')
     out = out.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
-    out = "".join(" " if ord(c) < 32 else c for c in out)
-    return f'"{out}"'
+    return f'"{out.translate(_CONTROL)}"'
 
 
 def _dot_node(node: Node) -> str:

@@ -8,17 +8,21 @@ from functools import cached_property
 
 from sqlalchemy import Engine
 
+from kaon.core.backends import BackendHealth, BackendRole, redact_url
+from kaon.core.errors import KaonError
 from kaon.db.cluster import SqlClusterStore
 from kaon.db.credentials import SqlCredentialStore
 from kaon.db.endpoints import SqlEndpointStore
 from kaon.db.engine import DEFAULT_BUSY_TIMEOUT, WRITE_OPTION, backend_errors, make_engine
 from kaon.db.jobs import SqlJobStore
-from kaon.db.migrate import upgrade_engine
+from kaon.db.migrate import current_revision, upgrade_engine
 from kaon.db.pipelines import SqlPipelineStore
 from kaon.db.placement import SqlPlacementStore
 from kaon.db.provenance import SqlProvenanceStore
 from kaon.db.releases import SqlReleaseStore
+from kaon.db.s3uploads import SqlUploadStore
 from kaon.db.sql import SqlMetadataStore
+from kaon.db.stagings import SqlStagingStore
 from kaon.db.users import SqlUserStore
 from kaon.db.workspaces import SqlWorkspaceStore
 
@@ -50,6 +54,22 @@ class Database:
     def guard(self) -> AbstractContextManager[None]:
         """Re-raise the database's failures inside the block as kaon errors."""
         return backend_errors(self.url, self.busy_timeout)
+
+    def health(self) -> BackendHealth:
+        """A round trip now: the server's version (SQLite's library version) and the schema."""
+        url = redact_url(self.url)
+        try:
+            with self.guard(), self.engine.connect() as conn:
+                if self.dialect == "postgresql":
+                    found = conn.exec_driver_sql("SHOW server_version").scalar()
+                    version = f"PostgreSQL {str(found).split()[0]}"
+                else:
+                    version = f"SQLite {conn.exec_driver_sql('SELECT sqlite_version()').scalar()}"
+                revision = current_revision(conn)
+        except Exception as exc:  # noqa: BLE001 - health never raises: it says what failed
+            text = exc.message if isinstance(exc, KaonError) else f"{type(exc).__name__}: {exc}"
+            return BackendHealth(BackendRole.DATABASE, url, False, "", text.splitlines()[0])
+        return BackendHealth(BackendRole.DATABASE, url, True, version, f"schema {revision}")
 
     def close(self) -> None:
         self.engine.dispose()
@@ -101,6 +121,14 @@ class Database:
     @cached_property
     def placements(self) -> SqlPlacementStore:
         return SqlPlacementStore(self)
+
+    @cached_property
+    def stagings(self) -> SqlStagingStore:
+        return SqlStagingStore(self)
+
+    @cached_property
+    def s3_uploads(self) -> SqlUploadStore:
+        return SqlUploadStore(self)
 
     def credentials(self, key: bytes) -> SqlCredentialStore:
         return SqlCredentialStore(self, key)

@@ -159,8 +159,13 @@ def _unavailable(url: str, err: Exception) -> BackendUnavailable:
     where = describe(url)
     orig = getattr(err, "orig", None) or err
     reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    if where.startswith("sqlite"):
+        hint = "check that the database file's directory exists and is writable by this server"
+    else:
+        hint = (
+            "check that the database server runs and is reachable from this host, and the "
+            "user, password and database name in the URL"
+        )
     return BackendUnavailable(
-        f"metadata database {where} is unavailable ({reason}); check that the database "
-        "server is running and reachable, or that the database file's directory is writable",
-        url=where,
+        f"metadata database {where} is unavailable ({reason}): {hint}", url=where
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select, text
 
+from kaon.core.ids import is_hex
 from kaon.core.provenance import Edge, Graph, Node
 from kaon.db import schema
 from kaon.db.sqlstore import SqlStore
@@ -115,12 +116,14 @@ class SqlProvenanceStore(SqlStore):
 
     def find(self, kind: str, prefix: str, limit: int = 2) -> list[str]:
         t = schema.prov_nodes
-        stmt = (
-            select(t.c.id)
-            .where(t.c.id.startswith(f"{kind}:{prefix}", autoescape=True))
-            .order_by(t.c.id)
-            .limit(limit)
-        )
+        start = f"{kind}:{prefix}"
+        stmt = select(t.c.id).where(t.c.id.startswith(start, autoescape=True))
+        if prefix and is_hex(prefix):
+            # a range the primary key's index answers (a commit id's prefix): LIKE 'x%' alone
+            # reads the whole table unless the collation is "C" (PostgreSQL's default is the
+            # system locale's) and LIKE is case-sensitive (SQLite's is not)
+            stmt = stmt.where(t.c.id >= start, t.c.id < start + "g")
+        stmt = stmt.order_by(t.c.id).limit(limit)
         with self._db.guard(), self._engine.connect() as conn:
             return [str(r[0]) for r in conn.execute(stmt)]
 

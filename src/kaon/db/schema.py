@@ -319,6 +319,54 @@ cluster_claims = Table(  # live work owned by one server until `expires` (renewe
 )
 
 # --- stagings and S3 multipart uploads in the database (issue 17, migration 0013) ---
+stagings = Table(  # files of a coming commit, staged while its upload goes on
+    "stagings",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("repo", String, nullable=False),
+    Column("branch", String, nullable=False),
+    Column("touched", Double, nullable=False),
+    Column("batches", Integer, nullable=False),
+    Column("files", BigInteger, nullable=False),  # rows staged (a path staged again: twice)
+    Index(None, "touched"),
+)
+
+staging_batches = Table(  # one batch of staged rows, JSON (kaon.db.stagings)
+    "staging_batches",
+    metadata,
+    Column("staging", String, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("rows", Text, nullable=False),
+    PrimaryKeyConstraint("staging", "seq"),
+)
+
+s3_uploads = Table(  # S3 multipart uploads (kaon.services.s3.multipart); parts in the store
+    "s3_uploads",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("bucket", String, nullable=False),
+    Column("key", String, nullable=False),
+    Column("created", Double, nullable=False),
+    Column("owner", String, nullable=False),
+    Column("transaction", String, nullable=False),
+    Column("meta", Text, nullable=False),
+    Column("completed", Double),  # when it was completed (its answer kept for a retry)
+    Column("answer", Text),
+    Index(None, "bucket"),
+)
+
+s3_upload_parts = Table(  # one row per part; its bytes are object `object` of the store
+    "s3_upload_parts",
+    metadata,
+    Column("upload", String, nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("etag", String, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("modified", Double, nullable=False),
+    Column("checksums", Text, nullable=False),
+    Column("object", String, nullable=False),
+    PrimaryKeyConstraint("upload", "number"),
+)
 
 # --- replica placement (issue 17, migration 0014) ---
 replica_placements = Table(  # where each endpoint version's replicas run (kaon.core.placement)

@@ -24,7 +24,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
+from kaon.core.backends import BackendHealth, BackendRole
 from kaon.core.errors import InvalidInput
+from kaon.core.units import human_size
 from kaon.exec.batch import Batch, Views
 from kaon.exec.inputs import InputCache, remove_tree
 from kaon.exec.pfs import (
@@ -44,6 +46,18 @@ from kaon.ports.executor import DatumFeed, OutputSink, Place, RunResult, Task, W
 RESERVED = ("out", "home", "tmp", "inputs", "views", "pfs")  # a task folder's own names
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"  # a task's PATH after its environment when it sets none
 logger = logging.getLogger("kaon.exec")
+
+
+def local_health(role: BackendRole, sandboxed: bool) -> BackendHealth:
+    """What the local executor and the local replicas say of this machine."""
+    try:
+        memory = human_size(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (OSError, ValueError):
+        memory = "? bytes"
+    sandbox = "bubblewrap sandbox" if sandboxed else "no sandbox (bubblewrap unavailable)"
+    detail = f"{os.cpu_count() or 1} CPUs, {memory} RAM, {sandbox}"
+    system = os.uname()
+    return BackendHealth(role, "local", True, f"{system.sysname} {system.release}", detail)
 
 
 @dataclass(frozen=True)
@@ -106,6 +120,10 @@ class LocalExecutor:
 
     def describe_memory(self, limit: int | None, default: bool = False) -> str:
         return self._runner.describe_memory(limit, default)
+
+    def health(self) -> BackendHealth:
+        """Tasks run here: this machine's CPUs, memory and sandbox."""
+        return local_health(BackendRole.EXECUTOR, self.can_sandbox)
 
     def prepare(self, lock: EnvLock, log: LogSink, cancel: threading.Event) -> None:
         env = self._envs.ensure(lock, log, cancel)

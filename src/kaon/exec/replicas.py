@@ -26,8 +26,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kaon.core.backends import BackendHealth, BackendRole
 from kaon.core.errors import InvalidInput
 from kaon.exec.cgroups import CgroupRoot, find_cgroups
+from kaon.exec.local import local_health
 from kaon.exec.readiness import in_group, ping
 from kaon.exec.replicaproc import (
     Launcher,
@@ -105,6 +107,10 @@ class LocalReplicas:
     @property
     def can_sandbox(self) -> bool:
         return self._bwrap is not None and bwrap_works(self._bwrap)
+
+    def health(self) -> BackendHealth:
+        """Replicas run here, as processes of this machine."""
+        return local_health(BackendRole.REPLICAS, self.can_sandbox)
 
     def start(self, spec: ReplicaSpec, log: LogSink) -> None:
         """Fetch the files of `spec.code`, then start the replicas of `spec.name` (stopping

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from kaon.core.backends import BackendHealth, BackendRole
 from kaon.memory.cluster import MemoryClusterStore
 from kaon.memory.credentials import MemoryCredentialStore
 from kaon.memory.endpoints import MemoryEndpointStore
@@ -14,6 +15,8 @@ from kaon.memory.pipelines import MemoryPipelineStore
 from kaon.memory.placement import MemoryPlacementStore
 from kaon.memory.provenance import MemoryProvenanceStore
 from kaon.memory.releases import MemoryReleaseStore
+from kaon.memory.s3uploads import MemoryUploadStore
+from kaon.memory.stagings import MemoryStagingStore
 from kaon.memory.tables import Tables
 from kaon.memory.users import MemoryUserStore
 from kaon.memory.workspaces import MemoryWorkspaceStore
@@ -68,8 +71,21 @@ class MemoryDatabase:
     def placements(self) -> MemoryPlacementStore:
         return MemoryPlacementStore()
 
+    @cached_property
+    def stagings(self) -> MemoryStagingStore:
+        return MemoryStagingStore()
+
+    @cached_property
+    def s3_uploads(self) -> MemoryUploadStore:
+        return MemoryUploadStore()
+
     def credentials(self, key: bytes) -> MemoryCredentialStore:
         return MemoryCredentialStore(self.tables)
+
+    def health(self) -> BackendHealth:
+        return BackendHealth(
+            BackendRole.DATABASE, "memory://", True, "memory", "in this process: gone with it"
+        )
 
     def close(self) -> None:
         """Nothing to release (the tables stay readable)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from kaon.core.backends import BackendHealth
 from kaon.ports.cluster import ClusterStore
 from kaon.ports.credentials import CredentialStore
 from kaon.ports.endpoints import EndpointStore, ReleaseStore
@@ -15,6 +16,8 @@ from kaon.ports.metadata import MetadataStore
 from kaon.ports.pipelines import PipelineStore
 from kaon.ports.placement import PlacementStore
 from kaon.ports.provenance import ProvenanceStore
+from kaon.ports.s3uploads import UploadStore
+from kaon.ports.stagings import StagingStore
 from kaon.ports.users import UserStore
 from kaon.ports.workspaces import WorkspaceStore
 
@@ -64,6 +67,16 @@ class MetadataDatabase(Protocol):
         """Where each endpoint version's replicas run and listen."""
         ...
 
+    @property
+    def stagings(self) -> StagingStore:
+        """Files of coming commits, staged while their uploads go on."""
+        ...
+
+    @property
+    def s3_uploads(self) -> UploadStore:
+        """S3 multipart uploads and their parts (the parts' bytes: in the object store)."""
+        ...
+
     def credentials(self, key: bytes) -> CredentialStore:
         """The S3 keys, their secrets sealed at rest with `key` (32 bytes, kept outside the
         database)."""
@@ -71,4 +84,9 @@ class MetadataDatabase(Protocol):
 
     def close(self) -> None:
         """Release the database's connections (the stores are unusable afterwards)."""
+        ...
+
+    def health(self) -> BackendHealth:
+        """Whether the database answers now (its URL without secrets, its server's version). Never raises: a failure is
+        ok=False with a one-line `detail` (what failed, what to do)."""
         ...

@@ -47,6 +47,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
+from kaon.core.backends import BackendHealth
 from kaon.ports.content import TreeRef
 from kaon.ports.envbuilder import EnvLock, LogSink
 
@@ -104,6 +105,9 @@ class Limits:
     memory_default: bool = False  # memory_bytes is the platform's default, not the job's:
     # applied only where it bounds the task as a whole, never per process
     sandbox: bool = False  # the strict mode (`--sandbox`): no network either
+    cpus: float | None = None  # cores the task asks for (`--cpu`, a pipeline's
+    # resource_requests): a cluster backend reserves them; the local one only records them
+    gpus: int = 0  # GPUs it asks for (a pipeline's resource_requests/limits)
 
 
 @dataclass(frozen=True)
@@ -220,4 +224,10 @@ class Executor(Protocol):
         set. Every datum handed out is delivered and reported to `feed.finished` exactly once.
         Lines printed while a datum is processed go to its `log`, the others to `log`. The
         result is the last process'; `cancelled` when `cancel` stopped it."""
+        ...
+
+    def health(self) -> BackendHealth:
+        """Whether tasks can run now (where: `local`, the Ray head's address; the engine's
+        version, its nodes and resources). Never raises: a failure is ok=False with a
+        one-line `detail` (what failed, what to do)."""
         ...

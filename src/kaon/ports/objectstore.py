@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from kaon.core.backends import BackendHealth
+
 
 @dataclass(frozen=True)
 class ObjectInfo:
@@ -59,4 +61,9 @@ class ObjectStore(Protocol):
 
     def sync(self) -> None:
         """A write barrier: every put that returned before this call is durable when it returns."""
+        ...
+
+    def health(self) -> BackendHealth:
+        """Whether the store answers now (its URL without secrets, its version). Never raises: a failure is
+        ok=False with a one-line `detail` (what failed, what to do)."""
         ...

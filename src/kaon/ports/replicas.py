@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from kaon.core.backends import BackendHealth
 from kaon.ports.content import TreeRef
 from kaon.ports.envbuilder import Environment, LogSink
 
@@ -68,3 +69,8 @@ class Replicas(Protocol):
         ...
 
     def stop_all(self) -> None: ...
+
+    def health(self) -> BackendHealth:
+        """Whether replicas can be started now (where, and the engine's version). Never raises: a failure is
+        ok=False with a one-line `detail` (what failed, what to do)."""
+        ...

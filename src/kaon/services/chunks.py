@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -20,9 +22,10 @@ from kaon.services.objectkeys import pack_key
 MAX_PACK = 256 * 1024 * 1024
 RECOVERY_WINDOW = 3600.0  # the kernel writes dirty pages back within ~30 s; be generous
 _LOCATE_BATCH = 512
-_SMALL = 256 * 1024  # chunks at most this big are read together with their neighbours
 _GAP = 64 * 1024  # bytes between two chunks read with one range read (frame headers)
 _RUN = 8 * 1024 * 1024  # bytes of one such range read at most
+_READ_AHEAD = 3  # range reads under way beyond the one a reader consumes
+_READERS = 8  # threads doing those reads, shared by every reader of the store
 
 
 class LocalChunk(NamedTuple):
@@ -56,6 +59,7 @@ class ChunkStore:
         self._index = index
         self._clock = clock
         self._leases = leases
+        self._readers = ThreadPoolExecutor(_READERS, thread_name_prefix="kaon-read")
 
     def missing(self, digests: Sequence[str], lease: str | None = None) -> list[Digest]:
         """The digests (validated, deduplicated, in input order) the store does not hold.
@@ -167,9 +171,26 @@ class ChunkStore:
         """The content of `chunks`, in order, one decoded chunk at a time.
 
         `chunks` may run across many files (a folder's archive): they are located
-        _LOCATE_BATCH at a time, and small chunks lying one after the other in a pack are read
+        _LOCATE_BATCH at a time, and chunks lying one after the other in a pack are read
         with one range read (a folder of 20,000 small files: ~40 queries and a few hundred
-        reads, not 20,000 of each)."""
+        reads, not 20,000 of each). Up to _READ_AHEAD range reads after the one being
+        consumed are already under way on other threads (and decoded there): a remote store
+        (S3) answers each read after a round trip, so one read at a time would leave the
+        link idle most of the time."""
+        pending: deque[Future[list[bytes]]] = deque()
+        try:
+            for run in self._runs(chunks):
+                pending.append(self._readers.submit(self._decoded, run))
+                if len(pending) > _READ_AHEAD:
+                    yield from pending.popleft().result()
+            while pending:
+                yield from pending.popleft().result()
+        finally:
+            for f in pending:
+                f.cancel()
+
+    def _runs(self, chunks: Iterable[ChunkRef]) -> Iterator[list[ChunkLocation]]:
+        """The locations of `chunks` in order, grouped into range reads (see _follows)."""
         it = iter(chunks)
         while batch := list(itertools.islice(it, _LOCATE_BATCH)):
             where = self._index.locate(list(dict.fromkeys(c.digest for c in batch)))
@@ -182,10 +203,13 @@ class ChunkStore:
                         "(was it reclaimed by gc while still referenced? please report)"
                     )
                 if run and not _follows(run, loc):
-                    yield from self._read_run(run)
+                    yield run
                     run = []
                 run.append(loc)
-            yield from self._read_run(run)
+            yield run
+
+    def _decoded(self, run: list[ChunkLocation]) -> list[bytes]:
+        return list(self._read_run(run))
 
     def where(self, chunks: Sequence[ChunkRef]) -> list[LocalChunk] | None:
         """Where each of `chunks` lies in a local file, in order (a client on this machine
@@ -218,14 +242,14 @@ class ChunkStore:
 
 
 def _follows(run: list[ChunkLocation], loc: ChunkLocation) -> bool:
-    """Whether `loc` may join the range read of `run`: a small chunk of the same pack, at
-    most _GAP bytes after the run's last one, the whole run at most _RUN bytes."""
+    """Whether `loc` may join the range read of `run`: a chunk of the same pack, at most
+    _GAP bytes after the run's last one, the whole run at most _RUN bytes. Chunks of any
+    size join: a big file's chunks lie one after the other in its packs, and one 8 MiB read
+    costs one round trip where eight 1 MiB reads cost eight (S3)."""
     last = run[-1]
     end = last.offset + last.stored_len
     return (
         loc.pack == last.pack
-        and loc.stored_len <= _SMALL
-        and last.stored_len <= _SMALL
         and end <= loc.offset <= end + _GAP
         and loc.offset + loc.stored_len - run[0].offset <= _RUN
     )

@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from kaon.core.cluster import CLAIM_SECONDS, HEARTBEAT_SECONDS, ClaimKind, ServerRecord
+from kaon.core.cluster import CLAIM_SECONDS, HEARTBEAT_SECONDS, Claim, ClaimKind, ServerRecord
 from kaon.ports.cluster import ClusterStore
 
 log = logging.getLogger("kaon.cluster")
@@ -110,6 +110,10 @@ class ClusterService:
             if server.id == held.owner:
                 return server
         return None
+
+    def claims(self, kind: ClaimKind) -> list[Claim]:
+        """Every live claim of `kind`, whoever holds it."""
+        return self.store.claims(kind, self._clock())
 
     def servers(self) -> list[ServerRecord]:
         """The live servers, oldest first."""

@@ -1,6 +1,8 @@
 """An endpoint's run step: its replicas (through the Replicas port), the gateway's routes to
 them, and the endpoint state their health shows; and, in memory, each release's traffic so
-that the gateway resolves a name to the version that answers without the database."""
+that the gateway resolves a name to the version that answers without the database. With
+several servers, the routes to the versions other servers run sit beside this server's own
+(`place_remote`, refreshed by kaon.services.endpointsync): this server's are looked up first."""
 
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ class Route:
     auth: bool = False  # predictions need a token that may read `workspace` (--auth)
     release: str = ""  # the named endpoint (kaon.core.releases); "" = `name`
     version: str = ""  # the version label answers carry (X-Kaon-Version, Seldon meta)
+    via: str = ""  # another server runs it: predictions go through that server's gateway
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class EndpointRunner:
         self._hidden = hidden  # what user code must not see (the platform's own files)
         self._routes: dict[str, Route] = {}
         self._tables: dict[str, Table] = {}
+        self._remote: dict[str, Route] = {}  # versions other servers run (replaced whole)
         self._lock = threading.Lock()
         self._random = random.Random()
 
@@ -106,6 +110,7 @@ class EndpointRunner:
         with self._lock:
             self._routes.clear()
             self._tables.clear()
+            self._remote = {}
         self._replicas.stop_all()
 
     def publish(self, table: Table) -> None:
@@ -147,13 +152,23 @@ class EndpointRunner:
         return None
 
     def routed(self, name: str) -> bool:
+        """Whether this server runs `name`'s replicas."""
         return name in self._routes
 
+    def local(self) -> list[str]:
+        """The versions this server runs."""
+        with self._lock:
+            return list(self._routes)
+
+    def place_remote(self, routes: dict[str, Route]) -> None:
+        """The routes to the versions other servers run, from now on (all of them)."""
+        self._remote = routes
+
     def route(self, name: str) -> Route | None:
-        """The gateway's fast path: no database access."""
+        """The gateway's fast path: no database access (this server's replicas first)."""
         route = self._routes.get(name)
         if route is None:
-            return None
+            return self._remote.get(name)
         status = self._replicas.status(name)
         addresses = status.addresses if status else ()
         if addresses != route.addresses:

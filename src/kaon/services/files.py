@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -79,17 +80,32 @@ class FileService:
     def node(self, commit: Commit | None, path: str) -> Node | Tree:
         return lookup(self.root(commit), paths.normalize(path), self._trees.load)
 
-    def list_files(self, repo: str, ref: Ref, path: str, history: int = 0) -> list[FileInfo]:
+    def list_files(
+        self,
+        repo: str,
+        ref: Ref,
+        path: str,
+        history: int = 0,
+        limit: int | None = None,
+        after: str = "",
+    ) -> list[FileInfo]:
         """Entries of the directory at `path` (or the file itself); with `history` n > 0,
-        up to n revisions of each entry, newest first (-1: all)."""
+        up to n revisions of each entry, newest first (-1: all). A page: at most `limit`
+        entries, those named after the entry `after` (a path the previous page ended with);
+        entries are sorted by name, so a page of a 100,000-entry folder is a binary search."""
         path = paths.normalize(path)
         commit = self._repos.resolve(repo, ref)
         node = self.node(commit, path)
         if isinstance(node, FileNode):
-            entries: list[tuple[str, Node]] = [(path, node)]
+            entries: list[tuple[str, Node]] = [] if after else [(path, node)]
         else:
             tree = node if isinstance(node, Tree) else self._trees.load(node.tree)
-            entries = [(paths.join(path, e.name), e) for e in tree.entries]
+            start = 0
+            if after:
+                name = paths.normalize(after).rpartition("/")[2]
+                start = bisect.bisect_right(tree.entries, name, key=lambda e: e.name)
+            end = len(tree.entries) if limit is None else start + max(0, limit)
+            entries = [(paths.join(path, e.name), e) for e in tree.entries[start:end]]
         if history == 0 or commit is None:
             return [_info(p, n) for p, n in entries]
         return self._with_history(commit, entries, history)

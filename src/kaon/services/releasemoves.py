@@ -43,8 +43,13 @@ class ReleaseMoves:
         self._launch = launch  # start a version's replicas (built, or restored when revived)
         self._stop = stop  # stop a version's start-up and replicas
         self._refresh = refresh  # a version in the state its replicas show (persisted)
-        self._lock = threading.RLock()
+        self._lock: threading.RLock = threading.RLock()
         self._closed = threading.Event()
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held by every traffic change (and by the sync of several servers' changes)."""
+        return self._lock
 
     # queries -----------------------------------------------------------------------------
     def find(self, name: str) -> Release | None:
@@ -151,10 +156,13 @@ class ReleaseMoves:
             if row.state is EndpointState.FAILURE:
                 return f"version {label} failed: {row.reason}"
             status = self._run.status(row.name)
-            if row.state is not EndpointState.RUNNING or status is None:
+            if row.state is not EndpointState.RUNNING:
                 return None
-            if status.ready < row.replicas:
+            if status is None and self._run.routed(row.name):
                 return None
+            if status is not None and status.ready < row.replicas:
+                return None
+            # (no status here: another server runs it, and saved it RUNNING)
         return ""
 
     def _fail(self, release: Release, why: str) -> None:
@@ -172,6 +180,16 @@ class ReleaseMoves:
     def _publish(self, release: Release) -> None:
         rows = {e.version_label: e.name for e in self.versions(release)}
         self._run.publish(Table(release.name, release.workspace, release.traffic, rows))
+
+    def republish(self, releases: list[Release], rows: list[Endpoint]) -> None:
+        """Every release's table as the database has it (changes made through other
+        servers); `rows`: every version, newest first. Call under `lock`."""
+        by_release: dict[str, dict[str, str]] = {}
+        for e in rows:  # as _publish: rows in the order list_endpoints gives
+            by_release.setdefault(e.release_name, {})[e.version_label] = e.name
+        for release in releases:
+            labels = by_release.get(release.name, {})
+            self._run.publish(Table(release.name, release.workspace, release.traffic, labels))
 
     def close(self) -> None:
         self._closed.set()

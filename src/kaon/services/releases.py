@@ -299,6 +299,28 @@ class ReleaseEngine(ReleaseMoves):
             raise NotFound(f"endpoint {release.name} has no version")
         return self._endpoints.get_endpoint(main.name) or main
 
+    def take_over(self, name: str) -> bool:
+        """Version `name`, which this server just claimed (its server died or stopped), started
+        here as a restart would (kaon.services.endpointsync); False when it needs no
+        running (killed, failed to build, or out of its release's traffic)."""
+        with self._lock:
+            row = self._endpoints.get_endpoint(name)
+            release = None if row is None else self.find(name)
+            if row is None or release is None or not row.live:
+                return False
+            wanted = set(release.traffic.versions)
+            wanted |= set(release.pending.versions if release.pending else ())
+            if row.version_label not in wanted:
+                if row.state is not EndpointState.FAILURE:  # a drain its server's death cut
+                    reason = f"replaced by {release.traffic.main}"
+                    self._endpoints.save_endpoint(row.moved(EndpointState.KILLED, reason=reason))
+                return False
+            self._launch(row.moved(EndpointState.STARTING, reason=""))
+            self._publish(release)
+            if release.pending is not None and row.version_label in release.pending.versions:
+                self._watch(release)
+            return True
+
     def recover(self) -> list[str]:
         """At start-up: every release's versions in its traffic (or its pending change)
         started again, and its pending change resumed; a drain a stop interrupted is done."""

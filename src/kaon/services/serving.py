@@ -7,7 +7,10 @@ files committed to the workspace's `endpoints` repo, provenance) → run
 (kaon.services.endpointrun: replicas started on that commit). The state then follows their
 health: RUNNING while one answers, RESTARTING while they are being restarted, FAILURE when
 they keep failing (or the build failed), KILLED when stopped (kaon.core.endpoints says which
-moves are allowed). Endpoints come back on platform restart.
+moves are allowed); each version starts in a thread of its own (kaon.services.endpointstart).
+Endpoints come back on platform restart. With several servers over one database, the server
+that starts a version runs it (its ENDPOINT claim) and every server's gateway answers it;
+a version whose server died is taken over (kaon.services.endpointsync).
 
 An endpoint is a *release* (kaon.core.releases: a name, `--name` or `serve-<ws>-<hex>`) whose
 rows are its *versions*; kaon.services.releases moves the traffic between them (update,
@@ -17,27 +20,28 @@ canary, shadow, promote, rollback) and the gateway resolves a name in memory (`r
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from kaon.core.cluster import ClaimKind
 from kaon.core.endpoints import Batching, Endpoint, EndpointState, new_endpoint_name
 from kaon.core.errors import KaonError, NotFound
 from kaon.core.feedback import Feedback
-from kaon.core.ids import CommitId, RepoName
 from kaon.core.jobs import Bundle, ModelId
 from kaon.core.releases import Release, release_name, version_label, versioned_name
-from kaon.ports.content import TreeRef
 from kaon.ports.endpoints import EndpointStore, ReleaseStore
+from kaon.ports.placement import PlacementStore
 from kaon.ports.replicas import ReplicaStatus
+from kaon.services.cluster import ClusterService
 from kaon.services.endpointbuild import EndpointBuilder, ServeEntry
 from kaon.services.endpointrecord import EndpointRecorder
 from kaon.services.endpointrun import Choice, EndpointRunner, Route
+from kaon.services.endpointstart import EndpointStarts
+from kaon.services.endpointsync import EndpointPlaces, EndpointSync
 from kaon.services.releases import ReleaseEngine
-from kaon.services.trials import fingerprint
-from kaon.services.workspaces import WorkspaceService, repo_of
+from kaon.services.workspaces import WorkspaceService
 
 log = logging.getLogger("kaon.serving")
 
@@ -54,6 +58,8 @@ class ServingService:
         recorder: EndpointRecorder,
         runner: EndpointRunner,
         clock: Callable[[], float],
+        cluster: ClusterService,
+        placements: PlacementStore,
     ) -> None:
         self._endpoints = endpoints
         self._workspaces = workspaces
@@ -61,12 +67,23 @@ class ServingService:
         self._record = recorder
         self._run = runner
         self._clock = clock
-        self._cancel: dict[str, threading.Event] = {}
-        self._lock = threading.Lock()
+        self._starts = EndpointStarts(endpoints, builder, recorder, runner, clock)
         self._namespaces: dict[str, tuple[bool, float]] = {}  # name -> (a workspace?, when)
         self._releases = ReleaseEngine(
             endpoints, releases, runner, clock, self._launch, self._halt, self.refresh
         )
+        self._places = EndpointPlaces(cluster, placements, clock)  # several servers
+        self._sync = EndpointSync(
+            self._places,
+            runner,
+            endpoints,
+            releases,
+            self._releases,
+            self._halt,
+            self._observe,
+            self.take_over,
+        )
+        cluster.on_orphan(ClaimKind.ENDPOINT, self.take_over)
 
     # queries -----------------------------------------------------------------------------
     def get(self, name: str) -> Endpoint:
@@ -82,6 +99,7 @@ class ServingService:
     def lookup(self, name: str) -> Endpoint | None:
         """The endpoint's row as stored (a release's main version), or None (the gateway
         asks when it has no route)."""
+        self._sync.poke()  # changed through another server? this gateway syncs at once
         found = self._endpoints.get_endpoint(name)
         if found is not None:
             return found
@@ -96,7 +114,17 @@ class ServingService:
         return self._record.log_path(endpoint, kind)
 
     def status(self, name: str) -> ReplicaStatus | None:
-        return self._run.status(name)
+        """Of the replicas of `name`, here or on the server that runs them (its ready ones)."""
+        found = self._run.status(name)
+        placed = self._places.others.get(name) if found is None else None
+        if placed is not None:
+            n = len(placed.addresses)
+            return ReplicaStatus(n, n, 0, "", placed.addresses)
+        return found
+
+    def runs_on(self, name: str) -> str | None:
+        """The URL of the other live server running version `name`'s replicas, if one does."""
+        return self._places.runs_on(name)
 
     def recycle(self, name: str, address: str) -> bool:
         """A request to the replica at `address` timed out: restart that replica."""
@@ -109,6 +137,10 @@ class ServingService:
             return route
         choice = self._run.resolve(name)
         return None if choice is None else choice[0]
+
+    def local_route(self, name: str) -> Route | None:
+        """The route to version `name` if this server runs its replicas."""
+        return self._run.route(name) if self._run.routed(name) else None
 
     def refresh(self, endpoint: Endpoint) -> Endpoint:
         """The state as the replicas show it now (persisted when it changed)."""
@@ -278,8 +310,36 @@ class ServingService:
 
     def recover(self) -> list[str]:
         """At start-up: bring back every release's serving versions (not killed, not failed
-        to build), and the traffic between them."""
-        return self._releases.recover()
+        to build) that no other live server runs, and the traffic between them; then follow
+        what the other servers run (kaon.services.endpointsync)."""
+        back = self._releases.recover()
+        self._sync.start()
+        return back
+
+    def take_over(self, name: str) -> None:
+        """Version `name`, just claimed by this server (its server died or stopped): started
+        here as a restart would, or given up when it needs no running."""
+        if not self._releases.take_over(name):
+            self._places.release(name)
+
+    def _observe(self, name: str) -> None:
+        """Save the state the replicas of `name` (run here) show, the row read afresh under
+        the lock the start-up thread saves under."""
+        with self._starts.lock:
+            row = self._endpoints.get_endpoint(name)
+            if row is not None:
+                self.refresh(row)
+
+    def _halt(self, name: str) -> None:
+        """Stop version `name` here: its start-up thread, its replicas; give its claim up."""
+        self._starts.halt(name)
+        self._places.release(name)
+
+    def _launch(self, endpoint: Endpoint) -> None:
+        if not self._places.claim(endpoint.name):  # another live server runs it
+            log.info("endpoint %s runs on another server: not started here", endpoint.name)
+            return
+        self._starts.launch(endpoint)
 
     def feedback(self, route: Route, feedback: Feedback) -> str:
         """Store feedback on one answer (the version `route` answered it) as
@@ -306,95 +366,7 @@ class ServingService:
         return self._record.feedbacks(endpoint.workspace, release, limit, version)
 
     def shutdown(self) -> None:
+        self._sync.close()
         self._releases.close()
-        with self._lock:
-            events = list(self._cancel.values())
-        for event in events:
-            event.set()
+        self._starts.cancel_all()
         self._run.stop_all()
-
-    # the start-up thread: build (or restore), record, run -------------------------------
-    def _halt(self, name: str) -> None:
-        """Stop version `name`: its start-up thread, then its replicas."""
-        with self._lock:
-            cancel = self._cancel.pop(name, None)
-            if cancel is not None:
-                cancel.set()
-        self._run.stop(name)
-
-    def _launch(self, endpoint: Endpoint) -> None:
-        cancel = threading.Event()
-        with self._lock:
-            self._cancel[endpoint.name] = cancel
-        thread = threading.Thread(
-            target=self._start,
-            args=(endpoint, cancel),
-            name=f"endpoint-{endpoint.name}",
-            daemon=True,
-        )
-        thread.start()
-
-    def _start(self, endpoint: Endpoint, cancel: threading.Event) -> None:
-        build_log = self._record.log(endpoint, "build")
-        serve_log = self._record.log(endpoint, "serve")
-        try:
-            if endpoint.served_commit and "lock_id" in endpoint.env:
-                self._restore(endpoint, serve_log.write, build_log.write, cancel)
-                return
-            built = self._build.build(endpoint, None, build_log.write, cancel)
-            served = self._record.served(endpoint, built.files)
-            batch = endpoint.batch if built.batchable else None
-            if endpoint.batch and not built.batchable:
-                build_log.write("--batch ignored: the serve module defines no predict_batch")
-            lock = built.lock
-            endpoint = endpoint.moved(
-                EndpointState.STARTING,
-                served_commit=str(served.commit),
-                started=self._clock(),
-                env={"lock_id": lock.id, "lock": lock.text, "python": lock.python}
-                | {"platform": fingerprint(), "batchable": built.batchable},
-            )
-            if not self._save_unless(cancel, endpoint):
-                return
-            self._record.started(endpoint)
-            self._run.run(endpoint, served, built.env, batch, serve_log.write)
-            if cancel.is_set():  # killed while its replicas were fetching their files
-                self._run.stop(endpoint.name)
-        except KaonError as exc:  # BuildFailed included: the state says the build failed
-            build_log.write(f"error: {exc.message}")
-            self._save_unless(cancel, endpoint.build_failure(exc.message))
-        except Exception as exc:
-            log.exception("endpoint %s failed to start", endpoint.name)
-            build_log.write(f"internal error: {exc}")
-            self._save_unless(cancel, endpoint.build_failure(f"internal error {exc}"))
-
-    def _save_unless(self, cancel: threading.Event, endpoint: Endpoint) -> bool:
-        """Save what the start-up thread saw unless the version was stopped meanwhile (its
-        KILLED row is then the truth): `_halt` sets `cancel` under the same lock."""
-        with self._lock:
-            if cancel.is_set():
-                return False
-            self._endpoints.save_endpoint(endpoint)
-            return True
-
-    def _restore(
-        self,
-        endpoint: Endpoint,
-        serve_log: Callable[[str], None],
-        build_log: Callable[[str], None],
-        cancel: threading.Event,
-    ) -> None:
-        """Run a version served before (recovered or revived) on its served commit and lock."""
-        build_log(f"restarting on served commit {endpoint.served_commit}")
-        env = self._build.restore(endpoint, build_log, cancel)
-        endpoint = endpoint.moved(EndpointState.STARTING, started=self._clock())
-        if not self._save_unless(cancel, endpoint):
-            return
-        served = TreeRef(
-            RepoName(repo_of(endpoint.workspace, "endpoints")),
-            CommitId(str(endpoint.served_commit)),
-        )
-        batch = endpoint.batch if endpoint.env.get("batchable", True) else None
-        self._run.run(endpoint, served, env, batch, serve_log)
-        if cancel.is_set():
-            self._run.stop(endpoint.name)

@@ -5,22 +5,23 @@ and normalising them (~0.1 s) came after everything else; staged batch by batch 
 client still reads files, that work overlaps the upload and the commit only names the staging.
 Nothing is visible before the commit, and the commit checks every chunk as usual.
 
-Stagings live in this server's memory: a restart loses them, the commit answers NotFound, and
-the client sends every row with the commit instead. A staging is dropped once its commit is
-made, or after IDLE seconds without use; at most OPEN stagings exist at once (the oldest goes).
+Stagings live in the database (kaon.ports.stagings): a staging begun through one server is
+committed through any other, and survives a restart. One that expired or was dropped makes the
+commit answer NotFound, and the client sends every row with the commit instead. A staging is
+dropped once its commit is made, or after IDLE seconds without use; at most OPEN stagings exist
+at once (the least recently used goes).
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 from kaon.core.errors import InvalidInput, StagingNotFound
-from kaon.core.ids import BranchName, RepoName, branch_name
+from kaon.core.ids import branch_name
 from kaon.core.tree import FileContent
+from kaon.ports.stagings import StagingRecord, StagingStore
 from kaon.services.commits import Put, content_map
 from kaon.services.repos import RepoService
 
@@ -28,71 +29,61 @@ IDLE = 3600.0
 OPEN = 64
 
 
-@dataclass
-class _Staging:
-    repo: RepoName
-    branch: BranchName
-    touched: float
-    puts: dict[str, FileContent] = field(default_factory=dict)
-
-
 class StagingArea:
-    def __init__(self, repos: RepoService, clock: Callable[[], float]) -> None:
+    def __init__(self, repos: RepoService, clock: Callable[[], float], store: StagingStore) -> None:
         self._repos = repos
         self._clock = clock
-        self._open: OrderedDict[str, _Staging] = OrderedDict()  # least recently used first
+        self._store = store
         self._lock = threading.Lock()
+        self._last = 0.0
 
     def open(self, repo: str, branch: str) -> str:
         """A new, empty staging for a commit to `repo`@`branch`; its id."""
-        staging = _Staging(self._repos.get_repo(repo).name, branch_name(branch), self._clock())
+        name, branch = self._repos.get_repo(repo).name, branch_name(branch)
+        now = self._now()
+        self._store.expire(now - IDLE, OPEN - 1)
         sid = uuid.uuid4().hex
-        with self._lock:
-            self._expire()
-            while len(self._open) >= OPEN:
-                self._open.popitem(last=False)
-            self._open[sid] = staging
+        self._store.open(StagingRecord(sid, name, branch, now))
         return sid
 
     def add(self, sid: str, repo: str, puts: Iterable[Put]) -> int:
-        """Stage `puts` (a path staged again is replaced); the number of files staged."""
-        rows = content_map(puts)  # checked before the lock: the rows of a batch at once
-        with self._lock:
-            staging = self._get(sid, repo)
-            staging.puts.update(rows)
-            return len(staging.puts)
+        """Stage `puts` (a path staged again is replaced at the commit); the number of rows
+        staged so far (a path staged twice counts twice)."""
+        rows = content_map(puts)  # checked first: a bad batch stages nothing
+        self._get(sid, repo)
+        count = self._store.add(sid, rows)
+        if count is None:
+            raise self._gone(sid, repo)
+        return count
 
     def puts(self, sid: str, repo: str, branch: str) -> dict[str, FileContent]:
         """What `sid` staged, for the commit to `repo`@`branch` that names it."""
-        with self._lock:
-            staging = self._get(sid, repo)
-            if staging.branch != branch_name(branch):
-                raise InvalidInput(
-                    f"staging {sid} is for branch '{staging.branch}', not '{branch}'"
-                )
-            return dict(staging.puts)
+        staging = self._get(sid, repo)
+        if staging.branch != branch_name(branch):
+            raise InvalidInput(f"staging {sid} is for branch '{staging.branch}', not '{branch}'")
+        return self._store.puts(sid)
 
     def close(self, sid: str) -> None:
         """Forget `sid` (its commit is made)."""
-        with self._lock:
-            self._open.pop(sid, None)
+        self._store.drop(sid)
 
-    def _get(self, sid: str, repo: str) -> _Staging:
-        self._expire()
-        staging = self._open.get(sid)
+    def _get(self, sid: str, repo: str) -> StagingRecord:
+        now = self._now()
+        staging = self._store.touch(sid, now, now - IDLE)
         if staging is None or staging.repo != repo:
-            raise StagingNotFound(
-                f"no staging {sid!r} for repo '{repo}' (expired, or the server restarted): "
-                "send the files with the commit"
-            )
-        staging.touched = self._clock()
-        self._open.move_to_end(sid)
+            raise self._gone(sid, repo)
         return staging
 
-    def _expire(self) -> None:
-        limit = self._clock() - IDLE
-        while self._open:
-            sid, oldest = next(iter(self._open.items()))
-            if oldest.touched >= limit:
-                return
-            del self._open[sid]
+    def _now(self) -> float:
+        """The clock, strictly increasing in this process: stagings used one after the other
+        at one clock reading still go least recently used first."""
+        with self._lock:
+            self._last = max(self._clock(), self._last + 1e-6)
+            return self._last
+
+    @staticmethod
+    def _gone(sid: str, repo: str) -> StagingNotFound:
+        return StagingNotFound(
+            f"no staging {sid!r} for repo '{repo}' (expired, or committed already): "
+            "send the files with the commit"
+        )

@@ -120,6 +120,7 @@ def trial_task(
             memory_bytes=job.resources.memory or default_memory,
             memory_default=job.resources.memory is None and default_memory is not None,
             sandbox=job.resources.sandbox,
+            cpus=job.resources.cpu,
         ),
         labels={"job": job.id, "trial": str(trial.index)},
     )

@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from kaon.core.backends import BackendHealth, BackendRole
 from kaon.core.errors import (
     BackendUnavailable,
     Conflict,
@@ -33,6 +34,7 @@ from kaon.core.errors import (
     NotFound,
     StorageFull,
 )
+from kaon.core.units import human_size
 from kaon.ports.objectstore import ObjectInfo
 from kaon.store import TEMP_PREFIX, validate_key, validate_prefix
 from kaon.store.localio import start_writeback, syncfs, write_object
@@ -110,6 +112,20 @@ class LocalObjectStore:
 
     def _path(self, key: str) -> Path:
         return self.root / validate_key(key)
+
+    def health(self) -> BackendHealth:
+        """The root is a folder this server can write, and how much room it has."""
+        url = f"file://{self.root}"
+        try:
+            room = os.statvfs(self.root)
+        except OSError as exc:
+            why = f"cannot reach {self.root} ({exc.strerror}): is the filesystem mounted?"
+            return BackendHealth(BackendRole.STORE, url, False, "", why)
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            why = f"{self.root} is not writable by this server: fix its owner or mode"
+            return BackendHealth(BackendRole.STORE, url, False, "", why)
+        free = human_size(room.f_bavail * room.f_frsize)
+        return BackendHealth(BackendRole.STORE, url, True, "local filesystem", f"{free} free")
 
     @staticmethod
     def _not_found(key: str) -> NotFound:

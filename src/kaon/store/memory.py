@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from kaon.core.backends import BackendHealth, BackendRole
 from kaon.core.errors import InvalidInput, NotFound
 from kaon.ports.objectstore import ObjectInfo
 from kaon.store import validate_key, validate_prefix
@@ -25,6 +26,11 @@ class MemoryObjectStore:
 
     def __repr__(self) -> str:
         return f"MemoryObjectStore({len(self._objects)} objects)"
+
+    def health(self) -> BackendHealth:
+        return BackendHealth(
+            BackendRole.STORE, "memory://", True, "memory", f"{len(self._objects)} objects"
+        )
 
     def put(self, key: str, data: bytes | memoryview | Iterable[bytes | memoryview]) -> None:
         validate_key(key)

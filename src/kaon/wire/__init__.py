@@ -19,6 +19,7 @@ from kaon.wire.access import (
 )
 from kaon.wire.base import Answer, decode, decode_list
 from kaon.wire.data import (
+    BackendOut,
     BranchInfo,
     Change,
     CommitInfo,
@@ -34,6 +35,7 @@ from kaon.wire.data import (
     RepoInfo,
     StagedOut,
     StagingOut,
+    StatusOut,
 )
 from kaon.wire.jobs import (
     BundleInfo,
@@ -62,6 +64,7 @@ from kaon.wire.releases import FeedbackInfo, ReleaseInfo, VersionInfo
 __all__ = [
     "Answer",
     "AuditRecord",
+    "BackendOut",
     "BranchInfo",
     "BundleInfo",
     "Change",
@@ -99,6 +102,7 @@ __all__ = [
     "S3CredentialInfo",
     "StagedOut",
     "StagingOut",
+    "StatusOut",
     "TokenInfo",
     "TrialInfo",
     "UserInfo",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from kaon.core.backends import BackendRole
 from kaon.wire.base import Answer, doc
 
 # -- the platform ---------------------------------------------------------------------------
@@ -24,6 +25,27 @@ class ErrorOut(Answer):
 class HealthOut(Answer):
     status: str
     version: str
+
+
+@dataclass(frozen=True)
+class BackendOut(Answer):
+    """One engine the platform runs on, as this server sees it now."""
+
+    role: BackendRole = field(metadata=doc("database, store, executor or replicas"))
+    url: str = field(metadata=doc("where it is, passwords and secret keys shown as ***"))
+    ok: bool = field(metadata=doc("whether it answered just now"))
+    version: str = field(metadata=doc("its own version, e.g. PostgreSQL 15.18 (or empty)"))
+    detail: str = field(metadata=doc("why it is not ok (what to do), or more about it"))
+
+
+@dataclass(frozen=True)
+class StatusOut(Answer):
+    """`GET /v1/status`: the server that answered and the engines behind it."""
+
+    status: str = field(metadata=doc("ok, or degraded when an engine does not answer"))
+    version: str = field(metadata=doc("the server's kaon version"))
+    server: str = field(metadata=doc("the answering server's URL among those sharing the data"))
+    backends: list[BackendOut] = field(metadata=doc("database, store, executor, replicas"))
 
 
 @dataclass(frozen=True)
@@ -84,7 +106,7 @@ class StagingOut(Answer):
 
 @dataclass(frozen=True)
 class StagedOut(Answer):
-    files: int  # files staged so far
+    files: int  # rows staged so far (a path staged twice counts twice)
 
 
 # -- files ----------------------------------------------------------------------------------

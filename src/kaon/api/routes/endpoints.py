@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from kaon.api.answers import endpoint_info
 from kaon.api.deps import platform, principal
+from kaon.api.owners import forward
 from kaon.core.endpoints import Endpoint, EndpointState, parse_batch
 from kaon.core.envvars import check_variables
 from kaon.core.jobs import ModelId, model_id
@@ -84,11 +85,17 @@ def kill_endpoint(endpoint: str, request: Request, p: Platform = Depends(platfor
 @router.get("/v1/endpoints/{endpoint}/logs", response_model=LogOut)
 def endpoint_logs(
     endpoint: str,
+    request: Request,
     kind: Literal["serve", "build"] = Query("serve"),
     offset: int = Query(0, ge=0),
     p: Platform = Depends(platform),
-) -> LogOut:
+) -> LogOut | Response:
+    """A version's log, kept by the server running its replicas (forwarded there when it is
+    another one)."""
     found = p.serving.get(endpoint)
+    forwarded = forward(request, p, p.serving.runs_on(found.name))
+    if forwarded is not None:
+        return forwarded
     data, end = read_from(p.serving.log_path(found, kind), offset)
     done = found.state is EndpointState.KILLED or found.build_failed  # no log grows any more
     finished = done and not data

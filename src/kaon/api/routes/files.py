@@ -23,9 +23,13 @@ def list_files(
     ref: str = "master",
     path: str = "/",
     history: int = Query(0, ge=-1, description="revisions per entry; -1 for all"),
+    limit: int | None = Query(None, ge=1, description="at most this many entries (a page)"),
+    after: str = Query("", description="the path the previous page ended with (its cursor)"),
     p: Platform = Depends(platform),
 ) -> list[FileInfo]:
-    infos = p.files.list_files(repo, parse_ref(ref), path, history)
+    """A folder's entries sorted by name; `limit` and `after` page through big folders (a
+    page shorter than `limit` is the last one)."""
+    infos = p.files.list_files(repo, parse_ref(ref), path, history, limit, after)
     return [file_info(i) for i in infos]
 
 

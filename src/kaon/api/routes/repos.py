@@ -113,7 +113,11 @@ async def create_commit(
         body = CommitHeader.model_validate({k: v for k, v in doc.items() if k != "puts"})
     except ValueError as exc:  # bad JSON, or a pydantic ValidationError
         raise InvalidInput(f"invalid commit request: {_first_line(exc)}") from None
-    staged = p.staging.puts(body.staged, repo, body.branch) if body.staged else None
+    staged = (
+        await run_in_threadpool(p.staging.puts, body.staged, repo, body.branch)
+        if body.staged
+        else None
+    )
     commit = await run_in_threadpool(
         p.commits.commit,
         repo,
@@ -127,14 +131,14 @@ async def create_commit(
         staged=staged,
     )
     if body.staged:
-        p.staging.close(body.staged)
+        await run_in_threadpool(p.staging.close, body.staged)
     return commit_info(commit)
 
 
 @router.post("/{repo}/stagings", response_model=StagingOut, status_code=201)
 def open_staging(repo: str, body: StagingIn, p: Platform = Depends(platform)) -> StagingOut:
     """A staging: files of a coming commit, sent while the upload goes on (see the commit's
-    `staged`). Kept in the server's memory for an hour without use, lost at a restart."""
+    `staged`). Kept in the database (any server commits it) for an hour without use."""
     return StagingOut(id=p.staging.open(repo, body.branch))
 
 

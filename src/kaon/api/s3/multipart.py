@@ -1,6 +1,6 @@
 """Multipart uploads: CreateMultipartUpload, UploadPart(Copy), CompleteMultipartUpload (one
 commit, or staged in the upload's transaction), AbortMultipartUpload and ListParts; the parts
-live in kaon.services.s3.multipart until the upload completes."""
+live in the object store (kaon.services.s3.multipart) until the upload completes."""
 
 from __future__ import annotations
 
@@ -72,7 +72,8 @@ async def _upload_part(ctx: Ctx) -> None:
     req, p = ctx.req, ctx.platform
     refuse_condition(req, "UploadPart")
     upload = p.s3_uploads.get(req.query["uploadId"], req.bucket, req.key)
-    tmp, final = p.s3_uploads.part_file(upload, _part_number(ctx))
+    number = _part_number(ctx)
+    tmp = p.s3_uploads.part_file(upload, number)
     copy_from = "x-amz-copy-source" in req.headers
     sums: dict[str, str] = {}
     try:
@@ -82,7 +83,7 @@ async def _upload_part(ctx: Ctx) -> None:
             else:
                 check = await receive_into(ctx.receive, req, ctx.signing, out, md5=True)
                 md5, sums = check.md5_hex, check.checksums
-        part = await in_thread(p.s3_uploads.save_part, tmp, final, md5, sums)
+        part = await in_thread(p.s3_uploads.save_part, upload, number, tmp, md5, sums)
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)

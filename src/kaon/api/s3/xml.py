@@ -13,9 +13,9 @@ from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from kaon.core.errors import InvalidInput, Unsupported
+from kaon.core.s3.uploads import Part, Upload
 from kaon.core.tree import FileNode
 from kaon.services.s3.buckets import Page
-from kaon.services.s3.multipart import Part, Upload
 from kaon.services.s3.objects import etag_of
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"

@@ -47,7 +47,13 @@ class DatumSetup:
     @property
     def limits(self) -> Limits:
         memory = self.spec.limits.memory or self.spec.requests.memory
-        return Limits(timeout=self.spec.datum_timeout, memory_bytes=memory)
+        gpus = max(self.spec.requests.gpu, self.spec.limits.gpu)
+        return Limits(
+            timeout=self.spec.datum_timeout,
+            memory_bytes=memory,
+            cpus=self.spec.requests.cpu,
+            gpus=gpus,
+        )
 
     @property
     def workdir(self) -> Place:

@@ -10,6 +10,11 @@ At a platform stop, running jobs are cancelled and left to be run again: the nex
 every job that was STARTING, RUNNING or FINISHING back to STARTING ("recovered after a platform
 restart") and queues it with the jobs that never started, so a stop and a crash end the same
 way. The job runner keeps the datums that finished before.
+
+With several servers only one leads (kaon.services.pipelines.leader: the PIPELINES claim):
+the others `standby`, their triggers record jobs in the store and queue nothing; the leader
+`adopt`s jobs recorded anywhere and `reconcile`s its work with what other servers wrote
+(a kill, a stop, a delete).
 """
 
 from __future__ import annotations
@@ -72,14 +77,57 @@ class Scheduler:
         self._cancel: dict[str, threading.Event] = {}  # job key → its cancel event
         self._running: set[str] = set()  # job keys a worker has taken
         self._stopping = False
+        self._leading = True  # False: another server runs the jobs (standby)
 
     def enqueue(self, job: PipelineJob) -> None:
-        """Queue a job recorded elsewhere (restart datum)."""
+        """Queue a job recorded elsewhere (restart datum); on a server on standby the job
+        stays recorded for the leading server to adopt."""
         with self._cond:
-            self._queue(job)
+            if self._leading:
+                self._queue(job)
+
+    def standby(self) -> None:
+        """Another server leads: queue nothing here (`recover` leads again)."""
+        with self._cond:
+            self._leading = False
+
+    def adopt(self, jobs: list[PipelineJob]) -> None:
+        """Queue the jobs (recorded by any server, oldest first) not queued here yet."""
+        with self._cond:
+            if self._leading and not self._stopping:
+                for job in jobs:
+                    self._queue(job)
+
+    def reconcile(self) -> None:
+        """Stop what another server ended in the store: a running job killed there (or of a
+        pipeline deleted there), a service or spout whose job ended or pipeline stopped."""
+        with self._cond:
+            running = list(self._running)
+        for key in running:
+            name, _, job_id = key.partition("@")
+            job = self._store.get_job(name, job_id)
+            if job is None or job.state.finished:
+                with self._cond:
+                    if key in self._cancel:
+                        self._cancel[key].set()
+                    self._cond.notify_all()
+        for runner in (self.services, self.spouts):
+            if runner is None:
+                continue
+            for name, job in runner.running().items():
+                now = self._store.get_job(name, job.id)
+                pipeline = self._store.get_pipeline(name)
+                if now is None or now.state.finished or pipeline is None:
+                    why = now.reason if now is not None else "pipeline deleted"
+                    runner.stop(name, why, job.id)
+                elif pipeline.state is PipelineState.PAUSED:
+                    runner.stop(name, "pipeline stopped", job.id)
 
     def _queue(self, job: PipelineJob) -> None:
-        """Under the lock: queue `job` behind its pipeline's others, start a worker if none."""
+        """Under the lock: queue `job` behind its pipeline's others, start a worker if none
+        (nothing when it is queued or running already)."""
+        if job.key in self._running or job.id in self._queues.get(job.pipeline, ()):
+            return
         self._cancel.setdefault(job.key, threading.Event())
         self._queues.setdefault(job.pipeline, deque()).append(job.id)
         worker = self._workers.get(job.pipeline)
@@ -285,15 +333,17 @@ class Scheduler:
             with self._cond:
                 self._cond.wait(_POLL)
 
-    def recover(self) -> list[str]:
-        """At start-up: queue again every job a stop or crash left unfinished, oldest first."""
+    def recover(self, reason: str = RECOVERED) -> list[str]:
+        """At start-up (or taking over from a server that stopped, `reason` naming it): lead,
+        queue again every job a stop or crash left unfinished, oldest first."""
         self._stopping = False
+        self._leading = True
         found = self._store.list_jobs(states=ACTIVE_JOB_STATES)
         keys = []
         with self._cond:
             for job in sorted(found, key=lambda j: j.created):
                 if job.state is not JobState.CREATED:
-                    job = job.moved(JobState.STARTING, RECOVERED)
+                    job = job.moved(JobState.STARTING, reason)
                     self._store.save_job(job)
                 self._queue(job)
                 keys.append(job.key)

@@ -36,6 +36,7 @@ from kaon.ports.envbuilder import EnvLock
 from kaon.ports.executor import Executor
 from kaon.ports.pipelines import PipelineStore
 from kaon.services.pipelines.cron import CronTicker, cron_inputs
+from kaon.services.pipelines.leader import PipelineLeader
 from kaon.services.pipelines.logs import LogPage, PipelineLogs
 from kaon.services.pipelines.scheduler import Scheduler
 from kaon.services.pipelines.triggers import Triggers
@@ -65,7 +66,9 @@ class PipelineService:
         executor: Executor,
         logs: PipelineLogs,
         waits: Waits,
+        leader: PipelineLeader | None = None,
     ) -> None:
+        self._leader = leader
         self._store = store
         self._repos = repos
         self._versions = versions
@@ -87,17 +90,27 @@ class PipelineService:
         return cron_inputs(self._spec(name).input)
 
     # lifecycle ---------------------------------------------------------------------------
-    def start_background(self) -> list[str]:
-        """At platform start: environments to prepare again, jobs to run again, cron."""
+    def start_background(self, reason: str | None = None) -> list[str]:
+        """At platform start, or taking the lead from a server that stopped (`reason` says
+        so in the jobs it runs again): environments to prepare again, jobs to run again,
+        cron, and the leader's looks at the store (kaon.services.pipelines.leader)."""
         for pipeline in self._store.list_pipelines():
             if pipeline.state is PipelineState.STARTING:
                 self._prepare(pipeline.name, self.version(pipeline.name))
-        recovered = self.scheduler.recover()
+        recovered = self.scheduler.recover(reason) if reason else self.scheduler.recover()
         self.cron.start()
+        if self._leader is not None:
+            self._leader.start()
         return recovered
+
+    def standby(self) -> None:
+        """Another server leads: jobs are recorded here, run there."""
+        self.scheduler.standby()
 
     def shutdown(self) -> None:
         self._stopping.set()  # environment builds are cancelled
+        if self._leader is not None:
+            self._leader.stop()
         self.cron.stop()
         self.scheduler.shutdown()
 

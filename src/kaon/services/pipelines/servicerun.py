@@ -155,11 +155,15 @@ class ServiceRunner:
         serving.thread.start()
         return job
 
-    def stop(self, pipeline: str, reason: str = "pipeline stopped") -> PipelineJob | None:
+    def stop(
+        self, pipeline: str, reason: str = "pipeline stopped", job_id: str | None = None
+    ) -> PipelineJob | None:
+        """Stop the pipeline's service (only if it serves job `job_id`, when given)."""
         with self._lock:
-            serving = self._serving.pop(pipeline, None)
-            if serving is None:
+            serving = self._serving.get(pipeline)
+            if serving is None or (job_id is not None and serving.job.id != job_id):
                 return None
+            del self._serving[pipeline]
             serving.cancel.set()
         if serving.thread is not None:
             serving.thread.join()
@@ -185,6 +189,11 @@ class ServiceRunner:
                 s.thread.join()
 
     # where it is -----------------------------------------------------------------------
+    def running(self) -> dict[str, PipelineJob]:
+        """The job of each pipeline this runner runs, by pipeline."""
+        with self._lock:
+            return {name: s.job for name, s in self._serving.items()}
+
     def job_of(self, pipeline: str) -> PipelineJob | None:
         with self._lock:
             serving = self._serving.get(pipeline)

@@ -164,11 +164,15 @@ class SpoutRunner:
             runner.start()
         return job
 
-    def stop(self, pipeline: str, reason: str = "pipeline stopped") -> PipelineJob | None:
+    def stop(
+        self, pipeline: str, reason: str = "pipeline stopped", job_id: str | None = None
+    ) -> PipelineJob | None:
+        """Stop the spout (only if it runs job `job_id`, when given)."""
         with self._lock:
-            spout = self._spouts.pop(pipeline, None)
-        if spout is None:
-            return None
+            spout = self._spouts.get(pipeline)
+            if spout is None or (job_id is not None and spout.job.id != job_id):
+                return None
+            del self._spouts[pipeline]
         self._halt(spout)
         if self._access is not None:
             self._access.revoke(spout.job)
@@ -186,6 +190,11 @@ class SpoutRunner:
             self._spouts.clear()
         for spout in spouts:
             self._halt(spout)
+
+    def running(self) -> dict[str, PipelineJob]:
+        """The job of each pipeline this runner runs, by pipeline."""
+        with self._lock:
+            return {name: s.job for name, s in self._spouts.items()}
 
     def job_of(self, pipeline: str) -> PipelineJob | None:
         with self._lock:

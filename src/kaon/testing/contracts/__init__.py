@@ -14,6 +14,8 @@ from kaon.testing.contracts.metadata import (
 from kaon.testing.contracts.pipelines import PipelineStoreContract
 from kaon.testing.contracts.placement import PlacementStoreContract
 from kaon.testing.contracts.provenance import ProvenanceStoreContract
+from kaon.testing.contracts.s3uploads import UploadStoreContract
+from kaon.testing.contracts.stagings import StagingStoreContract
 from kaon.testing.contracts.users import UserStoreContract
 from kaon.testing.contracts.workspaces import WorkspaceStoreContract
 
@@ -78,6 +80,14 @@ class TestPlacementStore(PlacementStoreContract):
     pass
 
 
+class TestStagingStore(StagingStoreContract):
+    pass
+
+
+class TestUploadStore(UploadStoreContract):
+    pass
+
+
 __all__ = [
     "ChunkIndexContract",
     "ClusterStoreContract",
@@ -92,6 +102,7 @@ __all__ = [
     "RefStoreContract",
     "ReleaseStoreContract",
     "RepoStoreContract",
+    "StagingStoreContract",
     "TestChunkIndex",
     "TestClusterStore",
     "TestCommitIndex",
@@ -105,8 +116,11 @@ __all__ = [
     "TestRefStore",
     "TestReleaseStore",
     "TestRepoStore",
+    "TestStagingStore",
+    "TestUploadStore",
     "TestUserStore",
     "TestWorkspaceStore",
+    "UploadStoreContract",
     "UserStoreContract",
     "WorkspaceStoreContract",
 ]

@@ -39,9 +39,7 @@ class PlacementStoreContract:
         assert store.placement("pets-v1") is None
         store.unplace("pets-v1", "b")  # idempotent
 
-    def test_servers_placing_one_version_at_once_leave_one_row(
-        self, store: PlacementStore
-    ) -> None:
+    def test_servers_placing_one_version_at_once_leave_one_row(self, store: PlacementStore) -> None:
         def place(i: int) -> None:
             store.place(Placement("pets-v1", f"s{i}", f"http://s{i}:5266", (), float(i)))
 
