@@ -17,7 +17,6 @@ can, after a delay that doubles from `backoff[0]` to `backoff[1]`. Both count as
 from __future__ import annotations
 
 import contextlib
-import logging
 import shutil
 import tempfile
 import threading
@@ -25,13 +24,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import ray
-from ray._private import ray_constants
 
-from kaon.core.backends import BackendHealth, BackendRole, redact_url
-from kaon.core.errors import BackendUnavailable, InvalidInput
+from kaon.core.backends import BackendHealth, BackendRole
+from kaon.core.errors import InvalidInput
+from kaon.exec.ray.connect import connect, health
 from kaon.exec.ray.replicanode import Poll, ReplicaHost, Source, lock_of, pack
 from kaon.exec.replicaproc import safe_log
 from kaon.ports.content import Content
@@ -41,33 +39,6 @@ from kaon.ports.replicas import ReplicaSpec, ReplicaStatus
 POLL_SECONDS = 0.5
 CALL_SECONDS = 30.0  # an actor's answer to a poll or a stop
 BACKOFF = (0.5, 30.0)
-_connect_lock = threading.Lock()
-
-
-def connect(url: str) -> None:
-    """Connect this process to the Ray cluster of `url` (`ray://host:port`, or `ray` for the
-    cluster this machine is part of), once; BackendUnavailable when it does not answer."""
-    with _connect_lock:
-        if ray.is_initialized():
-            return
-        parsed = urlparse(url)
-        if url in ("ray", "auto"):
-            address = "auto"
-        elif parsed.scheme == "ray" and parsed.hostname:
-            address = f"ray://{parsed.hostname}:{parsed.port or 10001}"
-        else:
-            raise InvalidInput(f"not a Ray address: {url!r}: use ray://host:10001 or ray")
-        # a server started by `uv run` would make Ray ship its folder and `uv run` it on every
-        # worker: kaon is installed on the nodes, the replicas need neither
-        ray_constants.RAY_ENABLE_UV_RUN_RUNTIME_ENV = False
-        try:
-            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
-        except Exception as exc:  # noqa: BLE001 - ConnectionError, grpc's: all "not there"
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise BackendUnavailable(
-                f"cannot connect to the Ray cluster at {redact_url(address)}: {first}; start "
-                "it (ray start --head --ray-client-server-port=10001) or fix KAON_EXECUTOR"
-            ) from None
 
 
 @dataclass
@@ -125,18 +96,7 @@ class RayReplicas:
         return True
 
     def health(self) -> BackendHealth:
-        shown = redact_url(self._address)
-        try:
-            connect(self._address)
-            alive = [n for n in ray.nodes() if n.get("Alive")]  # type: ignore[no-untyped-call]
-        except Exception as exc:  # noqa: BLE001 - health never raises
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            return BackendHealth(BackendRole.REPLICAS, shown, False, "", first)
-        cpus = sum(float(n.get("Resources", {}).get("CPU", 0)) for n in alive)
-        detail = f"{len(alive)} node(s), {cpus:g} CPUs"
-        return BackendHealth(
-            BackendRole.REPLICAS, shown, bool(alive), f"Ray {ray.__version__}", detail
-        )
+        return health(self._address, BackendRole.REPLICAS)
 
     def start(self, spec: ReplicaSpec, log: LogSink) -> None:
         if spec.replicas < 1:
