@@ -37,7 +37,7 @@ from kaon.ports.envbuilder import LogSink
 from kaon.ports.replicas import ReplicaSpec, ReplicaStatus
 
 POLL_SECONDS = 0.5
-CALL_SECONDS = 30.0  # an actor's answer to a poll or a stop
+CALL_SECONDS = 30.0  # an actor's answer to a stop
 BACKOFF = (0.5, 30.0)
 
 
@@ -53,7 +53,7 @@ class _Member:
     last_error: str = ""
     delay: float = 0.0
     next_start: float = 0.0
-    node: str = ""
+    pending: Any = None  # the ObjectRef of a poll not answered yet
 
 
 @dataclass
@@ -122,7 +122,8 @@ class RayReplicas:
                 self._make(group, member)
             with self._lock:
                 self._groups[spec.name] = group
-                if self._poller is None:
+                if self._poller is None or not self._poller.is_alive():
+                    self._stop.clear()
                     self._poller = threading.Thread(
                         target=self._poll_loop, name="ray-replicas", daemon=True
                     )
@@ -186,7 +187,7 @@ class RayReplicas:
             options["resources"] = self._resources
         remote = ray.remote(ReplicaHost).options(**options)
         member.actor = remote.remote(group.spec, member.index, group.source, group.lock)
-        member.address = ""
+        member.address, member.pending = "", None
 
     def _halt(self, group: _Group) -> None:
         """Stop every replica of `group` (the actors end their replicas, then are killed)."""
@@ -197,7 +198,7 @@ class RayReplicas:
             with contextlib.suppress(Exception):
                 ray.kill(actor)
         for member in group.members:
-            member.actor, member.address = None, ""
+            member.actor, member.address, member.pending = None, "", None
 
     def _poll_loop(self) -> None:
         while not self._stop.wait(POLL_SECONDS):
@@ -208,8 +209,9 @@ class RayReplicas:
                     self._poll(group)
 
     def _poll(self, group: _Group) -> None:
+        """Ask every actor of `group` for its state (one question in flight per actor: one
+        still building its environment answers later) and take the answers that came."""
         now = time.monotonic()
-        pending = []
         for member in group.members:
             if member.actor is None:
                 if now >= member.next_start:
@@ -217,12 +219,18 @@ class RayReplicas:
                         if self._groups.get(group.spec.name) is group:
                             self._make(group, member)
                 continue
-            pending.append((member, member.actor.poll.remote()))
-        for member, call in pending:
+            if member.pending is None:
+                member.pending = member.actor.poll.remote()
+        asked = [m for m in group.members if m.pending is not None]
+        if not asked:
+            return
+        done, _ = ray.wait([m.pending for m in asked], num_returns=len(asked), timeout=0.2)
+        for member in asked:
+            if member.pending not in done:
+                continue
+            call, member.pending = member.pending, None
             try:
-                answer: Poll = ray.get(call, timeout=CALL_SECONDS)
-            except ray.exceptions.GetTimeoutError:
-                continue  # still building its environment, or busy: ask again
+                answer: Poll = ray.get(call)
             except ray.exceptions.RayActorError as exc:
                 self._died(group, member, exc)
                 continue
@@ -236,10 +244,12 @@ class RayReplicas:
 
     def _died(self, group: _Group, member: _Member, exc: BaseException) -> None:
         """`member`'s actor is gone: make it again after its delay."""
+        if self._groups.get(group.spec.name) is not group:
+            return  # stopped meanwhile: it was killed on purpose
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         member.delay = min(max(member.delay * 2, self._backoff[0]), self._backoff[1])
         with self._lock:
-            member.actor, member.address = None, ""
+            member.actor, member.address, member.pending = None, "", None
             member.deaths += 1
             member.last_error = f"replica {member.index} lost its Ray actor: {first}"
         member.next_start = time.monotonic() + member.delay
