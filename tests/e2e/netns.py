@@ -42,6 +42,7 @@ T = TypeVar("T")
 SUBNET = "10.200.0"
 CLONE_NEWNET = 0x40000000
 STOP_GRACE = 5.0
+ETC_NETNS = Path("/etc/netns")
 
 
 def unavailable() -> str | None:
@@ -198,11 +199,20 @@ class Hosts:
     def _build(self) -> None:
         _ip("netns", "add", self.switch)
         self._made.append(self.switch)
+        # `ip netns exec` shows /etc/netns/<name>/* over /etc/*: every host resolves the
+        # others' names at once, and asks no DNS server (none is reachable from here)
+        hosts = "127.0.0.1 localhost\n" + "".join(
+            f"{h.ip} {h.netns} {h.name}\n" for h in self.hosts.values()
+        )
         _ip("-n", self.switch, "link", "add", "br0", "type", "bridge")
         _ip("-n", self.switch, "link", "set", "br0", "up")
         for i, host in enumerate(self.hosts.values(), start=1):
             _ip("netns", "add", host.netns)
             self._made.append(host.netns)
+            etc = ETC_NETNS / host.netns
+            etc.mkdir(parents=True, exist_ok=True)
+            (etc / "hosts").write_text(hosts)
+            (etc / "resolv.conf").write_text("")
             port = f"p{i}"
             _ip("link", "add", "eth0", "netns", host.netns, "type", "veth", "peer", "name", port,
                 "netns", self.switch)  # fmt: skip
@@ -237,6 +247,7 @@ class Hosts:
                     proc.wait(timeout=5)
         for name in reversed(self._made):
             subprocess.run(["ip", "netns", "del", name], capture_output=True)
+            shutil.rmtree(ETC_NETNS / name, ignore_errors=True)
         self._made.clear()
 
 

@@ -17,7 +17,6 @@ can, after a delay that doubles from `backoff[0]` to `backoff[1]`. Both count as
 from __future__ import annotations
 
 import contextlib
-import logging
 import shutil
 import tempfile
 import threading
@@ -25,13 +24,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import ray
-from ray._private import ray_constants
 
-from kaon.core.backends import BackendHealth, BackendRole, redact_url
-from kaon.core.errors import BackendUnavailable, InvalidInput
+from kaon.core.backends import BackendHealth, BackendRole
+from kaon.core.errors import InvalidInput
+from kaon.exec.ray.connect import connect, health
 from kaon.exec.ray.replicanode import Poll, ReplicaHost, Source, lock_of, pack
 from kaon.exec.replicaproc import safe_log
 from kaon.ports.content import Content
@@ -39,35 +37,8 @@ from kaon.ports.envbuilder import LogSink
 from kaon.ports.replicas import ReplicaSpec, ReplicaStatus
 
 POLL_SECONDS = 0.5
-CALL_SECONDS = 30.0  # an actor's answer to a poll or a stop
+CALL_SECONDS = 30.0  # an actor's answer to a stop
 BACKOFF = (0.5, 30.0)
-_connect_lock = threading.Lock()
-
-
-def connect(url: str) -> None:
-    """Connect this process to the Ray cluster of `url` (`ray://host:port`, or `ray` for the
-    cluster this machine is part of), once; BackendUnavailable when it does not answer."""
-    with _connect_lock:
-        if ray.is_initialized():
-            return
-        parsed = urlparse(url)
-        if url in ("ray", "auto"):
-            address = "auto"
-        elif parsed.scheme == "ray" and parsed.hostname:
-            address = f"ray://{parsed.hostname}:{parsed.port or 10001}"
-        else:
-            raise InvalidInput(f"not a Ray address: {url!r}: use ray://host:10001 or ray")
-        # a server started by `uv run` would make Ray ship its folder and `uv run` it on every
-        # worker: kaon is installed on the nodes, the replicas need neither
-        ray_constants.RAY_ENABLE_UV_RUN_RUNTIME_ENV = False
-        try:
-            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
-        except Exception as exc:  # noqa: BLE001 - ConnectionError, grpc's: all "not there"
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise BackendUnavailable(
-                f"cannot connect to the Ray cluster at {redact_url(address)}: {first}; start "
-                "it (ray start --head --ray-client-server-port=10001) or fix KAON_EXECUTOR"
-            ) from None
 
 
 @dataclass
@@ -82,7 +53,7 @@ class _Member:
     last_error: str = ""
     delay: float = 0.0
     next_start: float = 0.0
-    node: str = ""
+    pending: Any = None  # the ObjectRef of a poll not answered yet
 
 
 @dataclass
@@ -125,18 +96,7 @@ class RayReplicas:
         return True
 
     def health(self) -> BackendHealth:
-        shown = redact_url(self._address)
-        try:
-            connect(self._address)
-            alive = [n for n in ray.nodes() if n.get("Alive")]  # type: ignore[no-untyped-call]
-        except Exception as exc:  # noqa: BLE001 - health never raises
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            return BackendHealth(BackendRole.REPLICAS, shown, False, "", first)
-        cpus = sum(float(n.get("Resources", {}).get("CPU", 0)) for n in alive)
-        detail = f"{len(alive)} node(s), {cpus:g} CPUs"
-        return BackendHealth(
-            BackendRole.REPLICAS, shown, bool(alive), f"Ray {ray.__version__}", detail
-        )
+        return health(self._address, BackendRole.REPLICAS)
 
     def start(self, spec: ReplicaSpec, log: LogSink) -> None:
         if spec.replicas < 1:
@@ -162,7 +122,8 @@ class RayReplicas:
                 self._make(group, member)
             with self._lock:
                 self._groups[spec.name] = group
-                if self._poller is None:
+                if self._poller is None or not self._poller.is_alive():
+                    self._stop.clear()
                     self._poller = threading.Thread(
                         target=self._poll_loop, name="ray-replicas", daemon=True
                     )
@@ -226,7 +187,7 @@ class RayReplicas:
             options["resources"] = self._resources
         remote = ray.remote(ReplicaHost).options(**options)
         member.actor = remote.remote(group.spec, member.index, group.source, group.lock)
-        member.address = ""
+        member.address, member.pending = "", None
 
     def _halt(self, group: _Group) -> None:
         """Stop every replica of `group` (the actors end their replicas, then are killed)."""
@@ -237,7 +198,7 @@ class RayReplicas:
             with contextlib.suppress(Exception):
                 ray.kill(actor)
         for member in group.members:
-            member.actor, member.address = None, ""
+            member.actor, member.address, member.pending = None, "", None
 
     def _poll_loop(self) -> None:
         while not self._stop.wait(POLL_SECONDS):
@@ -248,8 +209,9 @@ class RayReplicas:
                     self._poll(group)
 
     def _poll(self, group: _Group) -> None:
+        """Ask every actor of `group` for its state (one question in flight per actor: one
+        still building its environment answers later) and take the answers that came."""
         now = time.monotonic()
-        pending = []
         for member in group.members:
             if member.actor is None:
                 if now >= member.next_start:
@@ -257,12 +219,18 @@ class RayReplicas:
                         if self._groups.get(group.spec.name) is group:
                             self._make(group, member)
                 continue
-            pending.append((member, member.actor.poll.remote()))
-        for member, call in pending:
+            if member.pending is None:
+                member.pending = member.actor.poll.remote()
+        asked = [m for m in group.members if m.pending is not None]
+        if not asked:
+            return
+        done, _ = ray.wait([m.pending for m in asked], num_returns=len(asked), timeout=0.2)
+        for member in asked:
+            if member.pending not in done:
+                continue
+            call, member.pending = member.pending, None
             try:
-                answer: Poll = ray.get(call, timeout=CALL_SECONDS)
-            except ray.exceptions.GetTimeoutError:
-                continue  # still building its environment, or busy: ask again
+                answer: Poll = ray.get(call)
             except ray.exceptions.RayActorError as exc:
                 self._died(group, member, exc)
                 continue
@@ -276,10 +244,12 @@ class RayReplicas:
 
     def _died(self, group: _Group, member: _Member, exc: BaseException) -> None:
         """`member`'s actor is gone: make it again after its delay."""
+        if self._groups.get(group.spec.name) is not group:
+            return  # stopped meanwhile: it was killed on purpose
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         member.delay = min(max(member.delay * 2, self._backoff[0]), self._backoff[1])
         with self._lock:
-            member.actor, member.address = None, ""
+            member.actor, member.address, member.pending = None, "", None
             member.deaths += 1
             member.last_error = f"replica {member.index} lost its Ray actor: {first}"
         member.next_start = time.monotonic() + member.delay
