@@ -28,7 +28,9 @@ from .netplatform import (
     start_server,
 )
 
-pytestmark = pytest.mark.e2e
+# three hosts' engines start in the first test (Ray, PostgreSQL, S3, the server): slow on a
+# loaded machine, past the suite's 300 s default
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 
 def _skip_reason() -> str | None:
