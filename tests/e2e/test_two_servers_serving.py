@@ -117,9 +117,14 @@ def test_any_server_serves_and_changes_endpoints_and_a_dead_ones_are_taken_over(
     status, headers, doc = post(f"{base(b)}/duo/invocations", b'{"boom": true}')
     assert status == 500 and "broke on purpose" in doc["error"]  # A's replica's error, as is
     assert headers["x-kaon-version"] == "v1"
-    rows = json.loads(b.ok("serve", "list", "--json", env=env))
-    row = next(r for r in rows if r["name"] == "duo-v1")
-    assert (row["state"], row["ready"]) == ("PIPELINE_RUNNING", 1)
+
+    def listed_through_b() -> tuple[str, int]:
+        rows = json.loads(b.ok("serve", "list", "--json", env=env))
+        row = next(r for r in rows if r["name"] == "duo-v1")
+        return row["state"], row["ready"]
+
+    # the ready count comes from A's placement row, which A refreshes every sync
+    until("B lists duo-v1 ready", lambda: listed_through_b() == ("PIPELINE_RUNNING", 1))
     logs = until(  # A keeps the log: B sends the request there
         "A's log through B",
         lambda: "broke on purpose" in b.ok("serve", "logs", "-e", "duo", env=env),

@@ -128,6 +128,7 @@ def check_answers(kaon: Kaon, tmp_path: Path) -> None:
 
     # the platform, repos, branches, commits, files
     s.check(wire.HealthOut, "GET", "/v1/health")
+    s.check(wire.StatusOut, "GET", "/v1/status")
     s.check(wire.GcReport, "POST", "/v1/gc")
     s.check(list[wire.RepoInfo], "GET", "/v1/repos")
     s.check(wire.RepoInfo, "GET", "/v1/repos/wirerepo")

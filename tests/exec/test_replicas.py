@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -25,7 +26,7 @@ from kaon.core.endpoints import socket_path
 from kaon.core.errors import NotFound
 from kaon.core.ids import CommitId, RepoName
 from kaon.exec.readiness import ping
-from kaon.exec.replicas import LocalReplicas
+from kaon.exec.replicas import MAX_SOCKET_PATH, LocalReplicas
 from kaon.exec.sandbox import bwrap_works
 from kaon.ports.content import TreeRef
 from kaon.ports.envbuilder import Environment
@@ -564,7 +565,10 @@ def test_the_backend_fetches_the_tree_it_is_told_to_run(
     backend.start(spec(code, folder="svc/model"), Log())
     (address,) = wait_for(backend, lambda s: s.ready == 1).addresses
     run = tmp_path / "root" / "serve-test" / "run"
-    assert address == f"unix://{run}/r0.sock"
+    if len(f"{run}/r0.sock".encode()) <= MAX_SOCKET_PATH:
+        assert address == f"unix://{run}/r0.sock"
+    else:  # pytest's folder is too deep for a socket: the backend's short fallback
+        assert re.fullmatch(r"unix://.*/kaon-[^/]+/r0\.sock", address), address
     ctx = json.loads(predict(address, 1)[1])["ctx"]
     assert ctx["cwd"] == str(checked_out(tmp_path / "root", "svc/model"))
     assert (ctx["weights"], ctx["shared"]) == ("w-7", "beside the module's folder")
