@@ -38,10 +38,9 @@ model = LogisticRegression().fit(X, y)
 mlflow.sklearn.save_model(model, sys.argv[1], signature=infer_signature(X, model.predict(X)))
 """
 
-BODIES: list[Any] = [
+BODIES: list[Any] = [  # what `mlflow models serve` takes for a model with named columns
     {"dataframe_split": {"columns": ["a", "b"], "data": [[0.0, 1.0], [5.0, 0.0], [2.5, 1.0]]}},
     {"dataframe_records": [{"a": 0.5, "b": 1.0}, {"a": 4.5, "b": 0.0}]},
-    {"inputs": [[0.0, 1.0], [5.0, 0.0]]},
 ]
 
 
@@ -154,6 +153,9 @@ def test_an_mlflow_model_answers_as_mlflow_serves_it(
             assert status == 200, theirs
             status, ours = post(f"{base}/iris/invocations", body)
             assert status == 200 and ours == theirs["predictions"], (body, ours, theirs)
+        rows = [[0.0, 1.0], [5.0, 0.0], [2.5, 1.0]]  # plain rows: kaon names the columns
+        status, ours = post(f"{base}/iris/invocations", rows)
+        assert status == 200 and ours == post(mlflow_serve, BODIES[0])[1]["predictions"], ours
         oip = {
             "inputs": [
                 {"name": "a", "shape": [2], "datatype": "FP64", "data": [0.0, 5.0]},
