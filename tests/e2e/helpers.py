@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import pytest
 
 from kaon.client import Client
 
@@ -324,3 +325,22 @@ def said(k: Kaon, *args: str) -> str:
     assert p.returncode == 0, f"kaon {' '.join(args)} → {p.returncode}\n{p.stdout}{p.stderr}"
     assert "Traceback" not in p.stderr
     return p.stdout + p.stderr
+
+
+def tool_python(script: str, *args: str, what: str, timeout: float = 900) -> Path:
+    """The python of a throw-away venv built (or reused) by `scripts/<script> ARGS` (a real
+    third-party client: seldon-core, mlflow). A venv that cannot be built skips the test,
+    except under CI=true, where it fails it."""
+    built = subprocess.run(
+        ["bash", str(Path(__file__).resolve().parents[2] / "scripts" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    if built.returncode != 0:
+        why = f"could not build the {what} venv: {built.stderr.strip()[-500:]}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(why)
+        pytest.skip(why)
+    return Path(built.stdout.strip().splitlines()[-1])

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import Kaon, free_port
+from .helpers import Kaon, free_port, tool_python
 
 pytestmark = pytest.mark.e2e
 
@@ -46,19 +46,7 @@ BODIES: list[Any] = [  # what `mlflow models serve` takes for a model with named
 
 @pytest.fixture(scope="module")
 def mlflow_python() -> Path:
-    built = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "mlflow-venv.sh")],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        stdin=subprocess.DEVNULL,
-    )
-    if built.returncode != 0:
-        why = f"could not build the mlflow venv: {built.stderr.strip()[-500:]}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(why)
-        pytest.skip(why)
-    return Path(built.stdout.strip().splitlines()[-1])
+    return tool_python("mlflow-venv.sh", what="mlflow")
 
 
 @pytest.fixture(scope="module")

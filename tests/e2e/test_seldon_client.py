@@ -14,7 +14,6 @@ Outside CI a venv that cannot be built (no network) skips the test; under CI=tru
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from .helpers import Kaon
+from .helpers import Kaon, tool_python
 
 pytestmark = pytest.mark.e2e
 
@@ -65,19 +64,7 @@ print(json.dumps({
 @pytest.fixture(scope="module", params=["1.0.2", "1.18.2"])
 def seldon_python(request: pytest.FixtureRequest) -> Path:
     """The venv's python (built, or reused, by scripts/seldon-venv.sh) of each client."""
-    built = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "seldon-venv.sh"), request.param],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        stdin=subprocess.DEVNULL,
-    )
-    if built.returncode != 0:
-        why = f"could not build the seldon-core venv: {built.stderr.strip()[-500:]}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(why)
-        pytest.skip(why)
-    return Path(built.stdout.strip().splitlines()[-1])
+    return tool_python("seldon-venv.sh", request.param, what="seldon-core", timeout=600)
 
 
 @pytest.fixture(scope="module")
