@@ -23,7 +23,6 @@ from .helpers import Kaon, free_port, tool_python
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
 
 SAVE = """
 import sys

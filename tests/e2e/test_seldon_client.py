@@ -26,7 +26,6 @@ from .helpers import Kaon, tool_python
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
 
 CLIENT = """
 import json, sys
