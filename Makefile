@@ -26,7 +26,8 @@ $(CURDIR)/.tools/bin/uv:
 	$(UV) sync --frozen --all-extras
 	@touch $@
 
-# Graphviz draws provenance; bubblewrap sandboxes jobs (--sandbox); PostgreSQL is the second
+# Graphviz draws provenance; bubblewrap sandboxes jobs (--sandbox); Debian's Chromium runs the
+# web UI's browser tests (tests/e2e/ui, Playwright); PostgreSQL is the second
 # metadata database the tests run on (tests/pgfixtures.py starts a throw-away server from
 # /usr/lib/postgresql/*/bin). Debian packages, installed when missing and apt-get is usable;
 # kaon works without them (--format dot|json, no sandbox, SQLite). Under CI=true a missing
@@ -35,6 +36,7 @@ system:
 	@missing=""; command -v dot >/dev/null || missing="$$missing graphviz"; \
 	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	    echo "installing$$missing"; \
@@ -43,6 +45,10 @@ system:
 	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null 2>&1)) || \
 	     echo "warning: could not install$$missing (drawings/sandbox/PostgreSQL tests unavailable)"; \
 	  else echo "note:$$missing not installed (apt-get as root needed)"; fi; \
+	fi; \
+	if [ "$$CI" = true ] && ! command -v chromium >/dev/null; then \
+	  echo "error: Chromium is required under CI=true (the web UI's browser tests):" \
+	       "apt-get install chromium (as root)"; exit 1; \
 	fi; \
 	if [ "$$CI" = true ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 	   && [ -z "$$KAON_TEST_POSTGRES_URL" ]; then \

@@ -28,6 +28,7 @@ from kaon.api.routes import (
     workspaces,
 )
 from kaon.api.s3.dispatch import S3App
+from kaon.ui.app import create_ui
 from kaon.wiring import Platform
 
 
@@ -60,6 +61,8 @@ def create_app(platform: Platform, token: str) -> FastAPI:
     )
     for module in (*routes, users, audit):
         app.include_router(module.router, dependencies=secured)
+    # the web UI: pages that call this API through the SDK as the signed-in user (kaon.ui)
+    app.mount("/ui", create_ui(lambda: platform.job_tokens.endpoint or ""))
     app.add_middleware(AuditMiddleware, platform=platform)  # every write, once answered
     return app
 

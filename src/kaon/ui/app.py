@@ -1,0 +1,70 @@
+"""create_ui: the web UI as an application mounted at /ui by the API (kaon.api.asgi)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+from starlette.middleware.gzip import GZipMiddleware
+
+from kaon.core.errors import KaonError, NotFound
+from kaon.ui import render
+from kaon.ui.pages import home, signin
+from kaon.ui.session import Clients
+
+PAGES = (signin, home)
+STATIC = Path(__file__).parent / "static"
+
+
+def create_ui(api_url: Callable[[], str]) -> FastAPI:
+    """The UI's pages and assets; `api_url()` is this server's own URL (the pages call the
+    REST API through the SDK, as the signed-in user)."""
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.clients = Clients(api_url)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for module in PAGES:
+        app.include_router(module.router)
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+
+    @app.middleware("http")
+    async def server_timing(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """Every page says how long the server took (Server-Timing: benchmarks/ui.py reads it)
+        and is never cached (a page shows live state; the assets are cached)."""
+        started = time.perf_counter()
+        response = await call_next(request)
+        took = (time.perf_counter() - started) * 1000
+        response.headers["Server-Timing"] = f"page;dur={took:.1f}"
+        if not request.url.path.startswith("/ui/static/"):
+            response.headers["Cache-Control"] = "no-store"
+            response.headers["X-Frame-Options"] = "DENY"
+            response.headers["Referrer-Policy"] = "same-origin"
+        else:
+            response.headers["Cache-Control"] = "public, max-age=3600"
+        return response
+
+    @app.exception_handler(KaonError)
+    async def kaon_error(request: Request, exc: KaonError) -> Response:
+        return render.error_page(request, exc)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 404:
+            return render.error_page(request, NotFound(f"no page at {request.url.path}"))
+        return render.page(
+            request,
+            "error.html",
+            status=exc.status_code,
+            title="Cannot show this page",
+            message=str(exc.detail),
+            hint="",
+            code=str(exc.status_code),
+        )
+
+    return app

@@ -1,0 +1,103 @@
+"""Pages from templates: one Jinja2 environment (autoescaped), the filters every page uses, and
+the error pages a kaon error becomes."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from kaon import __version__
+from kaon.core.errors import KaonError, NotFound, PermissionDenied
+from kaon.ui import session
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+env = templates.env
+env.autoescape = True
+env.trim_blocks = True
+env.lstrip_blocks = True
+
+
+def _when(value: float | None) -> str:
+    """An epoch time as people read it (UTC)."""
+    if not value:
+        return ""
+    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _ago(value: float | None) -> str:
+    if not value:
+        return ""
+    seconds = max(0.0, time.time() - value)
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return f"{int(seconds)} s ago"
+
+
+def _size(value: int | None) -> str:
+    if value is None:
+        return ""
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{value} B"
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return ""
+    if value < 60:
+        return f"{value:.1f} s"
+    minutes, secs = divmod(int(value), 60)
+    return f"{minutes} min {secs} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
+def _state(value: Any) -> str:
+    """An enum state's name (JOB_SUCCESS, RUNNING, ...) for the badge class and its text."""
+    return str(getattr(value, "value", value) or "")
+
+
+env.filters.update(
+    when=_when, ago=_ago, size=_size, seconds=_seconds, state=_state, url=lambda v: quote(str(v))
+)
+env.globals["version"] = __version__
+
+
+def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """`template` rendered with `context` (and `request`, the signed-in user if known)."""
+    context.setdefault("title", "kaon")
+    response = templates.TemplateResponse(request, template, context, status_code=status)
+    return response
+
+
+def error_page(request: Request, exc: KaonError) -> Response:
+    """What a kaon error becomes: sign-in again, a 404 page or a page saying what failed."""
+    if isinstance(exc, session.SignInNeeded) or (
+        type(exc) is PermissionDenied  # 401: a wrong or revoked token (403 is shown below)
+    ):
+        target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+        response = RedirectResponse(f"/ui/signin?next={target}", status_code=303)
+        if not isinstance(exc, session.SignInNeeded):
+            response.delete_cookie(session.COOKIE, path=session.PATH)
+        return response
+    title = "Not found" if isinstance(exc, NotFound) else "Cannot show this page"
+    hint = "It may have been deleted, or the link is wrong." if isinstance(exc, NotFound) else ""
+    return page(
+        request,
+        "error.html",
+        status=exc.http_status,
+        title=title,
+        message=exc.message,
+        hint=hint,
+        code=exc.code,
+    )

@@ -1,0 +1,69 @@
+"""Who is signed in: the platform token in an HttpOnly, SameSite=Strict cookie scoped to /ui,
+and an SDK client per token (kept, so its keep-alive connections to the API are reused)."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
+from fastapi import Request
+
+from kaon.client import Client
+from kaon.core.errors import BackendUnavailable, PermissionDenied
+
+COOKIE = "kaon_ui"
+PATH = "/ui"
+_KEPT = 64  # clients kept, one per token, least recently used dropped
+
+
+class SignInNeeded(PermissionDenied):
+    """No session, or the API refused its token: the page sends the browser to sign in."""
+
+
+class Clients:
+    """SDK clients to this server (`api_url()`: its own URL, known once it has bound)."""
+
+    def __init__(self, api_url: Callable[[], str]) -> None:
+        self._api_url = api_url
+        self._kept: OrderedDict[str, Client] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> Client:
+        with self._lock:
+            client = self._kept.pop(token, None)
+            if client is None:
+                url = self._api_url()
+                if not url:
+                    raise BackendUnavailable("the UI is served only by a listening kaon server")
+                client = Client(url, token)
+            self._kept[token] = client
+            while len(self._kept) > _KEPT:
+                _, old = self._kept.popitem(last=False)
+                old.close()
+            return client
+
+    def forget(self, token: str) -> None:
+        with self._lock:
+            client = self._kept.pop(token, None)
+        if client is not None:
+            client.close()
+
+    def close(self) -> None:
+        with self._lock:
+            kept, self._kept = list(self._kept.values()), OrderedDict()
+        for client in kept:
+            client.close()
+
+
+def token(request: Request) -> str | None:
+    return request.cookies.get(COOKIE) or None
+
+
+def client(request: Request) -> Client:
+    """The SDK as the signed-in user; SignInNeeded when there is no session."""
+    value = token(request)
+    if not value:
+        raise SignInNeeded("sign in with your kaon token")
+    clients: Clients = request.app.state.clients
+    return clients.get(value)
