@@ -14,10 +14,10 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from kaon.core.errors import KaonError, NotFound
 from kaon.ui import render
-from kaon.ui.pages import home, signin
+from kaon.ui.pages import endpoints, home, jobs, models, pipelines, provenance, repos, signin
 from kaon.ui.session import Clients
 
-PAGES = (signin, home)
+PAGES = (signin, home, repos, jobs, models, provenance, endpoints, pipelines)
 STATIC = Path(__file__).parent / "static"
 
 
