@@ -100,6 +100,40 @@ def test_a_guarded_endpoint_checks_the_token_on_either_server(
     until("guarded gone through B", lambda: call(url, b'{"x": [1]}')[0] == 404)
 
 
+def test_feedback_through_either_server_finds_the_answer_it_is_about(
+    pair: Servers, models: dict[str, Any]
+) -> None:
+    """Behind a load balancer, feedback may reach another server than the one that answered:
+    it asks the other servers for the answer (request id → version, request, answer)."""
+    a, b = pair
+    env, (m1, _) = models["env"], models["models"]
+    a.ok("serve", "deploy", "-s", models["serve"], "-m", m1, "--name", "fed", "--wait", env=env)
+    until("B answers fed", lambda: answers(b, "fed") != [])
+    rids = []
+    for _ in range(2):  # answered by A's gateway
+        status, headers, doc = post(f"{base(a)}/fed/invocations", b'{"x": [1, 2]}')
+        assert status == 200, doc
+        rids.append(headers["x-request-id"])
+    body = json.dumps({"request_id": rids[0], "truth": [3, 6]}).encode()
+    status, _, doc = post(f"{base(b)}/fed/feedback", body)  # reaches B
+    assert status == 201, doc
+    seldon = {"response": {"meta": {"puid": rids[1]}}, "reward": 1}
+    status, _, doc = post(
+        f"{base(b)}/seldon/pair/fed/api/v1.0/feedback", json.dumps(seldon).encode()
+    )
+    assert status == 200, doc
+    again = post(f"{base(a)}/fed/feedback", body)  # one per request, wherever it is sent
+    assert again[0] == 409, again
+    unknown = json.dumps({"request_id": "0" * 32, "truth": 1}).encode()
+    assert post(f"{base(b)}/fed/feedback", unknown)[0] == 404
+    records = json.loads(b.ok("serve", "feedback", "-e", "fed", "--json", env=env))
+    assert {r["request_id"] for r in records} == set(rids)
+    assert len({r["version"] for r in records}) == 1  # the one version that answered
+    stored = {r["request_id"]: r for r in records}[rids[0]]
+    assert stored["request"] == {"x": [1, 2]} and stored["truth"] == [3, 6], stored
+    a.ok("serve", "kill", "-y", "-e", "fed", env=env)
+
+
 def test_any_server_serves_and_changes_endpoints_and_a_dead_ones_are_taken_over(
     pair: Servers, models: dict[str, Any]
 ) -> None:
@@ -191,4 +225,6 @@ def test_any_server_serves_and_changes_endpoints_and_a_dead_ones_are_taken_over(
 def test_the_path_between_servers_is_not_a_public_one(pair: Servers) -> None:
     b = pair[1]
     status, _, doc = post(f"{base(b)}/_kaon/replica/duo-v3", b'{"x": [1]}')
+    assert status == 404 and "between kaon servers" in doc["error"]
+    status, _, doc = call(f"{base(b)}/_kaon/answer/{'0' * 32}")  # GET, no hop header
     assert status == 404 and "between kaon servers" in doc["error"]

@@ -10,6 +10,7 @@ version that answered, the request and the answer), bounded in count and in byte
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import threading
@@ -75,10 +76,28 @@ class Answered:
     response: bytes | None  # the body as answered
     protocol: str = "kaon"
     fed: bool = False  # its feedback was taken (one per request)
+    workspace: str = ""
+    auth: bool = False  # its endpoint's --auth: another server asking passes a token on
 
     @property
     def size(self) -> int:
         return len(self.request or b"") + len(self.response or b"")
+
+    def to_doc(self) -> dict[str, Any]:
+        """As another server of the platform receives it (`GET /_kaon/answer/<id>`)."""
+        doc = {k: v for k, v in vars(self).items() if k not in ("request", "response", "fed")}
+        for key in ("request", "response"):
+            body: bytes | None = getattr(self, key)
+            doc[key] = None if body is None else base64.b64encode(body).decode()
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Answered:
+        fields = {k: v for k, v in doc.items() if k in cls.__dataclass_fields__}
+        for key in ("request", "response"):
+            fields[key] = None if doc.get(key) is None else base64.b64decode(doc[key])
+        fields.pop("fed", None)
+        return cls(**fields)
 
 
 class RecentAnswers:

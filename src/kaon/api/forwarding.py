@@ -26,6 +26,7 @@ Recycle = Callable[[str, str], bool]  # (endpoint, replica address): restart tha
 # a hop to the server running the version sends on
 ADMITTED: contextvars.ContextVar[str] = contextvars.ContextVar("kaon_admitted", default="")
 HOP_MARGIN = 5.0  # s a hop waits beyond the endpoint's timeout (the owner answers 504 itself)
+ASK_TIMEOUT = 3.0  # s another server has to say whether it gave an answer (feedback lookups)
 
 
 class Forwarder:
@@ -107,10 +108,26 @@ class Forwarder:
         except ReplicaError as exc:
             return 503, err_body(f"endpoint {route.name}: {exc}")
 
-    async def _hop(self, route: Route, content_type: str, body: bytes) -> tuple[int, bytes]:
-        """Through the gateway of the server running `route` (its answer as it gives it)."""
+    async def ask(self, url: str) -> tuple[int, bytes]:
+        """GET `url` of another server's gateway (a hop: X-Kaon-Forwarded, the admitted
+        token passed on); (0, b"") when it does not answer within a few seconds."""
+        headers = {FORWARDED.decode(): self._server}
+        token = ADMITTED.get()
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        try:
+            answer = await self._client().get(url, headers=headers, timeout=ASK_TIMEOUT)
+        except httpx.HTTPError:
+            return 0, b""
+        return answer.status_code, answer.content
+
+    def _client(self) -> httpx.AsyncClient:
         if self._hops is None:
             self._hops = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=5.0))
+        return self._hops
+
+    async def _hop(self, route: Route, content_type: str, body: bytes) -> tuple[int, bytes]:
+        """Through the gateway of the server running `route` (its answer as it gives it)."""
         headers = {"content-type": content_type, FORWARDED.decode(): self._server}
         token = ADMITTED.get()
         if token:
@@ -118,7 +135,7 @@ class Forwarder:
         url = f"{route.via}{REPLICA_PATH}{route.name}"
         try:
             answer = await asyncio.wait_for(
-                self._hops.post(url, content=body, headers=headers), route.timeout + HOP_MARGIN
+                self._client().post(url, content=body, headers=headers), route.timeout + HOP_MARGIN
             )
         except TimeoutError:
             return 504, err_body(

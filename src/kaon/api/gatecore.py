@@ -5,7 +5,10 @@ remembering the answer for feedback, the --auth check, and what an unrouted name
 from __future__ import annotations
 
 import asyncio
+import binascii
 import contextlib
+import json
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -31,10 +34,12 @@ from kaon.api.versionmetrics import VersionMetrics
 from kaon.core.endpoints import Endpoint, EndpointState
 from kaon.core.errors import KaonError, PermissionDenied
 from kaon.core.feedback import Feedback
-from kaon.core.placement import FORWARDED
+from kaon.core.placement import ANSWER_PATH, FORWARDED
 from kaon.core.users import Action
 from kaon.services.endpointrun import Choice, Route
 from kaon.wiring import Platform
+
+_REQUEST_ID = re.compile(r"^[0-9a-zA-Z_-]{1,128}\Z")  # what is asked of the other servers
 
 # (send, status, message, extra headers): an error in the protocol's own shape
 Fail = Callable[[Send, int, str, list[tuple[bytes, bytes]] | None], Awaitable[None]]
@@ -85,6 +90,8 @@ class GatewayCore:
             request,
             response,
             protocol,
+            workspace=route.workspace,
+            auth=route.auth,
         )
         self.recent.add(request_id, answer)
 
@@ -125,7 +132,7 @@ class GatewayCore:
     ) -> Answered | None:
         """The remembered answer of this release that feedback on `request_id` is about; None
         when there is none (404 `unknown`) or it has its feedback already (409), answered."""
-        seen = self.recent.get(request_id)
+        seen = self.recent.get(request_id) or await self._answered_elsewhere(request_id)
         if seen is None or seen.release != (route.release or route.name):
             await fail(send, 404, unknown, None)
             return None
@@ -135,6 +142,27 @@ class GatewayCore:
             )
             return None
         return seen
+
+    async def _answered_elsewhere(self, request_id: str) -> Answered | None:
+        """The answer another server of the platform gave (feedback may reach any server
+        behind a load balancer), kept here once found; None if no live server has it."""
+        if not _REQUEST_ID.match(request_id):
+            return None
+        loop = asyncio.get_running_loop()
+        cluster = self.platform.cluster
+        servers = await loop.run_in_executor(None, cluster.servers)
+        for server in servers:
+            if server.id == cluster.id or not server.url:
+                continue
+            status, body = await self.forwarder.ask(f"{server.url}{ANSWER_PATH}{request_id}")
+            if status == 200:
+                try:
+                    seen = Answered.from_doc(json.loads(body))
+                except (ValueError, TypeError, binascii.Error):
+                    continue
+                self.recent.add(request_id, seen)
+                return seen
+        return None
 
     async def store(self, route: Route, seen: Answered, feedback: Feedback) -> str:
         """Commit `feedback` (off the event loop); KaonError as the service raises it."""
@@ -234,8 +262,16 @@ class GatewayCore:
         a prediction by the replicas of a version this server runs, answered as they answer
         (never sent on: no loops); the caller's token checked again for an --auth one."""
         kind, _, name = tail.partition("/")
+        if kind == "answer" and scope["method"] == "GET" and header(scope, FORWARDED):
+            await self._answer(name, scope, send)
+            return
         if kind != "replica" or scope["method"] != "POST" or not header(scope, FORWARDED):
-            await error(send, 404, "use POST /_kaon/replica/<version> between kaon servers")
+            await error(
+                send,
+                404,
+                "use POST /_kaon/replica/<version> or GET /_kaon/answer/<request id> "
+                "between kaon servers",
+            )
             return
         route = self.platform.serving.local_route(name)
         if route is None:
@@ -253,6 +289,26 @@ class GatewayCore:
         ctype = header(scope, b"content-type").decode("latin-1") or "application/octet-stream"
         status, out = await self.forwarder.relay(route, ctype, body)
         await reply(send, status, out, JSON_TYPE)
+
+    async def _answer(self, request_id: str, scope: Scope, send: Send) -> None:
+        """`GET /_kaon/answer/<request id>` from another server: an answer this gateway gave
+        (for feedback that reached that server); an --auth endpoint's needs the caller's
+        token passed on (the request id alone suffices otherwise, as for feedback itself)."""
+        seen = self.recent.get(request_id)
+        if seen is None:
+            await error(send, 404, f"no answer {request_id!r} on this server")
+            return
+        if seen.auth:
+            scheme, _, given = header(scope, b"authorization").decode("latin-1").partition(" ")
+            loop = asyncio.get_running_loop()
+            try:
+                if scheme.lower() != "bearer" or not given.strip():
+                    raise PermissionDenied("no token")
+                await loop.run_in_executor(None, self._authorize, given.strip(), seen.workspace)
+            except KaonError as exc:
+                await error(send, exc.http_status, f"answer {request_id}: {exc.message}")
+                return
+        await reply(send, 200, json.dumps(seen.to_doc()).encode(), JSON_TYPE)
 
     def _shadow_log(self, name: str) -> Path | None:
         serving = self.platform.serving

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 REPLICA_PATH = "/_kaon/replica/"  # the owner's gateway: POST <url>/_kaon/replica/<version>
+ANSWER_PATH = "/_kaon/answer/"  # any server's gateway: GET <url>/_kaon/answer/<request id>
 FORWARDED = b"x-kaon-forwarded"  # sent on a hop between servers (the sender's id): no loops
 
 
