@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ import pytest
 
 from .helpers import Kaon, spec_file, wait_final
 from .servers import Servers
+from .test_pipelines import SITE, fetch
 from .test_train import bundle, data, wait_state, ws
 
 pytestmark = pytest.mark.e2e
@@ -88,6 +91,27 @@ def test_a_job_trained_through_a_is_followed_and_killed_through_b(
     assert "tick 1" in out and "tick 2" in out
     assert info(a, env, job)["state"] == "JOB_KILLED"
     assert "tick 1" in b.ok("train", "logs", "-j", job, env=env)  # the committed log, after
+
+
+def test_a_service_pipeline_answers_through_either_server(pair: Servers, tmp_path: Path) -> None:
+    """The leader runs the service; `/pipelines/<name>/...` through the other server is
+    proxied to the leader (the token checked by both)."""
+    a, b = pair
+    b.ok("repo", "create", "sitedata")
+    src = tmp_path / "hello.txt"
+    src.write_text("hello from the leader\n")
+    b.ok("put", "file", "sitedata@master:/hello.txt", "-f", str(src))
+    b.ok("create", "pipeline", "-f", str(spec_file(tmp_path, SITE)))
+    try:
+        for url in pair.urls():  # A leads (started first); B proxies to it
+            fetch(a, f"{url}/pipelines/site/hello.txt", "from the leader")
+        req = urllib.request.Request(f"{pair.urls()[1]}/pipelines/site/hello.txt")
+        with pytest.raises(urllib.error.HTTPError) as refused:  # no token: B refuses
+            urllib.request.urlopen(req, timeout=10)
+        refused.value.close()
+        assert refused.value.code == 401
+    finally:
+        b.ok("delete", "pipeline", "site")
 
 
 def test_gc_through_a_while_b_uploads_loses_nothing(pair: Servers, tmp_path: Path) -> None:

@@ -6,19 +6,24 @@ Auth as every API route: `Authorization: Bearer <token>` of a user or job; pipel
 global, so the check is the shared repos' (GET/HEAD read, anything else writes). The token is
 not passed on to the service. Answers: the service's own; 404 no such pipeline; 409 it serves
 nothing now; 502 the process did not answer (not listening yet, or it crashed: see its logs).
-Not in the OpenAPI document: what a service answers is its own.
+Not in the OpenAPI document: what a service answers is its own. With several servers, the one
+leading the pipelines runs the services; the others proxy to it (X-Kaon-Forwarded, the
+caller's token passed on and checked there again).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 
 from kaon.api.deps import platform, principal
+from kaon.api.owners import FORWARDED, pipelines_leader
 from kaon.core.errors import BackendUnavailable
 from kaon.core.users import Action
 from kaon.services.pipelines.servicerun import ServiceRunner
@@ -62,14 +67,26 @@ async def forward(pipeline: str, path: str, request: Request) -> Response:
     p = platform(request)
     action = Action.READ if request.method in ("GET", "HEAD", "OPTIONS") else Action.WRITE
     p.users.check(principal(request), action, None)
-    host, port = services_of(p).target(pipeline)
-    url = httpx.URL(f"http://{host}:{port}/{path}", query=request.url.query.encode())
     headers = _headers(list(request.headers.items()))
-    headers += [
-        ("x-forwarded-prefix", f"/pipelines/{pipeline}"),
-        ("x-forwarded-host", request.headers.get("host", "")),
-        ("x-forwarded-proto", request.url.scheme),
-    ]
+    query = request.url.query.encode()
+    leader = None
+    if not request.headers.get(FORWARDED):
+        leader = await run_in_threadpool(pipelines_leader, p)
+    if leader is not None:  # the leading server runs the services: through it (it checks too)
+        url = httpx.URL(f"{leader.rstrip('/')}/pipelines/{pipeline}/{path}", query=query)
+        port: int | str = urlsplit(leader).port or "80"
+        headers += [(FORWARDED, p.cluster.id)]
+        auth = request.headers.get("authorization")
+        if auth:
+            headers += [("authorization", auth)]
+    else:
+        host, port = services_of(p).target(pipeline)
+        url = httpx.URL(f"http://{host}:{port}/{path}", query=query)
+        headers += [
+            ("x-forwarded-prefix", f"/pipelines/{pipeline}"),
+            ("x-forwarded-host", request.headers.get("host", "")),
+            ("x-forwarded-proto", request.url.scheme),
+        ]
     client = httpx.AsyncClient(timeout=_TIMEOUT, follow_redirects=False)
     body: AsyncIterator[bytes] | None = None
     if request.method not in ("GET", "HEAD", "OPTIONS"):
