@@ -28,6 +28,13 @@ HERE = Path(__file__).resolve().parent
 SECTIONS = ("s3", "ray", "meta")
 
 
+def section_argv(section: str, work: Path, *, quick: bool, check: bool) -> list[str]:
+    """The arguments the section's script is run with (tests/test_scaleout_driver.py parses
+    them with each script's `arg_parser()`)."""
+    argv = ["--workdir", str(work / section), "--json", str(work / f"{section}.json")]
+    return argv + (["--quick"] if quick else []) + (["--check"] if check else [])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workdir", required=True, help="an existing folder for every section")
@@ -46,10 +53,8 @@ def main() -> int:
     for section in chosen:
         folder = work / section
         folder.mkdir(exist_ok=True)
-        cmd = [sys.executable, str(HERE / f"scaleout_{section}.py"), "--workdir", str(folder)]
-        cmd += ["--json", str(work / f"{section}.json")]
-        cmd += ["--quick"] if args.quick else []
-        cmd += ["--check"] if args.check else []
+        cmd = [sys.executable, str(HERE / f"scaleout_{section}.py")]
+        cmd += section_argv(section, work, quick=args.quick, check=args.check)
         print(f"\n=== {section}: {' '.join(cmd[1:])}", flush=True)
         started = time.monotonic()
         code = subprocess.call(cmd)

@@ -25,7 +25,8 @@ How the data is written (fast, but what kaon writes):
     `kaon.services.provenance` records), scaled to ~1,000,000 edges and recorded through the
     store's batch path `SqlProvenanceStore.record`. No derived-from lineage (nothing records it).
 
-    uv run python benchmarks/scaleout_meta.py [--postgres ADMIN_URL] [--check]
+    uv run python benchmarks/scaleout_meta.py [--postgres ADMIN_URL] [--quick] [--workdir DIR]
+        [--json FILE] [--keep] [--check]
 
 Without --postgres a throw-away server is started (tests/pgfixtures.py). Exit 1 with --check
 when a target fails.
@@ -34,6 +35,7 @@ when a target fails.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -43,7 +45,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from _common import log, rmtree
+from _common import log, rmtree, terminate_as_exit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
@@ -71,16 +73,37 @@ TARGETS = {  # seconds, medians
 }
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def arg_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     p.add_argument("--postgres", help="admin URL of a PostgreSQL server (default: start one)")
-    p.add_argument("--commits", type=int, default=10_000)
-    p.add_argument("--files", type=int, default=1_000_000)
-    p.add_argument("--folder", type=int, default=100_000, help="files of /big (commit 1)")
-    p.add_argument("--jobs", type=int, default=145_000, help="provenance job nodes")
-    p.add_argument("--picks", type=int, default=30, help="requests per measured route")
+    p.add_argument("--commits", type=int, help="default 10,000 (--quick: 2,000)")
+    p.add_argument("--files", type=int, help="default 1,000,000 (--quick: 200,000)")
+    p.add_argument("--folder", type=int, help="files of /big (commit 1): 100,000 (--quick: 20,000)")
+    p.add_argument("--jobs", type=int, help="provenance job nodes: 145,000 (--quick: 30,000)")
+    p.add_argument("--picks", type=int, help="requests per measured route: 30 (--quick: 10)")
+    p.add_argument("--quick", action="store_true", help="the smaller sizes above")
+    p.add_argument("--workdir", type=Path, help="where the server's home goes (default: temp)")
+    p.add_argument("--json", type=Path, help="also write the figures to this file")
+    p.add_argument("--keep", action="store_true", help="keep PostgreSQL and print its URL")
     p.add_argument("--check", action="store_true", help="exit 1 if a target fails")
-    return p.parse_args(argv)
+    return p
+
+
+SIZES = {  # option: (full, --quick)
+    "commits": (10_000, 2_000),
+    "files": (1_000_000, 200_000),
+    "folder": (100_000, 20_000),
+    "jobs": (145_000, 30_000),
+    "picks": (30, 10),
+}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    args = arg_parser().parse_args(argv)
+    for name, (full, quick) in SIZES.items():
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
+    return args
 
 
 # -- writing -------------------------------------------------------------------------------
@@ -234,12 +257,17 @@ def tree_costs(entries: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="kaon-scaleout-meta-"))
+    if args.workdir:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="kaon-scaleout-meta-", dir=args.workdir))
     home = work / "home"
     home.mkdir()
     results: list[tuple[str, float, float, str]] = []
     try:
-        with throwaway_postgres() if not args.postgres else _given(args.postgres) as admin:
+        with (
+            terminate_as_exit(),
+            throwaway_postgres() if not args.postgres else _given(args.postgres) as admin,
+        ):
             url = new_pg_database(admin)
             Database(url).close()  # migrated to head
             log(f"files: {args.files:,} over {args.commits:,} commits")
@@ -269,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
                     results += measure(c, args, commits, busy, busy_jobs, models)
             finally:
                 stop_server(server.proc)
+            if args.keep:
+                keep(url, home, busy, models)
     finally:
         rmtree(work)
     print()
@@ -291,7 +321,38 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:<36} {cold * 1000:>6.1f} ms {warm * 1000:>6.1f} ms {cpu * 1000:>5.1f} ms "
             f"{goal:>8}  {verdict} {note}"
         )
+    if args.json:
+        figures = {
+            "files": args.files,
+            "commits": args.commits,
+            "edges": edges,
+            "load": os.getloadavg()[0],
+            "requests": [
+                {
+                    "name": name,
+                    "cold": cold,
+                    "warm": warm,
+                    "target": TARGETS.get(name),
+                    "note": note,
+                }
+                for name, cold, warm, note in results
+            ],
+        }
+        args.json.write_text(json.dumps(figures, indent=2))
     return 1 if failed and args.check else 0
+
+
+def keep(url: str, home: Path, busy: str, models: list[str]) -> None:
+    """--keep: leave the filled database up (to EXPLAIN ANALYZE its queries) until Ctrl-C or
+    SIGTERM; what it holds is written to kept.json beside the home."""
+    import contextlib
+    import signal
+
+    facts = {"url": url, "home": str(home), "busy_commit": busy, "models": models[:50]}
+    (home.parent / "kept.json").write_text(json.dumps(facts, indent=2))
+    log(f"kept: {home.parent / 'kept.json'}: database {url}; Ctrl-C or SIGTERM to drop it")
+    with contextlib.suppress(KeyboardInterrupt):
+        signal.pause()
 
 
 def measure(

@@ -16,8 +16,8 @@ burns ~1 s of CPU per trial, so the figures are the executor's own cost, not the
 A Ray trial reads its code and data from the object store by manifest, runs in a Ray task
 and sends its model back as a tar; the local one reads the store's files directly.
 
-    uv run python benchmarks/scaleout_ray.py [--workdir DIR] [--repeat N] [--ray ray://h:p]
-        [--check]
+    uv run python benchmarks/scaleout_ray.py [--workdir DIR] [--repeat N | --quick]
+        [--ray ray://h:p] [--json FILE] [--check]
 
 Exit code 0 unless --check is given and the target fails or a step fails (then 1).
 """
@@ -142,15 +142,24 @@ def span(values: list[float], unit: str = "s", scale: float = 1.0) -> str:
     return f"median {mid * scale:.2f} {unit} ({lo * scale:.2f}..{hi * scale:.2f})"
 
 
-def main() -> int:
+def arg_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workdir", type=Path, help="where the homes go (default: a temp dir)")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=None, help="timed grids (default 3; 1 --quick)")
+    ap.add_argument("--quick", action="store_true", help="one timed grid per executor")
+    ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("--ray", help="a running cluster's ray://host:port (default: start one)")
     ap.add_argument("--kaon", help="the kaon CLI (default: found)")
     ap.add_argument("--check", action="store_true", help="exit 1 when the target fails")
-    args = ap.parse_args()
+    return ap
+
+
+def main() -> int:
+    args = arg_parser().parse_args()
+    args.repeat = args.repeat or (1 if args.quick else 3)
     kaon = kaon_exe(args.kaon)
+    if args.workdir:
+        args.workdir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="kaon-bench-ray-", dir=args.workdir))
     (work / "code" / "proj").mkdir(parents=True)
     (work / "code" / "proj" / "train").write_text(TRAIN)
@@ -202,6 +211,9 @@ def main() -> int:
         f"ray / local grid wall: {ratio:.2f}x (per repeat {min(ratios):.2f}..{max(ratios):.2f}), "
         f"target <= {TARGET}x: {verdict_of(ok)}"
     )
+    if args.json:
+        figures = {"address": address, "local": local, "ray": on_ray, "ratio": ratio, "ok": ok}
+        Path(args.json).write_text(json.dumps(figures, indent=2))
     return 1 if args.check and not ok else 0
 
 

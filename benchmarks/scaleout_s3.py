@@ -177,7 +177,7 @@ def one_repetition(
     return r
 
 
-def main() -> int:
+def arg_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", default=None, help="where the files and KAON_HOME go")
     ap.add_argument("--quick", action="store_true", help="256 MiB, 2 repeats")
@@ -192,7 +192,11 @@ def main() -> int:
         help="also time boto3's download_file (ranged GETs: ~6 min per GiB on moto)",
     )
     ap.add_argument("--json", default=None, help="also write the figures to this file")
-    args = ap.parse_args()
+    return ap
+
+
+def main() -> int:
+    args = arg_parser().parse_args()
     size = (args.size_mib or (256 if args.quick else 1024)) * MIB
     repeat = args.repeat or (2 if args.quick else 3)
     for k, v in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
