@@ -113,7 +113,7 @@ def seed_000(
             "--wait",
             "--json",
             env=env,
-        )  # fmt: skip
+        )
     )
     assert job["state"] == "JOB_SUCCESS", job
     best = max(job["trials"], key=lambda t: t["params"]["c"])
