@@ -79,7 +79,7 @@ def seed_000(
     """Build the story on `k`'s platform (files under `root`); returns what it made."""
     env = {"KAON_WORKSPACE": workspace}
     k.ok("workspace", "create", "-n", workspace)
-    repo = f"{workspace}-data"
+    repo = f"{workspace}-digits"
     csv = root / "digits.csv"
     csv.parent.mkdir(parents=True, exist_ok=True)
     csv.write_text("pixel,label\n" + "".join(f"{i % 7},{i % 10}\n" for i in range(50)))
