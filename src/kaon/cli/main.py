@@ -21,6 +21,7 @@ from kaon.cli import (
     provenance,
     serve,
     train,
+    ui,
     users,
     workspace,
 )
@@ -84,6 +85,7 @@ auth.auth_app.command("whoami")(users.whoami)
 auth.auth_app.add_typer(users.token_app, name="token")
 app.add_typer(auth.auth_app, name="auth")
 audit.register(app)
+ui.register(app)
 
 
 def usage_line(exc: Exception) -> str:

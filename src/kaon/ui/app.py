@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
 from kaon.core.errors import KaonError, NotFound
-from kaon.ui import render
+from kaon.ui import guard, render
 from kaon.ui.pages import endpoints, home, jobs, models, pipelines, provenance, repos, signin
 from kaon.ui.session import Clients
 
@@ -35,19 +35,30 @@ def create_ui(api_url: Callable[[], str]) -> FastAPI:
     async def server_timing(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        """Every page says how long the server took (Server-Timing: benchmarks/ui.py reads it)
-        and is never cached (a page shows live state; the assets are cached)."""
+        """Every page says how long the server took (Server-Timing: benchmarks/ui.py reads it),
+        carries the security headers (kaon.ui.guard) and is never cached (a page shows live
+        state; the assets are cached). A write from another site's page is refused."""
         started = time.perf_counter()
-        response = await call_next(request)
+        foreign = guard.foreign_origin(request)
+        if foreign is not None:
+            response: Response = render.page(
+                request,
+                "error.html",
+                status=403,
+                title="Refused",
+                message=f"a form of another site ({foreign}) cannot act on kaon",
+                hint="Open the page from this kaon server and submit it again.",
+                code="forbidden",
+            )
+        else:
+            response = await call_next(request)
         took = (time.perf_counter() - started) * 1000
         response.headers["Server-Timing"] = f"page;dur={took:.1f}"
         if not request.url.path.startswith("/ui/static/"):
             response.headers["Cache-Control"] = "no-store"
-            response.headers["X-Frame-Options"] = "DENY"
-            response.headers["Referrer-Policy"] = "same-origin"
         else:
             response.headers["Cache-Control"] = "public, max-age=3600"
-        return response
+        return guard.secure(response)
 
     @app.exception_handler(KaonError)
     async def kaon_error(request: Request, exc: KaonError) -> Response:

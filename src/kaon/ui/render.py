@@ -67,8 +67,31 @@ def _state(value: Any) -> str:
     return str(getattr(value, "value", value) or "")
 
 
+_GOOD = ("SUCCESS", "PIPELINE_RUNNING", "READY")
+_BAD = ("FAIL", "CRASH")
+_IDLE = ("KILLED", "PAUSED", "SKIPPED", "RECOVERED")
+
+
+def _tone(value: Any) -> str:
+    """A state's colour class: ok (done well, or serving), bad, idle (stopped) or run (on its
+    way). A job's JOB_RUNNING is on its way; an endpoint's PIPELINE_RUNNING serves."""
+    name = _state(value).upper()
+    if name == "RUNNING" and type(value).__name__ == "PipelineState":
+        return "ok"  # a pipeline that reacts to commits
+    for tone, marks in (("bad", _BAD), ("idle", _IDLE), ("ok", _GOOD)):
+        if any(mark in name for mark in marks):
+            return tone
+    return "run" if name else "idle"
+
+
 env.filters.update(
-    when=_when, ago=_ago, size=_size, seconds=_seconds, state=_state, url=lambda v: quote(str(v))
+    when=_when,
+    ago=_ago,
+    size=_size,
+    seconds=_seconds,
+    state=_state,
+    tone=_tone,
+    url=lambda v: quote(str(v)),
 )
 env.globals["version"] = __version__
 
@@ -86,9 +109,14 @@ def error_page(request: Request, exc: KaonError) -> Response:
         type(exc) is PermissionDenied  # 401: a wrong or revoked token (403 is shown below)
     ):
         target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
-        response = RedirectResponse(f"/ui/signin?next={target}", status_code=303)
+        response: Response = RedirectResponse(f"/ui/signin?next={target}", status_code=303)
+        if request.headers.get("hx-request") == "true":  # a live part: the whole page goes
+            response = Response(headers={"HX-Redirect": f"/ui/signin?next={target}"})
         if not isinstance(exc, session.SignInNeeded):
-            response.delete_cookie(session.COOKIE, path=session.PATH)
+            refused = session.token(request)
+            if refused:
+                request.app.state.clients.forget(refused)
+            session.sign_out(response)
         return response
     title = "Not found" if isinstance(exc, NotFound) else "Cannot show this page"
     hint = "It may have been deleted, or the link is wrong." if isinstance(exc, NotFound) else ""

@@ -1,4 +1,4 @@
-"""Who is signed in: the platform token in an HttpOnly, SameSite=Strict cookie scoped to /ui,
+"""Who is signed in: the platform's or a user's token in an HttpOnly, SameSite=Strict cookie scoped to /ui,
 and an SDK client per token (kept, so its keep-alive connections to the API are reused)."""
 
 from __future__ import annotations
@@ -7,12 +7,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
-from fastapi import Request
+from fastapi import Request, Response
 
 from kaon.client import Client
 from kaon.core.errors import BackendUnavailable, PermissionDenied
 
 COOKIE = "kaon_ui"
+USER = "kaon_ui_user"  # the signed-in user's name, shown in the header (not a secret)
 PATH = "/ui"
 _KEPT = 64  # clients kept, one per token, least recently used dropped
 
@@ -58,6 +59,20 @@ class Clients:
 
 def token(request: Request) -> str | None:
     return request.cookies.get(COOKIE) or None
+
+
+def sign_in(response: Response, request: Request, value: str, user: str) -> None:
+    """Keep the token (HttpOnly: page scripts never read it) and the user's name."""
+    secure = request.url.scheme == "https"
+    for name, content, hidden in ((COOKIE, value, True), (USER, user, False)):
+        response.set_cookie(
+            name, content, path=PATH, httponly=hidden, samesite="strict", secure=secure
+        )
+
+
+def sign_out(response: Response) -> None:
+    for name in (COOKIE, USER):
+        response.delete_cookie(name, path=PATH)
 
 
 def client(request: Request) -> Client:

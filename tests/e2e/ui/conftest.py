@@ -70,9 +70,21 @@ class Ui:
         self.page.screenshot(path=str(path), full_page=True)
         return path
 
+    def overflows(self) -> bool:
+        """Whether the page is wider than the window (a phone would scroll sideways)."""
+        width = self.page.evaluate("document.documentElement.scrollWidth")
+        return bool(width > self.page.viewport_size["width"])
 
-def open_ui(browser: Any, k: Kaon, shots: Path, viewport: dict[str, int] = DESKTOP) -> Ui:
-    """A new browser context on `k`'s platform, signed in with its token."""
+
+def open_ui(
+    browser: Any,
+    k: Kaon,
+    shots: Path,
+    viewport: dict[str, int] = DESKTOP,
+    token: str | None = None,
+) -> Ui:
+    """A new browser context on `k`'s platform, signed in with `token` (default: the
+    platform's)."""
     doc = k.server()
     assert doc is not None
     context = browser.new_context(viewport=viewport)
@@ -82,7 +94,7 @@ def open_ui(browser: Any, k: Kaon, shots: Path, viewport: dict[str, int] = DESKT
     page.on("console", lambda m: ui.errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: ui.errors.append(str(e)))
     ui.go("/ui/signin")
-    page.fill("#token", (k.home / "token").read_text().strip())
+    page.fill("#token", token or (k.home / "token").read_text().strip())
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
     return ui

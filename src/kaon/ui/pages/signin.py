@@ -32,12 +32,12 @@ def signin(
 ) -> Response:
     token = token.strip()
     clients: session.Clients = request.app.state.clients
-    problem = ""
+    problem, user = "", ""
     if not token:
         problem = "Paste your token: `kaon auth token` or $KAON_HOME/token prints the platform's."
     else:
         try:
-            clients.get(token).whoami()
+            user = clients.get(token).whoami().user
         except PermissionDenied:
             clients.forget(token)
             problem = "This token was refused: it is wrong, expired or revoked. Try another."
@@ -45,16 +45,16 @@ def signin(
             clients.forget(token)
             problem = f"Could not sign in: {exc.message}"
     if problem:
-        return page(request, "signin.html", status=401, title="Sign in", next=next, problem=problem)
+        return page(
+            request,
+            "signin.html",
+            status=401,
+            title="Sign in",
+            next=_safe_next(next),
+            problem=problem,
+        )
     response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(
-        session.COOKIE,
-        token,
-        path=session.PATH,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+    session.sign_in(response, request, token, user)
     return response
 
 
@@ -64,5 +64,5 @@ def signout(request: Request) -> Response:
     if value:
         request.app.state.clients.forget(value)
     response = RedirectResponse("/ui/signin", status_code=303)
-    response.delete_cookie(session.COOKIE, path=session.PATH)
+    session.sign_out(response)
     return response
