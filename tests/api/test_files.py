@@ -232,3 +232,61 @@ def test_a_missing_tree_is_a_corrupt_object(
     assert "missing from the object store" in r.json()["message"]
     r = api.post("/v1/gc")  # refuses to sweep without the full set of live objects
     assert (r.status_code, r.json()["code"]) == (500, "corrupt_object")
+
+
+def test_content_range_sends_only_those_bytes(api: TestClient, repo: dict[str, Any]) -> None:
+    """A preview reads the first bytes of a big file: 206 with Content-Range and the size."""
+    params = {"path": "/data/train/a.bin"}
+    r = api.get("/v1/repos/r/content", params=params, headers={"Range": "bytes=10-19"})
+    assert r.status_code == 206
+    assert r.content == BIG[10:20]
+    assert r.headers["content-range"] == f"bytes 10-19/{len(BIG)}"
+    r = api.get("/v1/repos/r/content", params=params, headers={"Range": "bytes=299990-400000"})
+    assert (r.status_code, r.content) == (206, BIG[299990:])
+    r = api.get("/v1/repos/r/content", params=params, headers={"Range": f"bytes={len(BIG)}-"})
+    assert (r.status_code, r.json()["code"]) == (416, "invalid_range")
+    assert r.json()["details"]["size"] == len(BIG)
+    r = api.get("/v1/repos/r/content", params=params, headers={"Range": "bytes=-5"})
+    assert (r.status_code, r.json()["code"]) == (400, "invalid_input")
+    assert "bytes=START-END" in r.json()["message"]
+    r = api.get("/v1/repos/r/content", params=params)  # no Range: the whole file, as before
+    assert (r.status_code, len(r.content)) == (200, len(BIG))
+
+
+def test_history_of_a_file_in_pages(api: TestClient, commit_files) -> None:  # type: ignore[no-untyped-def]
+    """The commits that changed a path, newest first; `next` goes on down the chain; `scan`
+    bounds the commits looked at, so a page may be short yet not the last."""
+    api.post("/v1/repos", json={"name": "h"})
+    ids = [commit_files("h", {"/f.txt": b"v1"}, message="add f")["id"]]
+    ids.append(commit_files("h", {"/other": b"o"}, message="other only")["id"])
+    ids.append(commit_files("h", {"/f.txt": b"version 2"}, message="change f")["id"])
+    ids.append(commit_files("h", {"/other": b"o2"}, message="other again")["id"])
+    ids.append(commit_files("h", {}, deletes=["/f.txt"], message="drop f")["id"])
+    ids.append(commit_files("h", {"/f.txt": b"back"}, message="f is back")["id"])
+    r = api.get("/v1/repos/h/history", params={"path": "/f.txt"})
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["next"] is None and doc["path"] == "/f.txt"
+    assert [(v["commit"], v["kind"], v["size"], v["message"]) for v in doc["revisions"]] == [
+        (ids[5], "added", 4, "f is back"),
+        (ids[4], "removed", None, "drop f"),
+        (ids[2], "modified", 9, "change f"),
+        (ids[0], "added", 2, "add f"),
+    ]
+    # pages of 2 revisions, then pages bounded by 2 commits looked at: the same revisions
+    for params in ({"limit": 2}, {"scan": 2}):
+        seen: list[str] = []
+        ref: str | None = "master"
+        while ref is not None:
+            page = api.get("/v1/repos/h/history", params={"path": "/f.txt", "ref": ref} | params)
+            seen += [v["commit"] for v in page.json()["revisions"]]
+            ref = page.json()["next"]
+        assert seen == [ids[5], ids[4], ids[2], ids[0]], params
+    r = api.get("/v1/repos/h/history", params={"path": "/other", "ref": ids[2]})
+    assert [v["commit"] for v in r.json()["revisions"]] == [ids[1]]
+    r = api.get("/v1/repos/h/history", params={"path": "/f.txt", "ref": "no such:ref"})
+    assert (r.status_code, r.json()["code"]) == (400, "invalid_input")
+    r = api.get("/v1/repos/h/history", params={"path": "/"})
+    assert r.status_code == 400 and "file's path" in r.json()["message"]
+    r = api.get("/v1/repos/nope/history", params={"path": "/f.txt"})
+    assert r.status_code == 404

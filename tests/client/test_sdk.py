@@ -82,6 +82,29 @@ def test_put_and_get_a_file_and_a_folder(client: Client, repo: str, home: Path) 
     assert [(t, sum(ticks)) for _, t, ticks in seen.bars] == [(6, 6)]
 
 
+def test_read_range_and_file_history(client: Client, repo: str, home: Path) -> None:
+    """What the web UI's previews and a file's history use: only the bytes asked for (and
+    the file's size), and the commits that changed a file, page by page."""
+    first = client.put(f"{repo}@master:/cat.csv", "cat.csv", message="one").commit
+    assert client.read_range(repo, "master", "/cat.csv", 0, 4) == (b"name", 9)
+    assert client.read_range(repo, "master", "/cat.csv", 5, 100) == (b"tom\n", 9)
+    assert client.read_range(repo, "master", "/cat.csv", 9, 10) == (b"", 9)  # past its end
+    assert b"".join(client.file_bytes(repo, "master", "/cat.csv")) == b"name\ntom\n"
+    with pytest.raises(InvalidInput, match="positive length"):
+        client.read_range(repo, "master", "/cat.csv", 0, 0)
+    second = client.put(f"{repo}@master:/cat.csv", "data/features/x.csv", message="two").commit
+    page = client.file_history(repo, "/cat.csv", limit=1)
+    assert [(r.commit, r.kind, r.size, r.message) for r in page.revisions] == [
+        (second.id, "modified", 6, "two")
+    ]
+    assert page.next == first.id
+    rest = client.file_history(repo, "/cat.csv", ref=page.next)
+    assert [(r.commit, r.kind) for r in rest.revisions] == [(first.id, "added")]
+    assert rest.next is None
+    with pytest.raises(NotFound):
+        client.read_range(repo, "master", "/nothing", 0, 4)
+
+
 def test_put_and_get_refuse_what_they_cannot_do(client: Client, repo: str, home: Path) -> None:
     with pytest.raises(InvalidInput, match="is a directory: add -r"):
         client.put(f"{repo}@master:/d", "data")

@@ -24,6 +24,7 @@ from kaon.core.repo import Repo
 from kaon.core.users import ApiToken, User
 from kaon.services.files import Change as FileChange
 from kaon.services.files import FileInfo as FileEntry
+from kaon.services.files import Revision
 from kaon.services.gc import GcReport as GcDone
 from kaon.wire import (
     AuditRecord,
@@ -59,6 +60,7 @@ from kaon.wire import (
     WorkspaceInfo,
 )
 from kaon.wire.base import JSON_TEXT
+from kaon.wire.data import FileRevision
 
 
 class _Named(Protocol):  # a workspace, as kaon.ports.jobs records it
@@ -109,6 +111,11 @@ def file_info(f: FileEntry) -> FileInfo:
 
 def change(c: FileChange) -> Change:
     return Change(**c.__dict__)
+
+
+def revision(r: Revision) -> FileRevision:
+    c = r.commit
+    return FileRevision(c.id, r.kind, r.size, c.message, c.author, c.finished)
 
 
 def gc_report(r: GcDone) -> GcReport:

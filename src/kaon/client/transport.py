@@ -97,12 +97,14 @@ class Transport:
         params: dict[str, Any] | None = None,
         json_body: Any = None,
         content: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Iterator[Response]:
-        """Send a request and yield its response (raising the server's KaonError on >= 400)."""
+        """Send a request (with `headers` besides the token) and yield its response (raising
+        the server's KaonError on >= 400)."""
         url = self._base + path
         if params:
             url += "?" + urlencode({k: v for k, v in params.items() if v is not None})
-        headers = dict(self._headers)
+        headers = dict(self._headers) | (headers or {})
         body: bytes | None = content
         if json_body is not None:
             body = json.dumps(json_body).encode()

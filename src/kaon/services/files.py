@@ -36,6 +36,15 @@ class Change:
     new_size: int | None
 
 
+@dataclass(frozen=True)
+class Revision:
+    """A commit that changed a path: added, modified or removed it."""
+
+    commit: Commit
+    kind: str  # "added" | "removed" | "modified"
+    size: int | None  # None once removed
+
+
 def _info(path: str, node: Node, commit: Commit | None = None) -> FileInfo:
     kind = "dir" if isinstance(node, DirNode) else "file"
     meta = dict(node.meta) if isinstance(node, FileNode) and node.meta else None
@@ -129,6 +138,39 @@ class FileService:
                         break
             out.extend(revisions)
         return out
+
+    def history(
+        self, repo: str, ref: Ref, path: str, limit: int, scan: int
+    ) -> tuple[list[Revision], CommitId | None]:
+        """The commits that changed `path` (a file or a folder), newest first, from `ref` down
+        its chain: at most `limit` of them, looking at at most `scan` commits (a bounded walk of
+        a 10,000-commit chain); and where to go on from (a commit id, the next page's `ref`),
+        None when the chain's first commit was reached. Consecutive commits with the same root
+        tree are not looked into."""
+        path = paths.normalize(path)
+        if path == "/":
+            raise InvalidInput("the history of the root is the commit list: give a file's path")
+        if limit <= 0 or scan <= 0:
+            raise InvalidInput("the history's limit and scan must be positive")
+        chain = self._repos.history(repo, ref, scan + 1)
+        seen: dict[Digest | None, Node | Tree | None] = {}
+
+        def at(commit: Commit) -> Node | Tree | None:
+            if commit.tree not in seen:
+                seen[commit.tree] = self._maybe(commit, path)
+            return seen[commit.tree]
+
+        out: list[Revision] = []
+        for i, commit in enumerate(chain[:scan]):
+            older = chain[i + 1] if i + 1 < len(chain) else None
+            here = at(commit)
+            before = at(older) if older is not None else None
+            if _version(here) != _version(before):
+                kind = "added" if before is None else "removed" if here is None else "modified"
+                out.append(Revision(commit, kind, None if here is None else here.size))
+            if len(out) >= limit:
+                return out, older.id if older is not None else None
+        return out, chain[scan].id if len(chain) > scan else None
 
     def _maybe(self, commit: Commit, path: str) -> Node | Tree | None:
         try:

@@ -136,6 +136,29 @@ class Change(Answer):
 
 
 @dataclass(frozen=True)
+class FileRevision(Answer):
+    """A commit that changed a file (or a folder), with what the commit list shows of it."""
+
+    commit: str
+    kind: str = field(metadata=doc("added, modified or removed (by this commit)"))
+    size: int | None = field(metadata=doc("the size after this commit; null once removed"))
+    message: str
+    author: str
+    finished: float
+
+
+@dataclass(frozen=True)
+class FileHistoryOut(Answer):
+    """A page of a path's history, newest first."""
+
+    path: str
+    revisions: list[FileRevision]
+    next: str | None = field(
+        metadata=doc("the commit to go on from (the next page's `ref`); null at the first commit")
+    )
+
+
+@dataclass(frozen=True)
 class LocalContentOut(Answer):
     commit: str
     size: int

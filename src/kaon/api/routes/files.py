@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import StreamingResponse
 
-from kaon.api.answers import change, file_info
+from kaon.api.answers import change, file_info, revision
 from kaon.api.archive import tar_stream
 from kaon.api.deps import platform
 from kaon.core.address import parse_ref
-from kaon.core.errors import NotFound
+from kaon.core.errors import InvalidInput, InvalidRange, NotFound
 from kaon.wire import Change, FileInfo, LocalContentOut
+from kaon.wire.data import FileHistoryOut
 from kaon.wire.requests import LocalContentIn
 from kaon.wiring import Platform
 
@@ -51,15 +52,64 @@ class Tar(StreamingResponse):
 
 @router.get("/content", response_class=FileBytes)
 def content(
-    repo: str, ref: str = "master", path: str = "/", p: Platform = Depends(platform)
+    repo: str,
+    ref: str = "master",
+    path: str = "/",
+    range_: str | None = Header(
+        None, alias="Range", description="`bytes=START-END` (END included; may be left out)"
+    ),
+    p: Platform = Depends(platform),
 ) -> StreamingResponse:
+    """A file's bytes; with a `Range` header, only those (206, Content-Range): a preview
+    reads the first KiB of a big file, and only the chunks holding them are read."""
     commit, node = p.files.file(repo, parse_ref(ref), path)
     headers = {
-        "Content-Length": str(node.size),
+        "Accept-Ranges": "bytes",
         "ETag": f'"{node.content_digest}"',
         "X-Kaon-Commit": commit.id,
     }
-    return FileBytes(p.files.content(node), headers=headers)
+    if range_ is None:
+        headers["Content-Length"] = str(node.size)
+        return FileBytes(p.files.content(node), headers=headers)
+    start, end = _span(range_, node.size)
+    headers["Content-Length"] = str(end - start)
+    headers["Content-Range"] = f"bytes {start}-{end - 1}/{node.size}"
+    return FileBytes(p.s3.read(node, start, end), status_code=206, headers=headers)
+
+
+def _span(header: str, size: int) -> tuple[int, int]:
+    """(start, end exclusive) of one `bytes=START-[END]` range within `size` bytes."""
+    unit, _, spec = header.partition("=")
+    first, _, last = spec.strip().partition("-")
+    try:
+        if unit.strip() != "bytes" or "," in spec or not first:
+            raise ValueError
+        start, end = int(first), int(last) + 1 if last else size
+    except ValueError:
+        raise InvalidInput(
+            f"Range {header!r} is not supported: send one `bytes=START-END` range"
+        ) from None
+    if start >= size or end <= start:
+        raise InvalidRange(
+            f"Range {header!r} is not satisfiable: the file has {size} bytes", size=size
+        )
+    return start, min(end, size)
+
+
+@router.get("/history", response_model=FileHistoryOut)
+def history(
+    repo: str,
+    path: str,
+    ref: str = "master",
+    limit: int = Query(50, ge=1, le=1000, description="at most this many revisions"),
+    scan: int = Query(1000, ge=1, le=10000, description="at most this many commits looked at"),
+    p: Platform = Depends(platform),
+) -> FileHistoryOut:
+    """The commits that changed `path`, newest first, from `ref` down its chain; `next` is
+    the commit to go on from (pass it as `ref`), null once the first commit was reached. A
+    page may hold fewer than `limit` revisions (the walk stops after `scan` commits)."""
+    revisions, next_ = p.files.history(repo, parse_ref(ref), path, limit, scan)
+    return FileHistoryOut(path, [revision(r) for r in revisions], next_)
 
 
 @router.post("/content/local", response_model=LocalContentOut)
