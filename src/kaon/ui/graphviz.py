@@ -34,7 +34,7 @@ def dot_str(text: str) -> str:
 
 def link(*parts: str) -> str:
     """A page's path under /ui/ from its parts, each quoted (safe in DOT, in a URL)."""
-    return "/ui/" + "/".join(quote(p, safe="@") for p in parts)
+    return "/ui/" + "/".join(quote(p, safe="@:") for p in parts)
 
 
 def with_urls(dot: str, urls: dict[str, str], tooltips: dict[str, str]) -> str:

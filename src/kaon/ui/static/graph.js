@@ -17,5 +17,5 @@
       dblClickZoomEnabled: false
     });
   }
-  document.querySelectorAll(".graph").forEach(setUp);
+  document.querySelectorAll("div.graph").forEach(setUp);
 })();
