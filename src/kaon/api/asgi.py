@@ -20,6 +20,7 @@ from kaon.api.routes import (
     pipelines,
     pipelineservices,
     provenance,
+    rates,
     releases,
     repos,
     s3credentials,
@@ -56,6 +57,7 @@ def create_app(platform: Platform, token: str) -> FastAPI:
         releases,
         pipelines,
         provenance,
+        rates,
         s3credentials,
         pipelineservices,
     )
@@ -78,7 +80,9 @@ def create_asgi(
 ) -> ASGIApp:
     """The whole server: the prediction gateway in front of the API and, for requests that
     arrive on the S3 port (a sibling socket of the same server), the S3 gateway."""
-    main = Gateway(platform, create_app(platform, token), max_body, feedback)
+    app = create_app(platform, token)
+    main = Gateway(platform, app, max_body, feedback)
+    app.state.rates = main.rates  # what GET /v1/endpoints/<e>/rates reads
     if s3_port is None:
         return main
     s3 = S3App(platform, anonymous=s3_anonymous)

@@ -27,6 +27,7 @@ from kaon.api.feedback import FeedbackLimits
 from kaon.api.gatecore import GatewayCore, unrouted
 from kaon.api.kaos import ACTIONS, KaosRoutes
 from kaon.api.oipgate import OipRoutes
+from kaon.api.ratehistory import RateHistory
 from kaon.api.replies import ASGIApp, Message, Receive, Scope, Send, reply
 from kaon.api.seldongate import SeldonRoutes, seldon_path
 from kaon.core.releases import RESERVED
@@ -51,11 +52,13 @@ class Gateway:
         self._kaos = KaosRoutes(self._core)
         self._seldon = SeldonRoutes(self._core)
         self._oip = OipRoutes(self._core)
+        self.rates = RateHistory(self._core.forwarder.registry)  # GET /v1/endpoints/<e>/rates
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._inner(scope, receive, send)
             return
+        self.rates.start()  # on the serving loop, once
         path: str = scope.get("path", "")
         first, _, tail = path[1:].partition("/")
         if first == "v2":
@@ -93,4 +96,5 @@ class Gateway:
             await self._inner(scope, receive, send)
 
     async def close(self) -> None:
+        await self.rates.close()
         await self._core.close()

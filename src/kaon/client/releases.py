@@ -26,7 +26,7 @@ from kaon.client.rest import RestApi
 from kaon.core.errors import InvalidInput
 from kaon.core.jobs import model_id as check_model_id
 from kaon.core.releases import canary_weight, version_label
-from kaon.wire import FeedbackInfo, ReleaseInfo, VersionInfo
+from kaon.wire import FeedbackInfo, RatesInfo, ReleaseInfo, VersionInfo
 
 if TYPE_CHECKING:
     from kaon.client.deploy import Bundle
@@ -181,3 +181,14 @@ class ReleasesApi(RestApi):
             raise InvalidInput(f"invalid limit {limit!r}: give 1 to 10000")
         docs = self._json("GET", f"/v1/endpoints/{_q(name)}/feedback", params={"limit": limit})
         return [FeedbackInfo.from_doc(d) for d in docs]
+
+    def endpoint_rates(self, name: str, minutes: float = 60) -> RatesInfo:
+        """Requests/s, errors/s, mean and p95 latency of endpoint `name` over the last
+        `minutes` (at most 60), one series per version, a point every few seconds. Counted by
+        the server that answers (`.server`) only: each server keeps its own last hour in
+        memory, a restart starts it afresh (Prometheus on every server's /metrics has more).
+        """
+        if isinstance(minutes, bool) or not 0 < minutes <= 60:
+            raise InvalidInput(f"invalid minutes {minutes!r}: give more than 0, at most 60")
+        doc = self._json("GET", f"/v1/endpoints/{_q(name)}/rates", params={"minutes": minutes})
+        return RatesInfo.from_doc(doc)

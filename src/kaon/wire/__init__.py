@@ -59,6 +59,7 @@ from kaon.wire.pipelines import (
     PipelineLogPage,
     PipelinesCreated,
 )
+from kaon.wire.rates import RatePoint, RateSeries, RatesInfo
 from kaon.wire.releases import FeedbackInfo, ReleaseInfo, VersionInfo
 
 __all__ = [
@@ -97,6 +98,9 @@ __all__ = [
     "PipelineLogPage",
     "PipelinesCreated",
     "ProvenanceInfo",
+    "RatePoint",
+    "RateSeries",
+    "RatesInfo",
     "ReleaseInfo",
     "RepoInfo",
     "S3CredentialInfo",
