@@ -11,9 +11,9 @@ from kaon.core.backends import BackendHealth
 from kaon.ports.cluster import ClusterStore
 from kaon.ports.credentials import CredentialStore
 from kaon.ports.endpoints import EndpointStore, ReleaseStore
-from kaon.ports.notebooks import NotebookStore
 from kaon.ports.jobs import JobStore
 from kaon.ports.metadata import MetadataStore
+from kaon.ports.notebooks import NotebookStore
 from kaon.ports.pipelines import PipelineStore
 from kaon.ports.placement import PlacementStore
 from kaon.ports.provenance import ProvenanceStore

@@ -50,6 +50,7 @@ class NotebookSpec:
     data_repo: str = ""  # its repo: /pfs/<data_repo> in the sandbox
     variables: dict[str, str] = field(default_factory=dict)  # KAON_ENDPOINT, KAON_TOKEN...
     hidden: tuple[Path, ...] = ()  # the platform's folders, hidden where bubblewrap works
+    memory: int | None = None  # bytes: its control group's limit where one can be made
 
 
 @dataclass(frozen=True)
