@@ -538,7 +538,7 @@ def wire(
             ingest,
             envs,
             content,
-            LocalNotebooks(),
+            LocalNotebooks(install_runtime(settings.home / "runtime")),
             job_tokens,
             credentials,
             settings.home / "notebooks",

@@ -19,12 +19,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from kaon.client import bundles
 from kaon.client.models import BundleInfo
-from kaon.client.putget import stat_cache
 from kaon.client.reporter import QUIET, Reporter
 from kaon.client.rest import RestApi
-from kaon.client.upload import Uploader
 from kaon.core.errors import InvalidInput, KaonError
 from kaon.core.notebooks import NotebookState, notebook_name
 from kaon.core.units import parse_memory
@@ -69,6 +66,8 @@ class NotebooksApi(RestApi):
         if not isinstance(folder, BundleInfo) and not Path(folder).is_dir():
             raise InvalidInput(f"notebook bundle {folder}: no such folder")
         if data is not None and not isinstance(data, BundleInfo):
+            from kaon.client import bundles  # uploads need blake3: imported when used
+
             bundles.check_data(Path(data))
         self.get_workspace(workspace).require_write()
         body: dict[str, Any] = {"source": self._put_notebook(workspace, folder, reporter)}
@@ -88,6 +87,10 @@ class NotebooksApi(RestApi):
     def _put_notebook(self, workspace: str, source: Bundle, reporter: Reporter) -> dict[str, str]:
         if isinstance(source, BundleInfo):
             return {"kind": "serve", "branch": source.branch, "ref": source.commit}
+        from kaon.client import bundles
+        from kaon.client.putget import stat_cache
+        from kaon.client.upload import Uploader
+
         folder = Path(source)
         reporter.note(f"Submitting notebook bundle: {folder}")
         cache = stat_cache()

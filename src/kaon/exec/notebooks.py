@@ -66,6 +66,7 @@ class LocalNotebooks:
 
     def __init__(
         self,
+        runtime: Path | None = None,
         cgroups: CgroupRoot | bool | None = True,
         bwrap: str | None = None,
         backoff: tuple[float, float] = BACKOFF,
@@ -75,6 +76,7 @@ class LocalNotebooks:
         self._bwrap = bwrap if bwrap is not None else shutil.which("bwrap")
         self._backoff = backoff
         self._grace = grace
+        self._runtime = runtime  # the SDK (kaon.runtime.install), on the kernels' PYTHONPATH
         self._labs: dict[str, _Lab] = {}
         self._lock = threading.Lock()
 
@@ -186,6 +188,8 @@ class LocalNotebooks:
             "KAON_DATA_DIR": data_dir,
             "DATA_REPO": spec.data_repo,
         } | spec.variables
+        if self._runtime is not None:  # `Client.from_env()` in a cell, no kaon install needed
+            env["PYTHONPATH"] = str(self._runtime)
         if lab.sandboxed:
             assert self._bwrap is not None
             interpreter = Path(os.path.realpath(spec.env.python)).parents[1]
@@ -197,7 +201,7 @@ class LocalNotebooks:
                 argv,
                 spec.workdir,
                 spec.hidden,
-                [spec.env.root, interpreter],
+                [spec.env.root, interpreter, *([self._runtime] if self._runtime else [])],
                 writable,
                 network=True,
                 mounts=mounts,

@@ -407,7 +407,7 @@ class NotebookService:
 
     def _access(self, notebook: Notebook) -> dict[str, str]:
         key = _key(notebook.name)
-        found: dict[str, str] = {}
+        found: dict[str, str] = {"KAON_WORKSPACE": notebook.workspace}
         api = self._tokens.for_job(key, notebook.author, notebook.workspace)
         if api is not None:
             found |= api.variables()
