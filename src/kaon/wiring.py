@@ -23,6 +23,7 @@ from kaon.db.credentials import sealing_key
 from kaon.db.database import Database
 from kaon.db.engine import parse_url
 from kaon.exec.local import LocalExecutor
+from kaon.exec.notebooks import LocalNotebooks
 from kaon.exec.replicas import LocalReplicas
 from kaon.exec.uv import UvEnvBuilder
 from kaon.memory.database import MemoryDatabase
@@ -60,6 +61,7 @@ from kaon.services.jobtokens import JobTokens
 from kaon.services.leases import UploadLeases
 from kaon.services.lifecycle import UserLifecycle, WorkspaceLifecycle
 from kaon.services.locks import SharedExclusiveLock
+from kaon.services.notebooks import NotebookService
 from kaon.services.packs import PackIntake
 from kaon.services.pipelines.cron import CronTicker, cron_inputs
 from kaon.services.pipelines.jobrunner import PipelineJobRunner, gpu_count
@@ -307,6 +309,7 @@ class Platform:
     job_tokens: JobTokens  # jobs' API access (KAON_ENDPOINT, KAON_TOKEN)
     audit: AuditLog  # writes audited by the API and the S3 gateway, written in batches
     cluster: ClusterService  # this server among the others sharing the database
+    notebooks: NotebookService  # JupyterLabs behind the gateway (kaon.services.notebooks)
     _backends: Backends = field(repr=False)
     _started: bool = field(default=False, init=False, repr=False)
 
@@ -339,6 +342,8 @@ class Platform:
             log.warning("job %s was interrupted by a platform stop: marked JOB_FAILURE", job)
         for endpoint in self.serving.recover():
             log.info("endpoint %s restarting", endpoint)
+        for notebook in self.notebooks.recover():
+            log.info("notebook %s restarting", notebook)
         if self.cluster.claim(ClaimKind.PIPELINES, PIPELINES_KEY):  # this server leads
             log_recovered(self.pipelines.start_background())
         else:
@@ -356,6 +361,7 @@ class Platform:
         self.audit.close()  # what is queued is written before the stores close
         self.pipelines.shutdown()  # running jobs cancelled: they run again at the next start
         self.serving.shutdown()
+        self.notebooks.shutdown()
         self.training.shutdown()
         self.cluster.close()
         self._backends.close()
@@ -523,6 +529,23 @@ def wire(
         job_tokens=job_tokens,
         audit=AuditLog(user_store, clock),
         cluster=cluster,
+        notebooks=NotebookService(
+            database.notebooks,
+            workspaces,
+            repos,
+            files,
+            commits,
+            ingest,
+            envs,
+            content,
+            LocalNotebooks(install_runtime(settings.home / "runtime")),
+            job_tokens,
+            credentials,
+            settings.home / "notebooks",
+            clock,
+            lambda name: serving.lookup(name) is not None,
+            hidden,
+        ),
         _backends=backends,
     )
     cluster.watch(platform.gc.watch)  # another server's gc: this one holds its writes

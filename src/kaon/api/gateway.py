@@ -7,6 +7,7 @@ its traffic picks the version), a version (`petset-c517ec`) or a wave-1 name
     POST [/seldon/<ns>]/<name>/api/v0.1|v1.0/predictions|feedback       Seldon (kaon.api.seldongate)
     /v2/...                  Open Inference Protocol v2 (kaon.api.oipgate)
     GET  /metrics            Prometheus: per endpoint, per release and version, shadows
+    /<notebook>/...          a notebook's JupyterLab, HTTP and websockets (kaon.api.notebookgate)
 
 With several servers, a version another server runs is answered through it
 (kaon.services.endpointsync; `POST /_kaon/replica/<version>` between the servers).
@@ -26,6 +27,7 @@ from __future__ import annotations
 from kaon.api.feedback import FeedbackLimits
 from kaon.api.gatecore import GatewayCore, unrouted
 from kaon.api.kaos import ACTIONS, KaosRoutes
+from kaon.api.notebookgate import NotebookGate
 from kaon.api.oipgate import OipRoutes
 from kaon.api.ratehistory import RateHistory
 from kaon.api.replies import ASGIApp, Message, Receive, Scope, Send, reply
@@ -53,15 +55,19 @@ class Gateway:
         self._seldon = SeldonRoutes(self._core)
         self._oip = OipRoutes(self._core)
         self.rates = RateHistory(self._core.forwarder.registry)  # GET /v1/endpoints/<e>/rates
+        self._notebooks = NotebookGate()  # /<notebook>/...: JupyterLab (kaon.api.notebookgate)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self._inner(scope, receive, send)
-            return
-        self.rates.start()  # on the serving loop, once
+        if scope["type"] == "http":
+            self.rates.start()  # on the serving loop, once
         path: str = scope.get("path", "")
         first, _, tail = path[1:].partition("/")
-        if first == "v2":
+        gate = self._core.platform.notebooks.gate(first) if scope["type"] != "lifespan" else None
+        if gate is not None:
+            await self._notebooks(first, gate, scope, receive, send)
+        elif scope["type"] != "http":
+            await self._inner(scope, receive, send)
+        elif first == "v2":
             await self._oip(tail.split("/"), scope, receive, send)
         elif first == "metrics" and not tail:
             await reply(send, 200, self._core.forwarder.metrics(), _METRICS_TYPE)
@@ -97,4 +103,5 @@ class Gateway:
 
     async def close(self) -> None:
         await self.rates.close()
+        await self._notebooks.close()
         await self._core.close()

@@ -16,6 +16,7 @@ from kaon.cli import (
     audit,
     auth,
     data,
+    notebooks,
     pipelines,
     platform,
     provenance,
@@ -79,6 +80,7 @@ app.add_typer(workspace.workspace_app, name="workspace")
 app.add_typer(workspace.template_app, name="template")
 train.register(app)
 serve.register(app)
+notebooks.register(app)
 provenance.register(train.train_app, serve.serve_app, app)
 app.add_typer(users.user_app, name="user")
 auth.auth_app.command("whoami")(users.whoami)

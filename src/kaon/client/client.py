@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, BinaryIO, overload
 from kaon.client import follow as following
 from kaon.client.compare import OutputComparison, compare_outputs
 from kaon.client.models import EndpointInfo, JobInfo
+from kaon.client.notebooks import NotebooksApi
 from kaon.client.pipelines import PipelinesApi
 from kaon.client.releases import ReleasesApi
 from kaon.client.reporter import QUIET, Reporter
@@ -43,13 +44,13 @@ def _is_endpoint_name(value: str) -> bool:
     return True
 
 
-class Client(PipelinesApi, ReleasesApi):
+class Client(PipelinesApi, ReleasesApi, NotebooksApi):
     """The platform's API as the user whose token it sends. `Client.from_env()` connects to
     `kaon init`'s endpoint (or $KAON_ENDPOINT), else to the local platform (started with the
     first request), as $KAON_TOKEN, else `kaon init --token`'s, else the local platform's
     token (its first admin's); `Client(url, token)` to another. Use it in a `with` block (or
     `close()` it). Pipelines: kaon.client.pipelines; named endpoints' versions and traffic:
-    kaon.client.releases (both mixed in).
+    kaon.client.releases; notebooks: kaon.client.notebooks (all mixed in).
 
     >>> me = client.whoami()
     >>> me.admin, client.health()["status"]

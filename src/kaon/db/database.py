@@ -16,6 +16,7 @@ from kaon.db.endpoints import SqlEndpointStore
 from kaon.db.engine import DEFAULT_BUSY_TIMEOUT, WRITE_OPTION, backend_errors, make_engine
 from kaon.db.jobs import SqlJobStore
 from kaon.db.migrate import current_revision, upgrade_engine
+from kaon.db.notebooks import SqlNotebookStore
 from kaon.db.pipelines import SqlPipelineStore
 from kaon.db.placement import SqlPlacementStore
 from kaon.db.provenance import SqlProvenanceStore
@@ -97,6 +98,10 @@ class Database:
     @cached_property
     def endpoints(self) -> SqlEndpointStore:
         return SqlEndpointStore(self)
+
+    @cached_property
+    def notebooks(self) -> SqlNotebookStore:
+        return SqlNotebookStore(self)
 
     @cached_property
     def releases(self) -> SqlReleaseStore:

@@ -135,6 +135,17 @@ releases = Table(  # named endpoints; unique platform-wide (the gateway routes /
     Index(None, "workspace"),
 )
 
+notebooks = Table(  # JupyterLabs; names unique platform-wide (the gateway routes /<name>/...)
+    "notebooks",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("workspace", String, ForeignKey("workspaces.name", ondelete="CASCADE"), nullable=False),
+    Column("state", String, nullable=False),
+    Column("created", Double, nullable=False),
+    Column("doc", Text, nullable=False),  # JSON: Notebook.to_doc() (bundles, build, token digest)
+    Index(None, "workspace", "created"),
+)
+
 prov_nodes = Table(
     "prov_nodes",
     metadata,

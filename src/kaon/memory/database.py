@@ -11,6 +11,7 @@ from kaon.memory.credentials import MemoryCredentialStore
 from kaon.memory.endpoints import MemoryEndpointStore
 from kaon.memory.jobs import MemoryJobStore
 from kaon.memory.metadata import MemoryMetadataStore
+from kaon.memory.notebooks import MemoryNotebookStore
 from kaon.memory.pipelines import MemoryPipelineStore
 from kaon.memory.placement import MemoryPlacementStore
 from kaon.memory.provenance import MemoryProvenanceStore
@@ -42,6 +43,10 @@ class MemoryDatabase:
     @cached_property
     def jobs(self) -> MemoryJobStore:
         return MemoryJobStore(self.tables)
+
+    @cached_property
+    def notebooks(self) -> MemoryNotebookStore:
+        return MemoryNotebookStore(self.tables)
 
     @cached_property
     def endpoints(self) -> MemoryEndpointStore:

@@ -13,6 +13,7 @@ from kaon.core.credentials import S3Credential
 from kaon.core.endpoints import Endpoint
 from kaon.core.ids import BranchName, CommitId, Digest, PackId, RepoName
 from kaon.core.jobs import Job, JobId, Trial, WorkspaceName
+from kaon.core.notebooks import Notebook
 from kaon.core.pipelines.records import DatumRecord, Pipeline, PipelineJob, PipelineVersion
 from kaon.core.provenance import Edge, Node
 from kaon.core.releases import Release
@@ -47,6 +48,7 @@ class Tables:
     trials: dict[JobId, dict[int, Trial]] = field(default_factory=dict)
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     releases: dict[str, Release] = field(default_factory=dict)
+    notebooks: dict[str, Notebook] = field(default_factory=dict)
     # provenance
     nodes: dict[str, Node] = field(default_factory=dict)
     edges: dict[Edge, None] = field(default_factory=dict)  # an ordered set
@@ -75,6 +77,8 @@ class Tables:
             del self.endpoints[endpoint.name]
         for release in [r for r in self.releases.values() if r.workspace == name]:
             del self.releases[release.name]
+        for notebook in [n for n in self.notebooks.values() if n.workspace == name]:
+            del self.notebooks[notebook.name]
         for key in [k for k in self.roles if k[0] == name]:
             del self.roles[key]
         self.workspaces.pop(name, None)

@@ -13,6 +13,7 @@ from kaon.ports.credentials import CredentialStore
 from kaon.ports.endpoints import EndpointStore, ReleaseStore
 from kaon.ports.jobs import JobStore
 from kaon.ports.metadata import MetadataStore
+from kaon.ports.notebooks import NotebookStore
 from kaon.ports.pipelines import PipelineStore
 from kaon.ports.placement import PlacementStore
 from kaon.ports.provenance import ProvenanceStore
@@ -39,6 +40,11 @@ class MetadataDatabase(Protocol):
 
     @property
     def endpoints(self) -> EndpointStore: ...
+
+    @property
+    def notebooks(self) -> NotebookStore:
+        """JupyterLabs (kaon.core.notebooks)."""
+        ...
 
     @property
     def releases(self) -> ReleaseStore:

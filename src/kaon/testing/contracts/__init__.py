@@ -11,6 +11,7 @@ from kaon.testing.contracts.metadata import (
     RefStoreContract,
     RepoStoreContract,
 )
+from kaon.testing.contracts.notebooks import NotebookStoreContract
 from kaon.testing.contracts.pipelines import PipelineStoreContract
 from kaon.testing.contracts.placement import PlacementStoreContract
 from kaon.testing.contracts.provenance import ProvenanceStoreContract
@@ -21,6 +22,10 @@ from kaon.testing.contracts.workspaces import WorkspaceStoreContract
 
 
 class TestRepoStore(RepoStoreContract):
+    pass
+
+
+class TestNotebookStore(NotebookStoreContract):
     pass
 
 
@@ -96,6 +101,7 @@ __all__ = [
     "EndpointStoreContract",
     "JobStoreContract",
     "LeaseStoreContract",
+    "NotebookStoreContract",
     "PipelineStoreContract",
     "PlacementStoreContract",
     "ProvenanceStoreContract",
@@ -110,6 +116,7 @@ __all__ = [
     "TestEndpointStore",
     "TestJobStore",
     "TestLeaseStore",
+    "TestNotebookStore",
     "TestPipelineStore",
     "TestPlacementStore",
     "TestProvenanceStore",

@@ -1,0 +1,154 @@
+"""Notebooks: deploy, list, get, logs, build logs, save, kill (JupyterLab itself answers
+through the gateway at /<name>/lab: kaon.api.notebookgate)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import Field
+
+from kaon.api.deps import platform, principal
+from kaon.core.notebooks import Notebook, NotebookState
+from kaon.core.units import parse_memory
+from kaon.core.users import Principal
+from kaon.services.notebooks import Saved
+from kaon.wire import LogOut
+from kaon.wire.base import MEMORY
+from kaon.wire.notebooks import NotebookDeployed, NotebookInfo, NotebookKilled, NotebookSaved
+from kaon.wire.requests import BundleIn, Strict, checked
+from kaon.wiring import Platform
+
+router = APIRouter(tags=["notebooks"])
+
+
+class NotebookIn(Strict):
+    source: BundleIn = Field(description="the notebook bundle (a branch of the source repo)")
+    data: BundleIn | None = Field(None, description="default: the workspace's latest data")
+    name: str | None = checked(None, description="default: notebook-<workspace>-<user>")
+    cpu: float | None = Field(None, gt=0)
+    memory: str | None = checked(None, description="e.g. 2Gi", pattern=MEMORY)
+
+
+class SaveIn(Strict):
+    message: str = ""
+    outputs: bool = Field(False, description="keep the cells' outputs (default: stripped)")
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/").removeprefix("http://")
+
+
+def notebook_out(p: Platform, n: Notebook, base: str) -> NotebookInfo:
+    gate = p.notebooks.gate(n.name) if n.live else None
+    status = p.notebooks.status(n.name) if n.live else None
+    return NotebookInfo(
+        name=n.name,
+        workspace=n.workspace,
+        state=n.state.value,
+        created=n.created,
+        author=n.author,
+        url=f"{base}/{n.name}/lab",
+        source=n.source.path,
+        source_branch=n.source.branch,
+        data=n.data.path if n.data else None,
+        build=n.build,
+        ready=gate is not None and gate.socket is not None,
+        restarts=status.restarts if status else 0,
+        unsaved=p.notebooks.unsaved(n),
+        saved=n.saved,
+        reason=n.reason,
+        cpu=n.cpu,
+        memory=n.memory,
+    )
+
+
+def _saved(p: Platform, s: Saved, base: str) -> NotebookSaved:
+    return NotebookSaved(notebook_out(p, s.notebook, base), s.repo, s.branch, s.commit, s.path)
+
+
+@router.post("/v1/workspaces/{name}/notebooks", response_model=NotebookDeployed, status_code=201)
+def deploy(
+    name: str,
+    body: NotebookIn,
+    request: Request,
+    p: Platform = Depends(platform),
+    who: Principal = Depends(principal),
+) -> NotebookDeployed:
+    """Start a JupyterLab on a notebook bundle; its token is in this answer only."""
+    src = body.source
+    source = p.workspaces.bundle(name, "serve", src.branch, src.ref or src.branch, who.user)
+    data = None
+    if body.data is not None:
+        d = body.data
+        data = p.workspaces.bundle(name, "data", d.branch, d.ref or d.branch, who.user)
+    done = p.notebooks.deploy(
+        name,
+        who.user,
+        source,
+        data,
+        body.name,
+        body.cpu,
+        parse_memory(body.memory) if body.memory else None,
+    )
+    return NotebookDeployed(notebook_out(p, done.notebook, _base(request)), done.token)
+
+
+@router.get("/v1/workspaces/{name}/notebooks", response_model=list[NotebookInfo])
+def list_notebooks(
+    name: str, request: Request, p: Platform = Depends(platform)
+) -> list[NotebookInfo]:
+    return [notebook_out(p, n, _base(request)) for n in p.notebooks.notebooks(name)]
+
+
+@router.get("/v1/workspaces/{name}/notebooks/{notebook}", response_model=NotebookInfo)
+def get_notebook(
+    name: str, notebook: str, request: Request, p: Platform = Depends(platform)
+) -> NotebookInfo:
+    return notebook_out(p, p.notebooks.get(notebook, name), _base(request))
+
+
+@router.get("/v1/workspaces/{name}/notebooks/{notebook}/logs", response_model=LogOut)
+def notebook_logs(
+    name: str, notebook: str, offset: int = Query(0, ge=0), p: Platform = Depends(platform)
+) -> LogOut:
+    found = p.notebooks.get(notebook, name)
+    data, end = p.notebooks.logs(found, offset)
+    finished = found.state is NotebookState.KILLED and not data
+    return LogOut(text=data.decode("utf-8", "replace"), offset=end, finished=finished)
+
+
+@router.get("/v1/workspaces/{name}/notebook-builds/{build}/logs", response_model=LogOut)
+def build_logs(
+    name: str, build: str, offset: int = Query(0, ge=0), p: Platform = Depends(platform)
+) -> LogOut:
+    from kaon.services.joblog import read_from
+
+    found, path = p.notebooks.build_log(name, build)
+    data, end = read_from(path, offset)
+    finished = found.state is not NotebookState.BUILDING and not data
+    return LogOut(text=data.decode("utf-8", "replace"), offset=end, finished=finished)
+
+
+@router.post("/v1/workspaces/{name}/notebooks/{notebook}/save", response_model=NotebookSaved)
+def save(
+    name: str,
+    notebook: str,
+    body: SaveIn,
+    request: Request,
+    p: Platform = Depends(platform),
+    who: Principal = Depends(principal),
+) -> NotebookSaved:
+    """Commit the notebook's working folder to its bundle branch of the source repo."""
+    p.notebooks.get(notebook, name)
+    return _saved(
+        p, p.notebooks.save(notebook, who.user, body.message, body.outputs), _base(request)
+    )
+
+
+@router.delete("/v1/workspaces/{name}/notebooks/{notebook}", response_model=NotebookKilled)
+def kill(
+    name: str, notebook: str, request: Request, p: Platform = Depends(platform)
+) -> NotebookKilled:
+    """Stop it; its working folder is committed first to the branch `<name>-last`."""
+    found, kept = p.notebooks.kill(notebook, name)
+    base = _base(request)
+    return NotebookKilled(notebook_out(p, found, base), _saved(p, kept, base) if kept else None)

@@ -1,0 +1,472 @@
+"""Notebooks (issue 19): a JupyterLab per notebook, in the environment of its bundle's
+requirements plus JupyterLab (the uv cache of training and serving: the same requirements
+start in seconds the second time), behind the gateway at `/<name>/lab` with a token of its own.
+
+deploy → BUILDING (a thread: lock + build the environment, check the bundle out into the
+notebook's working folder, the data bundle read-only beside it, start JupyterLab) → RUNNING
+once it answers, FAILED when the build fails (the reason and `build-logs`). The runner
+restarts a JupyterLab that exits; `recover` brings every RUNNING notebook back at start-up,
+in its working folder as it was (unsaved work included) and its stored environment.
+
+Inside, KAON_ENDPOINT/KAON_TOKEN (a token acting as the owner in this workspace only, like a
+job's) make `Client.from_env()` work, and an S3 key pair of its own (AWS_*) where the S3
+gateway listens; both are revoked when the notebook stops.
+
+Files under `<root>/<name>/`: work/ (JupyterLab's root: what `save` commits), data/<repo>/,
+run/ (HOME, TMPDIR, its socket), lab.log, token (0600: read back on recovery), saved (the
+fingerprint of the last save); `<root>/builds/<build>.log`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import stat
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from kaon.core import bundlelayout
+from kaon.core.address import Ref
+from kaon.core.errors import AlreadyExists, Conflict, KaonError, NotFound
+from kaon.core.ids import CommitId, RepoName
+from kaon.core.jobs import Bundle
+from kaon.core.notebooks import (
+    JUPYTERLAB,
+    Notebook,
+    NotebookState,
+    default_name,
+    new_build_id,
+    new_token,
+    notebook_name,
+    recovery_branch,
+    token_digest,
+)
+from kaon.core.tree import FileNode
+from kaon.ports.content import Content, TreeRef
+from kaon.ports.envbuilder import EnvBuilder, Environment, EnvLock
+from kaon.ports.notebooks import NotebookRunner, NotebookSpec, NotebookStatus, NotebookStore
+from kaon.services.commits import CommitService
+from kaon.services.files import FileService
+from kaon.services.ingest import FileIngest
+from kaon.services.joblog import JobLog, read_from
+from kaon.services.jobtokens import JobTokens
+from kaon.services.notebooksave import commit_folder, fingerprint
+from kaon.services.repos import RepoService
+from kaon.services.s3.credentials import CredentialService
+from kaon.services.workspaces import WorkspaceService
+
+log = logging.getLogger("kaon.notebooks")
+
+READY_WAIT = 300.0  # seconds a start waits for JupyterLab to answer before saying so
+
+
+@dataclass(frozen=True)
+class Deployed:
+    notebook: Notebook
+    token: str  # shown once, to its owner
+
+
+@dataclass(frozen=True)
+class Saved:
+    notebook: Notebook
+    repo: str
+    branch: str
+    commit: str
+    path: str  # the bundle's kaos name, `/<branch>:<hash>`
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What the gateway needs to proxy a notebook: where it listens and its token's digest."""
+
+    socket: str | None  # None while it is not answering
+    token_digest: str
+    state: NotebookState
+
+
+class NotebookService:
+    def __init__(
+        self,
+        store: NotebookStore,
+        workspaces: WorkspaceService,
+        repos: RepoService,
+        files: FileService,
+        commits: CommitService,
+        ingest: FileIngest,
+        envs: EnvBuilder,
+        content: Content,
+        runner: NotebookRunner,
+        tokens: JobTokens,
+        keys: CredentialService | None,
+        root: Path,
+        clock: Callable[[], float],
+        is_endpoint: Callable[[str], bool],
+        hidden: tuple[Path, ...] = (),
+    ) -> None:
+        self._store = store
+        self._workspaces = workspaces
+        self._repos = repos
+        self._files = files
+        self._commits = commits
+        self._ingest = ingest
+        self._envs = envs
+        self._content = content
+        self._runner = runner
+        self._tokens = tokens
+        self._keys = keys
+        self._root = root
+        self._clock = clock
+        self._is_endpoint = is_endpoint
+        self._hidden = hidden
+        self._gates: dict[str, Gate] = {}  # live notebooks of this server, by name
+        self._cancel: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    # queries -----------------------------------------------------------------------------
+    def get(self, name: str, workspace: str | None = None) -> Notebook:
+        found = self._store.get_notebook(name)
+        if found is None or (workspace is not None and found.workspace != workspace):
+            where = f" in workspace '{workspace}'" if workspace else ""
+            raise NotFound(f"there is no notebook '{name}'{where}: see `kaon notebook list`")
+        return found
+
+    def notebooks(self, workspace: str) -> list[Notebook]:
+        ws = self._workspaces.get(workspace)
+        return self._store.list_notebooks(ws.name)
+
+    def unsaved(self, notebook: Notebook) -> bool:
+        """Whether its working folder differs from what it last saved (or started from)."""
+        home = self._home(notebook.name)
+        if not notebook.live or not (home / "work").is_dir():
+            return False
+        saved = home / "saved"
+        before = saved.read_text() if saved.exists() else ""
+        return fingerprint(home / "work") != before
+
+    def gate(self, name: str) -> Gate | None:
+        """The gateway's fast path (no database access): None when `name` is no live
+        notebook of this server."""
+        with self._lock:
+            gate = self._gates.get(name)
+        if gate is None:
+            return None
+        status = self._runner.status(name)
+        socket = status.socket if status is not None and status.ready else None
+        return replace(gate, socket=socket)
+
+    def status(self, name: str) -> NotebookStatus | None:
+        return self._runner.status(name)
+
+    def log_path(self, notebook: Notebook) -> Path:
+        return self._home(notebook.name) / "lab.log"
+
+    def build_log(self, workspace: str, build: str) -> tuple[Notebook, Path]:
+        ws = self._workspaces.get(workspace)
+        for notebook in self._store.list_notebooks(ws.name):
+            if notebook.build == build:
+                return notebook, self._root / "builds" / f"{build}.log"
+        raise NotFound(
+            f"no notebook build {build!r} in workspace '{ws.name}': `kaon notebook list` shows "
+            "the builds (job_id)"
+        )
+
+    def logs(self, notebook: Notebook, offset: int) -> tuple[bytes, int]:
+        return read_from(self.log_path(notebook), offset)
+
+    # commands ----------------------------------------------------------------------------
+    def deploy(
+        self,
+        workspace: str,
+        author: str,
+        source: Bundle,
+        data: Bundle | None,
+        name: str | None = None,
+        cpu: float | None = None,
+        memory: int | None = None,
+    ) -> Deployed:
+        ws = self._workspaces.get(workspace)
+        name = notebook_name(name) if name else default_name(ws.name, author)
+        if self._is_endpoint(name):
+            raise AlreadyExists(
+                f"'{name}' is an endpoint's name (the gateway routes /{name}/): give the "
+                "notebook another with --name"
+            )
+        if data is None and ws.current.get("data"):
+            data = Bundle.from_dict(ws.current["data"])
+        old = self._store.get_notebook(name)
+        if old is not None:
+            if old.live:
+                raise AlreadyExists(
+                    f"notebook {name} is {old.state.value}: open it, or kill it first "
+                    f"(`kaon notebook kill -n {name}`), or give another --name"
+                )
+            self._store.delete_notebook(name)  # a killed or failed one: its name is free
+        shutil.rmtree(self._home(name), ignore_errors=True)  # its last state is in a branch
+        token = new_token()
+        notebook = Notebook(
+            name=name,
+            workspace=ws.name,
+            state=NotebookState.BUILDING,
+            created=self._clock(),
+            author=author,
+            source=replace(source, kind="source"),
+            data=data,
+            build=new_build_id(),
+            token_digest=token_digest(token),
+            cpu=cpu,
+            memory=memory,
+            saved=source.commit,
+        )
+        self._store.add_notebook(notebook)
+        home = self._home(name)
+        home.mkdir(parents=True, exist_ok=True)
+        secret = home / "token"
+        secret.write_text(token)
+        secret.chmod(stat.S_IRUSR | stat.S_IWUSR)
+        self._launch(notebook, token)
+        return Deployed(notebook, token)
+
+    def save(self, name: str, author: str, message: str = "", outputs: bool = False) -> Saved:
+        """Commit the working folder to the branch `<name>` of the workspace's source repo
+        (a bundle of its own: `kaon train deploy` can run it; another notebook's saves of the
+        same bundle do not mix with it)."""
+        notebook = self.get(name)
+        work = self._home(name) / "work"
+        if not notebook.live or not work.is_dir():
+            raise Conflict(f"notebook {name} is {notebook.state.value}: nothing to save")
+        branch = name
+        commit = commit_folder(
+            self._commits,
+            self._ingest,
+            work,
+            notebook.source.repo,
+            branch,
+            message or f"notebook {name} saved",
+            author,
+            outputs,
+        )
+        (self._home(name) / "saved").write_text(fingerprint(work))
+        notebook = replace(notebook, saved=str(commit.id))
+        self._store.save_notebook(notebook)
+        short = str(commit.tree or "")[:5]
+        return Saved(notebook, notebook.source.repo, branch, str(commit.id), f"/{branch}:{short}")
+
+    def kill(self, name: str, workspace: str | None = None) -> tuple[Notebook, Saved | None]:
+        """Stop a notebook; its working folder is first committed, outputs kept, to the
+        branch `recovery_branch(name)` of the source repo (returned), whatever was saved."""
+        notebook = self.get(name, workspace)
+        kept: Saved | None = None
+        work = self._home(name) / "work"
+        if notebook.live and work.is_dir():
+            branch = recovery_branch(name)
+            commit = commit_folder(
+                self._commits,
+                self._ingest,
+                work,
+                notebook.source.repo,
+                branch,
+                f"notebook {name}: its last state when it was killed",
+                notebook.author,
+                outputs=True,
+            )
+            short = str(commit.tree or "")[:5]
+            kept = Saved(
+                notebook, notebook.source.repo, branch, str(commit.id), f"/{branch}:{short}"
+            )
+        self._halt(name)
+        notebook = self.get(name)
+        if notebook.state is not NotebookState.KILLED:
+            reason = f"last state kept in branch {kept.branch} of {kept.repo}" if kept else ""
+            notebook = notebook.moved(NotebookState.KILLED, reason)
+            self._store.save_notebook(notebook)
+        return notebook, kept
+
+    def recover(self) -> list[str]:
+        """At start-up: start every notebook that was running (or building) again."""
+        back = []
+        for notebook in self._store.list_notebooks():
+            if not notebook.live:
+                continue
+            secret = self._home(notebook.name) / "token"
+            if not secret.exists():
+                self._store.save_notebook(
+                    notebook.moved(NotebookState.FAILED, "its token is gone: deploy it again")
+                )
+                continue
+            self._launch(notebook, secret.read_text().strip())
+            back.append(notebook.name)
+        return back
+
+    def shutdown(self) -> None:
+        with self._lock:
+            events = list(self._cancel.values())
+            names = list(self._gates)
+        for event in events:
+            event.set()
+        self._runner.stop_all()
+        for name in names:
+            self._revoke(name)
+
+    # the start-up thread -----------------------------------------------------------------
+    def _launch(self, notebook: Notebook, token: str) -> None:
+        cancel = threading.Event()
+        with self._lock:
+            self._cancel[notebook.name] = cancel
+            self._gates[notebook.name] = Gate(None, notebook.token_digest, NotebookState.BUILDING)
+        threading.Thread(
+            target=self._start,
+            args=(notebook, token, cancel),
+            name=f"notebook-start-{notebook.name}",
+            daemon=True,
+        ).start()
+
+    def _start(self, notebook: Notebook, token: str, cancel: threading.Event) -> None:
+        build = JobLog(self._root / "builds" / f"{notebook.build}.log")
+        try:
+            env = self._environment(notebook, build, cancel)
+            home = self._home(notebook.name)
+            work = home / "work"
+            if not work.is_dir():  # a recovered notebook keeps its folder as it was
+                self._checkout(notebook.source, work)
+                (home / "saved").write_text(fingerprint(work))
+            data = None
+            if notebook.data is not None:
+                data = home / "data" / notebook.data.repo
+                if not data.is_dir():
+                    self._checkout(notebook.data, data)
+                    _read_only(data)
+            variables = self._access(notebook)
+            spec = NotebookSpec(
+                notebook.name,
+                env,
+                work,
+                home / "run",
+                token,
+                data,
+                notebook.data.repo if notebook.data else "",
+                variables,
+                self._hidden,
+                notebook.memory,
+            )
+            if cancel.is_set():
+                return
+            self._runner.start(spec, JobLog(home / "lab.log").write)
+            build.write(f"JupyterLab starting at /{notebook.name}/lab")
+            if notebook.state is not NotebookState.RUNNING:
+                self._move(notebook.name, NotebookState.BUILDING, NotebookState.RUNNING, "")
+            self._wait_ready(notebook.name, build, cancel)
+        except KaonError as exc:
+            build.write(f"build failed: {exc}")
+            self._move(notebook.name, None, NotebookState.FAILED, f"build: {exc}".split("\n")[0])
+            self._halt(notebook.name)
+        except Exception as exc:  # never leave it BUILDING for ever
+            log.exception("notebook %s did not start", notebook.name)
+            build.write(f"could not start: {exc}")
+            self._move(notebook.name, None, NotebookState.FAILED, f"start: {exc}")
+            self._halt(notebook.name)
+
+    def _environment(
+        self, notebook: Notebook, build: JobLog, cancel: threading.Event
+    ) -> Environment:
+        if notebook.env:  # recovery: the environment it ran in
+            e = notebook.env
+            lock = EnvLock(str(e["lock_id"]), str(e["lock"]), str(e["python"]))
+            return self._envs.ensure(lock, build.write, cancel)
+        text = self._requirements(notebook.source)
+        build.write(f"notebook bundle {notebook.source.path}: requirements.txt + {JUPYTERLAB}")
+        started = time.monotonic()
+        lock = self._envs.lock(f"{text.rstrip()}\n{JUPYTERLAB}\n", build.write, cancel)
+        env = self._envs.ensure(lock, build.write, cancel)
+        build.write(f"environment {lock.id[:12]} ready in {time.monotonic() - started:.1f} s")
+        stored = self.get(notebook.name)
+        doc = {"lock_id": lock.id, "lock": lock.text, "python": lock.python}
+        self._store.save_notebook(replace(stored, env=doc))
+        return env
+
+    def _requirements(self, source: Bundle) -> str:
+        commit = self._repos.resolve_required(source.repo, Ref(source.commit))
+        if commit.tree is None:
+            return ""
+        found = bundlelayout.shallowest(commit.tree, self._files.listing, "requirements.txt")
+        if not found:
+            return ""
+        node = self._files.node(commit, f"/{found[0]}requirements.txt")
+        if not isinstance(node, FileNode):
+            return ""
+        return b"".join(self._files.content(node)).decode("utf-8", "replace")
+
+    def _checkout(self, bundle: Bundle, dest: Path) -> None:
+        tmp = dest.with_name(f".{dest.name}.part")
+        shutil.rmtree(tmp, ignore_errors=True)
+        self._content.checkout(TreeRef(RepoName(bundle.repo), CommitId(bundle.commit)), tmp)
+        tmp.rename(dest)
+
+    def _access(self, notebook: Notebook) -> dict[str, str]:
+        key = _key(notebook.name)
+        found: dict[str, str] = {"KAON_WORKSPACE": notebook.workspace}
+        api = self._tokens.for_job(key, notebook.author, notebook.workspace)
+        if api is not None:
+            found |= api.variables()
+        if self._keys is not None:
+            s3 = self._keys.for_job(key, notebook.author, notebook.workspace)
+            if s3 is not None:
+                found |= s3.variables()
+        return found
+
+    def _wait_ready(self, name: str, build: JobLog, cancel: threading.Event) -> None:
+        deadline = time.monotonic() + READY_WAIT
+        while not cancel.is_set() and time.monotonic() < deadline:
+            status = self._runner.status(name)
+            if status is not None and status.ready:
+                build.write(f"JupyterLab answers at /{name}/lab")
+                with self._lock:
+                    gate = self._gates.get(name)
+                    if gate is not None:
+                        self._gates[name] = replace(gate, state=NotebookState.RUNNING)
+                return
+            cancel.wait(0.2)
+        if not cancel.is_set():
+            build.write(f"JupyterLab did not answer within {READY_WAIT:g} s: see its logs")
+
+    def _move(self, name: str, src: NotebookState | None, to: NotebookState, reason: str) -> None:
+        with self._lock:
+            found = self._store.get_notebook(name)
+            if found is None or not found.live or (src is not None and found.state is not src):
+                return
+            self._store.save_notebook(found.moved(to, reason))
+
+    def _halt(self, name: str) -> None:
+        with self._lock:
+            cancel = self._cancel.pop(name, None)
+            self._gates.pop(name, None)
+        if cancel is not None:
+            cancel.set()
+        self._runner.stop(name)
+        self._revoke(name)
+
+    def _revoke(self, name: str) -> None:
+        self._tokens.revoke_job(_key(name))
+        if self._keys is not None:
+            self._keys.revoke_job(_key(name))
+
+    def _home(self, name: str) -> Path:
+        return self._root / name
+
+
+def _key(name: str) -> str:
+    """The id its API token and S3 keys are issued for (as a job's are for the job's id)."""
+    return f"notebook-{name}"
+
+
+def _read_only(folder: Path) -> None:
+    """No write bits under `folder` (the data bundle is read-only in the cells)."""
+    for top, dirs, names in os.walk(folder):
+        for entry in [*dirs, *names]:
+            path = Path(top) / entry
+            if not path.is_symlink():
+                path.chmod(path.stat().st_mode & ~0o222)
+    folder.chmod(folder.stat().st_mode & ~0o222)
