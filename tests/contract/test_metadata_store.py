@@ -164,6 +164,7 @@ def test_migrations_produce_the_schema(
         "s3_uploads",
         "s3_upload_parts",
         "replica_placements",
+        "endpoint_signatures",
     }
     assert migrated == _shape(reference)
 

@@ -43,6 +43,30 @@ BODIES: list[Any] = [  # what `mlflow models serve` takes for a model with named
 ]
 
 
+SIGNATURE = {  # the OIP metadata of SAVE's signature (columns a, b: double; one long output)
+    "inputs": [
+        {"name": "a", "datatype": "FP64", "shape": [-1]},
+        {"name": "b", "datatype": "FP64", "shape": [-1]},
+    ],
+    "outputs": [{"name": "result", "datatype": "INT64", "shape": [-1]}],
+    "parameters": {"content_type": "pd"},
+}
+
+
+def metadata(base: str, name: str) -> dict[str, Any]:
+    """The signature part of /v2/models/<name> (polled: after a restart the endpoint comes
+    back with the platform)."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/v2/models/{name}", timeout=30) as r:
+                doc = json.loads(r.read())
+                return {k: doc[k] for k in ("inputs", "outputs", "parameters") if k in doc}
+        except urllib.error.HTTPError:
+            assert time.monotonic() < deadline, f"/v2/models/{name} never answered"
+            time.sleep(0.5)
+
+
 @pytest.fixture(scope="module")
 def mlflow_python() -> Path:
     return tool_python("mlflow-venv.sh", what="mlflow")
@@ -135,6 +159,7 @@ def test_an_mlflow_model_answers_as_mlflow_serves_it(
         )
         assert doc["release"] == "iris", doc
         base = kaon.server()["url"]  # type: ignore[index]
+        assert metadata(base, "iris") == SIGNATURE  # the MLmodel's, before any request
         for body in BODIES:
             status, theirs = post(mlflow_serve, body)
             assert status == 200, theirs
@@ -152,6 +177,10 @@ def test_an_mlflow_model_answers_as_mlflow_serves_it(
         }
         status, answer = post(f"{base}/v2/models/iris/infer", oip)
         assert status == 200 and answer["outputs"][0]["data"] == [0, 1], answer
+        assert metadata(base, "iris") == SIGNATURE  # a request learns nothing over it
+        kaon.shutdown()
+        kaon.up()  # the declared signature is stored: a restarted server answers it
+        assert metadata(kaon.server()["url"], "iris") == SIGNATURE  # type: ignore[index]
     finally:
         kaon.shutdown()
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import kaon
@@ -30,18 +30,11 @@ def server_metadata() -> dict[str, Any]:
     return {"name": "kaon", "version": kaon.__version__, "extensions": EXTENSIONS}
 
 
-@dataclass
-class Signature:
-    """What a model takes and answers, as OIP metadata lists ({name, datatype, shape});
-    learned from its first successful request when its bundle declares none."""
-
-    inputs: list[dict[str, Any]] = field(default_factory=list)
-    outputs: list[dict[str, Any]] = field(default_factory=list)
-
-
-def metadata(route: Route, signature: Signature | None = None) -> dict[str, Any]:
-    sig = signature or Signature()
-    return {
+def metadata(route: Route, signature: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The model metadata of `route`'s version; `signature` (kaon.core.signatures) gives its
+    inputs and outputs (empty lists while it has none)."""
+    sig = signature or {}
+    doc = {
         "name": route.name,
         "versions": [route.model_id]
         if route.model_id
@@ -49,9 +42,17 @@ def metadata(route: Route, signature: Signature | None = None) -> dict[str, Any]
         if route.version
         else [],
         "platform": "kaon",
-        "inputs": sig.inputs,
-        "outputs": sig.outputs,
+        "inputs": sig.get("inputs", []),
+        "outputs": sig.get("outputs", []),
     }
+    if sig.get("parameters"):
+        doc["parameters"] = sig["parameters"]
+    return doc
+
+
+def learned(inference: Inference, done: Answer) -> dict[str, Any]:
+    """The signature a successful request shows: its inputs, the answer's outputs."""
+    return {"inputs": inference.inputs(), "outputs": done.signature()}
 
 
 @dataclass(frozen=True)

@@ -8,17 +8,21 @@
 
 `<name>` is a release (its traffic picks the version), a `<release>-<version>` or a wave-1
 name; `/versions/<v>` pins the version (its label or its model id): 404 when it has none.
-A model's metadata lists its inputs and outputs as learned from its first successful request
-(kept per version in this server's memory until it restarts).
+A model's metadata lists its inputs and outputs (kaon.core.signatures): as its bundle declares
+them (`signature.json`; an MLflow model's signature), else as learned from its first successful
+request; stored per version in the database, so every server and a restarted one answer the
+same, and cached here once found.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import zlib
+from typing import Any
 
 from kaon.api.gatecore import GatewayCore
-from kaon.api.oip import Signature, answer, metadata, parse, server_metadata
+from kaon.api.oip import answer, learned, metadata, parse, server_metadata
 from kaon.api.replies import (
     JSON_TYPE,
     Receive,
@@ -33,13 +37,13 @@ from kaon.api.replies import (
 from kaon.services.endpointrun import Choice, Route
 
 _BINARY_TYPE = b"application/octet-stream"
-_LEARNED_MAX = 4096  # versions whose signature is kept
+_KNOWN_MAX = 4096  # versions whose signature is cached
 
 
 class OipRoutes:
     def __init__(self, core: GatewayCore) -> None:
         self._core = core
-        self._learned: dict[tuple[str, str], Signature] = {}
+        self._known: dict[str, dict[str, Any]] = {}  # version name -> its stored signature
 
     async def __call__(self, parts: list[str], scope: Scope, receive: Receive, send: Send) -> None:
         core = self._core
@@ -74,7 +78,7 @@ class OipRoutes:
         elif route.auth and not await core.admitted(route, scope, receive, send):
             return
         elif not rest and method == "GET":
-            await json_reply(send, 200, metadata(route, self._learned.get(_key(route))), route)
+            await json_reply(send, 200, metadata(route, await self._signature(route)), route)
         elif rest == ["infer"] and method == "POST":
             await self._infer(choice, scope, receive, send)
         else:
@@ -104,23 +108,37 @@ class OipRoutes:
         except ValueError as exc:
             await error(send, 400, f"invalid inference request: {exc}", None, route)
             return
-        if _key(route) not in self._learned:
-            self._learn(route, Signature(inference.inputs(), done.signature()))
         core.remember(rid, route, "oip", raw, done.body)  # as received, as answered
+        first = None if route.name in self._known else learned(inference, done)
+        if first is not None:  # known here at once; stored after the answer (it waits for none)
+            self._keep(route, first)
         if done.header_length is None:
             await reply(send, 200, done.body, JSON_TYPE, route, rid)
         else:
             extra = [(b"inference-header-content-length", str(done.header_length).encode())]
             await reply(send, 200, done.body, _BINARY_TYPE, route, rid, extra=extra)
+        if first is not None:  # what is stored (declared, or learned first anywhere) wins
+            loop = asyncio.get_running_loop()
+            learn = core.platform.serving.learn_signature
+            self._keep(route, await loop.run_in_executor(None, learn, route.name, first))
 
-    def _learn(self, route: Route, signature: Signature) -> None:
-        if len(self._learned) >= _LEARNED_MAX:
-            self._learned.pop(next(iter(self._learned)))
-        self._learned[_key(route)] = signature
+    async def _signature(self, route: Route) -> dict[str, Any] | None:
+        """The version's stored signature (cached once found; asked again while it has none:
+        another server may learn it)."""
+        found = self._known.get(route.name)
+        if found is None:
+            loop = asyncio.get_running_loop()
+            found = await loop.run_in_executor(
+                None, self._core.platform.serving.signature, route.name
+            )
+            if found is not None:
+                self._keep(route, found)
+        return found
 
-
-def _key(route: Route) -> tuple[str, str]:
-    return route.name, route.model_id or route.version
+    def _keep(self, route: Route, signature: dict[str, Any]) -> None:
+        if len(self._known) >= _KNOWN_MAX:
+            self._known.pop(next(iter(self._known)))
+        self._known[route.name] = signature
 
 
 def _decoded(body: bytes, encoding: bytes, limit: int) -> bytes:

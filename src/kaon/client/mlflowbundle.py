@@ -8,10 +8,14 @@ rows (a list of lists, or {"inputs": ...} / {"instances": ...}) as an array, a
 {"dataframe_split": ...} / {"dataframe_records": ...} or a {column: values} dict as a table;
 when the model's signature names columns, rows become a table with those columns.
 Only the python_function flavour is served (every MLflow flavour that can predict has it).
+The MLmodel's signature becomes the bundle's signature.json (kaon.core.signatures): the Open
+Inference Protocol metadata of the endpoint before its first request — columns as inputs of
+shape [-1] with `content_type: pd`, tensors with their shapes; one unnamed output `result`.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -19,6 +23,7 @@ from typing import Any
 import yaml  # type: ignore[import-untyped]  # no stubs in the lock
 
 from kaon.core.errors import InvalidBundle
+from kaon.core.signatures import SIGNATURE_FILE
 
 MODEL_FOLDER = "mlflow_model"
 
@@ -30,9 +35,10 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
+MODEL_PATH = "mlflow_model"  # the folder with the MLmodel file, beside this module
 
 def load_ctx(model_dir):
-    return mlflow.pyfunc.load_model(os.path.join(model_dir, "mlflow_model"))
+    return mlflow.pyfunc.load_model(os.path.join(model_dir, MODEL_PATH))
 
 
 def _columns(ctx):
@@ -120,17 +126,96 @@ def requirements(folder: Path) -> str:
     )
 
 
+_COLUMN_TYPES = {
+    "double": "FP64",
+    "float": "FP32",
+    "long": "INT64",
+    "integer": "INT32",
+    "boolean": "BOOL",
+    "string": "BYTES",
+    "binary": "BYTES",
+    "datetime": "BYTES",
+}
+_TENSOR_TYPES = {
+    "float64": "FP64",
+    "float32": "FP32",
+    "float16": "FP16",
+    "int64": "INT64",
+    "int32": "INT32",
+    "int16": "INT16",
+    "int8": "INT8",
+    "uint64": "UINT64",
+    "uint32": "UINT32",
+    "uint16": "UINT16",
+    "uint8": "UINT8",
+    "bool": "BOOL",
+}
+
+
+def _specs(text: Any, where: str) -> list[dict[str, Any]]:
+    try:
+        specs = json.loads(text) if isinstance(text, str) else text
+    except ValueError:
+        raise InvalidBundle(f"{where}: not the JSON list MLflow writes") from None
+    if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
+        raise InvalidBundle(f"{where}: not the JSON list MLflow writes")
+    return specs
+
+
+def _tensor(spec: dict[str, Any], name: str) -> dict[str, Any]:
+    if spec.get("type") == "tensor":
+        tensor = spec.get("tensor-spec") or {}
+        dtype = str(tensor.get("dtype", "")).removeprefix("np.")
+        shape = [int(n) for n in tensor.get("shape") or [-1]]
+        return {"name": name, "datatype": _TENSOR_TYPES.get(dtype, "BYTES"), "shape": shape}
+    return {
+        "name": name,
+        "datatype": _COLUMN_TYPES.get(str(spec.get("type")), "BYTES"),
+        "shape": [-1],
+    }
+
+
+def oip_signature(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The Open Inference Protocol metadata of an MLmodel's signature (None: it has none)."""
+    sig = doc.get("signature")
+    if not isinstance(sig, dict) or not sig.get("inputs"):
+        return None
+    inputs = _specs(sig["inputs"], "MLmodel signature.inputs")
+    outputs = _specs(sig.get("outputs") or "[]", "MLmodel signature.outputs")
+    columns = any(spec.get("type") != "tensor" for spec in inputs)
+    out: dict[str, Any] = {
+        "inputs": [_tensor(s, str(s.get("name") or f"input-{i}")) for i, s in enumerate(inputs)],
+        "outputs": [
+            _tensor(s, "result" if len(outputs) == 1 else str(s.get("name") or f"output-{i}"))
+            for i, s in enumerate(outputs)
+        ],
+    }
+    if columns:
+        out["parameters"] = {"content_type": "pd"}
+    return out
+
+
 def make_bundle(folder: Path, dest: Path) -> Path:
     """A serve bundle in `dest` (created) for the MLflow model in `folder`; returns `dest`."""
     folder = folder.expanduser().absolute()
     if not folder.is_dir():
         raise InvalidBundle(f"--mlflow {folder}: not a folder")
-    mlmodel(folder)
+    write_adapter(folder, dest, MODEL_FOLDER)
+    shutil.copytree(folder, dest / MODEL_FOLDER, symlinks=False)
+    return dest
+
+
+def write_adapter(folder: Path, dest: Path, model_path: str) -> None:
+    """model.py, requirements.txt and signature.json in `dest` (created) for the MLflow model
+    in `folder`, which the served model's files hold at `model_path` beside model.py."""
+    doc = mlmodel(folder)
     needs = requirements(folder)
     if not any(line.strip().lower().startswith("mlflow") for line in needs.splitlines()):
         needs += "mlflow\n"
     dest.mkdir(parents=True, exist_ok=True)
-    (dest / "model.py").write_text(ADAPTER)
+    adapter = ADAPTER.replace('MODEL_PATH = "mlflow_model"', f"MODEL_PATH = {model_path!r}")
+    (dest / "model.py").write_text(adapter)
     (dest / "requirements.txt").write_text(needs)
-    shutil.copytree(folder, dest / MODEL_FOLDER, symlinks=False)
-    return dest
+    signature = oip_signature(doc)
+    if signature is not None:
+        (dest / SIGNATURE_FILE).write_text(json.dumps(signature, indent=1) + "\n")

@@ -58,6 +58,28 @@ class SqlEndpointStore(SqlStore):
         with self._engine.connect() as conn:
             return [_endpoint(r) for r in conn.execute(stmt)]
 
+    @guarded
+    def save_signature(self, name: str, signature: dict[str, Any], declared: bool) -> bool:
+        t = schema.endpoint_signatures
+        row = {"name": name, "declared": int(declared), "doc": json.dumps(signature)}
+        try:
+            with self._writer.begin() as conn:
+                if conn.execute(self._insert_ignore(t), row).rowcount:
+                    return True
+                if not declared:  # learned: the first one stored stays
+                    return False
+                conn.execute(update(t).where(t.c.name == name).values(declared=1, doc=row["doc"]))
+                return True
+        except exc.IntegrityError:  # no such endpoint version
+            return False
+
+    @guarded
+    def get_signature(self, name: str) -> dict[str, Any] | None:
+        t = schema.endpoint_signatures
+        with self._engine.connect() as conn:
+            doc = conn.execute(select(t.c.doc).where(t.c.name == name)).scalar()
+        return None if doc is None else dict(json.loads(doc))
+
 
 def _endpoint(row: Row[Any]) -> Endpoint:
     m = row._mapping

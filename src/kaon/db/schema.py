@@ -125,6 +125,14 @@ endpoints = Table(
     Index(None, "workspace", "created"),
 )
 
+endpoint_signatures = Table(  # an endpoint version's OIP signature (kaon.core.signatures)
+    "endpoint_signatures",
+    metadata,
+    Column("name", String, ForeignKey("endpoints.name", ondelete="CASCADE"), primary_key=True),
+    Column("declared", Integer, nullable=False),  # 1: its bundle declares it; 0: learned
+    Column("doc", Text, nullable=False),  # JSON: {"inputs": [...], "outputs": [...]}
+)
+
 releases = Table(  # named endpoints; unique platform-wide (the gateway routes /<name>/...)
     "releases",
     metadata,

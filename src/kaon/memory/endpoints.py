@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from kaon.core.endpoints import Endpoint
 from kaon.core.errors import AlreadyExists, WorkspaceNotFound
 from kaon.core.jobs import WorkspaceName
@@ -37,3 +39,18 @@ class MemoryEndpointStore:
                 if workspace is None or e.workspace == workspace
             ]
             return detached(sorted(found, key=lambda e: (-e.created, e.name)))
+
+    def save_signature(self, name: str, signature: dict[str, Any], declared: bool) -> bool:
+        with self._t.lock:
+            if name not in self._t.endpoints:
+                return False
+            found = self._t.signatures.get(name)
+            if found is not None and not declared:
+                return False
+            self._t.signatures[name] = (declared, detached(signature))
+            return True
+
+    def get_signature(self, name: str) -> dict[str, Any] | None:
+        with self._t.lock:
+            found = self._t.signatures.get(name)
+            return None if found is None else detached(found[1])

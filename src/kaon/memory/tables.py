@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import threading
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from kaon.core.commit import Commit
 from kaon.core.credentials import S3Credential
@@ -47,6 +47,7 @@ class Tables:
     jobs: dict[JobId, Job] = field(default_factory=dict)
     trials: dict[JobId, dict[int, Trial]] = field(default_factory=dict)
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    signatures: dict[str, tuple[bool, dict[str, Any]]] = field(default_factory=dict)  # declared?
     releases: dict[str, Release] = field(default_factory=dict)
     notebooks: dict[str, Notebook] = field(default_factory=dict)
     # provenance
@@ -75,6 +76,7 @@ class Tables:
             self.trials.pop(job.id, None)
         for endpoint in [e for e in self.endpoints.values() if e.workspace == name]:
             del self.endpoints[endpoint.name]
+            self.signatures.pop(endpoint.name, None)
         for release in [r for r in self.releases.values() if r.workspace == name]:
             del self.releases[release.name]
         for notebook in [n for n in self.notebooks.values() if n.workspace == name]:

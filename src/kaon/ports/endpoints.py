@@ -3,7 +3,7 @@ named endpoints they are versions of, with their traffic."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from kaon.core.endpoints import Endpoint
 from kaon.core.jobs import WorkspaceName
@@ -25,6 +25,16 @@ class EndpointStore(Protocol):
 
     def list_endpoints(self, workspace: WorkspaceName | None = None) -> list[Endpoint]:
         """Newest first (then by name); all workspaces when `workspace` is None."""
+        ...
+
+    def save_signature(self, name: str, signature: dict[str, Any], declared: bool) -> bool:
+        """Store version `name`'s OIP signature (kaon.core.signatures): `declared` (its bundle
+        says) replaces any; learned (its first request) only when it has none, so the first
+        server to learn it wins. True when stored."""
+        ...
+
+    def get_signature(self, name: str) -> dict[str, Any] | None:
+        """Version `name`'s stored signature, or None."""
         ...
 
 

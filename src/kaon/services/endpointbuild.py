@@ -5,8 +5,10 @@ bundle's requirements. A failure here is a build failure (EndpointFailure.BUILD)
 from __future__ import annotations
 
 import ast
+import json
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from kaon.core import bundlelayout, paths
 from kaon.core.address import Ref
@@ -14,6 +16,7 @@ from kaon.core.commit import Commit
 from kaon.core.endpoints import Endpoint
 from kaon.core.errors import InvalidBundle, NotFound
 from kaon.core.jobs import Bundle, ModelId
+from kaon.core.signatures import SIGNATURE_FILE, checked
 from kaon.core.tree import FileNode
 from kaon.ports.envbuilder import EnvBuilder, Environment, EnvLock, LogSink
 from kaon.services.commits import Put
@@ -40,6 +43,7 @@ class Built:
     lock: EnvLock
     env: Environment
     batchable: bool
+    signature: dict[str, Any] | None = None  # what its signature.json declares (OIP metadata)
 
 
 def inspect_module(source: str, where: str) -> bool:
@@ -134,11 +138,23 @@ class EndpointBuilder:
         requirements = requirements or files.get("/requirements.txt")
         text = self._text(requirements) if requirements else ""
         log(f"serve bundle {endpoint.source.path}: {endpoint.folder}/{MODULE}")
+        signature = self._signature(endpoint, files.get(self._in_folder(endpoint, SIGNATURE_FILE)))
         lock = self._envs.lock(text, log, cancel)
         env = self._envs.ensure(lock, log, cancel)
         log(f"environment {lock.id[:12]} ready ({lock.python})")
         puts = [Put(path, node.size, node.chunks) for path, node in files.items()]
-        return Built(puts, lock, env, batchable)
+        return Built(puts, lock, env, batchable, signature)
+
+    def _signature(self, endpoint: Endpoint, node: FileNode | None) -> dict[str, Any] | None:
+        """The OIP signature the bundle's signature.json (beside model.py) declares, checked."""
+        if node is None:
+            return None
+        where = f"serve bundle {endpoint.source.path}: {SIGNATURE_FILE}"
+        try:
+            doc = json.loads(self._text(node))
+        except ValueError as exc:
+            raise InvalidBundle(f"{where} is not JSON ({exc})") from None
+        return checked(doc, where)
 
     def _model(self, endpoint: Endpoint) -> dict[str, FileNode]:
         """The model's files, placed in the serve module's folder."""

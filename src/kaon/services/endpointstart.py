@@ -11,6 +11,7 @@ from collections.abc import Callable
 from kaon.core.endpoints import Endpoint, EndpointState
 from kaon.core.errors import KaonError
 from kaon.core.ids import CommitId, RepoName
+from kaon.core.signatures import SIGNATURE_FILE
 from kaon.ports.content import TreeRef
 from kaon.ports.endpoints import EndpointStore
 from kaon.services.endpointbuild import EndpointBuilder
@@ -90,6 +91,9 @@ class EndpointStarts:
             )
             if not self._save_unless(cancel, endpoint):
                 return
+            if built.signature is not None:
+                self._endpoints.save_signature(endpoint.name, built.signature, declared=True)
+                build_log.write(f"OIP signature from the bundle's {SIGNATURE_FILE}")
             self._record.started(endpoint)
             self._run.run(endpoint, served, built.env, batch, serve_log.write)
             if cancel.is_set():  # killed while its replicas were fetching their files

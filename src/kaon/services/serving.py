@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from kaon.core.cluster import ClaimKind
 from kaon.core.endpoints import Batching, Endpoint, EndpointState, new_endpoint_name
@@ -141,6 +142,17 @@ class ServingService:
     def local_route(self, name: str) -> Route | None:
         """The route to version `name` if this server runs its replicas."""
         return self._run.route(name) if self._run.routed(name) else None
+
+    def signature(self, name: str) -> dict[str, Any] | None:
+        """Version `name`'s OIP signature (kaon.core.signatures), as stored: declared by its
+        bundle or learned by any server from its first request."""
+        return self._endpoints.get_signature(name)
+
+    def learn_signature(self, name: str, signature: dict[str, Any]) -> dict[str, Any]:
+        """Keep what version `name`'s first successful OIP request showed, unless it has a
+        signature already; the one stored (the same on every server)."""
+        self._endpoints.save_signature(name, signature, declared=False)
+        return self._endpoints.get_signature(name) or signature
 
     def refresh(self, endpoint: Endpoint) -> Endpoint:
         """The state as the replicas show it now (persisted when it changed)."""

@@ -50,6 +50,21 @@ class EndpointStoreContract:
         store.save_endpoint(endpoint("ghost", 1.0))
         assert store.get_endpoint("ghost") is None and store.list_endpoints() == []
 
+    def test_signatures_declared_replace_learned_keep_the_first(
+        self, store: EndpointStore
+    ) -> None:
+        store.add_endpoint(endpoint("petset-c517ec", 1.0))
+        first = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 3]}], "outputs": []}
+        second = {"inputs": [{"name": "y", "datatype": "INT64", "shape": [-1]}], "outputs": []}
+        assert store.get_signature("petset-c517ec") is None
+        assert store.save_signature("petset-c517ec", first, declared=False)
+        assert not store.save_signature("petset-c517ec", second, declared=False)
+        assert store.get_signature("petset-c517ec") == first  # the first learned stays
+        assert store.save_signature("petset-c517ec", second, declared=True)
+        assert store.get_signature("petset-c517ec") == second  # the bundle's wins
+        assert not store.save_signature("ghost", first, declared=False)  # no such version
+        assert store.get_signature("ghost") is None
+
     def test_list_newest_first_per_workspace(self, store: EndpointStore) -> None:
         for name, created, ws in (("b", 1.0, WS), ("c", 3.0, "other"), ("a", 3.0, WS)):
             store.add_endpoint(endpoint(name, created, ws))
