@@ -184,3 +184,18 @@ def test_the_readme_lists_every_setting() -> None:
     readme = (SRC.parents[1] / "README.md").read_text()
     missing = [name for name in SETTINGS if f"`{name}`" not in readme]
     assert not missing, missing
+
+
+def test_the_ray_nodes_folders_are_server_settings(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KAON_RAY_WORKDIR / KAON_RAY_ENVS are read once with the other settings (the wiring of
+    the Ray executor takes them from ServerSettings, not from the environment)."""
+    monkeypatch.delenv("KAON_RAY_WORKDIR", raising=False)
+    monkeypatch.delenv("KAON_RAY_ENVS", raising=False)
+    s = ServerSettings.from_env()
+    assert (s.ray_workdir, s.ray_envs) == ("/tmp/kaon-ray", "/tmp/kaon-ray/envs")
+    monkeypatch.setenv("KAON_RAY_WORKDIR", "/srv/ray/tasks")
+    monkeypatch.setenv("KAON_RAY_ENVS", "/srv/ray/envs")
+    s = ServerSettings.from_env()
+    assert (s.ray_workdir, s.ray_envs) == ("/srv/ray/tasks", "/srv/ray/envs")

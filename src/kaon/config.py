@@ -124,6 +124,8 @@ class ServerSettings:
     # (from_env: 75% of this machine's memory); applied only where a cgroup bounds the trial
 
     replicas: str = ""  # where endpoint replicas run (KAON_REPLICAS; "": as the executor)
+    ray_workdir: str = "/tmp/kaon-ray"  # on Ray nodes: tasks' folders, cached trees
+    ray_envs: str = "/tmp/kaon-ray/envs"  # on Ray nodes: the uv environments
     origins: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     # where database / store / executor came from (a flag, a variable, config.toml's key)
 
@@ -189,6 +191,8 @@ class ServerSettings:
             claim_seconds=claim,
             heartbeat_seconds=beat,
             replicas=os.environ.get("KAON_REPLICAS") or "",
+            ray_workdir=os.environ.get("KAON_RAY_WORKDIR") or "/tmp/kaon-ray",
+            ray_envs=os.environ.get("KAON_RAY_ENVS") or "/tmp/kaon-ray/envs",
             origins={"database": origin_db, "store": origin_store, "executor": origin_exec},
         )
 

@@ -138,8 +138,8 @@ def _ray_executor(settings: ServerSettings, content: StoreContent) -> Executor:
     from kaon.exec.ray.worker import NodeSpec
 
     node = NodeSpec(
-        root=os.environ.get("KAON_RAY_WORKDIR") or "/tmp/kaon-ray",
-        env_root=os.environ.get("KAON_RAY_ENVS") or "/tmp/kaon-ray/envs",
+        root=settings.ray_workdir,  # node-local folders (KAON_RAY_WORKDIR, KAON_RAY_ENVS)
+        env_root=settings.ray_envs,
         open_store=functools.partial(open_object_store, settings.store_url),
         hidden=tuple(str(p) for p in platform_paths(settings)),
     )
