@@ -9,11 +9,13 @@ dedup live above this port, written once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
 from kaon.core.backends import BackendHealth
+
+STREAM_PIECE = 1 << 20  # bytes of one piece of get_stream at most
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,13 @@ class ObjectStore(Protocol):
 
     def get_range(self, key: str, offset: int, length: int) -> bytes:
         """`length` bytes from `offset`; raises NotFound when absent."""
+        ...
+
+    def get_stream(self, key: str, offset: int, length: int) -> Generator[bytes, None, None]:
+        """`length` bytes from `offset` (fewer if the object ends first), as pieces of at most
+        STREAM_PIECE bytes read from the store as they are consumed: one request on a remote
+        store however long the range, never more than a piece held. NotFound when absent
+        (from the first piece on); closing the iterator ends the read."""
         ...
 
     def has(self, key: str) -> bool: ...

@@ -15,6 +15,7 @@ from kaon.core.pack import HEADER, MAGIC, decode_chunk, iter_frames, verify
 from kaon.core.tree import ChunkRef
 from kaon.ports.metadata import ChunkIndex, ChunkLocation, PackInfo
 from kaon.ports.objectstore import ObjectStore
+from kaon.services.chunkstream import StreamedRun
 from kaon.services.leases import UploadLeases
 from kaon.services.locks import SharedExclusiveLock
 from kaon.services.objectkeys import pack_key
@@ -23,8 +24,9 @@ MAX_PACK = 256 * 1024 * 1024
 RECOVERY_WINDOW = 3600.0  # the kernel writes dirty pages back within ~30 s; be generous
 _LOCATE_BATCH = 512
 _GAP = 64 * 1024  # bytes between two chunks read with one range read (frame headers)
-_RUN = 8 * 1024 * 1024  # bytes of one such range read at most
-_READ_AHEAD = 3  # range reads under way beyond the one a reader consumes
+_RUN = 8 * 1024 * 1024  # bytes of one range read at most; a longer run streams (not local)
+_READ_AHEAD = 3  # reads under way beyond the one a reader consumes
+_STREAMS_AHEAD = 1  # of them, streaming reads (each holds a connection and a queue)
 _READERS_POOL = ThreadPoolExecutor(8, thread_name_prefix="kaon-read")  # shared by every reader
 
 
@@ -171,29 +173,53 @@ class ChunkStore:
 
         `chunks` may run across many files (a folder's archive): they are located
         _LOCATE_BATCH at a time, and chunks lying one after the other in a pack are read
-        with one range read (a folder of 20,000 small files: ~40 queries and a few hundred
-        reads, not 20,000 of each). Up to _READ_AHEAD range reads after the one being
-        consumed are already under way on other threads (and decoded there): a remote store
-        (S3) answers each read after a round trip, so one read at a time would leave the
-        link idle most of the time."""
-        pending: deque[Future[list[bytes]]] = deque()
+        with one read (a folder of 20,000 small files: ~40 queries and a few hundred reads,
+        not 20,000 of each). Up to _READ_AHEAD reads after the one being consumed are
+        already under way on other threads (and decoded there): a remote store (S3) answers
+        each read after a round trip, so one read at a time would leave the link idle.
+
+        A run is read with range reads of _RUN bytes at most from a store of local files
+        (parallel preads of the page cache or disk); from any other store a run longer than
+        _RUN (most of a pack: a big file) is one streaming read (kaon.services.chunkstream),
+        _STREAMS_AHEAD of them under way beyond the one consumed, and shorter runs (sparse
+        reads) range reads."""
+        pending: deque[_Source] = deque()
         try:
             for run in self._runs(chunks):
-                pending.append(_READERS_POOL.submit(self._decoded, run))
-                if len(pending) > _READ_AHEAD:
-                    yield from pending.popleft().result()
+                for source in self._sources(run):  # each started when asked for
+                    pending.append(source)
+                    while (
+                        len(pending) > _READ_AHEAD
+                        or sum(isinstance(p, StreamedRun) for p in pending) > _STREAMS_AHEAD
+                    ):
+                        yield from _chunks_of(pending.popleft())
             while pending:
-                yield from pending.popleft().result()
+                yield from _chunks_of(pending.popleft())
         finally:
-            for f in pending:
-                f.cancel()
+            for p in pending:
+                p.cancel()
+
+    def _sources(self, run: list[ChunkLocation]) -> Iterator[_Source]:
+        """The reads of one run (chunks close together in one pack), started."""
+        key = pack_key(run[0].pack)
+        size = run[-1].offset + run[-1].stored_len - run[0].offset
+        if size > _RUN and self._objects.local_file(key) is None:
+            yield StreamedRun(self._objects, key, run)
+            return
+        part: list[ChunkLocation] = []
+        for loc in run:
+            if part and loc.offset + loc.stored_len - part[0].offset > _RUN:
+                yield _READERS_POOL.submit(self._decoded, part)
+                part = []
+            part.append(loc)
+        yield _READERS_POOL.submit(self._decoded, part)
 
     def _runs(self, chunks: Iterable[ChunkRef]) -> Iterator[list[ChunkLocation]]:
-        """The locations of `chunks` in order, grouped into range reads (see _follows)."""
+        """The locations of `chunks` in order, grouped into runs (see _follows)."""
         it = iter(chunks)
+        run: list[ChunkLocation] = []
         while batch := list(itertools.islice(it, _LOCATE_BATCH)):
             where = self._index.locate(list(dict.fromkeys(c.digest for c in batch)))
-            run: list[ChunkLocation] = []
             for ref in batch:
                 loc = where.get(ref.digest)
                 if loc is None:
@@ -205,6 +231,7 @@ class ChunkStore:
                     yield run
                     run = []
                 run.append(loc)
+        if run:
             yield run
 
     def _decoded(self, run: list[ChunkLocation]) -> list[bytes]:
@@ -241,14 +268,19 @@ class ChunkStore:
 
 
 def _follows(run: list[ChunkLocation], loc: ChunkLocation) -> bool:
-    """Whether `loc` may join the range read of `run`: a chunk of the same pack, at most
-    _GAP bytes after the run's last one, the whole run at most _RUN bytes. Chunks of any
-    size join: a big file's chunks lie one after the other in its packs, and one 8 MiB read
-    costs one round trip where eight 1 MiB reads cost eight (S3)."""
+    """Whether `loc` may join `run`: a chunk of the same pack, at most _GAP bytes after the
+    run's last one (the frame headers between them). Chunks of any size join: a big file's
+    chunks lie one after the other in its packs, and one read of many chunks costs one round
+    trip where a read per chunk costs one each (S3)."""
     last = run[-1]
     end = last.offset + last.stored_len
-    return (
-        loc.pack == last.pack
-        and end <= loc.offset <= end + _GAP
-        and loc.offset + loc.stored_len - run[0].offset <= _RUN
-    )
+    return loc.pack == last.pack and end <= loc.offset <= end + _GAP
+
+
+_Source = Future[list[bytes]] | StreamedRun
+
+
+def _chunks_of(source: _Source) -> Iterator[bytes]:
+    if isinstance(source, StreamedRun):
+        return source.chunks()
+    return iter(source.result())

@@ -22,7 +22,7 @@ import os
 import stat
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 
 from kaon.core.backends import BackendHealth, BackendRole
@@ -35,7 +35,7 @@ from kaon.core.errors import (
     StorageFull,
 )
 from kaon.core.units import human_size
-from kaon.ports.objectstore import ObjectInfo
+from kaon.ports.objectstore import STREAM_PIECE, ObjectInfo
 from kaon.store import TEMP_PREFIX, validate_key, validate_prefix
 from kaon.store.localio import start_writeback, syncfs, write_object
 
@@ -273,11 +273,24 @@ class LocalObjectStore:
 
     def get_range(self, key: str, offset: int, length: int) -> bytes:
         """`length` bytes from `offset` (fewer if the object ends first; b'' past its end)."""
+        return b"".join(self._pieces(key, offset, length, _MAX_READ))
+
+    def get_stream(self, key: str, offset: int, length: int) -> Generator[bytes, None, None]:
+        return self._pieces(key, offset, length, STREAM_PIECE)
+
+    def _pieces(
+        self, key: str, offset: int, length: int, piece: int
+    ) -> Generator[bytes, None, None]:
         if offset < 0 or length < 0:
             raise InvalidInput(
                 f"invalid range for object {key!r}: offset {offset} and length {length} "
                 "must not be negative"
             )
+        return self._preads(key, offset, length, piece)
+
+    def _preads(
+        self, key: str, offset: int, length: int, piece: int
+    ) -> Generator[bytes, None, None]:
         path = self._path(key)
         try:
             fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
@@ -288,16 +301,14 @@ class LocalObjectStore:
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 raise self._not_found(key)
-            parts: list[bytes] = []
             position, remaining = offset, length
             while remaining > 0:
-                buf = os.pread(fd, min(remaining, _MAX_READ), position)
+                buf = os.pread(fd, min(remaining, piece), position)
                 if not buf:
                     break
-                parts.append(buf)
+                yield buf
                 position += len(buf)
                 remaining -= len(buf)
-            return b"".join(parts)
         except OSError as exc:
             raise translate_os_error(exc, action="read", key=key, path=path) from exc
         finally:

@@ -8,12 +8,12 @@ immutable bytes, so readers never copy under the lock and a put becomes visible 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 
 from kaon.core.backends import BackendHealth, BackendRole
 from kaon.core.errors import InvalidInput, NotFound
-from kaon.ports.objectstore import ObjectInfo
+from kaon.ports.objectstore import STREAM_PIECE, ObjectInfo
 from kaon.store import validate_key, validate_prefix
 
 
@@ -76,6 +76,16 @@ class MemoryObjectStore:
                 "must not be negative"
             )
         return self._lookup(key)[offset : offset + length]
+
+    def get_stream(self, key: str, offset: int, length: int) -> Generator[bytes, None, None]:
+        self.get_range(key, offset, 0)  # checks the range and that the object exists, now
+        return self._stream(key, offset, length)
+
+    def _stream(self, key: str, offset: int, length: int) -> Generator[bytes, None, None]:
+        value = self._lookup(key)
+        end = min(len(value), offset + length)
+        for at in range(offset, end, STREAM_PIECE):
+            yield value[at : min(end, at + STREAM_PIECE)]
 
     def has(self, key: str) -> bool:
         validate_key(key)

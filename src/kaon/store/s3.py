@@ -25,14 +25,14 @@ import functools
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from kaon.core.backends import BackendHealth, BackendRole
 from kaon.core.errors import InvalidInput, KaonError, NotFound
-from kaon.ports.objectstore import ObjectInfo
+from kaon.ports.objectstore import STREAM_PIECE, ObjectInfo
 from kaon.store import validate_key, validate_prefix
 from kaon.store.s3client import (
     NOT_FOUND_CODES,
@@ -48,6 +48,7 @@ MIB = 1 << 20
 PART_SIZE = 16 * MIB  # 10,000 parts (S3's limit) x 16 MiB = 160 GiB per object
 IN_FLIGHT = 6  # parts of one put being sent at once
 _SENDERS = ThreadPoolExecutor(16, thread_name_prefix="kaon-s3")  # parts of every put
+STREAM_RESUMES = 3  # a streamed read cut short is asked again from where it stopped
 STALE_UPLOAD_SECONDS = 6 * 3600.0  # a multipart upload this old was left by a dead server
 
 
@@ -302,6 +303,45 @@ class S3ObjectStore:
                 return b""  # at or past the end (an empty object has no satisfiable range)
             raise translate(exc, self.location, action="read", key=key) from None
         return bytes(self._read_body(key, answer))
+
+    def get_stream(self, key: str, offset: int, length: int) -> Generator[bytes, None, None]:
+        """One GET of the range, its body read STREAM_PIECE at a time as consumed. A body cut
+        short (a connection reset midway) is resumed from where it stopped, up to
+        STREAM_RESUMES times: botocore retries a request, not a body being read."""
+        if offset < 0 or length < 0:
+            raise InvalidInput(
+                f"invalid range for object {key!r}: offset {offset} and length {length} "
+                "must not be negative"
+            )
+        return self._stream(key, offset, length)
+
+    def _stream(self, key: str, offset: int, length: int) -> Generator[bytes, None, None]:
+        if length == 0:
+            if not self.has(key):
+                raise NotFound(f"object {key!r} not found in the object store", key=key)
+            return
+        full, end, resumes = self._key(key), offset + length, 0
+        while offset < end:
+            try:
+                answer = self._client.get_object(
+                    Bucket=self.location.bucket, Key=full, Range=f"bytes={offset}-{end - 1}"
+                )
+            except self._errors as exc:
+                if error_code(exc) in ("InvalidRange", "416"):
+                    return  # at or past the end
+                raise translate(exc, self.location, action="read", key=key) from None
+            body = answer["Body"]
+            try:
+                while piece := body.read(min(STREAM_PIECE, end - offset)):
+                    offset += len(piece)
+                    yield piece
+                return  # the object ends here (or the range is read)
+            except self._errors as exc:
+                resumes += 1
+                if resumes > STREAM_RESUMES:
+                    raise translate(exc, self.location, action="read", key=key) from None
+            finally:
+                body.close()
 
     def _read_body(self, key: str, answer: dict[str, Any]) -> bytes:
         try:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kaon.core.errors import InvalidInput, KaonError, NotFound
-from kaon.ports.objectstore import ObjectInfo, ObjectStore
+from kaon.ports.objectstore import STREAM_PIECE, ObjectInfo, ObjectStore
 from kaon.testing.contracts.objectkeys import ObjectKeysAndFailuresContract, keys_of
 
 
@@ -76,6 +76,35 @@ class ObjectStoreContract(ObjectKeysAndFailuresContract):
             store.get_range("r/obj", -1, 5)
         with pytest.raises(InvalidInput):
             store.get_range("r/obj", 0, -5)
+
+    def test_get_stream(self, store: ObjectStore) -> None:
+        data = os.urandom(3 * STREAM_PIECE + 12345)
+        store.put("s/obj", data)
+
+        def streamed(offset: int, length: int) -> bytes:
+            pieces = list(store.get_stream("s/obj", offset, length))
+            assert all(0 < len(p) <= STREAM_PIECE for p in pieces)
+            return b"".join(pieces)
+
+        assert streamed(0, len(data)) == data
+        assert streamed(0, len(data) + 999) == data  # short read at the end
+        assert (
+            streamed(STREAM_PIECE - 7, 2 * STREAM_PIECE)
+            == data[STREAM_PIECE - 7 :][: 2 * STREAM_PIECE]
+        )
+        assert streamed(100, 10) == data[100:110]
+        assert streamed(len(data), 5) == b""  # exactly at the end
+        assert streamed(len(data) + 5, 5) == b""  # past the end
+        assert streamed(7, 0) == b""
+        reader = store.get_stream("s/obj", 0, len(data))
+        assert data.startswith(next(reader))
+        reader.close()  # a reader may stop early
+        with pytest.raises(InvalidInput):
+            list(store.get_stream("s/obj", -1, 5))
+        with pytest.raises(NotFound, match="s/absent"):
+            list(store.get_stream("s/absent", 0, 10))
+        with pytest.raises(NotFound):
+            list(store.get_stream("s/absent", 0, 0))
 
     def test_missing_objects(self, store: ObjectStore) -> None:
         store.put("m/present", b"x")
