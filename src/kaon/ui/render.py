@@ -67,6 +67,13 @@ def _state(value: Any) -> str:
     return str(getattr(value, "value", value) or "")
 
 
+def _num(value: Any) -> str:
+    """A metric as people read it: floats to 4 significant digits."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
 _GOOD = ("SUCCESS", "PIPELINE_RUNNING", "READY")
 _BAD = ("FAIL", "CRASH")
 _IDLE = ("KILLED", "PAUSED", "SKIPPED", "RECOVERED")
@@ -91,6 +98,7 @@ env.filters.update(
     seconds=_seconds,
     state=_state,
     tone=_tone,
+    num=_num,
     url=lambda v: quote(str(v)),
 )
 env.globals["version"] = __version__

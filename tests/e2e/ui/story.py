@@ -52,18 +52,15 @@ class Story:
     endpoint: str
 
     @property
-    def paths(self) -> dict[str, str]:
-        """Every page the story has, by name (the UI's pages; some are built on other
-        branches and appear when they land)."""
-        ws, job = self.workspace, self.job["id"]
+    def fields(self) -> dict[str, str]:
+        """What page paths are made of: "/ui/jobs/{job}".format(**story.fields)."""
         return {
-            "overview": "/ui/",
-            "workspace": f"/ui/w/{ws}",
-            "job": f"/ui/jobs/{job}",
-            "model": f"/ui/w/{ws}/models/{self.model}",
-            "endpoint": f"/ui/endpoints/{self.endpoint}",
-            "repo": f"/ui/repos/{self.repo}",
-            "commit": f"/ui/repos/{self.repo}/commits/{self.commit}",
+            "workspace": self.workspace,
+            "job": self.job["id"],
+            "model": self.model,
+            "repo": self.repo,
+            "commit": self.commit,
+            "endpoint": self.endpoint,
         }
 
 

@@ -56,17 +56,6 @@ def page(browser: Any, kaon: Kaon, tmp_path: Path) -> Iterator[tuple[Ui, list[st
         handle.page.context.close()
 
 
-def fields(story: Story) -> dict[str, str]:
-    return {
-        "workspace": story.workspace,
-        "job": story.job["id"],
-        "model": story.model,
-        "repo": story.repo,
-        "commit": story.commit,
-        "endpoint": story.endpoint,
-    }
-
-
 @pytest.mark.parametrize(("name", "template", "shows"), PAGES, ids=[p[0] for p in PAGES])
 def test_html_from_users_is_shown_as_text(
     hostile: Story,
@@ -76,7 +65,7 @@ def test_html_from_users_is_shown_as_text(
     shows: tuple[str, ...],
 ) -> None:
     ui, dialogs = page
-    response = ui.go(template.format(**fields(hostile)))
+    response = ui.go(template.format(**hostile.fields))
     if response.status == 404 and name in NOT_YET:
         ui.errors.clear()
         pytest.skip(f"the {name} page is built on another branch")
