@@ -26,6 +26,7 @@ FILES = 200  # folder entries per page
 HISTORY = 30  # revisions of a file per page
 INLINE_DIFF = 64 * 1024  # text files up to this size get an inline diff
 INLINE_DIFFS = 20  # at most this many inline diffs on a page
+CHANGES = 1000  # changed files listed on a page (the count says how many more)
 
 
 @router.get("/repos", response_class=HTMLResponse)
@@ -81,7 +82,8 @@ def commit(request: Request, repo: str, ref: str) -> HTMLResponse:
         title=f"Commit {c.id[:12]}",
         repo=repo,
         c=c,
-        changes=changes,
+        changes=changes[:CHANGES],
+        total=len(changes),
         jobs=jobs,
     )
 
@@ -177,7 +179,8 @@ def diff(request: Request, repo: str, new: str = "", old: str = "") -> HTMLRespo
         repo=repo,
         new=a_new,
         old=a_old,
-        changes=changes,
+        changes=changes[:CHANGES],
+        total=len(changes),
         inline=inline,
     )
 
