@@ -26,6 +26,7 @@ from kaon.client.models import (
     RepoInfo,
     S3CredentialInfo,
     StatusOut,
+    TrialsPage,
     WorkspaceInfo,
     from_json,
 )
@@ -301,6 +302,30 @@ class RestApi(UsersApi, TransferApi):
     def get_model(self, workspace: str, model_id: str) -> JobInfo:
         """The job of `workspace` that produced `model_id`, with that model's trial only."""
         return JobInfo.from_doc(self._json("GET", f"/v1/workspaces/{workspace}/models/{model_id}"))
+
+    def job_summary(self, job: str) -> JobInfo:
+        """A job without its trials (`trials` is empty: `job_trials` pages them)."""
+        return JobInfo.from_doc(self._json("GET", f"/v1/jobs/{job}", params={"trials": "false"}))
+
+    def job_trials(
+        self,
+        job: str,
+        *,
+        sort: str = "index",
+        descending: bool = False,
+        offset: int = 0,
+        limit: int = 50,
+        metric: str | None = None,
+        points: bool = False,
+    ) -> TrialsPage:
+        """`limit` trials of a job from `offset`, sorted by `sort` (index, state, started,
+        duration, param:<name>, metric:<name>), the best by the search's objective (or
+        `metric`) and, with `points`, every trial's [index, metric, model id, *params]."""
+        params: dict[str, Any] = {"sort": sort, "order": "desc" if descending else "asc"}
+        params |= {"offset": offset, "limit": limit, "points": str(points).lower()}
+        if metric:
+            params["metric"] = metric
+        return TrialsPage.from_doc(self._json("GET", f"/v1/jobs/{job}/trials", params=params))
 
     # endpoints ---------------------------------------------------------------------------
     def _serve(self, workspace: str, body: dict[str, Any]) -> EndpointInfo:

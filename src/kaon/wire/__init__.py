@@ -44,6 +44,7 @@ from kaon.wire.jobs import (
     LogOut,
     ProvenanceInfo,
     TrialInfo,
+    TrialsPage,
     WorkspaceInfo,
 )
 from kaon.wire.pipelines import (
@@ -109,6 +110,7 @@ __all__ = [
     "StatusOut",
     "TokenInfo",
     "TrialInfo",
+    "TrialsPage",
     "UserInfo",
     "VersionInfo",
     "WhoAmI",

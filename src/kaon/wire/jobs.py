@@ -107,6 +107,31 @@ class JobInfo(Answer):
 
 
 @dataclass(frozen=True)
+class TrialsPage(Answer):
+    """One page of a job's trials in the order asked, with the search's best trial and,
+    when asked, every trial's point for charts (so 1,000 trials are never sent whole)."""
+
+    job: str
+    total: int
+    offset: int
+    sort: str
+    order: str
+    metric: str | None = field(metadata=doc("the metric `best` is judged on"))
+    maximize: bool
+    metrics: list[str] = field(metadata=doc("every metric the trials report"))
+    params: list[str] = field(metadata=doc("the search's hyperparameters"))
+    best: TrialInfo | None
+    trials: list[TrialInfo]
+    points: list[list[Any]] = field(
+        default_factory=list,
+        metadata=doc(
+            "with points=true: [index, metric value, model id, *param values] for every "
+            "trial that reports `metric` as a number"
+        ),
+    )
+
+
+@dataclass(frozen=True)
 class LogOut(Answer):
     text: str
     offset: int

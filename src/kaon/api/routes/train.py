@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -10,12 +11,13 @@ from kaon.api.access import visible_workspaces
 from kaon.api.answers import job_info
 from kaon.api.deps import platform, principal
 from kaon.api.owners import forward
+from kaon.api.trialspage import trials_page
 from kaon.core.envvars import check_variables
 from kaon.core.hyper import make_hyper
 from kaon.core.jobs import Bundle, Resources, model_id
 from kaon.core.units import parse_duration, parse_memory
 from kaon.core.users import Principal
-from kaon.wire import JobInfo, LogOut
+from kaon.wire import JobInfo, LogOut, TrialsPage
 from kaon.wire.requests import TrainIn
 from kaon.wiring import Platform
 
@@ -65,9 +67,43 @@ def list_jobs(name: str, p: Platform = Depends(platform)) -> list[JobInfo]:
 
 
 @router.get("/v1/jobs/{job}", response_model=JobInfo)
-def get_job(job: str, p: Platform = Depends(platform)) -> JobInfo:
+def get_job(
+    job: str,
+    trials: bool = Query(
+        True, description="false: leave the trials out (GET .../trials pages them)"
+    ),
+    p: Platform = Depends(platform),
+) -> JobInfo:
     found = p.training.get(job)
-    return job_info(found, p.training.trials(found))
+    info = job_info(found, p.training.trials(found))
+    return info if trials else replace(info, trials=[])
+
+
+@router.get("/v1/jobs/{job}/trials", response_model=TrialsPage)
+def job_trials(
+    job: str,
+    sort: str = Query(
+        "index", description="index, state, started, duration, param:<name>, metric:<name>"
+    ),
+    order: Literal["asc", "desc"] = Query("asc"),
+    offset: int = Query(0, ge=0),
+    limit: int = Query(50, ge=0, le=1000),
+    metric: str | None = Query(None, description="judge the best on it (default: the objective)"),
+    points: bool = Query(False, description="also every trial's point for charts"),
+    p: Platform = Depends(platform),
+) -> TrialsPage:
+    """One page of a job's trials, sorted; its best trial; its points for charts."""
+    found = p.training.get(job)
+    return trials_page(
+        found,
+        p.training.trials(found),
+        sort=sort,
+        order=order,
+        offset=offset,
+        limit=limit,
+        metric=metric,
+        points=points,
+    )
 
 
 @router.delete("/v1/jobs/{job}", response_model=JobInfo)

@@ -68,25 +68,27 @@ def job(
     metric: str = "",
 ) -> HTMLResponse:
     client = session.client(request)
-    info = client.get_job(job_id)
+    info = client.job_summary(job_id)
+    search = searchview.view(client, info.id, sort, order, page_no, metric)
+    trials = search.rows
     logs = {kind: client.job_logs(info.id, kind, 0) for kind in LOG_KINDS}
-    outputs: dict[str, Any] = {}
-    if info.state.finished and not never_ran(info):
+    files: dict[int, list[str]] = {}
+    if info.state.finished and not info.hyperopt and any(t.model_id for t in trials):
         try:
             outputs = client.job_outputs(info.id)
         except KaonError:  # outputs of a job whose model commits were deleted
             outputs = {}
-    files = {t["index"]: sorted(t.get("files", {})) for t in outputs.get("trials", [])}
-    search = searchview.view(info, sort, order, page_no, metric) if info.hyperopt else None
+        files = {t["index"]: sorted(t.get("files", {})) for t in outputs.get("trials", [])}
     return page(
         request,
         "jobs/job.html",
         title=f"Job {info.id[:12]}",
         job=info,
+        trials=trials,
         logs=logs,
         files=files,
         lock=_lock_lines(info.env),
-        search=search,
+        search=search if info.hyperopt else None,
         models_repo=f"{info.workspace}-models",
     )
 

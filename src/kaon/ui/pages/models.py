@@ -17,8 +17,8 @@ from fastapi.responses import HTMLResponse
 
 from kaon.client import Client
 from kaon.client.models import Change, JobInfo, TrialInfo
-from kaon.client.trials import duration
 from kaon.core.errors import InvalidInput, KaonError
+from kaon.core.trialorder import duration
 from kaon.ui import session
 from kaon.ui.render import page
 

@@ -1,15 +1,13 @@
-"""kaon.client.trials: the best trial by a search's objective, trials sorted as the UI asks."""
+"""kaon.core.trialorder: the best trial by a search's objective, trials sorted as the UI asks."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from kaon.client.models import BundleInfo, JobInfo, TrialInfo
-from kaon.client.trials import best, metric_names, objective, param_names, sorted_trials
+from kaon.client.models import TrialInfo
 from kaon.core.jobs import JobState
-
-BUNDLE = BundleInfo("source", "m", "w-source", "m", "c" * 32, "d" * 64, "root", 1, 1, "/m:ddddd")
+from kaon.core.trialorder import best, choose_metric, metric_names, param_names, sorted_trials
 
 
 def trial(index: int, metrics: dict[str, Any], **params: Any) -> TrialInfo:
@@ -17,13 +15,6 @@ def trial(index: int, metrics: dict[str, Any], **params: Any) -> TrialInfo:
     return TrialInfo(
         index, params, JobState.SUCCESS, started, started + index, 0, None, None, None, metrics, ""
     )
-
-
-def job(trials: list[TrialInfo], hyper: dict[str, Any] | None = None) -> JobInfo:
-    return JobInfo(
-        "j" * 32, "w", JobState.SUCCESS, 1.0, 1.0, 2.0, 1.0, "root", BUNDLE, BUNDLE, hyper,
-        hyper is not None, 1, None, None, None, False, "", {}, {}, 0.0, trials,
-    )  # fmt: skip
 
 
 def index(found: TrialInfo | None) -> int | None:
@@ -40,27 +31,25 @@ TRIALS = [
 
 
 def test_best_follows_the_objective_and_direction_first_of_equals() -> None:
-    grid = job(TRIALS, {"space": {"c": [], "kernel": []}, "search": "grid", "objective": None})
-    goal = objective(grid)
-    assert (goal.metric, goal.maximize) == ("acc", True)  # a grid: the first metric reported
-    assert index(best(TRIALS, goal)) == 1  # 0.9 twice: the first
-    optuna = job(TRIALS, {"search": "optuna", "objective": "loss", "direction": "minimize"})
-    goal = objective(optuna)
-    assert (goal.metric, goal.maximize) == ("loss", False)
-    assert index(best(TRIALS, goal)) == 1
-    assert index(best(TRIALS, objective(optuna, "acc"))) == 0  # minimize acc: 0.3 is trial 0
+    assert choose_metric(TRIALS, None) == "acc"  # a grid: the first metric reported
+    assert index(best(TRIALS, "acc")) == 1  # 0.9 twice: the first
+    assert choose_metric(TRIALS, "loss") == "loss"  # the search's objective
+    assert choose_metric(TRIALS, "loss", asked="acc") == "acc"
+    assert choose_metric(TRIALS, "loss", asked="nope") == "loss"  # not reported: ignored
+    assert index(best(TRIALS, "loss", maximize=False)) == 1
+    assert index(best(TRIALS, "acc", maximize=False)) == 0  # NaN and missing never win
 
 
 def test_no_metric_no_best() -> None:
     empty = [trial(0, {}), trial(1, {"acc": "n/a"})]
-    assert best(empty, objective(job(empty, {"search": "grid"}))) is None
-    assert best(empty, objective(job(empty), "acc")) is None  # text is not a score
+    assert best(empty, choose_metric([trial(0, {})], None)) is None
+    assert best(empty, "acc") is None  # text is not a score
 
 
 def test_names_come_from_the_space_else_the_trials() -> None:
     assert metric_names(TRIALS) == ["acc", "loss"]
-    assert param_names(job(TRIALS, {"space": {"kernel": [], "c": []}})) == ["kernel", "c"]
-    assert param_names(job(TRIALS)) == ["c", "kernel"]
+    assert param_names({"kernel": [], "c": []}, TRIALS) == ["kernel", "c"]
+    assert param_names(None, TRIALS) == ["c", "kernel"]
 
 
 def order(key: str, descending: bool = False) -> list[int]:
