@@ -42,6 +42,8 @@
     var any = doc.series.some(function (s) { return s.points.length > 0; });
     var empty = document.getElementById("no-rates");
     if (empty) { empty.hidden = any; }
+    var charts = document.getElementById("rate-charts");
+    if (charts) { charts.style.visibility = any ? "visible" : "hidden"; charts.style.height = any ? "" : "0"; }
     rateChart.setOption(option(lines(doc, [
       { label: "requests/s", index: 1 },
       { label: "errors/s", index: 2, dashed: true }
@@ -53,13 +55,14 @@
   }
 
   draw(JSON.parse(data.textContent));
-  window.addEventListener("resize", function () { rateChart.resize(); latencyChart.resize(); });
+  function resize() { rateChart.resize(); latencyChart.resize(); }
+  window.addEventListener("resize", resize);
   var url = rateBox.getAttribute("data-url");
   window.setInterval(function () {
     if (document.hidden) { return; }
     fetch(url, { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (doc) { if (doc) { draw(doc); } })
+      .then(function (doc) { if (doc) { draw(doc); resize(); } })
       .catch(function () { /* the next refresh tries again */ });
   }, 10000);
 })();
