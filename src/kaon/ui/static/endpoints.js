@@ -43,7 +43,8 @@
     var empty = document.getElementById("no-rates");
     if (empty) { empty.hidden = any; }
     var charts = document.getElementById("rate-charts");
-    if (charts) { charts.style.visibility = any ? "visible" : "hidden"; charts.style.height = any ? "" : "0"; }
+    var shown = charts ? !charts.hidden : true;
+    if (charts) { charts.hidden = !any; }
     rateChart.setOption(option(lines(doc, [
       { label: "requests/s", index: 1 },
       { label: "errors/s", index: 2, dashed: true }
@@ -52,6 +53,7 @@
       { label: "mean", index: 3 },
       { label: "p95", index: 4, dashed: true }
     ]), "ms"), true);
+    if (any && !shown) { rateChart.resize(); latencyChart.resize(); }
   }
 
   draw(JSON.parse(data.textContent));
@@ -62,7 +64,7 @@
     if (document.hidden) { return; }
     fetch(url, { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (doc) { if (doc) { draw(doc); resize(); } })
+      .then(function (doc) { if (doc) { draw(doc); } })
       .catch(function () { /* the next refresh tries again */ });
   }, 10000);
 })();
