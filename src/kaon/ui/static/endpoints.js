@@ -42,6 +42,9 @@
     var any = doc.series.some(function (s) { return s.points.length > 0; });
     var empty = document.getElementById("no-rates");
     if (empty) { empty.hidden = any; }
+    var charts = document.getElementById("rate-charts");
+    var shown = charts ? !charts.hidden : true;
+    if (charts) { charts.hidden = !any; }
     rateChart.setOption(option(lines(doc, [
       { label: "requests/s", index: 1 },
       { label: "errors/s", index: 2, dashed: true }
@@ -50,10 +53,12 @@
       { label: "mean", index: 3 },
       { label: "p95", index: 4, dashed: true }
     ]), "ms"), true);
+    if (any && !shown) { rateChart.resize(); latencyChart.resize(); }
   }
 
   draw(JSON.parse(data.textContent));
-  window.addEventListener("resize", function () { rateChart.resize(); latencyChart.resize(); });
+  function resize() { rateChart.resize(); latencyChart.resize(); }
+  window.addEventListener("resize", resize);
   var url = rateBox.getAttribute("data-url");
   window.setInterval(function () {
     if (document.hidden) { return; }
