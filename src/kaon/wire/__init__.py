@@ -46,6 +46,7 @@ from kaon.wire.jobs import (
     TrialInfo,
     WorkspaceInfo,
 )
+from kaon.wire.notebooks import NotebookDeployed, NotebookInfo, NotebookKilled, NotebookSaved
 from kaon.wire.pipelines import (
     CommitWait,
     DatumCountsInfo,
@@ -90,6 +91,10 @@ __all__ = [
     "MissingOut",
     "NewToken",
     "NewUser",
+    "NotebookDeployed",
+    "NotebookInfo",
+    "NotebookKilled",
+    "NotebookSaved",
     "PackOut",
     "PipelineInfo",
     "PipelineJobInfo",
