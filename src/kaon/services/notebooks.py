@@ -316,6 +316,9 @@ class NotebookService:
             if cancel.is_set():
                 return
             self._runner.start(spec, JobLog(self._home(notebook.name) / "lab.log").write)
+            if cancel.is_set():  # killed while it started: kill's stop may have come first
+                self._runner.stop(notebook.name)
+                return
             build.write(f"JupyterLab starting at /{notebook.name}/lab")
             if notebook.state is not NotebookState.RUNNING:
                 self._move(notebook.name, NotebookState.BUILDING, NotebookState.RUNNING, "")
