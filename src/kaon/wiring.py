@@ -62,6 +62,7 @@ from kaon.services.leases import UploadLeases
 from kaon.services.lifecycle import UserLifecycle, WorkspaceLifecycle
 from kaon.services.locks import SharedExclusiveLock
 from kaon.services.notebooks import NotebookService
+from kaon.services.notebooksite import NotebookSite
 from kaon.services.packs import PackIntake
 from kaon.services.pipelines.cron import CronTicker, cron_inputs
 from kaon.services.pipelines.jobrunner import PipelineJobRunner, gpu_count
@@ -494,6 +495,25 @@ def wire(
         executor,
         replicas,
     )
+    notebooks = NotebookService(
+        database.notebooks,
+        workspaces,
+        commits,
+        ingest,
+        NotebookSite(
+            repos,
+            files,
+            envs,
+            content,
+            job_tokens,
+            credentials,
+            settings.home / "notebooks",
+            hidden,
+        ),
+        LocalNotebooks(install_runtime(settings.home / "runtime")),
+        clock,
+        lambda name: serving.lookup(name) is not None,
+    )
     platform = Platform(
         repos=repos,
         commits=commits,
@@ -514,7 +534,7 @@ def wire(
             cluster=cluster,
         ),
         workspaces=workspaces,
-        lifecycle=WorkspaceLifecycle(workspaces, users, training, serving),
+        lifecycle=WorkspaceLifecycle(workspaces, users, training, serving, notebooks),
         user_lifecycle=UserLifecycle(users, credentials),
         training=training,
         serving=serving,
@@ -529,23 +549,7 @@ def wire(
         job_tokens=job_tokens,
         audit=AuditLog(user_store, clock),
         cluster=cluster,
-        notebooks=NotebookService(
-            database.notebooks,
-            workspaces,
-            repos,
-            files,
-            commits,
-            ingest,
-            envs,
-            content,
-            LocalNotebooks(install_runtime(settings.home / "runtime")),
-            job_tokens,
-            credentials,
-            settings.home / "notebooks",
-            clock,
-            lambda name: serving.lookup(name) is not None,
-            hidden,
-        ),
+        notebooks=notebooks,
         _backends=backends,
     )
     cluster.watch(platform.gc.watch)  # another server's gc: this one holds its writes

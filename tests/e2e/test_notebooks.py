@@ -226,3 +226,42 @@ def test_a_bad_requirement_shows_in_build_logs(kaon: Kaon, tmp_path: Path) -> No
     table = k.run("notebook", "list", env=env)
     assert "FAILED" in table.stdout + table.stderr and build in table.stdout + table.stderr
     k.fails(4, "notebook", "build-logs", "-j", "nosuchbuild", env=env, match="no notebook build")
+
+
+def contents(base: str, name: str, token: str, path: str) -> int:
+    return status(f"{base}/{name}/api/contents/{path}", {"Authorization": f"token {token}"})
+
+
+def test_a_platform_crash_brings_the_notebook_back(lone: Kaon) -> None:
+    k = lone
+    k.up()
+    env = {"KAON_WORKSPACE": "nbcrash"}
+    k.ok("workspace", "create", "-n", "nbcrash")
+    done = json.loads(k.ok("notebook", "deploy", "--name", "nb-crash", "--json", env=env))
+    token = done["token"]
+
+    def ready() -> dict[str, Any]:
+        deadline = time.monotonic() + READY_WAIT
+        while True:
+            rows = json.loads(k.ok("notebook", "list", "--json", env=env))
+            n = {x["name"]: x for x in rows}["nb-crash"]
+            if n["ready"]:
+                return n
+            assert n["state"] in ("BUILDING", "RUNNING") and time.monotonic() < deadline, n
+            time.sleep(0.5)
+
+    ready()
+    base = k.server()["url"]  # type: ignore[index]
+    put_notebook(base, "nb-crash", token, "unsaved.ipynb", NOTEBOOK)  # work not saved yet
+    k.kill_server()  # SIGKILL: its JupyterLab dies with it (the run supervisor)
+    k.up()
+    back = ready()
+    assert back["state"] == "RUNNING" and back["unsaved"] is True
+    base = k.server()["url"]  # type: ignore[index]
+    assert status(f"{base}/nb-crash/lab?token={token}") == 200  # the same token
+    assert contents(base, "nb-crash", token, "unsaved.ipynb") == 200  # the folder as it was
+    out = asyncio.run(
+        run_cell(base, "nb-crash", token, "import os; print(os.environ['KAON_WORKSPACE'])")
+    )
+    assert out.strip() == "nbcrash"
+    k.ok("notebook", "kill", "-n", "nb-crash", "-y", env=env)

@@ -11,6 +11,7 @@ from kaon.core.endpoints import EndpointState
 from kaon.core.jobs import ACTIVE_STATES
 from kaon.core.users import Principal
 from kaon.core.workspaces import Workspace
+from kaon.services.notebooks import NotebookService
 from kaon.services.s3.credentials import CredentialService
 from kaon.services.serving import ServingService
 from kaon.services.training import TrainingService
@@ -25,7 +26,9 @@ class WorkspaceLifecycle:
         users: UserService,
         training: TrainingService,
         serving: ServingService,
+        notebooks: NotebookService | None = None,
     ) -> None:
+        self._notebooks = notebooks
         self._workspaces = workspaces
         self._users = users
         self._training = training
@@ -47,6 +50,8 @@ class WorkspaceLifecycle:
         for endpoint in self._serving.endpoints(ws.name):
             if endpoint.state is not EndpointState.KILLED:
                 self._serving.kill(endpoint.release_name)  # every version of it
+        if self._notebooks is not None:
+            self._notebooks.stop_workspace(ws.name)  # its repos go: nothing to keep them in
         self._workspaces.delete(ws.name)
 
 

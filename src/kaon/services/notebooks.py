@@ -20,8 +20,6 @@ fingerprint of the last save); `<root>/builds/<build>.log`.
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import stat
 import threading
 import time
@@ -29,13 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from kaon.core import bundlelayout
-from kaon.core.address import Ref
 from kaon.core.errors import AlreadyExists, Conflict, KaonError, NotFound
-from kaon.core.ids import CommitId, RepoName
-from kaon.core.jobs import Bundle
+from kaon.core.jobs import Bundle, WorkspaceName
 from kaon.core.notebooks import (
-    JUPYTERLAB,
     Notebook,
     NotebookState,
     default_name,
@@ -45,18 +39,12 @@ from kaon.core.notebooks import (
     recovery_branch,
     token_digest,
 )
-from kaon.core.tree import FileNode
-from kaon.ports.content import Content, TreeRef
-from kaon.ports.envbuilder import EnvBuilder, Environment, EnvLock
-from kaon.ports.notebooks import NotebookRunner, NotebookSpec, NotebookStatus, NotebookStore
+from kaon.ports.notebooks import NotebookRunner, NotebookStatus, NotebookStore
 from kaon.services.commits import CommitService
-from kaon.services.files import FileService
 from kaon.services.ingest import FileIngest
 from kaon.services.joblog import JobLog, read_from
-from kaon.services.jobtokens import JobTokens
 from kaon.services.notebooksave import commit_folder, fingerprint
-from kaon.services.repos import RepoService
-from kaon.services.s3.credentials import CredentialService
+from kaon.services.notebooksite import NotebookSite
 from kaon.services.workspaces import WorkspaceService
 
 log = logging.getLogger("kaon.notebooks")
@@ -93,35 +81,21 @@ class NotebookService:
         self,
         store: NotebookStore,
         workspaces: WorkspaceService,
-        repos: RepoService,
-        files: FileService,
         commits: CommitService,
         ingest: FileIngest,
-        envs: EnvBuilder,
-        content: Content,
+        site: NotebookSite,
         runner: NotebookRunner,
-        tokens: JobTokens,
-        keys: CredentialService | None,
-        root: Path,
         clock: Callable[[], float],
         is_endpoint: Callable[[str], bool],
-        hidden: tuple[Path, ...] = (),
     ) -> None:
         self._store = store
         self._workspaces = workspaces
-        self._repos = repos
-        self._files = files
         self._commits = commits
         self._ingest = ingest
-        self._envs = envs
-        self._content = content
+        self._site = site
         self._runner = runner
-        self._tokens = tokens
-        self._keys = keys
-        self._root = root
         self._clock = clock
         self._is_endpoint = is_endpoint
-        self._hidden = hidden
         self._gates: dict[str, Gate] = {}  # live notebooks of this server, by name
         self._cancel: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
@@ -168,7 +142,7 @@ class NotebookService:
         ws = self._workspaces.get(workspace)
         for notebook in self._store.list_notebooks(ws.name):
             if notebook.build == build:
-                return notebook, self._root / "builds" / f"{build}.log"
+                return notebook, self._site.root / "builds" / f"{build}.log"
         raise NotFound(
             f"no notebook build {build!r} in workspace '{ws.name}': `kaon notebook list` shows "
             "the builds (job_id)"
@@ -205,7 +179,7 @@ class NotebookService:
                     f"(`kaon notebook kill -n {name}`), or give another --name"
                 )
             self._store.delete_notebook(name)  # a killed or failed one: its name is free
-        shutil.rmtree(self._home(name), ignore_errors=True)  # its last state is in a branch
+        self._site.remove(name)  # a killed one's: its last state is in a branch
         token = new_token()
         notebook = Notebook(
             name=name,
@@ -285,6 +259,14 @@ class NotebookService:
             self._store.save_notebook(notebook)
         return notebook, kept
 
+    def stop_workspace(self, workspace: str) -> None:
+        """Stop every live notebook of `workspace` (being deleted), nothing committed."""
+        for notebook in self._store.list_notebooks(WorkspaceName(workspace)):
+            if notebook.live:
+                self._halt(notebook.name)
+                self._store.save_notebook(notebook.moved(NotebookState.KILLED, "workspace killed"))
+            self._site.remove(notebook.name)
+
     def recover(self) -> list[str]:
         """At start-up: start every notebook that was running (or building) again."""
         back = []
@@ -309,7 +291,7 @@ class NotebookService:
             event.set()
         self._runner.stop_all()
         for name in names:
-            self._revoke(name)
+            self._site.revoke(name)
 
     # the start-up thread -----------------------------------------------------------------
     def _launch(self, notebook: Notebook, token: str) -> None:
@@ -325,36 +307,18 @@ class NotebookService:
         ).start()
 
     def _start(self, notebook: Notebook, token: str, cancel: threading.Event) -> None:
-        build = JobLog(self._root / "builds" / f"{notebook.build}.log")
+        build = JobLog(self._site.root / "builds" / f"{notebook.build}.log")
         try:
-            env = self._environment(notebook, build, cancel)
-            home = self._home(notebook.name)
-            work = home / "work"
-            if not work.is_dir():  # a recovered notebook keeps its folder as it was
-                self._checkout(notebook.source, work)
-                (home / "saved").write_text(fingerprint(work))
-            data = None
-            if notebook.data is not None:
-                data = home / "data" / notebook.data.repo
-                if not data.is_dir():
-                    self._checkout(notebook.data, data)
-                    _read_only(data)
-            variables = self._access(notebook)
-            spec = NotebookSpec(
-                notebook.name,
-                env,
-                work,
-                home / "run",
-                token,
-                data,
-                notebook.data.repo if notebook.data else "",
-                variables,
-                self._hidden,
-                notebook.memory,
-            )
+            env, locked = self._site.environment(notebook, build.write, cancel)
+            if locked is not None:
+                self._store.save_notebook(replace(self.get(notebook.name), env=locked))
+            spec = self._site.spec(notebook, env, token)
             if cancel.is_set():
                 return
-            self._runner.start(spec, JobLog(home / "lab.log").write)
+            self._runner.start(spec, JobLog(self._home(notebook.name) / "lab.log").write)
+            if cancel.is_set():  # killed while it started: kill's stop may have come first
+                self._runner.stop(notebook.name)
+                return
             build.write(f"JupyterLab starting at /{notebook.name}/lab")
             if notebook.state is not NotebookState.RUNNING:
                 self._move(notebook.name, NotebookState.BUILDING, NotebookState.RUNNING, "")
@@ -368,54 +332,6 @@ class NotebookService:
             build.write(f"could not start: {exc}")
             self._move(notebook.name, None, NotebookState.FAILED, f"start: {exc}")
             self._halt(notebook.name)
-
-    def _environment(
-        self, notebook: Notebook, build: JobLog, cancel: threading.Event
-    ) -> Environment:
-        if notebook.env:  # recovery: the environment it ran in
-            e = notebook.env
-            lock = EnvLock(str(e["lock_id"]), str(e["lock"]), str(e["python"]))
-            return self._envs.ensure(lock, build.write, cancel)
-        text = self._requirements(notebook.source)
-        build.write(f"notebook bundle {notebook.source.path}: requirements.txt + {JUPYTERLAB}")
-        started = time.monotonic()
-        lock = self._envs.lock(f"{text.rstrip()}\n{JUPYTERLAB}\n", build.write, cancel)
-        env = self._envs.ensure(lock, build.write, cancel)
-        build.write(f"environment {lock.id[:12]} ready in {time.monotonic() - started:.1f} s")
-        stored = self.get(notebook.name)
-        doc = {"lock_id": lock.id, "lock": lock.text, "python": lock.python}
-        self._store.save_notebook(replace(stored, env=doc))
-        return env
-
-    def _requirements(self, source: Bundle) -> str:
-        commit = self._repos.resolve_required(source.repo, Ref(source.commit))
-        if commit.tree is None:
-            return ""
-        found = bundlelayout.shallowest(commit.tree, self._files.listing, "requirements.txt")
-        if not found:
-            return ""
-        node = self._files.node(commit, f"/{found[0]}requirements.txt")
-        if not isinstance(node, FileNode):
-            return ""
-        return b"".join(self._files.content(node)).decode("utf-8", "replace")
-
-    def _checkout(self, bundle: Bundle, dest: Path) -> None:
-        tmp = dest.with_name(f".{dest.name}.part")
-        shutil.rmtree(tmp, ignore_errors=True)
-        self._content.checkout(TreeRef(RepoName(bundle.repo), CommitId(bundle.commit)), tmp)
-        tmp.rename(dest)
-
-    def _access(self, notebook: Notebook) -> dict[str, str]:
-        key = _key(notebook.name)
-        found: dict[str, str] = {"KAON_WORKSPACE": notebook.workspace}
-        api = self._tokens.for_job(key, notebook.author, notebook.workspace)
-        if api is not None:
-            found |= api.variables()
-        if self._keys is not None:
-            s3 = self._keys.for_job(key, notebook.author, notebook.workspace)
-            if s3 is not None:
-                found |= s3.variables()
-        return found
 
     def _wait_ready(self, name: str, build: JobLog, cancel: threading.Event) -> None:
         deadline = time.monotonic() + READY_WAIT
@@ -446,27 +362,7 @@ class NotebookService:
         if cancel is not None:
             cancel.set()
         self._runner.stop(name)
-        self._revoke(name)
-
-    def _revoke(self, name: str) -> None:
-        self._tokens.revoke_job(_key(name))
-        if self._keys is not None:
-            self._keys.revoke_job(_key(name))
+        self._site.revoke(name)
 
     def _home(self, name: str) -> Path:
-        return self._root / name
-
-
-def _key(name: str) -> str:
-    """The id its API token and S3 keys are issued for (as a job's are for the job's id)."""
-    return f"notebook-{name}"
-
-
-def _read_only(folder: Path) -> None:
-    """No write bits under `folder` (the data bundle is read-only in the cells)."""
-    for top, dirs, names in os.walk(folder):
-        for entry in [*dirs, *names]:
-            path = Path(top) / entry
-            if not path.is_symlink():
-                path.chmod(path.stat().st_mode & ~0o222)
-    folder.chmod(folder.stat().st_mode & ~0o222)
+        return self._site.home(name)

@@ -47,6 +47,7 @@ from kaon.wire.jobs import (
     TrialsPage,
     WorkspaceInfo,
 )
+from kaon.wire.notebooks import NotebookDeployed, NotebookInfo, NotebookKilled, NotebookSaved
 from kaon.wire.pipelines import (
     CommitWait,
     DatumCountsInfo,
@@ -92,6 +93,10 @@ __all__ = [
     "MissingOut",
     "NewToken",
     "NewUser",
+    "NotebookDeployed",
+    "NotebookInfo",
+    "NotebookKilled",
+    "NotebookSaved",
     "PackOut",
     "PipelineInfo",
     "PipelineJobInfo",

@@ -262,3 +262,16 @@ class PipelinesIn(Strict):
 
 class PipelineRunIn(Strict):
     reprocess: bool = Field(False, description="run every datum, none skipped")
+
+
+class NotebookIn(Strict):
+    source: BundleIn = Field(description="the notebook bundle (a branch of the source repo)")
+    data: BundleIn | None = Field(None, description="default: the workspace's latest data")
+    name: str | None = checked(None, description="default: notebook-<workspace>-<user>")
+    cpu: float | None = Field(None, gt=0)
+    memory: str | None = checked(None, description="e.g. 2Gi", pattern=MEMORY)
+
+
+class NotebookSaveIn(Strict):
+    message: str = ""
+    outputs: bool = Field(False, description="keep the cells' outputs (default: stripped)")

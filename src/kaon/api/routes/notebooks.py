@@ -4,7 +4,6 @@ through the gateway at /<name>/lab: kaon.api.notebookgate)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import Field
 
 from kaon.api.deps import platform, principal
 from kaon.core.notebooks import Notebook, NotebookState
@@ -12,25 +11,11 @@ from kaon.core.units import parse_memory
 from kaon.core.users import Principal
 from kaon.services.notebooks import Saved
 from kaon.wire import LogOut
-from kaon.wire.base import MEMORY
 from kaon.wire.notebooks import NotebookDeployed, NotebookInfo, NotebookKilled, NotebookSaved
-from kaon.wire.requests import BundleIn, Strict, checked
+from kaon.wire.requests import NotebookIn, NotebookSaveIn
 from kaon.wiring import Platform
 
 router = APIRouter(tags=["notebooks"])
-
-
-class NotebookIn(Strict):
-    source: BundleIn = Field(description="the notebook bundle (a branch of the source repo)")
-    data: BundleIn | None = Field(None, description="default: the workspace's latest data")
-    name: str | None = checked(None, description="default: notebook-<workspace>-<user>")
-    cpu: float | None = Field(None, gt=0)
-    memory: str | None = checked(None, description="e.g. 2Gi", pattern=MEMORY)
-
-
-class SaveIn(Strict):
-    message: str = ""
-    outputs: bool = Field(False, description="keep the cells' outputs (default: stripped)")
 
 
 def _base(request: Request) -> str:
@@ -132,7 +117,7 @@ def build_logs(
 def save(
     name: str,
     notebook: str,
-    body: SaveIn,
+    body: NotebookSaveIn,
     request: Request,
     p: Platform = Depends(platform),
     who: Principal = Depends(principal),
