@@ -53,6 +53,9 @@ class Gateway:
         self._oip = OipRoutes(self._core)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._inner(scope, self._closing(receive), send)
+            return
         if scope["type"] != "http":
             await self._inner(scope, receive, send)
             return
@@ -94,3 +97,15 @@ class Gateway:
 
     async def close(self) -> None:
         await self._core.close()
+
+    def _closing(self, receive: Receive) -> Receive:
+        """The lifespan's `receive`: at shutdown the gateway closes its connections to the
+        replicas (pooled, open until then) before the app below it shuts down."""
+
+        async def closing() -> Message:
+            message = await receive()
+            if message.get("type") == "lifespan.shutdown":
+                await self.close()
+            return message
+
+        return closing
