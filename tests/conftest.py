@@ -9,6 +9,9 @@
 * `s3_server` / `s3_store_url`: a real S3-compatible server (moto) and a fresh bucket per test
   (tests/s3fixtures.py).
 * `pg_server` / `pg_url` / `pg_database_url`: a throw-away PostgreSQL (tests/pgfixtures.py).
+* `ray_cluster`: a private one-node Ray cluster (tests/rayfixtures.py), one per test process
+  (pytest-xdist worker): a process holds one Ray connection (kaon.exec.ray.connect), so every
+  test package that uses Ray shares this one.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from kaon.services.commits import Put
 from kaon.testing.contracts.executor import CODE_FILES, DATA_FILES
 from kaon.wiring import Backends, Platform, wire
 from pgfixtures import *  # noqa: F403  (pg_server, pg_url, pg_database_url for every package)
+from rayfixtures import RayCluster, ray_cluster  # noqa: F401 - one Ray cluster per process
 from s3fixtures import S3Server, s3_server, s3_store_url  # noqa: F401 - fixtures for every test
 
 START_TIMEOUT = 30.0

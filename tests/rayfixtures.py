@@ -1,7 +1,8 @@
 """A real, small, private Ray cluster for the tests (session scope).
 
 `ray_cluster`: `ray start --head --block` as a subprocess of this test session, on free ports,
-with its own short `--temp-dir`, 2 CPUs and a 150 MB object store, no dashboard; yields
+with its own short `--temp-dir`, 4 logical CPUs (CPUS: a test's tasks, replica actors and a
+server's trials never wait for each other's CPUs) and a 150 MB object store, no dashboard; yields
 RayCluster(address="ray://127.0.0.1:<client port>", gcs="127.0.0.1:<port>", temp_dir). It is
 stopped by ending that one `ray start --block` process (it stops the processes it started),
 then its process group: never `ray stop`, which stops every Ray cluster of the machine (other
@@ -29,7 +30,7 @@ import pytest
 
 START_SECONDS = 90.0  # a loaded 2-core machine starts Ray slowly
 OBJECT_STORE_BYTES = 150 * 1024 * 1024
-CPUS = 2
+CPUS = 4  # logical: Ray reserves them, the machine's cores are shared anyway
 ATTEMPTS = 3
 STARTED = "Ray runtime started."  # what `ray start` prints once the node is up
 
@@ -177,4 +178,12 @@ def ray_cluster() -> Iterator[RayCluster]:
     try:
         yield started
     finally:
+        _disconnect()  # before the cluster goes: Ray Client would try to reconnect to it
         cluster.__exit__(None, None, None)
+
+
+def _disconnect() -> None:
+    """Drop this process' Ray connection, if a test made one (kaon.exec.ray.connect)."""
+    connect = sys.modules.get("kaon.exec.ray.connect")
+    if connect is not None:
+        connect.disconnect()

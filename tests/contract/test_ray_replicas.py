@@ -5,7 +5,6 @@ TCP addresses on the node, an actor that dies is made again, the replicas' lines
 from __future__ import annotations
 
 import json
-import os
 import socket
 import sys
 import time
@@ -24,22 +23,14 @@ from kaon.runtime.protocol import read_frame, write_frame
 from kaon.services.content import StoreContent
 from kaon.testing.contracts.replicas import NAME, SERVE_MODULE, ReplicasContract, wait_ready
 from kaon.wiring import Platform
-from rayfixtures import RayCluster, ray_cluster  # noqa: F401 - the session fixture
+from rayfixtures import RayCluster
 
 ray = pytest.importorskip("ray")
 from kaon.exec.ray.replicas import RayReplicas  # noqa: E402
 
-# One Ray Client connection per process (kaon.exec.ray.connect): when pytest-xdist puts this
-# file on the worker that already connected to tests/exec/test_ray.py's cluster, these tests
-# cannot connect to theirs (clean-clone CI, stop 25). Run alone until they share one cluster.
-pytestmark = pytest.mark.skipif(
-    os.environ.get("KAON_TEST_RAY_REPLICAS") != "1",
-    reason="run alone: KAON_TEST_RAY_REPLICAS=1 pytest tests/contract/test_ray_replicas.py",
-)
-
 
 @pytest.fixture(scope="module")
-def connected(ray_cluster: RayCluster) -> Iterator[str]:  # noqa: F811
+def connected(ray_cluster: RayCluster) -> Iterator[str]:
     monkey = pytest.MonkeyPatch()
     monkey.setenv("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     yield ray_cluster.address

@@ -35,7 +35,7 @@ from kaon.services.content import StoreContent
 from kaon.store.local import LocalObjectStore
 from kaon.testing.contracts.executor import ExecutorContract, Outputs, probe_task, run_task
 from kaon.wiring import Backends, Platform, open_object_store
-from rayfixtures import RayCluster, ray_cluster  # noqa: F401
+from rayfixtures import CPUS, RayCluster
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def node_spec(backends: Backends, tmp_path: Path) -> NodeSpec:
 
 @pytest.fixture
 def executor(
-    ray_cluster: RayCluster,  # noqa: F811
+    ray_cluster: RayCluster,
     platform: Platform,
     backends: Backends,
     node_spec: NodeSpec,
@@ -87,7 +87,7 @@ class Counting:
 
 
 def test_kept_trees_are_resolved_once_and_fetched_once_per_node(
-    ray_cluster: RayCluster,  # noqa: F811
+    ray_cluster: RayCluster,
     platform: Platform,
     backends: Backends,
     node_spec: NodeSpec,
@@ -110,7 +110,7 @@ def test_kept_trees_are_resolved_once_and_fetched_once_per_node(
 
 def test_a_task_asking_more_than_any_node_has_is_refused_at_once(executor: RayExecutor) -> None:
     too_big = Task(key="big", argv=("true",), workdir=Place.output(), limits=Limits(cpus=64))
-    with pytest.raises(InvalidInput, match=r"asks for 64 CPU\(s\).*2 CPUs, 0 GPUs"):
+    with pytest.raises(InvalidInput, match=rf"asks for 64 CPU\(s\).*{CPUS} CPUs, 0 GPUs"):
         executor.run(too_big, print, Outputs(), threading.Event())
     gpu = Task(key="gpu", argv=("true",), workdir=Place.output(), limits=Limits(gpus=1))
     with pytest.raises(InvalidInput, match=r"1 GPU\(s\)"):
@@ -153,7 +153,7 @@ def test_a_lost_worker_fails_the_run_with_the_reason(executor: RayExecutor) -> N
 def test_health_names_the_version_and_the_nodes(executor: RayExecutor) -> None:
     health = executor.health()
     assert health.ok and health.role is BackendRole.EXECUTOR, health
-    assert health.version.startswith("Ray 2.") and "1 node(s), 2 CPUs" in health.detail
+    assert health.version.startswith("Ray 2.") and f"1 node(s), {CPUS} CPUs" in health.detail
     assert executor.cluster_gpus() == 0  # what a pipeline asking for GPUs is checked against
 
 

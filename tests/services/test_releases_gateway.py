@@ -3,6 +3,7 @@ no request fails while the traffic moves, and the answers carry the version that
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 import warnings
@@ -77,3 +78,26 @@ def test_a_canary_answers_its_share(platform: Platform, client: TestClient, tmp_
     assert set(seen) == {"v1", "v2"} and 40 <= seen["v2"] <= 160, seen  # 100 expected
     pinned = client.post("/petset-v2/invocations", json={"x": 1})
     assert pinned.status_code == 200 and pinned.headers["x-kaon-version"] == "v2"
+
+
+def _predict_once(platform: Platform) -> int:
+    """One prediction through an app that is started and stopped (its lifespan) here."""
+    with TestClient(create_asgi(platform, "t0ken-0123456789abcdef")) as c:  # type: ignore[arg-type]
+        return c.post("/petset/invocations", json={"x": 1}).status_code
+
+
+def test_the_gateway_closes_its_replica_connections_when_the_app_stops(
+    platform: Platform, tmp_path: Path
+) -> None:
+    """The gateway pools its connections to the replicas; a stopped app closes them (none is
+    left for the garbage collector to find open, a ResourceWarning in a later test)."""
+    source = put(platform, serve_bundle(tmp_path / "svc"))
+    v1 = platform.serving.deploy("ws", "me", source, None, name="petset", version="v1")
+    wait_for(platform, v1.name, EndpointState.RUNNING)
+    gc.collect()  # what earlier tests left is not counted here
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        assert _predict_once(platform) == 200
+        gc.collect()
+    unclosed = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert not unclosed, unclosed

@@ -6,6 +6,7 @@ grouped into one predict call)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 from collections import deque
@@ -97,8 +98,13 @@ class ReplicaPool:
             writer.close()
 
     async def close(self) -> None:
+        """Close every idle connection and wait until their sockets are (the app stops)."""
+        writers = [writer for conns in self._idle.values() for _, writer in conns]
         for address in list(self._idle):
             self._drop(address)
+        for writer in writers:
+            with contextlib.suppress(*_CONNECT_ERRORS):
+                await writer.wait_closed()
 
 
 async def _connect(address: str) -> Conn:

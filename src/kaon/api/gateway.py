@@ -58,11 +58,14 @@ class Gateway:
         self._notebooks = NotebookGate()  # /<notebook>/...: JupyterLab (kaon.api.notebookgate)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._inner(scope, self._closing(receive), send)
+            return
         if scope["type"] == "http":
             self.rates.start()  # on the serving loop, once
         path: str = scope.get("path", "")
         first, _, tail = path[1:].partition("/")
-        gate = self._core.platform.notebooks.gate(first) if scope["type"] != "lifespan" else None
+        gate = self._core.platform.notebooks.gate(first)
         if gate is not None:
             await self._notebooks(first, gate, scope, receive, send)
         elif scope["type"] != "http":
@@ -105,3 +108,15 @@ class Gateway:
         await self.rates.close()
         await self._notebooks.close()
         await self._core.close()
+
+    def _closing(self, receive: Receive) -> Receive:
+        """The lifespan's `receive`: at shutdown the gateway closes its connections to the
+        replicas (pooled, open until then) before the app below it shuts down."""
+
+        async def closing() -> Message:
+            message = await receive()
+            if message.get("type") == "lifespan.shutdown":
+                await self.close()
+            return message
+
+        return closing
