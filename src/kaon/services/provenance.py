@@ -209,19 +209,12 @@ class ProvenanceService:
     def of_model(self, workspace: str, model_id: str) -> Graph:
         """The ancestry of the model as `workspace` produced it, plus the data its jobs wrote
         elsewhere (through S3)."""
-        graph = self._store.ancestry(model_node_id(workspace, model_id))
+        graph = self._store.ancestry(model_node_id(workspace, model_id), wrote=True)
         if not len(graph):
             raise NotFound(
                 f"no provenance recorded for model '{model_id}' in workspace '{workspace}': "
                 "see `kaon train info`"
             )
-        jobs = [n.id for n in graph.nodes if n.kind is NodeKind.JOB]
-        wrote = self._store.outputs(jobs, EdgeKind.PRODUCED.value)
-        for edge in wrote.edges:
-            target = wrote.node(edge.dst)
-            if target.kind is NodeKind.DATA:  # what the job wrote elsewhere (through S3)
-                graph.add_node(target)
-                graph.add_edge(edge)
         return graph
 
     def of_endpoint(self, name: str) -> Graph:
