@@ -266,6 +266,14 @@ def test_to_dot_has_clusters_styles_and_escaped_labels() -> None:
     assert tricky().to_dot("t") == tricky().to_dot("t")  # deterministic
 
 
+def test_to_dot_turns_control_characters_into_spaces() -> None:
+    g = Graph([Node("data:c", K.DATA, "tab\there\x01\x1fend\r\nnext \u00e9t\u00e9 \u00a0x")])
+    dot = g.to_dot("t\x07itle")
+    assert 'digraph "t itle" {' in dot
+    assert '[label="data\\ntab here  end\\nnext \u00e9t\u00e9 \u00a0x",' in dot
+    assert not any(ord(c) < 32 for c in dot.replace("\n", ""))
+
+
 def test_to_dot_leaves_out_empty_clusters() -> None:
     dot = chain().ancestry(JOB).to_dot("job")
     assert "cluster_serving" not in dot

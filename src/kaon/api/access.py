@@ -10,7 +10,7 @@ manages it, anything else writes. Listings filter what they return themselves
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import Request
@@ -81,17 +81,20 @@ def workspace_of(p: Platform, path: str, params: Mapping[str, Any]) -> str | Non
     return None
 
 
-def visible_workspaces(p: Platform, who: Principal) -> set[str]:
-    """The workspaces `who` may see in a listing."""
-    return set(p.users.visible(who, [w.name for w in p.workspaces.all()]))
+def visible_workspaces(p: Platform, who: Principal, names: Sequence[str] | None = None) -> set[str]:
+    """The workspaces `who` may see in a listing (of `names`, when the caller listed them)."""
+    names = [w.name for w in p.workspaces.all()] if names is None else names
+    return set(p.users.visible(who, names))
 
 
-def hidden_repos(p: Platform, who: Principal) -> set[str]:
-    """The internal repos of the workspaces `who` has no role in (listings leave them out)."""
-    shown = visible_workspaces(p, who)
-    return {
-        r for w in p.workspaces.all() if w.name not in shown for r in p.workspaces.repos(w.name)
-    }
+def hidden_repos(
+    p: Platform, who: Principal, names: Sequence[str] | None = None, shown: set[str] | None = None
+) -> set[str]:
+    """The internal repos of the workspaces `who` has no role in (listings leave them out);
+    `names` (every workspace) and `shown` (visible_workspaces) when the caller has them."""
+    names = [w.name for w in p.workspaces.all()] if names is None else names
+    shown = visible_workspaces(p, who, names) if shown is None else shown
+    return {r for w in names if w not in shown for r in p.workspaces.repos(w)}
 
 
 # Nodes that belong to no workspace by themselves: kept when next to a node the caller sees.
@@ -101,22 +104,28 @@ _FLOATING = frozenset({NodeKind.PARAMS, NodeKind.ENVIRONMENT, NodeKind.FEEDBACK}
 def visible_graph(p: Platform, who: Principal, graph: Graph) -> Graph:
     """`graph` without the nodes of workspaces `who` may not read (data and code of their
     repos, their jobs, models and endpoints) and without what only those nodes connected."""
-    shown = visible_workspaces(p, who)
-    hidden = hidden_repos(p, who)
+    names = [w.name for w in p.workspaces.all()]  # one read for both
+    shown = visible_workspaces(p, who, names)
+    hidden = hidden_repos(p, who, names, shown)
 
     # an admin not narrowed to a workspace reads every workspace, and what a gone one left
     everything = who.admin and who.workspace is None
-    owners: dict[tuple[NodeKind, str], str | None] = {}  # one lookup per job / endpoint
+    jobs: dict[str, str] = {}  # the workspace of every job of the graph: one read for all
+    if not everything:
+        keys = {n.attrs.get("job", "") for n in graph.nodes if n.kind is NodeKind.JOB}
+        jobs = p.training.workspaces_of(sorted(keys - {""}))  # a job node's full job id
+    endpoints: dict[str, str | None] = {}  # one lookup per endpoint (a few per graph)
 
     def owner(kind: NodeKind, key: str) -> str | None:
         """The workspace of a job or endpoint; None when it is gone."""
-        if (kind, key) not in owners:
+        if kind is NodeKind.JOB:
+            return jobs.get(key)
+        if key not in endpoints:
             try:
-                found = p.training.get(key) if kind is NodeKind.JOB else p.serving.get(key)
-                owners[kind, key] = found.workspace
+                endpoints[key] = p.serving.get(key).workspace
             except NotFound:
-                owners[kind, key] = None
-        return owners[kind, key]
+                endpoints[key] = None
+        return endpoints[key]
 
     def readable(node: Node) -> bool:
         if node.kind is NodeKind.MODEL:

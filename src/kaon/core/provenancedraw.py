@@ -131,7 +131,9 @@ def _dot_str(text: str) -> str:
     """`text` as a double-quoted DOT string: backslashes, quotes and newlines escaped."""
     out = text.replace("\\", "\\\\").replace('"', '\\"')
     out = out.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
-    return f'"{out.translate(_CONTROL)}"'
+    if not out.isprintable():  # rare: translate looks every character up in a dict
+        out = out.translate(_CONTROL)
+    return f'"{out}"'
 
 
 def _dot_node(node: Node) -> str:

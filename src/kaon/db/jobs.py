@@ -27,7 +27,7 @@ from kaon.core.jobs import (
     WorkspaceName,
 )
 from kaon.db import schema
-from kaon.db.sqlstore import SqlStore, guarded
+from kaon.db.sqlstore import SqlStore, batches, guarded
 
 
 def _job_doc(job: Job) -> str:
@@ -162,6 +162,16 @@ class SqlJobStore(SqlStore):
         with self._engine.connect() as conn:
             row = conn.execute(select(t).where(t.c.id == job_id)).first()
         return None if row is None else _job(row)
+
+    @guarded
+    def job_workspaces(self, job_ids: Sequence[JobId]) -> dict[JobId, WorkspaceName]:
+        t = schema.jobs
+        found: dict[JobId, WorkspaceName] = {}
+        with self._engine.connect() as conn:
+            for batch in batches(job_ids):
+                stmt = select(t.c.id, t.c.workspace).where(t.c.id.in_(batch))
+                found.update((JobId(i), WorkspaceName(w)) for i, w in conn.execute(stmt))
+        return found
 
     @guarded
     def find_jobs(self, prefix: str, limit: int = 2) -> list[JobId]:

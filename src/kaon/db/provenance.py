@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -47,50 +48,37 @@ class SqlProvenanceStore(SqlStore):
             if edge_rows:
                 conn.execute(insert(schema.prov_edges).on_conflict_do_nothing(), edge_rows)
 
-    def ancestry(self, node_id: str, max_lineage: int = MAX_LINEAGE) -> Graph:
-        return self._walk(node_id, "up", max_lineage)
+    def ancestry(
+        self, node_id: str, max_lineage: int = MAX_LINEAGE, *, wrote: bool = False
+    ) -> Graph:
+        return self._walk(node_id, "up", max_lineage, wrote)
 
     def subvenance(self, node_id: str) -> Graph:
-        return self._walk(node_id, "down", None)
+        return self._walk(node_id, "down", None, False)
 
-    def _walk(self, node_id: str, direction: str, max_lineage: int | None) -> Graph:
-        """One statement: the reached nodes, then the edges among them (rows tagged 'n'/'e').
+    def _walk(self, node_id: str, direction: str, max_lineage: int | None, wrote: bool) -> Graph:
+        """One statement, one round trip: the reached nodes, then the edges among them (rows
+        tagged 'n'/'e'); with `wrote`, also the `produced` edges from the reached jobs to
+        data nodes, and those nodes.
 
         Upwards, runs of derived-from edges (a data commit's own history) stop after
         `max_lineage` hops, so a model's drawing is not its repo's whole history. Downwards,
         an endpoint's `about` edges are not followed: feedback about other models arrives
         through those models."""
-        join, reach = _WALK[direction]
-        if direction == "up":
-            hops = "CASE WHEN e.kind = 'derived-from' THEN w.hops + 1 ELSE 0 END"
-            keep = "(e.kind <> 'derived-from' OR w.hops < :max_lineage)"
-        else:
-            hops = "0"
-            keep = "NOT (e.kind = 'about' AND e.src LIKE 'endpoint:%')"
-        sql = text(
-            f"""
-            WITH RECURSIVE walk(id, hops) AS (
-                SELECT CAST(:start AS VARCHAR), 0
-                UNION
-                SELECT e.{reach}, {hops}
-                FROM prov_edges e JOIN walk w ON e.{join} = w.id
-                WHERE {keep}
-            ), reached(id) AS (SELECT DISTINCT id FROM walk)
-            SELECT 'n', n.id, n.kind, n.label, n.attrs
-            FROM prov_nodes n JOIN reached r ON n.id = r.id
-            UNION ALL
-            SELECT 'e', e.src, e.dst, e.kind, ''
-            FROM prov_edges e JOIN reached r ON e.{join} = r.id
-            """
-        )
-        params: dict[str, object] = {"start": node_id, "max_lineage": max_lineage or 0}
-        with self._db.guard(), self._engine.connect() as conn:
-            rows = conn.execute(sql, params).all()
-        graph = Graph(Node(r[1], r[2], r[3], json.loads(r[4])) for r in rows if r[0] == "n")
+        rows = self._rows(_statement(direction, wrote), node_id, max_lineage or 0)
+        nodes: dict[str, Node] = {}
+        for tag, a, b, c, d in rows:
+            if tag == "n" and a not in nodes:
+                nodes[a] = Node(a, b, c, json.loads(d))
+        graph = Graph(nodes.values())
         for tag, src, dst, kind, _ in rows:
             if tag == "e" and src in graph and dst in graph:
                 graph.add_edge(Edge(src, dst, kind))
         return graph
+
+    def _rows(self, sql: Any, start: str, max_lineage: int) -> list[Any]:
+        with self._db.guard(), self._engine.connect() as conn:
+            return list(conn.execute(sql, {"start": start, "max_lineage": max_lineage}).all())
 
     def outputs(self, node_ids: Sequence[str], kind: str) -> Graph:
         """The nodes `node_ids` point to with edges of `kind` (e.g. what jobs produced), with
@@ -130,3 +118,45 @@ class SqlProvenanceStore(SqlStore):
 
 def _node(row: Any) -> Node:
     return Node(row[0], row[1], row[2], json.loads(row[3]))
+
+
+@functools.cache
+def _statement(direction: str, wrote: bool) -> Any:
+    """The walk's statement (see SqlProvenanceStore._walk), built once per shape."""
+    join, reach = _WALK[direction]
+    if direction == "up":
+        hops = "CASE WHEN e.kind = 'derived-from' THEN w.hops + 1 ELSE 0 END"
+        keep = "(e.kind <> 'derived-from' OR w.hops < :max_lineage)"
+    else:
+        hops = "0"
+        keep = "NOT (e.kind = 'about' AND e.src LIKE 'endpoint:%')"
+    outputs, more = "", ""
+    if wrote:
+        outputs = """, wrote(src, dst, kind) AS (
+                SELECT e.src, e.dst, e.kind
+                FROM prov_edges e JOIN reached r ON e.src = r.id
+                JOIN prov_nodes d ON d.id = e.dst
+                WHERE e.kind = 'produced' AND e.src LIKE 'job:%' AND d.kind = 'data'
+            )"""
+        more = """
+            UNION ALL
+            SELECT 'n', n.id, n.kind, n.label, n.attrs
+            FROM prov_nodes n WHERE n.id IN (SELECT dst FROM wrote)
+            UNION ALL
+            SELECT 'e', src, dst, kind, '' FROM wrote"""
+    return text(
+        f"""
+        WITH RECURSIVE walk(id, hops) AS (
+            SELECT CAST(:start AS VARCHAR), 0
+            UNION
+            SELECT e.{reach}, {hops}
+            FROM prov_edges e JOIN walk w ON e.{join} = w.id
+            WHERE {keep}
+        ), reached(id) AS (SELECT DISTINCT id FROM walk){outputs}
+        SELECT 'n', n.id, n.kind, n.label, n.attrs
+        FROM prov_nodes n JOIN reached r ON n.id = r.id
+        UNION ALL
+        SELECT 'e', e.src, e.dst, e.kind, ''
+        FROM prov_edges e JOIN reached r ON e.{join} = r.id{more}
+        """
+    )

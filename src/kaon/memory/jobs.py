@@ -36,6 +36,10 @@ class MemoryJobStore:
         with self._t.lock:
             return detached(self._t.jobs.get(job_id))
 
+    def job_workspaces(self, job_ids: Sequence[JobId]) -> dict[JobId, WorkspaceName]:
+        with self._t.lock:
+            return {i: self._t.jobs[i].workspace for i in job_ids if i in self._t.jobs}
+
     def find_jobs(self, prefix: str, limit: int = 2) -> list[JobId]:
         if not prefix or not is_hex(prefix):
             return []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kaon.core.provenance import Edge, EdgeKind, Graph, Node
+from kaon.core.provenance import Edge, EdgeKind, Graph, Node, NodeKind
 from kaon.memory.tables import Tables, detached
 
 MAX_LINEAGE = 16  # derived-from hops an ancestry follows (a data commit's own history)
@@ -22,8 +22,19 @@ class MemoryProvenanceStore:
             for edge in edges:
                 self._t.edges[edge] = None
 
-    def ancestry(self, node_id: str, max_lineage: int = MAX_LINEAGE) -> Graph:
-        return self._walk(node_id, up=True, max_lineage=max_lineage)
+    def ancestry(
+        self, node_id: str, max_lineage: int = MAX_LINEAGE, *, wrote: bool = False
+    ) -> Graph:
+        graph = self._walk(node_id, up=True, max_lineage=max_lineage)
+        if wrote:
+            jobs = [n.id for n in graph.nodes if n.kind is NodeKind.JOB]
+            out = self.outputs(jobs, EdgeKind.PRODUCED.value)
+            for edge in out.edges:
+                if out.node(edge.dst).kind is NodeKind.DATA:
+                    if edge.dst not in graph:
+                        graph.add_node(out.node(edge.dst))
+                    graph.add_edge(edge)
+        return graph
 
     def subvenance(self, node_id: str) -> Graph:
         return self._walk(node_id, up=False, max_lineage=0)

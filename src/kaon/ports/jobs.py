@@ -22,6 +22,10 @@ class JobStore(Protocol):
         """None when there is no such job."""
         ...
 
+    def job_workspaces(self, job_ids: Sequence[JobId]) -> dict[JobId, WorkspaceName]:
+        """The workspace of each of `job_ids` that exists, in one read (not one per job)."""
+        ...
+
     def find_jobs(self, prefix: str, limit: int = 2) -> list[JobId]:
         """Ids of jobs starting with `prefix` (at most `limit`); none for an empty or non-hex
         prefix."""

@@ -13,9 +13,11 @@ class ProvenanceStore(Protocol):
         """Add nodes (an existing id keeps its first record) and edges, atomically."""
         ...
 
-    def ancestry(self, node_id: str, max_lineage: int = 16) -> Graph:
+    def ancestry(self, node_id: str, max_lineage: int = 16, *, wrote: bool = False) -> Graph:
         """The node and everything upstream of it (empty graph when unknown); runs of
-        derived-from edges (a data commit's own history) stop after `max_lineage` hops."""
+        derived-from edges (a data commit's own history) stop after `max_lineage` hops.
+        With `wrote`, also the data nodes the jobs reached produced, with those `produced`
+        edges (what a model's jobs wrote elsewhere), in the same read."""
         ...
 
     def subvenance(self, node_id: str) -> Graph:

@@ -17,11 +17,13 @@ import blake3
 from kaon.core.commit import Commit
 from kaon.core.endpoints import Endpoint
 from kaon.core.errors import InvalidInput, NotFound
+from kaon.core.ids import is_hex
 from kaon.core.jobs import Bundle, Job, Trial, canonical_json, trial_name
 from kaon.core.provenance import Edge, EdgeKind, Graph, Node, NodeKind, model_node_id, node_id
 from kaon.core.users import PIPELINE_JOB
 from kaon.ports.provenance import ProvenanceStore
 
+COMMIT_ID_LENGTH = 32  # hex digits of a whole commit id (kaon.core.commit.seal)
 _MAX_TRIALS = 10_000  # a training job's trial nodes an endpoint it deployed is linked to
 
 
@@ -209,19 +211,12 @@ class ProvenanceService:
     def of_model(self, workspace: str, model_id: str) -> Graph:
         """The ancestry of the model as `workspace` produced it, plus the data its jobs wrote
         elsewhere (through S3)."""
-        graph = self._store.ancestry(model_node_id(workspace, model_id))
+        graph = self._store.ancestry(model_node_id(workspace, model_id), wrote=True)
         if not len(graph):
             raise NotFound(
                 f"no provenance recorded for model '{model_id}' in workspace '{workspace}': "
                 "see `kaon train info`"
             )
-        jobs = [n.id for n in graph.nodes if n.kind is NodeKind.JOB]
-        wrote = self._store.outputs(jobs, EdgeKind.PRODUCED.value)
-        for edge in wrote.edges:
-            target = wrote.node(edge.dst)
-            if target.kind is NodeKind.DATA:  # what the job wrote elsewhere (through S3)
-                graph.add_node(target)
-                graph.add_edge(edge)
         return graph
 
     def of_endpoint(self, name: str) -> Graph:
@@ -234,6 +229,11 @@ class ProvenanceService:
         """Everything downstream of a data (or code) commit given by id or unique prefix."""
         if len(commit_prefix) < 4:
             raise InvalidInput("give at least 4 characters of the commit id")
+        if len(commit_prefix) == COMMIT_ID_LENGTH and is_hex(commit_prefix):
+            for kind in (NodeKind.DATA, NodeKind.CODE):  # a whole id: walk at once, no find
+                graph = self._store.subvenance(node_id(kind, commit_prefix))
+                if len(graph):
+                    return graph
         found = self._store.find("data", commit_prefix) or self._store.find("code", commit_prefix)
         if not found:
             raise NotFound(

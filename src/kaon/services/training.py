@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,6 +114,11 @@ class TrainingService:
         if job is None:
             raise JobNotFound(f"there is no job with id '{ref}': see `kaon train list`")
         return job
+
+    def workspaces_of(self, job_ids: Sequence[str]) -> dict[str, str]:
+        """The workspace of each of the jobs `job_ids` (full ids) that exists, in one read."""
+        found = self._jobs.job_workspaces([JobId(i) for i in job_ids])
+        return {str(i): str(w) for i, w in found.items()}
 
     def jobs(self, workspace: str) -> list[Job]:
         return self._jobs.list_jobs(self._workspaces.get(workspace).name)

@@ -70,6 +70,17 @@ class JobStoreContract:
         assert jobs.list_jobs(WS, [JobState.FAILURE]) == []
         assert jobs.list_jobs(WorkspaceName("nope")) == []
 
+    def test_job_workspaces_in_one_read(self, jobs: JobStore, workspaces: WorkspaceStore) -> None:
+        other = WorkspaceName("other")
+        workspaces.create_workspace(Workspace(other, 1.0, "me"))
+        jobs.add_job(job(1), [])
+        jobs.add_job(job(2, workspace=other), [])
+        asked = [job_id(1), job_id(2), job_id(9), job_id(1)]
+        assert jobs.job_workspaces(asked) == {job_id(1): WS, job_id(2): other}
+        assert jobs.job_workspaces([]) == {}
+        many = [job_id(n) for n in range(3, 1203)]  # more than one IN (...) batch
+        assert jobs.job_workspaces([*many, job_id(2)]) == {job_id(2): other}
+
     def test_find_jobs_by_prefix(self, jobs: JobStore) -> None:
         ids = [job_id(n) for n in (0x1A, 0x1B, 0x2A)]
         for n in (0x1A, 0x1B, 0x2A):

@@ -94,6 +94,30 @@ class ProvenanceStoreContract:
         assert {n.id for n in store.outputs([j2.id], EdgeKind.USED).nodes} == {j2.id}
         assert len(store.outputs([], EdgeKind.PRODUCED)) == 0
 
+    def test_ancestry_with_what_its_jobs_wrote(self, store: ProvenanceStore) -> None:
+        used, written, other = (_node(NodeKind.DATA, k) for k in ("in", "out", "other"))
+        run, model, side = (
+            _node(NodeKind.JOB, "j/0"),
+            _node(NodeKind.MODEL, "m"),
+            _node(NodeKind.MODEL, "s"),
+        )
+        edges = [
+            Edge(used.id, run.id, EdgeKind.USED),
+            Edge(run.id, model.id, EdgeKind.PRODUCED),
+            Edge(run.id, written.id, EdgeKind.PRODUCED),  # through S3
+            Edge(run.id, side.id, EdgeKind.PRODUCED),  # a model: not what it wrote elsewhere
+            Edge(used.id, other.id, EdgeKind.DERIVED_FROM),
+            Edge(run.id, used.id, EdgeKind.PRODUCED),  # wrote what it read: in the graph already
+        ]
+        store.record([used, written, other, run, model, side], edges)
+        plain = store.ancestry(model.id)
+        assert {n.id for n in plain.nodes} == {used.id, run.id, model.id}
+        up = store.ancestry(model.id, wrote=True)
+        assert {n.id for n in up.nodes} == {used.id, run.id, model.id, written.id}
+        assert sorted(up.edges) == sorted([*edges[:3], edges[5]])
+        assert up.node(written.id).kind is NodeKind.DATA
+        assert len(store.ancestry("model:nope", wrote=True)) == 0
+
     def test_find_by_kind_and_prefix(self, store: ProvenanceStore) -> None:
         nodes = [_node(NodeKind.DATA, k) for k in ("ab1", "ab2", "ac", "b")]
         store.record([*nodes, _node(NodeKind.CODE, "ab3")], [])
