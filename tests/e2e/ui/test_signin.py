@@ -67,9 +67,10 @@ def test_a_user_signs_in_with_their_token_which_the_ui_never_shows(
         assert secret not in handle.page.content()
         assert all(secret not in c["value"] or c["httpOnly"] for c in handle.page.context.cookies())
         assert handle.page.evaluate("document.cookie").find(secret) == -1  # HttpOnly
-        # the token is revoked: the next page asks to sign in again, then comes back here
+        # the token is revoked: the overview's next refresh sends the page to sign in again
         kaon.ok("auth", "token", "revoke", made["token"]["id"], env={"KAON_TOKEN": secret})
-        handle.go("/ui/")
+        handle.page.wait_for_url("**/ui/signin?next=/ui/", timeout=60_000)
+        handle.go("/ui/w/uiwelcome")  # and so does any page
         assert "/ui/signin" in handle.page.url
         assert handle.page.locator("#token").count() == 1
         assert handle.errors == []
