@@ -64,3 +64,17 @@ def test_a_workspace_page_on_a_phone(phone: Ui, story: Story) -> None:
     phone.go("/ui/")
     assert not phone.overflows()
     phone.shot("overview-phone")
+
+
+def test_the_api_sends_the_newest_jobs_with_their_last_trials(kaon: Kaon, story: Story) -> None:
+    """What keeps the overview fast with a search of 1,000 trials: only what it shows."""
+    client = kaon.client()
+    try:
+        (job,) = client.list_jobs(story.workspace, limit=1, trials=2)
+        assert job.id == story.job["id"] and job.trial_count == 3 and len(job.trials) == 2
+        last = sorted((t["finished"] for t in story.job["trials"]), reverse=True)[:2]
+        assert [t.finished for t in job.trials] == last
+        (whole,) = client.list_jobs(story.workspace)
+        assert whole.trial_count == 3 and len(whole.trials) == 3
+    finally:
+        client.close()
