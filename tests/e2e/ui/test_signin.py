@@ -105,9 +105,10 @@ def test_every_page_has_security_headers_and_a_foreign_form_is_refused(kaon: Kao
     )
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(forged)
-    assert refused.value.code == 403
-    assert "another site" in refused.value.read().decode()
-    assert "set-cookie" not in {k.lower() for k in refused.value.headers}
+    with refused.value as answer:
+        assert answer.code == 403
+        assert "another site" in answer.read().decode()
+        assert "set-cookie" not in {k.lower() for k in answer.headers}
     host = urllib.parse.urlsplit(url).netloc
     same = urllib.request.Request(
         f"{url}/ui/signin", body, {"Origin": f"http://{host}"}, method="POST"
@@ -119,7 +120,8 @@ def test_every_page_has_security_headers_and_a_foreign_form_is_refused(kaon: Kao
 
     with pytest.raises(urllib.error.HTTPError) as moved:
         urllib.request.build_opener(NoRedirect).open(same)
-    assert moved.value.code == 303 and moved.value.headers["Location"] == "/ui/"
+    with moved.value as answer:
+        assert answer.code == 303 and answer.headers["Location"] == "/ui/"
 
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])
