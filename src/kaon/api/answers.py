@@ -163,8 +163,13 @@ def trial_info(t: Trial) -> TrialInfo:
     )
 
 
-def job_info(job: Job, trials: list[Trial] | None) -> JobInfo:
+def job_info(job: Job, trials: list[Trial] | None, keep: int | None = None) -> JobInfo:
+    """`job` with its trials; with `keep`, only the `keep` that finished last (the count
+    says how many there are)."""
     r = job.resources
+    every = trials or []
+    if keep is not None:
+        every = sorted(every, key=lambda t: t.finished or 0, reverse=True)[:keep]
     process = sum(
         (t.finished or t.started or 0) - t.started for t in trials or [] if t.started is not None
     )
@@ -190,8 +195,9 @@ def job_info(job: Job, trials: list[Trial] | None) -> JobInfo:
         env=job.env,
         variables=job.variables,
         process_time=float(process),
-        trials=[trial_info(t) for t in trials or []],
+        trials=[trial_info(t) for t in every],
         failure=job.failure,
+        trial_count=len(trials or []),
     )
 
 

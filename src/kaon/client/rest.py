@@ -285,8 +285,14 @@ class RestApi(UsersApi, TransferApi):
         doc = self._json("POST", f"/v1/workspaces/{workspace}/train", json_body=body)
         return JobInfo.from_doc(doc)
 
-    def list_jobs(self, workspace: str) -> list[JobInfo]:
-        return [JobInfo.from_doc(d) for d in self._json("GET", f"/v1/workspaces/{workspace}/jobs")]
+    def list_jobs(
+        self, workspace: str, limit: int | None = None, trials: int | None = None
+    ) -> list[JobInfo]:
+        """The jobs of `workspace`; `limit`: the newest that many, newest first; `trials`: at
+        most that many trials each, those that finished last (`trial_count` has them all)."""
+        params = {k: v for k, v in (("limit", limit), ("trials", trials)) if v is not None}
+        docs = self._json("GET", f"/v1/workspaces/{workspace}/jobs", params=params)
+        return [JobInfo.from_doc(d) for d in docs]
 
     def get_job(self, job: str) -> JobInfo:
         return JobInfo.from_doc(self._json("GET", f"/v1/jobs/{job}"))

@@ -99,7 +99,7 @@ env.filters.update(
     state=_state,
     tone=_tone,
     num=_num,
-    url=lambda v: quote(str(v)),
+    url=lambda v: quote(str(v), safe="/:@"),
 )
 env.globals["version"] = __version__
 

@@ -100,6 +100,10 @@ class JobInfo(Answer):
     failure: JobFailure | None = field(
         default=None, metadata=doc("why a failed or killed job ended so (build, run, ...)")
     )
+    trial_count: int = field(
+        default=0,
+        metadata=doc("how many trials the job has (`trials` lists fewer when asked to)"),
+    )
 
     @property
     def finished_state(self) -> bool:

@@ -62,8 +62,18 @@ def deploy(
 
 
 @router.get("/v1/workspaces/{name}/jobs", response_model=list[JobInfo])
-def list_jobs(name: str, p: Platform = Depends(platform)) -> list[JobInfo]:
-    return [job_info(j, p.training.trials(j)) for j in p.training.jobs(name)]
+def list_jobs(
+    name: str,
+    limit: int | None = Query(None, ge=1, description="the newest `limit` jobs, newest first"),
+    trials: int | None = Query(
+        None, ge=0, description="at most this many trials a job: those that finished last"
+    ),
+    p: Platform = Depends(platform),
+) -> list[JobInfo]:
+    jobs = p.training.jobs(name)
+    if limit is not None:
+        jobs = sorted(jobs, key=lambda j: j.created, reverse=True)[:limit]
+    return [job_info(j, p.training.trials(j), trials) for j in jobs]
 
 
 @router.get("/v1/jobs/{job}", response_model=JobInfo)

@@ -47,7 +47,8 @@ class Space:
 
 
 def _space(client: Client, info: WorkspaceInfo, size: int) -> Space:
-    jobs = sorted(client.list_jobs(info.name), key=lambda j: j.created, reverse=True)
+    # the newest jobs only, each with its last trials (a search of 1,000 trials is not sent)
+    jobs = client.list_jobs(info.name, limit=size, trials=size)
     models = [
         Model(job, trial)
         for job in jobs
@@ -55,7 +56,8 @@ def _space(client: Client, info: WorkspaceInfo, size: int) -> Space:
         if trial.model_id
     ]
     endpoints = sorted(client.list_endpoints(info.name), key=lambda e: e.created, reverse=True)
-    return Space(info, jobs[:size], models[:size], endpoints[:size], len(jobs), len(endpoints))
+    models.sort(key=lambda m: m.trial.finished or 0, reverse=True)
+    return Space(info, jobs, models[:size], endpoints[:size], info.jobs, len(endpoints))
 
 
 def _pipelines(client: Client) -> list[PipelineInfo]:
