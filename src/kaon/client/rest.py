@@ -212,8 +212,19 @@ class RestApi(UsersApi, TransferApi):
         params = {"ref": ref, "path": path}
         return from_json(FileInfo, self._json("GET", f"/v1/repos/{repo}/stat", params=params))
 
-    def diff(self, repo: str, new: str, old: str | None = None, path: str = "/") -> list[Change]:
-        params = {"new": new, "path": path} | ({"old": old} if old else {})
+    def diff(
+        self,
+        repo: str,
+        new: str,
+        old: str | None = None,
+        path: str = "/",
+        limit: int | None = None,
+    ) -> list[Change]:
+        """Files changed from `old` (default: new's parent) to `new`, in path order; with
+        `limit`, only the first ones (a page showing a huge diff)."""
+        params: dict[str, Any] = {"new": new, "path": path} | ({"old": old} if old else {})
+        if limit is not None:
+            params["limit"] = limit
         return [
             from_json(Change, d) for d in self._json("GET", f"/v1/repos/{repo}/diff", params=params)
         ]
@@ -242,10 +253,16 @@ class RestApi(UsersApi, TransferApi):
 
     def file_bytes(self, repo: str, ref: str, path: str) -> Iterator[bytes]:
         """A file's content, piece by piece as it comes (the request is sent at the first
-        piece: stat the file first to fail early)."""
+        piece: stat the file first to fail early). On a connection of its own: the pieces
+        may be asked for from any thread (a web server streaming them), while this client's
+        other calls go on."""
         params = {"ref": ref, "path": path}
-        with self.transport.open("GET", f"/v1/repos/{repo}/content", params=params) as r:
-            yield from r.iter_bytes()
+        own = Transport(self.endpoint, self._token)
+        try:
+            with own.open("GET", f"/v1/repos/{repo}/content", params=params) as r:
+                yield from r.iter_bytes()
+        finally:
+            own.close()
 
     def file_history(
         self, repo: str, path: str, ref: str = "master", limit: int = 50, scan: int = 1000

@@ -4,6 +4,7 @@ a diff, a file's history, a missing path and a wrong ref."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import struct
 import zlib
@@ -87,6 +88,7 @@ def data(kaon: Kaon, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]
         "config.json": json.dumps({"lr": 0.1, "layers": [64, 32]}).encode(),
         "img/dot.png": png(),
         "nb/analysis.ipynb": json.dumps(NOTEBOOK).encode(),
+        "nb/rows.parquet": b"PAR1 not really: only its preview's message is looked at PAR1",
     }
     for name, content in files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
@@ -126,7 +128,10 @@ def test_repos_list_and_commits_in_pages(ui: Ui, data: dict[str, Any]) -> None:
     assert rows.last.locator("a").first.inner_text() == data["first"][:12]
     rows.last.locator("a").first.click()
     ui.page.wait_for_load_state("networkidle")
-    assert ui.page.locator("table.changes tbody tr").count() == 5
+    assert ui.page.locator("table.changes tbody tr").count() == len(data["files"])
+    assert (
+        "No job has read this commit" in ui.page.locator("section", has_text="Read by").inner_text()
+    )
     assert ui.page.locator("a", has_text="Provenance").get_attribute("href") == (
         f"/ui/provenance/commit/{REPO}@{data['first']}"
     )
@@ -177,6 +182,12 @@ def test_file_browser_previews_and_downloads(ui: Ui, data: dict[str, Any]) -> No
     assert "hello from the notebook" in ui.page.locator("pre.output").first.inner_text()
     assert ui.page.locator("img.output").evaluate("i => i.complete && i.naturalWidth") == 3
     ui.shot("file-notebook")
+
+    if importlib.util.find_spec("pyarrow") is None:  # the server's venv is this one
+        ui.go(f"/ui/repos/{REPO}/tree/master/nb/rows.parquet")
+        note = ui.page.locator(".preview.parquet-missing .note").inner_text()
+        assert "pyarrow is not installed" in note and f"kaon get {REPO}@" in note
+        assert ui.page.locator(".preview a", has_text="download it").count() == 1
 
 
 def test_diff_and_history_of_a_file(ui: Ui, data: dict[str, Any]) -> None:

@@ -70,7 +70,7 @@ def repo(request: Request, repo: str, branch: str = "", start: str = "") -> HTML
 def commit(request: Request, repo: str, ref: str) -> HTMLResponse:
     client = session.client(request)
     c = client.inspect_commit(repo, ref)
-    changes = client.diff(repo, c.id, c.parent) if c.parent else client.diff(repo, c.id)
+    changes = client.diff(repo, c.id, c.parent, limit=CHANGES + 1)
     try:
         graph = client.subvenance(c.id).graph
         jobs = sorted(n.id.partition(":")[2] for n in graph.nodes if n.kind == NodeKind.JOB)
@@ -83,7 +83,7 @@ def commit(request: Request, repo: str, ref: str) -> HTMLResponse:
         repo=repo,
         c=c,
         changes=changes[:CHANGES],
-        total=len(changes),
+        more=len(changes) > CHANGES,
         jobs=jobs,
     )
 
@@ -163,7 +163,7 @@ def diff(request: Request, repo: str, new: str = "", old: str = "") -> HTMLRespo
     a_old = client.inspect_commit(repo, old) if old else None
     if a_old is None and a_new.parent:
         a_old = client.inspect_commit(repo, a_new.parent)
-    changes = client.diff(repo, a_new.id, a_old.id if a_old else None)
+    changes = client.diff(repo, a_new.id, a_old.id if a_old else None, limit=CHANGES + 1)
     inline: dict[str, list[str]] = {}
     for ch in changes:
         if len(inline) >= INLINE_DIFFS:
@@ -180,7 +180,7 @@ def diff(request: Request, repo: str, new: str = "", old: str = "") -> HTMLRespo
         new=a_new,
         old=a_old,
         changes=changes[:CHANGES],
-        total=len(changes),
+        more=len(changes) > CHANGES,
         inline=inline,
     )
 
@@ -217,7 +217,7 @@ def _small_text(path: str, old: int | None, new: int | None) -> bool:
     ext = previews.extension(path)
     if ext in previews.IMAGES or ext in ("parquet", "pq", "ipynb"):
         return False
-    return max(old or 0, new or 0) <= INLINE_DIFF
+    return 0 < max(old or 0, new or 0) <= INLINE_DIFF
 
 
 def _unified(
