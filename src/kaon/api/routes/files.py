@@ -8,7 +8,7 @@ from fastapi.responses import StreamingResponse
 from kaon.api.answers import change, file_info, revision
 from kaon.api.archive import tar_stream
 from kaon.api.deps import platform
-from kaon.api.spec import errors_doc
+from kaon.api.spec import ERROR_REF, documented
 from kaon.core.address import parse_ref
 from kaon.core.errors import InvalidInput, InvalidRange, NotFound
 from kaon.wire import Change, FileInfo, LocalContentOut
@@ -57,9 +57,12 @@ class Tar(StreamingResponse):
     responses={
         206: {
             "description": "the bytes of the `Range` asked for (Content-Range says which)",
-            "content": {"application/octet-stream": {}},
+            "content": {"application/octet-stream": {"schema": {"type": "string"}}},
         },
-        **errors_doc(416),
+        416: {  # JSON, as every error (the route's own bytes are for 200 and 206)
+            "description": documented(416),
+            "content": {"application/json": {"schema": ERROR_REF}},
+        },
     },
 )
 def content(

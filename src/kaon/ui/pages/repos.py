@@ -136,7 +136,8 @@ def raw(request: Request, repo: str, ref: str, path: str, download: int = 0) -> 
     HTML or SVG never runs in the UI's origin: nosniff and a sandboxing CSP too)."""
     client = session.client(request)
     path = "/" + path.strip("/")
-    stat = client.stat(repo, ref, path)
+    at = client.inspect_commit(repo, ref).id  # a branch may move while the bytes are sent
+    stat = client.stat(repo, at, path)
     if stat.type != "file":
         raise InvalidInput(f"{path} is a folder: download a file, or `kaon get -r` the folder")
     name = path.rpartition("/")[2]
@@ -149,7 +150,7 @@ def raw(request: Request, repo: str, ref: str, path: str, download: int = 0) -> 
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "sandbox; default-src 'none'",
     }
-    return StreamingResponse(client.file_bytes(repo, ref, path), media_type=kind, headers=headers)
+    return StreamingResponse(client.file_bytes(repo, at, path), media_type=kind, headers=headers)
 
 
 @router.get("/repos/{repo}/diff", response_class=HTMLResponse)
