@@ -216,6 +216,7 @@ def test_a_missing_path_or_repo_and_a_wrong_ref(ui: Ui, data: dict[str, Any]) ->
     for path, status, says in (
         (f"/ui/repos/{REPO}/tree/master/nothing/here.csv", 404, "no such file"),
         ("/ui/repos/nosuchrepo", 404, "nosuchrepo"),
+        (f"/ui/repos/{REPO}?branch=gone", 404, "branch 'gone' not found"),
         (f"/ui/repos/{REPO}/commit/{'f' * 32}", 404, "no commit"),
         (f"/ui/repos/{REPO}/tree/no:such:ref", 400, "no:such:ref"),
         (f"/ui/repos/{REPO}/diff", 400, "?new=COMMIT"),

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from kaon.client import Client, CommitInfo
-from kaon.core.errors import InvalidInput, NotFound
+from kaon.core.errors import BranchNotFound, InvalidInput, NotFound
 from kaon.core.provenance import NodeKind
 from kaon.ui import session
 from kaon.ui.pages import previews
@@ -47,6 +47,10 @@ def repo(request: Request, repo: str, branch: str = "", start: str = "") -> HTML
     info = client.get_repo(repo)
     branches = client.list_branches(repo)
     heads = {b.name: client.inspect_commit(repo, b.head) for b in branches if b.head}
+    names = [b.name for b in branches]
+    if branch and branch not in names:
+        known = ", ".join(names) or "none yet"
+        raise BranchNotFound(f"branch '{branch}' not found in repo '{repo}' (branches: {known})")
     branch = branch or ("master" if "master" in heads else next(iter(heads), "master"))
     commits: list[CommitInfo] = []
     if start or branch in heads:
