@@ -94,6 +94,12 @@ def data(kaon: Kaon, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(content)
     kaon.ok("create", "repo", REPO, "-d", "files for the UI")
+    kaon.ok("create", "repo", "uirepos-nomaster")  # listed too, with its one branch's head
+    (folder / "x.txt").write_text("x\n")
+    kaon.ok(
+        "put", "file", "uirepos-nomaster@dev:/x.txt", "-f", str(folder / "x.txt"), "-m", "on dev"
+    )
+    (folder / "x.txt").unlink()
     kaon.ok("put", "file", f"{REPO}@master:/", "-r", "-f", str(folder), "-m", EVIL)
     with kaon.client() as client:
         first = client.list_commits(REPO, "master", limit=1)[0]
@@ -110,6 +116,8 @@ def test_repos_list_and_commits_in_pages(ui: Ui, data: dict[str, Any]) -> None:
     ui.go("/ui/repos")
     row = ui.page.locator("tr", has=ui.page.locator(f"a[href='/ui/repos/{REPO}']"))
     assert "files for the UI" in row.inner_text() and "rescore" in row.inner_text()
+    other = ui.page.locator("tr", has=ui.page.locator("a[href='/ui/repos/uirepos-nomaster']"))
+    assert "dev" in other.inner_text() and "on dev" in other.inner_text()
     ui.shot("repos")
     row.locator(f"a[href='/ui/repos/{REPO}']").click()
     ui.page.wait_for_load_state("networkidle")

@@ -24,9 +24,10 @@ router = APIRouter()
 COMMITS = 50  # commits per page
 FILES = 200  # folder entries per page
 HISTORY = 30  # revisions of a file per page
+SCAN = 500  # commits looked at per page of a file's history (a page may be short)
 INLINE_DIFF = 64 * 1024  # text files up to this size get an inline diff
 INLINE_DIFFS = 20  # at most this many inline diffs on a page
-CHANGES = 1000  # changed files listed on a page (the count says how many more)
+CHANGES = 500  # changed files listed on a page (the page says when there are more)
 
 
 @router.get("/repos", response_class=HTMLResponse)
@@ -34,7 +35,8 @@ def repos(request: Request) -> HTMLResponse:
     client = session.client(request)
     rows = []
     for repo in sorted(client.list_repos(), key=lambda r: r.name):
-        head = client.list_commits(repo.name, "master", limit=1) if repo.branches else []
+        branch = "master" if "master" in repo.branches else next(iter(repo.branches), "")
+        head = client.list_commits(repo.name, branch, limit=1) if branch else []
         rows.append((repo, head[0] if head else None))
     return page(request, "repos/list.html", title="Repos", rows=rows)
 
@@ -196,7 +198,7 @@ def history(request: Request, repo: str, ref: str, path: str, start: str = "") -
     client = session.client(request)
     path = "/" + path.strip("/")
     c = client.inspect_commit(repo, ref)
-    found = client.file_history(repo, path, start or c.id, limit=HISTORY)
+    found = client.file_history(repo, path, start or c.id, limit=HISTORY, scan=SCAN)
     return page(
         request,
         "repos/history.html",
