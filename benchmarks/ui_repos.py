@@ -114,6 +114,7 @@ def main() -> int:
             p95 = times[max(0, int(len(times) * 0.95) - 1)]
             worst = max(worst, p95)
             rows.append([name, f"{statistics.median(times):.1f}", f"{p95:.1f}"])
+            log(f"{name}: p95 {p95:.1f} ms")
         conn.close()
         print(
             f"\nServer-Timing of the repo pages (ms, {args.repeat} loads each; long repo: "

@@ -286,7 +286,21 @@ def test_history_of_a_file_in_pages(api: TestClient, commit_files) -> None:  # t
     assert [v["commit"] for v in r.json()["revisions"]] == [ids[1]]
     r = api.get("/v1/repos/h/history", params={"path": "/f.txt", "ref": "no such:ref"})
     assert (r.status_code, r.json()["code"]) == (400, "invalid_input")
-    r = api.get("/v1/repos/h/history", params={"path": "/"})
-    assert r.status_code == 400 and "file's path" in r.json()["message"]
+    r = api.get("/v1/repos/h/history", params={"path": "/", "limit": 2})  # any file
+    assert [v["commit"] for v in r.json()["revisions"]] == ids[:-3:-1]
     r = api.get("/v1/repos/nope/history", params={"path": "/f.txt"})
     assert r.status_code == 404
+
+
+def test_diff_with_a_limit_stops_at_the_first_changes(
+    api: TestClient,
+    repo: dict[str, Any],
+) -> None:
+    """A page showing a huge diff asks for its first changes only, in path order."""
+    old, new = repo["first"]["id"], repo["second"]["id"]
+    whole = api.get("/v1/repos/r/diff", params={"old": old, "new": new}).json()
+    assert [c["path"] for c in whole] == ["/data/test/c.csv", "/readme.txt"]
+    first = api.get("/v1/repos/r/diff", params={"old": old, "new": new, "limit": 1}).json()
+    assert first == whole[:1]
+    r = api.get("/v1/repos/r/diff", params={"old": old, "new": new, "limit": 0})
+    assert (r.status_code, r.json()["code"]) == (400, "invalid_input")

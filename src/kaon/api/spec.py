@@ -52,6 +52,7 @@ MEANING = {
     403: "the token's user (or job) may not do this: a role too weak, or not an admin",
     404: "what the request names does not exist",
     409: "conflicts with the current state (exists already, moved, chunks missing)",
+    416: "the byte range starts past the end of the file (`details.size`: its size)",
     500: "the platform failed (stored bytes corrupt, or a bug: see the server log)",
     503: "a backend (object store, database, environment builder) is unavailable",
     507: "the platform's storage is full",

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any, Self
 
 from kaon.client import local
@@ -30,16 +29,16 @@ from kaon.client.models import (
     WorkspaceInfo,
     from_json,
 )
+from kaon.client.reads import ReadsApi
 from kaon.client.transfer import TransferApi
 from kaon.client.transport import Transport
 from kaon.client.users import UsersApi
-from kaon.core.errors import BackendUnavailable, Busy, InvalidInput, InvalidRange
-from kaon.wire.data import FileHistoryOut
+from kaon.core.errors import BackendUnavailable, Busy
 
 BUSY_WAIT = 300.0  # seconds a request answered "busy, retry after" is retried for at most
 
 
-class RestApi(UsersApi, TransferApi):
+class RestApi(UsersApi, TransferApi, ReadsApi):
     """The HTTP API, one method per call; acts as the user whose token it sends (`from_env`:
     KAON_TOKEN, else `kaon init --token`, else the local platform's token)."""
 
@@ -213,51 +212,25 @@ class RestApi(UsersApi, TransferApi):
         params = {"ref": ref, "path": path}
         return from_json(FileInfo, self._json("GET", f"/v1/repos/{repo}/stat", params=params))
 
-    def diff(self, repo: str, new: str, old: str | None = None, path: str = "/") -> list[Change]:
-        params = {"new": new, "path": path} | ({"old": old} if old else {})
+    def diff(
+        self,
+        repo: str,
+        new: str,
+        old: str | None = None,
+        path: str = "/",
+        limit: int | None = None,
+    ) -> list[Change]:
+        """Files changed from `old` (default: new's parent) to `new`, in path order; with
+        `limit`, only the first ones (a page showing a huge diff)."""
+        params: dict[str, Any] = {"new": new, "path": path} | ({"old": old} if old else {})
+        if limit is not None:
+            params["limit"] = limit
         return [
             from_json(Change, d) for d in self._json("GET", f"/v1/repos/{repo}/diff", params=params)
         ]
 
     def delete_file(self, repo: str, branch: str, path: str, message: str = "") -> CommitInfo:
         return self.commit(repo, branch, [], [path], message=message)
-
-    def read_range(
-        self, repo: str, ref: str, path: str, start: int = 0, length: int = 65536
-    ) -> tuple[bytes, int]:
-        """Bytes [start, start + length) of a file (fewer at its end; none past it) and the
-        file's size: only those bytes are read and sent (a preview of a huge file)."""
-        if start < 0 or length <= 0:
-            raise InvalidInput("a range starts at 0 or after and has a positive length")
-        params = {"ref": ref, "path": path}
-        headers = {"Range": f"bytes={start}-{start + length - 1}"}
-        try:
-            with self.transport.open(
-                "GET", f"/v1/repos/{repo}/content", params=params, headers=headers
-            ) as r:
-                data = r.read()
-                total = r.headers.get("content-range", "").rpartition("/")[2]
-                return data, int(total) if total.isdigit() else len(data)
-        except InvalidRange as exc:
-            return b"", int(exc.details.get("size", 0))
-
-    def file_bytes(self, repo: str, ref: str, path: str) -> Iterator[bytes]:
-        """A file's content, piece by piece as it comes (the request is sent at the first
-        piece: stat the file first to fail early)."""
-        params = {"ref": ref, "path": path}
-        with self.transport.open("GET", f"/v1/repos/{repo}/content", params=params) as r:
-            yield from r.iter_bytes()
-
-    def file_history(
-        self, repo: str, path: str, ref: str = "master", limit: int = 50, scan: int = 1000
-    ) -> FileHistoryOut:
-        """A page of the commits that changed `path`, newest first, from `ref`: at most
-        `limit` of them, looking at `scan` commits at most; its `next` is the next page's
-        `ref` (None after the repo's first commit)."""
-        params = {"ref": ref, "path": path, "limit": limit, "scan": scan}
-        return from_json(
-            FileHistoryOut, self._json("GET", f"/v1/repos/{repo}/history", params=params)
-        )
 
     # workspaces and training ---------------------------------------------------------------
     def create_workspace(self, name: str) -> WorkspaceInfo:

@@ -142,32 +142,36 @@ class FileService:
     def history(
         self, repo: str, ref: Ref, path: str, limit: int, scan: int
     ) -> tuple[list[Revision], CommitId | None]:
-        """The commits that changed `path` (a file or a folder), newest first, from `ref` down
-        its chain: at most `limit` of them, looking at at most `scan` commits (a bounded walk of
-        a 10,000-commit chain); and where to go on from (a commit id, the next page's `ref`),
-        None when the chain's first commit was reached. Consecutive commits with the same root
-        tree are not looked into."""
+        """The commits that changed `path` (a file or a folder; "/": any file), newest first,
+        from `ref` down its chain: at most `limit` of them, looking at at most `scan` commits
+        (a bounded walk of a 10,000-commit chain); and where to go on from (a commit id, the
+        next page's `ref`), None when the chain's first commit was reached. A commit with its
+        parent's root tree is not looked into."""
         path = paths.normalize(path)
-        if path == "/":
-            raise InvalidInput("the history of the root is the commit list: give a file's path")
         if limit <= 0 or scan <= 0:
             raise InvalidInput("the history's limit and scan must be positive")
         chain = self._repos.history(repo, ref, scan + 1)
-        seen: dict[Digest | None, Node | Tree | None] = {}
+        seen: dict[Digest | None, tuple[object, int | None]] = {}
 
-        def at(commit: Commit) -> Node | Tree | None:
+        def at(commit: Commit | None) -> tuple[object, int | None]:
+            """(the path's version, its size) in `commit`; (None, None) where absent."""
+            if commit is None:
+                return None, None
             if commit.tree not in seen:
-                seen[commit.tree] = self._maybe(commit, path)
+                if path == "/":
+                    seen[commit.tree] = (commit.tree, commit.size) if commit.tree else (None, None)
+                else:
+                    node = self._maybe(commit, path)
+                    seen[commit.tree] = (_version(node), node.size if node else None)
             return seen[commit.tree]
 
         out: list[Revision] = []
         for i, commit in enumerate(chain[:scan]):
             older = chain[i + 1] if i + 1 < len(chain) else None
-            here = at(commit)
-            before = at(older) if older is not None else None
-            if _version(here) != _version(before):
+            (here, size), (before, _) = at(commit), at(older)
+            if here != before:
                 kind = "added" if before is None else "removed" if here is None else "modified"
-                out.append(Revision(commit, kind, None if here is None else here.size))
+                out.append(Revision(commit, kind, size))
             if len(out) >= limit:
                 return out, older.id if older is not None else None
         return out, chain[scan].id if len(chain) > scan else None
@@ -217,8 +221,11 @@ class FileService:
         for sub, f in walk_files(tree, "/", self._trees.load):
             yield sub.lstrip("/"), f
 
-    def diff(self, repo: str, new: Ref, old: Ref | None, path: str = "/") -> list[Change]:
-        """Files added, removed or modified from `old` (default: new's parent) to `new`."""
+    def diff(
+        self, repo: str, new: Ref, old: Ref | None, path: str = "/", limit: int | None = None
+    ) -> list[Change]:
+        """Files added, removed or modified from `old` (default: new's parent) to `new`, in
+        path order; with `limit`, the first `limit` of them (the walk stops there)."""
         new_commit = self._repos.resolve(repo, new)
         if old is not None:
             old_commit = self._repos.resolve(repo, old)
@@ -230,8 +237,8 @@ class FileService:
         a = self._subtree(old_commit, path)
         b = self._subtree(new_commit, path)
         out: list[Change] = []
-        self._diff_trees(a, b, path, out)
-        return out
+        self._diff_trees(a, b, path, out, limit)
+        return out[:limit] if limit is not None else out
 
     def _subtree(self, commit: Commit | None, path: str) -> Tree:
         node = self._maybe(commit, path) if commit else None
@@ -243,9 +250,13 @@ class FileService:
             return Tree((node,))
         return EMPTY_TREE
 
-    def _diff_trees(self, a: Tree, b: Tree, where: str, out: list[Change]) -> None:
+    def _diff_trees(
+        self, a: Tree, b: Tree, where: str, out: list[Change], limit: int | None = None
+    ) -> None:
         names = sorted({e.name for e in a.entries} | {e.name for e in b.entries})
         for name in names:
+            if limit is not None and len(out) >= limit:
+                return
             x, y = a.get(name), b.get(name)
             path = paths.join(where, name)
             if _version(x) == _version(y):
@@ -257,7 +268,7 @@ class FileService:
                     out.append(Change(path, "removed", x.size, None))
                 if isinstance(y, FileNode):
                     out.append(Change(path, "added", None, y.size))
-                self._diff_trees(sub_a, sub_b, path, out)
+                self._diff_trees(sub_a, sub_b, path, out, limit)
             elif x is None and y is not None:
                 out.append(Change(path, "added", None, y.size))
             elif y is None and x is not None:

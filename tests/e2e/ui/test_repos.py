@@ -4,6 +4,7 @@ a diff, a file's history, a missing path and a wrong ref."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import struct
 import zlib
@@ -87,11 +88,18 @@ def data(kaon: Kaon, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]
         "config.json": json.dumps({"lr": 0.1, "layers": [64, 32]}).encode(),
         "img/dot.png": png(),
         "nb/analysis.ipynb": json.dumps(NOTEBOOK).encode(),
+        "nb/rows.parquet": b"PAR1 not really: only its preview's message is looked at PAR1",
     }
     for name, content in files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(content)
     kaon.ok("create", "repo", REPO, "-d", "files for the UI")
+    kaon.ok("create", "repo", "uirepos-nomaster")  # listed too, with its one branch's head
+    (folder / "x.txt").write_text("x\n")
+    kaon.ok(
+        "put", "file", "uirepos-nomaster@dev:/x.txt", "-f", str(folder / "x.txt"), "-m", "on dev"
+    )
+    (folder / "x.txt").unlink()
     kaon.ok("put", "file", f"{REPO}@master:/", "-r", "-f", str(folder), "-m", EVIL)
     with kaon.client() as client:
         first = client.list_commits(REPO, "master", limit=1)[0]
@@ -108,6 +116,8 @@ def test_repos_list_and_commits_in_pages(ui: Ui, data: dict[str, Any]) -> None:
     ui.go("/ui/repos")
     row = ui.page.locator("tr", has=ui.page.locator(f"a[href='/ui/repos/{REPO}']"))
     assert "files for the UI" in row.inner_text() and "rescore" in row.inner_text()
+    other = ui.page.locator("tr", has=ui.page.locator("a[href='/ui/repos/uirepos-nomaster']"))
+    assert "dev" in other.inner_text() and "on dev" in other.inner_text()
     ui.shot("repos")
     row.locator(f"a[href='/ui/repos/{REPO}']").click()
     ui.page.wait_for_load_state("networkidle")
@@ -126,7 +136,10 @@ def test_repos_list_and_commits_in_pages(ui: Ui, data: dict[str, Any]) -> None:
     assert rows.last.locator("a").first.inner_text() == data["first"][:12]
     rows.last.locator("a").first.click()
     ui.page.wait_for_load_state("networkidle")
-    assert ui.page.locator("table.changes tbody tr").count() == 5
+    assert ui.page.locator("table.changes tbody tr").count() == len(data["files"])
+    assert (
+        "No job has read this commit" in ui.page.locator("section", has_text="Read by").inner_text()
+    )
     assert ui.page.locator("a", has_text="Provenance").get_attribute("href") == (
         f"/ui/provenance/commit/{REPO}@{data['first']}"
     )
@@ -178,6 +191,12 @@ def test_file_browser_previews_and_downloads(ui: Ui, data: dict[str, Any]) -> No
     assert ui.page.locator("img.output").evaluate("i => i.complete && i.naturalWidth") == 3
     ui.shot("file-notebook")
 
+    if importlib.util.find_spec("pyarrow") is None:  # the server's venv is this one
+        ui.go(f"/ui/repos/{REPO}/tree/master/nb/rows.parquet")
+        note = ui.page.locator(".preview.parquet-missing .note").inner_text()
+        assert "pyarrow is not installed" in note and f"kaon get {REPO}@" in note
+        assert ui.page.locator(".preview a", has_text="download it").count() == 1
+
 
 def test_diff_and_history_of_a_file(ui: Ui, data: dict[str, Any]) -> None:
     ui.go(f"/ui/repos/{REPO}/diff?old={data['first']}&new={data['last']}")
@@ -205,6 +224,7 @@ def test_a_missing_path_or_repo_and_a_wrong_ref(ui: Ui, data: dict[str, Any]) ->
     for path, status, says in (
         (f"/ui/repos/{REPO}/tree/master/nothing/here.csv", 404, "no such file"),
         ("/ui/repos/nosuchrepo", 404, "nosuchrepo"),
+        (f"/ui/repos/{REPO}?branch=gone", 404, "branch 'gone' not found"),
         (f"/ui/repos/{REPO}/commit/{'f' * 32}", 404, "no commit"),
         (f"/ui/repos/{REPO}/tree/no:such:ref", 400, "no:such:ref"),
         (f"/ui/repos/{REPO}/diff", 400, "?new=COMMIT"),

@@ -8,6 +8,7 @@ from fastapi.responses import StreamingResponse
 from kaon.api.answers import change, file_info, revision
 from kaon.api.archive import tar_stream
 from kaon.api.deps import platform
+from kaon.api.spec import ERROR_REF, documented
 from kaon.core.address import parse_ref
 from kaon.core.errors import InvalidInput, InvalidRange, NotFound
 from kaon.wire import Change, FileInfo, LocalContentOut
@@ -50,7 +51,20 @@ class Tar(StreamingResponse):
     media_type = "application/x-tar"
 
 
-@router.get("/content", response_class=FileBytes)
+@router.get(
+    "/content",
+    response_class=FileBytes,
+    responses={
+        206: {
+            "description": "the bytes of the `Range` asked for (Content-Range says which)",
+            "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+        },
+        416: {  # JSON, as every error (the route's own bytes are for 200 and 206)
+            "description": documented(416),
+            "content": {"application/json": {"schema": ERROR_REF}},
+        },
+    },
+)
 def content(
     repo: str,
     ref: str = "master",
@@ -155,7 +169,9 @@ def diff(
     new: str = "master",
     old: str | None = None,
     path: str = "/",
+    limit: int | None = Query(None, ge=1, description="at most this many changes (path order)"),
     p: Platform = Depends(platform),
 ) -> list[Change]:
-    changes = p.files.diff(repo, parse_ref(new), parse_ref(old) if old is not None else None, path)
+    base = parse_ref(old) if old is not None else None
+    changes = p.files.diff(repo, parse_ref(new), base, path, limit)
     return [change(c) for c in changes]

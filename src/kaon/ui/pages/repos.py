@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from kaon.client import Client, CommitInfo
-from kaon.core.errors import InvalidInput, NotFound
+from kaon.core.errors import BranchNotFound, InvalidInput, NotFound
 from kaon.core.provenance import NodeKind
 from kaon.ui import session
 from kaon.ui.pages import previews
@@ -24,9 +24,10 @@ router = APIRouter()
 COMMITS = 50  # commits per page
 FILES = 200  # folder entries per page
 HISTORY = 30  # revisions of a file per page
+SCAN = 500  # commits looked at per page of a file's history (a page may be short)
 INLINE_DIFF = 64 * 1024  # text files up to this size get an inline diff
 INLINE_DIFFS = 20  # at most this many inline diffs on a page
-CHANGES = 1000  # changed files listed on a page (the count says how many more)
+CHANGES = 500  # changed files listed on a page (the page says when there are more)
 
 
 @router.get("/repos", response_class=HTMLResponse)
@@ -34,7 +35,8 @@ def repos(request: Request) -> HTMLResponse:
     client = session.client(request)
     rows = []
     for repo in sorted(client.list_repos(), key=lambda r: r.name):
-        head = client.list_commits(repo.name, "master", limit=1) if repo.branches else []
+        branch = "master" if "master" in repo.branches else next(iter(repo.branches), "")
+        head = client.list_commits(repo.name, branch, limit=1) if branch else []
         rows.append((repo, head[0] if head else None))
     return page(request, "repos/list.html", title="Repos", rows=rows)
 
@@ -47,6 +49,10 @@ def repo(request: Request, repo: str, branch: str = "", start: str = "") -> HTML
     info = client.get_repo(repo)
     branches = client.list_branches(repo)
     heads = {b.name: client.inspect_commit(repo, b.head) for b in branches if b.head}
+    names = [b.name for b in branches]
+    if branch and branch not in names:
+        known = ", ".join(names) or "none yet"
+        raise BranchNotFound(f"branch '{branch}' not found in repo '{repo}' (branches: {known})")
     branch = branch or ("master" if "master" in heads else next(iter(heads), "master"))
     commits: list[CommitInfo] = []
     if start or branch in heads:
@@ -70,7 +76,7 @@ def repo(request: Request, repo: str, branch: str = "", start: str = "") -> HTML
 def commit(request: Request, repo: str, ref: str) -> HTMLResponse:
     client = session.client(request)
     c = client.inspect_commit(repo, ref)
-    changes = client.diff(repo, c.id, c.parent) if c.parent else client.diff(repo, c.id)
+    changes = client.diff(repo, c.id, c.parent, limit=CHANGES + 1)
     try:
         graph = client.subvenance(c.id).graph
         jobs = sorted(n.id.partition(":")[2] for n in graph.nodes if n.kind == NodeKind.JOB)
@@ -83,7 +89,7 @@ def commit(request: Request, repo: str, ref: str) -> HTMLResponse:
         repo=repo,
         c=c,
         changes=changes[:CHANGES],
-        total=len(changes),
+        more=len(changes) > CHANGES,
         jobs=jobs,
     )
 
@@ -136,7 +142,8 @@ def raw(request: Request, repo: str, ref: str, path: str, download: int = 0) -> 
     HTML or SVG never runs in the UI's origin: nosniff and a sandboxing CSP too)."""
     client = session.client(request)
     path = "/" + path.strip("/")
-    stat = client.stat(repo, ref, path)
+    at = client.inspect_commit(repo, ref).id  # a branch may move while the bytes are sent
+    stat = client.stat(repo, at, path)
     if stat.type != "file":
         raise InvalidInput(f"{path} is a folder: download a file, or `kaon get -r` the folder")
     name = path.rpartition("/")[2]
@@ -149,7 +156,7 @@ def raw(request: Request, repo: str, ref: str, path: str, download: int = 0) -> 
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "sandbox; default-src 'none'",
     }
-    return StreamingResponse(client.file_bytes(repo, ref, path), media_type=kind, headers=headers)
+    return StreamingResponse(client.file_bytes(repo, at, path), media_type=kind, headers=headers)
 
 
 @router.get("/repos/{repo}/diff", response_class=HTMLResponse)
@@ -163,7 +170,7 @@ def diff(request: Request, repo: str, new: str = "", old: str = "") -> HTMLRespo
     a_old = client.inspect_commit(repo, old) if old else None
     if a_old is None and a_new.parent:
         a_old = client.inspect_commit(repo, a_new.parent)
-    changes = client.diff(repo, a_new.id, a_old.id if a_old else None)
+    changes = client.diff(repo, a_new.id, a_old.id if a_old else None, limit=CHANGES + 1)
     inline: dict[str, list[str]] = {}
     for ch in changes:
         if len(inline) >= INLINE_DIFFS:
@@ -180,7 +187,7 @@ def diff(request: Request, repo: str, new: str = "", old: str = "") -> HTMLRespo
         new=a_new,
         old=a_old,
         changes=changes[:CHANGES],
-        total=len(changes),
+        more=len(changes) > CHANGES,
         inline=inline,
     )
 
@@ -191,7 +198,7 @@ def history(request: Request, repo: str, ref: str, path: str, start: str = "") -
     client = session.client(request)
     path = "/" + path.strip("/")
     c = client.inspect_commit(repo, ref)
-    found = client.file_history(repo, path, start or c.id, limit=HISTORY)
+    found = client.file_history(repo, path, start or c.id, limit=HISTORY, scan=SCAN)
     return page(
         request,
         "repos/history.html",
@@ -217,7 +224,7 @@ def _small_text(path: str, old: int | None, new: int | None) -> bool:
     ext = previews.extension(path)
     if ext in previews.IMAGES or ext in ("parquet", "pq", "ipynb"):
         return False
-    return max(old or 0, new or 0) <= INLINE_DIFF
+    return 0 < max(old or 0, new or 0) <= INLINE_DIFF
 
 
 def _unified(
