@@ -156,11 +156,21 @@ def trial_info(t: Trial) -> TrialInfo:
     )
 
 
-def job_info(job: Job, trials: list[Trial] | None) -> JobInfo:
-    r = job.resources
-    process = sum(
-        (t.finished or t.started or 0) - t.started for t in trials or [] if t.started is not None
+def process_time(trials: list[Trial] | None) -> float:
+    """Seconds the trials ran, together."""
+    return float(
+        sum(
+            (t.finished or t.started or 0) - t.started
+            for t in trials or []
+            if t.started is not None
+        )
     )
+
+
+def job_info(job: Job, trials: list[Trial] | None, process: float | None = None) -> JobInfo:
+    """`job` with `trials` (`process`: its process time, when `trials` leaves some out)."""
+    r = job.resources
+    process = process_time(trials) if process is None else process
     return JobInfo(
         id=job.id,
         workspace=job.workspace,
@@ -182,7 +192,7 @@ def job_info(job: Job, trials: list[Trial] | None) -> JobInfo:
         reason=job.reason,
         env=job.env,
         variables=job.variables,
-        process_time=float(process),
+        process_time=process,
         trials=[trial_info(t) for t in trials or []],
         failure=job.failure,
     )

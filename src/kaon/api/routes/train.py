@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from kaon.api.access import visible_workspaces
-from kaon.api.answers import job_info
+from kaon.api.answers import job_info, process_time
 from kaon.api.deps import platform, principal
 from kaon.api.owners import forward
 from kaon.api.trialspage import trials_page
@@ -75,8 +74,8 @@ def get_job(
     p: Platform = Depends(platform),
 ) -> JobInfo:
     found = p.training.get(job)
-    info = job_info(found, p.training.trials(found))
-    return info if trials else replace(info, trials=[])
+    every = p.training.trials(found)
+    return job_info(found, every) if trials else job_info(found, [], process_time(every))
 
 
 @router.get("/v1/jobs/{job}/trials", response_model=TrialsPage)
