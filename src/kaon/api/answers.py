@@ -163,16 +163,32 @@ def trial_info(t: Trial) -> TrialInfo:
     )
 
 
-def job_info(job: Job, trials: list[Trial] | None, keep: int | None = None) -> JobInfo:
-    """`job` with its trials; with `keep`, only the `keep` that finished last (the count
-    says how many there are)."""
+def process_time(trials: list[Trial] | None) -> float:
+    """Seconds the trials ran, together."""
+    return float(
+        sum(
+            (t.finished or t.started or 0) - t.started
+            for t in trials or []
+            if t.started is not None
+        )
+    )
+
+
+def job_info(
+    job: Job,
+    trials: list[Trial] | None,
+    *,
+    keep: int | None = None,
+    process: float | None = None,
+    count: int | None = None,
+) -> JobInfo:
+    """`job` with its trials; with `keep`, only the `keep` that finished last; `process` and
+    `count` (its process time and number of trials) when `trials` leaves some out."""
     r = job.resources
     every = trials or []
     if keep is not None:
         every = sorted(every, key=lambda t: t.finished or 0, reverse=True)[:keep]
-    process = sum(
-        (t.finished or t.started or 0) - t.started for t in trials or [] if t.started is not None
-    )
+    process = process_time(trials) if process is None else process
     return JobInfo(
         id=job.id,
         workspace=job.workspace,
@@ -194,10 +210,10 @@ def job_info(job: Job, trials: list[Trial] | None, keep: int | None = None) -> J
         reason=job.reason,
         env=job.env,
         variables=job.variables,
-        process_time=float(process),
+        process_time=process,
         trials=[trial_info(t) for t in every],
         failure=job.failure,
-        trial_count=len(trials or []),
+        trial_count=len(trials or []) if count is None else count,
     )
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from kaon.api.access import visible_workspaces
-from kaon.api.answers import job_info
+from kaon.api.answers import job_info, process_time
 from kaon.api.deps import platform, principal
 from kaon.api.owners import forward
 from kaon.api.trialspage import trials_page
@@ -73,7 +72,7 @@ def list_jobs(
     jobs = p.training.jobs(name)
     if limit is not None:
         jobs = sorted(jobs, key=lambda j: j.created, reverse=True)[:limit]
-    return [job_info(j, p.training.trials(j), trials) for j in jobs]
+    return [job_info(j, p.training.trials(j), keep=trials) for j in jobs]
 
 
 @router.get("/v1/jobs/{job}", response_model=JobInfo)
@@ -85,8 +84,12 @@ def get_job(
     p: Platform = Depends(platform),
 ) -> JobInfo:
     found = p.training.get(job)
-    info = job_info(found, p.training.trials(found))
-    return info if trials else replace(info, trials=[])
+    every = p.training.trials(found)
+    return (
+        job_info(found, every)
+        if trials
+        else job_info(found, [], process=process_time(every), count=len(every))
+    )
 
 
 @router.get("/v1/jobs/{job}/trials", response_model=TrialsPage)

@@ -44,13 +44,19 @@ def _trial(job: JobInfo) -> TrialInfo:
     return job.trials[0]
 
 
-def _files(client: Client, job: JobInfo) -> dict[str, str]:
-    """The model's output files and their content hashes (empty when they are gone)."""
+def _files(
+    client: Client, job: JobInfo, seen: dict[str, dict[str, Any]] | None = None
+) -> dict[str, str]:
+    """The model's output files and their content hashes (empty when they are gone);
+    `seen` keeps each job's outputs (trials of one search are compared with one call)."""
     index = _trial(job).index
-    try:
-        outputs = client.job_outputs(job.id)
-    except KaonError:
-        return {}
+    seen = {} if seen is None else seen
+    if job.id not in seen:
+        try:
+            seen[job.id] = client.job_outputs(job.id)
+        except KaonError:
+            seen[job.id] = {}
+    outputs = seen[job.id]
     for trial in outputs.get("trials", []):
         if trial.get("index") == index:
             return dict(trial.get("files", {}))
@@ -91,7 +97,8 @@ def _rows(client: Client, jobs: list[JobInfo]) -> list[Row]:
     rows.append(Row("environment", "python", [j.env.get("python") for j in jobs]))
     rows.append(Row("job", "id", [j.id for j in jobs]))
     rows.append(Row("job", "duration", [duration(t) for t in trials]))
-    files = [_files(client, j) for j in jobs]
+    seen: dict[str, dict[str, Any]] = {}
+    files = [_files(client, j, seen) for j in jobs]
     for name in sorted({f for each in files for f in each}):
         rows.append(Row("files", name, [(each.get(name) or "")[:12] or None for each in files]))
     return rows
