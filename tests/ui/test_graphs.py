@@ -103,4 +103,12 @@ def test_without_graphviz_a_clear_refusal(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("PATH", "/nonexistent")
     assert not graphviz.available()
     with pytest.raises(BackendUnavailable, match="Graphviz is not installed"):
-        graphviz.svg("digraph { a; }")
+        graphviz.svg("digraph { drawn_without_graphviz; }")
+
+
+@needs_dot
+def test_a_drawing_is_kept_by_its_source() -> None:
+    source = "digraph { kept_once -> kept_twice; }"
+    first = graphviz.svg(source)
+    assert graphviz.svg(source) is first  # not drawn again
+    assert graphviz.svg(source.replace("twice", "thrice")) is not first

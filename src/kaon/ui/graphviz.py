@@ -4,19 +4,27 @@ in the page so its nodes' links open kaon pages; svg-pan-zoom (static/graph.js) 
 Graphviz escapes every label into XML text, so the SVG carries user data only as text; it is
 still checked for anything active (a script, an event handler, a `javascript:` link) before it
 is inlined, and refused (the page shows the text instead) if it has any.
+
+Drawings are kept (least recently used dropped, at most KEEP_BYTES) by their DOT source: a
+page seen again skips `dot`, whose start alone costs ~0.1 s on a busy machine; a graph that
+changed (a new node, a job's state) is a new source, so it is drawn again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import subprocess
+import threading
+from collections import OrderedDict
 from urllib.parse import quote
 
 from markupsafe import Markup
 
 from kaon.core.errors import BackendUnavailable, KaonError
 
+KEEP_BYTES = 32 * 1024 * 1024  # of drawings kept
 TIMEOUT = 20.0  # s: `dot` on the bounded graphs the pages draw takes well under one
 _ACTIVE = re.compile(r"<\s*(script|foreignObject|iframe)|<[^>]*\son\w+\s*=|javascript:", re.I)
 _DIMENSIONS = re.compile(r'<svg width="[^"]*" height="[^"]*"')
@@ -52,9 +60,47 @@ def with_urls(dot: str, urls: dict[str, str], tooltips: dict[str, str]) -> str:
     return body + "\n".join(lines) + "\n}\n"
 
 
+class _Kept:
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._size = 0
+        self._items: OrderedDict[str, Markup] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Markup | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: str, value: Markup) -> None:
+        with self._lock:
+            if key in self._items or len(value) > self._limit:
+                return
+            self._items[key] = value
+            self._size += len(value)
+            while self._size > self._limit:
+                _, old = self._items.popitem(last=False)
+                self._size -= len(old)
+
+
+_KEPT = _Kept(KEEP_BYTES)
+
+
 def svg(dot: str) -> Markup:
     """`dot` drawn as inline SVG (sized by its container); BackendUnavailable without
     Graphviz, KaonError when `dot` fails or draws anything active."""
+    key = hashlib.sha256(dot.encode()).hexdigest()
+    kept = _KEPT.get(key)
+    if kept is not None:
+        return kept
+    drawn = _draw(dot)
+    _KEPT.put(key, drawn)
+    return drawn
+
+
+def _draw(dot: str) -> Markup:
     exe = shutil.which("dot")
     if exe is None:
         raise BackendUnavailable(

@@ -88,6 +88,11 @@ def test_the_rates_chart_shows_this_servers_requests(ui: Ui, made: dict[str, Any
     assert [s["version"] for s in doc["series"]] == ["v1"]
     assert ui.page.locator("#rate-chart canvas").count() >= 1
     assert ui.page.locator("#latency-chart canvas").count() >= 1
+    drawn = ui.page.evaluate(
+        "() => echarts.getInstanceByDom(document.getElementById('rate-chart'))"
+        ".getOption().series.map(s => [s.name, Math.max(0, ...s.data.map(p => p[1] || 0))])"
+    )
+    assert dict(drawn)["v1 requests/s"] > 0, drawn  # the chart plots what the API answered
     assert ui.page.locator("#no-rates").is_hidden()
     ui.shot("endpoint-rates")
 

@@ -112,3 +112,13 @@ def test_a_wrong_link_is_a_clear_page(ui: Ui, made: dict[str, Any]) -> None:
     response = ui.go("/ui/provenance/commit/no-at-sign")
     assert response.status == 404 and "<repo>@<commit>" in ui.page.inner_text(".problem")
     ui.errors.clear()  # the browser logs each 404 as a failed resource
+
+
+def test_a_commit_nothing_used_says_so(ui: Ui, kaon: Kaon, tmp_path: Path) -> None:
+    kaon.ok("repo", "create", "uiunused")
+    (tmp_path / "f.txt").write_text("x\n")
+    kaon.ok("put", "file", "uiunused@master:/f.txt", "-f", str(tmp_path / "f.txt"))
+    response = ui.go("/ui/provenance/commit/uiunused@master")
+    assert response.status == 200
+    assert "Nothing was made from this commit yet" in ui.page.inner_text("main")
+    assert ui.page.locator("#graph").count() == 0

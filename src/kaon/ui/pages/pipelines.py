@@ -31,6 +31,7 @@ from kaon.ui.render import page
 router = APIRouter()
 MAX_STAGES = 60  # pipelines drawn in one DAG (their last jobs are looked up one by one)
 JOBS_SHOWN = 50
+RECENT_JOBS = 200  # newest jobs of all pipelines: the DAG's last jobs, without a call per stage
 DATUMS_SHOWN = 500
 # failed datums first, then those not finished, then the rest
 _DATUM_ORDER = {DatumState.FAILED: 0, DatumState.RECOVERED: 1, DatumState.RUNNING: 2}
@@ -154,8 +155,14 @@ def _draw(client: Client, stages: list[PipelineInfo], current: str) -> tuple[Mar
     urls: dict[str, str] = {}
     names = {p.name for p in stages}
     repos: set[str] = set()
+    newest: dict[str, PipelineJobInfo] = {}
+    for job in reversed(client.list_pipeline_jobs(limit=RECENT_JOBS)):  # one call, mostly
+        newest[job.pipeline] = job
     for p in stages:
-        last = client.list_pipeline_jobs(pipeline=p.name, limit=1)
+        if p.name in newest or p.last_job is None:
+            last = [newest[p.name]] if p.name in newest else []
+        else:
+            last = client.list_pipeline_jobs(pipeline=p.name, limit=1)
         state = JobState(last[0].state).label if last else "no job yet"
         progress = f"\n{last[0].progress}" if last else ""
         fill = _FILL.get(state, "#e3ebfb" if last else "#f2f2f2")

@@ -35,14 +35,16 @@ _PIPELINE_JOB = "@"  # a pipeline job's node: job:<pipeline>@<global id>
 def model(request: Request, workspace: str, model_id: str) -> HTMLResponse:
     prov = session.client(request).provenance(workspace, model_id)
     about = [("model", model_id, link("w", workspace, "models", model_id))]
-    return _graph_page(request, prov, f"Provenance of model {model_id}", about)
+    whole = f"kaon train provenance -m {model_id} --format json"
+    return _graph_page(request, prov, f"Provenance of model {model_id}", about, whole)
 
 
 @router.get("/provenance/endpoint/{name}", response_class=HTMLResponse)
 def endpoint(request: Request, name: str) -> HTMLResponse:
     prov = session.client(request).endpoint_provenance(name)
     about = [("endpoint", name, link("endpoints", name))]
-    return _graph_page(request, prov, f"Provenance of endpoint {name}", about)
+    whole = f"kaon serve provenance -e {name} --format json"
+    return _graph_page(request, prov, f"Provenance of endpoint {name}", about, whole)
 
 
 @router.get("/provenance/commit/{address}", response_class=HTMLResponse)
@@ -70,12 +72,17 @@ def commit(request: Request, address: str) -> HTMLResponse:
             cut=0,
             total=0,
             text="",
+            whole="",
         )
-    return _graph_page(request, prov, title, about)
+    return _graph_page(request, prov, title, about, f"kaon data subvenance {address} --json")
 
 
 def _graph_page(
-    request: Request, prov: ProvenanceInfo, title: str, about: list[tuple[str, str, str]]
+    request: Request,
+    prov: ProvenanceInfo,
+    title: str,
+    about: list[tuple[str, str, str]],
+    whole: str,
 ) -> HTMLResponse:
     graph, total = bounded(prov.graph, prov.root, MAX_NODES)
     urls = {n.id: url for n in graph.nodes if (url := node_url(graph, n))}
@@ -101,6 +108,7 @@ def _graph_page(
         cut=total - len(graph),
         total=total,
         text=prov.text,
+        whole=whole,
     )
 
 

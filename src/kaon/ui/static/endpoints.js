@@ -16,7 +16,8 @@
         out.push({
           name: s.version + " " + c.label,
           type: "line",
-          showSymbol: false,
+          showSymbol: s.points.length < 40,
+          symbolSize: 5,
           connectNulls: false,
           lineStyle: c.dashed ? { type: "dashed" } : undefined,
           data: s.points.map(function (p) { return [p[0], p[c.index]]; })
@@ -26,13 +27,14 @@
     return out;
   }
 
-  function option(series, unit) {
+  function option(series, unit, last) {
+    var end = Math.max(Date.now(), last);
     return {
       animation: false,
       tooltip: { trigger: "axis" },
       legend: { type: "scroll", bottom: 0 },
       grid: { left: 48, right: 16, top: 16, bottom: 56 },
-      xAxis: { type: "time" },
+      xAxis: { type: "time", min: end - 3600 * 1000, max: end },
       yAxis: { type: "value", name: unit, min: 0 },
       series: series
     };
@@ -42,17 +44,21 @@
     var any = doc.series.some(function (s) { return s.points.length > 0; });
     var empty = document.getElementById("no-rates");
     if (empty) { empty.hidden = any; }
+    var last = 0;
+    doc.series.forEach(function (s) {
+      s.points.forEach(function (p) { last = Math.max(last, p[0]); });
+    });
     var charts = document.getElementById("rate-charts");
     var shown = charts ? !charts.hidden : true;
     if (charts) { charts.hidden = !any; }
     rateChart.setOption(option(lines(doc, [
       { label: "requests/s", index: 1 },
       { label: "errors/s", index: 2, dashed: true }
-    ]), "/s"), true);
+    ]), "/s", last), true);
     latencyChart.setOption(option(lines(doc, [
       { label: "mean", index: 3 },
       { label: "p95", index: 4, dashed: true }
-    ]), "ms"), true);
+    ]), "ms", last), true);
     if (any && !shown) { rateChart.resize(); latencyChart.resize(); }
   }
 
