@@ -25,7 +25,7 @@ from websockets.exceptions import InvalidStatus
 
 from .helpers import Kaon
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]  # a cold environment: ~90 packages
 
 WS = "nbs"
 READY_WAIT = 600.0  # a cold environment: JupyterLab's ~90 packages
