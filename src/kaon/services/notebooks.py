@@ -226,8 +226,9 @@ class NotebookService:
             outputs,
         )
         (self._home(name) / "saved").write_text(fingerprint(work))
-        notebook = replace(notebook, saved=str(commit.id))
-        self._store.save_notebook(notebook)
+        with self._lock:  # the row read afresh: `recorded` may have added reads meanwhile
+            notebook = replace(self.get(name), saved=str(commit.id))
+            self._store.save_notebook(notebook)
         short = str(commit.tree or "")[:5]
         return Saved(notebook, notebook.source.repo, branch, str(commit.id), f"/{branch}:{short}")
 
