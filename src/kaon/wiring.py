@@ -514,6 +514,7 @@ def wire(
         clock,
         lambda name: serving.lookup(name) is not None,
     )
+    s3.on_job_access(notebooks.recorded)  # what a notebook's key reads: in its record
     platform = Platform(
         repos=repos,
         commits=commits,

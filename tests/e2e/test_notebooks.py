@@ -16,14 +16,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 import pytest
+from botocore.config import Config
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from .helpers import Kaon
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]  # a cold environment: ~90 packages
 
 WS = "nbs"
 READY_WAIT = 600.0  # a cold environment: JupyterLab's ~90 packages
@@ -113,7 +115,8 @@ except OSError as exc:
 with Client.from_env() as c:
     me = c.whoami()
 print("RESULT " + json.dumps({"rows": (data / "rows.csv").read_text(), "wrote": wrote,
-      "user": me.user, "job": me.job, "workspace": me.workspace}))
+      "user": me.user, "job": me.job, "workspace": me.workspace,
+      "s3": [os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")]}))
 """
 
 NOTEBOOK = {
@@ -171,6 +174,21 @@ def test_notebook_deploy_run_save_kill(kaon: Kaon, tmp_path: Path) -> None:
     assert seen["rows"] == "a,b\n1,2\n"
     assert seen["wrote"] in ("PermissionError", "OSError")
     assert seen["workspace"] == WS and seen["job"] == f"notebook-{name}"
+
+    # the notebook's S3 key (in its environment): what it reads is recorded in its record
+    endpoint, key, secret = seen["s3"]
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+    body = s3.get_object(Bucket=f"tables.{WS}-data", Key="rows.csv")["Body"].read()
+    assert body == b"a,b\n1,2\n"
+    reads = {n["name"]: n for n in k.json("notebook", "list")}[name]["reads"]
+    assert [r.split("@")[0] for r in reads] == [f"{WS}-data"] and reads[0].endswith(":/rows.csv")
 
     # a notebook with outputs: unsaved, then saved without its outputs
     put_notebook(base, name, token, "analysis.ipynb", NOTEBOOK)

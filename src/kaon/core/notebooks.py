@@ -27,6 +27,7 @@ JUPYTERLAB = "jupyterlab==4.6.6"  # added to every notebook's requirements (the 
 DATA_ROOT = "/pfs"  # where the data bundle is under bubblewrap: /pfs/<data repo>
 SKIPPED = frozenset({".ipynb_checkpoints", "__pycache__", ".virtual_documents", ".jupyter"})
 _USER = re.compile(r"[^a-z0-9]+")
+MAX_READS = 1000  # commits read through S3 kept per notebook
 
 
 class NotebookState(StrEnum):
@@ -55,6 +56,7 @@ class Notebook:
     reason: str = ""
     saved: str | None = None  # the last commit `save` made (or the one it started from)
     env: dict[str, Any] = field(default_factory=dict)  # the lock it runs in (for recovery)
+    reads: tuple[str, ...] = ()  # `repo@commit:/path` its S3 key read (the first per commit)
 
     @property
     def live(self) -> bool:
@@ -75,6 +77,7 @@ class Notebook:
             "reason": self.reason,
             "saved": self.saved,
             "env": self.env,
+            "reads": list(self.reads),
         }
 
     @staticmethod
@@ -97,6 +100,7 @@ class Notebook:
             reason=str(doc.get("reason") or ""),
             saved=doc.get("saved"),
             env=dict(doc.get("env") or {}),
+            reads=tuple(str(r) for r in doc.get("reads") or ()),
         )
 
 

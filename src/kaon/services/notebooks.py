@@ -27,9 +27,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from kaon.core.commit import Commit
 from kaon.core.errors import AlreadyExists, Conflict, KaonError, NotFound
 from kaon.core.jobs import Bundle, WorkspaceName
 from kaon.core.notebooks import (
+    MAX_READS,
     Notebook,
     NotebookState,
     default_name,
@@ -44,7 +46,7 @@ from kaon.services.commits import CommitService
 from kaon.services.ingest import FileIngest
 from kaon.services.joblog import JobLog, read_from
 from kaon.services.notebooksave import commit_folder, fingerprint
-from kaon.services.notebooksite import NotebookSite
+from kaon.services.notebooksite import ACCESS_PREFIX, NotebookSite
 from kaon.services.workspaces import WorkspaceService
 
 log = logging.getLogger("kaon.notebooks")
@@ -219,13 +221,14 @@ class NotebookService:
             work,
             notebook.source.repo,
             branch,
-            message or f"notebook {name} saved",
+            _message(message or f"notebook {name} saved", notebook),
             author,
             outputs,
         )
         (self._home(name) / "saved").write_text(fingerprint(work))
-        notebook = replace(notebook, saved=str(commit.id))
-        self._store.save_notebook(notebook)
+        with self._lock:  # the row read afresh: `recorded` may have added reads meanwhile
+            notebook = replace(self.get(name), saved=str(commit.id))
+            self._store.save_notebook(notebook)
         short = str(commit.tree or "")[:5]
         return Saved(notebook, notebook.source.repo, branch, str(commit.id), f"/{branch}:{short}")
 
@@ -258,6 +261,20 @@ class NotebookService:
             notebook = notebook.moved(NotebookState.KILLED, reason)
             self._store.save_notebook(notebook)
         return notebook, kept
+
+    def recorded(self, key: str, commit: Commit, path: str, wrote: bool) -> None:
+        """The S3 gateway's observer: the notebook whose key (`notebook-<name>`) read a
+        commit keeps it in `reads` (shown by `get`/`list --json`, named by its next save)."""
+        name = key.removeprefix(ACCESS_PREFIX)
+        if wrote or name == key:
+            return
+        with self._lock:
+            found = self._store.get_notebook(name)
+            read = f"{commit.repo}@{commit.id}:{path}"
+            if found is None or not found.live or len(found.reads) >= MAX_READS:
+                return
+            if read not in found.reads:
+                self._store.save_notebook(replace(found, reads=(*found.reads, read)))
 
     def stop_workspace(self, workspace: str) -> None:
         """Stop every live notebook of `workspace` (being deleted), nothing committed."""
@@ -366,3 +383,10 @@ class NotebookService:
 
     def _home(self, name: str) -> Path:
         return self._site.home(name)
+
+
+def _message(text: str, notebook: Notebook) -> str:
+    """A save's commit message, naming the data the notebook read through S3."""
+    if not notebook.reads:
+        return text
+    return text + "\n\nread through S3:\n" + "\n".join(notebook.reads)

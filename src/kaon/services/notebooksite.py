@@ -144,9 +144,12 @@ class NotebookSite:
         tmp.rename(dest)
 
 
+ACCESS_PREFIX = "notebook-"
+
+
 def access_key(name: str) -> str:
     """The id its API token and S3 keys are issued for (as a job's are for the job's id)."""
-    return f"notebook-{name}"
+    return f"{ACCESS_PREFIX}{name}"
 
 
 def _read_only(folder: Path) -> None:

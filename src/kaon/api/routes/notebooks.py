@@ -43,6 +43,7 @@ def notebook_out(p: Platform, n: Notebook, base: str) -> NotebookInfo:
         reason=n.reason,
         cpu=n.cpu,
         memory=n.memory,
+        reads=list(n.reads),
     )
 
 
