@@ -110,8 +110,13 @@ def deploy(
     from kaon.core.releases import release_name, version_label
 
     variables = parse_pairs(env or [])
-    if (source is None) == (mlflow is None):
+    if source is not None and mlflow is not None:
         raise InvalidInput("give a serve bundle (-s FOLDER) or an MLflow model (--mlflow FOLDER)")
+    if source is None and mlflow is None and model_id is None:
+        raise InvalidInput(
+            "give a serve bundle (-s FOLDER), an MLflow model (--mlflow FOLDER) or the model "
+            "id of a job's MLflow model (-m MODEL_ID)"
+        )
     if name is not None:
         release_name(name)  # before anything else: the name is the first thing to fix
     if version is not None:
