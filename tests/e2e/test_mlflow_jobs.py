@@ -107,19 +107,11 @@ def test_a_jobs_mlflow_model_is_served_and_a_kaon_model_exported(
         assert [i["name"] for i in meta["inputs"]] == ["a", "b"], meta  # its signature
 
         # 3. exported as an MLflow model: the real mlflow loads it and answers the same
-        said = kaon.ok(
-            "train",
-            "get",
-            "--model-id",
-            model,
-            "--format",
-            "mlflow",
-            "-o",
-            str(tmp_path / "export"),
-            env=env,
-        )
+        export = ("--model-id", model, "--format", "mlflow", "-o", str(tmp_path / "export"))
+        got = kaon.run("train", "get", *export, env=env)
+        assert got.returncode == 0, got.stdout + got.stderr
         folder = tmp_path / "export" / "mljobs" / job["id"] / "mlflow" / model.rsplit(":", 1)[-1]
-        assert str(folder) in said
+        assert str(folder) in got.stdout + got.stderr  # where it went is said
         assert {"MLmodel", "model.pkl", "requirements.txt", "python_env.yaml"} <= {
             p.name for p in folder.iterdir()
         }

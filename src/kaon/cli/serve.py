@@ -60,7 +60,14 @@ def deploy(
     source: Path = typer.Option(
         None, "--source_bundle", "--source-bundle", "-s", help="Serve bundle (with a model.py)."
     ),
-    model_id: str = typer.Option(None, "--model_id", "--model-id", "-m", help="Trained model."),
+    model_id: str = typer.Option(
+        None,
+        "--model_id",
+        "--model-id",
+        "-m",
+        help="Trained model. Alone (no -s, no --mlflow): a model whose files hold an MLflow "
+        "model (an MLmodel file), served as --mlflow serves one.",
+    ),
     mlflow: Path = typer.Option(
         None,
         "--mlflow",
