@@ -62,6 +62,7 @@ def _pickle(folder: Path, model_id: str) -> Path:
 def write(env: Mapping[str, Any], model_id: str, folder: Path, dest: Path) -> Path:
     """The MLflow model of the model whose files are in `folder` in `dest`; `env`: the
     environment of the job that made it (its lock and Python version)."""
+    pickled = _pickle(folder, model_id)
     requirements = pins(str(env.get("lock", "")))
     if _version(requirements, "scikit-learn") is None:
         raise InvalidInput(
@@ -72,7 +73,7 @@ def write(env: Mapping[str, Any], model_id: str, folder: Path, dest: Path) -> Pa
         requirements.insert(0, "mlflow")
     python = str(env.get("python", "3"))
     dest.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(_pickle(folder, model_id), dest / PICKLE)
+    shutil.copyfile(pickled, dest / PICKLE)
     (dest / "requirements.txt").write_text("\n".join(requirements) + "\n")
     python_env = {
         "python": python,
