@@ -96,11 +96,11 @@ def test_an_export_is_an_mlflow_sklearn_model(tmp_path: Path) -> None:
 def test_an_export_needs_one_pickled_estimator(tmp_path: Path) -> None:
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "weights.bin").write_bytes(b"x")
-    with pytest.raises(InvalidInput, match="no model.pkl in its model folder"):
+    with pytest.raises(InvalidInput, match=r"no model\.pkl in its model folder"):
         write({"lock": LOCK}, "a_b:c", tmp_path / "model", tmp_path / "out")
     for name in ("a.pkl", "b.pkl"):
         (tmp_path / "model" / name).write_bytes(b"x")
-    with pytest.raises(InvalidInput, match="several \\*.pkl files"):
+    with pytest.raises(InvalidInput, match=r"several \*\.pkl files"):
         write({"lock": LOCK}, "a_b:c", tmp_path / "model", tmp_path / "out")
     (tmp_path / "model" / "b.pkl").unlink()
     assert (
