@@ -47,9 +47,15 @@ Issue 16 (releases, protocols), sections beside the one above ("base"), each `--
     updates;
   * canary: a 10 % canary, then 10,000 requests counted by X-Kaon-Version: 10 +- 2 %,
     --release-repeat counts.
+Issue 20: the seldon section also loads OIP v2 binary tensors (the tritonclient format) against
+/invocations on the same endpoint, c=8: >= 1.0x; and
+  * mlflow: the estimator saved with mlflow.sklearn.save_model, served by kaon with `kaon serve
+    deploy --mlflow` (the generated pyfunc adapter, no model.py) against `mlflow models serve`
+    of the same folder, same body, c=8, in turn --pair-repeat times: kaon >= 3x.
 
     uv run python benchmarks/serve.py [--seconds 10] [--deploy-repeat 3] [--no-mlflow] [--check]
     uv run python benchmarks/serve.py --only mlserver,seldon,rolling,canary --pair-repeat 3
+    uv run python benchmarks/serve.py --only seldon,mlflow --pair-repeat 3
     uv run python benchmarks/serve.py --auth-only --concurrency 1,8,32
 
 Exit code 0 unless --check is given and a target fails or a step fails (then 1).
@@ -118,10 +124,11 @@ THREADS_ENV = {
 }
 PINNED = ("scikit-learn", "numpy", "scipy")  # taken from the endpoint's lock
 # issue 16: protocols and releases
-SECTIONS = ("base", "mlserver", "seldon", "rolling", "canary")
+SECTIONS = ("base", "mlserver", "seldon", "rolling", "canary", "mlflow")
 SELDON_SHARE = 0.8  # Seldon predictions vs kaon's own /invocations, c=8, same endpoint
 OIP_BINARY_SHARE = 1.0  # OIP v2 binary tensors vs kaon's own /invocations (issue 20)
 MLSERVER_X = 1.5  # kaon OIP v2 req/s vs the real MLServer's (same model, same body), c=8
+MLFLOW_X = 3.0  # the MLflow pyfunc model served by kaon (--mlflow) vs `mlflow models serve`, c=8
 PAIR_CONC = 8
 ROLL_SECONDS = 20  # wrk load around one rolling update
 CANARY = 10  # %
@@ -856,13 +863,26 @@ def start_bare(s: Setup, python: Path, port: int) -> Proc:
     return start_proc("bare uvicorn app", cmd, env, app_dir, s.work / "bare.log")
 
 
-def start_mlflow(s: Setup, python: Path, port: int) -> Proc:
-    model_dir = s.work / "mlflow-model"
+def mlflow_env(s: Setup, python: Path) -> dict[str, str]:
     env = base_env() | THREADS_ENV
     env["MLFLOW_TRACKING_URI"] = (s.work / "mlruns").as_uri()
     env["PATH"] = f"{python.parent}{os.pathsep}{env.get('PATH', '')}"  # it runs `uvicorn`
-    (s.work / "save_mlflow.py").write_text(SAVE_MLFLOW)
-    run([python, s.work / "save_mlflow.py", s.model_pkl, model_dir], env=env, cwd=s.work)
+    return env
+
+
+def save_mlflow(s: Setup, python: Path) -> Path:
+    """The model saved by mlflow.sklearn.save_model (once): what MLflow and kaon --mlflow serve."""
+    model_dir = s.work / "mlflow-model"
+    if not (model_dir / "MLmodel").is_file():
+        (s.work / "save_mlflow.py").write_text(SAVE_MLFLOW)
+        env = mlflow_env(s, python)
+        run([python, s.work / "save_mlflow.py", s.model_pkl, model_dir], env=env, cwd=s.work)
+    return model_dir
+
+
+def start_mlflow(s: Setup, python: Path, port: int) -> Proc:
+    model_dir = save_mlflow(s, python)
+    env = mlflow_env(s, python)
     cmd: list[str | Path] = [python.parent / "mlflow", "models", "serve", "-m", model_dir]
     cmd += ["-h", "127.0.0.1"]
     cmd += ["-p", str(port), "--env-manager", "local"]
@@ -1037,6 +1057,61 @@ def protocol_pairs(
                 )
     finally:
         stop_proc(ml_proc)
+
+
+def mlflow_pairs(
+    args: argparse.Namespace,
+    s: Setup,
+    wrk: Path,
+    res: Results,
+    ep: dict[str, Any],
+    answers: dict[str, int | None],
+) -> None:
+    """(e, issue 20) the MLflow pyfunc model (mlflow.sklearn.save_model of the same estimator)
+    served by kaon with `kaon serve deploy --mlflow` (no model.py: the generated adapter calls
+    mlflow.pyfunc) against `mlflow models serve` of the same folder, both with
+    {"inputs": [[64 numbers]]}, at concurrency 8, in turn --pair-repeat times."""
+    pins = pins_of(str((ep.get("env") or {}).get("lock", "")))
+    proc: Proc | None = None
+    body = json.dumps({"inputs": [s.row]}).encode()
+    try:
+        py = ensure_venv(args.cache_dir, "serve-mlflow-venv", [*pins, "mlflow"])
+        res.values["mlflow_pair_versions"] = f"mlflow {version_in(py, 'mlflow')}"
+        model_dir = save_mlflow(s, py)
+        log("kaon serve deploy --mlflow (1 replica) --wait: the pyfunc model, no model.py")
+        cmd: list[str | Path] = [s.kaon, "serve", "deploy", "--mlflow", model_dir]
+        mep = json.loads(run([*cmd, "--json", "--wait"], env=s.env, cwd=s.work))
+        kaon_url = endpoint_url(mep)
+        answers["kaon --mlflow"] = digit(wait_answer(kaon_url, body, None))
+        port = free_port()
+        proc = start_mlflow(s, py, port)
+        ml_url = f"http://127.0.0.1:{port}/invocations"
+        answers["mlflow (pair)"] = digit(wait_answer(ml_url, body, proc))
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        res.notes.append(f"MLflow pair n/a: {str(exc).strip().splitlines()[0][:300]}")
+        log(f"MLflow pair n/a: {exc}")
+        stop_proc(proc)
+        return
+    try:
+        lua = wrk_script(s.work, "mlflow-pair", body)
+        runs = [
+            ("kaon-mlflow", kaon_url, server_pid(s.home)),
+            ("mlflow-pair", ml_url, proc.popen.pid),
+        ]
+        for i in range(max(1, args.pair_repeat)):
+            for label, url, proc_pid in runs if i % 2 == 0 else runs[::-1]:
+                x = measure_quiet(
+                    wrk, label, url, lua, PAIR_CONC, args.seconds, args.warmup, proc_pid
+                )
+                res.pairs.setdefault(label, []).append(x)
+                res.loads.append(x)
+                log(
+                    f"{LABELS.get(label, label)}, c={PAIR_CONC} (repeat {i + 1}): "
+                    f"{fmt_rps(x.rps)} req/s, p99 {fmt_ms(x.p99)}"
+                )
+    finally:
+        stop_proc(proc)
+        run([s.kaon, "serve", "kill", "-e", mep["name"], "-y"], env=s.env)
 
 
 def api(s: Setup, method: str, path: str, doc: Any = None) -> Any:
@@ -1326,6 +1401,21 @@ def release_checks(res: Results, sections: set[str]) -> list[Check]:
                 else all(a.ok and b.ok for a, b in pl) and mid >= OIP_BINARY_SHARE,
             )
         )
+    if "mlflow" in sections:
+        pl = pairs("kaon-mlflow", "mlflow-pair")
+        ours, theirs = [a for a, _ in pl], [b for _, b in pl]
+        shares = [ratio(a.rps, b.rps) for a, b in pl]
+        mid = median(shares)
+        checks.append(
+            Check(
+                f"MLflow pyfunc: kaon --mlflow vs mlflow models serve, c={PAIR_CONC}",
+                f"{rps(ours)} req/s, p99 {fmt_ms(p99(ours))}",
+                f"MLflow {rps(theirs)} req/s, p99 {fmt_ms(p99(theirs))}; ratio "
+                f"{fmt_range(shares)} ({len(pl)} repeats)" + cpu_text(pl, "kaon", "MLflow"),
+                f">= {MLFLOW_X:g}x",
+                None if mid is None else all(a.ok and b.ok for a, b in pl) and mid >= MLFLOW_X,
+            )
+        )
     if "rolling" in sections:
         rolls = res.rolls
         bad = sum(r["non2xx"] + r["errors"] for r in rolls)
@@ -1439,6 +1529,8 @@ LABELS = {
     "kaon-seldon": "kaon gateway, 1 replica, Seldon",
     "kaon-oip-bin": "kaon gateway, 1 replica, OIP v2 binary",
     "kaon-rolling": "kaon gateway, rolling update",
+    "kaon-mlflow": "kaon --mlflow (pyfunc), 1 replica",
+    "mlflow-pair": "mlflow models serve (pyfunc pair)",
 }
 
 
@@ -1597,7 +1689,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=",".join(SECTIONS),
         help="comma-separated sections to run: base (bare app, MLflow, kaon, --auth, deploys), "
         "mlserver (kaon OIP v2 vs the real MLServer), seldon (Seldon and OIP v2 binary vs /invocations), "
-        "rolling (update under load), canary (the 10%% split); default all",
+        "rolling (update under load), canary (the 10%% split), mlflow (kaon --mlflow vs "
+        "mlflow models serve, the same pyfunc model); default all",
     )
     p.add_argument(
         "--pair-repeat",
@@ -1677,6 +1770,8 @@ def bench(args: argparse.Namespace, s: Setup, wrk: Path, res: Results) -> None:
     sections = set(res.values["sections"])
     if sections & {"mlserver", "seldon"}:
         protocol_pairs(args, s, wrk, res, ep, sections, answers)
+    if "mlflow" in sections:
+        mlflow_pairs(args, s, wrk, res, ep, answers)
     if "base" in sections:
         base_loads(args, s, wrk, res, ep, answers, load)
     if sections & {"rolling", "canary"}:

@@ -161,7 +161,7 @@ def test_learned_metadata_is_stored_and_answered_after_a_restart(served: dict[st
             break
         time.sleep(0.5)
     assert status == 200, after
-    assert after["inputs"] == before["inputs"] == [
-        {"name": "x", "datatype": "FP32", "shape": [-1, 3]}
-    ]
+    assert (
+        after["inputs"] == before["inputs"] == [{"name": "x", "datatype": "FP32", "shape": [-1, 3]}]
+    )
     assert after["outputs"] == before["outputs"]

@@ -49,3 +49,22 @@ def test_restore_modes(tmp_path: Path) -> None:
     assert os.access(root / "m" / "train", os.X_OK)
     assert os.access(root / "m" / "tool.sh", os.X_OK)
     assert not os.access(root / "m" / "params.json", os.X_OK)
+
+
+def test_a_notebook_is_an_entry_point_when_there_is_no_train(tmp_path: Path) -> None:
+    import pytest
+
+    from kaon.client.bundles import check_source
+    from kaon.core.errors import InvalidBundle
+
+    code = tmp_path / "nb" / "model"
+    code.mkdir(parents=True)
+    (code / "requirements.txt").write_text("")
+    (code / "train.ipynb").write_text('{"cells": [], "nbformat": 4}')
+    assert check_source(tmp_path / "nb") == code / "train.ipynb"  # no #! or +x needed
+    (code / "train.ipynb").write_text("not json")
+    with pytest.raises(InvalidBundle, match="is not a notebook"):
+        check_source(tmp_path / "nb")
+    (code / "train").write_text("#!/bin/sh\n")
+    (code / "train").chmod(0o755)
+    assert check_source(tmp_path / "nb") == code / "train"  # a `train` file comes first

@@ -48,3 +48,17 @@ def test_executables() -> None:
     assert has_shebang(b"#!/usr/bin/env python3") and not has_shebang(b"import os")
     assert is_executable("train", b"") and is_executable("serve", b"")
     assert is_executable("tool.sh", b"#!") and not is_executable("params.json", b"{}")
+
+
+def test_notebook_tools_are_added_once() -> None:
+    from kaon.core.bundlelayout import runs_papermill, with_notebook_tools
+
+    assert with_notebook_tools("") == "papermill\nipykernel\n"
+    assert with_notebook_tools("numpy==2.0") == "numpy==2.0\npapermill\nipykernel\n"
+    kept = "Papermill>=2.6 ; python_version>'3'\nipykernel[test]\n"
+    assert with_notebook_tools(kept) == kept
+    assert runs_papermill(["papermill", "a.ipynb", "/pfs/out/a.ipynb"])
+    assert runs_papermill(["/env/bin/papermill", "a.ipynb", "b.ipynb"])
+    assert runs_papermill(["python3", "-m", "papermill", "a.ipynb", "b.ipynb"])
+    assert not runs_papermill(["python3", "papermill.py"])
+    assert not runs_papermill([])

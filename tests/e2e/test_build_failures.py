@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from typing import Any
 
 import pytest
@@ -151,3 +152,22 @@ def test_killed_endpoints_leave_the_running_table(kaon: Kaon, debug: dict[str, A
         env=env,
     )
     assert name in got
+
+
+def test_a_bad_signature_json_fails_the_serve_build_saying_what(
+    kaon: Kaon, debug: dict[str, Any]
+) -> None:
+    """A serve bundle's signature.json (its OIP metadata, kaon.core.signatures) is checked at
+    build: a wrong datatype is a build failure naming the file and the field."""
+    env, model = debug["env"], debug["trained"]["trials"][0]["model_id"]
+    good = debug["serve"]
+    bad = debug["root"] / "badsig"
+    shutil.copytree(good, bad)
+    sig = {"inputs": [{"name": "x", "datatype": "FLOAT", "shape": [-1, 3]}], "outputs": []}
+    (bad / "demo" / "model" / "signature.json").write_text(json.dumps(sig))
+    p = kaon.run("serve", "deploy", "-s", str(bad), "-m", model, "--wait", "--json", env=env)
+    assert p.returncode == 1, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["failure"] == "build", doc
+    build = kaon.ok("serve", "build-logs", "-e", doc["name"], env=env)
+    assert "signature.json: inputs[0].datatype 'FLOAT' is not one of" in build, build

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 import urllib.error
@@ -214,3 +215,27 @@ def test_folders_that_are_not_pyfunc_models_are_refused(tmp_path: Path, saved: P
         env=env,
         match="or an MLflow model (--mlflow FOLDER)",
     )
+
+
+def test_an_mlflow_model_whose_requirements_do_not_resolve_fails_its_build_saying_which(
+    tmp_path: Path, saved: Path
+) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(saved, broken)
+    wanted = (saved / "requirements.txt").read_text()
+    (broken / "requirements.txt").write_text(wanted + "kaon-no-such-package-xyz==9.9.9\n")
+    kaon = Kaon(tmp_path / "home")
+    try:
+        kaon.up()
+        kaon.ok("workspace", "create", "-n", "mlbad")
+        env = {"KAON_WORKSPACE": "mlbad"}
+        p = kaon.run(
+            "serve", "deploy", "--mlflow", str(broken), "--wait", "--json", env=env, timeout=600
+        )
+        assert p.returncode == 1, p.stdout + p.stderr
+        doc = json.loads(p.stdout)
+        assert doc["failure"] == "build", doc
+        build = kaon.ok("serve", "build-logs", "-e", doc["name"], env=env)
+        assert "kaon-no-such-package-xyz" in build, build
+    finally:
+        kaon.shutdown()

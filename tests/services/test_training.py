@@ -139,6 +139,7 @@ def test_no_source_yet_is_refused(platform: Platform) -> None:
         ({"proj/readme.md": "x"}, "no `train` file"),
         ({"proj/train": "print(1)\n", "proj/requirements.txt": ""}, "does not start with a '#!'"),
         ({"proj/train": "#!/bin/sh\n"}, "no requirements.txt"),
+        ({"proj/train.ipynb": "{}"}, "no requirements.txt beside proj/train.ipynb"),
     ],
 )
 def test_bad_source_bundles(

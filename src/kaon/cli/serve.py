@@ -60,7 +60,14 @@ def deploy(
     source: Path = typer.Option(
         None, "--source_bundle", "--source-bundle", "-s", help="Serve bundle (with a model.py)."
     ),
-    model_id: str = typer.Option(None, "--model_id", "--model-id", "-m", help="Trained model."),
+    model_id: str = typer.Option(
+        None,
+        "--model_id",
+        "--model-id",
+        "-m",
+        help="Trained model. Alone (no -s, no --mlflow): a model whose files hold an MLflow "
+        "model (an MLmodel file), served as --mlflow serves one.",
+    ),
     mlflow: Path = typer.Option(
         None,
         "--mlflow",
@@ -110,8 +117,13 @@ def deploy(
     from kaon.core.releases import release_name, version_label
 
     variables = parse_pairs(env or [])
-    if (source is None) == (mlflow is None):
+    if source is not None and mlflow is not None:
         raise InvalidInput("give a serve bundle (-s FOLDER) or an MLflow model (--mlflow FOLDER)")
+    if source is None and mlflow is None and model_id is None:
+        raise InvalidInput(
+            "give a serve bundle (-s FOLDER), an MLflow model (--mlflow FOLDER) or the model "
+            "id of a job's MLflow model (-m MODEL_ID)"
+        )
     if name is not None:
         release_name(name)  # before anything else: the name is the first thing to fix
     if version is not None:

@@ -116,12 +116,25 @@ def get_cmd(
     data: bool = typer.Option(False, "--include_data", "--include-data", "-d", help="Data."),
     model: bool = typer.Option(False, "--include_model", "--include-model", "-m", help="Models."),
     model_id: str = typer.Option(None, "--model_id", "--model-id", help="Only this model."),
+    form: str = typer.Option(
+        "kaon",
+        "--format",
+        help="kaon (the files as trained) or mlflow: each model (--model-id: that one; no "
+        "-j needed) as an MLflow model folder <out>/<workspace>/<job>/mlflow/<model> that "
+        "mlflow.pyfunc.load_model and `mlflow models serve -m` load (a pickled scikit-learn "
+        "model/model.pkl, requirements from the job's locked environment).",
+    ),
 ) -> None:
     """Download a job's code, data and models (default: code and models) into
     <out>/<workspace>/<job_id>/{code,data,models}. Retrain from it unchanged: `kaon train
     deploy -s <job>/code -d <job>/data` gives the same bundles (it prints the command)."""
     from kaon.cli.output import REPORTER
 
+    if form not in ("kaon", "mlflow"):
+        raise InvalidInput(f"--format {form!r}: use kaon or mlflow")
+    if form == "mlflow":
+        _export_mlflow(job, ind, out, model_id)
+        return
     if not (code or data or model):
         code = model = True
     with client() as c:
@@ -140,6 +153,27 @@ def get_cmd(
     )
     if again:
         info(f"Retrain it with `kaon train deploy {' '.join(again)}`")
+
+
+def _export_mlflow(job: str | None, ind: int | None, out: Path, model_id: str | None) -> None:
+    from kaon.client import state
+    from kaon.client.mlflowexport import export
+
+    with client() as c:
+        if model_id is not None and job is None and ind is None:
+            found = c.get_model(state.require_workspace(), model_id)
+        else:
+            found = c.get_job(job_ref(job, ind))
+        models = [t.model_id for t in found.trials if t.model_id]
+        if model_id is not None:
+            models = [m for m in models if model_id in m]
+        if not models:
+            raise InvalidInput(f"job {found.id} has no model{' ' + model_id if model_id else ''}")
+        for m in models:
+            dest = out / found.workspace / found.id / "mlflow" / m.rsplit(":", 1)[-1]
+            export(c, found.workspace, m, dest)
+            success(f"MLflow model {m}: {dest}")
+        info(f"Load it with mlflow.pyfunc.load_model('{dest}') or `mlflow models serve -m {dest}`")
 
 
 def register(app: typer.Typer) -> None:

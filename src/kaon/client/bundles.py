@@ -127,28 +127,33 @@ def _listing(folder: Path) -> list[tuple[str, Path | None]]:
 
 
 def find_train(folder: Path) -> Path:
-    """The shallowest file named `train` (the kaos layout puts it in <name>/model/)."""
-    found = bundlelayout.shallowest(folder, _listing, bundlelayout.TRAIN)
-    if len(found) > 1:
-        raise InvalidBundle(f"source bundle {folder}: several `train` files at one depth")
-    if found:
-        return folder / found[0] / bundlelayout.TRAIN
+    """The shallowest file named `train` (the kaos layout puts it in <name>/model/), else the
+    shallowest notebook `train.ipynb` (run by papermill)."""
+    for name in (bundlelayout.TRAIN, bundlelayout.NOTEBOOK):
+        found = bundlelayout.shallowest(folder, _listing, name)
+        if len(found) > 1:
+            raise InvalidBundle(f"source bundle {folder}: several `{name}` files at one depth")
+        if found:
+            return folder / found[0] / name
     raise InvalidBundle(
-        f"source bundle {folder}: no `train` file; put an executable `train` and a "
-        "requirements.txt in it (kaos layout: <bundle>/<name>/model/train)"
+        f"source bundle {folder}: no `train` file; put an executable `train` (or a notebook "
+        "`train.ipynb`) and a requirements.txt in it (kaos layout: <bundle>/<name>/model/train)"
     )
 
 
 def check_source(folder: Path) -> Path:
     _check_tree(folder, "source")
     train = find_train(folder)
-    if not os.access(train, os.X_OK):
+    if train.name == bundlelayout.NOTEBOOK:
+        _check_notebook(train)
+    elif not os.access(train, os.X_OK):
         raise InvalidBundle(f"{train} is not executable: run `chmod +x {train}`")
-    with open(train, "rb") as fh:
-        if not bundlelayout.has_shebang(fh.read(len(bundlelayout.SHEBANG))):
-            raise InvalidBundle(
-                f"{train} has no '#!' first line: start it with e.g. `#!/usr/bin/env python3`"
-            )
+    else:
+        with open(train, "rb") as fh:
+            if not bundlelayout.has_shebang(fh.read(len(bundlelayout.SHEBANG))):
+                raise InvalidBundle(
+                    f"{train} has no '#!' first line: start it with e.g. `#!/usr/bin/env python3`"
+                )
     where = train.parent.relative_to(folder).as_posix()
     candidates = bundlelayout.requirements_candidates("" if where == "." else where + "/")
     if not any((folder / candidate).is_file() for candidate in candidates):
@@ -157,6 +162,16 @@ def check_source(folder: Path) -> Path:
             "standard library)"
         )
     return train
+
+
+def _check_notebook(path: Path) -> None:
+    """A notebook papermill can run: JSON with a list of cells."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidBundle(f"{path} is not a notebook (not JSON: {exc})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("cells"), list):
+        raise InvalidBundle(f"{path} is not a notebook: it has no list of cells")
 
 
 def check_serve(folder: Path) -> Path:

@@ -240,7 +240,9 @@ class Client(PipelinesApi, ReleasesApi, NotebooksApi):
 
         `mlflow` (instead of `source`): a folder with an MLmodel file (an MLflow pyfunc
         model, e.g. saved by `mlflow.sklearn.save_model`), served with no model.py in an
-        environment of its own requirements (kaon.client.mlflowbundle).
+        environment of its own requirements (kaon.client.mlflowbundle). Neither `source`
+        nor `mlflow`, only `model_id`: the model's files must hold an MLflow model (a job
+        that saved one in its model folder), served the same way.
 
         >>> model = job.trials[0].model_id
         >>> endpoint = client.wait(client.serve("demo", source="serve", model_id=model))
@@ -252,8 +254,31 @@ class Client(PipelinesApi, ReleasesApi, NotebooksApi):
         """
         from kaon.client import deploy
 
-        if (source is None) == (mlflow is None):
+        if source is not None and mlflow is not None:
             raise InvalidInput("serve: give a serve bundle (source) or an MLflow model (mlflow)")
+        if source is None and mlflow is None:
+            if model_id is None:
+                raise InvalidInput(
+                    "serve: give a serve bundle (source), an MLflow model (mlflow) or the "
+                    "model id of an MLflow model a job saved (model_id)"
+                )
+            from kaon.client.mlflowbundle import model_bundle
+
+            with tempfile.TemporaryDirectory(prefix="kaon-mlflow-") as tmp:
+                bundle = model_bundle(self, workspace, model_id, Path(tmp), reporter)
+                return self.serve(
+                    workspace,
+                    source=bundle,
+                    model_id=model_id,
+                    replicas=replicas,
+                    batch=batch,
+                    timeout=timeout,
+                    env=env,
+                    auth=auth,
+                    name=name,
+                    version=version,
+                    reporter=reporter,
+                )
         if mlflow is not None:
             from kaon.client.mlflowbundle import make_bundle
 

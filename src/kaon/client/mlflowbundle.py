@@ -22,7 +22,9 @@ from typing import Any
 
 import yaml  # type: ignore[import-untyped]  # no stubs in the lock
 
-from kaon.core.errors import InvalidBundle
+from kaon.client.reporter import Reporter
+from kaon.client.rest import RestApi
+from kaon.core.errors import InvalidBundle, InvalidInput
 from kaon.core.signatures import SIGNATURE_FILE
 
 MODEL_FOLDER = "mlflow_model"
@@ -195,6 +197,12 @@ def oip_signature(doc: dict[str, Any]) -> dict[str, Any] | None:
     return out
 
 
+def find_mlmodel(root: Path) -> Path | None:
+    """The folder under `root` holding the shallowest MLmodel file (None: none does)."""
+    found = sorted(root.rglob("MLmodel"), key=lambda p: (len(p.parts), str(p)))
+    return next((p.parent for p in found if p.is_file()), None)
+
+
 def make_bundle(folder: Path, dest: Path) -> Path:
     """A serve bundle in `dest` (created) for the MLflow model in `folder`; returns `dest`."""
     folder = folder.expanduser().absolute()
@@ -219,3 +227,23 @@ def write_adapter(folder: Path, dest: Path, model_path: str) -> None:
     signature = oip_signature(doc)
     if signature is not None:
         (dest / SIGNATURE_FILE).write_text(json.dumps(signature, indent=1) + "\n")
+
+
+def model_bundle(
+    api: RestApi, workspace: str, model_id: str, tmp: Path, reporter: Reporter
+) -> Path:
+    """A serve bundle (in `tmp`) for model `model_id` of a job that saved an MLflow model in
+    its model folder (the shallowest MLmodel file); InvalidInput when its files hold none."""
+    from kaon.client.modelfiles import fetch_model
+
+    fetch_model(api, workspace, model_id, tmp / "model")
+    found = find_mlmodel(tmp / "model")
+    if found is None:
+        raise InvalidInput(
+            f"model {model_id} holds no MLmodel file (it is not an MLflow model): give its "
+            "serve bundle with -s FOLDER"
+        )
+    where = found.relative_to(tmp / "model").as_posix()
+    reporter.note(f"Serving model {model_id} as an MLflow model ({where}/MLmodel)")
+    write_adapter(found, tmp / "serve", where)
+    return tmp / "serve"

@@ -3,7 +3,9 @@ server checks what arrived and finds what to run, with the same rules.
 
     source bundle   an executable `train` (the shallowest file of that name; the kaos layout
                     puts it in <bundle>/<name>/model/train) starting with a '#!' line, and a
-                    requirements.txt beside it or at the bundle's root
+                    requirements.txt beside it or at the bundle's root; or, with no `train`
+                    file, a notebook `train.ipynb` (run by papermill: NOTEBOOK_TOOLS are added
+                    to its requirements)
     serve bundle    a model.py (the shallowest; load_ctx(model_dir), predict(payload, ctx))
                     and a requirements.txt found the same way
     data bundle     any files
@@ -15,11 +17,16 @@ read through a `Listing`, a local directory on the client, a stored tree on the 
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
 TRAIN = "train"  # a source bundle's entry point
+NOTEBOOK = "train.ipynb"  # a source bundle's entry point when it has no `train`
+NOTEBOOK_TOOLS = ("papermill", "ipykernel")  # added to a notebook bundle's requirements
+_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")  # a requirement line's project name
 SERVE_MODULE = "model.py"  # a serve bundle's module
 REQUIREMENTS = "requirements.txt"
 SHEBANG = b"#!"
@@ -36,6 +43,30 @@ class Entrypoint:
 
     folder: str  # bundle-relative folder holding `train`, "" for the root
     requirements: str  # bundle-relative path of requirements.txt
+    notebook: bool = False  # the entry is `train.ipynb`, run by papermill
+
+
+def with_notebook_tools(requirements: str) -> str:
+    """`requirements` with papermill and ipykernel added when it does not name them."""
+    named = set()
+    for line in requirements.splitlines():
+        found = _NAME.match(line)
+        if found:
+            named.add(found.group(1).lower().replace("_", "-"))
+    missing = [tool for tool in NOTEBOOK_TOOLS if tool not in named]
+    if not missing:
+        return requirements
+    head = requirements if not requirements or requirements.endswith("\n") else requirements + "\n"
+    return head + "".join(f"{tool}\n" for tool in missing)
+
+
+def runs_papermill(cmd: Iterable[str]) -> bool:
+    """Whether a pipeline transform's `cmd` runs a notebook with papermill (`papermill ...`
+    or `python -m papermill ...`): its environment then gets NOTEBOOK_TOOLS."""
+    words = list(cmd)
+    if words and words[0].rsplit("/", 1)[-1] == "papermill":
+        return True
+    return any(a == "-m" and b == "papermill" for a, b in itertools.pairwise(words))
 
 
 def shallowest(root: Folder, listing: Listing[Folder], name: str) -> list[str]:

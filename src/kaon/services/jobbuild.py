@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 
+from kaon.core import bundlelayout
 from kaon.core.address import Ref
 from kaon.core.errors import KaonError, NotFound
 from kaon.core.jobs import Bundle, Job
@@ -38,22 +39,30 @@ class JobBuilder:
 
     def build(self, job: Job, log: LogSink, cancel: threading.Event) -> Build:
         entry = self._workspaces.entrypoint(job.source)
+        name = bundlelayout.NOTEBOOK if entry.notebook else bundlelayout.TRAIN
         log(
             f"source bundle {job.source.path} (commit {job.source.commit[:12]}): "
-            f"./{entry.folder + '/' if entry.folder else ''}train, {entry.requirements}"
+            f"./{entry.folder + '/' if entry.folder else ''}{name}, {entry.requirements}"
         )
         pinned = job.env.get("pinned")
         if isinstance(pinned, dict):  # a reproduction: the recorded lock, not a new resolution
             lock = EnvLock(str(pinned["lock_id"]), str(pinned["lock"]), str(pinned["python"]))
             log(f"reproducing job {job.env.get('reproduces')}: recorded lock")
         else:
-            requirements = self._read(job.source, entry.requirements) or b""
-            lock = self._envs.lock(requirements.decode(errors="replace"), log, cancel)
+            requirements = (self._read(job.source, entry.requirements) or b"").decode(
+                errors="replace"
+            )
+            if entry.notebook:  # run by papermill: its tools join the environment
+                requirements = bundlelayout.with_notebook_tools(requirements)
+                log(
+                    f"notebook entry point: run by papermill ({', '.join(bundlelayout.NOTEBOOK_TOOLS)} added when not required)"
+                )
+            lock = self._envs.lock(requirements, log, cancel)
         pins = [ln for ln in lock.text.splitlines() if "==" in ln and not ln.startswith("#")]
         log(f"environment {lock.id[:12]}: python {lock.python}, {len(pins)} packages")
         self._executor.prepare(lock, log, cancel)
         params = f"{entry.folder}/params.json" if entry.folder else "params.json"
-        return Build(lock, entry.folder, self._read(job.source, params))
+        return Build(lock, entry.folder, self._read(job.source, params), entry.notebook)
 
     def no_data(self, workspace: str, author: str) -> Bundle:
         """The empty data bundle of a job given none (kaon.services.workspaces.no_data)."""

@@ -12,6 +12,7 @@ from typing import Any
 
 import blake3
 
+from kaon.core import bundlelayout
 from kaon.core.errors import InvalidBundle
 from kaon.core.ids import CommitId, RepoName
 from kaon.core.jobs import Job, JobFailure, Trial, canonical_json
@@ -34,6 +35,7 @@ class Build:
     lock: EnvLock
     folder: str  # the folder of `train` in the source bundle ("" at its root)
     params: bytes | None  # the params.json beside `train`, if the bundle has one
+    notebook: bool = False  # the entry is train.ipynb: papermill runs it
 
 
 @dataclass(frozen=True)
@@ -104,12 +106,12 @@ def trial_task(
         TreeRef(RepoName(job.source.repo), CommitId(job.source.commit)),
         private=True,
         overlay=params_overlay(build.params, folder, trial.params),
-        executable=(_join(folder, "train"),),
+        executable=() if build.notebook else (_join(folder, "train"),),
     )
     data = Input(TreeRef(RepoName(job.data.repo), CommitId(job.data.commit)))
     return Task(
         key=f"{job.id}/trials/{trial.index}",
-        argv=("./train", Place.output()),
+        argv=notebook_argv(trial.params) if build.notebook else ("./train", Place.output()),
         workdir=Place.input("code", folder),
         inputs={"code": code, "data": data},
         lock=build.lock,
@@ -123,6 +125,28 @@ def trial_task(
             cpus=job.resources.cpu,
         ),
         labels={"job": job.id, "trial": str(trial.index)},
+    )
+
+
+def notebook_argv(params: dict[str, Any]) -> tuple[str | Place, ...]:
+    """papermill running train.ipynb with the trial's hyperparameters as its parameters (a
+    YAML/JSON mapping: the `parameters` cell's values are replaced, types kept), the executed
+    notebook written to <out>/train.ipynb, the cells' output in the job's log."""
+    return (
+        "python",
+        "-m",
+        "papermill",
+        "--log-output",
+        "--kernel",
+        "python3",
+        "--language",
+        "python",
+        "--cwd",
+        ".",
+        bundlelayout.NOTEBOOK,
+        Place.output(bundlelayout.NOTEBOOK),
+        "--parameters_yaml",
+        canonical_json(params),
     )
 
 

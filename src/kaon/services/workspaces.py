@@ -177,36 +177,47 @@ class WorkspaceService:
         return bundle
 
     def entrypoint(self, bundle: Bundle) -> Entrypoint:
-        """Find `train` (the shallowest file of that name) and the requirements beside it."""
+        """Find `train` (the shallowest file of that name), else a notebook `train.ipynb`, and
+        the requirements beside it."""
         commit = self._repos.resolve_required(bundle.repo, Ref(bundle.commit))
         root = commit.tree
+        notebook = False
         found = (
             []
             if root is None
             else bundlelayout.shallowest(root, self._files.listing, bundlelayout.TRAIN)
         )
+        if not found and root is not None:
+            found = bundlelayout.shallowest(root, self._files.listing, bundlelayout.NOTEBOOK)
+            notebook = bool(found)
+        entry = bundlelayout.NOTEBOOK if notebook else bundlelayout.TRAIN
         if not found:
             raise InvalidBundle(
                 f"source bundle {bundle.path}: no `train` file found; the bundle needs an "
-                "executable `train` (e.g. <bundle>/<name>/model/train) and a requirements.txt"
+                "executable `train` (e.g. <bundle>/<name>/model/train) or a notebook "
+                "`train.ipynb`, and a requirements.txt"
             )
         if len(found) > 1:
             raise InvalidBundle(
-                f"source bundle {bundle.path}: several `train` files at the same depth "
-                f"({', '.join(f + 'train' for f in found)}): keep one"
+                f"source bundle {bundle.path}: several `{entry}` files at the same depth "
+                f"({', '.join(f + entry for f in found)}): keep one"
             )
         folder = found[0]
-        head = self._read_head(commit, folder + "train", len(bundlelayout.SHEBANG))
-        if not bundlelayout.has_shebang(head):
+        head = (
+            b""
+            if notebook
+            else self._read_head(commit, folder + "train", len(bundlelayout.SHEBANG))
+        )
+        if not notebook and not bundlelayout.has_shebang(head):
             raise InvalidBundle(
                 f"source bundle {bundle.path}: {folder}train does not start with a '#!' line "
                 "(add e.g. `#!/usr/bin/env python3` as its first line)"
             )
         for candidate in bundlelayout.requirements_candidates(folder):
             if self._exists(commit, candidate):
-                return Entrypoint(folder.rstrip("/"), candidate)
+                return Entrypoint(folder.rstrip("/"), candidate, notebook)
         raise InvalidBundle(
-            f"source bundle {bundle.path}: no requirements.txt beside {folder}train "
+            f"source bundle {bundle.path}: no requirements.txt beside {folder}{entry} "
             "(an empty file is fine when the code needs only the standard library)"
         )
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from kaon.core import bundlelayout
 from kaon.core.address import Ref
 from kaon.core.errors import (
     AlreadyExists,
@@ -187,7 +188,7 @@ class Versions:
         old = self._store.get_version(spec.name, previous.version) if previous else None
         doc = spec_doc(spec)
         repo, commit, tree = self._source(spec, request)
-        lock = self._lock(repo, commit)
+        lock = self._lock(repo, commit, bundlelayout.runs_papermill(spec.transform.cmd))
         number = previous.version + 1 if previous else 1
         salted = salt(doc, tree, lock.id if lock else "")
         if old is not None and not reprocess:
@@ -224,15 +225,20 @@ class Versions:
         found = self._repos.resolve_required(repo, Ref(request.source_commit))
         return repo, found.id, found.tree or ""
 
-    def _lock(self, repo: str | None, commit: str | None) -> EnvLock | None:
-        """The locked requirements.txt of the source bundle; None: the platform's Python."""
+    def _lock(self, repo: str | None, commit: str | None, notebook: bool) -> EnvLock | None:
+        """The locked requirements.txt of the source bundle (with papermill and ipykernel
+        when `notebook`: the transform runs papermill); None: the platform's Python."""
         if repo is None or commit is None:
             return None
         try:
             _, node = self._files.file(repo, Ref(commit), REQUIREMENTS)
+            text = b"".join(self._files.content(node)).decode(errors="replace")
         except NotFound:
-            return None
-        text = b"".join(self._files.content(node)).decode(errors="replace")
+            if not notebook:
+                return None
+            text = ""
+        if notebook:
+            text = bundlelayout.with_notebook_tools(text)
         return self._envs.lock(text, lambda line: None, threading.Event())
 
     # recording ---------------------------------------------------------------------------

@@ -50,9 +50,7 @@ class EndpointStoreContract:
         store.save_endpoint(endpoint("ghost", 1.0))
         assert store.get_endpoint("ghost") is None and store.list_endpoints() == []
 
-    def test_signatures_declared_replace_learned_keep_the_first(
-        self, store: EndpointStore
-    ) -> None:
+    def test_signatures_declared_replace_learned_keep_the_first(self, store: EndpointStore) -> None:
         store.add_endpoint(endpoint("petset-c517ec", 1.0))
         first = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 3]}], "outputs": []}
         second = {"inputs": [{"name": "y", "datatype": "INT64", "shape": [-1]}], "outputs": []}
