@@ -38,6 +38,7 @@ from kaon.wire import (
     EndpointInfo,
     FeedbackInfo,
     FileInfo,
+    FileRevision,
     GcReport,
     JobInfo,
     JobInputInfo,
@@ -60,7 +61,6 @@ from kaon.wire import (
     WorkspaceInfo,
 )
 from kaon.wire.base import JSON_TEXT
-from kaon.wire.data import FileRevision
 
 
 class _Named(Protocol):  # a workspace, as kaon.ports.jobs records it

@@ -10,7 +10,7 @@ from typing import Any
 from kaon.client.models import from_json
 from kaon.client.transport import Transport
 from kaon.core.errors import InvalidInput, InvalidRange
-from kaon.wire.data import FileHistoryOut
+from kaon.wire import FileHistoryOut
 
 
 class ReadsApi:

@@ -11,8 +11,7 @@ from kaon.api.deps import platform
 from kaon.api.spec import ERROR_REF, documented
 from kaon.core.address import parse_ref
 from kaon.core.errors import InvalidInput, InvalidRange, NotFound
-from kaon.wire import Change, FileInfo, LocalContentOut
-from kaon.wire.data import FileHistoryOut
+from kaon.wire import Change, FileHistoryOut, FileInfo, LocalContentOut
 from kaon.wire.requests import LocalContentIn
 from kaon.wiring import Platform
 
