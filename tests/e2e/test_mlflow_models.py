@@ -22,7 +22,7 @@ import pytest
 
 from .helpers import Kaon, free_port, tool_python
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]  # mlflow envs, under load
 
 
 SAVE = """
