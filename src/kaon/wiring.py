@@ -18,6 +18,8 @@ from kaon.config import ServerSettings, private_dir, private_file
 from kaon.core.backends import BackendHealth, redact_url
 from kaon.core.cluster import ClaimKind
 from kaon.core.errors import BackendUnavailable, InvalidInput
+from kaon.core.notebooks import LIVE as NOTEBOOK_LIVE
+from kaon.core.notebooks import Notebook
 from kaon.core.pipelines.records import PipelineJob, PipelineVersion
 from kaon.db.credentials import sealing_key
 from kaon.db.database import Database
@@ -514,6 +516,7 @@ def wire(
         clock,
         lambda name: serving.lookup(name) is not None,
     )
+    serving.is_notebook = lambda name: _live_notebook(database.notebooks.get_notebook(name))
     s3.on_job_access(notebooks.recorded)  # what a notebook's key reads: in its record
     platform = Platform(
         repos=repos,
@@ -633,3 +636,8 @@ def _pipelines(
     return PipelineService(
         store, repos, versions, triggers, scheduler, cron, executor, logs, waits, leader
     )
+
+
+def _live_notebook(notebook: Notebook | None) -> bool:
+    """A BUILDING or RUNNING notebook holds its name: the gateway routes /<name>/ to it."""
+    return notebook is not None and notebook.state in NOTEBOOK_LIVE

@@ -24,6 +24,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from .helpers import Kaon
+from .test_serve import SERVE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]  # a cold environment: ~90 packages
 
@@ -166,6 +167,18 @@ def test_notebook_deploy_run_save_kill(kaon: Kaon, tmp_path: Path) -> None:
     assert status(f"{base}/{name}/lab") == 403
     assert status(f"{base}/{name}/api/status", {"Authorization": "token wrong"}) == 403
     assert asyncio.run(ws_refused(base, name)) == 403
+
+    # an endpoint may not take a live notebook's name (the gateway routes /<name>/ to it)
+    serve = tmp_path / "serve" / "demo" / "model"
+    serve.mkdir(parents=True)
+    (serve / "model.py").write_text(SERVE)
+    (serve / "requirements.txt").write_text("")
+    refused = k.run(
+        "serve", "deploy", "-s", str(tmp_path / "serve"), "--name", name,
+        env={"KAON_WORKSPACE": WS},
+    )  # fmt: skip
+    assert refused.returncode == 5, refused.stderr
+    assert f"Error: '{name}' is a notebook's name" in refused.stderr.splitlines()[-1]
 
     # a cell over the kernel websocket: the data (read-only), the SDK as the notebook's token
     out = asyncio.run(run_cell(base, name, token, CELL))

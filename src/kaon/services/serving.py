@@ -28,7 +28,7 @@ from typing import Any
 
 from kaon.core.cluster import ClaimKind
 from kaon.core.endpoints import Batching, Endpoint, EndpointState, new_endpoint_name
-from kaon.core.errors import KaonError, NotFound
+from kaon.core.errors import Conflict, KaonError, NotFound
 from kaon.core.feedback import Feedback
 from kaon.core.jobs import Bundle, ModelId
 from kaon.core.releases import Release, release_name, version_label, versioned_name
@@ -64,6 +64,7 @@ class ServingService:
     ) -> None:
         self._endpoints = endpoints
         self._workspaces = workspaces
+        self.is_notebook: Callable[[str], bool] = lambda name: False  # wired: notebooks' names
         self._build = builder
         self._record = recorder
         self._run = runner
@@ -188,6 +189,11 @@ class ServingService:
         ws = self._workspaces.get(workspace)
         if name is not None:
             name = release_name(name)
+            if self.is_notebook(name):
+                raise Conflict(
+                    f"'{name}' is a notebook's name (the gateway routes /{name}/ to it): give "
+                    "the endpoint another --name, or kill the notebook first"
+                )
         if model_id is not None:
             self._build.check_model(ws.name, model_id)  # not in this workspace: fails up front
         entry = self.entry(source)

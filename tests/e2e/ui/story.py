@@ -61,6 +61,9 @@ class Story:
             "repo": self.repo,
             "commit": self.commit,
             "endpoint": self.endpoint,
+            "other": next(  # another trial's model (compare pages)
+                t["model_id"] for t in self.job["trials"] if t["model_id"] != self.model
+            ),
         }
 
 
