@@ -10,7 +10,8 @@ PAGES in docs/ui/; then rewrites the list of images in docs/ui.md (between the
 `screenshots` markers). A page that answers 404 (built on another branch) is left out, said.
 
 To add a page: append (name, path template, one-line description) to PAGES; the template's
-fields are those of `Story.fields` (workspace, job, model, repo, commit, endpoint).
+fields are those of `Story.fields` (workspace, job, model, other, repo, commit, endpoint)
+and `pipeline`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import argparse
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,12 +39,82 @@ PAGES: list[tuple[str, str, str]] = [
         "platform's pipelines; refreshed every 3 s.",
     ),
     ("workspace", "/ui/w/{workspace}", "One workspace: its jobs, models and endpoints."),
+    ("repos", "/ui/repos", "Every repo: size, branches, last commit."),
+    ("repo", "/ui/repos/{repo}", "A repo: branches and its commits, paged by the API."),
+    ("commit", "/ui/repos/{repo}/commit/{commit}", "A commit: its changes and who read it."),
+    ("tree", "/ui/repos/{repo}/tree/master/", "The file browser at a branch or commit."),
+    (
+        "file-csv",
+        "/ui/repos/{repo}/tree/master/digits.csv",
+        "A CSV file previewed as a table (first rows only), with download and history.",
+    ),
+    ("jobs", "/ui/w/{workspace}/jobs", "A workspace's jobs, live while any is unfinished."),
+    (
+        "search",
+        "/ui/jobs/{job}",
+        "A search: state, inputs, timeline, logs that follow, environment, the trials sorted "
+        "by the server, the metric against each hyperparameter and parallel coordinates.",
+    ),
+    ("model", "/ui/w/{workspace}/models/{model}", "A model: metrics, files, job, endpoints."),
+    (
+        "compare",
+        "/ui/w/{workspace}/compare?m={model}&m={other}",
+        "Two models side by side: metrics, params, data and code differences.",
+    ),
+    (
+        "provenance-model",
+        "/ui/provenance/model/{workspace}/{model}",
+        "A model's provenance, drawn by Graphviz: pan, zoom, click a node to open it.",
+    ),
+    (
+        "provenance-endpoint",
+        "/ui/provenance/endpoint/{endpoint}",
+        "An endpoint's provenance, back to the data.",
+    ),
+    (
+        "provenance-commit",
+        "/ui/provenance/commit/{repo}@{commit}",
+        "What a data commit was used for (subvenance).",
+    ),
+    (
+        "endpoint",
+        "/ui/endpoints/{endpoint}",
+        "An endpoint: versions and traffic, replicas, rates over time, try it, feedback.",
+    ),
+    ("pipelines", "/ui/pipelines", "The pipelines and their DAG."),
+    (
+        "pipeline",
+        "/ui/pipelines/{pipeline}",
+        "A pipeline: its stages with their last job, the jobs of a global id, datums "
+        "(failed first) with their logs.",
+    ),
     (
         "missing",
         "/ui/jobs/no-such-job",
         "A link to something deleted: a clear page, not a stack trace.",
     ),
 ]
+COUNT = """
+pipeline: {{name: digits-count}}
+input: {{pfs: {{repo: {repo}, glob: "/*"}}}}
+transform:
+  cmd: [sh, -c, "for f in /pfs/{repo}/*; do wc -l < $f > /pfs/out/$(basename $f).lines; done"]
+"""
+
+
+def pipeline(k: Kaon, root: Path, repo: str) -> str:
+    """A one-stage pipeline over the story's repo, run once (the pipeline pages)."""
+    spec = root / "count.yaml"
+    spec.write_text(COUNT.format(repo=repo))
+    k.ok("create", "pipeline", "-f", str(spec))
+    for _ in range(600):
+        jobs = k.json("list", "job", "-p", "digits-count")
+        if jobs and jobs[0]["state"] in ("JOB_SUCCESS", "JOB_FAILURE"):
+            break
+        time.sleep(0.2)
+    return "digits-count"
+
+
 TALLEST = 2400  # px: a longer page is shot as its first screen only
 BEGIN, END = "<!-- screenshots:begin -->", "<!-- screenshots:end -->"
 
@@ -102,7 +174,8 @@ def main() -> None:
     try:
         k.up()
         story = seed_000(k, home / "story")
-        done = shoot(k, story.fields, out, only)
+        fields = story.fields | {"pipeline": pipeline(k, home, story.repo)}
+        done = shoot(k, fields, out, only)
     finally:
         k.shutdown()
         shutil.rmtree(home, ignore_errors=True)
