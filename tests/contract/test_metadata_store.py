@@ -165,6 +165,7 @@ def test_migrations_produce_the_schema(
         "s3_upload_parts",
         "replica_placements",
         "endpoint_signatures",
+        "notebooks",
     }
     assert migrated == _shape(reference)
 

@@ -33,8 +33,9 @@ FOLLOW_POLL = 1.0
 
 
 def template() -> Path:
-    """The built-in notebook bundle (kaon/templates/notebook)."""
-    return Path(str(resources.files("kaon") / "templates" / "notebook"))
+    """The built-in notebook bundle (kaon/templates/_notebook: the underscore says it is no
+    workspace template)."""
+    return Path(str(resources.files("kaon") / "templates" / "_notebook"))
 
 
 def _q(name: str) -> str:

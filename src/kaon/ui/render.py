@@ -113,18 +113,16 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
 
 def error_page(request: Request, exc: KaonError) -> Response:
     """What a kaon error becomes: sign-in again, a 404 page or a page saying what failed."""
-    if isinstance(exc, session.SignInNeeded) or (
-        type(exc) is PermissionDenied  # 401: a wrong or revoked token (403 is shown below)
-    ):
+    if type(exc) is PermissionDenied:  # 401: no session, or a wrong or revoked token (403:
+        # shown below)
         target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
         response: Response = RedirectResponse(f"/ui/signin?next={target}", status_code=303)
         if request.headers.get("hx-request") == "true":  # a live part: the whole page goes
             response = Response(headers={"HX-Redirect": f"/ui/signin?next={target}"})
-        if not isinstance(exc, session.SignInNeeded):
-            refused = session.token(request)
-            if refused:
-                request.app.state.clients.forget(refused)
-            session.sign_out(response)
+        refused = session.token(request)
+        if refused:
+            request.app.state.clients.forget(refused)
+        session.sign_out(response)
         return response
     title = "Not found" if isinstance(exc, NotFound) else "Cannot show this page"
     hint = "It may have been deleted, or the link is wrong." if isinstance(exc, NotFound) else ""

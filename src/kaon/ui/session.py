@@ -18,10 +18,6 @@ PATH = "/ui"
 _KEPT = 64  # clients kept, one per token, least recently used dropped
 
 
-class SignInNeeded(PermissionDenied):
-    """No session, or the API refused its token: the page sends the browser to sign in."""
-
-
 class Clients:
     """SDK clients to this server (`api_url()`: its own URL, known once it has bound)."""
 
@@ -76,9 +72,9 @@ def sign_out(response: Response) -> None:
 
 
 def client(request: Request) -> Client:
-    """The SDK as the signed-in user; SignInNeeded when there is no session."""
+    """The SDK as the signed-in user; PermissionDenied (sign in) when there is no session."""
     value = token(request)
     if not value:
-        raise SignInNeeded("sign in with your kaon token")
+        raise PermissionDenied("sign in with your kaon token")
     clients: Clients = request.app.state.clients
     return clients.get(value)
