@@ -256,34 +256,20 @@ class Client(PipelinesApi, ReleasesApi, NotebooksApi):
 
         if source is not None and mlflow is not None:
             raise InvalidInput("serve: give a serve bundle (source) or an MLflow model (mlflow)")
-        if source is None and mlflow is None:
-            if model_id is None:
+        if source is None:  # an MLflow model: a serve bundle made for it, then served
+            if mlflow is None and model_id is None:
                 raise InvalidInput(
                     "serve: give a serve bundle (source), an MLflow model (mlflow) or the "
                     "model id of an MLflow model a job saved (model_id)"
                 )
-            from kaon.client.mlflowbundle import model_bundle
+            from kaon.client.mlflowbundle import make_bundle, model_bundle
 
             with tempfile.TemporaryDirectory(prefix="kaon-mlflow-") as tmp:
-                bundle = model_bundle(self, workspace, model_id, Path(tmp), reporter)
-                return self.serve(
-                    workspace,
-                    source=bundle,
-                    model_id=model_id,
-                    replicas=replicas,
-                    batch=batch,
-                    timeout=timeout,
-                    env=env,
-                    auth=auth,
-                    name=name,
-                    version=version,
-                    reporter=reporter,
-                )
-        if mlflow is not None:
-            from kaon.client.mlflowbundle import make_bundle
-
-            with tempfile.TemporaryDirectory(prefix="kaon-mlflow-") as tmp:
-                bundle = make_bundle(Path(mlflow), Path(tmp) / "serve")
+                if mlflow is not None:
+                    bundle = make_bundle(Path(mlflow), Path(tmp) / "serve")
+                else:
+                    assert model_id is not None
+                    bundle = model_bundle(self, workspace, model_id, Path(tmp), reporter)
                 return self.serve(
                     workspace,
                     source=bundle,
