@@ -1347,6 +1347,23 @@ def release_checks(res: Results, sections: set[str]) -> list[Check]:
         shares = [ratio(cpu(y), cpu(x)) for x, y in pl]
         return f"; CPU/req {a} {fmt_us(ca)} vs {b} {fmt_us(cb)} -> {fmt_range(shares)}"
 
+    def share_check(
+        title: str, keys: tuple[str, str], names: tuple[str, str], other: str, target: float
+    ) -> Check:
+        """req/s of `keys[0]` over `keys[1]` (pairs of the same run) against `target`."""
+        pl = pairs(*keys)
+        ours, theirs = [a for a, _ in pl], [b for _, b in pl]
+        shares = [ratio(a.rps, b.rps) for a, b in pl]
+        mid = median(shares)
+        return Check(
+            f"{title}, c={PAIR_CONC}",
+            f"{rps(ours)} req/s, p99 {fmt_ms(p99(ours))}",
+            f"{other} {rps(theirs)} req/s, p99 {fmt_ms(p99(theirs))}; ratio "
+            f"{fmt_range(shares)} ({len(pl)} repeats)" + cpu_text(pl, *names),
+            f">= {target:g}x",
+            None if mid is None else all(a.ok and b.ok for a, b in pl) and mid >= target,
+        )
+
     if "mlserver" in sections:
         pl = pairs("kaon-oip", "mlserver")
         kaon, ml = [k for k, _ in pl], [m for _, m in pl]
@@ -1369,51 +1386,32 @@ def release_checks(res: Results, sections: set[str]) -> list[Check]:
             )
         )
     if "seldon" in sections:
-        pl = pairs("kaon-seldon", "kaon-inv")
-        sel, inv = [a for a, _ in pl], [b for _, b in pl]
-        shares = [ratio(a.rps, b.rps) for a, b in pl]
-        mid = median(shares)
         checks.append(
-            Check(
-                f"Seldon predictions vs kaon /invocations, c={PAIR_CONC}",
-                f"{rps(sel)} req/s, p99 {fmt_ms(p99(sel))}",
-                f"/invocations {rps(inv)} req/s, p99 {fmt_ms(p99(inv))}; ratio "
-                f"{fmt_range(shares)} ({len(pl)} repeats)" + cpu_text(pl, "Seldon", "/invocations"),
-                f">= {SELDON_SHARE:g}x",
-                None if mid is None else all(a.ok and b.ok for a, b in pl) and mid >= SELDON_SHARE,
+            share_check(
+                "Seldon predictions vs kaon /invocations",
+                ("kaon-seldon", "kaon-inv"),
+                ("Seldon", "/invocations"),
+                "/invocations",
+                SELDON_SHARE,
             )
         )
-    if "seldon" in sections:
-        pl = pairs("kaon-oip-bin", "kaon-inv")
-        binary, inv = [a for a, _ in pl], [b for _, b in pl]
-        shares = [ratio(a.rps, b.rps) for a, b in pl]
-        mid = median(shares)
         checks.append(
-            Check(
-                f"OIP v2 binary tensors vs kaon /invocations, c={PAIR_CONC}",
-                f"{rps(binary)} req/s, p99 {fmt_ms(p99(binary))}",
-                f"/invocations {rps(inv)} req/s, p99 {fmt_ms(p99(inv))}; ratio "
-                f"{fmt_range(shares)} ({len(pl)} repeats)"
-                + cpu_text(pl, "OIP binary", "/invocations"),
-                f">= {OIP_BINARY_SHARE:g}x",
-                None
-                if mid is None
-                else all(a.ok and b.ok for a, b in pl) and mid >= OIP_BINARY_SHARE,
+            share_check(
+                "OIP v2 binary tensors vs kaon /invocations",
+                ("kaon-oip-bin", "kaon-inv"),
+                ("OIP binary", "/invocations"),
+                "/invocations",
+                OIP_BINARY_SHARE,
             )
         )
     if "mlflow" in sections:
-        pl = pairs("kaon-mlflow", "mlflow-pair")
-        ours, theirs = [a for a, _ in pl], [b for _, b in pl]
-        shares = [ratio(a.rps, b.rps) for a, b in pl]
-        mid = median(shares)
         checks.append(
-            Check(
-                f"MLflow pyfunc: kaon --mlflow vs mlflow models serve, c={PAIR_CONC}",
-                f"{rps(ours)} req/s, p99 {fmt_ms(p99(ours))}",
-                f"MLflow {rps(theirs)} req/s, p99 {fmt_ms(p99(theirs))}; ratio "
-                f"{fmt_range(shares)} ({len(pl)} repeats)" + cpu_text(pl, "kaon", "MLflow"),
-                f">= {MLFLOW_X:g}x",
-                None if mid is None else all(a.ok and b.ok for a, b in pl) and mid >= MLFLOW_X,
+            share_check(
+                "MLflow pyfunc: kaon --mlflow vs mlflow models serve",
+                ("kaon-mlflow", "mlflow-pair"),
+                ("kaon", "MLflow"),
+                "MLflow",
+                MLFLOW_X,
             )
         )
     if "rolling" in sections:
