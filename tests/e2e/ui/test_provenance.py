@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from ..helpers import Kaon
 from .conftest import PHONE, Ui, open_ui
@@ -59,10 +60,11 @@ def test_the_graph_pans_and_zooms(ui: Ui, made: dict[str, Any]) -> None:
     ui.go(f"/ui/provenance/model/{made['workspace']}/{made['model']}")
     viewport = ui.page.locator("#graph svg .svg-pan-zoom_viewport")
     assert viewport.count() == 1  # svg-pan-zoom took the drawing
-    before = viewport.get_attribute("transform") or viewport.get_attribute("style")
+    before = viewport.get_attribute("transform")
+    assert before
     ui.page.click("#svg-pan-zoom-zoom-in")
-    after = viewport.get_attribute("transform") or viewport.get_attribute("style")
-    assert before != after
+    # svg-pan-zoom applies the new matrix on the next animation frame: wait for it (5 s at most)
+    expect(viewport).not_to_have_attribute("transform", before, timeout=5000)
 
 
 def test_an_endpoints_provenance_shows_serving_and_training(ui: Ui, made: dict[str, Any]) -> None:
