@@ -482,6 +482,7 @@ def wire(
         clock,
         pipeline_access,
         cluster,
+        objects,
     )
 
     backends = Backends(
@@ -570,16 +571,17 @@ def _pipelines(
     clock: Callable[[], float],
     access: PipelineAccess,
     cluster: ClusterService,
+    objects: ObjectStore,
 ) -> PipelineService:
     """The pipelines' services over one store whose job changes wake `wait commit`, told of
-    every commit (their triggers)."""
+    every commit (their triggers); their logs kept in the object store every server shares."""
     repos, commits, files, chunks, trees = data
     watch = JobWatch()
     store = WatchedStore(database.pipelines, watch)
     root = settings.home / "pipelines"
     slots = settings.max_parallel or os.cpu_count() or 1  # as many jobs at once as trials
     versions = Versions(store, repos, files, envs, clock)
-    logs = PipelineLogs(root / "logs")
+    logs = PipelineLogs(root / "logs", kept=objects)  # kept: another server reads them
     runner = PipelineJobRunner(
         store,
         executor,

@@ -179,6 +179,8 @@ def test_a_dead_servers_pipelines_and_jobs_are_taken_over(tmp_path: Path) -> Non
         second = wait_final(b, "copier", head(b, "inbox"), timeout=240)
         assert second["state"] == "JOB_SUCCESS", second
         assert b.ok("get", "file", "copier@master:/two.txt") == "two\n"
+        # the first job's log was on A's disk: B reads the copy A kept in the shared store
+        assert "copied" in b.ok("logs", "--job", f"copier@{first['id']}")
 
 
 def put(k: Kaon, root: Path, name: str) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from kaon.core.pipelines.datums import DatumFile
 from kaon.core.pipelines.records import InputCommit, JobState, PipelineJob
 from kaon.services.pipelines.logs import PipelineLogs
+from kaon.store.memory import MemoryObjectStore
 
 
 def job(job_id: str = "a" * 32) -> PipelineJob:
@@ -91,3 +92,45 @@ def test_job_log_appends_lines_of_a_service(tmp_path: Path) -> None:
     sink("serving on 8080")
     sink("stopped")
     assert [x["message"] for x in logs.read("p", "a" * 32).lines] == ["serving on 8080", "stopped"]
+
+
+def test_a_log_kept_in_the_object_store_outlives_the_server_that_wrote_it(tmp_path: Path) -> None:
+    """Several servers share one object store; the pipelines' leader writes the logs on its own
+    disk. When it dies, the next leader reads what it kept there: the ended jobs' whole logs,
+    and a running job's log as of its last keep, which the job's re-run appends to."""
+    shared = MemoryObjectStore()
+    first = PipelineLogs(tmp_path / "a", kept=shared)
+    ended = first.writer(job())
+    ended.datum("bad", [file("/2")])("boom")
+    ended.failed("bad")
+    ended.close()
+    running = first.writer(job("b" * 32))
+    running.job("started")
+    running.keep()  # what the writer does every KEEP_EVERY seconds while the job runs
+    running.job("lost with the server")  # after the last keep: the dead leader's disk only
+    nxt = PipelineLogs(tmp_path / "b", kept=shared)  # the next leader: nothing on its disk
+    page = nxt.read("p", "a" * 32)
+    assert [x["message"] for x in page.lines] == ["boom"] and page.done
+    assert [x["message"] for x in nxt.read("p", "a" * 32, failed=True).lines] == ["boom"]
+    partial = nxt.read("p", "b" * 32)
+    assert [x["message"] for x in partial.lines] == ["started"] and not partial.done
+    rerun = nxt.writer(job("b" * 32))  # the new leader runs the interrupted job again
+    rerun.job("run again")
+    rerun.close()
+    again = PipelineLogs(tmp_path / "c", kept=shared).read("p", "b" * 32)
+    assert [x["message"] for x in again.lines] == ["started", "run again"] and again.done
+    running.close(done=False)  # (the dead server's file, closed to leave no warning behind)
+    nxt.delete("p")
+    assert list(shared.list("pipeline-logs/")) == []
+    assert PipelineLogs(tmp_path / "d", kept=shared).read("p", "a" * 32).lines == []
+
+
+def test_a_writer_keeps_its_log_every_so_often_while_it_runs(tmp_path: Path) -> None:
+    shared = MemoryObjectStore()
+    logs = PipelineLogs(tmp_path / "a", kept=shared, keep_every=0.0)
+    w = logs.writer(job())
+    w.job("one")
+    w.wait_kept()
+    seen = PipelineLogs(tmp_path / "b", kept=shared).read("p", "a" * 32)
+    assert [x["message"] for x in seen.lines] == ["one"] and not seen.done
+    w.close()

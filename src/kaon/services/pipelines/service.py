@@ -329,6 +329,9 @@ class PipelineService:
     ) -> LogPage:
         self.get(pipeline)
         job = self.job(pipeline, job_id).id if job_id is not None else None
+        if job is None and not self._logs.on_disk(pipeline):  # another server wrote the logs
+            newest = self._store.list_jobs(pipeline=pipeline, limit=1)
+            job = newest[0].id if newest else None
         return self._logs.read(pipeline, job, datum, failed=failed, offset=offset)
 
     def wait_commit(self, repo: str, ref: str, timeout: float | None = None) -> Commit:
