@@ -67,6 +67,7 @@ from kaon.services.notebooks import NotebookService
 from kaon.services.notebooksite import NotebookSite
 from kaon.services.packs import PackIntake
 from kaon.services.pipelines.cron import CronTicker, cron_inputs
+from kaon.services.pipelines.inputaccess import InputAccess
 from kaon.services.pipelines.jobrunner import PipelineJobRunner, gpu_count
 from kaon.services.pipelines.leader import PipelineLeader
 from kaon.services.pipelines.logs import PipelineLogs
@@ -302,6 +303,7 @@ class Platform:
     training: TrainingService
     serving: ServingService
     pipelines: PipelineService
+    pipeline_inputs: InputAccess  # who may read a pipeline's inputs (create, each job)
     provenance: ProvenanceService
     credentials: CredentialService
     s3: ObjectService  # the S3 gateway's objects over repos
@@ -472,6 +474,7 @@ def wire(
         credentials, is_user=lambda name: user_store.get_user(name) is not None, tokens=job_tokens
     )
     s3.on_job_access(pipeline_access.recorded)
+    pipeline_inputs = InputAccess(users, workspaces.owner_of_repo)
     pipelines = _pipelines(
         settings,
         database,
@@ -483,6 +486,7 @@ def wire(
         pipeline_access,
         cluster,
         objects,
+        pipeline_inputs,
     )
 
     backends = Backends(
@@ -544,6 +548,7 @@ def wire(
         training=training,
         serving=serving,
         pipelines=pipelines,
+        pipeline_inputs=pipeline_inputs,
         provenance=provenance,
         credentials=credentials,
         s3=s3,
@@ -572,6 +577,7 @@ def _pipelines(
     access: PipelineAccess,
     cluster: ClusterService,
     objects: ObjectStore,
+    inputs: InputAccess,
 ) -> PipelineService:
     """The pipelines' services over one store whose job changes wake `wait commit`, told of
     every commit (their triggers); their logs kept in the object store every server shares."""
@@ -594,6 +600,7 @@ def _pipelines(
         slots=slots,
         gpus=getattr(executor, "cluster_gpus", gpu_count),  # on Ray: the largest node's
         access=access,
+        refused=inputs.refused,
     )
 
     def run_job(job: PipelineJob, version: PipelineVersion, cancel: threading.Event) -> PipelineJob:

@@ -7,6 +7,7 @@ only. A pipeline may read a workspace's repo only when its author may read the w
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -119,4 +120,22 @@ def test_a_workspace_repo_is_an_input_only_for_who_may_read_it(
     kaon.ok("workspace", "share", "-n", WS, "--user", "ben-loop", "--role", "viewer")
     ben.ok("create", "pipeline", "-f", str(spec))
     assert "steal" in kaon.ok("list", "pipeline")
+    # the role is checked again each time a job starts: ben's pipeline reads nothing more once
+    # ben may not read the workspace (as a Pachyderm pipeline runs with its creator's rights)
+    kaon.ok("workspace", "unshare", "-n", WS, "--user", "ben-loop")
+    job = json.loads(kaon.ok("run", "pipeline", "steal", "--json"))
+    ended = poll_job(kaon, "steal", job["id"])
+    assert ended["state"] == "JOB_FAILURE", ended
+    assert f"input repo '{WS}-feedback'" in ended["reason"] and "ben-loop" in ended["reason"]
     kaon.ok("delete", "pipeline", "steal")
+
+
+def poll_job(kaon: Kaon, pipeline: str, job: str, timeout: float = 120) -> dict[str, Any]:
+    """The job once it ended (AssertionError after `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [j for j in jobs(kaon, pipeline) if j["id"] == job]
+        if found and found[0]["state"] in {"JOB_SUCCESS", "JOB_FAILURE", "JOB_KILLED"}:
+            return found[0]
+        time.sleep(0.3)
+    raise AssertionError(f"job {pipeline}@{job} did not end in {timeout} s")

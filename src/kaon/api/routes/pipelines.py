@@ -21,9 +21,8 @@ from kaon.api.answers import (
 from kaon.api.deps import platform, principal
 from kaon.api.owners import forward, pipelines_leader
 from kaon.api.spec import errors_doc
-from kaon.core.errors import KaonError
 from kaon.core.pipelines.records import Pipeline
-from kaon.core.users import Action, Principal
+from kaon.core.users import Principal
 from kaon.services.pipelines.service import PipelineService
 from kaon.wire import (
     CommitInfo,
@@ -47,18 +46,8 @@ def _service(p: Platform) -> PipelineService:
 
 
 def readable_input(p: Platform, who: Principal, repo: str) -> None:
-    """A pipeline may read a workspace's repo (its `feedback` repo, say) only when its author
-    may read that workspace; shared repos as any pipeline does."""
-    owner = p.workspaces.owner_of_repo(repo)
-    if owner is None:
-        return
-    try:
-        p.users.check(who, Action.READ, owner)
-    except KaonError as exc:
-        raise type(exc)(
-            f"input repo '{repo}' is workspace {owner!r}'s, which {who.describe()} may not "
-            f"read: {exc.message}"
-        ) from None
+    """A pipeline may read a workspace's repo only when its author may read that workspace."""
+    p.pipeline_inputs.check(who, repo)
 
 
 def _info(s: PipelineService, found: Pipeline) -> PipelineInfo:

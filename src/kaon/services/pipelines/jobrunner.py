@@ -94,9 +94,11 @@ class PipelineJobRunner:
         slots: int = 1,
         gpus: Callable[[], int] = gpu_count,
         access: PipelineAccess | None = None,
+        refused: Callable[[str, list[str]], str | None] | None = None,
     ) -> None:
         self.store, self.executor, self.repos, self.commits = store, executor, repos, commits
         self.access = access  # S3 gateway keys for the datums (revoked by the caller)
+        self.refused = refused  # why the author may not read the inputs now (InputAccess)
         self.trees, self.chunks, self.logs = trees, chunks, logs
         self.clock, self.slots, self.gpus = clock, slots, gpus
 
@@ -168,6 +170,11 @@ class _JobRun:
                 f"the pipeline requests {gpus} GPU(s) but this machine has "
                 f"{self.r.gpus() or 'none'}: remove resource_requests.gpu or run on a GPU host",
             )
+        why = self.r.refused and self.r.refused(
+            self.version.author, [c.repo for c in self.job.inputs]
+        )
+        if why:  # the author lost the right to read an input since the pipeline was made
+            return self.end(JobState.FAILURE, why)
         listings = InputListings(self.r.repos, self.r.trees, self.job.inputs)
         if self.spec.input is None:
             return self.end(JobState.FAILURE, "the pipeline has no input (a spout's job)")
