@@ -6,6 +6,7 @@ model's name and version in front."""
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -56,13 +57,17 @@ def answer(route: Route, replied: bytes) -> Answer:
     """The inference response from the replica's answer (kaon.runtime.oip.answer): its JSON
     header with the model's name and version first."""
     size, _, rest = replied.partition(b"\n")
-    version = route.model_id or route.version or ""
-    prefix = b'{"model_name": %s, "model_version": %s, ' % (
-        json.dumps(route.name).encode(),
-        json.dumps(version).encode(),
-    )
+    prefix = _prefix(route.name, route.model_id or route.version or "")
     body = prefix + rest[1:]
     return Answer(body, len(prefix) - 1 + int(size) if size else None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _prefix(name: str, version: str) -> bytes:
+    return b'{"model_name": %s, "model_version": %s, ' % (
+        json.dumps(name).encode(),
+        json.dumps(version).encode(),
+    )
 
 
 def learned(request: bytes, header_length: str | None, done: Answer) -> dict[str, Any]:

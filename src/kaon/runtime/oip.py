@@ -84,9 +84,10 @@ def parse(body: bytes, header_size: str | None) -> Inference:
                 f"inputs[{i}] ({name}): shape {shape} holds {math.prod(shape)} values, "
                 f"data has {len(flat)}"
             )
-        codec = _params(item, f"inputs[{i}]").get(
-            "content_type", "np" if datatype != "BYTES" else "str"
-        )
+        given = item.get("parameters") or {}
+        if not isinstance(given, dict):
+            raise ValueError(f"inputs[{i}].parameters must be an object")
+        codec = given.get("content_type", "np" if datatype != "BYTES" else "str")
         if codec not in CONTENT_TYPES:
             raise ValueError(
                 f"inputs[{i}].parameters.content_type {codec!r} is not one of {', '.join(CONTENT_TYPES)}"
@@ -148,11 +149,15 @@ def _rows(flat: list[Any], shape: list[int]) -> Any:
 
 
 def _datatype(values: list[Any]) -> str:
-    if values and all(isinstance(v, bool) for v in values):
+    """The datatype of JSON values (exact types: bool is not an int here)."""
+    kinds = set(map(type, values))
+    if not kinds:
+        return "BYTES"
+    if kinds == {bool}:
         return "BOOL"
-    if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+    if kinds == {int}:
         return "INT64"
-    if values and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+    if kinds <= {int, float}:
         return "FP64"
     return "BYTES"
 

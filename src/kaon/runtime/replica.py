@@ -26,6 +26,7 @@ import contextlib
 import functools
 import importlib
 import json
+import math
 import os
 import signal
 import socket
@@ -113,13 +114,36 @@ def _parsed(content_type: str, body: bytes) -> tuple[Any, Finish]:
 def _oip_answer(inference: oip.Inference, result: Any) -> Outcome:
     """The OIP answer of `result`, which is first made JSON as any result is (numpy arrays as
     lists, NaN refused), so both protocols answer the same values."""
-    status, out, error = _encode(result)
-    if status != 200:
-        return status, out, error
+    if not _plain(result):  # e.g. numpy: as JSON gives it back
+        status, out, error = _encode(result)
+        if status != 200:
+            return status, out, error
+        result = json.loads(out)
     try:
-        return 200, oip.answer(inference, json.loads(out)), ""
+        answer = oip.answer(inference, result)
     except ValueError as exc:
         return 400, b"", str(exc)
+    if len(answer) > MAX_RESULT:
+        return 500, b"", f"the result of predict is {len(answer)} bytes, over {MAX_RESULT} bytes"
+    return 200, answer, ""
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """Whether `value` is what JSON would give back unchanged: lists and str-keyed dicts of
+    str, int, bool, None and finite floats (a shallow tree; anything else takes the JSON
+    round trip)."""
+    kind = type(value)
+    if kind is float:
+        return math.isfinite(value)
+    if kind in (int, str, bool) or value is None:
+        return True
+    if depth > 8:
+        return False
+    if kind is list:
+        return all(_plain(v, depth + 1) for v in value)
+    if kind is dict:
+        return all(type(k) is str and _plain(v, depth + 1) for k, v in value.items())
+    return False
 
 
 def _describe(exc: BaseException) -> str:
