@@ -4,7 +4,8 @@
 
 Runs inside the endpoint's own environment, so it uses the standard library only. It imports
 the module from DIR, calls `load_ctx(model_dir)` once, then answers kaon.runtime.protocol
-requests on PATH. The socket appears only once the model is loaded (bound under a temporary
+requests on PATH: JSON payloads, or Open Inference Protocol requests it parses and answers
+itself (kaon.runtime.oip: the gateway passes their bytes through). The socket appears only once the model is loaded (bound under a temporary
 name, then renamed), so whoever can connect finds a ready replica.
 
 Predictions run one at a time on the event loop's thread, in arrival order (no hand-off to
