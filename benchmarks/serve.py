@@ -977,6 +977,28 @@ def start_mlserver(s: Setup, python: Path, port: int) -> Proc:
     return start_proc("mlserver start", cmd, env, folder, s.work / "mlserver.log")
 
 
+def measure_pairs(
+    args: argparse.Namespace,
+    wrk: Path,
+    res: Results,
+    runs: Sequence[tuple[str, str, Path, int | None]],
+) -> None:
+    """Load each (label, url, wrk script, pid of its server) in turn at concurrency 8,
+    --pair-repeat times, the order reversed every other repeat; each load is kept under its
+    label in `res.pairs` (ratios are taken within a repeat)."""
+    for i in range(max(1, args.pair_repeat)):
+        for label, url, script, proc_pid in runs if i % 2 == 0 else runs[::-1]:
+            x = measure_quiet(
+                wrk, label, url, script, PAIR_CONC, args.seconds, args.warmup, proc_pid
+            )
+            res.pairs.setdefault(label, []).append(x)
+            res.loads.append(x)
+            log(
+                f"{LABELS.get(label, label)}, c={PAIR_CONC} (repeat {i + 1}): "
+                f"{fmt_rps(x.rps)} req/s, p99 {fmt_ms(x.p99)}"
+            )
+
+
 def protocol_pairs(
     args: argparse.Namespace,
     s: Setup,
@@ -1044,17 +1066,7 @@ def protocol_pairs(
                     ("kaon-seldon", url, wrk_script(s.work, "seldon", body), pid),
                     ("kaon-oip-bin", f"{gateway}/v2/models/{name}/infer", bin_lua, pid),
                 ]
-        for i in range(max(1, args.pair_repeat)):
-            for label, url, script, proc_pid in runs if i % 2 == 0 else runs[::-1]:
-                x = measure_quiet(
-                    wrk, label, url, script, PAIR_CONC, args.seconds, args.warmup, proc_pid
-                )
-                res.pairs.setdefault(label, []).append(x)
-                res.loads.append(x)
-                log(
-                    f"{LABELS.get(label, label)}, c={PAIR_CONC} (repeat {i + 1}): "
-                    f"{fmt_rps(x.rps)} req/s, p99 {fmt_ms(x.p99)}"
-                )
+        measure_pairs(args, wrk, res, runs)
     finally:
         stop_proc(ml_proc)
 
@@ -1095,20 +1107,10 @@ def mlflow_pairs(
     try:
         lua = wrk_script(s.work, "mlflow-pair", body)
         runs = [
-            ("kaon-mlflow", kaon_url, server_pid(s.home)),
-            ("mlflow-pair", ml_url, proc.popen.pid),
+            ("kaon-mlflow", kaon_url, lua, server_pid(s.home)),
+            ("mlflow-pair", ml_url, lua, proc.popen.pid),
         ]
-        for i in range(max(1, args.pair_repeat)):
-            for label, url, proc_pid in runs if i % 2 == 0 else runs[::-1]:
-                x = measure_quiet(
-                    wrk, label, url, lua, PAIR_CONC, args.seconds, args.warmup, proc_pid
-                )
-                res.pairs.setdefault(label, []).append(x)
-                res.loads.append(x)
-                log(
-                    f"{LABELS.get(label, label)}, c={PAIR_CONC} (repeat {i + 1}): "
-                    f"{fmt_rps(x.rps)} req/s, p99 {fmt_ms(x.p99)}"
-                )
+        measure_pairs(args, wrk, res, runs)
     finally:
         stop_proc(proc)
         run([s.kaon, "serve", "kill", "-e", mep["name"], "-y"], env=s.env)

@@ -22,7 +22,7 @@ import zlib
 from typing import Any
 
 from kaon.api.gatecore import GatewayCore
-from kaon.api.oip import answer, learned, metadata, parse, server_metadata
+from kaon.api.oip import answer, learned, metadata, server_metadata
 from kaon.api.replies import (
     JSON_TYPE,
     Receive,
@@ -34,6 +34,8 @@ from kaon.api.replies import (
     json_reply,
     reply,
 )
+from kaon.runtime.oip import request_type
+from kaon.runtime.oiptensors import header_size
 from kaon.services.endpointrun import Choice, Route
 
 _BINARY_TYPE = b"application/octet-stream"
@@ -91,25 +93,24 @@ class OipRoutes:
             body = await core.body(scope, receive)
             raw = _decoded(body, header(scope, b"content-encoding"), core.max_body)
             length = header(scope, b"inference-header-content-length").decode() or None
-            inference = parse(raw, length)
+            size = None if length is None else header_size(length, len(raw))
         except TooLarge:
             await error(send, 413, f"request body larger than {core.max_body} bytes", None, route)
             return
         except ValueError as exc:
             await error(send, 400, f"invalid inference request: {exc}", None, route)
             return
-        payload = json.dumps(inference.payload).encode()
-        status, out, rid = await core.predict(choice, "oip", "application/json", payload)
+        # the bytes as they came: the replica parses them (kaon.runtime.oip)
+        status, out, rid = await core.predict(choice, "oip", request_type(size), raw)
+        if status == 400:  # what the replica found wrong in the request
+            await error(send, 400, f"invalid inference request: {_said(out)}", None, route)
+            return
         if status != 200:
             await reply(send, status, out, JSON_TYPE, route, rid)
             return
-        try:
-            done = answer(route, inference, json.loads(out))
-        except ValueError as exc:
-            await error(send, 400, f"invalid inference request: {exc}", None, route)
-            return
+        done = answer(route, out)
         core.remember(rid, route, "oip", raw, done.body)  # as received, as answered
-        first = None if route.name in self._known else learned(inference, done)
+        first = None if route.name in self._known else learned(raw, length, done)
         if first is not None:  # known here at once; stored after the answer (it waits for none)
             self._keep(route, first)
         if done.header_length is None:
@@ -139,6 +140,14 @@ class OipRoutes:
         if len(self._known) >= _KNOWN_MAX:
             self._known.pop(next(iter(self._known)))
         self._known[route.name] = signature
+
+
+def _said(out: bytes) -> str:
+    """The error of a replica's 400 ({"error": ...})."""
+    try:
+        return str(json.loads(out)["error"])
+    except (ValueError, KeyError, TypeError):
+        return out.decode("utf-8", "replace")
 
 
 def _decoded(body: bytes, encoding: bytes, limit: int) -> bytes:

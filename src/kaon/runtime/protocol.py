@@ -12,7 +12,10 @@ Requests (gateway → replica):
 
 Responses (replica → gateway):
   predict: {"id", "status": int, "content_type": "application/json", "error": str (only
-      when status != 200)} + the JSON of the result (empty when status != 200)
+      when status != 200)} + the JSON of the result (empty when status != 200); for a request
+      of content type `application/x-kaon-oip` (an Open Inference Protocol request the gateway
+      passed through, kaon.runtime.oip) the body is that protocol's answer, framed as
+      kaon.runtime.oip.answer says, and a 400 says what is wrong with the request
   batch: {"id", "status": 200, "parts": [{"status", "size", "error"?}, ...]}
       + the JSON results, concatenated
   ping: {"status": 200, "ready": true, "batch": bool, "pid": int} + empty body

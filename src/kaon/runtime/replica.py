@@ -4,7 +4,8 @@
 
 Runs inside the endpoint's own environment, so it uses the standard library only. It imports
 the module from DIR, calls `load_ctx(model_dir)` once, then answers kaon.runtime.protocol
-requests on PATH. The socket appears only once the model is loaded (bound under a temporary
+requests on PATH: JSON payloads, or Open Inference Protocol requests it parses and answers
+itself (kaon.runtime.oip: the gateway passes their bytes through). The socket appears only once the model is loaded (bound under a temporary
 name, then renamed), so whoever can connect finds a ready replica.
 
 Predictions run one at a time on the event loop's thread, in arrival order (no hand-off to
@@ -23,8 +24,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import importlib
 import json
+import math
 import os
 import signal
 import socket
@@ -37,6 +40,7 @@ from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any
 
+from kaon.runtime import oip
 from kaon.runtime.protocol import (
     JSON_TYPE,
     MAX_FRAME,
@@ -54,10 +58,15 @@ MAX_RESULT = MAX_FRAME - (1 << 20)  # bytes of JSON in one response, headroom fo
 FIRST_REQUEST_SECONDS = 30.0  # a new connection sends its first request within this
 
 Outcome = tuple[int, bytes, str]  # status, JSON body, error ("" when status is 200)
+Finish = Callable[[Any], Outcome]  # a request's answer from what predict returned
 
 
 class LoadError(Exception):
     """The serve module misses part of the contract."""
+
+
+class BadRequest(ValueError):
+    """A request whose payload cannot be read (a 400 saying why)."""
 
 
 def _default(value: Any) -> Any:
@@ -86,6 +95,56 @@ def _payload(content_type: str, body: bytes) -> Any:
     if content_type == JSON_TYPE or content_type.partition(";")[0].strip().lower() == JSON_TYPE:
         return json.loads(body)
     return body
+
+
+def _parsed(content_type: str, body: bytes) -> tuple[Any, Finish]:
+    """The payload of a request and how its answer is made: JSON, or an Open Inference
+    Protocol request the gateway passed through (kaon.runtime.oip). Raises BadRequest."""
+    if oip.is_oip(content_type):
+        try:
+            inference = oip.parse(body, oip.header_length(content_type))
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        return inference.payload, functools.partial(_oip_answer, inference)
+    try:
+        return _payload(content_type, body), _encode
+    except ValueError as exc:
+        raise BadRequest(f"the payload is not valid JSON: {exc}") from None
+
+
+def _oip_answer(inference: oip.Inference, result: Any) -> Outcome:
+    """The OIP answer of `result`, which is first made JSON as any result is (numpy arrays as
+    lists, NaN refused), so both protocols answer the same values."""
+    if not _plain(result):  # e.g. numpy: as JSON gives it back
+        status, out, error = _encode(result)
+        if status != 200:
+            return status, out, error
+        result = json.loads(out)
+    try:
+        answer = oip.answer(inference, result)
+    except ValueError as exc:
+        return 400, b"", str(exc)
+    if len(answer) > MAX_RESULT:
+        return 500, b"", f"the result of predict is {len(answer)} bytes, over {MAX_RESULT} bytes"
+    return 200, answer, ""
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """Whether `value` is what JSON would give back unchanged: lists and str-keyed dicts of
+    str, int, bool, None and finite floats (a shallow tree; anything else takes the JSON
+    round trip)."""
+    kind = type(value)
+    if kind is float:
+        return math.isfinite(value)
+    if kind in (int, str, bool) or value is None:
+        return True
+    if depth > 8:
+        return False
+    if kind is list:
+        return all(_plain(v, depth + 1) for v in value)
+    if kind is dict:
+        return all(type(k) is str and _plain(v, depth + 1) for k, v in value.items())
+    return False
 
 
 def _describe(exc: BaseException) -> str:
@@ -137,15 +196,15 @@ class Model:
         if self._lists_only:
             return self.predict_many([(content_type, body)])[0]
         try:
-            payload = _payload(content_type, body)
-        except ValueError as exc:
-            return 400, b"", f"the payload is not valid JSON: {exc}"
+            payload, finish = _parsed(content_type, body)
+        except BadRequest as exc:
+            return 400, b"", str(exc)
         try:
             result = self._predict(payload, self.ctx)
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code: the replica survives it
             print_user_traceback(exc)
             return 500, b"", _describe(exc)
-        return _encode(result)
+        return finish(result)
 
     def predict_many(self, parts: Sequence[tuple[str, bytes]]) -> list[Outcome]:
         """Each part's outcome: one call of the batch function, else one predict per part."""
@@ -153,18 +212,22 @@ class Model:
             return [self.predict(content_type, body) for content_type, body in parts]
         outcomes: list[Outcome] = [(500, b"", "")] * len(parts)
         payloads: list[Any] = []
+        finishes: list[Finish] = []
         where: list[int] = []
         for i, (content_type, body) in enumerate(parts):
             try:
-                payloads.append(_payload(content_type, body))
-                where.append(i)
-            except ValueError as exc:
-                outcomes[i] = (400, b"", f"the payload is not valid JSON: {exc}")
+                payload, finish = _parsed(content_type, body)
+            except BadRequest as exc:
+                outcomes[i] = (400, b"", str(exc))
+                continue
+            payloads.append(payload)
+            finishes.append(finish)
+            where.append(i)
         if not payloads:
             return outcomes
         results, error = self._call_batch(payloads)
         for n, i in enumerate(where):
-            outcomes[i] = (500, b"", error) if error else _encode(results[n])
+            outcomes[i] = (500, b"", error) if error else finishes[n](results[n])
         return outcomes
 
     def _call_batch(self, payloads: list[Any]) -> tuple[list[Any], str]:

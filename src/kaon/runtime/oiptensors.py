@@ -1,4 +1,5 @@
-"""The Open Inference Protocol's binary tensor data extension (KServe v2 / Triton), stdlib only.
+"""The Open Inference Protocol's binary tensor data extension (KServe v2 / Triton), stdlib only
+(copied into user environments: replicas decode and encode it, kaon.runtime.oip).
 
 A request may carry its tensors as raw bytes after its JSON: the JSON header is the first
 `Inference-Header-Content-Length` bytes of the body, and each input with
@@ -40,17 +41,24 @@ def split_body(body: bytes, header_length: str | None) -> tuple[dict[str, Any], 
     """The JSON header of a request body and the binary data after it. Raises ValueError."""
     if header_length is None:
         return _object(_json(body, "the body")), b""
+    n = header_size(header_length, len(body))
+    return _object(_json(body[:n], f"the JSON header (the first {n} bytes)")), body[n:]
+
+
+def header_size(header_length: str, body_size: int) -> int:
+    """The Inference-Header-Content-Length of a body of `body_size` bytes, as a number of
+    bytes within it. Raises ValueError."""
     try:
         n = int(header_length)
     except ValueError:
         raise ValueError(
             f"Inference-Header-Content-Length {header_length!r} is not a number of bytes"
         ) from None
-    if not 0 <= n <= len(body):
+    if not 0 <= n <= body_size:
         raise ValueError(
-            f"Inference-Header-Content-Length {n} is past the end of the body ({len(body)} bytes)"
+            f"Inference-Header-Content-Length {n} is past the end of the body ({body_size} bytes)"
         )
-    return _object(_json(body[:n], f"the JSON header (the first {n} bytes)")), body[n:]
+    return n
 
 
 def _json(raw: bytes, what: str) -> Any:
