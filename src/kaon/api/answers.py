@@ -181,14 +181,18 @@ def job_info(
     keep: int | None = None,
     process: float | None = None,
     count: int | None = None,
+    started: int | None = None,
 ) -> JobInfo:
-    """`job` with its trials; with `keep`, only the `keep` that finished last; `process` and
-    `count` (its process time and number of trials) when `trials` leaves some out."""
+    """`job` with its trials; with `keep`, only the `keep` that finished last; `process`,
+    `count` and `started` (its process time, number of trials, of trials that started) when
+    `trials` leaves some out."""
     r = job.resources
     every = trials or []
     if keep is not None:
-        every = sorted(every, key=lambda t: t.finished or 0, reverse=True)[:keep]
+        every = sorted(every, key=lambda t: (-(t.finished or 0), t.index))[:keep]
     process = process_time(trials) if process is None else process
+    if started is None:
+        started = sum(1 for t in trials or [] if t.started is not None)
     return JobInfo(
         id=job.id,
         workspace=job.workspace,
@@ -214,6 +218,7 @@ def job_info(
         trials=[trial_info(t) for t in every],
         failure=job.failure,
         trial_count=len(trials or []) if count is None else count,
+        trials_started=started,
     )
 
 

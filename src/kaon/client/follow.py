@@ -36,7 +36,9 @@ def never_ran(job: JobInfo) -> bool:
     """Pending, building, or ended before any trial started (a build failure)."""
     state = JobState(job.state)
     return state in BUILD_STATES or (
-        state is not JobState.SUCCESS and not any(t.started for t in job.trials)
+        state is not JobState.SUCCESS
+        and not job.trials_started
+        and not any(t.started for t in job.trials)
     )
 
 

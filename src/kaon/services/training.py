@@ -49,7 +49,7 @@ from kaon.core.jobs import (
     new_job_id,
 )
 from kaon.ports.executor import Executor
-from kaon.ports.jobs import JobStore
+from kaon.ports.jobs import JobStore, TrialTally
 from kaon.services.cluster import ClusterService
 from kaon.services.jobaccess import JobAccess
 from kaon.services.jobbuild import JobBuilder
@@ -120,11 +120,21 @@ class TrainingService:
         found = self._jobs.job_workspaces([JobId(i) for i in job_ids])
         return {str(i): str(w) for i, w in found.items()}
 
-    def jobs(self, workspace: str) -> list[Job]:
-        return self._jobs.list_jobs(self._workspaces.get(workspace).name)
+    def jobs(self, workspace: str, limit: int | None = None) -> list[Job]:
+        """Newest first; the newest `limit` only when given."""
+        return self._jobs.list_jobs(self._workspaces.get(workspace).name, limit=limit)
 
     def trials(self, job: Job) -> list[Trial]:
         return self._jobs.list_trials(job.id)
+
+    def tally(self, jobs: Sequence[Job]) -> dict[str, TrialTally]:
+        """Each job's trials counted (count, started, process time), none loaded."""
+        found = self._jobs.tally_trials([j.id for j in jobs])
+        return {j.id: found.get(j.id, TrialTally()) for j in jobs}
+
+    def last_trials(self, job: Job, limit: int) -> list[Trial]:
+        """The `limit` trials that finished last."""
+        return self._jobs.last_trials(job.id, limit) if limit > 0 else []
 
     def model(
         self, workspace: str, model_id: ModelId, visible: Container[str] | None = None

@@ -104,6 +104,9 @@ class JobInfo(Answer):
         default=0,
         metadata=doc("how many trials the job has (`trials` lists fewer when asked to)"),
     )
+    trials_started: int = field(
+        default=0, metadata=doc("how many of its trials started (0: the job never ran one)")
+    )
 
     @property
     def finished_state(self) -> bool:

@@ -7,7 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from kaon.api.access import visible_workspaces
-from kaon.api.answers import job_info, process_time
+from kaon.api.answers import job_info
 from kaon.api.deps import platform, principal
 from kaon.api.owners import forward
 from kaon.api.trialspage import trials_page
@@ -69,10 +69,20 @@ def list_jobs(
     ),
     p: Platform = Depends(platform),
 ) -> list[JobInfo]:
-    jobs = p.training.jobs(name)
-    if limit is not None:
-        jobs = sorted(jobs, key=lambda j: j.created, reverse=True)[:limit]
-    return [job_info(j, p.training.trials(j), keep=trials) for j in jobs]
+    jobs = p.training.jobs(name, limit=limit)
+    if trials is None:  # every trial of every job
+        return [job_info(j, p.training.trials(j)) for j in jobs]
+    tally = p.training.tally(jobs)  # counted in one read: no trial loaded but those kept
+    return [
+        job_info(
+            j,
+            p.training.last_trials(j, trials),
+            process=tally[j.id].process,
+            count=tally[j.id].count,
+            started=tally[j.id].started,
+        )
+        for j in jobs
+    ]
 
 
 @router.get("/v1/jobs/{job}", response_model=JobInfo)
@@ -84,12 +94,10 @@ def get_job(
     p: Platform = Depends(platform),
 ) -> JobInfo:
     found = p.training.get(job)
-    every = p.training.trials(found)
-    return (
-        job_info(found, every)
-        if trials
-        else job_info(found, [], process=process_time(every), count=len(every))
-    )
+    if trials:
+        return job_info(found, p.training.trials(found))
+    tally = p.training.tally([found])[found.id]
+    return job_info(found, [], process=tally.process, count=tally.count, started=tally.started)
 
 
 @router.get("/v1/jobs/{job}/trials", response_model=TrialsPage)

@@ -38,7 +38,7 @@ def _split(jobs: list[JobInfo]) -> tuple[list[JobInfo], list[JobInfo]]:
 
 
 def _jobs_context(request: Request, workspace: str) -> dict[str, Any]:
-    jobs = session.client(request).list_jobs(workspace)
+    jobs = session.client(request).list_jobs(workspace, trials=0)  # counted, none sent
     building, training = _split(jobs)
     live = any(not j.state.finished for j in jobs)
     return {"workspace": workspace, "building": building, "training": training, "live": live}
