@@ -21,6 +21,7 @@ from kaon.client.models import (
     FileInfo,
     GcReport,
     JobInfo,
+    LogOut,
     ProvenanceInfo,
     RepoInfo,
     S3CredentialInfo,
@@ -273,10 +274,22 @@ class RestApi(UsersApi, TransferApi, ReadsApi):
     def kill_job(self, job: str) -> JobInfo:
         return JobInfo.from_doc(self._json("DELETE", f"/v1/jobs/{job}"))
 
-    def job_logs(self, job: str, kind: str = "train", offset: int = 0) -> tuple[str, int, bool]:
-        """(text, next offset, finished): poll with the offset to follow a running job."""
-        doc = self._json("GET", f"/v1/jobs/{job}/logs", params={"kind": kind, "offset": offset})
-        return str(doc["text"]), int(doc["offset"]), bool(doc["finished"])
+    def job_logs(
+        self, job: str, kind: str = "train", offset: int = 0, tail: int | None = None
+    ) -> tuple[str, int, bool]:
+        """(text, next offset, finished): poll with the offset to follow a running job;
+        `tail`: the last that many lines only (then follow from the offset returned)."""
+        piece = self.job_log(job, kind, offset=offset, tail=tail)
+        return piece.text, piece.offset, piece.finished
+
+    def job_log(
+        self, job: str, kind: str = "train", *, offset: int = 0, tail: int | None = None
+    ) -> LogOut:
+        """`job_logs` with where the text starts (`start` > 0: a tail left earlier lines)."""
+        params: dict[str, Any] = {"kind": kind, "offset": offset}
+        if tail is not None:
+            params["tail"] = tail
+        return from_json(LogOut, self._json("GET", f"/v1/jobs/{job}/logs", params=params))
 
     def get_model(self, workspace: str, model_id: str) -> JobInfo:
         """The job of `workspace` that produced `model_id`, with that model's trial only."""

@@ -181,6 +181,10 @@ class TrainingService:
     def read_log(self, job: Job, kind: str, offset: int) -> tuple[bytes, int]:
         return self._outputs.read_log(job, kind, offset)
 
+    def read_log_tail(self, job: Job, kind: str, lines: int) -> tuple[bytes, int, int]:
+        """The last `lines` lines of the log: (text, the offset it starts at, end offset)."""
+        return self._outputs.read_log_tail(job, kind, lines)
+
     # commands ----------------------------------------------------------------------------
     def deploy(
         self,

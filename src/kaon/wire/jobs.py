@@ -143,6 +143,10 @@ class LogOut(Answer):
     text: str
     offset: int
     finished: bool
+    start: int = field(
+        default=0,
+        metadata=doc("the offset `text` starts at (with `tail`, > 0 when earlier lines were left)"),
+    )
 
 
 # -- serving --------------------------------------------------------------------------------

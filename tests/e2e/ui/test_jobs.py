@@ -27,6 +27,12 @@ SLEEPS = """#!/bin/sh
 echo "sleeping until killed"
 sleep 600
 """
+LONG = """#!/bin/sh
+i=1
+while [ $i -le 700 ]; do echo "line $i of a long log"; i=$((i+1)); done
+mkdir -p "$1/model"
+echo x > "$1/model/m"
+"""
 WAIT_MS = 120_000
 
 
@@ -91,6 +97,26 @@ def test_watch_a_job_reach_success_with_its_log(
     inputs = ui.page.locator("dl.inputs").inner_text()
     assert "/mnist:" in inputs and "/features:" in inputs
     ui.shot("job")
+
+
+def test_a_long_log_shows_its_last_lines_then_all(
+    ui: Ui, kaon: Kaon, search: Any, tmp_path: Path
+) -> None:
+    job = _deploy(kaon, tmp_path, LONG)
+    with kaon.client() as c:
+        c.wait(job, timeout=300)
+    ui.go(f"/ui/jobs/{job}")
+    log = ui.page.locator("#log-train")
+    text = log.inner_text()
+    assert len(text.splitlines()) == 500  # the last 500 lines only
+    assert "line 700 of a long log" in text and "committed" in text.splitlines()[-1]
+    assert "line 1 of a long log" not in text
+    assert ui.page.locator("#log-build-cut").count() == 0  # a short log is whole
+    ui.page.click("#log-train-cut a:text-is('Show all')")
+    ui.page.wait_for_load_state("networkidle")
+    log.filter(has_text="line 1 of a long log").wait_for(timeout=WAIT_MS)
+    assert log.inner_text().count("of a long log") == 700
+    assert ui.page.locator("#log-train-cut").count() == 0
 
 
 def test_a_search_lists_its_trials_sorted_with_the_best_marked(ui: Ui, search: Any) -> None:

@@ -12,6 +12,7 @@ from kaon.api.deps import platform, principal
 from kaon.api.owners import forward
 from kaon.api.trialspage import trials_page
 from kaon.core.envvars import check_variables
+from kaon.core.errors import InvalidInput
 from kaon.core.hyper import make_hyper
 from kaon.core.jobs import Bundle, Resources, model_id
 from kaon.core.units import parse_duration, parse_memory
@@ -145,17 +146,30 @@ def job_logs(
     job: str,
     kind: Literal["train", "build"] = Query("train"),
     offset: int = Query(0, ge=0),
+    tail: int | None = Query(
+        None, ge=0, description="only the last `tail` lines (then follow from `offset`)"
+    ),
     p: Platform = Depends(platform),
 ) -> LogOut | Response:
-    """The job's log from byte `offset`; poll with the returned offset to follow it. The live
-    log of a job another server runs is that server's (forwarded there)."""
+    """The job's log from byte `offset`, or its last `tail` lines (read back from the end);
+    poll with the returned offset to follow it. The live log of a job another server runs
+    is that server's (forwarded there)."""
+    if tail is not None and offset:
+        raise InvalidInput(
+            "give either `offset` (read from there) or `tail` (the last lines), not both"
+        )
     found = p.training.get(job)
     forwarded = forward(request, p, p.training.runs_on(found.id))
     if forwarded is not None:
         return forwarded
-    data, end = p.training.read_log(found, kind, offset)
+    start = offset
+    if tail is None:
+        data, end = p.training.read_log(found, kind, offset)
+    else:
+        data, start, end = p.training.read_log_tail(found, kind, tail)
     finished = found.state.finished and len(data) == 0
-    return LogOut(text=data.decode("utf-8", "replace"), offset=end, finished=finished)
+    text = data.decode("utf-8", "replace")
+    return LogOut(text=text, offset=end, finished=finished, start=start)
 
 
 @router.get("/v1/workspaces/{name}/models/{model}", response_model=JobInfo)
