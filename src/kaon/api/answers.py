@@ -86,13 +86,16 @@ class _Branch(Protocol):
 # -- data -----------------------------------------------------------------------------------
 
 
-def repo_info(repo: Repo, size: int, branches: list[str]) -> RepoInfo:
+def repo_info(
+    repo: Repo, size: int, branches: list[str], head: CommitInfo | None = None
+) -> RepoInfo:
     return RepoInfo(
         name=repo.name,
         created=repo.created,
         description=repo.description,
         size=size,
         branches=branches,
+        head=head,
     )
 
 
