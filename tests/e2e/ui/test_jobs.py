@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -184,6 +185,49 @@ def test_a_refused_kill_dialog_kills_nothing(
         assert ui.page.url.endswith(f"/ui/jobs/{job}")
         with kaon.client() as c:
             assert not c.get_job(job).state.finished
+    finally:
+        with kaon.client() as c:
+            c.kill_job(job)
+
+
+def _paused(ui: Ui, at_least: int) -> None:
+    """Wait until the page skipped `at_least` polls in all (static/live.js counts them)."""
+    deadline = time.monotonic() + WAIT_MS / 1000
+    count = "() => Number(document.documentElement.dataset.pausedPolls || 0)"
+    while ui.page.evaluate(count) < at_least:
+        assert time.monotonic() < deadline, "the hidden page never skipped a poll"
+        ui.page.wait_for_timeout(200)
+
+
+def _hide(ui: Ui, hidden: bool) -> None:
+    """The tab hidden or shown again, as the browser says it (document.hidden + the event)."""
+    ui.page.evaluate(
+        "(hidden) => { Object.defineProperty(document, 'hidden',"
+        " {value: hidden, configurable: true});"
+        " document.dispatchEvent(new Event('visibilitychange')); }",
+        hidden,
+    )
+
+
+def test_polls_pause_while_the_tab_is_hidden(
+    ui: Ui, kaon: Kaon, search: Any, tmp_path: Path
+) -> None:
+    job = _deploy(kaon, tmp_path, SLEEPS)
+    try:
+        _running(ui, job)  # its state polls every 2 s, its log follows
+        asked: list[str] = []
+        ui.page.on(
+            "request", lambda r: asked.append(r.url) if f"/ui/jobs/{job}/" in r.url else None
+        )
+        _hide(ui, True)
+        _paused(ui, 2)  # what was on its way before has come back
+        asked.clear()
+        _paused(ui, 5)
+        assert asked == []  # skipped polls asked nothing
+        log = ui.page.expect_request(lambda r: f"/ui/jobs/{job}/log" in r.url, timeout=WAIT_MS)
+        state = ui.page.expect_request(lambda r: f"/ui/jobs/{job}/state" in r.url, timeout=WAIT_MS)
+        with state, log:
+            _hide(ui, False)  # the log's poller asks again at once, the state at its tick
     finally:
         with kaon.client() as c:
             c.kill_job(job)
