@@ -3,12 +3,13 @@ gather what an answer needs; these functions only copy it into the wire type."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from kaon.core.backends import BackendHealth
 from kaon.core.commit import Commit
 from kaon.core.credentials import S3Credential
-from kaon.core.endpoints import Endpoint
+from kaon.core.endpoints import Endpoint, EndpointState
 from kaon.core.feedback import Feedback
 from kaon.core.jobs import Bundle, Job, Trial
 from kaon.core.pipelines.records import (
@@ -51,6 +52,7 @@ from kaon.wire import (
     PipelineLogPage,
     ProvenanceInfo,
     ReleaseInfo,
+    ReplicaInfo,
     RepoInfo,
     S3CredentialInfo,
     StatusOut,
@@ -225,8 +227,21 @@ def job_info(
     )
 
 
-def endpoint_info(e: Endpoint, ready: int, restarts: int, base: str) -> EndpointInfo:
-    """`base`: the server's host:port, which the prediction URL starts with."""
+def endpoint_info(
+    e: Endpoint,
+    restarts: int,
+    base: str,
+    *,
+    addresses: Sequence[str] = (),
+    last_error: str = "",
+    server: str = "",
+) -> EndpointInfo:
+    """`base`: the server's host:port, which the prediction URL starts with; `addresses`:
+    the ready replicas' (on `server`, '' for this one)."""
+    ready = len(addresses)
+    members = [ReplicaInfo(True, a, server) for a in addresses]
+    wanted = 0 if e.state is EndpointState.KILLED else e.replicas
+    members += [ReplicaInfo(False, "", server) for _ in range(max(0, wanted - ready))]
     return EndpointInfo(
         name=e.name,
         workspace=e.workspace,
@@ -251,6 +266,8 @@ def endpoint_info(e: Endpoint, ready: int, restarts: int, base: str) -> Endpoint
         release=e.release_name,
         version=e.version_label,
         job=e.job,
+        replica_list=members,
+        last_error=last_error,
     )
 
 

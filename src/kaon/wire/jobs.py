@@ -153,6 +153,15 @@ class LogOut(Answer):
 
 
 @dataclass(frozen=True)
+class ReplicaInfo(Answer):
+    """One replica of an endpoint version as the server running it sees it."""
+
+    ready: bool = field(metadata=doc("it answers (its health check passed): in the rotation"))
+    address: str = field(metadata=doc("where it listens (unix:// socket, tcp://host:port)"))
+    server: str = field(metadata=doc("the server that runs it ('' for the one answering)"))
+
+
+@dataclass(frozen=True)
 class EndpointInfo(Answer):
     name: str
     workspace: str
@@ -184,6 +193,11 @@ class EndpointInfo(Answer):
     job: str | None = field(
         default=None, metadata=doc("the job that deployed it (a pipeline's release stage)")
     )
+    replica_list: list[ReplicaInfo] = field(
+        default_factory=list,
+        metadata=doc("each wanted replica: the ready ones first, then those not (yet) ready"),
+    )
+    last_error: str = field(default="", metadata=doc("why its last replica exited, if one did"))
 
 
 # -- provenance -----------------------------------------------------------------------------
