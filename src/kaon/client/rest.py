@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any, Self
 
 from kaon.client import local
@@ -371,8 +372,11 @@ class RestApi(UsersApi, TransferApi, ReadsApi):
         doc = self._json("POST", f"/v1/jobs/{job}/reproduce", json_body={})
         return JobInfo.from_doc(doc)
 
-    def job_outputs(self, job: str) -> dict[str, Any]:
-        doc: dict[str, Any] = self._json("GET", f"/v1/jobs/{job}/outputs")
+    def job_outputs(self, job: str, trials: Sequence[int] | None = None) -> dict[str, Any]:
+        """Per trial: its model id and output files (path -> content hash); `trials`: only
+        those (by index, at least one)."""
+        params = {"trial": list(trials)} if trials else None
+        doc: dict[str, Any] = self._json("GET", f"/v1/jobs/{job}/outputs", params=params)
         return doc
 
     # S3 gateway --------------------------------------------------------------------------

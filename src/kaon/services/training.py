@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Collection, Container, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,11 +158,15 @@ class TrainingService:
             raise ModelNotFound(f"there is no model '{model_id}' in workspace '{ws}': {where}")
         return trial
 
-    def outputs(self, ref: str) -> dict[str, Any]:
-        """Every trial's model id and output files (path -> content hash), for comparisons."""
+    def outputs(self, ref: str, indexes: Collection[int] | None = None) -> dict[str, Any]:
+        """Every trial's model id and output files (path -> content hash), for comparisons;
+        only the trials numbered `indexes` when given (a model of a search of 1,000)."""
         job = self.get(ref)
         out: dict[str, Any] = {"job": job.id, "state": job.state.value, "trials": []}
+        wanted = None if indexes is None else set(indexes)
         for trial in self._jobs.list_trials(job.id):
+            if wanted is not None and trial.index not in wanted:
+                continue
             files = self._outputs.model_files(job, trial)
             out["trials"].append(
                 {

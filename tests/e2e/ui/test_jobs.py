@@ -161,6 +161,15 @@ def test_compare_two_trials(ui: Ui, search: Any) -> None:
     ui.shot("compare")
 
 
+def test_the_outputs_of_some_trials_only(kaon: Kaon, search: Any) -> None:
+    """A model page of a search asks its own trial's files, not the 1,000 trials' of it."""
+    with kaon.client() as c:
+        every = c.job_outputs(search.id)["trials"]
+        some = c.job_outputs(search.id, trials=[2, 0])["trials"]
+        assert [t["index"] for t in some] == [0, 2] and some == [every[0], every[2]]
+        assert some[0]["files"] and some[0]["model_id"] == search.trials[0].model_id
+
+
 def test_kill_a_running_job_from_its_page(ui: Ui, kaon: Kaon, search: Any, tmp_path: Path) -> None:
     job = _deploy(kaon, tmp_path, SLEEPS)
     _running(ui, job)
