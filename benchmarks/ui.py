@@ -66,6 +66,8 @@ PAGES: list[tuple[str, str, str]] = [
     ("big", "search job", "/ui/jobs/{big_job}"),
     ("big", "model of the search", "/ui/w/{big_workspace}/models/{big_model}"),
     ("big", "repo of many commits", "/ui/repos/{big_repo}"),
+    ("big", "jobs of the search's workspace", "/ui/w/{big_workspace}/jobs"),
+    ("big", "repos", "/ui/repos"),
 ]
 
 

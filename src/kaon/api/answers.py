@@ -3,12 +3,13 @@ gather what an answer needs; these functions only copy it into the wire type."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from kaon.core.backends import BackendHealth
 from kaon.core.commit import Commit
 from kaon.core.credentials import S3Credential
-from kaon.core.endpoints import Endpoint
+from kaon.core.endpoints import Endpoint, EndpointState
 from kaon.core.feedback import Feedback
 from kaon.core.jobs import Bundle, Job, Trial
 from kaon.core.pipelines.records import (
@@ -51,6 +52,7 @@ from kaon.wire import (
     PipelineLogPage,
     ProvenanceInfo,
     ReleaseInfo,
+    ReplicaInfo,
     RepoInfo,
     S3CredentialInfo,
     StatusOut,
@@ -86,13 +88,16 @@ class _Branch(Protocol):
 # -- data -----------------------------------------------------------------------------------
 
 
-def repo_info(repo: Repo, size: int, branches: list[str]) -> RepoInfo:
+def repo_info(
+    repo: Repo, size: int, branches: list[str], head: CommitInfo | None = None
+) -> RepoInfo:
     return RepoInfo(
         name=repo.name,
         created=repo.created,
         description=repo.description,
         size=size,
         branches=branches,
+        head=head,
     )
 
 
@@ -181,14 +186,18 @@ def job_info(
     keep: int | None = None,
     process: float | None = None,
     count: int | None = None,
+    started: int | None = None,
 ) -> JobInfo:
-    """`job` with its trials; with `keep`, only the `keep` that finished last; `process` and
-    `count` (its process time and number of trials) when `trials` leaves some out."""
+    """`job` with its trials; with `keep`, only the `keep` that finished last; `process`,
+    `count` and `started` (its process time, number of trials, of trials that started) when
+    `trials` leaves some out."""
     r = job.resources
     every = trials or []
     if keep is not None:
-        every = sorted(every, key=lambda t: t.finished or 0, reverse=True)[:keep]
+        every = sorted(every, key=lambda t: (-(t.finished or 0), t.index))[:keep]
     process = process_time(trials) if process is None else process
+    if started is None:
+        started = sum(1 for t in trials or [] if t.started is not None)
     return JobInfo(
         id=job.id,
         workspace=job.workspace,
@@ -214,11 +223,25 @@ def job_info(
         trials=[trial_info(t) for t in every],
         failure=job.failure,
         trial_count=len(trials or []) if count is None else count,
+        trials_started=started,
     )
 
 
-def endpoint_info(e: Endpoint, ready: int, restarts: int, base: str) -> EndpointInfo:
-    """`base`: the server's host:port, which the prediction URL starts with."""
+def endpoint_info(
+    e: Endpoint,
+    restarts: int,
+    base: str,
+    *,
+    addresses: Sequence[str] = (),
+    last_error: str = "",
+    server: str = "",
+) -> EndpointInfo:
+    """`base`: the server's host:port, which the prediction URL starts with; `addresses`:
+    the ready replicas' (on `server`, '' for this one)."""
+    ready = len(addresses)
+    members = [ReplicaInfo(True, a, server) for a in addresses]
+    wanted = 0 if e.state is EndpointState.KILLED else e.replicas
+    members += [ReplicaInfo(False, "", server) for _ in range(max(0, wanted - ready))]
     return EndpointInfo(
         name=e.name,
         workspace=e.workspace,
@@ -243,6 +266,8 @@ def endpoint_info(e: Endpoint, ready: int, restarts: int, base: str) -> Endpoint
         release=e.release_name,
         version=e.version_label,
         job=e.job,
+        replica_list=members,
+        last_error=last_error,
     )
 
 

@@ -220,16 +220,27 @@ def kill(job: str = JOB, ind: int = IND) -> None:
     success(f"Job {killed.id} successfully killed ({killed.state})")
 
 
-def _print_log(c: Client, ref: str, kind: str, follow: bool, out: Path | None) -> None:
+def _print_log(
+    c: Client, ref: str, kind: str, follow: bool, out: Path | None, tail: int | None
+) -> None:
     from kaon.client.follow import failed, never_ran
 
-    job = c.get_job(ref)
-    printed = follow_log(c.logs(job, build=kind == "build", follow=follow), out)
+    job = c.job_summary(ref)
+    printed = follow_log(c.logs(job, build=kind == "build", follow=follow, tail=tail), out)
     if kind == "train" and not printed:
-        job = c.get_job(job.id)
+        job = c.job_summary(job.id)
         if never_ran(job):
             pointer = f"kaon train build-logs -j {job.id[:8]}"
             no_run_log(f"job {job.id[:8]}", job.state, failed(job.state), job.reason, pointer)
+
+
+TAIL = typer.Option(
+    None,
+    "--tail",
+    "-n",
+    min=0,
+    help="Only the last N lines (then, with --follow, what comes); default: the whole log.",
+)
 
 
 @train_app.command("logs")
@@ -238,11 +249,12 @@ def logs(
     ind: int = IND,
     follow: bool = typer.Option(False, "--follow", "-f", help="Follow until the job ends."),
     out: Path = typer.Option(None, "--out", "-o", help="Also write the log to this file."),
+    tail: int | None = TAIL,
 ) -> None:
     """A job's run log: `[YYYY-MM-DD HH:MM:SS] line`, trials prefixed in hyperparameter jobs.
     A job that failed before it ran has none: exit 1 with its reason and `build-logs`."""
     with client() as c:
-        _print_log(c, job_ref(job, ind), "train", follow, out)
+        _print_log(c, job_ref(job, ind), "train", follow, out, tail)
 
 
 @train_app.command("build-logs")
@@ -251,10 +263,11 @@ def build_logs(
     ind: int = IND,
     follow: bool = typer.Option(False, "--follow", "-f", help="Follow until the job ends."),
     out: Path = typer.Option(None, "--out", "-o", help="Also write the log to this file."),
+    tail: int | None = TAIL,
 ) -> None:
     """A job's build log: the environment lock and install, the resolver's own errors."""
     with client() as c:
-        _print_log(c, job_ref(job, ind), "build", follow, out)
+        _print_log(c, job_ref(job, ind), "build", follow, out, tail)
 
 
 def register(app: typer.Typer) -> None:

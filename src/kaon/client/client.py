@@ -400,13 +400,18 @@ class Client(PipelinesApi, ReleasesApi, NotebooksApi):
         return following.wait_endpoint(self, target.name, timeout)
 
     def logs(
-        self, target: JobInfo | EndpointInfo, *, build: bool = False, follow: bool = False
+        self,
+        target: JobInfo | EndpointInfo,
+        *,
+        build: bool = False,
+        follow: bool = False,
+        tail: int | None = None,
     ) -> Iterator[str]:
         """A job's run log (its trials' output, timestamped) or an endpoint's (its replicas'),
         or with `build` how its environment was built; with `follow`, as it grows until the
-        job ends or the endpoint is killed.
+        job ends or the endpoint is killed; `tail` (jobs): from its last that many lines.
 
         >>> "k=1" in "".join(client.logs(job))
         True
         """
-        return following.log_pieces(self, target, build, follow)
+        return following.log_pieces(self, target, build, follow, tail)

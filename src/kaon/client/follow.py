@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from kaon.client.models import EndpointInfo, JobInfo
 from kaon.client.rest import RestApi
 from kaon.core.endpoints import EndpointFailure, EndpointState
+from kaon.core.errors import InvalidInput
 from kaon.core.jobs import JobState
 
 JOB_POLL = 0.2  # seconds between two looks at a job being waited for
@@ -36,7 +37,9 @@ def never_ran(job: JobInfo) -> bool:
     """Pending, building, or ended before any trial started (a build failure)."""
     state = JobState(job.state)
     return state in BUILD_STATES or (
-        state is not JobState.SUCCESS and not any(t.started for t in job.trials)
+        state is not JobState.SUCCESS
+        and not job.trials_started
+        and not any(t.started for t in job.trials)
     )
 
 
@@ -110,13 +113,24 @@ def wait_version(api: RestApi, version: EndpointInfo, timeout: float | None) -> 
 
 
 def log_pieces(
-    api: RestApi, target: JobInfo | EndpointInfo, build: bool, follow: bool
+    api: RestApi,
+    target: JobInfo | EndpointInfo,
+    build: bool,
+    follow: bool,
+    tail: int | None = None,
 ) -> Iterator[str]:
-    """The log's text as it comes; with `follow`, until the job or endpoint is finished."""
+    """The log's text as it comes (from its last `tail` lines when given); with `follow`,
+    until the job or endpoint is finished."""
+    if tail is not None and not isinstance(target, JobInfo):
+        raise InvalidInput(
+            f"a tail of the log is for jobs: endpoint {target.name}'s log is read whole"
+        )
     offset = 0
     while True:
         if isinstance(target, JobInfo):
-            text, offset, finished = api.job_logs(target.id, "build" if build else "train", offset)
+            kind = "build" if build else "train"
+            text, offset, finished = api.job_logs(target.id, kind, offset, tail)
+            tail = None  # then follow from where the tail ended
         else:
             kind = "build" if build else "serve"
             text, offset, finished = api.endpoint_logs(target.name, kind, offset)

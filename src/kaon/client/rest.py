@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any, Self
 
 from kaon.client import local
@@ -21,6 +22,7 @@ from kaon.client.models import (
     FileInfo,
     GcReport,
     JobInfo,
+    LogOut,
     ProvenanceInfo,
     RepoInfo,
     S3CredentialInfo,
@@ -273,10 +275,22 @@ class RestApi(UsersApi, TransferApi, ReadsApi):
     def kill_job(self, job: str) -> JobInfo:
         return JobInfo.from_doc(self._json("DELETE", f"/v1/jobs/{job}"))
 
-    def job_logs(self, job: str, kind: str = "train", offset: int = 0) -> tuple[str, int, bool]:
-        """(text, next offset, finished): poll with the offset to follow a running job."""
-        doc = self._json("GET", f"/v1/jobs/{job}/logs", params={"kind": kind, "offset": offset})
-        return str(doc["text"]), int(doc["offset"]), bool(doc["finished"])
+    def job_logs(
+        self, job: str, kind: str = "train", offset: int = 0, tail: int | None = None
+    ) -> tuple[str, int, bool]:
+        """(text, next offset, finished): poll with the offset to follow a running job;
+        `tail`: the last that many lines only (then follow from the offset returned)."""
+        piece = self.job_log(job, kind, offset=offset, tail=tail)
+        return piece.text, piece.offset, piece.finished
+
+    def job_log(
+        self, job: str, kind: str = "train", *, offset: int = 0, tail: int | None = None
+    ) -> LogOut:
+        """`job_logs` with where the text starts (`start` > 0: a tail left earlier lines)."""
+        params: dict[str, Any] = {"kind": kind, "offset": offset}
+        if tail is not None:
+            params["tail"] = tail
+        return from_json(LogOut, self._json("GET", f"/v1/jobs/{job}/logs", params=params))
 
     def get_model(self, workspace: str, model_id: str) -> JobInfo:
         """The job of `workspace` that produced `model_id`, with that model's trial only."""
@@ -358,8 +372,11 @@ class RestApi(UsersApi, TransferApi, ReadsApi):
         doc = self._json("POST", f"/v1/jobs/{job}/reproduce", json_body={})
         return JobInfo.from_doc(doc)
 
-    def job_outputs(self, job: str) -> dict[str, Any]:
-        doc: dict[str, Any] = self._json("GET", f"/v1/jobs/{job}/outputs")
+    def job_outputs(self, job: str, trials: Sequence[int] | None = None) -> dict[str, Any]:
+        """Per trial: its model id and output files (path -> content hash); `trials`: only
+        those (by index, at least one)."""
+        params = {"trial": list(trials)} if trials else None
+        doc: dict[str, Any] = self._json("GET", f"/v1/jobs/{job}/outputs", params=params)
         return doc
 
     # S3 gateway --------------------------------------------------------------------------

@@ -103,7 +103,7 @@ class Transport:
         the server's KaonError on >= 400)."""
         url = self._base + path
         if params:
-            url += "?" + urlencode({k: v for k, v in params.items() if v is not None})
+            url += "?" + urlencode({k: v for k, v in params.items() if v is not None}, doseq=True)
         headers = dict(self._headers) | (headers or {})
         body: bytes | None = content
         if json_body is not None:

@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import JSON, ColumnElement, Row, cast, func, insert, select, type_coerce, update
 
 from kaon.core.ids import is_hex
 from kaon.core.jobs import (
@@ -28,6 +28,7 @@ from kaon.core.jobs import (
 )
 from kaon.db import schema
 from kaon.db.sqlstore import SqlStore, batches, guarded
+from kaon.ports.jobs import TrialTally
 
 
 def _job_doc(job: Job) -> str:
@@ -184,10 +185,15 @@ class SqlJobStore(SqlStore):
 
     @guarded
     def list_jobs(
-        self, workspace: WorkspaceName | None = None, states: Sequence[JobState] = ()
+        self,
+        workspace: WorkspaceName | None = None,
+        states: Sequence[JobState] = (),
+        limit: int | None = None,
     ) -> list[Job]:
         t = schema.jobs
         stmt = select(t).order_by(t.c.created.desc(), t.c.id)
+        if limit is not None:
+            stmt = stmt.limit(max(0, limit))
         if workspace is not None:
             stmt = stmt.where(t.c.workspace == workspace)
         if states:
@@ -220,6 +226,42 @@ class SqlJobStore(SqlStore):
         with self._engine.connect() as conn:
             rows = conn.execute(select(t).where(t.c.job == job_id).order_by(t.c.ind))
             return [_trial(r) for r in rows]
+
+    def _time(self, key: str) -> ColumnElement[float]:
+        """A trial's `started`/`finished` read from its JSON document by the database."""
+        doc = schema.trials.c.doc
+        as_json = cast(doc, JSON) if self._dialect == "postgresql" else type_coerce(doc, JSON)
+        value: ColumnElement[float] = as_json[key].as_float()
+        return value
+
+    @guarded
+    def tally_trials(self, job_ids: Sequence[JobId]) -> dict[JobId, TrialTally]:
+        t = schema.trials
+        started, finished = self._time("started"), self._time("finished")
+        ran = func.coalesce(finished, started) - started  # NULL (not summed) for unstarted
+        found: dict[JobId, TrialTally] = {}
+        with self._engine.connect() as conn:
+            for batch in batches(job_ids):
+                stmt = (
+                    select(t.c.job, func.count(), func.count(started), func.sum(ran))
+                    .where(t.c.job.in_(batch))
+                    .group_by(t.c.job)
+                )
+                for job, count, ran_count, process in conn.execute(stmt):
+                    found[JobId(job)] = TrialTally(int(count), int(ran_count), float(process or 0))
+        return found
+
+    @guarded
+    def last_trials(self, job_id: JobId, limit: int) -> list[Trial]:
+        t = schema.trials
+        stmt = (
+            select(t)
+            .where(t.c.job == job_id)
+            .order_by(func.coalesce(self._time("finished"), 0.0).desc(), t.c.ind)
+            .limit(max(0, limit))
+        )
+        with self._engine.connect() as conn:
+            return [_trial(r) for r in conn.execute(stmt)]
 
     @guarded
     def find_model(self, workspace: WorkspaceName, model_id: ModelId) -> Trial | None:

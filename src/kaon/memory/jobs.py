@@ -9,6 +9,7 @@ from kaon.core.errors import AlreadyExists, NotFound, WorkspaceNotFound
 from kaon.core.ids import is_hex
 from kaon.core.jobs import Job, JobId, JobState, ModelId, Trial, WorkspaceName
 from kaon.memory.tables import Tables, detached
+from kaon.ports.jobs import TrialTally
 
 
 class MemoryJobStore:
@@ -47,7 +48,10 @@ class MemoryJobStore:
             return sorted(i for i in self._t.jobs if i.startswith(prefix))[: max(0, limit)]
 
     def list_jobs(
-        self, workspace: WorkspaceName | None = None, states: Sequence[JobState] = ()
+        self,
+        workspace: WorkspaceName | None = None,
+        states: Sequence[JobState] = (),
+        limit: int | None = None,
     ) -> list[Job]:
         with self._t.lock:
             found = [
@@ -56,7 +60,8 @@ class MemoryJobStore:
                 if (workspace is None or j.workspace == workspace)
                 and (not states or j.state in states)
             ]
-            return detached(sorted(found, key=lambda j: (-j.created, j.id)))
+            found.sort(key=lambda j: (-j.created, j.id))
+            return detached(found if limit is None else found[: max(0, limit)])
 
     def add_trials(self, trials: Sequence[Trial]) -> None:
         with self._t.lock:
@@ -82,6 +87,25 @@ class MemoryJobStore:
         with self._t.lock:
             of_job = self._t.trials.get(job_id, {})
             return detached([of_job[i] for i in sorted(of_job)])
+
+    def tally_trials(self, job_ids: Sequence[JobId]) -> dict[JobId, TrialTally]:
+        with self._t.lock:
+            found: dict[JobId, TrialTally] = {}
+            for job_id in job_ids:
+                trials = list(self._t.trials.get(job_id, {}).values())
+                if trials:
+                    ran = [t for t in trials if t.started is not None]
+                    process = sum(
+                        (t.finished or t.started or 0.0) - (t.started or 0.0) for t in ran
+                    )
+                    found[job_id] = TrialTally(len(trials), len(ran), float(process))
+            return found
+
+    def last_trials(self, job_id: JobId, limit: int) -> list[Trial]:
+        with self._t.lock:
+            of_job = self._t.trials.get(job_id, {})
+            ordered = sorted(of_job.values(), key=lambda t: (-(t.finished or 0.0), t.index))
+            return detached(ordered[: max(0, limit)])
 
     def find_model(self, workspace: WorkspaceName, model_id: ModelId) -> Trial | None:
         with self._t.lock:

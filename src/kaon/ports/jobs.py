@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from kaon.core.jobs import Job, JobId, JobState, ModelId, Trial, WorkspaceName
 from kaon.ports.workspaces import Workspace as Workspace  # re-exported: the store speaks it
+
+
+@dataclass(frozen=True)
+class TrialTally:
+    """A job's trials counted, without loading them: how many, how many started (ran), and
+    the seconds they ran together (a running trial counts none yet)."""
+
+    count: int = 0
+    started: int = 0
+    process: float = 0.0
 
 
 class JobStore(Protocol):
@@ -32,10 +43,13 @@ class JobStore(Protocol):
         ...
 
     def list_jobs(
-        self, workspace: WorkspaceName | None = None, states: Sequence[JobState] = ()
+        self,
+        workspace: WorkspaceName | None = None,
+        states: Sequence[JobState] = (),
+        limit: int | None = None,
     ) -> list[Job]:
         """Newest first (then by id); all workspaces when `workspace` is None, every state
-        when `states` is empty."""
+        when `states` is empty; the first `limit` only when given."""
         ...
 
     def add_trials(self, trials: Sequence[Trial]) -> None:
@@ -48,6 +62,16 @@ class JobStore(Protocol):
 
     def list_trials(self, job_id: JobId) -> list[Trial]:
         """The job's trials by index (none for an unknown job)."""
+        ...
+
+    def tally_trials(self, job_ids: Sequence[JobId]) -> dict[JobId, TrialTally]:
+        """Each job's trials counted, in one read that loads none of them (a job without
+        trials, or unknown, is left out)."""
+        ...
+
+    def last_trials(self, job_id: JobId, limit: int) -> list[Trial]:
+        """The `limit` trials of the job that finished last (then those still unfinished, by
+        index), loading no others."""
         ...
 
     def find_model(self, workspace: WorkspaceName, model_id: ModelId) -> Trial | None:

@@ -15,7 +15,7 @@ from kaon.ports.executor import RunResult
 from kaon.services.chunks import ChunkStore
 from kaon.services.commits import CommitService
 from kaon.services.files import FileService
-from kaon.services.joblog import MAX_READ, read_from
+from kaon.services.joblog import MAX_READ, read_from, read_tail, tail_of
 from kaon.services.localfs import commit_folder
 from kaon.services.repos import RepoService
 from kaon.services.trials import TrialOutcome, collect
@@ -134,6 +134,14 @@ class JobOutputs:
             return read_from(path, offset)
         text = self.committed_log(job, kind)[offset : offset + MAX_READ]
         return text, offset + len(text)
+
+    def read_log_tail(self, job: Job, kind: str, lines: int) -> tuple[bytes, int, int]:
+        """The last `lines` lines of the job's `kind` log: (text, its start, end offset); the
+        local file is read backwards from its end (the committed copy is read whole)."""
+        path = self.log_path(job, kind)
+        if path.exists() or not job.state.finished:
+            return read_tail(path, lines)
+        return tail_of(self.committed_log(job, kind), lines)
 
     def committed_log(self, job: Job, kind: str) -> bytes:
         """The job's log as committed to the logs repo when it ended (b"" if it never was:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from kaon.core.address import Ref
 from kaon.core.commit import Commit
@@ -62,6 +62,12 @@ class RepoService:
     def branches_of(self, repo: Repo) -> list[Branch]:
         """The branches of a repo already looked up (no second lookup, as in a listing)."""
         return self._meta.list_branches(repo.name)
+
+    def last_commit(self, branches: Sequence[Branch]) -> Commit | None:
+        """The head commit of master, else of the first of `branches` (a listing shows it)."""
+        chosen = next((b for b in branches if b.name == "master"), None)
+        chosen = chosen or (branches[0] if branches else None)
+        return self._meta.get_commit(chosen.head) if chosen and chosen.head else None
 
     def get_branch(self, repo: str, name: str) -> Branch:
         r = self.get_repo(repo).name

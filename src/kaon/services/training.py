@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Collection, Container, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,7 @@ from kaon.core.jobs import (
     new_job_id,
 )
 from kaon.ports.executor import Executor
-from kaon.ports.jobs import JobStore
+from kaon.ports.jobs import JobStore, TrialTally
 from kaon.services.cluster import ClusterService
 from kaon.services.jobaccess import JobAccess
 from kaon.services.jobbuild import JobBuilder
@@ -120,11 +120,21 @@ class TrainingService:
         found = self._jobs.job_workspaces([JobId(i) for i in job_ids])
         return {str(i): str(w) for i, w in found.items()}
 
-    def jobs(self, workspace: str) -> list[Job]:
-        return self._jobs.list_jobs(self._workspaces.get(workspace).name)
+    def jobs(self, workspace: str, limit: int | None = None) -> list[Job]:
+        """Newest first; the newest `limit` only when given."""
+        return self._jobs.list_jobs(self._workspaces.get(workspace).name, limit=limit)
 
     def trials(self, job: Job) -> list[Trial]:
         return self._jobs.list_trials(job.id)
+
+    def tally(self, jobs: Sequence[Job]) -> dict[str, TrialTally]:
+        """Each job's trials counted (count, started, process time), none loaded."""
+        found = self._jobs.tally_trials([j.id for j in jobs])
+        return {j.id: found.get(j.id, TrialTally()) for j in jobs}
+
+    def last_trials(self, job: Job, limit: int) -> list[Trial]:
+        """The `limit` trials that finished last."""
+        return self._jobs.last_trials(job.id, limit) if limit > 0 else []
 
     def model(
         self, workspace: str, model_id: ModelId, visible: Container[str] | None = None
@@ -148,11 +158,15 @@ class TrainingService:
             raise ModelNotFound(f"there is no model '{model_id}' in workspace '{ws}': {where}")
         return trial
 
-    def outputs(self, ref: str) -> dict[str, Any]:
-        """Every trial's model id and output files (path -> content hash), for comparisons."""
+    def outputs(self, ref: str, indexes: Collection[int] | None = None) -> dict[str, Any]:
+        """Every trial's model id and output files (path -> content hash), for comparisons;
+        only the trials numbered `indexes` when given (a model of a search of 1,000)."""
         job = self.get(ref)
         out: dict[str, Any] = {"job": job.id, "state": job.state.value, "trials": []}
+        wanted = None if indexes is None else set(indexes)
         for trial in self._jobs.list_trials(job.id):
+            if wanted is not None and trial.index not in wanted:
+                continue
             files = self._outputs.model_files(job, trial)
             out["trials"].append(
                 {
@@ -170,6 +184,10 @@ class TrainingService:
 
     def read_log(self, job: Job, kind: str, offset: int) -> tuple[bytes, int]:
         return self._outputs.read_log(job, kind, offset)
+
+    def read_log_tail(self, job: Job, kind: str, lines: int) -> tuple[bytes, int, int]:
+        """The last `lines` lines of the log: (text, the offset it starts at, end offset)."""
+        return self._outputs.read_log_tail(job, kind, lines)
 
     # commands ----------------------------------------------------------------------------
     def deploy(

@@ -68,6 +68,10 @@ class RepoInfo(Answer):
     description: str
     size: int
     branches: list[str]
+    head: CommitInfo | None = field(
+        default=None,
+        metadata=doc("the last commit of master (else of the first branch); none before any"),
+    )
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,9 @@ class JobInfo(Answer):
         default=0,
         metadata=doc("how many trials the job has (`trials` lists fewer when asked to)"),
     )
+    trials_started: int = field(
+        default=0, metadata=doc("how many of its trials started (0: the job never ran one)")
+    )
 
     @property
     def finished_state(self) -> bool:
@@ -140,9 +143,22 @@ class LogOut(Answer):
     text: str
     offset: int
     finished: bool
+    start: int = field(
+        default=0,
+        metadata=doc("the offset `text` starts at (with `tail`, > 0 when earlier lines were left)"),
+    )
 
 
 # -- serving --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplicaInfo(Answer):
+    """One replica of an endpoint version as the server running it sees it."""
+
+    ready: bool = field(metadata=doc("it answers (its health check passed): in the rotation"))
+    address: str = field(metadata=doc("where it listens (unix:// socket, tcp://host:port)"))
+    server: str = field(metadata=doc("the server that runs it ('' for the one answering)"))
 
 
 @dataclass(frozen=True)
@@ -177,6 +193,11 @@ class EndpointInfo(Answer):
     job: str | None = field(
         default=None, metadata=doc("the job that deployed it (a pipeline's release stage)")
     )
+    replica_list: list[ReplicaInfo] = field(
+        default_factory=list,
+        metadata=doc("each wanted replica: the ready ones first, then those not (yet) ready"),
+    )
+    last_error: str = field(default="", metadata=doc("why its last replica exited, if one did"))
 
 
 # -- provenance -----------------------------------------------------------------------------

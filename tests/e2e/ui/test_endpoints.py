@@ -61,6 +61,26 @@ def test_open_the_endpoint_and_get_a_prediction_from_the_try_it_form(
     assert "broke on purpose" in ui.page.inner_text("#answer-body")
 
 
+def test_each_replica_is_shown_with_its_health_and_where_it_runs(
+    ui: Ui, kaon: Kaon, made: dict[str, Any]
+) -> None:
+    name = made["endpoint"]
+    with kaon.client() as c:
+        info = c.get_endpoint(name)
+    assert [(r.ready, r.server) for r in info.replica_list] == [(True, "")]
+    address = info.replica_list[0].address
+    assert address.startswith(("unix://", "tcp://")) and info.last_error == ""
+    ui.go(f"/ui/endpoints/{name}")
+    rows = ui.page.locator("#replica-list tbody tr")
+    assert rows.count() == 1
+    assert rows.nth(0).locator("td").all_inner_texts() == [
+        "0",
+        "ready",
+        f"{address} on this server",
+    ]
+    assert ui.page.inner_text("#replica-notes").startswith("0 restarts in all")
+
+
 def test_a_payload_file_is_uploaded_and_predicted(
     ui: Ui, made: dict[str, Any], tmp_path: Path
 ) -> None:

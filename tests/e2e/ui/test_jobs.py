@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,12 @@ echo '{"accuracy": 0.5}' > "$1/metrics/metrics.json"
 SLEEPS = """#!/bin/sh
 echo "sleeping until killed"
 sleep 600
+"""
+LONG = """#!/bin/sh
+i=1
+while [ $i -le 700 ]; do echo "line $i of a long log"; i=$((i+1)); done
+mkdir -p "$1/model"
+echo x > "$1/model/m"
 """
 WAIT_MS = 120_000
 
@@ -93,6 +100,26 @@ def test_watch_a_job_reach_success_with_its_log(
     ui.shot("job")
 
 
+def test_a_long_log_shows_its_last_lines_then_all(
+    ui: Ui, kaon: Kaon, search: Any, tmp_path: Path
+) -> None:
+    job = _deploy(kaon, tmp_path, LONG)
+    with kaon.client() as c:
+        c.wait(job, timeout=300)
+    ui.go(f"/ui/jobs/{job}")
+    log = ui.page.locator("#log-train")
+    text = log.inner_text()
+    assert len(text.splitlines()) == 500  # the last 500 lines only
+    assert "line 700 of a long log" in text and "committed" in text.splitlines()[-1]
+    assert "line 1 of a long log" not in text
+    assert ui.page.locator("#log-build-cut").count() == 0  # a short log is whole
+    ui.page.click("#log-train-cut a:text-is('Show all')")
+    ui.page.wait_for_load_state("networkidle")
+    log.filter(has_text="line 1 of a long log").wait_for(timeout=WAIT_MS)
+    assert log.inner_text().count("of a long log") == 700
+    assert ui.page.locator("#log-train-cut").count() == 0
+
+
 def test_a_search_lists_its_trials_sorted_with_the_best_marked(ui: Ui, search: Any) -> None:
     ui.go(f"/ui/jobs/{search.id}")
     rows = ui.page.locator("table.trials tbody tr")
@@ -134,6 +161,15 @@ def test_compare_two_trials(ui: Ui, search: Any) -> None:
     ui.shot("compare")
 
 
+def test_the_outputs_of_some_trials_only(kaon: Kaon, search: Any) -> None:
+    """A model page of a search asks its own trial's files, not the 1,000 trials' of it."""
+    with kaon.client() as c:
+        every = c.job_outputs(search.id)["trials"]
+        some = c.job_outputs(search.id, trials=[2, 0])["trials"]
+        assert [t["index"] for t in some] == [0, 2] and some == [every[0], every[2]]
+        assert some[0]["files"] and some[0]["model_id"] == search.trials[0].model_id
+
+
 def test_kill_a_running_job_from_its_page(ui: Ui, kaon: Kaon, search: Any, tmp_path: Path) -> None:
     job = _deploy(kaon, tmp_path, SLEEPS)
     _running(ui, job)
@@ -158,6 +194,49 @@ def test_a_refused_kill_dialog_kills_nothing(
         assert ui.page.url.endswith(f"/ui/jobs/{job}")
         with kaon.client() as c:
             assert not c.get_job(job).state.finished
+    finally:
+        with kaon.client() as c:
+            c.kill_job(job)
+
+
+def _paused(ui: Ui, at_least: int) -> None:
+    """Wait until the page skipped `at_least` polls in all (static/live.js counts them)."""
+    deadline = time.monotonic() + WAIT_MS / 1000
+    count = "() => Number(document.documentElement.dataset.pausedPolls || 0)"
+    while ui.page.evaluate(count) < at_least:
+        assert time.monotonic() < deadline, "the hidden page never skipped a poll"
+        ui.page.wait_for_timeout(200)
+
+
+def _hide(ui: Ui, hidden: bool) -> None:
+    """The tab hidden or shown again, as the browser says it (document.hidden + the event)."""
+    ui.page.evaluate(
+        "(hidden) => { Object.defineProperty(document, 'hidden',"
+        " {value: hidden, configurable: true});"
+        " document.dispatchEvent(new Event('visibilitychange')); }",
+        hidden,
+    )
+
+
+def test_polls_pause_while_the_tab_is_hidden(
+    ui: Ui, kaon: Kaon, search: Any, tmp_path: Path
+) -> None:
+    job = _deploy(kaon, tmp_path, SLEEPS)
+    try:
+        _running(ui, job)  # its state polls every 2 s, its log follows
+        asked: list[str] = []
+        ui.page.on(
+            "request", lambda r: asked.append(r.url) if f"/ui/jobs/{job}/" in r.url else None
+        )
+        _hide(ui, True)
+        _paused(ui, 2)  # what was on its way before has come back
+        asked.clear()
+        _paused(ui, 5)
+        assert asked == []  # skipped polls asked nothing
+        log = ui.page.expect_request(lambda r: f"/ui/jobs/{job}/log" in r.url, timeout=WAIT_MS)
+        state = ui.page.expect_request(lambda r: f"/ui/jobs/{job}/state" in r.url, timeout=WAIT_MS)
+        with state, log:
+            _hide(ui, False)  # the log's poller asks again at once, the state at its tick
     finally:
         with kaon.client() as c:
             c.kill_job(job)

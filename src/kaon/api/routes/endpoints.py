@@ -24,7 +24,16 @@ router = APIRouter(tags=["serve"])
 
 def endpoint_out(p: Platform, e: Endpoint, base: str) -> EndpointInfo:
     status = p.serving.status(e.name)
-    return endpoint_info(e, status.ready if status else 0, status.restarts if status else 0, base)
+    if status is None:
+        return endpoint_info(e, 0, base)
+    return endpoint_info(
+        e,
+        status.restarts,
+        base,
+        addresses=status.addresses,
+        last_error=status.last_error,
+        server=p.serving.runs_on(e.name) or "",
+    )
 
 
 def _base(request: Request) -> str:

@@ -81,6 +81,10 @@ def reproduce(
 
 
 @router.get("/v1/jobs/{job}/outputs")
-def outputs(job: str, p: Platform = Depends(platform)) -> dict[str, object]:
+def outputs(
+    job: str,
+    trial: list[int] | None = Query(None, description="only these trials' (by index)"),
+    p: Platform = Depends(platform),
+) -> dict[str, object]:
     """Per trial: the model id and every output file with its content hash."""
-    return p.training.outputs(job)
+    return p.training.outputs(job, trial)

@@ -24,8 +24,13 @@ router = APIRouter(prefix="/v1/repos", tags=["repos"])
 
 
 def _repo_out(p: Platform, repo: Repo) -> RepoInfo:
-    branches = [str(b.name) for b in p.repos.branches_of(repo)]
-    return repo_info(repo, p.repos.repo_size(repo.name), branches)
+    """The repo with its branches and last commit (so a listing needs no read per repo);
+    its size is master's (none without master)."""
+    branches = p.repos.branches_of(repo)
+    head = p.repos.last_commit(branches)
+    names = [str(b.name) for b in branches]
+    size = head.size if head and "master" in names else 0
+    return repo_info(repo, size, names, commit_info(head) if head else None)
 
 
 @router.get("", response_model=list[RepoInfo])

@@ -7,11 +7,12 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from kaon.api.access import visible_workspaces
-from kaon.api.answers import job_info, process_time
+from kaon.api.answers import job_info
 from kaon.api.deps import platform, principal
 from kaon.api.owners import forward
 from kaon.api.trialspage import trials_page
 from kaon.core.envvars import check_variables
+from kaon.core.errors import InvalidInput
 from kaon.core.hyper import make_hyper
 from kaon.core.jobs import Bundle, Resources, model_id
 from kaon.core.units import parse_duration, parse_memory
@@ -69,10 +70,20 @@ def list_jobs(
     ),
     p: Platform = Depends(platform),
 ) -> list[JobInfo]:
-    jobs = p.training.jobs(name)
-    if limit is not None:
-        jobs = sorted(jobs, key=lambda j: j.created, reverse=True)[:limit]
-    return [job_info(j, p.training.trials(j), keep=trials) for j in jobs]
+    jobs = p.training.jobs(name, limit=limit)
+    if trials is None:  # every trial of every job
+        return [job_info(j, p.training.trials(j)) for j in jobs]
+    tally = p.training.tally(jobs)  # counted in one read: no trial loaded but those kept
+    return [
+        job_info(
+            j,
+            p.training.last_trials(j, trials),
+            process=tally[j.id].process,
+            count=tally[j.id].count,
+            started=tally[j.id].started,
+        )
+        for j in jobs
+    ]
 
 
 @router.get("/v1/jobs/{job}", response_model=JobInfo)
@@ -84,12 +95,10 @@ def get_job(
     p: Platform = Depends(platform),
 ) -> JobInfo:
     found = p.training.get(job)
-    every = p.training.trials(found)
-    return (
-        job_info(found, every)
-        if trials
-        else job_info(found, [], process=process_time(every), count=len(every))
-    )
+    if trials:
+        return job_info(found, p.training.trials(found))
+    tally = p.training.tally([found])[found.id]
+    return job_info(found, [], process=tally.process, count=tally.count, started=tally.started)
 
 
 @router.get("/v1/jobs/{job}/trials", response_model=TrialsPage)
@@ -137,17 +146,30 @@ def job_logs(
     job: str,
     kind: Literal["train", "build"] = Query("train"),
     offset: int = Query(0, ge=0),
+    tail: int | None = Query(
+        None, ge=0, description="only the last `tail` lines (then follow from `offset`)"
+    ),
     p: Platform = Depends(platform),
 ) -> LogOut | Response:
-    """The job's log from byte `offset`; poll with the returned offset to follow it. The live
-    log of a job another server runs is that server's (forwarded there)."""
+    """The job's log from byte `offset`, or its last `tail` lines (read back from the end);
+    poll with the returned offset to follow it. The live log of a job another server runs
+    is that server's (forwarded there)."""
+    if tail is not None and offset:
+        raise InvalidInput(
+            "give either `offset` (read from there) or `tail` (the last lines), not both"
+        )
     found = p.training.get(job)
     forwarded = forward(request, p, p.training.runs_on(found.id))
     if forwarded is not None:
         return forwarded
-    data, end = p.training.read_log(found, kind, offset)
+    start = offset
+    if tail is None:
+        data, end = p.training.read_log(found, kind, offset)
+    else:
+        data, start, end = p.training.read_log_tail(found, kind, tail)
     finished = found.state.finished and len(data) == 0
-    return LogOut(text=data.decode("utf-8", "replace"), offset=end, finished=finished)
+    text = data.decode("utf-8", "replace")
+    return LogOut(text=text, offset=end, finished=finished, start=start)
 
 
 @router.get("/v1/workspaces/{name}/models/{model}", response_model=JobInfo)

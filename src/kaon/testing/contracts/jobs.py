@@ -109,6 +109,33 @@ class JobStoreContract:
         assert jobs.list_trials(j.id)[2] == running
         assert jobs.list_trials(j.id)[0].state is JobState.PENDING
 
+    def test_trials_tallied_and_the_last_finished(self, jobs: JobStore) -> None:
+        """Counts and process time without loading trials; the trials that finished last
+        (then the unfinished by index), so a list of jobs never loads a search's 1,000."""
+        j, empty = job(1), job(2)
+        jobs.add_job(j, [Trial(j.id, i, {"a": i}) for i in range(5)])
+        jobs.add_job(empty, [])
+
+        def finish(index: int, started: float, finished: float | None) -> None:
+            trial = jobs.list_trials(j.id)[index].moved(JobState.RUNNING, started=started)
+            if finished is not None:
+                trial = trial.moved(JobState.SUCCESS, finished=finished)
+            jobs.save_trial(trial)
+
+        finish(1, 10.0, 14.5)
+        finish(3, 11.0, 20.0)
+        finish(4, 12.0, None)  # running: started, no time yet
+        jobs.save_trial(jobs.list_trials(j.id)[2].moved(JobState.KILLED, finished=30.0))
+        tally = jobs.tally_trials([j.id, empty.id, job_id(9)])
+        assert list(tally) == [j.id]  # no trials, or no such job: left out
+        assert (tally[j.id].count, tally[j.id].started) == (5, 3)
+        assert tally[j.id].process == pytest.approx(4.5 + 9.0)
+        assert [t.index for t in jobs.last_trials(j.id, 3)] == [2, 3, 1]
+        assert [t.index for t in jobs.last_trials(j.id, 10)] == [2, 3, 1, 0, 4]
+        assert jobs.last_trials(j.id, 0) == [] and jobs.last_trials(empty.id, 5) == []
+        assert jobs.last_trials(j.id, 1)[0] == jobs.list_trials(j.id)[2]
+        assert [x.id for x in jobs.list_jobs(WS, limit=1)] == [empty.id]
+
     def test_models_are_found_per_workspace(
         self, jobs: JobStore, workspaces: WorkspaceStore
     ) -> None:

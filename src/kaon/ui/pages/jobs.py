@@ -1,9 +1,10 @@
 """Jobs: the live list, one job (inputs, state timeline, logs that follow, build logs,
 environment, outputs), searches' trials table and charts, kill (H5).
 
-Live parts poll with htmx and stop when there is nothing left to follow: the list while a
-job is unfinished, a log fragment from its last byte offset until the API says `finished`,
-the job's state (a change reloads the page, so a finished job shows its outputs and charts).
+Logs show their last LOG_TAIL lines first ("Show all" for the rest). Live parts poll with
+htmx and stop when there is nothing left to follow: the list while a job is unfinished, a
+log fragment from its last byte offset until the API says `finished`, the job's state (a
+change reloads the page, so a finished job shows its outputs and charts).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from kaon.ui.render import page, templates
 
 router = APIRouter()
 LOG_KINDS = ("train", "build")
+LOG_TAIL = 500  # lines of each log the job page shows first (then "Show all")
 
 
 def _lock_lines(env: dict[str, Any]) -> list[str]:
@@ -38,7 +40,7 @@ def _split(jobs: list[JobInfo]) -> tuple[list[JobInfo], list[JobInfo]]:
 
 
 def _jobs_context(request: Request, workspace: str) -> dict[str, Any]:
-    jobs = session.client(request).list_jobs(workspace)
+    jobs = session.client(request).list_jobs(workspace, trials=0)  # counted, none sent
     building, training = _split(jobs)
     live = any(not j.state.finished for j in jobs)
     return {"workspace": workspace, "building": building, "training": training, "live": live}
@@ -66,12 +68,14 @@ def job(
     order: str = "asc",
     page_no: int = Query(1, alias="page"),
     metric: str = "",
+    log: str = "tail",
 ) -> HTMLResponse:
     client = session.client(request)
     info = client.job_summary(job_id)
     search = searchview.view(client, info.id, sort, order, page_no, metric)
     trials = search.rows
-    logs = {kind: client.job_logs(info.id, kind, 0) for kind in LOG_KINDS}
+    tail = None if log == "all" else LOG_TAIL  # ?log=all: the whole log ("Show all")
+    logs = {kind: client.job_log(info.id, kind, tail=tail) for kind in LOG_KINDS}
     files: dict[int, list[str]] = {}
     if info.state.finished and not info.hyperopt and any(t.model_id for t in trials):
         try:
@@ -86,6 +90,7 @@ def job(
         job=info,
         trials=trials,
         logs=logs,
+        tail=LOG_TAIL,
         files=files,
         lock=_lock_lines(info.env),
         search=search if info.hyperopt else None,

@@ -47,16 +47,17 @@ def _trial(job: JobInfo) -> TrialInfo:
 def _files(
     client: Client, job: JobInfo, seen: dict[str, dict[str, Any]] | None = None
 ) -> dict[str, str]:
-    """The model's output files and their content hashes (empty when they are gone);
-    `seen` keeps each job's outputs (trials of one search are compared with one call)."""
+    """The model's output files and their content hashes (empty when they are gone), that
+    trial's only (a search's 1,000 models are not walked); `seen` keeps what was asked."""
     index = _trial(job).index
     seen = {} if seen is None else seen
-    if job.id not in seen:
+    key = f"{job.id}/{index}"
+    if key not in seen:
         try:
-            seen[job.id] = client.job_outputs(job.id)
+            seen[key] = client.job_outputs(job.id, trials=[index])
         except KaonError:
-            seen[job.id] = {}
-    outputs = seen[job.id]
+            seen[key] = {}
+    outputs = seen[key]
     for trial in outputs.get("trials", []):
         if trial.get("index") == index:
             return dict(trial.get("files", {}))

@@ -32,12 +32,9 @@ CHANGES = 500  # changed files listed on a page (the page says when there are mo
 
 @router.get("/repos", response_class=HTMLResponse)
 def repos(request: Request) -> HTMLResponse:
-    client = session.client(request)
-    rows = []
-    for repo in sorted(client.list_repos(), key=lambda r: r.name):
-        branch = "master" if "master" in repo.branches else next(iter(repo.branches), "")
-        head = client.list_commits(repo.name, branch, limit=1) if branch else []
-        rows.append((repo, head[0] if head else None))
+    """Every repo with its last commit: one API call (the list carries each repo's head)."""
+    found = session.client(request).list_repos()
+    rows = [(repo, repo.head) for repo in sorted(found, key=lambda r: r.name)]
     return page(request, "repos/list.html", title="Repos", rows=rows)
 
 
