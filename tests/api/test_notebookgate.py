@@ -9,8 +9,7 @@ import time
 from dataclasses import replace
 
 from kaon.api.notebookgate import COOKIE_TTL, _cookie, admitted, cookie_name, cookie_value
-from kaon.core.notebooks import NotebookState, token_digest
-from kaon.services.notebooks import Gate, cookie_key
+from kaon.core.notebooks import Gate, NotebookState, cookie_key, token_digest
 
 SECRET = bytes(range(32))  # a server's secret.key
 GATE = Gate("/tmp/x.sock", token_digest("right"), NotebookState.RUNNING, cookie_key(SECRET))

@@ -28,8 +28,7 @@ from websockets.asyncio.client import ClientConnection, unix_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from kaon.api.replies import Receive, Scope, Send, error, header
-from kaon.core.notebooks import token_digest
-from kaon.services.notebooks import Gate
+from kaon.core.notebooks import Gate, token_digest
 
 COOKIE_TTL = 12 * 3600  # seconds a cookie opens its notebook; then the token is asked again
 HOPS = frozenset(

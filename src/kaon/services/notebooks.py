@@ -19,8 +19,6 @@ fingerprint of the last save); `<root>/builds/<build>.log`.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import stat
 import threading
@@ -34,8 +32,10 @@ from kaon.core.errors import AlreadyExists, Conflict, KaonError, NotFound
 from kaon.core.jobs import Bundle, WorkspaceName
 from kaon.core.notebooks import (
     MAX_READS,
+    Gate,
     Notebook,
     NotebookState,
+    cookie_key,
     default_name,
     new_build_id,
     new_token,
@@ -71,23 +71,6 @@ class Saved:
     branch: str
     commit: str
     path: str  # the bundle's kaos name, `/<branch>:<hash>`
-
-
-@dataclass(frozen=True)
-class Gate:
-    """What the gateway needs to proxy a notebook: where it listens, its token's digest and
-    the key its cookies are signed with (every server of the platform derives the same one
-    from $KAON_HOME/secret.key, which they share)."""
-
-    socket: str | None  # None while it is not answering
-    token_digest: str
-    state: NotebookState
-    cookie_key: bytes = b""  # b"": no cookie is accepted
-
-
-def cookie_key(secret: bytes) -> bytes:
-    """The notebook gate's cookie signing key, derived from the server secret."""
-    return hmac.new(secret, b"kaon notebook gate cookie", hashlib.sha256).digest()
 
 
 class NotebookService:
@@ -218,6 +201,7 @@ class NotebookService:
             saved=source.commit,
         )
         self._store.add_notebook(notebook)
+        self._provenance.notebook_started(notebook)  # its environment once it is locked
         home = self._home(name)
         home.mkdir(parents=True, exist_ok=True)
         secret = home / "token"
