@@ -520,9 +520,11 @@ def wire(
         LocalNotebooks(install_runtime(settings.home / "runtime")),
         clock,
         lambda name: serving.lookup(name) is not None,
+        provenance,
+        sealing,  # the gate's cookies are signed with a key derived from it
     )
     serving.is_notebook = lambda name: _live_notebook(database.notebooks.get_notebook(name))
-    s3.on_job_access(notebooks.recorded)  # what a notebook's key reads: in its record
+    s3.on_job_access(notebooks.recorded)  # what a notebook's key reads: its provenance
     platform = Platform(
         repos=repos,
         commits=commits,

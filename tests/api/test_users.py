@@ -233,6 +233,29 @@ def test_provenance_drops_nodes_of_unreadable_workspaces(
     assert model.id in {n["id"] for n in r.json()["graph"]["nodes"]}
 
 
+def test_a_notebook_node_is_its_workspaces(
+    api: TestClient, backends: Backends, ann: Headers, ben: Headers
+) -> None:
+    """A notebook that read a shared commit is seen downstream of it only by those who may
+    read the notebook's workspace."""
+    api.post("/v1/workspaces", json={"name": "wn"}, headers=ann)
+    api.post("/v1/repos", json={"name": "open"})
+    shared = Node(
+        node_id(NodeKind.DATA, "ef" * 16),
+        NodeKind.DATA,
+        "open@master:/x",
+        {"repo": "open", "commit": "ef" * 16, "via": "s3"},
+    )
+    notebook = Node(
+        node_id(NodeKind.NOTEBOOK, "nb-x@b1"), NodeKind.NOTEBOOK, "nb-x", {"workspace": "wn"}
+    )
+    backends.provenance.record([shared, notebook], [Edge(shared.id, notebook.id, EdgeKind.USED)])
+    seen = api.get("/v1/subvenance", params={"commit": "efef"}, headers=ben).json()
+    assert [n["id"] for n in seen["graph"]["nodes"]] == [shared.id]
+    mine = api.get("/v1/subvenance", params={"commit": "efef"}, headers=ann).json()
+    assert {n["id"] for n in mine["graph"]["nodes"]} == {shared.id, notebook.id}
+
+
 def test_a_workspace_named_in_capitals_is_its_owners(api: TestClient, ann: Headers) -> None:
     assert api.post("/v1/workspaces", json={"name": "fa"}, headers=ann).status_code == 201
     assert api.get("/v1/workspaces/FA", headers=ann).json()["name"] == "fa"

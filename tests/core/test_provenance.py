@@ -75,8 +75,8 @@ def ids(graph: Graph) -> set[str]:
 
 def test_enum_values_are_lowercase_strings() -> None:
     assert [k.value for k in NodeKind] == [
-        "data", "code", "params", "environment", "job", "model", "serve_code", "endpoint",
-        "feedback",
+        "data", "code", "params", "environment", "notebook", "job", "model", "serve_code",
+        "endpoint", "feedback",
     ]  # fmt: skip
     assert EdgeKind.BUILT_FROM.value == "built-from"
     assert EdgeKind.DERIVED_FROM.value == "derived-from"

@@ -8,6 +8,7 @@ last state in `<name>-last`; a bad requirement fails the build and shows in buil
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 import urllib.error
@@ -23,7 +24,12 @@ from botocore.config import Config
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from kaon.client import JobState
+from kaon.client.models import BundleInfo
+
 from .helpers import Kaon
+from .test_notebook_entry import TRAIN
+from .test_notebook_entry import notebook as train_notebook
 from .test_serve import SERVE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]  # a cold environment: ~90 packages
@@ -136,6 +142,9 @@ NOTEBOOK = {
 }
 
 
+TRAIN_NOTEBOOK = train_notebook(TRAIN, parameters='alpha = 1.0\nlabel = "nb"\n')
+
+
 def put_notebook(base: str, name: str, token: str, path: str, doc: dict[str, Any]) -> None:
     body = json.dumps({"type": "notebook", "format": "json", "content": doc}).encode()
     req = urllib.request.Request(
@@ -168,6 +177,19 @@ def test_notebook_deploy_run_save_kill(kaon: Kaon, tmp_path: Path) -> None:
     assert status(f"{base}/{name}/api/status", {"Authorization": "token wrong"}) == 403
     assert asyncio.run(ws_refused(base, name)) == 403
 
+    # the cookie the gateway sets opens the lab; one forged from what the database holds
+    # (the token's digest) or with another expiry does not
+    with urllib.request.urlopen(f"{base}/{name}/lab?token={token}", timeout=60) as r:
+        cookie = r.headers["Set-Cookie"].split(";")[0]
+    assert cookie.startswith(f"kaon-notebook-{name}=")
+    assert status(f"{base}/{name}/lab", {"Cookie": cookie}) == 200
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    forged = hashlib.sha256(f"cookie:{digest}".encode()).hexdigest()
+    assert status(f"{base}/{name}/lab", {"Cookie": f"kaon-notebook-{name}={forged}"}) == 403
+    expires, _, mac = cookie.partition("=")[2].partition(".")
+    later = f"kaon-notebook-{name}={int(expires) + 3600}.{mac}"
+    assert status(f"{base}/{name}/lab", {"Cookie": later}) == 403
+
     # an endpoint may not take a live notebook's name (the gateway routes /<name>/ to it)
     serve = tmp_path / "serve" / "demo" / "model"
     serve.mkdir(parents=True)
@@ -188,7 +210,10 @@ def test_notebook_deploy_run_save_kill(kaon: Kaon, tmp_path: Path) -> None:
     assert seen["wrote"] in ("PermissionError", "OSError")
     assert seen["workspace"] == WS and seen["job"] == f"notebook-{name}"
 
-    # the notebook's S3 key (in its environment): what it reads is recorded in its record
+    # the notebook's S3 key (in its environment): what it reads is recorded in its record.
+    # The data branch moves on first: what it reads is not the commit it was deployed with
+    (tmp_path / "more.csv").write_text("c\n3\n")
+    k.ok("put", "file", f"{WS}-data@tables:/more.csv", "-f", str(tmp_path / "more.csv"))
     endpoint, key, secret = seen["s3"]
     s3 = boto3.client(
         "s3",
@@ -203,6 +228,20 @@ def test_notebook_deploy_run_save_kill(kaon: Kaon, tmp_path: Path) -> None:
     reads = {n["name"]: n for n in k.json("notebook", "list")}[name]["reads"]
     assert [r.split("@")[0] for r in reads] == [f"{WS}-data"] and reads[0].endswith(":/rows.csv")
 
+    # ... and recorded as provenance, as a job's reads are: data commit → used → notebook
+    graph = k.json("notebook", "provenance", "-n", name)
+    notebook_node = next(n for n in graph["nodes"] if n["kind"] == "notebook")
+    assert notebook_node["label"] == name
+    read = [n for n in graph["nodes"] if n["attrs"].get("via") == "s3"]
+    assert [(n["kind"], n["attrs"]["repo"], n["attrs"]["path"]) for n in read] == [
+        ("data", f"{WS}-data", "/rows.csv")
+    ]
+    edge = {"src": read[0]["id"], "dst": notebook_node["id"], "kind": "used"}
+    assert edge in graph["edges"]
+    assert read[0]["attrs"]["commit"] == reads[0].split("@")[1].split(":")[0]
+    below = k.json("data", "subvenance", f"{WS}-data@{read[0]['attrs']['commit']}")
+    assert notebook_node["id"] in {n["id"] for n in below["nodes"]}
+
     # a notebook with outputs: unsaved, then saved without its outputs
     put_notebook(base, name, token, "analysis.ipynb", NOTEBOOK)
     assert wait_notebook(k, name)["unsaved"] is True
@@ -213,6 +252,25 @@ def test_notebook_deploy_run_save_kill(kaon: Kaon, tmp_path: Path) -> None:
     assert stored["cells"][0]["outputs"] == [] and stored["cells"][0]["execution_count"] is None
     assert stored["cells"][0]["source"] == ["print(6 * 7)"]
     assert client.read(f"{WS}-source@{name}:/example.ipynb")  # the template's own notebook
+
+    # the saved commit came from the notebook: a model trained from it shows what it read
+    put_notebook(base, name, token, "train.ipynb", json.loads(TRAIN_NOTEBOOK))
+    trained_from = k.json("notebook", "save", "-n", name, "-m", "a training notebook")
+    graph = k.json("notebook", "provenance", "-n", name)
+    code = next(n for n in graph["nodes"] if n["attrs"].get("commit") == trained_from["commit"])
+    assert code["kind"] == "code"
+    assert {"src": notebook_node["id"], "dst": code["id"], "kind": "produced"} in graph["edges"]
+    bundle = BundleInfo(
+        "source", name, f"{WS}-source", name, trained_from["commit"], "", "", 0, 0, ""
+    )
+    job = client.wait(client.train(WS, source=bundle), timeout=READY_WAIT)
+    assert job.state == JobState.SUCCESS, job
+    model = job.trials[0].model_id
+    assert model is not None
+    ancestry = client.provenance(WS, model).graph
+    assert notebook_node["id"] in ancestry and code["id"] in ancestry
+    assert read[0]["id"] in ancestry  # the data the notebook read through S3
+    assert any(e.src == read[0]["id"] and e.dst == notebook_node["id"] for e in ancestry.edges)
 
     # unsaved changes: kill asks (no terminal: refused), -y kills; the last state is kept
     changed = json.loads(json.dumps(NOTEBOOK))
@@ -263,13 +321,35 @@ def contents(base: str, name: str, token: str, path: str) -> int:
     return status(f"{base}/{name}/api/contents/{path}", {"Authorization": f"token {token}"})
 
 
+LIMITS_CELL = """
+import json, os, pathlib, resource
+lines = [ln.split(":", 2) for ln in pathlib.Path("/proc/self/cgroup").read_text().splitlines()]
+v1 = [p for _, c, p in lines if "memory" in c.split(",")]
+if v1:  # cgroup v1: the memory hierarchy's group, else v2's unified one
+    f = pathlib.Path("/sys/fs/cgroup/memory" + v1[0]) / "memory.limit_in_bytes"
+else:
+    f = pathlib.Path("/sys/fs/cgroup" + [p for _, c, p in lines if not c][0]) / "memory.max"
+text = f.read_text().strip() if f.exists() else ""
+print(json.dumps({"workspace": os.environ["KAON_WORKSPACE"], "cpus": len(os.sched_getaffinity(0)),
+      "rlimit_as": resource.getrlimit(resource.RLIMIT_AS)[0],
+      "cgroup": int(text) if text.isdigit() else None, "group": str(f)}))
+"""
+
+
 def test_a_platform_crash_brings_the_notebook_back(lone: Kaon) -> None:
     k = lone
     k.up()
     env = {"KAON_WORKSPACE": "nbcrash"}
     k.ok("workspace", "create", "-n", "nbcrash")
-    done = json.loads(k.ok("notebook", "deploy", "--name", "nb-crash", "--json", env=env))
+    done = json.loads(
+        k.ok(
+            "notebook", "deploy", "--name", "nb-crash", "--cpu", "1", "--memory", "1Gi",
+            "--json", env=env,
+        )
+    )  # fmt: skip
     token = done["token"]
+    limits = done["notebook"]["limits"]  # what deploy says it enforces here, never silent
+    assert limits.startswith("cpu: 1 of the ") and "memory: 1Gi for " in limits, limits
 
     def ready() -> dict[str, Any]:
         deadline = time.monotonic() + READY_WAIT
@@ -291,8 +371,12 @@ def test_a_platform_crash_brings_the_notebook_back(lone: Kaon) -> None:
     base = k.server()["url"]  # type: ignore[index]
     assert status(f"{base}/nb-crash/lab?token={token}") == 200  # the same token
     assert contents(base, "nb-crash", token, "unsaved.ipynb") == 200  # the folder as it was
-    out = asyncio.run(
-        run_cell(base, "nb-crash", token, "import os; print(os.environ['KAON_WORKSPACE'])")
-    )
-    assert out.strip() == "nbcrash"
+    out = asyncio.run(run_cell(base, "nb-crash", token, LIMITS_CELL))
+    seen = json.loads(out.strip().splitlines()[-1])
+    assert seen["workspace"] == "nbcrash"
+    assert seen["cpus"] == 1  # --cpu 1: its kernels run on one CPU (after the restart too)
+    if "(cgroup)" in limits:
+        assert seen["cgroup"] == 2**30, seen
+    else:
+        assert seen["rlimit_as"] == 2**30, seen
     k.ok("notebook", "kill", "-n", "nb-crash", "-y", env=env)

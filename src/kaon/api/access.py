@@ -130,6 +130,8 @@ def visible_graph(p: Platform, who: Principal, graph: Graph) -> Graph:
     def readable(node: Node) -> bool:
         if node.kind is NodeKind.MODEL:
             return node.id.split(":", 1)[1].split("/", 1)[0] in shown
+        if node.kind is NodeKind.NOTEBOOK:
+            return node.attrs.get("workspace", "") in shown
         if node.kind is NodeKind.JOB and "pipeline" in node.attrs:
             return True  # pipelines are global, like shared repos
         if node.kind in (NodeKind.JOB, NodeKind.ENDPOINT):

@@ -3,8 +3,12 @@ terminals) to the notebook's JupyterLab on its unix socket.
 
 A request needs the notebook's token — `?token=`, `Authorization: token|Bearer <token>` — or
 the cookie the gateway set when it last saw that token (`kaon-notebook-<name>`, path
-`/<name>/`, HttpOnly, SameSite=Strict). Anything else is refused with 403 before it reaches
-JupyterLab, whose own token auth stays on behind it. The Host header goes through unchanged
+`/<name>/`, HttpOnly, SameSite=Strict, Max-Age COOKIE_TTL): `<expiry>.<HMAC-SHA256 of the
+notebook's name, its token's digest and the expiry>`, keyed by `Gate.cookie_key` (derived from
+the server secret every server shares: one server's cookie opens the notebook through
+another; a redeploy's new token voids the old cookies). Anything else — no token, a wrong
+one, a forged or expired cookie — is refused with 403 before it reaches JupyterLab, whose own
+token auth stays on behind it. The Host header goes through unchanged
 (Jupyter compares a websocket's Origin with it). Bodies stream both ways.
 """
 
@@ -14,6 +18,7 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import time
 from collections.abc import AsyncIterator
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs
@@ -23,9 +28,9 @@ from websockets.asyncio.client import ClientConnection, unix_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from kaon.api.replies import Receive, Scope, Send, error, header
-from kaon.core.notebooks import token_digest
-from kaon.services.notebooks import Gate
+from kaon.core.notebooks import Gate, token_digest
 
+COOKIE_TTL = 12 * 3600  # seconds a cookie opens its notebook; then the token is asked again
 HOPS = frozenset(
     {
         b"connection",
@@ -51,8 +56,18 @@ def cookie_name(name: str) -> str:
     return f"kaon-notebook-{name}"
 
 
-def cookie_value(gate: Gate) -> str:
-    return hashlib.sha256(f"cookie:{gate.token_digest}".encode()).hexdigest()
+def cookie_value(name: str, gate: Gate, expires: int) -> str:
+    """The signed cookie of notebook `name` that is good until `expires` (unix seconds)."""
+    signed = f"{name}\0{gate.token_digest}\0{expires}".encode()
+    return f"{expires}.{hmac.new(gate.cookie_key, signed, hashlib.sha256).hexdigest()}"
+
+
+def cookie_ok(name: str, gate: Gate, value: str, now: float) -> bool:
+    """Whether `value` is a cookie this platform signed for `name` and not expired."""
+    expires, dot, _ = value.partition(".")
+    if not gate.cookie_key or not dot or not expires.isdigit() or int(expires) <= now:
+        return False
+    return hmac.compare_digest(value, cookie_value(name, gate, int(expires)))
 
 
 def presented(scope: Scope) -> str | None:
@@ -67,8 +82,8 @@ def presented(scope: Scope) -> str | None:
     return None
 
 
-def admitted(scope: Scope, name: str, gate: Gate) -> tuple[bool, bool]:
-    """(may pass, set the cookie): a right token, or the cookie of one."""
+def admitted(scope: Scope, name: str, gate: Gate, now: float | None = None) -> tuple[bool, bool]:
+    """(may pass, set the cookie): a right token, or an unexpired cookie signed for it."""
     token = presented(scope)
     if token is not None:
         ok = hmac.compare_digest(token_digest(token), gate.token_digest)
@@ -77,7 +92,8 @@ def admitted(scope: Scope, name: str, gate: Gate) -> tuple[bool, bool]:
     with contextlib.suppress(Exception):
         cookies.load(header(scope, b"cookie").decode("latin-1"))
     morsel = cookies.get(cookie_name(name))
-    return morsel is not None and hmac.compare_digest(morsel.value, cookie_value(gate)), False
+    when = time.time() if now is None else now
+    return morsel is not None and cookie_ok(name, gate, morsel.value, when), False
 
 
 class NotebookGate:
@@ -249,5 +265,11 @@ async def _body(receive: Receive) -> AsyncIterator[bytes]:
 
 
 def _cookie(name: str, gate: Gate) -> list[tuple[bytes, bytes]]:
-    value = f"{cookie_name(name)}={cookie_value(gate)}; Path=/{name}/; HttpOnly; SameSite=Strict"
+    if not gate.cookie_key:
+        return []
+    signed = cookie_value(name, gate, int(time.time() + COOKIE_TTL))
+    value = (
+        f"{cookie_name(name)}={signed}; Path=/{name}/; Max-Age={COOKIE_TTL}; HttpOnly; "
+        "SameSite=Strict"
+    )
     return [(b"set-cookie", value.encode())]

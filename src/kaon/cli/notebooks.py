@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from kaon.cli.options import JSON, created, ind, name_or_row
 from kaon.cli.output import (
     REPORTER,
     boxed,
@@ -21,15 +22,13 @@ from kaon.cli.output import (
     success,
 )
 from kaon.cli.workspace import WORKSPACE, client
-from kaon.core.errors import InvalidInput
 from kaon.core.notebooks import NotebookState
 
 if TYPE_CHECKING:
     from kaon.wire.notebooks import NotebookInfo
 
-JSON = typer.Option(False, "--json", help="Print JSON instead of tables.")
 NAME = typer.Option(None, "--name", "-n", help="Notebook name (see `kaon notebook list`).")
-IND = typer.Option(None, "--ind", "-i", help="Row of the last `kaon notebook list`.")
+IND = ind("notebook")
 notebook_app = typer.Typer(
     help="JupyterLab notebooks in the workspace's environment, with its data, behind the "
     "platform's gateway at <host>/<name>/lab; their folders saved as versioned bundles "
@@ -38,16 +37,8 @@ notebook_app = typer.Typer(
 )
 
 
-def _ref(name: str | None, ind: int | None) -> str:
-    from kaon.client import state
-
-    if (name is None) == (ind is None):
-        raise InvalidInput("give exactly one of -n/--name or -i/--ind (see `kaon notebook list`)")
-    return name if name is not None else state.from_index("notebook", ind or 0)
-
-
-def _created(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+def _ref(name: str | None, row: int | None) -> str:
+    return name_or_row(name, row, "-n/--name", "notebook")
 
 
 @notebook_app.command("deploy")
@@ -75,11 +66,14 @@ def deploy(
         help="Unique on the platform (2-40 of a-z 0-9 '-'); it answers at /<name>/lab. "
         "Default: notebook-<workspace>-<user>.",
     ),
-    cpu: float = typer.Option(None, "--cpu", help="CPUs (recorded; shown in --json)."),
+    cpu: float = typer.Option(
+        None, "--cpu", help="CPUs its processes run on (whole CPUs: 0.5 is one)."
+    ),
     memory: str = typer.Option(
         None,
         "--memory",
-        help="Memory limit, e.g. 2Gi (its control group's, where one can be made).",
+        help="Memory limit, e.g. 2Gi: its processes' together where the server has a cgroup, "
+        "else each one's (deploy says which).",
     ),
     wait: bool = typer.Option(
         False, "--wait", help="Wait until JupyterLab answers (exit 1 if it fails)."
@@ -105,6 +99,8 @@ def deploy(
         success("Notebook deployed - check status with `kaon notebook list`")
         info(f'Info - Please use "{done.token}" as the notebook token (shown only now)')
         info(f"Open http://{found.url}?token={done.token}")
+        if found.limits:
+            info(f"Limits - {found.limits}")
     if wait and not found.ready:
         info(f"Notebook {found.name} did not start: {found.reason}")
         raise typer.Exit(1)
@@ -135,7 +131,7 @@ def list_(as_json: bool = JSON, workspace: str = WORKSPACE) -> None:
             [
                 f"{now - n.created:.0f} s",
                 n.build,
-                _created(n.created),
+                created(n.created),
                 n.state,
                 reason_cell(n.reason),
             ]
@@ -146,7 +142,7 @@ def list_(as_json: bool = JSON, workspace: str = WORKSPACE) -> None:
         boxed(
             ["ind", "created_at", "name", "state", "url", "user"],
             [
-                [i, _created(n.created), n.name, _state(n), n.url, n.author]
+                [i, created(n.created), n.name, _state(n), n.url, n.author]
                 for i, n in enumerate(running)
             ],
             "RUNNING",
@@ -261,6 +257,35 @@ def kill(
         info(
             f"Its last state is in branch {done.kept.branch} of {done.kept.repo} ({done.kept.bundle})"
         )
+
+
+@notebook_app.command("provenance")
+def provenance(
+    name: str = NAME,
+    ind: int = IND,
+    out: Path = typer.Option(
+        None, "--out_dir", "--out-dir", "-o", help="Also draw it: <out>/<ws>/provenance/."
+    ),
+    fmt: str = typer.Option("pdf", "--format", help="pdf, svg, png (need Graphviz), dot, json."),
+    as_json: bool = typer.Option(False, "--json", help="Print the graph as JSON."),
+    workspace: str = WORKSPACE,
+) -> None:
+    """What the notebook used (its bundles, environment, the data its S3 key read, as a
+    job's reads are recorded) and the code commits its saves made: a model trained from
+    one of them shows all this in `kaon train provenance`."""
+    from kaon.cli.provenance import render
+    from kaon.client import state
+
+    ws = state.require_workspace()
+    ref = _ref(name, ind)
+    with client() as c:
+        prov = c.notebook_provenance(ws, ref)
+    if as_json:
+        emit_json(prov.graph.to_dict())
+        return
+    typer.echo(prov.text)
+    if out is not None:
+        success(f"drawn to {render(prov, out / ws / 'provenance' / f'notebook-{ref}', fmt)}")
 
 
 def register(app: typer.Typer) -> None:

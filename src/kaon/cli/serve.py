@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
+from kaon.cli.options import JSON, created, ind, name_or_row
 from kaon.cli.output import (
     REPORTER,
     boxed,
@@ -29,14 +29,13 @@ from kaon.core.errors import InvalidInput, KaonError
 if TYPE_CHECKING:
     from kaon.client.models import EndpointInfo
 
-JSON = typer.Option(False, "--json", help="Print JSON instead of tables.")
 ENDPOINT = typer.Option(
     None,
     "--endpoint",
     "-e",
     help="Endpoint name: petset (--name), a version of it (petset-c517ec), or serve-<ws>-<hex>.",
 )
-IND = typer.Option(None, "--ind", "-i", help="Row of the last `kaon serve list`.")
+IND = ind("serve")
 WAIT = 600.0  # seconds `deploy --wait` waits for the endpoint to answer at most
 serve_app = typer.Typer(
     help="Serve trained models as HTTP endpoints (serve bundle: model.py + requirements.txt). "
@@ -48,11 +47,7 @@ serve_app = typer.Typer(
 
 
 def endpoint_ref(name: str | None, ind: int | None) -> str:
-    from kaon.client import state
-
-    if (name is None) == (ind is None):
-        raise InvalidInput("give exactly one of -e/--endpoint or -i/--ind (see `kaon serve list`)")
-    return name if name is not None else state.from_index("serve", ind or 0)
+    return name_or_row(name, ind, "-e/--endpoint", "serve")
 
 
 @serve_app.command("deploy")
@@ -161,10 +156,6 @@ def deploy(
         raise typer.Exit(1)
 
 
-def _created(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
-
-
 def release_url(e: EndpointInfo) -> str:
     """The address of the endpoint `e` is a version of: <host:port>/<release>/invocations."""
     base = e.url.rsplit("/", 2)[0]
@@ -203,9 +194,7 @@ def list_(
         info(f"There are currently no endpoints: first run `kaon serve deploy`{more}")
         return
     if building:
-        rows = [
-            [_created(r.created), r.name, r.cell, r.main.state, r.main.author] for r in building
-        ]
+        rows = [[created(r.created), r.name, r.cell, r.main.state, r.main.author] for r in building]
         _boxed(
             ["created_at", "name", "version", "state", "user"],
             rows,
@@ -217,7 +206,7 @@ def list_(
         table: list[list[Any]] = [
             [
                 first + i,
-                _created(r.created),
+                created(r.created),
                 r.name,
                 r.cell,
                 r.main.state,

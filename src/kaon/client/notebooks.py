@@ -6,6 +6,7 @@ requirements.txt plus JupyterLab, at `<host>/<name>/lab` with a token shown once
     done.token, done.notebook.url                           # open <url>?token=<token>
     client.wait_notebook("demo", done.notebook.name)        # until JupyterLab answers
     client.save_notebook("demo", done.notebook.name, "first analysis")
+    client.notebook_provenance("demo", done.notebook.name)  # what it read, what it saved
     client.kill_notebook("demo", done.notebook.name)        # last state kept in <name>-last
 """
 
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from kaon.client.models import BundleInfo
+from kaon.client.models import BundleInfo, ProvenanceInfo
 from kaon.client.reporter import QUIET, Reporter
 from kaon.client.rest import RestApi
 from kaon.core.errors import InvalidInput, KaonError
@@ -127,6 +128,13 @@ class NotebooksApi(RestApi):
         body = {"message": message, "outputs": outputs}
         path = f"/v1/workspaces/{workspace}/notebooks/{_q(name)}/save"
         return NotebookSaved.from_doc(self._json("POST", path, json_body=body))
+
+    def notebook_provenance(self, workspace: str, name: str) -> ProvenanceInfo:
+        """What the notebook used (its bundles, environment, the data its S3 key read, as a
+        job's reads) and the code commits its saves made (a job trained from one of them
+        shows all this in its model's provenance)."""
+        path = f"/v1/workspaces/{workspace}/notebooks/{_q(name)}/provenance"
+        return ProvenanceInfo.from_doc(self._json("GET", path))
 
     def kill_notebook(self, workspace: str, name: str) -> NotebookKilled:
         """Stop it; its working folder is committed first (outputs kept) to `<name>-last`."""

@@ -12,6 +12,7 @@ workspace's source repo (`kaon notebook save`); a kill keeps the last state in t
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -152,3 +153,20 @@ def strip_outputs(text: str) -> str:
             cell["outputs"] = []
             cell["execution_count"] = None
     return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What the gateway needs to proxy a notebook: where it listens, its token's digest and
+    the key its cookies are signed with (every server of the platform derives the same one
+    from $KAON_HOME/secret.key, which they share)."""
+
+    socket: str | None  # None while it is not answering
+    token_digest: str
+    state: NotebookState
+    cookie_key: bytes = b""  # b"": no cookie is accepted
+
+
+def cookie_key(secret: bytes) -> bytes:
+    """The notebook gate's cookie signing key, derived from the server secret."""
+    return hmac.new(secret, b"kaon notebook gate cookie", hashlib.sha256).digest()

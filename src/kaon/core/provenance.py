@@ -7,6 +7,8 @@ The platform records one chain as work happens:
   params ─┤                                      serve code ─ deployed-from ─┘
      env ─┘ (env built-from code)
 
+    data, code, env ─ used ─▶ notebook ─ produced ─▶ code (a save: what a job may train from)
+
 Edges point from the input to what used or derived it: ancestry (upstream) follows them backwards,
 subvenance (downstream) forwards, by iterative BFS over adjacency dicts kept on insert. Node ids
 are stable keys such as "data:<commit id>" (see `node_id`); a model's is scoped to its workspace,
@@ -29,6 +31,7 @@ class NodeKind(StrEnum):
     CODE = "code"
     PARAMS = "params"
     ENVIRONMENT = "environment"
+    NOTEBOOK = "notebook"  # a notebook as deployed: what it read, the code it saved
     JOB = "job"
     MODEL = "model"
     SERVE_CODE = "serve_code"
@@ -53,8 +56,8 @@ def _rule(srcs: str, dsts: str) -> tuple[frozenset[NodeKind], frozenset[NodeKind
 
 # Which (src kind, dst kind) pairs each edge kind may join; catches edges drawn backwards.
 EDGE_RULES: Mapping[EdgeKind, tuple[frozenset[NodeKind], frozenset[NodeKind]]] = {
-    EdgeKind.USED: _rule("data code params environment model", "job endpoint"),
-    EdgeKind.PRODUCED: _rule("job", "model data"),
+    EdgeKind.USED: _rule("data code params environment model", "job endpoint notebook"),
+    EdgeKind.PRODUCED: _rule("job notebook", "model data code"),
     EdgeKind.BUILT_FROM: _rule("code serve_code", "environment"),
     EdgeKind.SERVED_BY: _rule("model", "endpoint"),
     EdgeKind.DEPLOYED_FROM: _rule("serve_code code", "endpoint"),

@@ -114,6 +114,7 @@ _DOT_STYLE = {
     NodeKind.CODE: ("code", "folder", "#d5efd5", "#3a8a3a"),
     NodeKind.SERVE_CODE: ("code", "tab", "#e4f3c9", "#6a8f1f"),
     NodeKind.ENVIRONMENT: ("environment", "component", "#fbf1c4", "#a88a13"),
+    NodeKind.NOTEBOOK: ("training", "octagon", "#fdf0c8", "#b8861b"),
     NodeKind.JOB: ("training", "box", "#fde2c8", "#c46a1b"),
     NodeKind.MODEL: ("training", "box3d", "#f9cdb8", "#b4441b"),
     NodeKind.ENDPOINT: ("serving", "doubleoctagon", "#e5d4f2", "#7540a0"),

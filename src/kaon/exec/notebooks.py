@@ -1,8 +1,8 @@
 """LocalNotebooks: each notebook's JupyterLab as a local process, kept alive by a thread.
 
 JupyterLab runs from the notebook's environment under the run supervisor (it dies with the
-server, its whole tree with it), in a control group of its own where one can be made (with
-the notebook's memory limit), and in the jobs' sandbox (kaon.exec.sandbox, network kept)
+server, its whole tree with it), in a control group of its own where one can be made, and in
+the jobs' sandbox (kaon.exec.sandbox, network kept)
 when the platform's folders are to be hidden and bubblewrap works: then it sees its
 environment, its working folder and run folder (writable) and the data bundle read-only at
 /pfs/<data repo>. It listens on a unix socket only (`<run>/lab.sock`, or a short folder under
@@ -10,11 +10,17 @@ environment, its working folder and run folder (writable) and the data bundle re
 its environment, not on its command line). It is ready once `GET /<name>/api` answers 200 on
 that socket; one that exits is restarted after a delay that doubles from BACKOFF[0] to
 BACKOFF[1] (reset once it stayed up STABLE_AFTER seconds).
+
+Limits, as a training job's (`describe_limits` says which apply here, at deploy): `memory`
+bounds its processes together where a control group with the memory controller can be made,
+else each process (RLIMIT_AS); `cpu` pins them (the supervisor's CPU affinity, inherited by
+every kernel) to that many of the CPUs this server may use, rounded up to whole CPUs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shutil
 import signal
@@ -23,10 +29,12 @@ import subprocess
 import tempfile
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kaon.core.notebooks import DATA_ROOT
+from kaon.core.units import memory_text
 from kaon.exec import supervisor
 from kaon.exec.cgroups import Cgroup, CgroupRoot, find_cgroups
 from kaon.exec.replicaproc import MAX_LINE, safe_log, signal_group
@@ -125,6 +133,26 @@ class LocalNotebooks:
             return None
         return NotebookStatus(lab.ready, lab.restarts, lab.last_error, lab.socket)
 
+    def describe_limits(self, cpu: float | None, memory: int | None) -> str:
+        parts = []
+        if cpu is not None:
+            cpus, allowed = len(cpu_set(cpu, "")), len(os.sched_getaffinity(0))
+            text = f"cpu: {cpus} of the {allowed} CPUs of this server (its processes pinned)"
+            if cpus != cpu:
+                why = "only whole CPUs" if cpu < allowed else "no more here"
+                text += f"; --cpu {cpu:g} is {cpus} ({why})"
+            parts.append(text)
+        if memory is not None:
+            if self._cgroups is not None and self._cgroups.limits_memory:
+                parts.append(f"memory: {memory_text(memory)} for its processes together (cgroup)")
+            else:
+                parts.append(
+                    f"memory: {memory_text(memory)} for each of its processes (RLIMIT_AS): no "
+                    "writable cgroup with the memory controller here, so together they may "
+                    "use more"
+                )
+        return "; ".join(parts)
+
     # -- one notebook ----------------------------------------------------------------------
 
     def _supervise(self, lab: _Lab) -> None:
@@ -208,10 +236,18 @@ class LocalNotebooks:
             )
         Path(lab.socket).unlink(missing_ok=True)
         if self._cgroups is not None:
-            with contextlib.suppress(OSError):
+            try:
                 lab.group = self._cgroups.create(lab.memory)
+            except OSError as exc:
+                safe_log(lab.log, f"no control group ({exc}): limits apply per process")
+        bounded = lab.group is not None and lab.group.limits_memory
         line = supervisor.command(
-            argv, env, self._grace, cgroup=str(lab.group.path) if lab.group else ""
+            argv,
+            env,
+            self._grace,
+            cgroup=str(lab.group.path) if lab.group else "",
+            rlimit_as=0 if bounded else lab.memory or 0,
+            cpus=cpu_set(spec.cpu, spec.name) if spec.cpu is not None else (),
         )
         lab.started = time.monotonic()
         try:
@@ -259,6 +295,15 @@ class LocalNotebooks:
         Path(lab.socket).unlink(missing_ok=True)
         if lab.scratch is not None:
             shutil.rmtree(lab.scratch, ignore_errors=True)
+
+
+def cpu_set(cpu: float, name: str) -> tuple[int, ...]:
+    """`cpu` rounded up to whole CPUs (at most all of them) of those this process may use, a
+    run of them starting where `name` says (notebooks spread over the CPUs)."""
+    allowed = sorted(os.sched_getaffinity(0))
+    count = min(len(allowed), max(1, math.ceil(cpu)))
+    start = zlib.crc32(name.encode()) % len(allowed)
+    return tuple(sorted(allowed[(start + i) % len(allowed)] for i in range(count)))
 
 
 def answers(path: str, name: str, timeout: float = 2.0) -> bool:

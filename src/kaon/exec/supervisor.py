@@ -12,7 +12,8 @@ its job:
   tree gets SIGTERM, then SIGKILL after the grace period, until none is left; then the
   supervisor exits as its child did (same code, same signal);
 * `--cgroup DIR` puts it (and so the whole run) in that control group first; `--rlimit-as N`
-  limits the address space of each process of the run (where no cgroup bounds the memory).
+  limits the address space of each process of the run (where no cgroup bounds the memory);
+  `--cpus 0,1` runs it (everything it starts inherits it) on those CPUs only.
 """
 
 from __future__ import annotations
@@ -42,7 +43,12 @@ class Stop(Exception):
 
 
 def command(
-    argv: list[str], env: dict[str, str], grace: float, cgroup: str = "", rlimit_as: int = 0
+    argv: list[str],
+    env: dict[str, str],
+    grace: float,
+    cgroup: str = "",
+    rlimit_as: int = 0,
+    cpus: tuple[int, ...] = (),
 ) -> list[str]:
     """The command line that runs `argv` with `env` under a supervisor whose parent is this
     process."""
@@ -53,6 +59,8 @@ def command(
         line += ["--cgroup", cgroup]
     if rlimit_as:
         line += ["--rlimit-as", str(rlimit_as)]
+    if cpus:
+        line += ["--cpus", ",".join(map(str, cpus))]
     return [*line, "--", *argv]
 
 
@@ -203,6 +211,8 @@ def main(args: list[str]) -> None:
             grace = float(value)
         elif flag == "--unset":
             os.environ.pop(value, None)
+        elif flag == "--cpus":  # the run (all it starts) on those CPUs only
+            os.sched_setaffinity(0, {int(c) for c in value.split(",")})
     argv = args[1:]
     for sig in STOP_SIGNALS:
         signal.signal(sig, _stop)

@@ -50,7 +50,8 @@ class NotebookSpec:
     data_repo: str = ""  # its repo: /pfs/<data_repo> in the sandbox
     variables: dict[str, str] = field(default_factory=dict)  # KAON_ENDPOINT, KAON_TOKEN...
     hidden: tuple[Path, ...] = ()  # the platform's folders, hidden where bubblewrap works
-    memory: int | None = None  # bytes: its control group's limit where one can be made
+    memory: int | None = None  # bytes: its processes' (see NotebookRunner.describe_limits)
+    cpu: float | None = None  # CPUs it may run on
 
 
 @dataclass(frozen=True)
@@ -74,4 +75,9 @@ class NotebookRunner(Protocol):
 
     def status(self, name: str) -> NotebookStatus | None:
         """None when this runner does not run `name`."""
+        ...
+
+    def describe_limits(self, cpu: float | None, memory: int | None) -> str:
+        """How `cpu` and `memory` (bytes) are enforced here, in words ("" when neither is
+        given): what a deploy tells its user, never a limit silently ignored."""
         ...

@@ -32,8 +32,10 @@ from kaon.core.errors import AlreadyExists, Conflict, KaonError, NotFound
 from kaon.core.jobs import Bundle, WorkspaceName
 from kaon.core.notebooks import (
     MAX_READS,
+    Gate,
     Notebook,
     NotebookState,
+    cookie_key,
     default_name,
     new_build_id,
     new_token,
@@ -41,12 +43,14 @@ from kaon.core.notebooks import (
     recovery_branch,
     token_digest,
 )
+from kaon.core.provenance import Graph
 from kaon.ports.notebooks import NotebookRunner, NotebookStatus, NotebookStore
 from kaon.services.commits import CommitService
 from kaon.services.ingest import FileIngest
 from kaon.services.joblog import JobLog, read_from
 from kaon.services.notebooksave import commit_folder, fingerprint
 from kaon.services.notebooksite import ACCESS_PREFIX, NotebookSite
+from kaon.services.provenance import ProvenanceService
 from kaon.services.workspaces import WorkspaceService
 
 log = logging.getLogger("kaon.notebooks")
@@ -69,15 +73,6 @@ class Saved:
     path: str  # the bundle's kaos name, `/<branch>:<hash>`
 
 
-@dataclass(frozen=True)
-class Gate:
-    """What the gateway needs to proxy a notebook: where it listens and its token's digest."""
-
-    socket: str | None  # None while it is not answering
-    token_digest: str
-    state: NotebookState
-
-
 class NotebookService:
     def __init__(
         self,
@@ -89,8 +84,12 @@ class NotebookService:
         runner: NotebookRunner,
         clock: Callable[[], float],
         is_endpoint: Callable[[str], bool],
+        provenance: ProvenanceService,
+        secret: bytes,
     ) -> None:
         self._store = store
+        self._cookie_key = cookie_key(secret)
+        self._provenance = provenance
         self._workspaces = workspaces
         self._commits = commits
         self._ingest = ingest
@@ -136,6 +135,10 @@ class NotebookService:
 
     def status(self, name: str) -> NotebookStatus | None:
         return self._runner.status(name)
+
+    def limits(self, notebook: Notebook) -> str:
+        """How its --cpu/--memory are enforced on this server ("" when it gave neither)."""
+        return self._runner.describe_limits(notebook.cpu, notebook.memory)
 
     def log_path(self, notebook: Notebook) -> Path:
         return self._home(notebook.name) / "lab.log"
@@ -198,6 +201,7 @@ class NotebookService:
             saved=source.commit,
         )
         self._store.add_notebook(notebook)
+        self._provenance.notebook_started(notebook)  # its environment once it is locked
         home = self._home(name)
         home.mkdir(parents=True, exist_ok=True)
         secret = home / "token"
@@ -226,6 +230,7 @@ class NotebookService:
             outputs,
         )
         (self._home(name) / "saved").write_text(fingerprint(work))
+        self._provenance.notebook_saved(notebook, commit)
         with self._lock:  # the row read afresh: `recorded` may have added reads meanwhile
             notebook = replace(self.get(name), saved=str(commit.id))
             self._store.save_notebook(notebook)
@@ -250,6 +255,7 @@ class NotebookService:
                 notebook.author,
                 outputs=True,
             )
+            self._provenance.notebook_saved(notebook, commit)
             short = str(commit.tree or "")[:5]
             kept = Saved(
                 notebook, notebook.source.repo, branch, str(commit.id), f"/{branch}:{short}"
@@ -264,17 +270,23 @@ class NotebookService:
 
     def recorded(self, key: str, commit: Commit, path: str, wrote: bool) -> None:
         """The S3 gateway's observer: the notebook whose key (`notebook-<name>`) read a
-        commit keeps it in `reads` (shown by `get`/`list --json`, named by its next save)."""
+        commit records it in its provenance (data → used → notebook, as a job's read) and
+        keeps it in `reads` (shown by `get`/`list --json`, named by its next save)."""
         name = key.removeprefix(ACCESS_PREFIX)
         if wrote or name == key:
             return
         with self._lock:
             found = self._store.get_notebook(name)
-            read = f"{commit.repo}@{commit.id}:{path}"
-            if found is None or not found.live or len(found.reads) >= MAX_READS:
+            if found is None or not found.live:
                 return
-            if read not in found.reads:
+            self._provenance.notebook_read(found, commit, path)
+            read = f"{commit.repo}@{commit.id}:{path}"
+            if len(found.reads) < MAX_READS and read not in found.reads:
                 self._store.save_notebook(replace(found, reads=(*found.reads, read)))
+
+    def provenance(self, name: str, workspace: str) -> Graph:
+        """What notebook `name` used and read, and the code commits it saved."""
+        return self._provenance.of_notebook(self.get(name, workspace))
 
     def stop_workspace(self, workspace: str) -> None:
         """Stop every live notebook of `workspace` (being deleted), nothing committed."""
@@ -315,7 +327,9 @@ class NotebookService:
         cancel = threading.Event()
         with self._lock:
             self._cancel[notebook.name] = cancel
-            self._gates[notebook.name] = Gate(None, notebook.token_digest, NotebookState.BUILDING)
+            self._gates[notebook.name] = Gate(
+                None, notebook.token_digest, NotebookState.BUILDING, self._cookie_key
+            )
         threading.Thread(
             target=self._start,
             args=(notebook, token, cancel),
@@ -328,8 +342,12 @@ class NotebookService:
         try:
             env, locked = self._site.environment(notebook, build.write, cancel)
             if locked is not None:
+                notebook = replace(notebook, env=locked)
                 self._store.save_notebook(replace(self.get(notebook.name), env=locked))
+            self._provenance.notebook_started(notebook)
             spec = self._site.spec(notebook, env, token)
+            if notebook.cpu is not None or notebook.memory is not None:
+                build.write(f"limits: {self.limits(notebook)}")
             if cancel.is_set():
                 return
             self._runner.start(spec, JobLog(self._home(notebook.name) / "lab.log").write)

@@ -94,6 +94,7 @@ class NotebookSite:
             self._access(notebook),
             self._hidden,
             notebook.memory,
+            notebook.cpu,
         )
 
     def revoke(self, name: str) -> None:

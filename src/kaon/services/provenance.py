@@ -3,7 +3,10 @@
 Training records data, code, params, environment and job (one job node per trial) when the
 job starts running, and the model when a trial succeeds; serving records the serve code, its
 environment and the endpoint (and, when a job's token deployed it, job → endpoint: a
-pipeline's release stage); feedback records itself. Edges point from input to user.
+pipeline's release stage); feedback records itself; a notebook records its code, data and
+environment when it starts, each data commit its S3 key reads (as a job's reads), and each
+commit its save makes (notebook → produced → code: a job trained from that code shows what
+the notebook read). Edges point from input to user.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from kaon.core.endpoints import Endpoint
 from kaon.core.errors import InvalidInput, NotFound
 from kaon.core.ids import is_hex
 from kaon.core.jobs import Bundle, Job, Trial, canonical_json, trial_name
+from kaon.core.notebooks import Notebook
 from kaon.core.provenance import Edge, EdgeKind, Graph, Node, NodeKind, model_node_id, node_id
 from kaon.core.users import PIPELINE_JOB
 from kaon.ports.provenance import ProvenanceStore
@@ -89,6 +93,25 @@ def trial_node_id(job: Job, trial: Trial) -> str:
     return node_id(NodeKind.JOB, f"{job.id}/{trial.index}")
 
 
+def notebook_node_id(notebook: Notebook) -> str:
+    """One node per deploy (its build): a name deployed again is another notebook."""
+    return node_id(NodeKind.NOTEBOOK, f"{notebook.name}@{notebook.build}")
+
+
+def _notebook_node(notebook: Notebook) -> Node:
+    return Node(
+        notebook_node_id(notebook),
+        NodeKind.NOTEBOOK,
+        notebook.name,
+        {
+            "author": notebook.author,
+            "created": _when(notebook.created),
+            "workspace": notebook.workspace,
+            "build": notebook.build,
+        },
+    )
+
+
 class ProvenanceService:
     def __init__(self, store: ProvenanceStore) -> None:
         self._store = store
@@ -149,6 +172,47 @@ class ProvenanceService:
         data = _s3_data_node(commit, path)
         edges = [Edge(trial_node_id(job, t), data.id, EdgeKind.PRODUCED) for t in trials]
         self._store.record([data], edges)
+
+    def notebook_started(self, notebook: Notebook) -> None:
+        """Its code and data bundles and (once locked) its environment: used by it."""
+        run = _notebook_node(notebook)
+        code = _bundle_node(notebook.source, NodeKind.CODE)
+        nodes, edges = [run, code], [Edge(code.id, run.id, EdgeKind.USED)]
+        if notebook.data is not None:
+            nodes.append(_bundle_node(notebook.data, NodeKind.DATA))
+            edges.append(Edge(nodes[-1].id, run.id, EdgeKind.USED))
+        if notebook.env.get("lock_id"):
+            env = _env_node(notebook.env, notebook.source)
+            nodes.append(env)
+            edges += [
+                Edge(code.id, env.id, EdgeKind.BUILT_FROM),
+                Edge(env.id, run.id, EdgeKind.USED),
+            ]
+        self._store.record(nodes, edges)
+
+    def notebook_read(self, notebook: Notebook, commit: Commit, path: str) -> None:
+        """The notebook's S3 key read `path` of `commit`: data it used, as a job's read."""
+        data = _s3_data_node(commit, path)
+        run = _notebook_node(notebook)
+        self._store.record([run, data], [Edge(data.id, run.id, EdgeKind.USED)])
+
+    def notebook_saved(self, notebook: Notebook, commit: Commit) -> None:
+        """A save (or a kill's last state) made `commit` of its folder: code it produced."""
+        run = _notebook_node(notebook)
+        code = Node(
+            node_id(NodeKind.CODE, commit.id),
+            NodeKind.CODE,
+            f"/{commit.branch}:{str(commit.tree or '')[:5]}",
+            {
+                "author": commit.author,
+                "repo": commit.repo,
+                "branch": commit.branch,
+                "commit": commit.id,
+                "hash": str(commit.tree or ""),
+                "created": _when(commit.finished),
+            },
+        )
+        self._store.record([run, code], [Edge(run.id, code.id, EdgeKind.PRODUCED)])
 
     def endpoint_started(self, endpoint: Endpoint) -> None:
         code = _bundle_node(endpoint.source, NodeKind.SERVE_CODE)
@@ -218,6 +282,18 @@ class ProvenanceService:
                 "see `kaon train info`"
             )
         return graph
+
+    def of_notebook(self, notebook: Notebook) -> Graph:
+        """What the notebook used (its bundles, environment, the data it read through S3) and
+        the code commits it saved."""
+        root = notebook_node_id(notebook)
+        graph = self._store.ancestry(root)
+        if not len(graph):
+            raise NotFound(
+                f"no provenance recorded for notebook '{notebook.name}' yet: it is recorded "
+                "when it starts (see `kaon notebook list`)"
+            )
+        return graph.merge(self._store.outputs([root], EdgeKind.PRODUCED.value))
 
     def of_endpoint(self, name: str) -> Graph:
         graph = self._store.ancestry(node_id(NodeKind.ENDPOINT, name))

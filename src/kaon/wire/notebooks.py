@@ -27,6 +27,10 @@ class NotebookInfo(Answer):
     reason: str = ""
     cpu: float | None = None
     memory: int | None = None
+    limits: str = field(
+        default="",
+        metadata=doc('how cpu and memory are enforced on its server ("": neither given)'),
+    )
     reads: list[str] = field(
         default_factory=list,
         metadata=doc("repo@commit:/path its S3 key read (the first path per commit)"),

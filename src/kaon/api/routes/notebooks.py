@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from kaon.api.access import visible_graph
+from kaon.api.answers import provenance_info
 from kaon.api.deps import platform, principal
 from kaon.core.notebooks import Notebook, NotebookState
 from kaon.core.units import parse_memory
 from kaon.core.users import Principal
 from kaon.services.notebooks import Saved
-from kaon.wire import LogOut
+from kaon.services.provenance import notebook_node_id
+from kaon.wire import LogOut, ProvenanceInfo
 from kaon.wire.notebooks import NotebookDeployed, NotebookInfo, NotebookKilled, NotebookSaved
 from kaon.wire.requests import NotebookIn, NotebookSaveIn
 from kaon.wiring import Platform
@@ -43,6 +46,7 @@ def notebook_out(p: Platform, n: Notebook, base: str) -> NotebookInfo:
         reason=n.reason,
         cpu=n.cpu,
         memory=n.memory,
+        limits=p.notebooks.limits(n),
         reads=list(n.reads),
     )
 
@@ -138,3 +142,14 @@ def kill(
     found, kept = p.notebooks.kill(notebook, name)
     base = _base(request)
     return NotebookKilled(notebook_out(p, found, base), _saved(p, kept, base) if kept else None)
+
+
+@router.get("/v1/workspaces/{name}/notebooks/{notebook}/provenance", response_model=ProvenanceInfo)
+def provenance(
+    name: str, notebook: str, p: Platform = Depends(platform), who: Principal = Depends(principal)
+) -> ProvenanceInfo:
+    """What the notebook used (its bundles, environment, the data its S3 key read) and the
+    code commits it saved; nodes of workspaces the caller may not read are left out."""
+    found = p.notebooks.get(notebook, name)
+    graph = visible_graph(p, who, p.notebooks.provenance(notebook, name))
+    return provenance_info(graph, notebook_node_id(found), f"notebook {notebook}")
