@@ -48,7 +48,7 @@ from pgfixtures import *  # noqa: F403  (pg_server, pg_url, pg_database_url for 
 from rayfixtures import RayCluster, ray_cluster  # noqa: F401 - one Ray cluster per process
 from s3fixtures import S3Server, s3_server, s3_store_url  # noqa: F401 - fixtures for every test
 
-START_TIMEOUT = 30.0
+START_TIMEOUT = 120.0  # as the e2e CLI timeout (30 s was too short under load 17)
 
 
 # -- a real server ---------------------------------------------------------------------------

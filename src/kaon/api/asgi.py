@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import Depends, FastAPI
 
 from kaon import __version__
@@ -30,7 +32,6 @@ from kaon.api.routes import (
     workspaces,
 )
 from kaon.api.s3.dispatch import S3App
-from kaon.ui.app import create_ui
 from kaon.wiring import Platform
 
 
@@ -66,9 +67,25 @@ def create_app(platform: Platform, token: str) -> FastAPI:
     for module in (*routes, users, audit):
         app.include_router(module.router, dependencies=secured)
     # the web UI: pages that call this API through the SDK as the signed-in user (kaon.ui)
-    app.mount("/ui", create_ui(lambda: platform.job_tokens.endpoint or ""))
+    app.mount("/ui", LazyUI(lambda: platform.job_tokens.endpoint or ""))
     app.add_middleware(AuditMiddleware, platform=platform)  # every write, once answered
     return app
+
+
+class LazyUI:
+    """The web UI's app (kaon.ui.app.create_ui), imported and built on its first request:
+    jinja2, the pages and the SDK they use are no part of a server's start (nor of its tests')."""
+
+    def __init__(self, api_url: Callable[[], str]) -> None:
+        self._api_url = api_url
+        self._app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._app is None:  # no await before it is set: built once
+            from kaon.ui.app import create_ui
+
+            self._app = create_ui(self._api_url)
+        await self._app(scope, receive, send)
 
 
 def create_asgi(

@@ -9,23 +9,11 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from collections.abc import Callable, Iterable, Sequence
 
 import typer
 
-from kaon.cli import (
-    audit,
-    auth,
-    data,
-    notebooks,
-    pipelines,
-    platform,
-    provenance,
-    serve,
-    train,
-    ui,
-    users,
-    workspace,
-)
+from kaon.cli import platform
 from kaon.cli.localerrors import local_error
 from kaon.config import GC_THRESHOLDS
 from kaon.core.errors import KaonError
@@ -73,21 +61,117 @@ def _root(
         os.environ["KAON_DEBUG"] = "1"
 
 
-platform.register(app)
-data.register(app)
-pipelines.register(app, data.create_app, data.list_app, data.inspect_app, data.delete_app)
-app.add_typer(workspace.workspace_app, name="workspace")
-app.add_typer(workspace.template_app, name="template")
-train.register(app)
-serve.register(app)
-notebooks.register(app)
-provenance.register(train.train_app, serve.serve_app, app)
-app.add_typer(users.user_app, name="user")
-auth.auth_app.command("whoami")(users.whoami)
-auth.auth_app.add_typer(users.token_app, name="token")
-app.add_typer(auth.auth_app, name="auth")
-audit.register(app)
-ui.register(app)
+# Commands are registered on demand: a command's run imports and converts (typer → click) only
+# the modules of its own group; `kaon`, `kaon --help` and any word not in UNITS get them all.
+# Each unit registers its modules' commands on a root app (module-level sub-apps: once per
+# process). UNITS is checked against the units' real commands by tests/cli/test_lazy_commands.
+
+
+def _data(root: typer.Typer) -> None:
+    from kaon.cli import data, pipelines
+
+    data.register(root)
+    pipelines.register(root, data.create_app, data.list_app, data.inspect_app, data.delete_app)
+
+
+def _workspace(root: typer.Typer) -> None:
+    from kaon.cli import workspace
+
+    root.add_typer(workspace.workspace_app, name="workspace")
+    root.add_typer(workspace.template_app, name="template")
+
+
+def _train_serve(root: typer.Typer) -> None:
+    from kaon.cli import provenance, serve, train
+
+    train.register(root)
+    serve.register(root)
+    provenance.register(train.train_app, serve.serve_app)
+
+
+def _notebooks(root: typer.Typer) -> None:
+    from kaon.cli import notebooks
+
+    notebooks.register(root)
+
+
+def _subvenance(root: typer.Typer) -> None:
+    from kaon.cli import provenance
+
+    provenance.register_data(root)
+
+
+def _users(root: typer.Typer) -> None:
+    from kaon.cli import auth, users
+
+    root.add_typer(users.user_app, name="user")
+    auth.auth_app.command("whoami")(users.whoami)
+    auth.auth_app.add_typer(users.token_app, name="token")
+    root.add_typer(auth.auth_app, name="auth")
+
+
+def _audit(root: typer.Typer) -> None:
+    from kaon.cli import audit
+
+    audit.register(root)
+
+
+def _ui(root: typer.Typer) -> None:
+    from kaon.cli import ui
+
+    ui.register(root)
+
+
+# every unit, in the order `kaon --help` lists their commands
+REGISTRARS: dict[str, Callable[[typer.Typer], None]] = {
+    "platform": platform.register,
+    "data": _data,
+    "workspace": _workspace,
+    "train": _train_serve,
+    "notebook": _notebooks,
+    "subvenance": _subvenance,
+    "user": _users,
+    "audit": _audit,
+    "ui": _ui,
+}
+# the top-level commands and groups of each unit (what its registrar adds to the root)
+UNITS: dict[str, tuple[str, ...]] = {
+    "platform": ("up", "down", "status", "server", "init", "version", "gc"),
+    "data": (
+        *("repo", "create", "list", "inspect", "put", "get", "delete", "diff"),
+        *("logs", "restart", "wait", "update", "stop", "start", "run"),
+    ),
+    "workspace": ("workspace", "template"),
+    "train": ("train", "serve"),
+    "notebook": ("notebook",),
+    "subvenance": ("data",),
+    "user": ("user", "auth"),
+    "audit": ("audit",),
+    "ui": ("ui",),
+}
+_UNIT_OF = {command: unit for unit, commands in UNITS.items() for command in commands}
+_registered: set[str] = set()
+
+
+def register(units: Iterable[str] = REGISTRARS) -> typer.Typer:
+    """The root app with the commands of `units` (default: all) registered, once each."""
+    for unit in REGISTRARS:  # in the order of REGISTRARS, whatever the order asked
+        if unit in units and unit not in _registered:
+            _registered.add(unit)
+            REGISTRARS[unit](app)
+    return app
+
+
+def units_for(argv: Sequence[str]) -> tuple[str, ...]:
+    """The units a command line needs: its command's (the first word that is not an option:
+    the root's options take no value), or all of them (no command, help, an unknown word)."""
+    for arg in argv:
+        if arg in ("-h", "--help", "--version"):  # the root's own help or version
+            break
+        if not arg.startswith("-"):
+            unit = _UNIT_OF.get(arg)
+            return tuple(REGISTRARS) if unit is None else (unit,)
+    return tuple(REGISTRARS)
 
 
 def usage_line(exc: Exception) -> str:
@@ -114,6 +198,7 @@ def run() -> None:
     debug = "--debug" in sys.argv or os.environ.get("KAON_DEBUG") == "1"
     gc.freeze()  # what the imports made is never garbage (see kaon.config.GC_THRESHOLDS)
     gc.set_threshold(*GC_THRESHOLDS)
+    register(units_for(sys.argv[1:]))
     try:
         code = app(standalone_mode=False)  # typer.Exit(n) comes back as n, not raised
         if isinstance(code, int) and code:

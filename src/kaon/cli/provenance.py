@@ -177,8 +177,12 @@ def reproduce(
         success(f"All {len(rows)} output files are identical, bit for bit")
 
 
-def register(train_app: typer.Typer, serve_app: typer.Typer, app: typer.Typer) -> None:
+def register(train_app: typer.Typer, serve_app: typer.Typer) -> None:
+    """`kaon train provenance|reproduce`, `kaon serve provenance` (`kaon data`: register_data)."""
     train_app.command("provenance")(train_provenance)
     train_app.command("reproduce")(reproduce)
     serve_app.command("provenance")(serve_provenance)
+
+
+def register_data(app: typer.Typer) -> None:
     app.add_typer(data_app, name="data")
