@@ -120,6 +120,15 @@ def test_a_shadow_is_mirrored_recorded_and_never_answers(release: dict[str, Any]
     assert sorted(x["status"] for x in lines[-sent:]) == [200, 200, 500]  # in any order
     assert {x["answer"] for x in lines[-sent:] if x["status"] == 200} == {"[[3]]", "[3,3]"}
     assert not any(x["agree"] for x in lines[-sent:])
+    # an OIP request is mirrored too; its log line is the answer as a client would read it
+    status, headers, doc = call(f"{base}/v2/models/petset/infer", oip([1]))
+    assert status == 200 and headers["x-kaon-version"] == "c517ec", doc
+    while metric(base, "kaon_shadow_requests_total", release="petset", version="v2") < before + 4:
+        assert time.monotonic() < deadline + 60, "the shadow never got the mirrored OIP request"
+        time.sleep(0.2)
+    last = json.loads(shadow_log(k.home, "petset-v2").read_text().splitlines()[-1])
+    shown = json.loads(last["answer"])
+    assert shown["model_name"] == "petset-v2" and shown["outputs"][0]["data"] == [3], last
     # pinned to the shadow, OIP reaches it; then promote: v2 answers everything
     status, headers, doc = call(f"{base}/v2/models/petset/versions/v2/infer", oip([1]))
     assert status == 200 and doc["outputs"][0]["data"] == [3] and headers["x-kaon-version"] == "v2"

@@ -16,7 +16,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from kaon.api.oip import answer as oip_answer
 from kaon.api.versionmetrics import VersionMetrics
+from kaon.runtime.oip import is_oip
 from kaon.services.endpointrun import Route
 
 log = logging.getLogger("kaon.gateway")
@@ -116,7 +118,9 @@ class Shadows:
                 "status": status,
                 "seconds": round(seconds, 6),
                 "agree": agree,
-                "answer": out[:KEPT_BYTES].decode("utf-8", "replace"),
+                "answer": _shown(shadow, content_type, status, out)[:KEPT_BYTES].decode(
+                    "utf-8", "replace"
+                ),
             }
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(None, self._journal.write, shadow.name, record)
@@ -128,3 +132,9 @@ class Shadows:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _shown(shadow: Route, content_type: str, status: int, out: bytes) -> bytes:
+    """The shadow's answer as a client would read it (an OIP answer framed for the gateway
+    gets its model name and version, kaon.api.oip.answer)."""
+    return oip_answer(shadow, out).body if status == 200 and is_oip(content_type) else out
