@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 with warnings.catch_warnings():
     # starlette >= 1.x prefers the `httpx2` fork and warns when it falls back to httpx
@@ -16,7 +18,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from kaon.api.asgi import create_app
-from kaon.wiring import Platform
+from kaon.wiring import Backends, Platform
 
 TOKEN = "test-token-0123456789"
 
@@ -79,3 +81,19 @@ def commit_files(api: TestClient, make_pack) -> Committer:  # type: ignore[no-un
         return doc
 
     return commit
+
+
+@pytest.fixture
+def statements(backends: Backends) -> Iterator[list[str]]:
+    """Every SQL statement the platform's database runs while the test looks."""
+    engine: Engine = backends.database.engine  # type: ignore[attr-defined]
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)

@@ -5,12 +5,11 @@ counted (the platform's background work runs statements of its own meanwhile).""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event
 
 from kaon.core.jobs import JobState, WorkspaceName
 from kaon.core.provenance import Edge, EdgeKind, Node, NodeKind, model_node_id, node_id
@@ -18,22 +17,6 @@ from kaon.testing.samples import job, job_id
 from kaon.wiring import Backends, Platform
 
 Headers = dict[str, str]
-
-
-@pytest.fixture
-def statements(backends: Backends) -> Iterator[list[str]]:
-    """Every SQL statement the platform's database runs while the test looks."""
-    engine: Engine = backends.database.engine  # type: ignore[attr-defined]
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 @pytest.fixture

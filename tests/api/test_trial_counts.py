@@ -4,34 +4,14 @@ events on the platform's SQLite engine, only the statements that read the trials
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event
 
 from kaon.core.jobs import JobState, Trial, WorkspaceName
 from kaon.testing.samples import job
 from kaon.wiring import Backends
 
 TRIALS = 300
-
-
-@pytest.fixture
-def statements(backends: Backends) -> Iterator[list[str]]:
-    """Every SQL statement the platform's database runs while the test looks."""
-    engine: Engine = backends.database.engine  # type: ignore[attr-defined]
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 @pytest.fixture
