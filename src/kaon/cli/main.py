@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 
@@ -180,6 +181,8 @@ def usage_line(exc: Exception) -> str:
 
     assert isinstance(exc, click.exceptions.ClickException)
     text = " ".join(exc.format_message().split()).rstrip(".")
+    # click and typer both append "Did you mean ...?" to an unknown command: say it once
+    text = " ".join(dict.fromkeys(re.split(r"(?<=[.?!]) ", text)))
     ctx = getattr(exc, "ctx", None)
     if not isinstance(exc, click.exceptions.UsageError):
         return text
