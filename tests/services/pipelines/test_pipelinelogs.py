@@ -134,3 +134,17 @@ def test_a_writer_keeps_its_log_every_so_often_while_it_runs(tmp_path: Path) -> 
     seen = PipelineLogs(tmp_path / "b", kept=shared).read("p", "a" * 32)
     assert [x["message"] for x in seen.lines] == ["one"] and not seen.done
     w.close()
+
+
+class _Down(MemoryObjectStore):
+    def put(self, key: str, data: object) -> None:  # type: ignore[override]
+        raise OSError("the store is down")
+
+
+def test_a_store_that_is_down_never_fails_the_job_whose_log_it_keeps(tmp_path: Path) -> None:
+    logs = PipelineLogs(tmp_path, kept=_Down())
+    w = logs.writer(job())
+    w.job("done")
+    w.close()  # the keep fails: logged, the job's end goes on
+    page = logs.read("p", "a" * 32)
+    assert [x["message"] for x in page.lines] == ["done"] and page.done

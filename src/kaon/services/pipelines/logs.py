@@ -106,7 +106,12 @@ class JobLogWriter:
         if done:
             self._path.with_suffix(".done").touch()
         if self._kept is not None:
-            _keep(self._kept, self._path, done)
+            try:
+                _keep(self._kept, self._path, done)
+            except Exception:  # the store is down: the log stays on this server's disk
+                logging.getLogger("kaon").warning(
+                    "keeping the log %s failed", self._path, exc_info=True
+                )
 
     def keep(self) -> None:
         """Keep the log as it is now in the object store (a copy other servers can read)."""
