@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import marshal
+import multiprocessing
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -176,3 +177,26 @@ def test_an_older_layout_is_dropped(tmp_path: Path) -> None:
         assert reopened.base(T) == ("c1", {"/a": A})
     finally:
         reopened.close()
+
+
+def _hammer(path: str, worker: int, rounds: int) -> None:
+    cache = StatCache(Path(path))
+    for i in range(rounds):  # a read then a write in one transaction, as `record` does
+        cache.record(f"t{i % 3}", f"c{worker}-{i}", [(f"/f{worker}", StatKey("f", i, i, i))])
+        cache.stage([(f"/g{worker}", StatKey("g", i, i, i))])
+        cache.store([(StatKey(f"p{worker}", i, i, i), [("ab" * 32, i)])])
+    cache.close()
+
+
+def test_concurrent_puts_share_the_cache_without_database_is_locked(tmp_path: Path) -> None:
+    """Two `kaon put` at once write one stat.db (CI met "database is locked" in the gc race
+    test): a transaction that reads then writes must take the write lock up front, or SQLite
+    refuses its upgrade at once (SQLITE_BUSY_SNAPSHOT: the busy timeout never applies)."""
+    path = tmp_path / "stat.db"
+    StatCache(path).close()
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(4) as pool:
+        pool.starmap(_hammer, [(str(path), w, 150) for w in range(4)])
+    cache = StatCache(path)
+    assert cache.base("t0")[0] is not None
+    cache.close()

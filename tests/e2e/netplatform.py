@@ -71,6 +71,7 @@ class Platform:
     database_url: str
     store_url: str
     executor: str
+    ray_temp: Path  # the Ray head's --temp-dir (its logs)
 
     @property
     def url(self) -> str:

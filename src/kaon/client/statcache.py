@@ -58,7 +58,7 @@ class StatCache:
             "mtime_ns INTEGER, inode INTEGER, chunks BLOB)"
         )
         if self._db.execute("PRAGMA user_version").fetchone()[0] != _VERSION:
-            self._db.execute("BEGIN")  # only a cache: older layouts are dropped, not migrated
+            self._db.execute("BEGIN IMMEDIATE")  # only a cache: older layouts are dropped, not migrated
             self._db.execute("DROP TABLE IF EXISTS puts")
             self._db.execute("DROP TABLE IF EXISTS bases")
             self._db.execute("DROP TABLE IF EXISTS generations")
@@ -69,6 +69,11 @@ class StatCache:
             self._db.execute(f"PRAGMA user_version = {_VERSION}")
             self._db.execute("COMMIT")
         self._lock = threading.Lock()
+
+    # Every write transaction is BEGIN IMMEDIATE: it takes the write lock first, waiting out
+    # other `kaon put`s (the busy timeout), so its reads see the latest rows. A deferred
+    # transaction that read first is refused its upgrade at once when another process wrote
+    # meanwhile (SQLITE_BUSY_SNAPSHOT, which no busy timeout retries).
 
     def lookup(self, keys: Sequence[StatKey]) -> dict[str, list[tuple[str, int]]]:
         """Chunk lists of the keys whose size, mtime and inode still match."""
@@ -94,7 +99,7 @@ class StatCache:
         if not rows:
             return
         with self._lock:
-            self._db.execute("BEGIN")
+            self._db.execute("BEGIN IMMEDIATE")
             self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", rows)
             self._db.execute("COMMIT")
 
@@ -119,7 +124,7 @@ class StatCache:
         generation = uuid.uuid4().hex
         blob = marshal.dumps({remote: _plain(key) for remote, key in files})
         with self._lock:
-            self._db.execute("BEGIN")
+            self._db.execute("BEGIN IMMEDIATE")
             self._db.execute(
                 "DELETE FROM generations WHERE id NOT IN (SELECT generation FROM bases)"
             )
@@ -141,7 +146,7 @@ class StatCache:
         (the put sent only what changed)."""
         changed = {remote: _plain(key) for remote, key in files}
         with self._lock:
-            self._db.execute("BEGIN")
+            self._db.execute("BEGIN IMMEDIATE")
             generation = staged
             if generation is None:
                 row = self._db.execute(
