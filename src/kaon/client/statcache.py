@@ -58,7 +58,9 @@ class StatCache:
             "mtime_ns INTEGER, inode INTEGER, chunks BLOB)"
         )
         if self._db.execute("PRAGMA user_version").fetchone()[0] != _VERSION:
-            self._db.execute("BEGIN IMMEDIATE")  # only a cache: older layouts are dropped, not migrated
+            self._db.execute(
+                "BEGIN IMMEDIATE"
+            )  # only a cache: older layouts are dropped, not migrated
             self._db.execute("DROP TABLE IF EXISTS puts")
             self._db.execute("DROP TABLE IF EXISTS bases")
             self._db.execute("DROP TABLE IF EXISTS generations")
