@@ -22,6 +22,9 @@ def seeded(kaon: Kaon, tmp_path_factory: pytest.TempPathFactory) -> Path:
     f = root / "ok.txt"
     f.write_text("fine\n")
     kaon.ok("repo", "create", REPO)
+    # its own workspace, named with -w: the suite's current one depends on which file ran first
+    with kaon.client() as c:  # not `workspace create`: it would change the current one
+        c.create_workspace(REPO)
     kaon.ok("put", "file", f"{REPO}@master:/a.txt", "-f", str(f))
     kaon.ok("put", "file", f"{REPO}@master:/b.txt", "-f", str(f))
     return f
@@ -83,7 +86,12 @@ def _cases(f: Path) -> list[tuple[str, int, str, list[str]]]:
         ("delete in master^", INVALID, "ancestor", ["delete", "file", f"{REPO}@master^:/a.txt"]),
         ("bad --history", INVALID, "history", ["list", "file", f"{REPO}@master", "--history", "x"]),
         *(
-            (f"--memory {m}", INVALID, "invalid memory", ["train", "deploy", *hyper, "--memory", m])
+            (
+                f"--memory {m}",
+                INVALID,
+                "invalid memory",
+                ["train", "deploy", "-w", REPO, *hyper, "--memory", m],
+            )
             for m in ("inf", "nan", "1e400Gi", "99999999Ti")
         ),
     ]
