@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 import pytest
 
@@ -179,6 +180,30 @@ def test_errors_are_clear_and_bounded(kaon: Kaon, served: dict[str, Any]) -> Non
             break
         assert time.monotonic() < deadline
         time.sleep(0.2)
+
+
+def test_logs_tail(kaon: Kaon, served: dict[str, Any]) -> None:
+    """`kaon serve logs --tail N` (and build-logs), as `kaon train logs --tail N`."""
+    name, env = served["name"], served["env"]
+    built = kaon.ok("serve", "build-logs", "-e", name, env=env).splitlines()  # complete
+    assert len(built) > 1
+    assert kaon.ok("serve", "build-logs", "-e", name, "-n", "1", env=env).splitlines() == built[-1:]
+    last = kaon.ok("serve", "logs", "-e", name, "--tail", "2", env=env).splitlines()
+    whole = kaon.ok("serve", "logs", "-e", name, env=env).splitlines()  # replicas may add lines
+    assert len(last) == 2 and len(whole) > 2
+    assert any(whole[i : i + 2] == last for i in range(len(whole) - 1))
+    assert kaon.ok("serve", "logs", "-e", name, "-n", "0", env=env) == ""
+    bad = kaon.run("serve", "logs", "-e", name, "--tail", "-1", env=env)
+    assert bad.returncode == 2 and "--tail" in bad.stderr
+    with kaon.client() as c:
+        piece = c.endpoint_log(name, tail=1)
+        assert len(piece.text.splitlines()) == 1
+        assert piece.start == piece.offset - len(piece.text.encode())
+        assert "".join(c.logs(c.get_endpoint(name), build=True, tail=1)).splitlines() == built[-1:]
+    url = f"{served['base']}/v1/endpoints/{name}/logs"
+    headers = {"Authorization": f"Bearer {(kaon.home / 'token').read_text().strip()}"}
+    both = httpx.get(url, params={"tail": 2, "offset": 10}, headers=headers)
+    assert both.status_code == 400 and "not both" in both.text
 
 
 def test_feedback_is_stored_as_versioned_data(kaon: Kaon, served: dict[str, Any]) -> None:

@@ -11,6 +11,13 @@ import typer
 from kaon.core.errors import InvalidInput
 
 JSON = typer.Option(False, "--json", help="Print JSON instead of tables.")
+TAIL = typer.Option(
+    None,
+    "--tail",
+    "-n",
+    min=0,
+    help="Only the last N lines (then, with --follow, what comes); default: the whole log.",
+)
 
 
 def ind(command: str) -> Any:

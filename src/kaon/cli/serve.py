@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from kaon.cli.options import JSON, created, ind, name_or_row
+from kaon.cli.options import JSON, TAIL, created, ind, name_or_row
 from kaon.cli.output import (
     REPORTER,
     boxed,
@@ -260,12 +260,13 @@ def get(
     info(f"Deploy it again with `kaon serve deploy -s {dest.parent}{model}{auth}` (after editing)")
 
 
-def _logs(name: str, kind: str, follow: bool, out: Path | None) -> None:
+def _logs(name: str, kind: str, follow: bool, out: Path | None, tail: int | None) -> None:
     from kaon.client.follow import failed, never_started
 
     with client() as c:
         found = c.get_endpoint(name)
-        printed = follow_log(c.logs(found, build=kind == "build", follow=follow), out)
+        pieces = c.logs(found, build=kind == "build", follow=follow, tail=tail)
+        printed = follow_log(pieces, out)
         if kind == "serve" and not printed:
             e = c.get_endpoint(name)
             if never_started(e):
@@ -279,10 +280,11 @@ def logs(
     ind: int = IND,
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
     out: Path = typer.Option(None, "--out", "-o", help="Also write the log to this file."),
+    tail: int | None = TAIL,
 ) -> None:
     """The replicas' output, timestamped: start-up, errors with full tracebacks. An endpoint
     whose build failed has none: exit 1 with its reason and `build-logs`."""
-    _logs(endpoint_ref(endpoint, ind), "serve", follow, out)
+    _logs(endpoint_ref(endpoint, ind), "serve", follow, out, tail)
 
 
 @serve_app.command("build-logs")
@@ -291,9 +293,10 @@ def build_logs(
     endpoint: str = ENDPOINT,
     ind: int = IND,
     out: Path = typer.Option(None, "--out", "-o", help="Also write the log to this file."),
+    tail: int | None = TAIL,
 ) -> None:
     """How the endpoint's environment was built (lock, install, errors)."""
-    _logs(endpoint_ref(job or endpoint, ind), "build", False, out)
+    _logs(endpoint_ref(job or endpoint, ind), "build", False, out, tail)
 
 
 @serve_app.command("kill")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from kaon.cli.options import TAIL
 from kaon.cli.output import (
     REPORTER,
     boxed,
@@ -232,15 +233,6 @@ def _print_log(
         if never_ran(job):
             pointer = f"kaon train build-logs -j {job.id[:8]}"
             no_run_log(f"job {job.id[:8]}", job.state, failed(job.state), job.reason, pointer)
-
-
-TAIL = typer.Option(
-    None,
-    "--tail",
-    "-n",
-    min=0,
-    help="Only the last N lines (then, with --follow, what comes); default: the whole log.",
-)
 
 
 @train_app.command("logs")

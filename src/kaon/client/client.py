@@ -409,7 +409,7 @@ class Client(PipelinesApi, ReleasesApi, NotebooksApi):
     ) -> Iterator[str]:
         """A job's run log (its trials' output, timestamped) or an endpoint's (its replicas'),
         or with `build` how its environment was built; with `follow`, as it grows until the
-        job ends or the endpoint is killed; `tail` (jobs): from its last that many lines.
+        job ends or the endpoint is killed; `tail`: from its last that many lines.
 
         >>> "k=1" in "".join(client.logs(job))
         True

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from kaon.client.models import EndpointInfo, JobInfo
 from kaon.client.rest import RestApi
 from kaon.core.endpoints import EndpointFailure, EndpointState
-from kaon.core.errors import InvalidInput
 from kaon.core.jobs import JobState
 
 JOB_POLL = 0.2  # seconds between two looks at a job being waited for
@@ -121,19 +120,15 @@ def log_pieces(
 ) -> Iterator[str]:
     """The log's text as it comes (from its last `tail` lines when given); with `follow`,
     until the job or endpoint is finished."""
-    if tail is not None and not isinstance(target, JobInfo):
-        raise InvalidInput(
-            f"a tail of the log is for jobs: endpoint {target.name}'s log is read whole"
-        )
     offset = 0
     while True:
         if isinstance(target, JobInfo):
             kind = "build" if build else "train"
             text, offset, finished = api.job_logs(target.id, kind, offset, tail)
-            tail = None  # then follow from where the tail ended
         else:
             kind = "build" if build else "serve"
-            text, offset, finished = api.endpoint_logs(target.name, kind, offset)
+            text, offset, finished = api.endpoint_logs(target.name, kind, offset, tail)
+        tail = None  # then follow from where the tail ended
         if text:
             yield text
         if not follow or finished:

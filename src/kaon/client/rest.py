@@ -337,12 +337,20 @@ class RestApi(UsersApi, TransferApi, ReadsApi):
         return EndpointInfo.from_doc(self._json("DELETE", f"/v1/endpoints/{name}"))
 
     def endpoint_logs(
-        self, name: str, kind: str = "serve", offset: int = 0
+        self, name: str, kind: str = "serve", offset: int = 0, tail: int | None = None
     ) -> tuple[str, int, bool]:
-        doc = self._json(
-            "GET", f"/v1/endpoints/{name}/logs", params={"kind": kind, "offset": offset}
-        )
-        return str(doc["text"]), int(doc["offset"]), bool(doc["finished"])
+        """(text, next offset, finished), as `job_logs`: its replicas' (or build) log."""
+        piece = self.endpoint_log(name, kind, offset=offset, tail=tail)
+        return piece.text, piece.offset, piece.finished
+
+    def endpoint_log(
+        self, name: str, kind: str = "serve", *, offset: int = 0, tail: int | None = None
+    ) -> LogOut:
+        """`endpoint_logs` with where the text starts (`start` > 0: a tail left lines out)."""
+        params: dict[str, Any] = {"kind": kind, "offset": offset}
+        if tail is not None:
+            params["tail"] = tail
+        return from_json(LogOut, self._json("GET", f"/v1/endpoints/{name}/logs", params=params))
 
     def predict(
         self, name: str, body: bytes, content_type: str = "application/octet-stream"

@@ -11,10 +11,11 @@ from kaon.api.deps import platform, principal
 from kaon.api.owners import forward
 from kaon.core.endpoints import Endpoint, EndpointState, parse_batch
 from kaon.core.envvars import check_variables
+from kaon.core.errors import InvalidInput
 from kaon.core.jobs import ModelId, model_id
 from kaon.core.units import parse_duration
 from kaon.core.users import Principal
-from kaon.services.joblog import read_from
+from kaon.services.joblog import read_from, read_tail
 from kaon.wire import EndpointInfo, LogOut
 from kaon.wire.requests import ServeIn
 from kaon.wiring import Platform
@@ -97,15 +98,28 @@ def endpoint_logs(
     request: Request,
     kind: Literal["serve", "build"] = Query("serve"),
     offset: int = Query(0, ge=0),
+    tail: int | None = Query(
+        None, ge=0, description="only the last `tail` lines (then follow from `offset`)"
+    ),
     p: Platform = Depends(platform),
 ) -> LogOut | Response:
-    """A version's log, kept by the server running its replicas (forwarded there when it is
-    another one)."""
+    """A version's log from byte `offset`, or its last `tail` lines (read back from the end),
+    kept by the server running its replicas (forwarded there when it is another one)."""
+    if tail is not None and offset:
+        raise InvalidInput(
+            "give either `offset` (read from there) or `tail` (the last lines), not both"
+        )
     found = p.serving.get(endpoint)
     forwarded = forward(request, p, p.serving.runs_on(found.name))
     if forwarded is not None:
         return forwarded
-    data, end = read_from(p.serving.log_path(found, kind), offset)
+    path = p.serving.log_path(found, kind)
+    start = offset
+    if tail is None:
+        data, end = read_from(path, offset)
+    else:
+        data, start, end = read_tail(path, tail)
     done = found.state is EndpointState.KILLED or found.build_failed  # no log grows any more
     finished = done and not data
-    return LogOut(text=data.decode("utf-8", "replace"), offset=end, finished=finished)
+    text = data.decode("utf-8", "replace")
+    return LogOut(text=text, offset=end, finished=finished, start=start)
