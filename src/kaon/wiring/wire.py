@@ -1,47 +1,24 @@
-"""The composition root: the one place that names concrete backends, chosen by URL scheme."""
+"""build() and wire(): every service constructed over the backends the settings name."""
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import threading
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TypeVar
-from urllib.parse import urlparse
 
-from kaon.config import ServerSettings, private_dir, private_file
-from kaon.core.backends import BackendHealth, redact_url
+from kaon.config import ServerSettings, private_dir
 from kaon.core.cluster import ClaimKind
-from kaon.core.errors import BackendUnavailable, InvalidInput
 from kaon.core.notebooks import LIVE as NOTEBOOK_LIVE
 from kaon.core.notebooks import Notebook
 from kaon.core.pipelines.records import PipelineJob, PipelineVersion
 from kaon.db.credentials import sealing_key
-from kaon.db.database import Database
-from kaon.db.engine import parse_url
-from kaon.exec.local import LocalExecutor
 from kaon.exec.notebooks import LocalNotebooks
-from kaon.exec.replicas import LocalReplicas
-from kaon.exec.uv import UvEnvBuilder
-from kaon.memory.database import MemoryDatabase
-from kaon.ports.content import Content
-from kaon.ports.credentials import CredentialStore
 from kaon.ports.database import MetadataDatabase
-from kaon.ports.drop import DropFolder
 from kaon.ports.envbuilder import EnvBuilder
 from kaon.ports.executor import Executor
-from kaon.ports.jobs import JobStore
-from kaon.ports.metadata import MetadataStore
 from kaon.ports.objectstore import ObjectStore
-from kaon.ports.pipelines import PipelineStore
-from kaon.ports.provenance import ProvenanceStore
-from kaon.ports.replicas import Replicas
-from kaon.ports.users import UserStore
 from kaon.runtime.install import install_runtime
 from kaon.services.audit import AuditLog
 from kaon.services.chunks import MAX_PACK, ChunkStore
@@ -95,281 +72,20 @@ from kaon.services.trees import TreeStore
 from kaon.services.users import UserService
 from kaon.services.workspaces import WorkspaceService
 from kaon.store.drop import PackDrop
-from kaon.store.local import LocalObjectStore
-from kaon.store.memory import MemoryObjectStore
+from kaon.wiring.platform import PIPELINES_KEY, Backends, Platform
+from kaon.wiring.registry import (
+    DATABASES,
+    ENV_BUILDERS,
+    EXECUTORS,
+    OBJECT_STORES,
+    REPLICAS,
+    named,
+    pick,
+    platform_paths,
+    server_id,
+)
 
-T = TypeVar("T")
 log = logging.getLogger("kaon")
-
-
-def _local_store(url: str) -> ObjectStore:
-    return LocalObjectStore(Path(urlparse(url).path))
-
-
-def _memory_store(url: str) -> ObjectStore:
-    return MemoryObjectStore()
-
-
-def _s3_store(url: str) -> ObjectStore:
-    from kaon.store.s3 import S3ObjectStore  # boto3: imported only by platforms on S3
-
-    return S3ObjectStore.from_url(url)
-
-
-OBJECT_STORES: dict[str, Callable[[str], ObjectStore]] = {
-    "file": _local_store,
-    "memory": _memory_store,
-    "s3": _s3_store,
-}
-
-DATABASES: dict[str, Callable[[str], MetadataDatabase]] = {
-    "sqlite": Database,
-    "postgresql": Database,
-    "postgresql+psycopg": Database,
-    "memory": lambda url: MemoryDatabase(),
-}
-"""Metadata databases by URL scheme: one per platform, every metadata store built over it."""
-
-
-def open_object_store(url: str) -> ObjectStore:
-    """The object store of `url` (picklable by reference: a Ray worker opens the store with
-    it, see kaon.exec.ray.worker.NodeSpec)."""
-    return _pick(OBJECT_STORES, url, "object store")
-
-
-def _ray_executor(settings: ServerSettings, content: StoreContent) -> Executor:
-    from kaon.exec.ray.executor import RayExecutor
-    from kaon.exec.ray.worker import NodeSpec
-
-    node = NodeSpec(
-        root=settings.ray_workdir,  # node-local folders (KAON_RAY_WORKDIR, KAON_RAY_ENVS)
-        env_root=settings.ray_envs,
-        open_store=functools.partial(open_object_store, settings.store_url),
-        hidden=tuple(str(p) for p in platform_paths(settings)),
-    )
-    return RayExecutor(settings.executor, content, node, settings.home / "jobs" / ".ray")
-
-
-# an executor runs tasks it fetches the inputs of (Content) in environments (EnvBuilder)
-EXECUTORS: dict[str, Callable[[ServerSettings], Callable[[StoreContent, EnvBuilder], Executor]]] = {
-    "local": lambda settings: (
-        lambda content, envs: LocalExecutor(
-            content,
-            settings.home / "jobs",
-            envs,
-            runtime=install_runtime(settings.home / "runtime"),
-            hidden=platform_paths(settings),
-        )
-    ),
-    # ray://host:port (Ray Client) or ray (this machine's cluster): tasks run on Ray workers,
-    # which read their inputs from the object store and build environments on their node
-    "ray": lambda settings: lambda content, envs: _ray_executor(settings, content),
-}
-
-
-def _ray_replicas(settings: ServerSettings) -> Callable[[Content], Replicas]:
-    """Replicas as Ray actors on the cluster of KAON_EXECUTOR (kaon.exec.ray.replicas)."""
-    from kaon.exec.ray.replicas import RayReplicas
-
-    return lambda content: RayReplicas(
-        settings.executor, content, settings.home / "serving" / ".ray"
-    )
-
-
-REPLICAS: dict[str, Callable[[ServerSettings], Callable[[Content], Replicas]]] = {
-    "local": lambda settings: functools.partial(LocalReplicas, settings.home / "serving"),
-    "ray": _ray_replicas,  # ray://host:port or ray: each replica a Ray actor
-}
-
-ENV_BUILDERS: dict[str, Callable[[ServerSettings], EnvBuilder]] = {
-    "uv": lambda settings: UvEnvBuilder(settings.home / "envs", hidden=platform_paths(settings)),
-}
-
-
-def _named(
-    registry: dict[str, Callable[[ServerSettings], T]],
-    name: str,
-    what: str,
-    settings: ServerSettings,
-    origin: str = "",
-) -> T:
-    factory = registry.get(name)
-    if factory is None:
-        known = ", ".join(sorted(registry))
-        raise InvalidInput(f"unsupported {what} {name!r}{_from(origin)}: use one of {known}")
-    return factory(settings)
-
-
-def _pick(registry: dict[str, Callable[[str], T]], url: str, what: str, origin: str = "") -> T:
-    scheme = urlparse(url).scheme
-    factory = registry.get(scheme)
-    if factory is None:
-        known = ", ".join(sorted(registry))
-        raise InvalidInput(
-            f"unsupported {what} URL {redact_url(url)!r}{_from(origin)}: use one of the "
-            f"schemes {known}"
-        )
-    return factory(url)
-
-
-def _from(origin: str) -> str:
-    return f" (from {origin})" if origin and origin != "default" else ""
-
-
-def platform_paths(settings: ServerSettings) -> tuple[Path, ...]:
-    """The local folders the platform owns, hidden from user code: its home (token, keys,
-    uploads), the object store and the SQLite database's folder (the database, its -wal and
-    -shm files) wherever they live. The root is never one of them (it cannot be hidden)."""
-    paths = [settings.home]
-    store = urlparse(settings.store_url)
-    if store.scheme == "file" and store.path:
-        paths.append(Path(store.path))
-    if urlparse(settings.metadata_url).scheme != "memory":
-        meta = parse_url(settings.metadata_url)
-        if meta.get_backend_name() == "sqlite" and meta.database not in (None, "", ":memory:"):
-            paths.append(Path(meta.database).expanduser().absolute().parent)
-    found = [p.absolute() for p in paths if p.absolute() != Path("/")]
-    return tuple(p for p in dict.fromkeys(found) if not any(q in p.parents for q in found))
-
-
-def server_id(home: Path) -> str:
-    """This server's id in the cluster, kept in $KAON_HOME/server-id: a server restarted on
-    the same home is the same member (what it held before a crash is its own to recover)."""
-    path = home / "server-id"
-    try:
-        known = path.read_text().strip()
-    except FileNotFoundError:
-        known = ""
-    if len(known) == 32:
-        return known
-    fresh = uuid.uuid4().hex
-    private_file(path, fresh)
-    return fresh
-
-
-PIPELINES_KEY = "scheduler"  # the claim of the server running the pipelines' work
-
-
-def log_recovered(keys: list[str]) -> None:
-    for key in keys:
-        log.warning("pipeline job %s was interrupted by a platform stop: running again", key)
-
-
-@dataclass
-class Backends:
-    """What build() chose for each port. The platform owns and closes them; services reach
-    them through their constructors only (tests read them to see what was stored)."""
-
-    database: MetadataDatabase  # every store below is one of its (closed with it)
-    meta: MetadataStore
-    objects: ObjectStore
-    jobs: JobStore
-    provenance: ProvenanceStore
-    credentials: CredentialStore
-    users: UserStore
-    drop: DropFolder  # packs left by clients on this machine (no HTTP copy)
-    pipelines: PipelineStore
-    executor: Executor
-    replicas: Replicas
-
-    def health(self) -> list[BackendHealth]:
-        """Each engine's answer now (never raises: see BackendHealth)."""
-        return [
-            self.database.health(),
-            self.objects.health(),
-            self.executor.health(),
-            self.replicas.health(),
-        ]
-
-    def close(self) -> None:
-        self.database.close()
-
-
-@dataclass
-class Platform:
-    """The services, wired by build(); `start()` once before serving, `close()` at the end."""
-
-    repos: RepoService
-    commits: CommitService
-    staging: StagingArea  # puts sent while an upload goes on, committed later
-    files: FileService
-    chunks: ChunkStore
-    packs: PackIntake  # packs sent whole, over HTTP or through the drop folder
-    ingest: FileIngest  # big files of this machine, chunked by the server itself
-    gc: GarbageCollector
-    workspaces: WorkspaceService
-    lifecycle: WorkspaceLifecycle  # create / kill a workspace across services
-    user_lifecycle: UserLifecycle  # remove a user and the S3 keys acting for them
-    training: TrainingService
-    serving: ServingService
-    pipelines: PipelineService
-    pipeline_inputs: InputAccess  # who may read a pipeline's inputs (create, each job)
-    provenance: ProvenanceService
-    credentials: CredentialService
-    s3: ObjectService  # the S3 gateway's objects over repos
-    s3_access: S3Access  # whom an S3 key acts for, what it may reach
-    s3_uploads: MultipartUploads
-    s3_scratch: ScratchFolder  # bodies of S3 puts while they arrive
-    users: UserService
-    job_tokens: JobTokens  # jobs' API access (KAON_ENDPOINT, KAON_TOKEN)
-    audit: AuditLog  # writes audited by the API and the S3 gateway, written in batches
-    cluster: ClusterService  # this server among the others sharing the database
-    notebooks: NotebookService  # JupyterLabs behind the gateway (kaon.services.notebooks)
-    _backends: Backends = field(repr=False)
-    _started: bool = field(default=False, init=False, repr=False)
-
-    def health(self) -> list[BackendHealth]:
-        """The database, object store, executor and replicas, each asked now."""
-        return self._backends.health()
-
-    def check_backends(self) -> None:
-        """Raise BackendUnavailable naming every engine that does not answer (the server
-        checks before it listens: nothing half-started)."""
-        failed = [h for h in self.health() if not h.ok]
-        if failed:
-            raise BackendUnavailable(
-                "; ".join(f"{h.role} {h.url} is unavailable: {h.detail}" for h in failed),
-                backends=[h.role.value for h in failed],
-            )
-
-    def start(self) -> None:
-        """Recover what a stop interrupted, then start the background work: jobs queued or
-        interrupted, endpoints to bring back. Once, before serving (again: nothing)."""
-        if self._started:
-            return
-        self._started = True
-        self.cluster.start()
-        for pack in self.chunks.recover():
-            log.warning("pack %s was lost by a crash before any commit used it: unindexed", pack)
-        self.s3_scratch.reset()  # bodies a stop interrupted
-        self.packs.recover()  # packs a stop interrupted: no client is waiting for them any more
-        for job in self.training.recover():
-            log.warning("job %s was interrupted by a platform stop: marked JOB_FAILURE", job)
-        for endpoint in self.serving.recover():
-            log.info("endpoint %s restarting", endpoint)
-        for notebook in self.notebooks.recover():
-            log.info("notebook %s restarting", notebook)
-        if self.cluster.claim(ClaimKind.PIPELINES, PIPELINES_KEY):  # this server leads
-            log_recovered(self.pipelines.start_background())
-        else:
-            self.pipelines.standby()
-        # a leader that stops leaves the pipelines to a live server
-        self.cluster.want(ClaimKind.PIPELINES, PIPELINES_KEY, self._lead_pipelines)
-
-    def _lead_pipelines(self, key: str) -> None:
-        lost = self.cluster.lost(ClaimKind.PIPELINES, key)
-        reason = f"recovered by server {self.cluster.url} after {lost} stopped"
-        log_recovered(self.pipelines.start_background(reason))
-
-    def close(self) -> None:
-        """Stop the background work, then close the backends."""
-        self.audit.close()  # what is queued is written before the stores close
-        self.pipelines.shutdown()  # running jobs cancelled: they run again at the next start
-        self.serving.shutdown()
-        self.notebooks.shutdown()
-        self.training.shutdown()
-        self.cluster.close()
-        self._backends.close()
 
 
 def build(settings: ServerSettings, clock: Callable[[], float] = time.time) -> Platform:
@@ -383,8 +99,8 @@ def wire(
 ) -> tuple[Platform, Backends]:
     """build(), and the backends it chose (for tests that look at what was stored)."""
     private_dir(settings.home)  # 0700, also an existing home left open by an older kaon
-    objects = _pick(OBJECT_STORES, settings.store_url, "object store", settings.origin("store"))
-    database = _pick(
+    objects = pick(OBJECT_STORES, settings.store_url, "object store", settings.origin("store"))
+    database = pick(
         DATABASES, settings.metadata_url, "metadata database", settings.origin("database")
     )
     meta = database.metadata
@@ -404,7 +120,7 @@ def wire(
     files = FileService(repos, trees, chunks)
     jobs = database.jobs
     workspaces = WorkspaceService(database.workspaces, repos, trees, files, clock)
-    envs = _named(ENV_BUILDERS, settings.env_builder, "environment builder", settings)
+    envs = named(ENV_BUILDERS, settings.env_builder, "environment builder", settings)
     provenance_store = database.provenance
     provenance = ProvenanceService(provenance_store)
     sealing = sealing_key(settings.home / "secret.key")  # S3 secrets at rest: never in jobs' view
@@ -439,7 +155,7 @@ def wire(
     ingest = FileIngest(chunks)
     hidden = platform_paths(settings)  # what user code must not see
     content = StoreContent(repos, files, meta)  # what executors and replicas fetch inputs by
-    executor = _named(
+    executor = named(
         EXECUTORS, settings.executor_kind, "executor", settings, settings.origin("executor")
     )(content, envs)
     outputs = JobOutputs(chunks, commits, repos, files, settings.home / "jobs")
@@ -456,9 +172,9 @@ def wire(
     )
     cluster.on_orphan(ClaimKind.JOB, training.take_over)  # a dead server's jobs end honestly
     replicas_from = "KAON_REPLICAS" if settings.replicas else settings.origin("executor")
-    replicas = _named(
-        REPLICAS, settings.replicas_kind, "replicas backend", settings, replicas_from
-    )(content)
+    replicas = named(REPLICAS, settings.replicas_kind, "replicas backend", settings, replicas_from)(
+        content
+    )
     serving = ServingService(
         database.endpoints,
         database.releases,
