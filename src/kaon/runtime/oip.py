@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from kaon.runtime import oipfast
 from kaon.runtime.oiptensors import DATATYPES, attach_binary, encode, split_body
 
 OIP_TYPE = "application/x-kaon-oip"  # between the gateway and a replica only
@@ -56,9 +57,13 @@ class Inference:
     asked: tuple[str, ...]  # outputs it names (empty: all)
 
 
-def parse(body: bytes, header_size: str | None) -> Inference:
-    """Raises ValueError with what is wrong, in words."""
+def parse(body: bytes, header_size: str | None, fast: bool = True) -> Inference:
+    """Raises ValueError with what is wrong, in words. The common request takes the fast path
+    (kaon.runtime.oipfast) unless `fast` is False: the same Inference either way."""
     request, data = split_body(body, header_size)
+    common = oipfast.payload(request, data) if fast else None
+    if common is not None:
+        return Inference(request, common, *_asked(request, _params(request, "request")))
     inputs = request.get("inputs")
     if not isinstance(inputs, list) or not inputs:
         raise ValueError('expected {"inputs": [{"name", "shape", "datatype", "data"}]}')
@@ -172,11 +177,16 @@ def _shape(value: Any) -> list[int]:
     return shape or [1]
 
 
-def answer(inference: Inference, result: Any) -> bytes:
+def answer(inference: Inference, result: Any, fast: bool = True) -> bytes:
     """The replica's answer for `result` (what predict() returned, as JSON gives it back):
     `<N>\\n`, the JSON header {"id", "outputs"} of N bytes, then the binary outputs; or `\\n`
     and the JSON when no output is binary. Raises
-    ValueError when the request named outputs the model does not answer."""
+    ValueError when the request named outputs the model does not answer. The common answer
+    takes the fast path (kaon.runtime.oipfast) unless `fast` is False: the same bytes."""
+    rid = str(inference.request.get("id", ""))
+    common = oipfast.answer(rid, inference.binary, inference.asked, result) if fast else None
+    if common is not None:
+        return common
     named = result if isinstance(result, dict) and result and "result" not in result else None
     if named is None and isinstance(result, dict) and "result" in result:
         result = result["result"]
@@ -200,7 +210,7 @@ def answer(inference: Inference, result: Any) -> bytes:
         else:
             out["data"] = flat
         outputs.append(out)
-    header = json.dumps({"id": str(inference.request.get("id", "")), "outputs": outputs}).encode()
+    header = json.dumps({"id": rid, "outputs": outputs}).encode()
     if not blobs:
         return b"\n" + header
     return b"%d\n%s%s" % (len(header), header, b"".join(blobs))
