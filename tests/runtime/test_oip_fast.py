@@ -46,8 +46,20 @@ def _body(
     return header + raw, str(len(header))
 
 
-def _both(body: bytes, size: str | None) -> tuple[oip.Inference, oip.Inference]:
-    return oip.parse(body, size), oip.parse(body, size, fast=False)
+def _same(fast: oip.Inference, general: oip.Inference) -> None:
+    assert fast.payload == general.payload
+    assert (fast.binary, fast.asked) == (general.binary, general.asked)
+    assert fast.request.get("id") == general.request.get("id")
+
+
+def _both(body: bytes, size: str) -> tuple[oip.Inference, oip.Inference]:
+    """The fast path's Inference (the header's first parse, then the one kept) and the
+    general path's."""
+    first = oip.parse(body, size)
+    again = oip.parse(body, size)
+    general = oip.parse(body, size, fast=False)
+    _same(first, general)
+    return again, general
 
 
 @pytest.mark.parametrize("datatype", list(FORMATS))
@@ -60,10 +72,9 @@ def test_each_datatype_and_shape_parses_as_the_general_path(
         values = [0, 1, 2, 3, 100, 127] if datatype[0] == "U" else [-128, -1, 0, 1, 2, 127]
     body, size = _body(datatype, shape, values, binary_data_output=True)
     header = json.loads(body[: int(size)])
-    data = body[int(size) :]
-    assert oipfast.payload(header, data) is not None  # the fast path takes it
+    assert oipfast.plan(header) is not None  # the fast path takes it
     fast, general = _both(body, size)
-    assert fast == general
+    _same(fast, general)
     width = shape[-1]
     rows = [values[i : i + width] for i in range(0, len(values), width)]
     assert fast.payload == (values if len(shape) == 1 else rows)
@@ -78,8 +89,9 @@ def test_the_benchmarks_request_rows_and_outputs_asked() -> None:
         outputs=[{"name": "result", "parameters": {"binary_data": True}}],
     )
     fast, general = _both(body, size)
-    assert fast == general
+    _same(fast, general)
     assert fast.payload == [[0.0, 1.0, 16.0, 3.5]]
+    assert fast.request["id"] == "req-7"
     assert (fast.binary, fast.asked) == (frozenset({"result"}), ("result",))
 
 
@@ -100,7 +112,7 @@ def test_other_inputs_fall_back_to_the_general_path(change: dict[str, Any]) -> N
     tensor["parameters"] = {"binary_data_size": len(raw)}
     tensor |= change
     header = json.dumps({"inputs": [tensor]}).encode()
-    assert oipfast.payload(json.loads(header), raw) is None
+    assert oipfast.plan(json.loads(header)) is None
     _same_parse(header + raw, str(len(header)))
 
 
@@ -127,10 +139,12 @@ def _same_parse(body: bytes, size: str) -> None:
         assert str(caught.value) == str(exc)
     else:
         assert oip.parse(body, size) == general
+        assert oip.parse(body, size) == general  # a second time: nothing kept from the first
 
 
 def test_bytes_that_do_not_fit_still_say_what_is_wrong() -> None:
     body, size = _body("FP64", [1, 4], [1.0, 2.0, 3.0, 4.0])
+    oip.parse(body, size)  # its header is now known: what follows it is still checked
     for cut in (body[:-8], body + b"\0" * 8):  # too few, too many bytes for the shape
         with pytest.raises(ValueError) as fast:
             oip.parse(cut, size)

@@ -18,7 +18,7 @@ import math
 import sys
 from array import array
 from itertools import chain
-from typing import Any
+from typing import Any, NamedTuple
 
 # datatype → (array typecode, bytes per element): the numbers of the common request
 _NUMERIC: dict[str, tuple[str, int]] = {
@@ -39,10 +39,17 @@ _INT = frozenset((int,))
 _NUMBERS = (frozenset((float,)), frozenset((int, float)))
 
 
-def payload(request: dict[str, Any], data: bytes) -> Any:
-    """What predict() receives for the common request (its input's `data` set, as the general
-    path sets it), or None when `request` is not the common one."""
-    if not _LITTLE or not data:
+class Plan(NamedTuple):
+    """How the common request's binary data becomes its payload."""
+
+    typecode: str  # of its numbers (array)
+    shape: tuple[int, ...]  # [n] or [n, k]
+    size: int  # bytes of binary data
+
+
+def plan(request: dict[str, Any]) -> Plan | None:
+    """The Plan of the common request, or None when `request` is not the common one."""
+    if not _LITTLE:
         return None
     inputs = request.get("inputs")
     if type(inputs) is not list or len(inputs) != 1:
@@ -51,35 +58,38 @@ def payload(request: dict[str, Any], data: bytes) -> Any:
     if type(item) is not dict or not item.keys() <= _INPUT_KEYS:
         return None
     params = item.get("parameters")
-    if (
-        type(params) is not dict
-        or len(params) != 1
-        or type(params.get("binary_data_size")) is not int
-    ):
+    if type(params) is not dict or len(params) != 1:
         return None
+    size = params.get("binary_data_size")
     datatype = item.get("datatype")
     fmt = _NUMERIC.get(datatype) if type(datatype) is str else None
     shape = item.get("shape")
-    if fmt is None or type(shape) is not list or not 1 <= len(shape) <= 2:
+    if fmt is None or type(size) is not int or type(shape) is not list or len(shape) not in (1, 2):
         return None
     if not all(type(n) is int and n > 0 for n in shape):
         return None
-    count = shape[0] if len(shape) == 1 else shape[0] * shape[1]
-    if params["binary_data_size"] != len(data) or count * fmt[1] != len(data):
+    if math.prod(shape) * fmt[1] != size:
         return None
     table = request.get("parameters")
     if table is not None and (type(table) is not dict or "content_type" in table):
         return None
-    packed: array[Any] = array(fmt[0])
+    return Plan(fmt[0], tuple(shape), size)
+
+
+def payload(common: Plan, data: bytes) -> Any:
+    """What predict() receives: `data` (the bytes after the JSON header) as `common` says,
+    or None when it is not as many bytes as the request declares (the general path says so)."""
+    if len(data) != common.size:
+        return None
+    packed: array[Any] = array(common.typecode)
     packed.frombytes(data)
     flat = packed.tolist()
-    item["data"] = flat
-    if len(shape) == 1:
+    if len(common.shape) == 1:
         return flat
-    width = shape[1]
-    if shape[0] == 1:
-        return [flat[:]]
-    return [flat[i : i + width] for i in range(0, count, width)]
+    rows, width = common.shape
+    if rows == 1:
+        return [flat]
+    return [flat[i : i + width] for i in range(0, rows * width, width)]
 
 
 def answer(
