@@ -118,7 +118,7 @@ def answer(
     kinds = frozenset(map(type, flat))
     if kinds == _INT:
         datatype = "INT64"
-    elif kinds in _NUMBERS and all(map(math.isfinite, flat)):
+    elif kinds in _NUMBERS and _finite(flat):
         datatype = "FP64"
     else:
         return None
@@ -132,6 +132,13 @@ def answer(
         return None  # an int past INT64: the general path says what to do
     header = b'%s"parameters": {"binary_data_size": %d}}]}' % (head, len(blob))
     return b"%d\n%s%s" % (len(header), header, blob)
+
+
+def _finite(numbers: list[Any]) -> bool:
+    try:
+        return all(map(math.isfinite, numbers))
+    except OverflowError:  # an int past a float's range: the general path says what it does
+        return False
 
 
 _ID = b'{"id": '
