@@ -6,10 +6,8 @@ model's name and version in front."""
 
 from __future__ import annotations
 
-import functools
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import kaon
 from kaon.runtime.oiptensors import split_body
@@ -42,8 +40,7 @@ def metadata(route: Route, signature: dict[str, Any] | None = None) -> dict[str,
     return doc
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
     body: bytes
     header_length: int | None  # set when binary outputs follow the JSON
 
@@ -57,12 +54,18 @@ def answer(route: Route, replied: bytes) -> Answer:
     """The inference response from the replica's answer (kaon.runtime.oip.answer): its JSON
     header with the model's name and version first."""
     size, _, rest = replied.partition(b"\n")
-    prefix = _prefix(route.name, route.model_id or route.version or "")
-    body = prefix + rest[1:]
-    return Answer(body, len(prefix) - 1 + int(size) if size else None)
+    prefix = _PREFIXES.get((route.name, route.model_id, route.version))
+    if prefix is None:
+        prefix = _prefix(route.name, route.model_id or route.version or "")
+        if len(_PREFIXES) >= 4096:
+            _PREFIXES.clear()
+        _PREFIXES[(route.name, route.model_id, route.version)] = prefix
+    return Answer(prefix + rest[1:], len(prefix) - 1 + int(size) if size else None)
 
 
-@functools.lru_cache(maxsize=4096)
+_PREFIXES: dict[tuple[str, str | None, str], bytes] = {}  # (name, model id, version) → prefix
+
+
 def _prefix(name: str, version: str) -> bytes:
     return b'{"model_name": %s, "model_version": %s, ' % (
         json.dumps(name).encode(),

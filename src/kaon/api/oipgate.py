@@ -30,7 +30,6 @@ from kaon.api.replies import (
     Send,
     TooLarge,
     error,
-    header,
     json_reply,
     reply,
 )
@@ -91,8 +90,8 @@ class OipRoutes:
         route = choice.route
         try:
             body = await core.body(scope, receive)
-            raw = _decoded(body, header(scope, b"content-encoding"), core.max_body)
-            length = header(scope, b"inference-header-content-length").decode() or None
+            encoding, length = _headers(scope)
+            raw = _decoded(body, encoding, core.max_body)
             size = None if length is None else header_size(length, len(raw))
         except TooLarge:
             await error(send, 413, f"request body larger than {core.max_body} bytes", None, route)
@@ -116,7 +115,7 @@ class OipRoutes:
         if done.header_length is None:
             await reply(send, 200, done.body, JSON_TYPE, route, rid)
         else:
-            extra = [(b"inference-header-content-length", str(done.header_length).encode())]
+            extra = [(b"inference-header-content-length", b"%d" % done.header_length)]
             await reply(send, 200, done.body, _BINARY_TYPE, route, rid, extra=extra)
         if first is not None:  # what is stored (declared, or learned first anywhere) wins
             loop = asyncio.get_running_loop()
@@ -140,6 +139,18 @@ class OipRoutes:
         if len(self._known) >= _KNOWN_MAX:
             self._known.pop(next(iter(self._known)))
         self._known[route.name] = signature
+
+
+def _headers(scope: Scope) -> tuple[bytes, str | None]:
+    """The request's Content-Encoding and Inference-Header-Content-Length (None: JSON only),
+    in one pass over its headers."""
+    encoding, length = b"", b""
+    for key, value in scope.get("headers", ()):
+        if key == b"content-encoding":
+            encoding = encoding or bytes(value)
+        elif key == b"inference-header-content-length":
+            length = length or bytes(value)
+    return encoding, length.decode() or None
 
 
 def _said(out: bytes) -> str:

@@ -21,8 +21,9 @@ import base64
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
+from kaon.runtime import oipfast
 from kaon.runtime.oiptensors import DATATYPES, attach_binary, encode, split_body
 
 OIP_TYPE = "application/x-kaon-oip"  # between the gateway and a replica only
@@ -56,9 +57,24 @@ class Inference:
     asked: tuple[str, ...]  # outputs it names (empty: all)
 
 
-def parse(body: bytes, header_size: str | None) -> Inference:
-    """Raises ValueError with what is wrong, in words."""
+def parse(body: bytes, header_size: str | None, fast: bool = True) -> Inference:
+    """Raises ValueError with what is wrong, in words. The common request takes the fast path
+    (kaon.runtime.oipfast; its JSON header parsed once, kept in _COMMON) unless `fast` is
+    False: the same payload either way."""
+    if fast and header_size is not None:
+        known = _known(body, header_size)
+        if known is not None:
+            return known
     request, data = split_body(body, header_size)
+    common = oipfast.plan(request) if fast and data else None
+    if common is not None:
+        payload = oipfast.payload(common, data)
+        if payload is not None:
+            seen = _Seen(request, common, *_asked(request, _params(request, "request")))
+            if len(_COMMON) >= _COMMON_MAX:
+                _COMMON.clear()
+            _COMMON[body[: len(body) - len(data)]] = seen
+            return Inference(request, payload, seen.binary, seen.asked)
     inputs = request.get("inputs")
     if not isinstance(inputs, list) or not inputs:
         raise ValueError('expected {"inputs": [{"name", "shape", "datatype", "data"}]}')
@@ -101,6 +117,31 @@ def parse(body: bytes, header_size: str | None) -> Inference:
     binary, asked = _asked(request, params)
     payload = out if table or len(out) > 1 else next(iter(out.values()))
     return Inference(request, payload, binary, asked)
+
+
+class _Seen(NamedTuple):
+    """A common request's JSON header, as parsed the first time."""
+
+    request: dict[str, Any]
+    plan: oipfast.Plan
+    binary: frozenset[str]
+    asked: tuple[str, ...]
+
+
+_COMMON: dict[bytes, _Seen] = {}  # the JSON header of a common request → what it says
+_COMMON_MAX = 256  # headers kept (cleared when full: request ids make each header new)
+
+
+def _known(body: bytes, header_size: str) -> Inference | None:
+    """The Inference of a common request whose JSON header was seen before, else None."""
+    if not header_size.isdigit():
+        return None
+    n = int(header_size)
+    seen = _COMMON.get(body[:n]) if n < len(body) else None
+    if seen is None:
+        return None
+    payload = oipfast.payload(seen.plan, body[n:])
+    return None if payload is None else Inference(seen.request, payload, seen.binary, seen.asked)
 
 
 def _params(doc: dict[str, Any], where: str) -> dict[str, Any]:
@@ -172,11 +213,25 @@ def _shape(value: Any) -> list[int]:
     return shape or [1]
 
 
-def answer(inference: Inference, result: Any) -> bytes:
+def common_answer(inference: Inference, result: Any) -> bytes | None:
+    """answer() of the common answer (kaon.runtime.oipfast: lists of ints and finite floats,
+    nothing else, so nothing JSON would change), else None."""
+    return oipfast.answer(_id(inference), inference.binary, inference.asked, result)
+
+
+def _id(inference: Inference) -> str:
+    return str(inference.request.get("id", ""))
+
+
+def answer(inference: Inference, result: Any, fast: bool = True) -> bytes:
     """The replica's answer for `result` (what predict() returned, as JSON gives it back):
     `<N>\\n`, the JSON header {"id", "outputs"} of N bytes, then the binary outputs; or `\\n`
     and the JSON when no output is binary. Raises
-    ValueError when the request named outputs the model does not answer."""
+    ValueError when the request named outputs the model does not answer. The common answer
+    takes the fast path (kaon.runtime.oipfast) unless `fast` is False: the same bytes."""
+    common = common_answer(inference, result) if fast else None
+    if common is not None:
+        return common
     named = result if isinstance(result, dict) and result and "result" not in result else None
     if named is None and isinstance(result, dict) and "result" in result:
         result = result["result"]
@@ -200,7 +255,7 @@ def answer(inference: Inference, result: Any) -> bytes:
         else:
             out["data"] = flat
         outputs.append(out)
-    header = json.dumps({"id": str(inference.request.get("id", "")), "outputs": outputs}).encode()
+    header = json.dumps({"id": _id(inference), "outputs": outputs}).encode()
     if not blobs:
         return b"\n" + header
     return b"%d\n%s%s" % (len(header), header, b"".join(blobs))

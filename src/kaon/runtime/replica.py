@@ -114,7 +114,11 @@ def _parsed(content_type: str, body: bytes) -> tuple[Any, Finish]:
 
 def _oip_answer(inference: oip.Inference, result: Any) -> Outcome:
     """The OIP answer of `result`, which is first made JSON as any result is (numpy arrays as
-    lists, NaN refused), so both protocols answer the same values."""
+    lists, NaN refused), so both protocols answer the same values. The common answer (of
+    plain lists of numbers only, kaon.runtime.oipfast) is made at once."""
+    common = oip.common_answer(inference, result)
+    if common is not None and len(common) <= MAX_RESULT:
+        return 200, common, ""
     if not _plain(result):  # e.g. numpy: as JSON gives it back
         status, out, error = _encode(result)
         if status != 200:
