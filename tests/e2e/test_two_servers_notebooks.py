@@ -116,3 +116,16 @@ def test_a_notebook_started_through_a_is_used_through_b(pair: Servers) -> None:
     lost = listed(b)["nb-orphan"]
     assert lost["state"] == "RUNNING" and lost["ready"] is False, lost
     assert "gone" in lost["reason"], lost
+
+    # B restarted: its recovery leaves A's notebook alone (its token file is on A's disk)
+    b.kill_server()
+    b.up()
+    lost = listed(b)["nb-orphan"]
+    assert lost["state"] == "RUNNING" and "gone" in lost["reason"], lost
+    # a kill through B ends it; its folder, on A's disk, is not kept
+    done = b.run("notebook", "kill", "-n", "nb-orphan", "-y", env=ENV)
+    said = done.stdout + done.stderr
+    assert done.returncode == 0 and "killed notebook nb-orphan" in said, said
+    assert "last state is in" not in said, said
+    killed = listed(b)["nb-orphan"]
+    assert killed["state"] == "KILLED" and "gone" in killed["reason"], killed
