@@ -99,6 +99,10 @@ def test_a_notebook_started_through_a_is_used_through_b(pair: Servers) -> None:
     assert gone["state"] == "KILLED" and gone["ready"] is False, gone
     assert status(f"{a_url}/nb-two/lab?token={token}") == 404  # A stopped its JupyterLab
     assert status(f"{b_url}/nb-two/lab?token={token}") == 404
+    build = deployed["nb-two"]["notebook"]["build"]
+    for args in (("logs", "-n", "nb-two"), ("build-logs", "-j", build)):  # kept on A's disk
+        kept = a.ok("notebook", *args, env=ENV)
+        assert kept and b.ok("notebook", *args, env=ENV) == kept, args
 
     # A dies: B says the notebook's server is gone (its working folder was on A's disk)
     orphan = deployed["nb-orphan"]["token"]

@@ -53,6 +53,13 @@ class NotebookPlaces:
         """Whether this server runs it (a row from before server ids: the server that has it)."""
         return not notebook.server or notebook.server == self.me
 
+    def kept_by(self, notebook: Notebook) -> str | None:
+        """The URL of the other live server that ran `notebook`, live or not (its log and
+        build log are on its disk); None: this one, or that server is not alive."""
+        if self.mine(notebook):
+            return None
+        return next((s.url for s in self._cluster.servers() if s.id == notebook.server), None)
+
     def elsewhere(self, notebook: Notebook) -> Elsewhere | None:
         """Where `notebook` runs when it is live on another server (or was, gone since)."""
         if not notebook.live or self.mine(notebook):

@@ -142,6 +142,10 @@ class NotebookService:
         """Where `notebook` runs when another server runs it (None: here, or not live)."""
         return self._places.elsewhere(notebook)
 
+    def kept_by(self, notebook: Notebook) -> str | None:
+        """The URL of the other live server holding `notebook`'s logs (None: this one)."""
+        return self._places.kept_by(notebook)
+
     def away(self, name: str) -> Elsewhere | None:
         """The gateway's slow path: where live notebook `name` runs when not here."""
         found = self._store.get_notebook(name)

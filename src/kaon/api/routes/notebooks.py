@@ -80,7 +80,7 @@ def _info(request: Request, p: Platform, n: Notebook) -> NotebookInfo:
             if answer.status_code == 200:
                 theirs = NotebookInfo.from_doc(answer.json())
                 return replace(theirs, url=f"{base}/{n.name}/lab")
-        except (httpx.HTTPError, ValueError) as exc:
+        except (httpx.HTTPError, ValueError, TypeError, KeyError) as exc:
             log.warning("server %s did not describe notebook %s: %s", away.url, n.name, exc)
     why = away.gone or f"its server {away.url} did not answer: retry"
     return replace(notebook_out(p, n, base), ready=False, reason=why)
@@ -89,8 +89,11 @@ def _info(request: Request, p: Platform, n: Notebook) -> NotebookInfo:
 def _owner(
     request: Request, p: Platform, n: Notebook, body: object = None, gone_ok: bool = False
 ) -> Response | None:
-    """The answer of the server running `n` when another one does (None: answer here)."""
+    """The answer of the server running `n` when another one does (None: answer here); a
+    notebook no longer live: of the live server that ran it (`logs`: on its disk)."""
     away = p.notebooks.elsewhere(n)
+    if away is None and not n.live and not gone_ok:
+        return forward(request, p, p.notebooks.kept_by(n), body)
     if away is None or (away.gone and gone_ok):
         return None
     if away.gone:
