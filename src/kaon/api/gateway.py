@@ -7,7 +7,8 @@ its traffic picks the version), a version (`petset-c517ec`) or a wave-1 name
     POST [/seldon/<ns>]/<name>/api/v0.1|v1.0/predictions|feedback       Seldon (kaon.api.seldongate)
     /v2/...                  Open Inference Protocol v2 (kaon.api.oipgate)
     GET  /metrics            Prometheus: per endpoint, per release and version, shadows
-    /<notebook>/...          a notebook's JupyterLab, HTTP and websockets (kaon.api.notebookgate)
+    /<notebook>/...          a notebook's JupyterLab, HTTP and websockets (kaon.api.notebookgate;
+                             one another server runs: through its gateway, kaon.api.notebookhop)
 
 With several servers, a version another server runs is answered through it
 (kaon.services.endpointsync; `POST /_kaon/replica/<version>` between the servers).
@@ -28,6 +29,7 @@ from kaon.api.feedback import FeedbackLimits
 from kaon.api.gatecore import GatewayCore, unrouted
 from kaon.api.kaos import ACTIONS, KaosRoutes
 from kaon.api.notebookgate import NotebookGate
+from kaon.api.notebookhop import NotebookHop
 from kaon.api.oipgate import OipRoutes
 from kaon.api.ratehistory import RateHistory
 from kaon.api.replies import ASGIApp, Message, Receive, Scope, Send, reply
@@ -56,6 +58,7 @@ class Gateway:
         self._oip = OipRoutes(self._core)
         self.rates = RateHistory(self._core.forwarder.registry)  # GET /v1/endpoints/<e>/rates
         self._notebooks = NotebookGate()  # /<notebook>/...: JupyterLab (kaon.api.notebookgate)
+        self._hop = NotebookHop(platform.notebooks, platform.cluster.id)  # another server's
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -69,7 +72,7 @@ class Gateway:
         if gate is not None:
             await self._notebooks(first, gate, scope, receive, send)
         elif scope["type"] != "http":
-            await self._inner(scope, receive, send)
+            await self._elsewhere(first, scope, receive, send)
         elif first == "v2":
             await self._oip(tail.split("/"), scope, receive, send)
         elif first == "metrics" and not tail:
@@ -102,11 +105,21 @@ class Gateway:
         elif name.startswith("serve-") or tail in ACTIONS:
             await self._core.unrouted(name, send)  # an endpoint's path: say why it is not here
         else:
+            await self._elsewhere(name, scope, receive, send)
+
+    async def _elsewhere(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """A notebook another server runs (a database read: never on an endpoint's path), else
+        the API."""
+        away = None if name in RESERVED else await self._hop.find(name)
+        if away is not None:
+            await self._hop(away, scope, receive, send)
+        else:
             await self._inner(scope, receive, send)
 
     async def close(self) -> None:
         await self.rates.close()
         await self._notebooks.close()
+        await self._hop.close()
         await self._core.close()
 
     def _closing(self, receive: Receive) -> Receive:

@@ -19,7 +19,7 @@ import contextlib
 import hashlib
 import hmac
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs
 
@@ -147,48 +147,15 @@ class NotebookGate:
             transport = httpx.AsyncHTTPTransport(uds=socket)
             client = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(None, connect=5))
             self._clients[socket] = client
-        headers = [(k, v) for k, v in scope.get("headers", ()) if k not in HOPS]
-        path = scope.get("raw_path") or scope["path"].encode()
-        query = scope.get("query_string", b"")
-        url = httpx.URL(f"http://localhost{path.decode('latin-1')}", query=query)
-        request = client.build_request(
-            scope["method"], url, headers=headers, content=_body(receive)
-        )
-        try:
-            answer = await client.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            await error(send, 502, f"the notebook's JupyterLab did not answer: {exc}")
-            return
-        try:
-            out = [(k, v) for k, v in answer.headers.raw if k.lower() not in HOPS]
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": answer.status_code,
-                    "headers": out + extra,
-                }
-            )
-            async for chunk in answer.aiter_raw():
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
-        finally:
-            await answer.aclose()
+        failed = await relay_http(client, "http://localhost", scope, receive, send, extra)
+        if failed:
+            await error(send, 502, f"the notebook's JupyterLab did not answer: {failed}")
 
     async def _websocket(self, socket: str, scope: Scope, receive: Receive, send: Send) -> None:
-        first = await receive()
-        if first["type"] != "websocket.connect":
-            return
-        host = header(scope, b"host").decode("latin-1") or "localhost"
-        query = scope.get("query_string", b"").decode("latin-1")
-        uri = f"ws://{host}{scope['path']}" + (f"?{query}" if query else "")
-        headers = [
-            (k.decode("latin-1"), v.decode("latin-1"))
-            for k, v in scope.get("headers", ())
-            if k not in _WS_SKIP
-        ]
-        protocols = scope.get("subprotocols") or None
-        try:
-            upstream = await unix_connect(
+        async def upstream(
+            uri: str, headers: list[tuple[str, str]], protocols: list[str] | None
+        ) -> ClientConnection:
+            return await unix_connect(
                 socket,
                 uri,
                 additional_headers=headers,
@@ -197,26 +164,88 @@ class NotebookGate:
                 compression=None,
                 open_timeout=10,
             )
-        except (OSError, InvalidStatus, WebSocketException, TimeoutError):
-            await send({"type": "websocket.close", "code": 1011})
-            return
-        accept: dict[str, object] = {"type": "websocket.accept"}
-        if upstream.subprotocol:
-            accept["subprotocol"] = upstream.subprotocol
-        await send(accept)
-        async with upstream:
-            down = asyncio.create_task(_downstream(upstream, send))
-            try:
-                await _upstream(upstream, receive)
-            finally:
-                down.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await down
+
+        await relay_websocket(upstream, scope, receive, send)
 
     async def close(self) -> None:
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()
+
+
+Upstream = Callable[[str, list[tuple[str, str]], list[str] | None], Awaitable[ClientConnection]]
+
+
+async def relay_http(
+    client: httpx.AsyncClient,
+    base: str,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    extra: list[tuple[bytes, bytes]],
+    more: list[tuple[bytes, bytes]] | None = None,
+) -> str:
+    """The request to `base` + its path (headers but the hop-by-hop ones, and `more`), the
+    answer streamed back; "" once it is, else why it could not be sent (nothing sent yet)."""
+    headers = [(k, v) for k, v in scope.get("headers", ()) if k not in HOPS] + (more or [])
+    path = scope.get("raw_path") or scope["path"].encode()
+    query = scope.get("query_string", b"")
+    url = httpx.URL(f"{base}{path.decode('latin-1')}", query=query)
+    request = client.build_request(scope["method"], url, headers=headers, content=_body(receive))
+    try:
+        answer = await client.send(request, stream=True)
+    except httpx.HTTPError as exc:
+        return str(exc) or type(exc).__name__
+    try:
+        out = [(k, v) for k, v in answer.headers.raw if k.lower() not in HOPS]
+        await send(
+            {"type": "http.response.start", "status": answer.status_code, "headers": out + extra}
+        )
+        async for chunk in answer.aiter_raw():
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        await answer.aclose()
+    return ""
+
+
+async def relay_websocket(
+    upstream: Upstream,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    more: list[tuple[str, str]] | None = None,
+) -> None:
+    """The websocket opened by `upstream(uri, headers, subprotocols)` (the caller's headers
+    but the handshake's own, and `more`) relayed both ways; refused (403) when it refuses."""
+    first = await receive()
+    if first["type"] != "websocket.connect":
+        return
+    host = header(scope, b"host").decode("latin-1") or "localhost"
+    query = scope.get("query_string", b"").decode("latin-1")
+    uri = f"ws://{host}{scope['path']}" + (f"?{query}" if query else "")
+    headers = [
+        (k.decode("latin-1"), v.decode("latin-1"))
+        for k, v in scope.get("headers", ())
+        if k not in _WS_SKIP
+    ] + (more or [])
+    try:
+        opened = await upstream(uri, headers, scope.get("subprotocols") or None)
+    except (OSError, InvalidStatus, WebSocketException, TimeoutError):
+        await send({"type": "websocket.close", "code": 1011})
+        return
+    accept: dict[str, object] = {"type": "websocket.accept"}
+    if opened.subprotocol:
+        accept["subprotocol"] = opened.subprotocol
+    await send(accept)
+    async with opened:
+        down = asyncio.create_task(_downstream(opened, send))
+        try:
+            await _upstream(opened, receive)
+        finally:
+            down.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await down
 
 
 async def _upstream(upstream: ClientConnection, receive: Receive) -> None:

@@ -23,9 +23,12 @@ TIMEOUT = 60.0  # a kill waits up to 30 s for the job's processes to stop
 log = logging.getLogger("kaon.cluster")
 
 
-def forward(request: Request, p: Platform, owner_url: str | None) -> Response | None:
-    """The answer of the server at `owner_url` to `request`; None (answer here) when there is
-    no other owner, the request was forwarded already, or the owner does not answer."""
+def forward(
+    request: Request, p: Platform, owner_url: str | None, body: object = None
+) -> Response | None:
+    """The answer of the server at `owner_url` to `request` (with `body`, the request's JSON
+    body as the route read it, sent again); None (answer here) when there is no other owner,
+    the request was forwarded already, or the owner does not answer."""
     if owner_url is None or request.headers.get(FORWARDED):
         return None
     headers = {FORWARDED: p.cluster.id}
@@ -38,6 +41,7 @@ def forward(request: Request, p: Platform, owner_url: str | None) -> Response | 
             owner_url.rstrip("/") + request.url.path,
             params=list(request.query_params.multi_items()),
             headers=headers,
+            json=body,
             timeout=TIMEOUT,
         )
     except httpx.HTTPError as exc:

@@ -21,6 +21,8 @@ class ClaimKind(StrEnum):
     ENDPOINT = "endpoint"  # key: the endpoint (version) name; the owner runs its replicas
     PIPELINES = "pipelines"  # key: "scheduler"; the owner runs jobs, crons, spouts, triggers
     GC = "gc"  # key: "gc"; held while one gc runs anywhere
+    NOTEBOOK = "notebook"  # key: the notebook's name; the owner runs its JupyterLab (never
+    # taken over: its working folder is on the owner's disk)
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,8 @@ class Notebook:
     saved: str | None = None  # the last commit `save` made (or the one it started from)
     env: dict[str, Any] = field(default_factory=dict)  # the lock it runs in (for recovery)
     reads: tuple[str, ...] = ()  # `repo@commit:/path` its S3 key read (the first per commit)
+    server: str = ""  # the id of the server running it, holding its folder ("": before ids)
+    server_url: str = ""  # that server's URL when it started it (named once it is gone)
 
     @property
     def live(self) -> bool:
@@ -79,6 +81,8 @@ class Notebook:
             "saved": self.saved,
             "env": self.env,
             "reads": list(self.reads),
+            "server": self.server,
+            "server_url": self.server_url,
         }
 
     @staticmethod
@@ -102,6 +106,8 @@ class Notebook:
             saved=doc.get("saved"),
             env=dict(doc.get("env") or {}),
             reads=tuple(str(r) for r in doc.get("reads") or ()),
+            server=str(doc.get("server") or ""),
+            server_url=str(doc.get("server_url") or ""),
         )
 
 

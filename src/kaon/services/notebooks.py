@@ -14,7 +14,9 @@ gateway listens; both are revoked when the notebook stops.
 
 Files under `<root>/<name>/`: work/ (JupyterLab's root: what `save` commits), data/<repo>/,
 run/ (HOME, TMPDIR, its socket), lab.log, token (0600: read back on recovery), saved (the
-fingerprint of the last save); `<root>/builds/<build>.log`.
+fingerprint of the last save); `<root>/builds/<build>.log`. With several servers, the one
+that starts a notebook runs it; the others send what needs it there
+(kaon.services.notebookplaces).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kaon.core.commit import Commit
-from kaon.core.errors import AlreadyExists, Conflict, KaonError, NotFound
+from kaon.core.errors import AlreadyExists, BackendUnavailable, Conflict, KaonError, NotFound
 from kaon.core.jobs import Bundle, WorkspaceName
 from kaon.core.notebooks import (
     MAX_READS,
@@ -48,6 +50,7 @@ from kaon.ports.notebooks import NotebookRunner, NotebookStatus, NotebookStore
 from kaon.services.commits import CommitService
 from kaon.services.ingest import FileIngest
 from kaon.services.joblog import JobLog, read_from
+from kaon.services.notebookplaces import Elsewhere, NotebookPlaces
 from kaon.services.notebooksave import commit_folder, fingerprint
 from kaon.services.notebooksite import ACCESS_PREFIX, NotebookSite
 from kaon.services.provenance import ProvenanceService
@@ -86,8 +89,10 @@ class NotebookService:
         is_endpoint: Callable[[str], bool],
         provenance: ProvenanceService,
         secret: bytes,
+        places: NotebookPlaces,
     ) -> None:
         self._store = store
+        self._places = places
         self._cookie_key = cookie_key(secret)
         self._provenance = provenance
         self._workspaces = workspaces
@@ -132,6 +137,19 @@ class NotebookService:
         status = self._runner.status(name)
         socket = status.socket if status is not None and status.ready else None
         return replace(gate, socket=socket)
+
+    def elsewhere(self, notebook: Notebook) -> Elsewhere | None:
+        """Where `notebook` runs when another server runs it (None: here, or not live)."""
+        return self._places.elsewhere(notebook)
+
+    def kept_by(self, notebook: Notebook) -> str | None:
+        """The URL of the other live server holding `notebook`'s logs (None: this one)."""
+        return self._places.kept_by(notebook)
+
+    def away(self, name: str) -> Elsewhere | None:
+        """The gateway's slow path: where live notebook `name` runs when not here."""
+        found = self._store.get_notebook(name)
+        return None if found is None else self._places.elsewhere(found)
 
     def status(self, name: str) -> NotebookStatus | None:
         return self._runner.status(name)
@@ -199,7 +217,11 @@ class NotebookService:
             cpu=cpu,
             memory=memory,
             saved=source.commit,
+            server=self._places.me,
+            server_url=self._places.url,
         )
+        if not self._places.claim(name):
+            raise Conflict(f"notebook {name} is being stopped by another server: try again")
         self._store.add_notebook(notebook)
         self._provenance.notebook_started(notebook)  # its environment once it is locked
         home = self._home(name)
@@ -215,6 +237,7 @@ class NotebookService:
         (a bundle of its own: `kaon train deploy` can run it; another notebook's saves of the
         same bundle do not mix with it)."""
         notebook = self.get(name)
+        _here(self.elsewhere(notebook), gone_too=True)
         work = self._home(name) / "work"
         if not notebook.live or not work.is_dir():
             raise Conflict(f"notebook {name} is {notebook.state.value}: nothing to save")
@@ -241,6 +264,8 @@ class NotebookService:
         """Stop a notebook; its working folder is first committed, outputs kept, to the
         branch `recovery_branch(name)` of the source repo (returned), whatever was saved."""
         notebook = self.get(name, workspace)
+        away = self.elsewhere(notebook)
+        _here(away, gone_too=False)  # a gone server's: ended here, its folder not kept
         kept: Saved | None = None
         work = self._home(name) / "work"
         if notebook.live and work.is_dir():
@@ -264,6 +289,8 @@ class NotebookService:
         notebook = self.get(name)
         if notebook.state is not NotebookState.KILLED:
             reason = f"last state kept in branch {kept.branch} of {kept.repo}" if kept else ""
+            if away is not None:
+                reason = f"killed while its server {away.url} was gone: its last state not kept"
             notebook = notebook.moved(NotebookState.KILLED, reason)
             self._store.save_notebook(notebook)
         return notebook, kept
@@ -300,17 +327,31 @@ class NotebookService:
         """At start-up: start every notebook that was running (or building) again."""
         back = []
         for notebook in self._store.list_notebooks():
-            if not notebook.live:
+            if not notebook.live or not self._places.mine(notebook):
+                continue  # another server's: its folder is on that server's disk
+            if not self._places.claim(notebook.name):
                 continue
             secret = self._home(notebook.name) / "token"
             if not secret.exists():
                 self._store.save_notebook(
                     notebook.moved(NotebookState.FAILED, "its token is gone: deploy it again")
                 )
+                self._places.release(notebook.name)
                 continue
             self._launch(notebook, secret.read_text().strip())
             back.append(notebook.name)
         return back
+
+    def follow(self) -> None:
+        """Each cluster beat: stop what this server runs that was killed through another
+        (its workspace deleted there) or that another server started since."""
+        with self._lock:
+            names = list(self._gates)
+        for name in names:
+            found = self._store.get_notebook(name)
+            if found is None or not found.live or not self._places.mine(found):
+                log.info("notebook %s was stopped through another server: stopping it", name)
+                self._halt(name)
 
     def shutdown(self) -> None:
         with self._lock:
@@ -398,9 +439,16 @@ class NotebookService:
             cancel.set()
         self._runner.stop(name)
         self._site.revoke(name)
+        self._places.release(name)
 
     def _home(self, name: str) -> Path:
         return self._site.home(name)
+
+
+def _here(away: Elsewhere | None, gone_too: bool) -> None:
+    """Refuse what needs a notebook another server runs (the API sends it there first)."""
+    if away is not None and (gone_too or not away.gone):
+        raise BackendUnavailable(away.gone or f"notebook {away.name} runs on server {away.url}")
 
 
 def _message(text: str, notebook: Notebook) -> str:

@@ -40,6 +40,7 @@ from kaon.services.jobtokens import JobTokens
 from kaon.services.leases import UploadLeases
 from kaon.services.lifecycle import UserLifecycle, WorkspaceLifecycle
 from kaon.services.locks import SharedExclusiveLock
+from kaon.services.notebookplaces import NotebookPlaces
 from kaon.services.notebooks import NotebookService
 from kaon.services.notebooksite import NotebookSite
 from kaon.services.packs import PackIntake
@@ -238,7 +239,9 @@ def wire(
         lambda name: serving.lookup(name) is not None,
         provenance,
         sealing,  # the gate's cookies are signed with a key derived from it
+        NotebookPlaces(cluster),  # several servers: the one that starts a notebook runs it
     )
+    cluster.watch(notebooks.follow)  # stopped through another server: stopped here
     serving.is_notebook = lambda name: _live_notebook(database.notebooks.get_notebook(name))
     s3.on_job_access(notebooks.recorded)  # what a notebook's key reads: its provenance
     platform = Platform(

@@ -1,13 +1,22 @@
 """Notebooks: deploy, list, get, logs, build logs, save, kill (JupyterLab itself answers
-through the gateway at /<name>/lab: kaon.api.notebookgate)."""
+through the gateway at /<name>/lab: kaon.api.notebookgate). With several servers, what needs
+a live notebook another server runs — its readiness, logs, build log, save, kill — is asked
+of that server (kaon.services.notebookplaces); one whose server is gone is shown not ready,
+and what needs its folder answers 503 saying so (a kill still ends it)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request
+import logging
+from dataclasses import replace
+
+import httpx
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from kaon.api.access import visible_graph
 from kaon.api.answers import provenance_info
 from kaon.api.deps import platform, principal
+from kaon.api.owners import FORWARDED, forward
+from kaon.core.errors import BackendUnavailable
 from kaon.core.notebooks import Notebook, NotebookState
 from kaon.core.units import parse_memory
 from kaon.core.users import Principal
@@ -19,6 +28,8 @@ from kaon.wire.requests import NotebookIn, NotebookSaveIn
 from kaon.wiring import Platform
 
 router = APIRouter(tags=["notebooks"])
+log = logging.getLogger("kaon.notebooks")
+ASK_TIMEOUT = 10.0  # s the server running a notebook has to describe it (list, get)
 
 
 def _base(request: Request) -> str:
@@ -49,6 +60,50 @@ def notebook_out(p: Platform, n: Notebook, base: str) -> NotebookInfo:
         limits=p.notebooks.limits(n),
         reads=list(n.reads),
     )
+
+
+def _info(request: Request, p: Platform, n: Notebook) -> NotebookInfo:
+    """`n` as this server shows it; one another server runs as that server shows it (its
+    readiness, restarts, unsaved work), at this server's URL."""
+    base = _base(request)
+    away = p.notebooks.elsewhere(n)
+    if away is None:
+        return notebook_out(p, n, base)
+    if not away.gone and not request.headers.get(FORWARDED):
+        headers = {FORWARDED: p.cluster.id}
+        auth = request.headers.get("authorization")
+        if auth:
+            headers["Authorization"] = auth
+        url = f"{away.url}/v1/workspaces/{n.workspace}/notebooks/{n.name}"
+        try:
+            answer = httpx.get(url, headers=headers, timeout=ASK_TIMEOUT)
+            if answer.status_code == 200:
+                theirs = NotebookInfo.from_doc(answer.json())
+                return replace(theirs, url=f"{base}/{n.name}/lab")
+        except (httpx.HTTPError, ValueError, TypeError, KeyError) as exc:
+            log.warning("server %s did not describe notebook %s: %s", away.url, n.name, exc)
+    why = away.gone or f"its server {away.url} did not answer: retry"
+    return replace(notebook_out(p, n, base), ready=False, reason=why)
+
+
+def _owner(
+    request: Request, p: Platform, n: Notebook, body: object = None, gone_ok: bool = False
+) -> Response | None:
+    """The answer of the server running `n` when another one does (None: answer here); a
+    notebook no longer live: of the live server that ran it (`logs`: on its disk)."""
+    away = p.notebooks.elsewhere(n)
+    if away is None and not n.live and not gone_ok:
+        return forward(request, p, p.notebooks.kept_by(n), body)
+    if away is None or (away.gone and gone_ok):
+        return None
+    if away.gone:
+        raise BackendUnavailable(away.gone)
+    answer = forward(request, p, away.url, body)
+    if answer is None:
+        raise BackendUnavailable(
+            f"notebook {n.name} runs on server {away.url}, which did not answer: retry"
+        )
+    return answer
 
 
 def _saved(p: Platform, s: Saved, base: str) -> NotebookSaved:
@@ -86,21 +141,28 @@ def deploy(
 def list_notebooks(
     name: str, request: Request, p: Platform = Depends(platform)
 ) -> list[NotebookInfo]:
-    return [notebook_out(p, n, _base(request)) for n in p.notebooks.notebooks(name)]
+    return [_info(request, p, n) for n in p.notebooks.notebooks(name)]
 
 
 @router.get("/v1/workspaces/{name}/notebooks/{notebook}", response_model=NotebookInfo)
 def get_notebook(
     name: str, notebook: str, request: Request, p: Platform = Depends(platform)
 ) -> NotebookInfo:
-    return notebook_out(p, p.notebooks.get(notebook, name), _base(request))
+    return _info(request, p, p.notebooks.get(notebook, name))
 
 
 @router.get("/v1/workspaces/{name}/notebooks/{notebook}/logs", response_model=LogOut)
 def notebook_logs(
-    name: str, notebook: str, offset: int = Query(0, ge=0), p: Platform = Depends(platform)
-) -> LogOut:
+    name: str,
+    notebook: str,
+    request: Request,
+    offset: int = Query(0, ge=0),
+    p: Platform = Depends(platform),
+) -> LogOut | Response:
     found = p.notebooks.get(notebook, name)
+    owner = _owner(request, p, found)
+    if owner is not None:
+        return owner
     data, end = p.notebooks.logs(found, offset)
     finished = found.state is NotebookState.KILLED and not data
     return LogOut(text=data.decode("utf-8", "replace"), offset=end, finished=finished)
@@ -108,11 +170,18 @@ def notebook_logs(
 
 @router.get("/v1/workspaces/{name}/notebook-builds/{build}/logs", response_model=LogOut)
 def build_logs(
-    name: str, build: str, offset: int = Query(0, ge=0), p: Platform = Depends(platform)
-) -> LogOut:
+    name: str,
+    build: str,
+    request: Request,
+    offset: int = Query(0, ge=0),
+    p: Platform = Depends(platform),
+) -> LogOut | Response:
     from kaon.services.joblog import read_from
 
     found, path = p.notebooks.build_log(name, build)
+    owner = _owner(request, p, found)
+    if owner is not None:
+        return owner
     data, end = read_from(path, offset)
     finished = found.state is not NotebookState.BUILDING and not data
     return LogOut(text=data.decode("utf-8", "replace"), offset=end, finished=finished)
@@ -126,9 +195,11 @@ def save(
     request: Request,
     p: Platform = Depends(platform),
     who: Principal = Depends(principal),
-) -> NotebookSaved:
+) -> NotebookSaved | Response:
     """Commit the notebook's working folder to its bundle branch of the source repo."""
-    p.notebooks.get(notebook, name)
+    owner = _owner(request, p, p.notebooks.get(notebook, name), body.model_dump())
+    if owner is not None:
+        return owner
     return _saved(
         p, p.notebooks.save(notebook, who.user, body.message, body.outputs), _base(request)
     )
@@ -137,8 +208,12 @@ def save(
 @router.delete("/v1/workspaces/{name}/notebooks/{notebook}", response_model=NotebookKilled)
 def kill(
     name: str, notebook: str, request: Request, p: Platform = Depends(platform)
-) -> NotebookKilled:
-    """Stop it; its working folder is committed first to the branch `<name>-last`."""
+) -> NotebookKilled | Response:
+    """Stop it; its working folder is committed first to the branch `<name>-last` (by the
+    server running it; one whose server is gone is ended, its folder not kept)."""
+    owner = _owner(request, p, p.notebooks.get(notebook, name), gone_ok=True)
+    if owner is not None:
+        return owner
     found, kept = p.notebooks.kill(notebook, name)
     base = _base(request)
     return NotebookKilled(notebook_out(p, found, base), _saved(p, kept, base) if kept else None)
