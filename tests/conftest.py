@@ -55,12 +55,11 @@ START_TIMEOUT = 120.0  # as the e2e CLI timeout (30 s was too short under load 1
 
 # `make test` runs pytest-xdist with `--dist loadfile --no-loadscope-reorder`: a worker that is
 # nearly done takes the next file in collection order. xdist's own order (most tests first) ran
-# the slowest files, which hold one to four tests each, last: one worker still ran
-# test_mlflow_jobs (~2.5 min) long after the other had finished. So the slowest files (as
+# the slowest files, which hold one to four tests each, last: one worker still ran the MLflow
+# job test (~2.5 min) long after the other had finished. So the slowest files (as
 # measured, slowest first) go first, the rest of tests/e2e next, and the many short files last,
 # where they even out the two workers' ends. A stale list costs only time, never a result.
 SLOWEST_FIRST = (
-    "tests/e2e/test_mlflow_jobs.py",
     "tests/e2e/test_mlflow_models.py",
     "tests/e2e/test_notebooks.py",
     "tests/e2e/test_pipelines.py",
