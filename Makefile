@@ -91,7 +91,7 @@ layers: setup
 	$(UV) run --frozen lint-imports
 
 pytest: setup
-	$(UV) run --frozen pytest -q -n 2 --dist loadfile
+	$(UV) run --frozen pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 test: lint typecheck layers pytest
 

@@ -51,6 +51,44 @@ from s3fixtures import S3Server, s3_server, s3_store_url  # noqa: F401 - fixture
 START_TIMEOUT = 120.0  # as the e2e CLI timeout (30 s was too short under load 17)
 
 
+# -- the order of the files (the suite's wall time, never its results) -----------------------
+
+# `make test` runs pytest-xdist with `--dist loadfile --no-loadscope-reorder`: a worker that is
+# nearly done takes the next file in collection order. xdist's own order (most tests first) ran
+# the slowest files, which hold one to four tests each, last: one worker still ran the MLflow
+# job test (~2.5 min) long after the other had finished. So the slowest files (as
+# measured, slowest first) go first, the rest of tests/e2e next, and the many short files last,
+# where they even out the two workers' ends. A stale list costs only time, never a result.
+SLOWEST_FIRST = (
+    "tests/e2e/test_mlflow_models.py",
+    "tests/e2e/test_notebooks.py",
+    "tests/e2e/test_pipelines.py",
+    "tests/e2e/test_templates_live.py",
+    "tests/api/test_openapi.py",
+    "tests/e2e/test_ray_train.py",
+    "tests/e2e/test_job_lifetime.py",
+    "tests/e2e/ui/test_jobs.py",
+    "tests/e2e/test_releases.py",
+    "tests/e2e/test_multihost.py",
+    "tests/e2e/test_template_e2e.py",
+    "tests/e2e/test_two_servers.py",
+    "tests/e2e/test_crash.py",
+    "tests/e2e/test_seldon_client.py",
+)
+
+
+def _file_rank(item: pytest.Item) -> tuple[int, int]:
+    path = item.nodeid.split("::", 1)[0]
+    if path in SLOWEST_FIRST:
+        return 0, SLOWEST_FIRST.index(path)
+    return (1, 0) if path.startswith("tests/e2e/") else (2, 0)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Whole files moved, in a stable sort: the tests of a file keep their order."""
+    items.sort(key=_file_rank)
+
+
 # -- a real server ---------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ process this suite saw or that still serves that KAON_HOME, so none survives a f
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -330,14 +331,20 @@ def said(k: Kaon, *args: str) -> str:
 def tool_python(script: str, *args: str, what: str, timeout: float = 900) -> Path:
     """The python of a throw-away venv built (or reused) by `scripts/<script> ARGS` (a real
     third-party client: seldon-core, mlflow). A venv that cannot be built skips the test,
-    except under CI=true, where it fails it."""
-    built = subprocess.run(
-        ["bash", str(Path(__file__).resolve().parents[2] / "scripts" / script), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
+    except under CI=true, where it fails it. One build at a time (a lock per script): two
+    xdist workers (or test sessions) building one venv would remove each other's files."""
+    root = Path(__file__).resolve().parents[2]
+    locks = root / ".tools" / "venvs"
+    locks.mkdir(parents=True, exist_ok=True)
+    with (locks / f".{script}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        built = subprocess.run(
+            ["bash", str(root / "scripts" / script), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
     if built.returncode != 0:
         why = f"could not build the {what} venv: {built.stderr.strip()[-500:]}"
         if os.environ.get("CI") == "true":

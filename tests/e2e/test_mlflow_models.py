@@ -3,7 +3,9 @@
 with `kaon serve deploy --mlflow FOLDER` (no model.py) and answers what `mlflow models serve`
 answers for the same inputs; a folder with no pyfunc flavour or no MLmodel is refused clearly.
 
-Outside CI a venv that cannot be built (no network) skips the test; under CI=true it fails."""
+The MLflow models of kaon jobs (tests/e2e/mlflowjob.py) are tested here too, on this module's
+platform. Outside CI a venv that cannot be built (no network) skips the test; under CI=true it
+fails."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from typing import Any
 import pytest
 
 from .helpers import Kaon, free_port, tool_python
+from .mlflowjob import test_a_jobs_mlflow_model_is_served_and_a_kaon_model_exported  # noqa: F401
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]  # mlflow envs, under load
 
@@ -71,6 +74,18 @@ def metadata(base: str, name: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def mlflow_python() -> Path:
     return tool_python("mlflow-venv.sh", what="mlflow")
+
+
+@pytest.fixture(scope="module")
+def mlflow_kaon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kaon]:
+    """The platform of this module's deployments, each test in a workspace of its own: the
+    MLflow model's environment (~190 packages) is built once, for the first of them."""
+    kaon = Kaon(tmp_path_factory.mktemp("mlflow-kaon"))
+    try:
+        kaon.up()
+        yield kaon
+    finally:
+        kaon.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -138,52 +153,48 @@ def mlflow_serve(
 
 
 def test_an_mlflow_model_answers_as_mlflow_serves_it(
-    tmp_path: Path, saved: Path, mlflow_serve: str
+    saved: Path, mlflow_serve: str, mlflow_kaon: Kaon
 ) -> None:
-    kaon = Kaon(tmp_path / "home")
-    try:
-        kaon.up()
-        kaon.ok("workspace", "create", "-n", "mlws")
-        env = {"KAON_WORKSPACE": "mlws"}
-        doc = json.loads(
-            kaon.ok(
-                "serve",
-                "deploy",
-                "--mlflow",
-                str(saved),
-                "--name",
-                "iris",
-                "--wait",
-                "--json",
-                env=env,
-            )
+    kaon = mlflow_kaon
+    kaon.ok("workspace", "create", "-n", "mlws")
+    env = {"KAON_WORKSPACE": "mlws"}
+    doc = json.loads(
+        kaon.ok(
+            "serve",
+            "deploy",
+            "--mlflow",
+            str(saved),
+            "--name",
+            "iris",
+            "--wait",
+            "--json",
+            env=env,
         )
-        assert doc["release"] == "iris", doc
-        base = kaon.server()["url"]  # type: ignore[index]
-        assert metadata(base, "iris") == SIGNATURE  # the MLmodel's, before any request
-        for body in BODIES:
-            status, theirs = post(mlflow_serve, body)
-            assert status == 200, theirs
-            status, ours = post(f"{base}/iris/invocations", body)
-            assert status == 200 and ours == theirs["predictions"], (body, ours, theirs)
-        rows = [[0.0, 1.0], [5.0, 0.0], [2.5, 1.0]]  # plain rows: kaon names the columns
-        status, ours = post(f"{base}/iris/invocations", rows)
-        assert status == 200 and ours == post(mlflow_serve, BODIES[0])[1]["predictions"], ours
-        oip = {
-            "inputs": [
-                {"name": "a", "shape": [2], "datatype": "FP64", "data": [0.0, 5.0]},
-                {"name": "b", "shape": [2], "datatype": "FP64", "data": [1.0, 0.0]},
-            ],
-            "parameters": {"content_type": "pd"},
-        }
-        status, answer = post(f"{base}/v2/models/iris/infer", oip)
-        assert status == 200 and answer["outputs"][0]["data"] == [0, 1], answer
-        assert metadata(base, "iris") == SIGNATURE  # a request learns nothing over it
-        kaon.shutdown()
-        kaon.up()  # the declared signature is stored: a restarted server answers it
-        assert metadata(kaon.server()["url"], "iris") == SIGNATURE  # type: ignore[index]
-    finally:
-        kaon.shutdown()
+    )
+    assert doc["release"] == "iris", doc
+    base = kaon.server()["url"]  # type: ignore[index]
+    assert metadata(base, "iris") == SIGNATURE  # the MLmodel's, before any request
+    for body in BODIES:
+        status, theirs = post(mlflow_serve, body)
+        assert status == 200, theirs
+        status, ours = post(f"{base}/iris/invocations", body)
+        assert status == 200 and ours == theirs["predictions"], (body, ours, theirs)
+    rows = [[0.0, 1.0], [5.0, 0.0], [2.5, 1.0]]  # plain rows: kaon names the columns
+    status, ours = post(f"{base}/iris/invocations", rows)
+    assert status == 200 and ours == post(mlflow_serve, BODIES[0])[1]["predictions"], ours
+    oip = {
+        "inputs": [
+            {"name": "a", "shape": [2], "datatype": "FP64", "data": [0.0, 5.0]},
+            {"name": "b", "shape": [2], "datatype": "FP64", "data": [1.0, 0.0]},
+        ],
+        "parameters": {"content_type": "pd"},
+    }
+    status, answer = post(f"{base}/v2/models/iris/infer", oip)
+    assert status == 200 and answer["outputs"][0]["data"] == [0, 1], answer
+    assert metadata(base, "iris") == SIGNATURE  # a request learns nothing over it
+    kaon.shutdown()
+    kaon.up()  # the declared signature is stored: a restarted server answers it
+    assert metadata(kaon.server()["url"], "iris") == SIGNATURE  # type: ignore[index]
 
 
 def test_folders_that_are_not_pyfunc_models_are_refused(tmp_path: Path, saved: Path) -> None:
