@@ -129,7 +129,21 @@ def served(kaon: Kaon, tmp_path_factory: pytest.TempPathFactory) -> dict[str, An
     )
     endpoint = json.loads(out)
     base = kaon.server()["url"]  # type: ignore[index]
+    # --wait returns once the endpoint answers: one replica may still be loading (CI, loaded)
+    all_ready(kaon, endpoint["name"], env)
     return {"env": env, "model": model, "name": endpoint["name"], "base": base, "serve": serve}
+
+
+def all_ready(kaon: Kaon, name: str, env: dict[str, str], timeout: float = 120) -> dict[str, Any]:
+    """The endpoint's listing once both its replicas are ready."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listing = json.loads(kaon.ok("serve", "list", "--json", env=env))
+        mine: dict[str, Any] = next(e for e in listing if e["name"] == name)
+        if mine["ready"] == 2:
+            return mine
+        assert time.monotonic() < deadline, mine
+        time.sleep(0.2)
 
 
 def test_invocations_kaos_style(kaon: Kaon, served: dict[str, Any]) -> None:
@@ -173,13 +187,7 @@ def test_errors_are_clear_and_bounded(kaon: Kaon, served: dict[str, Any]) -> Non
     logs = kaon.ok("serve", "logs", "-e", served["name"], env=served["env"])
     assert "ValueError: the predictor broke on purpose" in logs and "Traceback" in logs
     assert "did not answer within the request timeout: restarting it" in logs
-    deadline = time.monotonic() + 30  # the hung replica is restarted, the endpoint is whole
-    while True:
-        listing = json.loads(kaon.ok("serve", "list", "--json", env=served["env"]))
-        if next(e for e in listing if e["name"] == served["name"])["ready"] == 2:
-            break
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    all_ready(kaon, served["name"], served["env"])  # the hung replica is restarted: whole again
 
 
 def test_logs_tail(kaon: Kaon, served: dict[str, Any]) -> None:
@@ -270,14 +278,7 @@ def test_a_killed_replica_is_failed_over_and_restarted(kaon: Kaon, served: dict[
     for t in threads:
         t.join()
     assert failures == []
-    deadline = time.monotonic() + 30
-    while True:
-        doc = json.loads(kaon.ok("serve", "list", "--json", env=served["env"]))
-        mine = next(e for e in doc if e["name"] == served["name"])
-        if mine["ready"] == 2:
-            break
-        assert time.monotonic() < deadline, mine
-        time.sleep(0.2)
+    mine = all_ready(kaon, served["name"], served["env"])
     assert mine["restarts"] >= 1 and mine["state"] == "PIPELINE_RUNNING"
 
 

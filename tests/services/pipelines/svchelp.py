@@ -91,11 +91,14 @@ def job_on(version: PipelineVersion, commit: Commit, name: str) -> PipelineJob:
     )
 
 
-def eventually(check: Callable[[], Any], tries: int = 600, pause: float = 0.05) -> Any:
-    """The first truthy value of `check()` (polled; not a timing assertion: generous)."""
-    for _ in range(tries):
+def eventually(check: Callable[[], Any], timeout: float = 120.0, pause: float = 0.05) -> Any:
+    """The first truthy value of `check()` (polled; a bound for a hang, not a timing
+    assertion: generous, as processes start slowly on a loaded machine)."""
+    deadline = time.monotonic() + timeout
+    while True:
         found = check()
         if found:
             return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never true: {check}")
         time.sleep(pause)
-    raise AssertionError(f"never true: {check}")
