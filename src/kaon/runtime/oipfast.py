@@ -20,19 +20,10 @@ from array import array
 from itertools import chain
 from typing import Any, NamedTuple
 
+from kaon.runtime.oiptensors import FIXED
+
 # datatype → (array typecode, bytes per element): the numbers of the common request
-_NUMERIC: dict[str, tuple[str, int]] = {
-    "UINT8": ("B", 1),
-    "UINT16": ("H", 2),
-    "UINT32": ("I", 4),
-    "UINT64": ("Q", 8),
-    "INT8": ("b", 1),
-    "INT16": ("h", 2),
-    "INT32": ("i", 4),
-    "INT64": ("q", 8),
-    "FP32": ("f", 4),
-    "FP64": ("d", 8),
-}
+_NUMERIC: dict[str, tuple[str, int]] = {k: v for k, v in FIXED.items() if k not in ("BOOL", "FP16")}
 _INPUT_KEYS = frozenset(("name", "shape", "datatype", "parameters"))
 _LITTLE = sys.byteorder == "little"
 _INT = frozenset((int,))

@@ -19,7 +19,7 @@ from array import array
 from typing import Any
 
 # datatype → (array typecode or struct format, bytes per element); BYTES is variable
-_FIXED: dict[str, tuple[str, int]] = {
+FIXED: dict[str, tuple[str, int]] = {
     "BOOL": ("B", 1),
     "UINT8": ("B", 1),
     "UINT16": ("H", 2),
@@ -33,7 +33,7 @@ _FIXED: dict[str, tuple[str, int]] = {
     "FP32": ("f", 4),
     "FP64": ("d", 8),
 }
-DATATYPES = (*_FIXED, "BYTES")
+DATATYPES = (*FIXED, "BYTES")
 _SWAP = sys.byteorder != "little"
 
 
@@ -121,9 +121,9 @@ def decode(datatype: str, raw: bytes, shape: list[int], i: int = 0) -> list[Any]
                 f"{len(values)}"
             )
         return values
-    if datatype not in _FIXED:
+    if datatype not in FIXED:
         raise ValueError(f"inputs[{i}]: datatype {datatype!r} is not one of {', '.join(DATATYPES)}")
-    code, width = _FIXED[datatype]
+    code, width = FIXED[datatype]
     if len(raw) != count * width:
         raise ValueError(
             f"inputs[{i}]: shape {shape} of {datatype} needs {count * width} bytes, got {len(raw)}"
@@ -166,7 +166,7 @@ def encode(datatype: str, values: list[Any]) -> bytes:
             b = v if isinstance(v, bytes) else (v if isinstance(v, str) else json.dumps(v)).encode()
             parts.append(struct.pack("<I", len(b)) + b)
         return b"".join(parts)
-    code, _ = _FIXED[datatype]
+    code, _ = FIXED[datatype]
     if code == "e":
         return struct.pack(f"<{len(values)}e", *values)
     packed = array(code, [int(v) for v in values] if code not in "fd" else values)
