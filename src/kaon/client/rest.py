@@ -287,10 +287,14 @@ class RestApi(UsersApi, TransferApi, ReadsApi):
         self, job: str, kind: str = "train", *, offset: int = 0, tail: int | None = None
     ) -> LogOut:
         """`job_logs` with where the text starts (`start` > 0: a tail left earlier lines)."""
+        return self._log(f"/v1/jobs/{job}/logs", kind, offset, tail)
+
+    def _log(self, path: str, kind: str, offset: int, tail: int | None) -> LogOut:
+        """A piece of a job's or an endpoint's log: from `offset`, or its last `tail` lines."""
         params: dict[str, Any] = {"kind": kind, "offset": offset}
         if tail is not None:
             params["tail"] = tail
-        return from_json(LogOut, self._json("GET", f"/v1/jobs/{job}/logs", params=params))
+        return from_json(LogOut, self._json("GET", path, params=params))
 
     def get_model(self, workspace: str, model_id: str) -> JobInfo:
         """The job of `workspace` that produced `model_id`, with that model's trial only."""
@@ -347,10 +351,7 @@ class RestApi(UsersApi, TransferApi, ReadsApi):
         self, name: str, kind: str = "serve", *, offset: int = 0, tail: int | None = None
     ) -> LogOut:
         """`endpoint_logs` with where the text starts (`start` > 0: a tail left lines out)."""
-        params: dict[str, Any] = {"kind": kind, "offset": offset}
-        if tail is not None:
-            params["tail"] = tail
-        return from_json(LogOut, self._json("GET", f"/v1/endpoints/{name}/logs", params=params))
+        return self._log(f"/v1/endpoints/{name}/logs", kind, offset, tail)
 
     def predict(
         self, name: str, body: bytes, content_type: str = "application/octet-stream"
