@@ -3,7 +3,11 @@ driven headless by Playwright; every page's console errors fail the test; screen
 the test's temp folder.
 
 `ui` is a signed-in page on the shared platform (`kaon`); `browser` is the one Chromium of the
-pytest worker. Without /usr/bin/chromium the tests skip, except under CI=true (a failure:
+test module. The module signs in through the form once (`open_ui`'s first call) and each later
+page starts from that session's cookie in a context of its own (test_signin.py signs in and out
+through the form in every test). `Ui.go` and `Ui.follow` wait for the page's load event: the
+pages are rendered by the server and their scripts run before it (what a page asks later, an
+htmx poll, a test waits for with a locator). Without /usr/bin/chromium the tests skip, except under CI=true (a failure:
 `make setup` installs it).
 """
 
@@ -49,6 +53,7 @@ def browser() -> Iterator[Any]:
         try:
             yield chromium
         finally:
+            _SESSIONS.pop(chromium, None)
             chromium.close()
 
 
@@ -63,9 +68,17 @@ class Ui:
     errors: list[str] = field(default_factory=list)
 
     def go(self, path: str) -> Any:
-        response = self.page.goto(self.base + path)
-        self.page.wait_for_load_state("networkidle")
-        return response
+        """The page at `path`, loaded (its scripts have run); its response."""
+        return self.page.goto(self.base + path, wait_until="load")
+
+    def follow(self, target: Any) -> None:
+        """Click `target` (a selector or a locator), which must lead to another page, and wait
+        until that page has loaded."""
+        with self.page.expect_navigation(wait_until="load"):
+            if isinstance(target, str):
+                self.page.click(target)
+            else:
+                target.click()
 
     def shot(self, name: str) -> Path:
         path = self.shots / f"{name}.png"
@@ -84,22 +97,33 @@ def open_ui(
     shots: Path,
     viewport: dict[str, int] = DESKTOP,
     token: str | None = None,
+    form: bool = False,
 ) -> Ui:
     """A new browser context on `k`'s platform, signed in with `token` (default: the
-    platform's)."""
+    platform's). The platform's token signs in through the form once per browser (or every
+    time with `form`); later contexts start from that session's cookies."""
     doc = k.server()
     assert doc is not None
-    context = browser.new_context(viewport=viewport)
+    key = (doc["url"], str(k.home))
+    saved = None if token or form else _SESSIONS.get(browser, {}).get(key)
+    context = browser.new_context(viewport=viewport, storage_state=saved)
     page = context.new_page()
     shots.mkdir(parents=True, exist_ok=True)
     ui = Ui(page, doc["url"], shots)
     page.on("console", lambda m: ui.errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: ui.errors.append(str(e)))
-    ui.go("/ui/signin")
-    page.fill("#token", token or (k.home / "token").read_text().strip())
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    if saved is None:
+        ui.go("/ui/signin")
+        page.fill("#token", token or (k.home / "token").read_text().strip())
+        ui.follow("button[type=submit]")
+        assert "/ui/signin" not in page.url, f"not signed in: {page.url}"
+        if token is None:
+            _SESSIONS.setdefault(browser, {})[key] = context.storage_state()
     return ui
+
+
+# the platform's signed-in session (cookies) per browser and platform: (url, home) -> state
+_SESSIONS: dict[Any, dict[tuple[str, str], Any]] = {}
 
 
 @pytest.fixture

@@ -34,6 +34,10 @@ PAGES: list[tuple[str, str, tuple[str, ...]]] = [
     ("commit", "/ui/repos/{repo}/commit/{commit}", (MESSAGE,)),
     ("compare", "/ui/w/{workspace}/compare?m={model}&m={other}", (METRIC,)),
 ]
+# every image of the page loaded or failed (its onload/onerror ran), then one more task
+SETTLED = """() => Promise.all([...document.images].map(i => i.complete ? null :
+    new Promise(done => { i.addEventListener('load', done); i.addEventListener('error', done); })))
+  .then(() => new Promise(done => setTimeout(done, 0)))"""
 NOT_YET: set[str] = set()  # pages not built yet: skipped while they answer 404
 
 
@@ -69,7 +73,7 @@ def test_html_from_users_is_shown_as_text(
         ui.errors.clear()
         pytest.skip(f"the {name} page is built on another branch")
     assert response.status == 200, f"{name}: {response.status}"
-    ui.page.wait_for_timeout(500)  # an onerror handler would have fired by now
+    ui.page.evaluate(SETTLED)  # an onerror handler would have fired by now
     text = ui.page.locator("body").inner_text()
     for hostile_text in shows:
         assert hostile_text in text, f"{name} does not show {hostile_text!r} as text"

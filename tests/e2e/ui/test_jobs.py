@@ -73,8 +73,7 @@ def test_the_list_shows_the_jobs_with_their_states(ui: Ui, search: Any) -> None:
     row = ui.page.locator("table.training tr", has_text=search.id)
     assert "JOB_SUCCESS" in row.inner_text() and "True" in row.inner_text()
     ui.shot("jobs")
-    row.locator("a").click()
-    ui.page.wait_for_load_state("networkidle")
+    ui.follow(row.locator("a"))
     assert ui.page.url.endswith(f"/ui/jobs/{search.id}")
 
 
@@ -113,8 +112,7 @@ def test_a_long_log_shows_its_last_lines_then_all(
     assert "line 700 of a long log" in text and "committed" in text.splitlines()[-1]
     assert "line 1 of a long log" not in text
     assert ui.page.locator("#log-build-cut").count() == 0  # a short log is whole
-    ui.page.click("#log-train-cut a:text-is('Show all')")
-    ui.page.wait_for_load_state("networkidle")
+    ui.follow("#log-train-cut a:text-is('Show all')")
     log.filter(has_text="line 1 of a long log").wait_for(timeout=WAIT_MS)
     assert log.inner_text().count("of a long log") == 700
     assert ui.page.locator("#log-train-cut").count() == 0
@@ -127,13 +125,11 @@ def test_a_search_lists_its_trials_sorted_with_the_best_marked(ui: Ui, search: A
     best = ui.page.locator("table.trials tr.best")
     assert best.count() == 1 and best.get_attribute("id") == "trial-1"
     assert "accuracy = 0.9" in ui.page.locator(".best-trial").inner_text()
-    ui.page.click("table.trials th a:text-is('accuracy')")  # sort: the server orders the rows
-    ui.page.wait_for_load_state("networkidle")
+    ui.follow("table.trials th a:text-is('accuracy')")  # sort: the server orders the rows
     assert "sort=metric%3Aaccuracy" in ui.page.url
     ids = [r.get_attribute("id") for r in ui.page.locator("table.trials tbody tr").all()]
     assert ids == ["trial-0", "trial-2", "trial-1"]  # ascending: 0.3, 0.5, 0.9
-    ui.page.click("table.trials th a:text-is('accuracy ▲')")
-    ui.page.wait_for_load_state("networkidle")
+    ui.follow("table.trials th a:text-is('accuracy ▲')")
     ids = [r.get_attribute("id") for r in ui.page.locator("table.trials tbody tr").all()]
     assert ids == ["trial-1", "trial-2", "trial-0"]
     assert ui.page.locator("#scatters .chart[data-param='c'] canvas").count() == 1
@@ -146,8 +142,7 @@ def test_compare_two_trials(ui: Ui, search: Any) -> None:
     ui.go(f"/ui/jobs/{search.id}")
     ui.page.check("#trial-0 input[type=checkbox]")
     ui.page.check("#trial-1 input[type=checkbox]")
-    ui.page.click("button.compare")
-    ui.page.wait_for_load_state("networkidle")
+    ui.follow("button.compare")
     assert f"/ui/w/{WORKSPACE}/compare?m=" in ui.page.url
     header = ui.page.locator("table.compare thead").inner_text()
     assert search.trials[0].model_id in header and search.trials[1].model_id in header

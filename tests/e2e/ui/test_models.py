@@ -54,8 +54,7 @@ def test_a_model_shows_its_metrics_files_job_and_provenance(ui: Ui, jobs: list[A
     link = ui.page.locator("a.provenance-link").get_attribute("href")
     assert unquote(link or "") == f"/ui/provenance/model/{WORKSPACE}/{model}"
     ui.shot("model")
-    ui.page.click("a.job-link")
-    ui.page.wait_for_load_state("networkidle")
+    ui.follow("a.job-link")
     assert ui.page.url.endswith(f"/ui/jobs/{job.id}")
 
 

@@ -81,12 +81,10 @@ def test_a_pipelines_failed_datum_is_listed_first_with_its_logs(
     assert ui.page.inner_text("#datums").count("logs") == 3
     ui.shot("pipeline-failed-datum")
     # one good datum's logs
-    ui.page.locator("#datums tbody tr").nth(1).locator("a", has_text="logs").click()
-    ui.page.wait_for_load_state("networkidle")
+    ui.follow(ui.page.locator("#datums tbody tr").nth(1).locator("a", has_text="logs"))
     assert "datum=" in ui.page.url and "Logs of datum" in ui.page.inner_text("#logs")
     # the downstream stage, through the jobs of the global id
-    ui.page.click("#siblings a:text('uiafter')")
-    ui.page.wait_for_load_state("networkidle")
+    ui.follow("#siblings a:text('uiafter')")
     assert ui.page.url.endswith(f"/ui/pipelines/uiafter?job={ran['gid']}")
     assert "unrunnable" in ui.page.inner_text("#job-facts")
 

@@ -49,8 +49,7 @@ def test_open_the_models_provenance_and_click_from_the_model_to_its_data(
     ui.shot("provenance-model")
     # the data node, clicked in the drawing itself (pan and zoom must leave links working)
     node = ui.page.locator(f'#graph svg a[*|href="/ui/repos/{repo}/tree/{commit}/"]')
-    node.first.click()
-    ui.page.wait_for_load_state("networkidle")
+    ui.follow(node.first)
     assert ui.page.url.endswith(f"/ui/repos/{repo}/tree/{commit}/")
     if "Not found" in ui.page.title():  # the repos pages are another module's: not yet here
         ui.errors.clear()

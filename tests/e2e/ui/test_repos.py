@@ -119,23 +119,20 @@ def test_repos_list_and_commits_in_pages(ui: Ui, data: dict[str, Any]) -> None:
     other = ui.page.locator("tr", has=ui.page.locator("a[href='/ui/repos/uirepos-nomaster']"))
     assert "dev" in other.inner_text() and "on dev" in other.inner_text()
     ui.shot("repos")
-    row.locator(f"a[href='/ui/repos/{REPO}']").click()
-    ui.page.wait_for_load_state("networkidle")
+    ui.follow(row.locator(f"a[href='/ui/repos/{REPO}']"))
     assert ui.page.locator("table.branches td", has_text="master").count() == 1
     first_page = ui.page.locator("table.commits tbody tr")
     assert first_page.count() == 50
     assert "rescore" in first_page.first.inner_text()
     ui.shot("repo")
-    ui.page.click("a.next")
-    ui.page.wait_for_load_state("networkidle")
+    ui.follow("a.next")
     rows = ui.page.locator("table.commits tbody tr")
     assert rows.count() == MORE + 2 - 50  # the files' commit, 55 counts, the rescore
     last = rows.last.inner_text()
     assert EVIL in last  # shown as text: escaped, never run
     assert ui.page.locator("a.next").count() == 0
     assert rows.last.locator("a").first.inner_text() == data["first"][:12]
-    rows.last.locator("a").first.click()
-    ui.page.wait_for_load_state("networkidle")
+    ui.follow(rows.last.locator("a").first)
     assert ui.page.locator("table.changes tbody tr").count() == len(data["files"])
     assert (
         "No job has read this commit" in ui.page.locator("section", has_text="Read by").inner_text()
@@ -151,8 +148,7 @@ def test_file_browser_previews_and_downloads(ui: Ui, data: dict[str, Any]) -> No
     names = ui.page.locator("table.files tbody td:first-child").all_inner_texts()
     assert names == ["big.csv", "config.json", "counter.txt", "img/", "nb/", "table.csv"]
     ui.shot("tree")
-    ui.page.click("text=table.csv")
-    ui.page.wait_for_load_state("networkidle")
+    ui.follow("text=table.csv")
     assert ui.page.locator("table.data th").all_inner_texts() == ["name", "score"]
     assert ui.page.locator("table.data tbody tr").count() == 4
     assert "showing 4 of 4 rows" in ui.page.locator(".note").inner_text()
@@ -214,8 +210,7 @@ def test_diff_and_history_of_a_file(ui: Ui, data: dict[str, Any]) -> None:
     ui.shot("history")
     ui.go(f"/ui/repos/{REPO}/history/master/counter.txt")  # 55 revisions: two pages
     assert ui.page.locator("table.revisions tbody tr").count() == 30
-    ui.page.click("a.next")
-    ui.page.wait_for_load_state("networkidle")
+    ui.follow("a.next")
     assert ui.page.locator("table.revisions tbody tr").count() == MORE - 30
     assert "count 0" in ui.page.locator("table.revisions tbody tr").last.inner_text()
 

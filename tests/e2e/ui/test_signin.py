@@ -6,6 +6,7 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +16,24 @@ from ..helpers import Kaon
 from .conftest import DESKTOP, PHONE, Ui, open_ui
 
 
+@pytest.fixture
+def ui(browser: Any, kaon: Kaon, tmp_path: Path) -> Iterator[Ui]:
+    """Signed in through the form (not from a saved session), as a user does."""
+    handle = open_ui(browser, kaon, tmp_path / "screenshots", form=True)
+    try:
+        yield handle
+        assert handle.errors == [], f"console errors: {handle.errors}"
+    finally:
+        handle.page.context.close()
+
+
 def test_signed_in_the_overview_lists_the_workspaces(ui: Ui, kaon: Kaon) -> None:
     kaon.ok("workspace", "create", "-n", "uiwelcome")
     ui.go("/ui/")
     assert ui.page.title() == "Workspaces · kaon"
     assert ui.page.locator("a", has_text="uiwelcome").count() == 1
     ui.shot("overview")
-    ui.page.click("text=uiwelcome")
-    ui.page.wait_for_load_state("networkidle")
+    ui.follow("text=uiwelcome")
     assert ui.page.url.endswith("/ui/w/uiwelcome")
     assert "No jobs yet" in ui.page.content()
 
@@ -40,7 +51,7 @@ def test_a_wrong_token_is_refused_and_asked_again(browser: Any, kaon: Kaon) -> N
         assert "refused" in page.locator(".problem").inner_text()
         page.fill("#token", (kaon.home / "token").read_text().strip())
         page.click("button[type=submit]")
-        page.wait_for_load_state("networkidle")
+        page.wait_for_url("**/ui/w/uiwelcome")
         assert page.url.endswith("/ui/w/uiwelcome")
     finally:
         context.close()
@@ -80,8 +91,7 @@ def test_a_user_signs_in_with_their_token_which_the_ui_never_shows(
 
 def test_sign_out_forgets_the_session(ui: Ui) -> None:
     ui.go("/ui/")
-    ui.page.click("form.signout button")
-    ui.page.wait_for_load_state("networkidle")
+    ui.follow("form.signout button")
     assert "/ui/signin" in ui.page.url
     ui.go("/ui/")
     assert "/ui/signin" in ui.page.url  # the cookie went too
@@ -140,8 +150,7 @@ def test_navigation_works_on_a_desktop_and_a_phone(
             assert nav.get_by_role("link", name=name).is_visible()
         assert handle.page.locator("form.signout button").is_visible()
         assert nav.locator("[aria-current=page]").inner_text() == "Workspaces"
-        handle.page.click(f"text=uinav_{size}")
-        handle.page.wait_for_load_state("networkidle")
+        handle.follow(f"text=uinav_{size}")
         assert handle.page.url.endswith(f"/ui/w/uinav_{size}")
         assert not handle.overflows()
         handle.shot(f"workspace-{size}")
