@@ -195,12 +195,13 @@ def test_a_refused_kill_dialog_kills_nothing(
 
 
 def _paused(ui: Ui, at_least: int) -> None:
-    """Wait until the page skipped `at_least` polls in all (static/live.js counts them)."""
+    """Run the page's clock on until it skipped `at_least` polls in all (static/live.js counts
+    them); its timers fire as they would have in that time, without waiting it out."""
     deadline = time.monotonic() + WAIT_MS / 1000
     count = "() => Number(document.documentElement.dataset.pausedPolls || 0)"
     while ui.page.evaluate(count) < at_least:
         assert time.monotonic() < deadline, "the hidden page never skipped a poll"
-        ui.page.wait_for_timeout(200)
+        ui.page.clock.run_for(500)
 
 
 def _hide(ui: Ui, hidden: bool) -> None:
@@ -218,6 +219,7 @@ def test_polls_pause_while_the_tab_is_hidden(
 ) -> None:
     job = _deploy(kaon, tmp_path, SLEEPS)
     try:
+        ui.page.clock.install()  # the page's timers: real time, run on at will below
         _running(ui, job)  # its state polls every 2 s, its log follows
         asked: list[str] = []
         ui.page.on(
@@ -225,13 +227,16 @@ def test_polls_pause_while_the_tab_is_hidden(
         )
         _hide(ui, True)
         _paused(ui, 2)  # what was on its way before has come back
+        ui.page.wait_for_timeout(500)
         asked.clear()
         _paused(ui, 5)
+        ui.page.wait_for_timeout(500)  # a request a skipped poll made would be seen by now
         assert asked == []  # skipped polls asked nothing
         log = ui.page.expect_request(lambda r: f"/ui/jobs/{job}/log" in r.url, timeout=WAIT_MS)
         state = ui.page.expect_request(lambda r: f"/ui/jobs/{job}/state" in r.url, timeout=WAIT_MS)
         with state, log:
             _hide(ui, False)  # the log's poller asks again at once, the state at its tick
+            ui.page.clock.run_for(2000)
     finally:
         with kaon.client() as c:
             c.kill_job(job)
