@@ -7,8 +7,8 @@ test module. The module signs in through the form once (`open_ui`'s first call) 
 page starts from that session's cookie in a context of its own (test_signin.py signs in and out
 through the form in every test). `Ui.go` and `Ui.follow` wait for the page's load event: the
 pages are rendered by the server and their scripts run before it (what a page asks later, an
-htmx poll, a test waits for with a locator). Without /usr/bin/chromium the tests skip, except under CI=true (a failure:
-`make setup` installs it).
+htmx poll, a test waits for with a locator). Without /usr/bin/chromium the tests skip, except
+under CI=true (a failure: `make setup` installs it).
 """
 
 from __future__ import annotations
