@@ -2,6 +2,8 @@
 
     uv run python benchmarks/startup.py              # 7 rounds (~1 min)
     uv run python benchmarks/startup.py --runs 15
+    git archive REV src | tar -x -C /tmp/old && \
+      uv run python benchmarks/startup.py --before /tmp/old/src   # and REV's, same rounds
 
 Each round measures, in turn (interleaved, so a change of the machine's load hits all alike):
 
@@ -53,9 +55,11 @@ server.run(sockets=[sock])
 """
 
 
-def _env(home: Path) -> dict[str, str]:
+def _env(home: Path, src: Path | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAON_")}
     env["KAON_HOME"] = str(home)
+    if src is not None:  # another kaon's source, ahead of the installed one
+        env["PYTHONPATH"] = str(src)
     return env
 
 
@@ -115,7 +119,7 @@ def baseline(work: Path) -> tuple[float, float]:
         _stop(proc)
 
 
-def kaon_server(home: Path) -> tuple[float, float]:
+def kaon_server(home: Path, src: Path | None = None) -> tuple[float, float]:
     home.mkdir(parents=True, exist_ok=True)
     with (home / "bench-server.log").open("ab") as out:
         proc = subprocess.Popen(
@@ -123,7 +127,7 @@ def kaon_server(home: Path) -> tuple[float, float]:
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=_env(home),
+            env=_env(home, src),
         )
 
     def url() -> str | None:
@@ -139,8 +143,8 @@ def kaon_server(home: Path) -> tuple[float, float]:
         _stop(proc)
 
 
-def kaon_up(kaon: Path, home: Path) -> float:
-    env = _env(home)
+def kaon_up(kaon: Path, home: Path, src: Path | None = None) -> float:
+    env = _env(home, src)
     t0 = time.perf_counter()
     subprocess.run(
         [str(kaon), "up", "--port", "0"], env=env, check=True, capture_output=True, timeout=TIMEOUT
@@ -164,28 +168,39 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7, help="rounds (default 7)")
     parser.add_argument("--kaon", default=None, help="the kaon CLI (default: beside this Python)")
     parser.add_argument("--workdir", default=None, help="where the temp homes go")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        default=None,
+        help="the src/ folder of another kaon (`git archive REV src | tar -x -C DIR`): its "
+        "server and `kaon up` are measured in the same rounds (PYTHONPATH), as `before`",
+    )
     args = parser.parse_args()
     kaon = kaon_exe(args.kaon)
     work = Path(tempfile.mkdtemp(prefix="kaon-bench-startup-", dir=args.workdir))
-    times: dict[str, list[float]] = {"baseline": [], "fresh": [], "existing": [], "up": []}
-    cpus: dict[str, list[float]] = {"baseline": [], "fresh": [], "existing": []}
+    kinds = [("", None)] + ([("before ", args.before.resolve())] if args.before else [])
+    times: dict[str, list[float]] = {"baseline": []}
+    cpus: dict[str, list[float]] = {"baseline": []}
+    for tag, _ in kinds:
+        times |= {f"{tag}fresh": [], f"{tag}existing": [], f"{tag}up": []}
+        cpus |= {f"{tag}fresh": [], f"{tag}existing": []}
     try:
-        existing, up_home = work / "existing", work / "up"
-        kaon_server(existing)  # untimed: the homes exist (migrated) before the rounds
-        kaon_up(kaon, up_home)
+        for tag, src in kinds:  # untimed: the homes exist (migrated) before the rounds
+            kaon_server(work / f"{tag}existing", src)
+            kaon_up(kaon, work / f"{tag}up", src)
         log(f"load average before: {os.getloadavg()[0]:.1f}")
         for i in range(args.runs):
             fresh = work / f"fresh-{i}"
-            for key, run in (
-                ("baseline", lambda: baseline(work)),
-                ("fresh", lambda: kaon_server(fresh)),  # noqa: B023 - called in this round
-                ("existing", lambda: kaon_server(existing)),
-            ):
-                took, cpu = run()
-                times[key].append(took)
-                cpus[key].append(cpu)
-            rmtree(fresh)
-            times["up"].append(kaon_up(kaon, up_home))
+            took, cpu = baseline(work)
+            times["baseline"].append(took)
+            cpus["baseline"].append(cpu)
+            for tag, src in kinds:
+                for key, home in (("fresh", fresh), ("existing", work / f"{tag}existing")):
+                    took, cpu = kaon_server(home, src)
+                    times[tag + key].append(took)
+                    cpus[tag + key].append(cpu)
+                rmtree(fresh)
+                times[f"{tag}up"].append(kaon_up(kaon, work / f"{tag}up", src))
             log(
                 f"round {i + 1}/{args.runs}: "
                 + ", ".join(f"{k} {v[-1]:.3f} s" for k, v in times.items())
@@ -194,12 +209,13 @@ def main() -> None:
     finally:
         rmtree(work)
     base = times["baseline"]
-    names = {
-        "baseline": "baseline: minimal fastapi+sqlalchemy+uvicorn app",
-        "fresh": "python -m kaon.api --port 0, fresh home",
-        "existing": "python -m kaon.api --port 0, existing home",
-        "up": "kaon up --port 0 (existing home), whole command",
-    }
+    names = {"baseline": "baseline: minimal fastapi+sqlalchemy+uvicorn app"}
+    for tag, _ in kinds:
+        names |= {
+            f"{tag}fresh": f"{tag}python -m kaon.api --port 0, fresh home",
+            f"{tag}existing": f"{tag}python -m kaon.api --port 0, existing home",
+            f"{tag}up": f"{tag}kaon up --port 0 (existing home), whole command",
+        }
     rows = []
     for key, name in names.items():
         row = [name, _summary(times[key]), _ratio(times[key], base)]
@@ -210,6 +226,13 @@ def main() -> None:
         rows.append(row)
     print(f"spawn -> answering, {args.runs} rounds (median [range]; ratio: median of per-round)")
     print_table(["what", "wall", "/ baseline", "server CPU", "/ baseline"], rows)
+    if args.before:
+        print("\nthis kaon / before (median of per-round ratios [range])")
+        for key in ("fresh", "existing", "up"):
+            line = f"{key:9s} wall {_ratio(times[key], times['before ' + key])}"
+            if key in cpus:
+                line += f", server CPU {_ratio(cpus[key], cpus['before ' + key])}"
+            print(line)
 
 
 if __name__ == "__main__":
