@@ -114,6 +114,7 @@ bench: setup
 	$(UV) run --frozen python benchmarks/serve.py
 	$(UV) run --frozen python benchmarks/provenance.py
 	$(UV) run --frozen python benchmarks/probe.py
+	$(UV) run --frozen python benchmarks/startup.py
 
 clean:
 	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache .kaon-demo .kaon-demo-data .kaon-demo-pipelines .kaon-demo-e2e

@@ -21,14 +21,17 @@ import hmac
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from http.cookies import SimpleCookie
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
-import httpx
 from websockets.asyncio.client import ClientConnection, unix_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from kaon.api.replies import Receive, Scope, Send, error, header
 from kaon.core.notebooks import Gate, token_digest
+
+if TYPE_CHECKING:
+    import httpx
 
 COOKIE_TTL = 12 * 3600  # seconds a cookie opens its notebook; then the token is asked again
 HOPS = frozenset(
@@ -144,6 +147,8 @@ class NotebookGate:
     ) -> None:
         client = self._clients.get(socket)
         if client is None:
+            import httpx  # on first use: httpx (~40 ms) is no part of a server's start
+
             transport = httpx.AsyncHTTPTransport(uds=socket)
             client = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(None, connect=5))
             self._clients[socket] = client
@@ -187,6 +192,8 @@ async def relay_http(
 ) -> str:
     """The request to `base` + its path (headers but the hop-by-hop ones, and `more`), the
     answer streamed back; "" once it is, else why it could not be sent (nothing sent yet)."""
+    import httpx  # imported already: `client` is one
+
     headers = [(k, v) for k, v in scope.get("headers", ()) if k not in HOPS] + (more or [])
     path = scope.get("raw_path") or scope["path"].encode()
     query = scope.get("query_string", b"")

@@ -13,9 +13,9 @@ answer, 503 too (it may be dying: its claim expires within the claim time).
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
@@ -24,6 +24,9 @@ from kaon.api.replies import Receive, Scope, Send, error, header
 from kaon.core.placement import FORWARDED
 from kaon.services.notebookplaces import Elsewhere
 from kaon.services.notebooks import NotebookService
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class NotebookHop:
@@ -56,6 +59,8 @@ class NotebookHop:
             )
             return
         if self._client is None:
+            import httpx  # on first use: httpx (~40 ms) is no part of a server's start
+
             self._client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=5.0))
         more = [(FORWARDED, self._server.encode())]
         failed = await relay_http(self._client, away.url, scope, receive, send, [], more)

@@ -158,9 +158,11 @@ def main(argv: list[str] | None = None) -> None:
         file=sys.stderr,
         flush=True,
     )
-    # the objects of start-up are never garbage: kept out of every collection (gc.freeze)
+    # the objects of start-up are never garbage: kept out of every collection (gc.freeze);
+    # `python -m kaon.api` loads its modules with the collector off (kaon.api.__main__)
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+    gc.enable()
     config = uvicorn.Config(
         create_asgi(
             platform,

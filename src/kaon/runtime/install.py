@@ -9,12 +9,19 @@ never imported by it). Used by the platform for training jobs, pipelines and rep
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 _RUNTIME = Path(__file__).resolve().parent
 _PACKAGE = _RUNTIME.parent
 _SDK_PACKAGES = ("runtime", "client", "core", "wire")  # copied with their sub-packages
 _SDK_MODULES = ("__init__.py", "determinism.py", "config.py", "extras.py", "py.typed")
+
+# The roots this process has brought up to date: a start wires the executor, the replicas and
+# the notebooks on the same `$KAON_HOME/runtime`; the first call compares the copy file by
+# file, the others (same process, the folder still there) return at once.
+_INSTALLED: set[Path] = set()
+_LOCK = threading.Lock()
 
 
 def _files() -> dict[Path, bytes]:
@@ -33,7 +40,17 @@ def _files() -> dict[Path, bytes]:
 def install_runtime(root: Path) -> Path:
     """Copy the files to `root/kaon/...`; returns `root`, the PYTHONPATH to give. Files are
     replaced atomically and only when they changed, so running processes never read half a
-    file."""
+    file. Done once per process and root (while `root/kaon` exists)."""
+    key = root.resolve()
+    with _LOCK:
+        if key in _INSTALLED and (key / "kaon").is_dir():
+            return root
+        _copy(root)
+        _INSTALLED.add(key)
+    return root
+
+
+def _copy(root: Path) -> None:
     for relative, data in _files().items():
         target = root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -42,4 +59,3 @@ def install_runtime(root: Path) -> Path:
         temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         temporary.write_bytes(data)
         temporary.replace(target)
-    return root

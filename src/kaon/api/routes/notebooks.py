@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-import httpx
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from kaon.api.access import visible_graph
@@ -75,6 +74,8 @@ def _info(request: Request, p: Platform, n: Notebook) -> NotebookInfo:
         if auth:
             headers["Authorization"] = auth
         url = f"{away.url}/v1/workspaces/{n.workspace}/notebooks/{n.name}"
+        import httpx  # httpx (~40 ms) is imported on first use: no part of a server's start
+
         try:
             answer = httpx.get(url, headers=headers, timeout=ASK_TIMEOUT)
             if answer.status_code == 200:

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
-import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.background import BackgroundTask
@@ -47,7 +46,7 @@ _DROPPED = frozenset(
         "authorization",
     }
 )
-_TIMEOUT = httpx.Timeout(None, connect=5.0)  # a service may stream or long-poll
+CONNECT_TIMEOUT = 5.0  # s; no read timeout: a service may stream or long-poll
 
 
 def services_of(p: Platform) -> ServiceRunner:
@@ -64,6 +63,8 @@ def _headers(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 @router.api_route("/pipelines/{pipeline}/{path:path}", methods=METHODS, include_in_schema=False)
 async def forward(pipeline: str, path: str, request: Request) -> Response:
+    import httpx  # httpx (~40 ms) is imported on first use: no part of a server's start
+
     p = platform(request)
     action = Action.READ if request.method in ("GET", "HEAD", "OPTIONS") else Action.WRITE
     p.users.check(principal(request), action, None)
@@ -87,7 +88,9 @@ async def forward(pipeline: str, path: str, request: Request) -> Response:
             ("x-forwarded-host", request.headers.get("host", "")),
             ("x-forwarded-proto", request.url.scheme),
         ]
-    client = httpx.AsyncClient(timeout=_TIMEOUT, follow_redirects=False)
+    client = httpx.AsyncClient(
+        timeout=httpx.Timeout(None, connect=CONNECT_TIMEOUT), follow_redirects=False
+    )
     body: AsyncIterator[bytes] | None = None
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         body = request.stream()
