@@ -214,3 +214,6 @@ def test_the_environments_folder_is_a_setting(home: Path, monkeypatch: pytest.Mo
         monkeypatch.setenv("KAON_ENV_DIR", bad)
         with pytest.raises(SystemExit, match=f"KAON_ENV_DIR='{bad}': expected an absolute folder"):
             ServerSettings.from_env()
+    monkeypatch.setenv("KAON_ENV_DIR", str(home.parent))  # would expose the home to builds
+    with pytest.raises(SystemExit, match="holds KAON_HOME"):
+        ServerSettings.from_env()

@@ -201,7 +201,7 @@ class ServerSettings:
             replicas=os.environ.get("KAON_REPLICAS") or "",
             ray_workdir=os.environ.get("KAON_RAY_WORKDIR") or "/tmp/kaon-ray",
             ray_envs=os.environ.get("KAON_RAY_ENVS") or "/tmp/kaon-ray/envs",
-            env_dir=_folder("KAON_ENV_DIR"),
+            env_dir=_env_dir(home),
             origins={"database": origin_db, "store": origin_store, "executor": origin_exec},
         )
 
@@ -349,6 +349,18 @@ def _folder(name: str) -> str:
     if not path.is_absolute() or path == Path("/"):
         raise SystemExit(f"{name}={text!r}: expected an absolute folder (e.g. /srv/kaon/envs)")
     return str(path)
+
+
+def _env_dir(home: Path) -> str:
+    """KAON_ENV_DIR: a folder that is not the home nor holds it (the home stays hidden from
+    builds, which write all of this folder)."""
+    text = _folder("KAON_ENV_DIR")
+    if text and (Path(text) == home or Path(text) in home.parents):
+        raise SystemExit(
+            f"KAON_ENV_DIR={text!r} holds KAON_HOME ({home}): use a folder of its own "
+            f"(e.g. {home / 'envs'}, the default, or /srv/kaon/envs)"
+        )
+    return text
 
 
 def _positive_int(name: str, default: int) -> int:

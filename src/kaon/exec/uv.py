@@ -258,7 +258,9 @@ class UvEnvBuilder:
                 argv,
                 cwd,
                 env,
-                hidden=self._hidden,
+                # the root is bound back whole: hidden too (KAON_ENV_DIR), its tmpfs would be
+                # remounted read-only over the bind
+                hidden=tuple(p for p in self._hidden if p != self.root),
                 writable=(self.root, cache),
                 read_only=self._tools(),
             )
