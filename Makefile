@@ -5,7 +5,6 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
-export UV_LINK_MODE := copy
 # Bytecode: uv compiles every installed package once (uv sync, the seldon and mlflow venvs), and
 # Python may write the .pyc of kaon's own modules: with PYTHONDONTWRITEBYTECODE set (some CI
 # images do) every CLI call and server start would compile ray, sqlalchemy, ... again.

@@ -32,6 +32,7 @@ from typing import NamedTuple
 
 import pytest
 
+from envdirs import session_env_dir, shared_env_dir  # noqa: F401 - KAON_ENV_DIR per session
 from kaon.config import SERVER_FILE, TOKEN_FILE, ServerSettings
 from kaon.core import chunking
 from kaon.core.address import parse_ref
@@ -125,6 +126,8 @@ def running_server(home: Path) -> Iterator[LiveServer]:
     """A real `python -m kaon.api --port 0` subprocess over `home`, stopped on exit."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAON_")}
     env["KAON_HOME"] = str(home)
+    if (envs := shared_env_dir()) is not None:  # environments built once per session
+        env["KAON_ENV_DIR"] = str(envs)
     log_path = home / "server.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(

@@ -199,3 +199,21 @@ def test_the_ray_nodes_folders_are_server_settings(
     monkeypatch.setenv("KAON_RAY_ENVS", "/srv/ray/envs")
     s = ServerSettings.from_env()
     assert (s.ray_workdir, s.ray_envs) == ("/srv/ray/tasks", "/srv/ray/envs")
+
+
+def test_the_environments_folder_is_a_setting(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """KAON_ENV_DIR moves the environment builder's folder out of the home (servers of one
+    machine share it); unset it is $KAON_HOME/envs; a relative folder is refused, named."""
+    monkeypatch.delenv("KAON_ENV_DIR", raising=False)
+    assert ServerSettings.from_env().envs == home / "envs"
+    monkeypatch.setenv("KAON_ENV_DIR", "/srv/kaon/envs")
+    assert ServerSettings.from_env().envs == Path("/srv/kaon/envs")
+    monkeypatch.setenv("KAON_ENV_DIR", "~/envs")
+    assert ServerSettings.from_env().envs == Path.home() / "envs"
+    for bad in ("envs", "/"):
+        monkeypatch.setenv("KAON_ENV_DIR", bad)
+        with pytest.raises(SystemExit, match=f"KAON_ENV_DIR='{bad}': expected an absolute folder"):
+            ServerSettings.from_env()
+    monkeypatch.setenv("KAON_ENV_DIR", str(home.parent))  # would expose the home to builds
+    with pytest.raises(SystemExit, match="holds KAON_HOME"):
+        ServerSettings.from_env()

@@ -170,6 +170,8 @@ def test_user_code_is_hidden_every_local_path_the_platform_owns(tmp_path: Path) 
     assert platform_paths(remote) == (home,)
     at_root = replace(settings(home), metadata_url="sqlite:////kaon.db")
     assert platform_paths(at_root) == (home,)  # "/" cannot be hidden
+    shared = replace(settings(home), env_dir="/srv/kaon/envs")  # KAON_ENV_DIR: hidden too
+    assert platform_paths(shared) == (home, Path("/srv/kaon/envs"))
 
 
 def test_the_default_job_memory_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

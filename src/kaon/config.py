@@ -47,6 +47,7 @@ SETTINGS: dict[str, str] = {
     "KAON_MAX_PARALLEL": "trials and pipeline jobs at once (0: one per CPU)",
     "KAON_JOB_MEMORY": "a trial's memory when its job gives none (75%, 16Gi or none)",
     "KAON_ENV_BUILDER": "how environments are built (uv)",
+    "KAON_ENV_DIR": "built environments and locks, shareable by servers ($KAON_HOME/envs)",
     "KAON_PFS_MODE": "pipeline datums' /pfs: auto, bubblewrap or rewrite",
     "KAON_RAY_WORKDIR": "on Ray nodes: tasks' folders and cached trees (/tmp/kaon-ray)",
     "KAON_RAY_ENVS": "on Ray nodes: the uv environments (/tmp/kaon-ray/envs)",
@@ -126,6 +127,8 @@ class ServerSettings:
     replicas: str = ""  # where endpoint replicas run (KAON_REPLICAS; "": as the executor)
     ray_workdir: str = "/tmp/kaon-ray"  # on Ray nodes: tasks' folders, cached trees
     ray_envs: str = "/tmp/kaon-ray/envs"  # on Ray nodes: the uv environments
+    env_dir: str = ""  # KAON_ENV_DIR: this server's environments and locks ("": home / envs);
+    # servers (test platforms) on one machine may share one: builds are flock-safe across them
     origins: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     # where database / store / executor came from (a flag, a variable, config.toml's key)
 
@@ -133,6 +136,11 @@ class ServerSettings:
     def executor_kind(self) -> str:
         """The executor's name: `ray` for `ray` and `ray://head:10001`, else the setting."""
         return self.executor.split("://", 1)[0]
+
+    @property
+    def envs(self) -> Path:
+        """The environment builder's folder: KAON_ENV_DIR, else $KAON_HOME/envs."""
+        return Path(self.env_dir) if self.env_dir else self.home / "envs"
 
     @property
     def replicas_kind(self) -> str:
@@ -193,6 +201,7 @@ class ServerSettings:
             replicas=os.environ.get("KAON_REPLICAS") or "",
             ray_workdir=os.environ.get("KAON_RAY_WORKDIR") or "/tmp/kaon-ray",
             ray_envs=os.environ.get("KAON_RAY_ENVS") or "/tmp/kaon-ray/envs",
+            env_dir=_env_dir(home),
             origins={"database": origin_db, "store": origin_store, "executor": origin_exec},
         )
 
@@ -329,6 +338,29 @@ def _job_memory(name: str, default: str) -> int | None:
             f"{name}={text!r}: expected a size (16Gi), a share of this machine's memory (75%) "
             "or none"
         ) from None
+
+
+def _folder(name: str) -> str:
+    """An absolute folder (~ expanded), or "" when `name` is unset."""
+    text = (os.environ.get(name) or "").strip()
+    if not text:
+        return ""
+    path = Path(text).expanduser()
+    if not path.is_absolute() or path == Path("/"):
+        raise SystemExit(f"{name}={text!r}: expected an absolute folder (e.g. /srv/kaon/envs)")
+    return str(path)
+
+
+def _env_dir(home: Path) -> str:
+    """KAON_ENV_DIR: a folder that is not the home nor holds it (the home stays hidden from
+    builds, which write all of this folder)."""
+    text = _folder("KAON_ENV_DIR")
+    if text and (Path(text) == home or Path(text) in home.parents):
+        raise SystemExit(
+            f"KAON_ENV_DIR={text!r} holds KAON_HOME ({home}): use a folder of its own "
+            f"(e.g. {home / 'envs'}, the default, or /srv/kaon/envs)"
+        )
+    return text
 
 
 def _positive_int(name: str, default: int) -> int:

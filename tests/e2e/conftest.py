@@ -16,9 +16,9 @@ from .helpers import LEASE_SECONDS, SQLITE_LOCAL, Kaon, MiB, Profile, random_fil
 
 
 @contextmanager
-def shared_platform(home: Path, profile: Profile) -> Iterator[Kaon]:
+def shared_platform(home: Path, profile: Profile, private_envs: bool = False) -> Iterator[Kaon]:
     """A platform up in `home` on `profile`'s backends, shut down on exit."""
-    k = Kaon(home, profile)
+    k = Kaon(home, profile, private_envs=private_envs)
     k.env["KAON_UPLOAD_LEASE_SECONDS"] = str(LEASE_SECONDS)  # test_crash kills clients
     try:
         k.up()
@@ -35,8 +35,10 @@ def profile() -> Profile:
 
 @pytest.fixture(scope="session")
 def kaon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kaon]:
-    """One platform shared by the suite (walk-through, bad input, concurrency, client kill)."""
-    with shared_platform(tmp_path_factory.mktemp("kaon-home"), SQLITE_LOCAL) as k:
+    """One platform shared by the suite (walk-through, bad input, concurrency, client kill).
+    Its environments are its own: test_provenance deletes them (a rebuild from the lock)."""
+    home = tmp_path_factory.mktemp("kaon-home")
+    with shared_platform(home, SQLITE_LOCAL, private_envs=True) as k:
         yield k
 
 

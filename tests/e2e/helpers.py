@@ -26,6 +26,7 @@ from typing import Any
 import psutil
 import pytest
 
+from envdirs import shared_env_dir
 from kaon.client import Client
 
 _SCRIPT = Path(sys.executable).with_name("kaon")
@@ -102,12 +103,20 @@ SQLITE_LOCAL = Profile("sqlite+local")
 class Kaon:
     """Runs the CLI with KAON_HOME set, and knows the server that home runs."""
 
-    def __init__(self, home: Path, profile: Profile = SQLITE_LOCAL) -> None:
+    def __init__(
+        self, home: Path, profile: Profile = SQLITE_LOCAL, *, private_envs: bool = False
+    ) -> None:
+        """`private_envs`: environments in $KAON_HOME/envs, not in the session's shared
+        folder (tests/envdirs.py): for tests that check a first build or delete environments."""
         self.home = home
         self.profile = profile
         home.mkdir(parents=True, exist_ok=True)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("KAON_")}
         self.env.update(KAON_HOME=str(home), KAON_PORT="0")
+        shared = None if private_envs else shared_env_dir()
+        self.envs = shared if shared is not None else home / "envs"  # the builder's folder
+        if shared is not None:
+            self.env["KAON_ENV_DIR"] = str(shared)
         self.env.update(profile.env())
         self.env.pop("COLUMNS", None)
         self.pids: set[int] = set()

@@ -9,7 +9,12 @@ refused with what to do.
 The test is collected in test_mlflow_models.py (imported there): it runs on that module's
 platform, in a workspace of its own, where the MLflow model's environment (~190 packages, the
 same requirements as its job's) is already built; a file of its own would have had a platform
-(and that environment) of its own, possibly on the other xdist worker."""
+(and that environment) of its own, possibly on the other xdist worker. The job saves its model
+with `pip_requirements=` its own requirements.txt: the model's requirements.txt then names the
+job's pins and its endpoint runs in the job's environment. Left to infer them, mlflow wrote
+another set (mlflow, numpy, pandas, rich, scikit-learn, scipy, skops), a second ~850 MB
+environment built for the endpoint (~30-90 s of this test); kaon serves whatever the
+requirements.txt beside the MLmodel says either way."""
 
 from __future__ import annotations
 
@@ -41,7 +46,10 @@ os.makedirs(f"{out}/model", exist_ok=True)
 with open(f"{out}/model/model.pkl", "wb") as f:
     pickle.dump(model, f)
 mlflow.sklearn.save_model(
-    model, f"{out}/model/mlflow", signature=infer_signature(X, model.predict(X.to_numpy()))
+    model,
+    f"{out}/model/mlflow",
+    signature=infer_signature(X, model.predict(X.to_numpy())),
+    pip_requirements=os.path.join(os.path.dirname(os.path.abspath(__file__)), "requirements.txt"),
 )
 rows = [[0.0, 1.0], [5.0, 0.0], [2.5, 1.0], [2.6, 0.0]]
 with open(f"{out}/predictions.json", "w") as f:
@@ -92,6 +100,8 @@ def test_a_jobs_mlflow_model_is_served_and_a_kaon_model_exported(
     kaon.ok("train", "get", "-j", job["id"], "-m", "-o", str(tmp_path / "got"), env=env)
     recorded = json.loads(next((tmp_path / "got").rglob("predictions.json")).read_text())
     rows, expected = recorded["rows"], recorded["predictions"]
+    pins = next((tmp_path / "got").rglob("mlflow/requirements.txt")).read_text().split()
+    assert sorted(pins) == sorted((bundle / "requirements.txt").read_text().split())  # the job's
 
     # 2. served from its model id alone: the MLmodel in its files makes it an MLflow model
     out = slow_ok(

@@ -183,6 +183,18 @@ def test_a_sandboxed_build_locks_and_installs(tmp_path: Path) -> None:
     assert any("not isolated" in line for line in log) is not isolated, log
 
 
+def test_a_sandboxed_build_in_a_hidden_shared_folder(tmp_path: Path) -> None:
+    # KAON_ENV_DIR outside the home is hidden from user code too (wiring.platform_paths): the
+    # build still writes it (hidden and bound back whole, it must not end up read-only)
+    shared = tmp_path / "shared-envs"
+    builder = UvEnvBuilder(shared, hidden=(tmp_path / "home", shared))
+    (tmp_path / "home").mkdir()
+    log = Log()
+    env = builder.ensure(builder.lock(SIX, log, threading.Event()), log, threading.Event())
+    assert python_in(env, "import six; print(six.__version__)") == "1.16.0"
+    assert env.root.parent == shared / "envs"
+
+
 class TestUvEnvBuilderContract(EnvBuilderContract):
     """The port's contract suite (kaon.testing.contracts.envbuilder) on uv."""
 

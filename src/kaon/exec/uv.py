@@ -11,7 +11,12 @@ Layout under `root`:
 An environment is built in `.tmp/` and renamed into `envs/` only once `.ready` is written, so a
 killed build never looks finished; the next build of any environment removes the garbage.
 Venvs are created `--relocatable`, so they keep working after that rename. uv's own cache
-(UV_CACHE_DIR or its default) makes rebuilds cheap: packages are hard-linked from it.
+(UV_CACHE_DIR or its default) makes rebuilds cheap: no download, no wheel built twice. Files
+are always copied from it (UV_LINK_MODE=copy, whatever the server inherited): in the sandbox
+`root` and the cache are two bind mounts, across which link(2) fails (uv would warn, then copy),
+and a hard-linked file written by an unsandboxed job would change uv's cache for every later
+environment. `root` may be shared by servers of one machine (KAON_ENV_DIR): every step is
+safe across processes.
 
 uv runs under the run supervisor (it dies with the server) and, given `hidden` folders, in the
 jobs' sandbox (kaon.exec.sandbox, network kept): building a package from source runs code of
@@ -44,6 +49,7 @@ from kaon.ports.envbuilder import Environment, EnvLock, LogSink
 
 READY = ".ready"
 LOCK_FILE = "kaon.lock.txt"  # the lock an environment was built from, kept inside it
+LINK_MODE = "copy"  # how uv puts cached packages into an environment (the module doc says why)
 STALE_SECONDS = 3600.0  # unknown .tmp entries older than this are garbage
 _ID = re.compile(r"[0-9a-f]{16,64}")
 _MAX_ERROR_LINES = 30
@@ -242,7 +248,7 @@ class UvEnvBuilder:
             log(line)
 
         env = {k: v for k, v in os.environ.items() if not k.startswith("KAON_")}
-        env |= {"UV_NO_PROGRESS": "1", "NO_COLOR": "1"}
+        env |= {"UV_NO_PROGRESS": "1", "NO_COLOR": "1", "UV_LINK_MODE": LINK_MODE}
         argv = (self.uv_bin, *args, "--no-progress")
         spec = RunSpec(argv, cwd, env)
         if self._hidden:
@@ -252,7 +258,9 @@ class UvEnvBuilder:
                 argv,
                 cwd,
                 env,
-                hidden=self._hidden,
+                # the root is bound back whole: hidden too (KAON_ENV_DIR), its tmpfs would be
+                # remounted read-only over the bind
+                hidden=tuple(p for p in self._hidden if p != self.root),
                 writable=(self.root, cache),
                 read_only=self._tools(),
             )

@@ -113,7 +113,7 @@ REPLICAS: dict[str, Callable[[ServerSettings], Callable[[Content], Replicas]]] =
 }
 
 ENV_BUILDERS: dict[str, Callable[[ServerSettings], EnvBuilder]] = {
-    "uv": lambda settings: UvEnvBuilder(settings.home / "envs", hidden=platform_paths(settings)),
+    "uv": lambda settings: UvEnvBuilder(settings.envs, hidden=platform_paths(settings)),
 }
 
 
@@ -149,9 +149,10 @@ def _from(origin: str) -> str:
 
 def platform_paths(settings: ServerSettings) -> tuple[Path, ...]:
     """The local folders the platform owns, hidden from user code: its home (token, keys,
-    uploads), the object store and the SQLite database's folder (the database, its -wal and
-    -shm files) wherever they live. The root is never one of them (it cannot be hidden)."""
-    paths = [settings.home]
+    uploads), the environments' folder (KAON_ENV_DIR: a task sees only its own environment),
+    the object store and the SQLite database's folder (the database, its -wal and -shm files)
+    wherever they live. The root is never one of them (it cannot be hidden)."""
+    paths = [settings.home, settings.envs]
     store = urlparse(settings.store_url)
     if store.scheme == "file" and store.path:
         paths.append(Path(store.path))
