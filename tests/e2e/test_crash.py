@@ -28,6 +28,22 @@ def wait_first_pack(kaon: Kaon, proc: subprocess.Popen[str], before: int) -> Non
         time.sleep(0.01)
 
 
+def gc_reclaims(kaon: Kaon, left: set[Path]) -> dict[str, int]:
+    """`kaon gc` until the packs `left` (an interrupted upload's) are gone, which their lease
+    allows only LEASE_SECONDS after their last use; the reports' counts summed."""
+    assert left, "the interrupted upload left no pack"
+    deadline = time.monotonic() + LEASE_SECONDS + 60
+    total = {"bytes_freed": 0, "packs_deleted": 0}
+    while True:
+        report = kaon.json("gc")
+        for key in total:
+            total[key] += report[key]
+        if not any(p.exists() for p in left):
+            return total
+        assert time.monotonic() < deadline, f"gc never reclaimed the packs: {report}"
+        time.sleep(0.2)
+
+
 def seed_repo(kaon: Kaon, repo: str, tmp_path: Path) -> None:
     f = tmp_path / "readme.txt"
     f.write_text("before the crash\n")
@@ -41,20 +57,21 @@ def test_client_killed_mid_upload(kaon: Kaon, big_folder: Path, tmp_path: Path) 
     files_before = kaon.json("list", "file", "clientkill@master")
     commits_before = kaon.json("list", "commit", "clientkill@master")
 
+    old_packs = set(packs(kaon.home))
     proc = kaon.popen("put", "file", "clientkill@master:/big", "-f", str(big_folder), "-r")
     try:
-        wait_first_pack(kaon, proc, len(packs(kaon.home)))
+        wait_first_pack(kaon, proc, len(old_packs))
     finally:
         proc.kill()
         proc.communicate()
     assert proc.returncode == -9
+    left = set(packs(kaon.home)) - old_packs
 
     assert kaon.snapshot() == before
     assert kaon.json("list", "file", "clientkill@master") == files_before
     assert kaon.json("list", "commit", "clientkill@master") == commits_before
 
-    time.sleep(LEASE_SECONDS + 1)  # the killed put's lease: nothing renews it, it expires
-    report = kaon.json("gc")
+    report = gc_reclaims(kaon, left)  # the killed put's lease: nothing renews it, it expires
     assert report["bytes_freed"] > 0, report  # the uploaded, never committed packs
     assert report["packs_deleted"] >= 1, report
     assert kaon.snapshot() == before
@@ -75,10 +92,12 @@ def test_server_killed_mid_upload(lone: Kaon, big_folder: Path, tmp_path: Path) 
     before = kaon.snapshot()
     commits_before = kaon.json("list", "commit", "serverkill@master")
 
+    old_packs = set(packs(kaon.home))
     proc = kaon.popen("put", "file", "serverkill@master:/big", "-f", str(big_folder), "-r")
     try:
-        wait_first_pack(kaon, proc, len(packs(kaon.home)))
+        wait_first_pack(kaon, proc, len(old_packs))
         killed = kaon.kill_server()
+        left = set(packs(kaon.home)) - old_packs
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -100,8 +119,7 @@ def test_server_killed_mid_upload(lone: Kaon, big_folder: Path, tmp_path: Path) 
     assert data_repos(kaon.snapshot()) == data_repos(before)
     assert kaon.json("list", "commit", "serverkill@master") == commits_before
 
-    time.sleep(LEASE_SECONDS + 1)  # the dead put's lease (in the database) expires
-    report = kaon.json("gc")
+    report = gc_reclaims(kaon, left)  # the dead put's lease (in the database) expires
     assert report["bytes_freed"] > 0, report
     assert data_repos(kaon.snapshot()) == data_repos(before)
 

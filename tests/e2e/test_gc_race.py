@@ -58,8 +58,9 @@ def gc_looping(kaon: Kaon) -> Iterator[list[int]]:
     assert not errors, errors
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kaon]:
+    """One platform for both tests: each writes its own repos, of fresh random bytes."""
     k = Kaon(tmp_path_factory.mktemp("kaon-gc-race"))
     try:
         k.up()

@@ -10,6 +10,7 @@ state, with a generous timeout.
 from __future__ import annotations
 
 import json
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -342,21 +343,29 @@ def test_pfs_paths_in_stdin_without_bubblewrap(rk: Kaon, tmp_path: Path) -> None
 
 
 # (f) the platform killed mid-job: recovered, no partial output commit --------------------
+# the slow datum waits (up to 120 s) until PORT accepts connections, which the test lets it
+# do only once the server was killed (datums see a private /tmp, not the test's files): the
+# job cannot end before the crash, and its rerun does not wait
 SLOW = """
 pipeline: {name: slowpoke}
 input: {pfs: {repo: slowin, name: in, glob: "/*"}}
 transform:
   cmd: [/bin/bash]
   stdin:
-    - 'if [ -e /pfs/in/slow ]; then echo "slow datum started"; sleep 6; fi'
+    - 'if [ -e /pfs/in/slow ]; then echo "slow datum started"; fi'
+    - 'if [ -e /pfs/in/slow ]; then for i in $(seq 1200); do (exec 3<>/dev/tcp/127.0.0.1/PORT) 2>/dev/null && break; sleep 0.1; done; fi'
     - cp /pfs/in/* /pfs/out/
 """
 
 
-def test_platform_crash_mid_job(rk: Kaon, tmp_path: Path) -> None:
+def test_platform_crash_mid_job(rk: Kaon, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     k = rk
     k.ok("repo", "create", "slowin")
-    k.ok("create", "pipeline", "-f", str(spec_file(tmp_path, SLOW)))
+    gate = socket.socket()  # bound: no one else takes the port; not listening: refused
+    gate.bind(("127.0.0.1", 0))
+    request.addfinalizer(gate.close)
+    spec = SLOW.replace("PORT", str(gate.getsockname()[1]))
+    k.ok("create", "pipeline", "-f", str(spec_file(tmp_path, spec)))
     data = tmp_path / "data"
     data.mkdir()
     (data / "fast").write_text("fast\n")
@@ -370,6 +379,7 @@ def test_platform_crash_mid_job(rk: Kaon, tmp_path: Path) -> None:
         assert time.monotonic() < deadline, "the slow datum never started"
         time.sleep(0.1)
     k.kill_server()
+    gate.listen(8)  # the rerun of the slow datum goes straight on
     k.up()
     while True:  # an output commit is only ever visible once the job succeeded
         commits = k.json("list", "commit", "slowpoke@master")

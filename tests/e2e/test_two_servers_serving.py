@@ -6,11 +6,13 @@ and answers again."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import psutil
 import pytest
 
 from .helpers import Kaon
@@ -134,6 +136,18 @@ def test_feedback_through_either_server_finds_the_answer_it_is_about(
     a.ok("serve", "kill", "-y", "-e", "fed", env=env)
 
 
+def ours(pair: Servers, name: str) -> list[Any]:
+    """The live processes of endpoint `name` run by `pair` (their HOME is in its servers'
+    homes): another run of this test on the machine has its own `duo`."""
+    root = f"{pair.root}/"
+    found = []
+    for proc in endpoint_processes(name):
+        with contextlib.suppress(psutil.Error):
+            if proc.environ().get("HOME", "").startswith(root):
+                found.append(proc)
+    return found
+
+
 def test_any_server_serves_and_changes_endpoints_and_a_dead_ones_are_taken_over(
     pair: Servers, models: dict[str, Any]
 ) -> None:
@@ -146,6 +160,7 @@ def test_any_server_serves_and_changes_endpoints_and_a_dead_ones_are_taken_over(
     first = json.loads(a.ok(*deploy, "-m", m1, "--version", "v1", env=env))
     assert (first["name"], first["state"]) == ("duo-v1", "PIPELINE_RUNNING")
     assert only(a, "duo", "v1", m1)
+    assert ours(pair, "duo-v1"), "no replica process of duo-v1 found"  # what is waited gone
     until("B answers duo through A", lambda: only(b, "duo", "v1", m1))
     assert only(b, "duo-v1", "v1", m1)
     status, headers, doc = post(f"{base(b)}/duo/invocations", b'{"boom": true}')
@@ -198,13 +213,13 @@ def test_any_server_serves_and_changes_endpoints_and_a_dead_ones_are_taken_over(
     until(  # drained through B, v1's replicas stopped by A
         "v1 drained", lambda: release(a, "duo", env)["v1"]["state"] == "PIPELINE_KILLED"
     )
-    until("v1's replicas stopped on A", lambda: not endpoint_processes("duo-v1"))
+    until("v1's replicas stopped on A", lambda: not ours(pair, "duo-v1"))
 
     # rolled back through A (v1 started again there); v2 drains, stopped by B
     a.ok("serve", "rollback", "-e", "duo", env=env)
     for k in (a, b):
         until(f"v1 again through {k.home.name}", lambda k=k: only(k, "duo", "v1", m1, 5))
-    until("v2's replicas stopped on B", lambda: not endpoint_processes("duo-v2"))
+    until("v2's replicas stopped on B", lambda: not ours(pair, "duo-v2"))
 
     # a rolling update through A (A runs v3): B follows
     a.ok("serve", "update", "-e", "duo", "-m", m1, "--version", "v3", "--wait", env=env)
