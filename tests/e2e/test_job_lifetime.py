@@ -219,16 +219,22 @@ def test_the_platform_default_bounds_a_job_without_memory(tmp_path: Path) -> Non
     assert "went over its memory limit (512Mi)" in logs, logs
 
 
-def uv_builds(home: Path) -> list[psutil.Process]:
-    """Live uv processes working for the platform of `home` (in its envs folder)."""
+def uv_builds(k: Kaon, marker: str) -> list[psutil.Process]:
+    """Live uv processes resolving requirements that hold `marker`, in `k`'s environments
+    folder (KAON_ENV_DIR, which the session's platforms may share: the marker tells this
+    test's build from the others')."""
+    envs = k.env.get("KAON_ENV_DIR") or str(k.home / "envs")
     found = []
     for proc in psutil.process_iter(["cmdline", "cwd"]):
         try:
             if proc.status() == psutil.STATUS_ZOMBIE or not proc.info["cmdline"]:
                 continue
-            if Path(proc.info["cmdline"][0]).name == "uv" and str(home) in str(proc.info["cwd"]):
+            cwd = str(proc.info["cwd"])
+            if Path(proc.info["cmdline"][0]).name != "uv" or not cwd.startswith(envs):
+                continue
+            if marker in (Path(cwd) / "requirements.in").read_text():
                 found.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
             continue
     return found
 
@@ -259,9 +265,10 @@ def test_an_environment_build_dies_with_the_server(lone: Kaon, tmp_path: Path) -
                 env=env,
             )
         )
-        poll("uv resolves the requirements", lambda: uv_builds(lone.home))
+        index_url = f"http://127.0.0.1:{port}/simple"
+        poll("uv resolves the requirements", lambda: uv_builds(lone, index_url))
         lone.kill_server()
-        poll("the build dies with the server", lambda: not uv_builds(lone.home))
+        poll("the build dies with the server", lambda: not uv_builds(lone, index_url))
         lone.up()
         assert wait_state(lone, env, doc["id"])["state"] == "JOB_FAILURE"
     finally:

@@ -129,6 +129,8 @@ def test_named_endpoint_update_canary_promote_rollback_shadow(
     back = json.loads(kaon.ok("serve", "rollback", "-e", "rel-pets", "--json", env=env))
     assert back["name"] == "rel-pets"
     until("v1 back", lambda: answered(base, "rel-pets") == [("v1", m1)])
+    # v2 drains and stops as v1 did (until then `serve list` shows "v2 draining" in its cell)
+    until("v2 drained", lambda: release(kaon, "rel-pets", env)["v2"]["state"] == "PIPELINE_KILLED")
     kaon.fails(2, "serve", "rollback", "-e", "rel-pets", env=env, match="nothing to roll back")
 
     # a canary: 10 % to v3 (the model of v2 under a new label), until promoted

@@ -309,6 +309,7 @@ def _pipelines(
     slots = settings.max_parallel or os.cpu_count() or 1  # as many jobs at once as trials
     versions = Versions(store, repos, files, envs, clock)
     logs = PipelineLogs(root / "logs", kept=objects)  # kept: another server reads them
+    recorder = PipelineProvenance(database.provenance, repos)
     runner = PipelineJobRunner(
         store,
         executor,
@@ -322,6 +323,9 @@ def _pipelines(
         gpus=getattr(executor, "cluster_gpus", gpu_count),  # on Ray: the largest node's
         access=access,
         refused=inputs.refused,
+        on_success=lambda job, version: recorder.job_succeeded(
+            job, version, access.take_reads(job)
+        ),
     )
 
     def run_job(job: PipelineJob, version: PipelineVersion, cancel: threading.Event) -> PipelineJob:
@@ -341,7 +345,6 @@ def _pipelines(
     spouts = SpoutRunner(
         store, executor, chunks, commits, root / "spouts", logs.job_log, clock=clock, access=access
     )
-    recorder = PipelineProvenance(database.provenance, repos)
     scheduler = Scheduler(
         store,
         repos,
@@ -349,7 +352,6 @@ def _pipelines(
         run_job,
         slots,
         clock,
-        lambda job, version: recorder.job_succeeded(job, version, access.take_reads(job)),
         services=services,
         spouts=spouts,
     )

@@ -69,6 +69,28 @@ def test_one_datum_per_file_one_output_commit(rig: Rig) -> None:
     assert user[0]["message"].startswith("copying /pfs/data/") or "copying" in user[0]["message"]
 
 
+def test_a_succeeded_jobs_hook_runs_before_anyone_can_see_it_succeeded(rig: Rig) -> None:
+    """The success hook (its provenance, in wiring) runs while the stored job is not yet
+    SUCCESS: a waiter that sees SUCCESS finds its provenance (it ran after, a race: a test
+    reading the subvenance right after `wait_job` failed under load)."""
+    seen: list[tuple[JobState, JobState, str | None]] = []
+
+    def hook(job: Any, version: Any) -> None:
+        stored = rig.store.get_job(job.pipeline, job.id)
+        assert stored is not None
+        seen.append((job.state, stored.state, job.output_commit))
+
+    rig.runner.on_success = hook
+    version = rig.pipeline(spec())
+    job = rig.run(version)
+    assert job.state is JobState.SUCCESS, job.reason
+    assert seen == [(JobState.SUCCESS, JobState.FINISHING, job.output_commit)]
+    assert job.output_commit is not None
+    failing = rig.pipeline(spec("fails", transform={"cmd": ["/bin/sh", "-c", "exit 3"]}))
+    assert rig.run(failing).state is JobState.FAILURE
+    assert len(seen) == 1  # only a success
+
+
 def test_a_new_file_is_the_only_datum_processed(rig: Rig, seed: Any) -> None:
     version = rig.pipeline(spec())
     first = rig.run(version)

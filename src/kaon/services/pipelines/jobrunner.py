@@ -95,8 +95,12 @@ class PipelineJobRunner:
         gpus: Callable[[], int] = gpu_count,
         access: PipelineAccess | None = None,
         refused: Callable[[str, list[str]], str | None] | None = None,
+        on_success: Callable[[PipelineJob, PipelineVersion], None] | None = None,
     ) -> None:
         self.store, self.executor, self.repos, self.commits = store, executor, repos, commits
+        # A succeeded job's provenance (wiring): run before the job is saved SUCCESS, so
+        # whoever sees it succeeded (wait_job, `kaon wait`) finds its provenance too.
+        self.on_success = on_success
         self.access = access  # S3 gateway keys for the datums (revoked by the caller)
         self.refused = refused  # why the author may not read the inputs now (InputAccess)
         self.trees, self.chunks, self.logs = trees, chunks, logs
@@ -436,6 +440,11 @@ class _JobRun:
         if state is not JobState.SUCCESS:
             changes["output_commit"] = None
         self.job = self.job.moved(state, reason, finished=self.r.clock(), **changes)
+        if state is JobState.SUCCESS and self.r.on_success is not None:
+            try:
+                self.r.on_success(self.job, self.version)
+            except Exception:  # the output commit is made: the job still succeeded
+                log.exception("pipeline job %s: recording its provenance failed", self.job.key)
         self.r.store.save_job(self.job)
         self.log.job(f"job {state.label}" + (f": {reason}" if reason else ""))
         return self.job

@@ -58,7 +58,6 @@ class Scheduler:
         run_job: RunJob,
         slots: int,
         clock: Callable[[], float],
-        on_success: Callable[[PipelineJob, PipelineVersion], None] = lambda job, v: None,
         services: ServiceRunner | None = None,
         spouts: SpoutRunner | None = None,
     ) -> None:
@@ -70,7 +69,6 @@ class Scheduler:
         self.spouts = spouts
         self._slots = threading.BoundedSemaphore(max(1, slots))
         self._clock = clock
-        self._on_success = on_success
         self._cond = threading.Condition()
         self._queues: dict[str, deque[str]] = {}
         self._workers: dict[str, threading.Thread] = {}
@@ -190,11 +188,6 @@ class Scheduler:
             # a platform stop, not a user's kill: run again at the next start
             self._store.save_job(replace(done, state=JobState.STARTING, reason=RECOVERED))
             return
-        if done.state is JobState.SUCCESS:
-            try:
-                self._on_success(done, version)
-            except Exception:
-                log.exception("pipeline job %s: recording its provenance failed", done.key)
 
     def _long_running(self, job: PipelineJob, version: PipelineVersion) -> None:
         """Hand a service job (or a spout's) to its runner: it returns with the job RUNNING."""
