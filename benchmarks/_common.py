@@ -84,6 +84,16 @@ def stop_server(kaon: Path, home: Path, env: dict[str, str]) -> None:
                 proc.kill()
 
 
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, 15 s to exit, then SIGKILL."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def print_table(headers: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))

@@ -36,7 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psutil
-from _common import kaon_exe, log, print_table, rmtree, terminate_as_exit
+from _common import kaon_exe, log, print_table, rmtree, stop_process, terminate_as_exit
 
 POLL = 0.005
 TIMEOUT = 120.0
@@ -88,15 +88,6 @@ def _wait(proc: subprocess.Popen[bytes], url_of: Callable[[], str | None]) -> tu
     raise SystemExit(f"no answer within {TIMEOUT} s")
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def baseline(work: Path) -> tuple[float, float]:
     port_file = work / "baseline.port"
     port_file.unlink(missing_ok=True)
@@ -116,7 +107,7 @@ def baseline(work: Path) -> tuple[float, float]:
     try:
         return _wait(proc, url)
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 def kaon_server(home: Path, src: Path | None = None) -> tuple[float, float]:
@@ -140,7 +131,7 @@ def kaon_server(home: Path, src: Path | None = None) -> tuple[float, float]:
     try:
         return _wait(proc, url)
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 def kaon_up(kaon: Path, home: Path, src: Path | None = None) -> float:
