@@ -27,3 +27,17 @@ def test_no_network_and_binds_in_order(tmp_path: Path) -> None:
     line = bwrap_argv("bwrap", ["x"], work, read_only=[out], writable=[work], network=False)
     assert "--unshare-net" in line
     assert line.index("--bind") < line.index(str(out))  # the input stays read-only inside
+
+
+def test_a_hidden_folder_bound_back_writable_whole_is_not_remounted_read_only(
+    tmp_path: Path,
+) -> None:
+    home, envs = tmp_path / "home", tmp_path / "envs"
+    home.mkdir()
+    envs.mkdir()
+    line = bwrap_argv("bwrap", ["x"], tmp_path, hidden=[home, envs], writable=[envs])
+    # a tmpfs on `envs`, remounted read-only after the bind, made the bind read-only too
+    assert tmpfs(line) == ["/tmp", str(home)]
+    remounted = [line[i + 1] for i, arg in enumerate(line) if arg == "--remount-ro"]
+    assert str(envs) not in remounted and str(home) in remounted
+    assert line[line.index(str(envs)) - 1] == "--bind"

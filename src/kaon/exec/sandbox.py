@@ -84,7 +84,9 @@ def bwrap_argv(
     """`argv` run by `bwrap` in `cwd` with the view described in the module doc."""
     line = [bwrap, *(_split_root() if mounts else ["--ro-bind", "/", "/"])]
     line += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-    tops = _outermost(hidden)
+    # a hidden folder bound back writable whole is not hidden: its tmpfs, remounted read-only
+    # below, would sit at the bind's mount point and make the bind read-only too
+    tops = _outermost([p for p in hidden if p not in set(writable)])
     for path in tops:
         line += ["--tmpfs", str(path)]
     line += ["--ro-bind", str(cwd), str(cwd)]  # its mount point, at least

@@ -258,9 +258,7 @@ class UvEnvBuilder:
                 argv,
                 cwd,
                 env,
-                # the root is bound back whole: hidden too (KAON_ENV_DIR), its tmpfs would be
-                # remounted read-only over the bind
-                hidden=tuple(p for p in self._hidden if p != self.root),
+                hidden=self._hidden,
                 writable=(self.root, cache),
                 read_only=self._tools(),
             )
